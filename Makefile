@@ -1,0 +1,45 @@
+# Switchyard — `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+export GOFLAGS ?= -buildvcs=false
+DATA ?= ./data
+FUZZTIME ?= 4s
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+run: ## start the whole platform on the embedded default (no external services); data in ./data
+	$(GO) run ./control/cmd/switchyard -data $(DATA)
+
+build: ## build every binary into ./bin
+	@mkdir -p bin
+	$(GO) build -o bin/ ./edge/cmd/... ./control/cmd/... ./analytics/cmd/... ./loadtest/cmd/...
+
+test: check fuzz-smoke services-up ## checks, fuzz smoke, unit and integration tests on real local services
+	bash ops/test.sh
+
+test-unit: ## unit tests only (no services)
+	$(GO) test -count=1 ./...
+
+bench: ## run the benchmarks for real (figures in docs/benchmarks.md)
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
+
+fuzz-smoke: ## run every fuzz target for FUZZTIME (default 4s)
+	bash ops/fuzz-smoke.sh $(FUZZTIME)
+
+generate: ## regenerate msgp code
+	$(GO) generate ./codec/...
+	@chmod 0644 codec/*_gen.go codec/*_gen_test.go
+
+check: ## gofmt, go vet, and regenerating changes nothing
+	bash ops/check.sh
+
+services-up: ## install (if missing) and start Redis, Kafka, the MongoDB-wire server and ClickHouse on loopback
+	bash ops/services/up.sh
+
+services-down: ## stop exactly what services-up started (by pid file)
+	bash ops/services/down.sh
+
+.PHONY: help run build test test-unit bench fuzz-smoke generate check services-up services-down
