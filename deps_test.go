@@ -1,0 +1,55 @@
+package switchyard_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/switchyard/switchyard"
+
+// TestComponentBoundaries enforces the contract of docs/architecture.md: only
+// codec/... and edge/eval are shared across components, and the edge binary
+// carries no database driver.
+func TestComponentBoundaries(t *testing.T) {
+	cases := []struct {
+		pkgs      string
+		forbidden []string
+		allowed   []string
+	}{
+		{"./edge/...", []string{module + "/control", module + "/analytics", module + "/loadtest", "go.mongodb.org/", "github.com/ClickHouse/", "go.etcd.io/bbolt"}, nil},
+		{"./analytics/...", []string{module + "/control", module + "/edge", module + "/loadtest", "go.mongodb.org/"}, []string{module + "/edge/eval"}},
+		{"./codec/...", []string{module + "/control", module + "/analytics", module + "/edge", module + "/loadtest"}, nil},
+		{"./edge/eval/...", []string{"github.com/", "go.mongodb.org/", "golang.org/x/"}, nil},
+	}
+	for _, c := range cases {
+		out, err := exec.Command("go", "list", "-e", "-deps", "-f", "{{.ImportPath}}", c.pkgs).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", c.pkgs, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if strings.Contains(c.pkgs, "eval") && isCodecDep(dep) {
+				continue // the evaluator may use codec and what codec's generated code needs
+			}
+			for _, f := range c.forbidden {
+				if strings.HasPrefix(dep, f) && !hasAllowedPrefix(dep, c.allowed) {
+					t.Errorf("%s depends on %s (forbidden: %s)", c.pkgs, dep, f)
+				}
+			}
+		}
+	}
+}
+
+func hasAllowedPrefix(dep string, allowed []string) bool {
+	for _, a := range allowed {
+		if strings.HasPrefix(dep, a) {
+			return true
+		}
+	}
+	return false
+}
+
+func isCodecDep(dep string) bool {
+	return dep == module+"/codec" || strings.HasPrefix(dep, module+"/edge/eval") ||
+		strings.HasPrefix(dep, "github.com/tinylib/msgp") || strings.HasPrefix(dep, "github.com/philhofer/fwd")
+}
