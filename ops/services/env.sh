@@ -1,0 +1,9 @@
+# Source this file (`source ops/services/env.sh`) to point integration tests at the services
+# started by ops/services/up.sh. Values already set in the environment are kept, so tests can
+# be pointed at other servers by exporting these variables first (see docs/services.md).
+# shellcheck shell=bash
+export SY_TEST_REDIS_ADDR="${SY_TEST_REDIS_ADDR:-127.0.0.1:${SY_REDIS_PORT:-16379}}"
+export SY_TEST_KAFKA_BROKERS="${SY_TEST_KAFKA_BROKERS:-127.0.0.1:${SY_KAFKA_PORT:-19092}}"
+export SY_TEST_MONGO_URI="${SY_TEST_MONGO_URI:-mongodb://127.0.0.1:${SY_MONGO_PORT:-27018}/}"
+export SY_TEST_CLICKHOUSE_ADDR="${SY_TEST_CLICKHOUSE_ADDR:-127.0.0.1:${SY_CLICKHOUSE_TCP_PORT:-19000}}"
+export SY_TEST_CLICKHOUSE_HTTP="${SY_TEST_CLICKHOUSE_HTTP:-127.0.0.1:${SY_CLICKHOUSE_HTTP_PORT:-18123}}"

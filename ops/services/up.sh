@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs (if missing) and starts every integration-test service on loopback, waits until each
+# answers, and prints the addresses. Idempotent: running services are left as they are.
+# The four start in parallel (installs/builds of a cold machine overlap); per-service output
+# goes to .services/log/<name>.start.log and is printed if a start fails.
+# Usage: up.sh [service...]   (default: redis clickhouse kafka mongo)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SY_SVC=up
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+services=("$@")
+[ ${#services[@]} -gt 0 ] || services=(redis clickhouse kafka mongo)
+
+t0=$SECONDS
+declare -A pids
+for s in "${services[@]}"; do
+	[ -f "$HERE/$s.sh" ] || sy_die "unknown service $s"
+	bash "$HERE/$s.sh" start >"$SY_LOG_DIR/$s.start.log" 2>&1 &
+	pids[$s]=$!
+done
+failed=()
+for s in "${services[@]}"; do
+	if wait "${pids[$s]}"; then
+		sy_log "$s up ($((SECONDS - t0))s)"
+	else
+		failed+=("$s")
+		sy_log "$s FAILED to start; its output:"
+		sed 's/^/    /' "$SY_LOG_DIR/$s.start.log" >&2
+	fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+	sy_die "not started: ${failed[*]} (logs in $SY_LOG_DIR)"
+fi
+
+source "$HERE/env.sh"
+cat <<MSG
+services up in $((SECONDS - t0))s (data/logs: $SY_SERVICES_DIR, cache: $SY_CACHE_DIR)
+  SY_TEST_REDIS_ADDR=$SY_TEST_REDIS_ADDR
+  SY_TEST_KAFKA_BROKERS=$SY_TEST_KAFKA_BROKERS
+  SY_TEST_MONGO_URI=$SY_TEST_MONGO_URI
+  SY_TEST_CLICKHOUSE_ADDR=$SY_TEST_CLICKHOUSE_ADDR
+  SY_TEST_CLICKHOUSE_HTTP=$SY_TEST_CLICKHOUSE_HTTP
+point tests at them with: source ops/services/env.sh
+MSG
