@@ -1,0 +1,144 @@
+// Package store defines the query surface of analytics: the Store interface that
+// both the ClickHouse sink (production) and the embedded store (`make run`)
+// implement, and the row types its queries return.
+//
+// Time ranges are half-open [From, To) on the event timestamp (Unix
+// milliseconds, UTC). Every query returns rows in a fixed documented order so
+// the two implementations are comparable row for row (see storetest).
+// Implementations are safe for concurrent use.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/switchyard/switchyard/codec"
+)
+
+// ErrInvalid marks a query the caller got wrong (mapped to HTTP 400).
+var ErrInvalid = errors.New("invalid query")
+
+// Bucket is the width of a time-series bucket.
+type Bucket int64
+
+// Buckets, in milliseconds. Buckets start at multiples of their width since
+// the Unix epoch, i.e. toStartOfMinute/Hour/Day in UTC.
+const (
+	Minute Bucket = 60_000
+	Hour   Bucket = 3_600_000
+	Day    Bucket = 86_400_000
+)
+
+// ParseBucket maps "minute", "hour", "day" to a Bucket.
+func ParseBucket(s string) (Bucket, bool) {
+	switch s {
+	case "minute":
+		return Minute, true
+	case "hour", "":
+		return Hour, true
+	case "day":
+		return Day, true
+	}
+	return 0, false
+}
+
+// Range selects one flag's evaluations of one environment in [From, To).
+type Range struct {
+	EnvID   string
+	FlagKey string
+	From    time.Time
+	To      time.Time
+}
+
+// Validate reports ErrInvalid for an empty env/flag or an empty range.
+func (r Range) Validate() error {
+	if r.EnvID == "" || r.FlagKey == "" || !r.From.Before(r.To) {
+		return ErrInvalid
+	}
+	return nil
+}
+
+// FromMs and ToMs are the bounds in Unix milliseconds.
+func (r Range) FromMs() int64 { return r.From.UnixMilli() }
+func (r Range) ToMs() int64   { return r.To.UnixMilli() }
+
+// SeriesPoint is the number of evaluations of one variation in one bucket.
+// Order: Time, then VariationID.
+type SeriesPoint struct {
+	Time        int64  `json:"time"` // bucket start, Unix ms
+	VariationID string `json:"variationId"`
+	Count       uint64 `json:"count"`
+}
+
+// VariationUsers is the number of evaluations and of distinct users (exact)
+// of one variation. Order: VariationID.
+type VariationUsers struct {
+	VariationID string `json:"variationId"`
+	Evaluations uint64 `json:"evaluations"`
+	Users       uint64 `json:"users"`
+}
+
+// UsersQuery pages through the users that got a flag's variations; an empty
+// VariationID means all variations. Limit 0 means 100.
+type UsersQuery struct {
+	Range
+	VariationID string
+	Limit       int
+	Offset      int
+}
+
+// UserVariation is one (user, variation) pair: how often the user got it and
+// when last. UserName is the name of the user's latest evaluation.
+// Order: UserKey, then VariationID.
+type UserVariation struct {
+	UserKey     string `json:"userKey"`
+	UserName    string `json:"userName"`
+	VariationID string `json:"variationId"`
+	Evaluations uint64 `json:"evaluations"`
+	LastSeen    int64  `json:"lastSeen"` // Unix ms
+}
+
+// Exposure is, for one variation, the users whose FIRST evaluation with
+// sendToExperiment=true in the range served that variation, and the earliest
+// such first exposure. A user belongs to exactly one variation: the one of
+// their first exposure. Order: VariationID.
+type Exposure struct {
+	VariationID   string `json:"variationId"`
+	Users         uint64 `json:"users"`
+	FirstExposure int64  `json:"firstExposure"` // Unix ms
+}
+
+// MetricResult is, for one variation (users assigned as in Exposure), the
+// users with at least one event named EventName at or after their first
+// exposure (and before Range.To), and Σv, Σv² over those users where v is the
+// user's mean numericValue of those events. Order: VariationID.
+type MetricResult struct {
+	VariationID string  `json:"variationId"`
+	Users       uint64  `json:"users"`
+	Sum         float64 `json:"sum"`
+	SumSq       float64 `json:"sumSq"`
+}
+
+// Store is what the query API and the ingest path need from a backend.
+type Store interface {
+	// Insert stores the events of b (an event's empty EnvID is taken from b).
+	Insert(ctx context.Context, b *codec.InsightBatch) error
+	// Series counts evaluations per bucket and variation.
+	Series(ctx context.Context, r Range, b Bucket) ([]SeriesPoint, error)
+	// VariationUsers counts evaluations and distinct users per variation.
+	VariationUsers(ctx context.Context, r Range) ([]VariationUsers, error)
+	// Users pages through (user, variation) pairs.
+	Users(ctx context.Context, q UsersQuery) ([]UserVariation, error)
+	// Exposures assigns experiment users to variations.
+	Exposures(ctx context.Context, r Range) ([]Exposure, error)
+	// Metric aggregates one event after first exposure per variation.
+	Metric(ctx context.Context, r Range, eventName string) ([]MetricResult, error)
+	// DeleteUser removes every event of one end user of one environment
+	// (GDPR). It returns when the deletion is visible to queries.
+	DeleteUser(ctx context.Context, envID, userKey string) error
+	// DeleteBefore removes every event older than t (retention).
+	DeleteBefore(ctx context.Context, t time.Time) error
+	// Close releases the store.
+	Close() error
+}

@@ -1,0 +1,186 @@
+// Package storetest is the query conformance suite every store.Store
+// implementation must pass: the embedded store runs it in unit tests, the
+// ClickHouse sink in integration tests. The fixture is small and its expected
+// results are written out by hand below, so both implementations are checked
+// against the same independent answers.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/analytics/internal/store"
+	"github.com/switchyard/switchyard/codec"
+)
+
+// T0 is the fixture's reference time: 2026-11-02 10:00:00 UTC.
+var T0 = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+
+func ms(d time.Duration) int64 { return T0.Add(d).UnixMilli() }
+
+// Fixture returns the conformance data for environment env (and a second
+// environment other that must never leak into env's answers).
+func Fixture(env, other string) []*codec.InsightBatch {
+	ev := func(user, name, variation string, at time.Duration, expt bool) codec.FlagEval {
+		return codec.FlagEval{FlagKey: "f1", VariationID: variation, Value: "v-" + variation, UserKey: user,
+			UserName: name, SendToExperiment: expt, Timestamp: ms(at)}
+	}
+	me := func(user, event string, at time.Duration, v float64) codec.MetricEvent {
+		return codec.MetricEvent{EventName: event, UserKey: user, NumericValue: v, Timestamp: ms(at),
+			Route: "/r", Type: "CustomEvent", AppType: "server"}
+	}
+	return []*codec.InsightBatch{
+		{EnvID: env, Evals: []codec.FlagEval{
+			ev("u1", "Ann", "a", time.Second, true),
+			ev("u1", "Ann2", "a", 90*time.Second, true),
+			ev("u2", "Bob", "b", 30*time.Second, true),
+			ev("u2", "Bob", "a", 2*time.Hour, true),
+			ev("u3", "Cid", "b", 61*time.Second, false),
+			ev("u4", "Dee", "a", 5*time.Second, true),
+			ev("u5", "Eve", "b", 3*time.Minute, true),
+			ev("u6", "Fay", "a", -time.Millisecond, true), // before the range
+			ev("u7", "Gus", "a", 24*time.Hour, true),      // at To: excluded
+			{FlagKey: "f2", VariationID: "x", UserKey: "u1", SendToExperiment: true, Timestamp: ms(time.Second)},
+		}},
+		{EnvID: other, Evals: []codec.FlagEval{ev("u1", "Ann", "a", 0, true)},
+			Metrics: []codec.MetricEvent{me("u1", "buy", 10*time.Second, 1000)}},
+		{EnvID: env, Metrics: []codec.MetricEvent{
+			me("u1", "buy", 500*time.Millisecond, 100), // before u1's exposure
+			me("u1", "buy", 10*time.Second, 10),
+			me("u1", "buy", 20*time.Second, 20),
+			me("u2", "buy", 40*time.Second, 7),
+			me("u3", "buy", 70*time.Second, 50),                                                       // u3 is not in the experiment
+			me("u5", "buy", 2*time.Minute, 9),                                                         // before u5's exposure
+			me("u4", "buy", 24*time.Hour+time.Second, 5),                                              // after To
+			me("u4", "other", 10*time.Second, 1),                                                      // another event
+			{EnvID: env, EventName: "buy", UserKey: "u4", NumericValue: 3, Timestamp: ms(-time.Hour)}, // before exposure
+		}},
+	}
+}
+
+// Run runs the suite against a fresh store from open. Open may return a store
+// shared with other tests: the suite uses random environment ids, but its last
+// step (DeleteBefore) deletes everything older than T0+60s.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := open(t)
+	env := fmt.Sprintf("env-%x", rand.Uint64())
+	other := env + "-other"
+	for _, b := range Fixture(env, other) {
+		if err := s.Insert(ctx, b); err != nil {
+			t.Fatalf("Insert: %v", err)
+		}
+	}
+	r := store.Range{EnvID: env, FlagKey: "f1", From: T0, To: T0.Add(24 * time.Hour)}
+
+	t.Run("Series", func(t *testing.T) {
+		p := func(at time.Duration, v string, n uint64) store.SeriesPoint {
+			return store.SeriesPoint{Time: ms(at), VariationID: v, Count: n}
+		}
+		day := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC).UnixMilli()
+		cases := []struct {
+			b    store.Bucket
+			want []store.SeriesPoint
+		}{
+			{store.Minute, []store.SeriesPoint{p(0, "a", 2), p(0, "b", 1), p(time.Minute, "a", 1), p(time.Minute, "b", 1),
+				p(3*time.Minute, "b", 1), p(2*time.Hour, "a", 1)}},
+			{store.Hour, []store.SeriesPoint{p(0, "a", 3), p(0, "b", 3), p(2*time.Hour, "a", 1)}},
+			{store.Day, []store.SeriesPoint{{Time: day, VariationID: "a", Count: 4}, {Time: day, VariationID: "b", Count: 3}}},
+		}
+		for _, c := range cases {
+			got, err := s.Series(ctx, r, c.b)
+			check(t, fmt.Sprintf("Series(%d)", c.b), got, err, c.want)
+		}
+	})
+	t.Run("VariationUsers", func(t *testing.T) {
+		got, err := s.VariationUsers(ctx, r)
+		check(t, "VariationUsers", got, err, []store.VariationUsers{vu("a", 4, 3), vu("b", 3, 3)})
+	})
+	t.Run("Users", func(t *testing.T) {
+		all := []store.UserVariation{
+			uv("u1", "Ann2", "a", 2, ms(90 * time.Second)),
+			uv("u2", "Bob", "a", 1, ms(2 * time.Hour)),
+			uv("u2", "Bob", "b", 1, ms(30 * time.Second)),
+			uv("u3", "Cid", "b", 1, ms(61 * time.Second)),
+			uv("u4", "Dee", "a", 1, ms(5 * time.Second)),
+			uv("u5", "Eve", "b", 1, ms(3 * time.Minute)),
+		}
+		got, err := s.Users(ctx, store.UsersQuery{Range: r})
+		check(t, "Users(all)", got, err, all)
+		got, err = s.Users(ctx, store.UsersQuery{Range: r, Limit: 2, Offset: 1})
+		check(t, "Users(page)", got, err, all[1:3])
+		got, err = s.Users(ctx, store.UsersQuery{Range: r, VariationID: "b"})
+		check(t, "Users(b)", got, err, []store.UserVariation{all[2], all[3], all[5]})
+		got, err = s.Users(ctx, store.UsersQuery{Range: r, Offset: 100})
+		check(t, "Users(past end)", got, err, []store.UserVariation{})
+	})
+	t.Run("Exposures", func(t *testing.T) {
+		got, err := s.Exposures(ctx, r)
+		check(t, "Exposures", got, err, []store.Exposure{ex("a", 2, ms(time.Second)), ex("b", 2, ms(30 * time.Second))})
+	})
+	t.Run("Metric", func(t *testing.T) {
+		got, err := s.Metric(ctx, r, "buy")
+		check(t, "Metric", got, err, []store.MetricResult{mr("a", 1, 15, 225), mr("b", 1, 7, 49)})
+		got, err = s.Metric(ctx, r, "nothing")
+		check(t, "Metric(none)", got, err, []store.MetricResult{})
+	})
+	t.Run("Invalid", func(t *testing.T) {
+		if _, err := s.Series(ctx, store.Range{EnvID: env, FlagKey: "f1", From: T0, To: T0}, store.Hour); err == nil {
+			t.Error("empty range: no error")
+		}
+	})
+	t.Run("DeleteUser", func(t *testing.T) {
+		if err := s.DeleteUser(ctx, env, "u1"); err != nil {
+			t.Fatalf("DeleteUser: %v", err)
+		}
+		got, err := s.VariationUsers(ctx, r)
+		check(t, "VariationUsers", got, err, []store.VariationUsers{vu("a", 2, 2), vu("b", 3, 3)})
+		got2, err := s.Metric(ctx, r, "buy")
+		check(t, "Metric", got2, err, []store.MetricResult{mr("b", 1, 7, 49)})
+		// the other environment's u1 is untouched
+		got3, err := s.VariationUsers(ctx, store.Range{EnvID: other, FlagKey: "f1", From: T0, To: T0.Add(time.Hour)})
+		check(t, "other env", got3, err, []store.VariationUsers{vu("a", 1, 1)})
+	})
+	t.Run("DeleteBefore", func(t *testing.T) {
+		if err := s.DeleteBefore(ctx, T0.Add(60*time.Second)); err != nil {
+			t.Fatalf("DeleteBefore: %v", err)
+		}
+		got, err := s.VariationUsers(ctx, r)
+		check(t, "VariationUsers", got, err, []store.VariationUsers{vu("a", 1, 1), vu("b", 2, 2)})
+	})
+}
+
+func check[T any](t *testing.T, what string, got []T, err error, want []T) {
+	t.Helper()
+	if err != nil {
+		t.Errorf("%s: %v", what, err)
+		return
+	}
+	if len(got) == 0 && len(want) == 0 {
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\n got  %+v\n want %+v", what, got, want)
+	}
+}
+
+func vu(v string, n, u uint64) store.VariationUsers {
+	return store.VariationUsers{VariationID: v, Evaluations: n, Users: u}
+}
+
+func uv(u, name, v string, n uint64, last int64) store.UserVariation {
+	return store.UserVariation{UserKey: u, UserName: name, VariationID: v, Evaluations: n, LastSeen: last}
+}
+
+func ex(v string, n uint64, first int64) store.Exposure {
+	return store.Exposure{VariationID: v, Users: n, FirstExposure: first}
+}
+
+func mr(v string, n uint64, sum, sumSq float64) store.MetricResult {
+	return store.MetricResult{VariationID: v, Users: n, Sum: sum, SumSq: sumSq}
+}
