@@ -103,12 +103,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	})
 	t.Run("Users", func(t *testing.T) {
 		all := []store.UserVariation{
-			uv("u1", "Ann2", "a", 2, ms(90 * time.Second)),
-			uv("u2", "Bob", "a", 1, ms(2 * time.Hour)),
-			uv("u2", "Bob", "b", 1, ms(30 * time.Second)),
-			uv("u3", "Cid", "b", 1, ms(61 * time.Second)),
-			uv("u4", "Dee", "a", 1, ms(5 * time.Second)),
-			uv("u5", "Eve", "b", 1, ms(3 * time.Minute)),
+			uv("u1", "Ann2", "a", 2, ms(90*time.Second)),
+			uv("u2", "Bob", "a", 1, ms(2*time.Hour)),
+			uv("u2", "Bob", "b", 1, ms(30*time.Second)),
+			uv("u3", "Cid", "b", 1, ms(61*time.Second)),
+			uv("u4", "Dee", "a", 1, ms(5*time.Second)),
+			uv("u5", "Eve", "b", 1, ms(3*time.Minute)),
 		}
 		got, err := s.Users(ctx, store.UsersQuery{Range: r})
 		check(t, "Users(all)", got, err, all)
@@ -121,7 +121,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	})
 	t.Run("Exposures", func(t *testing.T) {
 		got, err := s.Exposures(ctx, r)
-		check(t, "Exposures", got, err, []store.Exposure{ex("a", 2, ms(time.Second)), ex("b", 2, ms(30 * time.Second))})
+		check(t, "Exposures", got, err, []store.Exposure{ex("a", 2, ms(time.Second)), ex("b", 2, ms(30*time.Second))})
 	})
 	t.Run("Metric", func(t *testing.T) {
 		got, err := s.Metric(ctx, r, "buy")
