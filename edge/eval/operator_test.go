@@ -239,7 +239,7 @@ func TestDateOperators(t *testing.T) {
 		{op: OpAfter, value: newYear, user: "2026-01-01T00:30:00+01:00", want: false}, // 23:30Z
 		{op: OpBefore, value: newYear, user: "2026-01-01T00:30:00+01:00", want: true},
 		{op: OpAfter, value: newYear, user: "2025-12-31T23:30:00-01:00", want: true}, // 00:30Z
-		{op: OpBefore, value: "0", user: "-1", want: true},                          // before the epoch
+		{op: OpBefore, value: "0", user: "-1", want: true},                           // before the epoch
 		{op: OpAfter, value: "-1", user: "1969-12-31T23:59:59.9995Z", want: true},
 		{op: OpBefore, value: newYear, user: "2024-02-29t12:00:00z", want: true}, // leap day, lower case
 		// parse failures never match
