@@ -1,0 +1,239 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/switchyard/switchyard/codec"
+)
+
+func envDocFields(e *Env) map[string]string {
+	dirty := "0"
+	if e.Version > e.PublishedVersion || e.Deleted {
+		dirty = "1"
+	}
+	return map[string]string{"projectId": e.ProjectID, "dirty": dirty}
+}
+
+// CreateEnv stores a new environment. It starts at Version 1 and
+// PublishedVersion 0, so the publisher writes its first snapshot.
+func (s *Store) CreateEnv(ctx context.Context, e *Env) error {
+	now := s.Now()
+	e.Version, e.PublishedVersion, e.Rev, e.CreatedAt, e.UpdatedAt = 1, 0, 1, now, now
+	return insertDoc(ctx, s, CollEnvs, e.ID, e.Rev, envDocFields(e), e)
+}
+
+// GetEnv returns an environment (ErrNotFound if deleted).
+func (s *Store) GetEnv(ctx context.Context, id string) (*Env, error) {
+	e, err := s.getEnvAny(ctx, id)
+	if err == nil && e.Deleted {
+		return nil, fmt.Errorf("environment %s: %w", id, ErrNotFound)
+	}
+	return e, err
+}
+
+func (s *Store) getEnvAny(ctx context.Context, id string) (*Env, error) {
+	e, rev, err := getDoc[Env](ctx, s, CollEnvs, id)
+	if err != nil {
+		return nil, err
+	}
+	e.Rev = rev
+	return e, nil
+}
+
+// ListEnvs returns the live environments of a project.
+func (s *Store) ListEnvs(ctx context.Context, projectID string) ([]*Env, error) {
+	es, _, err := findDocs[Env](ctx, s, CollEnvs, Query{Eq: map[string]string{"projectId": projectID}})
+	out := es[:0]
+	for _, e := range es {
+		if !e.Deleted {
+			out = append(out, e)
+		}
+	}
+	return out, err
+}
+
+// DirtyEnvs returns the environments whose publish state is behind (or that
+// were deleted and whose deletion is not yet published).
+func (s *Store) DirtyEnvs(ctx context.Context) ([]*Env, error) {
+	docs, _, err := s.b.Find(ctx, CollEnvs, Query{Eq: map[string]string{"dirty": "1"}})
+	if err != nil {
+		return nil, fmt.Errorf("cannot list dirty environments: %w", err)
+	}
+	out := make([]*Env, 0, len(docs))
+	for _, d := range docs {
+		e, err := s.getEnvAny(ctx, d.ID)
+		if err != nil {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// modifyEnv applies fn to the environment under compare-and-set, retrying
+// on concurrent modification.
+func (s *Store) modifyEnv(ctx context.Context, id string, fn func(e *Env) error) (*Env, error) {
+	for range 50 {
+		e, err := s.getEnvAny(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := fn(e); err != nil {
+			return nil, err
+		}
+		expect := e.Rev
+		e.Rev++
+		err = replaceDoc(ctx, s, CollEnvs, e.ID, e.Rev, expect, envDocFields(e), e)
+		if errors.Is(err, ErrConflict) {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
+	return nil, Errorf(ErrConflict, "environment %s changed concurrently too often", id)
+}
+
+// UpdateEnv renames an environment (name, key, description).
+func (s *Store) UpdateEnv(ctx context.Context, id, name, key, description string) (*Env, error) {
+	return s.modifyEnv(ctx, id, func(e *Env) error {
+		if e.Deleted {
+			return fmt.Errorf("environment %s: %w", id, ErrNotFound)
+		}
+		e.Name, e.Key, e.Description, e.UpdatedAt = name, key, description, s.Now()
+		return nil
+	})
+}
+
+// BumpEnv records changes of an environment before they are written: it
+// increments the environment Version once per entry, assigns each entry its
+// EnvVersion, appends the entries to the outbox and marks the environment
+// dirty, in one single-document compare-and-set. Callers bump FIRST and write
+// the item after (intent first): if the process dies in between, the
+// publisher republishes the item's current state, which is harmless, whereas
+// the opposite order could leave a stored change that nobody publishes.
+// It returns the environment after the bump.
+func (s *Store) BumpEnv(ctx context.Context, envID string, entries ...OutboxEntry) (*Env, error) {
+	now := s.Now()
+	return s.modifyEnv(ctx, envID, func(e *Env) error {
+		if e.Deleted {
+			return fmt.Errorf("environment %s: %w", envID, ErrNotFound)
+		}
+		for _, en := range entries {
+			e.Version++
+			en.EnvVersion = e.Version
+			if en.At == 0 {
+				en.At = now
+			}
+			e.Outbox = append(e.Outbox, en)
+		}
+		if len(entries) == 0 {
+			e.Version++
+		}
+		if len(e.Outbox) > MaxOutbox {
+			e.Outbox = []OutboxEntry{{EnvVersion: e.Version, Kind: codec.KindSnapshot, Op: codec.OpUpsert, ID: envID, At: now}}
+		}
+		e.UpdatedAt = now
+		return nil
+	})
+}
+
+// MarkPublished records that the snapshot and change events up to version
+// were delivered: PublishedVersion becomes version (if larger) and the outbox
+// entries up to it are dropped.
+func (s *Store) MarkPublished(ctx context.Context, envID string, version int64) error {
+	_, err := s.modifyEnv(ctx, envID, func(e *Env) error {
+		if version > e.PublishedVersion {
+			e.PublishedVersion = version
+		}
+		keep := e.Outbox[:0]
+		for _, en := range e.Outbox {
+			if en.EnvVersion > version {
+				keep = append(keep, en)
+			}
+		}
+		e.Outbox = keep
+		return nil
+	})
+	return err
+}
+
+// RotateSecret replaces the secret of type typ with value and records the
+// change (KindSecrets).
+func (s *Store) RotateSecret(ctx context.Context, envID, typ, value string) (*Env, error) {
+	if _, err := s.BumpEnv(ctx, envID, OutboxEntry{Kind: codec.KindSecrets, Op: codec.OpUpsert, ID: envID}); err != nil {
+		return nil, err
+	}
+	return s.modifyEnv(ctx, envID, func(e *Env) error {
+		found := false
+		for i := range e.Secrets {
+			if e.Secrets[i].Type == typ {
+				e.Secrets[i].Value, found = value, true
+			}
+		}
+		if !found {
+			e.Secrets = append(e.Secrets, codec.EnvSecret{EnvID: envID, Type: typ, Value: value})
+		}
+		return nil
+	})
+}
+
+// DeleteEnv marks an environment deleted and records a KindEnv delete event;
+// the publisher produces it and then calls PurgeEnv.
+func (s *Store) DeleteEnv(ctx context.Context, envID string) error {
+	if _, err := s.BumpEnv(ctx, envID, OutboxEntry{Kind: codec.KindEnv, Op: codec.OpDelete, ID: envID}); err != nil {
+		return err
+	}
+	_, err := s.modifyEnv(ctx, envID, func(e *Env) error { e.Deleted = true; return nil })
+	return err
+}
+
+// PurgeEnv removes a deleted environment and everything in it.
+func (s *Store) PurgeEnv(ctx context.Context, envID string) error {
+	for _, coll := range []string{CollFlags, CollSegments, CollMetrics, CollExperiments, CollEndUsers} {
+		docs, _, err := s.b.Find(ctx, coll, Query{Eq: envFields(envID)})
+		if err != nil {
+			return fmt.Errorf("cannot purge environment %s: %w", envID, err)
+		}
+		for _, d := range docs {
+			if err := s.b.Delete(ctx, coll, d.ID, -1); err != nil && !errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("cannot purge environment %s: %w", envID, err)
+			}
+		}
+	}
+	return s.b.Delete(ctx, CollEnvs, envID, -1)
+}
+
+// Snapshot reads the current state of an environment: secrets, all flags
+// (archived included) and segments. Version is the environment Version read
+// BEFORE the items, so a snapshot never claims a version newer than its
+// content.
+func (s *Store) Snapshot(ctx context.Context, envID string) (*codec.EnvSnapshot, *Env, error) {
+	e, err := s.getEnvAny(ctx, envID)
+	if err != nil {
+		return nil, nil, err
+	}
+	flags, err := s.AllFlags(ctx, envID)
+	if err != nil {
+		return nil, nil, err
+	}
+	segs, err := s.AllSegments(ctx, envID)
+	if err != nil {
+		return nil, nil, err
+	}
+	snap := &codec.EnvSnapshot{EnvID: envID, Version: e.Version, Secrets: e.Secrets,
+		Flags: make([]codec.Flag, len(flags)), Segments: make([]codec.Segment, len(segs))}
+	for i, f := range flags {
+		snap.Flags[i] = *f
+	}
+	for i, sg := range segs {
+		snap.Segments[i] = *sg
+	}
+	return snap, e, nil
+}

@@ -1,0 +1,294 @@
+// Package mongo is the production store.Backend on MongoDB (tested against
+// the MongoDB-wire server FerretDB, so it uses only single-document
+// operations: no transactions, change streams, $lookup or TTL indexes).
+//
+// Each document is stored as {_id, _v: version, _d: body (binary JSON),
+// <indexed fields>...}: the indexed fields sit at the top level so that the
+// unique and secondary indexes of store.Schema apply to them. Compare-and-set
+// is ReplaceOne/DeleteOne filtered on {_id, _v: expected}. Migrations (index
+// creation first) are applied by Open and recorded in the "migrations"
+// collection; each runs once per database.
+//
+// A Backend is safe for concurrent use.
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/switchyard/switchyard/control/internal/store"
+)
+
+// Backend is a store.Backend over a MongoDB database.
+type Backend struct {
+	client *mongo.Client
+	db     *mongo.Database
+}
+
+// Open connects to uri, selects database db and applies pending migrations.
+func Open(ctx context.Context, uri, db string, schema []store.Collection) (*Backend, error) {
+	client, err := mongo.Connect(ctx, options.Client().ApplyURI(uri).
+		SetServerSelectionTimeout(10*time.Second).SetTimeout(15*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to MongoDB: %w", err)
+	}
+	if err := client.Ping(ctx, nil); err != nil {
+		_ = client.Disconnect(ctx)
+		return nil, fmt.Errorf("cannot reach MongoDB: %w", err)
+	}
+	b := &Backend{client: client, db: client.Database(db)}
+	if err := b.migrate(ctx, schema); err != nil {
+		_ = client.Disconnect(ctx)
+		return nil, err
+	}
+	return b, nil
+}
+
+// Database returns the underlying database (tests drop it).
+func (b *Backend) Database() *mongo.Database { return b.db }
+
+// Close disconnects.
+func (b *Backend) Close(ctx context.Context) error { return b.client.Disconnect(ctx) }
+
+// migration is one schema step, applied once per database.
+type migration struct {
+	id  string
+	run func(ctx context.Context, b *Backend, schema []store.Collection) error
+}
+
+var migrations = []migration{
+	{id: "0001-indexes", run: createIndexes},
+}
+
+func createIndexes(ctx context.Context, b *Backend, schema []store.Collection) error {
+	for _, c := range schema {
+		if len(c.Indexes) == 0 {
+			continue
+		}
+		models := make([]mongo.IndexModel, 0, len(c.Indexes))
+		for _, ix := range c.Indexes {
+			keys := bson.D{}
+			for _, f := range ix.Fields {
+				keys = append(keys, bson.E{Key: f, Value: 1})
+			}
+			models = append(models, mongo.IndexModel{Keys: keys,
+				Options: options.Index().SetName(ix.Name).SetUnique(ix.Unique)})
+		}
+		if _, err := b.db.Collection(c.Name).Indexes().CreateMany(ctx, models); err != nil {
+			return fmt.Errorf("cannot create indexes of %s: %w", c.Name, err)
+		}
+	}
+	return nil
+}
+
+func (b *Backend) migrate(ctx context.Context, schema []store.Collection) error {
+	mc := b.db.Collection("migrations")
+	for _, m := range migrations {
+		n, err := mc.CountDocuments(ctx, bson.D{{Key: "_id", Value: m.id}})
+		if err != nil {
+			return fmt.Errorf("cannot read migrations: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		if err := m.run(ctx, b, schema); err != nil {
+			return fmt.Errorf("migration %s: %w", m.id, err)
+		}
+		_, err = mc.InsertOne(ctx, bson.D{{Key: "_id", Value: m.id}, {Key: "appliedAt", Value: time.Now().UnixMilli()}})
+		if err != nil && !mongo.IsDuplicateKeyError(err) {
+			return fmt.Errorf("cannot record migration %s: %w", m.id, err)
+		}
+	}
+	return nil
+}
+
+// Applied returns the ids of the applied migrations.
+func (b *Backend) Applied(ctx context.Context) ([]string, error) {
+	cur, err := b.db.Collection("migrations").Find(ctx, bson.D{})
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, err
+	}
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.ID
+	}
+	return out, nil
+}
+
+func toBSON(d *store.Doc) bson.D {
+	out := bson.D{{Key: "_id", Value: d.ID}, {Key: "_v", Value: d.Version}}
+	for k, v := range d.Fields {
+		out = append(out, bson.E{Key: k, Value: v})
+	}
+	return append(out, bson.E{Key: "_d", Value: d.Data})
+}
+
+func fromBSON(raw bson.Raw) (*store.Doc, error) {
+	d := &store.Doc{Fields: map[string]string{}}
+	elems, err := raw.Elements()
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range elems {
+		k, v := e.Key(), e.Value()
+		switch k {
+		case "_id":
+			d.ID, _ = v.StringValueOK()
+		case "_v":
+			d.Version, _ = v.AsInt64OK()
+		case "_d":
+			_, data, ok := v.BinaryOK()
+			if !ok {
+				return nil, fmt.Errorf("document %s: _d is not binary", d.ID)
+			}
+			d.Data = append([]byte(nil), data...)
+		default:
+			if s, ok := v.StringValueOK(); ok {
+				d.Fields[k] = s
+			}
+		}
+	}
+	return d, nil
+}
+
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case mongo.IsDuplicateKeyError(err),
+		// FerretDB (SQLite backend) reports a unique violation on update as
+		// an InternalError rather than code 11000.
+		strings.Contains(err.Error(), "UNIQUE constraint failed"):
+		return fmt.Errorf("%v: %w", err, store.ErrDuplicate)
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return store.ErrNotFound
+	}
+	return err
+}
+
+// Insert implements store.Backend.
+func (b *Backend) Insert(ctx context.Context, coll string, d *store.Doc) error {
+	_, err := b.db.Collection(coll).InsertOne(ctx, toBSON(d))
+	return mapErr(err)
+}
+
+// Get implements store.Backend.
+func (b *Backend) Get(ctx context.Context, coll, id string) (*store.Doc, error) {
+	raw, err := b.db.Collection(coll).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return fromBSON(raw)
+}
+
+// missOrConflict tells a missing document from a version mismatch after a
+// filtered write matched nothing.
+func (b *Backend) missOrConflict(ctx context.Context, coll, id string) error {
+	n, err := b.db.Collection(coll).CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return fmt.Errorf("stale version: %w", store.ErrConflict)
+}
+
+// Replace implements store.Backend.
+func (b *Backend) Replace(ctx context.Context, coll string, d *store.Doc, expect int64) error {
+	res, err := b.db.Collection(coll).ReplaceOne(ctx,
+		bson.D{{Key: "_id", Value: d.ID}, {Key: "_v", Value: expect}}, toBSON(d))
+	if err != nil {
+		return mapErr(err)
+	}
+	if res.MatchedCount == 0 {
+		return b.missOrConflict(ctx, coll, d.ID)
+	}
+	return nil
+}
+
+// Delete implements store.Backend.
+func (b *Backend) Delete(ctx context.Context, coll, id string, expect int64) error {
+	filter := bson.D{{Key: "_id", Value: id}}
+	if expect >= 0 {
+		filter = append(filter, bson.E{Key: "_v", Value: expect})
+	}
+	res, err := b.db.Collection(coll).DeleteOne(ctx, filter)
+	if err != nil {
+		return mapErr(err)
+	}
+	if res.DeletedCount == 0 {
+		return b.missOrConflict(ctx, coll, id)
+	}
+	return nil
+}
+
+// Find implements store.Backend.
+func (b *Backend) Find(ctx context.Context, coll string, q store.Query) ([]*store.Doc, int, error) {
+	filter := bson.D{}
+	for k, v := range q.Eq {
+		filter = append(filter, bson.E{Key: k, Value: v})
+	}
+	for k, vs := range q.In {
+		filter = append(filter, bson.E{Key: k, Value: bson.D{{Key: "$in", Value: vs}}})
+	}
+	if q.Search != "" {
+		or := bson.A{}
+		for _, f := range q.SearchFields {
+			or = append(or, bson.D{{Key: f, Value: bson.D{{Key: "$regex", Value: regexp.QuoteMeta(q.Search)}}}})
+		}
+		filter = append(filter, bson.E{Key: "$or", Value: or})
+	}
+	c := b.db.Collection(coll)
+	total, err := c.CountDocuments(ctx, filter)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cannot count %s: %w", coll, err)
+	}
+	dir := 1
+	if q.Desc {
+		dir = -1
+	}
+	sortD := bson.D{}
+	if q.Sort != "" {
+		sortD = append(sortD, bson.E{Key: q.Sort, Value: dir})
+	}
+	sortD = append(sortD, bson.E{Key: "_id", Value: dir})
+	opts := options.Find().SetSort(sortD)
+	if q.Offset > 0 {
+		opts.SetSkip(int64(q.Offset))
+	}
+	if q.Limit > 0 {
+		opts.SetLimit(int64(q.Limit))
+	}
+	cur, err := c.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cannot find in %s: %w", coll, err)
+	}
+	defer cur.Close(ctx)
+	var out []*store.Doc
+	for cur.Next(ctx) {
+		d, err := fromBSON(cur.Current)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, d)
+	}
+	if err := cur.Err(); err != nil {
+		return nil, 0, err
+	}
+	return out, int(total), nil
+}

@@ -1,0 +1,304 @@
+// Package storetest is the conformance suite every store.Backend passes:
+// bolt runs it as a unit test, mongo as an integration test against the
+// MongoDB-wire server. It checks the Backend contract (ids, unique indexes,
+// compare-and-set, find semantics) and the typed Store on top of it.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/control/internal/store"
+)
+
+// Open returns a fresh, empty backend with store.Schema applied.
+type Open func(t *testing.T) store.Backend
+
+// Run runs the whole suite.
+func Run(t *testing.T, open Open) {
+	t.Run("InsertGet", func(t *testing.T) { testInsertGet(t, open(t)) })
+	t.Run("UniqueIndex", func(t *testing.T) { testUnique(t, open(t)) })
+	t.Run("CompareAndSet", func(t *testing.T) { testCAS(t, open(t)) })
+	t.Run("Find", func(t *testing.T) { testFind(t, open(t)) })
+	t.Run("Flags", func(t *testing.T) { testFlags(t, store.New(open(t))) })
+	t.Run("Outbox", func(t *testing.T) { testOutbox(t, store.New(open(t))) })
+	t.Run("Segments", func(t *testing.T) { testSegments(t, store.New(open(t))) })
+	t.Run("EndUsers", func(t *testing.T) { testEndUsers(t, store.New(open(t))) })
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantErr(t *testing.T, err, kind error) {
+	t.Helper()
+	if !errors.Is(err, kind) {
+		t.Fatalf("error = %v, want %v", err, kind)
+	}
+}
+
+func flagDoc(id, env, key string, v int64) *store.Doc {
+	return &store.Doc{ID: id, Version: v, Fields: map[string]string{"envId": env, "key": key}, Data: []byte(`{"id":"` + id + `"}`)}
+}
+
+func testInsertGet(t *testing.T, b store.Backend) {
+	ctx := context.Background()
+	must(t, b.Insert(ctx, store.CollFlags, flagDoc("f1", "e1", "k1", 1)))
+	d, err := b.Get(ctx, store.CollFlags, "f1")
+	must(t, err)
+	if d.ID != "f1" || d.Version != 1 || d.Fields["key"] != "k1" || string(d.Data) != `{"id":"f1"}` {
+		t.Fatalf("got %+v", d)
+	}
+	wantErr(t, b.Insert(ctx, store.CollFlags, flagDoc("f1", "e1", "other", 1)), store.ErrDuplicate)
+	_, err = b.Get(ctx, store.CollFlags, "nope")
+	wantErr(t, err, store.ErrNotFound)
+}
+
+func testUnique(t *testing.T, b store.Backend) {
+	ctx := context.Background()
+	must(t, b.Insert(ctx, store.CollFlags, flagDoc("f1", "e1", "k1", 1)))
+	must(t, b.Insert(ctx, store.CollFlags, flagDoc("f2", "e2", "k1", 1))) // other env: fine
+	wantErr(t, b.Insert(ctx, store.CollFlags, flagDoc("f3", "e1", "k1", 1)), store.ErrDuplicate)
+	if _, err := b.Get(ctx, store.CollFlags, "f3"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused insert left a document: %v", err)
+	}
+	// Moving f2 onto e1/k1 is refused and leaves f2 as it was.
+	wantErr(t, b.Replace(ctx, store.CollFlags, flagDoc("f2", "e1", "k1", 2), 1), store.ErrDuplicate)
+	d, err := b.Get(ctx, store.CollFlags, "f2")
+	must(t, err)
+	if d.Version != 1 || d.Fields["envId"] != "e2" {
+		t.Fatalf("refused replace changed the document: %+v", d)
+	}
+	// A key freed by a replace can be reused.
+	must(t, b.Replace(ctx, store.CollFlags, flagDoc("f1", "e1", "k2", 2), 1))
+	must(t, b.Insert(ctx, store.CollFlags, flagDoc("f4", "e1", "k1", 1)))
+	ds, n, err := b.Find(ctx, store.CollFlags, store.Query{Eq: map[string]string{"envId": "e1", "key": "k1"}})
+	must(t, err)
+	if n != 1 || len(ds) != 1 || ds[0].ID != "f4" {
+		t.Fatalf("find by unique key: %d %v", n, ds)
+	}
+	// Deleting frees the key.
+	must(t, b.Delete(ctx, store.CollFlags, "f4", 1))
+	must(t, b.Insert(ctx, store.CollFlags, flagDoc("f5", "e1", "k1", 1)))
+}
+
+func testCAS(t *testing.T, b store.Backend) {
+	ctx := context.Background()
+	must(t, b.Insert(ctx, store.CollFlags, flagDoc("f1", "e1", "k1", 1)))
+	must(t, b.Replace(ctx, store.CollFlags, flagDoc("f1", "e1", "k1", 2), 1))
+	wantErr(t, b.Replace(ctx, store.CollFlags, flagDoc("f1", "e1", "k1", 2), 1), store.ErrConflict)
+	wantErr(t, b.Replace(ctx, store.CollFlags, flagDoc("nope", "e1", "k9", 2), 1), store.ErrNotFound)
+	wantErr(t, b.Delete(ctx, store.CollFlags, "f1", 1), store.ErrConflict)
+	must(t, b.Delete(ctx, store.CollFlags, "f1", 2))
+	wantErr(t, b.Delete(ctx, store.CollFlags, "f1", -1), store.ErrNotFound)
+}
+
+func testFind(t *testing.T, b store.Backend) {
+	ctx := context.Background()
+	for i := range 25 {
+		env := "e1"
+		if i%5 == 0 {
+			env = "e2"
+		}
+		must(t, b.Insert(ctx, store.CollEndUsers, &store.Doc{ID: fmt.Sprintf("u%02d", i), Version: 1,
+			Fields: map[string]string{"envId": env, "keyId": fmt.Sprintf("key-%02d", i),
+				"name": fmt.Sprintf("name %d", i%3), "lastSeen": fmt.Sprintf("%05d", 100-i)},
+			Data: []byte("{}")}))
+	}
+	ds, n, err := b.Find(ctx, store.CollEndUsers, store.Query{Eq: map[string]string{"envId": "e1"}, Sort: "lastSeen", Desc: true, Offset: 2, Limit: 3})
+	must(t, err)
+	if n != 20 || len(ds) != 3 || ds[0].ID != "u03" || ds[2].ID != "u06" {
+		t.Fatalf("page: total %d, %v", n, ids(ds))
+	}
+	ds, n, err = b.Find(ctx, store.CollEndUsers, store.Query{Eq: map[string]string{"envId": "e1"}, Search: "name 2", SearchFields: []string{"keyId", "name"}})
+	must(t, err)
+	for _, d := range ds {
+		if d.Fields["name"] != "name 2" || d.Fields["envId"] != "e1" {
+			t.Fatalf("search returned %+v", d)
+		}
+	}
+	if n != len(ds) || n != 6 {
+		t.Fatalf("search total %d (%d docs), want 6", n, len(ds))
+	}
+	ds, _, err = b.Find(ctx, store.CollEndUsers, store.Query{Search: "y-1", SearchFields: []string{"keyId"}, Sort: "keyId"})
+	must(t, err)
+	if len(ds) != 10 || ds[0].ID != "u10" {
+		t.Fatalf("search without Eq: %v", ids(ds))
+	}
+	ds, n, err = b.Find(ctx, store.CollEndUsers, store.Query{In: map[string][]string{"keyId": {"key-01", "key-07", "zzz"}}})
+	must(t, err)
+	if n != 2 || len(ds) != 2 {
+		t.Fatalf("in: %v", ids(ds))
+	}
+	ds, n, err = b.Find(ctx, store.CollEndUsers, store.Query{Search: "a.b", SearchFields: []string{"name"}})
+	must(t, err)
+	if n != 0 || len(ds) != 0 {
+		t.Fatalf("search must be literal, not a pattern: %v", ids(ds))
+	}
+}
+
+func ids(ds []*store.Doc) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.ID
+	}
+	return out
+}
+
+func newEnv(t *testing.T, s *store.Store, id string) *store.Env {
+	e := &store.Env{ID: id, ProjectID: "p1", OrgID: "o1", Name: id,
+		Secrets: []codec.EnvSecret{{EnvID: id, Type: codec.SecretServer, Value: "s"}}}
+	must(t, s.CreateEnv(context.Background(), e))
+	return e
+}
+
+func boolFlag(env, id, key string) *codec.Flag {
+	return &codec.Flag{ID: id, EnvID: env, Key: key, Name: key, VariationType: "boolean",
+		Variations:          []codec.Variation{{ID: "t", Value: "true"}, {ID: "f", Value: "false"}},
+		DisabledVariationID: "f",
+		Fallthrough:         codec.Fallthrough{Variations: []codec.RolloutVariation{{ID: "t", Rollout: [2]float64{0, 1}}}}}
+}
+
+func testFlags(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	newEnv(t, s, "e1")
+	f := boolFlag("e1", "f1", "beta")
+	must(t, s.CreateFlag(ctx, f))
+	wantErr(t, s.CreateFlag(ctx, boolFlag("e1", "f2", "beta")), store.ErrDuplicate)
+	got, err := s.GetFlagByKey(ctx, "e1", "beta")
+	must(t, err)
+	if got.ID != "f1" || got.Version != 1 {
+		t.Fatalf("got %+v", got)
+	}
+	got.IsEnabled = true
+	must(t, s.UpdateFlag(ctx, got, 1))
+	stale := boolFlag("e1", "f1", "beta")
+	var fe *store.FieldError
+	err = s.UpdateFlag(ctx, stale, 1)
+	if !errors.As(err, &fe) || !errors.Is(err, store.ErrConflict) || fe.Field != "version" {
+		t.Fatalf("stale update: %v", err)
+	}
+	got, _ = s.GetFlag(ctx, "e1", "f1")
+	if !got.IsEnabled || got.Version != 2 {
+		t.Fatalf("stale update overwrote: %+v", got)
+	}
+	wantErr(t, s.DeleteFlag(ctx, "e1", "f1", -1), store.ErrConflict) // not archived
+	got.IsArchived = true
+	must(t, s.UpdateFlag(ctx, got, 2))
+	list, n, err := s.ListFlags(ctx, "e1", store.FlagFilter{})
+	must(t, err)
+	if n != 0 || len(list) != 0 {
+		t.Fatalf("archived flag listed as active")
+	}
+	list, n, _ = s.ListFlags(ctx, "e1", store.FlagFilter{Status: "archived"})
+	if n != 1 || list[0].Key != "beta" {
+		t.Fatalf("archived list: %d", n)
+	}
+	must(t, s.DeleteFlag(ctx, "e1", "f1", 3))
+	_, err = s.GetFlag(ctx, "e1", "f1")
+	wantErr(t, err, store.ErrNotFound)
+	must(t, s.CreateFlag(ctx, boolFlag("e1", "f3", "beta"))) // key free again
+}
+
+func testOutbox(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	newEnv(t, s, "e1")
+	dirty, err := s.DirtyEnvs(ctx)
+	must(t, err)
+	if len(dirty) != 1 {
+		t.Fatalf("new env must be dirty, got %d", len(dirty))
+	}
+	must(t, s.CreateFlag(ctx, boolFlag("e1", "f1", "a")))
+	must(t, s.CreateFlag(ctx, boolFlag("e1", "f2", "b")))
+	e, err := s.GetEnv(ctx, "e1")
+	must(t, err)
+	if e.Version != 3 || len(e.Outbox) != 2 || e.Outbox[0].EnvVersion != 2 || e.Outbox[1].ID != "f2" {
+		t.Fatalf("env after two creates: %+v", e)
+	}
+	must(t, s.MarkPublished(ctx, "e1", 2))
+	e, _ = s.GetEnv(ctx, "e1")
+	if e.PublishedVersion != 2 || len(e.Outbox) != 1 || e.Outbox[0].EnvVersion != 3 {
+		t.Fatalf("after partial publish: %+v", e)
+	}
+	must(t, s.MarkPublished(ctx, "e1", 3))
+	dirty, _ = s.DirtyEnvs(ctx)
+	if len(dirty) != 0 {
+		t.Fatalf("published env still dirty")
+	}
+	snap, _, err := s.Snapshot(ctx, "e1")
+	must(t, err)
+	if snap.Version != 3 || len(snap.Flags) != 2 || len(snap.Secrets) != 1 {
+		t.Fatalf("snapshot %+v", snap)
+	}
+}
+
+func testSegments(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	newEnv(t, s, "e1")
+	sg := &codec.Segment{ID: "s1", EnvID: "e1", Name: "Beta users", Included: []string{"u1"}}
+	must(t, s.CreateSegment(ctx, sg))
+	wantErr(t, s.CreateSegment(ctx, &codec.Segment{ID: "s2", EnvID: "e1", Name: "beta USERS"}), store.ErrDuplicate)
+	f := boolFlag("e1", "f1", "a")
+	f.Rules = []codec.Rule{{ID: "r1", Conditions: []codec.Condition{{Property: store.PropInSegment, Value: `["s1"]`}},
+		Variations: []codec.RolloutVariation{{ID: "t", Rollout: [2]float64{0, 1}}}}}
+	must(t, s.CreateFlag(ctx, f))
+	must(t, s.CreateFlag(ctx, boolFlag("e1", "f2", "b")))
+	users, err := s.SegmentUsedBy(ctx, "e1", "s1")
+	must(t, err)
+	if len(users) != 1 || users[0].ID != "f1" {
+		t.Fatalf("used by %v", users)
+	}
+	wantErr(t, s.DeleteSegment(ctx, "e1", "s1", -1), store.ErrConflict)
+	sg.Included = []string{"u1", "u2"}
+	must(t, s.UpdateSegment(ctx, sg, 1))
+	f1, _ := s.GetFlag(ctx, "e1", "f1")
+	f2, _ := s.GetFlag(ctx, "e1", "f2")
+	if f1.Version != 2 || f2.Version != 1 {
+		t.Fatalf("segment change must bump exactly its flags: f1 v%d f2 v%d", f1.Version, f2.Version)
+	}
+	e, _ := s.GetEnv(ctx, "e1")
+	last := e.Outbox[len(e.Outbox)-2]
+	if last.Kind != codec.KindSegment || len(last.AffectedFlags) != 1 || last.AffectedFlags[0] != "f1" {
+		t.Fatalf("segment outbox entry %+v", last)
+	}
+	f1.Rules = nil
+	must(t, s.UpdateFlag(ctx, f1, 2))
+	must(t, s.DeleteSegment(ctx, "e1", "s1", 2))
+}
+
+func testEndUsers(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	must(t, s.UpsertEndUsers(ctx, "e1", []codec.EndUser{
+		{KeyID: "u1", Name: "Alice", Props: []codec.UserProp{{Name: "plan", Value: "free"}}, LastSeen: 100},
+		{KeyID: "u2", Name: "Bob", LastSeen: 50},
+	}))
+	must(t, s.UpsertEndUsers(ctx, "e1", []codec.EndUser{
+		{KeyID: "u1", Props: []codec.UserProp{{Name: "plan", Value: "pro"}, {Name: "country", Value: "FR"}}, LastSeen: 200, FirstSeen: 90},
+	}))
+	must(t, s.UpsertEndUsers(ctx, "e2", []codec.EndUser{{KeyID: "u1", Name: "Other", LastSeen: 1}}))
+	u, err := s.GetEndUser(ctx, "e1", "u1")
+	must(t, err)
+	if u.Name != "Alice" || u.FirstSeen != 90 || u.LastSeen != 200 || len(u.Props) != 2 || u.Props[0].Value != "pro" {
+		t.Fatalf("merged user %+v", u)
+	}
+	us, n, err := s.ListEndUsers(ctx, "e1", "", 0, 10)
+	must(t, err)
+	if n != 2 || us[0].KeyID != "u1" {
+		t.Fatalf("list: %d", n)
+	}
+	us, n, _ = s.ListEndUsers(ctx, "e1", "BO", 0, 10)
+	if n != 1 || us[0].KeyID != "u2" {
+		t.Fatalf("search: %d", n)
+	}
+	props, err := s.EndUserProps(ctx, "e1")
+	must(t, err)
+	if len(props) != 4 {
+		t.Fatalf("props %v", props)
+	}
+}
