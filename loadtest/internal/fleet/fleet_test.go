@@ -1,0 +1,280 @@
+package fleet
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+
+	"github.com/switchyard/switchyard/codec/secret"
+)
+
+// fakeEdge is a tiny FeatBit streaming server (goroutine per connection):
+// it checks the token, answers data-sync with a full sync, ping with pong,
+// and broadcasts patches.
+type fakeEdge struct {
+	ln      net.Listener
+	secrets map[string]string // secret → type
+	mu      sync.Mutex
+	conns   []net.Conn
+	wg      sync.WaitGroup
+}
+
+func startFakeEdge(t *testing.T, secrets map[string]string) *fakeEdge {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &fakeEdge{ln: ln, secrets: secrets}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			e.wg.Add(1)
+			go func() { defer e.wg.Done(); e.serve(c) }()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		e.mu.Lock()
+		for _, c := range e.conns {
+			c.Close()
+		}
+		e.mu.Unlock()
+		e.wg.Wait()
+	})
+	return e
+}
+
+func (e *fakeEdge) serve(c net.Conn) {
+	var typ, tok string
+	u := ws.Upgrader{OnRequest: func(uri []byte) error {
+		s := string(uri)
+		if i := strings.IndexByte(s, '?'); i >= 0 {
+			for _, kv := range strings.Split(s[i+1:], "&") {
+				k, v, _ := strings.Cut(kv, "=")
+				switch k {
+				case "type":
+					typ = v
+				case "token":
+					tok = v
+				}
+			}
+		}
+		return nil
+	}}
+	if _, err := u.Upgrade(c); err != nil {
+		c.Close()
+		return
+	}
+	sec, err := secret.DecodeToken(tok, time.Now().UnixMilli(), secret.DefaultWindow)
+	if err != nil || e.secrets[sec] != typ {
+		_ = wsutil.WriteServerMessage(c, ws.OpClose, ws.NewCloseFrameBody(4003, "invalid request, close by server"))
+		c.Close()
+		return
+	}
+	e.mu.Lock()
+	e.conns = append(e.conns, c)
+	e.mu.Unlock()
+	var wmu sync.Mutex
+	for {
+		msg, op, err := wsutil.ReadClientData(c)
+		if err != nil {
+			c.Close()
+			return
+		}
+		if op != ws.OpText {
+			continue
+		}
+		var reply []byte
+		switch {
+		case bytes.Contains(msg, []byte(`"ping"`)):
+			reply = []byte(`{"messageType":"pong","data":{}}`)
+		case bytes.Contains(msg, []byte(`"data-sync"`)):
+			if typ == "client" {
+				reply = []byte(`{"messageType":"data-sync","data":{"eventType":"full","userKeyId":"u","featureFlags":[]}}`)
+			} else {
+				reply = []byte(`{"messageType":"data-sync","data":{"eventType":"full","featureFlags":[{"key":"a"}],"segments":[]}}`)
+			}
+		}
+		if reply != nil {
+			wmu.Lock()
+			_ = wsutil.WriteServerText(c, reply)
+			wmu.Unlock()
+		}
+	}
+}
+
+func (e *fakeEdge) broadcast(msg []byte) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, c := range e.conns {
+		_ = wsutil.WriteServerText(c, msg)
+	}
+}
+
+func (e *fakeEdge) closeAll(code ws.StatusCode) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, c := range e.conns {
+		_ = wsutil.WriteServerMessage(c, ws.OpClose, ws.NewCloseFrameBody(code, "bye"))
+		c.Close()
+	}
+}
+
+func testSecrets(t *testing.T) (server, client string) {
+	env := secret.NewGUID()
+	s, err := secret.New(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := secret.New(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestFleetConnectPingPushClose(t *testing.T) {
+	ss, cs := testSecrets(t)
+	e := startFakeEdge(t, map[string]string{ss: "server", cs: "client"})
+	f, err := New(Spec{Dsts: []string{e.ln.Addr().String()}, LocalIPs: []string{"127.0.0.2", "127.0.0.3"},
+		Count: 200, Rate: 5000, Concurrency: 32, ClientShare: 0.25, ServerSecret: ss, ClientSecret: cs,
+		PingInterval: 200 * time.Millisecond, MaxPushes: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ticks int
+	f.Connect(context.Background(), func(Progress) { ticks++ }, 10*time.Millisecond)
+	p := f.Progress()
+	if p.Synced != 200 || p.Open != 200 || p.Failed != 0 {
+		t.Fatalf("after connect: %+v failures %v", p, f.Report().Failures)
+	}
+	if ticks == 0 {
+		t.Fatal("progress was never reported")
+	}
+	waitFor(t, "pongs", func() bool { return f.pongs.Load() >= 200 })
+
+	for seq := 1; seq <= 3; seq++ {
+		e.broadcast([]byte(`{"messageType":"data-sync","data":{"eventType":"patch","featureFlags":[{"key":"lt-push","variations":[{"id":"x","value":"` + PushMarker(seq, time.Now()) + `"}]}],"segments":[]}}`))
+	}
+	waitFor(t, "pushes", func() bool { return f.Push.Count() == 600 })
+	r := f.Report()
+	if len(r.Pushes) != 3 {
+		t.Fatalf("pushes: %+v", r.Pushes)
+	}
+	for _, ps := range r.Pushes {
+		if ps.N != 200 || ps.LastNs < ps.FirstNs || ps.FirstNs < ps.SentNs {
+			t.Fatalf("push %+v", ps)
+		}
+	}
+	if r.Handshake.N != 200 || r.FirstSync.N != 200 {
+		t.Fatalf("histograms: %d %d", r.Handshake.N, r.FirstSync.N)
+	}
+	f.Close()
+	waitFor(t, "close", func() bool { return f.open.Load() == 0 })
+	if f.lost.Load() != 0 {
+		t.Fatalf("lost %d", f.lost.Load())
+	}
+}
+
+func TestFleetFailureCauses(t *testing.T) {
+	ss, cs := testSecrets(t)
+	e := startFakeEdge(t, map[string]string{ss: "server"}) // client secret unknown → 4003
+	f, err := New(Spec{Dsts: []string{e.ln.Addr().String()}, Count: 20, ClientShare: 0.5, ServerSecret: ss, ClientSecret: cs, Concurrency: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Connect(context.Background(), nil, 0)
+	r := f.Report()
+	if r.Progress.Synced != 10 || r.Failures["close 4003"] != 10 {
+		t.Fatalf("synced %d failures %v", r.Progress.Synced, r.Failures)
+	}
+	e.closeAll(1012)
+	waitFor(t, "lost", func() bool { return f.lost.Load() == 10 })
+	if got := f.Report().Failures["lost: close 1012"]; got != 10 {
+		t.Fatalf("failures %v", f.Report().Failures)
+	}
+	f.Close()
+
+	// nothing listening: connection refused
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	f2, _ := New(Spec{Dsts: []string{addr}, Count: 3, ServerSecret: ss})
+	f2.Connect(context.Background(), nil, 0)
+	if got := f2.Report().Failures["dial: connection refused"]; got != 3 {
+		t.Fatalf("failures %v", f2.Report().Failures)
+	}
+	f2.Close()
+
+	// a plain HTTP server: the upgrade fails with a status
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(401) })}
+	hl, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(hl)
+	defer srv.Close()
+	f3, _ := New(Spec{Dsts: []string{hl.Addr().String()}, Count: 2, ServerSecret: ss})
+	f3.Connect(context.Background(), nil, 0)
+	if got := f3.Report().Failures["handshake: HTTP 401"]; got != 2 {
+		t.Fatalf("failures %v", f3.Report().Failures)
+	}
+	f3.Close()
+}
+
+func TestPushMarker(t *testing.T) {
+	now := time.Unix(1700000000, 123456789)
+	m := PushMarker(42, now)
+	seq, ns, ok := pushMarker([]byte(`{"x":"` + m + `"}`))
+	if !ok || seq != 42 || ns != now.UnixNano() {
+		t.Fatalf("%q → %d %d %v", m, seq, ns, ok)
+	}
+	if _, _, ok := pushMarker([]byte(`lt~12`)); ok {
+		t.Fatal("truncated marker accepted")
+	}
+}
+
+func TestMessageTypeJSONAndMsgpack(t *testing.T) {
+	if mt := messageType([]byte(`{"messageType":"data-sync","data":{"eventType":"patch"}}`)); mt != "data-sync" {
+		t.Fatal(mt)
+	}
+	if et := eventType([]byte(`{"messageType":"data-sync","data":{"eventType":"patch"}}`)); et != "patch" {
+		t.Fatal(et)
+	}
+	// msgpack map {"messageType":"pong"}
+	b := []byte{0x81, 0xab}
+	b = append(b, "messageType"...)
+	b = append(b, 0xa4)
+	b = append(b, "pong"...)
+	if mt := messageType(b); mt != "pong" {
+		t.Fatal(mt)
+	}
+}
+
+func TestClientSyncIsValidJSON(t *testing.T) {
+	b := appendClientSync(nil, 12345)
+	if !bytes.Contains(b, []byte(`"keyId":"lt-user-12345"`)) || !bytes.HasSuffix(b, []byte(`}}}`)) {
+		t.Fatalf("%s", b)
+	}
+}
