@@ -288,6 +288,7 @@ func TestDispatchKey(t *testing.T) {
 		}
 		return vFalse
 	}
+	discriminating := 0 // cases where using keyId instead would change the answer
 	for _, tc := range []struct {
 		dispatchKey string
 		u           *User
@@ -302,6 +303,9 @@ func TestDispatchKey(t *testing.T) {
 		{"company", user("user-d"), key}, // missing attribute reads as ""
 		{"name", &User{KeyID: "user-e", Name: "Eve"}, key + "Eve"},
 	} {
+		if tc.input != key+tc.u.KeyID && pick(refBucket(tc.input)) != pick(refBucket(key+tc.u.KeyID)) {
+			discriminating++
+		}
 		f.Fallthrough.DispatchKey = tc.dispatchKey
 		f.Rules = []codec.Rule{{Name: "r", DispatchKey: tc.dispatchKey, Conditions: []codec.Condition{cond("rule", OpEqual, "yes")}, Variations: f.Fallthrough.Variations}}
 		cf := mustCompile(t, f)
@@ -314,5 +318,8 @@ func TestDispatchKey(t *testing.T) {
 		if got := Evaluate(cf, nil, &ru); variationID(got) != want || got.Kind != ReasonRule {
 			t.Errorf("rule dispatchKey %q user %s: got %s, want %s", tc.dispatchKey, tc.u.KeyID, variationID(got), want)
 		}
+	}
+	if discriminating == 0 {
+		t.Error("fixture cannot tell a custom dispatch key from keyId; pick other values")
 	}
 }

@@ -31,15 +31,17 @@ type rule struct {
 
 // rollout is a compiled dispatch: rule or fallthrough variations.
 type rollout struct {
-	dispatch   prop // attribute read when byKeyID is false
-	byKeyID    bool // dispatchKey is empty or blank
-	inExpt     bool
-	variations []rolloutVariation
+	dispatchKey string // as stored
+	dispatch    prop   // attribute read when byKeyID is false
+	byKeyID     bool   // dispatchKey is empty or blank
+	inExpt      bool
+	variations  []rolloutVariation
 }
 
 type rolloutVariation struct {
 	lo, hi, expt float64
 	v            *codec.Variation // nil when the id is unknown
+	src          *codec.RolloutVariation
 }
 
 // CompileFlag compiles f once, when it is loaded. The flag is always usable;
@@ -76,11 +78,12 @@ func CompileFlag(f *codec.Flag) (*Flag, []error) {
 		}
 	}
 	compileRollout := func(dispatchKey string, inExpt bool, vars []codec.RolloutVariation, path string) rollout {
-		ro := rollout{dispatch: compileProp(dispatchKey), byKeyID: isBlank(dispatchKey), inExpt: inExpt}
+		ro := rollout{dispatchKey: dispatchKey, dispatch: compileProp(dispatchKey), byKeyID: isBlank(dispatchKey), inExpt: inExpt}
 		ro.variations = make([]rolloutVariation, len(vars))
-		for i, rv := range vars {
+		for i := range vars {
+			rv := &vars[i]
 			ro.variations[i] = rolloutVariation{
-				lo: rv.Rollout[0], hi: rv.Rollout[1], expt: rv.ExptRollout,
+				lo: rv.Rollout[0], hi: rv.Rollout[1], expt: rv.ExptRollout, src: rv,
 				v: variation(rv.ID, path+".variations["+strconv.Itoa(i)+"].id"),
 			}
 		}

@@ -13,7 +13,7 @@ import (
 // and Go-only spellings ("inf", "0x1p3") are rejected. NaN is rejected.
 // Values beyond the float64 range become ±Inf, as in .NET.
 func parseNumber(s string) (float64, bool) {
-	s = strings.Trim(s, " \t\n\v\f\r")
+	s = trimASCIISpace(s)
 	if s == "" {
 		return 0, false
 	}
@@ -88,6 +88,18 @@ func numberSyntax(s string) (commas, ok bool) {
 		}
 	}
 	return commas, i == len(s)
+}
+
+// trimASCIISpace trims the white space .NET number parsing allows: U+0009
+// to U+000D and U+0020.
+func trimASCIISpace(s string) string {
+	for s != "" && (s[0] == ' ' || ('\t' <= s[0] && s[0] <= '\r')) {
+		s = s[1:]
+	}
+	for s != "" && (s[len(s)-1] == ' ' || ('\t' <= s[len(s)-1] && s[len(s)-1] <= '\r')) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
