@@ -120,7 +120,7 @@ func TestAppendServerSyncGolden(t *testing.T) {
 func TestAppendClientSyncGolden(t *testing.T) {
 	flags := []ClientFlag{
 		{Key: "returns-true", Value: "true", VariationType: "boolean", VariationID: "v1", MatchReason: "default",
-			Options: []codec.Variation{{ID: "v1", Name: "ignored", Value: "true"}, {ID: "v2", Value: "false"}},
+			Options:          []codec.Variation{{ID: "v1", Name: "ignored", Value: "true"}, {ID: "v2", Value: "false"}},
 			SendToExperiment: true, Timestamp: 1674871495616},
 		{Key: "gone", ValueNull: true, Value: "x", VariationID: "v9", MatchReason: "flag archived", Timestamp: 1},
 	}

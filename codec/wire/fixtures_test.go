@@ -61,7 +61,7 @@ func realisticFlag(r *rand.Rand, env string, i int) *codec.Flag {
 		Rules: rules, IsEnabled: true, DisabledVariationID: vars[nv-1].ID,
 		Fallthrough:           codec.Fallthrough{IncludedInExpt: true, Variations: split()},
 		ExptIncludeAllTargets: true, Tags: []string{"checkout", "web"},
-		UpdatedAt:             1764075600000 + int64(i)*1001, IsArchived: i%50 == 49,
+		UpdatedAt: 1764075600000 + int64(i)*1001, IsArchived: i%50 == 49,
 	}
 }
 
