@@ -2,9 +2,9 @@ package eval
 
 import "testing"
 
-// BenchmarkEvaluate measures the production-sized case: 3 rules × 3
-// conditions with a segment condition and a 50/50 rollout with experiment
-// sampling (two MD5 hashes).
+// BenchmarkEvaluate measures the production-sized case (prodCase): 3 rules
+// × 3 conditions, all evaluated, with a segment condition and a 50/50
+// rollout with partial experiment sampling (two MD5 hashes).
 func BenchmarkEvaluate(b *testing.B) {
 	f, segs, u := prodCase(b)
 	b.ReportAllocs()

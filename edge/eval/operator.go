@@ -194,17 +194,24 @@ func compileCondition(c *codec.Condition, inSegment bool, path string) condition
 	return cc
 }
 
-// parseList decodes a JSON array of strings ("null" and other types are
-// rejected, as the FeatBit server throws on them).
+// parseList decodes a JSON array of strings. A bare "null" and non-string
+// elements are rejected (the FeatBit server throws on them); null elements
+// are dropped, since no attribute value equals null.
 func parseList(s string) ([]string, bool) {
 	if !strings.HasPrefix(strings.TrimLeft(s, " \t\r\n"), "[") {
 		return nil, false
 	}
-	var items []string
+	var items []*string
 	if err := json.Unmarshal([]byte(s), &items); err != nil {
 		return nil, false
 	}
-	return items, true
+	out := make([]string, 0, len(items))
+	for _, p := range items {
+		if p != nil {
+			out = append(out, *p)
+		}
+	}
+	return out, true
 }
 
 // match reports whether the condition holds for u. It does not allocate.

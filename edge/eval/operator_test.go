@@ -153,6 +153,8 @@ func TestListOperators(t *testing.T) {
 		{op: OpIsOneOf, value: longList, user: "country-39", want: true},
 		{op: OpIsOneOf, value: longList, user: "country-40", want: false},
 		{op: OpIsOneOf, value: ` [ "a" ] `, user: "a", want: true},
+		{op: OpIsOneOf, value: `["a",null]`, missing: true, want: false}, // null is not ""
+		{op: OpNotOneOf, value: `[null]`, user: "", want: true},
 		{op: OpNotOneOf, value: `["cn","us"]`, user: "fr", want: true},
 		{op: OpNotOneOf, value: `["cn","us"]`, user: "cn", want: false},
 		{op: OpNotOneOf, value: `[]`, user: "cn", want: true},

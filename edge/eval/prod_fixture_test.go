@@ -8,7 +8,7 @@ import (
 
 // prodCase is a production-sized evaluation: 3 rules × 3 conditions (one a
 // segment condition), a 36-character user id, and a percentage rollout with
-// experiment sampling on the matching rule. The user fails rules 0 and 1 on
+// experiment sampling (half of each arm) on the matching rule, so two MD5 hashes run. The user fails rules 0 and 1 on
 // their last condition, so every condition is evaluated.
 func prodCase(t testing.TB) (*Flag, Segments, *User) {
 	const segID = "9b2f6c1e-3d4a-4b5c-8e7f-0a1b2c3d4e5f"
@@ -38,8 +38,8 @@ func prodCase(t testing.TB) (*Flag, Segments, *User) {
 				cond("plan", OpNotEqual, "free"),
 				cond("signupDate", OpBefore, "2026-06-01T00:00:00Z"),
 			}, Variations: []codec.RolloutVariation{
-				{ID: "e43f54c0-5a6b-4c7d-8e9f-0a1b2c3d4e5f", Rollout: [2]float64{0, 0.5}, ExptRollout: 0.5},
-				{ID: "94db52f0-1a2b-4c3d-9e4f-5a6b7c8d9e0f", Rollout: [2]float64{0.5, 1}, ExptRollout: 0.5},
+				{ID: "e43f54c0-5a6b-4c7d-8e9f-0a1b2c3d4e5f", Rollout: [2]float64{0, 0.5}, ExptRollout: 0.25},
+				{ID: "94db52f0-1a2b-4c3d-9e4f-5a6b7c8d9e0f", Rollout: [2]float64{0.5, 1}, ExptRollout: 0.25},
 			}},
 		},
 		Fallthrough: codec.Fallthrough{Variations: serve("e43f54c0-5a6b-4c7d-8e9f-0a1b2c3d4e5f")},
@@ -79,7 +79,7 @@ func TestProdCaseTakesTheRolloutRule(t *testing.T) {
 	if got.Variation.Value != want {
 		t.Errorf("variation %q, want %q (bucket %v)", got.Variation.Value, want, b)
 	}
-	if wantExpt := refBucket("expt"+f.Src.Key+u.KeyID) <= 1.0; got.SendToExperiment != wantExpt {
+	if wantExpt := refBucket("expt"+f.Src.Key+u.KeyID) <= 0.5; got.SendToExperiment != wantExpt {
 		t.Errorf("SendToExperiment = %v, want %v", got.SendToExperiment, wantExpt)
 	}
 }
