@@ -1,0 +1,281 @@
+//go:build integration
+
+package compat
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/codec"
+)
+
+// Generous deadlines: machines are noisy, so nothing here asserts speed;
+// the push delay is measured and logged.
+const (
+	readyTimeout    = 30 * time.Second
+	pushDeadline    = 10 * time.Second
+	insightDeadline = 20 * time.Second
+	sdkRunTimeout   = 4 * time.Minute
+	pushes          = 5
+)
+
+// sdkSpec says how to start one SDK's compat script.
+type sdkSpec struct {
+	name string
+	// start returns the working directory and argv of the script.
+	start func(t *testing.T) (dir string, argv []string)
+}
+
+var (
+	nodeServerSDK = sdkSpec{"node-server-sdk", func(t *testing.T) (string, []string) {
+		return nodeDir(t), []string{"node", "node-server.js"}
+	}}
+	pythonServerSDK = sdkSpec{"python-server-sdk", func(t *testing.T) (string, []string) {
+		py := pythonEnv(t)
+		dir, err := filepath.Abs("python")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dir, []string{py, "-u", "server_sdk.py"}
+	}}
+	jsClientSDK = sdkSpec{"js-client-sdk", func(t *testing.T) (string, []string) {
+		return nodeDir(t), []string{"node", "js-client.js"}
+	}}
+)
+
+// TestCompatNodeServerSDK runs @featbit/node-server-sdk against the edge.
+func TestCompatNodeServerSDK(t *testing.T) { runServerSDK(t, nodeServerSDK) }
+
+// TestCompatPythonServerSDK runs fb-python-sdk against the edge.
+func TestCompatPythonServerSDK(t *testing.T) { runServerSDK(t, pythonServerSDK) }
+
+// TestCompatJSClientSDK runs @featbit/js-client-sdk (under Node) against the
+// edge.
+func TestCompatJSClientSDK(t *testing.T) { runClientSDK(t, jsClientSDK) }
+
+func evalCmd(flag string, u user) map[string]any {
+	return map[string]any{"cmd": "eval", "flag": flag, "type": flagTypes[flag], "user": u, "default": defaultFor(flag)}
+}
+
+// defaultFor is the default value passed to a typed variation call; it is
+// never a value the fixture serves, so a default in a reply is visible.
+func defaultFor(flag string) any {
+	switch flagTypes[flag] {
+	case "bool":
+		return flag == flagDisabled // the opposite of what the fixture serves
+	case "number":
+		return -1
+	case "json":
+		return map[string]any{"default": true}
+	default:
+		return "<default>"
+	}
+}
+
+// checkEval compares one reply with the expected value and, when
+// wantReason is not empty, the reason (client SDKs report the edge's
+// matchReason as is; server SDKs have their own reason strings).
+func checkEval(t *testing.T, sdk string, c evalCase, got, want json.RawMessage, reason, wantReason string) {
+	t.Helper()
+	if !sameJSON(got, want) {
+		t.Errorf("%s: %s for %s = %s (reason %q), want %s", sdk, c.Flag, c.User, got, reason, want)
+	}
+	if wantReason != "" && reason != wantReason {
+		t.Errorf("%s: %s for %s: reason %q, want %q", sdk, c.Flag, c.User, reason, wantReason)
+	}
+}
+
+// checkRollout evaluates the rollout flag for users with eval and compares
+// each value with the edge's evaluator; both variations must occur.
+func checkRollout(t *testing.T, sdk string, fx *fixture, users []user, eval func(u user) msg) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, u := range users {
+		want, _ := fx.edgeEval(t, flagRollout, u)
+		got := eval(u)
+		if !sameJSON(got.Value, want) {
+			t.Errorf("%s: %s for %s = %s, the edge's evaluator serves %s", sdk, flagRollout, u.Key, got.Value, want)
+		}
+		seen[string(got.Value)]++
+	}
+	if len(seen) < 2 {
+		t.Errorf("%s: the 50/50 rollout served only %v to %d users", sdk, seen, len(users))
+	}
+	t.Logf("%s: rollout over %d users: %v (all equal to the edge's evaluator)", sdk, len(users), seen)
+}
+
+// checkPushes pushes `pushes` changes of the push flag through the edge's
+// source and waits (pushDeadline each) until the SDK evaluates the new value
+// for u; it returns the measured delays.
+func checkPushes(t *testing.T, p *sdkProc, e *testEdge, fx *fixture, u user) []time.Duration {
+	t.Helper()
+	var delays []time.Duration
+	for i := 1; i <= pushes; i++ {
+		value := fmt.Sprintf("after-%d", i)
+		want := typedJSON(t, "string", value)
+		w := p.call(map[string]any{"cmd": "watch", "flag": flagPush, "type": "string", "user": u, "want": value, "default": defaultFor(flagPush)})
+		if sameJSON(w.Value, want) {
+			p.fatalf("push %d: the SDK already evaluates %s to %s before the change", i, flagPush, w.Value)
+		}
+		ev := fx.change(t, flagPush, value)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		pushedAt := time.Now()
+		err := e.Source.Produce(ctx, ev)
+		cancel()
+		if err != nil {
+			t.Fatalf("push %d: LocalSource.Produce: %v", i, err)
+		}
+		seen := p.waitEvent("seen", pushDeadline)
+		if seen.ID != w.ID || !sameJSON(seen.Value, want) {
+			p.fatalf("push %d: unexpected seen event %s (watch %d, want %s)", i, seen.raw, w.ID, want)
+		}
+		d := time.Duration(seen.AtUs-pushedAt.UnixMicro()) * time.Microsecond
+		delays = append(delays, d)
+	}
+	return delays
+}
+
+func summarize(ds []time.Duration) string {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+	return fmt.Sprintf("n=%d min=%s median=%s max=%s", len(s), ms(s[0]), ms(s[len(s)/2]), ms(s[len(s)-1]))
+}
+
+func runServerSDK(t *testing.T, spec sdkSpec) {
+	fx := newFixture(t)
+	e := startEdge(t, fx)
+	dir, argv := spec.start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), sdkRunTimeout)
+	defer cancel()
+	p := startSDK(t, ctx, spec.name, dir, []string{
+		"COMPAT_SECRET=" + fx.ServerSecret,
+		"COMPAT_STREAMING_URL=ws://" + e.Addr,
+		"COMPAT_EVENTS_URL=http://" + e.Addr,
+	}, argv...)
+
+	ready := p.waitEvent("ready", readyTimeout)
+	t.Logf("%s: %s %s initialized over the WebSocket in %d ms", spec.name, ready.SDK, ready.Version, ready.InitMs)
+
+	// Flag values: every type, targeting, rules, a segment, disabled.
+	for _, c := range evalCases {
+		want := fx.want(t, c)
+		got := p.call(evalCmd(c.Flag, fx.Users[c.User]))
+		checkEval(t, spec.name, c, got.Value, want, got.Reason, "")
+	}
+	checkRollout(t, spec.name, fx, fx.RolloutUsers, func(u user) msg { return p.call(evalCmd(flagRollout, u)) })
+
+	// A change pushed through the edge's source reaches the SDK.
+	delays := checkPushes(t, p, e, fx, fx.Users["u-plain"])
+	t.Logf("%s: push delay (LocalSource.Produce → SDK sees the new value): %s", spec.name, summarize(delays))
+
+	// Events: evaluations (above) and a custom metric arrive on Kafka.
+	metric := "compat-checkout-" + spec.name
+	p.call(map[string]any{"cmd": "track", "user": fx.Users["u-plain"], "event": metric, "value": 1.5})
+	p.call(map[string]any{"cmd": "flush"})
+	start := time.Now()
+	e.Insights.waitFor(insightDeadline, "evaluation and metric events", func(evs []codec.FlagEval, ms []codec.MetricEvent) bool {
+		return hasEval(evs, fx.EnvID, flagBool, "u-plain") && hasEval(evs, fx.EnvID, flagRule, "u-beta") &&
+			hasMetric(ms, fx.EnvID, metric, "u-plain")
+	})
+	t.Logf("%s: track/flush → InsightBatch on %s within %s", spec.name, e.Insights.topic, time.Since(start).Round(time.Millisecond))
+	if n := e.Insights.undecodable(); n > 0 {
+		t.Errorf("%d records on %s are not msgp InsightBatch", n, e.Insights.topic)
+	}
+	p.call(map[string]any{"cmd": "close"})
+}
+
+func runClientSDK(t *testing.T, spec sdkSpec) {
+	fx := newFixture(t)
+	e := startEdge(t, fx)
+	dir, argv := spec.start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), sdkRunTimeout)
+	defer cancel()
+	first := fx.Users["u-beta"]
+	userJSON, _ := json.Marshal(first)
+	p := startSDK(t, ctx, spec.name, dir, []string{
+		"COMPAT_SECRET=" + fx.ClientSecret,
+		"COMPAT_STREAMING_URL=ws://" + e.Addr,
+		"COMPAT_EVENTS_URL=http://" + e.Addr,
+		"COMPAT_USER=" + string(userJSON),
+	}, argv...)
+
+	ready := p.waitEvent("ready", readyTimeout)
+	t.Logf("%s: %s %s initialized over the WebSocket in %d ms", spec.name, ready.SDK, ready.Version, ready.InitMs)
+
+	// The client holds the flags the edge evaluated for its user: all of them.
+	all := p.call(map[string]any{"cmd": "all"})
+	var got struct {
+		Flags []struct {
+			Flag   string `json:"flag"`
+			Value  string `json:"value"`
+			Reason string `json:"reason"`
+		} `json:"flags"`
+	}
+	if err := json.Unmarshal([]byte(all.raw), &got); err != nil {
+		t.Fatalf("all: %v (%s)", err, all.raw)
+	}
+	keys := map[string]bool{}
+	for _, g := range got.Flags {
+		keys[g.Flag] = true
+		if fx.Flags[g.Flag] == nil {
+			t.Errorf("%s: the client's flag list has %s, which is not in the environment", spec.name, g.Flag)
+			continue
+		}
+		want, reason := fx.edgeEval(t, g.Flag, first)
+		if !sameJSON(typedJSON(t, fx.Flags[g.Flag].VariationType, g.Value), want) || g.Reason != reason {
+			t.Errorf("%s: the client's flag list has %s = %q (%q) for %s, the edge's evaluator says %s (%q)",
+				spec.name, g.Flag, g.Value, g.Reason, first.Key, want, reason)
+		}
+	}
+	for k := range fx.Flags {
+		if !keys[k] {
+			t.Errorf("%s: the client's flag list for %s lacks %s (has %v)", spec.name, first.Key, k, sortedKeys(keys))
+		}
+	}
+
+	// Values for each user (identify switches the connection's user).
+	current := first.Key
+	for _, u := range append([]string{first.Key}, sortedKeys(fx.Users)...) {
+		cases := slices.DeleteFunc(slices.Clone(evalCases), func(c evalCase) bool { return c.User != u })
+		if len(cases) == 0 {
+			continue
+		}
+		if u != current {
+			p.call(map[string]any{"cmd": "identify", "user": fx.Users[u]})
+			current = u
+		}
+		for _, c := range cases {
+			want := fx.want(t, c)
+			r := p.call(evalCmd(c.Flag, fx.Users[c.User]))
+			checkEval(t, spec.name, c, r.Value, want, r.Reason, c.Reason)
+		}
+	}
+	checkRollout(t, spec.name, fx, fx.RolloutUsers[:12], func(u user) msg {
+		p.call(map[string]any{"cmd": "identify", "user": u})
+		return p.call(evalCmd(flagRollout, u))
+	})
+
+	// A pushed change reaches the client for its current user.
+	plain := fx.Users["u-plain"]
+	p.call(map[string]any{"cmd": "identify", "user": plain})
+	p.call(evalCmd(flagBool, plain)) // an evaluation event for u-plain
+	delays := checkPushes(t, p, e, fx, plain)
+	t.Logf("%s: push delay (LocalSource.Produce → SDK sees the new value): %s", spec.name, summarize(delays))
+
+	metric := "compat-checkout-" + spec.name
+	p.call(map[string]any{"cmd": "track", "event": metric, "value": 2})
+	p.call(map[string]any{"cmd": "flush"})
+	start := time.Now()
+	e.Insights.waitFor(insightDeadline, "evaluation and metric events", func(evs []codec.FlagEval, ms []codec.MetricEvent) bool {
+		return hasEval(evs, fx.EnvID, flagBool, "u-plain") && hasEval(evs, fx.EnvID, flagRule, "u-beta") &&
+			hasMetric(ms, fx.EnvID, metric, "u-plain")
+	})
+	t.Logf("%s: track/flush → InsightBatch on %s within %s", spec.name, e.Insights.topic, time.Since(start).Round(time.Millisecond))
+	p.call(map[string]any{"cmd": "close"})
+}

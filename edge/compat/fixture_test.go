@@ -1,0 +1,351 @@
+//go:build integration
+
+package compat
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/codec/secret"
+	"github.com/switchyard/switchyard/edge/eval"
+)
+
+// user is an end user as the compat scripts take it: {"key","name","custom"}.
+// Every fixture user sets every attribute the fixture's conditions read, so
+// the SDKs' different handling of missing attributes (protocol notes 6.9)
+// does not come into play.
+type user struct {
+	Key    string            `json:"key"`
+	Name   string            `json:"name"`
+	Custom map[string]string `json:"custom"`
+}
+
+func newUser(key, plan, email, age, country string) user {
+	return user{Key: key, Name: "Name of " + key, Custom: map[string]string{
+		"plan": plan, "email": email, "age": age, "country": country,
+	}}
+}
+
+func (u user) endUser() codec.EndUser {
+	eu := codec.EndUser{KeyID: u.Key, Name: u.Name}
+	for _, k := range []string{"plan", "email", "age", "country"} {
+		if v, ok := u.Custom[k]; ok {
+			eu.Props = append(eu.Props, codec.UserProp{Name: k, Value: v})
+		}
+	}
+	return eu
+}
+
+// Fixture flag keys.
+const (
+	flagBool     = "compat-bool"
+	flagString   = "compat-string"
+	flagNumber   = "compat-number"
+	flagJSON     = "compat-json"
+	flagRule     = "compat-rule"
+	flagRollout  = "compat-rollout"
+	flagDisabled = "compat-disabled"
+	flagPush     = "compat-push"
+)
+
+// flagTypes maps a fixture flag to the typed variation call the scripts use.
+var flagTypes = map[string]string{
+	flagBool: "bool", flagString: "string", flagNumber: "number", flagJSON: "json",
+	flagRule: "string", flagRollout: "string", flagDisabled: "bool", flagPush: "string",
+}
+
+// fixture is one demo environment: secrets, flags and a segment, plus the
+// users the checks evaluate.
+type fixture struct {
+	EnvID        string
+	ServerSecret string
+	ClientSecret string
+	Flags        map[string]*codec.Flag // by key
+	Segments     []codec.Segment
+	Version      int64 // environment version of the last snapshot or change
+	Users        map[string]user
+	RolloutUsers []user
+
+	compiledSegs eval.Segments
+}
+
+func mustSecret(t *testing.T, envID string) string {
+	t.Helper()
+	s, err := secret.New(envID)
+	if err != nil {
+		t.Fatalf("secret.New(%s): %v", envID, err)
+	}
+	return s
+}
+
+func variations(values ...string) []codec.Variation {
+	vs := make([]codec.Variation, len(values))
+	for i, v := range values {
+		vs[i] = codec.Variation{ID: secret.NewGUID(), Name: "v" + strconv.Itoa(i), Value: v}
+	}
+	return vs
+}
+
+func varID(f *codec.Flag, value string) string {
+	for _, v := range f.Variations {
+		if v.Value == value {
+			return v.ID
+		}
+	}
+	panic(fmt.Sprintf("flag %s has no variation %q", f.Key, value))
+}
+
+// all serves one variation to 100% of the users.
+func all(f *codec.Flag, value string) []codec.RolloutVariation {
+	return []codec.RolloutVariation{{ID: varID(f, value), Rollout: [2]float64{0, 1}, ExptRollout: 1}}
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	env := secret.NewGUID()
+	fx := &fixture{
+		EnvID:        env,
+		ServerSecret: mustSecret(t, env),
+		ClientSecret: mustSecret(t, env),
+		Flags:        map[string]*codec.Flag{},
+		Version:      1,
+		Users:        map[string]user{},
+	}
+	// Times are in the past so that a pushed change (now) is newer.
+	base := time.Now().Add(-time.Hour).UnixMilli()
+	add := func(key, typ string, values ...string) *codec.Flag {
+		f := &codec.Flag{
+			ID: secret.NewGUID(), EnvID: env, Name: key, Key: key, VariationType: typ,
+			Variations: variations(values...), IsEnabled: true, ExptIncludeAllTargets: true,
+			Tags: []string{"compat"}, CreatedAt: base, UpdatedAt: base + int64(len(fx.Flags)), Version: 1,
+		}
+		f.DisabledVariationID = f.Variations[len(f.Variations)-1].ID
+		f.Fallthrough = codec.Fallthrough{IncludedInExpt: true, Variations: all(f, values[0])}
+		fx.Flags[key] = f
+		return f
+	}
+
+	vip := codec.Segment{
+		ID: secret.NewGUID(), EnvID: env, Name: "vip", Description: "VIP customers",
+		Included: []string{"u-vip"}, Excluded: []string{"u-banned"},
+		Rules: []codec.SegmentRule{{ID: secret.NewGUID(), Name: "vip mail", Conditions: []codec.Condition{
+			{ID: secret.NewGUID(), Property: "email", Op: "EndsWith", Value: "@vip.example"},
+		}}},
+		CreatedAt: base, UpdatedAt: base, Version: 1,
+	}
+	fx.Segments = []codec.Segment{vip}
+
+	add(flagBool, "boolean", "true", "false")
+	add(flagNumber, "number", "42", "7")
+	add(flagJSON, "json", `{"color":"red","sizes":[1,2,3]}`, `{}`)
+
+	s := add(flagString, "string", "blue", "green", "red")
+	s.TargetUsers = []codec.TargetUser{{KeyIDs: []string{"u-green", "u-green-2"}, VariationID: varID(s, "green")}}
+
+	r := add(flagRule, "string", "standard", "beta", "vip", "eu-adult")
+	r.Rules = []codec.Rule{
+		{ID: secret.NewGUID(), Name: "beta plan", IncludedInExpt: true,
+			Conditions: []codec.Condition{{ID: secret.NewGUID(), Property: "plan", Op: "Equal", Value: "beta"}},
+			Variations: all(r, "beta")},
+		{ID: secret.NewGUID(), Name: "vip segment", IncludedInExpt: true,
+			Conditions: []codec.Condition{{ID: secret.NewGUID(), Property: "User is in segment", Op: "", Value: `["` + vip.ID + `"]`}},
+			Variations: all(r, "vip")},
+		{ID: secret.NewGUID(), Name: "eu adults", IncludedInExpt: true,
+			Conditions: []codec.Condition{
+				{ID: secret.NewGUID(), Property: "age", Op: "BiggerEqualThan", Value: "18"},
+				{ID: secret.NewGUID(), Property: "country", Op: "IsOneOf", Value: `["fr","de"]`},
+			},
+			Variations: all(r, "eu-adult")},
+	}
+
+	ro := add(flagRollout, "string", "A", "B")
+	ro.Fallthrough = codec.Fallthrough{DispatchKey: "keyId", IncludedInExpt: true, Variations: []codec.RolloutVariation{
+		{ID: varID(ro, "A"), Rollout: [2]float64{0, 0.5}, ExptRollout: 1},
+		{ID: varID(ro, "B"), Rollout: [2]float64{0.5, 1}, ExptRollout: 1},
+	}}
+
+	d := add(flagDisabled, "boolean", "true", "false")
+	d.IsEnabled = false
+
+	add(flagPush, "string", "before", "after-1", "after-2", "after-3", "after-4", "after-5")
+
+	for _, u := range []user{
+		newUser("u-plain", "free", "plain@example.com", "30", "us"),
+		newUser("u-green", "free", "green@example.com", "30", "us"),
+		newUser("u-beta", "beta", "beta@example.com", "30", "fr"),
+		newUser("u-vip", "free", "vip@example.com", "30", "us"),
+		newUser("u-vipmail", "free", "someone@vip.example", "30", "us"),
+		newUser("u-banned", "free", "banned@vip.example", "30", "us"),
+		newUser("u-eu", "free", "eu@example.com", "30", "de"),
+		newUser("u-young", "free", "young@example.com", "12", "fr"),
+	} {
+		fx.Users[u.Key] = u
+	}
+	for i := 0; i < 40; i++ {
+		fx.RolloutUsers = append(fx.RolloutUsers, newUser(fmt.Sprintf("roll-%03d-%s", i, secret.NewGUID()[:8]), "free", "r@example.com", "30", "us"))
+	}
+
+	fx.compiledSegs = eval.Segments{}
+	for i := range fx.Segments {
+		cs, errs := eval.CompileSegment(&fx.Segments[i])
+		if len(errs) > 0 {
+			t.Fatalf("fixture segment %s: %v", fx.Segments[i].Name, errs)
+		}
+		fx.compiledSegs[fx.Segments[i].ID] = cs
+	}
+	return fx
+}
+
+// snapshot returns the environment snapshot to write to the edge's source.
+func (fx *fixture) snapshot() *codec.EnvSnapshot {
+	snap := &codec.EnvSnapshot{
+		EnvID:   fx.EnvID,
+		Version: fx.Version,
+		Secrets: []codec.EnvSecret{
+			{EnvID: fx.EnvID, Type: codec.SecretServer, Value: fx.ServerSecret},
+			{EnvID: fx.EnvID, Type: codec.SecretClient, Value: fx.ClientSecret},
+		},
+		Segments: append([]codec.Segment(nil), fx.Segments...),
+	}
+	for _, k := range sortedKeys(fx.Flags) {
+		snap.Flags = append(snap.Flags, *fx.Flags[k])
+	}
+	return snap
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}
+
+// edgeEval evaluates flag key for u with the edge's own evaluator and
+// returns the typed value an SDK should return (as JSON) and the wire match
+// reason.
+func (fx *fixture) edgeEval(t *testing.T, key string, u user) (json.RawMessage, string) {
+	t.Helper()
+	f := fx.Flags[key]
+	cf, errs := eval.CompileFlag(f)
+	if len(errs) > 0 {
+		t.Fatalf("fixture flag %s: %v", key, errs)
+	}
+	eu := u.endUser()
+	ev := eval.UserFrom(&eu)
+	res := eval.Evaluate(cf, fx.compiledSegs, &ev)
+	if res.Variation == nil {
+		t.Fatalf("edge evaluator served no variation of %s to %s (%+v)", key, u.Key, res)
+	}
+	return typedJSON(t, f.VariationType, res.Variation.Value), res.MatchReason
+}
+
+// typedJSON converts a variation value (always a string on the wire) to the
+// JSON of the value an SDK's typed variation call returns.
+func typedJSON(t *testing.T, variationType, value string) json.RawMessage {
+	t.Helper()
+	switch variationType {
+	case "boolean":
+		if value != "true" && value != "false" {
+			t.Fatalf("boolean variation %q", value)
+		}
+		return json.RawMessage(value)
+	case "number":
+		n, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			t.Fatalf("number variation %q: %v", value, err)
+		}
+		b, _ := json.Marshal(n)
+		return b
+	case "json":
+		if !json.Valid([]byte(value)) {
+			t.Fatalf("json variation %q is not JSON", value)
+		}
+		return json.RawMessage(value)
+	default:
+		b, _ := json.Marshal(value)
+		return b
+	}
+}
+
+// sameJSON compares two JSON documents by value (so 42 and 42.0 are equal).
+func sameJSON(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// evalCase is one expected evaluation. Want is written by hand from the
+// fixture (what FeatBit's semantics give); the test also checks that the
+// edge's evaluator agrees, so the table cannot drift from the edge.
+type evalCase struct {
+	Flag   string
+	User   string
+	Want   string // the variation value, as on the wire
+	Reason string // the wire matchReason the edge sends to client SDKs
+}
+
+var evalCases = []evalCase{
+	{flagBool, "u-plain", "true", "default"},
+	{flagNumber, "u-plain", "42", "default"},
+	{flagJSON, "u-plain", `{"color":"red","sizes":[1,2,3]}`, "default"},
+	{flagString, "u-plain", "blue", "default"},
+	{flagString, "u-green", "green", "targeted"},
+	{flagDisabled, "u-plain", "false", "flag disabled"},
+	{flagRule, "u-plain", "standard", "default"},
+	{flagRule, "u-beta", "beta", "beta plan"},
+	{flagRule, "u-vip", "vip", "vip segment"},
+	{flagRule, "u-vipmail", "vip", "vip segment"},
+	{flagRule, "u-banned", "standard", "default"},
+	{flagRule, "u-eu", "eu-adult", "eu adults"},
+	{flagRule, "u-young", "standard", "default"},
+	{flagPush, "u-plain", "before", "default"},
+}
+
+// want returns the expected typed value of c, failing when the edge's own
+// evaluator disagrees with the table.
+func (fx *fixture) want(t *testing.T, c evalCase) json.RawMessage {
+	t.Helper()
+	f := fx.Flags[c.Flag]
+	want := typedJSON(t, f.VariationType, c.Want)
+	got, reason := fx.edgeEval(t, c.Flag, fx.Users[c.User])
+	if !sameJSON(got, want) || reason != c.Reason {
+		t.Fatalf("fixture table says %s for %s is %s (%q), the edge's evaluator says %s (%q)", c.Flag, c.User, want, c.Reason, got, reason)
+	}
+	return want
+}
+
+// change returns the ChangeEvent that sets flag key's fallthrough to value,
+// with the flag's Version and UpdatedAt increased, and records the new flag
+// in the fixture.
+func (fx *fixture) change(t *testing.T, key, value string) *codec.ChangeEvent {
+	t.Helper()
+	old := fx.Flags[key]
+	f := *old
+	f.Fallthrough.Variations = all(old, value)
+	f.Version = old.Version + 1
+	now := time.Now().UnixMilli()
+	f.UpdatedAt = max(now, old.UpdatedAt+1)
+	fx.Flags[key] = &f
+	fx.Version++
+	payload, err := f.MarshalMsg(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &codec.ChangeEvent{
+		EnvID: fx.EnvID, Kind: codec.KindFlag, Op: codec.OpUpsert, ID: f.ID,
+		Version: f.Version, EnvVersion: fx.Version, At: now, Payload: payload,
+	}
+}

@@ -1,0 +1,88 @@
+'use strict';
+// Line protocol shared by the compat scripts and edge/compat's Go test.
+//
+// The Go test writes one JSON command per line on stdin:
+//   {"id":1,"cmd":"eval","flag":"k","type":"bool|string|number|json","user":{...},"default":...}
+// and the script answers on stdout with lines that start with PREFIX:
+//   {"id":1,"ok":true,...} or {"id":1,"ok":false,"error":"..."}
+// plus unsolicited events {"ev":"ready"|"seen"|"fatal",...}. Everything else
+// the SDKs print goes to stderr, which the Go test shows when a check fails.
+const readline = require('readline');
+const { performance } = require('perf_hooks');
+
+const PREFIX = 'SYCOMPAT ';
+
+function emit(obj) {
+  process.stdout.write(PREFIX + JSON.stringify(obj) + '\n');
+}
+
+// nowUs is the wall clock in microseconds (sub-millisecond resolution), so
+// the Go test can compare it with its own clock on the same host.
+function nowUs() {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
+
+function fatal(err) {
+  emit({ ev: 'fatal', error: String((err && err.stack) || err) });
+  process.exit(1);
+}
+
+// stderrLogger is an SDK logger (the ILogger shape both FeatBit JS SDKs
+// accept) writing to stderr.
+function stderrLogger(prefix) {
+  const w = (lvl) => (...args) => process.stderr.write(`${new Date().toISOString()} ${prefix} ${lvl} ${args.map(String).join(' ')}\n`);
+  return { error: w('error'), warn: w('warn'), info: w('info'), debug: w('debug') };
+}
+
+// serve reads commands from stdin and dispatches them to handlers[cmd].
+// A handler returns (or resolves to) an object merged into the reply.
+// Commands run one at a time, in order. When stdin closes the process exits.
+function serve(handlers, onEOF) {
+  const rl = readline.createInterface({ input: process.stdin, terminal: false });
+  let chain = Promise.resolve();
+  rl.on('line', (line) => {
+    if (!line.trim()) return;
+    chain = chain.then(async () => {
+      let msg;
+      try {
+        msg = JSON.parse(line);
+      } catch (e) {
+        emit({ ok: false, error: 'bad command: ' + e.message });
+        return;
+      }
+      const h = handlers[msg.cmd];
+      if (!h) {
+        emit({ id: msg.id, ok: false, error: 'unknown command ' + msg.cmd });
+        return;
+      }
+      try {
+        const res = await h(msg);
+        emit(Object.assign({ id: msg.id, ok: true }, res || {}));
+      } catch (e) {
+        emit({ id: msg.id, ok: false, error: String((e && e.stack) || e) });
+      }
+    });
+  });
+  rl.on('close', () => {
+    chain.then(() => (onEOF ? onEOF() : undefined)).finally(() => process.exit(0));
+  });
+}
+
+// withTimeout rejects when p does not settle within ms.
+function withTimeout(p, ms, what) {
+  let t;
+  return Promise.race([
+    p,
+    new Promise((_, reject) => {
+      t = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
+}
+
+function requireEnv(name) {
+  const v = process.env[name];
+  if (!v) fatal(new Error(`environment variable ${name} is not set`));
+  return v;
+}
+
+module.exports = { PREFIX, emit, nowUs, fatal, stderrLogger, serve, withTimeout, requireEnv };

@@ -1,0 +1,96 @@
+'use strict';
+// Drives FeatBit's official Node server SDK (@featbit/node-server-sdk)
+// against a Switchyard edge for edge/compat's Go test. See lib/rpc.js for
+// the line protocol.
+//
+// Environment: COMPAT_SECRET (server secret), COMPAT_STREAMING_URL
+// (ws://host:port), COMPAT_EVENTS_URL (http://host:port),
+// COMPAT_INIT_TIMEOUT_MS (default 15000).
+const { FbClientBuilder, UserBuilder, BasicLogger } = require('@featbit/node-server-sdk');
+const sdkVersion = require('@featbit/node-server-sdk/package.json').version;
+const rpc = require('./lib/rpc');
+
+function toUser(u) {
+  const b = new UserBuilder(u.key).name(u.name || u.key);
+  for (const [k, v] of Object.entries(u.custom || {})) b.custom(k, String(v));
+  return b.build();
+}
+
+async function evaluate(client, flag, type, user, def) {
+  switch (type) {
+    case 'bool':
+      return client.boolVariationDetail(flag, user, def);
+    case 'string':
+      return client.stringVariationDetail(flag, user, def);
+    case 'number':
+      return client.numberVariationDetail(flag, user, def);
+    case 'json':
+      return client.jsonVariationDetail(flag, user, def);
+    default:
+      throw new Error('unknown type ' + type);
+  }
+}
+
+async function main() {
+  const initTimeout = Number(process.env.COMPAT_INIT_TIMEOUT_MS || 15000);
+  const started = Date.now();
+  const client = new FbClientBuilder()
+    .sdkKey(rpc.requireEnv('COMPAT_SECRET'))
+    .streamingUri(rpc.requireEnv('COMPAT_STREAMING_URL'))
+    .eventsUri(rpc.requireEnv('COMPAT_EVENTS_URL'))
+    .startWaitTime(initTimeout)
+    .flushInterval(1000)
+    .logger(rpc.stderrLogger('node-server-sdk'))
+    .build();
+  try {
+    await rpc.withTimeout(client.waitForInitialization(), initTimeout, 'waitForInitialization');
+  } catch (e) {
+    rpc.fatal(e);
+  }
+  rpc.emit({ ev: 'ready', sdk: '@featbit/node-server-sdk', version: sdkVersion, initMs: Date.now() - started });
+
+  rpc.serve(
+    {
+      async eval(m) {
+        const d = await evaluate(client, m.flag, m.type, toUser(m.user), m.default);
+        return { value: d.value, kind: d.kind, reason: d.reason };
+      },
+      // watch reports (ev "seen") the first time the flag evaluates to m.want
+      // for m.user after an update event from the SDK.
+      async watch(m) {
+        const user = toUser(m.user);
+        const want = JSON.stringify(m.want);
+        const id = m.id;
+        let done = false;
+        const listener = async () => {
+          if (done) return;
+          const at = rpc.nowUs();
+          const d = await evaluate(client, m.flag, m.type, user, m.default);
+          if (!done && JSON.stringify(d.value) === want) {
+            done = true;
+            client.off(`update:${m.flag}`, listener);
+            rpc.emit({ ev: 'seen', id, flag: m.flag, value: d.value, atUs: at });
+          }
+        };
+        client.on(`update:${m.flag}`, listener);
+        const now = await evaluate(client, m.flag, m.type, user, m.default);
+        return { value: now.value };
+      },
+      async track(m) {
+        client.track(toUser(m.user), m.event, m.value);
+        return {};
+      },
+      async flush() {
+        const ok = await rpc.withTimeout(client.flush(), 10000, 'flush');
+        return { result: ok };
+      },
+      async close() {
+        await client.close();
+        return {};
+      },
+    },
+    () => client.close().catch(() => {})
+  );
+}
+
+main().catch(rpc.fatal);
