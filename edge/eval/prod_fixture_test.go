@@ -94,11 +94,40 @@ func TestEvaluateIsAllocationFree(t *testing.T) {
 		name string
 		u    *User
 	}{{"rules+segment+rollout", u}, {"targeted", &targeted}, {"long key", &long}} {
+		if raceEnabled && tc.u == &long {
+			continue // the race detector makes sync.Pool drop buffers
+		}
 		for i := 0; i < 100; i++ { // warm up regexp and buffer pools
 			Evaluate(f, segs, tc.u)
 		}
 		if n := testing.AllocsPerRun(1000, func() { Evaluate(f, segs, tc.u) }); n != 0 {
 			t.Errorf("%s: Evaluate allocates %v times per run, want 0", tc.name, n)
+		}
+	}
+}
+
+// TestEvaluateConcurrent shares one compiled flag and segment set between
+// goroutines (run with -race).
+func TestEvaluateConcurrent(t *testing.T) {
+	f, segs, u := prodCase(t)
+	want := Evaluate(f, segs, u)
+	errs := make(chan string, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			uu := *u
+			for i := 0; i < 500; i++ {
+				if got := Evaluate(f, segs, &uu); got != want {
+					errs <- "different result"
+					return
+				}
+				Explain(f, segs, &uu)
+			}
+			errs <- ""
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if e := <-errs; e != "" {
+			t.Error(e)
 		}
 	}
 }
