@@ -1,0 +1,312 @@
+// Package consume is the ingest loop of analytics: a franz-go consumer group
+// reads codec.InsightBatch records from the insight topic, buffers their events
+// column by column (sink.Columns) and hands full buffers to a Writer (the
+// ClickHouse sink), committing Kafka offsets only after the Writer accepted the
+// buffer (at-least-once).
+//
+// Flow control: a buffer is flushed when it holds BatchRows events or its
+// oldest event has waited FlushInterval, whichever comes first. While a flush
+// fails (ClickHouse down), the loop retries it with exponential backoff and does
+// not poll: Kafka keeps the backlog, memory stays at one buffer plus the
+// client's bounded fetch buffer, and ingest resumes where it stopped.
+//
+// Duplicates: an event can reach the Writer twice (a flush that timed out
+// after ClickHouse stored it; a crash or rebalance between insert and offset
+// commit). Every event carries an id derived from (topic, partition, offset,
+// index in the record), so the copies are identical rows of a
+// ReplacingMergeTree and collapse (see package sink). Counters report the
+// retried flushes.
+//
+// Undecodable records are counted, logged (at most once per 10 s) and skipped;
+// their offsets are committed with the next flush.
+//
+// A Consumer runs one loop (Run) and is not otherwise safe for concurrent use,
+// except Stats, which may be called at any time.
+package consume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/tinylib/msgp/msgp"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/switchyard/switchyard/analytics/internal/sink"
+	"github.com/switchyard/switchyard/codec"
+)
+
+// Writer stores a buffer of events; it must be all-or-nothing per table (a
+// failed Write is retried with the same buffer).
+type Writer interface {
+	Write(ctx context.Context, c *sink.Columns) error
+}
+
+// Config configures a Consumer.
+type Config struct {
+	Brokers       []string
+	Topic         string        // full topic name, prefix included
+	Group         string        // consumer group, "sy-analytics"
+	BatchRows     int           // flush at this many events (default 50,000)
+	FlushInterval time.Duration // or when the oldest buffered event waited this long (default 1s)
+	MaxBackoff    time.Duration // retry delay cap while the Writer fails (default 5s)
+	Logger        *slog.Logger
+	// ClientOpts are appended to the franz-go options (tests: heartbeat interval).
+	ClientOpts []kgo.Opt
+}
+
+// Stats are the ingest counters.
+type Stats struct {
+	Records      uint64 `json:"records"`      // Kafka records consumed
+	Events       uint64 `json:"events"`       // events written
+	BadRecords   uint64 `json:"badRecords"`   // undecodable records skipped
+	Flushes      uint64 `json:"flushes"`      // successful flushes
+	FlushErrors  uint64 `json:"flushErrors"`  // failed flush attempts (each one retried)
+	CommitErrors uint64 `json:"commitErrors"` // failed offset commits (records will be re-delivered)
+	LagMs        int64  `json:"lagMs"`        // record time → flushed, of the last flush's newest record
+}
+
+// Consumer is the ingest loop.
+type Consumer struct {
+	cfg Config
+	cl  *kgo.Client
+	w   Writer
+	log *slog.Logger
+
+	records, events, bad, flushes, flushErrs, commitErrs atomic.Uint64
+	lag                                                  atomic.Int64
+
+	seed     uint64
+	badLog   throttle
+	flushLog throttle
+}
+
+// New creates the Kafka client (it connects lazily) for the Consumer.
+func New(cfg Config, w Writer) (*Consumer, error) {
+	if len(cfg.Brokers) == 0 || cfg.Topic == "" || cfg.Group == "" {
+		return nil, errors.New("consume: brokers, topic and group are required")
+	}
+	if cfg.BatchRows <= 0 {
+		cfg.BatchRows = 50_000
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topic),
+		kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(16 << 20),
+		kgo.AllowAutoTopicCreation(),
+	}, cfg.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create Kafka consumer: %w", err)
+	}
+	return &Consumer{cfg: cfg, cl: cl, w: w, log: cfg.Logger,
+		seed: hashString(cfg.Topic)}, nil
+}
+
+// Stats returns the counters.
+func (c *Consumer) Stats() Stats {
+	return Stats{Records: c.records.Load(), Events: c.events.Load(), BadRecords: c.bad.Load(),
+		Flushes: c.flushes.Load(), FlushErrors: c.flushErrs.Load(), CommitErrors: c.commitErrs.Load(), LagMs: c.lag.Load()}
+}
+
+// maxRecordBytes bounds a record value; larger ones are rejected as bad.
+const maxRecordBytes = 16 << 20
+
+// DecodeRecord decodes one record value into b (reusing b's slices). It fails
+// on malformed msgp and on trailing bytes.
+//
+// The generated decoder allocates an array's declared length before reading
+// its elements, so a 6-byte record declaring 2³² evaluations would allocate
+// hundreds of GiB (found by FuzzDecodeInsightRecord). msgp.Skip first walks the
+// whole value (bounded nesting), which proves every declared array has its
+// elements present; allocation is then bounded by the record size.
+func DecodeRecord(value []byte, b *codec.InsightBatch) error {
+	if len(value) > maxRecordBytes {
+		return fmt.Errorf("cannot decode insight batch: %d bytes is over the %d limit", len(value), maxRecordBytes)
+	}
+	if _, err := msgp.Skip(value); err != nil {
+		return fmt.Errorf("cannot decode insight batch: %w", err)
+	}
+	rest, err := b.UnmarshalMsg(value)
+	if err != nil {
+		return fmt.Errorf("cannot decode insight batch: %w", err)
+	}
+	if len(rest) != 0 {
+		return fmt.Errorf("cannot decode insight batch: %d trailing bytes", len(rest))
+	}
+	return nil
+}
+
+// EventID is the id of the i-th event of the record at (partition, offset)
+// of the consumer's topic: a 64-bit mix, the same on every re-delivery.
+// (The seed depends only on the topic name, so it is stable across restarts.)
+func EventID(topicHash uint64, partition int32, offset int64, i int) uint64 {
+	return mix(mix(topicHash^uint64(uint32(partition))<<40^uint64(offset)) ^ uint64(i))
+}
+
+// mix is SplitMix64's finalizer.
+func mix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// hashString is FNV-1a 64 (stable across processes, unlike maphash).
+func hashString(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// Run consumes until ctx is done or the client is closed, flushing what it
+// holds before it returns (if the Writer accepts it within 5 s).
+func (c *Consumer) Run(ctx context.Context) error {
+	var (
+		cols     sink.Columns
+		batch    codec.InsightBatch
+		last     = map[int32]*kgo.Record{} // newest record per partition in cols
+		deadline time.Time
+	)
+	flush := func(ctx context.Context) error {
+		if len(last) == 0 {
+			return nil
+		}
+		if err := c.flush(ctx, &cols); err != nil {
+			return err
+		}
+		recs := make([]*kgo.Record, 0, len(last))
+		newest := time.Time{}
+		for _, r := range last {
+			recs = append(recs, r)
+			if r.Timestamp.After(newest) {
+				newest = r.Timestamp
+			}
+		}
+		c.events.Add(uint64(cols.Rows()))
+		c.lag.Store(time.Since(newest).Milliseconds())
+		if err := c.cl.CommitRecords(ctx, recs...); err != nil {
+			c.commitErrs.Add(1)
+			c.log.Warn("analytics: offset commit failed; records will be re-delivered (duplicates collapse by event id)", "err", err)
+		}
+		cols.Reset()
+		clear(last)
+		return nil
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := flush(fctx); err != nil {
+			c.log.Warn("analytics: final flush failed; records will be re-delivered", "err", err)
+		}
+	}()
+	for {
+		wait := c.cfg.FlushInterval
+		if len(last) > 0 {
+			wait = time.Until(deadline)
+		}
+		if wait > 0 {
+			pctx, cancel := context.WithTimeout(ctx, wait)
+			fetches := c.cl.PollRecords(pctx, 1000)
+			cancel()
+			if fetches.IsClientClosed() {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			fetches.EachError(func(topic string, p int32, err error) {
+				if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+					c.log.Warn("analytics: fetch error", "topic", topic, "partition", p, "err", err)
+				}
+			})
+			fetches.EachRecord(func(r *kgo.Record) {
+				c.records.Add(1)
+				if len(last) == 0 {
+					deadline = time.Now().Add(c.cfg.FlushInterval)
+				}
+				last[r.Partition] = r
+				if err := DecodeRecord(r.Value, &batch); err != nil {
+					c.bad.Add(1)
+					if n, ok := c.badLog.allow(); ok {
+						c.log.Warn("analytics: skipping undecodable insight record", "partition", r.Partition,
+							"offset", r.Offset, "err", err, "skippedSinceLastLog", n)
+					}
+					return
+				}
+				p, off := r.Partition, r.Offset
+				cols.Add(&batch, r.Timestamp.UnixMilli(), func(i int) uint64 { return EventID(c.seed, p, off, i) })
+			})
+		}
+		if len(last) > 0 && (cols.Rows() >= c.cfg.BatchRows || !time.Now().Before(deadline)) {
+			if err := flush(ctx); err != nil {
+				return nil // ctx done while ClickHouse was down: nothing committed, nothing lost
+			}
+		}
+	}
+}
+
+// flush writes cols, retrying with backoff until it succeeds or ctx is done.
+func (c *Consumer) flush(ctx context.Context, cols *sink.Columns) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := c.w.Write(ctx, cols)
+		if err == nil {
+			c.flushes.Add(1)
+			return nil
+		}
+		c.flushErrs.Add(1)
+		if n, ok := c.flushLog.allow(); ok {
+			c.log.Warn("analytics: ClickHouse insert failed; consumption paused, retrying", "rows", cols.Rows(),
+				"err", err, "failuresSinceLastLog", n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, c.cfg.MaxBackoff)
+	}
+}
+
+// Close leaves the group and closes the client. Call after Run returned.
+func (c *Consumer) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.cl.LeaveGroupContext(ctx)
+	c.cl.Close()
+}
+
+// throttle allows one event per 10 s and counts the suppressed ones.
+type throttle struct {
+	next       atomic.Int64
+	suppressed atomic.Uint64
+}
+
+func (t *throttle) allow() (suppressed uint64, ok bool) {
+	now := time.Now().UnixNano()
+	n := t.next.Load()
+	if now < n || !t.next.CompareAndSwap(n, now+int64(10*time.Second)) {
+		t.suppressed.Add(1)
+		return 0, false
+	}
+	return t.suppressed.Swap(0), true
+}
