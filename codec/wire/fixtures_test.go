@@ -121,3 +121,24 @@ const dataSyncWithUser = `{"messageType":"data-sync","data":{"timestamp":1764075
 	`{"name":"tenant","value":"a2b9c3d4-e5f6-4789-a0b1-c2d3e4f5a6b7"},` +
 	`{"name":"locale","value":"fr-FR"},` +
 	`{"name":"quote","value":"say \"hi\"\n"}]}}}`
+
+// trackBody builds a track body of n insights, 4 of 5 flag evaluations and
+// 1 of 5 metrics, spread over 5 users with 3 custom properties each.
+func trackBody(n int) []byte {
+	b := []byte{'['}
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, `{"user":{"keyId":"3f1c2a7e-9b0d-4c55-8e2f-6a7b8c9d0e%02d","name":"User %d",`+
+			`"customizedProperties":[{"name":"country","value":"FR"},{"name":"plan","value":"pro"},{"name":"age","value":"42"}]},`, i%5, i%5)
+		if i%5 == 4 {
+			b = fmt.Appendf(b, `"metrics":[{"route":"index/metric","type":"CustomEvent","eventName":"checkout-completed",`+
+				`"numericValue":1,"appType":"NodeJS-Server-SDK","timestamp":%d}]}`, 1764075600000+int64(i))
+		} else {
+			b = fmt.Appendf(b, `"variations":[{"featureFlagKey":"checkout-flow-%04d","variation":{"id":"a2b9c3d4-e5f6-4789-a0b1-c2d3e4f5a6b7","value":"true"},`+
+				`"timestamp":%d,"sendToExperiment":true}]}`, i%7, 1764075600000+int64(i))
+		}
+	}
+	return append(b, ']')
+}

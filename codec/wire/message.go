@@ -103,7 +103,7 @@ func (m *Message) Parse(data []byte) error {
 		return ErrIgnored
 	}
 	s.pos++
-	hasType, dataOff := false, 0
+	hasType, dataParsed, dataOff := false, false, 0
 	var kb [64]byte
 	for first := true; ; first = false {
 		raw, esc, ok, err := s.nextKey(first)
@@ -137,7 +137,14 @@ func (m *Message) Parse(data []byte) error {
 			m.HasData = true
 			s.peek()
 			dataOff = s.pos
-			if err := s.skipValue(2); err != nil {
+			// messageType usually comes first: read a data-sync's data in
+			// the same pass; otherwise validate it now and read it below.
+			dataParsed = hasType && equalFold(m.TypeName, "data-sync")
+			if dataParsed {
+				if err := m.parseSyncData(&s); err != nil {
+					return err
+				}
+			} else if err := s.skipValue(2); err != nil {
 				return err
 			}
 			m.Data = data[dataOff:s.pos]
@@ -153,26 +160,34 @@ func (m *Message) Parse(data []byte) error {
 	if !hasType || !m.HasData {
 		return ErrIgnored
 	}
+	if !equalFold(m.TypeName, "data-sync") {
+		// a data-sync's data read before a later duplicate messageType
+		m.Timestamp, m.HasUser, m.User = 0, false, UserView{}
+	}
 	switch {
 	case equalFold(m.TypeName, "ping"):
 		m.Type = Ping
 	case equalFold(m.TypeName, "data-sync"):
 		m.Type = DataSync
-		return m.parseSyncData(data, dataOff)
+		if !dataParsed {
+			// the data came before messageType: read it now (errors keep
+			// their absolute offsets)
+			s := scanner{data: data[:dataOff+len(m.Data)], pos: dataOff, errBuf: &m.err}
+			return m.parseSyncData(&s)
+		}
 	case equalFold(m.TypeName, "echo"):
 		m.Type = Echo
 	}
 	return nil
 }
 
-// parseSyncData reads timestamp and user from the data of a data-sync
-// message (already validated as JSON); off is the offset of m.Data in the
-// input, for error offsets.
-func (m *Message) parseSyncData(input []byte, off int) error {
-	// Re-scan within the whole input so error offsets are absolute.
-	s := scanner{data: input[:off+len(m.Data)], pos: off, errBuf: &m.err}
+// parseSyncData reads the data value of a data-sync message at s.pos: its
+// timestamp and user. Data that is not an object gives timestamp 0 and no
+// user.
+func (m *Message) parseSyncData(s *scanner) error {
+	m.Timestamp, m.HasUser, m.User = 0, false, UserView{}
 	if s.peek() != '{' {
-		return nil // null or another non-object: timestamp 0, no user
+		return s.skipValue(2)
 	}
 	s.pos++
 	var kb [64]byte
@@ -194,14 +209,18 @@ func (m *Message) parseSyncData(input []byte, off int) error {
 			m.Timestamp = ts
 		case equalFold(key, "user"):
 			if s.peek() == 'n' {
-				if _, err := s.readLiteral(); err != nil {
+				lit, err := s.readLiteral()
+				if err != nil {
 					return err
 				}
-				m.HasUser = false
+				if lit[0] != 'n' {
+					return s.fail("user must be an object")
+				}
+				m.HasUser, m.User = false, UserView{}
 				continue
 			}
 			m.User = UserView{}
-			if err := parseUser(&s, 3, &m.User, &m.scratch, &m.props); err != nil {
+			if err := parseUser(s, 3, &m.User, &m.scratch, &m.props); err != nil {
 				return err
 			}
 			m.HasUser = true
@@ -216,16 +235,18 @@ func (m *Message) parseSyncData(input []byte, off int) error {
 // readInt reads an integer number or null (0).
 func (s *scanner) readInt(notInt, outOfRange string) (int64, error) {
 	switch c := s.peek(); {
-	case c == 'n':
+	case c == 't' || c == 'f' || c == 'n':
+		start := s.pos
 		lit, err := s.readLiteral()
 		if err != nil {
 			return 0, err
 		}
 		if lit[0] != 'n' {
-			return 0, s.fail(notInt)
+			return 0, s.failAt(start, notInt)
 		}
 		return 0, nil
 	case c == '-' || ('0' <= c && c <= '9'):
+		start := s.pos
 		num, err := s.readNumber()
 		if err != nil {
 			return 0, err
@@ -237,10 +258,10 @@ func (s *scanner) readInt(notInt, outOfRange string) (int64, error) {
 		var n int64
 		for _, d := range num {
 			if d < '0' || d > '9' {
-				return 0, s.fail(notInt)
+				return 0, s.failAt(start, notInt)
 			}
 			if n > (1<<63-1-int64(d-'0'))/10 {
-				return 0, s.fail(outOfRange)
+				return 0, s.failAt(start, outOfRange)
 			}
 			n = n*10 + int64(d-'0')
 		}
@@ -249,10 +270,11 @@ func (s *scanner) readInt(notInt, outOfRange string) (int64, error) {
 		}
 		return n, nil
 	default:
+		start := s.pos
 		if err := s.skipValue(MaxDepth); err != nil {
 			return 0, err
 		}
-		return 0, s.fail(notInt)
+		return 0, s.failAt(start, notInt)
 	}
 }
 
@@ -288,10 +310,11 @@ func (s *scanner) readScalar(notScalar string, scratch *[]byte) (v []byte, isNul
 		if c == 0 {
 			return nil, false, s.fail("unexpected end of input")
 		}
+		start := s.pos
 		if err := s.skipValue(MaxDepth); err != nil {
 			return nil, false, err
 		}
-		return nil, false, s.fail(notScalar)
+		return nil, false, s.failAt(start, notScalar)
 	}
 }
 

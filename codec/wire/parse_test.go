@@ -270,3 +270,25 @@ func TestParseDataSyncIsAllocationFree(t *testing.T) {
 		t.Fatalf("error path: %v allocs, want 0", allocs)
 	}
 }
+
+func TestParseDataBeforeType(t *testing.T) {
+	var m Message
+	in := `{"data":{"user":{"keyId":"u","customizedProperties":[{"name":"a\u0062","value":"c"}]},"timestamp":7},"messageType":"data-sync"}`
+	if err := parse(t, &m, in); err != nil {
+		t.Fatal(err)
+	}
+	if m.Type != DataSync || m.Timestamp != 7 || !m.HasUser || string(m.User.Props[0].Name) != "ab" {
+		t.Fatalf("%+v", m)
+	}
+	bad := `{"data":{"timestamp":"7"},"messageType":"data-sync"}`
+	err := parse(t, &m, bad)
+	var se *SyntaxError
+	if !errors.As(err, &se) || se.Offset != strings.Index(bad, `"7"`) {
+		t.Fatalf("err = %v, want a SyntaxError at the timestamp", err)
+	}
+	// duplicate messageType: the last one wins, and a ping carries no user
+	if err := parse(t, &m, `{"messageType":"data-sync","data":{"timestamp":7,"user":{"keyId":"u"}},"messageType":"ping"}`); err != nil ||
+		m.Type != Ping || m.HasUser || m.Timestamp != 0 {
+		t.Fatalf("%v %+v", err, m)
+	}
+}

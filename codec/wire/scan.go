@@ -36,6 +36,12 @@ func (s *scanner) fail(msg string) error {
 	return &SyntaxError{Offset: s.pos, Msg: msg}
 }
 
+// failAt reports msg at offset pos (the start of the offending value).
+func (s *scanner) failAt(pos int, msg string) error {
+	s.pos = pos
+	return s.fail(msg)
+}
+
 func (s *scanner) ws() {
 	for s.pos < len(s.data) {
 		switch s.data[s.pos] {
@@ -76,6 +82,13 @@ func (s *scanner) readString() (raw []byte, esc bool, err error) {
 	start := s.pos
 	d := s.data
 	for s.pos < len(d) {
+		// fast path: printable ASCII other than '"' and '\\'
+		for s.pos < len(d) && safe[d[s.pos]&0x7f] && d[s.pos] < utf8.RuneSelf {
+			s.pos++
+		}
+		if s.pos >= len(d) {
+			break
+		}
 		c := d[s.pos]
 		switch {
 		case c == '"':
