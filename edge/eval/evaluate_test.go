@@ -158,14 +158,16 @@ func TestSegmentConditions(t *testing.T) {
 
 func TestSegmentBadList(t *testing.T) {
 	for _, prop := range []string{PropInSegment, PropNotInSegment} {
-		f := newFlag("bad-seg-list")
-		f.Rules = []codec.Rule{{Name: "seg", Conditions: []codec.Condition{{Property: prop, Value: segGold}}, Variations: serve(vTrue)}}
-		cf, errs := CompileFlag(f)
-		if !hasErr(errs, ErrBadList) {
-			t.Errorf("%s: errors = %v", prop, errs)
-		}
-		if got := Evaluate(cf, testSegments(t), user("in-1")); got.Kind != ReasonFallthrough {
-			t.Errorf("%s with a bad list matched: %+v", prop, got)
+		for _, value := range []string{segGold, "null", `[1]`, ""} {
+			f := newFlag("bad-seg-list")
+			f.Rules = []codec.Rule{{Name: "seg", Conditions: []codec.Condition{{Property: prop, Value: value}}, Variations: serve(vTrue)}}
+			cf, errs := CompileFlag(f)
+			if !hasErr(errs, ErrBadList) {
+				t.Errorf("%s %q: errors = %v", prop, value, errs)
+			}
+			if got := Evaluate(cf, testSegments(t), user("nobody")); got.Kind != ReasonFallthrough {
+				t.Errorf("%s with bad list %q matched: %+v", prop, value, got)
+			}
 		}
 	}
 }

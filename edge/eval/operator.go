@@ -176,9 +176,13 @@ func compileCondition(c *codec.Condition, inSegment bool, path string) condition
 		}
 		cc.re = re
 	case opIsOneOf, opNotOneOf:
-		items, ok := parseList(c.Value)
-		if !ok {
-			return fail(ErrBadList, strconv.Quote(c.Value))
+		// JSON null is an empty list here, as on the server: IsOneOf is
+		// false and NotOneOf true.
+		var items []string
+		if strings.TrimSpace(c.Value) != "null" {
+			if items, ok = parseList(c.Value); !ok {
+				return fail(ErrBadList, strconv.Quote(c.Value))
+			}
 		}
 		cc.set = newStrSet(items)
 	case opSemVerEqual, opSemVerNotEqual, opSemVerLessThan, opSemVerLessEqualThan,
@@ -194,9 +198,10 @@ func compileCondition(c *codec.Condition, inSegment bool, path string) condition
 	return cc
 }
 
-// parseList decodes a JSON array of strings. A bare "null" and non-string
-// elements are rejected (the FeatBit server throws on them); null elements
-// are dropped, since no attribute value equals null.
+// parseList decodes a JSON array of strings. Anything else, including a
+// bare "null", is rejected (the FeatBit server throws on non-string
+// elements and on a null segment list); null elements are dropped, since no
+// attribute value equals null.
 func parseList(s string) ([]string, bool) {
 	if !strings.HasPrefix(strings.TrimLeft(s, " \t\r\n"), "[") {
 		return nil, false

@@ -163,7 +163,9 @@ func TestListOperators(t *testing.T) {
 		// not a JSON array of strings: compile error, never matches
 		{op: OpIsOneOf, value: `cn,us`, user: "cn", want: false, err: ErrBadList},
 		{op: OpIsOneOf, value: `[1,2]`, user: "1", want: false, err: ErrBadList},
-		{op: OpNotOneOf, value: `null`, user: "x", want: false, err: ErrBadList},
+		{op: OpIsOneOf, value: `null`, user: "", want: false}, // the server reads null as "no list"
+		{op: OpNotOneOf, value: ` null`, user: "x", want: true},
+		{op: OpNotOneOf, value: `nul`, user: "x", want: false, err: ErrBadList},
 		{op: OpNotOneOf, value: ``, user: "x", want: false, err: ErrBadList},
 		{op: OpIsOneOf, value: `"cn"`, user: "cn", want: false, err: ErrBadList},
 	})
