@@ -1,0 +1,240 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/edge/internal/httpapi"
+	"github.com/switchyard/switchyard/edge/internal/hub"
+	"github.com/switchyard/switchyard/edge/internal/metrics"
+	"github.com/switchyard/switchyard/edge/internal/ofrep"
+	"github.com/switchyard/switchyard/edge/internal/sink"
+	"github.com/switchyard/switchyard/edge/internal/source"
+	"github.com/switchyard/switchyard/edge/internal/wsconn"
+	"github.com/valyala/fasthttp"
+)
+
+// Config is the edge's configuration. Zero values take the defaults in
+// brackets (see ConfigFromEnv for the flag and environment names).
+type Config struct {
+	// Addr is the listen address for streaming and HTTP [":5100"];
+	// "127.0.0.1:0" picks a free port (see Server.Addr).
+	Addr string
+	// RedisAddr and KafkaBrokers select the production source (snapshots
+	// in Redis, changes on Kafka) and the Kafka event sink. Without them
+	// the edge uses a LocalSource and discards events unless options say
+	// otherwise.
+	RedisAddr    string
+	KafkaBrokers []string
+	// TopicPrefix is prepended to the Kafka topic names (sy.changes,
+	// sy.insights, sy.endusers) [""].
+	TopicPrefix string
+	// TokenWindow is the allowed clock difference of a connection token
+	// [30s, FeatBit's value].
+	TokenWindow time.Duration
+	// HandshakeTimeout bounds the HTTP upgrade request [10s].
+	HandshakeTimeout time.Duration
+	// IdleTimeout closes streaming connections that sent nothing for this
+	// long (SDKs ping every 10–18 s) [5m].
+	IdleTimeout time.Duration
+	// FrameTimeout bounds the arrival of a frame that has started [10s].
+	FrameTimeout time.Duration
+	// WriteTimeout bounds a blocked write to one connection [10s].
+	WriteTimeout time.Duration
+	// MaxMessageBytes is the largest frame or message accepted; larger
+	// ones close the connection with 1009 [64 KiB].
+	MaxMessageBytes int
+	// ReusePort sets SO_REUSEPORT so several edge processes share Addr.
+	ReusePort bool
+	// ShutdownCode is the close code sent on Shutdown: 1001 (going away)
+	// or 1012 (service restart) [1012]. Never 1000: .NET, Go and Java SDKs
+	// do not reconnect after it.
+	ShutdownCode int
+	// BufferSize and NodeCap tune netpoll's per-connection buffers [256, 64].
+	BufferSize, NodeCap int
+}
+
+func (c *Config) defaults() {
+	if c.Addr == "" {
+		c.Addr = ":5100"
+	}
+	if c.TokenWindow <= 0 {
+		c.TokenWindow = 30 * time.Second
+	}
+	if c.ShutdownCode == 0 {
+		c.ShutdownCode = int(statusServiceRestart)
+	}
+}
+
+func (c *Config) validate() error {
+	if c.ShutdownCode != int(ws.StatusGoingAway) && c.ShutdownCode != int(statusServiceRestart) {
+		return fmt.Errorf("edge: ShutdownCode must be 1001 or 1012, not %d", c.ShutdownCode)
+	}
+	if (c.RedisAddr == "") != (len(c.KafkaBrokers) == 0) {
+		return errors.New("edge: the production source needs both RedisAddr and KafkaBrokers")
+	}
+	if c.MaxMessageBytes < 0 {
+		return errors.New("edge: MaxMessageBytes must not be negative")
+	}
+	return nil
+}
+
+// Source provides environments (see LocalSource and the production
+// Redis + Kafka source).
+type Source = source.Source
+
+// LocalSource is the embedded source the control plane feeds in-process
+// (WriteSnapshot, Produce).
+type LocalSource = source.Local
+
+// NewLocalSource returns an empty LocalSource.
+func NewLocalSource() *LocalSource { return source.NewLocal() }
+
+// EventSink receives insight and end-user batches.
+type EventSink = sink.EventSink
+
+// Option configures New.
+type Option func(*Server)
+
+// WithSource sets the flag source (default: production source when
+// configured, else a new LocalSource).
+func WithSource(s Source) Option { return func(srv *Server) { srv.src = s } }
+
+// WithEventSink sets the event sink (default: Kafka when configured, else
+// events are discarded).
+func WithEventSink(s EventSink) Option { return func(srv *Server) { srv.sink = s } }
+
+// Server is a running edge.
+type Server struct {
+	cfg     Config
+	src     Source
+	sink    EventSink
+	closers []func()
+	m       *metrics.M
+	hub     *hub.Hub
+	users   *sink.Users
+	ws      *wsconn.Server
+	http    *fasthttp.Server
+	ready   atomic.Bool
+	started atomic.Bool
+	stopped atomic.Bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+// New builds an edge; Start makes it listen.
+func New(cfg Config, opts ...Option) (*Server, error) {
+	cfg.defaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, m: metrics.New()}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.src == nil {
+		if cfg.RedisAddr != "" {
+			rs, err := source.NewRemote(source.RemoteConfig{RedisAddr: cfg.RedisAddr, Brokers: cfg.KafkaBrokers, Topic: cfg.TopicPrefix + "sy.changes"})
+			if err != nil {
+				return nil, fmt.Errorf("edge: production source: %w", err)
+			}
+			s.src = rs
+		} else {
+			s.src = source.NewLocal()
+		}
+	}
+	if s.sink == nil {
+		if len(cfg.KafkaBrokers) > 0 {
+			ks, err := sink.NewKafka(sink.KafkaConfig{Brokers: cfg.KafkaBrokers, TopicPrefix: cfg.TopicPrefix, OnError: func(error) { s.m.Error("kafka_produce") }})
+			if err != nil {
+				return nil, fmt.Errorf("edge: kafka sink: %w", err)
+			}
+			s.sink = ks
+			s.closers = append(s.closers, ks.Close)
+		} else {
+			s.sink = sink.Discard{}
+		}
+	}
+	wsconn.Tune(cfg.BufferSize, cfg.NodeCap)
+	s.users = sink.NewUsers(s.sink, time.Second, 500, func(error) { s.m.Error("endusers_sink") })
+	s.hub = hub.New(hub.Config{TokenWindow: cfg.TokenWindow}, s.src, s.users, s.m)
+	api := &httpapi.API{Hub: s.hub, Sink: s.sink, Users: s.users, Metrics: s.m, Ready: s.ready.Load,
+		OFREP: ofrep.New(s.hub, s.m).Handler()}
+	s.http = &fasthttp.Server{
+		Handler:               api.Handler(),
+		Name:                  "switchyard-edge",
+		ReadTimeout:           30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		MaxRequestBodySize:    4 << 20,
+		NoDefaultServerHeader: true,
+		ReadBufferSize:        8 << 10,
+	}
+	s.ws = wsconn.New(wsconn.Config{
+		HandshakeTimeout: cfg.HandshakeTimeout,
+		IdleTimeout:      cfg.IdleTimeout,
+		FrameTimeout:     cfg.FrameTimeout,
+		WriteTimeout:     cfg.WriteTimeout,
+		MaxMessageBytes:  cfg.MaxMessageBytes,
+		Protocols:        []string{hub.Protocol},
+		ReusePort:        cfg.ReusePort,
+	}, s.hub, func(c net.Conn) error { return s.http.ServeConn(c) }, s.m)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Start positions the change stream, then listens (non-blocking).
+func (s *Server) Start() error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("edge: already started")
+	}
+	if err := s.src.Start(s.ctx, s.hub.Apply); err != nil {
+		return fmt.Errorf("edge: start source: %w", err)
+	}
+	if err := s.ws.Listen(s.cfg.Addr); err != nil {
+		return err
+	}
+	s.ready.Store(true)
+	return nil
+}
+
+// Addr is the actual listen address (host:port).
+func (s *Server) Addr() string {
+	if a := s.ws.Addr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// Shutdown closes every streaming connection with Config.ShutdownCode,
+// stops listening, flushes queued events and stops the source.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.stopped.CompareAndSwap(false, true) {
+		return nil
+	}
+	s.ready.Store(false)
+	err := s.ws.Shutdown(ctx, ws.StatusCode(s.cfg.ShutdownCode), "server shutting down")
+	s.cancel()
+	_ = s.src.Close()
+	s.users.Close()
+	for _, c := range s.closers {
+		c()
+	}
+	return err
+}
+
+// Metrics writes the Prometheus exposition (also served at /metrics).
+func (s *Server) Metrics() *metrics.M { return s.m }
+
+// Connections returns the number of open streaming connections.
+func (s *Server) Connections() int { return s.ws.Conns() }
+
+var _ = codec.SecretServer
+
+// statusServiceRestart is close code 1012 (gobwas/ws has no name for it).
+const statusServiceRestart ws.StatusCode = 1012

@@ -1,0 +1,513 @@
+// Package envstate holds one environment's flags and segments as an
+// immutable, copy-on-write State: the compiled evaluator objects, each
+// item's pre-encoded JSON (FeatBit wire form), and the encoded full
+// server-SDK sync message, built lazily once per State.
+//
+// A State is never modified after Build or Apply returns it, so any number
+// of goroutines may read it without locks; Apply returns a new State and a
+// Delta describing what changed (the items to push). Versions decide: an
+// item is replaced only by a strictly newer Version.
+//
+// Slots: every flag id gets a small integer (Flag.Slot) that stays the same
+// across the States of one environment, so connections can keep their
+// last-sent results in a compact slice indexed by slot.
+package envstate
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/gobwas/ws"
+	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/codec/wire"
+	"github.com/switchyard/switchyard/edge/eval"
+	"github.com/switchyard/switchyard/edge/internal/wsconn"
+)
+
+// Flag is one flag of a State.
+type Flag struct {
+	Src    *codec.Flag
+	Eval   *eval.Flag
+	JSON   []byte // wire.AppendFlag
+	MP     []byte // msgp (codec.Flag.MarshalMsg)
+	Slot   int32
+	VarGen uint16 // incremented when the variations (ids or values) change
+}
+
+// Segment is one segment of a State.
+type Segment struct {
+	Src  *codec.Segment
+	Eval *eval.Segment
+	JSON []byte
+	MP   []byte
+}
+
+// State is an immutable view of one environment.
+type State struct {
+	EnvID    string
+	Version  int64
+	Secrets  []codec.EnvSecret
+	Flags    []*Flag
+	Segs     []*Segment
+	EvalSegs eval.Segments
+
+	flagByID  map[string]int
+	flagByKey map[string]int
+	segByID   map[string]int
+	nextSlot  int32
+
+	flagJSON, segJSON [][]byte
+	flagMP, segMP     [][]byte
+	full              [2]atomic.Pointer[Encoded]
+}
+
+// Encoded is an encoded message: Frame is the complete WebSocket frame and
+// Body the message without the frame header (an HTTP response body).
+type Encoded struct {
+	Frame []byte
+	Body  []byte
+}
+
+// Formats of encoded messages.
+const (
+	JSON    = 0
+	MsgPack = 1
+)
+
+// ErrDeleted is returned by Apply for an environment delete event.
+var ErrDeleted = errors.New("envstate: environment deleted")
+
+// Build returns the State of a snapshot.
+func Build(s *codec.EnvSnapshot) *State {
+	st := &State{EnvID: s.EnvID, Version: s.Version, Secrets: s.Secrets}
+	st.flagByID = make(map[string]int, len(s.Flags))
+	st.Flags = make([]*Flag, 0, len(s.Flags))
+	for i := range s.Flags {
+		f := &s.Flags[i]
+		if j, ok := st.flagByID[f.ID]; ok { // duplicate id: keep the newer
+			if f.Version > st.Flags[j].Src.Version {
+				st.Flags[j] = newFlag(f, st.Flags[j].Slot, 0)
+			}
+			continue
+		}
+		st.flagByID[f.ID] = len(st.Flags)
+		st.Flags = append(st.Flags, newFlag(f, st.nextSlot, 0))
+		st.nextSlot++
+	}
+	st.segByID = make(map[string]int, len(s.Segments))
+	for i := range s.Segments {
+		sg := &s.Segments[i]
+		if j, ok := st.segByID[sg.ID]; ok {
+			if sg.Version > st.Segs[j].Src.Version {
+				st.Segs[j] = newSegment(sg)
+			}
+			continue
+		}
+		st.segByID[sg.ID] = len(st.Segs)
+		st.Segs = append(st.Segs, newSegment(sg))
+	}
+	st.finish()
+	return st
+}
+
+func newFlag(f *codec.Flag, slot int32, gen uint16) *Flag {
+	ef, _ := eval.CompileFlag(f)
+	mp, _ := f.MarshalMsg(nil)
+	return &Flag{Src: f, Eval: ef, JSON: wire.AppendFlag(nil, f), MP: mp, Slot: slot, VarGen: gen}
+}
+
+func newSegment(s *codec.Segment) *Segment {
+	es, _ := eval.CompileSegment(s)
+	mp, _ := s.MarshalMsg(nil)
+	return &Segment{Src: s, Eval: es, JSON: wire.AppendSegment(nil, s), MP: mp}
+}
+
+// finish rebuilds the derived indexes.
+func (st *State) finish() {
+	st.flagByID = make(map[string]int, len(st.Flags))
+	st.flagByKey = make(map[string]int, len(st.Flags))
+	st.flagJSON = make([][]byte, len(st.Flags))
+	st.flagMP = make([][]byte, len(st.Flags))
+	for i, f := range st.Flags {
+		st.flagByID[f.Src.ID] = i
+		st.flagByKey[f.Src.Key] = i
+		st.flagJSON[i] = f.JSON
+		st.flagMP[i] = f.MP
+		if f.Slot >= st.nextSlot {
+			st.nextSlot = f.Slot + 1
+		}
+	}
+	st.segByID = make(map[string]int, len(st.Segs))
+	st.EvalSegs = make(eval.Segments, len(st.Segs))
+	st.segJSON = make([][]byte, len(st.Segs))
+	st.segMP = make([][]byte, len(st.Segs))
+	for i, s := range st.Segs {
+		st.segByID[s.Src.ID] = i
+		st.EvalSegs[s.Src.ID] = s.Eval
+		st.segJSON[i] = s.JSON
+		st.segMP[i] = s.MP
+	}
+}
+
+// FlagByKey returns the flag with key, or nil.
+func (st *State) FlagByKey(key string) *Flag {
+	if i, ok := st.flagByKey[key]; ok {
+		return st.Flags[i]
+	}
+	return nil
+}
+
+// FlagByID returns the flag with id, or nil.
+func (st *State) FlagByID(id string) *Flag {
+	if i, ok := st.flagByID[id]; ok {
+		return st.Flags[i]
+	}
+	return nil
+}
+
+// Slots is one more than the largest slot of any flag.
+func (st *State) Slots() int { return int(st.nextSlot) }
+
+// SecretType returns the type of secret if it is one of the environment's
+// secrets (exact match), else "".
+func (st *State) SecretType(secret []byte) string {
+	for i := range st.Secrets {
+		if st.Secrets[i].Value == string(secret) {
+			return st.Secrets[i].Type
+		}
+	}
+	return ""
+}
+
+// Full returns the encoded full server-SDK sync (all flags, archived
+// included, and all segments) in format (JSON or MsgPack), encoding it on
+// first use.
+func (st *State) Full(format int) *Encoded {
+	if e := st.full[format].Load(); e != nil {
+		return e
+	}
+	var e *Encoded
+	if format == MsgPack {
+		e = encode(AppendServerSyncMP(make([]byte, wsconn.FrameReserve, 256), "full", st.flagMP, st.segMP), ws.OpBinary)
+	} else {
+		e = encode(wire.AppendServerSyncRaw(make([]byte, wsconn.FrameReserve, 256), "full", st.flagJSON, st.segJSON), ws.OpText)
+	}
+	st.full[format].Store(e)
+	return e
+}
+
+func encode(b []byte, op ws.OpCode) *Encoded {
+	return &Encoded{Frame: wsconn.Frame(b, op), Body: b[wsconn.FrameReserve:]}
+}
+
+// Lists is scratch for AppendServerPatch. Lifetime: the caller owns it;
+// reuse it (it is reset on every use).
+type Lists struct{ flags, segs [][]byte }
+
+// AppendServerPatch appends the server-SDK patch for a client cursor ts
+// (items with updatedAt > ts) in format to b. It does not allocate once sc
+// and b have grown.
+func (st *State) AppendServerPatch(b []byte, format int, ts int64, sc *Lists) []byte {
+	sc.flags, sc.segs = sc.flags[:0], sc.segs[:0]
+	for _, f := range st.Flags {
+		if f.Src.UpdatedAt > ts {
+			if format == MsgPack {
+				sc.flags = append(sc.flags, f.MP)
+			} else {
+				sc.flags = append(sc.flags, f.JSON)
+			}
+		}
+	}
+	for _, s := range st.Segs {
+		if s.Src.UpdatedAt > ts {
+			if format == MsgPack {
+				sc.segs = append(sc.segs, s.MP)
+			} else {
+				sc.segs = append(sc.segs, s.JSON)
+			}
+		}
+	}
+	if format == MsgPack {
+		b = AppendServerSyncMP(b, "patch", sc.flags, sc.segs)
+	} else {
+		b = wire.AppendServerSyncRaw(b, "patch", sc.flags, sc.segs)
+	}
+	for i := range sc.flags {
+		sc.flags[i] = nil
+	}
+	for i := range sc.segs {
+		sc.segs[i] = nil
+	}
+	return b
+}
+
+// Delta is what one Apply changed.
+type Delta struct {
+	Flags  []*Flag    // upserted flags, to push to server SDKs
+	Segs   []*Segment // upserted segments, to push to server SDKs
+	Reeval []*Flag    // flags to re-evaluate for client SDKs
+	// Secrets is set when the secrets changed.
+	Secrets bool
+}
+
+// Empty reports whether nothing needs pushing.
+func (d *Delta) Empty() bool { return len(d.Flags) == 0 && len(d.Segs) == 0 && len(d.Reeval) == 0 }
+
+// Apply applies one change event and returns the new State and what
+// changed; it returns st itself and a nil Delta when the event is stale
+// (not newer than what st holds). ErrDeleted reports an environment delete.
+func (st *State) Apply(ev *codec.ChangeEvent) (*State, *Delta, error) {
+	switch ev.Kind {
+	case codec.KindFlag:
+		return st.applyFlag(ev)
+	case codec.KindSegment:
+		return st.applySegment(ev)
+	case codec.KindSecrets:
+		var s codec.EnvSnapshot
+		if _, err := s.UnmarshalMsg(ev.Payload); err != nil {
+			return st, nil, fmt.Errorf("envstate: secrets payload of env %s: %w", ev.EnvID, err)
+		}
+		if ev.EnvVersion != 0 && ev.EnvVersion < st.Version {
+			return st, nil, nil
+		}
+		ns := st.clone()
+		ns.Secrets = s.Secrets
+		ns.bump(ev.EnvVersion)
+		ns.finish()
+		return ns, &Delta{Secrets: true}, nil
+	case codec.KindSnapshot:
+		var s codec.EnvSnapshot
+		if _, err := s.UnmarshalMsg(ev.Payload); err != nil {
+			return st, nil, fmt.Errorf("envstate: snapshot payload of env %s: %w", ev.EnvID, err)
+		}
+		return st.Merge(&s)
+	case codec.KindEnv:
+		if ev.Op == codec.OpDelete {
+			return st, nil, ErrDeleted
+		}
+	}
+	return st, nil, nil
+}
+
+func (st *State) clone() *State {
+	ns := &State{EnvID: st.EnvID, Version: st.Version, Secrets: st.Secrets, nextSlot: st.nextSlot}
+	ns.Flags = append(make([]*Flag, 0, len(st.Flags)+1), st.Flags...)
+	ns.Segs = append(make([]*Segment, 0, len(st.Segs)+1), st.Segs...)
+	return ns
+}
+
+func (st *State) bump(v int64) {
+	if v > st.Version {
+		st.Version = v
+	}
+}
+
+func sameVariations(a, b *codec.Flag) bool {
+	if len(a.Variations) != len(b.Variations) {
+		return false
+	}
+	for i := range a.Variations {
+		if a.Variations[i] != b.Variations[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (st *State) applyFlag(ev *codec.ChangeEvent) (*State, *Delta, error) {
+	i, exists := st.flagByID[ev.ID]
+	if ev.Op == codec.OpDelete {
+		if !exists || st.Flags[i].Src.Version > ev.Version {
+			return st, nil, nil
+		}
+		ns := st.clone()
+		ns.Flags = append(ns.Flags[:i], ns.Flags[i+1:]...)
+		ns.bump(ev.EnvVersion)
+		ns.finish()
+		return ns, &Delta{}, nil
+	}
+	f := new(codec.Flag)
+	if _, err := f.UnmarshalMsg(ev.Payload); err != nil {
+		return st, nil, fmt.Errorf("envstate: flag payload %s of env %s: %w", ev.ID, ev.EnvID, err)
+	}
+	if f.ID == "" {
+		f.ID = ev.ID
+	}
+	if exists && st.Flags[i].Src.Version >= f.Version {
+		return st, nil, nil
+	}
+	ns := st.clone()
+	var nf *Flag
+	if exists {
+		old := st.Flags[i]
+		gen := old.VarGen
+		if !sameVariations(old.Src, f) {
+			gen++
+		}
+		nf = newFlag(f, old.Slot, gen)
+		ns.Flags[i] = nf
+	} else {
+		nf = newFlag(f, ns.nextSlot, 0)
+		ns.nextSlot++
+		ns.Flags = append(ns.Flags, nf)
+	}
+	ns.bump(ev.EnvVersion)
+	ns.finish()
+	return ns, &Delta{Flags: []*Flag{nf}, Reeval: []*Flag{nf}}, nil
+}
+
+func (st *State) applySegment(ev *codec.ChangeEvent) (*State, *Delta, error) {
+	i, exists := st.segByID[ev.ID]
+	if ev.Op == codec.OpDelete {
+		if !exists || st.Segs[i].Src.Version > ev.Version {
+			return st, nil, nil
+		}
+		ns := st.clone()
+		ns.Segs = append(ns.Segs[:i], ns.Segs[i+1:]...)
+		ns.bump(ev.EnvVersion)
+		ns.finish()
+		return ns, &Delta{Reeval: ns.flagsUsing(ev.ID, ev.AffectedFlags)}, nil
+	}
+	s := new(codec.Segment)
+	if _, err := s.UnmarshalMsg(ev.Payload); err != nil {
+		return st, nil, fmt.Errorf("envstate: segment payload %s of env %s: %w", ev.ID, ev.EnvID, err)
+	}
+	if s.ID == "" {
+		s.ID = ev.ID
+	}
+	if exists && st.Segs[i].Src.Version >= s.Version {
+		return st, nil, nil
+	}
+	ns := st.clone()
+	seg := newSegment(s)
+	if exists {
+		ns.Segs[i] = seg
+	} else {
+		ns.Segs = append(ns.Segs, seg)
+	}
+	ns.bump(ev.EnvVersion)
+	ns.finish()
+	return ns, &Delta{Segs: []*Segment{seg}, Reeval: ns.flagsUsing(s.ID, ev.AffectedFlags)}, nil
+}
+
+// flagsUsing returns the flags listed in affected plus those whose rules
+// reference segment id.
+func (st *State) flagsUsing(id string, affected []string) []*Flag {
+	var out []*Flag
+	seen := map[int32]bool{}
+	for _, fid := range affected {
+		if f := st.FlagByID(fid); f != nil && !seen[f.Slot] {
+			seen[f.Slot] = true
+			out = append(out, f)
+		}
+	}
+	for _, f := range st.Flags {
+		if seen[f.Slot] || f.Eval == nil {
+			continue
+		}
+		for _, sid := range f.Eval.SegmentIDs() {
+			if sid == id {
+				seen[f.Slot] = true
+				out = append(out, f)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Merge applies a whole snapshot: items newer than what st holds replace
+// it, items missing from the snapshot are dropped (a hard delete shows up
+// only in a full sync, as in FeatBit). A snapshot older than st is ignored.
+func (st *State) Merge(s *codec.EnvSnapshot) (*State, *Delta, error) {
+	if s.Version != 0 && s.Version < st.Version {
+		return st, nil, nil
+	}
+	nb := Build(s)
+	d := &Delta{Secrets: true}
+	// carry slots and variation generations forward, collect the changes
+	for i, f := range nb.Flags {
+		old := st.FlagByID(f.Src.ID)
+		if old == nil {
+			f.Slot = -1
+			continue
+		}
+		f.Slot, f.VarGen = old.Slot, old.VarGen
+		if f.Src.Version <= old.Src.Version {
+			nb.Flags[i] = old
+			continue
+		}
+		if !sameVariations(old.Src, f.Src) {
+			f.VarGen++
+		}
+		d.Flags = append(d.Flags, f)
+	}
+	next := st.nextSlot
+	for _, f := range nb.Flags {
+		if f.Slot == -1 {
+			f.Slot = next
+			next++
+			d.Flags = append(d.Flags, f)
+		}
+	}
+	nb.nextSlot = next
+	for i, sg := range nb.Segs {
+		if j, ok := st.segByID[sg.Src.ID]; ok && sg.Src.Version <= st.Segs[j].Src.Version {
+			nb.Segs[i] = st.Segs[j]
+			continue
+		}
+		d.Segs = append(d.Segs, sg)
+	}
+	nb.bump(st.Version)
+	nb.finish()
+	d.Reeval = append(d.Reeval, d.Flags...)
+	for _, sg := range d.Segs {
+		for _, f := range nb.flagsUsing(sg.Src.ID, nil) {
+			d.Reeval = appendUnique(d.Reeval, f)
+		}
+	}
+	return nb, d, nil
+}
+
+func appendUnique(fs []*Flag, f *Flag) []*Flag {
+	for _, x := range fs {
+		if x == f {
+			return fs
+		}
+	}
+	return append(fs, f)
+}
+
+// AppendServerDelta appends the server-SDK patch message for d in format.
+func AppendServerDelta(b []byte, format int, d *Delta) []byte {
+	fl := make([][]byte, 0, len(d.Flags))
+	sl := make([][]byte, 0, len(d.Segs))
+	for _, f := range d.Flags {
+		if format == MsgPack {
+			fl = append(fl, f.MP)
+		} else {
+			fl = append(fl, f.JSON)
+		}
+	}
+	for _, s := range d.Segs {
+		if format == MsgPack {
+			sl = append(sl, s.MP)
+		} else {
+			sl = append(sl, s.JSON)
+		}
+	}
+	if format == MsgPack {
+		return AppendServerSyncMP(b, "patch", fl, sl)
+	}
+	return wire.AppendServerSyncRaw(b, "patch", fl, sl)
+}
+
+// EncodeServerDelta returns the frames of the server-SDK patch for d in
+// both formats (encoded once, written to every server connection).
+func EncodeServerDelta(d *Delta) [2]*Encoded {
+	return [2]*Encoded{
+		JSON:    encode(AppendServerDelta(make([]byte, wsconn.FrameReserve, 512), JSON, d), ws.OpText),
+		MsgPack: encode(AppendServerDelta(make([]byte, wsconn.FrameReserve, 512), MsgPack, d), ws.OpBinary),
+	}
+}

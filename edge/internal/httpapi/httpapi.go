@@ -1,0 +1,301 @@
+// Package httpapi serves the edge's plain HTTP endpoints with fasthttp on
+// the streaming port: FeatBit's public SDK API (insight track, server and
+// client polling), OFREP evaluation (delegated to package ofrep), health
+// checks and Prometheus metrics.
+//
+// Status mapping (one place, statusOf): a missing, malformed or unknown SDK
+// key is 401; a malformed body is 400; an unavailable source is 503;
+// everything well-formed is 2xx (any other 4xx makes FeatBit's Node, JS and
+// .NET SDKs stop sending events for good). /api/public/* answers CORS
+// preflights and allows any origin.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+
+	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/codec/secret"
+	"github.com/switchyard/switchyard/codec/wire"
+	"github.com/switchyard/switchyard/edge/eval"
+	"github.com/switchyard/switchyard/edge/internal/envstate"
+	"github.com/switchyard/switchyard/edge/internal/hub"
+	"github.com/switchyard/switchyard/edge/internal/metrics"
+	"github.com/switchyard/switchyard/edge/internal/sink"
+	"github.com/valyala/fasthttp"
+)
+
+// API holds the handlers' dependencies.
+type API struct {
+	Hub     *hub.Hub
+	Sink    sink.EventSink
+	Users   *sink.Users
+	Metrics *metrics.M
+	// OFREP serves /ofrep/v1/*; nil answers 404.
+	OFREP fasthttp.RequestHandler
+	// Ready reports readiness (source started, not shutting down).
+	Ready func() bool
+}
+
+// Errors mapped by statusOf.
+var (
+	ErrUnauthorized = errors.New("invalid or missing SDK key")
+	ErrBadRequest   = errors.New("malformed request")
+)
+
+// statusOf maps an error to its HTTP status.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, ErrUnauthorized), errors.Is(err, hub.ErrUnknownEnv):
+		return fasthttp.StatusUnauthorized
+	case errors.Is(err, ErrBadRequest):
+		return fasthttp.StatusBadRequest
+	case errors.Is(err, hub.ErrUnavailable):
+		return fasthttp.StatusServiceUnavailable
+	}
+	return fasthttp.StatusInternalServerError
+}
+
+func (a *API) fail(ctx *fasthttp.RequestCtx, err error, cause string) {
+	a.Metrics.Error(cause)
+	ctx.SetStatusCode(statusOf(err))
+	ctx.SetBodyString(err.Error())
+}
+
+// Handler returns the fasthttp handler.
+func (a *API) Handler() fasthttp.RequestHandler {
+	return a.serve
+}
+
+var (
+	pathTrack        = []byte("/api/public/insight/track")
+	pathServerLatest = []byte("/api/public/sdk/server/latest-all")
+	pathClientLatest = []byte("/api/public/sdk/client/latest-all")
+	pathLiveness     = []byte("/health/liveness")
+	pathReadiness    = []byte("/health/readiness")
+	pathMetrics      = []byte("/metrics")
+	prefixPublic     = []byte("/api/public/")
+	prefixOFREP      = []byte("/ofrep/")
+)
+
+func hasPrefixFold(p, prefix []byte) bool {
+	if len(p) < len(prefix) {
+		return false
+	}
+	for i := range prefix {
+		c := p[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func eqFold(p, q []byte) bool { return len(p) == len(q) && hasPrefixFold(p, q) }
+
+func (a *API) serve(ctx *fasthttp.RequestCtx) {
+	a.Metrics.HTTP.Add(1)
+	p := ctx.Path()
+	if hasPrefixFold(p, prefixPublic) || hasPrefixFold(p, prefixOFREP) {
+		h := &ctx.Response.Header
+		h.Set("Access-Control-Allow-Origin", "*")
+		if ctx.IsOptions() {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "*")
+			h.Set("Access-Control-Max-Age", "86400")
+			ctx.SetStatusCode(fasthttp.StatusNoContent)
+			return
+		}
+	}
+	switch {
+	case eqFold(p, pathTrack) && ctx.IsPost():
+		a.track(ctx)
+	case eqFold(p, pathServerLatest) && ctx.IsGet():
+		a.serverLatest(ctx)
+	case eqFold(p, pathClientLatest) && ctx.IsPost():
+		a.clientLatest(ctx)
+	case hasPrefixFold(p, prefixOFREP) && a.OFREP != nil:
+		a.OFREP(ctx)
+	case eqFold(p, pathLiveness):
+		ctx.SetBodyString("Healthy")
+	case eqFold(p, pathReadiness):
+		if a.Ready != nil && !a.Ready() {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetBodyString("Unhealthy")
+			return
+		}
+		ctx.SetBodyString("Healthy")
+	case eqFold(p, pathMetrics):
+		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+		_, _ = a.Metrics.WriteTo(ctx)
+	default:
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+	}
+}
+
+// Auth resolves a raw SDK key (FeatBit: the Authorization header, no
+// prefix) to its environment State. Any secret of the environment (server
+// or client) is accepted, like FeatBit's server.
+func Auth(h *hub.Hub, key []byte) (*envstate.State, error) {
+	if len(key) != secret.Length {
+		return nil, ErrUnauthorized
+	}
+	var buf [36]byte
+	id, err := secret.AppendEnvID(buf[:0], key)
+	if err != nil {
+		return nil, ErrUnauthorized
+	}
+	e, err := h.Env(context.Background(), string(id))
+	if err != nil {
+		if errors.Is(err, hub.ErrUnknownEnv) {
+			return nil, ErrUnauthorized
+		}
+		return nil, err
+	}
+	st := e.State()
+	if st.SecretType(key) == "" {
+		return nil, ErrUnauthorized
+	}
+	return st, nil
+}
+
+type trackBufs struct {
+	batch codec.InsightBatch
+	users codec.EndUserBatch
+}
+
+var trackPool = sync.Pool{New: func() any { return new(trackBufs) }}
+
+func (a *API) track(ctx *fasthttp.RequestCtx) {
+	st, err := Auth(a.Hub, ctx.Request.Header.Peek("Authorization"))
+	if err != nil {
+		a.fail(ctx, err, "track_auth")
+		return
+	}
+	tb := trackPool.Get().(*trackBufs)
+	defer func() {
+		tb.batch = codec.InsightBatch{Evals: tb.batch.Evals[:0], Metrics: tb.batch.Metrics[:0]}
+		tb.users = codec.EndUserBatch{Users: tb.users.Users[:0]}
+		trackPool.Put(tb)
+	}()
+	if err := wire.ParseTrack(ctx.PostBody(), st.EnvID, &tb.batch, &tb.users); err != nil {
+		a.fail(ctx, ErrBadRequest, "track_body")
+		return
+	}
+	if n := len(tb.batch.Evals) + len(tb.batch.Metrics); n > 0 {
+		if err := a.Sink.Insights(ctx, &tb.batch); err != nil {
+			a.Metrics.Error("insights_sink")
+		} else {
+			a.Metrics.Insights.Add(int64(n))
+		}
+	}
+	if a.Users != nil {
+		for i := range tb.users.Users {
+			a.Users.AddUser(st.EnvID, &tb.users.Users[i])
+		}
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
+}
+
+func timestampArg(ctx *fasthttp.RequestCtx) (int64, error) {
+	v := ctx.QueryArgs().Peek("timestamp")
+	if len(v) == 0 {
+		return 0, nil
+	}
+	ts, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil {
+		return 0, ErrBadRequest
+	}
+	return ts, nil
+}
+
+type bodyBuf struct {
+	b     []byte
+	lists envstate.Lists
+	flags []wire.ClientFlag
+}
+
+var bodyPool = sync.Pool{New: func() any { return &bodyBuf{b: make([]byte, 0, 4096)} }}
+
+func (a *API) serverLatest(ctx *fasthttp.RequestCtx) {
+	st, err := Auth(a.Hub, ctx.Request.Header.Peek("Authorization"))
+	if err != nil {
+		a.fail(ctx, err, "polling_auth")
+		return
+	}
+	ts, err := timestampArg(ctx)
+	if err != nil {
+		a.fail(ctx, err, "polling_args")
+		return
+	}
+	ctx.SetContentType("application/json")
+	if ts <= 0 {
+		ctx.SetBody(st.Full(envstate.JSON).Body)
+		return
+	}
+	bb := bodyPool.Get().(*bodyBuf)
+	defer bodyPool.Put(bb)
+	// an empty patch is 200 with an empty body
+	empty := true
+	for _, f := range st.Flags {
+		if f.Src.UpdatedAt > ts {
+			empty = false
+			break
+		}
+	}
+	for _, s := range st.Segs {
+		if s.Src.UpdatedAt > ts {
+			empty = false
+			break
+		}
+	}
+	if empty {
+		return
+	}
+	bb.b = st.AppendServerPatch(bb.b[:0], envstate.JSON, ts, &bb.lists)
+	ctx.SetBody(bb.b)
+}
+
+func (a *API) clientLatest(ctx *fasthttp.RequestCtx) {
+	st, err := Auth(a.Hub, ctx.Request.Header.Peek("Authorization"))
+	if err != nil {
+		a.fail(ctx, err, "polling_auth")
+		return
+	}
+	ts, err := timestampArg(ctx)
+	if err != nil {
+		a.fail(ctx, err, "polling_args")
+		return
+	}
+	var u codec.EndUser
+	if err := wire.ParseUser(ctx.PostBody(), &u); err != nil {
+		a.Metrics.Error("polling_user")
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		ctx.SetBodyString("invalid end user")
+		return
+	}
+	eu := eval.UserFrom(&u)
+	bb := bodyPool.Get().(*bodyBuf)
+	defer func() { clear(bb.flags); bodyPool.Put(bb) }()
+	bb.flags = hub.AppendClientFlags(bb.flags[:0], st, &eu, ts)
+	a.Metrics.Evaluations.Add(int64(len(bb.flags)))
+	if a.Users != nil {
+		u.EnvID = st.EnvID
+		a.Users.AddUser(st.EnvID, &u)
+	}
+	ctx.SetContentType("application/json")
+	if ts > 0 && len(bb.flags) == 0 {
+		return
+	}
+	ev := "full"
+	if ts > 0 {
+		ev = "patch"
+	}
+	bb.b = wire.AppendClientSync(bb.b[:0], ev, u.KeyID, bb.flags)
+	ctx.SetBody(bb.b)
+}

@@ -1,0 +1,279 @@
+// Package hub is the edge's streaming core: it keeps every loaded
+// environment (an envstate.State behind an atomic pointer), the streaming
+// sessions of each environment, answers the FeatBit streaming protocol
+// (ping, echo, data-sync for server and client SDKs) and fans changes out.
+//
+// Fan-out: a change is applied to the environment's State (copy-on-write);
+// the server-SDK patch is encoded once per format and the same bytes are
+// written to every server connection of that environment; client
+// connections re-evaluate only the flags the change can affect and get a
+// patch only when a result differs from what they were last sent (kept
+// per connection as one uint32 per flag slot). Other environments see
+// nothing.
+//
+// Lock order (also edge/LOCKS.md): Hub.mu → Env.mu → Conn write lock
+// (wsconn.Conn.Lock). Hub.mu and Env.mu are held only for map and list
+// updates, never while writing to a connection; a session's client state is
+// guarded by its connection's write lock, and a reply is built from the
+// State loaded while holding that lock, so a reply never overtakes a push.
+package hub
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/edge/internal/envstate"
+	"github.com/switchyard/switchyard/edge/internal/metrics"
+	"github.com/switchyard/switchyard/edge/internal/source"
+	"github.com/switchyard/switchyard/edge/internal/wsconn"
+)
+
+// UserSink receives end users seen on client connections (deduplicated per
+// connection). It must not block.
+type UserSink interface {
+	AddUser(envID string, u *codec.EndUser)
+}
+
+// Config of the hub.
+type Config struct {
+	TokenWindow time.Duration // ±window of the connection token timestamp
+	LoadTimeout time.Duration // snapshot load from the source
+	// Now returns the current time in Unix ms (tests); nil means the clock.
+	Now func() int64
+}
+
+// Hub holds the environments.
+type Hub struct {
+	cfg   Config
+	src   source.Source
+	users UserSink
+	m     *metrics.M
+
+	mu   sync.Mutex
+	envs map[string]*Env
+}
+
+// Env is one environment: its State and its sessions.
+type Env struct {
+	ID string
+	st atomic.Pointer[envstate.State]
+
+	mu      sync.Mutex
+	ready   chan struct{} // closed when the first load finished
+	err     error
+	pending []*codec.ChangeEvent // events that arrived during the load
+	server  []*Session
+	client  []*Session
+}
+
+// State returns the current State (nil while loading).
+func (e *Env) State() *envstate.State { return e.st.Load() }
+
+// New returns a hub over src.
+func New(cfg Config, src source.Source, users UserSink, m *metrics.M) *Hub {
+	if cfg.TokenWindow <= 0 {
+		cfg.TokenWindow = 30 * time.Second
+	}
+	if cfg.LoadTimeout <= 0 {
+		cfg.LoadTimeout = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = func() int64 { return time.Now().UnixMilli() }
+	}
+	return &Hub{cfg: cfg, src: src, users: users, m: m, envs: map[string]*Env{}}
+}
+
+// Errors of Env.
+var (
+	ErrUnknownEnv  = errors.New("hub: unknown environment")
+	ErrUnavailable = errors.New("hub: source unavailable")
+)
+
+// Env returns the loaded environment id, loading it from the source on
+// first use. ErrUnknownEnv: no such environment; ErrUnavailable: the
+// source failed (try again later).
+func (h *Hub) Env(ctx context.Context, id string) (*Env, error) {
+	h.mu.Lock()
+	e := h.envs[id]
+	if e == nil {
+		e = &Env{ID: id, ready: make(chan struct{})}
+		h.envs[id] = e
+		h.mu.Unlock()
+		h.load(ctx, e)
+	} else {
+		h.mu.Unlock()
+	}
+	select {
+	case <-e.ready:
+	case <-ctx.Done():
+		return nil, ErrUnavailable
+	}
+	if e.err != nil {
+		return nil, e.err
+	}
+	return e, nil
+}
+
+func (h *Hub) load(ctx context.Context, e *Env) {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.LoadTimeout)
+	snap, err := h.src.Snapshot(ctx, e.ID)
+	cancel()
+	if err != nil {
+		if errors.Is(err, source.ErrNotFound) {
+			e.err = ErrUnknownEnv
+		} else {
+			h.m.Error("source_unavailable")
+			e.err = ErrUnavailable
+		}
+		h.mu.Lock()
+		delete(h.envs, e.ID)
+		h.mu.Unlock()
+		e.mu.Lock()
+		e.pending = nil
+		e.mu.Unlock()
+		close(e.ready)
+		return
+	}
+	st := envstate.Build(snap)
+	e.mu.Lock()
+	for _, ev := range e.pending {
+		if ns, _, err := st.Apply(ev); err == nil {
+			st = ns
+		}
+	}
+	e.pending = nil
+	e.st.Store(st)
+	close(e.ready)
+	e.mu.Unlock()
+}
+
+// Apply applies one change event (called by the source, in order) and
+// pushes it to the environment's sessions. Events of environments that are
+// not loaded are ignored: they are loaded fresh on first use.
+func (h *Hub) Apply(ev *codec.ChangeEvent) {
+	start := time.Now()
+	h.mu.Lock()
+	e := h.envs[ev.EnvID]
+	h.mu.Unlock()
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	st := e.st.Load()
+	if st == nil { // loading: apply after the snapshot
+		e.pending = append(e.pending, ev)
+		e.mu.Unlock()
+		return
+	}
+	ns, d, err := st.Apply(ev)
+	if errors.Is(err, envstate.ErrDeleted) {
+		h.mu.Lock()
+		if h.envs[e.ID] == e {
+			delete(h.envs, e.ID)
+		}
+		h.mu.Unlock()
+		all := append(append([]*Session(nil), e.server...), e.client...)
+		e.mu.Unlock()
+		for _, s := range all {
+			s.c.CloseWith(4003, "invalid request, close by server")
+		}
+		return
+	}
+	if err != nil {
+		e.mu.Unlock()
+		h.m.Error("bad_change")
+		return
+	}
+	if d == nil {
+		e.mu.Unlock()
+		return
+	}
+	e.st.Store(ns)
+	servers := append([]*Session(nil), e.server...)
+	clients := append([]*Session(nil), e.client...)
+	e.mu.Unlock()
+	h.m.Changes.Add(1)
+
+	if d.Secrets {
+		h.recheckSecrets(ns, servers, clients)
+	}
+	if !d.Empty() {
+		if len(d.Flags)+len(d.Segs) > 0 && len(servers) > 0 {
+			frames := envstate.EncodeServerDelta(d)
+			fanOut(servers, func(s *Session) {
+				if s.c.Write(frames[s.format].Frame) == nil {
+					h.m.Pushes.Add(1)
+					h.m.MsgOut.Add(1)
+				}
+			})
+		}
+		if len(d.Reeval) > 0 && len(clients) > 0 {
+			fanOut(clients, func(s *Session) { h.pushClient(s, d.Reeval) })
+		}
+	}
+	h.m.ObservePush(time.Since(start))
+}
+
+// recheckSecrets closes sessions whose secret is no longer valid.
+func (h *Hub) recheckSecrets(st *envstate.State, lists ...[]*Session) {
+	for _, l := range lists {
+		for _, s := range l {
+			if st.SecretType([]byte(s.secret)) == "" {
+				s.c.CloseWith(4003, "invalid request, close by server")
+			}
+		}
+	}
+}
+
+// fanOut runs f for every session, spread over a few goroutines when there
+// are many, so one slow connection delays only its share.
+func fanOut(ss []*Session, f func(*Session)) {
+	const per = 2048
+	if len(ss) <= per {
+		for _, s := range ss {
+			f(s)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < len(ss); i += per {
+		j := min(i+per, len(ss))
+		wg.Add(1)
+		go func(part []*Session) {
+			defer wg.Done()
+			for _, s := range part {
+				f(s)
+			}
+		}(ss[i:j])
+	}
+	wg.Wait()
+}
+
+// EnvIfLoaded returns a loaded environment or nil (tests, metrics).
+func (h *Hub) EnvIfLoaded(id string) *Env {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.envs[id]
+}
+
+// Sessions returns the number of server and client sessions of e.
+func (e *Env) Sessions() (server, client int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.server), len(e.client)
+}
+
+// closeCodes of the streaming protocol.
+const (
+	CloseInvalid     ws.StatusCode = 4003
+	CloseUnavailable ws.StatusCode = 1011
+	ReasonInvalid                  = "invalid request, close by server"
+	ReasonUnavail                  = "service unavailable, close by server"
+)
+
+var _ wsconn.Handler = (*Hub)(nil)

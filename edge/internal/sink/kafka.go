@@ -1,0 +1,81 @@
+package sink
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/switchyard/switchyard/codec"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// KafkaConfig configures the production sink.
+type KafkaConfig struct {
+	Brokers     []string
+	TopicPrefix string
+	// OnError is told about records that could not be produced.
+	OnError func(error)
+}
+
+// Kafka produces insight batches to "<prefix>sy.insights" and end-user
+// batches to "<prefix>sy.endusers" (msgp, keyed by env id). Produce is
+// asynchronous: franz-go batches records (linger 5 ms); Close flushes.
+type Kafka struct {
+	cl       *kgo.Client
+	insights string
+	users    string
+	onErr    func(error)
+}
+
+// NewKafka returns a producer.
+func NewKafka(cfg KafkaConfig) (*Kafka, error) {
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.AllowAutoTopicCreation(),
+		kgo.RecordRetries(20),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("sink: kafka: %w", err)
+	}
+	return &Kafka{cl: cl, insights: cfg.TopicPrefix + "sy.insights", users: cfg.TopicPrefix + "sy.endusers", onErr: cfg.OnError}, nil
+}
+
+func (k *Kafka) produce(topic, key string, value []byte) {
+	k.cl.Produce(context.Background(), &kgo.Record{Topic: topic, Key: []byte(key), Value: value}, func(r *kgo.Record, err error) {
+		if err != nil && k.onErr != nil {
+			k.onErr(fmt.Errorf("sink: produce to %s: %w", r.Topic, err))
+		}
+	})
+}
+
+// Insights produces one record.
+func (k *Kafka) Insights(_ context.Context, b *codec.InsightBatch) error {
+	v, err := b.MarshalMsg(nil)
+	if err != nil {
+		return err
+	}
+	k.produce(k.insights, b.EnvID, v)
+	return nil
+}
+
+// EndUsers produces one record.
+func (k *Kafka) EndUsers(_ context.Context, b *codec.EndUserBatch) error {
+	v, err := b.MarshalMsg(nil)
+	if err != nil {
+		return err
+	}
+	k.produce(k.users, b.EnvID, v)
+	return nil
+}
+
+// Flush waits until every produced record is acknowledged.
+func (k *Kafka) Flush(ctx context.Context) error { return k.cl.Flush(ctx) }
+
+// Close flushes (up to 10 s) and closes the client.
+func (k *Kafka) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_ = k.cl.Flush(ctx)
+	cancel()
+	k.cl.Close()
+}

@@ -1,0 +1,173 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/redis/rueidis"
+	"github.com/switchyard/switchyard/codec"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// RemoteConfig configures the production source.
+type RemoteConfig struct {
+	RedisAddr string
+	Brokers   []string
+	Topic     string // the change topic, e.g. "sy.changes" with its prefix
+	// OnError is told about undecodable records and fetch errors.
+	OnError func(error)
+}
+
+// Remote is the production source: snapshots from Redis key
+// "sy:snap:{envId}" (msgp codec.EnvSnapshot) and changes from the Kafka
+// change topic, every partition, without a consumer group. Start reads the
+// end offsets first and consumes from there, so every snapshot loaded after
+// Start returns is at least as new as the stream position.
+type Remote struct {
+	cfg   RemoteConfig
+	redis rueidis.Client
+	kafka *kgo.Client
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewRemote connects to Redis (lazily usable: a Redis outage only fails
+// Snapshot) and prepares the Kafka client.
+func NewRemote(cfg RemoteConfig) (*Remote, error) {
+	if cfg.Topic == "" {
+		cfg.Topic = "sy.changes"
+	}
+	rc, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{cfg.RedisAddr}, DisableCache: true})
+	if err != nil {
+		// Redis down at start: keep going, snapshots fail until it is back.
+		rc = nil
+	}
+	return &Remote{cfg: cfg, redis: rc}, nil
+}
+
+// SnapshotKey is the Redis key of an environment's snapshot.
+func SnapshotKey(envID string) string { return "sy:snap:" + envID }
+
+func (r *Remote) client() (rueidis.Client, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.redis == nil {
+		rc, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{r.cfg.RedisAddr}, DisableCache: true})
+		if err != nil {
+			return nil, fmt.Errorf("source: redis %s: %w", r.cfg.RedisAddr, err)
+		}
+		r.redis = rc
+	}
+	return r.redis, nil
+}
+
+// Snapshot reads sy:snap:{envId}.
+func (r *Remote) Snapshot(ctx context.Context, envID string) (*codec.EnvSnapshot, error) {
+	rc, err := r.client()
+	if err != nil {
+		return nil, err
+	}
+	b, err := rc.Do(ctx, rc.B().Get().Key(SnapshotKey(envID)).Build()).AsBytes()
+	if rueidis.IsRedisNil(err) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("source: redis get %s: %w", SnapshotKey(envID), err)
+	}
+	s := new(codec.EnvSnapshot)
+	if _, err := s.UnmarshalMsg(b); err != nil {
+		return nil, fmt.Errorf("source: decode %s: %w", SnapshotKey(envID), err)
+	}
+	return s, nil
+}
+
+// Start reads the change topic's end offsets, then consumes every
+// partition from there in the background. If the topic does not exist yet
+// it is consumed from the start once it appears.
+func (r *Remote) Start(ctx context.Context, apply func(*codec.ChangeEvent)) error {
+	opts := []kgo.Opt{kgo.SeedBrokers(r.cfg.Brokers...)}
+	admin, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("source: kafka: %w", err)
+	}
+	adm := kadm.NewClient(admin)
+	ends, err := adm.ListEndOffsets(ctx, r.cfg.Topic)
+	admin.Close()
+	var consume kgo.Opt
+	if err == nil && ends.Error() == nil && len(ends[r.cfg.Topic]) > 0 {
+		parts := map[int32]kgo.Offset{}
+		for p, o := range ends[r.cfg.Topic] {
+			parts[p] = kgo.NewOffset().At(o.Offset)
+		}
+		consume = kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.cfg.Topic: parts})
+	} else {
+		var ue *kadm.ListedOffset
+		_ = ue
+		if err != nil && !errors.Is(err, context.Canceled) {
+			if r.cfg.OnError != nil {
+				r.cfg.OnError(fmt.Errorf("source: end offsets of %s: %w (consuming from the start)", r.cfg.Topic, err))
+			}
+		}
+		consume = kgo.ConsumeTopics(r.cfg.Topic)
+		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	}
+	opts = append(opts, consume, kgo.AllowAutoTopicCreation())
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("source: kafka consumer: %w", err)
+	}
+	r.kafka = cl
+	cctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.done = make(chan struct{})
+	go r.run(cctx, apply)
+	return nil
+}
+
+func (r *Remote) run(ctx context.Context, apply func(*codec.ChangeEvent)) {
+	defer close(r.done)
+	for {
+		fs := r.kafka.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		fs.EachError(func(t string, p int32, err error) {
+			if r.cfg.OnError != nil {
+				r.cfg.OnError(fmt.Errorf("source: fetch %s/%d: %w", t, p, err))
+			}
+		})
+		fs.EachRecord(func(rec *kgo.Record) {
+			ev := new(codec.ChangeEvent)
+			if _, err := ev.UnmarshalMsg(rec.Value); err != nil {
+				if r.cfg.OnError != nil {
+					r.cfg.OnError(fmt.Errorf("source: decode change at %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err))
+				}
+				return
+			}
+			if ev.EnvID == "" {
+				ev.EnvID = string(rec.Key)
+			}
+			apply(ev)
+		})
+	}
+}
+
+// Close stops consuming and closes the clients.
+func (r *Remote) Close() error {
+	if r.cancel != nil {
+		r.cancel()
+		r.kafka.Close()
+		<-r.done
+	}
+	r.mu.Lock()
+	if r.redis != nil {
+		r.redis.Close()
+	}
+	r.mu.Unlock()
+	return nil
+}

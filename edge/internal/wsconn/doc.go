@@ -1,0 +1,32 @@
+// Package wsconn serves WebSocket connections on cloudwego/netpoll event
+// loops with gobwas/ws for the upgrade and the frame headers, and hands
+// every other HTTP/1.1 request on the same port to a fallback (fasthttp).
+//
+// There is no goroutine per connection. netpoll runs the OnRequest callback
+// on a pooled goroutine only while input is waiting; a connection that is
+// idle holds only its Conn (about 100 bytes) plus netpoll's connection
+// object and buffers. A goroutine is kept longer only while a handshake or a
+// frame has arrived partially (bounded by the handshake and frame timeouts)
+// and for plain HTTP keep-alive connections, which fasthttp serves in the
+// borrowed goroutine (HTTP is not the million-connection path).
+//
+// Frames: client frames must be masked; the payload is unmasked in place in
+// netpoll's input buffer. A frame or a reassembled message longer than
+// Config.MaxMessageBytes closes the connection with 1009. WebSocket pings are
+// answered with pongs; a close frame is echoed and the connection closed.
+// Server frames are built by the caller with FrameReserve bytes of room in
+// front of the payload (see Frame), so one encoded frame can be written to
+// many connections unchanged.
+//
+// Timeouts: a single sweeper goroutine closes connections whose handshake
+// did not complete within HandshakeTimeout, and open connections that sent
+// nothing for IdleTimeout (SDKs ping every 10–18 s).
+//
+// Concurrency and lifetime: Handler.Message runs on the connection's netpoll
+// task, one at a time per connection; the payload it receives aliases
+// netpoll's input buffer and is valid only until Message returns. Write and
+// Close may be called from any goroutine: Conn.mu serialises writes. Lock
+// order: a caller holding its own locks (hub → env) may call Conn.Write,
+// which takes Conn.mu last; wsconn never calls back into the handler while
+// holding Conn.mu or a registry shard lock.
+package wsconn

@@ -1,0 +1,418 @@
+package wsconn
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// FrameReserve is the room a caller leaves in front of a payload for the
+// server frame header (at most 10 bytes: server frames are not masked).
+const FrameReserve = 10
+
+// Frame turns b — FrameReserve bytes of room followed by the payload — into
+// a complete final frame of type op and returns it (a sub-slice of b). It
+// does not allocate.
+func Frame(b []byte, op ws.OpCode) []byte {
+	n := len(b) - FrameReserve
+	h := ws.Header{Fin: true, OpCode: op, Length: int64(n)}
+	start := FrameReserve - ws.HeaderSize(h)
+	p := b[start:]
+	p[0] = 0x80 | byte(op)
+	switch {
+	case n < 126:
+		p[1] = byte(n)
+	case n <= 0xffff:
+		p[1] = 126
+		p[2], p[3] = byte(n>>8), byte(n)
+	default:
+		p[1] = 127
+		for i := 0; i < 8; i++ {
+			p[2+i] = byte(uint64(n) >> (56 - 8*i))
+		}
+	}
+	return p
+}
+
+// ErrClosed is returned by Write on a connection that is not open.
+var ErrClosed = errors.New("wsconn: connection closed")
+
+// Write sends one complete frame (see Frame). frame is not retained after
+// Write returns unless it is longer than 4 KiB, in which case netpoll
+// references it until it is on the wire: such frames must be immutable
+// (the shared, encode-once frames are). Safe for concurrent use.
+func (c *Conn) Write(frame []byte) error {
+	c.mu.Lock()
+	err := c.WriteLocked(frame)
+	c.Unlock()
+	return err
+}
+
+// Lock takes the connection's write lock, so a caller can read shared
+// state and write a reply atomically with respect to pushes (see the
+// package doc for the lock order). Use WriteLocked while holding it.
+func (c *Conn) Lock() { c.mu.Lock() }
+
+// Unlock releases the write lock; a connection whose write failed is
+// closed here, after the lock is released (close callbacks take hub locks).
+func (c *Conn) Unlock() {
+	broken := c.broken
+	c.mu.Unlock()
+	if broken {
+		c.nc.Close()
+	}
+}
+
+// WriteLocked is Write for a caller that holds Lock.
+func (c *Conn) WriteLocked(frame []byte) error {
+	if c.state.Load() != stOpen {
+		return ErrClosed
+	}
+	w := c.nc.Writer()
+	_, err := w.WriteBinary(frame)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		c.srv.metrics.Error("write")
+		c.broken = true
+	}
+	return err
+}
+
+// CloseWith sends a close frame with code and reason and closes the
+// connection. Safe for concurrent use; later calls do nothing.
+func (c *Conn) CloseWith(code ws.StatusCode, reason string) {
+	if len(reason) > 123 {
+		reason = reason[:123]
+	}
+	c.mu.Lock()
+	if c.state.Load() == stOpen {
+		var buf [FrameReserve + 125]byte
+		b := append(buf[:FrameReserve], byte(code>>8), byte(code))
+		b = append(b, reason...)
+		w := c.nc.Writer()
+		if _, err := w.WriteBinary(Frame(b, ws.OpClose)); err == nil {
+			_ = w.Flush()
+		}
+	}
+	c.mu.Unlock()
+	c.nc.Close()
+}
+
+// Close closes the connection without a close frame.
+func (c *Conn) Close() { c.nc.Close() }
+
+// hsIO gives gobwas the already received request header and the
+// connection's writer.
+type hsIO struct {
+	r *bytes.Reader
+	c *Conn
+}
+
+func (h *hsIO) Read(p []byte) (int, error) { return h.r.Read(p) }
+func (h *hsIO) Write(p []byte) (int, error) {
+	w := h.c.nc.Writer()
+	if _, err := w.WriteBinary(p); err != nil {
+		return 0, err
+	}
+	return len(p), w.Flush()
+}
+
+var crlf2 = []byte("\r\n\r\n")
+
+// handshake waits for the whole request header (blocking the borrowed
+// goroutine at most until the handshake deadline), then either upgrades the
+// connection or hands it to the HTTP fallback. It reports whether the
+// connection is now open.
+func (s *Server) handshake(c *Conn) bool {
+	nc := c.nc
+	r := nc.Reader()
+	deadline := time.UnixMilli(c.last.Load() + s.cfg.HandshakeTimeout.Milliseconds())
+	_ = nc.SetReadDeadline(deadline)
+	var hdr []byte
+	for {
+		n := r.Len()
+		buf, err := r.Peek(n)
+		if err != nil {
+			nc.Close()
+			return false
+		}
+		if i := bytes.Index(buf, crlf2); i >= 0 {
+			hdr = buf[:i+4]
+			break
+		}
+		if n >= s.cfg.MaxHeaderBytes {
+			s.metrics.Error("handshake_too_large")
+			_, _ = nc.Write([]byte("HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"))
+			nc.Close()
+			return false
+		}
+		if _, err := r.Peek(n + 1); err != nil { // wait for more (or the deadline)
+			s.metrics.Error("handshake_timeout")
+			nc.Close()
+			return false
+		}
+	}
+	_ = nc.SetReadDeadline(time.Time{})
+	if s.closing.Load() {
+		nc.Close()
+		return false
+	}
+	if !isUpgrade(hdr) {
+		c.state.Store(stHTTP)
+		if s.http == nil {
+			_, _ = nc.Write([]byte("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"))
+		} else {
+			_ = s.http(nc)
+		}
+		nc.Close()
+		return false
+	}
+
+	var uri []byte
+	u := ws.Upgrader{
+		OnRequest: func(b []byte) error {
+			p := b
+			if i := bytes.IndexByte(p, '?'); i >= 0 {
+				p = p[:i]
+			}
+			if !pathMatch(p, s.cfg.Path) {
+				return ws.RejectConnectionError(ws.RejectionStatus(404))
+			}
+			uri = append([]byte(nil), b...)
+			return nil
+		},
+	}
+	if len(s.cfg.Protocols) > 0 {
+		u.Protocol = func(p []byte) bool {
+			for _, want := range s.cfg.Protocols {
+				if string(p) == want {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	hl := len(hdr)
+	hs, err := u.Upgrade(&hsIO{r: bytes.NewReader(hdr), c: c})
+	_ = r.Skip(hl)
+	_ = r.Release()
+	if err != nil {
+		s.metrics.Error("upgrade")
+		nc.Close()
+		return false
+	}
+	c.last.Store(nowMs())
+	c.state.Store(stOpen)
+	if code, reason := s.h.Open(c, &Request{URI: uri, Protocol: hs.Protocol}); code != 0 {
+		c.CloseWith(code, reason)
+		return false
+	}
+	return c.state.Load() == stOpen
+}
+
+// pathMatch is ASP.NET's StartsWithSegments, ignoring case: p equals want
+// or continues with '/'.
+func pathMatch(p []byte, want string) bool {
+	if len(p) < len(want) || !bytes.EqualFold(p[:len(want)], []byte(want)) {
+		return false
+	}
+	return len(p) == len(want) || p[len(want)] == '/'
+}
+
+// isUpgrade reports whether the request header asks for a WebSocket
+// upgrade (an Upgrade header whose value contains "websocket").
+func isUpgrade(hdr []byte) bool {
+	for len(hdr) > 0 {
+		i := bytes.Index(hdr, crlf2[:2])
+		if i < 0 {
+			return false
+		}
+		line := hdr[:i]
+		hdr = hdr[i+2:]
+		if len(line) > 8 && bytes.EqualFold(line[:8], []byte("upgrade:")) {
+			v := bytes.ToLower(line[8:])
+			return bytes.Contains(v, []byte("websocket"))
+		}
+	}
+	return false
+}
+
+// scratch is per-task state for reading frames. Lifetime: taken at the
+// start of readFrames and returned at its end; nothing keeps it.
+type scratch struct {
+	hr hdrReader
+	hb [ws.MaxHeaderSize - 2]byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+type hdrReader struct{ b []byte }
+
+func (r *hdrReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// fragBuf collects a fragmented message. Lifetime: taken on the first
+// fragment, returned when the message is complete or the connection closes.
+type fragBuf struct{ b []byte }
+
+var fragPool = sync.Pool{New: func() any { return new(fragBuf) }}
+
+func putFrag(f *fragBuf) {
+	if cap(f.b) > 64<<10 {
+		return
+	}
+	f.b = f.b[:0]
+	fragPool.Put(f)
+}
+
+// headerLen returns the length of a client frame header from its first two
+// bytes.
+func headerLen(b0, b1 byte) int {
+	n := 2
+	switch b1 & 0x7f {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	}
+	if b1&0x80 != 0 {
+		n += 4
+	}
+	return n
+}
+
+// readFrames handles every complete frame in the input buffer, blocking the
+// borrowed goroutine only for the rest of a frame that has started
+// (bounded by FrameTimeout).
+func (s *Server) readFrames(c *Conn) {
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	r := c.nc.Reader()
+	for r.Len() > 0 && c.state.Load() == stOpen {
+		if !s.readFrame(c, sc) {
+			return
+		}
+	}
+}
+
+func (s *Server) wait(c *Conn, n int) bool {
+	if c.nc.Reader().Len() >= n {
+		return true
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.FrameTimeout))
+	_, err := c.nc.Reader().Peek(n)
+	_ = c.nc.SetReadDeadline(time.Time{})
+	if err != nil {
+		s.metrics.Error("frame_timeout")
+		c.nc.Close()
+		return false
+	}
+	return true
+}
+
+func (s *Server) protocolError(c *Conn, cause string) bool {
+	s.metrics.Error(cause)
+	c.CloseWith(ws.StatusProtocolError, cause)
+	return false
+}
+
+func (s *Server) readFrame(c *Conn, sc *scratch) bool {
+	r := c.nc.Reader()
+	if !s.wait(c, 2) {
+		return false
+	}
+	b, _ := r.Peek(2)
+	hl := headerLen(b[0], b[1])
+	if !s.wait(c, hl) {
+		return false
+	}
+	b, _ = r.Peek(hl)
+	sc.hr.b = b
+	h, err := ws.ReadHeaderBuffer(&sc.hr, sc.hb[:])
+	if err != nil {
+		return s.protocolError(c, "bad_frame")
+	}
+	switch {
+	case h.Rsv != 0 || h.OpCode.IsReserved():
+		return s.protocolError(c, "bad_frame")
+	case !h.Masked:
+		return s.protocolError(c, "unmasked_frame")
+	case h.OpCode.IsControl() && (h.Length > 125 || !h.Fin):
+		return s.protocolError(c, "bad_control_frame")
+	case h.Length > int64(s.cfg.MaxMessageBytes):
+		s.metrics.Error("message_too_big")
+		c.CloseWith(ws.StatusMessageTooBig, "message too big")
+		return false
+	}
+	total := hl + int(h.Length)
+	if !s.wait(c, total) {
+		return false
+	}
+	frame, err := r.Next(total)
+	if err != nil {
+		c.nc.Close()
+		return false
+	}
+	payload := frame[hl:]
+	ws.Cipher(payload, h.Mask, 0)
+	c.last.Store(nowMs())
+	ok := s.dispatch(c, h, payload)
+	_ = r.Release()
+	return ok
+}
+
+func (s *Server) dispatch(c *Conn, h ws.Header, payload []byte) bool {
+	switch h.OpCode {
+	case ws.OpPing:
+		var buf [FrameReserve + 125]byte
+		_ = c.Write(Frame(append(buf[:FrameReserve], payload...), ws.OpPong))
+	case ws.OpPong:
+	case ws.OpClose:
+		code := ws.StatusNormalClosure
+		if len(payload) >= 2 {
+			code = ws.StatusCode(uint16(payload[0])<<8 | uint16(payload[1]))
+		}
+		c.CloseWith(code, "")
+		return false
+	case ws.OpText, ws.OpBinary:
+		if c.frag != nil {
+			return s.protocolError(c, "bad_fragment")
+		}
+		if h.Fin {
+			s.h.Message(c, h.OpCode, payload)
+			return true
+		}
+		c.frag = fragPool.Get().(*fragBuf)
+		c.fragOp = h.OpCode
+		c.frag.b = append(c.frag.b[:0], payload...)
+	case ws.OpContinuation:
+		if c.frag == nil {
+			return s.protocolError(c, "bad_fragment")
+		}
+		if len(c.frag.b)+len(payload) > s.cfg.MaxMessageBytes {
+			s.metrics.Error("message_too_big")
+			c.CloseWith(ws.StatusMessageTooBig, "message too big")
+			return false
+		}
+		c.frag.b = append(c.frag.b, payload...)
+		if h.Fin {
+			f := c.frag
+			c.frag = nil
+			s.h.Message(c, c.fragOp, f.b)
+			putFrag(f)
+		}
+	}
+	return true
+}

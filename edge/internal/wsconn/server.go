@@ -1,0 +1,351 @@
+package wsconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/cloudwego/netpoll"
+	"github.com/gobwas/ws"
+)
+
+// Config tunes the transport. Zero values take the defaults in brackets.
+type Config struct {
+	HandshakeTimeout time.Duration // whole HTTP request header must arrive in time [10s]
+	IdleTimeout      time.Duration // open connection that sends nothing is closed [5m]
+	FrameTimeout     time.Duration // a started frame must complete in time [10s]
+	WriteTimeout     time.Duration // a blocked write gives up and closes [10s]
+	MaxMessageBytes  int           // frame or reassembled message limit, else close 1009 [64 KiB]
+	MaxHeaderBytes   int           // HTTP request header limit [8 KiB]
+	Path             string        // WebSocket path; upgrades elsewhere get 404 ["/streaming"]
+	Protocols        []string      // accepted Sec-WebSocket-Protocol values
+	ReusePort        bool          // set SO_REUSEPORT so several processes share the port
+}
+
+func (c *Config) defaults() {
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 5 * time.Minute
+	}
+	if c.FrameTimeout <= 0 {
+		c.FrameTimeout = 10 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = 64 << 10
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = 8 << 10
+	}
+	if c.Path == "" {
+		c.Path = "/streaming"
+	}
+}
+
+// Request describes an accepted upgrade. URI is the request target (path
+// and query); Protocol is the negotiated subprotocol ("" for none).
+type Request struct {
+	URI      []byte
+	Protocol string
+}
+
+// Handler is the application on top of the transport.
+type Handler interface {
+	// Open is called once the upgrade response was written. A non-zero
+	// code closes the connection with that code and reason (FeatBit
+	// accepts first and reports errors with a close frame).
+	Open(c *Conn, r *Request) (code ws.StatusCode, reason string)
+	// Message is called for each complete text or binary message. payload
+	// is valid only until Message returns.
+	Message(c *Conn, op ws.OpCode, payload []byte)
+	// Closed is called once when an opened connection is gone.
+	Closed(c *Conn)
+}
+
+// HTTPFunc serves a plain HTTP connection until it ends (fasthttp's
+// Server.ServeConn). It runs on a borrowed goroutine.
+type HTTPFunc func(c net.Conn) error
+
+// Metrics receives transport events; any method may be called concurrently.
+type Metrics interface {
+	Error(cause string)
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) Error(string) {}
+
+// Server accepts connections on one port.
+type Server struct {
+	cfg     Config
+	h       Handler
+	http    HTTPFunc
+	metrics Metrics
+
+	loop netpoll.EventLoop
+	ln   net.Listener
+	reg  registry
+
+	closing atomic.Bool
+	stop    chan struct{}
+	done    chan struct{}
+	serveMu sync.Mutex
+	served  chan error
+}
+
+var configureOnce sync.Once
+
+// Tune sets netpoll's global buffer sizes for many mostly idle connections:
+// a new connection's input buffer starts at bufferSize bytes and link-buffer
+// nodes at nodeCap (services.md: 256/64 gives ~3.6 KiB per idle
+// connection). The first call wins; call it before any connection exists.
+func Tune(bufferSize, nodeCap int) {
+	configureOnce.Do(func() {
+		if bufferSize <= 0 {
+			bufferSize = 256
+		}
+		if nodeCap <= 0 {
+			nodeCap = 64
+		}
+		_ = netpoll.Configure(netpoll.Config{BufferSize: bufferSize})
+		netpoll.LinkBufferCap = nodeCap
+	})
+}
+
+// New returns a server; Listen starts it.
+func New(cfg Config, h Handler, httpFn HTTPFunc, m Metrics) *Server {
+	cfg.defaults()
+	if m == nil {
+		m = nopMetrics{}
+	}
+	Tune(0, 0)
+	return &Server{cfg: cfg, h: h, http: httpFn, metrics: m, stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// Listen binds addr and serves in the background.
+func (s *Server) Listen(addr string) error {
+	lc := net.ListenConfig{}
+	if s.cfg.ReusePort {
+		lc.Control = func(network, address string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort, 1)
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		}
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("wsconn: listen %s: %w", addr, err)
+	}
+	nln, err := netpoll.ConvertListener(ln)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("wsconn: convert listener: %w", err)
+	}
+	loop, err := netpoll.NewEventLoop(s.onRequest,
+		netpoll.WithOnPrepare(s.onPrepare),
+	)
+	if err != nil {
+		nln.Close()
+		return fmt.Errorf("wsconn: event loop: %w", err)
+	}
+	s.loop, s.ln = loop, nln
+	s.served = make(chan error, 1)
+	go func() { s.served <- loop.Serve(nln) }()
+	go s.sweep()
+	return nil
+}
+
+// Addr is the bound address.
+func (s *Server) Addr() net.Addr {
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Conns returns the number of open WebSocket connections.
+func (s *Server) Conns() int { return s.reg.count() }
+
+// Shutdown stops accepting, closes every WebSocket connection with code
+// (use 1001 going away or 1012 service restart; never 1000, after which
+// several FeatBit SDKs do not reconnect) and every other connection, and
+// waits for the event loop until ctx ends.
+func (s *Server) Shutdown(ctx context.Context, code ws.StatusCode, reason string) error {
+	if !s.closing.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(s.stop)
+	if s.ln == nil {
+		return nil
+	}
+	_ = s.ln.Close()
+	var victims []*Conn
+	s.reg.each(func(c *Conn) { victims = append(victims, c) })
+	for _, c := range victims {
+		if c.state.Load() == stOpen {
+			c.CloseWith(code, reason)
+		} else {
+			c.nc.Close()
+		}
+	}
+	err := s.loop.Shutdown(ctx)
+	<-s.done
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+const (
+	stHandshake uint32 = iota
+	stHTTP
+	stOpen
+	stClosed
+)
+
+// Conn is one accepted connection. Sess is the handler's session, set in
+// Open; the transport never touches it.
+type Conn struct {
+	context.Context // netpoll's per-connection ctx is the Conn itself
+	nc              netpoll.Connection
+	srv             *Server
+
+	mu    sync.Mutex // serialises writes
+	state atomic.Uint32
+	last  atomic.Int64 // unix ms of the last input (handshake start before open)
+
+	prev, next *Conn // registry list, guarded by the shard lock
+	shard      uint8
+	binary     bool // subprotocol negotiated: binary (msgpack) frames
+	broken     bool // a write failed; closed on Unlock (guarded by mu)
+	fragOp     ws.OpCode
+	frag       *fragBuf // reassembly of a fragmented message
+
+	Sess any
+}
+
+// Binary reports whether the connection negotiated the binary subprotocol.
+func (c *Conn) Binary() bool { return c.binary }
+
+// SetBinary records the protocol choice (called by the handler from Open).
+func (c *Conn) SetBinary(b bool) { c.binary = b }
+
+// RemoteAddr is the peer address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// Open reports whether the connection is upgraded and not closed.
+func (c *Conn) Open() bool { return c.state.Load() == stOpen }
+
+func (s *Server) onPrepare(nc netpoll.Connection) context.Context {
+	c := &Conn{Context: context.Background(), nc: nc, srv: s}
+	c.last.Store(nowMs())
+	_ = nc.SetWriteTimeout(s.cfg.WriteTimeout)
+	s.reg.add(c)
+	_ = nc.AddCloseCallback(c.onClosed)
+	if s.closing.Load() {
+		nc.Close()
+	}
+	return c
+}
+
+func (c *Conn) onClosed(netpoll.Connection) error {
+	prev := c.state.Swap(stClosed)
+	c.srv.reg.remove(c)
+	if c.frag != nil {
+		putFrag(c.frag)
+		c.frag = nil
+	}
+	if prev == stOpen || c.Sess != nil {
+		c.srv.h.Closed(c)
+	}
+	return nil
+}
+
+func (s *Server) onRequest(ctx context.Context, nc netpoll.Connection) error {
+	c, ok := ctx.(*Conn)
+	if !ok {
+		return nc.Close()
+	}
+	switch c.state.Load() {
+	case stHandshake:
+		if !s.handshake(c) {
+			return nil
+		}
+		if nc.Reader().Len() == 0 {
+			return nil
+		}
+		fallthrough
+	case stOpen:
+		s.readFrames(c)
+	default:
+		r := nc.Reader()
+		_ = r.Skip(r.Len())
+		_ = r.Release()
+	}
+	return nil
+}
+
+// nowMs is the wall clock in Unix milliseconds.
+func nowMs() int64 { return time.Now().UnixMilli() }
+
+// sweep closes connections past their handshake or idle deadline.
+func (s *Server) sweep() {
+	defer close(s.done)
+	tick := s.cfg.HandshakeTimeout / 4
+	if tick > time.Second {
+		tick = time.Second
+	}
+	if tick < 20*time.Millisecond {
+		tick = 20 * time.Millisecond
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	var victims []*Conn
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		now := nowMs()
+		hs := now - s.cfg.HandshakeTimeout.Milliseconds()
+		idle := now - s.cfg.IdleTimeout.Milliseconds()
+		victims = victims[:0]
+		s.reg.each(func(c *Conn) {
+			switch c.state.Load() {
+			case stHandshake:
+				if c.last.Load() < hs {
+					victims = append(victims, c)
+				}
+			case stOpen:
+				if c.last.Load() < idle {
+					victims = append(victims, c)
+				}
+			}
+		})
+		for i, c := range victims {
+			if c.state.Load() == stOpen {
+				s.metrics.Error("idle_timeout")
+				c.CloseWith(ws.StatusGoingAway, "idle timeout")
+			} else {
+				s.metrics.Error("handshake_timeout")
+				c.nc.Close()
+			}
+			victims[i] = nil
+		}
+	}
+}
