@@ -11,6 +11,7 @@ import (
 
 	"github.com/cloudwego/netpoll"
 	"github.com/gobwas/ws"
+	"github.com/tinylib/msgp/msgp"
 )
 
 // conn is one held connection: ~40 bytes beside netpoll's own state.
@@ -316,5 +317,53 @@ func appendClientSync(b []byte, i int) []byte {
 	b = append(b, `"},{"name":"appVersion","value":"3.`...)
 	b = strconv.AppendInt(b, int64(i%12), 10)
 	b = append(b, `.0"}]}}}`...)
+	return b
+}
+
+// msgpack forms of the same requests, for the edge's msgpack subprotocol.
+
+func mpPing() []byte {
+	b := msgp.AppendMapHeader(nil, 2)
+	b = msgp.AppendString(b, "messageType")
+	b = msgp.AppendString(b, "ping")
+	b = msgp.AppendString(b, "data")
+	return msgp.AppendNil(b)
+}
+
+func mpServerSync() []byte {
+	b := msgp.AppendMapHeader(nil, 2)
+	b = msgp.AppendString(b, "messageType")
+	b = msgp.AppendString(b, "data-sync")
+	b = msgp.AppendString(b, "data")
+	b = msgp.AppendMapHeader(b, 1)
+	b = msgp.AppendString(b, "timestamp")
+	return msgp.AppendInt64(b, 0)
+}
+
+func mpClientSync(b []byte, i int) []byte {
+	b = msgp.AppendMapHeader(b, 2)
+	b = msgp.AppendString(b, "messageType")
+	b = msgp.AppendString(b, "data-sync")
+	b = msgp.AppendString(b, "data")
+	b = msgp.AppendMapHeader(b, 2)
+	b = msgp.AppendString(b, "timestamp")
+	b = msgp.AppendInt64(b, 0)
+	b = msgp.AppendString(b, "user")
+	b = msgp.AppendMapHeader(b, 3)
+	b = msgp.AppendString(b, "keyId")
+	b = msgp.AppendString(b, "lt-user-"+strconv.Itoa(i))
+	b = msgp.AppendString(b, "name")
+	b = msgp.AppendString(b, "Load Test User "+strconv.Itoa(i))
+	b = msgp.AppendString(b, "customizedProperties")
+	props := [][2]string{{"country", countries[i%len(countries)]}, {"plan", plans[i%len(plans)]},
+		{"device", devices[i%len(devices)]}, {"age", strconv.Itoa(18 + i%60)}, {"appVersion", "3." + strconv.Itoa(i%12) + ".0"}}
+	b = msgp.AppendArrayHeader(b, uint32(len(props)))
+	for _, p := range props {
+		b = msgp.AppendMapHeader(b, 2)
+		b = msgp.AppendString(b, "name")
+		b = msgp.AppendString(b, p[0])
+		b = msgp.AppendString(b, "value")
+		b = msgp.AppendString(b, p[1])
+	}
 	return b
 }

@@ -160,6 +160,9 @@ func New(s Spec) (*Fleet, error) {
 	}
 	f.pushes = make([]pushSlot, s.MaxPushes+1)
 	f.pingFrame = clientFrame(nil, ws.OpText, pingJSON, [4]byte{0x5a, 0x17, 0x3c, 0x81})
+	if s.Msgpack {
+		f.pingFrame = clientFrame(nil, ws.OpBinary, mpPing(), [4]byte{0x5a, 0x17, 0x3c, 0x81})
+	}
 	return f, nil
 }
 
@@ -289,12 +292,18 @@ func (f *Fleet) connectOne(ctx context.Context, dialer ws.Dialer, i int) {
 		return
 	}
 	var req []byte
-	if cn.client {
+	op := ws.OpText
+	switch {
+	case f.spec.Msgpack && cn.client:
+		req, op = mpClientSync(make([]byte, 0, 256), f.spec.UserBase+i), ws.OpBinary
+	case f.spec.Msgpack:
+		req, op = mpServerSync(), ws.OpBinary
+	case cn.client:
 		req = appendClientSync(make([]byte, 0, 256), f.spec.UserBase+i)
-	} else {
+	default:
 		req = append(make([]byte, 0, 64), `{"messageType":"data-sync","data":{"timestamp":0}}`...)
 	}
-	frame := clientFrame(make([]byte, 0, len(req)+14), ws.OpText, req, ws.NewMask())
+	frame := clientFrame(make([]byte, 0, len(req)+14), op, req, ws.NewMask())
 	_ = c.SetReadTimeout(f.spec.SyncTimeout)
 	t1 := time.Now()
 	if _, err := c.Write(frame); err != nil {

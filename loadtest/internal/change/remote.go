@@ -1,0 +1,70 @@
+package change
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/switchyard/switchyard/codec"
+)
+
+// ChangesTopic is the change topic's name after the prefix.
+const ChangesTopic = "sy.changes"
+
+// Remote writes snapshots to Redis and changes to Kafka, the way control's
+// publisher does, so an edge running in production mode picks them up.
+type Remote struct {
+	rds   rueidis.Client
+	kc    *kgo.Client
+	topic string
+}
+
+// NewRemote connects to Redis at redisAddr and the Kafka brokers.
+func NewRemote(redisAddr string, brokers []string, topicPrefix string) (*Remote, error) {
+	rds, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{redisAddr}, DisableCache: true})
+	if err != nil {
+		return nil, fmt.Errorf("redis %s: %w", redisAddr, err)
+	}
+	kc, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0), kgo.AllowAutoTopicCreation(),
+		kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	if err != nil {
+		rds.Close()
+		return nil, fmt.Errorf("kafka %v: %w", brokers, err)
+	}
+	return &Remote{rds: rds, kc: kc, topic: topicPrefix + ChangesTopic}, nil
+}
+
+// WriteSnapshot stores s under sy:snap:{envId}.
+func (r *Remote) WriteSnapshot(ctx context.Context, s *codec.EnvSnapshot) error {
+	b, err := s.MarshalMsg(nil)
+	if err != nil {
+		return err
+	}
+	if err := r.rds.Do(ctx, r.rds.B().Set().Key("sy:snap:"+s.EnvID).Value(rueidis.BinaryString(b)).Build()).Error(); err != nil {
+		return fmt.Errorf("redis set sy:snap:%s: %w", s.EnvID, err)
+	}
+	return nil
+}
+
+// Produce sends ev to the change topic, keyed by env id.
+func (r *Remote) Produce(ctx context.Context, ev *codec.ChangeEvent) error {
+	b, err := ev.MarshalMsg(nil)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := r.kc.ProduceSync(ctx, &kgo.Record{Topic: r.topic, Key: []byte(ev.EnvID), Value: b}).FirstErr(); err != nil {
+		return fmt.Errorf("kafka produce %s: %w", r.topic, err)
+	}
+	return nil
+}
+
+// Close closes both clients.
+func (r *Remote) Close() {
+	r.kc.Close()
+	r.rds.Close()
+}

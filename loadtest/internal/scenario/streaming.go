@@ -1,0 +1,277 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/switchyard/switchyard/loadtest/internal/machine"
+	"github.com/switchyard/switchyard/loadtest/internal/report"
+)
+
+// baseline is the machine and edge state before connecting.
+type baseline struct {
+	edge machine.Proc
+	slab int64
+	mem  int64
+	sock machine.SockStat
+	at   time.Time
+}
+
+func takeBaseline(c *Config) baseline {
+	if c.InEdge {
+		runtime.GC()
+	}
+	e, _ := machine.ReadProcs(c.edgePids())
+	m := machine.Meminfo()
+	return baseline{edge: e, slab: m["Slab"], mem: m["MemTotal"] - m["MemAvailable"], sock: machine.Sockets(), at: time.Now()}
+}
+
+// Connect runs the connect scenario.
+func Connect(ctx context.Context, c Config) (*report.Result, error) {
+	return runStreaming(ctx, &c, "connect", nil)
+}
+
+// Hold runs the hold scenario.
+func Hold(ctx context.Context, c Config) (*report.Result, error) {
+	return runStreaming(ctx, &c, "hold", hold)
+}
+
+// Push runs the push scenario.
+func Push(ctx context.Context, c Config) (*report.Result, error) {
+	if c.Source == nil {
+		return nil, fmt.Errorf("push needs a change source (in-process, or -redis and -kafka)")
+	}
+	return runStreaming(ctx, &c, "push", push)
+}
+
+type phase func(ctx context.Context, c *Config, s *streaming, r *report.Result, base baseline) error
+
+func runStreaming(ctx context.Context, c *Config, name string, then phase) (*report.Result, error) {
+	c.defaults()
+	if err := c.prepare(ctx); err != nil {
+		return nil, err
+	}
+	r := newResult(name, c)
+	base := takeBaseline(c)
+	s, err := open(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	after := takeBaseline(c)
+	connRep, _, err := s.reports(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := merge(connRep)
+	r.Extra = map[string]any{"plan": s.plan}
+
+	secs := s.connDur.Seconds()
+	r.Add("connections requested", float64(c.Conns), "")
+	r.Add("connections synced", float64(m.progress.Synced), "")
+	r.Add("worker processes", float64(len(s.handles)), "")
+	r.Add("connect phase", secs, "s")
+	r.Add("new connections with full sync per second", float64(m.progress.Synced)/secs, "1/s")
+	if cpu := after.edge.CPUNs - base.edge.CPUNs; cpu > 0 && !c.InEdge {
+		per := float64(m.progress.Synced) / (float64(cpu) / 1e9)
+		r.Add("connections with full sync per edge CPU-second", per, "1/CPU-s").WithGoal("≥ 20000", per >= 20000)
+		r.Add("edge CPU during connect", float64(cpu)/1e9, "CPU-s")
+	}
+	if m.progress.Synced > 0 {
+		r.Add("full-sync message size", float64(m.syncBytes)/float64(m.progress.Synced), "bytes")
+	}
+	r.AddLatency("handshake (TCP connect + upgrade)", m.handshake)
+	r.AddLatency("first data-sync (request → full sync)", m.sync)
+	for k, v := range m.failures {
+		r.Failures[k] += v
+	}
+	r.Check("every connection synced", m.progress.Synced == int64(c.Conns), "%d of %d synced", m.progress.Synced, c.Conns)
+	r.Check("no failures", m.progress.Failed == 0, "%d failed", m.progress.Failed)
+	r.Check("histogram counts match", m.handshake.N == uint64(m.progress.Synced+countPrefix(m.failures, "sync")+countPrefix(m.failures, "close")) && m.sync.N == uint64(m.progress.Synced),
+		"handshakes %d, first syncs %d, synced %d", m.handshake.N, m.sync.N, m.progress.Synced)
+
+	if then != nil {
+		if err := then(ctx, c, s, r, base); err != nil {
+			return r, err
+		}
+	}
+	final, procs, err := s.reports(ctx)
+	if err != nil {
+		return r, err
+	}
+	fm := merge(final)
+	for k, v := range fm.failures {
+		if _, ok := m.failures[k]; !ok || v > m.failures[k] {
+			r.Failures[k] = v
+		}
+	}
+	r.Check("no connection lost", fm.progress.Lost == 0 && fm.progress.Open == m.progress.Synced,
+		"lost %d, open %d of %d synced", fm.progress.Lost, fm.progress.Open, m.progress.Synced)
+	if fm.progress.Open > 0 && !c.InProcessWorkers {
+		r.Add("client memory per connection (worker RSS)", kb(float64(procs.RSS)/float64(fm.progress.Open)), "KiB")
+	}
+	if c.PingInterval > 0 && fm.pings > 0 {
+		r.Add("pings sent / pongs received", float64(fm.pings), "").Note = fmt.Sprintf("%d pongs", fm.pongs)
+		// at most one ping per connection can be unanswered when the report is taken
+		r.Check("pings answered", fm.pongs >= fm.pings-fm.progress.Open && fm.pongs <= fm.pings,
+			"%d pings, %d pongs, %d connections", fm.pings, fm.pongs, fm.progress.Open)
+	}
+	s.tmu.Lock()
+	r.Timeline = append(r.Timeline, s.timeline...)
+	s.tmu.Unlock()
+	r.Duration = time.Since(r.Started).Seconds()
+	if !r.OK() {
+		return r, fmt.Errorf("%s: %w", name, ErrChecks)
+	}
+	return r, nil
+}
+
+func countPrefix(m map[string]int64, prefix string) int64 {
+	var n int64
+	for k, v := range m {
+		if len(k) >= len(prefix) && k[:len(prefix)] == prefix {
+			n += v
+		}
+	}
+	return n
+}
+
+// hold measures the idle edge: memory per connection and the kernel's
+// share after a settle time, then CPU over HoldFor.
+func hold(ctx context.Context, c *Config, s *streaming, r *report.Result, base baseline) error {
+	c.logf("holding %d connections for %s", c.Conns, c.HoldFor)
+	sleep(ctx, c.Settle)
+	if c.InEdge {
+		runtime.GC()
+	}
+	mid := takeBaseline(c)
+	sleep(ctx, c.HoldFor)
+	end := takeBaseline(c)
+	open := float64(c.Conns)
+	if open == 0 {
+		return nil
+	}
+	if len(c.edgePids()) > 0 {
+		per := float64(mid.edge.RSS-base.edge.RSS) / open
+		note := ""
+		if c.InEdge {
+			note = "edge runs inside the harness process: includes the client fleets"
+		}
+		r.Add("edge memory per connection (RSS delta)", kb(per), "KiB").WithGoal("≤ 3.5 KB", per <= 3500).Note = note
+		r.Add("edge RSS", float64(mid.edge.RSS)/(1<<20), "MiB")
+		idle := float64(end.edge.CPUNs-mid.edge.CPUNs) / float64(end.at.Sub(mid.at))
+		r.Add("edge CPU while idle", idle*100, "% of a core")
+		if c.PingInterval > 0 {
+			r.Metrics[len(r.Metrics)-1].Note = fmt.Sprintf("with a ping every %s per connection", c.PingInterval)
+		}
+	}
+	r.Add("kernel slab per connection (both socket ends)", kb(float64(mid.slab-base.slab)/open), "KiB")
+	r.Add("machine memory in use per connection", kb(float64(mid.mem-base.mem)/open), "KiB")
+	r.Add("TCP sockets in use (v4+v6)", float64(mid.sock.InUse+mid.sock.InUse6), "")
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+	}
+}
+
+// push changes the push flag Pushes times at PushRate and waits until every
+// connection has every change (or PushTimeout after the last change).
+func push(ctx context.Context, c *Config, s *streaming, r *report.Result, base baseline) error {
+	open := int64(c.Conns)
+	c.logf("pushing %d changes at %.1f/s to %d connections", c.Pushes, c.PushRate, open)
+	before := takeBaseline(c)
+	start := time.Now()
+	sent := map[int]time.Time{}
+	for seq := 1; seq <= c.Pushes; seq++ {
+		due := start.Add(time.Duration(float64(seq-1) / c.PushRate * float64(time.Second)))
+		sleep(ctx, time.Until(due))
+		now := time.Now()
+		ev, err := c.Env.PushEvent(seq, now)
+		if err != nil {
+			return err
+		}
+		if err := c.Source.Produce(ctx, ev); err != nil {
+			return fmt.Errorf("change %d: %w", seq, err)
+		}
+		sent[seq] = now
+	}
+	deadline := time.Now().Add(c.PushTimeout)
+	var m merged
+	for {
+		reps, _, err := s.reports(ctx)
+		if err != nil {
+			return err
+		}
+		m = merge(reps)
+		complete := true
+		for seq := 1; seq <= c.Pushes; seq++ {
+			if ps := m.pushes[seq]; ps == nil || ps.N < open {
+				complete = false
+				break
+			}
+		}
+		if complete || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	after := takeBaseline(c)
+	var delivered int64
+	var toAll []float64
+	var series [][2]float64
+	missing := 0
+	for seq := 1; seq <= c.Pushes; seq++ {
+		ps := m.pushes[seq]
+		if ps == nil || ps.N < open {
+			missing++
+		}
+		if ps == nil {
+			continue
+		}
+		delivered += ps.N
+		if ps.N >= open {
+			d := float64(ps.LastNs-sent[seq].UnixNano()) / 1e6
+			toAll = append(toAll, d)
+			series = append(series, [2]float64{float64(seq), d})
+		}
+	}
+	r.AddLatency("push receipt (change sent → patch read)", m.p)
+	r.Add("changes", float64(c.Pushes), "")
+	r.Add("pushes delivered", float64(delivered), "").Note = fmt.Sprintf("expected %d", int64(c.Pushes)*open)
+	if len(toAll) > 0 {
+		sort.Float64s(toAll)
+		med, worst := toAll[len(toAll)/2], toAll[len(toAll)-1]
+		r.Add("time until 100% have a change (median over changes)", med, "ms")
+		goal, limit := "", 0.0
+		switch {
+		case open >= 1_000_000:
+			goal, limit = "≤ 5000 ms at 1M", 5000
+		case open >= 100_000:
+			goal, limit = "≤ 500 ms at 100k", 500
+		}
+		mm := r.Add("time until 100% have a change (worst change)", worst, "ms")
+		if goal != "" {
+			mm.WithGoal(goal, worst <= limit)
+		}
+		r.Series = append(r.Series, report.Series{Name: "time until every connection has the change", XLabel: "change #", YLabel: "ms", Points: series})
+	}
+	if p99 := m.p.Summarize().P99; open >= 10_000 && open < 100_000 {
+		r.Add("push latency p99", p99, "ms").WithGoal("< 50 ms at 10k", p99 < 50)
+	}
+	if cpu := after.edge.CPUNs - before.edge.CPUNs; cpu > 0 && delivered > 0 && !c.InEdge {
+		per := float64(cpu) / float64(delivered) / 1e3
+		r.Add("edge CPU per delivered push", per, "µs").WithGoal("≤ 5 µs", per <= 5).Note =
+			"edge CPU from the first change to the last delivery, over deliveries; includes consuming the change"
+	}
+	r.Check("every connection got every change", missing == 0 && delivered == int64(c.Pushes)*open,
+		"%d of %d deliveries, %d changes incomplete", delivered, int64(c.Pushes)*open, missing)
+	r.Check("no duplicate deliveries", m.dups == 0, "%d duplicates", m.dups)
+	return nil
+}
