@@ -30,3 +30,16 @@ func BenchmarkBucket(b *testing.B) {
 		Bucket("checkout-page-redesign-20265f2b8e4a-9c1d-4a7e-b3f6-8d0e2c4a6b19")
 	}
 }
+
+// BenchmarkEvaluateParallel shares one compiled flag between goroutines, as
+// the edge does.
+func BenchmarkEvaluateParallel(b *testing.B) {
+	f, segs, u := prodCase(b)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		uu := *u
+		for pb.Next() {
+			Evaluate(f, segs, &uu)
+		}
+	})
+}

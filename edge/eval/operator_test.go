@@ -55,6 +55,10 @@ func TestNumericOperators(t *testing.T) {
 		{op: OpLessEqualThan, value: "10", user: "10", want: true},
 		{op: OpLessEqualThan, value: "-1.5", user: "-2", want: true},
 		{op: OpLessThan, value: "1e3", user: "999.9", want: true},
+		{op: OpBiggerThan, value: "4", user: "5.", want: true},
+		{op: OpLessThan, value: "1", user: ".5", want: true},
+		{op: OpEqual, value: "10", user: "10.0", want: false}, // Equal is a string test
+		{op: OpBiggerEqualThan, value: "10", user: "10.0", want: true},
 		// white space around numbers is accepted, as by double.TryParse
 		{op: OpBiggerThan, value: " 5 ", user: "\t6\n", want: true},
 		// thousands separators before the decimal point
