@@ -1,0 +1,72 @@
+package analytics
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Config configures a Service. The zero value of every field but DataDir (or
+// ClickHouseAddr) has a working default.
+type Config struct {
+	// Addr is the query API listen address (default ":8090"); "-" means do
+	// not listen (the caller mounts Handler itself).
+	Addr string
+	// ClickHouseAddr is the ClickHouse native-protocol address (host:9000).
+	// Empty selects the embedded store under DataDir.
+	ClickHouseAddr string
+	// ClickHouseDB is the database (default "switchyard"); created at Start.
+	ClickHouseDB string
+	// KafkaBrokers enables the Kafka consumer (ClickHouse mode only).
+	KafkaBrokers []string
+	// TopicPrefix is prepended to "sy.insights".
+	TopicPrefix string
+	// DataDir holds the embedded store (<DataDir>/analytics/events.log).
+	DataDir string
+	// BatchRows flushes an insert at this many events (default 50,000).
+	BatchRows int
+	// FlushInterval flushes an insert when its oldest event waited this long
+	// (default 1s).
+	FlushInterval time.Duration
+	// Retention deletes events older than this (0: keep forever). Checked
+	// hourly (or every Retention/10 if shorter, at least every minute).
+	Retention time.Duration
+	// CacheTTL is how long an experiment result is reused (default 5s).
+	CacheTTL time.Duration
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() error {
+	if c.Addr == "" {
+		c.Addr = ":8090"
+	}
+	if c.ClickHouseDB == "" {
+		c.ClickHouseDB = "switchyard"
+	}
+	if c.ClickHouseAddr == "" && c.DataDir == "" {
+		return errors.New("analytics: set ClickHouseAddr or DataDir")
+	}
+	if c.BatchRows <= 0 {
+		c.BatchRows = 50_000
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = time.Second
+	}
+	if c.Retention < 0 {
+		return errors.New("analytics: negative Retention")
+	}
+	if c.CacheTTL <= 0 {
+		c.CacheTTL = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// InsightTopic is the topic name for prefix.
+func InsightTopic(prefix string) string { return prefix + "sy.insights" }
+
+// ConsumerGroup is the Kafka consumer group of analytics.
+const ConsumerGroup = "sy-analytics"
