@@ -22,6 +22,9 @@ const (
 	insightDeadline = 20 * time.Second
 	sdkRunTimeout   = 4 * time.Minute
 	pushes          = 5
+	// reconnectDeadline covers the SDKs' reconnect backoff (first retry
+	// after about 1 s for all three).
+	reconnectDeadline = 30 * time.Second
 )
 
 // sdkSpec says how to start one SDK's compat script.
@@ -155,7 +158,7 @@ func checkPushes(t *testing.T, p *sdkProc, e *testEdge, fx *fixture, u user) []t
 		if err != nil {
 			t.Fatalf("push %d: LocalSource.Produce: %v", i, err)
 		}
-		seen := p.waitEvent("seen", pushDeadline)
+		seen := waitSeen(t, p, pushDeadline, value, u, fmt.Sprintf("push %d", i))
 		if seen.ID != w.ID || !sameJSON(seen.Value, want) {
 			p.fatalf("push %d: unexpected seen event %s (watch %d, want %s)", i, seen.raw, w.ID, want)
 		}
@@ -163,6 +166,48 @@ func checkPushes(t *testing.T, p *sdkProc, e *testEdge, fx *fixture, u user) []t
 		delays = append(delays, d)
 	}
 	return delays
+}
+
+// waitSeen waits for the SDK to report (through its own change
+// notification) that the push flag evaluates to value for u. On timeout it
+// asks the SDK for the flag's current value, to tell a change that never
+// arrived from one the SDK stored without notifying.
+func waitSeen(t *testing.T, p *sdkProc, timeout time.Duration, value string, u user, what string) msg {
+	t.Helper()
+	seen, ok := p.tryEvent("seen", timeout)
+	if ok {
+		return seen
+	}
+	now := p.call(evalCmd(flagPush, u))
+	if sameJSON(now.Value, typedJSON(t, "string", value)) {
+		p.fatalf("%s: the SDK evaluates %s to %s, but its change notification did not fire within %s", what, flagPush, now.Value, timeout)
+	}
+	p.fatalf("%s: the change to %s = %q did not reach the SDK within %s (it still evaluates %s)", what, flagPush, value, timeout, now.Value)
+	return msg{}
+}
+
+// checkRestart restarts the edge on the same address (SDK connections get
+// the edge's shutdown close code), produces one more change to the new edge
+// and waits until the SDK, having reconnected and re-synced, evaluates it.
+func checkRestart(t *testing.T, p *sdkProc, e *testEdge, fx *fixture, u user) {
+	t.Helper()
+	value := "after-restart"
+	want := typedJSON(t, "string", value)
+	w := p.call(map[string]any{"cmd": "watch", "flag": flagPush, "type": "string", "user": u, "want": value, "default": defaultFor(flagPush)})
+	start := time.Now()
+	e.restart(t, fx)
+	ev := fx.change(t, flagPush, value)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Source.Produce(ctx, ev); err != nil {
+		t.Fatalf("restart: LocalSource.Produce: %v", err)
+	}
+	seen := waitSeen(t, p, reconnectDeadline, value, u, "restart")
+	if seen.ID != w.ID || !sameJSON(seen.Value, want) {
+		p.fatalf("restart: unexpected seen event %s (watch %d, want %s)", seen.raw, w.ID, want)
+	}
+	t.Logf("%s: edge restarted on %s; the SDK reconnected and saw a change made after the restart %.0f ms after the shutdown",
+		p.name, e.Addr, float64(time.Duration(seen.AtUs-start.UnixMicro())*time.Microsecond)/float64(time.Millisecond))
 }
 
 func summarize(ds []time.Duration) string {
@@ -213,6 +258,9 @@ func runServerSDK(t *testing.T, spec sdkSpec) {
 	if n := e.Insights.undecodable(); n > 0 {
 		t.Errorf("%d records on %s are not msgp InsightBatch", n, e.Insights.topic)
 	}
+
+	// The SDK comes back after an edge restart and re-syncs.
+	checkRestart(t, p, e, fx, fx.Users["u-plain"])
 	p.call(map[string]any{"cmd": "close"})
 }
 
@@ -322,5 +370,7 @@ func runClientSDK(t *testing.T, spec sdkSpec) {
 			hasMetric(ms, fx.EnvID, metric, "u-plain")
 	})
 	t.Logf("%s: track/flush → InsightBatch on %s within %s", spec.name, e.Insights.topic, time.Since(start).Round(time.Millisecond))
+
+	checkRestart(t, p, e, fx, plain)
 	p.call(map[string]any{"cmd": "close"})
 }

@@ -4,9 +4,8 @@ package compat
 
 import "testing"
 
-// startEdge will start the real edge (package edge) once it has landed.
-func startEdge(t *testing.T, fx *fixture) *testEdge {
+// launch will start the real edge (package edge) once it has landed.
+func (e *testEdge) launch(t *testing.T, fx *fixture, addr string) {
 	t.Helper()
 	t.Fatal("compat: the edge server (package edge: edge.New, edge.NewLocalSource) has not landed yet")
-	return nil
 }

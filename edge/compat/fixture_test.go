@@ -176,7 +176,7 @@ func newFixture(t *testing.T) *fixture {
 	d := add(flagDisabled, "boolean", "true", "false")
 	d.IsEnabled = false
 
-	add(flagPush, "string", "before", "after-1", "after-2", "after-3", "after-4", "after-5")
+	add(flagPush, "string", "before", "after-1", "after-2", "after-3", "after-4", "after-5", "after-restart")
 
 	// Flags where SDKs are known to differ from FeatBit's server (and so
 	// from the edge): see quirkCases.

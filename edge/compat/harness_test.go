@@ -281,7 +281,18 @@ func (p *sdkProc) fatalf(format string, args ...any) {
 // timeout passes first.
 func (p *sdkProc) next(timeout time.Duration, waitingFor string) msg {
 	p.t.Helper()
-	timer := time.NewTimer(timeout)
+	m, ok := p.nextOrTimeout(timeout, waitingFor)
+	if !ok {
+		p.fatalf("no %s within %s", waitingFor, timeout)
+	}
+	return m
+}
+
+// nextOrTimeout returns the next protocol line, or false when timeout
+// passes first; it fails when the process ends.
+func (p *sdkProc) nextOrTimeout(timeout time.Duration, waitingFor string) (msg, bool) {
+	p.t.Helper()
+	timer := time.NewTimer(max(timeout, 0))
 	defer timer.Stop()
 	select {
 	case m, ok := <-p.lines:
@@ -292,27 +303,39 @@ func (p *sdkProc) next(timeout time.Duration, waitingFor string) msg {
 		if m.Ev == "fatal" {
 			p.fatalf("script failed while waiting for %s: %s", waitingFor, m.Error)
 		}
-		return m
+		return m, true
 	case <-timer.C:
-		p.fatalf("no %s within %s", waitingFor, timeout)
+		return msg{}, false
 	}
-	panic("unreachable")
 }
 
 // waitEvent returns the first event ev (buffered or new) within timeout.
 func (p *sdkProc) waitEvent(ev string, timeout time.Duration) msg {
 	p.t.Helper()
+	m, ok := p.tryEvent(ev, timeout)
+	if !ok {
+		p.fatalf("no event %s within %s", ev, timeout)
+	}
+	return m
+}
+
+// tryEvent is waitEvent that reports a timeout instead of failing.
+func (p *sdkProc) tryEvent(ev string, timeout time.Duration) (msg, bool) {
+	p.t.Helper()
 	for i, m := range p.events {
 		if m.Ev == ev {
 			p.events = append(p.events[:i], p.events[i+1:]...)
-			return m
+			return m, true
 		}
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		m := p.next(time.Until(deadline), "event "+ev)
+		m, ok := p.nextOrTimeout(time.Until(deadline), "event "+ev)
+		if !ok {
+			return msg{}, false
+		}
 		if m.Ev == ev {
-			return m
+			return m, true
 		}
 		if m.Ev != "" {
 			p.events = append(p.events, m)
