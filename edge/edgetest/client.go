@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ type Client struct {
 	Conn     net.Conn
 	Protocol string // negotiated subprotocol
 	t        testing.TB
+	r        io.Reader
 }
 
 // StreamURL returns the streaming URL FeatBit SDKs build for secret and
@@ -48,12 +50,11 @@ func DialErr(url string, protocols ...string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if br != nil {
-		ws.PutReader(br)
-		// frames sent right after the upgrade would be lost; the edge
-		// never sends before the client speaks.
+	c := &Client{Conn: conn, Protocol: hs.Protocol, r: conn}
+	if br != nil { // the server sent frames right after the upgrade (a close frame)
+		c.r = io.MultiReader(br, conn)
 	}
-	return &Client{Conn: conn, Protocol: hs.Protocol}, nil
+	return c, nil
 }
 
 // Send writes one text message.
@@ -75,12 +76,12 @@ func (c *Client) Read(d time.Duration) (ws.OpCode, []byte, error) {
 	_ = c.Conn.SetReadDeadline(time.Now().Add(d))
 	defer c.Conn.SetReadDeadline(time.Time{})
 	for {
-		h, err := ws.ReadHeader(c.Conn)
+		h, err := ws.ReadHeader(c.r)
 		if err != nil {
 			return 0, nil, err
 		}
 		p := make([]byte, h.Length)
-		if _, err := ioReadFull(c.Conn, p); err != nil {
+		if _, err := io.ReadFull(c.r, p); err != nil {
 			return 0, nil, err
 		}
 		if h.Masked {
@@ -98,18 +99,6 @@ func (c *Client) Read(d time.Duration) (ws.OpCode, []byte, error) {
 		}
 		return h.OpCode, p, nil
 	}
-}
-
-func ioReadFull(c net.Conn, p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		k, err := c.Read(p[n:])
-		n += k
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // Message is a decoded JSON streaming message.
