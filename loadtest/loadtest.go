@@ -1,0 +1,330 @@
+// Package loadtest is the Switchyard load harness: it drives an edge with
+// FeatBit streaming connections and HTTP load, measures it, and writes a
+// summary table, a JSON result and a self-contained HTML report per
+// scenario (connect, hold, push, evaluate, events; see
+// loadtest/internal/scenario).
+//
+// Usage (the binary is loadtest/cmd/loadtest; docs/benchmarks.md has the
+// measured runs):
+//
+//	loadtest [flags] connect|hold|push|evaluate|events ...
+//
+// Every flag can also be set with an SY_LOADTEST_<NAME> environment
+// variable (dashes become underscores: SY_LOADTEST_PUSH_RATE=5).
+//
+// The harness can launch the edge itself (-edge-bin): -edge-procs processes
+// of the edge binary sharing one port with SO_REUSEPORT (the edge's
+// -reuseport flag), so a single machine holds more connections than one
+// process's open-files limit allows. Streaming load runs in worker
+// processes (this binary re-executed with the argument "worker"), each
+// holding up to its open-files limit and binding its own 127.0.x.y source
+// address.
+//
+// Lifetime: New, Run, then Shutdown, which stops every process the harness
+// started (workers stop when their stdin closes; edge processes get
+// SIGTERM, then SIGKILL after a grace period).
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/switchyard/switchyard/loadtest/internal/change"
+	"github.com/switchyard/switchyard/loadtest/internal/machine"
+	"github.com/switchyard/switchyard/loadtest/internal/report"
+	"github.com/switchyard/switchyard/loadtest/internal/scenario"
+	"github.com/switchyard/switchyard/loadtest/internal/worker"
+)
+
+// Config is the harness configuration (flags + SY_LOADTEST_* env).
+type Config struct {
+	Scenarios []string
+	Scenario  scenario.Config
+	OutDir    string
+
+	RedisAddr    string
+	KafkaBrokers []string
+	TopicPrefix  string
+	ServerSecret string
+	ClientSecret string
+
+	EdgeBin   string
+	EdgeProcs int
+	EdgeArgs  []string
+	EdgeWait  time.Duration
+}
+
+// Scenarios the harness knows, in the order "all" runs them.
+var Scenarios = []string{"connect", "hold", "push", "evaluate", "events"}
+
+// ParseArgs parses command-line arguments (flags, then scenario names).
+func ParseArgs(args []string, stderr io.Writer) (Config, error) {
+	var c Config
+	s := &c.Scenario
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: loadtest [flags] %s|all ...\n\nflags (also SY_LOADTEST_<NAME>):\n", strings.Join(Scenarios, "|"))
+		fs.PrintDefaults()
+	}
+	var dsts, edgePids, kafka, edgeArgs string
+	fs.StringVar(&s.Target, "target", "127.0.0.1:5100", "edge address host:port (streaming and HTTP)")
+	fs.StringVar(&dsts, "dsts", "", "comma-separated destination addresses to spread connections over (edge listening on a wildcard address); default -target")
+	fs.IntVar(&s.Conns, "conns", 1000, "streaming connections")
+	fs.Float64Var(&s.Rate, "rate", 5000, "new connections per second, all workers together (0: unlimited)")
+	fs.IntVar(&s.Concurrency, "concurrency", 128, "in-flight connects per worker")
+	fs.Float64Var(&s.ClientShare, "client-share", 0.2, "fraction of type=client connections (JS-SDK style users)")
+	fs.IntVar(&s.PerWorker, "per-worker", 0, "connections per worker process (0: the open-files limit minus a reserve)")
+	fs.BoolVar(&s.Msgpack, "msgpack", false, "speak the msgpack variant (Sec-WebSocket-Protocol switchyard.msgpack.v1)")
+	fs.IntVar(&s.Flags, "flags", 20, "generated flags in the load-test environment (plus the push flag)")
+	fs.DurationVar(&s.PingInterval, "ping", 18*time.Second, "FeatBit ping interval per connection (0: none; Node/JS SDKs use 18s, others 10s)")
+	fs.DurationVar(&s.HoldFor, "hold", 10*time.Second, "hold: idle time measured")
+	fs.DurationVar(&s.Settle, "settle", 3*time.Second, "hold: wait after connecting before memory is read")
+	fs.IntVar(&s.Pushes, "pushes", 10, "push: changes to make")
+	fs.Float64Var(&s.PushRate, "push-rate", 2, "push: changes per second")
+	fs.DurationVar(&s.PushTimeout, "push-timeout", 30*time.Second, "push: wait for the last deliveries")
+	fs.IntVar(&s.HTTPConcurrency, "http-concurrency", 64, "evaluate/events: keep-alive connections")
+	fs.DurationVar(&s.HTTPDuration, "duration", 10*time.Second, "evaluate/events: load duration")
+	fs.StringVar(&s.EvalMix, "mix", "ofrep", "evaluate: ofrep, server-poll, client-poll or mix")
+	fs.IntVar(&s.EventsPerReq, "events-per-request", 50, "events: insight objects per track request (SDKs send up to 50)")
+	fs.StringVar(&s.ClickHouseHTTP, "clickhouse-http", "", "events: ClickHouse HTTP address; waits until every accepted event is there")
+	fs.StringVar(&s.ClickHouseDB, "clickhouse-db", "default", "events: ClickHouse database of flag_events/metric_events")
+	fs.BoolVar(&s.SmallBuffers, "small-buffers", true, "workers use 256-byte netpoll buffers (less client memory)")
+	fs.StringVar(&edgePids, "edge-pids", "", "comma-separated edge pids for CPU/memory figures (default: the processes listening on -target's port)")
+	fs.StringVar(&c.OutDir, "out", "loadtest-results", "directory for <scenario>.json and <scenario>.html")
+	fs.StringVar(&c.RedisAddr, "redis", "", "Redis address: the environment snapshot is written to sy:snap:{envId}")
+	fs.StringVar(&kafka, "kafka", "", "Kafka brokers (comma-separated): changes go to <prefix>sy.changes")
+	fs.StringVar(&c.TopicPrefix, "topic-prefix", "", "Kafka topic prefix (the edge's -topic-prefix)")
+	fs.StringVar(&c.ServerSecret, "server-secret", "", "use an existing environment's server secret instead of generating one (no push)")
+	fs.StringVar(&c.ClientSecret, "client-secret", "", "the existing environment's client secret")
+	fs.StringVar(&c.EdgeBin, "edge-bin", "", "launch the edge binary (with -reuseport) instead of using a running edge")
+	fs.IntVar(&c.EdgeProcs, "edge-procs", 0, "edge processes to launch on -target's port (0: as many as the fd limit needs for -conns)")
+	fs.StringVar(&edgeArgs, "edge-args", "", "extra arguments for launched edge processes (space-separated)")
+	fs.DurationVar(&c.EdgeWait, "edge-wait", 30*time.Second, "wait this long for launched edges to listen")
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := os.LookupEnv("SY_LOADTEST_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))); ok {
+			_ = f.Value.Set(v)
+		}
+	})
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	for _, a := range fs.Args() {
+		if a == "all" {
+			c.Scenarios = append(c.Scenarios, Scenarios...)
+			continue
+		}
+		if !contains(Scenarios, a) {
+			return c, fmt.Errorf("unknown scenario %q (want %s or all)", a, strings.Join(Scenarios, ", "))
+		}
+		c.Scenarios = append(c.Scenarios, a)
+	}
+	if len(c.Scenarios) == 0 {
+		fs.Usage()
+		return c, errors.New("no scenario given")
+	}
+	s.Dsts = split(dsts)
+	c.KafkaBrokers = split(kafka)
+	c.EdgeArgs = strings.Fields(edgeArgs)
+	for _, p := range split(edgePids) {
+		pid, err := strconv.Atoi(p)
+		if err != nil {
+			return c, fmt.Errorf("-edge-pids: %q is not a pid", p)
+		}
+		s.EdgePids = append(s.EdgePids, pid)
+	}
+	if (c.RedisAddr == "") != (len(c.KafkaBrokers) == 0) {
+		return c, errors.New("-redis and -kafka go together (the edge's production source)")
+	}
+	if c.ServerSecret != "" && c.RedisAddr != "" {
+		return c, errors.New("-server-secret uses an existing environment; -redis/-kafka publish a generated one: pick one")
+	}
+	return c, nil
+}
+
+func split(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Harness runs the configured scenarios.
+type Harness struct {
+	cfg    Config
+	out    io.Writer
+	remote *change.Remote
+	edges  []*exec.Cmd
+}
+
+// New builds a harness; results are printed to out.
+func New(cfg Config, out io.Writer) (*Harness, error) {
+	h := &Harness{cfg: cfg, out: out}
+	sc := &h.cfg.Scenario
+	if cfg.RedisAddr != "" {
+		r, err := change.NewRemote(cfg.RedisAddr, cfg.KafkaBrokers, cfg.TopicPrefix)
+		if err != nil {
+			return nil, err
+		}
+		h.remote = r
+		sc.Source = r
+	}
+	if cfg.ServerSecret != "" {
+		sc.Env = &change.Env{ID: "existing", ServerSecret: cfg.ServerSecret, ClientSecret: cfg.ClientSecret}
+		if cfg.ClientSecret == "" {
+			sc.ClientShare = 0
+		}
+	}
+	if sc.Source == nil && sc.Env == nil {
+		h.Shutdown(context.Background())
+		return nil, errors.New("no environment: give -redis and -kafka (the harness publishes its own environment) or -server-secret/-client-secret of an existing one")
+	}
+	return h, nil
+}
+
+// Run launches edges if asked and runs every scenario; it returns an error
+// wrapping scenario.ErrChecks when a consistency check failed.
+func (h *Harness) Run(ctx context.Context) error {
+	if h.cfg.EdgeBin != "" {
+		if err := h.launchEdges(ctx); err != nil {
+			return err
+		}
+	}
+	var failed []string
+	for _, name := range h.cfg.Scenarios {
+		sc := h.cfg.Scenario
+		if name == "push" && sc.Source == nil {
+			fmt.Fprintln(h.out, "push: skipped (needs -redis and -kafka to make changes)")
+			continue
+		}
+		var r *report.Result
+		var err error
+		switch name {
+		case "connect":
+			r, err = scenario.Connect(ctx, sc)
+		case "hold":
+			r, err = scenario.Hold(ctx, sc)
+		case "push":
+			r, err = scenario.Push(ctx, sc)
+		case "evaluate":
+			r, err = scenario.Evaluate(ctx, sc)
+		case "events":
+			r, err = scenario.Events(ctx, sc)
+		}
+		if r != nil {
+			if len(h.edges) > 0 {
+				r.Params["edgeProcs"] = len(h.edges)
+			}
+			r.WriteTable(h.out)
+			jp, hp, serr := r.Save(h.cfg.OutDir)
+			if serr != nil {
+				return serr
+			}
+			fmt.Fprintf(h.out, "wrote %s and %s\n", jp, hp)
+		}
+		if err != nil {
+			if !errors.Is(err, scenario.ErrChecks) {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			failed = append(failed, name)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%s: %w", strings.Join(failed, ", "), scenario.ErrChecks)
+	}
+	return nil
+}
+
+// launchEdges starts EdgeProcs edge processes with -reuseport on the
+// target address and waits until the port accepts connections.
+func (h *Harness) launchEdges(ctx context.Context) error {
+	sc := &h.cfg.Scenario
+	n := h.cfg.EdgeProcs
+	if n <= 0 {
+		_, hard := machine.NoFile()
+		per := int(hard) - 500
+		n = max(1, (sc.Conns+per-1)/per)
+	}
+	_, port, err := net.SplitHostPort(sc.Target)
+	if err != nil {
+		return fmt.Errorf("-target: %w", err)
+	}
+	if pids, _ := machine.ListenerPids(mustAtoi(port)); len(pids) > 0 {
+		return fmt.Errorf("port %s is already in use by pids %v; stop that edge or pick another -target", port, pids)
+	}
+	fmt.Fprintf(h.out, "launching %d edge processes on %s (-reuseport)\n", n, sc.Target)
+	for i := 0; i < n; i++ {
+		args := append([]string{"-addr", sc.Target, "-reuseport"}, h.cfg.EdgeArgs...)
+		cmd := exec.Command(h.cfg.EdgeBin, args...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		cmd.Env = append(os.Environ(), "GOMAXPROCS=2")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start edge %d: %w", i, err)
+		}
+		h.edges = append(h.edges, cmd)
+		sc.EdgePids = append(sc.EdgePids, cmd.Process.Pid)
+	}
+	deadline := time.Now().Add(h.cfg.EdgeWait)
+	for {
+		pids, _ := machine.ListenerPids(mustAtoi(port))
+		if len(pids) >= n {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("launched edges: %d of %d listening on %s after %s", len(pids), n, sc.Target, h.cfg.EdgeWait)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func mustAtoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// Shutdown stops the edges the harness launched and closes its clients.
+func (h *Harness) Shutdown(ctx context.Context) {
+	for _, c := range h.edges {
+		_ = c.Process.Signal(syscall.SIGTERM)
+	}
+	for _, c := range h.edges {
+		done := make(chan struct{})
+		go func() { _ = c.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = c.Process.Kill()
+			<-done
+		}
+	}
+	h.edges = nil
+	if h.remote != nil {
+		h.remote.Close()
+		h.remote = nil
+	}
+}
+
+// Worker is the worker-process entry point: fleets driven over stdin/stdout.
+func Worker(ctx context.Context) error {
+	return worker.Serve(ctx, os.Stdin, os.Stdout, true)
+}
