@@ -1,6 +1,10 @@
 package wire
 
-import "errors"
+import (
+	"errors"
+	"unicode"
+	"unicode/utf8"
+)
 
 // MsgType is the type of an incoming SDK message.
 type MsgType uint8
@@ -48,15 +52,23 @@ type UserView struct {
 	Props       []PropView
 }
 
-// Valid reports whether the user has a non-blank keyId, FeatBit's condition
-// for accepting a user.
+// Valid reports whether the user has a non-blank keyId (not empty and not
+// only Unicode white space), FeatBit's condition for accepting a user.
 func (u *UserView) Valid() bool {
-	for _, c := range u.KeyID {
-		switch c {
-		case ' ', '\t', '\n', '\r', '\v', '\f':
-		default:
+	for i := 0; i < len(u.KeyID); {
+		c := u.KeyID[i]
+		if c < utf8.RuneSelf {
+			if c != ' ' && (c < '\t' || c > '\r') {
+				return true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(u.KeyID[i:])
+		if !unicode.IsSpace(r) {
 			return true
 		}
+		i += size
 	}
 	return false
 }

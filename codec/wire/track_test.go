@@ -158,7 +158,7 @@ func TestParseUser(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(u, want) {
 		t.Fatalf("ParseUser = %+v, %v", u, err)
 	}
-	for _, body := range []string{`{}`, `{"keyId":""}`, `{"keyId":" \t"}`, `{"keyId":null,"name":"x"}`, `null`} {
+	for _, body := range []string{`{}`, `{"keyId":""}`, `{"keyId":" \t"}`, `{"keyId":"\u00a0\u3000\n"}`, `{"keyId":null,"name":"x"}`, `null`} {
 		if err := ParseUser([]byte(body), &u); !errors.Is(err, ErrInvalidUser) {
 			t.Errorf("%s: err = %v, want ErrInvalidUser", body, err)
 		}

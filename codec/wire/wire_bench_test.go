@@ -110,3 +110,26 @@ func BenchmarkParseTrack(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAppendServerSync100 encodes a full server data-sync of 100
+// realistic flags and 11 segments and reports the frame size, next to the
+// msgpack size of the same flags and segments (codec's MarshalMsg).
+func BenchmarkAppendServerSync100(b *testing.B) {
+	flags, segs := realisticFlags(100)
+	buf := AppendServerSync(nil, EventFull, flags, segs)
+	var mp []byte
+	for _, f := range flags {
+		mp, _ = f.MarshalMsg(mp)
+	}
+	for _, s := range segs {
+		mp, _ = s.MarshalMsg(mp)
+	}
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		buf = AppendServerSync(buf[:0], EventFull, flags, segs)
+	}
+	b.ReportMetric(float64(len(buf)), "json-bytes")
+	b.ReportMetric(float64(len(mp)), "msgp-bytes")
+}
