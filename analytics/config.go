@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Config configures a Service. The zero value of every field but DataDir (or
@@ -35,6 +37,8 @@ type Config struct {
 	CacheTTL time.Duration
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+
+	kafkaOpts []kgo.Opt // tests: extra franz-go options (short heartbeats)
 }
 
 func (c *Config) setDefaults() error {
@@ -68,5 +72,6 @@ func (c *Config) setDefaults() error {
 // InsightTopic is the topic name for prefix.
 func InsightTopic(prefix string) string { return prefix + "sy.insights" }
 
-// ConsumerGroup is the Kafka consumer group of analytics.
+// ConsumerGroup is the Kafka consumer group of analytics; like the topic it
+// takes TopicPrefix, so test runs sharing a broker do not share a group.
 const ConsumerGroup = "sy-analytics"

@@ -57,7 +57,8 @@ func New(cfg Config) (*Service, error) {
 		s.sink, s.store = sk, sk
 		if len(cfg.KafkaBrokers) > 0 {
 			c, err := consume.New(consume.Config{Brokers: cfg.KafkaBrokers, Topic: InsightTopic(cfg.TopicPrefix),
-				Group: ConsumerGroup, BatchRows: cfg.BatchRows, FlushInterval: cfg.FlushInterval, Logger: cfg.Logger}, sk)
+				Group: cfg.TopicPrefix + ConsumerGroup, BatchRows: cfg.BatchRows, FlushInterval: cfg.FlushInterval,
+				Logger: cfg.Logger, ClientOpts: cfg.kafkaOpts}, sk)
 			if err != nil {
 				sk.Close()
 				return nil, err
