@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/switchyard/switchyard/codec"
 )
@@ -51,6 +52,12 @@ func (s *Store) ListEnvs(ctx context.Context, projectID string) ([]*Env, error) 
 			out = append(out, e)
 		}
 	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].CreatedAt != out[j].CreatedAt {
+			return out[i].CreatedAt < out[j].CreatedAt
+		}
+		return out[i].Name < out[j].Name
+	})
 	return out, err
 }
 

@@ -1,0 +1,282 @@
+// Package control is Switchyard's control plane: the REST API under
+// /api/v1 (OpenAPI document at /api/openapi.json), the store (MongoDB in
+// production, an embedded bbolt store under a data directory otherwise), the
+// change pipeline that delivers every acknowledged change to the edges
+// (snapshot to Redis, change event to Kafka, retried until both are current)
+// and the end-user ingestion from Kafka.
+//
+// Mains and the all-in-one binary use New, Start, Shutdown, Bootstrap and
+// IngestEndUsers; everything else is in control/internal. A Server is safe
+// for concurrent use once Start returned.
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/control/internal/api"
+	"github.com/switchyard/switchyard/control/internal/enduser"
+	"github.com/switchyard/switchyard/control/internal/publish"
+	"github.com/switchyard/switchyard/control/internal/store"
+	"github.com/switchyard/switchyard/control/internal/store/bolt"
+	"github.com/switchyard/switchyard/control/internal/store/mongo"
+)
+
+// Config configures a Server. The zero value (plus DataDir) runs the
+// embedded mode: bbolt store, no Redis, no Kafka (pass in-process writers
+// with WithSnapshotWriter/WithChangeProducer).
+type Config struct {
+	// Addr is the listen address of the API (default ":8080").
+	Addr string
+	// DataDir holds the embedded store (control.db) when MongoURI is empty
+	// (default "./data").
+	DataDir string
+	// MongoURI selects the MongoDB store; MongoDB is the database name
+	// (default "switchyard").
+	MongoURI, MongoDB string
+	// RedisAddr, when set, makes Redis the snapshot writer (key
+	// "sy:snap:{envId}").
+	RedisAddr string
+	// KafkaBrokers, when set, makes Kafka the change producer (topic
+	// TopicPrefix+"sy.changes") and starts the end-user consumer (topic
+	// TopicPrefix+"sy.endusers", group "sy-control-endusers").
+	KafkaBrokers []string
+	// TopicPrefix prefixes every Kafka topic name.
+	TopicPrefix string
+	// AdminEmail and AdminPassword define the initial admin that Bootstrap
+	// creates on first run (default email admin@switchyard.local; empty
+	// password: a random one, returned once by Bootstrap).
+	AdminEmail, AdminPassword string
+	// MaxBody limits request bodies (default 1 MiB); SessionTTL is the
+	// lifetime of a login session (default 24 h).
+	MaxBody    int64
+	SessionTTL time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.Addr == "" {
+		c.Addr = ":8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	if c.MongoDB == "" {
+		c.MongoDB = "switchyard"
+	}
+	if c.AdminEmail == "" {
+		c.AdminEmail = "admin@switchyard.local"
+	}
+}
+
+// SnapshotWriter receives whole-environment snapshots (see
+// docs/architecture.md, "In-process composition").
+type SnapshotWriter = publish.SnapshotWriter
+
+// ChangeProducer receives change events.
+type ChangeProducer = publish.ChangeProducer
+
+// Option customises a Server.
+type Option func(*Server)
+
+// WithSnapshotWriter replaces the Redis snapshot writer.
+func WithSnapshotWriter(w SnapshotWriter) Option { return func(s *Server) { s.snap = w } }
+
+// WithChangeProducer replaces the Kafka change producer.
+func WithChangeProducer(p ChangeProducer) Option { return func(s *Server) { s.prod = p } }
+
+// WithExtraHandler mounts h under prefix (e.g. analytics' query API under
+// "/api/analytics/"). A prefix ending in "/" matches the whole subtree.
+func WithExtraHandler(prefix string, h http.Handler) Option {
+	return func(s *Server) { s.extra = append(s.extra, extraHandler{prefix, h}) }
+}
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+type extraHandler struct {
+	prefix string
+	h      http.Handler
+}
+
+// Server is a control plane instance.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	snap  SnapshotWriter
+	prod  ChangeProducer
+	extra []extraHandler
+
+	st      *store.Store
+	api     *api.API
+	pub     *publish.Publisher
+	mux     *http.ServeMux
+	closers []func()
+
+	mu     sync.Mutex
+	ln     net.Listener
+	srv    *http.Server
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New opens the store (applying migrations) and builds the server; it does
+// not listen or publish until Start.
+func New(cfg Config, opts ...Option) (*Server, error) {
+	cfg.defaults()
+	s := &Server{cfg: cfg, log: slog.Default()}
+	for _, o := range opts {
+		o(s)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var b store.Backend
+	var err error
+	if cfg.MongoURI != "" {
+		b, err = mongo.Open(ctx, cfg.MongoURI, cfg.MongoDB, store.Schema)
+	} else {
+		b, err = bolt.Open(cfg.DataDir, store.Schema)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.st = store.New(b)
+	s.closers = append(s.closers, func() { _ = b.Close(context.Background()) })
+	if s.snap == nil && cfg.RedisAddr != "" {
+		r, err := publish.NewRedis(cfg.RedisAddr)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.snap = r
+		s.closers = append(s.closers, r.Close)
+	}
+	if s.prod == nil && len(cfg.KafkaBrokers) > 0 {
+		k, err := publish.NewKafka(cfg.KafkaBrokers, cfg.TopicPrefix)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.prod = k
+		s.closers = append(s.closers, k.Close)
+	}
+	s.pub = publish.New(s.st, s.snap, s.prod, s.log)
+	s.api = api.New(s.st, s.pub, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log})
+	s.mux = http.NewServeMux()
+	s.api.Register(s.mux)
+	doc, err := json.Marshal(s.api.OpenAPI())
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("BUG: cannot encode OpenAPI document: %w", err)
+	}
+	s.mux.HandleFunc("GET "+api.OpenAPIPath, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(doc)
+	})
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	for _, e := range s.extra {
+		p := e.prefix
+		if strings.HasSuffix(p, "/") {
+			s.mux.Handle(p, e.h)
+		} else {
+			s.mux.Handle(p, e.h)
+			s.mux.Handle(p+"/", e.h)
+		}
+	}
+	return s, nil
+}
+
+func (s *Server) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// Handler returns the HTTP handler (API, OpenAPI document, extra handlers).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Start listens on Config.Addr and starts the publisher and, with Kafka, the
+// end-user consumer. It returns once listening.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return errors.New("control: already started")
+	}
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", s.cfg.Addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.ln, s.cancel = ln, cancel
+	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if k, ok := s.prod.(*publish.Kafka); ok {
+		tctx, tcancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := k.EnsureTopic(tctx, 6); err != nil {
+			s.log.Warn("cannot ensure the change topic; relying on auto-creation", "err", err)
+		}
+		tcancel()
+	}
+	if len(s.cfg.KafkaBrokers) > 0 {
+		c, err := enduser.NewConsumer(s.cfg.KafkaBrokers, s.cfg.TopicPrefix, s.st, s.log, enduser.Options{})
+		if err != nil {
+			cancel()
+			ln.Close()
+			return err
+		}
+		s.wg.Go(func() { c.Run(ctx) })
+	}
+	s.wg.Go(func() { s.pub.Run(ctx) })
+	s.wg.Go(func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("control API server stopped", "err", err)
+		}
+	})
+	return nil
+}
+
+// Addr returns the listening address (after Start), else Config.Addr.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return s.ln.Addr().String()
+	}
+	return s.cfg.Addr
+}
+
+// Shutdown stops serving (waiting for requests in flight until ctx ends),
+// stops the background work and closes the store and clients.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	srv, cancel := s.srv, s.cancel
+	s.mu.Unlock()
+	var err error
+	if srv != nil {
+		err = srv.Shutdown(ctx)
+		cancel()
+		s.wg.Wait()
+	}
+	s.close()
+	return err
+}
+
+// IngestEndUsers upserts a batch of end users (the embedded mode's
+// replacement for the Kafka end-user consumer).
+func (s *Server) IngestEndUsers(ctx context.Context, b *codec.EndUserBatch) error {
+	return enduser.Ingest(ctx, s.st, b)
+}
+
+// PublishPending publishes every environment whose changes are not yet
+// delivered, once, now; it returns how many are still pending. Start runs
+// this continuously; tests and tools may call it directly.
+func (s *Server) PublishPending(ctx context.Context) int { return s.pub.Sweep(ctx) }

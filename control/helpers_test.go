@@ -1,0 +1,149 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/switchyard/switchyard/control/internal/auth"
+	"github.com/switchyard/switchyard/control/internal/publish"
+	"github.com/switchyard/switchyard/control/internal/store"
+)
+
+func init() { auth.BcryptCost = 4 } // keep unit tests fast; production uses the default cost
+
+// harness is a Server on a temp data dir with in-memory sinks, driven
+// through its Handler without a listener. Publishing is explicit
+// (publish), so tests are deterministic.
+type harness struct {
+	t     *testing.T
+	s     *Server
+	sink  *publish.Memory
+	info  *BootstrapInfo
+	admin string // admin session token
+}
+
+func newHarness(t *testing.T, opts ...Option) *harness {
+	t.Helper()
+	sink := publish.NewMemory()
+	cfg := Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0", AdminPassword: "admin-password"}
+	s, err := New(cfg, append([]Option{WithSnapshotWriter(sink), WithChangeProducer(sink)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	info, err := s.Bootstrap(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, s: s, sink: sink, info: info}
+	h.admin = h.login(info.AdminEmail, "admin-password")
+	return h
+}
+
+type resp struct {
+	Code   int
+	Body   []byte
+	Header http.Header
+}
+
+func (r *resp) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// errField returns the error code and field of an error response.
+func (r *resp) errField(t *testing.T) (string, string) {
+	t.Helper()
+	var e struct {
+		Error struct{ Code, Field, Message string }
+	}
+	r.decode(t, &e)
+	return e.Error.Code, e.Error.Field
+}
+
+func (h *harness) do(token, method, path string, body any) *resp {
+	h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	req.RemoteAddr = "192.0.2.1:1234"
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	w := httptest.NewRecorder()
+	h.s.Handler().ServeHTTP(w, req)
+	return &resp{Code: w.Code, Body: w.Body.Bytes(), Header: w.Header()}
+}
+
+// must does a request and fails unless the status is want.
+func (h *harness) must(want int, token, method, path string, body any) *resp {
+	h.t.Helper()
+	r := h.do(token, method, path, body)
+	if r.Code != want {
+		h.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Code, want, r.Body)
+	}
+	return r
+}
+
+func (h *harness) login(email, pw string) string {
+	h.t.Helper()
+	var lr struct{ Token string }
+	h.must(200, "", "POST", "/api/v1/auth/login", map[string]string{"email": email, "password": pw}).decode(h.t, &lr)
+	return lr.Token
+}
+
+func (h *harness) env(name string) string {
+	for _, e := range h.info.Envs {
+		if e.Name == name {
+			return e.ID
+		}
+	}
+	h.t.Fatalf("no env %s", name)
+	return ""
+}
+
+func (h *harness) flagsURL(env string) string { return "/api/v1/envs/" + env + "/flags" }
+
+func (h *harness) publish() {
+	h.t.Helper()
+	if left := h.s.PublishPending(context.Background()); left != 0 {
+		h.t.Fatalf("%d environments left unpublished (%+v)", left, h.s.pub.Stats())
+	}
+}
+
+func boolFlagBody(key string) map[string]any {
+	return map[string]any{"key": key, "name": key, "variationType": "boolean"}
+}
+
+func (h *harness) envVersion(env string) (int64, int) {
+	e, err := h.s.st.GetEnv(context.Background(), env)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	n, _, err := h.s.st.ListFlags(context.Background(), env, storeAll)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return e.Version, len(n)
+}
+
+var storeAll = store.FlagFilter{Status: "all"}

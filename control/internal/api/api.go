@@ -1,0 +1,444 @@
+// Package api is control's REST API under /api/v1: the route table (method,
+// pattern, required role, handler, request/response types for the OpenAPI
+// document), authentication of bearer tokens, role checks on every route,
+// request decoding with a body limit, validation, and the single place where
+// domain errors become HTTP status codes (writeError).
+//
+// Handlers are plain functions from a *call to (response, error); they never
+// write to the ResponseWriter themselves. Every write goes through the
+// store (which records the change in the environment's outbox first) and
+// then notifies the publisher; nothing is half-written because every check
+// runs before the first write.
+//
+// An API is safe for concurrent use.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchyard/switchyard/control/internal/auth"
+	"github.com/switchyard/switchyard/control/internal/store"
+)
+
+// Prefix is the base path of every route.
+const Prefix = "/api/v1"
+
+// Notifier is told about every environment that changed (the publisher).
+type Notifier interface{ Notify(envID string) }
+
+// Config tunes the API.
+type Config struct {
+	MaxBody    int64         // request body limit in bytes (default 1 MiB)
+	SessionTTL time.Duration // login session lifetime (default 24 h)
+	Log        *slog.Logger
+}
+
+// API serves the REST API.
+type API struct {
+	st     *store.Store
+	pub    Notifier
+	lim    *auth.Limiter
+	cfg    Config
+	routes []Route
+}
+
+// New returns the API over a store; pub may be nil.
+func New(st *store.Store, pub Notifier, cfg Config) *API {
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 24 * time.Hour
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	a := &API{st: st, pub: pub, lim: auth.NewLimiter(), cfg: cfg}
+	a.routes = a.table()
+	return a
+}
+
+// Limiter returns the login throttle (tests shorten it).
+func (a *API) Limiter() *auth.Limiter { return a.lim }
+
+// Routes returns the route table.
+func (a *API) Routes() []Route { return a.routes }
+
+// Register adds every route to mux as "METHOD /api/v1/...".
+func (a *API) Register(mux *http.ServeMux) {
+	for i := range a.routes {
+		rt := &a.routes[i]
+		mux.Handle(rt.Method+" "+rt.Path, a.wrap(rt))
+	}
+}
+
+func (a *API) notify(envID string) {
+	if a.pub != nil {
+		a.pub.Notify(envID)
+	}
+}
+
+// Scope says how a route finds the organization it acts in.
+type Scope int
+
+// Scopes.
+const (
+	Public  Scope = iota // no authentication
+	User                 // any authenticated caller
+	Org                  // {orgId} in the path
+	Project              // {projectId} in the path
+	Env                  // {envId} in the path
+)
+
+// Route is one endpoint.
+type Route struct {
+	Method  string
+	Path    string // full pattern, e.g. /api/v1/envs/{envId}/flags
+	Summary string
+	Tag     string
+	Scope   Scope
+	Role    string // minimum role in the organization (Org/Project/Env scopes)
+	Status  int    // success status (default 200)
+	Body    any    // request body type (nil: none), for the OpenAPI document
+	Resp    any    // response type, for the OpenAPI document
+	Query   []string
+	h       func(c *call) (any, error)
+}
+
+// principal is an authenticated caller: a user (session) or an access token.
+type principal struct {
+	user    *store.User
+	session string // session id (token hash)
+	token   *store.AccessToken
+}
+
+// call is the state of one request.
+type call struct {
+	a       *API
+	r       *http.Request
+	w       http.ResponseWriter
+	ctx     context.Context
+	p       *principal
+	orgID   string
+	role    string
+	env     *store.Env
+	project *store.Project
+}
+
+func (c *call) path(name string) string { return c.r.PathValue(name) }
+
+func (c *call) actor() string {
+	switch {
+	case c.p == nil:
+		return ""
+	case c.p.user != nil:
+		return c.p.user.ID
+	default:
+		return "token:" + c.p.token.ID
+	}
+}
+
+var errTooLarge = errors.New("request body too large")
+
+func (a *API) wrap(rt *Route) http.Handler {
+	status := rt.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				a.cfg.Log.Error("panic in handler", "route", rt.Method+" "+rt.Path, "panic", v)
+				writeError(w, a.cfg.Log, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBody)
+		c := &call{a: a, r: r, w: w, ctx: r.Context()}
+		res, err := a.serve(c, rt)
+		if err != nil {
+			writeError(w, a.cfg.Log, err)
+			return
+		}
+		if res == nil {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		writeJSON(w, status, res)
+	})
+}
+
+func (a *API) serve(c *call, rt *Route) (any, error) {
+	if rt.Scope != Public {
+		p, err := a.authenticate(c.ctx, c.r)
+		if err != nil {
+			return nil, err
+		}
+		c.p = p
+	}
+	switch rt.Scope {
+	case Org:
+		c.orgID = c.path("orgId")
+		if _, err := a.st.GetOrg(c.ctx, c.orgID); err != nil {
+			return nil, err
+		}
+	case Project:
+		p, err := a.st.GetProject(c.ctx, c.path("projectId"))
+		if err != nil {
+			return nil, err
+		}
+		c.project, c.orgID = p, p.OrgID
+	case Env:
+		e, err := a.st.GetEnv(c.ctx, c.path("envId"))
+		if err != nil {
+			return nil, err
+		}
+		c.env, c.orgID = e, e.OrgID
+	}
+	if c.orgID != "" {
+		role, err := a.roleIn(c.ctx, c.p, c.orgID)
+		if err != nil {
+			return nil, err
+		}
+		if store.RoleRank(role) < store.RoleRank(rt.Role) {
+			return nil, store.Errorf(store.ErrForbidden, "this needs the %s role; you are %s", rt.Role, role)
+		}
+		c.role = role
+	}
+	return rt.h(c)
+}
+
+// roleIn returns the caller's role in an organization (ErrForbidden if none).
+func (a *API) roleIn(ctx context.Context, p *principal, orgID string) (string, error) {
+	if p.token != nil {
+		if p.token.OrgID != orgID {
+			return "", store.Errorf(store.ErrForbidden, "the access token belongs to another organization")
+		}
+		return p.token.Role, nil
+	}
+	m, err := a.st.GetMember(ctx, orgID, p.user.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", store.Errorf(store.ErrForbidden, "you are not a member of this organization")
+	}
+	if err != nil {
+		return "", err
+	}
+	return m.Role, nil
+}
+
+func (a *API) authenticate(ctx context.Context, r *http.Request) (*principal, error) {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || tok == "" {
+		return nil, store.Errorf(store.ErrUnauthorized, "missing bearer token (Authorization: Bearer <token>)")
+	}
+	hash := auth.Hash(tok)
+	switch auth.Kind(tok) {
+	case auth.KindSession:
+		s, err := a.st.GetSession(ctx, hash)
+		if err != nil {
+			return nil, unauthorized(err)
+		}
+		u, err := a.st.GetUser(ctx, s.UserID)
+		if err != nil {
+			return nil, unauthorized(err)
+		}
+		return &principal{user: u, session: hash}, nil
+	case auth.KindAccess:
+		t, err := a.st.GetTokenByHash(ctx, hash)
+		if err != nil {
+			return nil, unauthorized(err)
+		}
+		return &principal{token: t}, nil
+	}
+	return nil, store.Errorf(store.ErrUnauthorized, "unknown token")
+}
+
+func unauthorized(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Errorf(store.ErrUnauthorized, "invalid or expired token")
+	}
+	return err
+}
+
+// ---- responses and the one error mapping ----
+
+// ErrorBody is the JSON body of every error response.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail describes an error; Field is the JSON path of the offending
+// request field, when there is one.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// retryAfter is an error that carries a Retry-After delay.
+type retryAfter struct {
+	wait time.Duration
+	err  error
+}
+
+func (e *retryAfter) Error() string { return e.err.Error() }
+func (e *retryAfter) Unwrap() error { return e.err }
+
+// writeError is the one place where errors become status codes.
+func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
+	var (
+		status int
+		code   string
+	)
+	switch {
+	case errors.Is(err, errTooLarge):
+		status, code = http.StatusRequestEntityTooLarge, "too_large"
+	case errors.Is(err, store.ErrInvalid):
+		status, code = http.StatusBadRequest, "invalid"
+	case errors.Is(err, store.ErrDuplicate):
+		status, code = http.StatusBadRequest, "duplicate"
+	case errors.Is(err, store.ErrNotFound):
+		status, code = http.StatusNotFound, "not_found"
+	case errors.Is(err, store.ErrConflict):
+		status, code = http.StatusConflict, "conflict"
+	case errors.Is(err, store.ErrUnauthorized):
+		status, code = http.StatusUnauthorized, "unauthorized"
+	case errors.Is(err, store.ErrForbidden):
+		status, code = http.StatusForbidden, "forbidden"
+	case errors.Is(err, store.ErrTooMany):
+		status, code = http.StatusTooManyRequests, "too_many_requests"
+	default:
+		status, code = http.StatusInternalServerError, "internal"
+	}
+	body := ErrorDetail{Code: code, Message: err.Error()}
+	var fe *store.FieldError
+	if errors.As(err, &fe) {
+		body.Field, body.Message = fe.Field, fe.Msg
+	}
+	if status == http.StatusNotFound && fe == nil {
+		body.Message = "not found"
+	}
+	if status == http.StatusInternalServerError {
+		log.Error("internal error", "err", err)
+		body.Message = "internal error"
+	}
+	var ra *retryAfter
+	if errors.As(err, &ra) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(ra.wait.Seconds()+0.999)))
+	}
+	writeJSON(w, status, ErrorBody{Error: body})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"code":"internal","message":"cannot encode response"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// decode reads the JSON body into v: unknown fields, wrong types and
+// trailing data are ErrInvalid naming the field; an oversized body is
+// errTooLarge (413).
+func (c *call) decode(v any) error {
+	dec := json.NewDecoder(c.r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, err2 := dec.Token(); err2 != io.EOF {
+			var mbe *http.MaxBytesError
+			if errors.As(err2, &mbe) {
+				return fmt.Errorf("limit %d bytes: %w", mbe.Limit, errTooLarge)
+			}
+			return store.Invalid("", "unexpected data after the JSON document")
+		}
+		return nil
+	}
+	var (
+		mbe *http.MaxBytesError
+		se  *json.SyntaxError
+		te  *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return fmt.Errorf("limit %d bytes: %w", mbe.Limit, errTooLarge)
+	case errors.Is(err, io.EOF):
+		return store.Invalid("", "request body is empty; a JSON object is expected")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return store.Invalid("", "request body is truncated JSON")
+	case errors.As(err, &se):
+		return store.Invalid("", "malformed JSON at byte %d: %v", se.Offset, se)
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "(body)"
+		}
+		return store.Invalid(field, "must be %s, not JSON %s", jsonKind(te.Type.Kind().String()), te.Value)
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		f = strings.Trim(f, `"`)
+		return store.Invalid(f, "unknown field %q", f)
+	}
+	return store.Invalid("", "invalid JSON: %v", err)
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	}
+	return "a number"
+}
+
+// queryInt reads an integer query parameter in [0, max].
+func (c *call) queryInt(name string, def, max int) (int, error) {
+	s := c.r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > max {
+		return 0, store.Invalid(name, "must be an integer from 0 to %d", max)
+	}
+	return n, nil
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// List is the response of every list endpoint.
+type List[T any] struct {
+	Items []T `json:"items"`
+	Total int `json:"total"`
+}
+
+func list[T any](items []T, total int) *List[T] {
+	if items == nil {
+		items = []T{}
+	}
+	return &List[T]{Items: items, Total: total}
+}

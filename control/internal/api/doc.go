@@ -1,0 +1,22 @@
+package api
+
+import "github.com/switchyard/switchyard/control/internal/openapi"
+
+// OpenAPIPath is where the document is served.
+const OpenAPIPath = "/api/openapi.json"
+
+// OpenAPI returns the OpenAPI 3 document of the route table.
+func (a *API) OpenAPI() map[string]any {
+	ops := make([]openapi.Op, len(a.routes))
+	for i, rt := range a.routes {
+		sum := rt.Summary
+		if rt.Role != "" {
+			sum += " (role: " + rt.Role + ")"
+		}
+		ops[i] = openapi.Op{Method: rt.Method, Path: rt.Path, Summary: sum, Tag: rt.Tag,
+			Public: rt.Scope == Public, Status: rt.Status, Body: rt.Body, Resp: rt.Resp, Query: rt.Query}
+	}
+	return openapi.Build(openapi.Info{Title: "Switchyard control API", Version: "1",
+		Description: "Feature flags, segments, environments and access control. Errors: " +
+			`{"error":{"code","field","message"}}; stale versions get 409.`}, ops)
+}

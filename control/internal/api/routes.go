@@ -1,0 +1,92 @@
+package api
+
+import (
+	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/control/internal/store"
+)
+
+const (
+	viewer = store.RoleViewer
+	editor = store.RoleEditor
+	admin  = store.RoleAdmin
+	owner  = store.RoleOwner
+)
+
+// table is the whole API. The OpenAPI document is generated from it and a
+// test checks that every route is registered and documented.
+func (a *API) table() []Route {
+	const p = Prefix
+	pageQ := []string{"offset", "limit"}
+	return []Route{
+		// auth
+		{Method: "POST", Path: p + "/auth/login", Tag: "auth", Summary: "Log in with email and password; returns a session token", Scope: Public, Body: LoginRequest{}, Resp: LoginResponse{}, h: a.login},
+		{Method: "POST", Path: p + "/auth/logout", Tag: "auth", Summary: "End the current session", Scope: User, h: a.logout},
+		{Method: "GET", Path: p + "/auth/me", Tag: "auth", Summary: "The caller: user and memberships, or access token", Scope: User, Resp: MeResponse{}, h: a.me},
+		{Method: "PUT", Path: p + "/auth/password", Tag: "auth", Summary: "Change the caller's password", Scope: User, Body: PasswordRequest{}, h: a.changePassword},
+
+		// organizations, members, tokens
+		{Method: "GET", Path: p + "/orgs", Tag: "orgs", Summary: "Organizations the caller belongs to", Scope: User, Resp: List[store.Org]{}, h: a.listOrgs},
+		{Method: "POST", Path: p + "/orgs", Tag: "orgs", Summary: "Create an organization (the caller becomes owner)", Scope: User, Status: 201, Body: NameKey{}, Resp: store.Org{}, h: a.createOrg},
+		{Method: "GET", Path: p + "/orgs/{orgId}", Tag: "orgs", Summary: "Get an organization", Scope: Org, Role: viewer, Resp: store.Org{}, h: a.getOrg},
+		{Method: "PUT", Path: p + "/orgs/{orgId}", Tag: "orgs", Summary: "Rename an organization", Scope: Org, Role: admin, Body: NameKey{}, Resp: store.Org{}, h: a.updateOrg},
+		{Method: "GET", Path: p + "/orgs/{orgId}/members", Tag: "orgs", Summary: "List members", Scope: Org, Role: viewer, Resp: List[MemberView]{}, h: a.listMembers},
+		{Method: "POST", Path: p + "/orgs/{orgId}/members", Tag: "orgs", Summary: "Add a member (creates the user account if needed)", Scope: Org, Role: admin, Status: 201, Body: MemberRequest{}, Resp: MemberView{}, h: a.addMember},
+		{Method: "DELETE", Path: p + "/orgs/{orgId}/members/{userId}", Tag: "orgs", Summary: "Remove a member", Scope: Org, Role: admin, h: a.removeMember},
+		{Method: "GET", Path: p + "/orgs/{orgId}/tokens", Tag: "orgs", Summary: "List access tokens (never their values)", Scope: Org, Role: admin, Resp: List[store.AccessToken]{}, h: a.listTokens},
+		{Method: "POST", Path: p + "/orgs/{orgId}/tokens", Tag: "orgs", Summary: "Create an access token; its value is shown only in this response", Scope: Org, Role: admin, Status: 201, Body: TokenRequest{}, Resp: TokenCreated{}, h: a.createToken},
+		{Method: "DELETE", Path: p + "/orgs/{orgId}/tokens/{tokenId}", Tag: "orgs", Summary: "Revoke an access token", Scope: Org, Role: admin, h: a.deleteToken},
+
+		// projects, environments
+		{Method: "GET", Path: p + "/orgs/{orgId}/projects", Tag: "projects", Summary: "List projects", Scope: Org, Role: viewer, Resp: List[store.Project]{}, h: a.listProjects},
+		{Method: "POST", Path: p + "/orgs/{orgId}/projects", Tag: "projects", Summary: "Create a project", Scope: Org, Role: admin, Status: 201, Body: NameKey{}, Resp: store.Project{}, h: a.createProject},
+		{Method: "GET", Path: p + "/projects/{projectId}", Tag: "projects", Summary: "Get a project", Scope: Project, Role: viewer, Resp: store.Project{}, h: a.getProject},
+		{Method: "PUT", Path: p + "/projects/{projectId}", Tag: "projects", Summary: "Rename a project", Scope: Project, Role: admin, Body: NameKey{}, Resp: store.Project{}, h: a.updateProject},
+		{Method: "DELETE", Path: p + "/projects/{projectId}", Tag: "projects", Summary: "Delete a project without environments", Scope: Project, Role: admin, h: a.deleteProject},
+		{Method: "GET", Path: p + "/projects/{projectId}/envs", Tag: "environments", Summary: "List environments", Scope: Project, Role: viewer, Resp: List[EnvView]{}, h: a.listEnvs},
+		{Method: "POST", Path: p + "/projects/{projectId}/envs", Tag: "environments", Summary: "Create an environment with new server and client secrets", Scope: Project, Role: admin, Status: 201, Body: EnvRequest{}, Resp: EnvView{}, h: a.createEnv},
+		{Method: "GET", Path: p + "/envs/{envId}", Tag: "environments", Summary: "Get an environment, its secrets and publish state", Scope: Env, Role: viewer, Resp: EnvView{}, h: a.getEnv},
+		{Method: "PUT", Path: p + "/envs/{envId}", Tag: "environments", Summary: "Rename an environment", Scope: Env, Role: admin, Body: EnvRequest{}, Resp: EnvView{}, h: a.updateEnv},
+		{Method: "DELETE", Path: p + "/envs/{envId}", Tag: "environments", Summary: "Delete an environment and everything in it", Scope: Env, Role: admin, h: a.deleteEnv},
+		{Method: "POST", Path: p + "/envs/{envId}/secrets/{type}/rotate", Tag: "environments", Summary: "Replace the server or client secret", Scope: Env, Role: admin, Resp: EnvView{}, h: a.rotateSecret},
+
+		// flags
+		{Method: "GET", Path: p + "/envs/{envId}/flags", Tag: "flags", Summary: "List flags (search, tag, status filters; paging)", Scope: Env, Role: viewer, Query: append([]string{"q", "tag", "status"}, pageQ...), Resp: List[codec.Flag]{}, h: a.listFlags},
+		{Method: "POST", Path: p + "/envs/{envId}/flags", Tag: "flags", Summary: "Create a flag", Scope: Env, Role: editor, Status: 201, Body: codec.Flag{}, Resp: codec.Flag{}, h: a.createFlag},
+		{Method: "GET", Path: p + "/envs/{envId}/flags/{key}", Tag: "flags", Summary: "Get a flag by key", Scope: Env, Role: viewer, Resp: codec.Flag{}, h: a.getFlag},
+		{Method: "PUT", Path: p + "/envs/{envId}/flags/{key}", Tag: "flags", Summary: "Replace a flag; version must be the version read (409 if stale)", Scope: Env, Role: editor, Body: codec.Flag{}, Resp: codec.Flag{}, h: a.updateFlag},
+		{Method: "DELETE", Path: p + "/envs/{envId}/flags/{key}", Tag: "flags", Summary: "Delete an archived flag", Scope: Env, Role: editor, Query: []string{"version"}, h: a.deleteFlag},
+		{Method: "POST", Path: p + "/envs/{envId}/flags/{key}/toggle", Tag: "flags", Summary: "Turn a flag on or off (flips it when isEnabled is omitted)", Scope: Env, Role: editor, Body: ToggleRequest{}, Resp: codec.Flag{}, h: a.toggleFlag},
+		{Method: "POST", Path: p + "/envs/{envId}/flags/{key}/archive", Tag: "flags", Summary: "Archive a flag", Scope: Env, Role: editor, Body: VersionRequest{}, Resp: codec.Flag{}, h: a.archiveFlag},
+		{Method: "POST", Path: p + "/envs/{envId}/flags/{key}/restore", Tag: "flags", Summary: "Restore an archived flag", Scope: Env, Role: editor, Body: VersionRequest{}, Resp: codec.Flag{}, h: a.restoreFlag},
+		{Method: "POST", Path: p + "/envs/{envId}/flags/{key}/clone", Tag: "flags", Summary: "Clone a flag under a new key", Scope: Env, Role: editor, Status: 201, Body: CloneRequest{}, Resp: codec.Flag{}, h: a.cloneFlag},
+		{Method: "POST", Path: p + "/envs/{envId}/flags/{key}/copy", Tag: "flags", Summary: "Copy a flag to another environment of the organization", Scope: Env, Role: viewer, Body: CopyRequest{}, Resp: codec.Flag{}, h: a.copyFlag},
+
+		// segments
+		{Method: "GET", Path: p + "/envs/{envId}/segments", Tag: "segments", Summary: "List segments", Scope: Env, Role: viewer, Query: append([]string{"q", "status"}, pageQ...), Resp: List[codec.Segment]{}, h: a.listSegments},
+		{Method: "POST", Path: p + "/envs/{envId}/segments", Tag: "segments", Summary: "Create a segment", Scope: Env, Role: editor, Status: 201, Body: codec.Segment{}, Resp: codec.Segment{}, h: a.createSegment},
+		{Method: "GET", Path: p + "/envs/{envId}/segments/{id}", Tag: "segments", Summary: "Get a segment", Scope: Env, Role: viewer, Resp: codec.Segment{}, h: a.getSegment},
+		{Method: "PUT", Path: p + "/envs/{envId}/segments/{id}", Tag: "segments", Summary: "Replace a segment; version must be the version read; the flags using it are republished", Scope: Env, Role: editor, Body: codec.Segment{}, Resp: codec.Segment{}, h: a.updateSegment},
+		{Method: "DELETE", Path: p + "/envs/{envId}/segments/{id}", Tag: "segments", Summary: "Delete a segment no flag uses", Scope: Env, Role: editor, Query: []string{"version"}, h: a.deleteSegment},
+		{Method: "POST", Path: p + "/envs/{envId}/segments/{id}/archive", Tag: "segments", Summary: "Archive a segment no flag uses", Scope: Env, Role: editor, Body: VersionRequest{}, Resp: codec.Segment{}, h: a.archiveSegment},
+		{Method: "POST", Path: p + "/envs/{envId}/segments/{id}/restore", Tag: "segments", Summary: "Restore an archived segment", Scope: Env, Role: editor, Body: VersionRequest{}, Resp: codec.Segment{}, h: a.restoreSegment},
+		{Method: "GET", Path: p + "/envs/{envId}/segments/{id}/flags", Tag: "segments", Summary: "Flags that use the segment", Scope: Env, Role: viewer, Resp: List[codec.Flag]{}, h: a.segmentFlags},
+
+		// metrics, experiments
+		{Method: "GET", Path: p + "/envs/{envId}/metrics", Tag: "experiments", Summary: "List metrics", Scope: Env, Role: viewer, Resp: List[store.Metric]{}, h: a.listMetrics},
+		{Method: "POST", Path: p + "/envs/{envId}/metrics", Tag: "experiments", Summary: "Create a metric", Scope: Env, Role: editor, Status: 201, Body: store.Metric{}, Resp: store.Metric{}, h: a.createMetric},
+		{Method: "GET", Path: p + "/envs/{envId}/metrics/{id}", Tag: "experiments", Summary: "Get a metric", Scope: Env, Role: viewer, Resp: store.Metric{}, h: a.getMetric},
+		{Method: "PUT", Path: p + "/envs/{envId}/metrics/{id}", Tag: "experiments", Summary: "Replace a metric (version must be the version read)", Scope: Env, Role: editor, Body: store.Metric{}, Resp: store.Metric{}, h: a.updateMetric},
+		{Method: "DELETE", Path: p + "/envs/{envId}/metrics/{id}", Tag: "experiments", Summary: "Delete a metric no experiment uses", Scope: Env, Role: editor, h: a.deleteMetric},
+		{Method: "GET", Path: p + "/envs/{envId}/experiments", Tag: "experiments", Summary: "List experiments", Scope: Env, Role: viewer, Resp: List[store.Experiment]{}, h: a.listExperiments},
+		{Method: "POST", Path: p + "/envs/{envId}/experiments", Tag: "experiments", Summary: "Create an experiment on a flag", Scope: Env, Role: editor, Status: 201, Body: ExperimentRequest{}, Resp: store.Experiment{}, h: a.createExperiment},
+		{Method: "GET", Path: p + "/envs/{envId}/experiments/{id}", Tag: "experiments", Summary: "Get an experiment", Scope: Env, Role: viewer, Resp: store.Experiment{}, h: a.getExperiment},
+		{Method: "POST", Path: p + "/envs/{envId}/experiments/{id}/start", Tag: "experiments", Summary: "Start an experiment", Scope: Env, Role: editor, Body: VersionRequest{}, Resp: store.Experiment{}, h: a.startExperiment},
+		{Method: "POST", Path: p + "/envs/{envId}/experiments/{id}/stop", Tag: "experiments", Summary: "Stop a running experiment", Scope: Env, Role: editor, Body: VersionRequest{}, Resp: store.Experiment{}, h: a.stopExperiment},
+		{Method: "DELETE", Path: p + "/envs/{envId}/experiments/{id}", Tag: "experiments", Summary: "Delete an experiment that is not running", Scope: Env, Role: editor, h: a.deleteExperiment},
+
+		// end users
+		{Method: "GET", Path: p + "/envs/{envId}/end-users", Tag: "end-users", Summary: "List end users (search by key or name; paging)", Scope: Env, Role: viewer, Query: append([]string{"q"}, pageQ...), Resp: List[codec.EndUser]{}, h: a.listEndUsers},
+		{Method: "GET", Path: p + "/envs/{envId}/end-users/{keyId}", Tag: "end-users", Summary: "Get an end user", Scope: Env, Role: viewer, Resp: codec.EndUser{}, h: a.getEndUser},
+		{Method: "GET", Path: p + "/envs/{envId}/end-user-properties", Tag: "end-users", Summary: "Property names seen on end users", Scope: Env, Role: viewer, Resp: List[string]{}, h: a.endUserProps},
+	}
+}

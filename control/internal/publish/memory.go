@@ -1,0 +1,82 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/switchyard/switchyard/codec"
+)
+
+// Discard is a SnapshotWriter and ChangeProducer that drops everything.
+type Discard struct{}
+
+// WriteSnapshot implements SnapshotWriter.
+func (Discard) WriteSnapshot(context.Context, *codec.EnvSnapshot) error { return nil }
+
+// Produce implements ChangeProducer.
+func (Discard) Produce(context.Context, *codec.ChangeEvent) error { return nil }
+
+// ErrDown is returned by a Memory sink that is set down.
+var ErrDown = errors.New("sink is down")
+
+// Memory is an in-memory SnapshotWriter and ChangeProducer for tests: it
+// keeps the last snapshot per environment and every event, and can be set
+// "down" to simulate an outage. Safe for concurrent use.
+type Memory struct {
+	mu     sync.Mutex
+	snaps  map[string]*codec.EnvSnapshot
+	events []*codec.ChangeEvent
+	down   bool
+}
+
+// NewMemory returns an empty Memory sink.
+func NewMemory() *Memory { return &Memory{snaps: map[string]*codec.EnvSnapshot{}} }
+
+// SetDown makes writes fail (true) or succeed again (false).
+func (m *Memory) SetDown(down bool) { m.mu.Lock(); m.down = down; m.mu.Unlock() }
+
+// WriteSnapshot implements SnapshotWriter (it stores a deep copy).
+func (m *Memory) WriteSnapshot(_ context.Context, s *codec.EnvSnapshot) error {
+	b, err := s.MarshalMsg(nil)
+	if err != nil {
+		return err
+	}
+	var c codec.EnvSnapshot
+	if _, err := c.UnmarshalMsg(b); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return ErrDown
+	}
+	m.snaps[s.EnvID] = &c
+	return nil
+}
+
+// Produce implements ChangeProducer.
+func (m *Memory) Produce(_ context.Context, ev *codec.ChangeEvent) error {
+	c := *ev
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return ErrDown
+	}
+	m.events = append(m.events, &c)
+	return nil
+}
+
+// Snapshot returns the last snapshot written for envID (nil if none).
+func (m *Memory) Snapshot(envID string) *codec.EnvSnapshot {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.snaps[envID]
+}
+
+// Events returns the events produced so far.
+func (m *Memory) Events() []*codec.ChangeEvent {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]*codec.ChangeEvent(nil), m.events...)
+}

@@ -1,0 +1,295 @@
+// Package publish is control's change pipeline: it delivers every stored
+// change of an environment to the edges, first as a whole-environment
+// snapshot (SnapshotWriter; Redis key "sy:snap:{envId}" in production), then
+// as change events (ChangeProducer; Kafka topic "<prefix>sy.changes" keyed
+// by env id).
+//
+// Guarantee: a change the API acknowledged reaches the edges even if Redis or
+// Kafka was down when it was written. The store keeps the publish state of
+// each environment (Version, PublishedVersion, the outbox of pending change
+// entries; see store.BumpEnv). A Publisher goroutine publishes every "dirty"
+// environment: read the environment version v, read the current flags and
+// segments, write the snapshot at v, produce the outbox entries up to v in
+// order (payload = the item's current state, or the last state for a
+// deletion), then mark v published. Any failure leaves the state dirty and
+// the environment is retried with exponential backoff (1 s doubling to 30 s),
+// so delivery is at-least-once and in order per environment; edges drop
+// events whose item version is not newer than what they hold.
+//
+// Writers call Notify after a change; it never blocks. Run must be running
+// for anything to be published.
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/control/internal/store"
+)
+
+// SnapshotWriter stores the whole current state of an environment for edges
+// that load it (Redis in production, the in-process edge in `make run`).
+type SnapshotWriter interface {
+	WriteSnapshot(ctx context.Context, s *codec.EnvSnapshot) error
+}
+
+// ChangeProducer delivers one change event to every edge (Kafka in
+// production). Produce returns only when the event is durably accepted.
+type ChangeProducer interface {
+	Produce(ctx context.Context, ev *codec.ChangeEvent) error
+}
+
+// Backoff bounds of the retry of a failing environment.
+const (
+	MinBackoff = time.Second
+	MaxBackoff = 30 * time.Second
+	// Attempt bounds one publish attempt of one environment.
+	Attempt = 15 * time.Second
+	// Sweep is how often dirty environments are looked for without a Notify.
+	Sweep = 2 * time.Second
+)
+
+// Publisher publishes dirty environments; see the package doc.
+type Publisher struct {
+	st   *store.Store
+	snap SnapshotWriter
+	prod ChangeProducer
+	log  *slog.Logger
+	kick chan struct{}
+
+	mu    sync.Mutex
+	retry map[string]retryState // env id → backoff
+	stats Stats
+}
+
+type retryState struct {
+	next    time.Time
+	backoff time.Duration
+}
+
+// Stats counts what the publisher did; see Publisher.Stats.
+type Stats struct {
+	Snapshots int64
+	Events    int64
+	Failures  int64
+	LastError string
+}
+
+// New returns a Publisher. Nil writers are replaced by ones that discard.
+func New(st *store.Store, snap SnapshotWriter, prod ChangeProducer, log *slog.Logger) *Publisher {
+	if snap == nil {
+		snap = Discard{}
+	}
+	if prod == nil {
+		prod = Discard{}
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Publisher{st: st, snap: snap, prod: prod, log: log, kick: make(chan struct{}, 1), retry: map[string]retryState{}}
+}
+
+// Notify wakes the publisher after a change of envID; it never blocks. A
+// notified environment is tried at once even if it is backing off.
+func (p *Publisher) Notify(envID string) {
+	p.mu.Lock()
+	delete(p.retry, envID)
+	p.mu.Unlock()
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Stats returns a copy of the counters.
+func (p *Publisher) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stats
+}
+
+// Run publishes until ctx ends.
+func (p *Publisher) Run(ctx context.Context) {
+	t := time.NewTicker(Sweep)
+	defer t.Stop()
+	for {
+		p.Sweep(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.kick:
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep makes one pass over the dirty environments whose backoff has
+// elapsed. It returns the number of environments still dirty.
+func (p *Publisher) Sweep(ctx context.Context) int {
+	envs, err := p.st.DirtyEnvs(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.fail("", err)
+		}
+		return -1
+	}
+	left := 0
+	for _, e := range envs {
+		if ctx.Err() != nil {
+			return left + 1
+		}
+		p.mu.Lock()
+		r := p.retry[e.ID]
+		p.mu.Unlock()
+		if time.Now().Before(r.next) {
+			left++
+			continue
+		}
+		actx, cancel := context.WithTimeout(ctx, Attempt)
+		err := p.PublishEnv(actx, e.ID)
+		cancel()
+		p.mu.Lock()
+		if err != nil {
+			left++
+			r.backoff = min(max(2*r.backoff, MinBackoff), MaxBackoff)
+			r.next = time.Now().Add(r.backoff)
+			p.retry[e.ID] = r
+		} else {
+			delete(p.retry, e.ID)
+		}
+		p.mu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			p.fail(e.ID, err)
+		}
+	}
+	return left
+}
+
+func (p *Publisher) fail(envID string, err error) {
+	p.mu.Lock()
+	p.stats.Failures++
+	p.stats.LastError = err.Error()
+	p.mu.Unlock()
+	p.log.Warn("publish failed; will retry", "env", envID, "err", err)
+}
+
+// PublishEnv publishes one environment now (snapshot, then its pending
+// events, then the publish mark). It is safe to call concurrently with Run;
+// duplicate deliveries are harmless.
+func (p *Publisher) PublishEnv(ctx context.Context, envID string) error {
+	snap, e, err := p.st.Snapshot(ctx, envID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	target := e.Version
+	if !e.Deleted {
+		if err := p.snap.WriteSnapshot(ctx, snap); err != nil {
+			return fmt.Errorf("cannot write snapshot of %s v%d: %w", envID, target, err)
+		}
+		p.mu.Lock()
+		p.stats.Snapshots++
+		p.mu.Unlock()
+	}
+	for i := range e.Outbox {
+		en := &e.Outbox[i]
+		if en.EnvVersion > target {
+			break
+		}
+		ev, err := event(snap, en)
+		if err != nil {
+			return err
+		}
+		if ev == nil {
+			continue
+		}
+		if err := p.prod.Produce(ctx, ev); err != nil {
+			return fmt.Errorf("cannot produce %s %s of %s v%d: %w", en.Kind, en.Op, envID, en.EnvVersion, err)
+		}
+		p.mu.Lock()
+		p.stats.Events++
+		p.mu.Unlock()
+	}
+	if e.Deleted {
+		return p.st.PurgeEnv(ctx, envID)
+	}
+	return p.st.MarkPublished(ctx, envID, target)
+}
+
+// event builds the change event of an outbox entry from the snapshot; nil
+// when the item no longer exists (it was deleted later, whose own entry
+// carries the tombstone, or its write never happened).
+func event(snap *codec.EnvSnapshot, en *store.OutboxEntry) (*codec.ChangeEvent, error) {
+	ev := &codec.ChangeEvent{EnvID: snap.EnvID, Kind: en.Kind, Op: en.Op, ID: en.ID,
+		EnvVersion: en.EnvVersion, At: en.At, AffectedFlags: en.AffectedFlags}
+	var err error
+	switch {
+	case en.Op == codec.OpDelete && en.Kind != codec.KindEnv:
+		ev.Payload = en.Payload
+		switch en.Kind {
+		case codec.KindFlag:
+			var f codec.Flag
+			if _, err := f.UnmarshalMsg(en.Payload); err == nil {
+				ev.Version = f.Version
+			}
+		case codec.KindSegment:
+			var sg codec.Segment
+			if _, err := sg.UnmarshalMsg(en.Payload); err == nil {
+				ev.Version = sg.Version
+			}
+		}
+	case en.Kind == codec.KindFlag:
+		f := findFlag(snap, en.ID)
+		if f == nil {
+			return nil, nil
+		}
+		ev.Version = f.Version
+		ev.Payload, err = f.MarshalMsg(nil)
+	case en.Kind == codec.KindSegment:
+		sg := findSegment(snap, en.ID)
+		if sg == nil {
+			return nil, nil
+		}
+		ev.Version = sg.Version
+		ev.Payload, err = sg.MarshalMsg(nil)
+	case en.Kind == codec.KindSecrets:
+		ev.Version = snap.Version
+		ev.Payload, err = (&codec.EnvSnapshot{EnvID: snap.EnvID, Version: snap.Version, Secrets: snap.Secrets}).MarshalMsg(nil)
+	case en.Kind == codec.KindSnapshot:
+		ev.Version = snap.Version
+		ev.Payload, err = snap.MarshalMsg(nil)
+	case en.Kind == codec.KindEnv:
+		ev.Version = en.EnvVersion
+	default:
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("BUG: cannot encode %s payload: %w", en.Kind, err)
+	}
+	return ev, nil
+}
+
+func findFlag(s *codec.EnvSnapshot, id string) *codec.Flag {
+	for i := range s.Flags {
+		if s.Flags[i].ID == id {
+			return &s.Flags[i]
+		}
+	}
+	return nil
+}
+
+func findSegment(s *codec.EnvSnapshot, id string) *codec.Segment {
+	for i := range s.Segments {
+		if s.Segments[i].ID == id {
+			return &s.Segments[i]
+		}
+	}
+	return nil
+}
