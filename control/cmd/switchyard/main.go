@@ -1,0 +1,158 @@
+// Command switchyard runs the whole platform in one process on the embedded
+// default (`make run`): the control plane (API and UI), the edge (FeatBit
+// streaming, polling, track and OFREP) and analytics, with no external
+// service. Flags and segments live in an embedded store, changes travel on an
+// in-process bus straight into the edge's memory, and events go to an
+// embedded event store; everything persists under -data.
+//
+// For production, run the separate binaries (edge/cmd/edge,
+// control/cmd/control, analytics/cmd/analytics) against Kafka, Redis, MongoDB
+// and ClickHouse.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/switchyard/switchyard/analytics"
+	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/control"
+	"github.com/switchyard/switchyard/edge"
+)
+
+// config is the all-in-one binary's configuration (flags, or SY_* env vars).
+type config struct {
+	dataDir       string
+	controlAddr   string
+	edgeAddr      string
+	adminEmail    string
+	adminPassword string
+	retention     time.Duration
+}
+
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func parseConfig(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("switchyard", flag.ContinueOnError)
+	fs.StringVar(&c.dataDir, "data", envOr("SY_DATA_DIR", "./data"), "data directory: embedded store and events (env SY_DATA_DIR)")
+	fs.StringVar(&c.controlAddr, "addr", envOr("SY_CONTROL_ADDR", "127.0.0.1:8080"), "control plane API and UI listen address (env SY_CONTROL_ADDR)")
+	fs.StringVar(&c.edgeAddr, "edge-addr", envOr("SY_EDGE_ADDR", "127.0.0.1:5100"), "edge listen address for SDKs: WebSocket and HTTP (env SY_EDGE_ADDR)")
+	fs.StringVar(&c.adminEmail, "admin-email", envOr("SY_CONTROL_ADMIN_EMAIL", "admin@switchyard.local"), "initial admin login (env SY_CONTROL_ADMIN_EMAIL)")
+	fs.StringVar(&c.adminPassword, "admin-password", envOr("SY_CONTROL_ADMIN_PASSWORD", ""), "initial admin password; empty: a random one, printed once (env SY_CONTROL_ADMIN_PASSWORD)")
+	fs.DurationVar(&c.retention, "retention", 0, "delete events older than this (0 keeps them)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return c, nil
+}
+
+// events routes the edge's events in-process: insights to analytics' embedded
+// store, end users to the control plane's store.
+type events struct {
+	an  *analytics.Service
+	ctl *control.Server
+}
+
+func (e events) Insights(ctx context.Context, b *codec.InsightBatch) error {
+	return e.an.Ingest(ctx, b)
+}
+func (e events) EndUsers(ctx context.Context, b *codec.EndUserBatch) error {
+	return e.ctl.IngestEndUsers(ctx, b)
+}
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:])
+	if err != nil {
+		os.Exit(2)
+	}
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "switchyard:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg config) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
+		return fmt.Errorf("cannot create the data directory: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	src := edge.NewLocalSource()
+	an, err := analytics.New(analytics.Config{Addr: "-", DataDir: filepath.Join(cfg.dataDir, "analytics"), Retention: cfg.retention, Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := an.Start(); err != nil {
+		return fmt.Errorf("cannot start analytics: %w", err)
+	}
+	defer an.Shutdown(context.Background())
+
+	ctl, err := control.New(control.Config{
+		Addr: cfg.controlAddr, DataDir: filepath.Join(cfg.dataDir, "control"),
+		AdminEmail: cfg.adminEmail, AdminPassword: cfg.adminPassword,
+	}, control.WithSnapshotWriter(src), control.WithChangeProducer(src),
+		control.WithExtraHandler("/api/analytics/", an.Handler()), control.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	info, err := ctl.Bootstrap(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot bootstrap: %w", err)
+	}
+	if err := ctl.Start(); err != nil {
+		return fmt.Errorf("cannot start the control plane: %w", err)
+	}
+	defer ctl.Shutdown(context.Background())
+
+	e, err := edge.New(edge.Config{Addr: cfg.edgeAddr}, edge.WithSource(src), edge.WithEventSink(events{an: an, ctl: ctl}))
+	if err != nil {
+		return err
+	}
+	if err := e.Start(); err != nil {
+		return fmt.Errorf("cannot start the edge: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		e.Shutdown(sctx)
+	}()
+
+	printBanner(os.Stdout, cfg, info, ctl.Addr(), e.Addr())
+	<-ctx.Done()
+	fmt.Fprintln(os.Stderr, "switchyard: shutting down")
+	return nil
+}
+
+func printBanner(w *os.File, cfg config, info *control.BootstrapInfo, ctlAddr, edgeAddr string) {
+	fmt.Fprintf(w, "\nSwitchyard is running (data in %s)\n\n", cfg.dataDir)
+	fmt.Fprintf(w, "  UI and API   http://%s/   (API under /api/v1, OpenAPI at /api/openapi.json)\n", ctlAddr)
+	fmt.Fprintf(w, "  SDK endpoint ws://%s  and  http://%s   (streaming, polling, track, OFREP)\n\n", edgeAddr, edgeAddr)
+	if info.AdminPassword != "" {
+		fmt.Fprintf(w, "  Admin login  %s / %s   (shown once: keep it)\n\n", info.AdminEmail, info.AdminPassword)
+	} else {
+		fmt.Fprintf(w, "  Admin login  %s   (password shown on first start)\n\n", info.AdminEmail)
+	}
+	for _, env := range info.Envs {
+		fmt.Fprintf(w, "  Environment %-6s server secret %s\n                     client secret %s\n", env.Name, env.ServerSecret, env.ClientSecret)
+	}
+	fmt.Fprintln(w)
+}
