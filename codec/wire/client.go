@@ -5,8 +5,10 @@ import "github.com/switchyard/switchyard/codec"
 // ClientFlag is one flag evaluated for a client SDK's user (FeatBit's
 // client-SDK flag). Key is the flag key (sent as "id"). ValueNull makes
 // variation and variationId null (archived flags). Options are the flag's
-// variations (only ID and Value are sent). Timestamp is the flag's
-// updatedAt in Unix ms.
+// variations (only ID and Value are sent); OptionsJSON, when not nil,
+// replaces them with a pre-encoded array (see AppendVariationOptions), so an
+// edge can encode it once per flag instead of once per user. Timestamp is
+// the flag's updatedAt in Unix ms.
 type ClientFlag struct {
 	Key              string
 	Value            string
@@ -15,8 +17,27 @@ type ClientFlag struct {
 	VariationID      string
 	MatchReason      string
 	Options          []codec.Variation
+	OptionsJSON      []byte
 	SendToExperiment bool
 	Timestamp        int64
+}
+
+// AppendVariationOptions appends the variationOptions array of a client
+// flag: [{"id":…,"value":…},…].
+func AppendVariationOptions(b []byte, vs []codec.Variation) []byte {
+	b = append(b, '[')
+	for i := range vs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		o := &vs[i]
+		b = append(b, `{"id":`...)
+		b = AppendString(b, o.ID)
+		b = append(b, `,"value":`...)
+		b = AppendString(b, o.Value)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 // AppendClientFlag appends f with the fields in the order of FeatBit's
@@ -46,19 +67,13 @@ func AppendClientFlag(b []byte, f *ClientFlag) []byte {
 	}
 	b = append(b, `,"matchReason":`...)
 	b = AppendString(b, f.MatchReason)
-	b = append(b, `,"variationOptions":[`...)
-	for i := range f.Options {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		o := &f.Options[i]
-		b = append(b, `{"id":`...)
-		b = AppendString(b, o.ID)
-		b = append(b, `,"value":`...)
-		b = AppendString(b, o.Value)
-		b = append(b, '}')
+	b = append(b, `,"variationOptions":`...)
+	if f.OptionsJSON != nil {
+		b = append(b, f.OptionsJSON...)
+	} else {
+		b = AppendVariationOptions(b, f.Options)
 	}
-	b = append(b, `],"sendToExperiment":`...)
+	b = append(b, `,"sendToExperiment":`...)
 	b = AppendBool(b, f.SendToExperiment)
 	b = append(b, `,"timestamp":`...)
 	b = appendInt(b, f.Timestamp)

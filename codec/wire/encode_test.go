@@ -134,13 +134,30 @@ func TestAppendClientSyncGolden(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 	checkJSON(t, got)
+	// pre-encoded options give the same bytes
+	flags[0].OptionsJSON = AppendVariationOptions(nil, flags[0].Options)
+	flags[0].Options = nil
+	flags[1].OptionsJSON = AppendVariationOptions(nil, nil)
+	if again := AppendClientSync(nil, EventFull, "u-123", flags); string(again) != want {
+		t.Fatalf("with OptionsJSON: %s", again)
+	}
 	if got := string(AppendClientSync(nil, EventPatch, "u", nil)); got != `{"messageType":"data-sync","data":{"eventType":"patch","userKeyId":"u","featureFlags":[]}}` {
 		t.Fatalf("empty: %s", got)
 	}
 }
 
-func TestAppendPong(t *testing.T) {
+func TestAppendPongEcho(t *testing.T) {
 	if got := string(AppendPong([]byte("x"))); got != `x{"messageType":"pong","data":{}}` {
+		t.Fatal(got)
+	}
+	var m Message
+	if err := m.Parse([]byte(`{"messageType":"echo","data": {"a":[1,"\u00e9"]} }`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(AppendEcho(nil, m.Data)); got != `{"messageType":"echo","data":{"a":[1,"\u00e9"]}}` {
+		t.Fatal(got)
+	}
+	if got := string(AppendEcho(nil, nil)); got != `{"messageType":"echo","data":null}` {
 		t.Fatal(got)
 	}
 }

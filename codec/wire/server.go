@@ -252,5 +252,18 @@ func AppendPong(b []byte) []byte {
 	return append(b, Pong...)
 }
 
+// AppendEcho appends the reply to an echo message: the same data back,
+// {"messageType":"echo","data":<data>}. data is raw JSON (Message.Data);
+// empty data is sent as null.
+func AppendEcho(b, data []byte) []byte {
+	b = append(b, `{"messageType":"echo","data":`...)
+	if len(data) == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, data...)
+	}
+	return append(b, '}')
+}
+
 // Pong is the reply to a ping message.
 const Pong = `{"messageType":"pong","data":{}}`
