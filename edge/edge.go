@@ -165,7 +165,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	s.users = sink.NewUsers(s.sink, time.Second, 500, func(error) { s.m.Error("endusers_sink") })
 	s.hub = hub.New(hub.Config{TokenWindow: cfg.TokenWindow}, s.src, s.users, s.m)
 	api := &httpapi.API{Hub: s.hub, Sink: s.sink, Users: s.users, Metrics: s.m, Ready: s.ready.Load,
-		OFREP: ofrep.New(s.hub, s.m).Handler()}
+		OFREP: ofrep.New(s.hub, s.m, httpapi.Auth, httpapi.StatusOf).Handler()}
 	s.http = &fasthttp.Server{
 		Handler:               api.Handler(),
 		Name:                  "switchyard-edge",

@@ -49,3 +49,134 @@ func TestHTTPOnStreamingPort(t *testing.T) {
 		t.Fatalf("bad key: %d", code)
 	}
 }
+
+func TestTrackAndCORS(t *testing.T) {
+	e := edgetest.Run(t)
+	env := e.Env(t)
+	body := `[{"user":{"keyId":"u1","name":"Bob","customizedProperties":[{"name":"age","value":18}]},
+	  "variations":[{"featureFlagKey":"demo-bool","variation":{"id":"v1","value":"true"},"timestamp":1700000000000,"sendToExperiment":true}]},
+	 {"user":{"keyId":"u1","name":"Bob","customizedProperties":[]},
+	  "metrics":[{"route":"index/metric","type":"CustomEvent","eventName":"checkout","numericValue":1.5,"appType":"x","timestamp":1700000000001}]},
+	 {"user":{"keyId":""},"variations":[{"featureFlagKey":"x","variation":{"id":"v","value":"1"},"timestamp":1}]}]`
+	if code, b, h := do(t, "POST", e.URL()+"/api/public/insight/track", env.ClientSecret, body); code != 200 || h.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("track %d %q %v", code, b, h)
+	}
+	if code, _, _ := do(t, "POST", e.URL()+"/api/public/insight/track", env.ServerSecret, `[]`); code != 200 {
+		t.Fatalf("empty track %d", code)
+	}
+	if code, _, _ := do(t, "POST", e.URL()+"/api/public/insight/track", env.ServerSecret, `{"not":"an array"`); code != 400 {
+		t.Fatalf("malformed track %d", code)
+	}
+	if code, _, _ := do(t, "POST", e.URL()+"/api/public/insight/track", "", `[]`); code != 401 {
+		t.Fatalf("no key %d", code)
+	}
+	code, _, h := do(t, "OPTIONS", e.URL()+"/api/public/insight/track", "", "")
+	if code != 204 || h.Get("Access-Control-Allow-Origin") != "*" || h.Get("Access-Control-Allow-Headers") == "" {
+		t.Fatalf("preflight %d %v", code, h)
+	}
+	evals := e.Sink.FlagEvents()
+	var metrics int
+	for _, b := range e.Sink.InsightBatches() {
+		metrics += len(b.Metrics)
+	}
+	if len(evals) != 1 || evals[0].FlagKey != "demo-bool" || evals[0].UserKey != "u1" || evals[0].EnvID != env.ID || metrics != 1 {
+		t.Fatalf("recorded %+v, %d metrics", evals, metrics)
+	}
+}
+
+func TestClientPolling(t *testing.T) {
+	e := edgetest.Run(t)
+	env := e.Env(t)
+	user := `{"keyId":"u-fr","name":"Fr","customizedProperties":[{"name":"country","value":"FR"}]}`
+	code, body, _ := do(t, "POST", e.URL()+"/api/public/sdk/client/latest-all?timestamp=0", env.ClientSecret, user)
+	var m struct{ Data clientSync }
+	if code != 200 || json.Unmarshal([]byte(body), &m) != nil || m.Data.EventType != "full" || len(m.Data.FeatureFlags) != len(env.Snapshot.Flags) {
+		t.Fatalf("client polling %d %q", code, body)
+	}
+	code, body, _ = do(t, "POST", e.URL()+"/api/public/sdk/client/latest-all?timestamp=99999999999999", env.ClientSecret, user)
+	if code != 200 || body != "" {
+		t.Fatalf("empty patch %d %q", code, body)
+	}
+	if code, _, _ := do(t, "POST", e.URL()+"/api/public/sdk/client/latest-all", env.ClientSecret, `{"keyId":""}`); code != 400 {
+		t.Fatalf("invalid user %d", code)
+	}
+	code, body, _ = do(t, "GET", e.URL()+"/api/public/sdk/server/latest-all?timestamp=99999999999999", env.ServerSecret, "")
+	if code != 200 || body != "" {
+		t.Fatalf("server empty patch %d %q", code, body)
+	}
+}
+
+func TestOFREP(t *testing.T) {
+	e := edgetest.Run(t)
+	env := e.Env(t)
+	url := e.URL() + "/ofrep/v1/evaluate/flags/"
+	type result struct {
+		Key, Reason, Variant, ErrorCode string
+		Value                           any
+		Metadata                        map[string]any
+	}
+	eval := func(key, auth, body string) (int, result) {
+		code, b, _ := do(t, "POST", url+key, auth, body)
+		var r result
+		if b != "" {
+			if err := json.Unmarshal([]byte(b), &r); err != nil {
+				t.Fatalf("%s: %q: %v", key, b, err)
+			}
+		}
+		return code, r
+	}
+	bearer := "Bearer " + env.ServerSecret
+	fr := `{"context":{"targetingKey":"u-fr","country":"FR","age":18,"vip":true,"nested":{"a":1},"none":null}}`
+	if code, r := eval(edgetest.FlagString, bearer, fr); code != 200 || r.Value != "fr" || r.Reason != "TARGETING_MATCH" || r.Variant != "fr" || r.Metadata["matchReason"] != "France" {
+		t.Fatalf("string flag: %d %+v", code, r)
+	}
+	if code, r := eval(edgetest.FlagBool, bearer, fr); code != 200 || r.Value != true || r.Reason != "DEFAULT" {
+		t.Fatalf("bool flag: %d %+v", code, r)
+	}
+	if code, r := eval(edgetest.FlagDisabled, bearer, fr); code != 200 || r.Value != 0.0 || r.Reason != "DISABLED" {
+		t.Fatalf("disabled number flag: %d %+v", code, r)
+	}
+	if code, r := eval(edgetest.FlagArchived, bearer, fr); code != 404 || r.ErrorCode != "FLAG_NOT_FOUND" {
+		t.Fatalf("archived: %d %+v", code, r)
+	}
+	if code, r := eval("nope", bearer, fr); code != 404 || r.ErrorCode != "FLAG_NOT_FOUND" || r.Key != "nope" {
+		t.Fatalf("unknown: %d %+v", code, r)
+	}
+	if code, r := eval(edgetest.FlagBool, bearer, `{"context":{"country":"FR"}}`); code != 400 || r.ErrorCode != "TARGETING_KEY_MISSING" {
+		t.Fatalf("no targeting key: %d %+v", code, r)
+	}
+	if code, r := eval(edgetest.FlagBool, bearer, `{"context":`); code != 400 || r.ErrorCode != "PARSE_ERROR" {
+		t.Fatalf("bad json: %d %+v", code, r)
+	}
+	if code, _ := eval(edgetest.FlagBool, "Bearer nope", fr); code != 401 {
+		t.Fatalf("bad key: %d", code)
+	}
+	// X-API-Key works too
+	req, _ := http.NewRequest("POST", url+edgetest.FlagBool, strings.NewReader(fr))
+	req.Header.Set("X-API-Key", env.ClientSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("X-API-Key: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	// bulk with ETag
+	code, body, h := do(t, "POST", e.URL()+"/ofrep/v1/evaluate/flags", bearer, fr)
+	var bulk struct{ Flags []result }
+	if code != 200 || json.Unmarshal([]byte(body), &bulk) != nil || len(bulk.Flags) != len(env.Snapshot.Flags)-1 || h.Get("ETag") == "" {
+		t.Fatalf("bulk %d %q %v", code, body, h)
+	}
+	req, _ = http.NewRequest("POST", e.URL()+"/ofrep/v1/evaluate/flags", strings.NewReader(fr))
+	req.Header.Set("Authorization", bearer)
+	req.Header.Set("If-None-Match", h.Get("ETag"))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 304 {
+		t.Fatalf("If-None-Match: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// another user gets other values, so another ETag
+	_, _, h2 := do(t, "POST", e.URL()+"/ofrep/v1/evaluate/flags", bearer, `{"context":{"targetingKey":"u-de","country":"DE"}}`)
+	if h2.Get("ETag") == h.Get("ETag") {
+		t.Fatal("same ETag for different values")
+	}
+}

@@ -3,7 +3,7 @@
 // client polling), OFREP evaluation (delegated to package ofrep), health
 // checks and Prometheus metrics.
 //
-// Status mapping (one place, statusOf): a missing, malformed or unknown SDK
+// Status mapping (one place, StatusOf): a missing, malformed or unknown SDK
 // key is 401; a malformed body is 400; an unavailable source is 503;
 // everything well-formed is 2xx (any other 4xx makes FeatBit's Node, JS and
 // .NET SDKs stop sending events for good). /api/public/* answers CORS
@@ -39,14 +39,14 @@ type API struct {
 	Ready func() bool
 }
 
-// Errors mapped by statusOf.
+// Errors mapped by StatusOf.
 var (
 	ErrUnauthorized = errors.New("invalid or missing SDK key")
 	ErrBadRequest   = errors.New("malformed request")
 )
 
-// statusOf maps an error to its HTTP status.
-func statusOf(err error) int {
+// StatusOf maps an error to its HTTP status (the one place that does).
+func StatusOf(err error) int {
 	switch {
 	case errors.Is(err, ErrUnauthorized), errors.Is(err, hub.ErrUnknownEnv):
 		return fasthttp.StatusUnauthorized
@@ -60,7 +60,7 @@ func statusOf(err error) int {
 
 func (a *API) fail(ctx *fasthttp.RequestCtx, err error, cause string) {
 	a.Metrics.Error(cause)
-	ctx.SetStatusCode(statusOf(err))
+	ctx.SetStatusCode(StatusOf(err))
 	ctx.SetBodyString(err.Error())
 }
 

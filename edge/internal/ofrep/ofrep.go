@@ -1,9 +1,43 @@
-// Package ofrep serves the OpenFeature Remote Evaluation Protocol (OFREP)
-// on the edge: single-flag and bulk evaluation of an environment's flags
-// for an evaluation context.
+// Package ofrep serves the OpenFeature Remote Evaluation Protocol (OFREP,
+// github.com/open-feature/protocol service/openapi.yaml) on the edge:
+// POST /ofrep/v1/evaluate/flags/{key} (single flag) and
+// POST /ofrep/v1/evaluate/flags (bulk, with ETag / If-None-Match → 304).
+//
+// Auth: the environment's SDK key (server or client secret) as
+// "Authorization: Bearer <key>", "X-API-Key: <key>" or FeatBit's raw
+// "Authorization: <key>"; otherwise 401.
+//
+// Context → FeatBit user: targetingKey becomes keyId (required: 400
+// TARGETING_KEY_MISSING without it), "name" the user name, and every
+// string, number or boolean field a custom property (numbers and booleans
+// by their JSON text); objects, arrays and nulls are ignored.
+//
+// Values are typed by the flag's variationType (boolean → JSON boolean,
+// number → JSON number, json → the JSON document, string → string; a value
+// that does not parse as its type is sent as a string). Reasons: DISABLED,
+// TARGETING_MATCH (individual targeting or a rule serving one variation),
+// SPLIT (a percentage rollout of several variations), DEFAULT (the
+// fallthrough serving one variation). Archived and unknown flags are 404
+// FLAG_NOT_FOUND; archived flags are left out of bulk results. The variant
+// is the variation's name (its id when unnamed); metadata carries
+// variationId, matchReason and sendToExperiment.
+//
+// The single-flag path does not allocate in steady state: the context is
+// scanned in place and the user's strings are views of the request body
+// (valid only while the request is handled; the evaluator keeps nothing).
 package ofrep
 
 import (
+	"bytes"
+	"encoding/json"
+	"hash/fnv"
+	"strconv"
+	"sync"
+
+	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/codec/wire"
+	"github.com/switchyard/switchyard/edge/eval"
+	"github.com/switchyard/switchyard/edge/internal/envstate"
 	"github.com/switchyard/switchyard/edge/internal/hub"
 	"github.com/switchyard/switchyard/edge/internal/metrics"
 	"github.com/valyala/fasthttp"
@@ -13,12 +47,265 @@ import (
 type API struct {
 	hub *hub.Hub
 	m   *metrics.M
+	// Auth resolves an SDK key to its environment (httpapi.Auth).
+	Auth func(h *hub.Hub, key []byte) (*envstate.State, error)
+	// Status maps Auth errors to an HTTP status.
+	Status func(error) int
 }
 
 // New returns the OFREP API over h.
-func New(h *hub.Hub, m *metrics.M) *API { return &API{hub: h, m: m} }
+func New(h *hub.Hub, m *metrics.M, auth func(*hub.Hub, []byte) (*envstate.State, error), status func(error) int) *API {
+	return &API{hub: h, m: m, Auth: auth, Status: status}
+}
+
+var (
+	pathBulk   = []byte("/ofrep/v1/evaluate/flags")
+	pathSingle = []byte("/ofrep/v1/evaluate/flags/")
+	bearer     = []byte("Bearer ")
+)
+
+// scratch is per-request state. Lifetime: taken at the start of a request,
+// returned at its end; the user's strings point into the request body or
+// into esc, so nothing may keep them.
+type scratch struct {
+	ctx Context
+	out []byte
+}
+
+var pool = sync.Pool{New: func() any { return &scratch{out: make([]byte, 0, 1024)} }}
 
 // Handler returns the fasthttp handler for /ofrep/v1/*.
-func (a *API) Handler() fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(fasthttp.StatusNotImplemented) }
+func (a *API) Handler() fasthttp.RequestHandler { return a.serve }
+
+func (a *API) key(ctx *fasthttp.RequestCtx) []byte {
+	if k := ctx.Request.Header.Peek("X-API-Key"); len(k) > 0 {
+		return k
+	}
+	k := ctx.Request.Header.Peek("Authorization")
+	if len(k) > len(bearer) && bytes.EqualFold(k[:len(bearer)], bearer) {
+		return bytes.TrimSpace(k[len(bearer):])
+	}
+	return k
+}
+
+func (a *API) serve(ctx *fasthttp.RequestCtx) {
+	p := ctx.Path()
+	if !ctx.IsPost() {
+		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+		return
+	}
+	single := len(p) > len(pathSingle) && bytes.HasPrefix(p, pathSingle)
+	if !single && !bytes.Equal(p, pathBulk) {
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		return
+	}
+	st, err := a.Auth(a.hub, a.key(ctx))
+	if err != nil {
+		a.m.Error("ofrep_auth")
+		ctx.SetStatusCode(a.Status(err))
+		return
+	}
+	sc := pool.Get().(*scratch)
+	defer func() {
+		sc.ctx.reset()
+		if cap(sc.out) > 1<<20 {
+			sc.out = make([]byte, 0, 1024)
+		}
+		pool.Put(sc)
+	}()
+	ctx.SetContentType("application/json")
+	var key []byte
+	if single {
+		key = p[len(pathSingle):]
+	}
+	if code, msg := sc.ctx.Parse(ctx.PostBody()); code != "" {
+		a.m.Error("ofrep_context")
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		sc.out = appendFailure(sc.out[:0], key, !single, code, msg)
+		ctx.SetBody(sc.out)
+		return
+	}
+	if single {
+		a.single(ctx, st, sc, key)
+	} else {
+		a.bulk(ctx, st, sc)
+	}
+}
+
+func appendFailure(b, key []byte, bulk bool, code, msg string) []byte {
+	b = append(b, '{')
+	if !bulk {
+		b = append(b, `"key":`...)
+		b = wire.AppendString(b, string(key))
+		b = append(b, ',')
+	}
+	b = append(b, `"errorCode":`...)
+	b = wire.AppendString(b, code)
+	b = append(b, `,"errorDetails":`...)
+	b = wire.AppendString(b, msg)
+	return append(b, '}')
+}
+
+func (a *API) single(ctx *fasthttp.RequestCtx, st *envstate.State, sc *scratch, key []byte) {
+	f := st.FlagByKey(string(key))
+	if f == nil || f.Src.IsArchived {
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		sc.out = appendFailure(sc.out[:0], key, false, "FLAG_NOT_FOUND", "flag not found")
+		ctx.SetBody(sc.out)
+		return
+	}
+	res := eval.Evaluate(f.Eval, st.EvalSegs, &sc.ctx.User)
+	a.m.Evaluations.Add(1)
+	var ok bool
+	sc.out, ok = appendResult(sc.out[:0], f, &res)
+	if !ok {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+	}
+	ctx.SetBody(sc.out)
+}
+
+func (a *API) bulk(ctx *fasthttp.RequestCtx, st *envstate.State, sc *scratch) {
+	b := append(sc.out[:0], `{"flags":[`...)
+	n := 0
+	for _, f := range st.Flags {
+		if f.Src.IsArchived {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		res := eval.Evaluate(f.Eval, st.EvalSegs, &sc.ctx.User)
+		b, _ = appendResult(b, f, &res)
+		n++
+	}
+	a.m.Evaluations.Add(int64(n))
+	b = append(b, "]}"...)
+	sc.out = b
+	h := fnv.New64a()
+	_, _ = h.Write(b)
+	var tag [20]byte
+	t := append(tag[:0], '"')
+	t = strconv.AppendUint(t, h.Sum64(), 36)
+	t = append(t, '"')
+	ctx.Response.Header.SetBytesV("ETag", t)
+	if inm := ctx.Request.Header.Peek("If-None-Match"); len(inm) > 0 && etagMatch(inm, t) {
+		ctx.SetStatusCode(fasthttp.StatusNotModified)
+		ctx.Response.SkipBody = true
+		return
+	}
+	ctx.SetBody(b)
+}
+
+// etagMatch reports whether the If-None-Match list contains tag (weak
+// comparison: a W/ prefix is ignored) or is "*".
+func etagMatch(list, tag []byte) bool {
+	for len(list) > 0 {
+		var item []byte
+		if i := bytes.IndexByte(list, ','); i >= 0 {
+			item, list = list[:i], list[i+1:]
+		} else {
+			item, list = list, nil
+		}
+		item = bytes.TrimSpace(item)
+		item = bytes.TrimPrefix(item, []byte("W/"))
+		if bytes.Equal(item, tag) || bytes.Equal(item, []byte("*")) {
+			return true
+		}
+	}
+	return false
+}
+
+// reason maps an evaluation to an OpenFeature reason.
+func reason(f *envstate.Flag, res *eval.Result) string {
+	switch res.Kind {
+	case eval.ReasonDisabled:
+		return "DISABLED"
+	case eval.ReasonTargeted:
+		return "TARGETING_MATCH"
+	case eval.ReasonRule:
+		if res.RuleIndex >= 0 && res.RuleIndex < len(f.Src.Rules) && splits(f.Src.Rules[res.RuleIndex].Variations) {
+			return "SPLIT"
+		}
+		return "TARGETING_MATCH"
+	case eval.ReasonFallthrough:
+		if splits(f.Src.Fallthrough.Variations) {
+			return "SPLIT"
+		}
+		return "DEFAULT"
+	}
+	return "UNKNOWN"
+}
+
+// splits reports whether more than one variation gets a share.
+func splits(vs []codec.RolloutVariation) bool {
+	n := 0
+	for _, v := range vs {
+		if v.Rollout[1] > v.Rollout[0] {
+			n++
+		}
+	}
+	return n > 1
+}
+
+// appendResult appends an evaluationSuccess (or, when no variation was
+// served, an evaluationFailure with GENERAL; ok is then false).
+func appendResult(b []byte, f *envstate.Flag, res *eval.Result) ([]byte, bool) {
+	v := res.Variation
+	if v == nil {
+		b = append(b, `{"key":`...)
+		b = wire.AppendString(b, f.Src.Key)
+		b = append(b, `,"errorCode":"GENERAL","errorDetails":"no variation is served to this context"}`...)
+		return b, false
+	}
+	b = append(b, `{"key":`...)
+	b = wire.AppendString(b, f.Src.Key)
+	b = append(b, `,"value":`...)
+	b = appendValue(b, f.Src.VariationType, v.Value)
+	b = append(b, `,"reason":"`...)
+	b = append(b, reason(f, res)...)
+	b = append(b, `","variant":`...)
+	if v.Name != "" {
+		b = wire.AppendString(b, v.Name)
+	} else {
+		b = wire.AppendString(b, v.ID)
+	}
+	b = append(b, `,"metadata":{"variationId":`...)
+	b = wire.AppendString(b, v.ID)
+	b = append(b, `,"matchReason":`...)
+	b = wire.AppendString(b, res.MatchReason)
+	b = append(b, `,"sendToExperiment":`...)
+	b = strconv.AppendBool(b, res.SendToExperiment)
+	return append(b, "}}"...), true
+}
+
+// appendValue appends a variation value typed by the flag's variationType.
+func appendValue(b []byte, typ, v string) []byte {
+	switch typ {
+	case "boolean":
+		switch v {
+		case "true", "false":
+			return append(b, v...)
+		}
+	case "number":
+		if _, err := strconv.ParseFloat(v, 64); err == nil && isJSONNumber(v) {
+			return append(b, v...)
+		}
+	case "json":
+		if json.Valid([]byte(v)) {
+			return append(b, v...)
+		}
+	}
+	return wire.AppendString(b, v)
+}
+
+// isJSONNumber reports whether s is a number in JSON syntax (ParseFloat
+// also accepts "Inf", "0x1p3", "1_000", leading '+').
+func isJSONNumber(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || c == '-' || c == '.' || c == 'e' || c == 'E' || c == '+' && i > 0) {
+			return false
+		}
+	}
+	return len(s) > 0 && s[0] != '.' && !(len(s) > 1 && s[0] == '0' && s[1] != '.' && s[1] != 'e' && s[1] != 'E')
 }
