@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/loadtest/internal/change"
+	"github.com/switchyard/switchyard/loadtest/internal/edgenode"
 	"github.com/switchyard/switchyard/loadtest/internal/machine"
 	"github.com/switchyard/switchyard/loadtest/internal/report"
 	"github.com/switchyard/switchyard/loadtest/internal/scenario"
@@ -58,10 +59,16 @@ type Config struct {
 	ServerSecret string
 	ClientSecret string
 
+	EdgeNodes int // in-binary edge processes (package edge + LocalSource, changes over pipes)
 	EdgeBin   string
 	EdgeProcs int
 	EdgeArgs  []string
 	EdgeWait  time.Duration
+
+	// EdgeNodeExe and EdgeNodeArgs start an edge node (default: this
+	// executable with "edge-node"; the address is appended).
+	EdgeNodeExe  string
+	EdgeNodeArgs []string
 }
 
 // Scenarios the harness knows, in the order "all" runs them.
@@ -107,6 +114,7 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.TopicPrefix, "topic-prefix", "", "Kafka topic prefix (the edge's -topic-prefix)")
 	fs.StringVar(&c.ServerSecret, "server-secret", "", "use an existing environment's server secret instead of generating one (no push)")
 	fs.StringVar(&c.ClientSecret, "client-secret", "", "the existing environment's client secret")
+	fs.IntVar(&c.EdgeNodes, "edge-nodes", 0, "launch this many edge processes from this binary (package edge, SO_REUSEPORT on -target, changes over pipes; no Redis/Kafka)")
 	fs.StringVar(&c.EdgeBin, "edge-bin", "", "launch the edge binary (with -reuseport) instead of using a running edge")
 	fs.IntVar(&c.EdgeProcs, "edge-procs", 0, "edge processes to launch on -target's port (0: as many as the fd limit needs for -conns)")
 	fs.StringVar(&edgeArgs, "edge-args", "", "extra arguments for launched edge processes (space-separated)")
@@ -133,6 +141,9 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 		fs.Usage()
 		return c, errors.New("no scenario given")
 	}
+	if s.PingInterval == 0 {
+		s.PingInterval = -1 // scenario.Config: negative means no pings
+	}
 	s.Dsts = split(dsts)
 	c.KafkaBrokers = split(kafka)
 	c.EdgeArgs = strings.Fields(edgeArgs)
@@ -145,6 +156,9 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	}
 	if (c.RedisAddr == "") != (len(c.KafkaBrokers) == 0) {
 		return c, errors.New("-redis and -kafka go together (the edge's production source)")
+	}
+	if c.EdgeNodes > 0 && (c.EdgeBin != "" || c.RedisAddr != "" || c.ServerSecret != "") {
+		return c, errors.New("-edge-nodes runs its own edges fed by the harness: no -edge-bin, -redis/-kafka or -server-secret")
 	}
 	if c.ServerSecret != "" && c.RedisAddr != "" {
 		return c, errors.New("-server-secret uses an existing environment; -redis/-kafka publish a generated one: pick one")
@@ -176,12 +190,17 @@ type Harness struct {
 	cfg    Config
 	out    io.Writer
 	remote *change.Remote
+	nodes  *edgenode.Nodes
 	edges  []*exec.Cmd
 }
 
 // New builds a harness; results are printed to out.
 func New(cfg Config, out io.Writer) (*Harness, error) {
 	h := &Harness{cfg: cfg, out: out}
+	if cfg.EdgeNodeArgs == nil {
+		h.cfg.EdgeNodeArgs = []string{"edge-node"}
+	}
+	cfg = h.cfg
 	sc := &h.cfg.Scenario
 	if cfg.RedisAddr != "" {
 		r, err := change.NewRemote(cfg.RedisAddr, cfg.KafkaBrokers, cfg.TopicPrefix)
@@ -196,6 +215,23 @@ func New(cfg Config, out io.Writer) (*Harness, error) {
 		if cfg.ClientSecret == "" {
 			sc.ClientShare = 0
 		}
+	}
+	if cfg.EdgeNodes > 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		if cfg.EdgeNodeExe != "" {
+			exe = cfg.EdgeNodeExe
+		}
+		fmt.Fprintf(out, "launching %d edge nodes on %s (SO_REUSEPORT)\n", cfg.EdgeNodes, sc.Target)
+		ns, err := edgenode.Launch(cfg.EdgeNodes, sc.Target, exe, cfg.EdgeNodeArgs...)
+		if err != nil {
+			return nil, err
+		}
+		h.nodes = ns
+		sc.Source = ns
+		sc.EdgePids = ns.Pids()
 	}
 	if sc.Source == nil && sc.Env == nil {
 		h.Shutdown(context.Background())
@@ -318,10 +354,25 @@ func (h *Harness) Shutdown(ctx context.Context) {
 		}
 	}
 	h.edges = nil
+	if h.nodes != nil {
+		h.nodes.Stop()
+		h.nodes = nil
+	}
 	if h.remote != nil {
 		h.remote.Close()
 		h.remote = nil
 	}
+}
+
+// EdgeNode is the edge-node entry point (args: the listen address).
+func EdgeNode(ctx context.Context, args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: loadtest edge-node <addr>")
+	}
+	if _, err := machine.RaiseNoFile(); err != nil {
+		return err
+	}
+	return edgenode.Serve(ctx, args[0], os.Stdin, os.Stdout)
 }
 
 // Worker is the worker-process entry point: fleets driven over stdin/stdout.

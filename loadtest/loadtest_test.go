@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -19,6 +21,12 @@ import (
 // TestMain lets the test binary act as a worker process, so the tests
 // exercise the real re-exec path.
 func TestMain(m *testing.M) {
+	if os.Getenv("LOADTEST_TEST_EDGENODE") == "1" && len(os.Args) == 2 && !strings.HasPrefix(os.Args[1], "-") {
+		if err := EdgeNode(context.Background(), os.Args[len(os.Args)-1:]); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if os.Getenv("LOADTEST_TEST_WORKER") == "1" {
 		if err := worker.Serve(context.Background(), os.Stdin, os.Stdout, true); err != nil {
 			os.Exit(1)
@@ -123,4 +131,60 @@ func TestRefusesMoreThanTheMachineHolds(t *testing.T) {
 		t.Fatalf("want a refusal, got %v", err)
 	}
 	t.Log(err)
+}
+
+// TestEdgeNodesShareOnePort launches two edge processes (this test binary
+// as edge nodes) on one port with SO_REUSEPORT and runs connect and push
+// through them with worker processes.
+func TestEdgeNodesShareOnePort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	out := t.TempDir()
+	cfg, err := ParseArgs([]string{"-target", addr, "-edge-nodes", "2", "-conns", "200", "-per-worker", "100", "-rate", "0",
+		"-ping", "0", "-pushes", "3", "-push-rate", "10", "-out", out, "connect", "push"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LOADTEST_TEST_EDGENODE", "1")
+	t.Setenv("LOADTEST_TEST_WORKER", "1")
+	cfg.EdgeNodeExe, cfg.EdgeNodeArgs = os.Args[0], []string{}
+	cfg.Scenario.WorkerExe, cfg.Scenario.WorkerArgs = os.Args[0], []string{}
+	cfg.Scenario.Out = io.Discard
+	var sb strings.Builder
+	h, err := New(cfg, &sb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := h.cfg.Scenario.EdgePids
+	err = h.Run(context.Background())
+	h.Shutdown(context.Background())
+	t.Log(sb.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pids) != 2 {
+		t.Fatalf("edge pids %v", pids)
+	}
+	for _, pid := range pids {
+		if _, err := os.FindProcess(pid); err == nil {
+			if p, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status")); len(p) > 0 && !strings.Contains(string(p), "State:\tZ") {
+				t.Errorf("edge node %d still running after Shutdown", pid)
+			}
+		}
+	}
+	var r report.Result
+	b, _ := os.ReadFile(filepath.Join(out, "push.json"))
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Metric("pushes delivered").Value != 600 || !r.OK() {
+		t.Fatalf("push: %+v", r.Checks)
+	}
+	if r.Params["edgeProcs"] != nil {
+		t.Logf("edge procs %v", r.Params["edgeProcs"])
+	}
 }

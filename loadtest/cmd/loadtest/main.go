@@ -25,6 +25,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "edge-node" {
+		if err := loadtest.EdgeNode(ctx, os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest edge-node:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := loadtest.ParseArgs(os.Args[1:], os.Stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
