@@ -212,3 +212,43 @@ type EndUserBatch struct {
 	EnvID string    `msg:"envId"`
 	Users []EndUser `msg:"users"`
 }
+
+// ClientFlag is one flag evaluated for a client SDK's user in the binary
+// streaming protocol (subprotocol "switchyard.msgpack.v1", see
+// docs/edge.md): the msgpack form of FeatBit's client-SDK flag. Key is the
+// flag key (FeatBit's "id"); VariationNull marks an archived flag (JSON
+// variation null).
+type ClientFlag struct {
+	Key              string      `msg:"id"`
+	Variation        string      `msg:"variation"`
+	VariationNull    bool        `msg:"variationNull"`
+	VariationType    string      `msg:"variationType"`
+	VariationID      string      `msg:"variationId"`
+	MatchReason      string      `msg:"matchReason"`
+	Options          []Variation `msg:"variationOptions"`
+	SendToExperiment bool        `msg:"sendToExperiment"`
+	Timestamp        int64       `msg:"timestamp"`
+}
+
+// SyncData is the data of a binary streaming message. SDK → edge: Timestamp
+// (data-sync cursor) and User (client SDKs). Edge → SDK data-sync: EventType
+// ("full" or "patch") with FeatureFlags and Segments (server SDKs) or
+// UserKeyID and ClientFlags (client SDKs). Pong carries an empty map.
+type SyncData struct {
+	Timestamp    int64        `msg:"timestamp"`
+	User         *EndUser     `msg:"user"`
+	EventType    string       `msg:"eventType"`
+	UserKeyID    string       `msg:"userKeyId"`
+	FeatureFlags []Flag       `msg:"featureFlags"`
+	Segments     []Segment    `msg:"segments"`
+	ClientFlags  []ClientFlag `msg:"clientFlags"`
+}
+
+// SyncMessage is one message of the binary streaming protocol: the same
+// messages as FeatBit's JSON protocol ({"messageType","data"}) as msgpack
+// maps with the same keys. Decode any edge message with it (absent keys stay
+// zero); MessageType is "data-sync", "pong" or "echo" from the edge.
+type SyncMessage struct {
+	MessageType string   `msg:"messageType"`
+	Data        SyncData `msg:"data"`
+}

@@ -349,6 +349,454 @@ func (z *ChangeEvent) Msgsize() (s int) {
 }
 
 // DecodeMsg implements msgp.Decodable
+func (z *ClientFlag) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "id":
+			z.Key, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Key")
+				return
+			}
+		case "variation":
+			z.Variation, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Variation")
+				return
+			}
+		case "variationNull":
+			z.VariationNull, err = dc.ReadBool()
+			if err != nil {
+				err = msgp.WrapError(err, "VariationNull")
+				return
+			}
+		case "variationType":
+			z.VariationType, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "VariationType")
+				return
+			}
+		case "variationId":
+			z.VariationID, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "VariationID")
+				return
+			}
+		case "matchReason":
+			z.MatchReason, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "MatchReason")
+				return
+			}
+		case "variationOptions":
+			var zb0002 uint32
+			zb0002, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "Options")
+				return
+			}
+			if cap(z.Options) >= int(zb0002) {
+				z.Options = (z.Options)[:zb0002]
+			} else {
+				z.Options = make([]Variation, zb0002)
+			}
+			for za0001 := range z.Options {
+				var zb0003 uint32
+				zb0003, err = dc.ReadMapHeader()
+				if err != nil {
+					err = msgp.WrapError(err, "Options", za0001)
+					return
+				}
+				for zb0003 > 0 {
+					zb0003--
+					field, err = dc.ReadMapKeyPtr()
+					if err != nil {
+						err = msgp.WrapError(err, "Options", za0001)
+						return
+					}
+					switch msgp.UnsafeString(field) {
+					case "id":
+						z.Options[za0001].ID, err = dc.ReadString()
+						if err != nil {
+							err = msgp.WrapError(err, "Options", za0001, "ID")
+							return
+						}
+					case "name":
+						z.Options[za0001].Name, err = dc.ReadString()
+						if err != nil {
+							err = msgp.WrapError(err, "Options", za0001, "Name")
+							return
+						}
+					case "value":
+						z.Options[za0001].Value, err = dc.ReadString()
+						if err != nil {
+							err = msgp.WrapError(err, "Options", za0001, "Value")
+							return
+						}
+					default:
+						err = dc.Skip()
+						if err != nil {
+							err = msgp.WrapError(err, "Options", za0001)
+							return
+						}
+					}
+				}
+			}
+		case "sendToExperiment":
+			z.SendToExperiment, err = dc.ReadBool()
+			if err != nil {
+				err = msgp.WrapError(err, "SendToExperiment")
+				return
+			}
+		case "timestamp":
+			z.Timestamp, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "Timestamp")
+				return
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z *ClientFlag) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 9
+	// write "id"
+	err = en.Append(0x89, 0xa2, 0x69, 0x64)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Key)
+	if err != nil {
+		err = msgp.WrapError(err, "Key")
+		return
+	}
+	// write "variation"
+	err = en.Append(0xa9, 0x76, 0x61, 0x72, 0x69, 0x61, 0x74, 0x69, 0x6f, 0x6e)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Variation)
+	if err != nil {
+		err = msgp.WrapError(err, "Variation")
+		return
+	}
+	// write "variationNull"
+	err = en.Append(0xad, 0x76, 0x61, 0x72, 0x69, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x4e, 0x75, 0x6c, 0x6c)
+	if err != nil {
+		return
+	}
+	err = en.WriteBool(z.VariationNull)
+	if err != nil {
+		err = msgp.WrapError(err, "VariationNull")
+		return
+	}
+	// write "variationType"
+	err = en.Append(0xad, 0x76, 0x61, 0x72, 0x69, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x54, 0x79, 0x70, 0x65)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.VariationType)
+	if err != nil {
+		err = msgp.WrapError(err, "VariationType")
+		return
+	}
+	// write "variationId"
+	err = en.Append(0xab, 0x76, 0x61, 0x72, 0x69, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x49, 0x64)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.VariationID)
+	if err != nil {
+		err = msgp.WrapError(err, "VariationID")
+		return
+	}
+	// write "matchReason"
+	err = en.Append(0xab, 0x6d, 0x61, 0x74, 0x63, 0x68, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.MatchReason)
+	if err != nil {
+		err = msgp.WrapError(err, "MatchReason")
+		return
+	}
+	// write "variationOptions"
+	err = en.Append(0xb0, 0x76, 0x61, 0x72, 0x69, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x4f, 0x70, 0x74, 0x69, 0x6f, 0x6e, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteArrayHeader(uint32(len(z.Options)))
+	if err != nil {
+		err = msgp.WrapError(err, "Options")
+		return
+	}
+	for za0001 := range z.Options {
+		// map header, size 3
+		// write "id"
+		err = en.Append(0x83, 0xa2, 0x69, 0x64)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.Options[za0001].ID)
+		if err != nil {
+			err = msgp.WrapError(err, "Options", za0001, "ID")
+			return
+		}
+		// write "name"
+		err = en.Append(0xa4, 0x6e, 0x61, 0x6d, 0x65)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.Options[za0001].Name)
+		if err != nil {
+			err = msgp.WrapError(err, "Options", za0001, "Name")
+			return
+		}
+		// write "value"
+		err = en.Append(0xa5, 0x76, 0x61, 0x6c, 0x75, 0x65)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.Options[za0001].Value)
+		if err != nil {
+			err = msgp.WrapError(err, "Options", za0001, "Value")
+			return
+		}
+	}
+	// write "sendToExperiment"
+	err = en.Append(0xb0, 0x73, 0x65, 0x6e, 0x64, 0x54, 0x6f, 0x45, 0x78, 0x70, 0x65, 0x72, 0x69, 0x6d, 0x65, 0x6e, 0x74)
+	if err != nil {
+		return
+	}
+	err = en.WriteBool(z.SendToExperiment)
+	if err != nil {
+		err = msgp.WrapError(err, "SendToExperiment")
+		return
+	}
+	// write "timestamp"
+	err = en.Append(0xa9, 0x74, 0x69, 0x6d, 0x65, 0x73, 0x74, 0x61, 0x6d, 0x70)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.Timestamp)
+	if err != nil {
+		err = msgp.WrapError(err, "Timestamp")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *ClientFlag) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 9
+	// string "id"
+	o = append(o, 0x89, 0xa2, 0x69, 0x64)
+	o = msgp.AppendString(o, z.Key)
+	// string "variation"
+	o = append(o, 0xa9, 0x76, 0x61, 0x72, 0x69, 0x61, 0x74, 0x69, 0x6f, 0x6e)
+	o = msgp.AppendString(o, z.Variation)
+	// string "variationNull"
+	o = append(o, 0xad, 0x76, 0x61, 0x72, 0x69, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x4e, 0x75, 0x6c, 0x6c)
+	o = msgp.AppendBool(o, z.VariationNull)
+	// string "variationType"
+	o = append(o, 0xad, 0x76, 0x61, 0x72, 0x69, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x54, 0x79, 0x70, 0x65)
+	o = msgp.AppendString(o, z.VariationType)
+	// string "variationId"
+	o = append(o, 0xab, 0x76, 0x61, 0x72, 0x69, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x49, 0x64)
+	o = msgp.AppendString(o, z.VariationID)
+	// string "matchReason"
+	o = append(o, 0xab, 0x6d, 0x61, 0x74, 0x63, 0x68, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
+	o = msgp.AppendString(o, z.MatchReason)
+	// string "variationOptions"
+	o = append(o, 0xb0, 0x76, 0x61, 0x72, 0x69, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x4f, 0x70, 0x74, 0x69, 0x6f, 0x6e, 0x73)
+	o = msgp.AppendArrayHeader(o, uint32(len(z.Options)))
+	for za0001 := range z.Options {
+		// map header, size 3
+		// string "id"
+		o = append(o, 0x83, 0xa2, 0x69, 0x64)
+		o = msgp.AppendString(o, z.Options[za0001].ID)
+		// string "name"
+		o = append(o, 0xa4, 0x6e, 0x61, 0x6d, 0x65)
+		o = msgp.AppendString(o, z.Options[za0001].Name)
+		// string "value"
+		o = append(o, 0xa5, 0x76, 0x61, 0x6c, 0x75, 0x65)
+		o = msgp.AppendString(o, z.Options[za0001].Value)
+	}
+	// string "sendToExperiment"
+	o = append(o, 0xb0, 0x73, 0x65, 0x6e, 0x64, 0x54, 0x6f, 0x45, 0x78, 0x70, 0x65, 0x72, 0x69, 0x6d, 0x65, 0x6e, 0x74)
+	o = msgp.AppendBool(o, z.SendToExperiment)
+	// string "timestamp"
+	o = append(o, 0xa9, 0x74, 0x69, 0x6d, 0x65, 0x73, 0x74, 0x61, 0x6d, 0x70)
+	o = msgp.AppendInt64(o, z.Timestamp)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *ClientFlag) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "id":
+			z.Key, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Key")
+				return
+			}
+		case "variation":
+			z.Variation, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Variation")
+				return
+			}
+		case "variationNull":
+			z.VariationNull, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "VariationNull")
+				return
+			}
+		case "variationType":
+			z.VariationType, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "VariationType")
+				return
+			}
+		case "variationId":
+			z.VariationID, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "VariationID")
+				return
+			}
+		case "matchReason":
+			z.MatchReason, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "MatchReason")
+				return
+			}
+		case "variationOptions":
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Options")
+				return
+			}
+			if cap(z.Options) >= int(zb0002) {
+				z.Options = (z.Options)[:zb0002]
+			} else {
+				z.Options = make([]Variation, zb0002)
+			}
+			for za0001 := range z.Options {
+				var zb0003 uint32
+				zb0003, bts, err = msgp.ReadMapHeaderBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Options", za0001)
+					return
+				}
+				for zb0003 > 0 {
+					zb0003--
+					field, bts, err = msgp.ReadMapKeyZC(bts)
+					if err != nil {
+						err = msgp.WrapError(err, "Options", za0001)
+						return
+					}
+					switch msgp.UnsafeString(field) {
+					case "id":
+						z.Options[za0001].ID, bts, err = msgp.ReadStringBytes(bts)
+						if err != nil {
+							err = msgp.WrapError(err, "Options", za0001, "ID")
+							return
+						}
+					case "name":
+						z.Options[za0001].Name, bts, err = msgp.ReadStringBytes(bts)
+						if err != nil {
+							err = msgp.WrapError(err, "Options", za0001, "Name")
+							return
+						}
+					case "value":
+						z.Options[za0001].Value, bts, err = msgp.ReadStringBytes(bts)
+						if err != nil {
+							err = msgp.WrapError(err, "Options", za0001, "Value")
+							return
+						}
+					default:
+						bts, err = msgp.Skip(bts)
+						if err != nil {
+							err = msgp.WrapError(err, "Options", za0001)
+							return
+						}
+					}
+				}
+			}
+		case "sendToExperiment":
+			z.SendToExperiment, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "SendToExperiment")
+				return
+			}
+		case "timestamp":
+			z.Timestamp, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Timestamp")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *ClientFlag) Msgsize() (s int) {
+	s = 1 + 3 + msgp.StringPrefixSize + len(z.Key) + 10 + msgp.StringPrefixSize + len(z.Variation) + 14 + msgp.BoolSize + 14 + msgp.StringPrefixSize + len(z.VariationType) + 12 + msgp.StringPrefixSize + len(z.VariationID) + 12 + msgp.StringPrefixSize + len(z.MatchReason) + 17 + msgp.ArrayHeaderSize
+	for za0001 := range z.Options {
+		s += 1 + 3 + msgp.StringPrefixSize + len(z.Options[za0001].ID) + 5 + msgp.StringPrefixSize + len(z.Options[za0001].Name) + 6 + msgp.StringPrefixSize + len(z.Options[za0001].Value)
+	}
+	s += 17 + msgp.BoolSize + 10 + msgp.Int64Size
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
 func (z *Condition) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field
@@ -4783,6 +5231,566 @@ func (z *SegmentRule) Msgsize() (s int) {
 	for za0001 := range z.Conditions {
 		s += z.Conditions[za0001].Msgsize()
 	}
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
+func (z *SyncData) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "timestamp":
+			z.Timestamp, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "Timestamp")
+				return
+			}
+		case "user":
+			if dc.IsNil() {
+				err = dc.ReadNil()
+				if err != nil {
+					err = msgp.WrapError(err, "User")
+					return
+				}
+				z.User = nil
+			} else {
+				if z.User == nil {
+					z.User = new(EndUser)
+				}
+				err = z.User.DecodeMsg(dc)
+				if err != nil {
+					err = msgp.WrapError(err, "User")
+					return
+				}
+			}
+		case "eventType":
+			z.EventType, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "EventType")
+				return
+			}
+		case "userKeyId":
+			z.UserKeyID, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "UserKeyID")
+				return
+			}
+		case "featureFlags":
+			var zb0002 uint32
+			zb0002, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "FeatureFlags")
+				return
+			}
+			if cap(z.FeatureFlags) >= int(zb0002) {
+				z.FeatureFlags = (z.FeatureFlags)[:zb0002]
+			} else {
+				z.FeatureFlags = make([]Flag, zb0002)
+			}
+			for za0001 := range z.FeatureFlags {
+				err = z.FeatureFlags[za0001].DecodeMsg(dc)
+				if err != nil {
+					err = msgp.WrapError(err, "FeatureFlags", za0001)
+					return
+				}
+			}
+		case "segments":
+			var zb0003 uint32
+			zb0003, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "Segments")
+				return
+			}
+			if cap(z.Segments) >= int(zb0003) {
+				z.Segments = (z.Segments)[:zb0003]
+			} else {
+				z.Segments = make([]Segment, zb0003)
+			}
+			for za0002 := range z.Segments {
+				err = z.Segments[za0002].DecodeMsg(dc)
+				if err != nil {
+					err = msgp.WrapError(err, "Segments", za0002)
+					return
+				}
+			}
+		case "clientFlags":
+			var zb0004 uint32
+			zb0004, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "ClientFlags")
+				return
+			}
+			if cap(z.ClientFlags) >= int(zb0004) {
+				z.ClientFlags = (z.ClientFlags)[:zb0004]
+			} else {
+				z.ClientFlags = make([]ClientFlag, zb0004)
+			}
+			for za0003 := range z.ClientFlags {
+				err = z.ClientFlags[za0003].DecodeMsg(dc)
+				if err != nil {
+					err = msgp.WrapError(err, "ClientFlags", za0003)
+					return
+				}
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z *SyncData) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 7
+	// write "timestamp"
+	err = en.Append(0x87, 0xa9, 0x74, 0x69, 0x6d, 0x65, 0x73, 0x74, 0x61, 0x6d, 0x70)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.Timestamp)
+	if err != nil {
+		err = msgp.WrapError(err, "Timestamp")
+		return
+	}
+	// write "user"
+	err = en.Append(0xa4, 0x75, 0x73, 0x65, 0x72)
+	if err != nil {
+		return
+	}
+	if z.User == nil {
+		err = en.WriteNil()
+		if err != nil {
+			return
+		}
+	} else {
+		err = z.User.EncodeMsg(en)
+		if err != nil {
+			err = msgp.WrapError(err, "User")
+			return
+		}
+	}
+	// write "eventType"
+	err = en.Append(0xa9, 0x65, 0x76, 0x65, 0x6e, 0x74, 0x54, 0x79, 0x70, 0x65)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.EventType)
+	if err != nil {
+		err = msgp.WrapError(err, "EventType")
+		return
+	}
+	// write "userKeyId"
+	err = en.Append(0xa9, 0x75, 0x73, 0x65, 0x72, 0x4b, 0x65, 0x79, 0x49, 0x64)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.UserKeyID)
+	if err != nil {
+		err = msgp.WrapError(err, "UserKeyID")
+		return
+	}
+	// write "featureFlags"
+	err = en.Append(0xac, 0x66, 0x65, 0x61, 0x74, 0x75, 0x72, 0x65, 0x46, 0x6c, 0x61, 0x67, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteArrayHeader(uint32(len(z.FeatureFlags)))
+	if err != nil {
+		err = msgp.WrapError(err, "FeatureFlags")
+		return
+	}
+	for za0001 := range z.FeatureFlags {
+		err = z.FeatureFlags[za0001].EncodeMsg(en)
+		if err != nil {
+			err = msgp.WrapError(err, "FeatureFlags", za0001)
+			return
+		}
+	}
+	// write "segments"
+	err = en.Append(0xa8, 0x73, 0x65, 0x67, 0x6d, 0x65, 0x6e, 0x74, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteArrayHeader(uint32(len(z.Segments)))
+	if err != nil {
+		err = msgp.WrapError(err, "Segments")
+		return
+	}
+	for za0002 := range z.Segments {
+		err = z.Segments[za0002].EncodeMsg(en)
+		if err != nil {
+			err = msgp.WrapError(err, "Segments", za0002)
+			return
+		}
+	}
+	// write "clientFlags"
+	err = en.Append(0xab, 0x63, 0x6c, 0x69, 0x65, 0x6e, 0x74, 0x46, 0x6c, 0x61, 0x67, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteArrayHeader(uint32(len(z.ClientFlags)))
+	if err != nil {
+		err = msgp.WrapError(err, "ClientFlags")
+		return
+	}
+	for za0003 := range z.ClientFlags {
+		err = z.ClientFlags[za0003].EncodeMsg(en)
+		if err != nil {
+			err = msgp.WrapError(err, "ClientFlags", za0003)
+			return
+		}
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *SyncData) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 7
+	// string "timestamp"
+	o = append(o, 0x87, 0xa9, 0x74, 0x69, 0x6d, 0x65, 0x73, 0x74, 0x61, 0x6d, 0x70)
+	o = msgp.AppendInt64(o, z.Timestamp)
+	// string "user"
+	o = append(o, 0xa4, 0x75, 0x73, 0x65, 0x72)
+	if z.User == nil {
+		o = msgp.AppendNil(o)
+	} else {
+		o, err = z.User.MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "User")
+			return
+		}
+	}
+	// string "eventType"
+	o = append(o, 0xa9, 0x65, 0x76, 0x65, 0x6e, 0x74, 0x54, 0x79, 0x70, 0x65)
+	o = msgp.AppendString(o, z.EventType)
+	// string "userKeyId"
+	o = append(o, 0xa9, 0x75, 0x73, 0x65, 0x72, 0x4b, 0x65, 0x79, 0x49, 0x64)
+	o = msgp.AppendString(o, z.UserKeyID)
+	// string "featureFlags"
+	o = append(o, 0xac, 0x66, 0x65, 0x61, 0x74, 0x75, 0x72, 0x65, 0x46, 0x6c, 0x61, 0x67, 0x73)
+	o = msgp.AppendArrayHeader(o, uint32(len(z.FeatureFlags)))
+	for za0001 := range z.FeatureFlags {
+		o, err = z.FeatureFlags[za0001].MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "FeatureFlags", za0001)
+			return
+		}
+	}
+	// string "segments"
+	o = append(o, 0xa8, 0x73, 0x65, 0x67, 0x6d, 0x65, 0x6e, 0x74, 0x73)
+	o = msgp.AppendArrayHeader(o, uint32(len(z.Segments)))
+	for za0002 := range z.Segments {
+		o, err = z.Segments[za0002].MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "Segments", za0002)
+			return
+		}
+	}
+	// string "clientFlags"
+	o = append(o, 0xab, 0x63, 0x6c, 0x69, 0x65, 0x6e, 0x74, 0x46, 0x6c, 0x61, 0x67, 0x73)
+	o = msgp.AppendArrayHeader(o, uint32(len(z.ClientFlags)))
+	for za0003 := range z.ClientFlags {
+		o, err = z.ClientFlags[za0003].MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "ClientFlags", za0003)
+			return
+		}
+	}
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *SyncData) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "timestamp":
+			z.Timestamp, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Timestamp")
+				return
+			}
+		case "user":
+			if msgp.IsNil(bts) {
+				bts, err = msgp.ReadNilBytes(bts)
+				if err != nil {
+					return
+				}
+				z.User = nil
+			} else {
+				if z.User == nil {
+					z.User = new(EndUser)
+				}
+				bts, err = z.User.UnmarshalMsg(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "User")
+					return
+				}
+			}
+		case "eventType":
+			z.EventType, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "EventType")
+				return
+			}
+		case "userKeyId":
+			z.UserKeyID, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "UserKeyID")
+				return
+			}
+		case "featureFlags":
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "FeatureFlags")
+				return
+			}
+			if cap(z.FeatureFlags) >= int(zb0002) {
+				z.FeatureFlags = (z.FeatureFlags)[:zb0002]
+			} else {
+				z.FeatureFlags = make([]Flag, zb0002)
+			}
+			for za0001 := range z.FeatureFlags {
+				bts, err = z.FeatureFlags[za0001].UnmarshalMsg(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "FeatureFlags", za0001)
+					return
+				}
+			}
+		case "segments":
+			var zb0003 uint32
+			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Segments")
+				return
+			}
+			if cap(z.Segments) >= int(zb0003) {
+				z.Segments = (z.Segments)[:zb0003]
+			} else {
+				z.Segments = make([]Segment, zb0003)
+			}
+			for za0002 := range z.Segments {
+				bts, err = z.Segments[za0002].UnmarshalMsg(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Segments", za0002)
+					return
+				}
+			}
+		case "clientFlags":
+			var zb0004 uint32
+			zb0004, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ClientFlags")
+				return
+			}
+			if cap(z.ClientFlags) >= int(zb0004) {
+				z.ClientFlags = (z.ClientFlags)[:zb0004]
+			} else {
+				z.ClientFlags = make([]ClientFlag, zb0004)
+			}
+			for za0003 := range z.ClientFlags {
+				bts, err = z.ClientFlags[za0003].UnmarshalMsg(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "ClientFlags", za0003)
+					return
+				}
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *SyncData) Msgsize() (s int) {
+	s = 1 + 10 + msgp.Int64Size + 5
+	if z.User == nil {
+		s += msgp.NilSize
+	} else {
+		s += z.User.Msgsize()
+	}
+	s += 10 + msgp.StringPrefixSize + len(z.EventType) + 10 + msgp.StringPrefixSize + len(z.UserKeyID) + 13 + msgp.ArrayHeaderSize
+	for za0001 := range z.FeatureFlags {
+		s += z.FeatureFlags[za0001].Msgsize()
+	}
+	s += 9 + msgp.ArrayHeaderSize
+	for za0002 := range z.Segments {
+		s += z.Segments[za0002].Msgsize()
+	}
+	s += 12 + msgp.ArrayHeaderSize
+	for za0003 := range z.ClientFlags {
+		s += z.ClientFlags[za0003].Msgsize()
+	}
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
+func (z *SyncMessage) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "messageType":
+			z.MessageType, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "MessageType")
+				return
+			}
+		case "data":
+			err = z.Data.DecodeMsg(dc)
+			if err != nil {
+				err = msgp.WrapError(err, "Data")
+				return
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z *SyncMessage) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 2
+	// write "messageType"
+	err = en.Append(0x82, 0xab, 0x6d, 0x65, 0x73, 0x73, 0x61, 0x67, 0x65, 0x54, 0x79, 0x70, 0x65)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.MessageType)
+	if err != nil {
+		err = msgp.WrapError(err, "MessageType")
+		return
+	}
+	// write "data"
+	err = en.Append(0xa4, 0x64, 0x61, 0x74, 0x61)
+	if err != nil {
+		return
+	}
+	err = z.Data.EncodeMsg(en)
+	if err != nil {
+		err = msgp.WrapError(err, "Data")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *SyncMessage) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 2
+	// string "messageType"
+	o = append(o, 0x82, 0xab, 0x6d, 0x65, 0x73, 0x73, 0x61, 0x67, 0x65, 0x54, 0x79, 0x70, 0x65)
+	o = msgp.AppendString(o, z.MessageType)
+	// string "data"
+	o = append(o, 0xa4, 0x64, 0x61, 0x74, 0x61)
+	o, err = z.Data.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "Data")
+		return
+	}
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *SyncMessage) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "messageType":
+			z.MessageType, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "MessageType")
+				return
+			}
+		case "data":
+			bts, err = z.Data.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Data")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *SyncMessage) Msgsize() (s int) {
+	s = 1 + 12 + msgp.StringPrefixSize + len(z.MessageType) + 5 + z.Data.Msgsize()
 	return
 }
 
