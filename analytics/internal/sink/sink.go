@@ -26,6 +26,7 @@ package sink
 import (
 	"context"
 	"fmt"
+	"net"
 	"regexp"
 	"time"
 
@@ -55,7 +56,7 @@ func Open(addr, db string) (*Sink, error) {
 		MaxOpenConns:    8,
 		MaxIdleConns:    4,
 		ConnMaxLifetime: time.Hour,
-		Compression:     &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+		Compression:     compression(addr),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot open ClickHouse %s: %w", addr, err)
@@ -161,4 +162,16 @@ func (s *Sink) Version(ctx context.Context) (uint32, error) {
 	var v uint32
 	err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT toUInt32(max(version)) FROM %s.schema_version", s.db)).Scan(&v)
 	return v, err
+}
+
+// compression is none on loopback (it only costs CPU there) and LZ4 across a
+// network.
+func compression(addr string) *clickhouse.Compression {
+	host, _, err := net.SplitHostPort(addr)
+	if err == nil {
+		if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
+			return &clickhouse.Compression{Method: clickhouse.CompressionNone}
+		}
+	}
+	return &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
 }
