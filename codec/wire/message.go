@@ -54,9 +54,9 @@ type UserView struct {
 
 // Valid reports whether the user has a non-blank keyId (not empty and not
 // only Unicode white space), FeatBit's condition for accepting a user.
-func (u *UserView) Valid() bool {
-	for i := 0; i < len(u.KeyID); {
-		c := u.KeyID[i]
+func (v *UserView) Valid() bool {
+	for i := 0; i < len(v.KeyID); {
+		c := v.KeyID[i]
 		if c < utf8.RuneSelf {
 			if c != ' ' && (c < '\t' || c > '\r') {
 				return true
@@ -64,7 +64,7 @@ func (u *UserView) Valid() bool {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRune(u.KeyID[i:])
+		r, size := utf8.DecodeRune(v.KeyID[i:])
 		if !unicode.IsSpace(r) {
 			return true
 		}
