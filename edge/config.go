@@ -1,0 +1,82 @@
+package edge
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ParseConfig reads the edge's configuration from command-line flags and
+// SY_EDGE_* environment variables (getenv, usually os.Getenv); a flag given
+// on the command line wins over its variable, which wins over the default.
+//
+//	flag                 variable                  default
+//	-addr                SY_EDGE_ADDR              :5100
+//	-redis               SY_EDGE_REDIS_ADDR        "" (embedded source)
+//	-kafka               SY_EDGE_KAFKA_BROKERS     "" (comma-separated)
+//	-topic-prefix        SY_EDGE_TOPIC_PREFIX      ""
+//	-token-window        SY_EDGE_TOKEN_WINDOW      30s
+//	-handshake-timeout   SY_EDGE_HANDSHAKE_TIMEOUT 10s
+//	-idle-timeout        SY_EDGE_IDLE_TIMEOUT      5m
+//	-frame-timeout       SY_EDGE_FRAME_TIMEOUT     10s
+//	-write-timeout       SY_EDGE_WRITE_TIMEOUT     10s
+//	-max-message-bytes   SY_EDGE_MAX_MESSAGE_BYTES 65536
+//	-reuseport           SY_EDGE_REUSEPORT         false
+//	-shutdown-code       SY_EDGE_SHUTDOWN_CODE     1012
+//	-buffer-size         SY_EDGE_BUFFER_SIZE       256
+//	-node-cap            SY_EDGE_NODE_CAP          64
+func ParseConfig(name string, args []string, getenv func(string) string) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	env := func(k, def string) string {
+		if v := getenv("SY_EDGE_" + k); v != "" {
+			return v
+		}
+		return def
+	}
+	var errs []string
+	dur := func(k, def string) time.Duration {
+		d, err := time.ParseDuration(env(k, def))
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("SY_EDGE_%s: %v", k, err))
+		}
+		return d
+	}
+	num := func(k, def string) int {
+		n, err := strconv.Atoi(env(k, def))
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("SY_EDGE_%s: %v", k, err))
+		}
+		return n
+	}
+	var brokers string
+	fs.StringVar(&c.Addr, "addr", env("ADDR", ":5100"), "listen address for streaming and HTTP")
+	fs.StringVar(&c.RedisAddr, "redis", env("REDIS_ADDR", ""), "Redis address of the snapshots (production source; needs -kafka)")
+	fs.StringVar(&brokers, "kafka", env("KAFKA_BROKERS", ""), "comma-separated Kafka brokers (change topic, event sink)")
+	fs.StringVar(&c.TopicPrefix, "topic-prefix", env("TOPIC_PREFIX", ""), "prefix of the Kafka topic names")
+	fs.DurationVar(&c.TokenWindow, "token-window", dur("TOKEN_WINDOW", "30s"), "allowed clock difference of a connection token")
+	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", dur("HANDSHAKE_TIMEOUT", "10s"), "time allowed for the HTTP upgrade request")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", dur("IDLE_TIMEOUT", "5m"), "close streaming connections silent for this long")
+	fs.DurationVar(&c.FrameTimeout, "frame-timeout", dur("FRAME_TIMEOUT", "10s"), "time allowed for a started frame to complete")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", dur("WRITE_TIMEOUT", "10s"), "time allowed for a blocked write")
+	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", num("MAX_MESSAGE_BYTES", "65536"), "largest accepted frame or message (else close 1009)")
+	fs.BoolVar(&c.ReusePort, "reuseport", env("REUSEPORT", "false") == "true", "set SO_REUSEPORT so several edge processes share -addr")
+	fs.IntVar(&c.ShutdownCode, "shutdown-code", num("SHUTDOWN_CODE", "1012"), "close code on shutdown: 1001 or 1012")
+	fs.IntVar(&c.BufferSize, "buffer-size", num("BUFFER_SIZE", "256"), "netpoll initial input buffer per connection (bytes)")
+	fs.IntVar(&c.NodeCap, "node-cap", num("NODE_CAP", "64"), "netpoll minimum link-buffer node size (bytes)")
+	if len(errs) > 0 {
+		return c, fmt.Errorf("edge: %s", strings.Join(errs, "; "))
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	for _, b := range strings.Split(brokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			c.KafkaBrokers = append(c.KafkaBrokers, b)
+		}
+	}
+	c.defaults()
+	return c, c.validate()
+}

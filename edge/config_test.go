@@ -1,0 +1,38 @@
+package edge_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/edge"
+)
+
+func TestParseConfig(t *testing.T) {
+	env := map[string]string{"SY_EDGE_KAFKA_BROKERS": "a:1, b:2", "SY_EDGE_REDIS_ADDR": "r:1", "SY_EDGE_IDLE_TIMEOUT": "90s", "SY_EDGE_ADDR": ":1"}
+	c, err := edge.ParseConfig("edge", []string{"-addr", ":2", "-reuseport"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":2" || len(c.KafkaBrokers) != 2 || c.KafkaBrokers[1] != "b:2" || c.IdleTimeout != 90*time.Second || !c.ReusePort || c.ShutdownCode != 1012 || c.TokenWindow != 30*time.Second {
+		t.Fatalf("%+v", c)
+	}
+	if _, err := edge.ParseConfig("edge", []string{"-shutdown-code", "1000"}, func(string) string { return "" }); err == nil {
+		t.Fatal("shutdown code 1000 accepted")
+	}
+	if _, err := edge.ParseConfig("edge", nil, func(k string) string {
+		if k == "SY_EDGE_REDIS_ADDR" {
+			return "r:1"
+		}
+		return ""
+	}); err == nil {
+		t.Fatal("redis without kafka accepted")
+	}
+	if _, err := edge.ParseConfig("edge", nil, func(k string) string {
+		if k == "SY_EDGE_IDLE_TIMEOUT" {
+			return "soon"
+		}
+		return ""
+	}); err == nil {
+		t.Fatal("bad duration accepted")
+	}
+}
