@@ -232,6 +232,7 @@ func New(cfg Config, out io.Writer) (*Harness, error) {
 		h.nodes = ns
 		sc.Source = ns
 		sc.EdgePids = ns.Pids()
+		sc.EdgeGC = ns.GC
 	}
 	if sc.Source == nil && sc.Env == nil {
 		h.Shutdown(context.Background())

@@ -5,7 +5,8 @@
 // measured is the edge alone.
 //
 // Protocol, one JSON object per line: the parent writes
-// {"cmd":"snapshot"|"change","data":<msgp bytes>} or {"cmd":"stop"} on the
+// {"cmd":"snapshot"|"change","data":<msgp bytes>}, {"cmd":"gc"} (collect
+// garbage and return it to the OS) or {"cmd":"stop"} on the
 // node's stdin; the node answers {"ev":"ready","addr":…,"pid":…} once
 // listening and {"ev":"ok"} or {"ev":"error","error":…} per command. A node
 // exits (after Shutdown) on "stop" or when its stdin closes.
@@ -20,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -78,6 +80,8 @@ func Serve(ctx context.Context, addr string, in io.Reader, out io.Writer) error 
 			if _, err = ev.UnmarshalMsg(c.Data); err == nil {
 				err = src.Produce(ctx, &ev)
 			}
+		case "gc":
+			debug.FreeOSMemory()
 		case "stop":
 			_ = enc.Encode(event{Ev: "ok"})
 			return nil
@@ -190,6 +194,10 @@ func (ns *Nodes) Produce(_ context.Context, ev *codec.ChangeEvent) error {
 	}
 	return ns.all(command{Cmd: "change", Data: b})
 }
+
+// GC makes every node collect garbage and return free memory to the OS,
+// so its RSS is what it holds.
+func (ns *Nodes) GC() error { return ns.all(command{Cmd: "gc"}) }
 
 // Stop stops every node (stop command, then SIGKILL after 30 s).
 func (ns *Nodes) Stop() {

@@ -97,6 +97,7 @@ func Evaluate(ctx context.Context, c Config) (*report.Result, error) {
 	r.Check("requests were made", res.Requests > 0, "%d requests", res.Requests)
 	r.Check("every request succeeded", res.Bad == 0 && len(res.Errors) == 0, "%d bad responses, %d errors", res.Bad, res.Requests-res.OK-res.Bad)
 	r.Duration = time.Since(r.Started).Seconds()
+	r.Params["loadavgAtEnd"] = loadavg()
 	if !r.OK() {
 		return r, fmt.Errorf("evaluate: %w", ErrChecks)
 	}
@@ -187,6 +188,7 @@ func Events(ctx context.Context, c Config) (*report.Result, error) {
 		r.Check("every accepted event reached ClickHouse", got >= accepted, "%d of %d", got, accepted)
 	}
 	r.Duration = time.Since(r.Started).Seconds()
+	r.Params["loadavgAtEnd"] = loadavg()
 	if !r.OK() {
 		return r, fmt.Errorf("events: %w", ErrChecks)
 	}

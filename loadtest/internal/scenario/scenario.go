@@ -25,6 +25,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,8 +74,9 @@ type Config struct {
 	Source Source      // where the env and changes go (nil: secrets must be given, no push)
 	Env    *change.Env // generated when nil
 
-	EdgePids []int // edge processes for /proc figures (nil: found by Target's port)
-	InEdge   bool  // the edge runs inside this process (figures include the harness)
+	EdgePids []int        // edge processes for /proc figures (nil: found by Target's port)
+	EdgeGC   func() error // optional: make every edge process collect garbage before memory is read
+	InEdge   bool         // the edge runs inside this process (figures include the harness)
 
 	InProcessWorkers bool     // run fleets in this process (tests)
 	WorkerExe        string   // binary to re-execute as worker (default: this executable)
@@ -290,11 +292,11 @@ func (s *streaming) sampleTimeline() {
 }
 
 // reports asks every worker for its measurements.
-func (s *streaming) reports(ctx context.Context) ([]fleet.Report, machine.Proc, error) {
+func (s *streaming) reports(ctx context.Context, gc bool) ([]fleet.Report, machine.Proc, error) {
 	var out []fleet.Report
 	var procs machine.Proc
 	for _, h := range s.handles {
-		r, p, err := h.Report(ctx)
+		r, p, err := h.Report(ctx, gc)
 		if err != nil {
 			return nil, procs, err
 		}
@@ -375,7 +377,19 @@ func newResult(name string, c *Config) *report.Result {
 	return &report.Result{Scenario: name, Started: time.Now(), Failures: map[string]int64{}, Params: map[string]any{
 		"target": c.Target, "conns": c.Conns, "rate": c.Rate, "clientShare": c.ClientShare, "msgpack": c.Msgpack,
 		"flags": c.Flags, "pingInterval": c.PingInterval.String(), "perWorker": c.PerWorker, "smallBuffers": c.SmallBuffers,
+		"loadavgAtStart": loadavg(), "edgeProcs": len(c.edgePids()),
 	}}
+}
+
+// loadavg is /proc/loadavg's first three fields: other load on a shared
+// machine shows up here.
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func kb(b float64) float64 { return b / 1024 }

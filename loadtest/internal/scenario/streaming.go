@@ -20,9 +20,14 @@ type baseline struct {
 	at   time.Time
 }
 
-func takeBaseline(c *Config) baseline {
-	if c.InEdge {
+func takeBaseline(c *Config, gc bool) baseline {
+	if gc && c.InEdge {
 		runtime.GC()
+	}
+	if gc && c.EdgeGC != nil {
+		if err := c.EdgeGC(); err != nil {
+			c.logf("edge GC: %v", err)
+		}
 	}
 	e, _ := machine.ReadProcs(c.edgePids())
 	m := machine.Meminfo()
@@ -55,14 +60,14 @@ func runStreaming(ctx context.Context, c *Config, name string, then phase) (*rep
 		return nil, err
 	}
 	r := newResult(name, c)
-	base := takeBaseline(c)
+	base := takeBaseline(c, true)
 	s, err := open(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
-	after := takeBaseline(c)
-	connRep, _, err := s.reports(ctx)
+	after := takeBaseline(c, false)
+	connRep, connProcs, err := s.reports(ctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +84,9 @@ func runStreaming(ctx context.Context, c *Config, name string, then phase) (*rep
 		per := float64(m.progress.Synced) / (float64(cpu) / 1e9)
 		r.Add("connections with full sync per edge CPU-second", per, "1/CPU-s").WithGoal("≥ 20000", per >= 20000)
 		r.Add("edge CPU during connect", float64(cpu)/1e9, "CPU-s")
+	}
+	if !c.InProcessWorkers && connProcs.CPUNs > 0 {
+		r.Add("client (worker) CPU during connect", float64(connProcs.CPUNs)/1e9, "CPU-s")
 	}
 	if m.progress.Synced > 0 {
 		r.Add("full-sync message size", float64(m.syncBytes)/float64(m.progress.Synced), "bytes")
@@ -98,7 +106,7 @@ func runStreaming(ctx context.Context, c *Config, name string, then phase) (*rep
 			return r, err
 		}
 	}
-	final, procs, err := s.reports(ctx)
+	final, procs, err := s.reports(ctx, true)
 	if err != nil {
 		return r, err
 	}
@@ -123,6 +131,7 @@ func runStreaming(ctx context.Context, c *Config, name string, then phase) (*rep
 	r.Timeline = append(r.Timeline, s.timeline...)
 	s.tmu.Unlock()
 	r.Duration = time.Since(r.Started).Seconds()
+	r.Params["loadavgAtEnd"] = loadavg()
 	if !r.OK() {
 		return r, fmt.Errorf("%s: %w", name, ErrChecks)
 	}
@@ -144,12 +153,9 @@ func countPrefix(m map[string]int64, prefix string) int64 {
 func hold(ctx context.Context, c *Config, s *streaming, r *report.Result, base baseline) error {
 	c.logf("holding %d connections for %s", c.Conns, c.HoldFor)
 	sleep(ctx, c.Settle)
-	if c.InEdge {
-		runtime.GC()
-	}
-	mid := takeBaseline(c)
+	mid := takeBaseline(c, true)
 	sleep(ctx, c.HoldFor)
-	end := takeBaseline(c)
+	end := takeBaseline(c, false)
 	open := float64(c.Conns)
 	if open == 0 {
 		return nil
@@ -157,6 +163,9 @@ func hold(ctx context.Context, c *Config, s *streaming, r *report.Result, base b
 	if len(c.edgePids()) > 0 {
 		per := float64(mid.edge.RSS-base.edge.RSS) / open
 		note := ""
+		if c.EdgeGC != nil {
+			note = "after a forced GC + FreeOSMemory in every edge process"
+		}
 		if c.InEdge {
 			note = "edge runs inside the harness process: includes the client fleets"
 		}
@@ -169,7 +178,6 @@ func hold(ctx context.Context, c *Config, s *streaming, r *report.Result, base b
 		}
 	}
 	r.Add("kernel slab per connection (both socket ends)", kb(float64(mid.slab-base.slab)/open), "KiB")
-	r.Add("machine memory in use per connection", kb(float64(mid.mem-base.mem)/open), "KiB")
 	r.Add("TCP sockets in use (v4+v6)", float64(mid.sock.InUse+mid.sock.InUse6), "")
 	return nil
 }
@@ -186,7 +194,7 @@ func sleep(ctx context.Context, d time.Duration) {
 func push(ctx context.Context, c *Config, s *streaming, r *report.Result, base baseline) error {
 	open := int64(c.Conns)
 	c.logf("pushing %d changes at %.1f/s to %d connections", c.Pushes, c.PushRate, open)
-	before := takeBaseline(c)
+	before := takeBaseline(c, false)
 	start := time.Now()
 	sent := map[int]time.Time{}
 	for seq := 1; seq <= c.Pushes; seq++ {
@@ -205,7 +213,7 @@ func push(ctx context.Context, c *Config, s *streaming, r *report.Result, base b
 	deadline := time.Now().Add(c.PushTimeout)
 	var m merged
 	for {
-		reps, _, err := s.reports(ctx)
+		reps, _, err := s.reports(ctx, false)
 		if err != nil {
 			return err
 		}
@@ -222,7 +230,7 @@ func push(ctx context.Context, c *Config, s *streaming, r *report.Result, base b
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	after := takeBaseline(c)
+	after := takeBaseline(c, false)
 	var delivered int64
 	var toAll []float64
 	var series [][2]float64

@@ -6,7 +6,7 @@
 // answers with one JSON event per line on stdout:
 //
 //	parent → worker: {"cmd":"start","spec":{…fleet.Spec…}}
-//	                 {"cmd":"report"}    ask for measurements now
+//	                 {"cmd":"report"}    ask for measurements now ("gc":true: after a GC)
 //	                 {"cmd":"close"}     close every connection and exit
 //	worker → parent: {"ev":"progress","progress":{…}}   every ~250 ms while connecting
 //	                 {"ev":"connected","report":{…}}    connect phase over
@@ -27,6 +27,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -40,6 +41,7 @@ import (
 type Command struct {
 	Cmd  string      `json:"cmd"`
 	Spec *fleet.Spec `json:"spec,omitempty"`
+	GC   bool        `json:"gc,omitempty"` // report: collect garbage and return it to the OS first
 }
 
 // Event is a worker → parent line.
@@ -113,6 +115,9 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, standalone bool) er
 			if f == nil {
 				emit(Event{Ev: "error", Error: "report: not started"})
 				continue
+			}
+			if c.GC && standalone {
+				debug.FreeOSMemory()
 			}
 			r := f.Report()
 			p, _ := machine.ReadProc(os.Getpid())
@@ -264,9 +269,10 @@ func (h *Handle) WaitConnected(ctx context.Context) (fleet.Report, error) {
 	return *e.Report, nil
 }
 
-// Report asks for the current measurements.
-func (h *Handle) Report(ctx context.Context) (fleet.Report, machine.Proc, error) {
-	if err := h.send(Command{Cmd: "report"}); err != nil {
+// Report asks for the current measurements; with gc the worker first
+// collects garbage and returns it to the OS, so its RSS is what it holds.
+func (h *Handle) Report(ctx context.Context, gc bool) (fleet.Report, machine.Proc, error) {
+	if err := h.send(Command{Cmd: "report", GC: gc}); err != nil {
 		return fleet.Report{}, machine.Proc{}, err
 	}
 	e, err := h.wait(ctx, "report")
