@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -20,18 +21,18 @@ func init() { auth.BcryptCost = 4 } // keep unit tests fast; production uses the
 // through its Handler without a listener. Publishing is explicit
 // (publish), so tests are deterministic.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	s     *Server
 	sink  *publish.Memory
 	info  *BootstrapInfo
 	admin string // admin session token
 }
 
-func newHarness(t *testing.T, opts ...Option) *harness {
+func newHarness(t testing.TB, opts ...Option) *harness {
 	t.Helper()
 	sink := publish.NewMemory()
 	cfg := Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0", AdminPassword: "admin-password"}
-	s, err := New(cfg, append([]Option{WithSnapshotWriter(sink), WithChangeProducer(sink)}, opts...)...)
+	s, err := New(cfg, append([]Option{WithSnapshotWriter(sink), WithChangeProducer(sink), WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ type resp struct {
 	Header http.Header
 }
 
-func (r *resp) decode(t *testing.T, v any) {
+func (r *resp) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.Body, err)
@@ -59,7 +60,7 @@ func (r *resp) decode(t *testing.T, v any) {
 }
 
 // errField returns the error code and field of an error response.
-func (r *resp) errField(t *testing.T) (string, string) {
+func (r *resp) errField(t testing.TB) (string, string) {
 	t.Helper()
 	var e struct {
 		Error struct{ Code, Field, Message string }
