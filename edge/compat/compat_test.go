@@ -151,13 +151,7 @@ func checkPushes(t *testing.T, p *sdkProc, e *testEdge, fx *fixture, u user) []t
 			p.fatalf("push %d: the SDK already evaluates %s to %s before the change", i, flagPush, w.Value)
 		}
 		ev := fx.change(t, flagPush, value)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		pushedAt := time.Now()
-		err := e.Source.Produce(ctx, ev)
-		cancel()
-		if err != nil {
-			t.Fatalf("push %d: LocalSource.Produce: %v", i, err)
-		}
+		pushedAt := e.publish(t, fx, ev)
 		seen := waitSeen(t, p, pushDeadline, value, u, fmt.Sprintf("push %d", i))
 		if seen.ID != w.ID || !sameJSON(seen.Value, want) {
 			p.fatalf("push %d: unexpected seen event %s (watch %d, want %s)", i, seen.raw, w.ID, want)
@@ -186,27 +180,22 @@ func waitSeen(t *testing.T, p *sdkProc, timeout time.Duration, value string, u u
 	return msg{}
 }
 
-// checkRestart restarts the edge on the same address (SDK connections get
-// the edge's shutdown close code), produces one more change to the new edge
-// and waits until the SDK, having reconnected and re-synced, evaluates it.
+// checkRestart shuts the edge down (SDK connections get the edge's shutdown
+// close code), changes the push flag while no edge runs, and starts a new
+// edge on the same address: the SDK must reconnect, send its data-sync with
+// its cursor, and get the change in the patch.
 func checkRestart(t *testing.T, p *sdkProc, e *testEdge, fx *fixture, u user) {
 	t.Helper()
 	value := "after-restart"
 	want := typedJSON(t, "string", value)
 	w := p.call(map[string]any{"cmd": "watch", "flag": flagPush, "type": "string", "user": u, "want": value, "default": defaultFor(flagPush)})
 	start := time.Now()
-	e.restart(t, fx)
-	ev := fx.change(t, flagPush, value)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := e.Source.Produce(ctx, ev); err != nil {
-		t.Fatalf("restart: LocalSource.Produce: %v", err)
-	}
+	e.restart(t, fx, func() { fx.change(t, flagPush, value) })
 	seen := waitSeen(t, p, reconnectDeadline, value, u, "restart")
 	if seen.ID != w.ID || !sameJSON(seen.Value, want) {
 		p.fatalf("restart: unexpected seen event %s (watch %d, want %s)", seen.raw, w.ID, want)
 	}
-	t.Logf("%s: edge restarted on %s; the SDK reconnected and saw a change made after the restart %.0f ms after the shutdown",
+	t.Logf("%s: edge restarted on %s; the SDK reconnected, re-synced and saw the change made while the edge was down %.0f ms after the shutdown",
 		p.name, e.Addr, float64(time.Duration(seen.AtUs-start.UnixMicro())*time.Microsecond)/float64(time.Millisecond))
 }
 

@@ -5,6 +5,7 @@ package compat
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/codec"
 )
@@ -13,14 +14,36 @@ import (
 // to Kafka under a random topic prefix. launch (edge_real_test.go) starts
 // the edge itself.
 type testEdge struct {
-	Addr   string
-	Source interface {
-		Produce(ctx context.Context, ev *codec.ChangeEvent) error
-	}
+	Addr     string
+	Source   source
 	Insights *insightWatch
 	Prefix   string
 	Brokers  []string
 	stop     func() // shuts the running edge down
+}
+
+// source is what the test needs of edge.LocalSource: the control plane's
+// SnapshotWriter and ChangeProducer (docs/architecture.md).
+type source interface {
+	WriteSnapshot(ctx context.Context, s *codec.EnvSnapshot) error
+	Produce(ctx context.Context, ev *codec.ChangeEvent) error
+}
+
+// publish does what control's publisher does for a change: write the whole
+// environment snapshot, then produce the change event. It returns the time
+// just before Produce.
+func (e *testEdge) publish(t *testing.T, fx *fixture, ev *codec.ChangeEvent) time.Time {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Source.WriteSnapshot(ctx, fx.snapshot()); err != nil {
+		t.Fatalf("LocalSource.WriteSnapshot: %v", err)
+	}
+	at := time.Now()
+	if err := e.Source.Produce(ctx, ev); err != nil {
+		t.Fatalf("LocalSource.Produce: %v", err)
+	}
+	return at
 }
 
 // startEdge creates the Kafka topics for a fresh prefix, starts consuming
@@ -35,10 +58,11 @@ func startEdge(t *testing.T, fx *fixture) *testEdge {
 }
 
 // restart shuts the edge down (streaming connections get its shutdown close
-// code) and starts a new one on the same address, with a new source holding
-// fx's current snapshot.
-func (e *testEdge) restart(t *testing.T, fx *fixture) {
+// code), calls change (the fixture changes while no edge runs) and starts a
+// new edge on the same address, with a new source holding fx's snapshot.
+func (e *testEdge) restart(t *testing.T, fx *fixture, change func()) {
 	t.Helper()
 	e.stop()
+	change()
 	e.launch(t, fx, e.Addr)
 }

@@ -45,7 +45,9 @@ def to_user(u):
 
 
 def main():
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+    # The SDK logs every evaluation at INFO; keep stderr readable unless
+    # COMPAT_DEBUG is set.
+    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if os.environ.get("COMPAT_DEBUG") else logging.WARNING,
                         format="%(asctime)s python-sdk %(levelname)s %(name)s %(message)s")
     secret = os.environ.get("COMPAT_SECRET")
     streaming = os.environ.get("COMPAT_STREAMING_URL")

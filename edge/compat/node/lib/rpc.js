@@ -29,9 +29,10 @@ function fatal(err) {
 
 // stderrLogger is an SDK logger (the ILogger shape both FeatBit JS SDKs
 // accept) writing to stderr.
+// Debug lines are dropped unless COMPAT_DEBUG is set.
 function stderrLogger(prefix) {
   const w = (lvl) => (...args) => process.stderr.write(`${new Date().toISOString()} ${prefix} ${lvl} ${args.map(String).join(' ')}\n`);
-  return { error: w('error'), warn: w('warn'), info: w('info'), debug: w('debug') };
+  return { error: w('error'), warn: w('warn'), info: w('info'), debug: process.env.COMPAT_DEBUG ? w('debug') : () => {} };
 }
 
 // serve reads commands from stdin and dispatches them to handlers[cmd].
