@@ -67,6 +67,7 @@ type Stats struct {
 	FlushErrors  uint64 `json:"flushErrors"`  // failed flush attempts (each one retried)
 	CommitErrors uint64 `json:"commitErrors"` // failed offset commits (records will be re-delivered)
 	LagMs        int64  `json:"lagMs"`        // record time → flushed, of the last flush's newest record
+	WriteMs      uint64 `json:"writeMs"`      // total time spent in successful Writes (ClickHouse inserts)
 }
 
 // Consumer is the ingest loop.
@@ -76,8 +77,8 @@ type Consumer struct {
 	w   Writer
 	log *slog.Logger
 
-	records, events, bad, flushes, flushErrs, commitErrs atomic.Uint64
-	lag                                                  atomic.Int64
+	records, events, bad, flushes, flushErrs, commitErrs, writeMs atomic.Uint64
+	lag                                                           atomic.Int64
 
 	seed     uint64
 	badLog   throttle
@@ -121,7 +122,8 @@ func New(cfg Config, w Writer) (*Consumer, error) {
 // Stats returns the counters.
 func (c *Consumer) Stats() Stats {
 	return Stats{Records: c.records.Load(), Events: c.events.Load(), BadRecords: c.bad.Load(),
-		Flushes: c.flushes.Load(), FlushErrors: c.flushErrs.Load(), CommitErrors: c.commitErrs.Load(), LagMs: c.lag.Load()}
+		Flushes: c.flushes.Load(), FlushErrors: c.flushErrs.Load(), CommitErrors: c.commitErrs.Load(), LagMs: c.lag.Load(),
+		WriteMs: c.writeMs.Load()}
 }
 
 // maxRecordBytes bounds a record value; larger ones are rejected as bad.
@@ -268,8 +270,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 func (c *Consumer) flush(ctx context.Context, cols *sink.Columns) error {
 	backoff := 100 * time.Millisecond
 	for {
+		t0 := time.Now()
 		err := c.w.Write(ctx, cols)
 		if err == nil {
+			c.writeMs.Add(uint64(time.Since(t0).Milliseconds()))
 			c.flushes.Add(1)
 			return nil
 		}
