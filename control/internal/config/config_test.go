@@ -1,0 +1,28 @@
+package config
+
+import (
+	"io"
+	"testing"
+	"time"
+)
+
+func TestLoadPrecedence(t *testing.T) {
+	env := map[string]string{"SY_CONTROL_ADDR": ":9000", "SY_CONTROL_KAFKA_BROKERS": "a:1, b:2", "SY_CONTROL_MONGO_URI": "mongodb://x"}
+	cfg, err := Load([]string{"-addr", ":9100", "-session-ttl", "2h"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != ":9100" || cfg.MongoURI != "mongodb://x" || len(cfg.KafkaBrokers) != 2 || cfg.KafkaBrokers[1] != "b:2" ||
+		cfg.SessionTTL != 2*time.Hour || cfg.DataDir != "./data" || cfg.MaxBody != 1<<20 {
+		t.Fatalf("%+v", cfg)
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	none := func(string) string { return "" }
+	for _, args := range [][]string{{"-max-body", "12"}, {"-session-ttl", "soon"}, {"-admin-password", "short"}, {"extra"}, {"-nope"}} {
+		if _, err := Load(args, none, io.Discard); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}
