@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/switchyard/switchyard/codec"
 )
@@ -40,6 +41,7 @@ func FuzzParseMessage(f *testing.F) {
 			if se.Offset < 0 || se.Offset > len(data) {
 				t.Fatalf("offset %d out of range", se.Offset)
 			}
+			checkNotFalseReject(t, data, se)
 		default:
 			t.Fatalf("unexpected error type %T %v", err, err)
 		}
@@ -82,6 +84,7 @@ func FuzzParseTrack(f *testing.F) {
 			if !errors.As(err, &se) {
 				t.Fatalf("unexpected error type %T", err)
 			}
+			checkNotFalseReject(t, body, se)
 			if len(batch.Evals)+len(batch.Metrics)+len(users.Users) != 0 {
 				t.Fatal("failed parse appended data")
 			}
@@ -125,6 +128,9 @@ func FuzzParseUser(f *testing.F) {
 			if !errors.As(err, &se) && !errors.Is(err, ErrInvalidUser) {
 				t.Fatalf("unexpected error %v", err)
 			}
+			if se != nil {
+				checkNotFalseReject(t, body, se)
+			}
 			return
 		}
 		if !json.Valid(body) || strings.TrimSpace(u.KeyID) == "" {
@@ -153,4 +159,20 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("round trip %q → %q", s, m.TypeName)
 		}
 	})
+}
+
+// checkNotFalseReject fails when valid JSON was rejected for a reason other
+// than a value of the wrong type, or nesting beyond MaxDepth. (encoding/json
+// accepts invalid UTF-8 inside strings; the parsers reject it on purpose.)
+func checkNotFalseReject(t *testing.T, data []byte, se *SyntaxError) {
+	t.Helper()
+	if !json.Valid(data) || !utf8.Valid(data) {
+		return
+	}
+	for _, ok := range []string{" must be ", "nesting too deep", " out of range"} {
+		if strings.Contains(se.Msg, ok) {
+			return
+		}
+	}
+	t.Fatalf("valid JSON %q rejected: %v", data, se)
 }

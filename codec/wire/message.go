@@ -129,10 +129,11 @@ func (m *Message) Parse(data []byte) error {
 		switch {
 		case equalFold(key, "messageType"):
 			if s.peek() != '"' {
+				start := s.pos
 				if err := s.skipValue(2); err != nil {
 					return err
 				}
-				return s.fail("messageType must be a string")
+				return s.failAt(start, "messageType must be a string")
 			}
 			raw, esc, err := s.readString()
 			if err != nil {
