@@ -246,8 +246,9 @@ func isUpgrade(hdr []byte) bool {
 // scratch is per-task state for reading frames. Lifetime: taken at the
 // start of readFrames and returned at its end; nothing keeps it.
 type scratch struct {
-	hr hdrReader
-	hb [ws.MaxHeaderSize - 2]byte
+	hr  hdrReader
+	hb  [ws.MaxHeaderSize - 2]byte
+	out [FrameReserve + 125]byte
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -368,16 +369,15 @@ func (s *Server) readFrame(c *Conn, sc *scratch) bool {
 	payload := frame[hl:]
 	ws.Cipher(payload, h.Mask, 0)
 	c.last.Store(nowMs())
-	ok := s.dispatch(c, h, payload)
+	ok := s.dispatch(c, h, payload, sc)
 	_ = r.Release()
 	return ok
 }
 
-func (s *Server) dispatch(c *Conn, h ws.Header, payload []byte) bool {
+func (s *Server) dispatch(c *Conn, h ws.Header, payload []byte, sc *scratch) bool {
 	switch h.OpCode {
 	case ws.OpPing:
-		var buf [FrameReserve + 125]byte
-		_ = c.Write(Frame(append(buf[:FrameReserve], payload...), ws.OpPong))
+		_ = c.Write(Frame(append(sc.out[:FrameReserve], payload...), ws.OpPong))
 	case ws.OpPong:
 	case ws.OpClose:
 		code := ws.StatusNormalClosure

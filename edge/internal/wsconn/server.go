@@ -251,7 +251,7 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 func (c *Conn) Open() bool { return c.state.Load() == stOpen }
 
 func (s *Server) onPrepare(nc netpoll.Connection) context.Context {
-	c := &Conn{Context: context.Background(), nc: nc, srv: s}
+	c := &Conn{Context: s.baseCtx(), nc: nc, srv: s}
 	c.last.Store(nowMs())
 	_ = nc.SetWriteTimeout(s.cfg.WriteTimeout)
 	s.reg.add(c)
@@ -298,6 +298,8 @@ func (s *Server) onRequest(ctx context.Context, nc netpoll.Connection) error {
 	}
 	return nil
 }
+
+func (s *Server) baseCtx() context.Context { return context.Background() }
 
 // nowMs is the wall clock in Unix milliseconds.
 func nowMs() int64 { return time.Now().UnixMilli() }
