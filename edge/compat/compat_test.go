@@ -180,6 +180,26 @@ func waitSeen(t *testing.T, p *sdkProc, timeout time.Duration, value string, u u
 	return msg{}
 }
 
+// checkNumericEvents tracks a metric for u-numeric, whose custom property
+// "age" the JavaScript SDKs send as a JSON number: the edge must accept the
+// events (a 4xx other than 400/408/429 makes the JS SDKs stop sending events
+// for good, protocol notes 4.2) and they must reach Kafka. withUser says
+// whether the SDK's track takes the user (server SDKs) or uses the client's
+// current one.
+func checkNumericEvents(t *testing.T, p *sdkProc, e *testEdge, fx *fixture, sdk string, withUser bool) {
+	t.Helper()
+	metric := "compat-numeric-" + sdk
+	cmd := map[string]any{"cmd": "track", "event": metric, "value": 1}
+	if withUser {
+		cmd["user"] = fx.Users["u-numeric"]
+	}
+	p.call(cmd)
+	p.call(map[string]any{"cmd": "flush"})
+	e.Insights.waitFor(insightDeadline, "metric of the user with a numeric custom property", func(_ []codec.FlagEval, ms []codec.MetricEvent) bool {
+		return hasMetric(ms, fx.EnvID, metric, "u-numeric")
+	})
+}
+
 // checkRestart shuts the edge down (SDK connections get the edge's shutdown
 // close code), changes the push flag while no edge runs, and starts a new
 // edge on the same address: the SDK must reconnect, send its data-sync with
@@ -247,6 +267,8 @@ func runServerSDK(t *testing.T, spec sdkSpec) {
 	if n := e.Insights.undecodable(); n > 0 {
 		t.Errorf("%d records on %s are not msgp InsightBatch", n, e.Insights.topic)
 	}
+
+	checkNumericEvents(t, p, e, fx, spec.name, true)
 
 	// The SDK comes back after an edge restart and re-syncs.
 	checkRestart(t, p, e, fx, fx.Users["u-plain"])
@@ -359,6 +381,10 @@ func runClientSDK(t *testing.T, spec sdkSpec) {
 			hasMetric(ms, fx.EnvID, metric, "u-plain")
 	})
 	t.Logf("%s: track/flush → InsightBatch on %s within %s", spec.name, e.Insights.topic, time.Since(start).Round(time.Millisecond))
+
+	p.call(map[string]any{"cmd": "identify", "user": fx.Users["u-numeric"]})
+	checkNumericEvents(t, p, e, fx, spec.name, false)
+	p.call(map[string]any{"cmd": "identify", "user": plain})
 
 	checkRestart(t, p, e, fx, plain)
 	p.call(map[string]any{"cmd": "close"})

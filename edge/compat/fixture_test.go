@@ -23,6 +23,11 @@ type user struct {
 	Key    string            `json:"key"`
 	Name   string            `json:"name"`
 	Custom map[string]string `json:"custom"`
+	// RawCustom holds custom properties the JavaScript scripts pass to the
+	// SDK as they are (numbers stay JSON numbers on the wire, as with Node's
+	// UserBuilder.custom('age', 18) from FeatBit's README); the Python SDK
+	// stringifies every value itself.
+	RawCustom map[string]any `json:"rawCustom,omitempty"`
 }
 
 func newUser(key, plan, email, age, country string) user {
@@ -37,6 +42,9 @@ func (u user) endUser() codec.EndUser {
 		if v, ok := u.Custom[k]; ok {
 			eu.Props = append(eu.Props, codec.UserProp{Name: k, Value: v})
 		}
+	}
+	for _, k := range sortedKeys(u.RawCustom) {
+		eu.Props = append(eu.Props, codec.UserProp{Name: k, Value: fmt.Sprint(u.RawCustom[k])})
 	}
 	return eu
 }
@@ -204,6 +212,11 @@ func newFixture(t *testing.T) *fixture {
 	} {
 		fx.Users[u.Key] = u
 	}
+	// u-numeric's age is a JSON number on the wire (JS SDKs only): the edge
+	// must accept it and compare it like "30".
+	fx.Users["u-numeric"] = user{Key: "u-numeric", Name: "Numeric", Custom: map[string]string{
+		"plan": "free", "email": "n@example.com", "country": "fr",
+	}, RawCustom: map[string]any{"age": 30}}
 	for i := 0; i < 40; i++ {
 		fx.RolloutUsers = append(fx.RolloutUsers, newUser(fmt.Sprintf("roll-%03d-%s", i, secret.NewGUID()[:8]), "free", "r@example.com", "30", "us"))
 	}
@@ -334,6 +347,7 @@ var evalCases = []evalCase{
 	{flagRule, "u-banned", "standard", "default"},
 	{flagRule, "u-eu", "eu-adult", "eu adults"},
 	{flagRule, "u-young", "standard", "default"},
+	{flagRule, "u-numeric", "eu-adult", "eu adults"}, // age is the JSON number 30
 	{flagPush, "u-plain", "before", "default"},
 }
 

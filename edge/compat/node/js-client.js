@@ -35,7 +35,10 @@ function toUser(u) {
   return {
     keyId: u.key,
     name: u.name || u.key,
-    customizedProperties: Object.entries(u.custom || {}).map(([name, value]) => ({ name, value: String(value) })),
+    customizedProperties: Object.entries(u.custom || {})
+      .map(([name, value]) => ({ name, value: String(value) }))
+      // rawCustom values go on the wire as they are (numbers stay numbers).
+      .concat(Object.entries(u.rawCustom || {}).map(([name, value]) => ({ name, value }))),
   };
 }
 

@@ -13,6 +13,9 @@ const rpc = require('./lib/rpc');
 function toUser(u) {
   const b = new UserBuilder(u.key).name(u.name || u.key);
   for (const [k, v] of Object.entries(u.custom || {})) b.custom(k, String(v));
+  // rawCustom values are passed as they are (a number stays a number, as in
+  // the SDK's README example custom('age', 18)).
+  for (const [k, v] of Object.entries(u.rawCustom || {})) b.custom(k, v);
   return b.build();
 }
 

@@ -41,6 +41,9 @@ def to_user(u):
     user = {"key": u["key"], "name": u.get("name") or u["key"]}
     for k, v in (u.get("custom") or {}).items():
         user[k] = str(v)
+    # rawCustom values are given as they are; the SDK stringifies them.
+    for k, v in (u.get("rawCustom") or {}).items():
+        user[k] = v
     return user
 
 
