@@ -62,6 +62,12 @@ func (s *scanner) peek() byte {
 	return 0
 }
 
+// peekPos skips whitespace and returns the position of the next value.
+func (s *scanner) peekPos() int {
+	s.ws()
+	return s.pos
+}
+
 // end checks that only whitespace is left.
 func (s *scanner) end() error {
 	s.ws()

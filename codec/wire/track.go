@@ -146,27 +146,35 @@ func (t *tracker) insight(s *scanner) error {
 	u := t.user(&uv)
 	if varsAt.end > 0 {
 		sub = scanner{data: s.data[:varsAt.end], pos: varsAt.start}
-		if err := t.list(&sub, "variations", u, t.variation); err != nil {
+		if err := t.list(&sub, listVariations, u); err != nil {
 			return err
 		}
 	}
 	if metricsAt.end > 0 {
 		sub = scanner{data: s.data[:metricsAt.end], pos: metricsAt.start}
-		if err := t.list(&sub, "metrics", u, t.metric); err != nil {
+		if err := t.list(&sub, listMetrics, u); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// list walks an array (or null) of objects, calling item for each object.
-func (t *tracker) list(s *scanner, field string, u int, item func(s *scanner, u int) error) error {
+const (
+	listVariations = iota
+	listMetrics
+)
+
+// list walks an array (or null) of variation or metric objects.
+func (t *tracker) list(s *scanner, kind int, u int) error {
 	switch s.peek() {
 	case 'n':
 		return nil // validated by the first pass: it is null
 	case '[':
 	default:
-		return s.fail(field + " must be an array")
+		if kind == listVariations {
+			return s.fail("variations must be an array")
+		}
+		return s.fail("metrics must be an array")
 	}
 	s.pos++
 	for first := true; ; first = false {
@@ -186,9 +194,14 @@ func (t *tracker) list(s *scanner, field string, u int, item func(s *scanner, u 
 		case '{':
 			s.pos++
 		default:
-			return s.fail(field + " items must be objects")
+			return s.fail("variations and metrics items must be objects")
 		}
-		if err := item(s, u); err != nil {
+		if kind == listVariations {
+			err = t.variation(s, u)
+		} else {
+			err = t.metric(s, u)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -253,9 +266,9 @@ func (t *tracker) variation(s *scanner, u int) error {
 				}
 			}
 		case equalFold(key, "timestamp"):
-			ts, err = s.readLenientInt("timestamp", &t.scratch)
+			ts, err = s.readLenientInt("timestamp must be an integer", &t.scratch)
 		case equalFold(key, "sendToExperiment"):
-			expt, err = s.readBool("sendToExperiment", &t.scratch)
+			expt, err = s.readBool("sendToExperiment must be a boolean", &t.scratch)
 		default:
 			err = s.skipValue(5)
 		}
@@ -310,9 +323,9 @@ func (t *tracker) metric(s *scanner, u int) error {
 			v, _, err = s.readScalar("appType must be a string, number or boolean", &t.scratch)
 			m.AppType = t.str(v)
 		case equalFold(key, "numericValue"):
-			m.NumericValue, err = s.readFloat("numericValue", &t.scratch)
+			m.NumericValue, err = s.readFloat("numericValue must be a number", &t.scratch)
 		case equalFold(key, "timestamp"):
-			m.Timestamp, err = s.readLenientInt("timestamp", &t.scratch)
+			m.Timestamp, err = s.readLenientInt("timestamp must be an integer", &t.scratch)
 		default:
 			err = s.skipValue(5)
 		}
@@ -396,8 +409,9 @@ func (t *tracker) str(b []byte) string {
 
 // readLenientInt reads an integer from a number (a fraction is truncated), a
 // numeric string, or null (0). Out-of-range values are an error.
-func (s *scanner) readLenientInt(field string, scratch *[]byte) (int64, error) {
-	v, isNull, err := s.readScalar(field+" must be a scalar", scratch)
+func (s *scanner) readLenientInt(msg string, scratch *[]byte) (int64, error) {
+	start := s.peekPos()
+	v, isNull, err := s.readScalar(msg, scratch)
 	if err != nil || isNull || len(v) == 0 {
 		return 0, err
 	}
@@ -406,27 +420,29 @@ func (s *scanner) readLenientInt(field string, scratch *[]byte) (int64, error) {
 	}
 	f, err := strconv.ParseFloat(string(v), 64)
 	if err != nil || f != f || f >= 1<<63 || f < -(1<<63) {
-		return 0, s.fail(field + " must be an integer")
+		return 0, s.failAt(start, msg)
 	}
 	return int64(f), nil
 }
 
 // readFloat reads a number, a numeric string, or null (0).
-func (s *scanner) readFloat(field string, scratch *[]byte) (float64, error) {
-	v, isNull, err := s.readScalar(field+" must be a scalar", scratch)
+func (s *scanner) readFloat(msg string, scratch *[]byte) (float64, error) {
+	start := s.peekPos()
+	v, isNull, err := s.readScalar(msg, scratch)
 	if err != nil || isNull || len(v) == 0 {
 		return 0, err
 	}
 	f, err := strconv.ParseFloat(strings.TrimSpace(string(v)), 64)
 	if err != nil || f != f || f > 1.7976931348623157e308 || f < -1.7976931348623157e308 {
-		return 0, s.fail(field + " must be a number")
+		return 0, s.failAt(start, msg)
 	}
 	return f, nil
 }
 
 // readBool reads true/false, "true"/"false" (any case), or null (false).
-func (s *scanner) readBool(field string, scratch *[]byte) (bool, error) {
-	v, isNull, err := s.readScalar(field+" must be a scalar", scratch)
+func (s *scanner) readBool(msg string, scratch *[]byte) (bool, error) {
+	start := s.peekPos()
+	v, isNull, err := s.readScalar(msg, scratch)
 	if err != nil || isNull {
 		return false, err
 	}
@@ -436,7 +452,7 @@ func (s *scanner) readBool(field string, scratch *[]byte) (bool, error) {
 	case equalFold(v, "false"), len(v) == 0:
 		return false, nil
 	}
-	return false, s.fail(field + " must be a boolean")
+	return false, s.failAt(start, msg)
 }
 
 // ParseUser parses a user object ({"keyId","name","customizedProperties"}),
