@@ -34,6 +34,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -377,6 +378,14 @@ func EdgeNode(ctx context.Context, args []string) error {
 }
 
 // Worker is the worker-process entry point: fleets driven over stdin/stdout.
+// SY_LOADTEST_WORKER_CPUPROFILE=<prefix> writes <prefix>.<pid> CPU profiles.
 func Worker(ctx context.Context) error {
+	if p := os.Getenv("SY_LOADTEST_WORKER_CPUPROFILE"); p != "" {
+		if f, err := os.Create(p + "." + strconv.Itoa(os.Getpid())); err == nil {
+			if err := pprof.StartCPUProfile(f); err == nil {
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
+		}
+	}
 	return worker.Serve(ctx, os.Stdin, os.Stdout, true)
 }

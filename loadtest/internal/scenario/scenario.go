@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
@@ -189,8 +190,12 @@ func (c *Config) edgePids() []int {
 	return pids
 }
 
-// sourceIP is worker w's local address: 127.0.(1+w/250).(2+w%250).
-func sourceIP(w int) string { return fmt.Sprintf("127.0.%d.%d", 1+w/250, 2+w%250) }
+// runSalt varies the source addresses between runs, so ports left in
+// TIME_WAIT by the previous run (the client closes first) are not reused.
+var runSalt = 1 + rand.IntN(200)
+
+// sourceIP is worker w's local address: 127.<salt>.(w/250).(2+w%250).
+func sourceIP(w int) string { return fmt.Sprintf("127.%d.%d.%d", runSalt, w/250, 2+w%250) }
 
 // streaming is a running set of worker fleets.
 type streaming struct {
