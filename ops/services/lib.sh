@@ -65,10 +65,18 @@ sy_pid() {
 	[ -s "$f" ] || return 1
 	pid="$(cat "$f")"
 	[ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
-	# guard against a recycled pid
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$match" || return 1
-	# a zombie is not running
-	[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != "Z" ] || return 1
+	# guard against a recycled pid (the service's command line names its config/port); an exited
+	# leader thread has an empty command line, so that case is left to the zombie check below
+	local cmd
+	cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+	if [ -n "$cmd" ]; then
+		case "$cmd" in *"$match"*) ;; *) return 1 ;; esac
+	fi
+	# a zombie (exited, not yet reaped) is not running; a zombie thread-group leader whose
+	# other threads still run (Threads > 1) is
+	if [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = "Z" ]; then
+		[ "$(awk '/^Threads:/ {print $2}' "/proc/$pid/status" 2>/dev/null)" -gt 1 ] 2>/dev/null || return 1
+	fi
 	echo "$pid"
 }
 

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# test: what `make test` runs once `make services-up` has started the local services.
+#   pass 1: every unit and integration test except outage tests (packages in parallel)
+#   pass 2: outage tests (TestOutage*: they stop/restart services), one package at a time
+# Full `go test -v` output goes to .artifacts/test-<pass>.log; the console gets package results,
+# failing tests with their output, and a closing summary line. Exits non-zero if either pass fails.
+# Env: SY_TEST_TIMEOUT (per test binary, default 20m), SY_TEST_PKGS (default ./...).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=services/env.sh
+source ops/services/env.sh
+
+timeout="${SY_TEST_TIMEOUT:-20m}"
+read -r -a pkgs <<<"${SY_TEST_PKGS:-./...}"
+mkdir -p .artifacts
+total_pass=0 total_fail=0 total_skip=0
+failed_passes=()
+
+run_pass() {
+	local name="$1"
+	shift
+	local log=".artifacts/test-$name.log" t0=$SECONDS rc
+	echo "== $name: go test -count=1 -tags integration -timeout $timeout $* ${pkgs[*]}"
+	go test -count=1 -tags integration -timeout "$timeout" -v "$@" "${pkgs[@]}" >"$log" 2>&1 &
+	local gopid=$!
+	# live progress: package results and top-level failures
+	tail -n +1 -f --pid="$gopid" "$log" 2>/dev/null | grep --line-buffered -E '^(ok|FAIL|--- FAIL|panic:)' || true
+	wait "$gopid"
+	rc=$?
+	local p f s
+	p=$(grep -cE '^--- PASS' "$log" || true)
+	f=$(grep -cE '^--- FAIL' "$log" || true)
+	s=$(grep -cE '^--- SKIP' "$log" || true)
+	# a build failure, panic or timeout fails the pass without a --- FAIL line: count it once
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	total_pass=$((total_pass + p)) total_fail=$((total_fail + f)) total_skip=$((total_skip + s))
+	if [ "$rc" -ne 0 ]; then
+		failed_passes+=("$name")
+		echo "-- $name FAILED (exit $rc) after $((SECONDS - t0))s; output of failing tests and build errors:"
+		# everything but the chatter of passing tests
+		grep -vE '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- (PASS|SKIP)|PASS$|ok\s)' "$log" | tail -n 400
+	else
+		echo "-- $name ok in $((SECONDS - t0))s: $p passed, $s skipped (top-level tests; log $log)"
+	fi
+}
+
+run_pass main -skip '^TestOutage'
+run_pass outage -p 1 -run '^TestOutage'
+
+echo
+if [ ${#failed_passes[@]} -gt 0 ]; then
+	echo "test: FAILED passes: ${failed_passes[*]} (full logs in .artifacts/)"
+else
+	echo "test: all passes ok (full logs in .artifacts/)"
+fi
+echo "tests: $total_pass passed, $total_fail failed, $total_skip skipped"
+[ ${#failed_passes[@]} -eq 0 ]
