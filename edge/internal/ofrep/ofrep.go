@@ -90,19 +90,23 @@ func (a *API) key(ctx *fasthttp.RequestCtx) []byte {
 
 func (a *API) serve(ctx *fasthttp.RequestCtx) {
 	p := ctx.Path()
+	ctx.SetContentType("application/json")
 	if !ctx.IsPost() {
 		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+		ctx.SetBodyString(`{"errorDetails":"use POST"}`)
 		return
 	}
 	single := len(p) > len(pathSingle) && bytes.HasPrefix(p, pathSingle)
 	if !single && !bytes.Equal(p, pathBulk) {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		ctx.SetBodyString(`{"errorDetails":"no such OFREP endpoint"}`)
 		return
 	}
 	st, err := a.Auth(a.hub, a.key(ctx))
 	if err != nil {
 		a.m.Error("ofrep_auth")
 		ctx.SetStatusCode(a.Status(err))
+		ctx.SetBodyString(`{"errorDetails":"invalid or missing SDK key"}`)
 		return
 	}
 	sc := pool.Get().(*scratch)
@@ -113,7 +117,6 @@ func (a *API) serve(ctx *fasthttp.RequestCtx) {
 		}
 		pool.Put(sc)
 	}()
-	ctx.SetContentType("application/json")
 	var key []byte
 	if single {
 		key = p[len(pathSingle):]
