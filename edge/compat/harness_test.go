@@ -255,7 +255,12 @@ func startSDK(t *testing.T, ctx context.Context, name, dir string, env []string,
 		p.err = cmd.Wait()
 		close(p.exited)
 	}()
-	t.Cleanup(func() { p.stop(10 * time.Second) })
+	t.Cleanup(func() {
+		p.stop(10 * time.Second)
+		if os.Getenv("COMPAT_DEBUG") != "" {
+			t.Logf("--- %s stderr (COMPAT_DEBUG) ---\n%s", name, p.logs.tail(64<<10))
+		}
+	})
 	return p
 }
 
