@@ -27,8 +27,16 @@ type Kafka struct {
 // be up: Produce fails (and the Publisher retries) until they are.
 func NewKafka(brokers []string, prefix string) (*Kafka, error) {
 	topic := prefix + ChangesTopic
+	// Idempotent writes are off on purpose: with them, franz-go must keep
+	// retrying a record that was already sent (to keep sequence numbers
+	// valid) and ignores the delivery timeout, so a produce during a broker
+	// outage could block the publisher indefinitely. Duplicates are harmless
+	// (edges apply an event only if its version is newer); order within an
+	// environment is kept by one request in flight per broker.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic),
-		kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(0), kgo.RequiredAcks(kgo.AllISRAcks()))
+		kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(0), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(1),
+		kgo.RecordDeliveryTimeout(Attempt))
 	if err != nil {
 		return nil, fmt.Errorf("cannot create Kafka client: %w", err)
 	}
@@ -55,10 +63,18 @@ func (k *Kafka) Produce(ctx context.Context, ev *codec.ChangeEvent) error {
 	if err != nil {
 		return fmt.Errorf("BUG: cannot encode change event: %w", err)
 	}
-	if err := k.cl.ProduceSync(ctx, &kgo.Record{Key: []byte(ev.EnvID), Value: b}).FirstErr(); err != nil {
-		return fmt.Errorf("kafka produce to %s: %w", k.topic, err)
+	done := make(chan error, 1)
+	k.cl.Produce(ctx, &kgo.Record{Key: []byte(ev.EnvID), Value: b}, func(_ *kgo.Record, err error) { done <- err })
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("kafka produce to %s: %w", k.topic, err)
+		}
+		return nil
+	case <-ctx.Done():
+		// The record may still be delivered later: a duplicate at worst.
+		return fmt.Errorf("kafka produce to %s: %w", k.topic, ctx.Err())
 	}
-	return nil
 }
 
 // Close flushes nothing (Produce is synchronous) and closes the client.
