@@ -75,7 +75,9 @@ func TestIngestThroughput(t *testing.T) {
 		sent += 20 * perRecord
 		if st := s.IngestStats(); st.Flushes != flushes {
 			flushes = st.Flushes
-			lags = append(lags, st.LagMs)
+			if tick >= 10 { // the first second still drains the backlog's tail
+				lags = append(lags, st.LagMs)
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

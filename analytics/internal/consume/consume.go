@@ -5,10 +5,12 @@
 // buffer (at-least-once).
 //
 // Flow control: a buffer is flushed when it holds BatchRows events or its
-// oldest event has waited FlushInterval, whichever comes first. While a flush
-// fails (ClickHouse down), the loop retries it with exponential backoff and does
-// not poll: Kafka keeps the backlog, memory stays at one buffer plus the
-// client's bounded fetch buffer, and ingest resumes where it stopped.
+// oldest event has waited FlushInterval, whichever comes first. The flush runs
+// in the background while the next buffer fills (at most one in flight, so
+// commits stay in order). While a flush fails (ClickHouse down), it is retried
+// with exponential backoff; the loop fills the next buffer up to BatchRows and
+// then stops polling: Kafka keeps the backlog, memory stays at two buffers plus
+// the client's bounded fetch buffer, and ingest resumes where it stopped.
 //
 // Duplicates: an event can reach the Writer twice (a flush that timed out
 // after ClickHouse stored it; a crash or rebalance between insert and offset
@@ -179,60 +181,103 @@ func hashString(s string) uint64 {
 	return h
 }
 
-// Run consumes until ctx is done or the client is closed, flushing what it
-// holds before it returns (if the Writer accepts it within 5 s).
+// flight is a buffer being written in the background and the newest record
+// per partition it holds (committed once the write succeeded).
+type flight struct {
+	cols   *sink.Columns
+	recs   []*kgo.Record
+	newest time.Time
+	done   chan error
+}
+
+// Run consumes until ctx is done or the client is closed. One buffer is
+// written in the background while the next one fills (at most one write in
+// flight, so offsets are committed in order); when the write is slower than
+// Kafka (or failing), filling stops at BatchRows and polling pauses. On return
+// it hands over what it holds and gives the writes 5 s to finish.
 func (c *Consumer) Run(ctx context.Context) error {
+	// Writes use their own context: cancelling Run must not abort an insert
+	// half way. It is cancelled after the shutdown grace period.
+	wctx, wcancel := context.WithCancel(context.Background())
+	defer wcancel()
 	var (
-		cols     sink.Columns
+		bufs     [2]sink.Columns
+		cur      = &bufs[0]
 		batch    codec.InsightBatch
-		last     = map[int32]*kgo.Record{} // newest record per partition in cols
+		last     = map[int32]*kgo.Record{} // newest record per partition in cur
 		deadline time.Time
+		inflight *flight
 	)
-	flush := func(ctx context.Context) error {
-		if len(last) == 0 {
-			return nil
+	complete := func(err error) {
+		f := inflight
+		inflight = nil
+		if err != nil { // only when wctx was cancelled: the records stay uncommitted
+			c.log.Warn("analytics: insert abandoned at shutdown; records will be re-delivered", "err", err)
+			return
 		}
-		if err := c.flush(ctx, &cols); err != nil {
-			return err
-		}
-		recs := make([]*kgo.Record, 0, len(last))
-		newest := time.Time{}
-		for _, r := range last {
-			recs = append(recs, r)
-			if r.Timestamp.After(newest) {
-				newest = r.Timestamp
-			}
-		}
-		c.events.Add(uint64(cols.Rows()))
-		c.lag.Store(time.Since(newest).Milliseconds())
-		if err := c.cl.CommitRecords(ctx, recs...); err != nil {
+		c.events.Add(uint64(f.cols.Rows()))
+		c.lag.Store(time.Since(f.newest).Milliseconds())
+		if err := c.cl.CommitRecords(wctx, f.recs...); err != nil {
 			c.commitErrs.Add(1)
 			c.log.Warn("analytics: offset commit failed; records will be re-delivered (duplicates collapse by event id)", "err", err)
 		}
-		cols.Reset()
+		f.cols.Reset()
+	}
+	// wait waits for the in-flight write (or ctx).
+	wait := func(ctx context.Context) bool {
+		if inflight == nil {
+			return true
+		}
+		select {
+		case err := <-inflight.done:
+			complete(err)
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	// start hands cur to a background write once the previous one is done.
+	start := func(ctx context.Context) bool {
+		if len(last) == 0 {
+			return true
+		}
+		if !wait(ctx) {
+			return false
+		}
+		f := &flight{cols: cur, done: make(chan error, 1)}
+		for _, r := range last {
+			f.recs = append(f.recs, r)
+			if r.Timestamp.After(f.newest) {
+				f.newest = r.Timestamp
+			}
+		}
 		clear(last)
-		return nil
+		go func() { f.done <- c.flush(wctx, f.cols) }()
+		inflight = f
+		if cur == &bufs[0] {
+			cur = &bufs[1]
+		} else {
+			cur = &bufs[0]
+		}
+		return true
 	}
 	defer func() {
-		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		gctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := flush(fctx); err != nil {
-			c.log.Warn("analytics: final flush failed; records will be re-delivered", "err", err)
+		if !start(gctx) || !wait(gctx) {
+			c.log.Warn("analytics: buffered events not written at shutdown; they will be re-delivered")
 		}
 	}()
 	for {
-		wait := c.cfg.FlushInterval
+		timeout := c.cfg.FlushInterval
 		if len(last) > 0 {
-			wait = time.Until(deadline)
+			timeout = time.Until(deadline)
 		}
-		if wait > 0 {
-			pctx, cancel := context.WithTimeout(ctx, wait)
+		if timeout > 0 {
+			pctx, cancel := context.WithTimeout(ctx, timeout)
 			fetches := c.cl.PollRecords(pctx, 1000)
 			cancel()
-			if fetches.IsClientClosed() {
-				return nil
-			}
-			if ctx.Err() != nil {
+			if fetches.IsClientClosed() || ctx.Err() != nil {
 				return nil
 			}
 			fetches.EachError(func(topic string, p int32, err error) {
@@ -255,12 +300,19 @@ func (c *Consumer) Run(ctx context.Context) error {
 					return
 				}
 				p, off := r.Partition, r.Offset
-				cols.Add(&batch, r.Timestamp.UnixMilli(), func(i int) uint64 { return EventID(c.seed, p, off, i) })
+				cur.Add(&batch, r.Timestamp.UnixMilli(), func(i int) uint64 { return EventID(c.seed, p, off, i) })
 			})
 		}
-		if len(last) > 0 && (cols.Rows() >= c.cfg.BatchRows || !time.Now().Before(deadline)) {
-			if err := flush(ctx); err != nil {
-				return nil // ctx done while ClickHouse was down: nothing committed, nothing lost
+		if inflight != nil { // commit a finished write promptly
+			select {
+			case err := <-inflight.done:
+				complete(err)
+			default:
+			}
+		}
+		if len(last) > 0 && (cur.Rows() >= c.cfg.BatchRows || !time.Now().Before(deadline)) {
+			if !start(ctx) {
+				return nil // ctx done while ClickHouse was down: nothing lost, the records stay uncommitted
 			}
 		}
 	}
