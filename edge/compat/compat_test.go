@@ -162,6 +162,34 @@ func checkPushes(t *testing.T, p *sdkProc, e *testEdge, fx *fixture, u user) []t
 	return delays
 }
 
+// checkSegmentPush adds u to the "vip" segment through a segment change
+// event and waits until the SDK evaluates the rule flag to "vip" for u:
+// server SDKs get the segment and re-evaluate locally, client SDKs get the
+// affected flag re-evaluated by the edge. It returns the measured delay.
+func checkSegmentPush(t *testing.T, p *sdkProc, e *testEdge, fx *fixture, u user) time.Duration {
+	t.Helper()
+	before, _ := fx.edgeEval(t, flagRule, u)
+	w := p.call(map[string]any{"cmd": "watch", "flag": flagRule, "type": "string", "user": u, "want": "vip", "default": defaultFor(flagRule)})
+	if !sameJSON(w.Value, before) {
+		p.fatalf("segment push: the SDK evaluates %s to %s for %s before the change, the edge's evaluator %s", flagRule, w.Value, u.Key, before)
+	}
+	ev := fx.changeSegment(t, u.Key)
+	if want, _ := fx.edgeEval(t, flagRule, u); !sameJSON(want, typedJSON(t, "string", "vip")) {
+		t.Fatalf("fixture: after the segment change the edge's evaluator gives %s for %s", want, u.Key)
+	}
+	pushedAt := e.publish(t, fx, ev)
+	seen, ok := p.tryEvent("seen", pushDeadline)
+	if !ok {
+		now := p.call(evalCmd(flagRule, u))
+		p.fatalf("segment push: %s for %s did not become \"vip\" within %s after a segment change (kind %q, affectedFlags %v); the SDK evaluates %s",
+			flagRule, u.Key, pushDeadline, ev.Kind, ev.AffectedFlags, now.Value)
+	}
+	if seen.ID != w.ID {
+		p.fatalf("segment push: unexpected seen event %s (watch %d)", seen.raw, w.ID)
+	}
+	return time.Duration(seen.AtUs-pushedAt.UnixMicro()) * time.Microsecond
+}
+
 // waitSeen waits for the SDK to report (through its own change
 // notification) that the push flag evaluates to value for u. On timeout it
 // asks the SDK for the flag's current value, to tell a change that never
@@ -253,6 +281,8 @@ func runServerSDK(t *testing.T, spec sdkSpec) {
 	// A change pushed through the edge's source reaches the SDK.
 	delays := checkPushes(t, p, e, fx, fx.Users["u-plain"])
 	t.Logf("%s: push delay (LocalSource.Produce → SDK sees the new value): %s", spec.name, summarize(delays))
+	d := checkSegmentPush(t, p, e, fx, fx.Users["u-plain"])
+	t.Logf("%s: segment change → rule flag re-evaluated by the SDK: %.2f ms", spec.name, float64(d.Microseconds())/1000)
 
 	// Events: evaluations (above) and a custom metric arrive on Kafka.
 	metric := "compat-checkout-" + spec.name
@@ -371,6 +401,8 @@ func runClientSDK(t *testing.T, spec sdkSpec) {
 	p.call(evalCmd(flagBool, plain)) // an evaluation event for u-plain
 	delays := checkPushes(t, p, e, fx, plain)
 	t.Logf("%s: push delay (LocalSource.Produce → SDK sees the new value): %s", spec.name, summarize(delays))
+	d := checkSegmentPush(t, p, e, fx, plain)
+	t.Logf("%s: segment change → affected flag re-evaluated by the edge and pushed: %.2f ms", spec.name, float64(d.Microseconds())/1000)
 
 	metric := "compat-checkout-" + spec.name
 	p.call(map[string]any{"cmd": "track", "event": metric, "value": 2})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -420,5 +421,43 @@ func (fx *fixture) change(t *testing.T, key, value string) *codec.ChangeEvent {
 	return &codec.ChangeEvent{
 		EnvID: fx.EnvID, Kind: codec.KindFlag, Op: codec.OpUpsert, ID: f.ID,
 		Version: f.Version, EnvVersion: fx.Version, At: now, Payload: payload,
+	}
+}
+
+// changeSegment adds keyID to the included users of the fixture's segment
+// (Version and UpdatedAt increased) and returns the ChangeEvent, whose
+// AffectedFlags lists the flags whose rules use the segment.
+func (fx *fixture) changeSegment(t *testing.T, keyID string) *codec.ChangeEvent {
+	t.Helper()
+	old := fx.Segments[0]
+	sg := old
+	sg.Included = append(append([]string(nil), old.Included...), keyID)
+	sg.Version = old.Version + 1
+	now := time.Now().UnixMilli()
+	sg.UpdatedAt = max(now, old.UpdatedAt+1)
+	fx.Segments = append([]codec.Segment{sg}, fx.Segments[1:]...)
+	cs, errs := eval.CompileSegment(&fx.Segments[0])
+	if len(errs) > 0 {
+		t.Fatalf("segment %s: %v", sg.Name, errs)
+	}
+	fx.compiledSegs[sg.ID] = cs
+	fx.Version++
+	payload, err := sg.MarshalMsg(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var affected []string
+	for _, k := range sortedKeys(fx.Flags) {
+		for _, r := range fx.Flags[k].Rules {
+			for _, c := range r.Conditions {
+				if c.Op == "" && strings.Contains(c.Value, sg.ID) {
+					affected = append(affected, fx.Flags[k].ID)
+				}
+			}
+		}
+	}
+	return &codec.ChangeEvent{
+		EnvID: fx.EnvID, Kind: codec.KindSegment, Op: codec.OpUpsert, ID: sg.ID,
+		Version: sg.Version, EnvVersion: fx.Version, At: now, Payload: payload, AffectedFlags: affected,
 	}
 }
