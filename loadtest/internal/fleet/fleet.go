@@ -301,10 +301,20 @@ func (f *Fleet) connectOne(ctx context.Context, dialer ws.Dialer, i int) {
 	}
 	u := &url.URL{Scheme: "ws", Host: f.hosts[d], Path: f.spec.Path,
 		RawQuery: "type=" + kind + "&token=" + secret.EncodeToken(sec, time.Now().UnixMilli(), 2+(i*7919)%40)}
-	_ = c.SetReadTimeout(f.spec.HandshakeTimeout)
-	_ = c.SetWriteTimeout(f.spec.HandshakeTimeout)
+	// A watchdog instead of netpoll read/write timeouts: those keep a
+	// timer attached to the connection for its whole life.
+	var phase atomic.Int32 // 0 handshake, 1 sync, 2 done, 3 timed out
+	watchdog := time.AfterFunc(f.spec.HandshakeTimeout, func() {
+		if phase.CompareAndSwap(0, 3) {
+			_ = c.Close()
+		}
+	})
+	defer watchdog.Stop()
 	br, _, err := dialer.Upgrade(c, u)
 	if err != nil {
+		if phase.Load() == 3 {
+			err = netpoll.ErrReadTimeout
+		}
 		f.fail(classifyHandshake(err))
 		_ = c.Close()
 		return
@@ -345,7 +355,17 @@ func (f *Fleet) connectOne(ctx context.Context, dialer ws.Dialer, i int) {
 		req = append(make([]byte, 0, 64), `{"messageType":"data-sync","data":{"timestamp":0}}`...)
 	}
 	frame := clientFrame(make([]byte, 0, len(req)+14), op, req, ws.NewMask())
-	_ = c.SetReadTimeout(f.spec.SyncTimeout)
+	if !phase.CompareAndSwap(0, 1) {
+		f.fail("handshake: timeout")
+		_ = c.Close()
+		return
+	}
+	watchdog.Stop()
+	watchdog = time.AfterFunc(f.spec.SyncTimeout, func() {
+		if phase.CompareAndSwap(1, 3) {
+			_ = c.Close()
+		}
+	})
 	t1 := time.Now()
 	if _, err := c.Write(frame); err != nil {
 		f.fail("sync: write: " + errText(err))
@@ -356,6 +376,9 @@ func (f *Fleet) connectOne(ctx context.Context, dialer ws.Dialer, i int) {
 	for {
 		op, fin, p, err := readFrame(r)
 		if err != nil {
+			if phase.Load() == 3 {
+				err = netpoll.ErrReadTimeout
+			}
 			f.fail("sync: " + errText(err))
 			_ = c.Close()
 			return
@@ -393,8 +416,11 @@ func (f *Fleet) connectOne(ctx context.Context, dialer ws.Dialer, i int) {
 		_ = r.Release()
 		break
 	}
-	_ = c.SetReadTimeout(0)
-	_ = c.SetWriteTimeout(0)
+	if !phase.CompareAndSwap(1, 2) {
+		f.fail("sync: timeout")
+		_ = c.Close()
+		return
+	}
 	f.synced.Add(1)
 	f.open.Add(1)
 	_ = c.AddCloseCallback(cn.onClose)

@@ -28,6 +28,8 @@ import (
 	"os"
 	"os/exec"
 	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
 	"sync"
 	"time"
 
@@ -96,7 +98,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, standalone bool) er
 			if standalone && c.Spec.SmallBuffers {
 				// small netpoll buffers: ~3.5 KB per idle connection instead of ~11 KB
 				_ = netpoll.Configure(netpoll.Config{BufferSize: 256})
-				netpoll.LinkBufferCap = 256
+				netpoll.LinkBufferCap = 64
 			}
 			var err error
 			f, err = fleet.New(*c.Spec)
@@ -118,6 +120,12 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, standalone bool) er
 			}
 			if c.GC && standalone {
 				debug.FreeOSMemory()
+				if p := os.Getenv("SY_LOADTEST_WORKER_MEMPROFILE"); p != "" {
+					if f, err := os.Create(p + "." + strconv.Itoa(os.Getpid())); err == nil {
+						_ = pprof.WriteHeapProfile(f)
+						f.Close()
+					}
+				}
 			}
 			r := f.Report()
 			p, _ := machine.ReadProc(os.Getpid())
