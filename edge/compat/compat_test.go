@@ -418,6 +418,22 @@ func runClientSDK(t *testing.T, spec sdkSpec) {
 	checkNumericEvents(t, p, e, fx, spec.name, false)
 	p.call(map[string]any{"cmd": "identify", "user": plain})
 
+	// The edge reports the client's users (first, identified) on the
+	// end-user topic, with their attributes.
+	users := e.Users.waitFor(insightDeadline, fx.EnvID, first.Key, "u-green", "u-numeric", plain.Key)
+	if u := users["u-numeric"]; u.Name != fx.Users["u-numeric"].Name || !hasProp(u.Props, "age", "30") {
+		t.Errorf("%s: end user u-numeric on %s = %+v, want name %q and age \"30\"", spec.name, e.Users.topic, u, fx.Users["u-numeric"].Name)
+	}
+
 	checkRestart(t, p, e, fx, plain)
 	p.call(map[string]any{"cmd": "close"})
+}
+
+func hasProp(props []codec.UserProp, name, value string) bool {
+	for _, p := range props {
+		if p.Name == name && p.Value == value {
+			return true
+		}
+	}
+	return false
 }

@@ -17,6 +17,7 @@ type testEdge struct {
 	Addr     string
 	Source   source
 	Insights *insightWatch
+	Users    *userWatch
 	Prefix   string
 	Brokers  []string
 	stop     func() // shuts the running edge down
@@ -53,6 +54,7 @@ func startEdge(t *testing.T, fx *fixture) *testEdge {
 	e := &testEdge{Brokers: kafkaBrokers(t), Prefix: topicPrefix()}
 	createTopics(t, e.Brokers, e.Prefix)
 	e.Insights = watchInsights(t, e.Brokers, e.Prefix+"sy.insights")
+	e.Users = watchEndUsers(t, e.Brokers, e.Prefix+"sy.endusers")
 	e.launch(t, fx, "127.0.0.1:0")
 	return e
 }

@@ -86,6 +86,36 @@ func createTopics(t *testing.T, brokers []string, prefix string) {
 func watchInsights(t *testing.T, brokers []string, topic string) *insightWatch {
 	t.Helper()
 	w := &insightWatch{t: t, topic: topic, envs: map[string]int{}}
+	consume(t, brokers, topic, func(v []byte) {
+		var b codec.InsightBatch
+		_, err := b.UnmarshalMsg(v)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.recs++
+		if err != nil {
+			w.bad++
+			return
+		}
+		// The batch's env id is authoritative (records are keyed by it);
+		// items carry it too, but only the batch's is part of the contract
+		// checked here.
+		w.envs[b.EnvID]++
+		for _, e := range b.Evals {
+			e.EnvID = b.EnvID
+			w.evals = append(w.evals, e)
+		}
+		for _, m := range b.Metrics {
+			m.EnvID = b.EnvID
+			w.mets = append(w.mets, m)
+		}
+	})
+	return w
+}
+
+// consume calls fn with the value of every record of topic, from its start,
+// on its own goroutine until the test ends.
+func consume(t *testing.T, brokers []string, topic string, fn func(value []byte)) {
+	t.Helper()
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumeTopics(topic),
@@ -100,30 +130,7 @@ func watchInsights(t *testing.T, brokers []string, topic string) *insightWatch {
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
-			fs := cl.PollFetches(ctx)
-			fs.EachRecord(func(r *kgo.Record) {
-				var b codec.InsightBatch
-				_, err := b.UnmarshalMsg(r.Value)
-				w.mu.Lock()
-				w.recs++
-				if err != nil {
-					w.bad++
-				} else {
-					// The batch's env id is authoritative (records are keyed
-					// by it); items carry it too, but only the batch's is
-					// part of the contract checked here.
-					w.envs[b.EnvID]++
-					for _, e := range b.Evals {
-						e.EnvID = b.EnvID
-						w.evals = append(w.evals, e)
-					}
-					for _, m := range b.Metrics {
-						m.EnvID = b.EnvID
-						w.mets = append(w.mets, m)
-					}
-				}
-				w.mu.Unlock()
-			})
+			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { fn(r.Value) })
 		}
 	}()
 	t.Cleanup(func() {
@@ -131,7 +138,6 @@ func watchInsights(t *testing.T, brokers []string, topic string) *insightWatch {
 		<-done
 		cl.Close()
 	})
-	return w
 }
 
 // waitFor polls cond (under the watch's lock) until it holds or timeout
@@ -178,4 +184,65 @@ func hasMetric(mets []codec.MetricEvent, env, name, userKey string) bool {
 		}
 	}
 	return false
+}
+
+// userWatch collects the end users of every codec.EndUserBatch produced to
+// one topic.
+type userWatch struct {
+	t     *testing.T
+	topic string
+	mu    sync.Mutex
+	users map[string]map[string]codec.EndUser // env id -> key -> last user seen
+	bad   int
+}
+
+// watchEndUsers consumes topic from its start until the test ends.
+func watchEndUsers(t *testing.T, brokers []string, topic string) *userWatch {
+	t.Helper()
+	w := &userWatch{t: t, topic: topic, users: map[string]map[string]codec.EndUser{}}
+	consume(t, brokers, topic, func(v []byte) {
+		var b codec.EndUserBatch
+		_, err := b.UnmarshalMsg(v)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if err != nil {
+			w.bad++
+			return
+		}
+		if w.users[b.EnvID] == nil {
+			w.users[b.EnvID] = map[string]codec.EndUser{}
+		}
+		for _, u := range b.Users {
+			w.users[b.EnvID][u.KeyID] = u
+		}
+	})
+	return w
+}
+
+// waitFor waits until every key in keys arrived for env.
+func (w *userWatch) waitFor(timeout time.Duration, env string, keys ...string) map[string]codec.EndUser {
+	w.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		w.mu.Lock()
+		missing := 0
+		got := map[string]codec.EndUser{}
+		for _, k := range keys {
+			if u, ok := w.users[env][k]; ok {
+				got[k] = u
+			} else {
+				missing++
+			}
+		}
+		w.mu.Unlock()
+		if missing == 0 {
+			return got
+		}
+		if time.Now().After(deadline) {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			w.t.Fatalf("end users on %s: want %v for env %s within %s; got %v (undecodable %d)", w.topic, keys, env, timeout, sortedKeys(w.users[env]), w.bad)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
