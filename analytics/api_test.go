@@ -109,8 +109,11 @@ func TestQueryAPI(t *testing.T) {
 // TestExperimentEndToEnd ingests 1000 baseline users with 100 conversions and
 // 1000 treatment users with 130 and checks the API's statistics against the
 // SciPy values of the stats tests (Welch p 0.0355..., Beta-Binomial 0.98216...).
-func TestExperimentEndToEnd(t *testing.T) {
-	s := newEmbedded(t)
+func TestExperimentEndToEnd(t *testing.T) { checkExperiment(t, newEmbedded(t)) }
+
+// checkExperiment runs the experiment scenario on s (embedded here,
+// ClickHouse in TestExperimentClickHouse).
+func checkExperiment(t *testing.T, s *Service) {
 	ctx := context.Background()
 	t0 := storetest.T0.UnixMilli()
 	var b codec.InsightBatch
@@ -173,15 +176,18 @@ func TestExperimentEndToEnd(t *testing.T) {
 		APIPrefix, t0, t0+2e6), "", 200, &res2)
 	near("GET pValue", res2.Metrics[0].Variations[1].PValue, 0.03550333505785886)
 
-	// SRM: drop 100 treatment users → 1000 vs 900 is a mismatch at p<0.001? chi²=5.26, p=0.0218: not at 0.001
-	// 1000 vs 800: chi² = 22.2, p ≈ 2.4e-6 → mismatch
-	for i := 1000; i < 1200; i++ {
-		if err := s.DeleteUser(ctx, "env", fmt.Sprintf("user-%04d", i)); err != nil {
-			t.Fatal(err)
-		}
+	// SRM: 1000 vs 1000 against an expected 60/40 split: chi² = 200²/1200 + 200²/800 = 83.3 → mismatch
+	body60 := strings.Replace(body, `"a":50,"b":50`, `"a":60,"b":40`, 1)
+	get(t, s.Handler(), "POST", APIPrefix+"/envs/env/flags/exp/experiment", body60, 200, &res)
+	if !res.SRM.Mismatch || res.SRM.ChiSquare == nil || math.Abs(*res.SRM.ChiSquare-250.0/3) > 1e-9 {
+		t.Errorf("SRM against 60/40: %+v", res.SRM)
+	}
+	// a GDPR delete invalidates the cached result
+	if err := s.DeleteUser(ctx, "env", "user-1999"); err != nil {
+		t.Fatal(err)
 	}
 	get(t, s.Handler(), "POST", APIPrefix+"/envs/env/flags/exp/experiment", body, 200, &res)
-	if !res.SRM.Mismatch || res.Exposures[1].Users != 800 {
-		t.Errorf("SRM after removing 200 treatment users: %+v %+v", res.SRM, res.Exposures)
+	if res.Exposures[1].Users != 999 {
+		t.Errorf("after deleting one treatment user: %+v", res.Exposures)
 	}
 }

@@ -286,3 +286,25 @@ func TestOutageClickHouse(t *testing.T) {
 		t.Errorf("after OPTIMIZE FINAL: evals %d/%d metrics %d/%d, want exactly %d/%d", re, de, rm, dm, wantE.Load(), wantM.Load())
 	}
 }
+
+// TestExperimentClickHouse runs the experiment scenario of
+// TestExperimentEndToEnd through the API on the ClickHouse store.
+func TestExperimentClickHouse(t *testing.T) {
+	ch := os.Getenv("SY_TEST_CLICKHOUSE_ADDR")
+	if ch == "" {
+		t.Fatal("SY_TEST_CLICKHOUSE_ADDR must be set (source ops/services/env.sh)")
+	}
+	db := fmt.Sprintf("sy_it_%x", rand.Uint64())
+	s, err := New(Config{Addr: "-", ClickHouseAddr: ch, ClickHouseDB: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.sink.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+		s.Shutdown(context.Background())
+	})
+	checkExperiment(t, s)
+}
