@@ -53,7 +53,7 @@ ensure_libs() {
 		local tmp="$LIBS.tmp.$$"
 		rm -rf "$tmp"
 		mkdir -p "$tmp"
-		nice mvn -B -q -f "$POM" dependency:copy-dependencies -DincludeScope=runtime \
+		nice mvn -B -q -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DincludeScope=runtime \
 			-DoutputDirectory="$tmp" >&2
 		ls "$tmp"/kafka_2.13-*.jar >/dev/null
 		rm -rf "$LIBS"
