@@ -2,6 +2,10 @@ package codec
 
 //go:generate go run github.com/tinylib/msgp@v1.6.5 -file model.go -o model_gen.go
 
+// Decoders refuse arrays and maps longer than these limits before allocating,
+// so a corrupt or hostile record cannot make a reader allocate gigabytes.
+//msgp:limit arrays:200000 maps:10000
+
 // Variation is one possible value of a flag. Value is always a string on the
 // wire (booleans are "true"/"false", numbers their decimal form, JSON a
 // document encoded as a string).
@@ -170,7 +174,7 @@ type ChangeEvent struct {
 	Version       int64    `msg:"version"`
 	EnvVersion    int64    `msg:"envVersion"`
 	At            int64    `msg:"at"`
-	Payload       []byte   `msg:"payload"`
+	Payload       []byte   `msg:"payload,limit=268435456"`
 	AffectedFlags []string `msg:"affectedFlags"`
 }
 

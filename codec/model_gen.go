@@ -6,6 +6,12 @@ import (
 	"github.com/tinylib/msgp/msgp"
 )
 
+// Size limits for msgp deserialization
+const (
+	zc89d2890limitArrays = 200000
+	zc89d2890limitMaps   = 10000
+)
+
 // DecodeMsg implements msgp.Decodable
 func (z *ChangeEvent) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
@@ -14,6 +20,10 @@ func (z *ChangeEvent) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -67,7 +77,10 @@ func (z *ChangeEvent) DecodeMsg(dc *msgp.Reader) (err error) {
 				return
 			}
 		case "payload":
-			z.Payload, err = dc.ReadBytes(z.Payload)
+			z.Payload, err = dc.ReadBytesLimit(z.Payload, 268435456)
+			if err == nil && z.Payload == nil {
+				z.Payload = []byte{}
+			}
 			if err != nil {
 				err = msgp.WrapError(err, "Payload")
 				return
@@ -77,6 +90,10 @@ func (z *ChangeEvent) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0002, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "AffectedFlags")
+				return
+			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.AffectedFlags) >= int(zb0002) {
@@ -252,6 +269,10 @@ func (z *ChangeEvent) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -303,22 +324,42 @@ func (z *ChangeEvent) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				return
 			}
 		case "payload":
-			z.Payload, bts, err = msgp.ReadBytesBytes(bts, z.Payload)
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadBytesHeader(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Payload")
 				return
 			}
+			if zb0002 > 268435456 {
+				err = msgp.ErrLimitExceeded
+				return
+			}
+			if z.Payload == nil || uint32(cap(z.Payload)) < zb0002 {
+				z.Payload = make([]byte, zb0002)
+			} else {
+				z.Payload = z.Payload[:zb0002]
+			}
+			if uint32(len(bts)) < zb0002 {
+				err = msgp.ErrShortBytes
+				return
+			}
+			copy(z.Payload, bts[:zb0002])
+			bts = bts[zb0002:]
 		case "affectedFlags":
-			var zb0002 uint32
-			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			var zb0003 uint32
+			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AffectedFlags")
 				return
 			}
-			if cap(z.AffectedFlags) >= int(zb0002) {
-				z.AffectedFlags = (z.AffectedFlags)[:zb0002]
+			if zb0003 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
+			if cap(z.AffectedFlags) >= int(zb0003) {
+				z.AffectedFlags = (z.AffectedFlags)[:zb0003]
 			} else {
-				z.AffectedFlags = make([]string, zb0002)
+				z.AffectedFlags = make([]string, zb0003)
 			}
 			for za0001 := range z.AffectedFlags {
 				z.AffectedFlags[za0001], bts, err = msgp.ReadStringBytes(bts)
@@ -356,6 +397,10 @@ func (z *ClientFlag) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -409,6 +454,10 @@ func (z *ClientFlag) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Options")
 				return
 			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Options) >= int(zb0002) {
 				z.Options = (z.Options)[:zb0002]
 			} else {
@@ -419,6 +468,10 @@ func (z *ClientFlag) DecodeMsg(dc *msgp.Reader) (err error) {
 				zb0003, err = dc.ReadMapHeader()
 				if err != nil {
 					err = msgp.WrapError(err, "Options", za0001)
+					return
+				}
+				if zb0003 > zc89d2890limitMaps {
+					err = msgp.ErrLimitExceeded
 					return
 				}
 				for zb0003 > 0 {
@@ -664,6 +717,10 @@ func (z *ClientFlag) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -715,6 +772,10 @@ func (z *ClientFlag) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Options")
 				return
 			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Options) >= int(zb0002) {
 				z.Options = (z.Options)[:zb0002]
 			} else {
@@ -725,6 +786,10 @@ func (z *ClientFlag) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				zb0003, bts, err = msgp.ReadMapHeaderBytes(bts)
 				if err != nil {
 					err = msgp.WrapError(err, "Options", za0001)
+					return
+				}
+				if zb0003 > zc89d2890limitMaps {
+					err = msgp.ErrLimitExceeded
 					return
 				}
 				for zb0003 > 0 {
@@ -804,6 +869,10 @@ func (z *Condition) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -924,6 +993,10 @@ func (z *Condition) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -984,6 +1057,10 @@ func (z *EndUser) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, err = dc.ReadMapKeyPtr()
@@ -1017,6 +1094,10 @@ func (z *EndUser) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Props")
 				return
 			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Props) >= int(zb0002) {
 				z.Props = (z.Props)[:zb0002]
 			} else {
@@ -1027,6 +1108,10 @@ func (z *EndUser) DecodeMsg(dc *msgp.Reader) (err error) {
 				zb0003, err = dc.ReadMapHeader()
 				if err != nil {
 					err = msgp.WrapError(err, "Props", za0001)
+					return
+				}
+				if zb0003 > zc89d2890limitMaps {
+					err = msgp.ErrLimitExceeded
 					return
 				}
 				for zb0003 > 0 {
@@ -1214,6 +1299,10 @@ func (z *EndUser) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -1247,6 +1336,10 @@ func (z *EndUser) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Props")
 				return
 			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Props) >= int(zb0002) {
 				z.Props = (z.Props)[:zb0002]
 			} else {
@@ -1257,6 +1350,10 @@ func (z *EndUser) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				zb0003, bts, err = msgp.ReadMapHeaderBytes(bts)
 				if err != nil {
 					err = msgp.WrapError(err, "Props", za0001)
+					return
+				}
+				if zb0003 > zc89d2890limitMaps {
+					err = msgp.ErrLimitExceeded
 					return
 				}
 				for zb0003 > 0 {
@@ -1332,6 +1429,10 @@ func (z *EndUserBatch) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, err = dc.ReadMapKeyPtr()
@@ -1351,6 +1452,10 @@ func (z *EndUserBatch) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0002, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Users")
+				return
+			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Users) >= int(zb0002) {
@@ -1439,6 +1544,10 @@ func (z *EndUserBatch) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -1458,6 +1567,10 @@ func (z *EndUserBatch) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Users")
+				return
+			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Users) >= int(zb0002) {
@@ -1501,6 +1614,10 @@ func (z *EnvSecret) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -1602,6 +1719,10 @@ func (z *EnvSecret) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -1656,6 +1777,10 @@ func (z *EnvSnapshot) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, err = dc.ReadMapKeyPtr()
@@ -1683,6 +1808,10 @@ func (z *EnvSnapshot) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Secrets")
 				return
 			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Secrets) >= int(zb0002) {
 				z.Secrets = (z.Secrets)[:zb0002]
 			} else {
@@ -1693,6 +1822,10 @@ func (z *EnvSnapshot) DecodeMsg(dc *msgp.Reader) (err error) {
 				zb0003, err = dc.ReadMapHeader()
 				if err != nil {
 					err = msgp.WrapError(err, "Secrets", za0001)
+					return
+				}
+				if zb0003 > zc89d2890limitMaps {
+					err = msgp.ErrLimitExceeded
 					return
 				}
 				for zb0003 > 0 {
@@ -1737,6 +1870,10 @@ func (z *EnvSnapshot) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Flags")
 				return
 			}
+			if zb0004 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Flags) >= int(zb0004) {
 				z.Flags = (z.Flags)[:zb0004]
 			} else {
@@ -1754,6 +1891,10 @@ func (z *EnvSnapshot) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0005, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Segments")
+				return
+			}
+			if zb0005 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Segments) >= int(zb0005) {
@@ -1940,6 +2081,10 @@ func (z *EnvSnapshot) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -1967,6 +2112,10 @@ func (z *EnvSnapshot) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Secrets")
 				return
 			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Secrets) >= int(zb0002) {
 				z.Secrets = (z.Secrets)[:zb0002]
 			} else {
@@ -1977,6 +2126,10 @@ func (z *EnvSnapshot) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				zb0003, bts, err = msgp.ReadMapHeaderBytes(bts)
 				if err != nil {
 					err = msgp.WrapError(err, "Secrets", za0001)
+					return
+				}
+				if zb0003 > zc89d2890limitMaps {
+					err = msgp.ErrLimitExceeded
 					return
 				}
 				for zb0003 > 0 {
@@ -2021,6 +2174,10 @@ func (z *EnvSnapshot) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Flags")
 				return
 			}
+			if zb0004 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Flags) >= int(zb0004) {
 				z.Flags = (z.Flags)[:zb0004]
 			} else {
@@ -2038,6 +2195,10 @@ func (z *EnvSnapshot) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			zb0005, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Segments")
+				return
+			}
+			if zb0005 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Segments) >= int(zb0005) {
@@ -2091,6 +2252,10 @@ func (z *Fallthrough) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, err = dc.ReadMapKeyPtr()
@@ -2116,6 +2281,10 @@ func (z *Fallthrough) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0002, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Variations")
+				return
+			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Variations) >= int(zb0002) {
@@ -2217,6 +2386,10 @@ func (z *Fallthrough) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -2242,6 +2415,10 @@ func (z *Fallthrough) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Variations")
+				return
+			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Variations) >= int(zb0002) {
@@ -2285,6 +2462,10 @@ func (z *Flag) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -2338,6 +2519,10 @@ func (z *Flag) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Variations")
 				return
 			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Variations) >= int(zb0002) {
 				z.Variations = (z.Variations)[:zb0002]
 			} else {
@@ -2348,6 +2533,10 @@ func (z *Flag) DecodeMsg(dc *msgp.Reader) (err error) {
 				zb0003, err = dc.ReadMapHeader()
 				if err != nil {
 					err = msgp.WrapError(err, "Variations", za0001)
+					return
+				}
+				if zb0003 > zc89d2890limitMaps {
+					err = msgp.ErrLimitExceeded
 					return
 				}
 				for zb0003 > 0 {
@@ -2392,6 +2581,10 @@ func (z *Flag) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "TargetUsers")
 				return
 			}
+			if zb0004 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.TargetUsers) >= int(zb0004) {
 				z.TargetUsers = (z.TargetUsers)[:zb0004]
 			} else {
@@ -2402,6 +2595,10 @@ func (z *Flag) DecodeMsg(dc *msgp.Reader) (err error) {
 				zb0005, err = dc.ReadMapHeader()
 				if err != nil {
 					err = msgp.WrapError(err, "TargetUsers", za0002)
+					return
+				}
+				if zb0005 > zc89d2890limitMaps {
+					err = msgp.ErrLimitExceeded
 					return
 				}
 				for zb0005 > 0 {
@@ -2417,6 +2614,10 @@ func (z *Flag) DecodeMsg(dc *msgp.Reader) (err error) {
 						zb0006, err = dc.ReadArrayHeader()
 						if err != nil {
 							err = msgp.WrapError(err, "TargetUsers", za0002, "KeyIDs")
+							return
+						}
+						if zb0006 > zc89d2890limitArrays {
+							err = msgp.ErrLimitExceeded
 							return
 						}
 						if cap(z.TargetUsers[za0002].KeyIDs) >= int(zb0006) {
@@ -2451,6 +2652,10 @@ func (z *Flag) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0007, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Rules")
+				return
+			}
+			if zb0007 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Rules) >= int(zb0007) {
@@ -2494,6 +2699,10 @@ func (z *Flag) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0008, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Tags")
+				return
+			}
+			if zb0008 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Tags) >= int(zb0008) {
@@ -2915,6 +3124,10 @@ func (z *Flag) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -2966,6 +3179,10 @@ func (z *Flag) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Variations")
 				return
 			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Variations) >= int(zb0002) {
 				z.Variations = (z.Variations)[:zb0002]
 			} else {
@@ -2976,6 +3193,10 @@ func (z *Flag) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				zb0003, bts, err = msgp.ReadMapHeaderBytes(bts)
 				if err != nil {
 					err = msgp.WrapError(err, "Variations", za0001)
+					return
+				}
+				if zb0003 > zc89d2890limitMaps {
+					err = msgp.ErrLimitExceeded
 					return
 				}
 				for zb0003 > 0 {
@@ -3020,6 +3241,10 @@ func (z *Flag) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "TargetUsers")
 				return
 			}
+			if zb0004 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.TargetUsers) >= int(zb0004) {
 				z.TargetUsers = (z.TargetUsers)[:zb0004]
 			} else {
@@ -3030,6 +3255,10 @@ func (z *Flag) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				zb0005, bts, err = msgp.ReadMapHeaderBytes(bts)
 				if err != nil {
 					err = msgp.WrapError(err, "TargetUsers", za0002)
+					return
+				}
+				if zb0005 > zc89d2890limitMaps {
+					err = msgp.ErrLimitExceeded
 					return
 				}
 				for zb0005 > 0 {
@@ -3045,6 +3274,10 @@ func (z *Flag) UnmarshalMsg(bts []byte) (o []byte, err error) {
 						zb0006, bts, err = msgp.ReadArrayHeaderBytes(bts)
 						if err != nil {
 							err = msgp.WrapError(err, "TargetUsers", za0002, "KeyIDs")
+							return
+						}
+						if zb0006 > zc89d2890limitArrays {
+							err = msgp.ErrLimitExceeded
 							return
 						}
 						if cap(z.TargetUsers[za0002].KeyIDs) >= int(zb0006) {
@@ -3079,6 +3312,10 @@ func (z *Flag) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			zb0007, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Rules")
+				return
+			}
+			if zb0007 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Rules) >= int(zb0007) {
@@ -3122,6 +3359,10 @@ func (z *Flag) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			zb0008, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Tags")
+				return
+			}
+			if zb0008 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Tags) >= int(zb0008) {
@@ -3206,6 +3447,10 @@ func (z *FlagEval) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -3402,6 +3647,10 @@ func (z *FlagEval) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -3486,6 +3735,10 @@ func (z *InsightBatch) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, err = dc.ReadMapKeyPtr()
@@ -3507,6 +3760,10 @@ func (z *InsightBatch) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Evals")
 				return
 			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Evals) >= int(zb0002) {
 				z.Evals = (z.Evals)[:zb0002]
 			} else {
@@ -3524,6 +3781,10 @@ func (z *InsightBatch) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0003, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Metrics")
+				return
+			}
+			if zb0003 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Metrics) >= int(zb0003) {
@@ -3639,6 +3900,10 @@ func (z *InsightBatch) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -3660,6 +3925,10 @@ func (z *InsightBatch) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Evals")
 				return
 			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Evals) >= int(zb0002) {
 				z.Evals = (z.Evals)[:zb0002]
 			} else {
@@ -3677,6 +3946,10 @@ func (z *InsightBatch) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Metrics")
+				return
+			}
+			if zb0003 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Metrics) >= int(zb0003) {
@@ -3724,6 +3997,10 @@ func (z *MetricEvent) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -3920,6 +4197,10 @@ func (z *MetricEvent) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -4002,6 +4283,10 @@ func (z *RolloutVariation) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -4125,6 +4410,10 @@ func (z *RolloutVariation) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -4191,6 +4480,10 @@ func (z *Rule) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, err = dc.ReadMapKeyPtr()
@@ -4230,6 +4523,10 @@ func (z *Rule) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Conditions")
 				return
 			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Conditions) >= int(zb0002) {
 				z.Conditions = (z.Conditions)[:zb0002]
 			} else {
@@ -4247,6 +4544,10 @@ func (z *Rule) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0003, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Variations")
+				return
+			}
+			if zb0003 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Variations) >= int(zb0003) {
@@ -4401,6 +4702,10 @@ func (z *Rule) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -4440,6 +4745,10 @@ func (z *Rule) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Conditions")
 				return
 			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Conditions) >= int(zb0002) {
 				z.Conditions = (z.Conditions)[:zb0002]
 			} else {
@@ -4457,6 +4766,10 @@ func (z *Rule) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Variations")
+				return
+			}
+			if zb0003 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Variations) >= int(zb0003) {
@@ -4506,6 +4819,10 @@ func (z *Segment) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, err = dc.ReadMapKeyPtr()
@@ -4545,6 +4862,10 @@ func (z *Segment) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Included")
 				return
 			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Included) >= int(zb0002) {
 				z.Included = (z.Included)[:zb0002]
 			} else {
@@ -4562,6 +4883,10 @@ func (z *Segment) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0003, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Excluded")
+				return
+			}
+			if zb0003 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Excluded) >= int(zb0003) {
@@ -4583,6 +4908,10 @@ func (z *Segment) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Rules")
 				return
 			}
+			if zb0004 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Rules) >= int(zb0004) {
 				z.Rules = (z.Rules)[:zb0004]
 			} else {
@@ -4600,6 +4929,10 @@ func (z *Segment) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0005, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Tags")
+				return
+			}
+			if zb0005 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Tags) >= int(zb0005) {
@@ -4872,6 +5205,10 @@ func (z *Segment) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -4911,6 +5248,10 @@ func (z *Segment) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Included")
 				return
 			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Included) >= int(zb0002) {
 				z.Included = (z.Included)[:zb0002]
 			} else {
@@ -4928,6 +5269,10 @@ func (z *Segment) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Excluded")
+				return
+			}
+			if zb0003 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Excluded) >= int(zb0003) {
@@ -4949,6 +5294,10 @@ func (z *Segment) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Rules")
 				return
 			}
+			if zb0004 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Rules) >= int(zb0004) {
 				z.Rules = (z.Rules)[:zb0004]
 			} else {
@@ -4966,6 +5315,10 @@ func (z *Segment) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			zb0005, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Tags")
+				return
+			}
+			if zb0005 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Tags) >= int(zb0005) {
@@ -5048,6 +5401,10 @@ func (z *SegmentRule) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, err = dc.ReadMapKeyPtr()
@@ -5073,6 +5430,10 @@ func (z *SegmentRule) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0002, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Conditions")
+				return
+			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Conditions) >= int(zb0002) {
@@ -5174,6 +5535,10 @@ func (z *SegmentRule) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -5199,6 +5564,10 @@ func (z *SegmentRule) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Conditions")
+				return
+			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Conditions) >= int(zb0002) {
@@ -5242,6 +5611,10 @@ func (z *SyncData) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -5295,6 +5668,10 @@ func (z *SyncData) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "FeatureFlags")
 				return
 			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.FeatureFlags) >= int(zb0002) {
 				z.FeatureFlags = (z.FeatureFlags)[:zb0002]
 			} else {
@@ -5314,6 +5691,10 @@ func (z *SyncData) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Segments")
 				return
 			}
+			if zb0003 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Segments) >= int(zb0003) {
 				z.Segments = (z.Segments)[:zb0003]
 			} else {
@@ -5331,6 +5712,10 @@ func (z *SyncData) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0004, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "ClientFlags")
+				return
+			}
+			if zb0004 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.ClientFlags) >= int(zb0004) {
@@ -5527,6 +5912,10 @@ func (z *SyncData) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -5577,6 +5966,10 @@ func (z *SyncData) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "FeatureFlags")
 				return
 			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.FeatureFlags) >= int(zb0002) {
 				z.FeatureFlags = (z.FeatureFlags)[:zb0002]
 			} else {
@@ -5596,6 +5989,10 @@ func (z *SyncData) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Segments")
 				return
 			}
+			if zb0003 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Segments) >= int(zb0003) {
 				z.Segments = (z.Segments)[:zb0003]
 			} else {
@@ -5613,6 +6010,10 @@ func (z *SyncData) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			zb0004, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ClientFlags")
+				return
+			}
+			if zb0004 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.ClientFlags) >= int(zb0004) {
@@ -5670,6 +6071,10 @@ func (z *SyncMessage) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -5756,6 +6161,10 @@ func (z *SyncMessage) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -5804,6 +6213,10 @@ func (z *TargetUser) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, err = dc.ReadMapKeyPtr()
@@ -5817,6 +6230,10 @@ func (z *TargetUser) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0002, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "KeyIDs")
+				return
+			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.KeyIDs) >= int(zb0002) {
@@ -5907,6 +6324,10 @@ func (z *TargetUser) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -5920,6 +6341,10 @@ func (z *TargetUser) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "KeyIDs")
+				return
+			}
+			if zb0002 > zc89d2890limitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.KeyIDs) >= int(zb0002) {
@@ -5970,6 +6395,10 @@ func (z *UserProp) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -6052,6 +6481,10 @@ func (z *UserProp) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -6098,6 +6531,10 @@ func (z *Variation) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -6197,6 +6634,10 @@ func (z *Variation) UnmarshalMsg(bts []byte) (o []byte, err error) {
 	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zc89d2890limitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
