@@ -89,7 +89,8 @@ sy_spawn() {
 	rm -f "$pidf"
 	printf '\n=== %s start %s\n' "$(date -u +%FT%TZ)" "$*" >>"$logf"
 	# bash writes its own pid, then execs the service in place: the pid file names the service.
-	setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidf" "$@" </dev/null >>"$logf" 2>&1 &
+	# fd 7 (the per-service lock taken by sy_main) is closed so the server does not hold it.
+	setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidf" "$@" </dev/null >>"$logf" 2>&1 7>&- &
 	local i
 	for i in $(seq 1 100); do
 		[ -s "$pidf" ] && return 0
@@ -172,9 +173,15 @@ sy_http_get() {
 	}
 }
 
-# sy_main NAME: dispatches the verb in $1 of the calling script to svc_start/svc_stop/svc_status.
+# sy_main VERB: runs svc_start/svc_stop/svc_status of the calling script (SY_SVC names it),
+# holding the service's lock for start/stop/restart.
 sy_main() {
 	local verb="${1:-status}"
+	if [ "$verb" != status ]; then
+		# one start/stop at a time per service (several engineers and tests share a machine)
+		exec 7>"$SY_RUN_DIR/$SY_SVC.lock"
+		flock -w 600 7 || sy_die "timed out waiting for $SY_RUN_DIR/$SY_SVC.lock"
+	fi
 	case "$verb" in
 	start) svc_start ;;
 	stop) svc_stop ;;
