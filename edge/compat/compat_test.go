@@ -29,16 +29,30 @@ const (
 
 // sdkSpec says how to start one SDK's compat script.
 type sdkSpec struct {
-	name string
+	name  string
+	quirk string // the knownQuirks key (the SDK, whatever its mode)
 	// start returns the working directory and argv of the script.
 	start func(t *testing.T) (dir string, argv []string)
+	env   []string // extra environment (options read by the scripts)
+	// polling: the SDK syncs by HTTP polling instead of the WebSocket.
+	polling bool
+	// liveness: the SDK drops a connection that is silent for twice its
+	// ping interval (the JS client), so an idle stretch tests pong replies.
+	liveness time.Duration
+}
+
+func nodeScript(script string) func(t *testing.T) (string, []string) {
+	return func(t *testing.T) (string, []string) { return nodeDir(t), []string{"node", script} }
 }
 
 var (
-	nodeServerSDK = sdkSpec{"node-server-sdk", func(t *testing.T) (string, []string) {
-		return nodeDir(t), []string{"node", "node-server.js"}
-	}}
-	pythonServerSDK = sdkSpec{"python-server-sdk", func(t *testing.T) (string, []string) {
+	// The Node SDK pings every 500 ms here (default 18 s) so the edge
+	// answers many pings during the test.
+	nodeServerSDK = sdkSpec{name: "node-server-sdk", quirk: "node-server-sdk", start: nodeScript("node-server.js"),
+		env: []string{"COMPAT_PING_MS=500"}}
+	nodeServerPolling = sdkSpec{name: "node-server-sdk-polling", quirk: "node-server-sdk", start: nodeScript("node-server.js"),
+		env: []string{"COMPAT_SYNC_MODE=polling", "COMPAT_POLL_MS=250"}, polling: true}
+	pythonServerSDK = sdkSpec{name: "python-server-sdk", quirk: "python-server-sdk", start: func(t *testing.T) (string, []string) {
 		py := pythonEnv(t)
 		dir, err := filepath.Abs("python")
 		if err != nil {
@@ -46,13 +60,20 @@ var (
 		}
 		return dir, []string{py, "-u", "server_sdk.py"}
 	}}
-	jsClientSDK = sdkSpec{"js-client-sdk", func(t *testing.T) (string, []string) {
-		return nodeDir(t), []string{"node", "js-client.js"}
-	}}
+	// The JS client closes a connection silent for 2 × ping interval:
+	// 1 s here (default 36 s).
+	jsClientSDK = sdkSpec{name: "js-client-sdk", quirk: "js-client-sdk", start: nodeScript("js-client.js"),
+		env: []string{"COMPAT_PING_MS=500"}, liveness: time.Second}
+	jsClientPolling = sdkSpec{name: "js-client-sdk-polling", quirk: "js-client-sdk", start: nodeScript("js-client.js"),
+		env: []string{"COMPAT_SYNC_MODE=polling", "COMPAT_POLL_MS=250"}, polling: true}
 )
 
 // TestCompatNodeServerSDK runs @featbit/node-server-sdk against the edge.
 func TestCompatNodeServerSDK(t *testing.T) { runServerSDK(t, nodeServerSDK) }
+
+// TestCompatNodeServerSDKPolling runs @featbit/node-server-sdk in polling
+// mode (GET /api/public/sdk/server/latest-all).
+func TestCompatNodeServerSDKPolling(t *testing.T) { runServerSDK(t, nodeServerPolling) }
 
 // TestCompatPythonServerSDK runs fb-python-sdk against the edge.
 func TestCompatPythonServerSDK(t *testing.T) { runServerSDK(t, pythonServerSDK) }
@@ -60,6 +81,28 @@ func TestCompatPythonServerSDK(t *testing.T) { runServerSDK(t, pythonServerSDK) 
 // TestCompatJSClientSDK runs @featbit/js-client-sdk (under Node) against the
 // edge.
 func TestCompatJSClientSDK(t *testing.T) { runClientSDK(t, jsClientSDK) }
+
+// TestCompatJSClientSDKPolling runs @featbit/js-client-sdk in polling mode
+// (POST /api/public/sdk/client/latest-all).
+func TestCompatJSClientSDKPolling(t *testing.T) { runClientSDK(t, jsClientPolling) }
+
+// checkConnections asserts how many WebSocket connections the SDK opened so
+// far: one (no reconnect during the test) when streaming, none when polling.
+// For an SDK with a liveness check it first stays idle for 2.5 × its
+// timeout, so a missing pong would make it reconnect.
+func checkConnections(t *testing.T, p *sdkProc, spec sdkSpec) {
+	t.Helper()
+	if spec.liveness > 0 {
+		time.Sleep(spec.liveness * 5 / 2)
+	}
+	want := 1
+	if spec.polling {
+		want = 0
+	}
+	if got := p.call(map[string]any{"cmd": "stats"}).Connects; got != want {
+		t.Errorf("%s: the SDK opened %d WebSocket connections, want %d (a reconnect means the edge closed or went silent)", spec.name, got, want)
+	}
+}
 
 func evalCmd(flag string, u user) map[string]any {
 	return map[string]any{"cmd": "eval", "flag": flag, "type": flagTypes[flag], "user": u, "default": defaultFor(flag)}
@@ -96,12 +139,12 @@ func checkEval(t *testing.T, sdk string, c evalCase, got, want json.RawMessage, 
 // checkQuirks runs quirkCases: a result must equal the edge's evaluator
 // unless knownQuirks lists it for sdk, and a listed quirk must still
 // reproduce (so docs/compat.md stays true when an SDK version changes).
-func checkQuirks(t *testing.T, sdk string, fx *fixture, eval func(c evalCase) msg, checkReason bool) {
+func checkQuirks(t *testing.T, sdk, quirkKey string, fx *fixture, eval func(c evalCase) msg, checkReason bool) {
 	t.Helper()
 	for _, c := range quirkCases {
 		want := fx.want(t, c)
 		got := eval(c)
-		quirk := knownQuirks[sdk][c.Flag+"/"+c.User]
+		quirk := knownQuirks[quirkKey][c.Flag+"/"+c.User]
 		same := sameJSON(got.Value, want)
 		switch {
 		case same && quirk != "":
@@ -162,8 +205,8 @@ func checkPushes(t *testing.T, p *sdkProc, e *testEdge, fx *fixture, u user) []t
 	return delays
 }
 
-// checkSegmentPush adds u to the "vip" segment through a segment change
-// event and waits until the SDK evaluates the rule flag to "vip" for u:
+// checkSegmentPush adds u to the "vip" segment (a segment change event,
+// then the touched flags' events, as control publishes them) and waits until the SDK evaluates the rule flag to "vip" for u:
 // server SDKs get the segment and re-evaluate locally, client SDKs get the
 // affected flag re-evaluated by the edge. It returns the measured delay.
 func checkSegmentPush(t *testing.T, p *sdkProc, e *testEdge, fx *fixture, u user) time.Duration {
@@ -173,16 +216,16 @@ func checkSegmentPush(t *testing.T, p *sdkProc, e *testEdge, fx *fixture, u user
 	if !sameJSON(w.Value, before) {
 		p.fatalf("segment push: the SDK evaluates %s to %s for %s before the change, the edge's evaluator %s", flagRule, w.Value, u.Key, before)
 	}
-	ev := fx.changeSegment(t, u.Key)
+	evs := fx.changeSegment(t, u.Key)
 	if want, _ := fx.edgeEval(t, flagRule, u); !sameJSON(want, typedJSON(t, "string", "vip")) {
 		t.Fatalf("fixture: after the segment change the edge's evaluator gives %s for %s", want, u.Key)
 	}
-	pushedAt := e.publish(t, fx, ev)
+	pushedAt := e.publish(t, fx, evs...)
 	seen, ok := p.tryEvent("seen", pushDeadline)
 	if !ok {
 		now := p.call(evalCmd(flagRule, u))
-		p.fatalf("segment push: %s for %s did not become \"vip\" within %s after a segment change (kind %q, affectedFlags %v); the SDK evaluates %s",
-			flagRule, u.Key, pushDeadline, ev.Kind, ev.AffectedFlags, now.Value)
+		p.fatalf("segment push: %s for %s did not become \"vip\" within %s after a segment change (segment event with affectedFlags %v, then %d flag events); the SDK evaluates %s",
+			flagRule, u.Key, pushDeadline, evs[0].AffectedFlags, len(evs)-1, now.Value)
 	}
 	if seen.ID != w.ID {
 		p.fatalf("segment push: unexpected seen event %s (watch %d)", seen.raw, w.ID)
@@ -260,11 +303,11 @@ func runServerSDK(t *testing.T, spec sdkSpec) {
 	dir, argv := spec.start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), sdkRunTimeout)
 	defer cancel()
-	p := startSDK(t, ctx, spec.name, dir, []string{
+	p := startSDK(t, ctx, spec.name, dir, append([]string{
 		"COMPAT_SECRET=" + fx.ServerSecret,
 		"COMPAT_STREAMING_URL=ws://" + e.Addr,
 		"COMPAT_EVENTS_URL=http://" + e.Addr,
-	}, argv...)
+	}, spec.env...), argv...)
 
 	ready := p.waitEvent("ready", readyTimeout)
 	t.Logf("%s: %s %s initialized over the WebSocket in %d ms", spec.name, ready.SDK, ready.Version, ready.InitMs)
@@ -276,7 +319,7 @@ func runServerSDK(t *testing.T, spec sdkSpec) {
 		checkEval(t, spec.name, c, got.Value, want, got.Reason, "")
 	}
 	checkRollout(t, spec.name, fx, fx.RolloutUsers, func(u user) msg { return p.call(evalCmd(flagRollout, u)) })
-	checkQuirks(t, spec.name, fx, func(c evalCase) msg { return p.call(evalCmd(c.Flag, fx.Users[c.User])) }, false)
+	checkQuirks(t, spec.name, spec.quirk, fx, func(c evalCase) msg { return p.call(evalCmd(c.Flag, fx.Users[c.User])) }, false)
 
 	// A change pushed through the edge's source reaches the SDK.
 	delays := checkPushes(t, p, e, fx, fx.Users["u-plain"])
@@ -299,6 +342,7 @@ func runServerSDK(t *testing.T, spec sdkSpec) {
 	}
 
 	checkNumericEvents(t, p, e, fx, spec.name, true)
+	checkConnections(t, p, spec)
 
 	// The SDK comes back after an edge restart and re-syncs.
 	checkRestart(t, p, e, fx, fx.Users["u-plain"])
@@ -313,12 +357,12 @@ func runClientSDK(t *testing.T, spec sdkSpec) {
 	defer cancel()
 	first := fx.Users["u-beta"]
 	userJSON, _ := json.Marshal(first)
-	p := startSDK(t, ctx, spec.name, dir, []string{
+	p := startSDK(t, ctx, spec.name, dir, append([]string{
 		"COMPAT_SECRET=" + fx.ClientSecret,
 		"COMPAT_STREAMING_URL=ws://" + e.Addr,
 		"COMPAT_EVENTS_URL=http://" + e.Addr,
 		"COMPAT_USER=" + string(userJSON),
-	}, argv...)
+	}, spec.env...), argv...)
 
 	ready := p.waitEvent("ready", readyTimeout)
 	t.Logf("%s: %s %s initialized over the WebSocket in %d ms", spec.name, ready.SDK, ready.Version, ready.InitMs)
@@ -380,7 +424,7 @@ func runClientSDK(t *testing.T, spec sdkSpec) {
 			want := fx.want(t, c)
 			r := p.call(evalCmd(c.Flag, fx.Users[c.User]))
 			wantReason := c.Reason
-			if q := knownReasonQuirks[spec.name][c.Flag+"/"+c.User]; q != "" {
+			if q := knownReasonQuirks[spec.quirk][c.Flag+"/"+c.User]; q != "" {
 				if r.Reason == c.Reason {
 					t.Errorf("%s: known reason quirk no longer reproduces for %s/%s (reason %q): update knownReasonQuirks and docs/compat.md", spec.name, c.Flag, c.User, r.Reason)
 				}
@@ -425,6 +469,7 @@ func runClientSDK(t *testing.T, spec sdkSpec) {
 		t.Errorf("%s: end user u-numeric on %s = %+v, want name %q and age \"30\"", spec.name, e.Users.topic, u, fx.Users["u-numeric"].Name)
 	}
 
+	checkConnections(t, p, spec)
 	checkRestart(t, p, e, fx, plain)
 	p.call(map[string]any{"cmd": "close"})
 }

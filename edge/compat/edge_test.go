@@ -31,9 +31,9 @@ type source interface {
 }
 
 // publish does what control's publisher does for a change: write the whole
-// environment snapshot, then produce the change event. It returns the time
-// just before Produce.
-func (e *testEdge) publish(t *testing.T, fx *fixture, ev *codec.ChangeEvent) time.Time {
+// environment snapshot, then produce the change events in order. It returns
+// the time just before the first Produce.
+func (e *testEdge) publish(t *testing.T, fx *fixture, evs ...*codec.ChangeEvent) time.Time {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -41,8 +41,10 @@ func (e *testEdge) publish(t *testing.T, fx *fixture, ev *codec.ChangeEvent) tim
 		t.Fatalf("LocalSource.WriteSnapshot: %v", err)
 	}
 	at := time.Now()
-	if err := e.Source.Produce(ctx, ev); err != nil {
-		t.Fatalf("LocalSource.Produce: %v", err)
+	for _, ev := range evs {
+		if err := e.Source.Produce(ctx, ev); err != nil {
+			t.Fatalf("LocalSource.Produce: %v", err)
+		}
 	}
 	return at
 }

@@ -425,9 +425,12 @@ func (fx *fixture) change(t *testing.T, key, value string) *codec.ChangeEvent {
 }
 
 // changeSegment adds keyID to the included users of the fixture's segment
-// (Version and UpdatedAt increased) and returns the ChangeEvent, whose
-// AffectedFlags lists the flags whose rules use the segment.
-func (fx *fixture) changeSegment(t *testing.T, keyID string) *codec.ChangeEvent {
+// the way control's store does it (control/internal/store UpdateSegment, and
+// FeatBit's back-end): the segment's Version and UpdatedAt increase, every
+// flag using it is touched (Version and UpdatedAt increase, so polling and
+// reconnect cursors see it), and the events are the segment's (with
+// AffectedFlags) followed by one per touched flag.
+func (fx *fixture) changeSegment(t *testing.T, keyID string) []*codec.ChangeEvent {
 	t.Helper()
 	old := fx.Segments[0]
 	sg := old
@@ -446,18 +449,34 @@ func (fx *fixture) changeSegment(t *testing.T, keyID string) *codec.ChangeEvent 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var affected []string
+	segEv := &codec.ChangeEvent{
+		EnvID: fx.EnvID, Kind: codec.KindSegment, Op: codec.OpUpsert, ID: sg.ID,
+		Version: sg.Version, EnvVersion: fx.Version, At: now, Payload: payload,
+	}
+	evs := []*codec.ChangeEvent{segEv}
 	for _, k := range sortedKeys(fx.Flags) {
+		uses := false
 		for _, r := range fx.Flags[k].Rules {
 			for _, c := range r.Conditions {
-				if c.Op == "" && strings.Contains(c.Value, sg.ID) {
-					affected = append(affected, fx.Flags[k].ID)
-				}
+				uses = uses || (c.Op == "" && strings.Contains(c.Value, sg.ID))
 			}
 		}
+		if !uses {
+			continue
+		}
+		f := *fx.Flags[k]
+		f.Version++
+		f.UpdatedAt = max(now, f.UpdatedAt+1)
+		fx.Flags[k] = &f
+		segEv.AffectedFlags = append(segEv.AffectedFlags, f.ID)
+		payload, err := f.MarshalMsg(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, &codec.ChangeEvent{
+			EnvID: fx.EnvID, Kind: codec.KindFlag, Op: codec.OpUpsert, ID: f.ID,
+			Version: f.Version, EnvVersion: fx.Version, At: now, Payload: payload,
+		})
 	}
-	return &codec.ChangeEvent{
-		EnvID: fx.EnvID, Kind: codec.KindSegment, Op: codec.OpUpsert, ID: sg.ID,
-		Version: sg.Version, EnvVersion: fx.Version, At: now, Payload: payload, AffectedFlags: affected,
-	}
+	return evs
 }

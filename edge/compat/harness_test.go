@@ -159,20 +159,21 @@ func pythonEnv(t *testing.T) string {
 // msg is one protocol line from a compat script: a reply (ID > 0) or an
 // event (Ev set).
 type msg struct {
-	ID      int             `json:"id"`
-	OK      bool            `json:"ok"`
-	Error   string          `json:"error"`
-	Ev      string          `json:"ev"`
-	SDK     string          `json:"sdk"`
-	Version string          `json:"version"`
-	InitMs  int64           `json:"initMs"`
-	Flag    string          `json:"flag"`
-	Value   json.RawMessage `json:"value"`
-	Kind    string          `json:"kind"`
-	Reason  string          `json:"reason"`
-	AtUs    int64           `json:"atUs"`
-	Result  *bool           `json:"result"`
-	raw     string
+	ID       int             `json:"id"`
+	OK       bool            `json:"ok"`
+	Error    string          `json:"error"`
+	Ev       string          `json:"ev"`
+	SDK      string          `json:"sdk"`
+	Version  string          `json:"version"`
+	InitMs   int64           `json:"initMs"`
+	Flag     string          `json:"flag"`
+	Value    json.RawMessage `json:"value"`
+	Kind     string          `json:"kind"`
+	Reason   string          `json:"reason"`
+	AtUs     int64           `json:"atUs"`
+	Result   *bool           `json:"result"`
+	Connects int             `json:"connects"`
+	raw      string
 }
 
 // lockedBuffer collects a child's stderr (and its non-protocol stdout).

@@ -6,11 +6,16 @@
 // localStorage. See lib/rpc.js for the line protocol.
 //
 // Environment: COMPAT_SECRET (client secret), COMPAT_STREAMING_URL,
-// COMPAT_EVENTS_URL, COMPAT_USER (JSON {"key","name","custom":{...}}),
-// COMPAT_INIT_TIMEOUT_MS (default 15000).
-if (typeof globalThis.WebSocket === 'undefined') {
-  globalThis.WebSocket = require('ws');
-}
+// COMPAT_EVENTS_URL (also the polling base), COMPAT_USER (JSON
+// {"key","name","custom":{...}}), COMPAT_INIT_TIMEOUT_MS (default 15000),
+// and the options read by rpc.options (sync mode, polling and ping
+// intervals).
+const rpc = require('./lib/rpc');
+
+// The SDK's WebSocket, counting connection attempts in stats.connects.
+const stats = { connects: 0 };
+const BaseWebSocket = typeof globalThis.WebSocket === 'undefined' ? require('ws') : globalThis.WebSocket;
+globalThis.WebSocket = rpc.countConstructions(BaseWebSocket, stats); // statics (OPEN, ...) are inherited
 if (typeof globalThis.localStorage === 'undefined') {
   const m = new Map();
   globalThis.localStorage = {
@@ -29,7 +34,6 @@ const { FbClientBuilder } = require('@featbit/js-client-sdk');
 const sdkVersion = JSON.parse(
   require('fs').readFileSync(require('path').join(__dirname, 'node_modules/@featbit/js-client-sdk/package.json'), 'utf8')
 ).version;
-const rpc = require('./lib/rpc');
 
 function toUser(u) {
   return {
@@ -58,18 +62,11 @@ function evaluate(client, flag, type, def) {
 }
 
 async function main() {
-  const initTimeout = Number(process.env.COMPAT_INIT_TIMEOUT_MS || 15000);
+  const opts = rpc.options();
+  const initTimeout = opts.startWaitTime;
   const started = Date.now();
   const user = toUser(JSON.parse(rpc.requireEnv('COMPAT_USER')));
-  const client = new FbClientBuilder()
-    .sdkKey(rpc.requireEnv('COMPAT_SECRET'))
-    .streamingUri(rpc.requireEnv('COMPAT_STREAMING_URL'))
-    .eventsUri(rpc.requireEnv('COMPAT_EVENTS_URL'))
-    .user(user)
-    .startWaitTime(initTimeout)
-    .flushInterval(1000)
-    .logger(rpc.stderrLogger('js-client-sdk'))
-    .build();
+  const client = new FbClientBuilder(opts).user(user).logger(rpc.stderrLogger('js-client-sdk')).build();
   try {
     await rpc.withTimeout(client.waitForInitialization(), initTimeout, 'waitForInitialization');
   } catch (e) {
@@ -117,6 +114,9 @@ async function main() {
       async flush() {
         const ok = await rpc.withTimeout(client.flush(), 10000, 'flush');
         return { result: ok };
+      },
+      async stats() {
+        return stats;
       },
       async close() {
         await client.close();

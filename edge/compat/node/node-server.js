@@ -4,11 +4,21 @@
 // the line protocol.
 //
 // Environment: COMPAT_SECRET (server secret), COMPAT_STREAMING_URL
-// (ws://host:port), COMPAT_EVENTS_URL (http://host:port),
-// COMPAT_INIT_TIMEOUT_MS (default 15000).
-const { FbClientBuilder, UserBuilder, BasicLogger } = require('@featbit/node-server-sdk');
-const sdkVersion = require('@featbit/node-server-sdk/package.json').version;
+// (ws://host:port), COMPAT_EVENTS_URL (http://host:port, also the polling
+// base), COMPAT_INIT_TIMEOUT_MS (default 15000), and the options read by
+// rpc.options (sync mode, polling and ping intervals).
 const rpc = require('./lib/rpc');
+
+// Count the SDK's WebSocket connections: the SDK constructs the `ws`
+// package's default export, so replace it in the module cache before the
+// SDK loads.
+const stats = { connects: 0 };
+require('ws');
+const wsModule = require.cache[require.resolve('ws')];
+wsModule.exports = rpc.countConstructions(wsModule.exports, stats); // statics (OPEN, ...) are inherited
+
+const { FbClientBuilder, UserBuilder } = require('@featbit/node-server-sdk');
+const sdkVersion = require('@featbit/node-server-sdk/package.json').version;
 
 function toUser(u) {
   const b = new UserBuilder(u.key).name(u.name || u.key);
@@ -35,16 +45,10 @@ async function evaluate(client, flag, type, user, def) {
 }
 
 async function main() {
-  const initTimeout = Number(process.env.COMPAT_INIT_TIMEOUT_MS || 15000);
+  const opts = rpc.options();
+  const initTimeout = opts.startWaitTime;
   const started = Date.now();
-  const client = new FbClientBuilder()
-    .sdkKey(rpc.requireEnv('COMPAT_SECRET'))
-    .streamingUri(rpc.requireEnv('COMPAT_STREAMING_URL'))
-    .eventsUri(rpc.requireEnv('COMPAT_EVENTS_URL'))
-    .startWaitTime(initTimeout)
-    .flushInterval(1000)
-    .logger(rpc.stderrLogger('node-server-sdk'))
-    .build();
+  const client = new FbClientBuilder(opts).logger(rpc.stderrLogger('node-server-sdk')).build();
   try {
     await rpc.withTimeout(client.waitForInitialization(), initTimeout, 'waitForInitialization');
   } catch (e) {
@@ -86,6 +90,9 @@ async function main() {
       async flush() {
         const ok = await rpc.withTimeout(client.flush(), 10000, 'flush');
         return { result: ok };
+      },
+      async stats() {
+        return stats;
       },
       async close() {
         await client.close();

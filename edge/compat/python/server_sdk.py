@@ -19,11 +19,27 @@ import time
 import traceback
 from importlib.metadata import version as pkg_version
 
+import websocket
+
 from fbclient.client import FBClient
 from fbclient.config import Config
 
 PREFIX = "SYCOMPAT "
 _out_lock = threading.Lock()
+
+# Count the SDK's WebSocket connections: fbclient.streaming looks up
+# websocket.WebSocketApp at each connect.
+_stats = {"connects": 0}
+_BaseApp = websocket.WebSocketApp
+
+
+class _CountedApp(_BaseApp):
+    def __init__(self, *args, **kwargs):
+        _stats["connects"] += 1
+        super().__init__(*args, **kwargs)
+
+
+websocket.WebSocketApp = _CountedApp
 
 
 def emit(obj):
@@ -107,8 +123,11 @@ def main():
         client.stop()
         return {}
 
+    def cmd_stats(m):
+        return dict(_stats)
+
     handlers = {"eval": cmd_eval, "watch": cmd_watch, "track": cmd_track,
-                "flush": cmd_flush, "close": cmd_close}
+                "flush": cmd_flush, "stats": cmd_stats, "close": cmd_close}
     for line in sys.stdin:
         line = line.strip()
         if not line:

@@ -86,4 +86,37 @@ function requireEnv(name) {
   return v;
 }
 
-module.exports = { PREFIX, emit, nowUs, fatal, stderrLogger, serve, withTimeout, requireEnv };
+// options returns the SDK options both JavaScript SDKs share, from the
+// environment: COMPAT_SYNC_MODE ("streaming", the default, or "polling"),
+// COMPAT_POLL_MS (polling interval), COMPAT_PING_MS (WebSocket ping
+// interval; the JS client drops a connection silent for twice that).
+function options() {
+  const o = {
+    sdkKey: requireEnv('COMPAT_SECRET'),
+    streamingUri: requireEnv('COMPAT_STREAMING_URL'),
+    eventsUri: requireEnv('COMPAT_EVENTS_URL'),
+    pollingUri: requireEnv('COMPAT_EVENTS_URL'),
+    startWaitTime: Number(process.env.COMPAT_INIT_TIMEOUT_MS || 15000),
+    flushInterval: 1000,
+  };
+  if (process.env.COMPAT_SYNC_MODE) o.dataSyncMode = process.env.COMPAT_SYNC_MODE;
+  if (process.env.COMPAT_POLL_MS) o.pollingInterval = Number(process.env.COMPAT_POLL_MS);
+  if (process.env.COMPAT_PING_MS) o.webSocketPingInterval = Number(process.env.COMPAT_PING_MS);
+  return o;
+}
+
+// countConstructions returns a subclass of cls counting its instances in
+// stats.connects (every SDK connection attempt constructs one WebSocket).
+function countConstructions(cls, stats) {
+  class Counted extends cls {
+    constructor(...args) {
+      super(...args);
+      stats.connects++;
+    }
+  }
+  return Counted;
+}
+
+module.exports = {
+  options,
+  countConstructions, PREFIX, emit, nowUs, fatal, stderrLogger, serve, withTimeout, requireEnv };
