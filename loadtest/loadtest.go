@@ -107,6 +107,7 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&s.EventsPerReq, "events-per-request", 50, "events: insight objects per track request (SDKs send up to 50)")
 	fs.StringVar(&s.ClickHouseHTTP, "clickhouse-http", "", "events: ClickHouse HTTP address; waits until every accepted event is there")
 	fs.StringVar(&s.ClickHouseDB, "clickhouse-db", "default", "events: ClickHouse database of flag_events/metric_events")
+	fs.StringVar(&s.Engine, "engine", "netpoll", "client engine: netpoll (netpoll connections + gobwas/ws handshake) or epoll (raw sockets, one epoll loop per worker, ~0.1 KB per connection)")
 	fs.BoolVar(&s.SmallBuffers, "small-buffers", true, "workers use 256-byte netpoll buffers (less client memory)")
 	fs.StringVar(&edgePids, "edge-pids", "", "comma-separated edge pids for CPU/memory figures (default: the processes listening on -target's port)")
 	fs.StringVar(&c.OutDir, "out", "loadtest-results", "directory for <scenario>.json and <scenario>.html")

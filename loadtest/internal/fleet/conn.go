@@ -89,6 +89,12 @@ func (cn *conn) handle(op ws.OpCode, fin bool, p []byte) {
 			return
 		}
 	}
+	f.message(p, &cn.lastSeq)
+}
+
+// message handles one complete text/binary message of an open connection;
+// lastSeq is the connection's last push sequence (duplicate detection).
+func (f *Fleet) message(p []byte, lastSeq *int32) {
 	f.msgsIn.Add(1)
 	recv := time.Now().UnixNano()
 	switch messageType(p) {
@@ -100,11 +106,11 @@ func (cn *conn) handle(op ws.OpCode, fin bool, p []byte) {
 		if !ok {
 			return
 		}
-		if int32(seq) == cn.lastSeq {
+		if int32(seq) == *lastSeq {
 			f.dupPushes.Add(1)
 			return
 		}
-		cn.lastSeq = int32(seq)
+		*lastSeq = int32(seq)
 		f.Push.Record(time.Duration(recv - sent))
 		if seq > 0 && seq < len(f.pushes) {
 			s := &f.pushes[seq]

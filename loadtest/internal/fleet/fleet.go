@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -73,6 +74,10 @@ type Spec struct {
 	MaxPushes        int           `json:"maxPushes"`
 	UserBase         int           `json:"userBase"` // first user index, so users are unique across workers
 	SmallBuffers     bool          `json:"smallBuffers"`
+	// Engine is "netpoll" (default: netpoll connections, gobwas/ws
+	// handshake) or "epoll" (raw sockets and one epoll loop, ~100 bytes of
+	// state per connection; see epoll.go).
+	Engine string `json:"engine"`
 }
 
 func (s *Spec) defaults() {
@@ -120,6 +125,9 @@ type Fleet struct {
 	port      atomic.Int32 // last source port handed out
 	skipPorts map[int]bool // destination ports (a wildcard listener would conflict)
 
+	loop     *eloop
+	loopDone chan struct{}
+
 	pingFrame []byte
 	stopPing  chan struct{}
 	pingDone  chan struct{}
@@ -139,6 +147,9 @@ func New(s Spec) (*Fleet, error) {
 	if len(s.Dsts) == 0 {
 		return nil, errors.New("fleet: no destination address")
 	}
+	if s.Engine != "" && s.Engine != "netpoll" && s.Engine != "epoll" {
+		return nil, fmt.Errorf("fleet: unknown engine %q (netpoll, epoll)", s.Engine)
+	}
 	f := &Fleet{spec: s, failures: map[string]int64{}, stopPing: make(chan struct{}), pingDone: make(chan struct{})}
 	for _, d := range s.Dsts {
 		a, err := netpoll.ResolveTCPAddr("tcp", d)
@@ -152,7 +163,12 @@ func New(s Spec) (*Fleet, error) {
 	for _, a := range f.raddrs {
 		f.skipPorts[a.Port] = true
 	}
-	f.port.Store(firstPort - 1)
+	// start at a random port so a rerun on the same address avoids ports in TIME_WAIT
+	off := 0
+	if spare := lastPort - firstPort - s.Count - 1000; spare > 0 {
+		off = rand.IntN(spare)
+	}
+	f.port.Store(int32(firstPort - 1 + off))
 	for _, ip := range s.LocalIPs {
 		p := net.ParseIP(ip)
 		if p == nil {
@@ -202,6 +218,15 @@ var pingJSON = []byte(`{"messageType":"ping","data":null}`)
 // from one goroutine about every interval.
 func (f *Fleet) Connect(ctx context.Context, progress func(Progress), interval time.Duration) {
 	f.started = time.Now()
+	if f.spec.Engine == "epoll" {
+		if err := f.connectEpoll(progress, interval); err != nil {
+			f.fail("epoll: " + err.Error())
+		}
+		if progress != nil {
+			progress(f.Progress())
+		}
+		return
+	}
 	sem := make(chan struct{}, f.spec.Concurrency)
 	var wg sync.WaitGroup
 	stopProg := make(chan struct{})
@@ -285,7 +310,7 @@ func (f *Fleet) connectOne(ctx context.Context, dialer ws.Dialer, i int) {
 		for try := 0; try < 64; try++ {
 			laddr := &netpoll.TCPAddr{TCPAddr: net.TCPAddr{IP: base.IP, Port: f.nextPort()}}
 			c, err = netpoll.DialTCP(dctx, "tcp", laddr, f.raddrs[d])
-			if !errors.Is(err, syscall.EADDRINUSE) {
+			if !errors.Is(err, syscall.EADDRINUSE) && !errors.Is(err, syscall.EADDRNOTAVAIL) {
 				break
 			}
 		}
@@ -482,6 +507,10 @@ func (f *Fleet) pingLoop() {
 // socket) and stops the pinger.
 func (f *Fleet) Close() {
 	if !f.closing.CompareAndSwap(false, true) {
+		return
+	}
+	if f.loop != nil {
+		<-f.loopDone
 		return
 	}
 	close(f.stopPing)

@@ -158,11 +158,17 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestFleetConnectPingPushClose(t *testing.T) {
+	for _, engine := range []string{"netpoll", "epoll"} {
+		t.Run(engine, func(t *testing.T) { testConnectPingPushClose(t, engine) })
+	}
+}
+
+func testConnectPingPushClose(t *testing.T, engine string) {
 	ss, cs := testSecrets(t)
 	e := startFakeEdge(t, map[string]string{ss: "server", cs: "client"})
 	f, err := New(Spec{Dsts: []string{e.ln.Addr().String()}, LocalIPs: []string{"127.0.0.2", "127.0.0.3"},
 		Count: 200, Rate: 5000, Concurrency: 32, ClientShare: 0.25, ServerSecret: ss, ClientSecret: cs,
-		PingInterval: 200 * time.Millisecond, MaxPushes: 10})
+		PingInterval: 200 * time.Millisecond, MaxPushes: 10, Engine: engine})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,9 +207,15 @@ func TestFleetConnectPingPushClose(t *testing.T) {
 }
 
 func TestFleetFailureCauses(t *testing.T) {
+	for _, engine := range []string{"netpoll", "epoll"} {
+		t.Run(engine, func(t *testing.T) { testFailureCauses(t, engine) })
+	}
+}
+
+func testFailureCauses(t *testing.T, engine string) {
 	ss, cs := testSecrets(t)
 	e := startFakeEdge(t, map[string]string{ss: "server"}) // client secret unknown → 4003
-	f, err := New(Spec{Dsts: []string{e.ln.Addr().String()}, Count: 20, ClientShare: 0.5, ServerSecret: ss, ClientSecret: cs, Concurrency: 4})
+	f, err := New(Spec{Dsts: []string{e.ln.Addr().String()}, Count: 20, ClientShare: 0.5, ServerSecret: ss, ClientSecret: cs, Concurrency: 4, Engine: engine})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +235,7 @@ func TestFleetFailureCauses(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
-	f2, _ := New(Spec{Dsts: []string{addr}, Count: 3, ServerSecret: ss})
+	f2, _ := New(Spec{Dsts: []string{addr}, Count: 3, ServerSecret: ss, Engine: engine})
 	f2.Connect(context.Background(), nil, 0)
 	if got := f2.Report().Failures["dial: connection refused"]; got != 3 {
 		t.Fatalf("failures %v", f2.Report().Failures)
@@ -235,7 +247,7 @@ func TestFleetFailureCauses(t *testing.T) {
 	hl, _ := net.Listen("tcp", "127.0.0.1:0")
 	go srv.Serve(hl)
 	defer srv.Close()
-	f3, _ := New(Spec{Dsts: []string{hl.Addr().String()}, Count: 2, ServerSecret: ss})
+	f3, _ := New(Spec{Dsts: []string{hl.Addr().String()}, Count: 2, ServerSecret: ss, Engine: engine})
 	f3.Connect(context.Background(), nil, 0)
 	if got := f3.Report().Failures["handshake: HTTP 401"]; got != 2 {
 		t.Fatalf("failures %v", f3.Report().Failures)

@@ -83,6 +83,7 @@ type Config struct {
 	WorkerExe        string   // binary to re-execute as worker (default: this executable)
 	WorkerArgs       []string // default ["worker"]
 	SmallBuffers     bool     // workers use 256-byte netpoll buffers
+	Engine           string   // client engine: "netpoll" (default) or "epoll"
 	Budget           machine.Budget
 
 	Out io.Writer // progress lines (default os.Stderr)
@@ -190,12 +191,10 @@ func (c *Config) edgePids() []int {
 	return pids
 }
 
-// runSalt varies the source addresses between runs, so ports left in
-// TIME_WAIT by the previous run (the client closes first) are not reused.
-var runSalt = 1 + rand.IntN(200)
-
-// sourceIP is worker w's local address: 127.<salt>.(w/250).(2+w%250).
-func sourceIP(w int) string { return fmt.Sprintf("127.%d.%d.%d", runSalt, w/250, 2+w%250) }
+// sourceIP is worker w's local address 127.<salt>.(w/250).(2+w%250). The
+// salt is drawn per run, so ports left in TIME_WAIT by an earlier run (the
+// client closes first) are not reused.
+func sourceIP(salt, w int) string { return fmt.Sprintf("127.%d.%d.%d", salt, w/250, 2+w%250) }
 
 // streaming is a running set of worker fleets.
 type streaming struct {
@@ -227,6 +226,7 @@ func open(ctx context.Context, c *Config) (*streaming, error) {
 		}
 	}
 	left := c.Conns
+	salt := 1 + rand.IntN(250)
 	for w := 0; w < plan.Workers; w++ {
 		n := min(plan.PerWorker, left)
 		left -= n
@@ -238,10 +238,11 @@ func open(ctx context.Context, c *Config) (*streaming, error) {
 			return nil, err
 		}
 		s.handles = append(s.handles, h)
-		spec := fleet.Spec{Worker: w, Dsts: c.Dsts, LocalIPs: []string{sourceIP(w)}, Count: n,
+		spec := fleet.Spec{Worker: w, Dsts: c.Dsts, LocalIPs: []string{sourceIP(salt, w)}, Count: n,
 			Rate: c.Rate * float64(n) / float64(c.Conns), Concurrency: c.Concurrency, ClientShare: c.ClientShare,
 			ServerSecret: c.Env.ServerSecret, ClientSecret: c.Env.ClientSecret, Msgpack: c.Msgpack,
-			PingInterval: c.PingInterval, MaxPushes: c.Pushes + 1, UserBase: w * plan.PerWorker, SmallBuffers: c.SmallBuffers}
+			PingInterval: c.PingInterval, MaxPushes: c.Pushes + 1, UserBase: w * plan.PerWorker, SmallBuffers: c.SmallBuffers,
+			Engine: c.Engine}
 		if err := h.Start(spec); err != nil {
 			s.close()
 			return nil, fmt.Errorf("start worker %d: %w", w, err)
@@ -382,7 +383,7 @@ func newResult(name string, c *Config) *report.Result {
 	return &report.Result{Scenario: name, Started: time.Now(), Failures: map[string]int64{}, Params: map[string]any{
 		"target": c.Target, "conns": c.Conns, "rate": c.Rate, "clientShare": c.ClientShare, "msgpack": c.Msgpack,
 		"flags": c.Flags, "pingInterval": c.PingInterval.String(), "perWorker": c.PerWorker, "smallBuffers": c.SmallBuffers,
-		"loadavgAtStart": loadavg(), "edgeProcs": len(c.edgePids()),
+		"engine": c.Engine, "loadavgAtStart": loadavg(), "edgeProcs": len(c.edgePids()),
 	}}
 }
 

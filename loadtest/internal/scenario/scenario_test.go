@@ -93,6 +93,19 @@ func TestStreamingScenariosInProcess(t *testing.T) {
 	if m := r.Metric("pushes delivered"); m == nil || m.Value != 5*200 {
 		t.Fatalf("msgpack delivered %+v", m)
 	}
+	waitConns(t, e, 0)
+
+	// the epoll client engine, JSON and msgpack
+	for _, mp := range []bool{false, true} {
+		c = smallConfig(e)
+		c.Engine, c.Msgpack = "epoll", mp
+		r, err = Push(ctx, c)
+		mustOK(t, r, err)
+		if m := r.Metric("pushes delivered"); m == nil || m.Value != 5*300 {
+			t.Fatalf("epoll msgpack=%v delivered %+v", mp, m)
+		}
+		waitConns(t, e, 0)
+	}
 }
 
 func waitConns(t *testing.T, e *edgetest.Edge, n int) {
