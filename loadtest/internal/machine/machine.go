@@ -272,10 +272,14 @@ type Budget struct {
 	EdgeFDs     int   // file descriptors the edge needs per connection here (0 if remote)
 }
 
-// DefaultBudget is what was measured on this kind of machine (see
-// docs/benchmarks.md): an event-driven client ~2 KB, kernel ~10 KB for a
-// loopback socket pair, edge ~4 KB.
-var DefaultBudget = Budget{ClientBytes: 2500, KernelBytes: 10 << 10, EdgeBytes: 4 << 10, EdgeFDs: 1}
+// DefaultBudget is what was measured on this machine (docs/benchmarks.md):
+// a netpoll client connection ~5.5 KiB (the epoll engine ~0.8 KiB, see
+// EpollClientBytes), ~10 KiB of kernel memory for a loopback socket pair,
+// the edge ~4.5 KiB.
+var DefaultBudget = Budget{ClientBytes: 5632, KernelBytes: 10 << 10, EdgeBytes: 4608, EdgeFDs: 1}
+
+// EpollClientBytes is the client memory per connection of the epoll engine.
+const EpollClientBytes = 1024
 
 // Plan is how a run of N connections is spread over worker processes.
 type Plan struct {

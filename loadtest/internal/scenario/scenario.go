@@ -143,6 +143,9 @@ func (c *Config) defaults() {
 	}
 	if c.Budget == (machine.Budget{}) {
 		c.Budget = machine.DefaultBudget
+		if c.Engine == "epoll" {
+			c.Budget.ClientBytes = machine.EpollClientBytes
+		}
 	}
 	if c.Out == nil {
 		c.Out = os.Stderr
