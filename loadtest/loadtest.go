@@ -315,7 +315,12 @@ func (h *Harness) launchEdges(ctx context.Context) error {
 	}
 	fmt.Fprintf(h.out, "launching %d edge processes on %s (-reuseport)\n", n, sc.Target)
 	for i := 0; i < n; i++ {
-		args := append([]string{"-addr", sc.Target, "-reuseport"}, h.cfg.EdgeArgs...)
+		args := []string{"-addr", sc.Target, "-reuseport"}
+		if h.cfg.RedisAddr != "" {
+			// the launched edges read what the harness publishes
+			args = append(args, "-redis", h.cfg.RedisAddr, "-kafka", strings.Join(h.cfg.KafkaBrokers, ","), "-topic-prefix", h.cfg.TopicPrefix)
+		}
+		args = append(args, h.cfg.EdgeArgs...)
 		cmd := exec.Command(h.cfg.EdgeBin, args...)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		cmd.Env = append(os.Environ(), "GOMAXPROCS=2")

@@ -2,10 +2,13 @@ package change
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/redis/rueidis"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/switchyard/switchyard/codec"
@@ -34,7 +37,30 @@ func NewRemote(redisAddr string, brokers []string, topicPrefix string) (*Remote,
 		rds.Close()
 		return nil, fmt.Errorf("kafka %v: %w", brokers, err)
 	}
-	return &Remote{rds: rds, kc: kc, topic: topicPrefix + ChangesTopic}, nil
+	r := &Remote{rds: rds, kc: kc, topic: topicPrefix + ChangesTopic}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := r.ensureTopic(ctx); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// ensureTopic creates the change topic if it does not exist yet, so edges
+// started next find it.
+func (r *Remote) ensureTopic(ctx context.Context) error {
+	adm := kadm.NewClient(r.kc)
+	res, err := adm.CreateTopics(ctx, 3, 1, nil, r.topic)
+	if err != nil {
+		return fmt.Errorf("kafka: create topic %s: %w", r.topic, err)
+	}
+	for _, t := range res {
+		if t.Err != nil && !errors.Is(t.Err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("kafka: create topic %s: %w", r.topic, t.Err)
+		}
+	}
+	return nil
 }
 
 // WriteSnapshot stores s under sy:snap:{envId}.
