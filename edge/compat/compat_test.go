@@ -86,6 +86,13 @@ func TestCompatJSClientSDK(t *testing.T) { runClientSDK(t, jsClientSDK) }
 // (POST /api/public/sdk/client/latest-all).
 func TestCompatJSClientSDKPolling(t *testing.T) { runClientSDK(t, jsClientPolling) }
 
+func syncMode(spec sdkSpec) string {
+	if spec.polling {
+		return "HTTP polling"
+	}
+	return "WebSocket streaming"
+}
+
 // checkConnections asserts how many WebSocket connections the SDK opened so
 // far: one (no reconnect during the test) when streaming, none when polling.
 // For an SDK with a liveness check it first stays idle for 2.5 × its
@@ -286,7 +293,7 @@ func checkRestart(t *testing.T, p *sdkProc, e *testEdge, fx *fixture, u user) {
 	if seen.ID != w.ID || !sameJSON(seen.Value, want) {
 		p.fatalf("restart: unexpected seen event %s (watch %d, want %s)", seen.raw, w.ID, want)
 	}
-	t.Logf("%s: edge restarted on %s; the SDK reconnected, re-synced and saw the change made while the edge was down %.0f ms after the shutdown",
+	t.Logf("%s: edge restarted on %s; the SDK came back, re-synced and saw the change made while the edge was down %.0f ms after the shutdown",
 		p.name, e.Addr, float64(time.Duration(seen.AtUs-start.UnixMicro())*time.Microsecond)/float64(time.Millisecond))
 }
 
@@ -310,7 +317,7 @@ func runServerSDK(t *testing.T, spec sdkSpec) {
 	}, spec.env...), argv...)
 
 	ready := p.waitEvent("ready", readyTimeout)
-	t.Logf("%s: %s %s initialized over the WebSocket in %d ms", spec.name, ready.SDK, ready.Version, ready.InitMs)
+	t.Logf("%s: %s %s initialized (%s) in %d ms", spec.name, ready.SDK, ready.Version, syncMode(spec), ready.InitMs)
 
 	// Flag values: every type, targeting, rules, a segment, disabled.
 	for _, c := range evalCases {
@@ -365,7 +372,7 @@ func runClientSDK(t *testing.T, spec sdkSpec) {
 	}, spec.env...), argv...)
 
 	ready := p.waitEvent("ready", readyTimeout)
-	t.Logf("%s: %s %s initialized over the WebSocket in %d ms", spec.name, ready.SDK, ready.Version, ready.InitMs)
+	t.Logf("%s: %s %s initialized (%s) in %d ms", spec.name, ready.SDK, ready.Version, syncMode(spec), ready.InitMs)
 
 	// The client holds the flags the edge evaluated for its user: all of them.
 	all := p.call(map[string]any{"cmd": "all"})
