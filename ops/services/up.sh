@@ -11,15 +11,22 @@ services=("$@")
 [ ${#services[@]} -gt 0 ] || services=(redis clickhouse kafka mongo)
 
 t0=$SECONDS
-declare -A pids
 for s in "${services[@]}"; do
-	[ -f "$HERE/$s.sh" ] || sy_die "unknown service $s"
+	[ -f "$HERE/$s.sh" ] || sy_die "unknown service $s (have: redis clickhouse kafka mongo)"
+done
+declare -A names
+for s in "${services[@]}"; do
 	bash "$HERE/$s.sh" start >"$SY_LOG_DIR/$s.start.log" 2>&1 &
-	pids[$s]=$!
+	names[$!]=$s
 done
 failed=()
-for s in "${services[@]}"; do
-	if wait "${pids[$s]}"; then
+for _ in "${services[@]}"; do
+	# report each service as it finishes
+	rc=0
+	wait -n -p done_pid "${!names[@]}" || rc=$?
+	s="${names[$done_pid]}"
+	unset "names[$done_pid]"
+	if [ "$rc" -eq 0 ]; then
 		sy_log "$s up ($((SECONDS - t0))s)"
 	else
 		failed+=("$s")
