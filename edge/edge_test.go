@@ -144,7 +144,7 @@ func TestServerFullSyncPingAndPush(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-func produceFlag(t *testing.T, e *edgetest.Edge, envID string, f *codec.Flag) {
+func produceFlag(t testing.TB, e *edgetest.Edge, envID string, f *codec.Flag) {
 	t.Helper()
 	p, err := f.MarshalMsg(nil)
 	if err != nil {
@@ -156,7 +156,7 @@ func produceFlag(t *testing.T, e *edgetest.Edge, envID string, f *codec.Flag) {
 	}
 }
 
-func produceSegment(t *testing.T, e *edgetest.Edge, envID string, s *codec.Segment, affected ...string) {
+func produceSegment(t testing.TB, e *edgetest.Edge, envID string, s *codec.Segment, affected ...string) {
 	t.Helper()
 	p, err := s.MarshalMsg(nil)
 	if err != nil {

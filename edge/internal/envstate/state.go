@@ -172,12 +172,19 @@ func (st *State) Slots() int { return int(st.nextSlot) }
 // SecretType returns the type of secret if it is one of the environment's
 // secrets (exact match), else "".
 func (st *State) SecretType(secret []byte) string {
+	t, _ := st.Secret(secret)
+	return t
+}
+
+// Secret returns the type and the stored value (a string shared with the
+// State, so keeping it costs nothing) of secret, or "" and "".
+func (st *State) Secret(secret []byte) (typ, value string) {
 	for i := range st.Secrets {
 		if st.Secrets[i].Value == string(secret) {
-			return st.Secrets[i].Type
+			return st.Secrets[i].Type, st.Secrets[i].Value
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // Full returns the encoded full server-SDK sync (all flags, archived

@@ -116,11 +116,12 @@ func (h *Hub) Open(c *wsconn.Conn, r *wsconn.Request) (ws.StatusCode, string) {
 		h.m.Error("unknown_env")
 		return CloseInvalid, ReasonInvalid
 	}
-	if t := e.st.Load().SecretType(sec); t != string(typ) {
+	t, stored := e.st.Load().Secret(sec)
+	if t != string(typ) {
 		h.m.Error("bad_secret")
 		return CloseInvalid, ReasonInvalid
 	}
-	s := &Session{c: c, env: e, kind: kind, secret: string(sec)}
+	s := &Session{c: c, env: e, kind: kind, secret: stored}
 	if r.Protocol == Protocol {
 		s.format = envstate.MsgPack
 		c.SetBinary(true)

@@ -134,3 +134,8 @@ func (m *M) WriteTo(w io.Writer) (int64, error) {
 	m.errMu.RUnlock()
 	return n, nil
 }
+
+// PushStats returns the number of observed pushes and their total time.
+func (m *M) PushStats() (count int64, total time.Duration) {
+	return m.pushCount.Load(), time.Duration(m.pushSumNs.Load())
+}

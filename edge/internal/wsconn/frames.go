@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"sync"
-	"time"
 
 	"github.com/gobwas/ws"
 )
@@ -132,8 +131,9 @@ var crlf2 = []byte("\r\n\r\n")
 func (s *Server) handshake(c *Conn) bool {
 	nc := c.nc
 	r := nc.Reader()
-	deadline := time.UnixMilli(c.last.Load() + s.cfg.HandshakeTimeout.Milliseconds())
-	_ = nc.SetReadDeadline(deadline)
+	// No read deadline: netpoll would attach a timer to the connection for
+	// good. A handshake that does not complete is closed by the sweeper,
+	// which ends the blocked Peek below.
 	var hdr []byte
 	for {
 		n := r.Len()
@@ -158,7 +158,6 @@ func (s *Server) handshake(c *Conn) bool {
 			return false
 		}
 	}
-	_ = nc.SetReadDeadline(time.Time{})
 	if s.closing.Load() {
 		nc.Close()
 		return false
@@ -308,13 +307,16 @@ func (s *Server) readFrames(c *Conn) {
 	}
 }
 
+// wait blocks until n bytes are buffered. It sets c.waiting so the sweeper
+// closes the connection (ending the wait) after FrameTimeout; a netpoll
+// read deadline would attach a timer to the connection for good.
 func (s *Server) wait(c *Conn, n int) bool {
 	if c.nc.Reader().Len() >= n {
 		return true
 	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.FrameTimeout))
+	c.waiting.Store(nowMs())
 	_, err := c.nc.Reader().Peek(n)
-	_ = c.nc.SetReadDeadline(time.Time{})
+	c.waiting.Store(0)
 	if err != nil {
 		s.metrics.Error("frame_timeout")
 		c.nc.Close()

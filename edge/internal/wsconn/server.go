@@ -227,6 +227,8 @@ type Conn struct {
 	mu    sync.Mutex // serialises writes
 	state atomic.Uint32
 	last  atomic.Int64 // unix ms of the last input (handshake start before open)
+	// waiting is the unix ms since which a started frame is awaited (0: none)
+	waiting atomic.Int64
 
 	prev, next *Conn // registry list, guarded by the shard lock
 	shard      uint8
@@ -307,7 +309,7 @@ func nowMs() int64 { return time.Now().UnixMilli() }
 // sweep closes connections past their handshake or idle deadline.
 func (s *Server) sweep() {
 	defer close(s.done)
-	tick := s.cfg.HandshakeTimeout / 4
+	tick := min(s.cfg.HandshakeTimeout, s.cfg.FrameTimeout) / 4
 	if tick > time.Second {
 		tick = time.Second
 	}
@@ -326,6 +328,7 @@ func (s *Server) sweep() {
 		now := nowMs()
 		hs := now - s.cfg.HandshakeTimeout.Milliseconds()
 		idle := now - s.cfg.IdleTimeout.Milliseconds()
+		frame := now - s.cfg.FrameTimeout.Milliseconds()
 		victims = victims[:0]
 		s.reg.each(func(c *Conn) {
 			switch c.state.Load() {
@@ -334,13 +337,18 @@ func (s *Server) sweep() {
 					victims = append(victims, c)
 				}
 			case stOpen:
-				if c.last.Load() < idle {
+				if w := c.waiting.Load(); w != 0 && w < frame {
+					victims = append(victims, c)
+				} else if c.last.Load() < idle {
 					victims = append(victims, c)
 				}
 			}
 		})
 		for i, c := range victims {
-			if c.state.Load() == stOpen {
+			if w := c.waiting.Load(); w != 0 && c.state.Load() == stOpen {
+				s.metrics.Error("frame_timeout")
+				c.nc.Close()
+			} else if c.state.Load() == stOpen {
 				s.metrics.Error("idle_timeout")
 				c.CloseWith(ws.StatusGoingAway, "idle timeout")
 			} else {
