@@ -122,7 +122,7 @@ func waitConns(t *testing.T, e *edgetest.Edge, n int) {
 func TestHTTPScenariosInProcess(t *testing.T) {
 	e := edgetest.Run(t)
 	ctx := context.Background()
-	for _, mix := range []string{"server-poll", "client-poll"} {
+	for _, mix := range []string{"ofrep", "server-poll", "client-poll", "mix"} {
 		c := smallConfig(e)
 		c.EvalMix = mix
 		r, err := Evaluate(ctx, c)
