@@ -83,7 +83,20 @@ func FlagDefaults(f *codec.Flag) {
 }
 
 func fillIDs(f *codec.Flag) {
+	// Empty lists, not null, in responses and stored documents.
+	if f.Tags == nil {
+		f.Tags = []string{}
+	}
+	if f.TargetUsers == nil {
+		f.TargetUsers = []codec.TargetUser{}
+	}
+	if f.Rules == nil {
+		f.Rules = []codec.Rule{}
+	}
 	for i := range f.Rules {
+		if f.Rules[i].Conditions == nil {
+			f.Rules[i].Conditions = []codec.Condition{}
+		}
 		if f.Rules[i].ID == "" {
 			f.Rules[i].ID = secret.NewGUID()
 		}

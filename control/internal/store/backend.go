@@ -48,6 +48,13 @@ type Backend interface {
 	Replace(ctx context.Context, coll string, d *Doc, expect int64) error
 	// Delete removes the document; expect < 0 deletes any version.
 	Delete(ctx context.Context, coll, id string, expect int64) error
+	// Modify reads each listed document (nil when it does not exist), calls
+	// fn, and stores what fn returns (nil: leave it unchanged); the returned
+	// document's Version is written as is. Each document changes atomically
+	// and never over a concurrent change (fn is called again with the new
+	// state). store/bolt applies the whole set in one transaction; store/mongo
+	// document by document. An error from fn aborts (bolt: nothing written).
+	Modify(ctx context.Context, coll string, ids []string, fn func(id string, old *Doc) (*Doc, error)) error
 	// Find returns the matching documents and their total count.
 	Find(ctx context.Context, coll string, q Query) ([]*Doc, int, error)
 	// Close releases the backend.

@@ -2,7 +2,7 @@ package store
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -19,9 +19,12 @@ func endUserFields(u *codec.EndUser) map[string]string {
 // UpsertEndUsers inserts or merges end users of an environment: properties
 // are merged by name (new values win), Name is replaced when non-empty,
 // FirstSeen keeps the earliest and LastSeen the latest time. A user whose
-// LastSeen is 0 is treated as seen now.
+// LastSeen is 0 is treated as seen now. Users repeated in the batch are
+// merged in order. The embedded store writes the batch in one transaction.
 func (s *Store) UpsertEndUsers(ctx context.Context, envID string, users []codec.EndUser) error {
 	now := s.Now()
+	batch := make(map[string]*codec.EndUser, len(users))
+	var ids []string
 	for i := range users {
 		u := users[i]
 		if u.KeyID == "" {
@@ -34,35 +37,31 @@ func (s *Store) UpsertEndUsers(ctx context.Context, envID string, users []codec.
 		if u.FirstSeen == 0 || u.FirstSeen > u.LastSeen {
 			u.FirstSeen = u.LastSeen
 		}
-		if err := s.upsertEndUser(ctx, &u); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Store) upsertEndUser(ctx context.Context, u *codec.EndUser) error {
-	id := endUserID(u.EnvID, u.KeyID)
-	for range 20 {
-		old, ver, err := getDoc[codec.EndUser](ctx, s, CollEndUsers, id)
-		if errors.Is(err, ErrNotFound) {
-			err = insertDoc(ctx, s, CollEndUsers, id, 1, endUserFields(u), u)
-			if errors.Is(err, ErrDuplicate) {
-				continue
-			}
-			return err
-		}
-		if err != nil {
-			return err
-		}
-		m := mergeEndUser(old, u)
-		err = replaceDoc(ctx, s, CollEndUsers, id, ver+1, ver, endUserFields(m), m)
-		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
+		id := endUserID(envID, u.KeyID)
+		if prev, ok := batch[id]; ok {
+			batch[id] = mergeEndUser(prev, &u)
 			continue
 		}
-		return err
+		batch[id] = &u
+		ids = append(ids, id)
 	}
-	return fmt.Errorf("end user %q changed concurrently too often: %w", u.KeyID, ErrConflict)
+	err := s.b.Modify(ctx, CollEndUsers, ids, func(id string, old *Doc) (*Doc, error) {
+		u := batch[id]
+		ver := int64(1)
+		if old != nil {
+			var cur codec.EndUser
+			if err := json.Unmarshal(old.Data, &cur); err != nil {
+				return nil, fmt.Errorf("cannot decode end user %s: %w", id, err)
+			}
+			u = mergeEndUser(&cur, u)
+			ver = old.Version + 1
+		}
+		return &Doc{ID: id, Version: ver, Fields: endUserFields(u), Data: encode(u)}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("cannot upsert end users: %w", err)
+	}
+	return nil
 }
 
 func mergeEndUser(old, u *codec.EndUser) *codec.EndUser {

@@ -198,21 +198,69 @@ func removeIndexes(tx *bbolt.Tx, c store.Collection, d *store.Doc) error {
 
 // ---- Backend ----
 
+func insertTx(tx *bbolt.Tx, c store.Collection, d *store.Doc) error {
+	data := tx.Bucket(dataBucket(c.Name))
+	if data.Get([]byte(d.ID)) != nil {
+		return fmt.Errorf("id %s: %w", d.ID, store.ErrDuplicate)
+	}
+	if err := addIndexes(tx, c, d); err != nil {
+		return err
+	}
+	return data.Put([]byte(d.ID), encodeDoc(d))
+}
+
+// replaceTx overwrites old (as read in this transaction) with d.
+func replaceTx(tx *bbolt.Tx, c store.Collection, old, d *store.Doc) error {
+	if err := removeIndexes(tx, c, old); err != nil {
+		return err
+	}
+	if err := addIndexes(tx, c, d); err != nil {
+		return err // the transaction rolls back the removal
+	}
+	return tx.Bucket(dataBucket(c.Name)).Put([]byte(d.ID), encodeDoc(d))
+}
+
 // Insert implements store.Backend.
 func (b *Backend) Insert(_ context.Context, coll string, d *store.Doc) error {
 	c, err := b.coll(coll)
 	if err != nil {
 		return err
 	}
+	return b.db.Update(func(tx *bbolt.Tx) error { return insertTx(tx, c, d) })
+}
+
+// Modify implements store.Backend: one transaction for the whole set.
+func (b *Backend) Modify(_ context.Context, coll string, ids []string, fn func(string, *store.Doc) (*store.Doc, error)) error {
+	c, err := b.coll(coll)
+	if err != nil {
+		return err
+	}
 	return b.db.Update(func(tx *bbolt.Tx) error {
 		data := tx.Bucket(dataBucket(coll))
-		if data.Get([]byte(d.ID)) != nil {
-			return fmt.Errorf("id %s: %w", d.ID, store.ErrDuplicate)
+		for _, id := range ids {
+			var old *store.Doc
+			if v := data.Get([]byte(id)); v != nil {
+				var err error
+				if old, err = decodeDoc(id, v); err != nil {
+					return err
+				}
+			}
+			d, err := fn(id, old)
+			if err != nil {
+				return err
+			}
+			switch {
+			case d == nil:
+			case old == nil:
+				err = insertTx(tx, c, d)
+			default:
+				err = replaceTx(tx, c, old, d)
+			}
+			if err != nil {
+				return err
+			}
 		}
-		if err := addIndexes(tx, c, d); err != nil {
-			return err
-		}
-		return data.Put([]byte(d.ID), encodeDoc(d))
+		return nil
 	})
 }
 
@@ -253,13 +301,7 @@ func (b *Backend) Replace(_ context.Context, coll string, d *store.Doc, expect i
 		if old.Version != expect {
 			return fmt.Errorf("version %d, expected %d: %w", old.Version, expect, store.ErrConflict)
 		}
-		if err := removeIndexes(tx, c, old); err != nil {
-			return err
-		}
-		if err := addIndexes(tx, c, d); err != nil {
-			return err // the transaction rolls back the removal
-		}
-		return data.Put([]byte(d.ID), encodeDoc(d))
+		return replaceTx(tx, c, old, d)
 	})
 }
 
@@ -315,75 +357,172 @@ func (b *Backend) Find(_ context.Context, coll string, q store.Query) ([]*store.
 	if err != nil {
 		return nil, 0, err
 	}
-	var docs []*store.Doc
+	var (
+		page  []*store.Doc
+		total int
+	)
 	err = b.db.View(func(tx *bbolt.Tx) error {
-		data := tx.Bucket(dataBucket(coll))
+		var docs []rawDoc
 		keep := func(id, v []byte) error {
-			d, err := decodeDoc(string(id), v)
-			if err != nil {
-				return fmt.Errorf("%s %s: %w", coll, id, err)
+			r, ok := parseRaw(id, v)
+			if !ok {
+				return fmt.Errorf("%s %s: %w", coll, id, errCorrupt)
 			}
-			if store.Matches(d.Fields, &q) {
-				docs = append(docs, d)
+			if r.matches(&q) {
+				docs = append(docs, r)
 			}
 			return nil
 		}
-		ix, n := bestIndex(c, q.Eq)
-		if n == 0 {
-			return data.ForEach(keep)
+		if err := scan(tx, c, &q, keep); err != nil {
+			return err
 		}
-		var prefix []byte
-		for i, f := range ix.Fields[:n] {
-			if i > 0 {
-				prefix = append(prefix, 0)
-			}
-			prefix = append(prefix, q.Eq[f]...)
+		sortRaw(docs, q.Sort, q.Desc)
+		total = len(docs)
+		lo := min(max(q.Offset, 0), total)
+		hi := total
+		if q.Limit > 0 && lo+q.Limit < total {
+			hi = lo + q.Limit
 		}
-		full := n == len(ix.Fields)
-		if !full || !ix.Unique {
-			prefix = append(prefix, 0)
-		}
-		cur := tx.Bucket(indexBucket(coll, ix.Name)).Cursor()
-		for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
-			if full && ix.Unique && !bytes.Equal(k, prefix) {
-				break
+		page = make([]*store.Doc, 0, hi-lo)
+		for _, r := range docs[lo:hi] {
+			d, err := decodeDoc(string(r.id), r.raw) // copies: detached from the transaction
+			if err != nil {
+				return err
 			}
-			var id []byte
-			if ix.Unique {
-				id = v
-			} else {
-				id = k[bytes.LastIndexByte(k, 0)+1:]
-			}
-			if dv := data.Get(id); dv != nil {
-				if err := keep(id, dv); err != nil {
-					return err
-				}
-			}
+			page = append(page, d)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, 0, err
 	}
-	sortDocs(docs, q.Sort, q.Desc)
-	total := len(docs)
-	lo := min(max(q.Offset, 0), total)
-	hi := total
-	if q.Limit > 0 && lo+q.Limit < total {
-		hi = lo + q.Limit
-	}
-	return docs[lo:hi], total, nil
+	return page, total, nil
 }
 
-func sortDocs(docs []*store.Doc, field string, desc bool) {
+// rawDoc is a document as stored, aliasing the transaction's memory: Find
+// filters and sorts on it without allocating a field map per document.
+type rawDoc struct {
+	id, raw, fields []byte // fields: the encoded (key, value) pairs
+	n               uint64
+}
+
+func parseRaw(id, b []byte) (rawDoc, bool) {
+	_, n := binary.Uvarint(b)
+	if n <= 0 {
+		return rawDoc{}, false
+	}
+	cnt, m := binary.Uvarint(b[n:])
+	if m <= 0 {
+		return rawDoc{}, false
+	}
+	return rawDoc{id: id, raw: b, fields: b[n+m:], n: cnt}, true
+}
+
+// field returns the value of a field (nil if absent).
+func (r *rawDoc) field(name string) []byte {
+	b := r.fields
+	for range r.n {
+		kl, n := binary.Uvarint(b)
+		if n <= 0 || kl > uint64(len(b)-n) {
+			return nil
+		}
+		k := b[n : n+int(kl)]
+		b = b[n+int(kl):]
+		vl, n := binary.Uvarint(b)
+		if n <= 0 || vl > uint64(len(b)-n) {
+			return nil
+		}
+		v := b[n : n+int(vl)]
+		b = b[n+int(vl):]
+		if string(k) == name {
+			return v
+		}
+	}
+	return nil
+}
+
+// matches is store.Matches on the raw form (the conformance suite checks
+// that both backends agree).
+func (r *rawDoc) matches(q *store.Query) bool {
+	for k, v := range q.Eq {
+		if string(r.field(k)) != v {
+			return false
+		}
+	}
+	for k, vs := range q.In {
+		f := r.field(k)
+		ok := false
+		for _, v := range vs {
+			if string(f) == v {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if q.Search != "" {
+		for _, k := range q.SearchFields {
+			if bytes.Contains(r.field(k), []byte(q.Search)) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func sortRaw(docs []rawDoc, field string, desc bool) {
 	sort.SliceStable(docs, func(i, j int) bool {
-		a, b := docs[i].ID, docs[j].ID
-		if field != "" && docs[i].Fields[field] != docs[j].Fields[field] {
-			a, b = docs[i].Fields[field], docs[j].Fields[field]
+		a, b := docs[i].id, docs[j].id
+		if field != "" {
+			if fa, fb := docs[i].field(field), docs[j].field(field); !bytes.Equal(fa, fb) {
+				a, b = fa, fb
+			}
 		}
 		if desc {
-			return a > b
+			return bytes.Compare(a, b) > 0
 		}
-		return a < b
+		return bytes.Compare(a, b) < 0
 	})
+}
+
+// scan calls keep for every document the best index of q selects (all
+// documents without a usable index).
+func scan(tx *bbolt.Tx, c store.Collection, q *store.Query, keep func(id, v []byte) error) error {
+	data := tx.Bucket(dataBucket(c.Name))
+	ix, n := bestIndex(c, q.Eq)
+	if n == 0 {
+		return data.ForEach(keep)
+	}
+	var prefix []byte
+	for i, f := range ix.Fields[:n] {
+		if i > 0 {
+			prefix = append(prefix, 0)
+		}
+		prefix = append(prefix, q.Eq[f]...)
+	}
+	full := n == len(ix.Fields)
+	if !full || !ix.Unique {
+		prefix = append(prefix, 0)
+	}
+	cur := tx.Bucket(indexBucket(c.Name, ix.Name)).Cursor()
+	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+		if full && ix.Unique && !bytes.Equal(k, prefix) {
+			break
+		}
+		var id []byte
+		if ix.Unique {
+			id = v
+		} else {
+			id = k[bytes.LastIndexByte(k, 0)+1:]
+		}
+		if dv := data.Get(id); dv != nil {
+			if err := keep(id, dv); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -237,6 +237,49 @@ func (b *Backend) Delete(ctx context.Context, coll, id string, expect int64) err
 	return nil
 }
 
+// Modify implements store.Backend, document by document: read, call fn,
+// then insert or compare-and-set replace, retrying on a concurrent change.
+func (b *Backend) Modify(ctx context.Context, coll string, ids []string, fn func(string, *store.Doc) (*store.Doc, error)) error {
+	for _, id := range ids {
+		for attempt := 0; ; attempt++ {
+			if attempt == 50 {
+				return fmt.Errorf("%s %s changed concurrently too often: %w", coll, id, store.ErrConflict)
+			}
+			old, err := b.Get(ctx, coll, id)
+			if errors.Is(err, store.ErrNotFound) {
+				old, err = nil, nil
+			}
+			if err != nil {
+				return err
+			}
+			d, err := fn(id, old)
+			if err != nil {
+				return err
+			}
+			switch {
+			case d == nil:
+			case old == nil:
+				err = b.Insert(ctx, coll, d)
+			default:
+				err = b.Replace(ctx, coll, d, old.Version)
+			}
+			if old == nil && errors.Is(err, store.ErrDuplicate) && d != nil && d.ID == id {
+				if _, gerr := b.Get(ctx, coll, id); gerr == nil {
+					continue // inserted concurrently: merge again
+				}
+			}
+			if errors.Is(err, store.ErrConflict) || (old != nil && errors.Is(err, store.ErrNotFound)) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			break
+		}
+	}
+	return nil
+}
+
 // Find implements store.Backend.
 func (b *Backend) Find(ctx context.Context, coll string, q store.Query) ([]*store.Doc, int, error) {
 	filter := bson.D{}

@@ -23,6 +23,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("UniqueIndex", func(t *testing.T) { testUnique(t, open(t)) })
 	t.Run("CompareAndSet", func(t *testing.T) { testCAS(t, open(t)) })
 	t.Run("Find", func(t *testing.T) { testFind(t, open(t)) })
+	t.Run("Modify", func(t *testing.T) { testModify(t, open(t)) })
 	t.Run("Flags", func(t *testing.T) { testFlags(t, store.New(open(t))) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, store.New(open(t))) })
 	t.Run("Segments", func(t *testing.T) { testSegments(t, store.New(open(t))) })
@@ -141,6 +142,45 @@ func testFind(t *testing.T, b store.Backend) {
 	if n != 0 || len(ds) != 0 {
 		t.Fatalf("search must be literal, not a pattern: %v", ids(ds))
 	}
+}
+
+func testModify(t *testing.T, b store.Backend) {
+	ctx := context.Background()
+	must(t, b.Insert(ctx, store.CollFlags, flagDoc("f1", "e1", "k1", 1)))
+	seen := map[string]int64{}
+	err := b.Modify(ctx, store.CollFlags, []string{"f1", "f2", "f3"}, func(id string, old *store.Doc) (*store.Doc, error) {
+		if old != nil {
+			seen[id] = old.Version
+			return flagDoc(id, "e1", "k1-renamed", old.Version+1), nil
+		}
+		seen[id] = 0
+		if id == "f3" {
+			return nil, nil // leave missing
+		}
+		return flagDoc(id, "e1", "k2", 1), nil
+	})
+	must(t, err)
+	if seen["f1"] != 1 || seen["f2"] != 0 || len(seen) != 3 {
+		t.Fatalf("fn saw %v", seen)
+	}
+	d, err := b.Get(ctx, store.CollFlags, "f1")
+	must(t, err)
+	if d.Version != 2 || d.Fields["key"] != "k1-renamed" {
+		t.Fatalf("f1 after modify: %+v", d)
+	}
+	if _, err := b.Get(ctx, store.CollFlags, "f2"); err != nil {
+		t.Fatalf("f2 not inserted: %v", err)
+	}
+	if _, err := b.Get(ctx, store.CollFlags, "f3"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("f3 written: %v", err)
+	}
+	// The old key of f1 is free, the new one taken.
+	must(t, b.Insert(ctx, store.CollFlags, flagDoc("f4", "e1", "k1", 1)))
+	wantErr(t, b.Modify(ctx, store.CollFlags, []string{"f5"}, func(id string, _ *store.Doc) (*store.Doc, error) {
+		return flagDoc(id, "e1", "k2", 1), nil
+	}), store.ErrDuplicate)
+	boom := errors.New("boom")
+	wantErr(t, b.Modify(ctx, store.CollFlags, []string{"f1"}, func(string, *store.Doc) (*store.Doc, error) { return nil, boom }), boom)
 }
 
 func ids(ds []*store.Doc) []string {
