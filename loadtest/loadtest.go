@@ -373,12 +373,20 @@ func (h *Harness) Shutdown(ctx context.Context) {
 }
 
 // EdgeNode is the edge-node entry point (args: the listen address).
+// SY_LOADTEST_EDGE_CPUPROFILE=<prefix> writes <prefix>.<pid> CPU profiles.
 func EdgeNode(ctx context.Context, args []string) error {
 	if len(args) != 1 {
 		return errors.New("usage: loadtest edge-node <addr>")
 	}
 	if _, err := machine.RaiseNoFile(); err != nil {
 		return err
+	}
+	if p := os.Getenv("SY_LOADTEST_EDGE_CPUPROFILE"); p != "" {
+		if f, err := os.Create(p + "." + strconv.Itoa(os.Getpid())); err == nil {
+			if err := pprof.StartCPUProfile(f); err == nil {
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
+		}
 	}
 	return edgenode.Serve(ctx, args[0], os.Stdin, os.Stdout)
 }
