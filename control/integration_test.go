@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -101,7 +103,7 @@ func newLive(t *testing.T) *live {
 // background, from the start of the topic, without a group (like an edge).
 func (l *live) consume() {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(l.brokers...), kgo.ConsumeTopics(l.prefix+publish.ChangesTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond),
 		kgo.AllowAutoTopicCreation(), kgo.MetadataMinAge(250*time.Millisecond))
 	if err != nil {
 		l.t.Fatal(err)
@@ -367,4 +369,44 @@ func TestOutageKafka(t *testing.T) {
 		e, err := l.s.st.GetEnv(context.Background(), env)
 		return err == nil && e.PublishedVersion == e.Version && len(e.Outbox) == 0
 	})
+}
+
+// TestIntegrationPublishLatency measures the delay from an acknowledged
+// toggle to its change event on Kafka and its snapshot in Redis (reported
+// with -v; docs/control.md quotes it).
+func TestIntegrationPublishLatency(t *testing.T) {
+	l := newLive(t)
+	env := l.env("dev")
+	url := "/api/v1/envs/" + env + "/flags"
+	var f codec.Flag
+	l.must(201, l.admin, "POST", url, map[string]any{"key": "latency", "variationType": "boolean"}).decode(t, &f)
+	waitFor(t, "first event", eventWait, func() bool { return l.event(f.ID, 1, codec.OpUpsert) != nil })
+	const n = 30
+	var api, kafka, redis []time.Duration
+	for i := range n {
+		v := int64(i + 1)
+		t0 := time.Now()
+		l.must(200, l.admin, "POST", url+"/latency/toggle", map[string]any{"version": v})
+		t1 := time.Now()
+		var tr time.Time
+		for tr.IsZero() || l.event(f.ID, v+1, codec.OpUpsert) == nil {
+			if tr.IsZero() {
+				if sf := l.snapshotFlag(env, "latency"); sf != nil && sf.Version == v+1 {
+					tr = time.Now()
+				}
+			}
+			if time.Since(t0) > eventWait {
+				t.Fatalf("toggle %d not delivered", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		api, redis, kafka = append(api, t1.Sub(t0)), append(redis, tr.Sub(t0)), append(kafka, time.Since(t0))
+	}
+	q := func(ds []time.Duration) string {
+		s := append([]time.Duration(nil), ds...)
+		slices.Sort(s)
+		return fmt.Sprintf("p50 %v p90 %v max %v", s[len(s)/2].Round(time.Millisecond/10),
+			s[len(s)*9/10].Round(time.Millisecond/10), s[len(s)-1].Round(time.Millisecond/10))
+	}
+	t.Logf("%d toggles: API response %s; snapshot in Redis %s; event consumed from Kafka %s", n, q(api), q(redis), q(kafka))
 }

@@ -1,0 +1,110 @@
+package publish
+
+import (
+	"context"
+	"testing"
+
+	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/control/internal/store"
+	"github.com/switchyard/switchyard/control/internal/store/bolt"
+)
+
+func newStore(t *testing.T) *store.Store {
+	b, err := bolt.Open(t.TempDir(), store.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close(context.Background()) })
+	return store.New(b)
+}
+
+func flag(env, id, key string) *codec.Flag {
+	return &codec.Flag{ID: id, EnvID: env, Key: key, VariationType: "boolean",
+		Variations: []codec.Variation{{ID: "t", Value: "true"}}, DisabledVariationID: "t",
+		Fallthrough: codec.Fallthrough{Variations: []codec.RolloutVariation{{ID: "t", Rollout: [2]float64{0, 1}}}}}
+}
+
+// TestOrderAndRetry: the snapshot is written before the events, events come
+// in outbox order, a failure leaves everything pending and a later attempt
+// delivers it; a flag created and deleted before publishing yields only the
+// tombstone.
+func TestOrderAndRetry(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	sink := NewMemory()
+	p := New(st, sink, sink, nil)
+	for _, f := range []*codec.Flag{flag("e", "a", "a"), flag("e", "b", "b")} {
+		if err := st.CreateFlag(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := st.GetFlag(ctx, "e", "b")
+	b.IsArchived = true
+	if err := st.UpdateFlag(ctx, b, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteFlag(ctx, "e", "b", 2); err != nil {
+		t.Fatal(err)
+	}
+	sink.SetDown(true)
+	if err := p.PublishEnv(ctx, "e"); err == nil {
+		t.Fatal("publish with the sink down succeeded")
+	}
+	if e, _ := st.GetEnv(ctx, "e"); e.PublishedVersion != 0 || len(e.Outbox) != 4 {
+		t.Fatalf("state after failure: %+v", e)
+	}
+	sink.SetDown(false)
+	if err := p.PublishEnv(ctx, "e"); err != nil {
+		t.Fatal(err)
+	}
+	evs := sink.Events()
+	if len(evs) != 2 || evs[0].ID != "a" || evs[0].Op != codec.OpUpsert || evs[1].ID != "b" || evs[1].Op != codec.OpDelete || evs[1].Version != 3 {
+		for _, ev := range evs {
+			t.Logf("%+v", ev)
+		}
+		t.Fatalf("events")
+	}
+	var tomb codec.Flag
+	if _, err := tomb.UnmarshalMsg(evs[1].Payload); err != nil || tomb.Key != "b" || !tomb.IsArchived {
+		t.Fatalf("tombstone %+v %v", tomb, err)
+	}
+	snap := sink.Snapshot("e")
+	if snap.Version != 5 || len(snap.Flags) != 1 || snap.Flags[0].ID != "a" {
+		t.Fatalf("snapshot %+v", snap)
+	}
+	if e, _ := st.GetEnv(ctx, "e"); e.PublishedVersion != 5 || len(e.Outbox) != 0 {
+		t.Fatalf("state after success: %+v", e)
+	}
+	if left := p.Sweep(ctx); left != 0 {
+		t.Fatalf("sweep left %d", left)
+	}
+}
+
+func TestBackoffAndNotify(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	sink := NewMemory()
+	sink.SetDown(true)
+	p := New(st, sink, sink, nil)
+	if left := p.Sweep(ctx); left != 1 {
+		t.Fatalf("left %d", left)
+	}
+	sink.SetDown(false)
+	// Backing off: the next sweep does not try yet.
+	if left := p.Sweep(ctx); left != 1 || sink.Snapshot("e") != nil {
+		t.Fatalf("backoff ignored")
+	}
+	p.Notify("e")
+	if left := p.Sweep(ctx); left != 0 || sink.Snapshot("e") == nil {
+		t.Fatalf("notify did not clear the backoff")
+	}
+	if s := p.Stats(); s.Failures != 1 || s.Snapshots != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
