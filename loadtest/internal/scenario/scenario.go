@@ -60,6 +60,7 @@ type Config struct {
 	PingInterval time.Duration // FeatBit ping interval (default 18 s, the Node/JS SDK default; <0: none)
 	HoldFor      time.Duration // hold: idle time measured (default 10 s)
 	Settle       time.Duration // hold: wait before the memory baseline is compared (default 2 s)
+	HoldFirst    bool          // push: run the hold measurements before pushing (one connect for both)
 	Pushes       int           // push: changes (default 10)
 	PushRate     float64       // push: changes per second (default 2)
 	PushTimeout  time.Duration // push: wait for the last deliveries (default 30 s)

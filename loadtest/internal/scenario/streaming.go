@@ -49,6 +49,14 @@ func Push(ctx context.Context, c Config) (*report.Result, error) {
 	if c.Source == nil {
 		return nil, fmt.Errorf("push needs a change source (in-process, or -redis and -kafka)")
 	}
+	if c.HoldFirst {
+		return runStreaming(ctx, &c, "push", func(ctx context.Context, c *Config, s *streaming, r *report.Result, base baseline) error {
+			if err := hold(ctx, c, s, r, base); err != nil {
+				return err
+			}
+			return push(ctx, c, s, r, base)
+		})
+	}
 	return runStreaming(ctx, &c, "push", push)
 }
 
