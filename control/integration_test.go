@@ -410,3 +410,38 @@ func TestIntegrationPublishLatency(t *testing.T) {
 	}
 	t.Logf("%d toggles: API response %s; snapshot in Redis %s; event consumed from Kafka %s", n, q(api), q(redis), q(kafka))
 }
+
+// TestOutageRedis stops Redis: a write is acknowledged but neither the
+// snapshot nor the event is delivered (the snapshot always goes first);
+// once Redis is back both arrive and the publish state becomes current.
+func TestOutageRedis(t *testing.T) {
+	l := newLive(t)
+	env := l.env("dev")
+	url := "/api/v1/envs/" + env + "/flags"
+	waitFor(t, "initial publish", eventWait, func() bool { return l.snapshotFlag(env, "welcome-banner") != nil })
+
+	service(t, "redis", "stop")
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			service(t, "redis", "start")
+		}
+	})
+	var g codec.Flag
+	l.must(201, l.admin, "POST", url, map[string]any{"key": "redis-outage", "variationType": "boolean"}).decode(t, &g)
+	waitFor(t, "a failed publish attempt", eventWait, func() bool { return l.s.pub.Stats().Failures > 0 })
+	if l.event(g.ID, 1, codec.OpUpsert) != nil {
+		t.Fatal("event produced before the snapshot could be written")
+	}
+	e, err := l.s.st.GetEnv(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.PublishedVersion >= e.Version {
+		t.Fatalf("publish state claims delivery during the outage: %d/%d", e.PublishedVersion, e.Version)
+	}
+	service(t, "redis", "start")
+	restarted = true
+	waitFor(t, "snapshot after Redis came back", 2*time.Minute, func() bool { return l.snapshotFlag(env, "redis-outage") != nil })
+	waitFor(t, "event after Redis came back", time.Minute, func() bool { return l.event(g.ID, 1, codec.OpUpsert) != nil })
+}
