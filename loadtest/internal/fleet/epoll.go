@@ -149,6 +149,7 @@ func (l *eloop) run(connected chan struct{}) {
 		}
 		if !signalled && l.started == f.spec.Count && l.inflight == 0 {
 			signalled = true
+			l.lastPing = now // pings start with the hold, not as a burst for the connect time
 			close(connected)
 		}
 		if now.Sub(l.lastSweep) >= 100*time.Millisecond {
