@@ -233,6 +233,35 @@ func newFixture(t *testing.T) *fixture {
 	return fx
 }
 
+// flagType is the typed variation call the scripts use for flag key.
+func flagType(key string) string {
+	if strings.HasPrefix(key, "filler-") {
+		return "string"
+	}
+	return flagTypes[key]
+}
+
+// addFillerFlags adds n string flags ("filler-NNNN") with a rule and targeting each, to make
+// the environment's full sync large (about 1 KB of JSON per flag).
+func (fx *fixture) addFillerFlags(n int) {
+	base := time.Now().Add(-time.Hour).UnixMilli()
+	for i := 0; i < n; i++ {
+		key := fmt.Sprintf("filler-%04d", i)
+		f := &codec.Flag{
+			ID: secret.NewGUID(), EnvID: fx.EnvID, Name: "Filler flag " + key, Description: "a filler flag to make the environment large",
+			Key: key, VariationType: "string", Variations: variations("alpha-"+key, "beta-"+key, "gamma-"+key),
+			IsEnabled: true, Tags: []string{"compat", "filler"}, CreatedAt: base, UpdatedAt: base + int64(i%1000), Version: 1,
+		}
+		f.DisabledVariationID = f.Variations[2].ID
+		f.TargetUsers = []codec.TargetUser{{KeyIDs: []string{"t-" + key}, VariationID: f.Variations[2].ID}}
+		f.Rules = []codec.Rule{{ID: secret.NewGUID(), Name: "beta plan", IncludedInExpt: true,
+			Conditions: []codec.Condition{{ID: secret.NewGUID(), Property: "plan", Op: "Equal", Value: "beta"}},
+			Variations: all(f, "beta-"+key)}}
+		f.Fallthrough = codec.Fallthrough{IncludedInExpt: true, Variations: all(f, "alpha-"+key)}
+		fx.Flags[key] = f
+	}
+}
+
 // snapshot returns the environment snapshot to write to the edge's source.
 func (fx *fixture) snapshot() *codec.EnvSnapshot {
 	snap := &codec.EnvSnapshot{
