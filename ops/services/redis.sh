@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Redis for integration tests: Debian's redis-server on 127.0.0.1:${SY_REDIS_PORT:-16379},
-# no persistence, data dir .services/redis. Usage: redis.sh start|stop|status|restart
+# no periodic persistence, but a stop (SIGTERM) saves dump.rdb in .services/redis so data survives
+# stop/start (not a SIGKILL). Usage: redis.sh start|stop|status|restart
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SY_SVC=redis
 DIR="$SY_SERVICES_DIR/redis"
@@ -28,7 +29,8 @@ svc_start() {
 	mkdir -p "$DIR"
 	# --daemonize no: sy_spawn detaches it and records the pid itself.
 	sy_spawn redis redis-server --daemonize no --bind 127.0.0.1 --port "$SY_REDIS_PORT" \
-		--save '' --appendonly no --dir "$DIR" --protected-mode yes --maxclients 10000
+		--save '' --shutdown-on-sigterm 'save force' --appendonly no --dir "$DIR" \
+		--protected-mode yes --maxclients 10000
 	sy_wait "redis ping" 30 redis "$MATCH" ready
 	sy_log "ready on 127.0.0.1:$SY_REDIS_PORT"
 	svc_status
