@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# build.sh: installs the UI's npm packages (npm ci, cache under $SY_CACHE_DIR/npm) and builds
+# dist/ (embedded into the Go binary by package ui). `build.sh --check` fails when the committed
+# dist/ is not what the sources build to.
+set -euo pipefail
+cd "$(dirname "$0")"
+cache="${SY_CACHE_DIR:-$HOME/.cache/switchyard}/npm"
+mkdir -p "$cache"
+exec 9>"$cache/../ui-npm.lock"
+flock 9
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ "$(cat node_modules/.sy-lock-hash 2>/dev/null)" != "$want" ]; then
+	npm ci --cache "$cache" --no-audit --no-fund --prefer-offline >&2
+	echo "$want" >node_modules/.sy-lock-hash
+fi
+node build.mjs "$@"

@@ -1,0 +1,191 @@
+// api.ts: the control plane's REST API (/api/v1) and analytics' query API
+// (/api/analytics/v1), typed. Every error becomes an ApiError carrying the
+// API's {code, field, message} so forms can show it next to the field.
+
+export interface Variation { id: string; name: string; value: string }
+export interface TargetUser { keyIds: string[]; variationId: string }
+export interface Condition { id?: string; property: string; op: string; value: string }
+export interface RolloutVariation { id: string; rollout: [number, number]; exptRollout: number }
+export interface Rule {
+  id?: string; name: string; dispatchKey: string; includedInExpt: boolean;
+  conditions: Condition[]; variations: RolloutVariation[];
+}
+export interface Fallthrough { dispatchKey: string; includedInExpt: boolean; variations: RolloutVariation[] }
+export interface Flag {
+  id: string; envId: string; name: string; description: string; key: string; variationType: string;
+  variations: Variation[]; targetUsers: TargetUser[]; rules: Rule[]; isEnabled: boolean;
+  disabledVariationId: string; fallthrough: Fallthrough; exptIncludeAllTargets: boolean; tags: string[];
+  createdAt: number; updatedAt: number; isArchived: boolean; version: number;
+}
+export interface SegmentRule { id?: string; name: string; conditions: Condition[] }
+export interface Segment {
+  id: string; envId: string; name: string; description: string; included: string[]; excluded: string[];
+  rules: SegmentRule[]; tags: string[]; createdAt: number; updatedAt: number; isArchived: boolean; version: number;
+}
+export interface EndUser {
+  keyId: string; name: string; customizedProperties: { name: string; value: string }[];
+  firstSeen?: number; lastSeen?: number;
+}
+export interface OrgRole { orgId: string; role: string }
+export interface UserView { id: string; email: string; name: string }
+export interface Me { user?: UserView; orgs: OrgRole[]; token?: { name: string } }
+export interface Org { id: string; name: string; key: string; version: number }
+export interface Project { id: string; orgId: string; name: string; key: string; version: number }
+export interface EnvSecret { envId: string; type: string; value: string }
+export interface Env {
+  id: string; orgId: string; projectId: string; name: string; key: string; description: string;
+  secrets: EnvSecret[]; version: number; publishedVersion: number; pendingEvents: number;
+}
+export interface Member { userId: string; email: string; name: string; role: string }
+export interface AccessToken { id: string; name: string; role: string; prefix: string; createdBy: string; createdAt: number }
+export interface Metric {
+  id: string; envId: string; name: string; description: string; eventName: string; eventType: string;
+  customEventTrackOption: string; customEventSuccessCriteriaLower: boolean; version: number;
+}
+export interface Experiment {
+  id: string; envId: string; flagId: string; metricIds: string[]; baselineVariationId: string;
+  status: string; startedAt: number; stoppedAt: number; createdAt: number; version: number;
+}
+export interface List<T> { items: T[]; total: number }
+
+export interface SeriesPoint { time: number; variationId: string; count: number }
+export interface VariationOutcome {
+  variationId: string; isBaseline: boolean; exposed: number; converted: number; samples: number;
+  value: number | null; stdDev: number | null; diff?: number | null; diffCi: [number | null, number | null];
+  uplift?: number | null; upliftCi: [number | null, number | null]; pValue?: number | null;
+  significant: boolean; probabilityToBeatBaseline?: number | null;
+}
+export interface ExperimentResult {
+  flagKey: string; baselineVariationId: string; from: number; to: number; confidence: number;
+  exposures: { variationId: string; users: number; firstExposure: number }[];
+  srm: { expected: Record<string, number>; chiSquare: number | null; pValue: number | null; mismatch: boolean };
+  metrics: { eventName: string; type: string; variations: VariationOutcome[] }[];
+}
+
+export class ApiError extends Error {
+  constructor(public status: number, public code: string, message: string, public field = '') {
+    super(message);
+  }
+}
+
+const TOKEN_KEY = 'sy.token';
+
+export function getToken(): string { return localStorage.getItem(TOKEN_KEY) || ''; }
+export function setToken(t: string) {
+  if (t) localStorage.setItem(TOKEN_KEY, t); else localStorage.removeItem(TOKEN_KEY);
+}
+
+let onUnauthorized: () => void = () => {};
+export function setUnauthorizedHandler(f: () => void) { onUnauthorized = f; }
+
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  const tok = getToken();
+  if (tok) headers.Authorization = 'Bearer ' + tok;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    throw new ApiError(0, 'network', 'cannot reach the server: ' + (e as Error).message);
+  }
+  if (res.status === 204) return undefined as T;
+  let data: any = null;
+  const text = await res.text();
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+  if (!res.ok) {
+    const e = data && data.error;
+    let err: ApiError;
+    if (e && typeof e === 'object') err = new ApiError(res.status, e.code || 'error', e.message || res.statusText, e.field || '');
+    else if (typeof e === 'string') err = new ApiError(res.status, 'error', e);
+    else err = new ApiError(res.status, 'error', `${res.status} ${res.statusText}`);
+    if (res.status === 401 && !path.endsWith('/auth/login')) onUnauthorized();
+    throw err;
+  }
+  return data as T;
+}
+
+const v1 = '/api/v1';
+const enc = encodeURIComponent;
+
+export const api = {
+  login: (email: string, password: string) =>
+    request<{ token: string; user: UserView; orgs: OrgRole[] }>('POST', v1 + '/auth/login', { email, password }),
+  logout: () => request<void>('POST', v1 + '/auth/logout'),
+  me: () => request<Me>('GET', v1 + '/auth/me'),
+  orgs: () => request<List<Org>>('GET', v1 + '/orgs'),
+  projects: (org: string) => request<List<Project>>('GET', `${v1}/orgs/${enc(org)}/projects`),
+  createProject: (org: string, name: string, key: string) =>
+    request<Project>('POST', `${v1}/orgs/${enc(org)}/projects`, { name, key }),
+  envs: (project: string) => request<List<Env>>('GET', `${v1}/projects/${enc(project)}/envs`),
+  createEnv: (project: string, name: string, key: string, description: string) =>
+    request<Env>('POST', `${v1}/projects/${enc(project)}/envs`, { name, key, description }),
+  env: (env: string) => request<Env>('GET', `${v1}/envs/${enc(env)}`),
+  rotateSecret: (env: string, type: string) => request<Env>('POST', `${v1}/envs/${enc(env)}/secrets/${enc(type)}/rotate`),
+
+  members: (org: string) => request<List<Member>>('GET', `${v1}/orgs/${enc(org)}/members`),
+  addMember: (org: string, m: { email: string; name: string; password: string; role: string }) =>
+    request<Member>('POST', `${v1}/orgs/${enc(org)}/members`, m),
+  removeMember: (org: string, user: string) => request<void>('DELETE', `${v1}/orgs/${enc(org)}/members/${enc(user)}`),
+  tokens: (org: string) => request<List<AccessToken>>('GET', `${v1}/orgs/${enc(org)}/tokens`),
+  createToken: (org: string, name: string, role: string) =>
+    request<AccessToken & { token: string }>('POST', `${v1}/orgs/${enc(org)}/tokens`, { name, role }),
+  deleteToken: (org: string, id: string) => request<void>('DELETE', `${v1}/orgs/${enc(org)}/tokens/${enc(id)}`),
+
+  flags: (env: string, q: { q?: string; tags?: string[]; status?: string; offset?: number; limit?: number }) => {
+    const p = new URLSearchParams();
+    if (q.q) p.set('q', q.q);
+    for (const t of q.tags || []) p.append('tag', t);
+    if (q.status) p.set('status', q.status);
+    if (q.offset) p.set('offset', String(q.offset));
+    p.set('limit', String(q.limit ?? 50));
+    return request<List<Flag>>('GET', `${v1}/envs/${enc(env)}/flags?${p}`);
+  },
+  flag: (env: string, key: string) => request<Flag>('GET', `${v1}/envs/${enc(env)}/flags/${enc(key)}`),
+  createFlag: (env: string, f: Partial<Flag>) => request<Flag>('POST', `${v1}/envs/${enc(env)}/flags`, f),
+  updateFlag: (env: string, f: Flag) => request<Flag>('PUT', `${v1}/envs/${enc(env)}/flags/${enc(f.key)}`, f),
+  toggleFlag: (env: string, key: string, isEnabled: boolean, version: number) =>
+    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/toggle`, { isEnabled, version }),
+  archiveFlag: (env: string, key: string, version: number) =>
+    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/archive`, { version }),
+  restoreFlag: (env: string, key: string, version: number) =>
+    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/restore`, { version }),
+  deleteFlag: (env: string, key: string, version: number) =>
+    request<void>('DELETE', `${v1}/envs/${enc(env)}/flags/${enc(key)}?version=${version}`),
+
+  segments: (env: string, status = '') =>
+    request<List<Segment>>('GET', `${v1}/envs/${enc(env)}/segments?limit=1000${status ? '&status=' + enc(status) : ''}`),
+  segment: (env: string, id: string) => request<Segment>('GET', `${v1}/envs/${enc(env)}/segments/${enc(id)}`),
+  createSegment: (env: string, s: Partial<Segment>) => request<Segment>('POST', `${v1}/envs/${enc(env)}/segments`, s),
+  updateSegment: (env: string, s: Segment) => request<Segment>('PUT', `${v1}/envs/${enc(env)}/segments/${enc(s.id)}`, s),
+  archiveSegment: (env: string, id: string, version: number) =>
+    request<Segment>('POST', `${v1}/envs/${enc(env)}/segments/${enc(id)}/archive`, { version }),
+  restoreSegment: (env: string, id: string, version: number) =>
+    request<Segment>('POST', `${v1}/envs/${enc(env)}/segments/${enc(id)}/restore`, { version }),
+  deleteSegment: (env: string, id: string, version: number) =>
+    request<void>('DELETE', `${v1}/envs/${enc(env)}/segments/${enc(id)}?version=${version}`),
+  segmentFlags: (env: string, id: string) => request<List<Flag>>('GET', `${v1}/envs/${enc(env)}/segments/${enc(id)}/flags`),
+
+  endUsers: (env: string, q: string, offset: number) =>
+    request<List<EndUser>>('GET', `${v1}/envs/${enc(env)}/end-users?limit=50&offset=${offset}${q ? '&q=' + enc(q) : ''}`),
+  endUserProps: (env: string) => request<List<string>>('GET', `${v1}/envs/${enc(env)}/end-user-properties`),
+
+  metrics: (env: string) => request<List<Metric>>('GET', `${v1}/envs/${enc(env)}/metrics`),
+  createMetric: (env: string, m: Partial<Metric>) => request<Metric>('POST', `${v1}/envs/${enc(env)}/metrics`, m),
+  experiments: (env: string) => request<List<Experiment>>('GET', `${v1}/envs/${enc(env)}/experiments`),
+  createExperiment: (env: string, x: { flagId: string; metricIds: string[]; baselineVariationId: string }) =>
+    request<Experiment>('POST', `${v1}/envs/${enc(env)}/experiments`, x),
+  experimentAction: (env: string, id: string, action: 'start' | 'stop', version: number) =>
+    request<Experiment>('POST', `${v1}/envs/${enc(env)}/experiments/${enc(id)}/${action}`, { version }),
+  deleteExperiment: (env: string, id: string) => request<void>('DELETE', `${v1}/envs/${enc(env)}/experiments/${enc(id)}`),
+
+  // analytics (mounted by the all-in-one binary; a separate deployment may not have it)
+  evaluations: (env: string, flag: string, from: number, to: number, bucket: string) =>
+    request<{ bucketMs: number; points: SeriesPoint[] | null }>('GET',
+      `/api/analytics/v1/envs/${enc(env)}/flags/${enc(flag)}/evaluations?from=${from}&to=${to}&bucket=${bucket}`),
+  variationUsers: (env: string, flag: string, from: number, to: number) =>
+    request<{ variations: { variationId: string; evaluations: number; users: number }[] | null }>('GET',
+      `/api/analytics/v1/envs/${enc(env)}/flags/${enc(flag)}/variations?from=${from}&to=${to}`),
+  experimentResult: (env: string, flag: string, body: object) =>
+    request<ExperimentResult>('POST', `/api/analytics/v1/envs/${enc(env)}/flags/${enc(flag)}/experiment`, body),
+};

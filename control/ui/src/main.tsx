@@ -1,0 +1,6 @@
+// main.tsx: entry point of the operator UI.
+import { render } from 'preact';
+import { App } from './app';
+import './style.css';
+
+render(<App />, document.getElementById('app')!);

@@ -1,0 +1,256 @@
+// pages/flag.tsx: one flag: settings, variations, off variation, individual
+// targeting, the ordered rule builder, the default rule, archive/restore,
+// and the evaluate panel (when the API has an evaluation route).
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, Condition, Env, Flag, request, Rule, Segment } from '../api';
+import { navigate } from '../router';
+import { ConditionRow, ServeEditor } from '../rules';
+import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, Switch, fmtTime, useSession } from '../ui';
+
+const clone = <T,>(x: T): T => JSON.parse(JSON.stringify(x));
+
+export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
+  const s = useSession();
+  const [flag, setFlag] = useState<Flag | null>(null);
+  const [draft, setDraft] = useState<Flag | null>(null);
+  const [segments, setSegments] = useState<Segment[]>([]);
+  const [props, setProps] = useState<string[]>([]);
+  const [err, setErr] = useState<unknown>(null);
+  const [loadErr, setLoadErr] = useState<unknown>(null);
+  const [saved, setSaved] = useState('');
+  const ro = !s.canEdit || !!flag?.isArchived;
+
+  const load = async () => {
+    try {
+      const f = await api.flag(env.id, flagKey);
+      setFlag(f); setDraft(clone(f)); setLoadErr(null);
+    } catch (e) { setLoadErr(e); }
+  };
+  useEffect(() => {
+    load();
+    api.segments(env.id).then((r) => setSegments(r.items)).catch(() => {});
+    api.endUserProps(env.id).then((r) => setProps(r.items)).catch(() => {});
+  }, []);
+
+  if (loadErr) return <Page title="Flag"><FormError err={loadErr} /><a href={`/envs/${env.id}/flags`}>Back to flags</a></Page>;
+  if (!flag || !draft) return <Spinner />;
+
+  const dirty = JSON.stringify(flag) !== JSON.stringify(draft);
+  const upd = (f: (d: Flag) => void) => { const d = clone(draft); f(d); setDraft(d); setSaved(''); };
+  const adopt = (nf: Flag, keepDraft = false) => {
+    setFlag(nf);
+    if (keepDraft && dirty) setDraft({ ...draft, version: nf.version, isEnabled: nf.isEnabled, isArchived: nf.isArchived, updatedAt: nf.updatedAt });
+    else setDraft(clone(nf));
+  };
+  const save = async () => {
+    setErr(null); setSaved('');
+    try {
+      adopt(await api.updateFlag(env.id, draft));
+      setSaved('Saved.');
+    } catch (e) { setErr(e); }
+  };
+  const act = async (f: () => Promise<Flag>) => {
+    setErr(null);
+    try { adopt(await f(), true); } catch (e) { setErr(e); }
+  };
+  const varOpts = draft.variations.map((v) => ({ value: v.id, label: v.name || v.value }));
+  const propsList = 'props-' + flag.id;
+
+  return (
+    <Page title={<>{flag.name} <span class="mono muted small-title">{flag.key}</span></>} actions={<>
+      {flag.isArchived ? <span class="badge">archived</span>
+        : s.canEdit ? <Switch checked={flag.isEnabled} label={`Enable ${flag.key}`} onChange={(v) => act(() => api.toggleFlag(env.id, flag.key, v, flag.version))} />
+          : <span class={'badge ' + (flag.isEnabled ? 'ok' : '')}>{flag.isEnabled ? 'On' : 'Off'}</span>}
+      {s.canEdit && !flag.isArchived && <Busy onClick={() => act(() => api.archiveFlag(env.id, flag.key, flag.version))} busyText="Archiving…">Archive</Busy>}
+      {s.canEdit && flag.isArchived && <Busy onClick={() => act(() => api.restoreFlag(env.id, flag.key, flag.version))} busyText="Restoring…">Restore</Busy>}
+      {s.canEdit && flag.isArchived && <Busy class="danger" onClick={async () => {
+        if (!confirm(`Delete flag ${flag.key} for good?`)) return;
+        try { await api.deleteFlag(env.id, flag.key, flag.version); navigate(`/envs/${env.id}/flags`); } catch (e) { setErr(e); }
+      }} busyText="Deleting…">Delete</Busy>}
+    </>}>
+      <p class="muted"><a href={`/envs/${env.id}/flags`}>← Flags</a> · {draft.variationType} · version {flag.version} · updated {fmtTime(flag.updatedAt)}</p>
+      {flag.isArchived && <p class="notice">This flag is archived: SDKs no longer receive it. Restore it to edit.</p>}
+      <datalist id={propsList}>{['keyId', 'name', ...props].map((p) => <option key={p} value={p} />)}</datalist>
+
+      <section class="card" aria-labelledby="h-settings">
+        <h2 id="h-settings">Settings</h2>
+        <div class="row">
+          <Field label="Name" value={draft.name} onInput={(v) => upd((d) => { d.name = v; })} err={err} field="name" readOnly={ro} />
+          <Field label="Tags" value={draft.tags.join(', ')} readOnly={ro} err={err} field="tags"
+            onInput={(v) => upd((d) => { d.tags = v.split(',').map((t) => t.trim()).filter(Boolean); })} />
+        </div>
+        <Field label="Description" value={draft.description} onInput={(v) => upd((d) => { d.description = v; })} err={err} field="description" readOnly={ro} textarea rows={2} />
+      </section>
+
+      <section class="card" aria-labelledby="h-vars">
+        <h2 id="h-vars">Variations</h2>
+        {draft.variations.map((v, i) => (
+          <div class="row" key={v.id || i}>
+            <Field label={`Variation ${i + 1} name`} value={v.name} readOnly={ro} err={err} field={`variations[${i}].name`}
+              onInput={(x) => upd((d) => { d.variations[i].name = x; })} />
+            <Field label={`Variation ${i + 1} value`} value={v.value} readOnly={ro || draft.variationType === 'boolean'} err={err} field={`variations[${i}].value`}
+              onInput={(x) => upd((d) => { d.variations[i].value = x; })} class="grow" />
+            {!ro && draft.variationType !== 'boolean' && <button type="button" class="small danger" aria-label={`Remove variation ${i + 1}`}
+              disabled={draft.variations.length <= 1} onClick={() => upd((d) => { d.variations.splice(i, 1); })}>Remove</button>}
+          </div>
+        ))}
+        {!ro && draft.variationType !== 'boolean' && <button type="button" class="small" onClick={() => upd((d) => {
+          d.variations.push({ id: 'v' + Date.now().toString(36), name: '', value: '' });
+        })}>Add variation</button>}
+        <FieldError id="vars-err" msg={errorFor(err, 'variations')} />
+        <Select label="Variation served when the flag is off" value={draft.disabledVariationId} options={varOpts} disabled={ro}
+          err={err} field="disabledVariationId" onChange={(v) => upd((d) => { d.disabledVariationId = v; })} />
+      </section>
+
+      <section class="card" aria-labelledby="h-targets">
+        <h2 id="h-targets">Individual targeting</h2>
+        <p class="muted">End users listed here get the variation before any rule is checked (keys separated by commas or new lines).</p>
+        {draft.variations.map((v, i) => {
+          const t = draft.targetUsers.findIndex((x) => x.variationId === v.id);
+          const keys = t >= 0 ? draft.targetUsers[t].keyIds : [];
+          return <Targets key={v.id} label={`Users who get ${v.name || v.value}`} keys={keys} ro={ro}
+            err={t >= 0 ? errorFor(err, `targetUsers[${t}]`, true) : ''}
+            onChange={(ks) => upd((d) => {
+              const j = d.targetUsers.findIndex((x) => x.variationId === v.id);
+              if (j >= 0) d.targetUsers[j].keyIds = ks; else d.targetUsers.push({ variationId: v.id, keyIds: ks });
+              d.targetUsers = d.targetUsers.filter((x) => x.keyIds.length > 0);
+            })} index={i} />;
+        })}
+      </section>
+
+      <section class="card" aria-labelledby="h-rules">
+        <h2 id="h-rules">Rules</h2>
+        <p class="muted">Checked in order; the first rule whose conditions all match serves its variation.</p>
+        {draft.rules.length === 0 && <p class="muted">No rules.</p>}
+        <ol class="rules">
+          {draft.rules.map((r, i) => (
+            <li key={r.id || i}>
+              <RuleCard rule={r} index={i} count={draft.rules.length} flag={draft} segments={segments} ro={ro} err={err} propsList={propsList}
+                onChange={(nr) => upd((d) => { d.rules[i] = nr; })}
+                onMove={(delta) => upd((d) => { const [x] = d.rules.splice(i, 1); d.rules.splice(i + delta, 0, x); })}
+                onRemove={() => upd((d) => { d.rules.splice(i, 1); })} />
+            </li>
+          ))}
+        </ol>
+        {!ro && <button type="button" onClick={() => upd((d) => {
+          const on = d.variations[0]?.id || '';
+          d.rules.push({ name: '', dispatchKey: '', includedInExpt: false, conditions: [{ property: '', op: 'Equal', value: '' }],
+            variations: [{ id: on, rollout: [0, 1], exptRollout: 1 }] } as Rule);
+        })}>Add rule</button>}
+      </section>
+
+      <section class="card" aria-labelledby="h-default">
+        <h2 id="h-default">Default rule</h2>
+        <p class="muted">Served when the flag is on and no target or rule matched.</p>
+        <ServeEditor label="Default rule" variations={draft.variations} value={draft.fallthrough.variations}
+          dispatchKey={draft.fallthrough.dispatchKey} ro={ro} err={err} field="fallthrough"
+          onChange={(vs, dk) => upd((d) => { d.fallthrough.variations = vs; d.fallthrough.dispatchKey = dk; })} />
+      </section>
+
+      {!ro && <div class={"savebar" + (dirty || err ? " sticky" : "")} role="region" aria-label="Save">
+        <FormError err={err} fields={['name', 'tags', 'description', 'variations', 'disabledVariationId', 'targetUsers', 'rules', 'fallthrough']} />
+        {err instanceof ApiError && err.status === 409 && <button type="button" onClick={() => { setErr(null); load(); }}>Reload the flag</button>}
+        <span role="status" class="saved">{saved || (dirty ? 'Unsaved changes' : '')}</span>
+        <button type="button" disabled={!dirty} onClick={() => { setDraft(clone(flag)); setErr(null); }}>Discard changes</button>
+        <Busy class="primary" onClick={save} disabled={!dirty} busyText="Saving…">Save changes</Busy>
+      </div>}
+
+      <EvaluatePanel env={env} flag={flag} />
+    </Page>
+  );
+}
+
+function Targets({ label, keys, onChange, ro, err, index }: {
+  label: string; keys: string[]; onChange: (k: string[]) => void; ro: boolean; err: string; index: number;
+}) {
+  const id = 'targets-' + index;
+  const [text, setText] = useState(keys.join(', '));
+  useEffect(() => {
+    const parsed = text.split(/[,\n]/).map((x) => x.trim()).filter(Boolean);
+    if (parsed.join('\u0000') !== keys.join('\u0000')) setText(keys.join(', '));
+  }, [keys.join('\u0000')]);
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      <textarea id={id} rows={2} value={text} readOnly={ro} onInput={(e) => {
+        const t = (e.target as HTMLTextAreaElement).value;
+        setText(t);
+        onChange(t.split(/[,\n]/).map((x) => x.trim()).filter(Boolean));
+      }} />
+      <FieldError id={id + '-err'} msg={err} />
+    </div>
+  );
+}
+
+function RuleCard({ rule, index, count, flag, segments, ro, err, propsList, onChange, onMove, onRemove }: {
+  rule: Rule; index: number; count: number; flag: Flag; segments: Segment[]; ro: boolean; err: unknown; propsList: string;
+  onChange: (r: Rule) => void; onMove: (delta: number) => void; onRemove: () => void;
+}) {
+  const n = index + 1;
+  const field = `rules[${index}]`;
+  const setCond = (j: number, c: Condition) => onChange({ ...rule, conditions: rule.conditions.map((x, k) => (k === j ? c : x)) });
+  return (
+    <div class="rule" role="group" aria-label={`Rule ${n}`}>
+      <div class="rule-head">
+        <Field label={`Rule ${n} name`} value={rule.name} readOnly={ro} err={err} field={field + '.name'}
+          onInput={(v) => onChange({ ...rule, name: v })} class="grow" />
+        {!ro && <div class="buttons">
+          <button type="button" class="small" aria-label={`Move rule ${n} up`} disabled={index === 0} onClick={() => onMove(-1)}>↑</button>
+          <button type="button" class="small" aria-label={`Move rule ${n} down`} disabled={index === count - 1} onClick={() => onMove(1)}>↓</button>
+          <button type="button" class="small danger" aria-label={`Remove rule ${n}`} onClick={onRemove}>Remove rule</button>
+        </div>}
+      </div>
+      <div class="conditions">
+        {rule.conditions.map((c, j) => (
+          <ConditionRow key={c.id || j} c={c} label={`Rule ${n} condition ${j + 1}`} segments={segments} ro={ro} err={err}
+            field={`${field}.conditions[${j}]`} propsList={propsList} allowSegments
+            onChange={(nc) => setCond(j, nc)} onRemove={() => onChange({ ...rule, conditions: rule.conditions.filter((_, k) => k !== j) })} />
+        ))}
+        {rule.conditions.length === 0 && <p class="muted">No conditions: the rule matches every user.</p>}
+        {!ro && <button type="button" class="small" aria-label={`Add condition to rule ${n}`}
+          onClick={() => onChange({ ...rule, conditions: [...rule.conditions, { property: '', op: 'Equal', value: '' }] })}>Add condition</button>}
+        <FieldError id={`rule-${n}-cond-err`} msg={errorFor(err, field + '.conditions')} />
+      </div>
+      <ServeEditor label={`Rule ${n}`} variations={flag.variations} value={rule.variations} dispatchKey={rule.dispatchKey} ro={ro}
+        err={err} field={field} onChange={(vs, dk) => onChange({ ...rule, variations: vs, dispatchKey: dk })} />
+      <FieldError id={`rule-${n}-err`} msg={errorFor(err, field + '.id')} />
+    </div>
+  );
+}
+
+// EvaluatePanel asks the API to evaluate the flag for a user and shows the
+// explain path. The control plane has no such route yet; the panel says so.
+const EVAL_ROUTE = '/api/v1/envs/{envId}/flags/{key}/evaluate';
+
+function EvaluatePanel({ env, flag }: { env: Env; flag: Flag }) {
+  const [available, setAvailable] = useState<boolean | null>(null);
+  const [keyId, setKeyId] = useState('');
+  const [props, setProps] = useState('');
+  const [res, setRes] = useState<unknown>(null);
+  const [err, setErr] = useState<unknown>(null);
+  useEffect(() => {
+    request<{ paths?: Record<string, unknown> }>('GET', '/api/openapi.json')
+      .then((d) => setAvailable(!!d.paths && EVAL_ROUTE in d.paths)).catch(() => setAvailable(false));
+  }, []);
+  return (
+    <section class="card" aria-labelledby="h-eval">
+      <h2 id="h-eval">Evaluate for a user</h2>
+      {available === false && <p class="muted">The API has no evaluation route yet ({EVAL_ROUTE}); this panel turns on when it does.</p>}
+      {available && <>
+        <div class="row">
+          <Field label="User key" value={keyId} onInput={setKeyId} err={err} field="user.keyId" />
+          <Field label="Properties (name=value, comma separated)" value={props} onInput={setProps} class="grow" />
+        </div>
+        <Busy onClick={async () => {
+          setErr(null);
+          const customizedProperties = props.split(',').map((p) => p.split('=')).filter((p) => p[0]?.trim())
+            .map(([n, ...v]) => ({ name: n.trim(), value: v.join('=').trim() }));
+          try { setRes(await request('POST', `/api/v1/envs/${env.id}/flags/${encodeURIComponent(flag.key)}/evaluate`, { user: { keyId, name: keyId, customizedProperties } })); }
+          catch (e) { setErr(e); }
+        }} busyText="Evaluating…">Evaluate</Busy>
+        <FormError err={err} fields={['user.keyId']} />
+        {res != null && <pre class="explain" aria-label="Evaluation result">{JSON.stringify(res, null, 2)}</pre>}
+      </>}
+    </section>
+  );
+}

@@ -1,0 +1,64 @@
+// pages/sdk.tsx: the SDK secrets of an environment with copy buttons and a
+// snippet that points a FeatBit SDK at the edge.
+import { useState } from 'preact/hooks';
+import { api, Env } from '../api';
+import { Busy, CopyButton, Field, FormError, Page, useSession } from '../ui';
+
+const EDGE_KEY = 'sy.edgeUrl';
+
+export function SdkKeys({ env }: { env: Env }) {
+  const s = useSession();
+  const [edge, setEdge] = useState(localStorage.getItem(EDGE_KEY) || `${location.hostname}:5100`);
+  const [err, setErr] = useState<unknown>(null);
+  const server = env.secrets.find((x) => x.type === 'server')?.value || '';
+  const client = env.secrets.find((x) => x.type === 'client')?.value || '';
+  const host = edge.replace(/^\w+:\/\//, '').replace(/\/+$/, '');
+  const node = `// npm install @featbit/node-server-sdk
+const { FbClientBuilder, UserBuilder } = require('@featbit/node-server-sdk');
+const fb = new FbClientBuilder()
+  .sdkKey('${server}')
+  .streamingUri('ws://${host}')
+  .eventsUri('http://${host}')
+  .build();
+await fb.waitForInitialization();
+const user = new UserBuilder('user-key').name('User').build();
+console.log(await fb.boolVariation('my-flag', user, false));`;
+  const js = `// npm install @featbit/js-client-sdk
+import fbClient from '@featbit/js-client-sdk';
+fbClient.init({
+  secret: '${client}',
+  api: 'http://${host}',
+  user: { name: 'User', keyId: 'user-key', customizedProperties: [] },
+});`;
+  return (
+    <Page title={`SDK keys · ${env.name}`}>
+      <section class="card">
+        <h2>Secrets</h2>
+        {[['Server secret', server, 'server'], ['Client secret', client, 'client']].map(([label, value, type]) => (
+          <div class="secret" key={type}>
+            <div class="secret-label">{label}</div>
+            <code class="mono" aria-label={label}>{value}</code>
+            <CopyButton text={value} label={`Copy ${label.toLowerCase()}`} />
+            {s.isAdmin && <Busy class="small" label={`Rotate ${label.toLowerCase()}`} onClick={async () => {
+              if (!confirm(`Replace the ${label.toLowerCase()}? SDKs using the old one stop receiving flags.`)) return;
+              try { await api.rotateSecret(env.id, type); s.reloadEnv(); } catch (e) { setErr(e); }
+            }} busyText="Rotating…">Rotate</Busy>}
+          </div>
+        ))}
+        <p class="muted">Server SDKs (back ends) use the server secret; client SDKs (browsers, apps) the client secret.</p>
+        <FormError err={err} />
+      </section>
+      <section class="card">
+        <h2>Connect an SDK</h2>
+        <Field label="Edge address (host:port the SDKs reach)" value={edge} onInput={(v) => { setEdge(v); localStorage.setItem(EDGE_KEY, v); }}
+          hint="The edge serves FeatBit's streaming (WebSocket) and HTTP endpoints on one port; make run uses 5100." />
+        <h3>Node (server)</h3>
+        <pre class="snippet" aria-label="Node SDK snippet">{node}</pre>
+        <CopyButton text={node} label="Copy Node snippet" />
+        <h3>Browser (client)</h3>
+        <pre class="snippet" aria-label="Browser SDK snippet">{js}</pre>
+        <CopyButton text={js} label="Copy browser snippet" />
+      </section>
+    </Page>
+  );
+}
