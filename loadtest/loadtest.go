@@ -110,6 +110,8 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&s.ClickHouseDB, "clickhouse-db", "default", "events: ClickHouse database of flag_events/metric_events")
 	fs.StringVar(&s.Engine, "engine", "netpoll", "client engine: netpoll (netpoll connections + gobwas/ws handshake) or epoll (raw sockets, one epoll loop per worker, ~0.1 KB per connection)")
 	fs.BoolVar(&s.SmallBuffers, "small-buffers", true, "workers use 256-byte netpoll buffers (less client memory)")
+	var minMem int64
+	fs.Int64Var(&minMem, "min-mem", 1024, "abort a streaming run (closing every connection) when MemAvailable falls below this many MiB (0: never)")
 	fs.StringVar(&edgePids, "edge-pids", "", "comma-separated edge pids for CPU/memory figures (default: the processes listening on -target's port)")
 	fs.StringVar(&c.OutDir, "out", "loadtest-results", "directory for <scenario>.json and <scenario>.html")
 	fs.StringVar(&c.RedisAddr, "redis", "", "Redis address: the environment snapshot is written to sy:snap:{envId}")
@@ -144,6 +146,7 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 		fs.Usage()
 		return c, errors.New("no scenario given")
 	}
+	s.MinMemAvailable = minMem << 20
 	if s.PingInterval == 0 {
 		s.PingInterval = -1 // scenario.Config: negative means no pings
 	}

@@ -80,6 +80,8 @@ type Config struct {
 	EdgeGC   func() error // optional: make every edge process collect garbage before memory is read
 	InEdge   bool         // the edge runs inside this process (figures include the harness)
 
+	MinMemAvailable int64 // abort a streaming run when MemAvailable falls below this (bytes; 0: never)
+
 	InProcessWorkers bool     // run fleets in this process (tests)
 	WorkerExe        string   // binary to re-execute as worker (default: this executable)
 	WorkerArgs       []string // default ["worker"]
@@ -212,15 +214,16 @@ type streaming struct {
 	stopTL   chan struct{}
 	tlDone   chan struct{}
 	connect  []fleet.Report
+	abort    context.CancelCauseFunc
 }
 
 // open plans the run, starts the workers and waits for the connect phase.
-func open(ctx context.Context, c *Config) (*streaming, error) {
+func open(ctx context.Context, abort context.CancelCauseFunc, c *Config) (*streaming, error) {
 	plan, err := machine.MakePlan(c.Conns, c.PerWorker, c.Budget)
 	if err != nil {
 		return nil, err
 	}
-	s := &streaming{cfg: c, plan: plan, stopTL: make(chan struct{}), tlDone: make(chan struct{})}
+	s := &streaming{cfg: c, plan: plan, stopTL: make(chan struct{}), tlDone: make(chan struct{}), abort: abort}
 	c.logf("plan: %d connections over %d workers (≤ %d each, fd limit %d), memory estimate %d MiB of %d MiB available",
 		plan.Conns, plan.Workers, plan.PerWorker, plan.FDLimit, plan.MemNeed>>20, plan.MemAvail>>20)
 	exe := c.WorkerExe
@@ -292,6 +295,13 @@ func (s *streaming) sampleTimeline() {
 			return
 		case <-t.C:
 			s.point()
+			if min := s.cfg.MinMemAvailable; min > 0 && s.abort != nil {
+				if avail := machine.Meminfo()["MemAvailable"]; avail > 0 && avail < min {
+					s.cfg.logf("ABORT: MemAvailable %d MiB is below %d MiB; closing every connection", avail>>20, min>>20)
+					s.abort(fmt.Errorf("aborted: MemAvailable fell to %d MiB (below -min-mem %d MiB) with %d connections open",
+						avail>>20, min>>20, s.timeline[len(s.timeline)-1].Open))
+				}
+			}
 			if time.Since(last) > 2*time.Second {
 				last = time.Now()
 				p := s.timeline[len(s.timeline)-1]

@@ -153,3 +153,15 @@ func TestHTTPScenariosInProcess(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestAbortsWhenMemoryRunsLow(t *testing.T) {
+	e := edgetest.Run(t)
+	c := smallConfig(e)
+	c.Rate = 100 // slow enough that the watchdog fires during the connect phase
+	c.MinMemAvailable = 1 << 50
+	_, err := Hold(context.Background(), c)
+	if err == nil || !strings.Contains(err.Error(), "aborted: MemAvailable") {
+		t.Fatalf("want an abort, got %v", err)
+	}
+	waitConns(t, e, 0)
+}

@@ -69,8 +69,13 @@ func runStreaming(ctx context.Context, c *Config, name string, then phase) (*rep
 	}
 	r := newResult(name, c)
 	base := takeBaseline(c, true)
-	s, err := open(ctx, c)
+	ctx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
+	s, err := open(ctx, abort, c)
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return nil, cause
+		}
 		return nil, err
 	}
 	defer s.close()
@@ -111,8 +116,14 @@ func runStreaming(ctx context.Context, c *Config, name string, then phase) (*rep
 
 	if then != nil {
 		if err := then(ctx, c, s, r, base); err != nil {
+			if cause := context.Cause(ctx); cause != nil {
+				return r, cause
+			}
 			return r, err
 		}
+	}
+	if cause := context.Cause(ctx); cause != nil {
+		return r, cause
 	}
 	final, procs, err := s.reports(ctx, true)
 	if err != nil {
