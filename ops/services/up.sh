@@ -34,6 +34,15 @@ for _ in "${services[@]}"; do
 		sed 's/^/    /' "$SY_LOG_DIR/$s.start.log" >&2
 	fi
 done
+# every server must still be running after all are up (one that died right after answering
+# would otherwise only show up as connection errors in the tests)
+for s in "${services[@]}"; do
+	if [[ " ${failed[*]} " != *" $s "* ]] && ! bash "$HERE/$s.sh" status >/dev/null; then
+		failed+=("$s")
+		sy_log "$s exited after it answered; last log lines:"
+		tail -n 30 "$SY_LOG_DIR/$s.log" >&2 || true
+	fi
+done
 if [ ${#failed[@]} -gt 0 ]; then
 	sy_die "not started: ${failed[*]} (logs in $SY_LOG_DIR)"
 fi
