@@ -251,3 +251,30 @@ func TestOutageOfSinksDeliversLater(t *testing.T) {
 		t.Fatalf("snapshot version %d, want %d", snap.Version, e.Version)
 	}
 }
+
+func TestEvaluatePreview(t *testing.T) {
+	h := newHarness(t)
+	env := h.env("dev")
+	var x struct {
+		Rules  []struct{ Matched bool }
+		Result struct {
+			Variation   *codec.Variation
+			MatchReason string
+			RuleIndex   int
+		}
+	}
+	h.must(200, h.admin, "POST", h.flagsURL(env)+"/max-items/evaluate",
+		map[string]any{"keyId": "u9", "customizedProperties": []map[string]string{{"name": "country", "value": "FR"}}}).decode(t, &x)
+	if x.Result.Variation == nil || x.Result.Variation.Value != "25" || x.Result.RuleIndex != 0 || len(x.Rules) != 1 || !x.Rules[0].Matched {
+		t.Fatalf("explanation %+v", x)
+	}
+	// Segment rule: alice is in "Beta testers".
+	h.must(200, h.admin, "POST", h.flagsURL(env)+"/checkout-flow/evaluate", map[string]any{"keyId": "alice"}).decode(t, &x)
+	if x.Result.Variation == nil || x.Result.Variation.Value != "one-page" {
+		t.Fatalf("segment explanation %+v", x.Result)
+	}
+	r := h.must(400, h.admin, "POST", h.flagsURL(env)+"/max-items/evaluate", map[string]any{"name": "no key"})
+	if _, field := r.errField(t); field != "keyId" {
+		t.Fatalf("%s", r.Body)
+	}
+}

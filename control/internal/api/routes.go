@@ -3,6 +3,7 @@ package api
 import (
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control/internal/store"
+	"github.com/switchyard/switchyard/edge/eval"
 )
 
 const (
@@ -59,6 +60,7 @@ func (a *API) table() []Route {
 		{Method: "POST", Path: p + "/envs/{envId}/flags/{key}/archive", Tag: "flags", Summary: "Archive a flag", Scope: Env, Role: editor, Body: VersionRequest{}, Resp: codec.Flag{}, h: a.archiveFlag},
 		{Method: "POST", Path: p + "/envs/{envId}/flags/{key}/restore", Tag: "flags", Summary: "Restore an archived flag", Scope: Env, Role: editor, Body: VersionRequest{}, Resp: codec.Flag{}, h: a.restoreFlag},
 		{Method: "POST", Path: p + "/envs/{envId}/flags/{key}/clone", Tag: "flags", Summary: "Clone a flag under a new key", Scope: Env, Role: editor, Status: 201, Body: CloneRequest{}, Resp: codec.Flag{}, h: a.cloneFlag},
+		{Method: "POST", Path: p + "/envs/{envId}/flags/{key}/evaluate", Tag: "flags", Summary: "Preview: evaluate the flag for an end user with the edge's evaluator and explain the result", Scope: Env, Role: viewer, Body: codec.EndUser{}, Resp: eval.Explanation{}, h: a.evaluateFlag},
 		{Method: "POST", Path: p + "/envs/{envId}/flags/{key}/copy", Tag: "flags", Summary: "Copy a flag to another environment of the organization", Scope: Env, Role: viewer, Body: CopyRequest{}, Resp: codec.Flag{}, h: a.copyFlag},
 
 		// segments

@@ -6,6 +6,7 @@
 package openapi
 
 import (
+	"encoding"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -114,11 +115,20 @@ func operationID(op Op) string {
 	return b.String()
 }
 
+var textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+
 // Schema returns the JSON schema of a Go type as encoding/json encodes it.
-func Schema(t reflect.Type) map[string]any {
+// A recursive type is described once; its inner occurrences are plain
+// objects.
+func Schema(t reflect.Type) map[string]any { return schema(t, map[reflect.Type]bool{}) }
+
+func schema(t reflect.Type, open map[reflect.Type]bool) map[string]any {
+	if t.Kind() != reflect.Pointer && (t.Implements(textMarshaler) || reflect.PointerTo(t).Implements(textMarshaler)) {
+		return map[string]any{"type": "string"}
+	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		return Schema(t.Elem())
+		return schema(t.Elem(), open)
 	case reflect.Bool:
 		return map[string]any{"type": "boolean"}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
@@ -132,20 +142,25 @@ func Schema(t reflect.Type) map[string]any {
 		if t.Elem().Kind() == reflect.Uint8 {
 			return map[string]any{"type": "string", "format": "byte"}
 		}
-		return map[string]any{"type": "array", "items": Schema(t.Elem())}
+		return map[string]any{"type": "array", "items": schema(t.Elem(), open)}
 	case reflect.Array:
-		return map[string]any{"type": "array", "items": Schema(t.Elem()), "minItems": t.Len(), "maxItems": t.Len()}
+		return map[string]any{"type": "array", "items": schema(t.Elem(), open), "minItems": t.Len(), "maxItems": t.Len()}
 	case reflect.Map:
-		return map[string]any{"type": "object", "additionalProperties": Schema(t.Elem())}
+		return map[string]any{"type": "object", "additionalProperties": schema(t.Elem(), open)}
 	case reflect.Struct:
+		if open[t] {
+			return map[string]any{"type": "object", "description": "recursive " + t.Name()}
+		}
+		open[t] = true
+		defer delete(open, t)
 		props := map[string]any{}
-		addFields(t, props)
+		addFields(t, props, open)
 		return map[string]any{"type": "object", "properties": props}
 	}
 	return map[string]any{}
 }
 
-func addFields(t reflect.Type, props map[string]any) {
+func addFields(t reflect.Type, props map[string]any, open map[reflect.Type]bool) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag := f.Tag.Get("json")
@@ -159,7 +174,7 @@ func addFields(t reflect.Type, props map[string]any) {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				addFields(ft, props)
+				addFields(ft, props, open)
 				continue
 			}
 		}
@@ -169,6 +184,6 @@ func addFields(t reflect.Type, props map[string]any) {
 		if name == "" {
 			name = f.Name
 		}
-		props[name] = Schema(f.Type)
+		props[name] = schema(f.Type, open)
 	}
 }

@@ -50,3 +50,24 @@ func TestBuild(t *testing.T) {
 		t.Fatalf("post: %v", post)
 	}
 }
+
+type node struct {
+	Kids []node `json:"kids"`
+	Kind kind   `json:"kind"`
+}
+
+type kind uint8
+
+func (k kind) MarshalText() ([]byte, error) { return []byte("k"), nil }
+
+func TestRecursiveAndText(t *testing.T) {
+	s := Schema(reflect.TypeOf(node{}))
+	props := s["properties"].(map[string]any)
+	if props["kind"].(map[string]any)["type"] != "string" {
+		t.Fatalf("text marshaler: %v", props["kind"])
+	}
+	inner := props["kids"].(map[string]any)["items"].(map[string]any)
+	if _, ok := inner["properties"]; ok {
+		t.Fatalf("recursion expanded: %v", inner)
+	}
+}
