@@ -173,7 +173,10 @@ type msg struct {
 	AtUs     int64           `json:"atUs"`
 	Result   *bool           `json:"result"`
 	Connects int             `json:"connects"`
-	raw      string
+	// Initialized is reported with "ready" (false only when the script
+	// runs with COMPAT_ALLOW_UNINITIALIZED).
+	Initialized *bool `json:"initialized"`
+	raw         string
 }
 
 // lockedBuffer collects a child's stderr (and its non-protocol stdout).

@@ -67,12 +67,14 @@ async function main() {
   const started = Date.now();
   const user = toUser(JSON.parse(rpc.requireEnv('COMPAT_USER')));
   const client = new FbClientBuilder(opts).user(user).logger(rpc.stderrLogger('js-client-sdk')).build();
+  let initialized = true;
   try {
     await rpc.withTimeout(client.waitForInitialization(), initTimeout, 'waitForInitialization');
   } catch (e) {
-    rpc.fatal(e);
+    if (!process.env.COMPAT_ALLOW_UNINITIALIZED) rpc.fatal(e);
+    initialized = false;
   }
-  rpc.emit({ ev: 'ready', sdk: '@featbit/js-client-sdk', version: sdkVersion, initMs: Date.now() - started });
+  rpc.emit({ ev: 'ready', sdk: '@featbit/js-client-sdk', version: sdkVersion, initMs: Date.now() - started, initialized });
 
   rpc.serve(
     {

@@ -49,12 +49,14 @@ async function main() {
   const initTimeout = opts.startWaitTime;
   const started = Date.now();
   const client = new FbClientBuilder(opts).logger(rpc.stderrLogger('node-server-sdk')).build();
+  let initialized = true;
   try {
     await rpc.withTimeout(client.waitForInitialization(), initTimeout, 'waitForInitialization');
   } catch (e) {
-    rpc.fatal(e);
+    if (!process.env.COMPAT_ALLOW_UNINITIALIZED) rpc.fatal(e);
+    initialized = false;
   }
-  rpc.emit({ ev: 'ready', sdk: '@featbit/node-server-sdk', version: sdkVersion, initMs: Date.now() - started });
+  rpc.emit({ ev: 'ready', sdk: '@featbit/node-server-sdk', version: sdkVersion, initMs: Date.now() - started, initialized });
 
   rpc.serve(
     {

@@ -77,12 +77,12 @@ def main():
     init_timeout = float(os.environ.get("COMPAT_INIT_TIMEOUT_MS", "15000")) / 1000.0
     started = time.monotonic()
     client = FBClient(Config(secret, events, streaming, events_flush_interval=1.0), start_wait=init_timeout)
-    if not client.initialize:
+    if not client.initialize and not os.environ.get("COMPAT_ALLOW_UNINITIALIZED"):
         emit({"ev": "fatal", "error": "client not initialized within %.1f s" % init_timeout})
         client.stop()
         return 1
     emit({"ev": "ready", "sdk": "fb-python-sdk", "version": pkg_version("fb-python-sdk"),
-          "initMs": int((time.monotonic() - started) * 1000)})
+          "initMs": int((time.monotonic() - started) * 1000), "initialized": bool(client.initialize)})
 
     def evaluate(m):
         d = client.variation_detail(m["flag"], to_user(m["user"]), m.get("default"))

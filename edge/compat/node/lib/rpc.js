@@ -1,5 +1,7 @@
 'use strict';
 // Line protocol shared by the compat scripts and edge/compat's Go test.
+// With COMPAT_ALLOW_UNINITIALIZED set, a client that does not initialise
+// still reports "ready" (with initialized: false) instead of failing.
 //
 // The Go test writes one JSON command per line on stdin:
 //   {"id":1,"cmd":"eval","flag":"k","type":"bool|string|number|json","user":{...},"default":...}
