@@ -339,3 +339,29 @@ func MakePlan(n, perWorker int, b Budget) (Plan, error) {
 	}
 	return p, nil
 }
+
+// CPUTimes returns the machine's busy and total CPU time since boot (all
+// cores, from /proc/stat; busy excludes idle and iowait).
+func CPUTimes() (busyNs, totalNs int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return 0, 0
+	}
+	var total, idle int64
+	for i, s := range f[1:] {
+		v, _ := strconv.ParseInt(s, 10, 64)
+		if i >= 8 { // guest time is already counted in user
+			break
+		}
+		total += v
+		if i == 3 || i == 4 {
+			idle += v
+		}
+	}
+	return (total - idle) * (1e9 / clkTck), total * (1e9 / clkTck)
+}

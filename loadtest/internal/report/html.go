@@ -28,7 +28,7 @@ td:first-child,th:first-child{text-align:left}.ok{color:#070}.bad{color:#b00;fon
 svg{background:#fafafa;border:1px solid #ddd;margin:.5em 0}</style></head><body>
 <h1>loadtest: %s</h1><p>started %s, %.1f s</p>`, esc(r.Scenario), esc(r.Scenario), r.Started.UTC().Format("2006-01-02 15:04:05 UTC"), r.Duration)
 
-	sb.WriteString("<h2>Summary</h2><table><tr><th>metric</th><th>value</th><th>unit</th><th>goal</th></tr>")
+	sb.WriteString("<h2>Summary</h2><table><tr><th>metric</th><th>value</th><th>unit</th><th>goal</th><th>note</th></tr>")
 	for _, m := range r.Metrics {
 		goal := esc(m.Goal)
 		if m.Met != nil {
@@ -38,7 +38,7 @@ svg{background:#fafafa;border:1px solid #ddd;margin:.5em 0}</style></head><body>
 				goal += ` <span class="bad">missed</span>`
 			}
 		}
-		fmt.Fprintf(sb, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>", esc(m.Name), fmtVal(m.Value), esc(m.Unit), goal)
+		fmt.Fprintf(sb, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>", esc(m.Name), fmtVal(m.Value), esc(m.Unit), goal, esc(m.Note))
 	}
 	sb.WriteString("</table>")
 

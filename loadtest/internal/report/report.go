@@ -135,7 +135,7 @@ func fmtVal(v float64) string {
 func (r *Result) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "\n== %s (%.1f s) ==\n", r.Scenario, r.Duration)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "metric\tvalue\tunit\tgoal\t")
+	fmt.Fprintln(tw, "metric\tvalue\tunit\tgoal\tnote\t")
 	for _, m := range r.Metrics {
 		goal := m.Goal
 		if m.Met != nil {
@@ -145,7 +145,7 @@ func (r *Result) WriteTable(w io.Writer) {
 				goal += " (MISSED)"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", m.Name, fmtVal(m.Value), m.Unit, goal)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", m.Name, fmtVal(m.Value), m.Unit, goal, m.Note)
 	}
 	tw.Flush()
 	if len(r.Latencies) > 0 {

@@ -13,6 +13,7 @@ import (
 
 // baseline is the machine and edge state before connecting.
 type baseline struct {
+	busy int64 // machine CPU busy time (all processes)
 	edge machine.Proc
 	slab int64
 	mem  int64
@@ -31,7 +32,8 @@ func takeBaseline(c *Config, gc bool) baseline {
 	}
 	e, _ := machine.ReadProcs(c.edgePids())
 	m := machine.Meminfo()
-	return baseline{edge: e, slab: m["Slab"], mem: m["MemTotal"] - m["MemAvailable"], sock: machine.Sockets(), at: time.Now()}
+	busy, _ := machine.CPUTimes()
+	return baseline{busy: busy, edge: e, slab: m["Slab"], mem: m["MemTotal"] - m["MemAvailable"], sock: machine.Sockets(), at: time.Now()}
 }
 
 // Connect runs the connect scenario.
@@ -100,6 +102,11 @@ func runStreaming(ctx context.Context, c *Config, name string, then phase) (*rep
 	}
 	if !c.InProcessWorkers && connProcs.CPUNs > 0 {
 		r.Add("client (worker) CPU during connect", float64(connProcs.CPUNs)/1e9, "CPU-s")
+		if !c.InEdge {
+			other := float64(after.busy-base.busy-(after.edge.CPUNs-base.edge.CPUNs)-connProcs.CPUNs) / 1e9
+			r.Add("CPU used by other processes during connect", other, "CPU-s").Note =
+				fmt.Sprintf("machine busy %.1f of %.1f CPU-s available", float64(after.busy-base.busy)/1e9, 2*secs)
+		}
 	}
 	if m.progress.Synced > 0 {
 		r.Add("full-sync message size", float64(m.syncBytes)/float64(m.progress.Synced), "bytes")
@@ -214,6 +221,10 @@ func push(ctx context.Context, c *Config, s *streaming, r *report.Result, base b
 	open := int64(c.Conns)
 	c.logf("pushing %d changes at %.1f/s to %d connections", c.Pushes, c.PushRate, open)
 	before := takeBaseline(c, false)
+	_, clientsBefore, err := s.reports(ctx, false)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	sent := map[int]time.Time{}
 	for seq := 1; seq <= c.Pushes; seq++ {
@@ -231,12 +242,13 @@ func push(ctx context.Context, c *Config, s *streaming, r *report.Result, base b
 	}
 	deadline := time.Now().Add(c.PushTimeout)
 	var m merged
+	var clientsAfter machine.Proc
 	for {
-		reps, _, err := s.reports(ctx, false)
+		reps, procs, err := s.reports(ctx, false)
 		if err != nil {
 			return err
 		}
-		m = merge(reps)
+		m, clientsAfter = merge(reps), procs
 		complete := true
 		for seq := 1; seq <= c.Pushes; seq++ {
 			if ps := m.pushes[seq]; ps == nil || ps.N < open {
@@ -298,6 +310,16 @@ func push(ctx context.Context, c *Config, s *streaming, r *report.Result, base b
 		per := float64(cpu) / float64(delivered) / 1e3
 		r.Add("edge CPU per delivered push", per, "µs").WithGoal("≤ 5 µs", per <= 5).Note =
 			"edge CPU from the first change to the last delivery, over deliveries; includes consuming the change"
+	}
+	if ccpu := clientsAfter.CPUNs - clientsBefore.CPUNs; ccpu > 0 && delivered > 0 && !c.InProcessWorkers {
+		r.Add("client CPU per received push", float64(ccpu)/float64(delivered)/1e3, "µs")
+		if !c.InEdge {
+			busy := after.busy - before.busy
+			other := busy - (after.edge.CPUNs - before.edge.CPUNs) - ccpu
+			secs := float64(after.at.Sub(before.at)) / 1e9
+			r.Add("CPU used by other processes during push", float64(other)/1e9, "CPU-s").Note =
+				fmt.Sprintf("machine busy %.1f of %.1f CPU-s available", float64(busy)/1e9, 2*secs)
+		}
 	}
 	r.Check("every connection got every change", missing == 0 && delivered == int64(c.Pushes)*open,
 		"%d of %d deliveries, %d changes incomplete", delivered, int64(c.Pushes)*open, missing)
