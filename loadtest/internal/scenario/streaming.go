@@ -13,19 +13,23 @@ import (
 
 // baseline is the machine and edge state before connecting.
 type baseline struct {
-	busy int64 // machine CPU busy time (all processes)
-	edge machine.Proc
-	slab int64
-	mem  int64
-	sock machine.SockStat
-	at   time.Time
+	busy     int64 // machine CPU busy time (all processes)
+	preGCRSS int64 // edge RSS before the forced GC (0 when no GC was forced)
+	edge     machine.Proc
+	slab     int64
+	mem      int64
+	sock     machine.SockStat
+	at       time.Time
 }
 
 func takeBaseline(c *Config, gc bool) baseline {
 	if gc && c.InEdge {
 		runtime.GC()
 	}
+	var pre int64
 	if gc && c.EdgeGC != nil {
+		p, _ := machine.ReadProcs(c.edgePids())
+		pre = p.RSS
 		if err := c.EdgeGC(); err != nil {
 			c.logf("edge GC: %v", err)
 		}
@@ -33,7 +37,7 @@ func takeBaseline(c *Config, gc bool) baseline {
 	e, _ := machine.ReadProcs(c.edgePids())
 	m := machine.Meminfo()
 	busy, _ := machine.CPUTimes()
-	return baseline{busy: busy, edge: e, slab: m["Slab"], mem: m["MemTotal"] - m["MemAvailable"], sock: machine.Sockets(), at: time.Now()}
+	return baseline{busy: busy, preGCRSS: pre, edge: e, slab: m["Slab"], mem: m["MemTotal"] - m["MemAvailable"], sock: machine.Sockets(), at: time.Now()}
 }
 
 // Connect runs the connect scenario.
@@ -197,6 +201,9 @@ func hold(ctx context.Context, c *Config, s *streaming, r *report.Result, base b
 		}
 		r.Add("edge memory per connection (RSS delta)", kb(per), "KiB").WithGoal("≤ 3.5 KB", per <= 3500).Note = note
 		r.Add("edge RSS", float64(mid.edge.RSS)/(1<<20), "MiB")
+		if mid.preGCRSS > 0 {
+			r.Add("edge RSS before the forced GC", float64(mid.preGCRSS)/(1<<20), "MiB")
+		}
 		idle := float64(end.edge.CPUNs-mid.edge.CPUNs) / float64(end.at.Sub(mid.at))
 		r.Add("edge CPU while idle", idle*100, "% of a core")
 		if c.PingInterval > 0 {
