@@ -46,7 +46,7 @@ func (a *API) segExists(ctx context.Context, envID string) func(string) bool {
 			segs, err := a.st.AllSegments(ctx, envID)
 			if err == nil {
 				for _, s := range segs {
-					ids[s.ID] = true
+					ids[s.ID] = !s.IsArchived // archived segments cannot be newly referenced
 				}
 			}
 		}

@@ -153,6 +153,9 @@ func (p *Publisher) Sweep(ctx context.Context) int {
 		actx, cancel := context.WithTimeout(ctx, Attempt)
 		err := p.PublishEnv(actx, e.ID)
 		cancel()
+		if err != nil && ctx.Err() != nil {
+			return left + 1 // stopping: not a failure of the environment
+		}
 		p.mu.Lock()
 		if err != nil {
 			left++
@@ -163,7 +166,7 @@ func (p *Publisher) Sweep(ctx context.Context) int {
 			delete(p.retry, e.ID)
 		}
 		p.mu.Unlock()
-		if err != nil && ctx.Err() == nil {
+		if err != nil {
 			p.fail(e.ID, err)
 		}
 	}
