@@ -100,7 +100,7 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&s.Settle, "settle", 3*time.Second, "hold: wait after connecting before memory is read")
 	fs.IntVar(&s.Pushes, "pushes", 10, "push: changes to make")
 	fs.BoolVar(&s.HoldFirst, "push-hold", false, "push: measure hold figures (memory, idle CPU) first, on the same connections")
-	fs.Float64Var(&s.PushRate, "push-rate", 2, "push: changes per second")
+	fs.Float64Var(&s.PushRate, "push-rate", 2, "push: changes per second (0: sequential, each change once every connection has the previous one)")
 	fs.DurationVar(&s.PushTimeout, "push-timeout", 30*time.Second, "push: wait for the last deliveries")
 	fs.IntVar(&s.HTTPConcurrency, "http-concurrency", 64, "evaluate/events: keep-alive connections")
 	fs.DurationVar(&s.HTTPDuration, "duration", 10*time.Second, "evaluate/events: load duration")

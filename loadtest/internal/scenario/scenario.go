@@ -62,7 +62,7 @@ type Config struct {
 	Settle       time.Duration // hold: wait before the memory baseline is compared (default 2 s)
 	HoldFirst    bool          // push: run the hold measurements before pushing (one connect for both)
 	Pushes       int           // push: changes (default 10)
-	PushRate     float64       // push: changes per second (default 2)
+	PushRate     float64       // push: changes per second (0: one after the other, each once every connection has the previous)
 	PushTimeout  time.Duration // push: wait for the last deliveries (default 30 s)
 
 	HTTPConcurrency int           // evaluate/events: keep-alive connections (default 64)
@@ -116,9 +116,6 @@ func (c *Config) defaults() {
 	}
 	if c.Pushes <= 0 {
 		c.Pushes = 10
-	}
-	if c.PushRate <= 0 {
-		c.PushRate = 2
 	}
 	if c.PushTimeout <= 0 {
 		c.PushTimeout = 30 * time.Second

@@ -85,6 +85,16 @@ func TestStreamingScenariosInProcess(t *testing.T) {
 	}
 	waitConns(t, e, 0)
 
+	// sequential changes
+	c = smallConfig(e)
+	c.PushRate = 0
+	r, err = Push(ctx, c)
+	mustOK(t, r, err)
+	if m := r.Metric("pushes delivered"); m == nil || m.Value != 5*300 {
+		t.Fatalf("sequential delivered %+v", m)
+	}
+	waitConns(t, e, 0)
+
 	// msgpack subprotocol, server connections only
 	c = smallConfig(e)
 	c.Msgpack, c.ClientShare, c.Conns = true, 0, 200

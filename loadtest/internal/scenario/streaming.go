@@ -226,7 +226,11 @@ func sleep(ctx context.Context, d time.Duration) {
 // connection has every change (or PushTimeout after the last change).
 func push(ctx context.Context, c *Config, s *streaming, r *report.Result, base baseline) error {
 	open := int64(c.Conns)
-	c.logf("pushing %d changes at %.1f/s to %d connections", c.Pushes, c.PushRate, open)
+	if c.PushRate > 0 {
+		c.logf("pushing %d changes at %.1f/s to %d connections", c.Pushes, c.PushRate, open)
+	} else {
+		c.logf("pushing %d changes one after the other to %d connections", c.Pushes, open)
+	}
 	before := takeBaseline(c, false)
 	_, clientsBefore, err := s.reports(ctx, false)
 	if err != nil {
@@ -235,8 +239,23 @@ func push(ctx context.Context, c *Config, s *streaming, r *report.Result, base b
 	start := time.Now()
 	sent := map[int]time.Time{}
 	for seq := 1; seq <= c.Pushes; seq++ {
-		due := start.Add(time.Duration(float64(seq-1) / c.PushRate * float64(time.Second)))
-		sleep(ctx, time.Until(due))
+		if c.PushRate > 0 {
+			due := start.Add(time.Duration(float64(seq-1) / c.PushRate * float64(time.Second)))
+			sleep(ctx, time.Until(due))
+		} else if seq > 1 {
+			// sequential: the next change only once every connection has the previous one
+			deadline := time.Now().Add(c.PushTimeout)
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				reps, _, err := s.reports(ctx, false)
+				if err != nil {
+					return err
+				}
+				if ps := merge(reps).pushes[seq-1]; ps != nil && ps.N >= open {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
 		now := time.Now()
 		ev, err := c.Env.PushEvent(seq, now)
 		if err != nil {
