@@ -14,8 +14,8 @@
 //
 // Duplicates: an event can reach the Writer twice (a flush that timed out
 // after ClickHouse stored it; a crash or rebalance between insert and offset
-// commit). Every event carries an id derived from (topic, partition, offset,
-// index in the record), so the copies are identical rows of a
+// commit). Every event carries an id derived from (partition, offset, index
+// in the record), so the copies are identical rows of a
 // ReplacingMergeTree and collapse (see package sink). Counters report the
 // retried flushes.
 //
@@ -82,7 +82,6 @@ type Consumer struct {
 	records, events, bad, flushes, flushErrs, commitErrs, writeMs atomic.Uint64
 	lag                                                           atomic.Int64
 
-	seed     uint64
 	badLog   throttle
 	flushLog throttle
 }
@@ -117,8 +116,7 @@ func New(cfg Config, w Writer) (*Consumer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create Kafka consumer: %w", err)
 	}
-	return &Consumer{cfg: cfg, cl: cl, w: w, log: cfg.Logger,
-		seed: hashString(cfg.Topic)}, nil
+	return &Consumer{cfg: cfg, cl: cl, w: w, log: cfg.Logger}, nil
 }
 
 // Stats returns the counters.
@@ -153,32 +151,33 @@ func DecodeRecord(value []byte, b *codec.InsightBatch) error {
 	if len(rest) != 0 {
 		return fmt.Errorf("cannot decode insight batch: %d trailing bytes", len(rest))
 	}
+	if n := len(b.Evals) + len(b.Metrics); n > MaxEventsPerRecord {
+		return fmt.Errorf("cannot decode insight batch: %d events is over the %d limit", n, MaxEventsPerRecord)
+	}
 	return nil
 }
 
-// EventID is the id of the i-th event of the record at (partition, offset)
-// of the consumer's topic: a 64-bit mix, the same on every re-delivery.
-// (The seed depends only on the topic name, so it is stable across restarts.)
-func EventID(topicHash uint64, partition int32, offset int64, i int) uint64 {
-	return mix(mix(topicHash^uint64(uint32(partition))<<40^uint64(offset)) ^ uint64(i))
-}
+// Event id layout: partition (12 bits) | offset (low 32 bits) | index in the
+// record (20 bits).
+const (
+	idIndexBits  = 20
+	idOffsetBits = 32
+	// MaxEventsPerRecord bounds the events of one record (more is a bad record),
+	// so the index never wraps.
+	MaxEventsPerRecord = 1 << idIndexBits
+)
 
-// mix is SplitMix64's finalizer.
-func mix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
-}
-
-// hashString is FNV-1a 64 (stable across processes, unlike maphash).
-func hashString(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
+// EventID is the id of the i-th event of the record at (partition, offset):
+// the same on every re-delivery, and increasing within a partition so a batch
+// arrives nearly sorted by the tables' sorting key (hashed ids halved the
+// insert rate). Wrap-around cannot collide in practice: ids only have to
+// differ within one (env, flag or event, second) group of the sorting key, and
+// two records 2³² offsets apart are far more than a second apart; partition
+// numbers wrap at 4096.
+func EventID(partition int32, offset int64, i int) uint64 {
+	return uint64(partition)&0xfff<<(idOffsetBits+idIndexBits) |
+		uint64(offset)&(1<<idOffsetBits-1)<<idIndexBits |
+		uint64(i)&(1<<idIndexBits-1)
 }
 
 // flight is a buffer being written in the background and the newest record
@@ -300,7 +299,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 					return
 				}
 				p, off := r.Partition, r.Offset
-				cur.Add(&batch, r.Timestamp.UnixMilli(), func(i int) uint64 { return EventID(c.seed, p, off, i) })
+				cur.Add(&batch, r.Timestamp.UnixMilli(), func(i int) uint64 { return EventID(p, off, i) })
 			})
 		}
 		if inflight != nil { // commit a finished write promptly

@@ -26,7 +26,7 @@ func BenchmarkDecodeToColumns(b *testing.B) {
 		if err := DecodeRecord(rec, &batch); err != nil {
 			b.Fatal(err)
 		}
-		cols.Add(&batch, 0, func(j int) uint64 { return EventID(1, 0, int64(i), j) })
+		cols.Add(&batch, 0, func(j int) uint64 { return EventID(0, int64(i), j) })
 		if cols.Rows() >= 100_000 {
 			cols.Reset()
 		}

@@ -14,7 +14,7 @@
 //
 // Both event tables are ReplacingMergeTree PARTITION BY toYYYYMM(ts) ORDER BY
 // (env_id, flag_key|event_name, ts, eid). eid is a per-event id derived from
-// the Kafka record (topic, partition, offset, index in the record), so an event
+// the Kafka record (partition, offset, index in the record), so an event
 // that is inserted twice (a batch re-sent after a timeout, or re-consumed after
 // a crash before the offset commit) has the same sorting key and collapses at
 // merge time; `SELECT … FINAL` (or count(DISTINCT eid)) sees each event once.

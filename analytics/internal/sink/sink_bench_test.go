@@ -38,18 +38,32 @@ func BenchmarkColumnarInsert(b *testing.B) {
 		b.Run(fmt.Sprintf("guids/%d", rows), func(b *testing.B) { benchInsert(b, rows, false) })
 		b.Run(fmt.Sprintf("small/%d", rows), func(b *testing.B) { benchInsert(b, rows, true) })
 	}
+	b.Run("unique-users/100000", func(b *testing.B) {
+		s := openTest(b)
+		var c Columns
+		fill(&c, 100_000, 0, false)
+		for i := range c.fUser { // every row a different user, as in TestIngestThroughput
+			c.fUser[i] = fmt.Sprintf("7a1e5a2c-3b4d-4e5f-8a9b-%012d", i)
+		}
+		runInsert(b, s, &c)
+	})
 }
 
 func benchInsert(b *testing.B, rows int, small bool) {
 	s := openTest(b)
 	var c Columns
 	fill(&c, rows, 0, small)
+	runInsert(b, s, &c)
+}
+
+func runInsert(b *testing.B, s *Sink, c *Columns) {
+	rows := c.Rows()
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		c.flagsSent = false
-		if err := s.Write(ctx, &c); err != nil {
+		if err := s.Write(ctx, c); err != nil {
 			b.Fatal(err)
 		}
 	}
