@@ -72,6 +72,9 @@ func clientFrame(msg string) []byte {
 
 func allocs(tb testing.TB, name string, want float64, f func()) {
 	tb.Helper()
+	if raceEnabled {
+		tb.Skip("allocation budgets are not checked under the race detector")
+	}
 	for i := 0; i < 100; i++ { // warm pools and buffers
 		f()
 	}
@@ -135,6 +138,9 @@ func TestClientPushIsAllocationFreePerConnection(t *testing.T) {
 }
 
 func testFanOut(t *testing.T, typ string) {
+	if raceEnabled {
+		t.Skip("allocation budgets are not checked under the race detector")
+	}
 	measure := func(conns int) float64 {
 		fx := newFixture(t, 100)
 		var mcs []*wsconn.MemConn

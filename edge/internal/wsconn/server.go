@@ -265,7 +265,12 @@ func (s *Server) onPrepare(nc netpoll.Connection) context.Context {
 }
 
 func (c *Conn) onClosed(netpoll.Connection) error {
+	// Under the write lock: netpoll frees the connection's buffers in a
+	// close callback that runs after this one, so no write from another
+	// goroutine may be in flight past this point.
+	c.mu.Lock()
 	prev := c.state.Swap(stClosed)
+	c.mu.Unlock()
 	c.srv.reg.remove(c)
 	if c.frag != nil {
 		putFrag(c.frag)
