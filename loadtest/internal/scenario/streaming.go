@@ -109,7 +109,8 @@ func runStreaming(ctx context.Context, c *Config, name string, then phase) (*rep
 		if !c.InEdge {
 			other := float64(after.busy-base.busy-(after.edge.CPUNs-base.edge.CPUNs)-connProcs.CPUNs) / 1e9
 			r.Add("CPU used by other processes during connect", other, "CPU-s").Note =
-				fmt.Sprintf("machine busy %.1f of %.1f CPU-s available", float64(after.busy-base.busy)/1e9, 2*secs)
+				fmt.Sprintf("machine busy %.1f of %.1f CPU-s available", float64(after.busy-base.busy)/1e9,
+					float64(runtime.NumCPU())*after.at.Sub(base.at).Seconds())
 		}
 	}
 	if m.progress.Synced > 0 {
@@ -344,7 +345,7 @@ func push(ctx context.Context, c *Config, s *streaming, r *report.Result, base b
 			other := busy - (after.edge.CPUNs - before.edge.CPUNs) - ccpu
 			secs := float64(after.at.Sub(before.at)) / 1e9
 			r.Add("CPU used by other processes during push", float64(other)/1e9, "CPU-s").Note =
-				fmt.Sprintf("machine busy %.1f of %.1f CPU-s available", float64(busy)/1e9, 2*secs)
+				fmt.Sprintf("machine busy %.1f of %.1f CPU-s available", float64(busy)/1e9, float64(runtime.NumCPU())*secs)
 		}
 	}
 	r.Check("every connection got every change", missing == 0 && delivered == int64(c.Pushes)*open,
