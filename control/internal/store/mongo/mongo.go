@@ -237,21 +237,48 @@ func (b *Backend) Delete(ctx context.Context, coll, id string, expect int64) err
 	return nil
 }
 
-// Modify implements store.Backend, document by document: read, call fn,
-// then insert or compare-and-set replace, retrying on a concurrent change.
+// Modify implements store.Backend, document by document: the current
+// documents are read with one query, then each is inserted or replaced with
+// compare-and-set; a document that changed concurrently is read again and
+// fn called again.
 func (b *Backend) Modify(ctx context.Context, coll string, ids []string, fn func(string, *store.Doc) (*store.Doc, error)) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	cur, err := b.db.Collection(coll).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	if err != nil {
+		return fmt.Errorf("cannot read %s: %w", coll, err)
+	}
+	known := make(map[string]*store.Doc, len(ids))
+	for cur.Next(ctx) {
+		d, err := fromBSON(cur.Current)
+		if err != nil {
+			cur.Close(ctx)
+			return err
+		}
+		known[d.ID] = d
+	}
+	err = cur.Err()
+	cur.Close(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot read %s: %w", coll, err)
+	}
 	for _, id := range ids {
+		old, fresh := known[id], true
 		for attempt := 0; ; attempt++ {
 			if attempt == 50 {
 				return fmt.Errorf("%s %s changed concurrently too often: %w", coll, id, store.ErrConflict)
 			}
-			old, err := b.Get(ctx, coll, id)
-			if errors.Is(err, store.ErrNotFound) {
-				old, err = nil, nil
+			if !fresh {
+				old, err = b.Get(ctx, coll, id)
+				if errors.Is(err, store.ErrNotFound) {
+					old, err = nil, nil
+				}
+				if err != nil {
+					return err
+				}
 			}
-			if err != nil {
-				return err
-			}
+			fresh = false
 			d, err := fn(id, old)
 			if err != nil {
 				return err
@@ -260,16 +287,16 @@ func (b *Backend) Modify(ctx context.Context, coll string, ids []string, fn func
 			case d == nil:
 			case old == nil:
 				err = b.Insert(ctx, coll, d)
+				if errors.Is(err, store.ErrDuplicate) && d.ID == id {
+					if _, gerr := b.Get(ctx, coll, id); gerr == nil {
+						continue // inserted concurrently: merge again
+					}
+				}
 			default:
 				err = b.Replace(ctx, coll, d, old.Version)
-			}
-			if old == nil && errors.Is(err, store.ErrDuplicate) && d != nil && d.ID == id {
-				if _, gerr := b.Get(ctx, coll, id); gerr == nil {
-					continue // inserted concurrently: merge again
+				if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+					continue
 				}
-			}
-			if errors.Is(err, store.ErrConflict) || (old != nil && errors.Is(err, store.ErrNotFound)) {
-				continue
 			}
 			if err != nil {
 				return err

@@ -15,7 +15,7 @@ import (
 	"github.com/switchyard/switchyard/control/internal/store/storetest"
 )
 
-func open(t *testing.T) *mongo.Backend {
+func open(t testing.TB) *mongo.Backend {
 	t.Helper()
 	uri := os.Getenv("SY_TEST_MONGO_URI")
 	if uri == "" {
