@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # build.sh: installs the UI's npm packages (npm ci, cache under $SY_CACHE_DIR/npm) and builds
 # dist/ (embedded into the Go binary by package ui). `build.sh --check` fails when the committed
-# dist/ is not what the sources build to.
+# dist/ is not what the sources build to; `build.sh --install` only installs the npm packages
+# (the browser tests need playwright-core).
 set -euo pipefail
 cd "$(dirname "$0")"
 cache="${SY_CACHE_DIR:-$HOME/.cache/switchyard}/npm"
@@ -13,4 +14,5 @@ if [ "$(cat node_modules/.sy-lock-hash 2>/dev/null)" != "$want" ]; then
 	npm ci --cache "$cache" --no-audit --no-fund --prefer-offline >&2
 	echo "$want" >node_modules/.sy-lock-hash
 fi
+[ "${1:-}" = "--install" ] && exit 0
 node build.mjs "$@"

@@ -49,8 +49,7 @@ func Handler() http.Handler { return HandlerFS(files) }
 // HandlerFS serves root (a built dist directory) the way Handler serves the
 // embedded files; the dev server uses it to serve a fresh build from disk.
 func HandlerFS(root fs.FS) http.Handler {
-	index, err := fs.ReadFile(root, "index.html")
-	if err != nil {
+	if _, err := fs.Stat(root, "index.html"); err != nil {
 		panic("BUG: ui: dist/index.html is missing; run control/ui/build.sh")
 	}
 	// modTime zero: ServeContent sends no Last-Modified (hashed names and
@@ -89,6 +88,11 @@ func HandlerFS(root fs.FS) http.Handler {
 				http.NotFound(w, r)
 				return
 			}
+		}
+		index, err := fs.ReadFile(root, "index.html") // per request: -dir may be rebuilt
+		if err != nil {
+			http.Error(w, "ui: index.html is missing", http.StatusInternalServerError)
+			return
 		}
 		h.Set("Cache-Control", "no-cache")
 		h.Set("Content-Security-Policy", csp)

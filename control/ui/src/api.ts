@@ -105,6 +105,23 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   return data as T;
 }
 
+// The API may send null for empty lists (e.g. items the bootstrap wrote);
+// the pages rely on arrays.
+function normSegment(x: Segment): Segment {
+  x.included ||= []; x.excluded ||= []; x.rules ||= []; x.tags ||= [];
+  x.rules.forEach((r) => { r.conditions ||= []; });
+  return x;
+}
+function normFlag(f: Flag): Flag {
+  f.variations ||= []; f.targetUsers ||= []; f.rules ||= []; f.tags ||= [];
+  f.fallthrough ||= { dispatchKey: '', includedInExpt: false, variations: [] };
+  f.fallthrough.variations ||= [];
+  f.targetUsers.forEach((t) => { t.keyIds ||= []; });
+  f.rules.forEach((r) => { r.conditions ||= []; r.variations ||= []; r.dispatchKey ||= ''; });
+  return f;
+}
+const mapList = <T,>(f: (x: T) => T) => (l: List<T>) => ({ ...l, items: (l.items || []).map(f) });
+
 const v1 = '/api/v1';
 const enc = encodeURIComponent;
 
@@ -139,32 +156,32 @@ export const api = {
     if (q.status) p.set('status', q.status);
     if (q.offset) p.set('offset', String(q.offset));
     p.set('limit', String(q.limit ?? 50));
-    return request<List<Flag>>('GET', `${v1}/envs/${enc(env)}/flags?${p}`);
+    return request<List<Flag>>('GET', `${v1}/envs/${enc(env)}/flags?${p}`).then(mapList(normFlag));
   },
-  flag: (env: string, key: string) => request<Flag>('GET', `${v1}/envs/${enc(env)}/flags/${enc(key)}`),
-  createFlag: (env: string, f: Partial<Flag>) => request<Flag>('POST', `${v1}/envs/${enc(env)}/flags`, f),
-  updateFlag: (env: string, f: Flag) => request<Flag>('PUT', `${v1}/envs/${enc(env)}/flags/${enc(f.key)}`, f),
+  flag: (env: string, key: string) => request<Flag>('GET', `${v1}/envs/${enc(env)}/flags/${enc(key)}`).then(normFlag),
+  createFlag: (env: string, f: Partial<Flag>) => request<Flag>('POST', `${v1}/envs/${enc(env)}/flags`, f).then(normFlag),
+  updateFlag: (env: string, f: Flag) => request<Flag>('PUT', `${v1}/envs/${enc(env)}/flags/${enc(f.key)}`, f).then(normFlag),
   toggleFlag: (env: string, key: string, isEnabled: boolean, version: number) =>
-    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/toggle`, { isEnabled, version }),
+    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/toggle`, { isEnabled, version }).then(normFlag),
   archiveFlag: (env: string, key: string, version: number) =>
-    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/archive`, { version }),
+    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/archive`, { version }).then(normFlag),
   restoreFlag: (env: string, key: string, version: number) =>
-    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/restore`, { version }),
+    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/restore`, { version }).then(normFlag),
   deleteFlag: (env: string, key: string, version: number) =>
     request<void>('DELETE', `${v1}/envs/${enc(env)}/flags/${enc(key)}?version=${version}`),
 
   segments: (env: string, status = '') =>
-    request<List<Segment>>('GET', `${v1}/envs/${enc(env)}/segments?limit=1000${status ? '&status=' + enc(status) : ''}`),
-  segment: (env: string, id: string) => request<Segment>('GET', `${v1}/envs/${enc(env)}/segments/${enc(id)}`),
-  createSegment: (env: string, s: Partial<Segment>) => request<Segment>('POST', `${v1}/envs/${enc(env)}/segments`, s),
-  updateSegment: (env: string, s: Segment) => request<Segment>('PUT', `${v1}/envs/${enc(env)}/segments/${enc(s.id)}`, s),
+    request<List<Segment>>('GET', `${v1}/envs/${enc(env)}/segments?limit=1000${status ? '&status=' + enc(status) : ''}`).then(mapList(normSegment)),
+  segment: (env: string, id: string) => request<Segment>('GET', `${v1}/envs/${enc(env)}/segments/${enc(id)}`).then(normSegment),
+  createSegment: (env: string, s: Partial<Segment>) => request<Segment>('POST', `${v1}/envs/${enc(env)}/segments`, s).then(normSegment),
+  updateSegment: (env: string, s: Segment) => request<Segment>('PUT', `${v1}/envs/${enc(env)}/segments/${enc(s.id)}`, s).then(normSegment),
   archiveSegment: (env: string, id: string, version: number) =>
-    request<Segment>('POST', `${v1}/envs/${enc(env)}/segments/${enc(id)}/archive`, { version }),
+    request<Segment>('POST', `${v1}/envs/${enc(env)}/segments/${enc(id)}/archive`, { version }).then(normSegment),
   restoreSegment: (env: string, id: string, version: number) =>
-    request<Segment>('POST', `${v1}/envs/${enc(env)}/segments/${enc(id)}/restore`, { version }),
+    request<Segment>('POST', `${v1}/envs/${enc(env)}/segments/${enc(id)}/restore`, { version }).then(normSegment),
   deleteSegment: (env: string, id: string, version: number) =>
     request<void>('DELETE', `${v1}/envs/${enc(env)}/segments/${enc(id)}?version=${version}`),
-  segmentFlags: (env: string, id: string) => request<List<Flag>>('GET', `${v1}/envs/${enc(env)}/segments/${enc(id)}/flags`),
+  segmentFlags: (env: string, id: string) => request<List<Flag>>('GET', `${v1}/envs/${enc(env)}/segments/${enc(id)}/flags`).then(mapList(normFlag)),
 
   endUsers: (env: string, q: string, offset: number) =>
     request<List<EndUser>>('GET', `${v1}/envs/${enc(env)}/end-users?limit=50&offset=${offset}${q ? '&q=' + enc(q) : ''}`),

@@ -1,0 +1,309 @@
+// e2e.mjs: browser end-to-end test of the operator UI with headless Debian
+// Chromium driven by playwright-core. Run by control/ui/e2e_test.go (build
+// tag integration), which starts the platform and reads the results.
+//
+// Input (environment): SY_UI_URL, SY_ADMIN_EMAIL, SY_ADMIN_PASSWORD,
+// SY_FLAG_KEY (a new flag key), SY_VIEWER_EMAIL, SY_VIEWER_PASSWORD,
+// SY_ARTIFACTS (screenshot directory), SY_CHROMIUM (default /usr/bin/chromium).
+// Output: one JSON object per line on stdout: {"step","ok","ms","error"?};
+// the last line is {"done":true,"passed":N,"failed":M}. The first failing
+// step ends the run (later steps depend on it) after a screenshot.
+import { chromium } from 'playwright-core';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const env = (k, d) => {
+  const v = process.env[k] ?? d;
+  if (v === undefined) { console.error(`e2e: ${k} is not set`); process.exit(2); }
+  return v;
+};
+const base = env('SY_UI_URL').replace(/\/$/, '');
+const admin = { email: env('SY_ADMIN_EMAIL'), password: env('SY_ADMIN_PASSWORD') };
+const viewer = { email: env('SY_VIEWER_EMAIL'), password: env('SY_VIEWER_PASSWORD') };
+const flagKey = env('SY_FLAG_KEY');
+const shots = env('SY_ARTIFACTS');
+const flagName = 'E2E checkout ' + flagKey;
+mkdirSync(shots, { recursive: true });
+
+const profile = mkdtempSync(join(tmpdir(), 'sy-ui-chromium-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: env('SY_CHROMIUM', '/usr/bin/chromium'),
+  headless: true,
+  viewport: { width: 1280, height: 900 },
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+context.setDefaultTimeout(15000);
+const page = context.pages()[0] || await context.newPage();
+const problems = [];
+page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push('console error: ' + m.text()); });
+// no request may leave this origin
+const origin = new URL(base).origin;
+page.on('request', (r) => {
+  const u = r.url();
+  if (!u.startsWith(origin) && !u.startsWith('data:')) problems.push('request to another host: ' + u);
+});
+
+let passed = 0, failed = 0;
+const report = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    if (problems.length) throw new Error(problems.splice(0).join('; '));
+    passed++;
+    report({ step: name, ok: true, ms: Date.now() - t0 });
+  } catch (e) {
+    failed++;
+    report({ step: name, ok: false, ms: Date.now() - t0, error: String(e && e.message || e).slice(0, 2000) });
+    try { await page.screenshot({ path: join(shots, `FAILED-${name}.png`), fullPage: true }); } catch { /* closed */ }
+    throw e;
+  }
+}
+// settle waits until no page shows a spinner or is busy loading.
+const settle = () => page.waitForFunction(() => !document.querySelector('.loading, [aria-busy="true"]'));
+const shot = async (name) => { await settle(); await page.evaluate(() => window.scrollTo(0, 0)); await page.screenshot({ path: join(shots, name + '.png'), fullPage: true }); };
+const expectVisible = async (loc, what) => {
+  try { await loc.first().waitFor({ state: 'visible' }); } catch { throw new Error(`not visible: ${what}`); }
+};
+const expectCount = async (loc, n, what) => {
+  const c = await loc.count();
+  if (c !== n) throw new Error(`${what}: found ${c}, want ${n}`);
+};
+const expectText = async (loc, re, what) => {
+  const deadline = Date.now() + 15000;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = (await loc.textContent().catch(() => '')) || '';
+    if (re.test(last)) return;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`${what}: text ${JSON.stringify(last)} does not match ${re}`);
+};
+
+async function login(who) {
+  await page.goto(base + '/');
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByLabel('Password').fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expectVisible(page.getByRole('heading', { name: 'Feature flags' }), 'flag list after login');
+}
+
+async function logout() {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expectVisible(page.getByRole('button', { name: 'Sign in' }), 'login form after sign-out');
+}
+
+try {
+  await step('login-refused-with-wrong-password', async () => {
+    await page.goto(base + '/');
+    await shot('login');
+    await page.getByLabel('Email').fill(admin.email);
+    await page.getByLabel('Password').fill('not-the-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expectText(page.getByRole('alert'), /wrong email or password/i, 'login error');
+  });
+
+  await step('login', async () => {
+    await login(admin);
+    await expectVisible(page.getByRole('link', { name: 'Checkout flow' }), 'demo flag in the list');
+    await expectText(page.getByTestId('role'), /owner/, 'role badge');
+    await shot('flags');
+  });
+
+  await step('flag-list-search-and-tag-filter', async () => {
+    await page.getByLabel('Search flags').fill('checkout');
+    await expectVisible(page.getByRole('link', { name: 'Checkout flow' }), 'search hit');
+    await page.waitForFunction(() => !document.body.innerText.includes('Welcome banner'));
+    await page.getByLabel('Search flags').fill('');
+    await page.getByRole('button', { name: 'ui', exact: true }).click(); // tag filter
+    await expectVisible(page.getByRole('link', { name: 'Welcome banner' }), 'tag filter hit');
+    await page.waitForFunction(() => !document.body.innerText.includes('Checkout flow'));
+    await page.getByRole('button', { name: 'ui', exact: true }).click();
+    await expectVisible(page.getByRole('link', { name: 'Checkout flow' }), 'all flags again');
+  });
+
+  await step('create-flag-duplicate-key-error-next-to-field', async () => {
+    await page.getByRole('button', { name: 'Create flag' }).click();
+    const form = page.getByRole('form', { name: 'Create flag' });
+    await form.getByLabel('Key').fill('checkout-flow');
+    await form.getByRole('button', { name: 'Create', exact: true }).click();
+    // the API's message appears under the Key input, tied to it by aria-describedby
+    const key = form.getByLabel('Key');
+    await page.waitForFunction((el) => el.getAttribute('aria-invalid') === 'true', await key.elementHandle());
+    const errId = await key.getAttribute('aria-describedby');
+    await expectText(page.locator('#' + errId), /exist|duplicate|already/i, 'duplicate key message');
+  });
+
+  await step('create-flag', async () => {
+    const form = page.getByRole('form', { name: 'Create flag' });
+    await form.getByLabel('Key').fill(flagKey);
+    await form.getByLabel('Name').fill(flagName);
+    await form.getByLabel('Type').selectOption('string');
+    await form.getByLabel('Variation 1 name').fill('control');
+    await form.getByLabel('Variation 1 value').fill('classic');
+    await form.getByLabel('Variation 2 name').fill('treatment');
+    await form.getByLabel('Variation 2 value').fill('one-page');
+    await form.getByLabel('Tags').fill('e2e, checkout');
+    await shot('flag-create');
+    await form.getByRole('button', { name: 'Create', exact: true }).click();
+    await expectVisible(page.getByRole('heading', { name: 'Rules' }), 'flag detail');
+    if (!page.url().endsWith('/flags/' + flagKey)) throw new Error('not on the flag page: ' + page.url());
+  });
+
+  await step('rule-with-bad-rollout-is-refused-next-to-the-field', async () => {
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    const rule = page.getByRole('group', { name: 'Rule 1', exact: true });
+    await rule.getByLabel('Rule 1 name').fill('French pro users');
+    await rule.getByLabel('Rule 1 condition 1 property').fill('country');
+    await rule.getByLabel('Rule 1 condition 1 operator').selectOption('Equal');
+    await rule.getByLabel('Rule 1 condition 1 value').fill('FR');
+    await rule.getByRole('button', { name: 'Add condition to rule 1' }).click();
+    await rule.getByLabel('Rule 1 condition 2 property').fill('plan');
+    await rule.getByLabel('Rule 1 condition 2 operator').selectOption('IsOneOf');
+    await rule.getByLabel('Rule 1 condition 2 value').fill('pro, team');
+    await rule.getByLabel('Rule 1 serves').selectOption({ label: 'a percentage rollout' });
+    await rule.getByLabel('Rule 1 % control').fill('30');
+    await rule.getByLabel('Rule 1 % treatment').fill('60');
+    const serve = page.getByRole('group', { name: 'Rule 1 serve' });
+    await expectText(serve.getByRole('status', { name: 'Rule 1 rollout total' }), /Total 90%.*must be 100%/, 'live sum check');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    // refused by the API; its message is shown inside the rule's serve group
+    await expectText(serve.getByRole('alert'), /sum to 100%.*90(\.\d+)?%/, 'rollout error next to the split');
+    await shot('flag-rollout-refused');
+  });
+
+  await step('rule-30-70-saved', async () => {
+    const rule = page.getByRole('group', { name: 'Rule 1', exact: true });
+    await rule.getByLabel('Rule 1 % treatment').fill('70');
+    await expectText(page.getByRole('status', { name: 'Rule 1 rollout total' }), /^Total 100%$/, 'live sum 100%');
+    await rule.getByLabel('Rule 1 dispatch key').fill('keyId');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expectText(page.getByRole('region', { name: 'Save' }).getByRole('status').last(), /Saved/, 'saved');
+    // reload: the rule came back from the API as saved
+    await page.reload();
+    await expectVisible(page.getByLabel('Rule 1 condition 2 value'), 'rule after reload');
+    const v = await page.getByLabel('Rule 1 condition 2 value').inputValue();
+    if (v !== 'pro, team') throw new Error('condition 2 value after reload: ' + v);
+    const t = await page.getByLabel('Rule 1 % treatment').inputValue();
+    if (t !== '70') throw new Error('treatment % after reload: ' + t);
+  });
+
+  await step('turn-flag-on', async () => {
+    const sw = page.getByRole('switch', { name: 'Enable ' + flagKey });
+    if ((await sw.getAttribute('aria-checked')) !== 'false') throw new Error('new flag should be off');
+    await sw.click();
+    await page.waitForFunction((k) => document.querySelector(`[role=switch][aria-label="Enable ${k}"]`)?.getAttribute('aria-checked') === 'true', flagKey);
+    await shot('flag-detail');
+  });
+
+  await step('rule-reorder-and-segment-condition', async () => {
+    // a second rule with a segment condition, moved above the first, then discarded
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    const r2 = page.getByRole('group', { name: 'Rule 2', exact: true });
+    await r2.getByLabel('Rule 2 name').fill('Beta');
+    await r2.getByLabel('Rule 2 condition 1 operator').selectOption('@in');
+    await r2.getByLabel('Rule 2 condition 1 segments').selectOption({ label: 'Beta testers' });
+    await page.getByRole('button', { name: 'Move rule 2 up' }).click();
+    const first = await page.getByLabel('Rule 1 name').inputValue();
+    if (first !== 'Beta') throw new Error('after moving up, rule 1 is ' + first);
+    await page.getByRole('button', { name: 'Discard changes' }).click();
+    const again = await page.getByLabel('Rule 1 name').inputValue();
+    if (again !== 'French pro users') throw new Error('after discard, rule 1 is ' + again);
+    await expectCount(page.getByLabel('Rule 2 name'), 0, 'rule 2 after discard');
+  });
+
+  await step('flag-list-toggle-in-place', async () => {
+    await page.getByRole('link', { name: 'Flags', exact: true }).click();
+    const sw = page.getByRole('switch', { name: 'Enable theme-config' });
+    await sw.click();
+    await page.waitForFunction(() => document.querySelector('[role=switch][aria-label="Enable theme-config"]')?.getAttribute('aria-checked') === 'true');
+    await sw.click();
+    await page.waitForFunction(() => document.querySelector('[role=switch][aria-label="Enable theme-config"]')?.getAttribute('aria-checked') === 'false');
+  });
+
+  await step('pages-render', async () => {
+    const nav = page.getByRole('navigation', { name: 'Sections' });
+    for (const [link, heading, file] of [
+      ['Segments', 'Segments', 'segments'], ['End users', 'End users', 'end-users'], ['Insights', 'Insights', 'insights'],
+      ['Experiments', 'Experiments', 'experiments'], ['SDK keys', /SDK keys/, 'sdk-keys']]) {
+      await nav.getByRole('link', { name: link, exact: true }).click();
+      await expectVisible(page.getByRole('heading', { name: heading, level: 1 }), link + ' page');
+      if (file === 'insights') await expectVisible(page.getByRole('img', { name: /Evaluations of/ }).or(page.getByText('No data in this range.')), 'insights chart');
+      if (file === 'sdk-keys') await expectVisible(page.getByRole('button', { name: 'Copy server secret' }), 'copy button');
+      await shot(file);
+    }
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Segments', exact: true }).click();
+    await page.getByRole('link', { name: 'Beta testers' }).click();
+    await expectVisible(page.getByLabel('Included users (keys)'), 'segment editor');
+    await shot('segment-detail');
+  });
+
+  await step('switch-environment', async () => {
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Flags', exact: true }).click();
+    await page.getByLabel('Environment').selectOption({ label: 'prod' });
+    await expectVisible(page.getByRole('link', { name: 'Checkout flow' }), 'prod flags');
+    await expectCount(page.getByRole('link', { name: flagName }), 0, 'the new dev flag in prod');
+    await page.getByLabel('Environment').selectOption({ label: 'dev' });
+    await expectVisible(page.getByRole('link', { name: flagName }), 'dev flags again');
+  });
+
+  await step('access-token-created', async () => {
+    await page.getByRole('link', { name: 'Access tokens' }).click();
+    const form = page.getByRole('form', { name: 'Create token' });
+    await form.getByLabel('Token name').fill('ci');
+    await form.getByLabel('Token role').selectOption('editor');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    await expectVisible(page.getByLabel('New token value'), 'new token value');
+    await shot('tokens');
+  });
+
+  await step('add-viewer-member', async () => {
+    await page.getByRole('link', { name: 'Members' }).click();
+    const form = page.getByRole('form', { name: 'Add member' });
+    await form.getByLabel('Member email').fill(viewer.email);
+    await form.getByLabel('Member name').fill('Vera Viewer');
+    await form.getByLabel('Initial password').fill(viewer.password);
+    await form.getByLabel('Member role').selectOption('viewer');
+    await form.getByRole('button', { name: 'Add member' }).click();
+    await expectText(form.getByRole('status'), /Added .* as viewer/, 'member added');
+    await expectVisible(page.getByRole('cell', { name: viewer.email }), 'viewer in the member list');
+    await shot('members');
+    await logout();
+  });
+
+  await step('viewer-sees-no-edit-buttons', async () => {
+    await login(viewer);
+    await expectText(page.getByTestId('role'), /viewer/, 'role badge');
+    await expectVisible(page.getByRole('link', { name: flagName }), 'flag list');
+    await expectCount(page.getByRole('button', { name: 'Create flag' }), 0, 'Create flag buttons');
+    await expectCount(page.getByRole('switch'), 0, 'toggle switches');
+    await expectCount(page.getByRole('link', { name: 'Access tokens' }), 0, 'Access tokens link');
+    await shot('viewer-flags');
+    await page.getByRole('link', { name: flagName }).click();
+    await expectVisible(page.getByRole('heading', { name: 'Rules' }), 'flag detail');
+    for (const name of ['Save changes', 'Add rule', 'Archive', 'Add condition to rule 1', 'Remove rule 1', 'Move rule 1 down', 'Discard changes']) {
+      await expectCount(page.getByRole('button', { name }), 0, `"${name}" buttons`);
+    }
+    await expectCount(page.getByRole('switch'), 0, 'toggle switches on the flag');
+    if (!(await page.getByLabel('Rule 1 name').evaluate((el) => el.readOnly))) throw new Error('rule name is editable for a viewer');
+    await shot('viewer-flag');
+    for (const link of ['Segments', 'Experiments', 'SDK keys']) {
+      await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: link, exact: true }).click();
+      await expectVisible(page.getByRole('heading', { level: 1 }), link);
+      await expectCount(page.getByRole('button', { name: /^(Create|Rotate|Start|Stop|Delete)/ }), 0, `edit buttons on ${link}`);
+    }
+    await page.getByRole('link', { name: 'Members' }).click();
+    await expectVisible(page.getByRole('cell', { name: viewer.email }), 'member list');
+    await expectCount(page.getByRole('button', { name: /^(Add member|Remove)/ }), 0, 'member edit buttons');
+  });
+} catch {
+  // reported by step()
+} finally {
+  report({ done: true, passed, failed });
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
