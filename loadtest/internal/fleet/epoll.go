@@ -243,8 +243,10 @@ func (l *eloop) drop(c *econn, cause string) {
 	if cause != "" {
 		f.fail(cause)
 	}
-	l.conns[c.fd] = nil
-	syscall.Close(int(c.fd))
+	if c.fd >= 0 { // (tests use fd -1)
+		l.conns[c.fd] = nil
+		syscall.Close(int(c.fd))
+	}
 	c.state = 255
 }
 

@@ -100,10 +100,3 @@ func TestRecordIsAllocationFree(t *testing.T) {
 	}
 }
 
-func BenchmarkRecord(b *testing.B) {
-	var h H
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		h.Record(time.Duration(i))
-	}
-}
