@@ -99,4 +99,3 @@ func TestRecordIsAllocationFree(t *testing.T) {
 		t.Fatalf("Record allocates %v", a)
 	}
 }
-
