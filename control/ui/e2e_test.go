@@ -1,0 +1,418 @@
+//go:build integration
+
+package ui_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+
+	"github.com/switchyard/switchyard/codec/secret"
+	"github.com/switchyard/switchyard/control/ui"
+)
+
+// The browser tests run the all-in-one binary (control + edge + analytics on
+// an embedded store, fresh temp data dir, free loopback ports), serve
+// ui.Handler in front of its API, hold a FeatBit server-SDK streaming
+// connection to the edge, and drive headless Chromium through e2e/e2e.mjs.
+
+func run(t *testing.T, dir string, timeout time.Duration, name string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// TestDistUpToDate fails when the committed dist/ is not what src/ builds to.
+func TestDistUpToDate(t *testing.T) {
+	run(t, ".", 10*time.Minute, "bash", "build.sh", "--check")
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// platform is a running all-in-one binary.
+type platform struct {
+	ctlAddr, edgeAddr string
+	adminPassword     string
+	devServerSecret   string
+}
+
+func startPlatform(t *testing.T, root string) *platform {
+	t.Helper()
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "switchyard")
+	run(t, root, 10*time.Minute, "go", "build", "-o", bin, "./control/cmd/switchyard")
+	p := &platform{ctlAddr: freeAddr(t), edgeAddr: freeAddr(t), adminPassword: fmt.Sprintf("e2e-admin-%d", rand.Uint64())}
+	cmd := exec.Command(bin, "-data", filepath.Join(tmp, "data"), "-addr", p.ctlAddr, "-edge-addr", p.edgeAddr,
+		"-admin-password", p.adminPassword)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(tmp, "switchyard.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("switchyard log (tail):\n%s", tail(string(b), 4000))
+		}
+	})
+	// the banner: "Environment dev    server secret <44 chars>"
+	re := regexp.MustCompile(`Environment (\S+)\s+server secret (\S+)`)
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sent := false
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil && m[1] == "dev" && !sent {
+				found <- m[2]
+				sent = true
+			}
+		}
+		if !sent {
+			close(found)
+		}
+	}()
+	select {
+	case s, ok := <-found:
+		if !ok || !secret.Valid(s) {
+			t.Fatalf("switchyard printed no valid dev server secret (%q)", s)
+		}
+		p.devServerSecret = s
+	case <-time.After(2 * time.Minute):
+		t.Fatal("switchyard did not print its banner within 2 minutes")
+	}
+	return p
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// wire types: FeatBit's JSON form of a flag as the edge streams it.
+type wireFlag struct {
+	Key        string `json:"key"`
+	IsEnabled  bool   `json:"isEnabled"`
+	Variations []struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"variations"`
+	Rules []struct {
+		Name        string  `json:"name"`
+		DispatchKey *string `json:"dispatchKey"`
+		Conditions  []struct {
+			Property string  `json:"property"`
+			Op       *string `json:"op"`
+			Value    string  `json:"value"`
+		} `json:"conditions"`
+		Variations []struct {
+			ID      string     `json:"id"`
+			Rollout [2]float64 `json:"rollout"`
+		} `json:"variations"`
+	} `json:"rules"`
+}
+
+type syncMsg struct {
+	MessageType string `json:"messageType"`
+	Data        struct {
+		EventType    string     `json:"eventType"`
+		FeatureFlags []wireFlag `json:"featureFlags"`
+	} `json:"data"`
+}
+
+// sdkStream is a FeatBit server-SDK streaming connection that remembers the
+// last state of every flag it was sent.
+type sdkStream struct {
+	mu    sync.Mutex
+	flags map[string]wireFlag
+	full  chan struct{}
+	err   error
+}
+
+func openStream(t *testing.T, edgeAddr, serverSecret string) *sdkStream {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	u := "ws://" + edgeAddr + "/streaming?type=server&token=" + url.QueryEscape(secret.EncodeToken(serverSecret, time.Now().UnixMilli(), 7))
+	conn, _, _, err := ws.Dial(ctx, u)
+	if err != nil {
+		t.Fatalf("dial %s: %v", u, err)
+	}
+	s := &sdkStream{flags: map[string]wireFlag{}, full: make(chan struct{})}
+	var wmu sync.Mutex
+	send := func(msg string) error {
+		wmu.Lock()
+		defer wmu.Unlock()
+		return wsutil.WriteClientText(conn, []byte(msg))
+	}
+	if err := send(`{"messageType":"data-sync","data":{"timestamp":0}}`); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // keep-alive like the SDKs
+		defer wg.Done()
+		tk := time.NewTicker(5 * time.Second)
+		defer tk.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+				_ = send(`{"messageType":"ping","data":null}`)
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		closed := false
+		for {
+			b, err := wsutil.ReadServerText(conn)
+			if err != nil {
+				s.mu.Lock()
+				s.err = err
+				s.mu.Unlock()
+				return
+			}
+			var m syncMsg
+			if json.Unmarshal(b, &m) != nil || m.MessageType != "data-sync" {
+				continue
+			}
+			s.mu.Lock()
+			for _, f := range m.Data.FeatureFlags {
+				s.flags[f.Key] = f
+			}
+			s.mu.Unlock()
+			if m.Data.EventType == "full" && !closed {
+				close(s.full)
+				closed = true
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); conn.Close(); wg.Wait() })
+	select {
+	case <-s.full:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the edge sent no full data-sync within 30 s")
+	}
+	return s
+}
+
+func (s *sdkStream) flag(key string) (wireFlag, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.flags[key]
+	return f, ok, s.err
+}
+
+// ruleDelivered reports what is still missing from the flag the UI built: on,
+// one rule, conditions country Equal FR and plan IsOneOf [pro, team], 30% control / 70% treatment.
+func ruleDelivered(f wireFlag) string {
+	if !f.IsEnabled {
+		return "flag is off"
+	}
+	if len(f.Rules) != 1 {
+		return fmt.Sprintf("%d rules", len(f.Rules))
+	}
+	r := f.Rules[0]
+	if len(r.Conditions) != 2 {
+		return fmt.Sprintf("%d conditions", len(r.Conditions))
+	}
+	c0, c1 := r.Conditions[0], r.Conditions[1]
+	if c0.Property != "country" || c0.Op == nil || *c0.Op != "Equal" || c0.Value != "FR" {
+		return fmt.Sprintf("condition 1 is %+v", c0)
+	}
+	var list []string
+	if c1.Property != "plan" || c1.Op == nil || *c1.Op != "IsOneOf" || json.Unmarshal([]byte(c1.Value), &list) != nil ||
+		strings.Join(list, ",") != "pro,team" {
+		return fmt.Sprintf("condition 2 is %+v", c1)
+	}
+	names := map[string]string{}
+	for _, v := range f.Variations {
+		names[v.ID] = v.Name
+	}
+	share := map[string]float64{}
+	for _, v := range r.Variations {
+		share[names[v.ID]] += v.Rollout[1] - v.Rollout[0]
+	}
+	if math.Abs(share["control"]-0.3) > 1e-9 || math.Abs(share["treatment"]-0.7) > 1e-9 {
+		return fmt.Sprintf("split is %v", share)
+	}
+	if r.DispatchKey == nil || *r.DispatchKey != "keyId" {
+		return "dispatch key is not keyId"
+	}
+	return ""
+}
+
+type stepResult struct {
+	Step   string `json:"step"`
+	OK     bool   `json:"ok"`
+	MS     int64  `json:"ms"`
+	Error  string `json:"error"`
+	Done   bool   `json:"done"`
+	Passed int    `json:"passed"`
+	Failed int    `json:"failed"`
+}
+
+func TestBrowserE2E(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Fatal("node is required for the browser tests (Debian package nodejs)")
+	}
+	run(t, ".", 15*time.Minute, "bash", "install-chromium.sh")
+	run(t, ".", 10*time.Minute, "bash", "build.sh", "--install")
+
+	p := startPlatform(t, root)
+	target, _ := url.Parse("http://" + p.ctlAddr)
+	mux := http.NewServeMux()
+	mux.Handle("/api/", httputil.NewSingleHostReverseProxy(target))
+	mux.Handle("/", ui.Handler())
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	stream := openStream(t, p.edgeAddr, p.devServerSecret)
+	if _, ok, _ := stream.flag("checkout-flow"); !ok {
+		t.Fatal("the full data-sync lacks the demo flag checkout-flow")
+	}
+
+	flagKey := fmt.Sprintf("e2e-checkout-%d", rand.IntN(1_000_000))
+	artifacts := filepath.Join(root, ".artifacts", "ui")
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "e2e/e2e.mjs")
+	cmd.Env = append(os.Environ(),
+		"SY_UI_URL="+srv.URL,
+		"SY_ADMIN_EMAIL=admin@switchyard.local",
+		"SY_ADMIN_PASSWORD="+p.adminPassword,
+		"SY_FLAG_KEY="+flagKey,
+		"SY_VIEWER_EMAIL=viewer-"+flagKey+"@example.com",
+		"SY_VIEWER_PASSWORD=viewer-password-1",
+		"SY_ARTIFACTS="+artifacts,
+	)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var done *stepResult
+	steps := 0
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var r stepResult
+		if json.Unmarshal(sc.Bytes(), &r) != nil {
+			t.Logf("e2e: %s", sc.Text())
+			continue
+		}
+		if r.Done {
+			done = &r
+			continue
+		}
+		steps++
+		t.Run(r.Step, func(t *testing.T) {
+			if !r.OK {
+				t.Errorf("%s (after %d ms; screenshot %s)", r.Error, r.MS, filepath.Join(artifacts, "FAILED-"+r.Step+".png"))
+			}
+		})
+	}
+	_, _ = io.Copy(io.Discard, out)
+	werr := cmd.Wait()
+	if done == nil {
+		t.Fatalf("the browser script ended without a summary (%v); stderr:\n%s", werr, tail(stderr.String(), 4000))
+	}
+	if done.Failed > 0 || werr != nil {
+		t.Fatalf("browser steps: %d passed, %d failed (%v); screenshots in %s", done.Passed, done.Failed, werr, artifacts)
+	}
+	if steps < 15 {
+		t.Fatalf("only %d browser steps ran", steps)
+	}
+
+	// The SDK connection opened before the browser run received the flag
+	// exactly as the UI built it.
+	t.Run("sdk-stream-received-the-change", func(t *testing.T) {
+		deadline := time.Now().Add(30 * time.Second)
+		why := "flag never arrived"
+		for time.Now().Before(deadline) {
+			f, ok, err := stream.flag(flagKey)
+			if err != nil {
+				t.Fatalf("stream broke: %v", err)
+			}
+			if ok {
+				if why = ruleDelivered(f); why == "" {
+					return
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("the SDK stream did not receive the UI's change: %s", why)
+	})
+	for _, f := range []string{"login", "flags", "flag-detail", "flag-rollout-refused", "segments", "insights", "experiments", "sdk-keys", "members", "viewer-flag"} {
+		if st, err := os.Stat(filepath.Join(artifacts, f+".png")); err != nil || st.Size() < 5000 {
+			t.Errorf("screenshot %s.png missing or tiny (%v)", f, err)
+		}
+	}
+}
