@@ -258,6 +258,42 @@ func waitSeen(t *testing.T, p *sdkProc, timeout time.Duration, value string, u u
 	return msg{}
 }
 
+// checkInsights waits until the insight topic holds the evaluations of
+// compat-bool for u-plain and compat-rule for u-beta and the metric for
+// u-plain, then checks their content: env id, variation id and value,
+// metric value, app type and timestamps.
+func checkInsights(t *testing.T, e *testEdge, fx *fixture, sdk, metric string, value float64) {
+	t.Helper()
+	start := time.Now()
+	e.Insights.waitFor(insightDeadline, "evaluation and metric events", func(evs []codec.FlagEval, ms []codec.MetricEvent) bool {
+		return hasEval(evs, fx.EnvID, flagBool, "u-plain") && hasEval(evs, fx.EnvID, flagRule, "u-beta") &&
+			hasMetric(ms, fx.EnvID, metric, "u-plain")
+	})
+	t.Logf("%s: track/flush → InsightBatch on %s within %s", sdk, e.Insights.topic, time.Since(start).Round(time.Millisecond))
+	sane := func(ms int64) bool { // the SDK's clock is this host's
+		return ms > start.Add(-10*time.Minute).UnixMilli() && ms < time.Now().Add(time.Minute).UnixMilli()
+	}
+	e.Insights.mu.Lock()
+	defer e.Insights.mu.Unlock()
+	for _, ev := range e.Insights.evals {
+		if ev.FlagKey == flagBool && ev.UserKey == "u-plain" {
+			if ev.VariationID != varID(fx.Flags[flagBool], "true") || ev.Value != "true" || !sane(ev.Timestamp) {
+				t.Errorf("%s: evaluation event %+v: want variation %s (\"true\") and a current timestamp", sdk, ev, varID(fx.Flags[flagBool], "true"))
+			}
+		}
+	}
+	for _, m := range e.Insights.mets {
+		if m.EventName == metric {
+			if m.UserKey != "u-plain" || m.NumericValue != value || m.AppType == "" || !sane(m.Timestamp) {
+				t.Errorf("%s: metric event %+v: want user u-plain, value %g, an app type and a current timestamp", sdk, m, value)
+			}
+		}
+	}
+	if e.Insights.bad > 0 {
+		t.Errorf("%d records on %s are not msgp InsightBatch", e.Insights.bad, e.Insights.topic)
+	}
+}
+
 // checkNumericEvents tracks a metric for u-numeric, whose custom property
 // "age" the JavaScript SDKs send as a JSON number: the edge must accept the
 // events (a 4xx other than 400/408/429 makes the JS SDKs stop sending events
@@ -335,18 +371,9 @@ func runServerSDK(t *testing.T, spec sdkSpec) {
 	t.Logf("%s: segment change → rule flag re-evaluated by the SDK: %.2f ms", spec.name, float64(d.Microseconds())/1000)
 
 	// Events: evaluations (above) and a custom metric arrive on Kafka.
-	metric := "compat-checkout-" + spec.name
-	p.call(map[string]any{"cmd": "track", "user": fx.Users["u-plain"], "event": metric, "value": 1.5})
+	p.call(map[string]any{"cmd": "track", "user": fx.Users["u-plain"], "event": "compat-checkout-" + spec.name, "value": 1.5})
 	p.call(map[string]any{"cmd": "flush"})
-	start := time.Now()
-	e.Insights.waitFor(insightDeadline, "evaluation and metric events", func(evs []codec.FlagEval, ms []codec.MetricEvent) bool {
-		return hasEval(evs, fx.EnvID, flagBool, "u-plain") && hasEval(evs, fx.EnvID, flagRule, "u-beta") &&
-			hasMetric(ms, fx.EnvID, metric, "u-plain")
-	})
-	t.Logf("%s: track/flush → InsightBatch on %s within %s", spec.name, e.Insights.topic, time.Since(start).Round(time.Millisecond))
-	if n := e.Insights.undecodable(); n > 0 {
-		t.Errorf("%d records on %s are not msgp InsightBatch", n, e.Insights.topic)
-	}
+	checkInsights(t, e, fx, spec.name, "compat-checkout-"+spec.name, 1.5)
 
 	checkNumericEvents(t, p, e, fx, spec.name, true)
 	checkConnections(t, p, spec, true)
@@ -455,15 +482,9 @@ func runClientSDK(t *testing.T, spec sdkSpec) {
 	d := checkSegmentPush(t, p, e, fx, plain)
 	t.Logf("%s: segment change → affected flag re-evaluated by the edge and pushed: %.2f ms", spec.name, float64(d.Microseconds())/1000)
 
-	metric := "compat-checkout-" + spec.name
-	p.call(map[string]any{"cmd": "track", "event": metric, "value": 2})
+	p.call(map[string]any{"cmd": "track", "event": "compat-checkout-" + spec.name, "value": 2})
 	p.call(map[string]any{"cmd": "flush"})
-	start := time.Now()
-	e.Insights.waitFor(insightDeadline, "evaluation and metric events", func(evs []codec.FlagEval, ms []codec.MetricEvent) bool {
-		return hasEval(evs, fx.EnvID, flagBool, "u-plain") && hasEval(evs, fx.EnvID, flagRule, "u-beta") &&
-			hasMetric(ms, fx.EnvID, metric, "u-plain")
-	})
-	t.Logf("%s: track/flush → InsightBatch on %s within %s", spec.name, e.Insights.topic, time.Since(start).Round(time.Millisecond))
+	checkInsights(t, e, fx, spec.name, "compat-checkout-"+spec.name, 2)
 
 	p.call(map[string]any{"cmd": "identify", "user": fx.Users["u-numeric"]})
 	checkNumericEvents(t, p, e, fx, spec.name, false)
