@@ -7,16 +7,24 @@
 // runs under Node with the ws package as its WebSocket and a Map-backed
 // localStorage), and fb-python-sdk from PyPI (python/requirements.txt). Each
 // SDK is driven by a small script that reads JSON commands on stdin and
-// answers with JSON lines on stdout; the Go test (build tag integration, so
-// it runs in `make test`) installs the packages on first use (npm ci, and a
-// virtualenv cached under $SY_CACHE_DIR keyed by the requirements' hash),
-// starts an edge with a LocalSource and the real Kafka event sink, and checks
-// for each SDK: initialisation over the WebSocket, flag values (boolean,
-// string, number, JSON, targeting, rules, segments, a percentage rollout
-// compared with the edge's own evaluator), a change pushed through the
-// source reaching the SDK (the delay is logged, the deadline generous), and
-// track/flush events arriving on the insight topic.
+// answers with JSON lines on stdout (node/lib/rpc.js describes the protocol).
+//
+// The Go tests (build tag integration, so they run in `make test`) install
+// the packages on first use (npm ci, and a virtualenv cached under
+// $SY_CACHE_DIR keyed by the requirements' hash), start an edge fed by an
+// edge.LocalSource with the real Kafka event sink under a random topic
+// prefix, and check for each SDK, streaming and (Node, JS) polling:
+// initialisation; flag values (boolean, string, number, JSON, targeting,
+// rules, segments, a percentage rollout compared with edge/eval); changes and
+// segment changes pushed through the source and seen through the SDK's own
+// change notification (the delay is logged, the deadline generous); events
+// (track/flush) decoded from the insight topic and end users from the
+// end-user topic; no reconnects (the JS client's liveness check needs pong
+// replies); re-sync after an edge restart; a 1,000-flag environment; and
+// that a rejected secret (close code 4003) stops the SDK for good. Known
+// differences between an SDK and FeatBit's server are pinned in knownQuirks.
 //
 // The package has no non-test code; docs/compat.md describes how to run it,
-// what it checks, the measured figures and the SDK quirks it found.
+// what it checks, the measured figures, the SDK quirks and the edge issues it
+// found.
 package compat
