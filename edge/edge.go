@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
-	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/edge/internal/httpapi"
 	"github.com/switchyard/switchyard/edge/internal/hub"
 	"github.com/switchyard/switchyard/edge/internal/metrics"
@@ -140,7 +139,8 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	if s.src == nil {
 		if cfg.RedisAddr != "" {
-			rs, err := source.NewRemote(source.RemoteConfig{RedisAddr: cfg.RedisAddr, Brokers: cfg.KafkaBrokers, Topic: cfg.TopicPrefix + "sy.changes"})
+			rs, err := source.NewRemote(source.RemoteConfig{RedisAddr: cfg.RedisAddr, Brokers: cfg.KafkaBrokers, Topic: cfg.TopicPrefix + "sy.changes",
+				OnError: func(error) { s.m.Error("change_stream") }})
 			if err != nil {
 				return nil, fmt.Errorf("edge: production source: %w", err)
 			}
@@ -162,7 +162,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		}
 	}
 	wsconn.Tune(cfg.BufferSize, cfg.NodeCap)
-	s.users = sink.NewUsers(s.sink, time.Second, 500, func(error) { s.m.Error("endusers_sink") })
+	s.users = sink.NewUsers(s.sink, time.Second, 500, func(error) { s.m.Error("endusers_sink") }, func(n int) { s.m.EndUsers.Add(int64(n)) })
 	s.hub = hub.New(hub.Config{TokenWindow: cfg.TokenWindow}, s.src, s.users, s.m)
 	api := &httpapi.API{Hub: s.hub, Sink: s.sink, Users: s.users, Metrics: s.m, Ready: s.ready.Load,
 		OFREP: ofrep.New(s.hub, s.m, httpapi.Auth, httpapi.StatusOf).Handler()}
@@ -233,8 +233,6 @@ func (s *Server) Metrics() *metrics.M { return s.m }
 
 // Connections returns the number of open streaming connections.
 func (s *Server) Connections() int { return s.ws.Conns() }
-
-var _ = codec.SecretServer
 
 // statusServiceRestart is close code 1012 (gobwas/ws has no name for it).
 const statusServiceRestart ws.StatusCode = 1012

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/edge"
 	"github.com/switchyard/switchyard/edge/edgetest"
@@ -47,11 +48,7 @@ func TestMetricsExposition(t *testing.T) {
 	}
 	bad := edgetest.Dial(t, edgetest.StreamURL(e.Addr, "server", env.ClientSecret))
 	_, _ = bad.ExpectClose(wait)
-	code, body, h := do(t, "GET", e.URL()+"/metrics", "", "")
-	if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
-		t.Fatalf("metrics %d %v", code, h)
-	}
-	for _, want := range []string{
+	wants := []string{
 		`sy_edge_connections{type="server"} 1`,
 		`sy_edge_connections{type="client"} 0`,
 		"sy_edge_messages_in_total 1",
@@ -59,9 +56,27 @@ func TestMetricsExposition(t *testing.T) {
 		`sy_edge_errors_total{cause="bad_secret"} 1`,
 		"# TYPE sy_edge_push_seconds histogram",
 		`sy_edge_push_seconds_bucket{le="+Inf"} 0`,
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("metrics lack %q:\n%s", want, body)
+	}
+	// counters are bumped right after the write the client saw: poll
+	deadline := time.Now().Add(wait)
+	for {
+		code, body, h := do(t, "GET", e.URL()+"/metrics", "", "")
+		if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
+			t.Fatalf("metrics %d %v", code, h)
 		}
+		missing := ""
+		for _, want := range wants {
+			if !strings.Contains(body, want) {
+				missing = want
+				break
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics lack %q:\n%s", missing, body)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -32,6 +32,7 @@ type Users struct {
 	sink     EventSink
 	maxBatch int
 	onErr    func(error)
+	onSent   func(users int)
 
 	mu      sync.Mutex
 	pending map[string]*codec.EndUserBatch
@@ -41,15 +42,16 @@ type Users struct {
 	done    chan struct{}
 }
 
-// NewUsers starts a batcher.
-func NewUsers(s EventSink, interval time.Duration, maxBatch int, onErr func(error)) *Users {
+// NewUsers starts a batcher. onErr and onSent (either may be nil) are told
+// about failed batches and the number of users sent.
+func NewUsers(s EventSink, interval time.Duration, maxBatch int, onErr func(error), onSent func(int)) *Users {
 	if interval <= 0 {
 		interval = time.Second
 	}
 	if maxBatch <= 0 {
 		maxBatch = 500
 	}
-	u := &Users{sink: s, maxBatch: maxBatch, onErr: onErr, pending: map[string]*codec.EndUserBatch{},
+	u := &Users{sink: s, maxBatch: maxBatch, onErr: onErr, onSent: onSent, pending: map[string]*codec.EndUserBatch{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go u.run(interval)
 	return u
@@ -97,8 +99,11 @@ func (u *Users) Flush(ctx context.Context) {
 	u.pending = map[string]*codec.EndUserBatch{}
 	u.mu.Unlock()
 	for _, b := range p {
-		if err := u.sink.EndUsers(ctx, b); err != nil && u.onErr != nil {
+		err := u.sink.EndUsers(ctx, b)
+		if err != nil && u.onErr != nil {
 			u.onErr(err)
+		} else if err == nil && u.onSent != nil {
+			u.onSent(len(b.Users))
 		}
 	}
 }

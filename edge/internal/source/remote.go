@@ -106,8 +106,6 @@ func (r *Remote) Start(ctx context.Context, apply func(*codec.ChangeEvent)) erro
 		}
 		consume = kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.cfg.Topic: parts})
 	} else {
-		var ue *kadm.ListedOffset
-		_ = ue
 		if err != nil && !errors.Is(err, context.Canceled) {
 			if r.cfg.OnError != nil {
 				r.cfg.OnError(fmt.Errorf("source: end offsets of %s: %w (consuming from the start)", r.cfg.Topic, err))
