@@ -27,7 +27,8 @@ func (Discard) EndUsers(context.Context, *codec.EndUserBatch) error { return nil
 
 // Users batches end users per environment and flushes them to an
 // EventSink every interval or when maxBatch users of one environment are
-// waiting. Safe for concurrent use.
+// waiting. Within one batch a user (by keyId) appears once, with its latest
+// attributes and the widest FirstSeen/LastSeen. Safe for concurrent use.
 type Users struct {
 	sink     EventSink
 	maxBatch int
@@ -35,8 +36,7 @@ type Users struct {
 	onSent   func(users int)
 
 	mu      sync.Mutex
-	pending map[string]*codec.EndUserBatch
-	n       int
+	pending map[string]*pendingUsers
 	kick    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
@@ -51,22 +51,41 @@ func NewUsers(s EventSink, interval time.Duration, maxBatch int, onErr func(erro
 	if maxBatch <= 0 {
 		maxBatch = 500
 	}
-	u := &Users{sink: s, maxBatch: maxBatch, onErr: onErr, onSent: onSent, pending: map[string]*codec.EndUserBatch{},
+	u := &Users{sink: s, maxBatch: maxBatch, onErr: onErr, onSent: onSent, pending: map[string]*pendingUsers{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go u.run(interval)
 	return u
 }
 
+type pendingUsers struct {
+	batch codec.EndUserBatch
+	index map[string]int // keyId → position in batch.Users
+}
+
 // AddUser queues one end user of env (u is copied).
 func (u *Users) AddUser(env string, user *codec.EndUser) {
 	u.mu.Lock()
-	b := u.pending[env]
-	if b == nil {
-		b = &codec.EndUserBatch{EnvID: env}
-		u.pending[env] = b
+	p := u.pending[env]
+	if p == nil {
+		p = &pendingUsers{batch: codec.EndUserBatch{EnvID: env}, index: map[string]int{}}
+		u.pending[env] = p
 	}
-	b.Users = append(b.Users, *user)
-	full := len(b.Users) >= u.maxBatch
+	if i, ok := p.index[user.KeyID]; ok {
+		old := p.batch.Users[i]
+		nu := *user
+		if old.FirstSeen != 0 && (nu.FirstSeen == 0 || old.FirstSeen < nu.FirstSeen) {
+			nu.FirstSeen = old.FirstSeen
+		}
+		if old.LastSeen > nu.LastSeen {
+			nu.LastSeen = old.LastSeen
+		}
+		p.batch.Users[i] = nu
+		u.mu.Unlock()
+		return
+	}
+	p.index[user.KeyID] = len(p.batch.Users)
+	p.batch.Users = append(p.batch.Users, *user)
+	full := len(p.batch.Users) >= u.maxBatch
 	u.mu.Unlock()
 	if full {
 		select {
@@ -96,9 +115,10 @@ func (u *Users) run(interval time.Duration) {
 func (u *Users) Flush(ctx context.Context) {
 	u.mu.Lock()
 	p := u.pending
-	u.pending = map[string]*codec.EndUserBatch{}
+	u.pending = map[string]*pendingUsers{}
 	u.mu.Unlock()
-	for _, b := range p {
+	for _, pu := range p {
+		b := &pu.batch
 		err := u.sink.EndUsers(ctx, b)
 		if err != nil && u.onErr != nil {
 			u.onErr(err)
