@@ -298,6 +298,154 @@ func ruleDelivered(f wireFlag) string {
 	return ""
 }
 
+// apiCall sends a JSON request to the control plane (or analytics under it)
+// and decodes the answer into out.
+func apiCall(t *testing.T, base, token, method, path string, in, out any) {
+	t.Helper()
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = strings.NewReader(string(b))
+	}
+	req, _ := http.NewRequest(method, base+path, body)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 {
+		t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, path, err, b)
+		}
+	}
+}
+
+type idItem struct {
+	ID      string `json:"id"`
+	Key     string `json:"key"`
+	Version int64  `json:"version"`
+}
+
+// seed gives the insights and experiment pages data: a running experiment
+// on checkout-flow with a conversion metric "purchase", evaluations spread
+// over the last 20 hours (insights chart) and, after the experiment started,
+// exposures and purchases of other users through the edge's track endpoint.
+// It waits until analytics answers with the evaluations.
+func seed(t *testing.T, p *platform) {
+	t.Helper()
+	base := "http://" + p.ctlAddr
+	var login struct {
+		Token string `json:"token"`
+	}
+	apiCall(t, base, "", "POST", "/api/v1/auth/login", map[string]string{"email": "admin@switchyard.local", "password": p.adminPassword}, &login)
+	tok := "Bearer " + login.Token
+	var orgs, projects, envs struct{ Items []idItem }
+	apiCall(t, base, tok, "GET", "/api/v1/orgs", nil, &orgs)
+	apiCall(t, base, tok, "GET", "/api/v1/orgs/"+orgs.Items[0].ID+"/projects", nil, &projects)
+	apiCall(t, base, tok, "GET", "/api/v1/projects/"+projects.Items[0].ID+"/envs", nil, &envs)
+	env := ""
+	for _, e := range envs.Items {
+		if e.Key == "dev" {
+			env = e.ID
+		}
+	}
+	var flag struct {
+		ID         string `json:"id"`
+		Variations []struct {
+			ID    string `json:"id"`
+			Value string `json:"value"`
+		} `json:"variations"`
+	}
+	apiCall(t, base, tok, "GET", "/api/v1/envs/"+env+"/flags/checkout-flow", nil, &flag)
+	var metric, expt idItem
+	apiCall(t, base, tok, "POST", "/api/v1/envs/"+env+"/metrics", map[string]any{"name": "Purchase", "eventName": "purchase", "customEventTrackOption": "conversion"}, &metric)
+	apiCall(t, base, tok, "POST", "/api/v1/envs/"+env+"/experiments", map[string]any{"flagId": flag.ID, "metricIds": []string{metric.ID}, "baselineVariationId": flag.Variations[0].ID}, &expt)
+	apiCall(t, base, tok, "POST", "/api/v1/envs/"+env+"/experiments/"+expt.ID+"/start", map[string]any{"version": expt.Version}, &expt)
+
+	type variation struct {
+		ID    string `json:"id"`
+		Value string `json:"value"`
+	}
+	type eval struct {
+		Key       string    `json:"featureFlagKey"`
+		Variation variation `json:"variation"`
+		Timestamp int64     `json:"timestamp"`
+		Expt      bool      `json:"sendToExperiment"`
+	}
+	type metricEv struct {
+		Route     string `json:"route"`
+		Type      string `json:"type"`
+		EventName string `json:"eventName"`
+		AppType   string `json:"appType"`
+		Timestamp int64  `json:"timestamp"`
+	}
+	type insight struct {
+		User       map[string]any `json:"user"`
+		Variations []eval         `json:"variations"`
+		Metrics    []metricEv     `json:"metrics"`
+	}
+	now := time.Now().Add(time.Second).UnixMilli() // after the experiment's start
+	var body []insight
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 240 {
+		v := flag.Variations[i%2]
+		in := insight{User: map[string]any{"keyId": fmt.Sprintf("user-%03d", i), "name": fmt.Sprintf("User %d", i),
+			"customizedProperties": []map[string]string{{"name": "country", "value": []string{"FR", "DE", "US"}[i%3]}, {"name": "plan", "value": []string{"free", "pro"}[i%2]}}}}
+		if i < 120 { // history for the insights chart
+			ts := time.Now().Add(-time.Duration(rng.IntN(20*60)) * time.Minute).UnixMilli()
+			for range 1 + rng.IntN(4) {
+				in.Variations = append(in.Variations, eval{Key: "checkout-flow", Variation: variation{v.ID, v.Value}, Timestamp: ts})
+			}
+		} else { // the experiment: one-page converts better
+			in.Variations = []eval{{Key: "checkout-flow", Variation: variation{v.ID, v.Value}, Timestamp: now, Expt: true}}
+			if rng.Float64() < []float64{0.25, 0.45}[i%2] {
+				in.Metrics = []metricEv{{Route: "/checkout", Type: "CustomEvent", EventName: "purchase", AppType: "javascript", Timestamp: now + 10}}
+			}
+		}
+		body = append(body, in)
+	}
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", "http://"+p.edgeAddr+"/api/public/insight/track", strings.NewReader(string(b)))
+	req.Header.Set("Authorization", p.devServerSecret)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("track: %d", res.StatusCode)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var vu struct {
+			Variations []struct {
+				Evaluations int `json:"evaluations"`
+			} `json:"variations"`
+		}
+		apiCall(t, base, tok, "GET", fmt.Sprintf("/api/analytics/v1/envs/%s/flags/checkout-flow/variations?from=%d&to=%d", env, time.Now().Add(-25*time.Hour).UnixMilli(), time.Now().Add(time.Minute).UnixMilli()), nil, &vu)
+		n := 0
+		for _, v := range vu.Variations {
+			n += v.Evaluations
+		}
+		if n >= 240 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("analytics shows %d evaluations of checkout-flow 60 s after the track request, want >= 240", n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 type stepResult struct {
 	Step   string `json:"step"`
 	OK     bool   `json:"ok"`
@@ -331,6 +479,8 @@ func TestBrowserE2E(t *testing.T) {
 	if _, ok, _ := stream.flag("checkout-flow"); !ok {
 		t.Fatal("the full data-sync lacks the demo flag checkout-flow")
 	}
+
+	seed(t, p)
 
 	flagKey := fmt.Sprintf("e2e-checkout-%d", rand.IntN(1_000_000))
 	artifacts := filepath.Join(root, ".artifacts", "ui")
@@ -410,7 +560,7 @@ func TestBrowserE2E(t *testing.T) {
 		}
 		t.Fatalf("the SDK stream did not receive the UI's change: %s", why)
 	})
-	for _, f := range []string{"login", "flags", "flag-detail", "flag-rollout-refused", "segments", "insights", "experiments", "sdk-keys", "members", "viewer-flag"} {
+	for _, f := range []string{"login", "flags", "flag-detail", "flag-rollout-refused", "segments", "insights", "experiment-results", "end-users", "sdk-keys", "members", "viewer-flag"} {
 		if st, err := os.Stat(filepath.Join(artifacts, f+".png")); err != nil || st.Size() < 5000 {
 			t.Errorf("screenshot %s.png missing or tiny (%v)", f, err)
 		}

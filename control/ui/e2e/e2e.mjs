@@ -241,6 +241,40 @@ try {
     await shot('segment-detail');
   });
 
+  await step('insights-chart-and-experiment-results', async () => {
+    // data seeded by the Go test through the edge's track endpoint
+    const nav = page.getByRole('navigation', { name: 'Sections' });
+    await nav.getByRole('link', { name: 'Insights', exact: true }).click();
+    await page.getByLabel('Flag').selectOption('checkout-flow');
+    await expectVisible(page.getByRole('img', { name: /Evaluations of checkout-flow per variation/ }), 'insights chart');
+    await settle();
+    const row = await page.getByRole('row', { name: /one-page/ }).textContent();
+    if (!/one-page\s*[1-9]/.test(row)) throw new Error('no evaluations of one-page in the insights table: ' + row);
+    if ((await page.locator('svg polyline').count()) < 2) throw new Error('the chart has fewer than two series');
+    await shot('insights');
+
+    await nav.getByRole('link', { name: 'Experiments', exact: true }).click();
+    await page.getByRole('row', { name: /Checkout flow/ }).getByRole('button', { name: 'Results' }).click();
+    await expectVisible(page.getByRole('img', { name: /purchase: conversion rate per variation/ }), 'results chart');
+    const res = page.getByRole('row', { name: /^one-page/ });
+    const cells = await res.getByRole('cell').allTextContents();
+    if (!(parseInt(cells[1], 10) > 0)) throw new Error('no exposed users for one-page: ' + cells.join(' | '));
+    // set up another experiment through the forms
+    const mf = page.getByRole('form', { name: 'Create metric' });
+    await mf.getByLabel('Metric name').fill('Signup');
+    await mf.getByLabel('Event name').fill('signup');
+    await mf.getByRole('button', { name: 'Create metric' }).click();
+    const xf = page.getByRole('form', { name: 'Create experiment' });
+    await expectVisible(xf.getByRole('checkbox', { name: /Signup/ }), 'new metric in the experiment form');
+    await xf.getByLabel('Experiment flag').selectOption({ label: 'Welcome banner' });
+    await xf.getByRole('button', { name: 'Create experiment' }).click();
+    await expectText(xf.getByRole('alert'), /metric/i, 'no metric chosen: error next to the metrics');
+    await xf.getByRole('checkbox', { name: /Signup/ }).check();
+    await xf.getByRole('button', { name: 'Create experiment' }).click();
+    await expectVisible(page.getByRole('row', { name: /Welcome banner.*Signup.*not started/ }), 'new experiment row');
+    await shot('experiment-results');
+  });
+
   await step('switch-environment', async () => {
     await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Flags', exact: true }).click();
     await page.getByLabel('Environment').selectOption({ label: 'prod' });

@@ -131,6 +131,7 @@ function Shell({ logout }: { logout: () => void }) {
           return;
         }
         if (orgParam) {
+          if (ctx.env && ctx.env.orgId === orgParam) return; // keep the environment in the switcher
           const org = ctx.orgs.find((o) => o.id === orgParam) || null;
           const ps = await api.projects(orgParam);
           const project = ps.items[0] || null;
