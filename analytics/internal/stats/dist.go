@@ -26,9 +26,8 @@ func StudentTCDF(t, df float64) float64 {
 	return tail
 }
 
-// StudentTQuantile is the inverse of StudentTCDF: the t with P(T <= t) = p.
-// It brackets and bisects (the CDF is monotonic), then polishes with Newton
-// steps; accuracy is ~1e-12.
+// StudentTQuantile is the inverse of StudentTCDF: the t with P(T <= t) = p,
+// to ~1e-13 relative.
 func StudentTQuantile(p, df float64) float64 {
 	if math.IsNaN(p) || p <= 0 || p >= 1 || !(df > 0) {
 		if p == 0 {
@@ -45,6 +44,9 @@ func StudentTQuantile(p, df float64) float64 {
 	if p < 0.5 {
 		return -StudentTQuantile(1-p, df)
 	}
+	// Newton's method from the normal quantile (the CDF is smooth and its
+	// derivative is the density), guarded by a bracket [lo, hi] that bisection
+	// falls back to when a step leaves it.
 	lo, hi := 0.0, 1.0
 	for StudentTCDF(hi, df) < p {
 		lo, hi = hi, hi*2
@@ -52,15 +54,26 @@ func StudentTQuantile(p, df float64) float64 {
 			return math.Inf(1)
 		}
 	}
-	for i := 0; i < 200 && hi-lo > 1e-13*math.Max(1, hi); i++ {
-		mid := (lo + hi) / 2
-		if StudentTCDF(mid, df) < p {
-			lo = mid
+	x := math.Min(math.Max(NormalQuantile(p), lo), hi)
+	lnorm := lbeta(0.5, df/2) + 0.5*math.Log(df)
+	for i := 0; i < 100; i++ {
+		f := StudentTCDF(x, df) - p
+		if f < 0 {
+			lo = x
 		} else {
-			hi = mid
+			hi = x
 		}
+		pdf := math.Exp(-(df+1)/2*math.Log1p(x*x/df) - lnorm)
+		next := x - f/pdf
+		if !(next > lo && next < hi) {
+			next = (lo + hi) / 2
+		}
+		if math.Abs(next-x) <= 1e-14*math.Max(1, math.Abs(x)) {
+			return next
+		}
+		x = next
 	}
-	return (lo + hi) / 2
+	return x
 }
 
 // NormalCDF is the standard normal CDF Φ(z).

@@ -85,7 +85,7 @@ func WelchTest(baseline, treatment Sample, conf float64) Welch {
 
 // exactBetaLimit bounds the number of terms of the exact Beta comparison sum;
 // above it the normal approximation (very accurate at such counts) is used.
-const exactBetaLimit = 200000
+const exactBetaLimit = 1_000_000
 
 // ProbBetaGreater is P(X > Y) for independent X ~ Beta(a1, b1) and
 // Y ~ Beta(a2, b2). When a1 or a2 is a whole number (always the case for
@@ -112,10 +112,14 @@ func ProbBetaGreater(a1, b1, a2, b2 float64) float64 {
 }
 
 func betaSum(a1, b1, a2, b2 float64) float64 {
+	// term_0 = B(a2, b1+b2) / (b1 B(1, b1) B(a2, b2)); consecutive terms have the
+	// ratio (a2+i)(b1+i) / ((a2+i+b1+b2)(1+i)) (from B(x+1, y) = B(x, y)·x/(x+y)),
+	// so each term costs one log and one exp instead of four log-gammas.
+	lt := lbeta(a2, b1+b2) - math.Log(b1) - lbeta(1, b1) - lbeta(a2, b2)
 	total := 0.0
-	lb22 := lbeta(a2, b2)
 	for i := 0.0; i < a1; i++ {
-		total += math.Exp(lbeta(a2+i, b1+b2) - math.Log(b1+i) - lbeta(1+i, b1) - lb22)
+		total += math.Exp(lt)
+		lt += math.Log((a2 + i) * (b1 + i) / ((a2 + i + b1 + b2) * (1 + i)))
 	}
 	return math.Min(1, math.Max(0, total))
 }
