@@ -70,12 +70,22 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Start creates/migrates the ClickHouse schema, starts the consumer, the
-// retention job and (unless Addr is "-") the HTTP listener.
+// Start creates/migrates the ClickHouse schema (retrying for up to 30 s while
+// ClickHouse is unreachable), starts the consumer, the retention job and
+// (unless Addr is "-") the HTTP listener.
 func (s *Service) Start() error {
 	if s.sink != nil {
+		// ClickHouse may still be starting (compose, systemd): retry for 30 s.
 		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 		err := s.sink.Migrate(ctx)
+		for backoff := 200 * time.Millisecond; err != nil && ctx.Err() == nil; backoff = min(2*backoff, 5*time.Second) {
+			s.log.Warn("analytics: ClickHouse schema setup failed; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+				err = s.sink.Migrate(ctx)
+			}
+		}
 		cancel()
 		if err != nil {
 			return err
