@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# build.sh: installs the UI's npm packages (npm ci, cache under $SY_CACHE_DIR/npm) and builds
+# build.sh: installs the UI's npm packages (npm ci, cache under $SY_CACHE_DIR/npm), type-checks src/ (tsc) and builds
 # dist/ (embedded into the Go binary by package ui). `build.sh --check` fails when the committed
 # dist/ is not what the sources build to; `build.sh --install` only installs the npm packages
 # (the browser tests need playwright-core).
@@ -15,4 +15,5 @@ if [ "$(cat node_modules/.sy-lock-hash 2>/dev/null)" != "$want" ]; then
 	echo "$want" >node_modules/.sy-lock-hash
 fi
 [ "${1:-}" = "--install" ] && exit 0
+./node_modules/.bin/tsc -p . # type check (TypeScript, strict); esbuild only strips types
 node build.mjs "$@"

@@ -56,7 +56,7 @@ interface FieldProps {
   onInput?: (v: string) => void;
   err?: unknown;
   field?: string;
-  type?: string;
+  type?: 'text' | 'email' | 'password' | 'search' | 'number';
   placeholder?: string;
   readOnly?: boolean;
   required?: boolean;
@@ -74,15 +74,17 @@ export function Field(p: FieldProps) {
   const errId = id + '-err';
   const common = {
     id, value: p.value, readOnly: p.readOnly, required: p.required, placeholder: p.placeholder,
-    'aria-invalid': msg ? 'true' : undefined, 'aria-describedby': msg ? errId : undefined,
+    'aria-invalid': msg ? ('true' as const) : undefined, 'aria-describedby': msg ? errId : undefined,
     onInput: (e: Event) => p.onInput && p.onInput((e.target as HTMLInputElement).value),
   };
+  // preact's input typings tie `list` to some `type`s; the attributes are plain HTML
+  const inputProps = { ...common, type: p.type || 'text', list: p.list, autoComplete: p.autoComplete };
   return (
     <div class={'field ' + (p.class || '')}>
       <label for={id}>{p.label}</label>
       {p.textarea
         ? <textarea {...common} rows={p.rows || 3} />
-        : <input {...common} type={p.type || 'text'} list={p.list} autoComplete={p.autoComplete} />}
+        : <input {...(inputProps as object)} />}
       {p.hint && <div class="hint">{p.hint}</div>}
       <FieldError id={errId} msg={msg} />
     </div>
