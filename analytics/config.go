@@ -75,3 +75,7 @@ func InsightTopic(prefix string) string { return prefix + "sy.insights" }
 // ConsumerGroup is the Kafka consumer group of analytics; like the topic it
 // takes TopicPrefix, so test runs sharing a broker do not share a group.
 const ConsumerGroup = "sy-analytics"
+
+// EmbeddedMaxEvents caps the embedded store (about 1 GB of memory with
+// typical keys); beyond it the oldest ~10% of events are deleted.
+const EmbeddedMaxEvents = 5_000_000

@@ -44,7 +44,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, log: cfg.Logger, cache: newResultCache(cfg.CacheTTL, 256)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if cfg.ClickHouseAddr == "" {
-		st, err := embedded.Open(filepath.Join(cfg.DataDir, "analytics"))
+		st, err := embedded.Open(filepath.Join(cfg.DataDir, "analytics"), EmbeddedMaxEvents)
 		if err != nil {
 			return nil, err
 		}

@@ -11,7 +11,8 @@
 // writes). Deletions (GDPR, retention) rewrite the log without the deleted
 // events into events.log.tmp, fsync it and rename it over the log.
 //
-// Memory is bounded by what retention keeps: every event stays in memory
+// Memory is bounded by what retention keeps and by a cap on the number of
+// events (the oldest ~10% are deleted beyond it): every event stays in memory
 // (~150 bytes plus its strings). It is meant for development and small
 // installations; production uses ClickHouse. Queries scan the events of one
 // (environment, flag) or (environment, event name) under a read lock.
@@ -27,6 +28,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -44,22 +46,26 @@ const maxRecord = 64 << 20
 // Store is the embedded store.Store.
 type Store struct {
 	dir string
+	max int // events kept at most (0: no cap)
 
 	mu      sync.RWMutex                   // guards everything below
 	f       *os.File                       // the log, opened for append
 	evals   map[string][]codec.FlagEval    // key env\x00flag
 	metrics map[string][]codec.MetricEvent // key env\x00eventName
 	buf     []byte
+	count   int // events held
 }
 
 var _ store.Store = (*Store)(nil)
 
-// Open loads (or creates) the store in dir.
-func Open(dir string) (*Store, error) {
+// Open loads (or creates) the store in dir. maxEvents caps the events kept
+// (0: no cap): beyond it the oldest ~10% are deleted, so memory stays bounded
+// even without a retention setting.
+func Open(dir string, maxEvents int) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create analytics data dir: %w", err)
 	}
-	s := &Store{dir: dir, evals: map[string][]codec.FlagEval{}, metrics: map[string][]codec.MetricEvent{}}
+	s := &Store{dir: dir, max: maxEvents, evals: map[string][]codec.FlagEval{}, metrics: map[string][]codec.MetricEvent{}}
 	path := filepath.Join(dir, logName)
 	good, err := s.replay(path)
 	if err != nil {
@@ -79,6 +85,12 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("cannot seek event log: %w", err)
 	}
 	s.f = f
+	if s.max > 0 && s.count > s.max {
+		if err := s.trim(); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -136,6 +148,7 @@ func (s *Store) add(b *codec.InsightBatch) {
 		k := key(e.EnvID, e.FlagKey)
 		s.evals[k] = append(s.evals[k], e)
 	}
+	s.count += len(b.Evals) + len(b.Metrics)
 	for i := range b.Metrics {
 		m := b.Metrics[i]
 		if m.EnvID == "" {
@@ -182,7 +195,32 @@ func (s *Store) Insert(_ context.Context, b *codec.InsightBatch) error {
 		s.buf = nil // do not pin one huge batch's buffer
 	}
 	s.add(b)
+	if s.max > 0 && s.count > s.max {
+		return s.trim()
+	}
 	return nil
+}
+
+// trim deletes the oldest events so that at most 90% of max remain (events
+// sharing the cut-off millisecond stay). Caller holds mu.
+func (s *Store) trim() error {
+	ts := make([]int64, 0, s.count)
+	for _, evs := range s.evals {
+		for i := range evs {
+			ts = append(ts, evs[i].Timestamp)
+		}
+	}
+	for _, ms := range s.metrics {
+		for i := range ms {
+			ts = append(ts, ms[i].Timestamp)
+		}
+	}
+	slices.Sort(ts)
+	cut := ts[len(ts)-s.max*9/10]
+	if s.deleteBefore(cut) == 0 {
+		return nil
+	}
+	return s.rewrite()
 }
 
 // rewrite replaces the log with the in-memory state. Caller holds mu.
@@ -265,6 +303,7 @@ func (s *Store) DeleteUser(_ context.Context, envID, userKey string) error {
 		}
 		s.metrics[k] = out
 	}
+	s.count -= n
 	if n == 0 {
 		return nil
 	}
@@ -273,9 +312,17 @@ func (s *Store) DeleteUser(_ context.Context, envID, userKey string) error {
 
 // DeleteBefore implements store.Store.
 func (s *Store) DeleteBefore(_ context.Context, t time.Time) error {
-	cut := t.UnixMilli()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.deleteBefore(t.UnixMilli()) == 0 {
+		return nil
+	}
+	return s.rewrite()
+}
+
+// deleteBefore drops events older than cut (Unix ms) from memory and returns
+// how many. Caller holds mu and rewrites the log.
+func (s *Store) deleteBefore(cut int64) int {
 	n := 0
 	for k, evs := range s.evals {
 		out := evs[:0]
@@ -307,10 +354,8 @@ func (s *Store) DeleteBefore(_ context.Context, t time.Time) error {
 			s.metrics[k] = out
 		}
 	}
-	if n == 0 {
-		return nil
-	}
-	return s.rewrite()
+	s.count -= n
+	return n
 }
 
 // Close implements store.Store.

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,11 +10,12 @@ import (
 
 	"github.com/switchyard/switchyard/analytics/internal/store"
 	"github.com/switchyard/switchyard/analytics/internal/store/storetest"
+	"github.com/switchyard/switchyard/codec"
 )
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := Open(t.TempDir())
+		s, err := Open(t.TempDir(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -25,7 +27,7 @@ func TestConformance(t *testing.T) {
 func TestPersistence(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := Open(dir)
+	s, err := Open(dir, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +59,7 @@ func TestPersistence(t *testing.T) {
 	f.Write([]byte{0, 0, 1, 0, 1, 2, 3})
 	f.Close()
 
-	s, err = Open(dir)
+	s, err = Open(dir, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +74,7 @@ func TestPersistence(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s, _ = Open(dir)
+	s, _ = Open(dir, 0)
 	r3 := r
 	r3.EnvID = "e3"
 	got3, _ := s.VariationUsers(ctx, r3)
@@ -91,4 +93,42 @@ func equal(a, b []store.VariationUsers) bool {
 		}
 	}
 	return true
+}
+
+func TestMaxEventsTrimsOldest(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(dir, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := storetest.T0.UnixMilli()
+	for i := 0; i < 150; i++ { // one event per batch, timestamps t0+i
+		b := &codec.InsightBatch{EnvID: "e", Evals: []codec.FlagEval{{FlagKey: "f", VariationID: "v", UserKey: fmt.Sprint("u", i), Timestamp: t0 + int64(i)}}}
+		if err := s.Insert(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := store.Range{EnvID: "e", FlagKey: "f", From: storetest.T0, To: storetest.T0.Add(time.Hour)}
+	v, _ := s.VariationUsers(ctx, r)
+	// trimmed to 90 whenever it reaches 101 (inserts 101, 112, 123, 134, 145), then 5 more: the newest 95
+	if len(v) != 1 || v[0].Evaluations != 95 {
+		t.Fatalf("after 150 inserts with cap 100: %+v", v)
+	}
+	u, _ := s.Users(ctx, store.UsersQuery{Range: r, Limit: 1000})
+	for _, x := range u {
+		if x.LastSeen < t0+55 {
+			t.Fatalf("an old event survived: %+v", x)
+		}
+	}
+	s.Close()
+	// the cap also applies at reopen (log replayed: 95 > 50 → 45 kept)
+	s, err = Open(dir, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, _ := s.VariationUsers(ctx, r); len(v) != 1 || v[0].Evaluations != 45 {
+		t.Fatalf("after reopen: %+v", v)
+	}
 }
