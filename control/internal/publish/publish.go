@@ -52,7 +52,17 @@ const (
 	Attempt = 15 * time.Second
 	// Sweep is how often dirty environments are looked for without a Notify.
 	Sweep = 2 * time.Second
+	// LandWait is how long an outbox entry waits for its item write to land
+	// (see store.BumpEnv) before the write is presumed failed.
+	LandWait = 10 * time.Second
+	// notReadyRetry is how soon an environment waiting for a write is
+	// tried again.
+	notReadyRetry = 50 * time.Millisecond
 )
+
+// errNotReady reports an environment whose next change is bumped but not
+// yet written; it is not a failure.
+var errNotReady = errors.New("a change is not written yet")
 
 // Publisher publishes dirty environments; see the package doc.
 type Publisher struct {
@@ -115,10 +125,11 @@ func (p *Publisher) Stats() Stats {
 
 // Run publishes until ctx ends.
 func (p *Publisher) Run(ctx context.Context) {
-	t := time.NewTicker(Sweep)
+	t := time.NewTimer(Sweep)
 	defer t.Stop()
 	for {
 		p.Sweep(ctx)
+		t.Reset(p.nextWake())
 		select {
 		case <-ctx.Done():
 			return
@@ -126,6 +137,19 @@ func (p *Publisher) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// nextWake is the delay until the next sweep: Sweep, or sooner when an
+// environment's retry is due earlier.
+func (p *Publisher) nextWake() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d := Sweep
+	now := time.Now()
+	for _, r := range p.retry {
+		d = min(d, max(r.next.Sub(now), time.Millisecond))
+	}
+	return d
 }
 
 // Sweep makes one pass over the dirty environments whose backoff has
@@ -157,16 +181,20 @@ func (p *Publisher) Sweep(ctx context.Context) int {
 			return left + 1 // stopping: not a failure of the environment
 		}
 		p.mu.Lock()
-		if err != nil {
+		switch {
+		case errors.Is(err, errNotReady):
+			left++
+			p.retry[e.ID] = retryState{next: time.Now().Add(notReadyRetry), backoff: r.backoff}
+		case err != nil:
 			left++
 			r.backoff = min(max(2*r.backoff, MinBackoff), MaxBackoff)
 			r.next = time.Now().Add(r.backoff)
 			p.retry[e.ID] = r
-		} else {
+		default:
 			delete(p.retry, e.ID)
 		}
 		p.mu.Unlock()
-		if err != nil {
+		if err != nil && !errors.Is(err, errNotReady) {
 			p.fail(e.ID, err)
 		}
 	}
@@ -183,7 +211,9 @@ func (p *Publisher) fail(envID string, err error) {
 
 // PublishEnv publishes one environment now (snapshot, then its pending
 // events, then the publish mark). It is safe to call concurrently with Run;
-// duplicate deliveries are harmless.
+// duplicate deliveries are harmless. When a change is recorded but its write
+// has not landed yet, it publishes up to the change before it and returns
+// errNotReady.
 func (p *Publisher) PublishEnv(ctx context.Context, envID string) error {
 	snap, e, err := p.st.Snapshot(ctx, envID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -192,7 +222,24 @@ func (p *Publisher) PublishEnv(ctx context.Context, envID string) error {
 	if err != nil {
 		return err
 	}
-	target := e.Version
+	// Which entries can go: stop before the first whose write is in flight.
+	target, now := e.Version, time.Now().UnixMilli()
+	var send []*store.OutboxEntry
+	for i := range e.Outbox {
+		en := &e.Outbox[i]
+		if en.EnvVersion > target {
+			break
+		}
+		st := landed(snap, e.Outbox[i+1:], en, now)
+		if st == pending {
+			target = en.EnvVersion - 1
+			break
+		}
+		if st == ok {
+			send = append(send, en)
+		}
+	}
+	snap.Version = target
 	if !e.Deleted {
 		if err := p.snap.WriteSnapshot(ctx, snap); err != nil {
 			return fmt.Errorf("cannot write snapshot of %s v%d: %w", envID, target, err)
@@ -201,11 +248,7 @@ func (p *Publisher) PublishEnv(ctx context.Context, envID string) error {
 		p.stats.Snapshots++
 		p.mu.Unlock()
 	}
-	for i := range e.Outbox {
-		en := &e.Outbox[i]
-		if en.EnvVersion > target {
-			break
-		}
+	for _, en := range send {
 		ev, err := event(snap, en)
 		if err != nil {
 			return err
@@ -220,10 +263,66 @@ func (p *Publisher) PublishEnv(ctx context.Context, envID string) error {
 		p.stats.Events++
 		p.mu.Unlock()
 	}
-	if e.Deleted {
+	if e.Deleted && target == e.Version {
 		return p.st.PurgeEnv(ctx, envID)
 	}
-	return p.st.MarkPublished(ctx, envID, target)
+	if err := p.st.MarkPublished(ctx, envID, target); err != nil {
+		return err
+	}
+	if target < e.Version {
+		return errNotReady
+	}
+	return nil
+}
+
+type landing int
+
+const (
+	ok      landing = iota // produce the entry
+	skip                   // nothing to produce (superseded or failed write)
+	pending                // the write is in flight: wait
+)
+
+// landed tells whether the write an outbox entry announced is visible in the
+// snapshot. later are the entries after it.
+func landed(snap *codec.EnvSnapshot, later []store.OutboxEntry, en *store.OutboxEntry, now int64) landing {
+	if en.ItemVersion == 0 || (en.Kind != codec.KindFlag && en.Kind != codec.KindSegment) {
+		return ok
+	}
+	version, exists := int64(0), false
+	if en.Kind == codec.KindFlag {
+		if f := findFlag(snap, en.ID); f != nil {
+			version, exists = f.Version, true
+		}
+	} else if sg := findSegment(snap, en.ID); sg != nil {
+		version, exists = sg.Version, true
+	}
+	young := now-en.At < LandWait.Milliseconds()
+	if en.Op == codec.OpDelete {
+		switch {
+		case !exists:
+			return ok
+		case young:
+			return pending
+		}
+		return skip // the delete failed: the item stays
+	}
+	switch {
+	case exists && version >= en.ItemVersion:
+		return ok
+	case exists && !young:
+		return ok // the write failed: its current state is harmless
+	case !exists:
+		for i := range later {
+			if later[i].ID == en.ID && later[i].Op == codec.OpDelete {
+				return skip // deleted since: its tombstone follows
+			}
+		}
+		if !young {
+			return skip
+		}
+	}
+	return pending
 }
 
 // event builds the change event of an outbox entry from the snapshot; nil

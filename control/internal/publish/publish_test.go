@@ -2,7 +2,10 @@ package publish
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control/internal/store"
@@ -106,5 +109,96 @@ func TestBackoffAndNotify(t *testing.T) {
 	}
 	if s := p.Stats(); s.Failures != 1 || s.Snapshots != 1 {
 		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestWaitsForInFlightWrite: an outbox entry whose write has not landed
+// holds the environment back (nothing produced, nothing marked) until the
+// write lands; a write that never lands is given up after LandWait.
+func TestWaitsForInFlightWrite(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	sink := NewMemory()
+	p := New(st, sink, sink, nil)
+	f := flag("e", "a", "a")
+	if err := st.CreateFlag(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PublishEnv(ctx, "e"); err != nil {
+		t.Fatal(err)
+	}
+	// Bumped for version 2, not written yet.
+	if _, err := st.BumpEnv(ctx, "e", store.OutboxEntry{Kind: codec.KindFlag, Op: codec.OpUpsert, ID: "a", ItemVersion: 2}); err != nil {
+		t.Fatal(err)
+	}
+	n := len(sink.Events())
+	if err := p.PublishEnv(ctx, "e"); !errors.Is(err, errNotReady) {
+		t.Fatalf("in-flight write: %v", err)
+	}
+	if e, _ := st.GetEnv(ctx, "e"); e.PublishedVersion != 2 || len(sink.Events()) != n || sink.Snapshot("e").Version != 2 {
+		t.Fatalf("published past an in-flight write: %+v, %d events, snapshot v%d", e, len(sink.Events()), sink.Snapshot("e").Version)
+	}
+	// The write lands.
+	f.Version, f.IsEnabled = 2, true
+	data, _ := json.Marshal(f)
+	if err := st.Backend().Replace(ctx, store.CollFlags, &store.Doc{ID: "a", Version: 2,
+		Fields: map[string]string{"envId": "e", "key": "a"}, Data: data}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PublishEnv(ctx, "e"); err != nil {
+		t.Fatal(err)
+	}
+	evs := sink.Events()
+	if len(evs) != n+1 || evs[n].Version != 2 || sink.Snapshot("e").Version != 3 {
+		t.Fatalf("after landing: %d events, snapshot v%d", len(evs), sink.Snapshot("e").Version)
+	}
+	// A bump whose write never lands (the writer died) is given up after
+	// LandWait: the current state is published.
+	old := st.Now
+	st.Now = func() int64 { return time.Now().Add(-2 * LandWait).UnixMilli() }
+	if _, err := st.BumpEnv(ctx, "e", store.OutboxEntry{Kind: codec.KindFlag, Op: codec.OpUpsert, ID: "a", ItemVersion: 3}); err != nil {
+		t.Fatal(err)
+	}
+	st.Now = old
+	if err := p.PublishEnv(ctx, "e"); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := st.GetEnv(ctx, "e"); e.PublishedVersion != 4 || len(e.Outbox) != 0 {
+		t.Fatalf("abandoned write still pending: %+v", e)
+	}
+	// A cancelled entry is not waited for.
+	e, _ := st.BumpEnv(ctx, "e", store.OutboxEntry{Kind: codec.KindFlag, Op: codec.OpUpsert, ID: "a", ItemVersion: 9})
+	st.CancelEntry(ctx, "e", e.Version)
+	if err := p.PublishEnv(ctx, "e"); err != nil {
+		t.Fatalf("cancelled entry: %v", err)
+	}
+}
+
+// TestCreateThenDeleteBeforePublish: the create's item is gone, but a later
+// tombstone explains why, so nothing waits.
+func TestCreateThenDeleteBeforePublish(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	sink := NewMemory()
+	p := New(st, sink, sink, nil)
+	f := flag("e", "a", "a")
+	f.IsArchived = true
+	if err := st.CreateFlag(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteFlag(ctx, "e", "a", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PublishEnv(ctx, "e"); err != nil {
+		t.Fatal(err)
+	}
+	if evs := sink.Events(); len(evs) != 1 || evs[0].Op != codec.OpDelete {
+		t.Fatalf("events %+v", evs)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/switchyard/switchyard/codec"
@@ -122,31 +123,54 @@ func (s *Store) UpdateEnv(ctx context.Context, id, name, key, description string
 // increments the environment Version once per entry, assigns each entry its
 // EnvVersion, appends the entries to the outbox and marks the environment
 // dirty, in one single-document compare-and-set. Callers bump FIRST and write
-// the item after (intent first): if the process dies in between, the
-// publisher republishes the item's current state, which is harmless, whereas
-// the opposite order could leave a stored change that nobody publishes.
-// It returns the environment after the bump.
+// the item after (intent first), with the entry's ItemVersion set to the
+// version the write produces: if the process dies in between, the publisher
+// finds the write never landed and, after LandWait, publishes the item's
+// current state, which is harmless, whereas the opposite order could leave a
+// stored change that nobody publishes. A write that fails after its bump
+// calls CancelEntry. It returns the environment after the bump.
 func (s *Store) BumpEnv(ctx context.Context, envID string, entries ...OutboxEntry) (*Env, error) {
 	now := s.Now()
 	return s.modifyEnv(ctx, envID, func(e *Env) error {
 		if e.Deleted {
 			return fmt.Errorf("environment %s: %w", envID, ErrNotFound)
 		}
-		for _, en := range entries {
-			e.Version++
-			en.EnvVersion = e.Version
-			if en.At == 0 {
-				en.At = now
+		bump(e, now, entries...)
+		return nil
+	})
+}
+
+// bump applies BumpEnv's change to e (inside modifyEnv).
+func bump(e *Env, now int64, entries ...OutboxEntry) {
+	for _, en := range entries {
+		e.Version++
+		en.EnvVersion = e.Version
+		if en.At == 0 {
+			en.At = now
+		}
+		e.Outbox = append(e.Outbox, en)
+	}
+	if len(entries) == 0 {
+		e.Version++
+	}
+	if len(e.Outbox) > MaxOutbox {
+		e.Outbox = []OutboxEntry{{EnvVersion: e.Version, Kind: codec.KindSnapshot, Op: codec.OpUpsert, ID: e.ID, At: now}}
+	}
+	e.UpdatedAt = now
+}
+
+// CancelEntry removes the outbox entries of an environment bumped at
+// envVersion for an item whose write then failed, so the publisher does not
+// wait LandWait for it. Best effort: errors are ignored (the wait covers).
+func (s *Store) CancelEntry(ctx context.Context, envID string, envVersions ...int64) {
+	_, _ = s.modifyEnv(ctx, envID, func(e *Env) error {
+		keep := e.Outbox[:0]
+		for _, en := range e.Outbox {
+			if !slices.Contains(envVersions, en.EnvVersion) {
+				keep = append(keep, en)
 			}
-			e.Outbox = append(e.Outbox, en)
 		}
-		if len(entries) == 0 {
-			e.Version++
-		}
-		if len(e.Outbox) > MaxOutbox {
-			e.Outbox = []OutboxEntry{{EnvVersion: e.Version, Kind: codec.KindSnapshot, Op: codec.OpUpsert, ID: envID, At: now}}
-		}
-		e.UpdatedAt = now
+		e.Outbox = keep
 		return nil
 	})
 }
@@ -172,12 +196,13 @@ func (s *Store) MarkPublished(ctx context.Context, envID string, version int64) 
 }
 
 // RotateSecret replaces the secret of type typ with value and records the
-// change (KindSecrets).
+// change (KindSecrets), in one compare-and-set of the environment.
 func (s *Store) RotateSecret(ctx context.Context, envID, typ, value string) (*Env, error) {
-	if _, err := s.BumpEnv(ctx, envID, OutboxEntry{Kind: codec.KindSecrets, Op: codec.OpUpsert, ID: envID}); err != nil {
-		return nil, err
-	}
+	now := s.Now()
 	return s.modifyEnv(ctx, envID, func(e *Env) error {
+		if e.Deleted {
+			return fmt.Errorf("environment %s: %w", envID, ErrNotFound)
+		}
 		found := false
 		for i := range e.Secrets {
 			if e.Secrets[i].Type == typ {
@@ -187,17 +212,23 @@ func (s *Store) RotateSecret(ctx context.Context, envID, typ, value string) (*En
 		if !found {
 			e.Secrets = append(e.Secrets, codec.EnvSecret{EnvID: envID, Type: typ, Value: value})
 		}
+		bump(e, now, OutboxEntry{Kind: codec.KindSecrets, Op: codec.OpUpsert, ID: envID})
 		return nil
 	})
 }
 
-// DeleteEnv marks an environment deleted and records a KindEnv delete event;
-// the publisher produces it and then calls PurgeEnv.
+// DeleteEnv marks an environment deleted and records a KindEnv delete event
+// (one compare-and-set); the publisher produces it and then calls PurgeEnv.
 func (s *Store) DeleteEnv(ctx context.Context, envID string) error {
-	if _, err := s.BumpEnv(ctx, envID, OutboxEntry{Kind: codec.KindEnv, Op: codec.OpDelete, ID: envID}); err != nil {
-		return err
-	}
-	_, err := s.modifyEnv(ctx, envID, func(e *Env) error { e.Deleted = true; return nil })
+	now := s.Now()
+	_, err := s.modifyEnv(ctx, envID, func(e *Env) error {
+		if e.Deleted {
+			return fmt.Errorf("environment %s: %w", envID, ErrNotFound)
+		}
+		bump(e, now, OutboxEntry{Kind: codec.KindEnv, Op: codec.OpDelete, ID: envID})
+		e.Deleted = true
+		return nil
+	})
 	return err
 }
 

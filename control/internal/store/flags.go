@@ -55,10 +55,15 @@ func (s *Store) CreateFlag(ctx context.Context, f *codec.Flag) error {
 	}
 	now := s.Now()
 	f.Version, f.CreatedAt, f.UpdatedAt = 1, now, now
-	if _, err := s.BumpEnv(ctx, f.EnvID, OutboxEntry{Kind: codec.KindFlag, Op: codec.OpUpsert, ID: f.ID}); err != nil {
+	e, err := s.BumpEnv(ctx, f.EnvID, OutboxEntry{Kind: codec.KindFlag, Op: codec.OpUpsert, ID: f.ID, ItemVersion: 1})
+	if err != nil {
 		return err
 	}
-	return dupKey(insertDoc(ctx, s, CollFlags, f.ID, 1, keyFields(f.EnvID, f.Key), f))
+	if err := insertDoc(ctx, s, CollFlags, f.ID, 1, keyFields(f.EnvID, f.Key), f); err != nil {
+		s.CancelEntry(ctx, f.EnvID, e.Version)
+		return dupKey(err)
+	}
+	return nil
 }
 
 // GetFlag returns a flag of an environment by id.
@@ -95,10 +100,15 @@ func (s *Store) UpdateFlag(ctx context.Context, f *codec.Flag, expect int64) err
 	}
 	f.Key, f.CreatedAt = cur.Key, cur.CreatedAt
 	f.Version, f.UpdatedAt = expect+1, s.Now()
-	if _, err := s.BumpEnv(ctx, f.EnvID, OutboxEntry{Kind: codec.KindFlag, Op: codec.OpUpsert, ID: f.ID}); err != nil {
+	e, err := s.BumpEnv(ctx, f.EnvID, OutboxEntry{Kind: codec.KindFlag, Op: codec.OpUpsert, ID: f.ID, ItemVersion: f.Version})
+	if err != nil {
 		return err
 	}
-	return replaceDoc(ctx, s, CollFlags, f.ID, f.Version, expect, keyFields(f.EnvID, f.Key), f)
+	if err := replaceDoc(ctx, s, CollFlags, f.ID, f.Version, expect, keyFields(f.EnvID, f.Key), f); err != nil {
+		s.CancelEntry(ctx, f.EnvID, e.Version)
+		return err
+	}
+	return nil
 }
 
 func staleVersion(cur, expect int64) error {
@@ -122,10 +132,15 @@ func (s *Store) DeleteFlag(ctx context.Context, envID, id string, expect int64) 
 	}
 	f.Version++
 	f.UpdatedAt = s.Now()
-	if _, err := s.BumpEnv(ctx, envID, OutboxEntry{Kind: codec.KindFlag, Op: codec.OpDelete, ID: id, Payload: msgpFlag(f)}); err != nil {
+	e, err := s.BumpEnv(ctx, envID, OutboxEntry{Kind: codec.KindFlag, Op: codec.OpDelete, ID: id, Payload: msgpFlag(f), ItemVersion: f.Version})
+	if err != nil {
 		return err
 	}
-	return s.b.Delete(ctx, CollFlags, id, f.Version-1)
+	if err := s.b.Delete(ctx, CollFlags, id, f.Version-1); err != nil {
+		s.CancelEntry(ctx, envID, e.Version)
+		return err
+	}
+	return nil
 }
 
 // AllFlags returns every flag of an environment (archived included), by key.
@@ -226,10 +241,15 @@ func (s *Store) CreateSegment(ctx context.Context, sg *codec.Segment) error {
 	}
 	now := s.Now()
 	sg.Version, sg.CreatedAt, sg.UpdatedAt = 1, now, now
-	if _, err := s.BumpEnv(ctx, sg.EnvID, OutboxEntry{Kind: codec.KindSegment, Op: codec.OpUpsert, ID: sg.ID}); err != nil {
+	e, err := s.BumpEnv(ctx, sg.EnvID, OutboxEntry{Kind: codec.KindSegment, Op: codec.OpUpsert, ID: sg.ID, ItemVersion: 1})
+	if err != nil {
 		return err
 	}
-	return dupKey(insertDoc(ctx, s, CollSegments, sg.ID, 1, keyFields(sg.EnvID, segKey(sg)), sg))
+	if err := insertDoc(ctx, s, CollSegments, sg.ID, 1, keyFields(sg.EnvID, segKey(sg)), sg); err != nil {
+		s.CancelEntry(ctx, sg.EnvID, e.Version)
+		return dupKey(err)
+	}
+	return nil
 }
 
 // segKey is the unique key of a segment: its name, case-insensitively.
@@ -298,20 +318,28 @@ func (s *Store) UpdateSegment(ctx context.Context, sg *codec.Segment, expect int
 	if err != nil {
 		return err
 	}
-	ids := make([]string, len(users))
-	entries := []OutboxEntry{{Kind: codec.KindSegment, Op: codec.OpUpsert, ID: sg.ID}}
-	for i, f := range users {
-		ids[i] = f.ID
-		entries = append(entries, OutboxEntry{Kind: codec.KindFlag, Op: codec.OpUpsert, ID: f.ID})
-	}
-	entries[0].AffectedFlags = ids
 	sg.CreatedAt = cur.CreatedAt
 	sg.Version, sg.UpdatedAt = expect+1, s.Now()
-	if _, err := s.BumpEnv(ctx, sg.EnvID, entries...); err != nil {
+	ids := make([]string, len(users))
+	entries := []OutboxEntry{{Kind: codec.KindSegment, Op: codec.OpUpsert, ID: sg.ID, ItemVersion: sg.Version}}
+	for i, f := range users {
+		ids[i] = f.ID
+		// The flag's version only grows, so Version+1 is reached by the
+		// touch below (or by any later write).
+		entries = append(entries, OutboxEntry{Kind: codec.KindFlag, Op: codec.OpUpsert, ID: f.ID, ItemVersion: f.Version + 1})
+	}
+	entries[0].AffectedFlags = ids
+	e, err := s.BumpEnv(ctx, sg.EnvID, entries...)
+	if err != nil {
 		return err
 	}
-	if err := dupKey(replaceDoc(ctx, s, CollSegments, sg.ID, sg.Version, expect, keyFields(sg.EnvID, segKey(sg)), sg)); err != nil {
-		return err
+	if err := replaceDoc(ctx, s, CollSegments, sg.ID, sg.Version, expect, keyFields(sg.EnvID, segKey(sg)), sg); err != nil {
+		vs := make([]int64, len(entries))
+		for i := range vs {
+			vs[i] = e.Version - int64(len(entries)-1-i)
+		}
+		s.CancelEntry(ctx, sg.EnvID, vs...)
+		return dupKey(err)
 	}
 	for _, f := range users {
 		if err := s.touchFlag(ctx, sg.EnvID, f.ID); err != nil {
@@ -364,8 +392,13 @@ func (s *Store) DeleteSegment(ctx context.Context, envID, id string, expect int6
 	}
 	sg.Version++
 	sg.UpdatedAt = s.Now()
-	if _, err := s.BumpEnv(ctx, envID, OutboxEntry{Kind: codec.KindSegment, Op: codec.OpDelete, ID: id, Payload: msgpSegment(sg)}); err != nil {
+	e, err := s.BumpEnv(ctx, envID, OutboxEntry{Kind: codec.KindSegment, Op: codec.OpDelete, ID: id, Payload: msgpSegment(sg), ItemVersion: sg.Version})
+	if err != nil {
 		return err
 	}
-	return s.b.Delete(ctx, CollSegments, id, sg.Version-1)
+	if err := s.b.Delete(ctx, CollSegments, id, sg.Version-1); err != nil {
+		s.CancelEntry(ctx, envID, e.Version)
+		return err
+	}
+	return nil
 }

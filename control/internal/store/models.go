@@ -46,11 +46,15 @@ type Project struct {
 }
 
 // OutboxEntry is one change waiting to be produced as a codec.ChangeEvent.
-// EnvVersion is the environment version the change was assigned. Payload is
-// set for deletions only (the last state of the deleted item, msgp), since
-// the item cannot be read back later.
+// EnvVersion is the environment version the change was assigned.
+// ItemVersion is the version the item has once the write landed (for a
+// deletion: the tombstone's version; the write landed when the item is
+// gone); 0 means nothing to wait for. Payload is set for deletions only (the
+// last state of the deleted item, msgp), since the item cannot be read back
+// later.
 type OutboxEntry struct {
 	EnvVersion    int64    `json:"envVersion"`
+	ItemVersion   int64    `json:"itemVersion,omitempty"`
 	Kind          string   `json:"kind"`
 	Op            string   `json:"op"`
 	ID            string   `json:"id"`
