@@ -17,6 +17,10 @@ import (
 // APIPrefix is the path prefix of the query API.
 const APIPrefix = "/api/analytics/v1"
 
+// queryTimeout bounds one API call (a GDPR delete waits for its mutations
+// within it; a timeout answers 504 and the deletion completes anyway).
+const queryTimeout = 60 * time.Second
+
 // maxBuckets bounds a series answer (range / bucket).
 const maxBuckets = 50_000
 
@@ -43,7 +47,9 @@ func (s *Service) routes() http.Handler {
 // text (the detail goes to the log).
 func (s *Service) wrap(f handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v, err := f(w, r)
+		ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
+		defer cancel()
+		v, err := f(w, r.WithContext(ctx))
 		w.Header().Set("Content-Type", "application/json")
 		if err != nil {
 			status, msg := http.StatusInternalServerError, "internal error"
