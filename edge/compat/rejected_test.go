@@ -35,14 +35,15 @@ func TestCompatRejectedSecret(t *testing.T) {
 		secret string
 		what   string
 	}{
-		{nodeServerSDK, unknown, "unknown environment"},
-		{nodeServerSDK, fx.ClientSecret, "client secret with type=server"},
-		{pythonServerSDK, fx.ClientSecret, "client secret with type=server"},
-		{jsClientSDK, unknown, "unknown environment"},
-		{jsClientSDK, fx.ServerSecret, "server secret with type=client"},
+		{nodeServerSDK, unknown, "an unknown environment's secret"},
+		{nodeServerSDK, fx.ClientSecret, "a client secret with type=server"},
+		{pythonServerSDK, unknown, "an unknown environment's secret"},
+		{pythonServerSDK, fx.ClientSecret, "a client secret with type=server"},
+		{jsClientSDK, unknown, "an unknown environment's secret"},
+		{jsClientSDK, fx.ServerSecret, "a server secret with type=client"},
 	}
 	for _, c := range cases {
-		t.Run(c.spec.name+"/"+strings.ReplaceAll(c.what, " ", "_"), func(t *testing.T) {
+		t.Run(c.spec.name+"/"+strings.ReplaceAll(strings.ReplaceAll(c.what, " ", "_"), "'", ""), func(t *testing.T) {
 			dir, argv := c.spec.start(t)
 			ctx, cancel := context.WithTimeout(context.Background(), sdkRunTimeout)
 			defer cancel()
@@ -67,7 +68,7 @@ func TestCompatRejectedSecret(t *testing.T) {
 			// The SDKs' first retry would come after about 1 s; wait 3 s more.
 			time.Sleep(3 * time.Second)
 			if n := p.call(map[string]any{"cmd": "stats"}).Connects; n != 1 {
-				t.Errorf("%s with a %s: %d WebSocket connections, want 1 (close code 4003 is final for FeatBit SDKs; "+
+				t.Errorf("%s with %s: %d WebSocket connections, want 1 (close code 4003 is final for FeatBit SDKs; "+
 					"more connections mean the SDK did not see the 4003: see the test's doc comment)", c.spec.name, c.what, n)
 			}
 			p.call(map[string]any{"cmd": "close"})
