@@ -317,6 +317,9 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 		status, code = http.StatusForbidden, "forbidden"
 	case errors.Is(err, store.ErrTooMany):
 		status, code = http.StatusTooManyRequests, "too_many_requests"
+	case errors.Is(err, store.ErrUnavailable):
+		status, code = http.StatusServiceUnavailable, "unavailable"
+		err = &retryAfter{wait: 5 * time.Second, err: err}
 	default:
 		status, code = http.StatusInternalServerError, "internal"
 	}
@@ -328,9 +331,9 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 	if status == http.StatusNotFound && fe == nil {
 		body.Message = "not found"
 	}
-	if status == http.StatusInternalServerError {
-		log.Error("internal error", "err", err)
-		body.Message = "internal error"
+	if status == http.StatusInternalServerError || status == http.StatusServiceUnavailable {
+		log.Error("request failed", "status", status, "err", err)
+		body.Message = http.StatusText(status)
 	}
 	var ra *retryAfter
 	if errors.As(err, &ra) {

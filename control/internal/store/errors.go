@@ -16,6 +16,7 @@ var (
 	ErrForbidden    = errors.New("forbidden")
 	ErrUnauthorized = errors.New("unauthorized")
 	ErrTooMany      = errors.New("too many requests")
+	ErrUnavailable  = errors.New("store unavailable") // the database cannot be reached
 )
 
 // FieldError is an error about one field of a request: Kind is one of the

@@ -23,6 +23,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
+	"go.mongodb.org/mongo-driver/x/mongo/driver/topology"
 
 	"github.com/switchyard/switchyard/control/internal/store"
 )
@@ -176,6 +177,8 @@ func mapErr(err error) error {
 		return fmt.Errorf("%v: %w", err, store.ErrDuplicate)
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return store.ErrNotFound
+	case mongo.IsNetworkError(err), mongo.IsTimeout(err), errors.As(err, new(topology.ServerSelectionError)):
+		return fmt.Errorf("%v: %w", err, store.ErrUnavailable)
 	}
 	return err
 }
@@ -200,7 +203,7 @@ func (b *Backend) Get(ctx context.Context, coll, id string) (*store.Doc, error) 
 func (b *Backend) missOrConflict(ctx context.Context, coll, id string) error {
 	n, err := b.db.Collection(coll).CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})
 	if err != nil {
-		return err
+		return mapErr(err)
 	}
 	if n == 0 {
 		return store.ErrNotFound
@@ -326,7 +329,7 @@ func (b *Backend) Find(ctx context.Context, coll string, q store.Query) ([]*stor
 	c := b.db.Collection(coll)
 	total, err := c.CountDocuments(ctx, filter)
 	if err != nil {
-		return nil, 0, fmt.Errorf("cannot count %s: %w", coll, err)
+		return nil, 0, fmt.Errorf("cannot count %s: %w", coll, mapErr(err))
 	}
 	dir := 1
 	if q.Desc {
@@ -346,7 +349,7 @@ func (b *Backend) Find(ctx context.Context, coll string, q store.Query) ([]*stor
 	}
 	cur, err := c.Find(ctx, filter, opts)
 	if err != nil {
-		return nil, 0, fmt.Errorf("cannot find in %s: %w", coll, err)
+		return nil, 0, fmt.Errorf("cannot find in %s: %w", coll, mapErr(err))
 	}
 	defer cur.Close(ctx)
 	var out []*store.Doc
