@@ -60,7 +60,8 @@ type Config struct {
 	ServerSecret string
 	ClientSecret string
 
-	EdgeNodes int // in-binary edge processes (package edge + LocalSource, changes over pipes)
+	EdgeNodes       int           // in-binary edge processes (package edge + LocalSource, changes over pipes)
+	EdgeIdleTimeout time.Duration // edge nodes' idle timeout (0: the edge's default, 5m)
 	EdgeBin   string
 	EdgeProcs int
 	EdgeArgs  []string
@@ -120,6 +121,7 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.ServerSecret, "server-secret", "", "use an existing environment's server secret instead of generating one (no push)")
 	fs.StringVar(&c.ClientSecret, "client-secret", "", "the existing environment's client secret")
 	fs.IntVar(&c.EdgeNodes, "edge-nodes", 0, "launch this many edge processes from this binary (package edge, SO_REUSEPORT on -target, changes over pipes; no Redis/Kafka)")
+	fs.DurationVar(&c.EdgeIdleTimeout, "edge-idle-timeout", 0, "idle timeout of -edge-nodes edges (0: the edge's default); raise it for long runs with -ping 0")
 	fs.StringVar(&c.EdgeBin, "edge-bin", "", "launch the edge binary (with -reuseport) instead of using a running edge")
 	fs.IntVar(&c.EdgeProcs, "edge-procs", 0, "edge processes to launch on -target's port (0: as many as the fd limit needs for -conns)")
 	fs.StringVar(&edgeArgs, "edge-args", "", "extra arguments for launched edge processes (space-separated)")
@@ -231,7 +233,7 @@ func New(cfg Config, out io.Writer) (*Harness, error) {
 			exe = cfg.EdgeNodeExe
 		}
 		fmt.Fprintf(out, "launching %d edge nodes on %s (SO_REUSEPORT)\n", cfg.EdgeNodes, sc.Target)
-		ns, err := edgenode.Launch(cfg.EdgeNodes, sc.Target, exe, cfg.EdgeNodeArgs...)
+		ns, err := edgenode.Launch(cfg.EdgeNodes, sc.Target, cfg.EdgeIdleTimeout, exe, cfg.EdgeNodeArgs...)
 		if err != nil {
 			return nil, err
 		}
@@ -376,11 +378,20 @@ func (h *Harness) Shutdown(ctx context.Context) {
 	}
 }
 
-// EdgeNode is the edge-node entry point (args: the listen address).
+// EdgeNode is the edge-node entry point (args: the listen address, then
+// optionally the edge's idle timeout).
 // SY_LOADTEST_EDGE_CPUPROFILE=<prefix> writes <prefix>.<pid> CPU profiles.
 func EdgeNode(ctx context.Context, args []string) error {
-	if len(args) != 1 {
-		return errors.New("usage: loadtest edge-node <addr>")
+	if len(args) < 1 || len(args) > 2 {
+		return errors.New("usage: loadtest edge-node <addr> [idle-timeout]")
+	}
+	var idle time.Duration
+	if len(args) == 2 {
+		d, err := time.ParseDuration(args[1])
+		if err != nil {
+			return fmt.Errorf("edge-node idle timeout: %w", err)
+		}
+		idle = d
 	}
 	if _, err := machine.RaiseNoFile(); err != nil {
 		return err
@@ -392,7 +403,7 @@ func EdgeNode(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	return edgenode.Serve(ctx, args[0], os.Stdin, os.Stdout)
+	return edgenode.Serve(ctx, args[0], idle, os.Stdin, os.Stdout)
 }
 
 // Worker is the worker-process entry point: fleets driven over stdin/stdout.

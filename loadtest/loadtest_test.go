@@ -21,8 +21,8 @@ import (
 // TestMain lets the test binary act as a worker process, so the tests
 // exercise the real re-exec path.
 func TestMain(m *testing.M) {
-	if os.Getenv("LOADTEST_TEST_EDGENODE") == "1" && len(os.Args) == 2 && !strings.HasPrefix(os.Args[1], "-") {
-		if err := EdgeNode(context.Background(), os.Args[len(os.Args)-1:]); err != nil {
+	if os.Getenv("LOADTEST_TEST_EDGENODE") == "1" && len(os.Args) >= 2 && !strings.HasPrefix(os.Args[1], "-") {
+		if err := EdgeNode(context.Background(), os.Args[1:]); err != nil {
 			os.Exit(1)
 		}
 		os.Exit(0)
@@ -145,7 +145,7 @@ func TestEdgeNodesShareOnePort(t *testing.T) {
 	ln.Close()
 	out := t.TempDir()
 	cfg, err := ParseArgs([]string{"-target", addr, "-edge-nodes", "2", "-conns", "200", "-per-worker", "100", "-rate", "0",
-		"-ping", "0", "-pushes", "3", "-push-rate", "10", "-out", out, "connect", "push"}, io.Discard)
+		"-ping", "0", "-edge-idle-timeout", "10m", "-pushes", "3", "-push-rate", "10", "-out", out, "connect", "push"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

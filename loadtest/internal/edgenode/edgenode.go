@@ -42,10 +42,11 @@ type event struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Serve runs one edge node listening on addr with SO_REUSEPORT until stop.
-func Serve(ctx context.Context, addr string, in io.Reader, out io.Writer) error {
+// Serve runs one edge node listening on addr with SO_REUSEPORT until stop;
+// idle is the edge's IdleTimeout (0: the edge's default).
+func Serve(ctx context.Context, addr string, idle time.Duration, in io.Reader, out io.Writer) error {
 	src := edge.NewLocalSource()
-	srv, err := edge.New(edge.Config{Addr: addr, ReusePort: true}, edge.WithSource(src))
+	srv, err := edge.New(edge.Config{Addr: addr, ReusePort: true, IdleTimeout: idle}, edge.WithSource(src))
 	if err != nil {
 		return err
 	}
@@ -113,12 +114,16 @@ type Nodes struct {
 	nodes []*Node
 }
 
-// Launch starts n nodes (exe args… with addr appended) and waits until each
-// is listening.
-func Launch(n int, addr, exe string, args ...string) (*Nodes, error) {
+// Launch starts n nodes (exe args… with addr and, if set, the idle
+// timeout appended) and waits until each is listening.
+func Launch(n int, addr string, idle time.Duration, exe string, args ...string) (*Nodes, error) {
 	ns := &Nodes{}
 	for i := 0; i < n; i++ {
-		cmd := exec.Command(exe, append(append([]string{}, args...), addr)...)
+		a := append(append([]string{}, args...), addr)
+		if idle > 0 {
+			a = append(a, idle.String())
+		}
+		cmd := exec.Command(exe, a...)
 		cmd.Stderr = os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		in, err := cmd.StdinPipe()
