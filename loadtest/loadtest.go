@@ -62,10 +62,10 @@ type Config struct {
 
 	EdgeNodes       int           // in-binary edge processes (package edge + LocalSource, changes over pipes)
 	EdgeIdleTimeout time.Duration // edge nodes' idle timeout (0: the edge's default, 5m)
-	EdgeBin   string
-	EdgeProcs int
-	EdgeArgs  []string
-	EdgeWait  time.Duration
+	EdgeBin         string
+	EdgeProcs       int
+	EdgeArgs        []string
+	EdgeWait        time.Duration
 
 	// EdgeNodeExe and EdgeNodeArgs start an edge node (default: this
 	// executable with "edge-node"; the address is appended).
