@@ -172,23 +172,34 @@ func (s *Sink) Metric(ctx context.Context, r store.Range, eventName string) ([]s
 	return out, rows.Err()
 }
 
-// DeleteUser implements store.Store with one mutation per table and waits
-// until both are done.
+// DeleteUser implements store.Store with one mutation per table that holds
+// rows of the user, and waits until they are done.
 func (s *Sink) DeleteUser(ctx context.Context, envID, userKey string) error {
-	for _, t := range []string{"flag_events", "metric_events"} {
-		if err := s.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DELETE WHERE env_id = ? AND user_key = ?", s.db, t), envID, userKey); err != nil {
-			return fmt.Errorf("cannot delete end user events from %s: %w", t, err)
-		}
-	}
-	return s.waitMutations(ctx)
+	return s.deleteWhere(ctx, "env_id = ? AND user_key = ?", envID, userKey)
 }
 
 // DeleteBefore implements store.Store (retention; 18.x has no table TTL).
 func (s *Sink) DeleteBefore(ctx context.Context, t time.Time) error {
 	ms := t.UnixMilli()
-	for _, tb := range []string{"flag_events", "metric_events"} {
-		if err := s.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DELETE WHERE ts_ms < ?", s.db, tb), ms); err != nil {
-			return fmt.Errorf("cannot delete old events from %s: %w", tb, err)
+	return s.deleteWhere(ctx, "ts < toDateTime(?) AND ts_ms < ?", uint32(max(ms, 0)/1000+1), ms)
+}
+
+// deleteWhere runs ALTER TABLE … DELETE WHERE cond on each event table that
+// has a matching row. A mutation on 18.x rewrites every part of the table
+// whether it matches or not, so the cheap existence check (partition pruning
+// on ts) keeps the hourly retention run and repeated GDPR calls from
+// rewriting the tables for nothing.
+func (s *Sink) deleteWhere(ctx context.Context, cond string, args ...any) error {
+	for _, t := range []string{"flag_events", "metric_events"} {
+		var n uint64
+		if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM (SELECT 1 FROM %s.%s WHERE %s LIMIT 1)", s.db, t, cond), args...).Scan(&n); err != nil {
+			return fmt.Errorf("cannot look for events to delete in %s: %w", t, err)
+		}
+		if n == 0 {
+			continue
+		}
+		if err := s.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DELETE WHERE %s", s.db, t, cond), args...); err != nil {
+			return fmt.Errorf("cannot delete events from %s: %w", t, err)
 		}
 	}
 	return s.waitMutations(ctx)
