@@ -185,9 +185,9 @@ func (s *Sink) DeleteBefore(ctx context.Context, t time.Time) error {
 }
 
 // deleteWhere runs ALTER TABLE … DELETE WHERE cond on each event table that
-// has a matching row. A mutation on 18.x rewrites every part of the table
-// whether it matches or not, so the cheap existence check (partition pruning
-// on ts) keeps the hourly retention run and repeated GDPR calls from
+// has a matching row. A mutation rewrites data parts (old releases do not skip
+// parts without matching rows), so the cheap existence check (partition
+// pruning on ts) keeps the hourly retention run and repeated GDPR calls from
 // rewriting the tables for nothing.
 func (s *Sink) deleteWhere(ctx context.Context, cond string, args ...any) error {
 	for _, t := range []string{"flag_events", "metric_events"} {
