@@ -92,6 +92,7 @@ func TestFlagLifecycleIsPublished(t *testing.T) {
 		t.Fatalf("archived flags stay in the snapshot: %d flags", len(snap.Flags))
 	}
 	h.must(409, h.admin, "POST", h.flagsURL(env)+"/new-checkout/toggle", map[string]any{"version": 4})
+	h.must(409, h.admin, "PUT", h.flagsURL(env)+"/new-checkout", f) // archived: restore first
 	h.must(204, h.admin, "DELETE", h.flagsURL(env)+"/new-checkout?version=4", nil)
 	h.must(404, h.admin, "GET", h.flagsURL(env)+"/new-checkout", nil)
 	h.publish()

@@ -137,7 +137,11 @@ func (a *API) updateFlag(c *call) (any, error) {
 	if err := requireVersion(f.Version, cur.Version); err != nil {
 		return nil, err
 	}
-	f.ID, f.EnvID, f.Key = cur.ID, cur.EnvID, cur.Key
+	if cur.IsArchived {
+		return nil, store.Errorf(store.ErrConflict, "flag %q is archived; restore it first", cur.Key)
+	}
+	// Archiving goes through archive/restore only.
+	f.ID, f.EnvID, f.Key, f.IsArchived = cur.ID, cur.EnvID, cur.Key, false
 	f.Tags = dedupe(f.Tags)
 	fillIDs(&f)
 	return a.saveFlag(c.ctx, &f, f.Version)

@@ -85,7 +85,7 @@ func (a *API) updateSegment(c *call) (any, error) {
 	if err := requireVersion(sg.Version, cur.Version); err != nil {
 		return nil, err
 	}
-	sg.ID, sg.EnvID = cur.ID, cur.EnvID
+	sg.ID, sg.EnvID, sg.IsArchived = cur.ID, cur.EnvID, cur.IsArchived // archive/restore change it
 	sg.Name = strings.TrimSpace(sg.Name)
 	return a.saveSegment(c, &sg, sg.Version)
 }
