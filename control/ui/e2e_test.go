@@ -186,10 +186,19 @@ func openStream(t *testing.T, edgeAddr, serverSecret string) *sdkStream {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	u := "ws://" + edgeAddr + "/streaming?type=server&token=" + url.QueryEscape(secret.EncodeToken(serverSecret, time.Now().UnixMilli(), 7))
-	conn, _, _, err := ws.Dial(ctx, u)
-	if err != nil {
-		t.Fatalf("dial %s: %v", u, err)
+	var conn net.Conn
+	for {
+		// retried: a busy machine (load tests) can run short of ephemeral ports for a moment
+		u := "ws://" + edgeAddr + "/streaming?type=server&token=" + url.QueryEscape(secret.EncodeToken(serverSecret, time.Now().UnixMilli(), 7))
+		c, _, _, err := ws.Dial(ctx, u)
+		if err == nil {
+			conn = c
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("dial %s: %v", u, err)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 	s := &sdkStream{flags: map[string]wireFlag{}, full: make(chan struct{})}
 	var wmu sync.Mutex
