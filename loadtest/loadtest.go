@@ -60,6 +60,12 @@ type Config struct {
 	ServerSecret string
 	ClientSecret string
 
+	ControlURL      string // control API base URL: changes go through PUT /api/v1/envs/{env}/flags/lt-push
+	ControlToken    string
+	ControlEmail    string
+	ControlPassword string
+	ControlEnv      string
+
 	EdgeNodes       int           // in-binary edge processes (package edge + LocalSource, changes over pipes)
 	EdgeIdleTimeout time.Duration // edge nodes' idle timeout (0: the edge's default, 5m)
 	EdgeBin         string
@@ -118,6 +124,11 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.RedisAddr, "redis", "", "Redis address: the environment snapshot is written to sy:snap:{envId}")
 	fs.StringVar(&kafka, "kafka", "", "Kafka brokers (comma-separated): changes go to <prefix>sy.changes")
 	fs.StringVar(&c.TopicPrefix, "topic-prefix", "", "Kafka topic prefix (the edge's -topic-prefix)")
+	fs.StringVar(&c.ControlURL, "control", "", "control API base URL (http://host:8080): the environment -control-env and its changes come from control")
+	fs.StringVar(&c.ControlToken, "control-token", "", "control API bearer token (or -control-email/-control-password)")
+	fs.StringVar(&c.ControlEmail, "control-email", "", "control login email")
+	fs.StringVar(&c.ControlPassword, "control-password", "", "control login password")
+	fs.StringVar(&c.ControlEnv, "control-env", "", "environment id in control")
 	fs.StringVar(&c.ServerSecret, "server-secret", "", "use an existing environment's server secret instead of generating one (no push)")
 	fs.StringVar(&c.ClientSecret, "client-secret", "", "the existing environment's client secret")
 	fs.IntVar(&c.EdgeNodes, "edge-nodes", 0, "launch this many edge processes from this binary (package edge, SO_REUSEPORT on -target, changes over pipes; no Redis/Kafka)")
@@ -167,6 +178,9 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	}
 	if c.EdgeNodes > 0 && (c.EdgeBin != "" || c.RedisAddr != "" || c.ServerSecret != "") {
 		return c, errors.New("-edge-nodes runs its own edges fed by the harness: no -edge-bin, -redis/-kafka or -server-secret")
+	}
+	if c.ControlURL != "" && (c.ControlEnv == "" || c.RedisAddr != "" || c.ServerSecret != "" || c.EdgeNodes > 0) {
+		return c, errors.New("-control needs -control-env and replaces -redis/-kafka, -server-secret and -edge-nodes")
 	}
 	if c.ServerSecret != "" && c.RedisAddr != "" {
 		return c, errors.New("-server-secret uses an existing environment; -redis/-kafka publish a generated one: pick one")
@@ -218,6 +232,15 @@ func New(cfg Config, out io.Writer) (*Harness, error) {
 		h.remote = r
 		sc.Source = r
 	}
+	if cfg.ControlURL != "" {
+		ctl, env, err := change.NewControl(context.Background(), cfg.ControlURL, cfg.ControlToken, cfg.ControlEmail, cfg.ControlPassword, cfg.ControlEnv)
+		if err != nil {
+			return nil, err
+		}
+		sc.Env = env
+		sc.Pusher = ctl.Push
+		sc.Flags = 0
+	}
 	if cfg.ServerSecret != "" {
 		sc.Env = &change.Env{ID: "existing", ServerSecret: cfg.ServerSecret, ClientSecret: cfg.ClientSecret}
 		if cfg.ClientSecret == "" {
@@ -260,8 +283,8 @@ func (h *Harness) Run(ctx context.Context) error {
 	var failed []string
 	for _, name := range h.cfg.Scenarios {
 		sc := h.cfg.Scenario
-		if name == "push" && sc.Source == nil {
-			fmt.Fprintln(h.out, "push: skipped (needs -redis and -kafka to make changes)")
+		if name == "push" && sc.Source == nil && sc.Pusher == nil {
+			fmt.Fprintln(h.out, "push: skipped (needs -edge-nodes, -redis and -kafka, or -control to make changes)")
 			continue
 		}
 		var r *report.Result

@@ -13,6 +13,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/loadtest/internal/change"
 	"github.com/switchyard/switchyard/loadtest/internal/httpload"
 	"github.com/switchyard/switchyard/loadtest/internal/machine"
 	"github.com/switchyard/switchyard/loadtest/internal/report"
@@ -28,8 +30,8 @@ func Evaluate(ctx context.Context, c Config) (*report.Result, error) {
 	}
 	r := newResult("evaluate", &c)
 	r.Params["httpConcurrency"], r.Params["httpDuration"], r.Params["mix"] = c.HTTPConcurrency, c.HTTPDuration.String(), c.EvalMix
-	keys := make([]string, 0, len(c.Env.Snapshot.Flags))
-	for _, f := range c.Env.Snapshot.Flags {
+	var keys []string
+	for _, f := range envFlags(c.Env) {
 		keys = append(keys, f.Key)
 	}
 	host := "http://" + c.Target
@@ -113,7 +115,7 @@ func Events(ctx context.Context, c Config) (*report.Result, error) {
 	}
 	r := newResult("events", &c)
 	r.Params["httpConcurrency"], r.Params["httpDuration"], r.Params["eventsPerRequest"] = c.HTTPConcurrency, c.HTTPDuration.String(), c.EventsPerReq
-	flags := c.Env.Snapshot.Flags
+	flags := envFlags(c.Env)
 	host := "http://" + c.Target
 	nVar := (c.EventsPerReq + 1) / 2
 	build := func(i int, req *fasthttp.Request) {
@@ -208,4 +210,13 @@ func clickhouseCount(ctx context.Context, addr, db, q string) (int64, error) {
 		return 0, fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
 	}
 	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+}
+
+// envFlags is the generated environment's flags, or for an existing
+// environment (-server-secret, -control) the push flag only.
+func envFlags(e *change.Env) []codec.Flag {
+	if e.Snapshot != nil && len(e.Snapshot.Flags) > 0 {
+		return e.Snapshot.Flags
+	}
+	return []codec.Flag{{Key: change.PushFlagKey, Variations: []codec.Variation{{ID: "lt-v-0", Value: "initial"}}}}
 }

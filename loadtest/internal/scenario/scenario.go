@@ -73,7 +73,9 @@ type Config struct {
 	ClickHouseDB    string        // events: database (default "default")
 	LagTimeout      time.Duration // events: wait for ClickHouse (default 60 s)
 
-	Source Source      // where the env and changes go (nil: secrets must be given, no push)
+	Source Source // where the env and changes go (nil: secrets must be given, no push)
+	// Pusher, if set, makes change seq instead of Source.Produce (the control API).
+	Pusher func(ctx context.Context, seq int, sent time.Time) error
 	Env    *change.Env // generated when nil
 
 	EdgePids []int        // edge processes for /proc figures (nil: found by Target's port)

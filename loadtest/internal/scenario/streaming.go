@@ -52,8 +52,8 @@ func Hold(ctx context.Context, c Config) (*report.Result, error) {
 
 // Push runs the push scenario.
 func Push(ctx context.Context, c Config) (*report.Result, error) {
-	if c.Source == nil {
-		return nil, fmt.Errorf("push needs a change source (in-process, or -redis and -kafka)")
+	if c.Source == nil && c.Pusher == nil {
+		return nil, fmt.Errorf("push needs a change source (in-process, -edge-nodes, -redis and -kafka, or -control)")
 	}
 	if c.HoldFirst {
 		return runStreaming(ctx, &c, "push", func(ctx context.Context, c *Config, s *streaming, r *report.Result, base baseline) error {
@@ -258,12 +258,18 @@ func push(ctx context.Context, c *Config, s *streaming, r *report.Result, base b
 			}
 		}
 		now := time.Now()
-		ev, err := c.Env.PushEvent(seq, now)
-		if err != nil {
-			return err
-		}
-		if err := c.Source.Produce(ctx, ev); err != nil {
-			return fmt.Errorf("change %d: %w", seq, err)
+		if c.Pusher != nil {
+			if err := c.Pusher(ctx, seq, now); err != nil {
+				return err
+			}
+		} else {
+			ev, err := c.Env.PushEvent(seq, now)
+			if err != nil {
+				return err
+			}
+			if err := c.Source.Produce(ctx, ev); err != nil {
+				return fmt.Errorf("change %d: %w", seq, err)
+			}
 		}
 		sent[seq] = now
 	}

@@ -1,0 +1,124 @@
+package change
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/loadtest/internal/fleet"
+)
+
+// Control makes the push flag's changes through the control plane's REST
+// API (PUT /api/v1/envs/{envId}/flags/lt-push), so a change travels the
+// production path: MongoDB, the Redis snapshot, the Kafka change topic,
+// every edge.
+type Control struct {
+	base  string // http://host:port
+	token string
+	env   string
+	hc    *http.Client
+	flag  codec.Flag
+}
+
+// NewControl logs in (when token is empty, with email and password), reads
+// the environment's secrets and creates the push flag if it does not exist.
+func NewControl(ctx context.Context, base, token, email, password, envID string) (*Control, *Env, error) {
+	c := &Control{base: strings.TrimRight(base, "/"), token: token, env: envID, hc: &http.Client{Timeout: 30 * time.Second}}
+	if c.token == "" {
+		var lr struct {
+			Token string `json:"token"`
+		}
+		if err := c.do(ctx, "POST", "/api/v1/auth/login", map[string]string{"email": email, "password": password}, &lr); err != nil {
+			return nil, nil, fmt.Errorf("control login: %w", err)
+		}
+		c.token = lr.Token
+	}
+	var ev struct {
+		ID      string            `json:"id"`
+		Secrets []codec.EnvSecret `json:"secrets"`
+	}
+	if err := c.do(ctx, "GET", "/api/v1/envs/"+envID, nil, &ev); err != nil {
+		return nil, nil, fmt.Errorf("control: read environment %s: %w", envID, err)
+	}
+	env := &Env{ID: ev.ID}
+	for _, s := range ev.Secrets {
+		switch s.Type {
+		case codec.SecretServer:
+			env.ServerSecret = s.Value
+		case codec.SecretClient:
+			env.ClientSecret = s.Value
+		}
+	}
+	err := c.do(ctx, "GET", "/api/v1/envs/"+envID+"/flags/"+PushFlagKey, nil, &c.flag)
+	var se *statusError
+	if errors.As(err, &se) && se.code == http.StatusNotFound {
+		f := codec.Flag{Key: PushFlagKey, Name: "load test push", VariationType: "string", IsEnabled: true}
+		setPushVariation(&f, 0, "initial")
+		err = c.do(ctx, "POST", "/api/v1/envs/"+envID+"/flags", &f, &c.flag)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("control: push flag %s: %w", PushFlagKey, err)
+	}
+	return c, env, nil
+}
+
+// Push makes change seq (sent at sent) to the push flag.
+func (c *Control) Push(ctx context.Context, seq int, sent time.Time) error {
+	f := c.flag
+	setPushVariation(&f, seq, fleet.PushMarker(seq, sent))
+	var out codec.Flag
+	if err := c.do(ctx, "PUT", "/api/v1/envs/"+c.env+"/flags/"+PushFlagKey, &f, &out); err != nil {
+		return fmt.Errorf("control: change %d: %w", seq, err)
+	}
+	c.flag = out
+	return nil
+}
+
+type statusError struct {
+	code int
+	body string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.code, e.body) }
+
+func (c *Control) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		if len(b) > 300 {
+			b = b[:300]
+		}
+		return &statusError{code: resp.StatusCode, body: strings.TrimSpace(string(b))}
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
