@@ -66,7 +66,7 @@ svg{background:#fafafa;border:1px solid #ddd;margin:.5em 0}</style></head><body>
 			synced = append(synced, [2]float64{p.T, float64(p.Synced)})
 			failed = append(failed, [2]float64{p.T, float64(p.Failed)})
 		}
-		lineSVG(sb, "seconds", "connections", []line{{"open", "#1f77b4", open}, {"synced (cumulative)", "#2ca02c", synced}, {"failed (cumulative)", "#d62728", failed}})
+		lineSVG(sb, "seconds", "connections", []line{{"synced (cumulative)", "#2ca02c", synced}, {"open", "#1f77b4", open}, {"failed (cumulative)", "#d62728", failed}})
 	}
 	for _, s := range r.Series {
 		fmt.Fprintf(sb, "<h2>%s</h2>", esc(s.Name))
@@ -157,7 +157,7 @@ func histogramSVG(sb *strings.Builder, s hist.Snap) {
 		fmt.Fprintf(sb, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="#999"/><text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`,
 			x, padT, x, padT+ph+4, x, padT+ph+16, tickLabel(v))
 	}
-	for _, m := range []struct {
+	for i, m := range []struct {
 		name string
 		v    float64
 		c    string
@@ -166,8 +166,13 @@ func histogramSVG(sb *strings.Builder, s hist.Snap) {
 			continue
 		}
 		x := xOf(math.Max(m.v, lo))
-		fmt.Fprintf(sb, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="4 3"/><text x="%.1f" y="%d" fill="%s">%s %.3g ms</text>`,
-			x, padT, x, padT+ph, m.c, x+2, padT-6, m.c, m.name, m.v)
+		// labels on three rows, left of the line when it is near the right edge
+		anchor, tx := "start", x+3
+		if x > padL+pw*0.75 {
+			anchor, tx = "end", x-3
+		}
+		fmt.Fprintf(sb, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="4 3"/><text x="%.1f" y="%d" fill="%s" text-anchor="%s">%s %.3g ms</text>`,
+			x, padT, x, padT+ph, m.c, tx, padT+10+12*i, m.c, anchor, m.name, m.v)
 	}
 	fmt.Fprintf(sb, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#333"/>`, padL, padT+ph, padL+pw, padT+ph)
 	fmt.Fprintf(sb, `<text x="%.1f" y="%d" text-anchor="middle">latency (ms, log scale)</text>`, padL+pw/2, chartH-6)
@@ -220,7 +225,11 @@ func lineSVG(sb *strings.Builder, xl, yl string, lines []line) {
 			p := l.pts[0]
 			fmt.Fprintf(sb, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`, padL+p[0]/xmax*pw, padT+ph-p[1]/ymax*ph, l.color)
 		}
-		fmt.Fprintf(sb, `<polyline fill="none" stroke="%s" stroke-width="1.6" points="%s"/>`, l.color, pts.String())
+		dash := ""
+		if li > 0 {
+			dash = ` stroke-dasharray="6 3"` // later lines dashed, so a line lying on another stays visible
+		}
+		fmt.Fprintf(sb, `<polyline fill="none" stroke="%s" stroke-width="1.6"%s points="%s"/>`, l.color, dash, pts.String())
 		fmt.Fprintf(sb, `<text x="%.1f" y="%d" fill="%s">%s</text>`, padL+10+float64(li)*180, padT-8, l.color, html.EscapeString(l.name))
 	}
 	fmt.Fprintf(sb, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#333"/>`, padL, padT+ph, padL+pw, padT+ph)
