@@ -277,11 +277,28 @@ try {
 
   await step('switch-environment', async () => {
     await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Flags', exact: true }).click();
-    await page.getByLabel('Environment').selectOption({ label: 'prod' });
+    await page.getByLabel('Environment', { exact: true }).selectOption({ label: 'prod' });
     await expectVisible(page.getByRole('link', { name: 'Checkout flow' }), 'prod flags');
     await expectCount(page.getByRole('link', { name: flagName }), 0, 'the new dev flag in prod');
-    await page.getByLabel('Environment').selectOption({ label: 'dev' });
+    await page.getByLabel('Environment', { exact: true }).selectOption({ label: 'dev' });
     await expectVisible(page.getByRole('link', { name: flagName }), 'dev flags again');
+  });
+
+  await step('clone-and-copy-flag', async () => {
+    await page.getByRole('link', { name: flagName }).click();
+    await page.getByLabel('Key of the clone').fill(flagKey + '-clone');
+    await page.getByRole('button', { name: 'Clone flag' }).click();
+    await page.waitForURL(new RegExp('/flags/' + flagKey + '-clone$'));
+    await expectVisible(page.getByLabel('Rule 1 condition 2 value'), 'the clone has the rule');
+    await page.getByLabel('Copy to environment').selectOption({ label: 'prod' });
+    await page.getByRole('button', { name: 'Copy flag' }).click();
+    await expectText(page.getByText(/^Copied to prod/), /Copied to prod/, 'copy status');
+    await page.getByLabel('Environment', { exact: true }).selectOption({ label: 'prod' });
+    await expectVisible(page.getByRole('heading', { name: 'Feature flags' }), 'prod flag list');
+    await page.getByLabel('Search flags').fill(flagKey + '-clone');
+    await expectVisible(page.getByRole('switch', { name: 'Enable ' + flagKey + '-clone' }), 'the copy in prod');
+    await page.getByLabel('Environment', { exact: true }).selectOption({ label: 'dev' });
+    await expectVisible(page.getByRole('link', { name: flagName, exact: true }), 'dev flags again');
   });
 
   await step('access-token-created', async () => {
@@ -318,7 +335,7 @@ try {
     await shot('viewer-flags');
     await page.getByRole('link', { name: flagName }).click();
     await expectVisible(page.getByRole('heading', { name: 'Rules' }), 'flag detail');
-    for (const name of ['Save changes', 'Add rule', 'Archive', 'Add condition to rule 1', 'Remove rule 1', 'Move rule 1 down', 'Discard changes']) {
+    for (const name of ['Save changes', 'Add rule', 'Archive', 'Clone flag', 'Copy flag', 'Add condition to rule 1', 'Remove rule 1', 'Move rule 1 down', 'Discard changes']) {
       await expectCount(page.getByRole('button', { name }), 0, `"${name}" buttons`);
     }
     await expectCount(page.getByRole('switch'), 0, 'toggle switches on the flag');

@@ -167,6 +167,10 @@ export const api = {
     request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/archive`, { version }).then(normFlag),
   restoreFlag: (env: string, key: string, version: number) =>
     request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/restore`, { version }).then(normFlag),
+  cloneFlag: (env: string, key: string, newKey: string, name: string) =>
+    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/clone`, { key: newKey, name }).then(normFlag),
+  copyFlag: (env: string, key: string, targetEnvId: string, overwrite: boolean, targetVersion: number) =>
+    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/copy`, { targetEnvId, overwrite, targetVersion }).then(normFlag),
   deleteFlag: (env: string, key: string, version: number) =>
     request<void>('DELETE', `${v1}/envs/${enc(env)}/flags/${enc(key)}?version=${version}`),
 

@@ -155,6 +155,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
         <Busy class="primary" onClick={save} disabled={!dirty} busyText="Saving…">Save changes</Busy>
       </div>}
 
+      {s.canEdit && <CloneCopy env={env} flag={flag} />}
       <EvaluatePanel env={env} flag={flag} />
     </Page>
   );
@@ -251,6 +252,54 @@ function EvaluatePanel({ env, flag }: { env: Env; flag: Flag }) {
         <FormError err={err} fields={['user.keyId']} />
         {res != null && <pre class="explain" aria-label="Evaluation result">{JSON.stringify(res, null, 2)}</pre>}
       </>}
+    </section>
+  );
+}
+
+// CloneCopy clones the flag under a new key in this environment, or copies it
+// to another environment of the project (overwriting only when confirmed).
+function CloneCopy({ env, flag }: { env: Env; flag: Flag }) {
+  const s = useSession();
+  const [key, setKey] = useState(flag.key + '-copy');
+  const [target, setTarget] = useState('');
+  const [err, setErr] = useState<unknown>(null);
+  const [copyErr, setCopyErr] = useState<unknown>(null);
+  const [done, setDone] = useState('');
+  const others = s.envs.filter((e) => e.id !== env.id);
+  return (
+    <section class="card" aria-labelledby="h-clone">
+      <h2 id="h-clone">Clone or copy</h2>
+      <div class="row">
+        <Field label="Key of the clone" value={key} onInput={setKey} err={err} field="key" />
+        <Busy onClick={async () => {
+          setErr(null);
+          try { const nf = await api.cloneFlag(env.id, flag.key, key, ''); navigate(`/envs/${env.id}/flags/${encodeURIComponent(nf.key)}`); }
+          catch (e) { setErr(e); }
+        }} busyText="Cloning…">Clone flag</Busy>
+      </div>
+      <FormError err={err} fields={['key']} />
+      {others.length > 0 && <div class="row">
+        <Select label="Copy to environment" value={target} err={copyErr} field="targetEnvId" onChange={setTarget}
+          options={[{ value: '', label: 'choose…' }, ...others.map((e) => ({ value: e.id, label: e.name }))]} />
+        <Busy disabled={!target} onClick={async () => {
+          setCopyErr(null); setDone('');
+          const name = others.find((e) => e.id === target)?.name;
+          try {
+            await api.copyFlag(env.id, flag.key, target, false, 0);
+            setDone(`Copied to ${name} (off there).`);
+          } catch (e) {
+            if (e instanceof ApiError && e.code === 'duplicate' && confirm(`${name} has a flag ${flag.key}. Overwrite it?`)) {
+              try {
+                const cur = await api.flag(target, flag.key);
+                await api.copyFlag(env.id, flag.key, target, true, cur.version);
+                setDone(`Overwrote ${flag.key} in ${name}.`);
+              } catch (e2) { setCopyErr(e2); }
+            } else setCopyErr(e);
+          }
+        }} busyText="Copying…">Copy flag</Busy>
+        <span role="status" class="saved">{done}</span>
+      </div>}
+      <FormError err={copyErr} fields={['targetEnvId']} />
     </section>
   );
 }
