@@ -27,6 +27,7 @@ package loadtest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -427,6 +428,30 @@ func EdgeNode(ctx context.Context, args []string) error {
 		}
 	}
 	return edgenode.Serve(ctx, args[0], idle, os.Stdin, os.Stdout)
+}
+
+// Render rewrites <name>.html beside each given <name>.json result (and
+// prints its table to out), e.g. after the renderer changed.
+func Render(paths []string, out io.Writer) error {
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var r report.Result
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		r.WriteTable(out)
+		var sb strings.Builder
+		r.WriteHTML(&sb)
+		hp := strings.TrimSuffix(p, ".json") + ".html"
+		if err := os.WriteFile(hp, []byte(sb.String()), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "wrote %s\n", hp)
+	}
+	return nil
 }
 
 // Worker is the worker-process entry point: fleets driven over stdin/stdout.

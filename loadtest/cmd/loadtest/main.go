@@ -25,6 +25,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "render" {
+		if err := loadtest.Render(os.Args[2:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest render:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "edge-node" {
 		if err := loadtest.EdgeNode(ctx, os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "loadtest edge-node:", err)

@@ -171,8 +171,8 @@ func histogramSVG(sb *strings.Builder, s hist.Snap) {
 		if x > padL+pw*0.75 {
 			anchor, tx = "end", x-3
 		}
-		fmt.Fprintf(sb, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="4 3"/><text x="%.1f" y="%d" fill="%s" text-anchor="%s">%s %.3g ms</text>`,
-			x, padT, x, padT+ph, m.c, tx, padT+10+12*i, m.c, anchor, m.name, m.v)
+		fmt.Fprintf(sb, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="4 3"/><text x="%.1f" y="%d" fill="%s" text-anchor="%s">%s %s ms</text>`,
+			x, padT, x, padT+ph, m.c, tx, padT+10+12*i, m.c, anchor, m.name, fmtVal(m.v))
 	}
 	fmt.Fprintf(sb, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#333"/>`, padL, padT+ph, padL+pw, padT+ph)
 	fmt.Fprintf(sb, `<text x="%.1f" y="%d" text-anchor="middle">latency (ms, log scale)</text>`, padL+pw/2, chartH-6)
