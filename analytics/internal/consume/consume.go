@@ -12,9 +12,13 @@
 // then stops polling: Kafka keeps the backlog, memory stays at two buffers plus
 // the client's bounded fetch buffer, and ingest resumes where it stopped.
 //
+// Rebalances: when partitions are revoked, the loop writes and commits what it
+// buffered before the callback returns (bounded by revokeTimeout), so the next
+// owner does not re-insert it.
+//
 // Duplicates: an event can reach the Writer twice (a flush that timed out
-// after ClickHouse stored it; a crash or rebalance between insert and offset
-// commit). Every event carries an id derived from (partition, offset, index
+// after ClickHouse stored it; a crash between insert and offset commit; a
+// rebalance during a ClickHouse outage). Every event carries an id derived from (partition, offset, index
 // in the record), so the copies are identical rows of a
 // ReplacingMergeTree and collapse (see package sink). Counters report the
 // retried flushes.
@@ -31,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -84,6 +89,12 @@ type Consumer struct {
 
 	badLog   throttle
 	flushLog throttle
+
+	// revocation handshake (see onRevoked)
+	revoke   chan chan struct{} // cap 1
+	runDone  chan struct{}      // closed when Run returns
+	pollMu   sync.Mutex         // guards pollStop and the send on revoke
+	pollStop context.CancelFunc // cancels the current PollRecords
 }
 
 // New creates the Kafka client (it connects lazily) for the Consumer.
@@ -103,8 +114,10 @@ func New(cfg Config, w Writer) (*Consumer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	c := &Consumer{cfg: cfg, w: w, log: cfg.Logger, revoke: make(chan chan struct{}, 1), runDone: make(chan struct{})}
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.OnPartitionsRevoked(c.onRevoked),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topic),
 		kgo.DisableAutoCommit(),
@@ -116,7 +129,41 @@ func New(cfg Config, w Writer) (*Consumer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create Kafka consumer: %w", err)
 	}
-	return &Consumer{cfg: cfg, cl: cl, w: w, log: cfg.Logger}, nil
+	c.cl = cl
+	return c, nil
+}
+
+// revokeTimeout bounds how long a rebalance waits for the buffered events of
+// the revoked partitions to be written and committed (during a ClickHouse
+// outage it gives up: those records are re-delivered to the new owner).
+const revokeTimeout = 10 * time.Second
+
+// onRevoked runs in franz-go's group goroutine when partitions are taken
+// away (rebalance, leaving). It asks the Run loop to write and commit what it
+// buffered, interrupting a blocked poll, and waits for it, so the partitions'
+// next owner starts after the last inserted record instead of re-inserting
+// (duplicates would collapse anyway; this avoids them).
+func (c *Consumer) onRevoked(_ context.Context, _ *kgo.Client, _ map[string][]int32) {
+	ack := make(chan struct{})
+	c.pollMu.Lock()
+	select {
+	case c.revoke <- ack:
+	default: // a request is already pending (Run not running)
+		c.pollMu.Unlock()
+		return
+	}
+	if c.pollStop != nil {
+		c.pollStop()
+	}
+	c.pollMu.Unlock()
+	t := time.NewTimer(revokeTimeout)
+	defer t.Stop()
+	select {
+	case <-ack:
+	case <-c.runDone:
+	case <-t.C:
+		c.log.Warn("analytics: rebalance did not wait for the pending insert; records will be re-delivered")
+	}
 }
 
 // Stats returns the counters.
@@ -195,6 +242,7 @@ type flight struct {
 // Kafka (or failing), filling stops at BatchRows and polling pauses. On return
 // it hands over what it holds and gives the writes 5 s to finish.
 func (c *Consumer) Run(ctx context.Context) error {
+	defer close(c.runDone)
 	// Writes use their own context: cancelling Run must not abort an insert
 	// half way. It is cancelled after the shutdown grace period.
 	wctx, wcancel := context.WithCancel(context.Background())
@@ -274,6 +322,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		if timeout > 0 {
 			pctx, cancel := context.WithTimeout(ctx, timeout)
+			c.pollMu.Lock()
+			c.pollStop = cancel
+			if len(c.revoke) > 0 {
+				cancel()
+			}
+			c.pollMu.Unlock()
 			fetches := c.cl.PollRecords(pctx, 1000)
 			cancel()
 			if fetches.IsClientClosed() || ctx.Err() != nil {
@@ -301,6 +355,15 @@ func (c *Consumer) Run(ctx context.Context) error {
 				p, off := r.Partition, r.Offset
 				cur.Add(&batch, r.Timestamp.UnixMilli(), func(i int) uint64 { return EventID(p, off, i) })
 			})
+		}
+		select {
+		case ack := <-c.revoke: // rebalance: write and commit everything before the partitions go
+			rctx, cancel := context.WithTimeout(ctx, revokeTimeout)
+			start(rctx)
+			wait(rctx)
+			cancel()
+			close(ack)
+		default:
 		}
 		if inflight != nil { // commit a finished write promptly
 			select {
