@@ -350,3 +350,31 @@ func TestIdleTimeoutAndShutdownCode(t *testing.T) {
 	go func() { _ = e.Server.Shutdown(context.Background()) }()
 	expectClose(t, c, 1012)
 }
+
+// TestClosingHandshake: after its close frame the edge keeps the TCP
+// connection until the client's close reply (RFC 6455 7.1.1), discarding
+// what the client sends meanwhile, then closes; without a reply it closes
+// after the close timeout.
+func TestClosingHandshake(t *testing.T) {
+	e := edgetest.Run(t)
+	env := e.Env(t)
+	for _, reply := range []bool{true, false} {
+		c := edgetest.Dial(t, edgetest.StreamURL(e.Addr, "server", env.ClientSecret))
+		_ = c.Send(`{"messageType":"data-sync","data":{"timestamp":0}}`) // what an SDK sends right away
+		expectClose(t, c, 4003)
+		// still open a moment later (the old behaviour closed at once)
+		_ = c.Conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if n, err := c.Conn.Read(make([]byte, 1)); !isTimeout(err) {
+			t.Fatalf("reply=%v: connection closed right after the close frame: %d %v", reply, n, err)
+		}
+		if reply {
+			if err := ws.WriteFrame(c.Conn, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(4003, "")))); err != nil {
+				t.Fatalf("close reply after the server's close frame: %v", err)
+			}
+		}
+		_ = c.Conn.SetReadDeadline(time.Now().Add(wait))
+		if n, err := c.Conn.Read(make([]byte, 1)); n != 0 || err == nil || isTimeout(err) {
+			t.Fatalf("reply=%v: connection not closed: %d %v", reply, n, err)
+		}
+	}
+}

@@ -83,24 +83,41 @@ func (c *Conn) WriteLocked(frame []byte) error {
 	return err
 }
 
-// CloseWith sends a close frame with code and reason and closes the
-// connection. Safe for concurrent use; later calls do nothing.
+// CloseWith starts the closing handshake: it sends a close frame with code
+// and reason, stops writes, and waits for the peer's close frame (input is
+// read and discarded meanwhile) before closing the TCP connection, or
+// closes it after Config.CloseTimeout. Some clients (Python's
+// websocket-client) only report the close code when they can send their
+// close reply (RFC 6455 7.1.1). Safe for concurrent use; later calls do
+// nothing.
 func (c *Conn) CloseWith(code ws.StatusCode, reason string) {
+	c.closeWith(code, reason, false)
+}
+
+func (c *Conn) closeWith(code ws.StatusCode, reason string, now bool) {
 	if len(reason) > 123 {
 		reason = reason[:123]
 	}
 	c.mu.Lock()
-	if c.state.Load() == stOpen {
+	open := c.state.Load() == stOpen
+	if open {
 		var buf [FrameReserve + 125]byte
 		b := append(buf[:FrameReserve], byte(code>>8), byte(code))
 		b = append(b, reason...)
 		w := c.nc.Writer()
 		if _, err := w.WriteBinary(Frame(b, ws.OpClose)); err == nil {
-			_ = w.Flush()
+			err = w.Flush()
+			now = now || err != nil
+		} else {
+			now = true
 		}
+		c.last.Store(nowMs())
+		c.state.Store(stClosing)
 	}
 	c.mu.Unlock()
-	c.nc.Close()
+	if now || !open {
+		c.nc.Close()
+	}
 }
 
 // Close closes the connection without a close frame.
@@ -300,7 +317,7 @@ func (s *Server) readFrames(c *Conn) {
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	r := c.nc.Reader()
-	for r.Len() > 0 && c.state.Load() == stOpen {
+	for r.Len() > 0 && (c.state.Load() == stOpen || c.state.Load() == stClosing) {
 		if !s.readFrame(c, sc) {
 			return
 		}
@@ -355,6 +372,10 @@ func (s *Server) readFrame(c *Conn, sc *scratch) bool {
 	case h.OpCode.IsControl() && (h.Length > 125 || !h.Fin):
 		return s.protocolError(c, "bad_control_frame")
 	case h.Length > int64(s.cfg.MaxMessageBytes):
+		if c.state.Load() == stClosing {
+			c.nc.Close()
+			return false
+		}
 		s.metrics.Error("message_too_big")
 		c.CloseWith(ws.StatusMessageTooBig, "message too big")
 		return false
@@ -377,6 +398,13 @@ func (s *Server) readFrame(c *Conn, sc *scratch) bool {
 }
 
 func (s *Server) dispatch(c *Conn, h ws.Header, payload []byte, sc *scratch) bool {
+	if c.state.Load() == stClosing { // our close frame is out: wait for theirs
+		if h.OpCode == ws.OpClose {
+			c.nc.Close()
+			return false
+		}
+		return true
+	}
 	switch h.OpCode {
 	case ws.OpPing:
 		_ = c.Write(Frame(append(sc.out[:FrameReserve], payload...), ws.OpPong))
@@ -386,7 +414,7 @@ func (s *Server) dispatch(c *Conn, h ws.Header, payload []byte, sc *scratch) boo
 		if len(payload) >= 2 {
 			code = ws.StatusCode(uint16(payload[0])<<8 | uint16(payload[1]))
 		}
-		c.CloseWith(code, "")
+		c.closeWith(code, "", true) // the peer started: echo, then close
 		return false
 	case ws.OpText, ws.OpBinary:
 		if c.frag != nil {

@@ -75,3 +75,15 @@ func (r *registry) count() int {
 	})
 	return n
 }
+
+// total returns the number of registered connections of any state.
+func (r *registry) total() int {
+	n := 0
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		n += sh.n
+		sh.mu.Unlock()
+	}
+	return n
+}

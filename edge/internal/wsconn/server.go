@@ -20,6 +20,7 @@ type Config struct {
 	IdleTimeout      time.Duration // open connection that sends nothing is closed [5m]
 	FrameTimeout     time.Duration // a started frame must complete in time [10s]
 	WriteTimeout     time.Duration // a blocked write gives up and closes [10s]
+	CloseTimeout     time.Duration // wait for the peer's close frame after ours [1s]
 	MaxMessageBytes  int           // frame or reassembled message limit, else close 1009 [64 KiB]
 	MaxHeaderBytes   int           // HTTP request header limit [8 KiB]
 	Path             string        // WebSocket path; upgrades elsewhere get 404 ["/streaming"]
@@ -39,6 +40,9 @@ func (c *Config) defaults() {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = time.Second
 	}
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = 64 << 10
@@ -188,8 +192,8 @@ func (s *Server) Shutdown(ctx context.Context, code ws.StatusCode, reason string
 	if !s.closing.CompareAndSwap(false, true) {
 		return nil
 	}
-	close(s.stop)
 	if s.ln == nil {
+		close(s.stop)
 		return nil
 	}
 	_ = s.ln.Close()
@@ -202,8 +206,19 @@ func (s *Server) Shutdown(ctx context.Context, code ws.StatusCode, reason string
 			c.nc.Close()
 		}
 	}
-	err := s.loop.Shutdown(ctx)
+	// closing handshakes: give the peers CloseTimeout (at most ctx) to answer
+	deadline := time.Now().Add(s.cfg.CloseTimeout)
+	for s.reg.total() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(s.stop)
 	<-s.done
+	victims = victims[:0]
+	s.reg.each(func(c *Conn) { victims = append(victims, c) })
+	for _, c := range victims {
+		c.nc.Close()
+	}
+	err := s.loop.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -214,6 +229,7 @@ const (
 	stHandshake uint32 = iota
 	stHTTP
 	stOpen
+	stClosing // close frame sent, waiting for the peer's
 	stClosed
 )
 
@@ -296,7 +312,7 @@ func (s *Server) onRequest(ctx context.Context, nc netpoll.Connection) error {
 			return nil
 		}
 		fallthrough
-	case stOpen:
+	case stOpen, stClosing:
 		s.readFrames(c)
 	default:
 		r := nc.Reader()
@@ -314,7 +330,7 @@ func nowMs() int64 { return time.Now().UnixMilli() }
 // sweep closes connections past their handshake or idle deadline.
 func (s *Server) sweep() {
 	defer close(s.done)
-	tick := min(s.cfg.HandshakeTimeout, s.cfg.FrameTimeout) / 4
+	tick := min(s.cfg.HandshakeTimeout, s.cfg.FrameTimeout, s.cfg.CloseTimeout) / 4
 	if tick > time.Second {
 		tick = time.Second
 	}
@@ -334,11 +350,16 @@ func (s *Server) sweep() {
 		hs := now - s.cfg.HandshakeTimeout.Milliseconds()
 		idle := now - s.cfg.IdleTimeout.Milliseconds()
 		frame := now - s.cfg.FrameTimeout.Milliseconds()
+		closing := now - s.cfg.CloseTimeout.Milliseconds()
 		victims = victims[:0]
 		s.reg.each(func(c *Conn) {
 			switch c.state.Load() {
 			case stHandshake:
 				if c.last.Load() < hs {
+					victims = append(victims, c)
+				}
+			case stClosing:
+				if c.last.Load() < closing {
 					victims = append(victims, c)
 				}
 			case stOpen:
@@ -353,9 +374,11 @@ func (s *Server) sweep() {
 			if w := c.waiting.Load(); w != 0 && c.state.Load() == stOpen {
 				s.metrics.Error("frame_timeout")
 				c.nc.Close()
-			} else if c.state.Load() == stOpen {
+			} else if st := c.state.Load(); st == stOpen {
 				s.metrics.Error("idle_timeout")
 				c.CloseWith(ws.StatusGoingAway, "idle timeout")
+			} else if st == stClosing {
+				c.nc.Close() // no close reply in time
 			} else {
 				s.metrics.Error("handshake_timeout")
 				c.nc.Close()
