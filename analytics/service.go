@@ -135,10 +135,16 @@ func (s *Service) ListenAddr() net.Addr {
 func (s *Service) Handler() http.Handler { return s.h }
 
 // Ingest stores one batch directly (embedded mode: the edge's EventSink calls
-// it; in ClickHouse mode it inserts one small batch per call).
+// it; in ClickHouse mode it inserts one small batch per call). b is not
+// retained: the caller may reuse it when Ingest returns.
 func (s *Service) Ingest(ctx context.Context, b *codec.InsightBatch) error {
 	return s.store.Insert(ctx, b)
 }
+
+// Insights is Ingest under the name of the edge's EventSink method, so a
+// composing binary can hand the Service to an adapter that forwards end users
+// elsewhere.
+func (s *Service) Insights(ctx context.Context, b *codec.InsightBatch) error { return s.Ingest(ctx, b) }
 
 // IngestStats are the consumer's counters (zero without Kafka).
 func (s *Service) IngestStats() consume.Stats {
