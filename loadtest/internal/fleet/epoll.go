@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -59,6 +60,7 @@ type eloop struct {
 	pingCarry         float64
 	lastPing          time.Time
 	lastSweep         time.Time
+	pingAll           atomic.Bool // set by Fleet.PingAll, served by the loop
 }
 
 // wsKey is the (deterministic) Sec-WebSocket-Key of connection i.
@@ -154,6 +156,14 @@ func (l *eloop) run(connected chan struct{}) {
 		}
 		if now.Sub(l.lastSweep) >= 100*time.Millisecond {
 			l.sweep(now)
+		}
+		if l.pingAll.Swap(false) {
+			for _, c := range l.conns {
+				if c != nil && c.state == esOpen {
+					l.write(c, f.pingFrame)
+					f.pingsOut.Add(1)
+				}
+			}
 		}
 		if signalled && f.spec.PingInterval > 0 && now.Sub(l.lastPing) >= 100*time.Millisecond {
 			l.ping(now.Sub(l.lastPing))

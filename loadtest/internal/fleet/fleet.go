@@ -503,6 +503,23 @@ func (f *Fleet) pingLoop() {
 	}
 }
 
+// PingAll sends one FeatBit ping on every open connection (the answers
+// show in Report's Pongs); it returns once the pings are queued.
+func (f *Fleet) PingAll() {
+	if f.loop != nil {
+		f.loop.pingAll.Store(true)
+		return
+	}
+	f.cmu.Lock()
+	conns := append([]*conn(nil), f.conns...)
+	f.cmu.Unlock()
+	for _, cn := range conns {
+		if cn.send(f.pingFrame) == nil {
+			f.pingsOut.Add(1)
+		}
+	}
+}
+
 // Close closes every connection (a client close frame 1000, then the
 // socket) and stops the pinger.
 func (f *Fleet) Close() {

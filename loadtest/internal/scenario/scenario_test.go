@@ -68,6 +68,18 @@ func TestStreamingScenariosInProcess(t *testing.T) {
 	}
 	waitConns(t, e, 0)
 
+	// without periodic pings every connection is pinged once after the hold
+	for _, engine := range []string{"netpoll", "epoll"} {
+		c := smallConfig(e)
+		c.PingInterval, c.Engine = -1, engine
+		r, err = Hold(ctx, c)
+		mustOK(t, r, err)
+		if m := r.Metric("after the hold: one ping per connection, answered within"); m == nil {
+			t.Fatalf("%s: no ping-all: %+v", engine, r.Metrics)
+		}
+		waitConns(t, e, 0)
+	}
+
 	c := smallConfig(e)
 	r, err = Push(ctx, c)
 	mustOK(t, r, err)

@@ -213,6 +213,43 @@ func hold(ctx context.Context, c *Config, s *streaming, r *report.Result, base b
 	}
 	r.Add("kernel slab per connection (both socket ends)", kb(float64(mid.slab-base.slab)/open), "KiB")
 	r.Add("TCP sockets in use (v4+v6)", float64(mid.sock.InUse+mid.sock.InUse6), "")
+	if c.PingInterval == 0 {
+		return pingAll(ctx, c, s, r)
+	}
+	return nil
+}
+
+// pingAll proves every held connection is alive after the idle time: one
+// ping on each, and every one must be answered.
+func pingAll(ctx context.Context, c *Config, s *streaming, r *report.Result) error {
+	reps, _, err := s.reports(ctx, false)
+	if err != nil {
+		return err
+	}
+	m0 := merge(reps)
+	start := time.Now()
+	for _, h := range s.handles {
+		if err := h.PingAll(); err != nil {
+			return err
+		}
+	}
+	want := m0.progress.Open
+	var m merged
+	for deadline := time.Now().Add(c.PushTimeout); ; {
+		if reps, _, err = s.reports(ctx, false); err != nil {
+			return err
+		}
+		m = merge(reps)
+		if m.pongs-m0.pongs >= want || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	pings, pongs := m.pings-m0.pings, m.pongs-m0.pongs
+	r.Add("after the hold: one ping per connection, answered within", time.Since(start).Seconds()*1000, "ms").Note =
+		fmt.Sprintf("%d pings, %d pongs", pings, pongs)
+	r.Check("every held connection answered a ping after the hold", pings == want && pongs == want,
+		"%d open, %d pings, %d pongs", want, pings, pongs)
 	return nil
 }
 

@@ -7,6 +7,7 @@
 //
 //	parent → worker: {"cmd":"start","spec":{…fleet.Spec…}}
 //	                 {"cmd":"report"}    ask for measurements now ("gc":true: after a GC)
+//	                 {"cmd":"pingall"}   one ping on every open connection
 //	                 {"cmd":"close"}     close every connection and exit
 //	worker → parent: {"ev":"progress","progress":{…}}   every ~250 ms while connecting
 //	                 {"ev":"connected","report":{…}}    connect phase over
@@ -113,6 +114,10 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, standalone bool) er
 				emit(Event{Ev: "connected", Report: &r})
 				close(connected)
 			}(f)
+		case "pingall":
+			if f != nil {
+				f.PingAll()
+			}
 		case "report":
 			if f == nil {
 				emit(Event{Ev: "error", Error: "report: not started"})
@@ -293,6 +298,9 @@ func (h *Handle) Report(ctx context.Context, gc bool) (fleet.Report, machine.Pro
 	}
 	return *e.Report, p, nil
 }
+
+// PingAll asks the worker to ping every open connection once.
+func (h *Handle) PingAll() error { return h.send(Command{Cmd: "pingall"}) }
 
 // Close closes the worker's connections and waits for it to exit; a worker
 // process that does not exit within the timeout is killed.
