@@ -120,6 +120,7 @@ var Schema = []Collection{
 		{Name: "env_key", Fields: []string{"envId", "keyId"}, Unique: true},
 		{Name: "env_name", Fields: []string{"envId", "name"}},
 	}},
+	{Name: CollCodeRefs, Indexes: []Index{{Name: "project", Fields: []string{"projectId"}}}},
 }
 
 // Matches reports whether a document's fields satisfy q's filters (Eq, In,
