@@ -175,7 +175,7 @@ func SRMCheck(observed, weights []float64, alpha float64) SRM {
 			k++
 		}
 	}
-	r := SRM{ChiSquare: math.NaN(), DF: float64(k - 1), P: math.NaN()}
+	r := SRM{ChiSquare: math.NaN(), DF: float64(max(k-1, 0)), P: math.NaN()}
 	if k < 2 || n <= 0 {
 		return r
 	}
