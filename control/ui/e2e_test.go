@@ -178,37 +178,40 @@ type syncMsg struct {
 type sdkStream struct {
 	mu    sync.Mutex
 	flags map[string]wireFlag
-	full  chan struct{}
 	err   error
 }
 
 func openStream(t *testing.T, edgeAddr, serverSecret string) *sdkStream {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	s := &sdkStream{flags: map[string]wireFlag{}}
+	// connect and complete the full data-sync; retried, since a busy machine
+	// (load tests next door) can refuse or drop a connection for a moment
 	var conn net.Conn
-	for {
-		// retried: a busy machine (load tests) can run short of ephemeral ports for a moment
+	var lastErr error
+	for conn == nil {
+		if ctx.Err() != nil {
+			t.Fatalf("no full data-sync from the edge within 60 s: %v", lastErr)
+		}
 		u := "ws://" + edgeAddr + "/streaming?type=server&token=" + url.QueryEscape(secret.EncodeToken(serverSecret, time.Now().UnixMilli(), 7))
 		c, _, _, err := ws.Dial(ctx, u)
 		if err == nil {
-			conn = c
-			break
+			err = s.handshake(c)
+			if err == nil {
+				conn = c
+				break
+			}
+			c.Close()
 		}
-		if ctx.Err() != nil {
-			t.Fatalf("dial %s: %v", u, err)
-		}
+		lastErr = err
 		time.Sleep(500 * time.Millisecond)
 	}
-	s := &sdkStream{flags: map[string]wireFlag{}, full: make(chan struct{})}
 	var wmu sync.Mutex
 	send := func(msg string) error {
 		wmu.Lock()
 		defer wmu.Unlock()
 		return wsutil.WriteClientText(conn, []byte(msg))
-	}
-	if err := send(`{"messageType":"data-sync","data":{"timestamp":0}}`); err != nil {
-		t.Fatal(err)
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -228,7 +231,6 @@ func openStream(t *testing.T, edgeAddr, serverSecret string) *sdkStream {
 	}()
 	go func() {
 		defer wg.Done()
-		closed := false
 		for {
 			b, err := wsutil.ReadServerText(conn)
 			if err != nil {
@@ -237,28 +239,43 @@ func openStream(t *testing.T, edgeAddr, serverSecret string) *sdkStream {
 				s.mu.Unlock()
 				return
 			}
-			var m syncMsg
-			if json.Unmarshal(b, &m) != nil || m.MessageType != "data-sync" {
-				continue
-			}
-			s.mu.Lock()
-			for _, f := range m.Data.FeatureFlags {
-				s.flags[f.Key] = f
-			}
-			s.mu.Unlock()
-			if m.Data.EventType == "full" && !closed {
-				close(s.full)
-				closed = true
-			}
+			s.apply(b)
 		}
 	}()
 	t.Cleanup(func() { close(stop); conn.Close(); wg.Wait() })
-	select {
-	case <-s.full:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the edge sent no full data-sync within 30 s")
-	}
 	return s
+}
+
+// handshake sends data-sync and reads until the full answer arrived.
+func (s *sdkStream) handshake(c net.Conn) error {
+	if err := wsutil.WriteClientText(c, []byte(`{"messageType":"data-sync","data":{"timestamp":0}}`)); err != nil {
+		return err
+	}
+	_ = c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	defer c.SetReadDeadline(time.Time{})
+	for {
+		b, err := wsutil.ReadServerText(c)
+		if err != nil {
+			return err
+		}
+		if s.apply(b) == "full" {
+			return nil
+		}
+	}
+}
+
+// apply records the flags of a data-sync message and returns its event type.
+func (s *sdkStream) apply(b []byte) string {
+	var m syncMsg
+	if json.Unmarshal(b, &m) != nil || m.MessageType != "data-sync" {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range m.Data.FeatureFlags {
+		s.flags[f.Key] = f
+	}
+	return m.Data.EventType
 }
 
 func (s *sdkStream) flag(key string) (wireFlag, bool, error) {

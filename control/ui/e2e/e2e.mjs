@@ -87,7 +87,7 @@ async function login(who) {
   await page.goto(base + '/');
   await page.getByLabel('Email').fill(who.email);
   await page.getByLabel('Password').fill(who.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByLabel('Password').press('Enter'); // keyboard: Enter submits the form
   await expectVisible(page.getByRole('heading', { name: 'Feature flags' }), 'flag list after login');
 }
 
@@ -218,7 +218,8 @@ try {
   await step('flag-list-toggle-in-place', async () => {
     await page.getByRole('link', { name: 'Flags', exact: true }).click();
     const sw = page.getByRole('switch', { name: 'Enable theme-config' });
-    await sw.click();
+    await sw.focus();
+    await page.keyboard.press('Space'); // keyboard: a focused switch toggles with Space
     await page.waitForFunction(() => document.querySelector('[role=switch][aria-label="Enable theme-config"]')?.getAttribute('aria-checked') === 'true');
     await sw.click();
     await page.waitForFunction(() => document.querySelector('[role=switch][aria-label="Enable theme-config"]')?.getAttribute('aria-checked') === 'false');
@@ -248,8 +249,7 @@ try {
     await page.getByLabel('Flag').selectOption('checkout-flow');
     await expectVisible(page.getByRole('img', { name: /Evaluations of checkout-flow per variation/ }), 'insights chart');
     await settle();
-    const row = await page.getByRole('row', { name: /one-page/ }).textContent();
-    if (!/one-page\s*[1-9]/.test(row)) throw new Error('no evaluations of one-page in the insights table: ' + row);
+    await expectText(page.getByRole('row', { name: /one-page/ }), /one-page\s*[1-9]/, 'evaluations of one-page in the insights table');
     if ((await page.locator('svg polyline').count()) < 2) throw new Error('the chart has fewer than two series');
     await shot('insights');
 

@@ -11,8 +11,11 @@ export function EndUsers({ env }: { env: Env }) {
   const [open, setOpen] = useState('');
   const [err, setErr] = useState<unknown>(null);
   useEffect(() => {
-    const t = setTimeout(() => api.endUsers(env.id, q, offset).then((d) => { setData(d); setErr(null); }).catch(setErr), 200);
-    return () => clearTimeout(t);
+    let stale = false;
+    const t = setTimeout(() => api.endUsers(env.id, q, offset)
+      .then((d) => { if (!stale) { setData(d); setErr(null); } })
+      .catch((e) => { if (!stale) setErr(e); }), 200);
+    return () => { stale = true; clearTimeout(t); };
   }, [q, offset]);
   return (
     <Page title="End users">

@@ -1,6 +1,6 @@
 // pages/flags.tsx: the flag list (search, tag and status filters, toggle in
 // place, paging) and the create-flag form.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, Env, Flag, Variation } from '../api';
 import { navigate } from '../router';
 import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, Switch, fmtTime, useSession } from '../ui';
@@ -23,12 +23,16 @@ export function FlagList({ env }: { env: Env }) {
 
   useEffect(() => { const t = setTimeout(() => { setDebounced(q); setOffset(0); }, 250); return () => clearTimeout(t); }, [q]);
 
+  const seq = useRef(0);
   const load = async () => {
+    const my = ++seq.current; // answers to older queries are dropped
     setLoading(true);
     try {
-      setData(await api.flags(env.id, { q: debounced, tags, status, offset, limit: PAGE }));
+      const d = await api.flags(env.id, { q: debounced, tags, status, offset, limit: PAGE });
+      if (my !== seq.current) return;
+      setData(d);
       setErr(null);
-    } catch (e) { setErr(e); } finally { setLoading(false); }
+    } catch (e) { if (my === seq.current) setErr(e); } finally { if (my === seq.current) setLoading(false); }
   };
   useEffect(() => { load(); }, [debounced, status, tags.join('\u0000'), offset]);
   useEffect(() => {

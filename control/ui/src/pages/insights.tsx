@@ -28,9 +28,11 @@ export function Insights({ env }: { env: Env }) {
     if (!flag) return;
     const R = RANGES[range];
     const to = Date.now(), from = to - R.ms;
+    let stale = false; // a newer selection wins over a slower older answer
     setLoading(true); setErr(null);
     Promise.all([api.evaluations(env.id, flag.key, from, to, R.bucket), api.variationUsers(env.id, flag.key, from, to)])
       .then(([ev, vu]) => {
+        if (stale) return;
         const step = ev.bucketMs || R.bucketMs;
         const start = Math.floor(from / step) * step;
         const ids = new Set([...flag.variations.map((v) => v.id), ...(ev.points || []).map((p) => p.variationId)]);
@@ -44,8 +46,9 @@ export function Insights({ env }: { env: Env }) {
         });
         setSeries(out); setUsers(vu.variations || []);
       })
-      .catch((e) => { setErr(e); setSeries(null); })
-      .finally(() => setLoading(false));
+      .catch((e) => { if (!stale) { setErr(e); setSeries(null); } })
+      .finally(() => { if (!stale) setLoading(false); });
+    return () => { stale = true; };
   }, [key, range, flags]);
   const fmt = (x: number) => {
     const d = new Date(x).toISOString();
