@@ -402,6 +402,17 @@ var knownReasonQuirks = map[string]map[string]string{
 	"js-client-sdk": {flagArchived + "/u-plain": "type mismatch"},
 }
 
+// knownReconnectAfter4003 lists the SDKs that reconnect after the edge
+// closes with 4003 (all FeatBit SDKs are meant to stop).
+var knownReconnectAfter4003 = map[string]string{
+	// websocket-client 1.9 (what pip installs for fb-python-sdk 1.2.1)
+	// reports a received close frame through on_error before on_close; the
+	// SDK treats the error as a network failure and its on_close then returns
+	// early, so the 4003 check never runs and the SDK retries with backoff
+	// for ever. websocket-client 1.8 calls on_close directly.
+	"python-server-sdk": "fb-python-sdk 1.2.1 with websocket-client 1.9.2 reconnects after close code 4003",
+}
+
 // knownQuirks maps an SDK and a quirk case ("flag/user") to what the SDK
 // does instead; docs/compat.md lists them.
 var knownQuirks = map[string]map[string]string{

@@ -173,6 +173,9 @@ type msg struct {
 	AtUs     int64           `json:"atUs"`
 	Result   *bool           `json:"result"`
 	Connects int             `json:"connects"`
+	// CloseCodes are the close codes the SDK's connections ended with
+	// (1006 in JS, null in Python: no close frame was read).
+	CloseCodes []*int `json:"closeCodes"`
 	// Initialized is reported with "ready" (false only when the script
 	// runs with COMPAT_ALLOW_UNINITIALIZED).
 	Initialized *bool `json:"initialized"`
@@ -278,6 +281,12 @@ func (p *sdkProc) stop(grace time.Duration) {
 		p.cmd.Process.Kill()
 		<-p.exited
 	}
+}
+
+// errorf marks the test failed, showing the script's stderr.
+func (p *sdkProc) errorf(format string, args ...any) {
+	p.t.Helper()
+	p.t.Errorf("%s: %s\n--- %s stderr (tail) ---\n%s", p.name, fmt.Sprintf(format, args...), p.name, p.logs.tail(8000))
 }
 
 // fatalf fails the test showing the script's stderr.

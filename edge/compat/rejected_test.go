@@ -5,6 +5,7 @@ package compat
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -18,14 +19,13 @@ import (
 // way round). The edge closes with 4003, which every SDK treats as final: it
 // does not initialise, serves the caller's default, and does not reconnect.
 //
-// The Python SDK only sees the 4003 if it can read the close frame and send
-// its close reply: websocket-client answers a close frame with its own close
-// frame, and when that write fails (the server already closed the TCP
-// connection) it reports an error instead of the close code, so the SDK
-// retries with backoff for ever. The edge must therefore keep the connection
-// open after its close frame (reading and discarding what the client sends,
-// e.g. the data-sync it sends right after the upgrade) until the client's
-// close frame or a short timeout, as RFC 6455 7.1.1 asks.
+// The edge's part is checked on every connection: it must end with a 4003
+// close frame the SDK read. An edge that closes the TCP connection right
+// after its close frame can make a client miss it: websocket-client answers
+// a close frame with its own and reports "Broken pipe" instead of the code
+// when that write fails; the ws package reports 1006 when it read no close
+// frame. The SDK's part (no reconnect) is a known quirk for Python: see
+// knownReconnectAfter4003.
 func TestCompatRejectedSecret(t *testing.T) {
 	fx := newFixture(t)
 	e := startEdge(t, fx)
@@ -67,11 +67,35 @@ func TestCompatRejectedSecret(t *testing.T) {
 			}
 			// The SDKs' first retry would come after about 1 s; wait 3 s more.
 			time.Sleep(3 * time.Second)
-			if n := p.call(map[string]any{"cmd": "stats"}).Connects; n != 1 {
-				t.Errorf("%s with %s: %d WebSocket connections, want 1 (close code 4003 is final for FeatBit SDKs; "+
-					"more connections mean the SDK did not see the 4003: see the test's doc comment)", c.spec.name, c.what, n)
+			st := p.call(map[string]any{"cmd": "stats"})
+			// The edge's part: every connection ended with a close frame
+			// carrying 4003 that the SDK read.
+			for i, code := range st.CloseCodes {
+				if code == nil || *code != 4003 {
+					p.errorf("with %s: connection %d of %d ended with close code %v, want 4003 read from a close frame "+
+						"(1006 or null: the SDK read no close frame before the connection ended)", c.what, i+1, st.Connects, fmtCode(code))
+				}
+			}
+			if len(st.CloseCodes) == 0 {
+				p.errorf("with %s: no connection was closed", c.what)
+			}
+			// The SDK's part: 4003 is final.
+			switch quirk := knownReconnectAfter4003[c.spec.quirk]; {
+			case st.Connects == 1 && quirk != "":
+				t.Errorf("%s: known quirk no longer reproduces (the SDK stopped after 4003): update knownReconnectAfter4003 and docs/compat.md (%s)", c.spec.name, quirk)
+			case st.Connects > 1 && quirk != "":
+				t.Logf("%s: known quirk: %d connections in 4 s, each closed with 4003: %s", c.spec.name, st.Connects, quirk)
+			case st.Connects != 1:
+				p.errorf("with %s: %d WebSocket connections, want 1 (close code 4003 is final for FeatBit SDKs)", c.what, st.Connects)
 			}
 			p.call(map[string]any{"cmd": "close"})
 		})
 	}
+}
+
+func fmtCode(c *int) string {
+	if c == nil {
+		return "null"
+	}
+	return fmt.Sprint(*c)
 }

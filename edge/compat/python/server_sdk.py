@@ -27,15 +27,24 @@ from fbclient.config import Config
 PREFIX = "SYCOMPAT "
 _out_lock = threading.Lock()
 
-# Count the SDK's WebSocket connections: fbclient.streaming looks up
+# Count the SDK's WebSocket connections and record the close code each one
+# ended with (None: no close frame was read): fbclient.streaming looks up
 # websocket.WebSocketApp at each connect.
-_stats = {"connects": 0}
+_stats = {"connects": 0, "closeCodes": []}
 _BaseApp = websocket.WebSocketApp
 
 
 class _CountedApp(_BaseApp):
     def __init__(self, *args, **kwargs):
         _stats["connects"] += 1
+        on_close = kwargs.get("on_close")
+
+        def recording_on_close(ws, code, msg):
+            _stats["closeCodes"].append(code)
+            if on_close:
+                on_close(ws, code, msg)
+
+        kwargs["on_close"] = recording_on_close
         super().__init__(*args, **kwargs)
 
 
@@ -124,7 +133,7 @@ def main():
         return {}
 
     def cmd_stats(m):
-        return dict(_stats)
+        return {"connects": _stats["connects"], "closeCodes": list(_stats["closeCodes"])}
 
     handlers = {"eval": cmd_eval, "watch": cmd_watch, "track": cmd_track,
                 "flush": cmd_flush, "stats": cmd_stats, "close": cmd_close}

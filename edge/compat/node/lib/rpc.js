@@ -108,12 +108,21 @@ function options() {
 }
 
 // countConstructions returns a subclass of cls counting its instances in
-// stats.connects (every SDK connection attempt constructs one WebSocket).
+// stats.connects (every SDK connection attempt constructs one WebSocket)
+// and recording each close code in stats.closeCodes (1006: the connection
+// ended without a close frame being read), also logged to stderr.
 function countConstructions(cls, stats) {
+  stats.connects = 0;
+  stats.closeCodes = [];
   class Counted extends cls {
     constructor(...args) {
       super(...args);
       stats.connects++;
+      const n = stats.connects;
+      this.addEventListener('close', (e) => {
+        stats.closeCodes.push(e.code);
+        process.stderr.write(`${new Date().toISOString()} compat: WebSocket #${n} closed, code ${e.code} ${e.reason || ''}\n`);
+      });
     }
   }
   return Counted;
