@@ -64,7 +64,24 @@ async function step(name, fn) {
 }
 // settle waits until no page shows a spinner or is busy loading.
 const settle = () => page.waitForFunction(() => !document.querySelector('.loading, [aria-busy="true"]'));
-const shot = async (name) => { await settle(); await page.evaluate(() => window.scrollTo(0, 0)); await page.screenshot({ path: join(shots, name + '.png'), fullPage: true }); };
+// shot saves a screenshot once the page settled, and checks on the way that
+// every form control has a label and every button a name.
+const shot = async (name) => {
+  await settle();
+  const unnamed = await page.evaluate(() => {
+    const bad = [];
+    for (const el of document.querySelectorAll('input, select, textarea')) {
+      if (!(el.labels && el.labels.length) && !el.getAttribute('aria-label')) bad.push(el.outerHTML.slice(0, 80));
+    }
+    for (const el of document.querySelectorAll('button')) {
+      if (!(el.getAttribute('aria-label') || el.textContent.trim())) bad.push(el.outerHTML.slice(0, 80));
+    }
+    return bad;
+  });
+  if (unnamed.length) throw new Error(`${name}: controls without a label or name: ${unnamed.join(' ; ')}`);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(shots, name + '.png'), fullPage: true });
+};
 const expectVisible = async (loc, what) => {
   try { await loc.first().waitFor({ state: 'visible' }); } catch { throw new Error(`not visible: ${what}`); }
 };
