@@ -331,6 +331,19 @@ func checkRestart(t *testing.T, p *sdkProc, e *testEdge, fx *fixture, u user) {
 	}
 	t.Logf("%s: edge restarted on %s; the SDK came back, re-synced and saw the change made while the edge was down %.0f ms after the shutdown",
 		p.name, e.Addr, float64(time.Duration(seen.AtUs-start.UnixMicro())*time.Microsecond)/float64(time.Millisecond))
+	// A streaming SDK's first connection ended with the edge's shutdown
+	// code, read from its close frame: 1012 (edge.Config.ShutdownCode's
+	// default), never 1000, after which .NET, Go and Java SDKs would not
+	// reconnect.
+	if st := p.call(map[string]any{"cmd": "stats"}); st.Connects > 0 {
+		if len(st.CloseCodes) == 0 || st.CloseCodes[0] == nil || *st.CloseCodes[0] != 1012 {
+			code := "none"
+			if len(st.CloseCodes) > 0 {
+				code = fmtCode(st.CloseCodes[0])
+			}
+			p.errorf("restart: the first connection ended with close code %s, want 1012 (service restart) from the edge's shutdown", code)
+		}
+	}
 }
 
 func summarize(ds []time.Duration) string {
