@@ -214,6 +214,7 @@ type streaming struct {
 	tlDone   chan struct{}
 	connect  []fleet.Report
 	abort    context.CancelCauseFunc
+	synced   int64 // connections that completed the connect phase
 }
 
 // open plans the run, starts the workers and waits for the connect phase.

@@ -91,6 +91,7 @@ func runStreaming(ctx context.Context, c *Config, name string, then phase) (*rep
 		return nil, err
 	}
 	m := merge(connRep)
+	s.synced = m.progress.Synced
 	r.Extra = map[string]any{"plan": s.plan}
 
 	secs := s.connDur.Seconds()
@@ -182,12 +183,12 @@ func countPrefix(m map[string]int64, prefix string) int64 {
 // hold measures the idle edge: memory per connection and the kernel's
 // share after a settle time, then CPU over HoldFor.
 func hold(ctx context.Context, c *Config, s *streaming, r *report.Result, base baseline) error {
-	c.logf("holding %d connections for %s", c.Conns, c.HoldFor)
+	c.logf("holding %d connections for %s", s.synced, c.HoldFor)
 	sleep(ctx, c.Settle)
 	mid := takeBaseline(c, true)
 	sleep(ctx, c.HoldFor)
 	end := takeBaseline(c, false)
-	open := float64(c.Conns)
+	open := float64(s.synced) // connections that failed to connect hold nothing
 	if open == 0 {
 		return nil
 	}
@@ -263,7 +264,7 @@ func sleep(ctx context.Context, d time.Duration) {
 // push changes the push flag Pushes times at PushRate and waits until every
 // connection has every change (or PushTimeout after the last change).
 func push(ctx context.Context, c *Config, s *streaming, r *report.Result, base baseline) error {
-	open := int64(c.Conns)
+	open := s.synced // every synced connection must get every change
 	if c.PushRate > 0 {
 		c.logf("pushing %d changes at %.1f/s to %d connections", c.Pushes, c.PushRate, open)
 	} else {
