@@ -17,11 +17,14 @@ package ui
 
 import (
 	"bytes"
+	"compress/gzip"
 	"embed"
 	"io/fs"
+	"mime"
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -55,6 +58,7 @@ func HandlerFS(root fs.FS) http.Handler {
 	// modTime zero: ServeContent sends no Last-Modified (hashed names and
 	// no-cache revalidation do the work).
 	var zero time.Time
+	gz := &gzipCache{m: map[string][]byte{}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -76,6 +80,14 @@ func HandlerFS(root fs.FS) http.Handler {
 			if b, err := fs.ReadFile(root, name); err == nil {
 				if strings.HasPrefix(name, "assets/") {
 					h.Set("Cache-Control", "public, max-age=31536000, immutable")
+					if ct := mime.TypeByExtension(path.Ext(name)); compressible(ct) && len(b) >= 1024 {
+						h.Add("Vary", "Accept-Encoding")
+						if acceptsGzip(r) {
+							h.Set("Content-Type", ct)
+							h.Set("Content-Encoding", "gzip")
+							b = gz.get(name, b)
+						}
+					}
 				} else {
 					h.Set("Cache-Control", "no-cache")
 				}
@@ -100,4 +112,48 @@ func HandlerFS(root fs.FS) http.Handler {
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		http.ServeContent(w, r, "index.html", zero, bytes.NewReader(index))
 	})
+}
+
+// gzipCache holds the gzip form of each asset, compressed once on first
+// request. Asset names carry a content hash, so an entry never goes stale;
+// the map grows only with the number of distinct asset names served
+// (a handful per release).
+type gzipCache struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (c *gzipCache) get(name string, raw []byte) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b, ok := c.m[name]; ok {
+		return b
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	_, _ = zw.Write(raw)
+	_ = zw.Close()
+	c.m[name] = buf.Bytes()
+	return c.m[name]
+}
+
+func compressible(contentType string) bool {
+	for _, p := range []string{"text/", "application/javascript", "application/json", "image/svg+xml"} {
+		if strings.HasPrefix(contentType, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptsGzip reports whether the request accepts gzip (and not with q=0).
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") {
+			q := strings.ReplaceAll(params, " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
 }

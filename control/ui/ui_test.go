@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -113,5 +115,57 @@ func TestRoutesAndFallback(t *testing.T) {
 		if c.ctype != "" && !strings.Contains(r.Header.Get("Content-Type"), c.ctype) {
 			t.Errorf("%s %s Content-Type %q, want %q", c.method, c.path, r.Header.Get("Content-Type"), c.ctype)
 		}
+	}
+}
+
+func TestGzipAssets(t *testing.T) {
+	js := bytes.Repeat([]byte("console.log('switchyard');\n"), 200)
+	h := HandlerFS(fstest.MapFS{
+		"index.html":        {Data: []byte("<!doctype html>")},
+		"assets/app-ABC.js": {Data: js},
+		"assets/small.css":  {Data: []byte("body{}")},
+	})
+	for _, c := range []struct {
+		accept string
+		gzip   bool
+	}{{"gzip, deflate, br", true}, {"br;q=1.0, gzip;q=0.8", true}, {"gzip;q=0", false}, {"", false}, {"identity", false}} {
+		for range 2 { // the second answer comes from the cache
+			req := httptest.NewRequest("GET", "/assets/app-ABC.js", nil)
+			if c.accept != "" {
+				req.Header.Set("Accept-Encoding", c.accept)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			r := rec.Result()
+			b := body(t, r)
+			if !strings.Contains(r.Header.Get("Vary"), "Accept-Encoding") || !strings.Contains(r.Header.Get("Content-Type"), "javascript") {
+				t.Fatalf("Accept-Encoding %q: headers %v", c.accept, r.Header)
+			}
+			if got := r.Header.Get("Content-Encoding") == "gzip"; got != c.gzip {
+				t.Fatalf("Accept-Encoding %q: gzip %v, want %v", c.accept, got, c.gzip)
+			}
+			if c.gzip {
+				zr, err := gzip.NewReader(strings.NewReader(b))
+				if err != nil {
+					t.Fatal(err)
+				}
+				plain, err := io.ReadAll(zr)
+				if err != nil || !bytes.Equal(plain, js) {
+					t.Fatalf("gzip body does not decode to the asset (%v)", err)
+				}
+				if len(b) >= len(js)/4 {
+					t.Fatalf("gzip body %d bytes for %d plain", len(b), len(js))
+				}
+			} else if b != string(js) {
+				t.Fatalf("Accept-Encoding %q: body is not the plain asset", c.accept)
+			}
+		}
+	}
+	req := httptest.NewRequest("GET", "/assets/small.css", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Result().Header.Get("Content-Encoding") != "" {
+		t.Fatal("a tiny asset is sent compressed")
 	}
 }
