@@ -289,8 +289,9 @@ func push(ctx context.Context, c *Config, s *streaming, r *report.Result, base b
 				if err != nil {
 					return err
 				}
-				if ps := merge(reps).pushes[seq-1]; ps != nil && ps.N >= open {
-					break
+				mm := merge(reps)
+				if ps := mm.pushes[seq-1]; ps != nil && ps.N >= min(open, mm.progress.Open) {
+					break // (a lost connection must not stall the run; the check below counts it)
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
@@ -322,7 +323,7 @@ func push(ctx context.Context, c *Config, s *streaming, r *report.Result, base b
 		m, clientsAfter = merge(reps), procs
 		complete := true
 		for seq := 1; seq <= c.Pushes; seq++ {
-			if ps := m.pushes[seq]; ps == nil || ps.N < open {
+			if ps := m.pushes[seq]; ps == nil || ps.N < min(open, m.progress.Open) {
 				complete = false
 				break
 			}
