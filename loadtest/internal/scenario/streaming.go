@@ -241,7 +241,7 @@ func pingAll(ctx context.Context, c *Config, s *streaming, r *report.Result) err
 			return err
 		}
 		m = merge(reps)
-		if m.pongs-m0.pongs >= want || time.Now().After(deadline) || ctx.Err() != nil {
+		if m.pongs-m0.pongs >= min(want, m.progress.Open) || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
