@@ -218,8 +218,10 @@ func newFixture(t *testing.T) *fixture {
 	fx.Users["u-numeric"] = user{Key: "u-numeric", Name: "Numeric", Custom: map[string]string{
 		"plan": "free", "email": "n@example.com", "country": "fr",
 	}, RawCustom: map[string]any{"age": 30}}
+	// Fixed keys, so the rollout checks are the same on every run (the
+	// first 12, which the JS client uses, get both variations).
 	for i := 0; i < 40; i++ {
-		fx.RolloutUsers = append(fx.RolloutUsers, newUser(fmt.Sprintf("roll-%03d-%s", i, secret.NewGUID()[:8]), "free", "r@example.com", "30", "us"))
+		fx.RolloutUsers = append(fx.RolloutUsers, newUser(fmt.Sprintf("roll-%03d", i), "free", "r@example.com", "30", "us"))
 	}
 
 	fx.compiledSegs = eval.Segments{}
