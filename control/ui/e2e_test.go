@@ -144,8 +144,13 @@ func tail(s string, n int) string {
 
 // wire types: FeatBit's JSON form of a flag as the edge streams it.
 type wireFlag struct {
-	Key        string `json:"key"`
-	IsEnabled  bool   `json:"isEnabled"`
+	Key         string `json:"key"`
+	IsEnabled   bool   `json:"isEnabled"`
+	DisabledVar string `json:"disabledVariationId"`
+	TargetUsers []struct {
+		KeyIDs      []string `json:"keyIds"`
+		VariationID string   `json:"variationId"`
+	} `json:"targetUsers"`
 	Variations []struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
@@ -286,7 +291,8 @@ func (s *sdkStream) flag(key string) (wireFlag, bool, error) {
 }
 
 // ruleDelivered reports what is still missing from the flag the UI built: on,
-// one rule, conditions country Equal FR and plan IsOneOf [pro, team], 30% control / 70% treatment.
+// one rule, conditions country Equal FR and plan IsOneOf [pro, team], 30% control / 70% treatment,
+// dispatch key keyId, off variation control, alice and bob get treatment.
 func ruleDelivered(f wireFlag) string {
 	if !f.IsEnabled {
 		return "flag is off"
@@ -320,6 +326,12 @@ func ruleDelivered(f wireFlag) string {
 	}
 	if r.DispatchKey == nil || *r.DispatchKey != "keyId" {
 		return "dispatch key is not keyId"
+	}
+	if names[f.DisabledVar] != "control" {
+		return "off variation is not control"
+	}
+	if len(f.TargetUsers) != 1 || names[f.TargetUsers[0].VariationID] != "treatment" || strings.Join(f.TargetUsers[0].KeyIDs, ",") != "alice,bob" {
+		return fmt.Sprintf("individual targeting is %+v", f.TargetUsers)
 	}
 	return ""
 }

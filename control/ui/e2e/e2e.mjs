@@ -35,6 +35,7 @@ const context = await chromium.launchPersistentContext(profile, {
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 context.setDefaultTimeout(15000);
+await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(base).origin });
 const page = context.pages()[0] || await context.newPage();
 const problems = [];
 page.on('pageerror', (e) => problems.push('page error: ' + e.message));
@@ -197,6 +198,8 @@ try {
     await rule.getByLabel('Rule 1 % treatment').fill('70');
     await expectText(page.getByRole('status', { name: 'Rule 1 rollout total' }), /^Total 100%$/, 'live sum 100%');
     await rule.getByLabel('Rule 1 dispatch key').fill('keyId');
+    await page.getByLabel('Users who get treatment').fill('alice, bob');
+    await page.getByLabel('Variation served when the flag is off').selectOption({ label: 'control' });
     await page.getByRole('button', { name: 'Save changes' }).click();
     await expectText(page.getByRole('region', { name: 'Save' }).getByRole('status').last(), /Saved/, 'saved');
     // reload: the rule came back from the API as saved
@@ -250,7 +253,13 @@ try {
       await nav.getByRole('link', { name: link, exact: true }).click();
       await expectVisible(page.getByRole('heading', { name: heading, level: 1 }), link + ' page');
       if (file === 'insights') await expectVisible(page.getByRole('img', { name: /Evaluations of/ }).or(page.getByText('No data in this range.')), 'insights chart');
-      if (file === 'sdk-keys') await expectVisible(page.getByRole('button', { name: 'Copy server secret' }), 'copy button');
+      if (file === 'sdk-keys') {
+        await page.getByRole('button', { name: 'Copy server secret' }).click();
+        await expectText(page.locator('.copy-status').first(), /Copied/, 'copy confirmation');
+        const shown = await page.getByLabel('Server secret', { exact: true }).textContent();
+        const copied = await page.evaluate(() => navigator.clipboard.readText());
+        if (!shown || copied !== shown) throw new Error(`clipboard has ${JSON.stringify(copied)}, the page shows ${JSON.stringify(shown)}`);
+      }
       await shot(file);
     }
     await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Segments', exact: true }).click();
@@ -316,6 +325,23 @@ try {
     await expectVisible(page.getByRole('switch', { name: 'Enable ' + flagKey + '-clone' }), 'the copy in prod');
     await page.getByLabel('Environment', { exact: true }).selectOption({ label: 'dev' });
     await expectVisible(page.getByRole('link', { name: flagName, exact: true }), 'dev flags again');
+  });
+
+  await step('archive-and-restore-with-status-filter', async () => {
+    await page.getByRole('link', { name: flagKey + '-clone', exact: true }).click();
+    await page.getByRole('button', { name: 'Archive' }).click();
+    await expectVisible(page.getByText(/This flag is archived/), 'archived notice');
+    await expectCount(page.getByRole('button', { name: 'Save changes' }), 0, 'save button on an archived flag');
+    await page.getByRole('link', { name: '← Flags' }).click();
+    await page.getByLabel('Search flags').fill(flagKey);
+    await page.waitForFunction((k) => !document.body.innerText.includes(k + '-clone'), flagKey);
+    await page.getByLabel('Status').selectOption('archived');
+    await page.getByRole('link', { name: flagKey + '-clone', exact: true }).click();
+    await page.getByRole('button', { name: 'Restore' }).click();
+    await expectVisible(page.getByRole('button', { name: 'Archive' }), 'archive button after restore');
+    await page.getByRole('link', { name: '← Flags' }).click();
+    await page.getByLabel('Search flags').fill(flagKey);
+    await expectVisible(page.getByRole('link', { name: flagKey + '-clone', exact: true }), 'restored flag in the active list');
   });
 
   await step('access-token-created', async () => {
