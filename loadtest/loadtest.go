@@ -73,6 +73,7 @@ type Config struct {
 	EdgeProcs       int
 	EdgeArgs        []string
 	EdgeWait        time.Duration
+	PlanOnly        bool // print the plan for -conns (workers, memory, refusal) and start nothing
 
 	// EdgeNodeExe and EdgeNodeArgs start an edge node (default: this
 	// executable with "edge-node"; the address is appended).
@@ -116,7 +117,7 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&s.EventsPerReq, "events-per-request", 50, "events: insight objects per track request (SDKs send up to 50)")
 	fs.StringVar(&s.ClickHouseHTTP, "clickhouse-http", "", "events: ClickHouse HTTP address; waits until every accepted event is there")
 	fs.StringVar(&s.ClickHouseDB, "clickhouse-db", "default", "events: ClickHouse database of flag_events/metric_events")
-	fs.StringVar(&s.Engine, "engine", "netpoll", "client engine: netpoll (netpoll connections + gobwas/ws handshake) or epoll (raw sockets, one epoll loop per worker, ~0.1 KB per connection)")
+	fs.StringVar(&s.Engine, "engine", "netpoll", "client engine: netpoll (netpoll connections + gobwas/ws handshake) or epoll (raw sockets, one epoll loop per worker, ~0.8 KiB per connection)")
 	fs.BoolVar(&s.SmallBuffers, "small-buffers", true, "workers use 256-byte netpoll buffers (less client memory)")
 	var minMem int64
 	fs.Int64Var(&minMem, "min-mem", 1024, "abort a streaming run (closing every connection) when MemAvailable falls below this many MiB (0: never)")
@@ -137,6 +138,7 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.EdgeBin, "edge-bin", "", "launch the edge binary (with -reuseport) instead of using a running edge")
 	fs.IntVar(&c.EdgeProcs, "edge-procs", 0, "edge processes to launch on -target's port (0: as many as the fd limit needs for -conns)")
 	fs.StringVar(&edgeArgs, "edge-args", "", "extra arguments for launched edge processes (space-separated)")
+	fs.BoolVar(&c.PlanOnly, "plan", false, "only print how -conns would be spread over processes and whether the machine can hold them")
 	fs.DurationVar(&c.EdgeWait, "edge-wait", 30*time.Second, "wait this long for launched edges to listen")
 	fs.VisitAll(func(f *flag.Flag) {
 		if v, ok := os.LookupEnv("SY_LOADTEST_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))); ok {
@@ -248,7 +250,7 @@ func New(cfg Config, out io.Writer) (*Harness, error) {
 			sc.ClientShare = 0
 		}
 	}
-	if cfg.EdgeNodes > 0 {
+	if cfg.EdgeNodes > 0 && !cfg.PlanOnly {
 		exe, err := os.Executable()
 		if err != nil {
 			return nil, err
@@ -266,6 +268,9 @@ func New(cfg Config, out io.Writer) (*Harness, error) {
 		sc.EdgePids = ns.Pids()
 		sc.EdgeGC = ns.GC
 	}
+	if cfg.PlanOnly {
+		return h, nil
+	}
 	if sc.Source == nil && sc.Env == nil {
 		h.Shutdown(context.Background())
 		return nil, errors.New("no environment: give -redis and -kafka (the harness publishes its own environment) or -server-secret/-client-secret of an existing one")
@@ -276,6 +281,23 @@ func New(cfg Config, out io.Writer) (*Harness, error) {
 // Run launches edges if asked and runs every scenario; it returns an error
 // wrapping scenario.ErrChecks when a consistency check failed.
 func (h *Harness) Run(ctx context.Context) error {
+	if h.cfg.PlanOnly {
+		b := machine.DefaultBudget
+		if h.cfg.Scenario.Engine == "epoll" {
+			b.ClientBytes = machine.EpollClientBytes
+		}
+		p, err := machine.MakePlan(h.cfg.Scenario.Conns, h.cfg.Scenario.PerWorker, b)
+		fmt.Fprintf(h.out, "plan: %d connections over %d worker processes (≤ %d each; open-files limit %d), %d edge processes needed for the fd limit if the edge runs here\n",
+			p.Conns, p.Workers, p.PerWorker, p.FDLimit, p.EdgeProcs)
+		fmt.Fprintf(h.out, "file handles: %d needed, fs.file-max %d, %d in use\n", int64(p.Conns)*2, p.FileMax, p.FilesUsed)
+		fmt.Fprintf(h.out, "memory: ~%d MiB needed (client %d + kernel %d + edge %d bytes per connection, 24 MiB per worker), %d MiB available\n",
+			p.MemNeed>>20, b.ClientBytes, b.KernelBytes, b.EdgeBytes, p.MemAvail>>20)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(h.out, "ok: the machine can hold them")
+		return nil
+	}
 	if h.cfg.EdgeBin != "" {
 		if err := h.launchEdges(ctx); err != nil {
 			return err

@@ -324,14 +324,14 @@ func MakePlan(n, perWorker int, b Budget) (Plan, error) {
 	if b.EdgeFDs > 0 {
 		p.EdgeProcs = (n*b.EdgeFDs + maxPer - 1) / maxPer
 	}
+	p.MemAvail = Meminfo()["MemAvailable"]
+	p.MemNeed = int64(n) * (b.ClientBytes + b.KernelBytes + b.EdgeBytes)
+	p.MemNeed += int64(p.Workers) * (24 << 20) // runtime and buffers per worker process
 	needFiles := int64(n) * int64(1+b.EdgeFDs)
 	if free := p.FileMax - p.FilesUsed - 10000; needFiles > free {
 		return p, fmt.Errorf("%w: %d connections need %d file handles (client + edge ends) but fs.file-max %d leaves %d free; raise fs.file-max or use fewer connections",
 			ErrRefused, n, needFiles, p.FileMax, free)
 	}
-	p.MemAvail = Meminfo()["MemAvailable"]
-	p.MemNeed = int64(n) * (b.ClientBytes + b.KernelBytes + b.EdgeBytes)
-	p.MemNeed += int64(p.Workers) * (24 << 20) // runtime and buffers per worker process
 	if p.MemAvail > 0 && p.MemNeed > p.MemAvail*9/10 {
 		return p, fmt.Errorf("%w: %d connections need about %d MiB (client %d + kernel %d + edge %d bytes each, plus %d workers) but only %d MiB are available; at most ~%d connections fit",
 			ErrRefused, n, p.MemNeed>>20, b.ClientBytes, b.KernelBytes, b.EdgeBytes, p.Workers, p.MemAvail>>20,
