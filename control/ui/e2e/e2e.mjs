@@ -219,6 +219,28 @@ try {
     await shot('flag-detail');
   });
 
+  await step('evaluate-for-a-user-explains-the-path', async () => {
+    const form = page.getByRole('form', { name: 'Evaluate for a user' });
+    const result = page.getByRole('region', { name: 'Evaluation result' });
+    const evaluate = async (key, props) => {
+      await form.getByLabel('User key').fill(key);
+      await form.getByLabel('User properties').fill(props);
+      await form.getByRole('button', { name: 'Evaluate' }).click();
+      await expectText(result.locator('.verdict'), new RegExp('^' + key + ' gets'), 'verdict for ' + key);
+    };
+    await evaluate('u-fr-pro', 'country=FR, plan=pro');
+    await expectText(result.getByTestId('eval-reason'), /^French pro users$/, 'matched rule');
+    await expectText(result, /Rollout by keyId = u-fr-pro: bucket/, 'dispatch explained');
+    await evaluate('u-de', 'country=DE, plan=pro');
+    await expectText(result.getByTestId('eval-reason'), /^default$/, 'fallthrough');
+    await expectText(result, /country Equal FR — user has DE/, 'the failed condition with the user value');
+    await expectText(result.getByTestId('eval-variation'), /^control$/, 'default variation');
+    await evaluate('alice', 'country=FR, plan=pro');
+    await expectText(result.getByTestId('eval-reason'), /^targeted$/, 'individual targeting wins');
+    await expectText(result.getByTestId('eval-variation'), /^treatment$/, 'targeted variation');
+    await shot('flag-evaluate');
+  });
+
   await step('rule-reorder-and-segment-condition', async () => {
     // a second rule with a segment condition, moved above the first, then discarded
     await page.getByRole('button', { name: 'Add rule' }).click();

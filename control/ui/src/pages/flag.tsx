@@ -219,39 +219,82 @@ function RuleCard({ rule, index, count, flag, segments, ro, err, propsList, onCh
   );
 }
 
-// EvaluatePanel asks the API to evaluate the flag for a user and shows the
-// explain path. The control plane has no such route yet; the panel says so.
+// EvaluatePanel asks the API to evaluate the flag for a user (the edge's
+// evaluator, as saved) and shows the explain path: archived / off /
+// individually targeted, each rule with its conditions and the user's values,
+// segment look-ups, and the percentage dispatch.
 const EVAL_ROUTE = '/api/v1/envs/{envId}/flags/{key}/evaluate';
+
+interface CondTrace {
+  property: string; op: string; value: string; evaluated: boolean; userValue: string; matched: boolean; error?: string;
+  segments?: { id: string; name: string; found: boolean; archived: boolean; matched: boolean; by: string }[];
+}
+interface RuleTrace { index: number; id: string; name: string; matched: boolean; conditions: CondTrace[] }
+interface Explanation {
+  flagKey: string; userKeyId: string; archived: boolean; enabled: boolean; targetedBy: number; rules: RuleTrace[];
+  dispatch?: { dispatchKey: string; attribute: string; bucket: number; selected: number; sendToExperiment: boolean;
+    variations: { id: string; rollout: [number, number]; contains: boolean }[] };
+  result: { variation: { id: string; name: string; value: string } | null; kind: string; ruleIndex: number; matchReason: string; sendToExperiment: boolean };
+}
+
+const mark = (ok: boolean) => <span class={ok ? 'yes' : 'no'} aria-label={ok ? 'matched' : 'not matched'}>{ok ? '✓' : '✗'}</span>;
 
 function EvaluatePanel({ env, flag }: { env: Env; flag: Flag }) {
   const [available, setAvailable] = useState<boolean | null>(null);
   const [keyId, setKeyId] = useState('');
   const [props, setProps] = useState('');
-  const [res, setRes] = useState<unknown>(null);
+  const [res, setRes] = useState<Explanation | null>(null);
   const [err, setErr] = useState<unknown>(null);
   useEffect(() => {
     request<{ paths?: Record<string, unknown> }>('GET', '/api/openapi.json')
       .then((d) => setAvailable(!!d.paths && EVAL_ROUTE in d.paths)).catch(() => setAvailable(false));
   }, []);
+  const vname = (id: string) => { const v = flag.variations.find((x) => x.id === id); return v ? v.name || v.value : id; };
   return (
     <section class="card" aria-labelledby="h-eval">
       <h2 id="h-eval">Evaluate for a user</h2>
-      {available === false && <p class="muted">The API has no evaluation route yet ({EVAL_ROUTE}); this panel turns on when it does.</p>}
-      {available && <>
+      {available === false && <p class="muted">The API has no evaluation route ({EVAL_ROUTE}); this panel turns on when it does.</p>}
+      {available && <form aria-label="Evaluate for a user" onSubmit={(e) => e.preventDefault()}>
+        <p class="muted">Evaluates the saved flag as SDKs get it.</p>
         <div class="row">
-          <Field label="User key" value={keyId} onInput={setKeyId} err={err} field="user.keyId" />
-          <Field label="Properties (name=value, comma separated)" value={props} onInput={setProps} class="grow" />
+          <Field label="User key" value={keyId} onInput={setKeyId} err={err} field="keyId" />
+          <Field label="User properties" value={props} onInput={setProps} class="grow" placeholder="country=FR, plan=pro" />
         </div>
-        <Busy onClick={async () => {
-          setErr(null);
+        <Busy type="submit" onClick={async () => {
+          setErr(null); setRes(null);
           const customizedProperties = props.split(',').map((p) => p.split('=')).filter((p) => p[0]?.trim())
             .map(([n, ...v]) => ({ name: n.trim(), value: v.join('=').trim() }));
-          try { setRes(await request('POST', `/api/v1/envs/${env.id}/flags/${encodeURIComponent(flag.key)}/evaluate`, { user: { keyId, name: keyId, customizedProperties } })); }
+          try { setRes(await request<Explanation>('POST', `/api/v1/envs/${env.id}/flags/${encodeURIComponent(flag.key)}/evaluate`, { keyId, name: keyId, customizedProperties })); }
           catch (e) { setErr(e); }
         }} busyText="Evaluating…">Evaluate</Busy>
-        <FormError err={err} fields={['user.keyId']} />
-        {res != null && <pre class="explain" aria-label="Evaluation result">{JSON.stringify(res, null, 2)}</pre>}
-      </>}
+        <FormError err={err} fields={['keyId']} />
+      </form>}
+      {res && <div class="explain" role="region" aria-label="Evaluation result">
+        <p class="verdict"><b>{res.userKeyId}</b> gets <b data-testid="eval-variation">{res.result.variation ? vname(res.result.variation.id) : 'no variation (the SDK default)'}</b>
+          {' '}— <span data-testid="eval-reason">{res.result.matchReason}</span>{res.result.sendToExperiment && ' · sent to experiments'}</p>
+        <ol class="path">
+          <li>{mark(!res.archived)} {res.archived ? 'The flag is archived.' : 'The flag is not archived.'}</li>
+          {!res.archived && <li>{mark(res.enabled)} {res.enabled ? 'The flag is on.' : 'The flag is off: it serves the off variation.'}</li>}
+          {res.enabled && !res.archived && <li>{mark(res.targetedBy >= 0)} {res.targetedBy >= 0
+            ? `Individually targeted (${vname(flag.targetUsers[res.targetedBy]?.variationId || '')}).` : 'Not individually targeted.'}</li>}
+          {res.rules.map((r) => (
+            <li key={r.id}>{mark(r.matched)} Rule {r.index + 1}{r.name ? ` “${r.name}”` : ''} {r.matched ? 'matched' : 'did not match'}
+              <ul>{r.conditions.map((c, i) => (
+                <li key={i} class={c.evaluated ? '' : 'muted'}>{c.evaluated ? mark(c.matched) : '·'} {c.property} {c.op} {c.value}
+                  {c.evaluated && !c.segments && <> — user has <code>{c.userValue || '(missing)'}</code></>}
+                  {!c.evaluated && ' (not evaluated)'}
+                  {c.error && <span class="field-error"> {c.error}</span>}
+                  {c.segments && <ul>{c.segments.map((sg) => <li key={sg.id}>{mark(sg.matched)} segment {sg.name || sg.id}: {sg.by}</li>)}</ul>}
+                </li>
+              ))}</ul>
+            </li>
+          ))}
+          {res.dispatch && <li>Rollout by <code>{res.dispatch.dispatchKey || 'keyId'}</code> = <code>{res.dispatch.attribute}</code>: bucket {(res.dispatch.bucket * 100).toFixed(2)}% →{' '}
+            {res.dispatch.selected >= 0 ? vname(res.dispatch.variations[res.dispatch.selected].id) : 'no range'}
+            {' '}({res.dispatch.variations.map((v) => `${vname(v.id)} ${(v.rollout[0] * 100).toFixed(0)}–${(v.rollout[1] * 100).toFixed(0)}%`).join(', ')})</li>}
+        </ol>
+        <details><summary>Raw explanation</summary><pre class="snippet">{JSON.stringify(res, null, 2)}</pre></details>
+      </div>}
     </section>
   );
 }
