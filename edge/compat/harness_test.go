@@ -214,6 +214,7 @@ type sdkProc struct {
 	events []msg // events read while waiting for a reply
 	logs   *lockedBuffer
 	nextID int
+	quit   chan struct{} // closed by stop: the reader then drops lines
 	exited chan struct{}
 	err    error // the process's exit error, valid after exited is closed
 }
@@ -226,12 +227,14 @@ func startSDK(t *testing.T, ctx context.Context, name, dir string, env []string,
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	cmd.WaitDelay = 5 * time.Second
-	p := &sdkProc{t: t, name: name, cmd: cmd, lines: make(chan msg, 256), logs: &lockedBuffer{}, exited: make(chan struct{})}
+	p := &sdkProc{t: t, name: name, cmd: cmd, lines: make(chan msg, 256), logs: &lockedBuffer{},
+		quit: make(chan struct{}), exited: make(chan struct{})}
 	cmd.Stderr = p.logs
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// stdout goes through an io.Pipe, so Wait returns only after all of it
+	// was copied, and the reader sees EOF once the process is gone.
+	pr, pw := io.Pipe()
+	cmd.Stdout = pw
+	var err error
 	if p.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +242,9 @@ func startSDK(t *testing.T, ctx context.Context, name, dir string, env []string,
 		t.Fatalf("compat: start %s: %v", name, err)
 	}
 	go func() {
-		sc := bufio.NewScanner(stdout)
+		defer close(p.lines)
+		defer io.Copy(io.Discard, pr) // never leave the copy blocked
+		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 4<<20)
 		for sc.Scan() {
 			line := sc.Text()
@@ -254,12 +259,15 @@ func startSDK(t *testing.T, ctx context.Context, name, dir string, env []string,
 				continue
 			}
 			m.raw = rest
-			p.lines <- m
+			select {
+			case p.lines <- m:
+			case <-p.quit:
+			}
 		}
-		close(p.lines)
 	}()
 	go func() {
 		p.err = cmd.Wait()
+		pw.Close()
 		close(p.exited)
 	}()
 	t.Cleanup(func() {
@@ -275,6 +283,7 @@ func startSDK(t *testing.T, ctx context.Context, name, dir string, env []string,
 // kills the process if it has not exited within grace.
 func (p *sdkProc) stop(grace time.Duration) {
 	p.stdin.Close()
+	close(p.quit)
 	select {
 	case <-p.exited:
 	case <-time.After(grace):
