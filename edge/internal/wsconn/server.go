@@ -240,17 +240,17 @@ type Conn struct {
 	nc              netpoll.Connection
 	srv             *Server
 
-	mu    sync.Mutex // serialises writes
-	state atomic.Uint32
-	last  atomic.Int64 // unix ms of the last input (handshake start before open)
+	mu     sync.Mutex // serialises writes
+	state  atomic.Uint32
+	shard  uint8
+	binary bool // subprotocol negotiated: binary (msgpack) frames
+	broken bool // a write failed; closed on Unlock (guarded by mu)
+	fragOp ws.OpCode
+	last   atomic.Int64 // unix ms of the last input (handshake start before open)
 	// waiting is the unix ms since which a started frame is awaited (0: none)
 	waiting atomic.Int64
 
-	prev, next *Conn // registry list, guarded by the shard lock
-	shard      uint8
-	binary     bool // subprotocol negotiated: binary (msgpack) frames
-	broken     bool // a write failed; closed on Unlock (guarded by mu)
-	fragOp     ws.OpCode
+	prev, next *Conn    // registry list, guarded by the shard lock
 	frag       *fragBuf // reassembly of a fragmented message
 
 	Sess any
