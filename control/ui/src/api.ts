@@ -70,6 +70,15 @@ export class ApiError extends Error {
 
 const TOKEN_KEY = 'sy.token';
 
+// analyticsError turns "route not found" under /api/analytics/ into a hint:
+// a control plane deployed without analytics has no such routes.
+export function analyticsError(e: unknown): unknown {
+  if (e instanceof ApiError && e.status === 404) {
+    return new ApiError(404, 'not_found', 'Analytics is not reachable under /api/analytics/ on this server (the all-in-one binary mounts it; a separate deployment must route it there).');
+  }
+  return e;
+}
+
 export function getToken(): string { return localStorage.getItem(TOKEN_KEY) || ''; }
 export function setToken(t: string) {
   if (t) localStorage.setItem(TOKEN_KEY, t); else localStorage.removeItem(TOKEN_KEY);

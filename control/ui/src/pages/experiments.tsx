@@ -2,7 +2,7 @@
 // baseline), start / stop / delete, and results (analytics' statistics) as
 // a table and a chart.
 import { useEffect, useState } from 'preact/hooks';
-import { api, Env, Experiment, ExperimentResult, Flag, Metric } from '../api';
+import { analyticsError, api, Env, Experiment, ExperimentResult, Flag, Metric } from '../api';
 import { BarChart, PALETTE } from '../chart';
 import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, fmtTime, useSession } from '../ui';
 
@@ -136,7 +136,7 @@ function Results({ env, x, flag, metrics }: { env: Env; x: Experiment; flag: Fla
         baselineVariationId: x.baselineVariationId, metrics: ms,
         from: x.startedAt || x.createdAt, to: x.stoppedAt || Date.now(),
       }));
-    } catch (e) { setErr(e); } finally { setLoading(false); }
+    } catch (e) { setErr(analyticsError(e)); } finally { setLoading(false); }
   };
   useEffect(() => { load(); }, [x.id, x.version]);
   if (loading) return <Spinner label="Computing results…" />;

@@ -32,6 +32,14 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
     api.endUserProps(env.id).then((r) => setProps(r.items)).catch(() => {});
   }, []);
 
+  const isDirty = !!flag && !!draft && JSON.stringify(flag) !== JSON.stringify(draft);
+  useEffect(() => {
+    if (!isDirty) return;
+    const warn = (e: BeforeUnloadEvent) => { e.preventDefault(); e.returnValue = ''; };
+    window.addEventListener('beforeunload', warn);
+    return () => window.removeEventListener('beforeunload', warn);
+  }, [isDirty]);
+
   if (loadErr) return <Page title="Flag"><FormError err={loadErr} /><a href={`/envs/${env.id}/flags`}>Back to flags</a></Page>;
   if (!flag || !draft) return <Spinner />;
 

@@ -1,7 +1,7 @@
 // pages/insights.tsx: evaluations per variation over time (analytics' query
 // API) as a line chart, and users per variation.
 import { useEffect, useState } from 'preact/hooks';
-import { api, Env, Flag } from '../api';
+import { analyticsError, api, Env, Flag } from '../api';
 import { LineChart, PALETTE, Series } from '../chart';
 import { FormError, Page, Select, Spinner } from '../ui';
 
@@ -46,7 +46,7 @@ export function Insights({ env }: { env: Env }) {
         });
         setSeries(out); setUsers(vu.variations || []);
       })
-      .catch((e) => { if (!stale) { setErr(e); setSeries(null); } })
+      .catch((e) => { if (!stale) { setErr(analyticsError(e)); setSeries(null); } })
       .finally(() => { if (!stale) setLoading(false); });
     return () => { stale = true; };
   }, [key, range, flags]);
