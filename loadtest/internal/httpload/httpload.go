@@ -38,6 +38,8 @@ type Result struct {
 	Status   map[int]int64    `json:"status"`
 	Latency  hist.Snap        `json:"latency"`
 	Elapsed  time.Duration    `json:"elapsed"`
+	// Rate is completed requests per second, sampled every 250 ms: [seconds since start, requests/s].
+	Rate [][2]float64 `json:"rate"`
 }
 
 // Run runs the load until Duration passes or ctx ends.
@@ -59,6 +61,24 @@ func Run(ctx context.Context, s Spec) Result {
 	ctx, cancel := context.WithTimeout(ctx, s.Duration)
 	defer cancel()
 	start := time.Now()
+	var rate [][2]float64
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		last, lastAt := int64(0), start
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				done := int64(lat.Count())
+				rate = append(rate, [2]float64{now.Sub(start).Seconds(), float64(done-last) / now.Sub(lastAt).Seconds()})
+				last, lastAt = done, now
+			}
+		}
+	}()
 	for w := 0; w < s.Concurrency; w++ {
 		wg.Go(func() {
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
@@ -95,13 +115,14 @@ func Run(ctx context.Context, s Spec) Result {
 		})
 	}
 	wg.Wait()
+	<-sampled
 	hc.CloseIdleConnections()
 	var errs int64
 	for _, v := range errCause {
 		errs += v
 	}
 	return Result{Requests: ok.Load() + bad.Load() + errs, OK: ok.Load(), Bad: bad.Load(), Errors: errCause, Status: status,
-		Latency: lat.Snapshot(), Elapsed: time.Since(start)}
+		Latency: lat.Snapshot(), Elapsed: time.Since(start), Rate: rate}
 }
 
 func cause(err error) string {

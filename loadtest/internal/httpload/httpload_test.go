@@ -32,6 +32,9 @@ func TestRunCountsStatuses(t *testing.T) {
 	if r.Requests == 0 || r.OK+r.Bad != r.Requests || r.Status[200] != r.OK || r.Status[400] != r.Bad || r.Latency.N < uint64(r.Requests) {
 		t.Fatalf("%+v", r)
 	}
+	if len(r.Rate) == 0 {
+		t.Fatal("no rate samples")
+	}
 	if len(r.Errors) != 0 {
 		t.Fatalf("errors %v", r.Errors)
 	}

@@ -88,6 +88,7 @@ func Evaluate(ctx context.Context, c Config) (*report.Result, error) {
 		r.Add("edge CPU", float64(cpu)/1e9/secs*100, "% of a core")
 	}
 	r.AddLatency(c.EvalMix+" request", res.Latency)
+	r.Series = append(r.Series, report.Series{Name: "requests per second over time", XLabel: "seconds", YLabel: "requests/s", Points: res.Rate})
 	for k, v := range res.Errors {
 		r.Failures[k] += v
 	}
@@ -156,6 +157,11 @@ func Events(ctx context.Context, c Config) (*report.Result, error) {
 		r.Add("events per edge CPU-second", float64(accepted)/(float64(cpu)/1e9), "1/CPU-s")
 	}
 	r.AddLatency("track request", res.Latency)
+	ev := make([][2]float64, len(res.Rate))
+	for i, p := range res.Rate {
+		ev[i] = [2]float64{p[0], p[1] * float64(c.EventsPerReq)}
+	}
+	r.Series = append(r.Series, report.Series{Name: "events sent per second over time", XLabel: "seconds", YLabel: "events/s", Points: ev})
 	for k, v := range res.Errors {
 		r.Failures[k] += v
 	}
