@@ -28,13 +28,14 @@ const SECTIONS: Section[] = [
   { path: 'experiments', label: 'Experiments' },
   { path: 'sdk', label: 'SDK keys' },
   { path: 'audit', label: 'Audit log', route: '/api/v1/envs/{envId}/audit' },
-  { path: 'webhooks', label: 'Webhooks', route: '/api/v1/orgs/{orgId}/webhooks' },
-  { path: 'triggers', label: 'Triggers', route: '/api/v1/envs/{envId}/triggers' },
   { path: 'schedules', label: 'Schedules', route: '/api/v1/envs/{envId}/schedules' },
+  // triggers are per flag (/api/v1/envs/{envId}/flags/{key}/triggers): their
+  // place is a section of the flag page
 ];
 const ORG_SECTIONS: Section[] = [
   { path: 'members', label: 'Members' },
   { path: 'tokens', label: 'Access tokens' },
+  { path: 'webhooks', label: 'Webhooks', route: '/api/v1/orgs/{orgId}/webhooks' },
 ];
 
 export function App() {
@@ -185,7 +186,8 @@ function Shell({ logout }: { logout: () => void }) {
             {orgId && <>
               <div class="nav-group">Organization</div>
               <ul>
-                {ORG_SECTIONS.filter((s) => s.path !== 'tokens' || rank(role) >= 3).map((s) => (
+                {ORG_SECTIONS.filter((s) => (s.path !== 'tokens' && s.path !== 'webhooks') || rank(role) >= 3)
+                  .filter((s) => !s.route || paths.has(s.route)).map((s) => (
                   <li key={s.path}><a href={`/orgs/${orgId}/${s.path}`} aria-current={orgSection === s.path ? 'page' : undefined}>{s.label}</a></li>
                 ))}
               </ul>
@@ -244,6 +246,7 @@ function Routes({ path, ctx }: { path: string; ctx: Ctx }) {
   let m: Record<string, string> | null;
   if ((m = match('/orgs/:org/members', path))) return <Members orgId={m.org} />;
   if ((m = match('/orgs/:org/tokens', path))) return <Tokens orgId={m.org} />;
+  if ((m = match('/orgs/:org/webhooks', path))) return <Placeholder title="Webhooks" text="Webhooks get their page with the webhook issue; the API routes are there." />;
   if ((m = match('/orgs/:org', path))) return <OrgHome orgId={m.org} />;
   if (!path.startsWith('/envs/')) return <Spinner />;
   if (!ctx.env || !path.startsWith('/envs/' + ctx.env.id)) return <Spinner />;
@@ -257,6 +260,6 @@ function Routes({ path, ctx }: { path: string; ctx: Ctx }) {
   if ((m = match('/envs/:env/experiments', path))) return <Experiments key={env.id} env={env} />;
   if ((m = match('/envs/:env/sdk', path))) return <SdkKeys key={env.id} env={env} />;
   const sec = SECTIONS.find((s) => s.route && path === `/envs/${env.id}/${s.path}`);
-  if (sec) return <Placeholder title={sec.label} />;
+  if (sec) return <Placeholder title={sec.label} text={`The ${sec.label.toLowerCase()} page comes with its own issue; the API routes are there.`} />;
   return <Placeholder title="Not found" text={`No page at ${path}.`} />;
 }
