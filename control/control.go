@@ -25,6 +25,7 @@ import (
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control/internal/api"
 	"github.com/switchyard/switchyard/control/internal/enduser"
+	"github.com/switchyard/switchyard/control/internal/insights"
 	"github.com/switchyard/switchyard/control/internal/publish"
 	"github.com/switchyard/switchyard/control/internal/store"
 	"github.com/switchyard/switchyard/control/internal/store/bolt"
@@ -56,6 +57,10 @@ type Config struct {
 	// creates on first run (default email admin@switchyard.local; empty
 	// password: a random one, returned once by Bootstrap).
 	AdminEmail, AdminPassword string
+	// AnalyticsURL is the base URL of analytics' query API (e.g.
+	// http://analytics:8090); the stale-flag report and GDPR erasure use it.
+	// The all-in-one binary passes the in-process service with WithInsights.
+	AnalyticsURL string
 	// MaxBody limits request bodies (default 1 MiB); SessionTTL is the
 	// lifetime of a login session (default 24 h).
 	MaxBody    int64
@@ -99,6 +104,14 @@ func WithExtraHandler(prefix string, h http.Handler) Option {
 	return func(s *Server) { s.extra = append(s.extra, extraHandler{prefix, h}) }
 }
 
+// Insights is what control asks analytics: evaluations per variation of a
+// flag (stale flags) and the erasure of one end user's events (GDPR).
+type Insights = api.Insights
+
+// WithInsights sets the analytics client (default: an HTTP client of
+// Config.AnalyticsURL when set).
+func WithInsights(i Insights) Option { return func(s *Server) { s.ins = i } }
+
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 
@@ -114,6 +127,7 @@ type Server struct {
 	snap  SnapshotWriter
 	prod  ChangeProducer
 	extra []extraHandler
+	ins   Insights
 
 	st      *store.Store
 	api     *api.API
@@ -169,7 +183,10 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		s.closers = append(s.closers, k.Close)
 	}
 	s.pub = publish.New(s.st, s.snap, s.prod, s.log)
-	s.api = api.New(s.st, s.pub, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log})
+	if s.ins == nil && cfg.AnalyticsURL != "" {
+		s.ins = insights.New(cfg.AnalyticsURL)
+	}
+	s.api = api.New(s.st, s.pub, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins})
 	s.mux = http.NewServeMux()
 	s.api.Register(s.mux)
 	doc, err := json.Marshal(s.api.OpenAPI())

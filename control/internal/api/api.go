@@ -41,6 +41,8 @@ type Config struct {
 	MaxBody    int64         // request body limit in bytes (default 1 MiB)
 	SessionTTL time.Duration // login session lifetime (default 24 h)
 	Log        *slog.Logger
+	// Insights answers how flags were evaluated (analytics); nil: unknown.
+	Insights Insights
 }
 
 // API serves the REST API.
@@ -112,6 +114,7 @@ type Route struct {
 	Body    any    // request body type (nil: none), for the OpenAPI document
 	Resp    any    // response type, for the OpenAPI document
 	Query   []string
+	MaxBody int64 // request body limit of this route (default Config.MaxBody)
 	h       func(c *call) (any, error)
 }
 
@@ -162,7 +165,11 @@ func (a *API) wrap(rt *Route) http.Handler {
 				writeError(w, a.cfg.Log, fmt.Errorf("panic: %v", v))
 			}
 		}()
-		r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBody)
+		limit := a.cfg.MaxBody
+		if rt.MaxBody > 0 {
+			limit = rt.MaxBody
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		c := &call{a: a, r: r, w: w, ctx: r.Context()}
 		res, err := a.serve(c, rt)
 		if err != nil {

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"slices"
+
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control/internal/store"
 	"github.com/switchyard/switchyard/edge/eval"
@@ -16,6 +18,12 @@ const (
 // table is the whole API. The OpenAPI document is generated from it and a
 // test checks that every route is registered and documented.
 func (a *API) table() []Route {
+	return slices.Concat(a.coreRoutes(), a.codeRefRoutes(), a.gdprRoutes())
+}
+
+// coreRoutes are the organizations, projects, environments, flags, segments,
+// experiments and end users.
+func (a *API) coreRoutes() []Route {
 	const p = Prefix
 	pageQ := []string{"offset", "limit"}
 	return []Route{

@@ -1,0 +1,300 @@
+package api
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/switchyard/switchyard/control/internal/stale"
+	"github.com/switchyard/switchyard/control/internal/store"
+)
+
+// Insights answers how a flag was evaluated: evaluations per variation id in
+// [from, to). The control plane asks analytics' query API.
+type Insights interface {
+	FlagVariations(ctx context.Context, envID, flagKey string, from, to time.Time) (map[string]int64, error)
+	// DeleteUser erases every event of one end user (GDPR).
+	DeleteUser(ctx context.Context, envID, userKey string) error
+}
+
+// Code-reference limits.
+const (
+	maxCodeRefs      = 200_000
+	maxCodeRefBody   = 64 << 20
+	maxContextLines  = 21
+	defaultStaleDays = 30
+)
+
+// CodeRefUpload is the body of a code-reference upload (the coderefs
+// command's output).
+type CodeRefUpload struct {
+	Repository string          `json:"repository"`
+	Branch     string          `json:"branch"`
+	Commit     string          `json:"commit"`
+	ScannedAt  int64           `json:"scannedAt"`
+	References []store.CodeRef `json:"references"`
+	Stats      struct {
+		Files      int64 `json:"files"`
+		Skipped    int64 `json:"skipped"`
+		Ignored    int64 `json:"ignored"`
+		Bytes      int64 `json:"bytes"`
+		References int64 `json:"references"`
+	} `json:"stats"`
+}
+
+// CodeRefSummary describes one stored repository branch.
+type CodeRefSummary struct {
+	Repository string `json:"repository"`
+	Branch     string `json:"branch"`
+	Commit     string `json:"commit"`
+	ScannedAt  int64  `json:"scannedAt"`
+	UploadedAt int64  `json:"uploadedAt"`
+	Files      int64  `json:"files"`
+	References int    `json:"references"`
+	Flags      int    `json:"flags"`
+}
+
+// CodeRefView is one reference with its repository.
+type CodeRefView struct {
+	Repository string `json:"repository"`
+	Branch     string `json:"branch"`
+	Commit     string `json:"commit"`
+	store.CodeRef
+}
+
+// FlagKeys is the answer of the flag-keys route.
+type FlagKeys struct {
+	Keys []string `json:"keys"`
+}
+
+// StaleReport lists a project's stale and risky flags.
+type StaleReport struct {
+	Days      int            `json:"days"`
+	Evaluated bool           `json:"evaluationsKnown"`
+	Scanned   bool           `json:"codeReferencesKnown"`
+	Flags     []stale.Report `json:"flags"`
+}
+
+func (a *API) codeRefRoutes() []Route {
+	const p = Prefix + "/projects/{projectId}"
+	return []Route{
+		{Method: "GET", Path: p + "/code-refs/keys", Tag: "code-refs", Summary: "Flag keys of every environment of the project (what the scanner looks for)", Scope: Project, Role: viewer, Resp: FlagKeys{}, h: a.codeRefKeys},
+		{Method: "POST", Path: p + "/code-refs", Tag: "code-refs", Summary: "Upload the references of one scan; replaces the previous upload of that repository and branch", Scope: Project, Role: editor, Body: CodeRefUpload{}, Resp: CodeRefSummary{}, MaxBody: maxCodeRefBody, h: a.uploadCodeRefs},
+		{Method: "GET", Path: p + "/code-refs", Tag: "code-refs", Summary: "References, filtered by flag key, repository and branch; paging", Scope: Project, Role: viewer, Query: []string{"flagKey", "repository", "branch", "offset", "limit"}, Resp: List[CodeRefView]{}, h: a.listCodeRefs},
+		{Method: "GET", Path: p + "/code-refs/repositories", Tag: "code-refs", Summary: "Repositories and branches with uploaded references", Scope: Project, Role: viewer, Resp: List[CodeRefSummary]{}, h: a.listCodeRefRepos},
+		{Method: "DELETE", Path: p + "/code-refs/repositories", Tag: "code-refs", Summary: "Forget the references of one repository branch", Scope: Project, Role: editor, Query: []string{"repository", "branch"}, h: a.deleteCodeRefs},
+		{Method: "GET", Path: p + "/stale-flags", Tag: "code-refs", Summary: "Stale flags (one variation for everyone, no evaluations, or no code references for N days) and archived flags still in code", Scope: Project, Role: viewer, Query: []string{"days"}, Resp: StaleReport{}, h: a.staleFlags},
+	}
+}
+
+// projectKeys returns the flag keys of every environment of the project.
+func (a *API) projectKeys(ctx context.Context, projectID string) ([]string, error) {
+	envs, err := a.st.ListEnvs(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	keys := []string{}
+	for _, e := range envs {
+		fs, err := a.st.AllFlags(ctx, e.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			if !seen[f.Key] {
+				seen[f.Key] = true
+				keys = append(keys, f.Key)
+			}
+		}
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+func (a *API) codeRefKeys(c *call) (any, error) {
+	keys, err := a.projectKeys(c.ctx, c.project.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &FlagKeys{Keys: keys}, nil
+}
+
+func (a *API) uploadCodeRefs(c *call) (any, error) {
+	var up CodeRefUpload
+	if err := c.decode(&up); err != nil {
+		return nil, err
+	}
+	up.Repository, up.Branch = strings.TrimSpace(up.Repository), strings.TrimSpace(up.Branch)
+	if err := text("repository", up.Repository, 1, 200); err != nil {
+		return nil, err
+	}
+	if err := text("branch", up.Branch, 1, 200); err != nil {
+		return nil, err
+	}
+	if err := text("commit", up.Commit, 0, 100); err != nil {
+		return nil, err
+	}
+	if len(up.References) > maxCodeRefs {
+		return nil, store.Invalid("references", "at most %d references per upload, got %d", maxCodeRefs, len(up.References))
+	}
+	for i := range up.References {
+		r := &up.References[i]
+		switch {
+		case r.FlagKey == "" || len(r.FlagKey) > 200:
+			return nil, store.Invalid(fieldAt("references", i, "flagKey"), "must be 1 to 200 characters")
+		case r.File == "" || len(r.File) > 1000:
+			return nil, store.Invalid(fieldAt("references", i, "file"), "must be 1 to 1000 characters")
+		case r.Line < 1:
+			return nil, store.Invalid(fieldAt("references", i, "line"), "must be at least 1")
+		case len(r.Context) > maxContextLines:
+			return nil, store.Invalid(fieldAt("references", i, "context"), "at most %d lines", maxContextLines)
+		}
+		for j, l := range r.Context {
+			if len(l) > 2000 {
+				r.Context[j] = l[:2000]
+			}
+		}
+	}
+	set := &store.CodeRefSet{
+		OrgID: c.orgID, ProjectID: c.project.ID, Repository: up.Repository, Branch: up.Branch, Commit: up.Commit,
+		ScannedAt: up.ScannedAt, UploadedAt: time.Now().UnixMilli(), UploadedBy: c.actor(), Files: up.Stats.Files,
+		References: up.References,
+	}
+	if err := a.st.PutCodeRefs(c.ctx, set); err != nil {
+		return nil, err
+	}
+	return summarize(set), nil
+}
+
+func fieldAt(list string, i int, field string) string {
+	return list + "[" + itoa(i) + "]." + field
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b [20]byte
+	n := len(b)
+	for i > 0 {
+		n--
+		b[n] = byte('0' + i%10)
+		i /= 10
+	}
+	return string(b[n:])
+}
+
+func summarize(s *store.CodeRefSet) *CodeRefSummary {
+	flags := map[string]bool{}
+	for _, r := range s.References {
+		flags[r.FlagKey] = true
+	}
+	return &CodeRefSummary{Repository: s.Repository, Branch: s.Branch, Commit: s.Commit, ScannedAt: s.ScannedAt,
+		UploadedAt: s.UploadedAt, Files: s.Files, References: len(s.References), Flags: len(flags)}
+}
+
+func (a *API) listCodeRefs(c *call) (any, error) {
+	q := c.r.URL.Query()
+	offset, err := c.queryInt("offset", 0, 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := c.queryInt("limit", 100, 1000)
+	if err != nil {
+		return nil, err
+	}
+	sets, err := a.st.ListCodeRefs(c.ctx, c.project.ID)
+	if err != nil {
+		return nil, err
+	}
+	key, repo, branch := q.Get("flagKey"), q.Get("repository"), q.Get("branch")
+	var out []CodeRefView
+	for _, s := range sets {
+		if (repo != "" && s.Repository != repo) || (branch != "" && s.Branch != branch) {
+			continue
+		}
+		for _, r := range s.References {
+			if key == "" || r.FlagKey == key {
+				out = append(out, CodeRefView{Repository: s.Repository, Branch: s.Branch, Commit: s.Commit, CodeRef: r})
+			}
+		}
+	}
+	total := len(out)
+	if offset > total {
+		offset = total
+	}
+	return list(out[offset:min(total, offset+limit)], total), nil
+}
+
+func (a *API) listCodeRefRepos(c *call) (any, error) {
+	sets, err := a.st.ListCodeRefs(c.ctx, c.project.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]CodeRefSummary, 0, len(sets))
+	for _, s := range sets {
+		out = append(out, *summarize(s))
+	}
+	return list(out, len(out)), nil
+}
+
+func (a *API) deleteCodeRefs(c *call) (any, error) {
+	q := c.r.URL.Query()
+	if q.Get("repository") == "" || q.Get("branch") == "" {
+		return nil, store.Invalid("repository", "repository and branch are required")
+	}
+	return nil, a.st.DeleteCodeRefs(c.ctx, c.project.ID, q.Get("repository"), q.Get("branch"))
+}
+
+func (a *API) staleFlags(c *call) (any, error) {
+	days, err := c.queryInt("days", defaultStaleDays, 3650)
+	if err != nil {
+		return nil, err
+	}
+	if days == 0 {
+		return nil, store.Invalid("days", "must be at least 1")
+	}
+	now := time.Now()
+	sets, err := a.st.ListCodeRefs(c.ctx, c.project.ID)
+	if err != nil {
+		return nil, err
+	}
+	refs := map[string]int{}
+	for _, s := range sets {
+		for _, r := range s.References {
+			refs[r.FlagKey]++
+		}
+	}
+	envs, err := a.st.ListEnvs(c.ctx, c.project.ID)
+	if err != nil {
+		return nil, err
+	}
+	rep := &StaleReport{Days: days, Scanned: len(sets) > 0, Evaluated: a.cfg.Insights != nil}
+	var in []stale.Input
+	from := now.Add(-time.Duration(days) * 24 * time.Hour)
+	for _, e := range envs {
+		fs, err := a.st.AllFlags(c.ctx, e.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			x := stale.Input{EnvID: e.ID, EnvName: e.Name, Flag: f, CodeRefs: refs[f.Key], Scanned: len(sets) > 0}
+			if a.cfg.Insights != nil && !f.IsArchived {
+				counts, err := a.cfg.Insights.FlagVariations(c.ctx, e.ID, f.Key, from, now)
+				if err != nil {
+					a.cfg.Log.Warn("stale flags: analytics unavailable", "err", err)
+					rep.Evaluated = false
+				} else {
+					x.Usage = stale.Usage{Known: true, Evaluation: counts}
+				}
+			}
+			in = append(in, x)
+		}
+	}
+	rep.Flags = stale.Evaluate(in, days, now)
+	if rep.Flags == nil {
+		rep.Flags = []stale.Report{}
+	}
+	return rep, nil
+}

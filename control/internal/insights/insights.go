@@ -1,0 +1,78 @@
+// Package insights is the control plane's client of analytics' query API
+// (analytics/api.go): evaluations per variation of a flag, for stale-flag
+// detection, and the GDPR erasure of one end user's events. A Client is safe
+// for concurrent use.
+package insights
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Client calls analytics at BaseURL (e.g. http://analytics:8090).
+type Client struct {
+	BaseURL string
+	HTTP    *http.Client
+}
+
+// New returns a client of the analytics service at baseURL.
+func New(baseURL string) *Client {
+	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), HTTP: &http.Client{Timeout: 30 * time.Second}}
+}
+
+const prefix = "/api/analytics/v1"
+
+func (c *Client) do(ctx context.Context, method, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+prefix+path, nil)
+	if err != nil {
+		return fmt.Errorf("analytics: %w", err)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("analytics unavailable: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("analytics: %s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(body[:min(len(body), 300)])))
+	}
+	if out != nil && len(body) > 0 {
+		if err := json.Unmarshal(body, out); err != nil {
+			return fmt.Errorf("analytics: bad answer to %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// FlagVariations returns the evaluations per variation id of a flag in
+// [from, to).
+func (c *Client) FlagVariations(ctx context.Context, envID, flagKey string, from, to time.Time) (map[string]int64, error) {
+	var out struct {
+		Variations []struct {
+			VariationID string `json:"variationId"`
+			Evaluations int64  `json:"evaluations"`
+		} `json:"variations"`
+	}
+	p := "/envs/" + url.PathEscape(envID) + "/flags/" + url.PathEscape(flagKey) + "/variations?from=" +
+		strconv.FormatInt(from.UnixMilli(), 10) + "&to=" + strconv.FormatInt(to.UnixMilli(), 10)
+	if err := c.do(ctx, http.MethodGet, p, &out); err != nil {
+		return nil, err
+	}
+	m := make(map[string]int64, len(out.Variations))
+	for _, v := range out.Variations {
+		m[v.VariationID] += v.Evaluations
+	}
+	return m, nil
+}
+
+// DeleteUser erases every event of one end user of an environment.
+func (c *Client) DeleteUser(ctx context.Context, envID, userKey string) error {
+	return c.do(ctx, http.MethodDelete, "/envs/"+url.PathEscape(envID)+"/users/"+url.PathEscape(userKey), nil)
+}
