@@ -150,7 +150,7 @@ func Auth(h *hub.Hub, key []byte) (*envstate.State, error) {
 	if err != nil {
 		return nil, ErrUnauthorized
 	}
-	e, err := h.Env(context.Background(), string(id))
+	e, err := h.EnvBytes(context.Background(), id)
 	if err != nil {
 		if errors.Is(err, hub.ErrUnknownEnv) {
 			return nil, ErrUnauthorized

@@ -98,9 +98,27 @@ var (
 // first use. ErrUnknownEnv: no such environment; ErrUnavailable: the
 // source failed (try again later).
 func (h *Hub) Env(ctx context.Context, id string) (*Env, error) {
+	return h.env(ctx, id, nil)
+}
+
+// EnvBytes is Env for an id in a byte slice; it does not allocate when
+// the environment is loaded.
+func (h *Hub) EnvBytes(ctx context.Context, id []byte) (*Env, error) {
+	return h.env(ctx, "", id)
+}
+
+func (h *Hub) env(ctx context.Context, id string, idb []byte) (*Env, error) {
 	h.mu.Lock()
-	e := h.envs[id]
+	var e *Env
+	if idb != nil {
+		e = h.envs[string(idb)]
+	} else {
+		e = h.envs[id]
+	}
 	if e == nil {
+		if idb != nil {
+			id = string(idb)
+		}
 		e = &Env{ID: id, ready: make(chan struct{})}
 		h.envs[id] = e
 		h.mu.Unlock()
@@ -108,10 +126,12 @@ func (h *Hub) Env(ctx context.Context, id string) (*Env, error) {
 	} else {
 		h.mu.Unlock()
 	}
-	select {
-	case <-e.ready:
-	case <-ctx.Done():
-		return nil, ErrUnavailable
+	if e.st.Load() == nil { // loading
+		select {
+		case <-e.ready:
+		case <-ctx.Done():
+			return nil, ErrUnavailable
+		}
 	}
 	if e.err != nil {
 		return nil, e.err
