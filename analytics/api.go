@@ -298,3 +298,21 @@ func (s *Service) DeleteUser(ctx context.Context, envID, userKey string) error {
 	s.cache.invalidate()
 	return err
 }
+
+// FlagVariations returns the evaluations per variation id of one flag in
+// [from, to) (the control plane's stale-flag report asks it).
+func (s *Service) FlagVariations(ctx context.Context, envID, flagKey string, from, to time.Time) (map[string]int64, error) {
+	rg := store.Range{EnvID: envID, FlagKey: flagKey, From: from, To: to}
+	if err := rg.Validate(); err != nil {
+		return nil, err
+	}
+	vs, err := s.store.VariationUsers(ctx, rg)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(vs))
+	for _, v := range vs {
+		out[v.VariationID] += int64(v.Evaluations)
+	}
+	return out, nil
+}
