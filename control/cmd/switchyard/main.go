@@ -122,6 +122,11 @@ func run(cfg config) error {
 		return fmt.Errorf("cannot start the control plane: %w", err)
 	}
 	defer ctl.Shutdown(context.Background())
+	// The edge holds snapshots in memory: load every environment into it
+	// (the control plane's publisher retries any that fail).
+	if err := ctl.RepublishAll(ctx); err != nil {
+		log.Warn("some environments could not be loaded into the edge yet", "err", err)
+	}
 
 	e, err := edge.New(edge.Config{Addr: cfg.edgeAddr}, edge.WithSource(src), edge.WithEventSink(events{an: an, ctl: ctl}))
 	if err != nil {
