@@ -30,6 +30,7 @@ import (
 	"github.com/switchyard/switchyard/control/internal/store"
 	"github.com/switchyard/switchyard/control/internal/store/bolt"
 	"github.com/switchyard/switchyard/control/internal/store/mongo"
+	"github.com/switchyard/switchyard/control/ui"
 )
 
 // Config configures a Server. The zero value (plus DataDir) runs the
@@ -208,6 +209,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 			s.mux.Handle(p+"/", e.h)
 		}
 	}
+	s.mux.Handle("/", ui.Handler()) // the operator UI (embedded assets)
 	return s, nil
 }
 
@@ -253,6 +255,7 @@ func (s *Server) Start() error {
 		s.wg.Go(func() { c.Run(ctx) })
 	}
 	s.wg.Go(func() { s.pub.Run(ctx) })
+	s.wg.Go(func() { s.api.RunWorkflow(ctx) }) // webhook deliveries, scheduled changes
 	s.wg.Go(func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("control API server stopped", "err", err)
