@@ -29,6 +29,9 @@ bench: ## run the benchmarks for real (figures in docs/benchmarks.md)
 fuzz-smoke: ## run every fuzz target for FUZZTIME (default 4s)
 	bash ops/fuzz-smoke.sh $(FUZZTIME)
 
+ui: ## rebuild the operator UI assets (control/ui/dist, committed; needs Node)
+	bash control/ui/build.sh
+
 generate: ## regenerate msgp code
 	$(GO) generate ./codec/...
 	@chmod 0644 codec/*_gen.go codec/*_gen_test.go
@@ -42,4 +45,4 @@ services-up: ## install (if missing) and start Redis, Kafka, the MongoDB-wire se
 services-down: ## stop exactly what services-up started (by pid file)
 	bash ops/services/down.sh
 
-.PHONY: help run build test test-unit bench fuzz-smoke generate check services-up services-down
+.PHONY: help run build test test-unit bench fuzz-smoke ui generate check services-up services-down
