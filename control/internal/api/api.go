@@ -52,6 +52,7 @@ type API struct {
 	lim    *auth.Limiter
 	cfg    Config
 	routes []Route
+	wf     *workflow // audit log, webhooks, triggers, schedules (workflow.go)
 }
 
 // New returns the API over a store; pub may be nil.
@@ -66,7 +67,8 @@ func New(st *store.Store, pub Notifier, cfg Config) *API {
 		cfg.Log = slog.Default()
 	}
 	a := &API{st: st, pub: pub, lim: auth.NewLimiter(), cfg: cfg}
-	a.routes = a.table()
+	a.wf = newWorkflow(a)
+	a.routes = append(a.table(), a.workflowRoutes()...)
 	return a
 }
 
@@ -221,7 +223,7 @@ func (a *API) serve(c *call, rt *Route) (any, error) {
 		}
 		c.role = role
 	}
-	return rt.h(c)
+	return a.run(c, rt) // h_audit.go: audit log and webhook events of writes
 }
 
 // roleIn returns the caller's role in an organization (ErrForbidden if none).

@@ -1,0 +1,492 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/codec/secret"
+	"github.com/switchyard/switchyard/control/internal/audit"
+	"github.com/switchyard/switchyard/control/internal/store"
+	"github.com/switchyard/switchyard/control/internal/webhook"
+)
+
+// CommentHeader carries a change comment (as does a "comment" field in the
+// JSON body of any audited write, or a "comment" query parameter).
+const CommentHeader = "X-Change-Comment"
+
+// AuditQuery lists the filters of the audit routes.
+var auditQuery = []string{"envId", "type", "resource", "actor", "from", "to", "offset", "limit"}
+
+// EnvSettingsRequest changes an environment's workflow settings.
+type EnvSettingsRequest struct {
+	RequireComment bool `json:"requireComment"`
+}
+
+func (a *API) auditRoutes() []Route {
+	const p = Prefix
+	return []Route{
+		{Method: "GET", Path: p + "/orgs/{orgId}/audit", Tag: "audit", Summary: "Audit log of an organization, newest first (filters: envId, type, resource id or key, actor, from/to in Unix ms or RFC 3339; paging)", Scope: Org, Role: viewer, Query: auditQuery, Resp: List[store.AuditEntry]{}, h: a.listAudit},
+		{Method: "GET", Path: p + "/envs/{envId}/audit", Tag: "audit", Summary: "Audit log of an environment, newest first (same filters)", Scope: Env, Role: viewer, Query: auditQuery, Resp: List[store.AuditEntry]{}, h: a.listAudit},
+		{Method: "GET", Path: p + "/envs/{envId}/workflow-settings", Tag: "audit", Summary: "Workflow settings of an environment (whether writes need a change comment)", Scope: Env, Role: viewer, Resp: store.EnvSettings{}, h: a.getEnvSettings},
+		{Method: "PUT", Path: p + "/envs/{envId}/workflow-settings", Tag: "audit", Summary: "Change the workflow settings of an environment", Scope: Env, Role: admin, Body: EnvSettingsRequest{}, Resp: store.EnvSettings{}, h: a.putEnvSettings},
+	}
+}
+
+func (a *API) getEnvSettings(c *call) (any, error) { return a.st.GetEnvSettings(c.ctx, c.env.ID) }
+
+func (a *API) putEnvSettings(c *call) (any, error) {
+	var req EnvSettingsRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	es := &store.EnvSettings{EnvID: c.env.ID, RequireComment: req.RequireComment}
+	return es, a.st.PutEnvSettings(c.ctx, es)
+}
+
+// parseTime reads a time query parameter: Unix milliseconds or RFC 3339.
+func (c *call) parseTime(name string) (int64, error) {
+	s := c.r.URL.Query().Get(name)
+	if s == "" {
+		return 0, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+		return n, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return 0, store.Invalid(name, "must be Unix milliseconds or an RFC 3339 time")
+	}
+	return t.UnixMilli(), nil
+}
+
+func (a *API) listAudit(c *call) (any, error) {
+	q := c.r.URL.Query()
+	off, err := c.queryInt("offset", 0, 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	lim, err := c.queryInt("limit", 50, 1000)
+	if err != nil {
+		return nil, err
+	}
+	from, err := c.parseTime("from")
+	if err != nil {
+		return nil, err
+	}
+	to, err := c.parseTime("to")
+	if err != nil {
+		return nil, err
+	}
+	f := store.AuditFilter{OrgID: c.orgID, EnvID: q.Get("envId"), ResourceType: q.Get("type"),
+		Resource: q.Get("resource"), Actor: q.Get("actor"), From: from, To: to, Offset: off, Limit: lim}
+	if c.env != nil {
+		f.EnvID = c.env.ID
+	}
+	es, total, err := a.st.ListAudit(c.ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.AuditEntry, len(es))
+	for i, e := range es {
+		out[i] = *e
+	}
+	return list(out, total), nil
+}
+
+// ---- the hook around every write ----
+
+// auditSpec says how a write route is audited: the resource type, the
+// action, and how to load the state before the write (nil: a creation).
+// self: the handler records its own entries (it still gets the comment).
+type auditSpec struct {
+	typ, action string
+	before      func(c *call, body []byte) (any, error)
+	self        bool
+}
+
+type commentKey struct{}
+
+// commentOf returns the change comment of a request (set by run).
+func commentOf(ctx context.Context) string {
+	s, _ := ctx.Value(commentKey{}).(string)
+	return s
+}
+
+func flagBefore(c *call, _ []byte) (any, error) { return c.a.flag(c) }
+
+func segBefore(c *call, _ []byte) (any, error) { return c.a.segment(c) }
+
+// auditSpecs maps "METHOD pattern" (without the prefix) to its spec.
+var auditSpecs = map[string]auditSpec{
+	"POST /orgs":                                {typ: "organization", action: "created"},
+	"PUT /orgs/{orgId}":                         {typ: "organization", action: "updated", before: func(c *call, _ []byte) (any, error) { return c.a.st.GetOrg(c.ctx, c.orgID) }},
+	"POST /orgs/{orgId}/members":                {typ: "member", action: "added", before: memberBefore},
+	"DELETE /orgs/{orgId}/members/{userId}":     {typ: "member", action: "removed", before: func(c *call, _ []byte) (any, error) { return c.a.memberView(c.ctx, c.orgID, c.path("userId")) }},
+	"POST /orgs/{orgId}/tokens":                 {typ: "token", action: "created"},
+	"DELETE /orgs/{orgId}/tokens/{tokenId}":     {typ: "token", action: "deleted", before: func(c *call, _ []byte) (any, error) { return c.a.st.GetToken(c.ctx, c.path("tokenId")) }},
+	"POST /orgs/{orgId}/projects":               {typ: "project", action: "created"},
+	"PUT /projects/{projectId}":                 {typ: "project", action: "updated", before: func(c *call, _ []byte) (any, error) { return c.project, nil }},
+	"DELETE /projects/{projectId}":              {typ: "project", action: "deleted", before: func(c *call, _ []byte) (any, error) { return c.project, nil }},
+	"POST /projects/{projectId}/envs":           {typ: "environment", action: "created"},
+	"PUT /envs/{envId}":                         {typ: "environment", action: "updated", before: func(c *call, _ []byte) (any, error) { return envView(c.env), nil }},
+	"DELETE /envs/{envId}":                      {typ: "environment", action: "deleted", before: func(c *call, _ []byte) (any, error) { return envView(c.env), nil }},
+	"POST /envs/{envId}/secrets/{type}/rotate":  {typ: "secret", action: "rotated", before: func(c *call, _ []byte) (any, error) { return envView(c.env), nil }},
+	"POST /envs/{envId}/flags":                  {typ: "flag", action: "created"},
+	"PUT /envs/{envId}/flags/{key}":             {typ: "flag", action: "updated", before: flagBefore},
+	"DELETE /envs/{envId}/flags/{key}":          {typ: "flag", action: "deleted", before: flagBefore},
+	"POST /envs/{envId}/flags/{key}/toggle":     {typ: "flag", action: "toggled", before: flagBefore},
+	"POST /envs/{envId}/flags/{key}/archive":    {typ: "flag", action: "archived", before: flagBefore},
+	"POST /envs/{envId}/flags/{key}/restore":    {typ: "flag", action: "restored", before: flagBefore},
+	"POST /envs/{envId}/flags/{key}/clone":      {typ: "flag", action: "created"},
+	"POST /envs/{envId}/flags/{key}/copy":       {typ: "flag", action: "copied", before: targetFlagBefore},
+	"POST /envs/{envId}/segments":               {typ: "segment", action: "created"},
+	"PUT /envs/{envId}/segments/{id}":           {typ: "segment", action: "updated", before: segBefore},
+	"DELETE /envs/{envId}/segments/{id}":        {typ: "segment", action: "deleted", before: segBefore},
+	"POST /envs/{envId}/segments/{id}/archive":  {typ: "segment", action: "archived", before: segBefore},
+	"POST /envs/{envId}/segments/{id}/restore":  {typ: "segment", action: "restored", before: segBefore},
+	"POST /envs/{envId}/metrics":                {typ: "metric", action: "created"},
+	"PUT /envs/{envId}/metrics/{id}":            {typ: "metric", action: "updated", before: func(c *call, _ []byte) (any, error) { return c.a.st.GetMetric(c.ctx, c.env.ID, c.path("id")) }},
+	"DELETE /envs/{envId}/metrics/{id}":         {typ: "metric", action: "deleted", before: func(c *call, _ []byte) (any, error) { return c.a.st.GetMetric(c.ctx, c.env.ID, c.path("id")) }},
+	"POST /envs/{envId}/experiments":            {typ: "experiment", action: "created"},
+	"POST /envs/{envId}/experiments/{id}/start": {typ: "experiment", action: "started", before: exptBefore},
+	"POST /envs/{envId}/experiments/{id}/stop":  {typ: "experiment", action: "stopped", before: exptBefore},
+	"DELETE /envs/{envId}/experiments/{id}":     {typ: "experiment", action: "deleted", before: exptBefore},
+	"PUT /envs/{envId}/workflow-settings":       {typ: "settings", action: "updated", before: func(c *call, _ []byte) (any, error) { return c.a.st.GetEnvSettings(c.ctx, c.env.ID) }},
+}
+
+func exptBefore(c *call, _ []byte) (any, error) {
+	return c.a.st.GetExperiment(c.ctx, c.env.ID, c.path("id"))
+}
+
+func memberBefore(c *call, body []byte) (any, error) {
+	var req struct {
+		Email string `json:"email"`
+	}
+	_ = json.Unmarshal(body, &req)
+	u, err := c.a.st.GetUserByEmail(c.ctx, strings.ToLower(strings.TrimSpace(req.Email)))
+	if err != nil {
+		return nil, nil
+	}
+	return c.a.memberView(c.ctx, c.orgID, u.ID)
+}
+
+func (a *API) memberView(ctx context.Context, orgID, userID string) (any, error) {
+	m, err := a.st.GetMember(ctx, orgID, userID)
+	if err != nil {
+		return nil, err
+	}
+	u, err := a.st.GetUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return &MemberView{UserID: u.ID, Email: u.Email, Name: u.Name, Role: m.Role}, nil
+}
+
+// targetFlagBefore loads the flag a copy overwrites (nil if none).
+func targetFlagBefore(c *call, body []byte) (any, error) {
+	var req struct {
+		TargetEnvID string `json:"targetEnvId"`
+	}
+	_ = json.Unmarshal(body, &req)
+	if req.TargetEnvID == "" {
+		return nil, nil
+	}
+	f, err := c.a.st.GetFlagByKey(c.ctx, req.TargetEnvID, c.path("key"))
+	if err != nil {
+		return nil, nil
+	}
+	return f, nil
+}
+
+// run is the hook around every handler: for audited writes it takes the
+// change comment (refusing the write when the environment requires one and
+// none was sent), loads the state before, runs the handler and records the
+// audit entry and the webhook event.
+func (a *API) run(c *call, rt *Route) (any, error) {
+	if rt.Method == "GET" || a.wf == nil {
+		return rt.h(c)
+	}
+	sp, ok := auditSpecs[rt.Method+" "+strings.TrimPrefix(rt.Path, Prefix)]
+	if !ok {
+		return rt.h(c)
+	}
+	body, comment, err := c.takeComment()
+	if err != nil {
+		return nil, err
+	}
+	if c.env != nil && comment == "" {
+		es, err := a.st.GetEnvSettings(c.ctx, c.env.ID)
+		if err != nil {
+			return nil, err
+		}
+		if es.RequireComment {
+			return nil, store.Invalid("comment", "this environment requires a change comment: send a \"comment\" field in the body or the %s header", CommentHeader)
+		}
+	}
+	c.ctx = context.WithValue(c.ctx, commentKey{}, comment)
+	if sp.self {
+		return rt.h(c)
+	}
+	var before any
+	if sp.before != nil {
+		if before, err = sp.before(c, body); err != nil {
+			return nil, err
+		}
+	}
+	res, err := rt.h(c)
+	if err != nil {
+		return res, err
+	}
+	after := res
+	if sp.action == "deleted" || sp.action == "removed" {
+		after = nil
+	}
+	a.record(c.ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: sp.typ, action: sp.action,
+		comment: comment, before: before, after: after})
+	return res, nil
+}
+
+// takeComment reads the comment from the header, the query or the JSON
+// body's top-level "comment" field (which it removes, so handlers decode as
+// usual); it returns the body as the handler will see it.
+func (c *call) takeComment() ([]byte, string, error) {
+	comment := strings.TrimSpace(c.r.Header.Get(CommentHeader))
+	if q := c.r.URL.Query().Get("comment"); comment == "" && q != "" {
+		comment = strings.TrimSpace(q)
+	}
+	if c.r.Body == nil {
+		return nil, comment, nil
+	}
+	body, err := io.ReadAll(c.r.Body)
+	if err != nil {
+		// Let the handler's decode report it (e.g. 413).
+		c.r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+		return nil, comment, nil
+	}
+	c.r.Body = io.NopCloser(bytes.NewReader(body))
+	trim := bytes.TrimSpace(body)
+	if len(trim) == 0 || trim[0] != '{' || !bytes.Contains(trim, []byte(`"comment"`)) {
+		return body, comment, nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(trim, &m) != nil {
+		return body, comment, nil
+	}
+	raw, ok := m["comment"]
+	if !ok {
+		return body, comment, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, "", store.Invalid("comment", "must be a string")
+	}
+	if len([]rune(s)) > 2000 {
+		return nil, "", store.Invalid("comment", "must be at most 2000 characters")
+	}
+	if strings.TrimSpace(s) != "" {
+		comment = strings.TrimSpace(s)
+	}
+	delete(m, "comment")
+	nb, err := json.Marshal(m)
+	if err != nil {
+		return body, comment, nil
+	}
+	c.r.Body = io.NopCloser(bytes.NewReader(nb))
+	return nb, comment, nil
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+func (c *call) actorName() string {
+	switch {
+	case c.p == nil:
+		return ""
+	case c.p.user != nil:
+		return c.p.user.Email
+	default:
+		return c.p.token.Name
+	}
+}
+
+// change is one write to record.
+type change struct {
+	actor, actorName, orgID string
+	typ, action, comment    string
+	before, after           any
+	extra                   []string // changes described by the caller, first
+	data                    any      // webhook payload override
+	skipDiff                bool     // extra says it all
+}
+
+// record stores the audit entry of a change and queues its webhook event.
+// The write already happened: failures are logged, not returned.
+func (a *API) record(ctx context.Context, ch *change) {
+	ctx = context.WithoutCancel(ctx)
+	e := &store.AuditEntry{ID: secret.NewGUID(), OrgID: ch.orgID, At: a.st.Now(), Actor: ch.actor, ActorName: ch.actorName,
+		Action: ch.action, ResourceType: ch.typ, Comment: ch.comment}
+	cur := ch.after
+	if cur == nil {
+		cur = ch.before
+	}
+	a.describe(ctx, e, cur)
+	e.Changes = ch.extra
+	if !ch.skipDiff {
+		e.Changes = append(e.Changes, a.diff(ctx, ch.typ, ch.before, ch.after)...)
+	}
+	if e.Changes == nil {
+		e.Changes = []string{}
+	}
+	if e.OrgID == "" && e.EnvID != "" {
+		if env, err := a.st.GetEnv(ctx, e.EnvID); err == nil {
+			e.OrgID = env.OrgID
+		}
+	}
+	if e.EnvID != "" && e.ProjectID == "" {
+		if env, err := a.st.GetEnv(ctx, e.EnvID); err == nil {
+			e.ProjectID = env.ProjectID
+		}
+	}
+	if err := a.st.AddAudit(ctx, e); err != nil {
+		a.cfg.Log.Error("cannot record an audit entry", "type", e.ResourceType, "id", e.ResourceID, "err", err)
+	}
+	if a.wf == nil {
+		return
+	}
+	data := ch.data
+	if data == nil {
+		data = ch.after
+	}
+	if tc, ok := data.(*TokenCreated); ok {
+		data = &tc.AccessToken
+	}
+	if ev, ok := data.(*EnvView); ok {
+		v := *ev
+		v.Secrets = nil
+		data = &v
+	}
+	evt := &webhook.Event{ID: e.ID, Kind: eventKind(ch.typ, ch.action), At: e.At, OrgID: e.OrgID, ProjectID: e.ProjectID,
+		EnvID: e.EnvID, Actor: e.Actor, Resource: &webhook.Resource{Type: e.ResourceType, ID: e.ResourceID, Key: e.ResourceKey},
+		Comment: e.Comment, Changes: e.Changes, Data: data}
+	if err := a.wf.hooks.Enqueue(ctx, evt); err != nil {
+		a.cfg.Log.Error("cannot queue webhook deliveries", "event", evt.Kind, "err", err)
+	}
+}
+
+// eventKind names the webhook event of a change.
+func eventKind(typ, action string) string {
+	switch {
+	case typ == "secret":
+		return "environment.secret_rotated"
+	case typ == "flag" && action == "copied":
+		return "flag.updated"
+	}
+	return typ + "." + action
+}
+
+// describe fills the resource fields of an entry from the resource.
+func (a *API) describe(ctx context.Context, e *store.AuditEntry, v any) {
+	switch x := v.(type) {
+	case *codec.Flag:
+		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.Key
+	case *codec.Segment:
+		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.Name
+	case *EnvView:
+		e.EnvID, e.ProjectID, e.OrgID, e.ResourceID, e.ResourceKey = x.ID, x.ProjectID, x.OrgID, x.ID, x.Key
+	case *store.Org:
+		e.OrgID, e.ResourceID, e.ResourceKey = x.ID, x.ID, x.Key
+	case *store.Project:
+		e.OrgID, e.ProjectID, e.ResourceID, e.ResourceKey = x.OrgID, x.ID, x.ID, x.Key
+	case *MemberView:
+		e.ResourceID, e.ResourceKey = x.UserID, x.Email
+	case *TokenCreated:
+		e.ResourceID, e.ResourceKey = x.ID, x.Name
+	case *store.AccessToken:
+		e.ResourceID, e.ResourceKey = x.ID, x.Name
+	case *store.Metric:
+		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.Name
+	case *store.Experiment:
+		e.EnvID, e.ResourceID = x.EnvID, x.ID
+	case *store.EnvSettings:
+		e.EnvID, e.ResourceID = x.EnvID, x.EnvID
+	case *WebhookView:
+		e.ResourceID, e.ResourceKey = x.ID, x.Name
+	case *WebhookCreated:
+		e.ResourceID, e.ResourceKey = x.ID, x.Name
+	case *store.Trigger:
+		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.FlagKey
+	case *TriggerCreated:
+		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.FlagKey
+	case *store.Schedule:
+		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.FlagKey
+	}
+}
+
+// diff describes a change in words.
+func (a *API) diff(ctx context.Context, typ string, before, after any) []string {
+	switch typ {
+	case "flag":
+		b, _ := before.(*codec.Flag)
+		f, _ := after.(*codec.Flag)
+		envID := ""
+		if f != nil {
+			envID = f.EnvID
+		} else if b != nil {
+			envID = b.EnvID
+		}
+		return audit.Flag(b, f, a.segmentNamer(ctx, envID))
+	case "segment":
+		b, _ := before.(*codec.Segment)
+		s, _ := after.(*codec.Segment)
+		return audit.Segment(b, s)
+	case "secret":
+		b, _ := before.(*EnvView)
+		e, _ := after.(*EnvView)
+		if b == nil || e == nil {
+			return nil
+		}
+		var out []string
+		for _, s := range e.Secrets {
+			for _, o := range b.Secrets {
+				if o.Type == s.Type && o.Value != s.Value {
+					out = append(out, fmt.Sprintf("%s secret rotated (was %s…)", s.Type, o.Value[:min(4, len(o.Value))]))
+				}
+			}
+		}
+		return out
+	}
+	if tc, ok := after.(*TokenCreated); ok {
+		after = &tc.AccessToken
+	}
+	if wc, ok := after.(*WebhookCreated); ok {
+		after = &wc.WebhookView
+	}
+	if tc, ok := after.(*TriggerCreated); ok {
+		after = &tc.Trigger
+	}
+	return audit.Generic(before, after, "secrets", "createdAt", "publishedVersion", "pendingEvents", "count", "lastTriggeredAt", "prefix")
+}
+
+// segmentNamer names the segments of an environment (for rule diffs).
+func (a *API) segmentNamer(ctx context.Context, envID string) audit.SegmentNamer {
+	var names map[string]string
+	return func(id string) string {
+		if names == nil {
+			names = map[string]string{}
+			if segs, err := a.st.AllSegments(ctx, envID); err == nil {
+				for _, s := range segs {
+					names[s.ID] = s.Name
+				}
+			}
+		}
+		return names[id]
+	}
+}

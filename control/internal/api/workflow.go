@@ -1,0 +1,78 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/switchyard/switchyard/control/internal/webhook"
+)
+
+// workflow is the state of the audit log, webhooks, triggers and scheduled
+// changes (issue "workflow and governance"): the webhook dispatcher, this
+// instance's id (schedule leases) and the scheduler's timings.
+type workflow struct {
+	hooks     *webhook.Dispatcher
+	instance  string
+	schedPoll time.Duration // how often due schedules are looked for (default 1 s)
+	leaseTTL  time.Duration // how long a claimed schedule is reserved (default 30 s)
+	wake      chan struct{}
+}
+
+func newWorkflow(a *API) *workflow {
+	return &workflow{hooks: webhook.New(a.st, a.cfg.Log), instance: webhook.NewID(),
+		schedPoll: time.Second, leaseTTL: 30 * time.Second, wake: make(chan struct{}, 1)}
+}
+
+// Webhooks returns the webhook dispatcher (tests shorten its backoff).
+func (a *API) Webhooks() *webhook.Dispatcher { return a.wf.hooks }
+
+// Instance returns this API instance's id (the owner of schedule leases).
+func (a *API) Instance() string { return a.wf.instance }
+
+// SetSchedulePoll changes how often due schedules are looked for.
+func (a *API) SetSchedulePoll(d time.Duration) { a.wf.schedPoll = d }
+
+// RunWorkflow runs the webhook sender and the scheduler until ctx ends.
+func (a *API) RunWorkflow(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.wf.hooks.Run(ctx)
+	}()
+	t := time.NewTicker(a.wf.schedPoll)
+	defer t.Stop()
+	for {
+		a.ApplyDueSchedules(ctx)
+		select {
+		case <-ctx.Done():
+			<-done
+			return
+		case <-t.C:
+		case <-a.wf.wake:
+		}
+	}
+}
+
+func (a *API) wakeScheduler() {
+	select {
+	case a.wf.wake <- struct{}{}:
+	default:
+	}
+}
+
+// workflowRoutes are the audit log, settings, webhooks, triggers,
+// schedules and environment compare/copy routes.
+func (a *API) workflowRoutes() []Route {
+	return slices.Concat(a.auditRoutes(), a.webhookRoutes(), a.triggerRoutes(), a.scheduleRoutes())
+}
+
+func jsonBytes(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("cannot encode: %w", err)
+	}
+	return b, nil
+}
