@@ -196,7 +196,10 @@ func (s *Server) Shutdown(ctx context.Context, code ws.StatusCode, reason string
 		close(s.stop)
 		return nil
 	}
-	_ = s.ln.Close()
+	// The listener stays registered until loop.Shutdown, which detaches it
+	// from the poller before closing it (closing it here first would let its
+	// fd number be reused by another listener that the later detach then
+	// removes). Connections accepted meanwhile are closed in onPrepare.
 	var victims []*Conn
 	s.reg.each(func(c *Conn) { victims = append(victims, c) })
 	for _, c := range victims {
