@@ -66,7 +66,7 @@ func (a *API) wakeScheduler() {
 // workflowRoutes are the audit log, settings, webhooks, triggers,
 // schedules and environment compare/copy routes.
 func (a *API) workflowRoutes() []Route {
-	return slices.Concat(a.auditRoutes(), a.webhookRoutes(), a.triggerRoutes(), a.scheduleRoutes())
+	return slices.Concat(a.auditRoutes(), a.webhookRoutes(), a.triggerRoutes(), a.scheduleRoutes(), a.compareRoutes())
 }
 
 func jsonBytes(v any) ([]byte, error) {
@@ -76,3 +76,5 @@ func jsonBytes(v any) ([]byte, error) {
 	}
 	return b, nil
 }
+
+func sortStrings(xs []string) { slices.Sort(xs) }
