@@ -20,6 +20,7 @@ import (
 //	-token-window        SY_EDGE_TOKEN_WINDOW      30s
 //	-handshake-timeout   SY_EDGE_HANDSHAKE_TIMEOUT 10s
 //	-idle-timeout        SY_EDGE_IDLE_TIMEOUT      5m
+//	-http-idle-timeout   SY_EDGE_HTTP_IDLE_TIMEOUT 2m
 //	-frame-timeout       SY_EDGE_FRAME_TIMEOUT     10s
 //	-write-timeout       SY_EDGE_WRITE_TIMEOUT     10s
 //	-max-message-bytes   SY_EDGE_MAX_MESSAGE_BYTES 65536
@@ -59,6 +60,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.DurationVar(&c.TokenWindow, "token-window", dur("TOKEN_WINDOW", "30s"), "allowed clock difference of a connection token")
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", dur("HANDSHAKE_TIMEOUT", "10s"), "time allowed for the HTTP upgrade request")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", dur("IDLE_TIMEOUT", "5m"), "close streaming connections silent for this long")
+	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", dur("HTTP_IDLE_TIMEOUT", "2m"), "close HTTP keep-alive connections silent for this long")
 	fs.DurationVar(&c.FrameTimeout, "frame-timeout", dur("FRAME_TIMEOUT", "10s"), "time allowed for a started frame to complete")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", dur("WRITE_TIMEOUT", "10s"), "time allowed for a blocked write")
 	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", num("MAX_MESSAGE_BYTES", "65536"), "largest accepted frame or message (else close 1009)")

@@ -42,6 +42,9 @@ type Config struct {
 	// IdleTimeout closes streaming connections that sent nothing for this
 	// long (SDKs ping every 10–18 s) [5m].
 	IdleTimeout time.Duration
+	// HTTPIdleTimeout closes plain HTTP keep-alive connections without
+	// input for this long [2m].
+	HTTPIdleTimeout time.Duration
 	// FrameTimeout bounds the arrival of a frame that has started [10s].
 	FrameTimeout time.Duration
 	// WriteTimeout bounds a blocked write to one connection [10s].
@@ -167,10 +170,11 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	api := &httpapi.API{Hub: s.hub, Sink: s.sink, Users: s.users, Metrics: s.m, Ready: s.ready.Load,
 		OFREP: ofrep.New(s.hub, s.m, httpapi.Auth, httpapi.StatusOf).Handler()}
 	s.http = &fasthttp.Server{
-		Handler:               api.Handler(),
-		Name:                  "switchyard-edge",
-		ReadTimeout:           30 * time.Second,
-		IdleTimeout:           2 * time.Minute,
+		Handler: api.Handler(),
+		Name:    "switchyard-edge",
+		// no ReadTimeout/IdleTimeout: deadlines would cost a timer
+		// operation per request; wsconn's sweeper closes idle HTTP
+		// connections (2 min without input) instead
 		MaxRequestBodySize:    4 << 20,
 		NoDefaultServerHeader: true,
 		ReadBufferSize:        8 << 10,
@@ -180,6 +184,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		IdleTimeout:      cfg.IdleTimeout,
 		FrameTimeout:     cfg.FrameTimeout,
 		WriteTimeout:     cfg.WriteTimeout,
+		HTTPIdleTimeout:  cfg.HTTPIdleTimeout,
 		MaxMessageBytes:  cfg.MaxMessageBytes,
 		Protocols:        []string{hub.Protocol},
 		ReusePort:        cfg.ReusePort,

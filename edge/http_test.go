@@ -1,12 +1,16 @@
 package edge_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/switchyard/switchyard/edge"
 	"github.com/switchyard/switchyard/edge/edgetest"
 )
 
@@ -178,5 +182,30 @@ func TestOFREP(t *testing.T) {
 	_, _, h2 := do(t, "POST", e.URL()+"/ofrep/v1/evaluate/flags", bearer, `{"context":{"targetingKey":"u-de","country":"DE"}}`)
 	if h2.Get("ETag") == h.Get("ETag") {
 		t.Fatal("same ETag for different values")
+	}
+}
+
+func TestHTTPIdleConnectionsAreClosed(t *testing.T) {
+	e := edgetest.Run(t, edge.Config{HTTPIdleTimeout: 300 * time.Millisecond, HandshakeTimeout: 200 * time.Millisecond})
+	c, err := net.Dial("tcp", e.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i := 0; i < 2; i++ { // keep-alive: two requests on one connection
+		if _, err := c.Write([]byte("GET /health/liveness HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("request %d: %v %v", i, resp, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	_ = c.SetReadDeadline(time.Now().Add(wait))
+	if n, err := br.ReadByte(); err == nil || isTimeout(err) {
+		t.Fatalf("idle keep-alive connection not closed: %v %v", n, err)
 	}
 }

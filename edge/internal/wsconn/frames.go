@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/cloudwego/netpoll"
 	"github.com/gobwas/ws"
 )
 
@@ -184,7 +185,8 @@ func (s *Server) handshake(c *Conn) bool {
 		if s.http == nil {
 			_, _ = nc.Write([]byte("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"))
 		} else {
-			_ = s.http(nc)
+			c.last.Store(nowMs())
+			_ = s.http(&httpConn{Connection: nc, c: c})
 		}
 		nc.Close()
 		return false
@@ -445,4 +447,18 @@ func (s *Server) dispatch(c *Conn, h ws.Header, payload []byte, sc *scratch) boo
 		}
 	}
 	return true
+}
+
+// httpConn records activity of a plain HTTP connection for the sweeper,
+// which closes it after HTTPIdleTimeout without input (so fasthttp needs no
+// read deadlines, which would cost a timer operation per request).
+type httpConn struct {
+	netpoll.Connection
+	c *Conn
+}
+
+func (h *httpConn) Read(p []byte) (int, error) {
+	n, err := h.Connection.Read(p)
+	h.c.last.Store(nowMs())
+	return n, err
 }

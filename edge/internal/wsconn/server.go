@@ -21,6 +21,7 @@ type Config struct {
 	FrameTimeout     time.Duration // a started frame must complete in time [10s]
 	WriteTimeout     time.Duration // a blocked write gives up and closes [10s]
 	CloseTimeout     time.Duration // wait for the peer's close frame after ours [1s]
+	HTTPIdleTimeout  time.Duration // plain HTTP connection without input is closed [2m]
 	MaxMessageBytes  int           // frame or reassembled message limit, else close 1009 [64 KiB]
 	MaxHeaderBytes   int           // HTTP request header limit [8 KiB]
 	Path             string        // WebSocket path; upgrades elsewhere get 404 ["/streaming"]
@@ -40,6 +41,9 @@ func (c *Config) defaults() {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
+	}
+	if c.HTTPIdleTimeout <= 0 {
+		c.HTTPIdleTimeout = 2 * time.Minute
 	}
 	if c.CloseTimeout <= 0 {
 		c.CloseTimeout = time.Second
@@ -354,11 +358,16 @@ func (s *Server) sweep() {
 		idle := now - s.cfg.IdleTimeout.Milliseconds()
 		frame := now - s.cfg.FrameTimeout.Milliseconds()
 		closing := now - s.cfg.CloseTimeout.Milliseconds()
+		httpIdle := now - s.cfg.HTTPIdleTimeout.Milliseconds()
 		victims = victims[:0]
 		s.reg.each(func(c *Conn) {
 			switch c.state.Load() {
 			case stHandshake:
 				if c.last.Load() < hs {
+					victims = append(victims, c)
+				}
+			case stHTTP:
+				if c.last.Load() < httpIdle {
 					victims = append(victims, c)
 				}
 			case stClosing:
@@ -380,8 +389,8 @@ func (s *Server) sweep() {
 			} else if st := c.state.Load(); st == stOpen {
 				s.metrics.Error("idle_timeout")
 				c.CloseWith(ws.StatusGoingAway, "idle timeout")
-			} else if st == stClosing {
-				c.nc.Close() // no close reply in time
+			} else if st == stClosing || st == stHTTP {
+				c.nc.Close() // no close reply in time, or an idle keep-alive connection
 			} else {
 				s.metrics.Error("handshake_timeout")
 				c.nc.Close()
