@@ -378,3 +378,47 @@ func TestClosingHandshake(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvDeleteClosesSessions(t *testing.T) {
+	e := edgetest.Run(t)
+	env := e.Env(t)
+	c := edgetest.Dial(t, edgetest.StreamURL(e.Addr, "server", env.ServerSecret))
+	_ = c.Send(`{"messageType":"ping","data":null}`)
+	if _, err := c.ReadJSON(wait); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Source.Produce(context.Background(), &codec.ChangeEvent{EnvID: env.ID, Kind: codec.KindEnv, Op: codec.OpDelete}); err != nil {
+		t.Fatal(err)
+	}
+	expectClose(t, c, 4003)
+}
+
+func TestSecretRotationClosesOldSessions(t *testing.T) {
+	e := edgetest.Run(t)
+	env := e.Env(t)
+	old := edgetest.Dial(t, edgetest.StreamURL(e.Addr, "server", env.ServerSecret))
+	cl := edgetest.Dial(t, edgetest.StreamURL(e.Addr, "client", env.ClientSecret))
+	for _, c := range []*edgetest.Client{old, cl} {
+		_ = c.Send(`{"messageType":"ping","data":null}`)
+		if _, err := c.ReadJSON(wait); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh, _ := secret.New(env.ID)
+	p, _ := (&codec.EnvSnapshot{Secrets: []codec.EnvSecret{{EnvID: env.ID, Type: codec.SecretServer, Value: fresh}, env.Snapshot.Secrets[1]}}).MarshalMsg(nil)
+	if err := e.Source.Produce(context.Background(), &codec.ChangeEvent{EnvID: env.ID, Kind: codec.KindSecrets, EnvVersion: 2, Payload: p}); err != nil {
+		t.Fatal(err)
+	}
+	expectClose(t, old, 4003)
+	// the client secret is unchanged: that session stays
+	_ = cl.Send(`{"messageType":"ping","data":null}`)
+	if m, err := cl.ReadJSON(wait); err != nil || m.MessageType != "pong" {
+		t.Fatalf("client session: %+v %v", m, err)
+	}
+	// the new secret works
+	c := edgetest.Dial(t, edgetest.StreamURL(e.Addr, "server", fresh))
+	_ = c.Send(`{"messageType":"ping","data":null}`)
+	if m, err := c.ReadJSON(wait); err != nil || m.MessageType != "pong" {
+		t.Fatalf("new secret: %+v %v", m, err)
+	}
+}

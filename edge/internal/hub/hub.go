@@ -192,13 +192,13 @@ func (h *Hub) Apply(ev *codec.ChangeEvent) {
 	}
 	ns, d, err := st.Apply(ev)
 	if errors.Is(err, envstate.ErrDeleted) {
-		h.mu.Lock()
+		all := append(append([]*Session(nil), e.server...), e.client...)
+		e.mu.Unlock()
+		h.mu.Lock() // after e.mu is released: the order is hub → env
 		if h.envs[e.ID] == e {
 			delete(h.envs, e.ID)
 		}
 		h.mu.Unlock()
-		all := append(append([]*Session(nil), e.server...), e.client...)
-		e.mu.Unlock()
 		for _, s := range all {
 			s.c.CloseWith(4003, "invalid request, close by server")
 		}
