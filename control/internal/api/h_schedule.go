@@ -136,6 +136,13 @@ func (a *API) cancelSchedule(c *call) (any, error) {
 	if x.Status != store.SchedPending {
 		return nil, store.Errorf(store.ErrConflict, "the schedule is %s; only a pending schedule can be cancelled", x.Status)
 	}
+	// A cancel takes the same claim an instance takes to apply: exactly one
+	// of them wins.
+	if ok, err := a.st.Claim(c.ctx, store.CollSchedules, scheduleClaim(x), "cancel:"+c.actor()); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, store.Errorf(store.ErrConflict, "the schedule is being applied; it can no longer be cancelled")
+	}
 	expect := x.Version
 	x.Status = store.SchedCancelled
 	if err := a.st.SaveSchedule(c.ctx, x, expect); err != nil {
@@ -148,12 +155,15 @@ func (a *API) cancelSchedule(c *call) (any, error) {
 }
 
 // ApplyDueSchedules claims and applies every due schedule once; it returns
-// how many this instance applied or failed. A schedule is claimed by one
-// compare-and-set (pending → applying, with this instance as lease owner),
-// so with several instances on one database exactly one applies it. A
-// claim whose lease expired (its instance died) is taken over: if the flag
-// already holds the draft (the change landed before the crash), the
-// schedule is only marked applied.
+// how many this instance applied or failed. A due schedule is first
+// claimed (store.Claim: the insert of "claim:<id>:<n>", atomic on every
+// backend; a cancel takes the same claim), then marked applying with this
+// instance as lease owner, so with several instances on one database
+// exactly one applies it. (A compare-and-set alone is not enough on
+// FerretDB, whose filtered ReplaceOne lets concurrent writers all match.)
+// A claim whose lease expired (its instance died) is taken over with the
+// next claim number: if the flag already holds the draft (the change landed
+// before the crash), the schedule is only marked applied.
 func (a *API) ApplyDueSchedules(ctx context.Context) int {
 	now := a.st.Now()
 	var due []*store.Schedule
@@ -177,10 +187,15 @@ func (a *API) ApplyDueSchedules(ctx context.Context) int {
 			break
 		}
 		reclaimed := x.Status == store.SchedApplying
+		if ok, err := a.st.Claim(ctx, store.CollSchedules, scheduleClaim(x), a.wf.instance); err != nil || !ok {
+			continue // another instance (or a cancel) claimed it first
+		}
 		expect := x.Version
+		x.Claims++
 		x.Status, x.LeaseOwner, x.LeaseUntil = store.SchedApplying, a.wf.instance, a.st.Now()+a.wf.leaseTTL.Milliseconds()
 		if err := a.st.SaveSchedule(ctx, x, expect); err != nil {
-			continue // another instance claimed it first
+			a.cfg.Log.Warn("cannot mark a claimed schedule applying", "schedule", x.ID, "err", err)
+			continue // the lease is not recorded; the claim stays ours, nobody applies it until an operator looks
 		}
 		a.applySchedule(ctx, x, reclaimed)
 		n++
@@ -266,3 +281,6 @@ func sameTargeting(a, b *codec.Flag) bool {
 	by, _ := jsonBytes(y)
 	return string(bx) == string(by)
 }
+
+// scheduleClaim is the key of the next claim of a schedule.
+func scheduleClaim(x *store.Schedule) string { return fmt.Sprintf("%s:%d", x.ID, x.Claims) }

@@ -42,6 +42,23 @@ func init() {
 	)
 }
 
+// Claim takes the claim named key in coll for owner: the first caller
+// wins (true); later callers get false. It is an insert of a new id, which
+// is atomic on every backend, including MongoDB-wire servers (FerretDB)
+// whose filtered ReplaceOne is not an atomic compare-and-set under
+// concurrency. Claim documents carry no indexed fields, so queries on the
+// collection's fields never see them.
+func (s *Store) Claim(ctx context.Context, coll, key, owner string) (bool, error) {
+	err := s.b.Insert(ctx, coll, &Doc{ID: "claim:" + key, Version: 1, Data: encode(map[string]any{"owner": owner, "at": s.Now()})})
+	if errors.Is(err, ErrDuplicate) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("cannot claim %s: %w", key, err)
+	}
+	return true, nil
+}
+
 // ---- audit ----
 
 // AuditEntry is one recorded write: who (Actor: a user id, "token:<id>",
@@ -251,6 +268,7 @@ type Delivery struct {
 	LeaseOwner string            `json:"leaseOwner,omitempty"`
 	LeaseUntil int64             `json:"leaseUntil,omitempty"`
 	Attempts   []DeliveryAttempt `json:"attempts"`
+	Claims     int               `json:"claims"` // claims taken so far (the next claim's key)
 	CreatedAt  int64             `json:"createdAt"`
 	Version    int64             `json:"version"`
 }
@@ -414,6 +432,7 @@ type Schedule struct {
 	AppliedBy      string     `json:"appliedBy,omitempty"` // instance that applied it
 	LeaseOwner     string     `json:"leaseOwner,omitempty"`
 	LeaseUntil     int64      `json:"leaseUntil,omitempty"`
+	Claims         int        `json:"claims"` // claims taken so far (the next claim's key)
 	CreatedBy      string     `json:"createdBy,omitempty"`
 	CreatedAt      int64      `json:"createdAt"`
 	Version        int64      `json:"version"`

@@ -10,10 +10,12 @@
 // timestamp + "." + body)). Receivers recompute it (Verify) and reject old
 // timestamps to stop replays.
 //
-// Several control instances may run Dispatchers on one database: a
-// delivery is claimed by a compare-and-set (pending → sending, with a lease)
-// so only one sends it; a lease that expires (the sender died) makes it
-// claimable again, so a delivery is sent at least once.
+// Several control instances may run Dispatchers on one database: each
+// attempt is claimed first (store.Claim: an insert of a unique id, atomic
+// even where the database's filtered replace is not), then marked sending
+// with a lease, so only one instance sends it; a lease that expires (the
+// sender died) makes it claimable again, so a delivery is sent at least
+// once.
 package webhook
 
 import (
@@ -243,11 +245,15 @@ func (d *Dispatcher) Sweep(ctx context.Context) int {
 		if ctx.Err() != nil {
 			break
 		}
+		if ok, err := d.st.Claim(ctx, store.CollDeliveries, dl.ID+":"+strconv.Itoa(dl.Claims), d.owner); err != nil || !ok {
+			continue // another instance claimed it
+		}
 		expect := dl.Version
+		dl.Claims++
 		dl.Status, dl.LeaseOwner = store.DeliverySending, d.owner
 		dl.LeaseUntil = time.Now().Add(d.Timeout + 30*time.Second).UnixMilli()
 		if err := d.st.SaveDelivery(ctx, dl, expect); err != nil {
-			continue // another instance claimed it
+			continue
 		}
 		n++
 		sem <- struct{}{}
