@@ -4,8 +4,10 @@
 //
 // There is no goroutine per connection. netpoll runs the OnRequest callback
 // on a pooled goroutine only while input is waiting; a connection that is
-// idle holds only its Conn (about 100 bytes) plus netpoll's connection
-// object and buffers. A goroutine is kept longer only while a handshake or a
+// idle holds only its Conn (112 bytes) plus netpoll's connection object and
+// buffers. Scratch space (the frame-header reader, the pong buffer, the
+// handler's reply buffers and message parser) comes from pools for the
+// duration of one callback, so an idle connection holds none of it. A goroutine is kept longer only while a handshake or a
 // frame has arrived partially (bounded by the handshake and frame timeouts)
 // and for plain HTTP keep-alive connections, which fasthttp serves in the
 // borrowed goroutine (HTTP is not the million-connection path).
@@ -19,8 +21,16 @@
 // many connections unchanged.
 //
 // Timeouts: a single sweeper goroutine closes connections whose handshake
-// did not complete within HandshakeTimeout, and open connections that sent
-// nothing for IdleTimeout (SDKs ping every 10–18 s).
+// did not complete within HandshakeTimeout, frames that did not complete
+// within FrameTimeout, open connections that sent nothing for IdleTimeout
+// (SDKs ping every 10–18 s), closing handshakes not answered within
+// CloseTimeout, and plain HTTP connections idle for HTTPIdleTimeout. netpoll
+// read deadlines are not used: each would attach a timer to the connection
+// for good.
+//
+// Closing: CloseWith sends a close frame and waits for the peer's (RFC 6455
+// 7.1.1) before closing TCP; a close frame from the peer is echoed and the
+// connection closed at once.
 //
 // Concurrency and lifetime: Handler.Message runs on the connection's netpoll
 // task, one at a time per connection; the payload it receives aliases
