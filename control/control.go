@@ -102,7 +102,7 @@ func WithChangeProducer(p ChangeProducer) Option { return func(s *Server) { s.pr
 // WithExtraHandler mounts h under prefix (e.g. analytics' query API under
 // "/api/analytics/"). A prefix ending in "/" matches the whole subtree.
 func WithExtraHandler(prefix string, h http.Handler) Option {
-	return func(s *Server) { s.extra = append(s.extra, extraHandler{prefix, h}) }
+	return func(s *Server) { s.extra = append(s.extra, extraHandler{prefix, h, false}) }
 }
 
 // Insights is what control asks analytics: evaluations per variation of a
@@ -116,9 +116,18 @@ func WithInsights(i Insights) Option { return func(s *Server) { s.ins = i } }
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 
+// WithGuardedEnvHandler mounts h under prefix behind the API's
+// authentication: each request must name an environment (".../envs/{envId}/...")
+// that the caller may read (viewer; DELETE needs admin). The all-in-one
+// binary mounts analytics' query API this way.
+func WithGuardedEnvHandler(prefix string, h http.Handler) Option {
+	return func(s *Server) { s.extra = append(s.extra, extraHandler{prefix, h, true}) }
+}
+
 type extraHandler struct {
 	prefix string
 	h      http.Handler
+	guard  bool
 }
 
 // Server is a control plane instance.
@@ -201,6 +210,9 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	})
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	for _, e := range s.extra {
+		if e.guard {
+			e.h = s.api.GuardEnv(e.h, store.RoleViewer, store.RoleAdmin)
+		}
 		p := e.prefix
 		if strings.HasSuffix(p, "/") {
 			s.mux.Handle(p, e.h)

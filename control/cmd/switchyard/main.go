@@ -110,7 +110,7 @@ func run(cfg config) error {
 		Addr: cfg.controlAddr, DataDir: filepath.Join(cfg.dataDir, "control"),
 		AdminEmail: cfg.adminEmail, AdminPassword: cfg.adminPassword,
 	}, control.WithSnapshotWriter(src), control.WithChangeProducer(src),
-		control.WithExtraHandler("/api/analytics/", an.Handler()), control.WithInsights(an), control.WithLogger(log))
+		control.WithGuardedEnvHandler("/api/analytics/", an.Handler()), control.WithInsights(an), control.WithLogger(log))
 	if err != nil {
 		return err
 	}
