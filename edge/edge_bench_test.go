@@ -99,7 +99,8 @@ func envInt(k string, def int) int {
 }
 
 // BenchmarkIdleConnMemory holds SY_EDGE_BENCH_CONNS (default 10,000)
-// upgraded server-SDK connections, each of which did a ping/pong, and
+// upgraded server-SDK connections, each of which did a ping/pong (or, with
+// SY_EDGE_BENCH_SYNC=1, a full data-sync), and
 // reports the edge process's memory per connection after GC: RSS, Go
 // memory in use (heap + stacks + spans) and heap alone.
 func BenchmarkIdleConnMemory(b *testing.B) {
@@ -280,7 +281,11 @@ func childHold(addr, sec string, n int) {
 				fmt.Fprintln(os.Stderr, "dial:", err)
 				os.Exit(1)
 			}
-			_ = wsutil.WriteClientText(conn, []byte(`{"messageType":"ping","data":null}`))
+			msg := `{"messageType":"ping","data":null}`
+			if os.Getenv("SY_EDGE_BENCH_SYNC") != "" {
+				msg = `{"messageType":"data-sync","data":{"timestamp":0}}`
+			}
+			_ = wsutil.WriteClientText(conn, []byte(msg))
 			if _, err := wsutil.ReadServerText(conn); err != nil {
 				fmt.Fprintln(os.Stderr, "pong:", err)
 				os.Exit(1)
