@@ -29,6 +29,7 @@ var Knobs = []knob{
 	{"redis-addr", "SY_CONTROL_REDIS_ADDR", "", "Redis address for environment snapshots (sy:snap:{envId})"},
 	{"kafka-brokers", "SY_CONTROL_KAFKA_BROKERS", "", "comma-separated Kafka brokers (change events, end-user ingestion)"},
 	{"topic-prefix", "SY_CONTROL_TOPIC_PREFIX", "", "prefix of every Kafka topic name"},
+	{"analytics-url", "SY_CONTROL_ANALYTICS_URL", "", "base URL of analytics' query API (stale-flag report, GDPR erasure of events), e.g. http://analytics:8090"},
 	{"admin-email", "SY_CONTROL_ADMIN_EMAIL", "admin@switchyard.local", "email of the initial admin created on first run"},
 	{"admin-password", "SY_CONTROL_ADMIN_PASSWORD", "", "password of the initial admin (default: random, printed once)"},
 	{"max-body", "SY_CONTROL_MAX_BODY", "1048576", "request body limit in bytes"},
@@ -56,7 +57,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 	get := func(name string) string { return strings.TrimSpace(*vals[name]) }
 	cfg := control.Config{
 		Addr: get("addr"), DataDir: get("data"), MongoURI: get("mongo-uri"), MongoDB: get("mongo-db"),
-		RedisAddr: get("redis-addr"), TopicPrefix: get("topic-prefix"),
+		RedisAddr: get("redis-addr"), TopicPrefix: get("topic-prefix"), AnalyticsURL: get("analytics-url"),
 		AdminEmail: get("admin-email"), AdminPassword: *vals["admin-password"],
 	}
 	for _, b := range strings.Split(get("kafka-brokers"), ",") {
