@@ -5,7 +5,13 @@
 // Each document is stored as {_id, _v: version, _d: body (binary JSON),
 // <indexed fields>...}: the indexed fields sit at the top level so that the
 // unique and secondary indexes of store.Schema apply to them. Compare-and-set
-// is ReplaceOne/DeleteOne filtered on {_id, _v: expected}. Migrations (index
+// is ReplaceOne/DeleteOne filtered on {_id, _v: expected}, which MongoDB
+// applies atomically. FerretDB does not: concurrent filtered writes can all
+// match (measured: 6 of 6 racing writers "won"). On FerretDB (detected by
+// buildInfo) each such write therefore first takes a short lock on the
+// document, an insert of {_id: "<collection>/<id>"} into the "locks"
+// collection (a unique insert is atomic everywhere), and removes it after;
+// a lock older than LockTTL (a writer that died) is broken. Migrations (index
 // creation first) are applied by Open and recorded in the "migrations"
 // collection; each runs once per database.
 //
@@ -32,7 +38,11 @@ import (
 type Backend struct {
 	client *mongo.Client
 	db     *mongo.Database
+	locked bool // serialise filtered writes with a lock document (FerretDB)
 }
+
+// LockTTL is the age after which a document lock is presumed abandoned.
+const LockTTL = 10 * time.Second
 
 // Open connects to uri, selects database db and applies pending migrations.
 func Open(ctx context.Context, uri, db string, schema []store.Collection) (*Backend, error) {
@@ -46,6 +56,10 @@ func Open(ctx context.Context, uri, db string, schema []store.Collection) (*Back
 		return nil, fmt.Errorf("cannot reach MongoDB: %w", err)
 	}
 	b := &Backend{client: client, db: client.Database(db)}
+	var info bson.M
+	if err := client.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err == nil {
+		_, b.locked = info["ferretdbVersion"]
+	}
 	if err := b.migrate(ctx, schema); err != nil {
 		_ = client.Disconnect(ctx)
 		return nil, err
@@ -211,8 +225,49 @@ func (b *Backend) missOrConflict(ctx context.Context, coll, id string) error {
 	return fmt.Errorf("stale version: %w", store.ErrConflict)
 }
 
+// Serialized reports whether filtered writes take a document lock (the
+// server is FerretDB).
+func (b *Backend) Serialized() bool { return b.locked }
+
+// lock takes the write lock of a document when the server needs it; the
+// returned function releases it.
+func (b *Backend) lock(ctx context.Context, coll, id string) (func(), error) {
+	if !b.locked {
+		return func() {}, nil
+	}
+	locks := b.db.Collection("locks")
+	key := coll + "/" + id
+	for attempt := 0; ; attempt++ {
+		now := time.Now().UnixMilli()
+		_, err := locks.InsertOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "at", Value: now}})
+		if err == nil {
+			return func() { _, _ = locks.DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: key}, {Key: "at", Value: now}}) }, nil
+		}
+		if !mongo.IsDuplicateKeyError(err) && !strings.Contains(err.Error(), "UNIQUE constraint failed") {
+			return nil, fmt.Errorf("cannot lock %s: %w", key, mapErr(err))
+		}
+		var held struct {
+			At int64 `bson:"at"`
+		}
+		if err := locks.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&held); err == nil && now-held.At > LockTTL.Milliseconds() {
+			_, _ = locks.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "at", Value: held.At}})
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the lock of %s: %w", key, ctx.Err())
+		case <-time.After(time.Duration(1+min(attempt, 20)) * time.Millisecond):
+		}
+	}
+}
+
 // Replace implements store.Backend.
 func (b *Backend) Replace(ctx context.Context, coll string, d *store.Doc, expect int64) error {
+	unlock, err := b.lock(ctx, coll, d.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	res, err := b.db.Collection(coll).ReplaceOne(ctx,
 		bson.D{{Key: "_id", Value: d.ID}, {Key: "_v", Value: expect}}, toBSON(d))
 	if err != nil {
@@ -230,6 +285,11 @@ func (b *Backend) Delete(ctx context.Context, coll, id string, expect int64) err
 	if expect >= 0 {
 		filter = append(filter, bson.E{Key: "_v", Value: expect})
 	}
+	unlock, err := b.lock(ctx, coll, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	res, err := b.db.Collection(coll).DeleteOne(ctx, filter)
 	if err != nil {
 		return mapErr(err)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/switchyard/switchyard/codec"
@@ -22,6 +23,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("InsertGet", func(t *testing.T) { testInsertGet(t, open(t)) })
 	t.Run("UniqueIndex", func(t *testing.T) { testUnique(t, open(t)) })
 	t.Run("CompareAndSet", func(t *testing.T) { testCAS(t, open(t)) })
+	t.Run("ConcurrentCompareAndSet", func(t *testing.T) { testConcurrentCAS(t, open(t)) })
 	t.Run("Find", func(t *testing.T) { testFind(t, open(t)) })
 	t.Run("Modify", func(t *testing.T) { testModify(t, open(t)) })
 	t.Run("Flags", func(t *testing.T) { testFlags(t, store.New(open(t))) })
@@ -98,6 +100,57 @@ func testCAS(t *testing.T, b store.Backend) {
 	wantErr(t, b.Delete(ctx, store.CollFlags, "f1", 1), store.ErrConflict)
 	must(t, b.Delete(ctx, store.CollFlags, "f1", 2))
 	wantErr(t, b.Delete(ctx, store.CollFlags, "f1", -1), store.ErrNotFound)
+}
+
+// testConcurrentCAS: writers racing from the same version: exactly one
+// wins each round; the others get ErrConflict. Deletes race the same way.
+func testConcurrentCAS(t *testing.T, b store.Backend) {
+	ctx := context.Background()
+	must(t, b.Insert(ctx, store.CollFlags, flagDoc("f1", "e1", "k1", 1)))
+	const writers = 6
+	for round := int64(1); round <= 5; round++ {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		won, other := 0, []error{}
+		for w := range writers {
+			wg.Go(func() {
+				d := flagDoc("f1", "e1", fmt.Sprintf("k-%d-%d", round, w), round+1)
+				err := b.Replace(ctx, store.CollFlags, d, round)
+				mu.Lock()
+				defer mu.Unlock()
+				if err == nil {
+					won++
+				} else if !errors.Is(err, store.ErrConflict) {
+					other = append(other, err)
+				}
+			})
+		}
+		wg.Wait()
+		if won != 1 || len(other) > 0 {
+			t.Fatalf("round %d: %d writers won the same version (other errors: %v)", round, won, other)
+		}
+	}
+	d, err := b.Get(ctx, store.CollFlags, "f1")
+	must(t, err)
+	if d.Version != 6 {
+		t.Fatalf("version %d after 5 rounds", d.Version)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	deleted := 0
+	for range writers {
+		wg.Go(func() {
+			if b.Delete(ctx, store.CollFlags, "f1", 6) == nil {
+				mu.Lock()
+				deleted++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if deleted != 1 {
+		t.Fatalf("%d deletes succeeded", deleted)
+	}
 }
 
 func testFind(t *testing.T, b store.Backend) {
