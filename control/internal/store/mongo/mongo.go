@@ -241,7 +241,9 @@ func (b *Backend) lock(ctx context.Context, coll, id string) (func(), error) {
 		now := time.Now().UnixMilli()
 		_, err := locks.InsertOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "at", Value: now}})
 		if err == nil {
-			return func() { _, _ = locks.DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: key}, {Key: "at", Value: now}}) }, nil
+			return func() {
+				_, _ = locks.DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: key}, {Key: "at", Value: now}})
+			}, nil
 		}
 		if !mongo.IsDuplicateKeyError(err) && !strings.Contains(err.Error(), "UNIQUE constraint failed") {
 			return nil, fmt.Errorf("cannot lock %s: %w", key, mapErr(err))
