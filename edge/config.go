@@ -21,6 +21,7 @@ import (
 //	-handshake-timeout   SY_EDGE_HANDSHAKE_TIMEOUT 10s
 //	-idle-timeout        SY_EDGE_IDLE_TIMEOUT      5m
 //	-http-idle-timeout   SY_EDGE_HTTP_IDLE_TIMEOUT 2m
+//	-close-timeout       SY_EDGE_CLOSE_TIMEOUT     1s
 //	-frame-timeout       SY_EDGE_FRAME_TIMEOUT     10s
 //	-write-timeout       SY_EDGE_WRITE_TIMEOUT     10s
 //	-max-message-bytes   SY_EDGE_MAX_MESSAGE_BYTES 65536
@@ -61,6 +62,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", dur("HANDSHAKE_TIMEOUT", "10s"), "time allowed for the HTTP upgrade request")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", dur("IDLE_TIMEOUT", "5m"), "close streaming connections silent for this long")
 	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", dur("HTTP_IDLE_TIMEOUT", "2m"), "close HTTP keep-alive connections silent for this long")
+	fs.DurationVar(&c.CloseTimeout, "close-timeout", dur("CLOSE_TIMEOUT", "1s"), "wait for the client's close frame after ours")
 	fs.DurationVar(&c.FrameTimeout, "frame-timeout", dur("FRAME_TIMEOUT", "10s"), "time allowed for a started frame to complete")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", dur("WRITE_TIMEOUT", "10s"), "time allowed for a blocked write")
 	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", num("MAX_MESSAGE_BYTES", "65536"), "largest accepted frame or message (else close 1009)")

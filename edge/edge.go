@@ -45,6 +45,9 @@ type Config struct {
 	// HTTPIdleTimeout closes plain HTTP keep-alive connections without
 	// input for this long [2m].
 	HTTPIdleTimeout time.Duration
+	// CloseTimeout is how long the edge waits for the client's close frame
+	// after sending its own before closing the TCP connection [1s].
+	CloseTimeout time.Duration
 	// FrameTimeout bounds the arrival of a frame that has started [10s].
 	FrameTimeout time.Duration
 	// WriteTimeout bounds a blocked write to one connection [10s].
@@ -185,6 +188,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		FrameTimeout:     cfg.FrameTimeout,
 		WriteTimeout:     cfg.WriteTimeout,
 		HTTPIdleTimeout:  cfg.HTTPIdleTimeout,
+		CloseTimeout:     cfg.CloseTimeout,
 		MaxMessageBytes:  cfg.MaxMessageBytes,
 		Protocols:        []string{hub.Protocol},
 		ReusePort:        cfg.ReusePort,

@@ -186,7 +186,7 @@ func TestOFREP(t *testing.T) {
 }
 
 func TestHTTPIdleConnectionsAreClosed(t *testing.T) {
-	e := edgetest.Run(t, edge.Config{HTTPIdleTimeout: 300 * time.Millisecond, HandshakeTimeout: 200 * time.Millisecond})
+	e := edgetest.Run(t, edge.Config{HTTPIdleTimeout: 1500 * time.Millisecond, HandshakeTimeout: 2 * time.Second})
 	c, err := net.Dial("tcp", e.Addr)
 	if err != nil {
 		t.Fatal(err)

@@ -255,7 +255,7 @@ func TestGarbageIsIgnored(t *testing.T) {
 }
 
 func TestLimitsDoNotAffectOthers(t *testing.T) {
-	e := edgetest.Run(t, edge.Config{MaxMessageBytes: 4096, HandshakeTimeout: 300 * time.Millisecond})
+	e := edgetest.Run(t, edge.Config{MaxMessageBytes: 4096, HandshakeTimeout: 1500 * time.Millisecond})
 	env := e.Env(t)
 	good := edgetest.Dial(t, edgetest.StreamURL(e.Addr, "server", env.ServerSecret))
 
@@ -337,17 +337,19 @@ func isTimeout(err error) bool {
 }
 
 func TestIdleTimeoutAndShutdownCode(t *testing.T) {
-	e := edgetest.Run(t, edge.Config{IdleTimeout: 500 * time.Millisecond, HandshakeTimeout: 200 * time.Millisecond})
+	e := edgetest.Run(t, edge.Config{IdleTimeout: 500 * time.Millisecond})
 	env := e.Env(t)
 	idle := edgetest.Dial(t, edgetest.StreamURL(e.Addr, "server", env.ServerSecret))
 	expectClose(t, idle, ws.StatusGoingAway)
 
-	c := edgetest.Dial(t, edgetest.StreamURL(e.Addr, "server", env.ServerSecret))
+	e2 := edgetest.Run(t)
+	env2 := e2.Env(t)
+	c := edgetest.Dial(t, edgetest.StreamURL(e2.Addr, "server", env2.ServerSecret))
 	_ = c.Send(`{"messageType":"ping","data":null}`)
 	if _, err := c.ReadJSON(wait); err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = e.Server.Shutdown(context.Background()) }()
+	go func() { _ = e2.Server.Shutdown(context.Background()) }()
 	expectClose(t, c, 1012)
 }
 
@@ -356,7 +358,7 @@ func TestIdleTimeoutAndShutdownCode(t *testing.T) {
 // what the client sends meanwhile, then closes; without a reply it closes
 // after the close timeout.
 func TestClosingHandshake(t *testing.T) {
-	e := edgetest.Run(t)
+	e := edgetest.Run(t, edge.Config{CloseTimeout: 3 * time.Second})
 	env := e.Env(t)
 	for _, reply := range []bool{true, false} {
 		c := edgetest.Dial(t, edgetest.StreamURL(e.Addr, "server", env.ClientSecret))
