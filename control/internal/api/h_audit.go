@@ -345,14 +345,9 @@ func (a *API) record(ctx context.Context, ch *change) {
 	if e.Changes == nil {
 		e.Changes = []string{}
 	}
-	if e.OrgID == "" && e.EnvID != "" {
+	if e.EnvID != "" && (e.OrgID == "" || e.ProjectID == "") {
 		if env, err := a.st.GetEnv(ctx, e.EnvID); err == nil {
-			e.OrgID = env.OrgID
-		}
-	}
-	if e.EnvID != "" && e.ProjectID == "" {
-		if env, err := a.st.GetEnv(ctx, e.EnvID); err == nil {
-			e.ProjectID = env.ProjectID
+			e.OrgID, e.ProjectID = env.OrgID, env.ProjectID
 		}
 	}
 	if err := a.st.AddAudit(ctx, e); err != nil {
