@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -368,7 +369,11 @@ func (a *API) record(ctx context.Context, ch *change) {
 		v.Secrets = nil
 		data = &v
 	}
-	evt := &webhook.Event{ID: e.ID, Kind: eventKind(ch.typ, ch.action), At: e.At, OrgID: e.OrgID, ProjectID: e.ProjectID,
+	kind := eventKind(ch.typ, ch.action)
+	if ch.typ == "flag" && ch.action == "copied" && ch.before == nil {
+		kind = "flag.created"
+	}
+	evt := &webhook.Event{ID: e.ID, Kind: kind, At: e.At, OrgID: e.OrgID, ProjectID: e.ProjectID,
 		EnvID: e.EnvID, Actor: e.Actor, Resource: &webhook.Resource{Type: e.ResourceType, ID: e.ResourceID, Key: e.ResourceKey},
 		Comment: e.Comment, Changes: e.Changes, Data: data}
 	if err := a.wf.hooks.Enqueue(ctx, evt); err != nil {
@@ -385,6 +390,17 @@ func eventKind(typ, action string) string {
 		return "flag.updated"
 	}
 	return typ + "." + action
+}
+
+// eventKinds lists every event kind a webhook can subscribe to, sorted.
+func eventKinds() []string {
+	ks := slices.Clone(webhook.Kinds)
+	for _, sp := range auditSpecs {
+		ks = append(ks, eventKind(sp.typ, sp.action))
+	}
+	ks = append(ks, "schedule.created", "schedule.cancelled", "flag.created", "flag.updated")
+	slices.Sort(ks)
+	return slices.Compact(ks)
 }
 
 // describe fills the resource fields of an entry from the resource.

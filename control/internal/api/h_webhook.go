@@ -79,9 +79,10 @@ func (a *API) validWebhook(c *call, req *WebhookRequest) error {
 	if len(req.Events) == 0 {
 		return store.Invalid("events", "subscribe to at least one event kind (or \"*\")")
 	}
+	kinds := eventKinds()
 	for i, k := range req.Events {
-		if k != "*" && !slices.Contains(webhook.Kinds, k) {
-			return store.Invalid(at("events", i), "unknown event kind %q; known: *, %s", k, strings.Join(webhook.Kinds, ", "))
+		if k != "*" && !slices.Contains(kinds, k) {
+			return store.Invalid(at("events", i), "unknown event kind %q; known: *, %s", k, strings.Join(kinds, ", "))
 		}
 	}
 	for i, id := range req.ProjectIDs {

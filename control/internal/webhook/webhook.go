@@ -52,7 +52,7 @@ var Kinds = []string{
 	"flag.created", "flag.updated", "flag.toggled", "flag.archived", "flag.restored", "flag.deleted",
 	"segment.created", "segment.updated", "segment.archived", "segment.restored", "segment.deleted",
 	"environment.created", "environment.updated", "environment.deleted", "environment.secret_rotated",
-	"schedule.applied", "schedule.failed", "trigger.fired", "webhook.test",
+	"schedule.applied", "schedule.failed", "webhook.test",
 }
 
 // Event is the JSON body of a delivery.
