@@ -355,7 +355,11 @@ func rollout(p string, vs []codec.RolloutVariation, ids map[string]bool) error {
 	return nil
 }
 
-func pct(x float64) string { return strconv.FormatFloat(x*100, 'f', -1, 64) }
+// pct formats a share as a percentage for messages, rounded to 4 decimals
+// (0.3+0.6 reads "90%", not "90.00000000000001%").
+func pct(x float64) string {
+	return strconv.FormatFloat(math.Round(x*100*1e4)/1e4, 'f', -1, 64)
+}
 
 // ValidateSegment checks a segment definition.
 func ValidateSegment(sg *codec.Segment) error {

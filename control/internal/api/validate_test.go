@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/switchyard/switchyard/codec"
@@ -56,5 +57,14 @@ func TestFlagDefaultsAreValid(t *testing.T) {
 		if f.Rules == nil || f.Tags == nil || f.TargetUsers == nil {
 			t.Errorf("%s: nil lists", typ)
 		}
+	}
+}
+
+func TestRolloutMessageRoundsTheSum(t *testing.T) {
+	ids := map[string]bool{"a": true, "b": true}
+	err := rollout("rules[0].variations", []codec.RolloutVariation{
+		{ID: "a", Rollout: [2]float64{0, 0.3}}, {ID: "b", Rollout: [2]float64{0.3, 0.3 + 0.6}}}, ids)
+	if err == nil || !strings.Contains(err.Error(), "(they sum to 90%)") {
+		t.Fatalf("err = %v, want the sum shown as 90%%", err)
 	}
 }
