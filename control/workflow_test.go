@@ -386,3 +386,37 @@ func TestScheduleAppliesOnceAndRefusesPast(t *testing.T) {
 		t.Fatalf("schedule audit %+v", l)
 	}
 }
+
+// TestWebhookClaimsReleased checks that a finished delivery leaves no claim
+// documents behind and that a claimed attempt is not sent twice.
+func TestWebhookClaimsReleased(t *testing.T) {
+	h := newHarness(t)
+	rc := newReceiver(t)
+	var wc struct{ ID, Secret string }
+	h.must(201, h.admin, "POST", "/api/v1/orgs/"+h.info.OrgID+"/webhooks", map[string]any{"name": "x", "url": rc.srv.URL, "events": []string{"*"}}).decode(t, &wc)
+	rc.secret = wc.Secret
+	h.must(201, h.admin, "POST", h.flagsURL(h.env("dev")), boolFlagBody("claimed"))
+	d := h.s.api.Webhooks()
+	// Two deliveries: the webhook's own creation ("*") and the flag's.
+	if n1, n2 := d.Sweep(context.Background()), d.Sweep(context.Background()); n1 != 2 || n2 != 0 {
+		t.Fatalf("sent %d, then %d", n1, n2)
+	}
+	got := rc.received()
+	if len(got) != 2 || !got[0].SigOK || !got[1].SigOK || got[0].Delivery == got[1].Delivery {
+		t.Fatalf("received %+v", got)
+	}
+	kinds := []string{got[0].Event, got[1].Event}
+	slices.Sort(kinds)
+	if !slices.Equal(kinds, []string{"flag.created", "webhook.created"}) {
+		t.Fatalf("kinds %v", kinds)
+	}
+	docs, _, err := h.s.st.Backend().Find(context.Background(), store.CollDeliveries, store.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range docs {
+		if strings.HasPrefix(doc.ID, "claim:") {
+			t.Fatalf("claim left behind: %s", doc.ID)
+		}
+	}
+}

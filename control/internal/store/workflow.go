@@ -59,6 +59,14 @@ func (s *Store) Claim(ctx context.Context, coll, key, owner string) (bool, error
 	return true, nil
 }
 
+// ReleaseClaims deletes the claims key:0 … key:n-1 of an item that reached
+// a final state (it is never claimed again). Best effort.
+func (s *Store) ReleaseClaims(ctx context.Context, coll, key string, n int) {
+	for i := range n {
+		_ = s.b.Delete(ctx, coll, fmt.Sprintf("claim:%s:%d", key, i), -1)
+	}
+}
+
 // ---- audit ----
 
 // AuditEntry is one recorded write: who (Actor: a user id, "token:<id>",

@@ -291,6 +291,10 @@ func (d *Dispatcher) send(ctx context.Context, dl *store.Delivery) {
 	}
 	if err := d.st.SaveDelivery(context.WithoutCancel(ctx), dl, dl.Version); err != nil {
 		d.log.Warn("cannot record a webhook attempt", "delivery", dl.ID, "err", err)
+		return
+	}
+	if dl.Status != store.DeliveryPending {
+		d.st.ReleaseClaims(context.WithoutCancel(ctx), store.CollDeliveries, dl.ID, dl.Claims)
 	}
 }
 
