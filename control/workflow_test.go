@@ -420,3 +420,91 @@ func TestWebhookClaimsReleased(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookQueueSurvivesRestart queues a delivery, stops the server
+// before anything is sent, and delivers it from a new server on the same
+// data directory.
+func TestWebhookQueueSurvivesRestart(t *testing.T) {
+	h := newHarness(t)
+	rc := newReceiver(t)
+	var wc struct{ ID, Secret string }
+	h.must(201, h.admin, "POST", "/api/v1/orgs/"+h.info.OrgID+"/webhooks", map[string]any{"name": "x", "url": rc.srv.URL, "events": []string{"flag.created"}}).decode(t, &wc)
+	rc.secret = wc.Secret
+	h.must(201, h.admin, "POST", h.flagsURL(h.env("dev")), boolFlagBody("queued"))
+	dir := h.s.cfg.DataDir
+	if err := h.s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rc.received()); n != 0 {
+		t.Fatalf("sent before the restart: %d", n)
+	}
+	s2, err := New(Config{DataDir: dir, Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Shutdown(context.Background())
+	if n := s2.api.Webhooks().Sweep(context.Background()); n != 1 {
+		t.Fatalf("sent %d after the restart", n)
+	}
+	if got := rc.received(); len(got) != 1 || !got[0].SigOK || got[0].Event != "flag.created" {
+		t.Fatalf("received %+v", got)
+	}
+}
+
+// TestScheduleTakenOverAfterLeaseExpiry: an instance claimed a schedule and
+// died (its lease expired) — once before applying, once after the flag
+// write landed. Another instance finishes each exactly once.
+func TestScheduleTakenOverAfterLeaseExpiry(t *testing.T) {
+	h := newHarness(t)
+	env := h.env("dev")
+	ctx := context.Background()
+	mk := func(key string) (codec.Flag, store.Schedule) {
+		var f codec.Flag
+		h.must(201, h.admin, "POST", h.flagsURL(env), betaFlag(key)).decode(t, &f)
+		d := f
+		d.IsEnabled = true
+		var x store.Schedule
+		h.must(201, h.admin, "POST", h.flagsURL(env)+"/"+key+"/schedules", map[string]any{"at": time.Now().Add(200 * time.Millisecond).UnixMilli(), "draft": d}).decode(t, &x)
+		return f, x
+	}
+	dead := func(x *store.Schedule) {
+		// What a claiming instance leaves behind when it dies.
+		if ok, err := h.s.st.Claim(ctx, store.CollSchedules, x.ID+":0", "dead"); err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		cur, err := h.s.st.GetSchedule(ctx, env, x.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expect := cur.Version
+		cur.Claims, cur.Status, cur.LeaseOwner, cur.LeaseUntil = 1, store.SchedApplying, "dead", time.Now().Add(-time.Second).UnixMilli()
+		if err := h.s.st.SaveSchedule(ctx, cur, expect); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f1, x1 := mk("died-before")
+	f2, x2 := mk("died-after")
+	time.Sleep(300 * time.Millisecond)
+	dead(&x1)
+	dead(&x2)
+	// x2's instance had written the flag before dying.
+	d2 := x2.Draft
+	h.must(200, h.admin, "PUT", h.flagsURL(env)+"/died-after", d2)
+
+	if n := h.s.api.ApplyDueSchedules(ctx) + h.s.api.ApplyDueSchedules(ctx); n != 2 {
+		t.Fatalf("took over %d schedules", n)
+	}
+	for _, c := range []struct {
+		key  string
+		base int64
+		id   string
+	}{{"died-before", f1.Version, x1.ID}, {"died-after", f2.Version, x2.ID}} {
+		var f codec.Flag
+		h.must(200, h.admin, "GET", h.flagsURL(env)+"/"+c.key, nil).decode(t, &f)
+		var x store.Schedule
+		h.must(200, h.admin, "GET", "/api/v1/envs/"+env+"/schedules/"+c.id, nil).decode(t, &x)
+		if f.Version != c.base+1 || !f.IsEnabled || x.Status != store.SchedApplied || x.Claims != 2 {
+			t.Fatalf("%s: flag v%d on=%v (base %d), schedule %s claims %d (%s)", c.key, f.Version, f.IsEnabled, c.base, x.Status, x.Claims, x.Reason)
+		}
+	}
+}
