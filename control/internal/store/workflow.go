@@ -109,6 +109,10 @@ type AuditFilter struct {
 }
 
 // ListAudit returns a page of matching entries, newest first, and the total.
+// Organization, environment, type, actor and resource are index or field
+// filters of the backend (a resource is matched as a key first, then as an
+// id); a time range is applied while reading, so a query with one reads the
+// matching entries once.
 func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, int, error) {
 	q := Query{Eq: map[string]string{"orgId": f.OrgID}, Sort: "at", Desc: true}
 	if f.EnvID != "" {
@@ -120,15 +124,32 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, in
 	if f.Actor != "" {
 		q.Eq["actor"] = f.Actor
 	}
-	all, _, err := findDocs[AuditEntry](ctx, s, CollAudit, q)
-	if err != nil {
-		return nil, 0, err
+	ranged := f.From > 0 || f.To > 0
+	if !ranged {
+		q.Offset, q.Limit = f.Offset, f.Limit
+	}
+	find := func(q Query) ([]*AuditEntry, int, error) { return findDocs[AuditEntry](ctx, s, CollAudit, q) }
+	var (
+		all   []*AuditEntry
+		total int
+		err   error
+	)
+	if f.Resource != "" {
+		q.Eq["rkey"] = f.Resource
+		all, total, err = find(q)
+		if err == nil && total == 0 {
+			delete(q.Eq, "rkey")
+			q.Eq["rid"] = f.Resource
+			all, total, err = find(q)
+		}
+	} else {
+		all, total, err = find(q)
+	}
+	if err != nil || !ranged {
+		return all, total, err
 	}
 	out := all[:0]
 	for _, a := range all {
-		if f.Resource != "" && a.ResourceID != f.Resource && a.ResourceKey != f.Resource {
-			continue
-		}
 		if (f.From > 0 && a.At < f.From) || (f.To > 0 && a.At > f.To) {
 			continue
 		}
