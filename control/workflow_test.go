@@ -508,3 +508,53 @@ func TestScheduleTakenOverAfterLeaseExpiry(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditCoversOtherWrites: environments, secrets, members, segments and
+// projects are audited, and no secret value appears in full.
+func TestAuditCoversOtherWrites(t *testing.T) {
+	h := newHarness(t)
+	env, org := h.env("dev"), h.info.OrgID
+	var ev struct {
+		Secrets []codec.EnvSecret
+	}
+	h.must(200, h.admin, "PUT", "/api/v1/envs/"+env, map[string]any{"name": "Development", "key": "dev"})
+	h.must(200, h.admin, "POST", "/api/v1/envs/"+env+"/secrets/server/rotate", nil).decode(t, &ev)
+	h.must(201, h.admin, "POST", "/api/v1/orgs/"+org+"/members", map[string]any{"email": "bob@example.com", "password": "bob-password", "role": "viewer"})
+	h.must(201, h.admin, "POST", "/api/v1/orgs/"+org+"/members", map[string]any{"email": "bob@example.com", "role": "editor"})
+	var sg codec.Segment
+	h.must(201, h.admin, "POST", "/api/v1/envs/"+env+"/segments", map[string]any{"name": "vip", "included": []string{"a"}}).decode(t, &sg)
+	sg.Included = append(sg.Included, "b")
+	h.must(200, h.admin, "PUT", "/api/v1/envs/"+env+"/segments/"+sg.ID, sg)
+
+	var l auditList
+	h.must(200, h.admin, "GET", "/api/v1/orgs/"+org+"/audit?limit=100", nil).decode(t, &l)
+	want := map[string]string{
+		"environment/updated": "name 'dev' → 'Development'",
+		"secret/rotated":      "server secret rotated (was ",
+		"member/added":        "role 'viewer' → 'editor'",
+		"segment/updated":     "included: added b",
+	}
+	all := ""
+	for _, e := range l.Items {
+		all += strings.Join(e.Changes, "\n") + "\n"
+		if w, ok := want[e.ResourceType+"/"+e.Action]; ok {
+			for _, c := range e.Changes {
+				if strings.HasPrefix(c, w) {
+					delete(want, e.ResourceType+"/"+e.Action)
+				}
+			}
+		}
+	}
+	if len(want) > 0 {
+		t.Fatalf("missing %v in:\n%s", want, all)
+	}
+	for _, s := range append(ev.Secrets, h.info.Envs[0].toSecrets()...) {
+		if s.Value != "" && strings.Contains(all, s.Value) {
+			t.Fatalf("secret %s in the audit log", s.Type)
+		}
+	}
+}
+
+func (e EnvInfo) toSecrets() []codec.EnvSecret {
+	return []codec.EnvSecret{{Type: "server", Value: e.ServerSecret}, {Type: "client", Value: e.ClientSecret}}
+}
