@@ -521,6 +521,15 @@ func TestAuditCoversOtherWrites(t *testing.T) {
 	h.must(200, h.admin, "POST", "/api/v1/envs/"+env+"/secrets/server/rotate", nil).decode(t, &ev)
 	h.must(201, h.admin, "POST", "/api/v1/orgs/"+org+"/members", map[string]any{"email": "bob@example.com", "password": "bob-password", "role": "viewer"})
 	h.must(201, h.admin, "POST", "/api/v1/orgs/"+org+"/members", map[string]any{"email": "bob@example.com", "role": "editor"})
+	// An existing user joins another organization.
+	var org2 struct{ ID string }
+	h.must(201, h.admin, "POST", "/api/v1/orgs", map[string]any{"name": "Second"}).decode(t, &org2)
+	h.must(201, h.admin, "POST", "/api/v1/orgs/"+org2.ID+"/members", map[string]any{"email": "bob@example.com", "role": "viewer"})
+	var l2 auditList
+	h.must(200, h.admin, "GET", "/api/v1/orgs/"+org2.ID+"/audit?type=member", nil).decode(t, &l2)
+	if l2.Total != 1 || l2.Items[0].Action != "added" || l2.Items[0].ResourceKey != "bob@example.com" {
+		t.Fatalf("member of the second org: %+v", l2)
+	}
 	var sg codec.Segment
 	h.must(201, h.admin, "POST", "/api/v1/envs/"+env+"/segments", map[string]any{"name": "vip", "included": []string{"a"}}).decode(t, &sg)
 	sg.Included = append(sg.Included, "b")

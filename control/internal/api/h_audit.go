@@ -175,7 +175,11 @@ func memberBefore(c *call, body []byte) (any, error) {
 	if err != nil {
 		return nil, nil
 	}
-	return c.a.memberView(c.ctx, c.orgID, u.ID)
+	m, err := c.a.memberView(c.ctx, c.orgID, u.ID)
+	if err != nil {
+		return nil, nil // an existing user who is not a member yet
+	}
+	return m, nil
 }
 
 func (a *API) memberView(ctx context.Context, orgID, userID string) (any, error) {
