@@ -95,6 +95,17 @@ func TestCloneAndCopy(t *testing.T) {
 	h.must(400, h.admin, "POST", h.flagsURL(dev)+"/checkout-flow-2/copy", map[string]any{"targetEnvId": prod})
 	h.must(409, h.admin, "POST", h.flagsURL(dev)+"/checkout-flow-2/copy", map[string]any{"targetEnvId": prod, "overwrite": true, "targetVersion": cur.Version + 5})
 	h.must(200, h.admin, "POST", h.flagsURL(dev)+"/checkout-flow-2/copy", map[string]any{"targetEnvId": prod, "overwrite": true, "targetVersion": cur.Version})
+
+	// An environment of another organization is refused, even for a user
+	// who belongs to both, and nothing is written there.
+	var orgB, projB, envB struct{ ID string }
+	h.must(201, h.admin, "POST", "/api/v1/orgs", map[string]string{"name": "Org B"}).decode(t, &orgB)
+	h.must(201, h.admin, "POST", "/api/v1/orgs/"+orgB.ID+"/projects", map[string]string{"name": "P"}).decode(t, &projB)
+	h.must(201, h.admin, "POST", "/api/v1/projects/"+projB.ID+"/envs", map[string]string{"name": "B"}).decode(t, &envB)
+	if code, field := h.must(403, h.admin, "POST", h.flagsURL(dev)+"/checkout-flow-2/copy", map[string]any{"targetEnvId": envB.ID}).errField(t); code != "forbidden" || field != "targetEnvId" {
+		t.Fatalf("copy to another organization: %s %s", code, field)
+	}
+	h.must(404, h.admin, "GET", h.flagsURL(envB.ID)+"/checkout-flow-2", nil)
 }
 
 func TestFlagListFilters(t *testing.T) {

@@ -287,6 +287,10 @@ func (a *API) copyFlag(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if dst.OrgID != c.env.OrgID {
+		return nil, &store.FieldError{Kind: store.ErrForbidden, Field: "targetEnvId",
+			Msg: "the target environment belongs to another organization; flags are copied within one organization"}
+	}
 	role, err := a.roleIn(c.ctx, c.p, dst.OrgID)
 	if err != nil {
 		return nil, err
