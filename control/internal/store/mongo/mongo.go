@@ -83,19 +83,33 @@ var migrations = []migration{
 	{id: "0001-indexes", run: createIndexes},
 }
 
+// createIndexes creates the schema's indexes that the database lacks. It
+// runs at every start (a collection added to the schema in a later release
+// gets its indexes on an existing database) and creates only missing ones:
+// FerretDB drops the connection when asked to create an index that exists.
 func createIndexes(ctx context.Context, b *Backend, schema []store.Collection) error {
 	for _, c := range schema {
 		if len(c.Indexes) == 0 {
 			continue
 		}
+		have, err := indexNames(ctx, b.db.Collection(c.Name))
+		if err != nil {
+			return fmt.Errorf("cannot list indexes of %s: %w", c.Name, err)
+		}
 		models := make([]mongo.IndexModel, 0, len(c.Indexes))
 		for _, ix := range c.Indexes {
+			if have[ix.Name] {
+				continue
+			}
 			keys := bson.D{}
 			for _, f := range ix.Fields {
 				keys = append(keys, bson.E{Key: f, Value: 1})
 			}
 			models = append(models, mongo.IndexModel{Keys: keys,
 				Options: options.Index().SetName(ix.Name).SetUnique(ix.Unique)})
+		}
+		if len(models) == 0 {
+			continue
 		}
 		if _, err := b.db.Collection(c.Name).Indexes().CreateMany(ctx, models); err != nil {
 			return fmt.Errorf("cannot create indexes of %s: %w", c.Name, err)
@@ -104,7 +118,28 @@ func createIndexes(ctx context.Context, b *Backend, schema []store.Collection) e
 	return nil
 }
 
+func indexNames(ctx context.Context, c *mongo.Collection) (map[string]bool, error) {
+	cur, err := c.Indexes().List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		Name string `bson:"name"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(rows))
+	for _, r := range rows {
+		out[r.Name] = true
+	}
+	return out, nil
+}
+
 func (b *Backend) migrate(ctx context.Context, schema []store.Collection) error {
+	if err := createIndexes(ctx, b, schema); err != nil {
+		return err
+	}
 	mc := b.db.Collection("migrations")
 	for _, m := range migrations {
 		n, err := mc.CountDocuments(ctx, bson.D{{Key: "_id", Value: m.id}})
