@@ -484,6 +484,82 @@ func seed(t *testing.T, p *platform) {
 	}
 }
 
+// seedWorkflow prepares the code-reference and stale-flag steps: a flag
+// legacy-banner, archived, and one upload of references (repository
+// acme/shop, branch main) that mentions only checkout-flow and
+// legacy-banner, so welcome-banner is stale (no code references) and
+// legacy-banner is a risk (archived, still in code).
+func seedWorkflow(t *testing.T, p *platform) {
+	t.Helper()
+	base := "http://" + p.ctlAddr
+	var login struct {
+		Token string `json:"token"`
+	}
+	apiCall(t, base, "", "POST", "/api/v1/auth/login", map[string]string{"email": "admin@switchyard.local", "password": p.adminPassword}, &login)
+	tok := "Bearer " + login.Token
+	var orgs, projects, envs struct{ Items []idItem }
+	apiCall(t, base, tok, "GET", "/api/v1/orgs", nil, &orgs)
+	apiCall(t, base, tok, "GET", "/api/v1/orgs/"+orgs.Items[0].ID+"/projects", nil, &projects)
+	apiCall(t, base, tok, "GET", "/api/v1/projects/"+projects.Items[0].ID+"/envs", nil, &envs)
+	env := ""
+	for _, e := range envs.Items {
+		if e.Key == "dev" {
+			env = e.ID
+		}
+	}
+	var legacy idItem
+	apiCall(t, base, tok, "POST", "/api/v1/envs/"+env+"/flags", map[string]any{"key": "legacy-banner", "name": "Legacy banner", "variationType": "boolean"}, &legacy)
+	apiCall(t, base, tok, "POST", "/api/v1/envs/"+env+"/flags/legacy-banner/archive", map[string]any{"version": legacy.Version}, nil)
+	ref := func(key, file string, line int, ctx ...string) map[string]any {
+		return map[string]any{"flagKey": key, "token": key, "file": file, "line": line, "contextStart": line - 2, "context": ctx}
+	}
+	apiCall(t, base, tok, "POST", "/api/v1/projects/"+projects.Items[0].ID+"/code-refs", map[string]any{
+		"repository": "acme/shop", "branch": "main", "commit": "0123456789abcdef", "scannedAt": time.Now().UnixMilli(),
+		"references": []any{
+			ref("checkout-flow", "src/checkout/flow.ts", 42, "export function checkout(user: User) {", "  // the one-page experiment",
+				"  if (client.variation('checkout-flow', user, 'classic') === 'one-page') {", "    return onePage(user);", "  }"),
+			ref("legacy-banner", "src/home/banner.go", 7, "func banner(u *User) string {", "\t// TODO remove", "\tif fb.BoolVariation(\"legacy-banner\", u, false) {"),
+		},
+	}, nil)
+}
+
+// receiver is the webhook endpoint of the browser test: it records the
+// event kinds it receives and answers 200.
+type receiver struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	var ev struct {
+		Kind string `json:"kind"`
+	}
+	_ = json.Unmarshal(b, &ev)
+	kind := r.Header.Get("X-Switchyard-Event")
+	if kind == "" {
+		kind = ev.Kind
+	}
+	if r.Header.Get("X-Switchyard-Signature") == "" {
+		kind += " (unsigned)"
+	}
+	rc.mu.Lock()
+	rc.events = append(rc.events, kind)
+	rc.mu.Unlock()
+	_, _ = io.WriteString(w, "ok from the e2e receiver")
+}
+
+func (rc *receiver) got(kind string) bool {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, k := range rc.events {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
 type stepResult struct {
 	Step   string `json:"step"`
 	OK     bool   `json:"ok"`
@@ -519,6 +595,10 @@ func TestBrowserE2E(t *testing.T) {
 	}
 
 	seed(t, p)
+	seedWorkflow(t, p)
+	hooks := &receiver{}
+	hookSrv := httptest.NewServer(hooks)
+	defer hookSrv.Close()
 
 	flagKey := fmt.Sprintf("e2e-checkout-%d", rand.IntN(1_000_000))
 	artifacts := filepath.Join(root, ".artifacts", "ui")
@@ -536,6 +616,7 @@ func TestBrowserE2E(t *testing.T) {
 		"SY_VIEWER_EMAIL=viewer-"+flagKey+"@example.com",
 		"SY_VIEWER_PASSWORD=viewer-password-1",
 		"SY_ARTIFACTS="+artifacts,
+		"SY_WEBHOOK_URL="+hookSrv.URL+"/hook",
 	)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -575,7 +656,7 @@ func TestBrowserE2E(t *testing.T) {
 	if done.Failed > 0 || werr != nil {
 		t.Fatalf("browser steps: %d passed, %d failed (%v); screenshots in %s", done.Passed, done.Failed, werr, artifacts)
 	}
-	if steps < 15 {
+	if steps < 25 {
 		t.Fatalf("only %d browser steps ran", steps)
 	}
 
@@ -598,7 +679,37 @@ func TestBrowserE2E(t *testing.T) {
 		}
 		t.Fatalf("the SDK stream did not receive the UI's change: %s", why)
 	})
-	for _, f := range []string{"login", "flags", "flag-detail", "flag-rollout-refused", "segments", "insights", "experiment-results", "end-users", "sdk-keys", "members", "viewer-flag"} {
+	// The trigger the browser created and called turned theme-config on:
+	// the SDK connection sees it.
+	t.Run("sdk-stream-sees-the-trigger", func(t *testing.T) {
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			f, ok, err := stream.flag("theme-config")
+			if err != nil {
+				t.Fatalf("stream broke: %v", err)
+			}
+			if ok && f.IsEnabled {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatal("the SDK stream never saw theme-config turned on by the trigger")
+	})
+	// The webhook the browser created received the signed test event and,
+	// subscribed to flag.toggled, the toggle of the clone in the compare step.
+	t.Run("webhook-receiver-got-the-events", func(t *testing.T) {
+		deadline := time.Now().Add(30 * time.Second)
+		for !hooks.got("webhook.test") || !hooks.got("flag.toggled") {
+			if time.Now().After(deadline) {
+				hooks.mu.Lock()
+				defer hooks.mu.Unlock()
+				t.Fatalf("the receiver got %v; want a signed webhook.test and flag.toggled", hooks.events)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	for _, f := range []string{"audit-log", "flag-history", "webhooks", "flag-triggers", "flag-schedule", "schedules", "flag-compare", "flags-stale", "flag-code-refs", "change-comment",
+		"login", "flags", "flag-detail", "flag-rollout-refused", "segments", "insights", "experiment-results", "end-users", "sdk-keys", "members", "viewer-flag"} {
 		if st, err := os.Stat(filepath.Join(artifacts, f+".png")); err != nil || st.Size() < 5000 {
 			t.Errorf("screenshot %s.png missing or tiny (%v)", f, err)
 		}

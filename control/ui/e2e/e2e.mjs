@@ -4,7 +4,9 @@
 //
 // Input (environment): SY_UI_URL, SY_ADMIN_EMAIL, SY_ADMIN_PASSWORD,
 // SY_FLAG_KEY (a new flag key), SY_VIEWER_EMAIL, SY_VIEWER_PASSWORD,
-// SY_ARTIFACTS (screenshot directory), SY_CHROMIUM (default /usr/bin/chromium).
+// SY_ARTIFACTS (screenshot directory), SY_CHROMIUM (default /usr/bin/chromium),
+// SY_WEBHOOK_URL (a receiver that answers 2xx; without it the test delivery
+// only has to appear in the log).
 // Output: one JSON object per line on stdout: {"step","ok","ms","error"?};
 // the last line is {"done":true,"passed":N,"failed":M}. The first failing
 // step ends the run (later steps depend on it) after a screenshot.
@@ -23,6 +25,7 @@ const admin = { email: env('SY_ADMIN_EMAIL'), password: env('SY_ADMIN_PASSWORD')
 const viewer = { email: env('SY_VIEWER_EMAIL'), password: env('SY_VIEWER_PASSWORD') };
 const flagKey = env('SY_FLAG_KEY');
 const shots = env('SY_ARTIFACTS');
+const webhookURL = env('SY_WEBHOOK_URL', '');
 const flagName = 'E2E checkout ' + flagKey;
 mkdirSync(shots, { recursive: true });
 
@@ -257,6 +260,82 @@ try {
     await expectCount(page.getByLabel('Rule 2 name'), 0, 'rule 2 after discard');
   });
 
+  await step('audit-entry-names-the-changed-rule', async () => {
+    // the flag's History tab: the save of rule-30-70-saved with its field-level diff
+    await page.getByRole('tab', { name: 'History' }).click();
+    const hist = page.getByRole('tabpanel');
+    await expectVisible(hist.getByRole('listitem').filter({ hasText: "rule 'French pro users'" }), 'history entry naming the rule');
+    await expectVisible(hist.getByText(/country Equal FR/), 'the condition in the diff');
+    await shot('flag-history');
+    // the audit log page, filtered by the flag's key and the admin as actor
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Audit log' }).click();
+    await expectVisible(page.getByRole('heading', { name: 'Audit log', level: 1 }), 'audit page');
+    await page.getByLabel('Resource (key or id)', { exact: true }).fill(flagKey);
+    await page.getByLabel('Actor', { exact: true }).selectOption({ label: admin.email });
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    const entries = page.getByRole('list', { name: 'Audit entries' });
+    await expectVisible(entries.getByRole('listitem').filter({ hasText: "rule 'French pro users'" }), 'audit log entry naming the rule');
+    await page.waitForFunction((k) => [...document.querySelectorAll('.audit-entry .mono')].every((e) => e.textContent.trim() === k), flagKey);
+    // a time range that ends before the flag existed shows nothing
+    await page.getByLabel('To', { exact: true }).fill('2020-01-01T00:00');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await expectVisible(page.getByText('No entries.'), 'empty result for an old time range');
+    await page.getByLabel('To', { exact: true }).fill('');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await expectVisible(entries, 'entries again');
+    await shot('audit-log');
+  });
+
+  await step('change-comment-required-asks-on-every-write', async () => {
+    // on the audit page: require comments in dev; a toggle then asks for one
+    const req = page.getByRole('checkbox', { name: /Require a change comment/ });
+    await req.check();
+    await page.waitForFunction(() => document.querySelector('.card input[type=checkbox]')?.checked === true);
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Flags', exact: true }).click();
+    const sw = page.getByRole('switch', { name: 'Enable welcome-banner' });
+    const was = await sw.getAttribute('aria-checked');
+    await sw.click();
+    const dlg = page.getByRole('dialog', { name: 'Change comment' });
+    await dlg.getByRole('button', { name: 'Apply change' }).click();
+    await expectText(dlg.getByRole('alert'), /requires a change comment/, 'empty comment refused in the dialog');
+    await dlg.getByLabel('Change comment').fill('e2e: comment required');
+    await page.screenshot({ path: join(shots, 'change-comment.png') }); // the toggle is busy while the dialog is open: no settle
+    await dlg.getByRole('button', { name: 'Apply change' }).click();
+    await page.waitForFunction((w) => document.querySelector('[role=switch][aria-label="Enable welcome-banner"]')?.getAttribute('aria-checked') !== w, was);
+    await sw.click(); // back as it was; the dialog offers the last comment
+    await dlg.getByRole('button', { name: 'Apply change' }).click();
+    await page.waitForFunction((w) => document.querySelector('[role=switch][aria-label="Enable welcome-banner"]')?.getAttribute('aria-checked') === w, was);
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Audit log' }).click();
+    await expectVisible(page.getByRole('listitem').filter({ hasText: 'e2e: comment required' }).filter({ hasText: 'welcome-banner' }), 'the comment in the audit log');
+    await req.uncheck();
+    await dlg.getByRole('button', { name: 'Apply change' }).click();
+    await page.waitForFunction(() => document.querySelector('.card input[type=checkbox]')?.checked === false);
+  });
+
+  await step('schedule-draft-and-cancel', async () => {
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Flags', exact: true }).click();
+    await page.getByRole('link', { name: flagName }).click();
+    await page.getByLabel('Name', { exact: true }).fill(flagName + ' (scheduled)');
+    await page.getByRole('button', { name: 'Schedule instead…' }).click();
+    const form = page.getByRole('form', { name: 'Schedule this draft' });
+    await form.getByLabel('Apply at').fill('2020-01-01T00:00');
+    await form.getByRole('button', { name: 'Schedule this draft' }).click();
+    const at = form.getByLabel('Apply at');
+    await page.waitForFunction((el) => el.getAttribute('aria-invalid') === 'true', await at.elementHandle());
+    await expectText(page.locator('#' + (await at.getAttribute('aria-describedby'))), /in the past/, 'past time refused next to the field');
+    await form.getByLabel('Apply at').fill('2099-06-01T12:00');
+    await form.getByRole('button', { name: 'Schedule this draft' }).click();
+    await expectText(form.getByRole('status'), /Scheduled for 2099-06-01/, 'scheduled');
+    await expectText(page.getByTestId('schedule-status').first(), /^pending$/, 'pending schedule on the flag');
+    await shot('flag-schedule');
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Schedules' }).click();
+    await expectVisible(page.getByRole('heading', { name: 'Scheduled changes', level: 1 }), 'schedules page');
+    const row = page.getByRole('row', { name: new RegExp('Schedule of ' + flagKey) });
+    await row.getByRole('button', { name: /^Cancel the schedule/ }).click();
+    await expectText(row.getByTestId('schedule-status'), /^cancelled$/, 'cancelled');
+    await shot('schedules');
+  });
+
   await step('flag-list-toggle-in-place', async () => {
     await page.getByRole('link', { name: 'Flags', exact: true }).click();
     const sw = page.getByRole('switch', { name: 'Enable theme-config' });
@@ -265,6 +344,55 @@ try {
     await page.waitForFunction(() => document.querySelector('[role=switch][aria-label="Enable theme-config"]')?.getAttribute('aria-checked') === 'true');
     await sw.click();
     await page.waitForFunction(() => document.querySelector('[role=switch][aria-label="Enable theme-config"]')?.getAttribute('aria-checked') === 'false');
+  });
+
+  await step('trigger-url-flips-the-flag', async () => {
+    // theme-config is off (previous step); a trigger that turns it on, called with a plain POST
+    await page.getByRole('link', { name: 'Theme configuration' }).click();
+    await page.getByRole('tab', { name: 'Triggers' }).click();
+    const form = page.getByRole('form', { name: 'Create trigger' });
+    await form.getByLabel('Trigger action').selectOption('on');
+    await form.getByLabel('Trigger description').fill('e2e: turn on from CI');
+    await form.getByRole('button', { name: 'Create trigger' }).click();
+    const urlText = (await page.getByLabel('New trigger URL').textContent()).trim();
+    if (!/\/api\/v1\/triggers\/run\/syr_/.test(urlText)) throw new Error('trigger URL: ' + urlText);
+    await shot('flag-triggers');
+    const res = await fetch(urlText, { method: 'POST' });
+    const body = await res.json();
+    if (res.status !== 200 || !body.isEnabled || !body.changed) throw new Error(`trigger run: ${res.status} ${JSON.stringify(body)}`);
+    await page.getByRole('button', { name: 'Refresh triggers' }).click();
+    await page.waitForFunction(() => document.querySelector('[role=switch][aria-label="Enable theme-config"]')?.getAttribute('aria-checked') === 'true');
+    await expectText(page.getByTestId('trigger-count'), /^1$/, 'run count');
+    const last = await page.getByRole('row', { name: /Trigger turn on/ }).getByRole('cell').nth(5).textContent();
+    if (!/UTC/.test(last)) throw new Error('last triggered: ' + last);
+    // disable the trigger: a second run is refused
+    await page.getByRole('switch', { name: /^Enable trigger / }).click();
+    await page.waitForFunction(() => document.querySelector('[role=switch][aria-label^="Enable trigger "]')?.getAttribute('aria-checked') === 'false');
+    const again = await fetch(urlText, { method: 'POST' });
+    if (again.status !== 409) throw new Error('a disabled trigger answered ' + again.status);
+  });
+
+  await step('webhook-send-test-shows-a-delivery', async () => {
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    const form = page.getByRole('form', { name: 'Create webhook' });
+    await form.getByLabel('Payload URL').fill('ftp://example.com/hook');
+    await form.getByLabel('Webhook name').fill('e2e receiver');
+    await form.getByRole('button', { name: 'Create webhook' }).click();
+    const u = form.getByLabel('Payload URL');
+    await page.waitForFunction((el) => el.getAttribute('aria-invalid') === 'true', await u.elementHandle());
+    await expectText(page.locator('#' + (await u.getAttribute('aria-describedby'))), /http/, 'URL error next to the field');
+    await u.fill(webhookURL || 'http://127.0.0.1:9/hook');
+    await form.getByRole('checkbox', { name: 'flag.toggled' }).check();
+    await form.getByRole('button', { name: 'Create webhook' }).click();
+    await expectVisible(page.getByLabel('New signing secret'), 'signing secret shown once');
+    await page.getByRole('button', { name: 'Send test to e2e receiver' }).click();
+    await expectText(page.getByRole('status', { name: 'Test result of e2e receiver' }), webhookURL ? /delivered: HTTP 200 in \d+ ms/ : /Test/, 'test result');
+    const log = page.getByRole('region', { name: 'Delivery log of e2e receiver' });
+    const row = log.getByRole('row').filter({ hasText: 'webhook.test' });
+    await expectVisible(row, 'the test delivery in the log');
+    if (webhookURL) await expectText(row, /delivered\s*HTTP 200.*\d+ ms.*ok from the e2e receiver/, 'status, latency and response excerpt');
+    await shot('webhooks');
   });
 
   await step('pages-render', async () => {
@@ -366,6 +494,46 @@ try {
     await expectVisible(page.getByRole('link', { name: flagKey + '-clone', exact: true }), 'restored flag in the active list');
   });
 
+  await step('compare-and-copy-across-environments', async () => {
+    // the restored clone (off) exists in dev and, copied earlier, in prod (off):
+    // turn it on in dev, compare, copy the on/off part, compare again
+    await page.getByRole('link', { name: flagKey + '-clone', exact: true }).click();
+    const sw = page.getByRole('switch', { name: 'Enable ' + flagKey + '-clone' });
+    await sw.click();
+    await page.waitForFunction((k) => document.querySelector(`[role=switch][aria-label="Enable ${k}-clone"]`)?.getAttribute('aria-checked') === 'true', flagKey);
+    await page.getByRole('tab', { name: 'Compare' }).click();
+    await page.getByLabel('Compare with environment').selectOption({ label: 'prod' });
+    await page.getByRole('button', { name: 'Compare', exact: true }).click();
+    await expectText(page.getByTestId('compare-status'), /^1 part differs between dev and prod/, 'one differing part');
+    await expectCount(page.getByRole('row', { name: /^Difference in/ }), 1, 'difference rows');
+    await expectVisible(page.getByRole('row', { name: 'Difference in On/off' }), 'the on/off difference');
+    await shot('flag-compare');
+    await page.getByRole('button', { name: 'Copy selected parts to prod' }).click();
+    await expectText(page.getByTestId('compare-status'), /^Same in dev and prod/, 'no difference after the copy');
+    await expectVisible(page.getByText('Copied On/off to prod.'), 'copy status');
+  });
+
+  await step('stale-badge-and-code-references', async () => {
+    // the Go test uploaded code references that mention checkout-flow only
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Flags', exact: true }).click();
+    const badge = page.getByTestId('stale-welcome-banner');
+    await expectVisible(badge, 'stale badge of welcome-banner');
+    await badge.locator('summary').click();
+    await expectText(badge, /no code references left/, 'the reason, expanded');
+    await expectCount(page.getByTestId('stale-checkout-flow').filter({ hasText: /no code references/ }), 0, 'checkout-flow flagged for missing references');
+    await shot('flags-stale');
+    await page.getByLabel('Status').selectOption('archived');
+    const risk = page.getByTestId('stale-legacy-banner');
+    await expectText(risk.locator('summary'), /^risk$/, 'risk badge of the archived flag still in code');
+    await page.getByLabel('Status').selectOption('');
+    await page.getByRole('link', { name: 'Checkout flow' }).click();
+    await page.getByRole('tab', { name: 'Code references' }).click();
+    const ref = page.getByRole('listitem', { name: 'acme/shop src/checkout/flow.ts:42' });
+    await expectVisible(ref, 'the code reference');
+    await expectText(ref, /main.*src\/checkout\/flow\.ts:42[\s\S]*42\s+if \(client\.variation\('checkout-flow'/, 'branch, file:line and context');
+    await shot('flag-code-refs');
+  });
+
   await step('access-token-created', async () => {
     await page.getByRole('link', { name: 'Access tokens' }).click();
     const form = page.getByRole('form', { name: 'Create token' });
@@ -406,6 +574,22 @@ try {
     await expectCount(page.getByRole('switch'), 0, 'toggle switches on the flag');
     if (!(await page.getByLabel('Rule 1 name').evaluate((el) => el.readOnly))) throw new Error('rule name is editable for a viewer');
     await shot('viewer-flag');
+    await page.getByRole('tab', { name: 'Triggers' }).click();
+    await expectVisible(page.getByRole('heading', { name: 'Triggers' }), 'triggers tab');
+    await expectCount(page.getByRole('button', { name: /^(Create trigger|Reset token|Delete)/ }), 0, 'trigger edit buttons');
+    await expectCount(page.getByRole('switch'), 0, 'trigger switches');
+    await page.getByRole('tab', { name: 'Schedules' }).click();
+    await expectVisible(page.getByRole('heading', { name: 'Scheduled changes' }), 'schedules tab');
+    await expectCount(page.getByRole('button', { name: /^(Schedule this draft|Cancel)/ }), 0, 'schedule edit buttons');
+    await page.getByRole('tab', { name: 'Compare' }).click();
+    await page.getByRole('button', { name: 'Compare', exact: true }).click();
+    await expectVisible(page.getByTestId('compare-status'), 'comparison');
+    await expectCount(page.getByRole('button', { name: /^Copy selected/ }), 0, 'copy parts button');
+    await expectCount(page.getByRole('checkbox'), 0, 'part checkboxes');
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Audit log' }).click();
+    await expectVisible(page.getByRole('list', { name: 'Audit entries' }), 'audit log for a viewer');
+    await expectCount(page.getByRole('checkbox', { name: /Require a change comment/ }), 0, 'settings checkbox');
+    await expectCount(page.getByRole('link', { name: 'Webhooks' }), 0, 'Webhooks link');
     for (const link of ['Segments', 'Experiments', 'SDK keys']) {
       await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: link, exact: true }).click();
       await expectVisible(page.getByRole('heading', { level: 1 }), link);

@@ -48,6 +48,47 @@ export interface Experiment {
 }
 export interface List<T> { items: T[]; total: number }
 
+// workflow: audit log, webhooks, triggers, scheduled changes, compare/copy
+export interface AuditEntry {
+  id: string; orgId: string; projectId?: string; envId?: string; at: number; actor: string; actorName?: string;
+  action: string; resourceType: string; resourceId?: string; resourceKey?: string; comment?: string; changes: string[] | null;
+}
+export interface AuditQuery { type?: string; resource?: string; actor?: string; from?: number; to?: number; offset?: number; limit?: number }
+export interface EnvSettings { envId: string; requireComment: boolean; updatedAt: number }
+export interface Webhook {
+  id: string; orgId: string; name: string; url: string; events: string[]; projectIds?: string[] | null; envIds?: string[] | null;
+  enabled: boolean; createdAt: number; updatedAt: number; createdBy?: string; version: number; description?: string;
+}
+export interface WebhookRequest {
+  name: string; url: string; events: string[]; projectIds: string[]; envIds: string[]; enabled?: boolean;
+  secret?: string; description: string; version?: number;
+}
+export interface DeliveryAttempt { at: number; status: number; latencyMs: number; error?: string; response?: string }
+export interface Delivery {
+  id: string; webhookId: string; event: string; body: string; status: string; nextAt: number;
+  attempts: DeliveryAttempt[] | null; createdAt: number; version: number;
+}
+export interface Trigger {
+  id: string; envId: string; flagId: string; flagKey: string; action: string; description?: string; enabled: boolean;
+  prefix: string; count: number; lastTriggeredAt: number; createdAt: number; createdBy?: string; version: number;
+}
+export interface Schedule {
+  id: string; envId: string; flagId: string; flagKey: string; at: number; draft: Flag; baseVersion: number; onConflict: string;
+  comment?: string; status: string; reason?: string; appliedVersion?: number; appliedAt?: number; createdBy?: string;
+  createdAt: number; version: number;
+}
+export interface PartDiff { part: string; source: unknown; target: unknown }
+export interface FlagCompare { key: string; status: string; parts: PartDiff[] | null }
+export interface StaleFlag {
+  envId: string; envName: string; flagKey: string; flagName: string; isArchived: boolean; stale: boolean; risk: boolean;
+  codeRefs: number; reasons: { code: string; message: string }[] | null;
+}
+export interface StaleReport { days: number; evaluationsKnown: boolean; codeReferencesKnown: boolean; flags: StaleFlag[] | null }
+export interface CodeRef {
+  repository: string; branch: string; commit: string; flagKey: string; token: string; file: string; line: number;
+  contextStart: number; context: string[] | null;
+}
+
 export interface SeriesPoint { time: number; variationId: string; count: number }
 export interface VariationOutcome {
   variationId: string; isBaseline: boolean; exposed: number; converted: number; samples: number;
@@ -87,7 +128,57 @@ export function setToken(t: string) {
 let onUnauthorized: () => void = () => {};
 export function setUnauthorizedHandler(f: () => void) { onUnauthorized = f; }
 
+// Change comments: an environment can require a comment on every write.
+// The application registers a provider; request asks it before each write
+// under /api/v1/envs/{envId}/ and sends the answer as the "comment" field of
+// the JSON body (or the comment query parameter for a body-less write).
+// null from the provider cancels the write.
+export type CommentProvider = (envId: string, method: string, path: string) => Promise<string | null | undefined>;
+let commentProvider: CommentProvider | null = null;
+export function setCommentProvider(f: CommentProvider | null) { commentProvider = f; }
+const settingsCache = new Map<string, Promise<boolean>>();
+// requiresComment says whether an environment requires a change comment
+// (cached; a route missing on an older API means no).
+export function requiresComment(envId: string): Promise<boolean> {
+  let p = settingsCache.get(envId);
+  if (!p) {
+    p = rawRequest<EnvSettings>('GET', `/api/v1/envs/${encodeURIComponent(envId)}/workflow-settings`)
+      .then((s) => !!s.requireComment).catch(() => false);
+    settingsCache.set(envId, p);
+  }
+  return p;
+}
+export function forgetSettings(envId: string) { settingsCache.delete(envId); }
+export class Cancelled extends ApiError {
+  constructor() { super(0, 'cancelled', 'Cancelled: no change comment was given.', 'comment'); }
+}
+
 export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const m = /^\/api\/v1\/envs\/([^/?]+)\//.exec(path);
+  if (method === 'GET' || !m || !commentProvider || /\/evaluate$/.test(path)) return rawRequest<T>(method, path, body);
+  const envId = decodeURIComponent(m[1]);
+  const withComment = async (ask: boolean): Promise<T> => {
+    if (!ask) return rawRequest<T>(method, path, body);
+    const c = await commentProvider!(envId, method, path);
+    if (c == null) throw new Cancelled();
+    if (body && typeof body === 'object' && !Array.isArray(body)) return rawRequest<T>(method, path, { ...(body as object), comment: c });
+    return rawRequest<T>(method, path + (path.includes('?') ? '&' : '?') + 'comment=' + encodeURIComponent(c), body);
+  };
+  const ask = await requiresComment(envId);
+  try {
+    return await withComment(ask);
+  } catch (e) {
+    // the setting changed since it was read: ask once and retry
+    if (!ask && e instanceof ApiError && e.status === 400 && e.field === 'comment') {
+      forgetSettings(envId);
+      settingsCache.set(envId, Promise.resolve(true));
+      return withComment(true);
+    }
+    throw e;
+  }
+}
+
+async function rawRequest<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   const tok = getToken();
   if (tok) headers.Authorization = 'Bearer ' + tok;
@@ -130,6 +221,18 @@ function normFlag(f: Flag): Flag {
   return f;
 }
 const mapList = <T,>(f: (x: T) => T) => (l: List<T>) => ({ ...l, items: (l.items || []).map(f) });
+
+// apiPaths: the routes the API's OpenAPI document lists (read once); pages
+// show sections only when their routes are there.
+let openapiPaths: Promise<Set<string>> | null = null;
+export function apiPaths(): Promise<Set<string>> {
+  if (!openapiPaths) {
+    openapiPaths = request<{ paths?: Record<string, unknown> }>('GET', '/api/openapi.json')
+      .then((d) => new Set(Object.keys(d.paths || {})))
+      .catch(() => new Set<string>());
+  }
+  return openapiPaths;
+}
 
 const v1 = '/api/v1';
 const enc = encodeURIComponent;
@@ -218,4 +321,54 @@ export const api = {
       `/api/analytics/v1/envs/${enc(env)}/flags/${enc(flag)}/variations?from=${from}&to=${to}`),
   experimentResult: (env: string, flag: string, body: object) =>
     request<ExperimentResult>('POST', `/api/analytics/v1/envs/${enc(env)}/flags/${enc(flag)}/experiment`, body),
+
+  // audit log and workflow settings
+  audit: (env: string, q: AuditQuery) => {
+    const p = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '' && v !== 0) p.set(k, String(v));
+    return request<List<AuditEntry>>('GET', `${v1}/envs/${enc(env)}/audit?${p}`);
+  },
+  envSettings: (env: string) => request<EnvSettings>('GET', `${v1}/envs/${enc(env)}/workflow-settings`),
+  putEnvSettings: (env: string, requireComment: boolean) =>
+    request<EnvSettings>('PUT', `${v1}/envs/${enc(env)}/workflow-settings`, { requireComment }).finally(() => forgetSettings(env)),
+
+  // webhooks (organization)
+  webhooks: (org: string) => request<List<Webhook>>('GET', `${v1}/orgs/${enc(org)}/webhooks`),
+  createWebhook: (org: string, w: WebhookRequest) => request<Webhook & { secret: string }>('POST', `${v1}/orgs/${enc(org)}/webhooks`, w),
+  updateWebhook: (org: string, id: string, w: WebhookRequest) => request<Webhook>('PUT', `${v1}/orgs/${enc(org)}/webhooks/${enc(id)}`, w),
+  deleteWebhook: (org: string, id: string) => request<void>('DELETE', `${v1}/orgs/${enc(org)}/webhooks/${enc(id)}`),
+  testWebhook: (org: string, id: string) => request<Delivery>('POST', `${v1}/orgs/${enc(org)}/webhooks/${enc(id)}/test`),
+  deliveries: (org: string, id: string, offset = 0) =>
+    request<List<Delivery>>('GET', `${v1}/orgs/${enc(org)}/webhooks/${enc(id)}/deliveries?limit=20&offset=${offset}`),
+
+  // triggers (per flag)
+  triggers: (env: string, key: string) => request<List<Trigger>>('GET', `${v1}/envs/${enc(env)}/flags/${enc(key)}/triggers`),
+  createTrigger: (env: string, key: string, action: string, description: string) =>
+    request<Trigger & { token: string; url: string }>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/triggers`, { action, description }),
+  updateTrigger: (env: string, id: string, enabled: boolean, version: number) =>
+    request<Trigger>('PUT', `${v1}/envs/${enc(env)}/triggers/${enc(id)}`, { enabled, version }),
+  resetTrigger: (env: string, id: string) => request<Trigger & { token: string; url: string }>('POST', `${v1}/envs/${enc(env)}/triggers/${enc(id)}/reset`),
+  deleteTrigger: (env: string, id: string) => request<void>('DELETE', `${v1}/envs/${enc(env)}/triggers/${enc(id)}`),
+
+  // scheduled changes
+  schedules: (env: string, status = '', flag = '') => {
+    const p = new URLSearchParams();
+    if (status) p.set('status', status);
+    if (flag) p.set('flag', flag);
+    return request<List<Schedule>>('GET', `${v1}/envs/${enc(env)}/schedules?${p}`);
+  },
+  createSchedule: (env: string, key: string, at: number, draft: Flag, onConflict: string) =>
+    request<Schedule>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/schedules`, { at, draft, baseVersion: draft.version, onConflict }),
+  cancelSchedule: (env: string, id: string) => request<Schedule>('POST', `${v1}/envs/${enc(env)}/schedules/${enc(id)}/cancel`),
+
+  // compare and copy across environments
+  compareFlag: (env: string, key: string, target: string) =>
+    request<FlagCompare>('GET', `${v1}/envs/${enc(env)}/flags/${enc(key)}/compare?targetEnvId=${enc(target)}`),
+  copyParts: (env: string, key: string, targetEnvId: string, parts: string[], targetVersion: number) =>
+    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/copy-parts`, { targetEnvId, parts, targetVersion }).then(normFlag),
+
+  // code references and stale flags (project)
+  staleFlags: (project: string) => request<StaleReport>('GET', `${v1}/projects/${enc(project)}/stale-flags`),
+  codeRefs: (project: string, flagKey: string) =>
+    request<List<CodeRef>>('GET', `${v1}/projects/${enc(project)}/code-refs?flagKey=${enc(flagKey)}&limit=200`),
 };

@@ -1,7 +1,7 @@
 // app.tsx: login, the application shell (organization / project /
 // environment switcher, navigation) and the routes.
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, Env, getToken, Me, Org, Project, request, setToken, setUnauthorizedHandler } from './api';
+import { api, apiPaths, ApiError, Env, getToken, Me, Org, Project, request, setToken, setUnauthorizedHandler } from './api';
 import { match, navigate, onLinkClick, usePath } from './router';
 import { Busy, Field, FormError, rank, Select, Session, SessionCtx, Spinner, errText } from './ui';
 import { FlagList } from './pages/flags';
@@ -13,12 +13,16 @@ import { SdkKeys } from './pages/sdk';
 import { Insights } from './pages/insights';
 import { Experiments } from './pages/experiments';
 import { Placeholder, OrgHome } from './pages/misc';
+import { AuditLog } from './pages/audit';
+import { Webhooks } from './pages/webhooks';
+import { Schedules } from './pages/schedules';
+import { CommentDialog } from './comment';
 
 const LAST_ENV = 'sy.lastEnv';
 
 // Sections of an environment. Sections marked `route` appear only when the
-// API (its OpenAPI document) has that route: audit log, webhooks, triggers
-// and schedules arrive with a later issue.
+// API (its OpenAPI document) has that route (an older control plane may not
+// have the workflow routes).
 interface Section { path: string; label: string; route?: string }
 const SECTIONS: Section[] = [
   { path: 'flags', label: 'Flags' },
@@ -77,15 +81,6 @@ function Login({ onLogin }: { onLogin: (t: string) => void }) {
   );
 }
 
-let openapiPaths: Promise<Set<string>> | null = null;
-function apiPaths(): Promise<Set<string>> {
-  if (!openapiPaths) {
-    openapiPaths = request<{ paths?: Record<string, unknown> }>('GET', '/api/openapi.json')
-      .then((d) => new Set(Object.keys(d.paths || {})))
-      .catch(() => new Set<string>());
-  }
-  return openapiPaths;
-}
 
 interface Ctx { orgs: Org[]; org: Org | null; projects: Project[]; project: Project | null; envs: Env[]; env: Env | null }
 
@@ -198,6 +193,7 @@ function Shell({ logout }: { logout: () => void }) {
           </main>
         </div>
       </div>
+      <CommentDialog />
     </SessionCtx.Provider>
   );
 }
@@ -246,7 +242,7 @@ function Routes({ path, ctx }: { path: string; ctx: Ctx }) {
   let m: Record<string, string> | null;
   if ((m = match('/orgs/:org/members', path))) return <Members orgId={m.org} />;
   if ((m = match('/orgs/:org/tokens', path))) return <Tokens orgId={m.org} />;
-  if ((m = match('/orgs/:org/webhooks', path))) return <Placeholder title="Webhooks" text="Webhooks get their page with the webhook issue; the API routes are there." />;
+  if ((m = match('/orgs/:org/webhooks', path))) return <Webhooks key={m.org} orgId={m.org} />;
   if ((m = match('/orgs/:org', path))) return <OrgHome orgId={m.org} />;
   if (!path.startsWith('/envs/')) return <Spinner />;
   if (!ctx.env || !path.startsWith('/envs/' + ctx.env.id)) return <Spinner />;
@@ -259,6 +255,8 @@ function Routes({ path, ctx }: { path: string; ctx: Ctx }) {
   if ((m = match('/envs/:env/insights', path))) return <Insights key={env.id} env={env} />;
   if ((m = match('/envs/:env/experiments', path))) return <Experiments key={env.id} env={env} />;
   if ((m = match('/envs/:env/sdk', path))) return <SdkKeys key={env.id} env={env} />;
+  if ((m = match('/envs/:env/audit', path))) return <AuditLog key={env.id} env={env} />;
+  if ((m = match('/envs/:env/schedules', path))) return <Schedules key={env.id} env={env} />;
   const sec = SECTIONS.find((s) => s.route && path === `/envs/${env.id}/${s.path}`);
   if (sec) return <Placeholder title={sec.label} text={`The ${sec.label.toLowerCase()} page comes with its own issue; the API routes are there.`} />;
   return <Placeholder title="Not found" text={`No page at ${path}.`} />;

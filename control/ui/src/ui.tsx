@@ -56,7 +56,7 @@ interface FieldProps {
   onInput?: (v: string) => void;
   err?: unknown;
   field?: string;
-  type?: 'text' | 'email' | 'password' | 'search' | 'number';
+  type?: 'text' | 'email' | 'password' | 'search' | 'number' | 'url' | 'datetime-local';
   placeholder?: string;
   readOnly?: boolean;
   required?: boolean;

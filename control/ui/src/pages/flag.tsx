@@ -2,7 +2,9 @@
 // targeting, the ordered rule builder, the default rule, archive/restore,
 // and the evaluate panel (when the API has an evaluation route).
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, Condition, Env, Flag, request, Rule, Segment } from '../api';
+import { api, apiPaths, ApiError, Condition, Env, Flag, request, Rule, Segment } from '../api';
+import { FlagHistory } from './audit';
+import { CodeRefs, Compare, ScheduleDraft, Triggers } from './flagextra';
 import { navigate } from '../router';
 import { ConditionRow, ServeEditor } from '../rules';
 import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, Switch, fmtTime, useSession } from '../ui';
@@ -18,6 +20,8 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
   const [err, setErr] = useState<unknown>(null);
   const [loadErr, setLoadErr] = useState<unknown>(null);
   const [saved, setSaved] = useState('');
+  const [tab, setTab] = useState('targeting');
+  const [paths, setPaths] = useState<Set<string>>(new Set());
   const ro = !s.canEdit || !!flag?.isArchived;
 
   const load = async () => {
@@ -30,6 +34,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
     load();
     api.segments(env.id).then((r) => setSegments(r.items)).catch(() => {});
     api.endUserProps(env.id).then((r) => setProps(r.items)).catch(() => {});
+    apiPaths().then(setPaths);
   }, []);
 
   const isDirty = !!flag && !!draft && JSON.stringify(flag) !== JSON.stringify(draft);
@@ -78,6 +83,13 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
     </>}>
       <p class="muted"><a href={`/envs/${env.id}/flags`}>← Flags</a> · {draft.variationType} · version {flag.version} · updated {fmtTime(flag.updatedAt)}</p>
       {flag.isArchived && <p class="notice">This flag is archived: SDKs no longer receive it. Restore it to edit.</p>}
+      <FlagTabs tab={tab} setTab={setTab} paths={paths} />
+      {tab === 'history' && <div role="tabpanel" id="tab-history" aria-labelledby="tabbtn-history"><FlagHistory env={env} flagKey={flag.key} version={flag.version} /></div>}
+      {tab === 'triggers' && <div role="tabpanel" id="tab-triggers" aria-labelledby="tabbtn-triggers"><Triggers env={env} flag={flag} onRun={load} /></div>}
+      {tab === 'schedules' && <div role="tabpanel" id="tab-schedules" aria-labelledby="tabbtn-schedules"><ScheduleDraft env={env} flag={flag} draft={draft} dirty={dirty} /></div>}
+      {tab === 'compare' && <div role="tabpanel" id="tab-compare" aria-labelledby="tabbtn-compare"><Compare env={env} flag={flag} /></div>}
+      {tab === 'code' && <div role="tabpanel" id="tab-code" aria-labelledby="tabbtn-code"><CodeRefs env={env} flag={flag} /></div>}
+      {tab === 'targeting' && <div role="tabpanel" id="tab-targeting" aria-labelledby="tabbtn-targeting">
       <datalist id={propsList}>{['keyId', 'name', ...props].map((p) => <option key={p} value={p} />)}</datalist>
 
       <section class="card" aria-labelledby="h-settings">
@@ -161,11 +173,46 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
         <span role="status" class="saved">{saved || (dirty ? 'Unsaved changes' : '')}</span>
         <button type="button" disabled={!dirty} onClick={() => { setDraft(clone(flag)); setErr(null); }}>Discard changes</button>
         <Busy class="primary" onClick={save} disabled={!dirty} busyText="Saving…">Save changes</Busy>
+        {dirty && paths.has(SCHED_ROUTE) && <button type="button" onClick={() => setTab('schedules')}>Schedule instead…</button>}
       </div>}
 
       {s.canEdit && <CloneCopy env={env} flag={flag} />}
       <EvaluatePanel env={env} flag={flag} />
+      </div>}
     </Page>
+  );
+}
+
+const SCHED_ROUTE = '/api/v1/envs/{envId}/flags/{key}/schedules';
+const TABS: { id: string; label: string; route?: string }[] = [
+  { id: 'targeting', label: 'Targeting' },
+  { id: 'history', label: 'History', route: '/api/v1/envs/{envId}/audit' },
+  { id: 'triggers', label: 'Triggers', route: '/api/v1/envs/{envId}/flags/{key}/triggers' },
+  { id: 'schedules', label: 'Schedules', route: SCHED_ROUTE },
+  { id: 'compare', label: 'Compare', route: '/api/v1/envs/{envId}/flags/{key}/compare' },
+  { id: 'code', label: 'Code references', route: '/api/v1/projects/{projectId}/code-refs' },
+];
+
+// FlagTabs: a tablist (arrow keys move between tabs); the draft stays while
+// another tab is shown.
+function FlagTabs({ tab, setTab, paths }: { tab: string; setTab: (t: string) => void; paths: Set<string> }) {
+  const tabs = TABS.filter((t) => !t.route || paths.has(t.route));
+  if (tabs.length < 2) return null;
+  const move = (d: number) => {
+    const i = (tabs.findIndex((t) => t.id === tab) + d + tabs.length) % tabs.length;
+    setTab(tabs[i].id);
+    setTimeout(() => document.getElementById('tabbtn-' + tabs[i].id)?.focus());
+  };
+  return (
+    <div class="tabs" role="tablist" aria-label="Flag sections" onKeyDown={(e) => {
+      if (e.key === 'ArrowRight') { e.preventDefault(); move(1); } else if (e.key === 'ArrowLeft') { e.preventDefault(); move(-1); }
+    }}>
+      {tabs.map((t) => (
+        <button key={t.id} type="button" role="tab" id={'tabbtn-' + t.id} aria-selected={tab === t.id ? 'true' : 'false'}
+          aria-controls={'tab-' + t.id} tabIndex={tab === t.id ? 0 : -1} class={'tab' + (tab === t.id ? ' on' : '')}
+          onClick={() => setTab(t.id)}>{t.label}</button>
+      ))}
+    </div>
   );
 }
 

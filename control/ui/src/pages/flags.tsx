@@ -1,7 +1,7 @@
 // pages/flags.tsx: the flag list (search, tag and status filters, toggle in
 // place, paging) and the create-flag form.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, Env, Flag, Variation } from '../api';
+import { api, apiPaths, ApiError, Env, Flag, StaleFlag, Variation } from '../api';
 import { navigate } from '../router';
 import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, Switch, fmtTime, useSession } from '../ui';
 
@@ -20,6 +20,7 @@ export function FlagList({ env }: { env: Env }) {
   const [loading, setLoading] = useState(false);
   const [creating, setCreating] = useState(false);
   const [rowErr, setRowErr] = useState<Record<string, string>>({});
+  const [stale, setStale] = useState<Record<string, StaleFlag>>({});
 
   useEffect(() => { const t = setTimeout(() => { setDebounced(q); setOffset(0); }, 250); return () => clearTimeout(t); }, [q]);
 
@@ -43,6 +44,18 @@ export function FlagList({ env }: { env: Env }) {
       setAllTags([...set].sort());
     }).catch(() => {});
   }, [env.id, data?.total]);
+
+  useEffect(() => {
+    // stale flags and archived flags still in code (code references, issue 7)
+    apiPaths().then((p) => {
+      if (!p.has('/api/v1/projects/{projectId}/stale-flags')) return;
+      api.staleFlags(env.projectId).then((r) => {
+        const m: Record<string, StaleFlag> = {};
+        for (const x of r.flags || []) if (x.envId === env.id) m[x.flagKey] = x;
+        setStale(m);
+      }).catch(() => {});
+    });
+  }, [env.id]);
 
   const toggle = async (f: Flag, on: boolean) => {
     setRowErr({ ...rowErr, [f.key]: '' });
@@ -80,7 +93,8 @@ export function FlagList({ env }: { env: Env }) {
             <tbody>
               {data.items.map((f) => (
                 <tr key={f.id}>
-                  <td><a href={`/envs/${env.id}/flags/${encodeURIComponent(f.key)}`}>{f.name}</a><div class="mono muted">{f.key}</div></td>
+                  <td><a href={`/envs/${env.id}/flags/${encodeURIComponent(f.key)}`}>{f.name}</a><div class="mono muted">{f.key}</div>
+                    {stale[f.key] && <StaleBadge r={stale[f.key]} />}</td>
                   <td>{f.variationType}</td>
                   <td>{(f.tags || []).map((t) => <span key={t} class="tag static">{t}</span>)}</td>
                   <td>
@@ -103,6 +117,20 @@ export function FlagList({ env }: { env: Env }) {
         </>
       )}
     </Page>
+  );
+}
+
+// StaleBadge: "stale" or "risk" (archived but still in code); the reasons
+// show on hover (title) and when expanded (keyboard: Enter on the summary).
+function StaleBadge({ r }: { r: StaleFlag }) {
+  const reasons = (r.reasons || []).map((x) => x.message);
+  const kind = r.risk ? 'risk' : r.stale ? 'stale' : '';
+  if (!kind) return null;
+  return (
+    <details class={'stale-badge ' + kind} data-testid={'stale-' + r.flagKey}>
+      <summary title={reasons.join('\n')} aria-label={`${kind}: ${reasons.join('; ')}`}>{kind}</summary>
+      <ul>{reasons.map((m, i) => <li key={i}>{m}</li>)}</ul>
+    </details>
   );
 }
 
