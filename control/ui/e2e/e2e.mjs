@@ -261,12 +261,22 @@ try {
   });
 
   await step('audit-entry-names-the-changed-rule', async () => {
-    // the flag's History tab: the save of rule-30-70-saved with its field-level diff
+    // edit the rule (condition 1: country Equal FR → BE) and save; the flag's
+    // History tab shows the field-level diff naming the rule and the condition
+    const saved = page.getByRole('region', { name: 'Save' }).getByRole('status').last();
+    await page.getByLabel('Rule 1 condition 1 value').fill('BE');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expectText(saved, /Saved/, 'edited rule saved');
     await page.getByRole('tab', { name: 'History' }).click();
     const hist = page.getByRole('tabpanel');
-    await expectVisible(hist.getByRole('listitem').filter({ hasText: "rule 'French pro users'" }), 'history entry naming the rule');
-    await expectVisible(hist.getByText(/country Equal FR/), 'the condition in the diff');
+    await expectVisible(hist.getByRole('listitem').filter({ hasText: /rule 'French pro users': condition.*country.*FR.*→.*BE/ }), 'history entry naming the rule and the condition');
+    await expectVisible(hist.getByText(/rule 'French pro users' added: country Equal FR/), 'the entry of the rule\'s creation');
     await shot('flag-history');
+    // back to FR (the SDK check at the end expects it)
+    await page.getByRole('tab', { name: 'Targeting' }).click();
+    await page.getByLabel('Rule 1 condition 1 value').fill('FR');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expectText(saved, /Saved/, 'rule restored');
     // the audit log page, filtered by the flag's key and the admin as actor
     await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Audit log' }).click();
     await expectVisible(page.getByRole('heading', { name: 'Audit log', level: 1 }), 'audit page');
@@ -274,7 +284,7 @@ try {
     await page.getByLabel('Actor', { exact: true }).selectOption({ label: admin.email });
     await page.getByRole('button', { name: 'Apply filters' }).click();
     const entries = page.getByRole('list', { name: 'Audit entries' });
-    await expectVisible(entries.getByRole('listitem').filter({ hasText: "rule 'French pro users'" }), 'audit log entry naming the rule');
+    await expectVisible(entries.getByRole('listitem').filter({ hasText: /rule 'French pro users': condition.*BE.*→.*FR/ }), 'audit log entry naming the rule');
     await page.waitForFunction((k) => [...document.querySelectorAll('.audit-entry .mono')].every((e) => e.textContent.trim() === k), flagKey);
     // a time range that ends before the flag existed shows nothing
     await page.getByLabel('To', { exact: true }).fill('2020-01-01T00:00');
@@ -356,7 +366,6 @@ try {
     await form.getByRole('button', { name: 'Create trigger' }).click();
     const urlText = (await page.getByLabel('New trigger URL').textContent()).trim();
     if (!/\/api\/v1\/triggers\/run\/syr_/.test(urlText)) throw new Error('trigger URL: ' + urlText);
-    await shot('flag-triggers');
     const res = await fetch(urlText, { method: 'POST' });
     const body = await res.json();
     if (res.status !== 200 || !body.isEnabled || !body.changed) throw new Error(`trigger run: ${res.status} ${JSON.stringify(body)}`);
@@ -365,6 +374,7 @@ try {
     await expectText(page.getByTestId('trigger-count'), /^1$/, 'run count');
     const last = await page.getByRole('row', { name: /Trigger turn on/ }).getByRole('cell').nth(5).textContent();
     if (!/UTC/.test(last)) throw new Error('last triggered: ' + last);
+    await shot('flag-triggers');
     // disable the trigger: a second run is refused
     await page.getByRole('switch', { name: /^Enable trigger / }).click();
     await page.waitForFunction(() => document.querySelector('[role=switch][aria-label^="Enable trigger "]')?.getAttribute('aria-checked') === 'false');

@@ -65,7 +65,7 @@ export function Triggers({ env, flag, onRun }: { env: Env; flag: Flag; onRun: ()
           </tbody>
         </table>
       )}
-      <div class="row">
+      <div class="row spaced">
         <Busy class="small" onClick={async () => { await load(); onRun(); }} busyText="Refreshing…">Refresh triggers</Busy>
       </div>
       {s.canEdit && !flag.isArchived && <form aria-label="Create trigger" onSubmit={(e) => e.preventDefault()}>
