@@ -322,28 +322,48 @@ try {
     await page.waitForFunction(() => document.querySelector('.card input[type=checkbox]')?.checked === false);
   });
 
-  await step('schedule-draft-and-cancel', async () => {
+  await step('schedule-draft-cancel-and-apply', async () => {
     await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Flags', exact: true }).click();
     await page.getByRole('link', { name: flagName }).click();
-    await page.getByLabel('Name', { exact: true }).fill(flagName + ' (scheduled)');
+    await page.getByLabel('Description', { exact: true }).fill('changed by a schedule');
     await page.getByRole('button', { name: 'Schedule instead…' }).click();
     const form = page.getByRole('form', { name: 'Schedule this draft' });
-    await form.getByLabel('Apply at').fill('2020-01-01T00:00');
-    await form.getByRole('button', { name: 'Schedule this draft' }).click();
     const at = form.getByLabel('Apply at');
+    await at.fill('2020-01-01T00:00');
+    await form.getByRole('button', { name: 'Schedule this draft' }).click();
     await page.waitForFunction((el) => el.getAttribute('aria-invalid') === 'true', await at.elementHandle());
     await expectText(page.locator('#' + (await at.getAttribute('aria-describedby'))), /in the past/, 'past time refused next to the field');
-    await form.getByLabel('Apply at').fill('2099-06-01T12:00');
+    await at.fill('2099-06-01T12:00');
     await form.getByRole('button', { name: 'Schedule this draft' }).click();
     await expectText(form.getByRole('status'), /Scheduled for 2099-06-01/, 'scheduled');
     await expectText(page.getByTestId('schedule-status').first(), /^pending$/, 'pending schedule on the flag');
+    // a second one, due in three seconds (local time, with seconds)
+    const soon = await page.evaluate(() => {
+      const d = new Date(Date.now() + 3000), p = (n) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    });
+    await at.fill(soon);
+    await form.getByRole('button', { name: 'Schedule this draft' }).click();
+    await expectText(form.getByRole('status'), /Scheduled for 20(?!99)/, 'second schedule');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=schedule-status]').length === 2);
     await shot('flag-schedule');
     await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Schedules' }).click();
     await expectVisible(page.getByRole('heading', { name: 'Scheduled changes', level: 1 }), 'schedules page');
-    const row = page.getByRole('row', { name: new RegExp('Schedule of ' + flagKey) });
-    await row.getByRole('button', { name: /^Cancel the schedule/ }).click();
-    await expectText(row.getByTestId('schedule-status'), /^cancelled$/, 'cancelled');
+    const far = page.getByRole('row', { name: new RegExp('Schedule of ' + flagKey + ' at 2099') });
+    await far.getByRole('button', { name: /^Cancel the schedule/ }).click();
+    await expectText(far.getByTestId('schedule-status'), /^cancelled$/, 'cancelled');
+    const due = page.getByRole('row', { name: new RegExp('Schedule of ' + flagKey + ' at (?!2099)') });
+    const deadline = Date.now() + 30000;
+    while ((await due.getByTestId('schedule-status').textContent()) !== 'applied') {
+      if (Date.now() > deadline) throw new Error('the due schedule is ' + (await due.getByTestId('schedule-status').textContent()) + ' after 30 s');
+      await page.waitForTimeout(500);
+      await page.getByRole('button', { name: 'Refresh', exact: true }).click();
+    }
     await shot('schedules');
+    await due.getByRole('link', { name: flagKey }).click();
+    await expectVisible(page.getByRole('heading', { name: 'Rules' }), 'flag page');
+    const d = await page.getByLabel('Description', { exact: true }).inputValue();
+    if (d !== 'changed by a schedule') throw new Error('description after the schedule applied: ' + d);
   });
 
   await step('flag-list-toggle-in-place', async () => {

@@ -130,18 +130,27 @@ export function ScheduleDraft({ env, flag, draft, dirty }: { env: Env; flag: Fla
   );
 }
 
+const draftSummary = (d: Flag) => {
+  const n = (d.rules || []).length, t = (d.targetUsers || []).reduce((a, x) => a + (x.keyIds || []).length, 0);
+  return `${d.isEnabled ? 'on' : 'off'} · ${n} rule${n === 1 ? '' : 's'} · ${t} targeted`;
+};
+
 export function ScheduleTable({ env, items, onChange, showFlag }: { env: Env; items: Schedule[]; onChange: () => void; showFlag: boolean }) {
   const s = useSession();
   const [err, setErr] = useState<unknown>(null);
   return <>
     <FormError err={err} />
     <table class="list" aria-label="Scheduled changes">
-      <thead><tr>{showFlag && <th>Flag</th>}<th>Apply at</th><th>State</th><th>Created</th><th>Comment</th>{s.canEdit && <th><span class="sr-only">Actions</span></th>}</tr></thead>
+      <thead><tr>{showFlag && <th>Flag</th>}<th>Apply at</th><th>Draft</th><th>State</th><th>Created</th><th>Comment</th>{s.canEdit && <th><span class="sr-only">Actions</span></th>}</tr></thead>
       <tbody>
         {items.map((x) => (
           <tr key={x.id} aria-label={`Schedule of ${x.flagKey} at ${fmtTime(x.at)}`}>
             {showFlag && <td><a href={`/envs/${env.id}/flags/${encodeURIComponent(x.flagKey)}`}>{x.flagKey}</a></td>}
             <td>{fmtTime(x.at)}</td>
+            <td><details><summary>{draftSummary(x.draft)}</summary><pre class="snippet">{JSON.stringify({
+              name: x.draft.name, description: x.draft.description, isEnabled: x.draft.isEnabled, variations: x.draft.variations,
+              targetUsers: x.draft.targetUsers, rules: x.draft.rules, fallthrough: x.draft.fallthrough, disabledVariationId: x.draft.disabledVariationId,
+            }, null, 2)}</pre></details></td>
             <td><span class={'badge ' + (x.status === 'applied' ? 'ok' : x.status === 'failed' ? 'bad' : '')} data-testid="schedule-status">{x.status}</span>
               {x.reason && <div class="hint">{x.reason}</div>}
               {x.appliedAt ? <div class="hint">at {fmtTime(x.appliedAt)}{x.appliedVersion ? ` (version ${x.appliedVersion})` : ''}</div> : null}</td>
@@ -153,7 +162,7 @@ export function ScheduleTable({ env, items, onChange, showFlag }: { env: Env; it
             }} busyText="Cancelling…">Cancel</Busy>}</td>}
           </tr>
         ))}
-        {items.length === 0 && <tr><td colSpan={6} class="muted">No scheduled changes.</td></tr>}
+        {items.length === 0 && <tr><td colSpan={7} class="muted">No scheduled changes.</td></tr>}
       </tbody>
     </table>
   </>;
