@@ -646,6 +646,7 @@ func TestBrowserE2E(t *testing.T) {
 			if !r.OK {
 				t.Errorf("%s (after %d ms; screenshot %s)", r.Error, r.MS, filepath.Join(artifacts, "FAILED-"+r.Step+".png"))
 			}
+			t.Logf("%d ms", r.MS)
 		})
 	}
 	_, _ = io.Copy(io.Discard, out)
