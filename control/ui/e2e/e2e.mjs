@@ -278,7 +278,7 @@ try {
     await page.getByRole('button', { name: 'Save changes' }).click();
     await expectText(saved, /Saved/, 'rule restored');
     // the audit log page, filtered by the flag's key and the admin as actor
-    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Audit log', exact: true }).click();
     await expectVisible(page.getByRole('heading', { name: 'Audit log', level: 1 }), 'audit page');
     await page.getByLabel('Resource (key or id)', { exact: true }).fill(flagKey);
     await page.getByLabel('Actor', { exact: true }).selectOption({ label: admin.email });
@@ -315,7 +315,7 @@ try {
     await sw.click(); // back as it was; the dialog offers the last comment
     await dlg.getByRole('button', { name: 'Apply change' }).click();
     await page.waitForFunction((w) => document.querySelector('[role=switch][aria-label="Enable welcome-banner"]')?.getAttribute('aria-checked') === w, was);
-    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Audit log', exact: true }).click();
     await expectVisible(page.getByRole('listitem').filter({ hasText: 'e2e: comment required' }).filter({ hasText: 'welcome-banner' }), 'the comment in the audit log');
     await req.uncheck();
     await dlg.getByRole('button', { name: 'Apply change' }).click();
@@ -423,6 +423,12 @@ try {
     await expectVisible(row, 'the test delivery in the log');
     if (webhookURL) await expectText(row, /delivered\s*HTTP 200.*\d+ ms.*ok from the e2e receiver/, 'status, latency and response excerpt');
     await shot('webhooks');
+    // the organization's audit log has the webhook's creation (no environment)
+    await page.getByRole('link', { name: 'Organization audit log' }).click();
+    await page.getByLabel('Resource type').selectOption('webhook');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await expectVisible(page.getByRole('listitem', { name: 'webhook e2e receiver created' }), 'webhook creation in the organization audit log');
+    await shot('org-audit-log');
   });
 
   await step('pages-render', async () => {
@@ -616,7 +622,7 @@ try {
     await expectVisible(page.getByTestId('compare-status'), 'comparison');
     await expectCount(page.getByRole('button', { name: /^Copy selected/ }), 0, 'copy parts button');
     await expectCount(page.getByRole('checkbox'), 0, 'part checkboxes');
-    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Audit log', exact: true }).click();
     await expectVisible(page.getByRole('list', { name: 'Audit entries' }), 'audit log for a viewer');
     await expectCount(page.getByRole('checkbox', { name: /Require a change comment/ }), 0, 'settings checkbox');
     await expectCount(page.getByRole('link', { name: 'Webhooks' }), 0, 'Webhooks link');

@@ -235,6 +235,12 @@ export function apiPaths(): Promise<Set<string>> {
 }
 
 const v1 = '/api/v1';
+
+function auditParams(q: AuditQuery): URLSearchParams {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '' && v !== 0) p.set(k, String(v));
+  return p;
+}
 const enc = encodeURIComponent;
 
 export const api = {
@@ -323,11 +329,8 @@ export const api = {
     request<ExperimentResult>('POST', `/api/analytics/v1/envs/${enc(env)}/flags/${enc(flag)}/experiment`, body),
 
   // audit log and workflow settings
-  audit: (env: string, q: AuditQuery) => {
-    const p = new URLSearchParams();
-    for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '' && v !== 0) p.set(k, String(v));
-    return request<List<AuditEntry>>('GET', `${v1}/envs/${enc(env)}/audit?${p}`);
-  },
+  audit: (env: string, q: AuditQuery) => request<List<AuditEntry>>('GET', `${v1}/envs/${enc(env)}/audit?${auditParams(q)}`),
+  orgAudit: (org: string, q: AuditQuery) => request<List<AuditEntry>>('GET', `${v1}/orgs/${enc(org)}/audit?${auditParams(q)}`),
   envSettings: (env: string) => request<EnvSettings>('GET', `${v1}/envs/${enc(env)}/workflow-settings`),
   putEnvSettings: (env: string, requireComment: boolean) =>
     request<EnvSettings>('PUT', `${v1}/envs/${enc(env)}/workflow-settings`, { requireComment }).finally(() => forgetSettings(env)),

@@ -40,6 +40,7 @@ const ORG_SECTIONS: Section[] = [
   { path: 'members', label: 'Members' },
   { path: 'tokens', label: 'Access tokens' },
   { path: 'webhooks', label: 'Webhooks', route: '/api/v1/orgs/{orgId}/webhooks' },
+  { path: 'audit', label: 'Organization audit log', route: '/api/v1/orgs/{orgId}/audit' },
 ];
 
 export function App() {
@@ -243,6 +244,7 @@ function Routes({ path, ctx }: { path: string; ctx: Ctx }) {
   if ((m = match('/orgs/:org/members', path))) return <Members orgId={m.org} />;
   if ((m = match('/orgs/:org/tokens', path))) return <Tokens orgId={m.org} />;
   if ((m = match('/orgs/:org/webhooks', path))) return <Webhooks key={m.org} orgId={m.org} />;
+  if ((m = match('/orgs/:org/audit', path))) return <AuditLog key={m.org} orgId={m.org} />;
   if ((m = match('/orgs/:org', path))) return <OrgHome orgId={m.org} />;
   if (!path.startsWith('/envs/')) return <Spinner />;
   if (!ctx.env || !path.startsWith('/envs/' + ctx.env.id)) return <Spinner />;
@@ -255,7 +257,7 @@ function Routes({ path, ctx }: { path: string; ctx: Ctx }) {
   if ((m = match('/envs/:env/insights', path))) return <Insights key={env.id} env={env} />;
   if ((m = match('/envs/:env/experiments', path))) return <Experiments key={env.id} env={env} />;
   if ((m = match('/envs/:env/sdk', path))) return <SdkKeys key={env.id} env={env} />;
-  if ((m = match('/envs/:env/audit', path))) return <AuditLog key={env.id} env={env} />;
+  if ((m = match('/envs/:env/audit', path))) return <AuditLog key={env.id} env={env} orgId={env.orgId} />;
   if ((m = match('/envs/:env/schedules', path))) return <Schedules key={env.id} env={env} />;
   const sec = SECTIONS.find((s) => s.route && path === `/envs/${env.id}/${s.path}`);
   if (sec) return <Placeholder title={sec.label} text={`The ${sec.label.toLowerCase()} page comes with its own issue; the API routes are there.`} />;

@@ -1,18 +1,19 @@
-// pages/audit.tsx: the audit log of an environment (filters: resource type
-// and key, actor, time range; paging), the environment's "require a change
-// comment" setting, and the History of one flag (its entries with the
-// field-level diffs).
+// pages/audit.tsx: the audit log of an environment or of the whole
+// organization (filters: resource type and key, actor, time range; paging),
+// the environment's "require a change comment" setting, and the History of
+// one flag (its entries with the field-level diffs).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, AuditEntry, AuditQuery, Env, Member } from '../api';
 import { Busy, Field, FormError, Page, Select, Spinner, fmtTime, useSession } from '../ui';
 
 const PAGE = 25;
 const TYPES = ['flag', 'segment', 'trigger', 'schedule', 'environment', 'secret', 'metric', 'experiment', 'settings'];
+const ORG_TYPES = [...TYPES, 'webhook', 'member', 'token', 'project', 'organization'];
 
 // toMs reads a datetime-local value (the browser's local time) as Unix ms.
 const toMs = (v: string) => (v ? new Date(v).getTime() : 0);
 
-export function AuditEntries({ items, showResource = true }: { items: AuditEntry[]; showResource?: boolean }) {
+export function AuditEntries({ items, showResource = true, envName }: { items: AuditEntry[]; showResource?: boolean; envName?: (id?: string) => string }) {
   if (items.length === 0) return <p class="muted">No entries.</p>;
   return (
     <ol class="audit" aria-label="Audit entries">
@@ -21,6 +22,7 @@ export function AuditEntries({ items, showResource = true }: { items: AuditEntry
           <div class="audit-head">
             <span class="badge">{e.resourceType}</span> <b>{e.action}</b>
             {showResource && (e.resourceKey || e.resourceId) && <span class="mono"> {e.resourceKey || e.resourceId}</span>}
+            {envName && envName(e.envId) && <span class="badge">{envName(e.envId)}</span>}
             <span class="muted"> by {e.actorName || e.actor || 'system'} · {fmtTime(e.at)}</span>
           </div>
           {e.comment && <div class="audit-comment">“{e.comment}”</div>}
@@ -31,7 +33,9 @@ export function AuditEntries({ items, showResource = true }: { items: AuditEntry
   );
 }
 
-export function AuditLog({ env }: { env: Env }) {
+// AuditLog: with env, that environment's log; without, the organization's
+// (every environment plus webhooks, members, tokens, projects).
+export function AuditLog({ env, orgId }: { env?: Env; orgId: string }) {
   const s = useSession();
   const [type, setType] = useState('');
   const [resource, setResource] = useState('');
@@ -49,19 +53,22 @@ export function AuditLog({ env }: { env: Env }) {
     const my = ++seq.current;
     setLoading(true);
     try {
-      const d = await api.audit(env.id, { ...applied, offset, limit: PAGE });
+      const q = { ...applied, offset, limit: PAGE };
+      const d = await (env ? api.audit(env.id, q) : api.orgAudit(orgId, q));
       if (my === seq.current) { setData({ items: d.items || [], total: d.total }); setErr(null); }
     } catch (e) { if (my === seq.current) setErr(e); } finally { if (my === seq.current) setLoading(false); }
   };
   useEffect(() => { load(); }, [JSON.stringify(applied), offset]);
-  useEffect(() => { if (s.org) api.members(s.org.id).then((r) => setMembers(r.items)).catch(() => {}); }, [s.org?.id]);
-  const apply = () => { setOffset(0); setApplied({ type, resource: resource.trim(), actor, from: toMs(from), to: toMs(to) }); };
+  useEffect(() => { api.members(orgId).then((r) => setMembers(r.items)).catch(() => {}); }, [orgId]);
+  // "to" is inclusive to the end of its minute
+  const apply = () => { setOffset(0); setApplied({ type, resource: resource.trim(), actor, from: toMs(from), to: to ? toMs(to) + 59_999 : 0 }); };
+  const envName = (id?: string) => (id && !env ? s.envs.find((e) => e.id === id)?.name || '' : '');
   return (
-    <Page title="Audit log">
-      {s.isAdmin && <CommentSetting env={env} />}
+    <Page title={env ? 'Audit log' : `Audit log of ${s.org?.name || 'the organization'}`}>
+      {env && s.isAdmin && <CommentSetting env={env} />}
       <form class="filters" role="search" aria-label="Filter the audit log" onSubmit={(e) => { e.preventDefault(); apply(); }}>
         <Select label="Resource type" value={type} onChange={setType} err={err} field="type"
-          options={[{ value: '', label: 'Any' }, ...TYPES.map((t) => ({ value: t, label: t }))]} />
+          options={[{ value: '', label: 'Any' }, ...(env ? TYPES : ORG_TYPES).map((t) => ({ value: t, label: t }))]} />
         <Field label="Resource (key or id)" value={resource} onInput={setResource} err={err} field="resource" placeholder="checkout-flow" />
         <Select label="Actor" value={actor} onChange={setActor} err={err} field="actor"
           options={[{ value: '', label: 'Anyone' }, ...members.map((m) => ({ value: m.userId, label: m.email }))]} />
@@ -72,7 +79,7 @@ export function AuditLog({ env }: { env: Env }) {
       <FormError err={err} fields={['type', 'resource', 'actor', 'from', 'to']} />
       {!data ? <Spinner /> : (
         <div aria-busy={loading ? 'true' : undefined}>
-          <AuditEntries items={data.items} />
+          <AuditEntries items={data.items} envName={envName} />
           <div class="pager">
             <span class="muted">{data.total} entr{data.total === 1 ? 'y' : 'ies'}{data.total > 0 ? ` · ${offset + 1}–${Math.min(offset + PAGE, data.total)}` : ''}</span>
             <button type="button" class="small" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>Previous page</button>
