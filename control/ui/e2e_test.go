@@ -5,6 +5,9 @@ package ui_test
 import (
 	"bufio"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -523,9 +526,12 @@ func seedWorkflow(t *testing.T, p *platform) {
 	}, nil)
 }
 
-// receiver is the webhook endpoint of the browser test: it records the
-// event kinds it receives and answers 200.
+// receiver is the webhook endpoint of the browser test: it checks each
+// delivery's signature (X-Switchyard-Signature: "sha256=" + hex HMAC-SHA256
+// of timestamp + "." + body under the secret the browser typed), records the
+// event kind ("<kind> (bad signature)" when it does not verify) and answers 200.
 type receiver struct {
+	secret string
 	mu     sync.Mutex
 	events []string
 }
@@ -540,8 +546,11 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if kind == "" {
 		kind = ev.Kind
 	}
-	if r.Header.Get("X-Switchyard-Signature") == "" {
-		kind += " (unsigned)"
+	m := hmac.New(sha256.New, []byte(rc.secret))
+	m.Write([]byte(r.Header.Get("X-Switchyard-Timestamp") + "."))
+	m.Write(b)
+	if want := "sha256=" + hex.EncodeToString(m.Sum(nil)); !hmac.Equal([]byte(want), []byte(r.Header.Get("X-Switchyard-Signature"))) {
+		kind += " (bad signature)"
 	}
 	rc.mu.Lock()
 	rc.events = append(rc.events, kind)
@@ -596,7 +605,7 @@ func TestBrowserE2E(t *testing.T) {
 
 	seed(t, p)
 	seedWorkflow(t, p)
-	hooks := &receiver{}
+	hooks := &receiver{secret: fmt.Sprintf("e2e-webhook-secret-%d", rand.Uint64())}
 	hookSrv := httptest.NewServer(hooks)
 	defer hookSrv.Close()
 
@@ -617,6 +626,7 @@ func TestBrowserE2E(t *testing.T) {
 		"SY_VIEWER_PASSWORD=viewer-password-1",
 		"SY_ARTIFACTS="+artifacts,
 		"SY_WEBHOOK_URL="+hookSrv.URL+"/hook",
+		"SY_WEBHOOK_SECRET="+hooks.secret,
 	)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -709,7 +719,7 @@ func TestBrowserE2E(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
-	for _, f := range []string{"audit-log", "flag-history", "webhooks", "flag-triggers", "flag-schedule", "schedules", "flag-compare", "flags-stale", "flag-code-refs", "change-comment",
+	for _, f := range []string{"audit-log", "flag-history", "webhooks", "flag-triggers", "flag-schedule", "schedules", "flag-compare", "flags-stale", "flag-code-refs", "change-comment", "org-audit-log",
 		"login", "flags", "flag-detail", "flag-rollout-refused", "segments", "insights", "experiment-results", "end-users", "sdk-keys", "members", "viewer-flag"} {
 		if st, err := os.Stat(filepath.Join(artifacts, f+".png")); err != nil || st.Size() < 5000 {
 			t.Errorf("screenshot %s.png missing or tiny (%v)", f, err)

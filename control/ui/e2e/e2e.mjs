@@ -6,7 +6,8 @@
 // SY_FLAG_KEY (a new flag key), SY_VIEWER_EMAIL, SY_VIEWER_PASSWORD,
 // SY_ARTIFACTS (screenshot directory), SY_CHROMIUM (default /usr/bin/chromium),
 // SY_WEBHOOK_URL (a receiver that answers 2xx; without it the test delivery
-// only has to appear in the log).
+// only has to appear in the log), SY_WEBHOOK_SECRET (the signing secret to
+// type in; empty: the API makes one).
 // Output: one JSON object per line on stdout: {"step","ok","ms","error"?};
 // the last line is {"done":true,"passed":N,"failed":M}. The first failing
 // step ends the run (later steps depend on it) after a screenshot.
@@ -26,6 +27,7 @@ const viewer = { email: env('SY_VIEWER_EMAIL'), password: env('SY_VIEWER_PASSWOR
 const flagKey = env('SY_FLAG_KEY');
 const shots = env('SY_ARTIFACTS');
 const webhookURL = env('SY_WEBHOOK_URL', '');
+const webhookSecret = env('SY_WEBHOOK_SECRET', '');
 const flagName = 'E2E checkout ' + flagKey;
 mkdirSync(shots, { recursive: true });
 
@@ -414,8 +416,10 @@ try {
     await expectText(page.locator('#' + (await u.getAttribute('aria-describedby'))), /http/, 'URL error next to the field');
     await u.fill(webhookURL || 'http://127.0.0.1:9/hook');
     await form.getByRole('checkbox', { name: 'flag.toggled' }).check();
+    if (webhookSecret) await form.getByLabel('Signing secret (optional)').fill(webhookSecret);
     await form.getByRole('button', { name: 'Create webhook' }).click();
     await expectVisible(page.getByLabel('New signing secret'), 'signing secret shown once');
+    if (webhookSecret) await expectText(page.getByLabel('New signing secret'), new RegExp('^' + webhookSecret + '$'), 'the secret typed in');
     await page.getByRole('button', { name: 'Send test to e2e receiver' }).click();
     await expectText(page.getByRole('status', { name: 'Test result of e2e receiver' }), webhookURL ? /delivered: HTTP 200 in \d+ ms/ : /Test/, 'test result');
     const log = page.getByRole('region', { name: 'Delivery log of e2e receiver' });
