@@ -402,6 +402,14 @@ try {
     await page.waitForFunction(() => document.querySelector('[role=switch][aria-label^="Enable trigger "]')?.getAttribute('aria-checked') === 'false');
     const again = await fetch(urlText, { method: 'POST' });
     if (again.status !== 409) throw new Error('a disabled trigger answered ' + again.status);
+    // reset the token: a new URL is shown once, the old one is gone
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: /^Reset token of trigger/ }).click();
+    await expectText(page.getByRole('status', { name: 'Trigger URL' }), /New URL of the trigger/, 'new URL notice');
+    const newURL = (await page.getByLabel('New trigger URL').textContent()).trim();
+    if (newURL === urlText || !/\/triggers\/run\/syr_/.test(newURL)) throw new Error('URL after reset: ' + newURL);
+    const old = await fetch(urlText, { method: 'POST' });
+    if (old.status !== 404) throw new Error('the old trigger URL answered ' + old.status);
   });
 
   await step('webhook-send-test-shows-a-delivery', async () => {

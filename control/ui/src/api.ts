@@ -136,16 +136,16 @@ export function setUnauthorizedHandler(f: () => void) { onUnauthorized = f; }
 export type CommentProvider = (envId: string, method: string, path: string) => Promise<string | null | undefined>;
 let commentProvider: CommentProvider | null = null;
 export function setCommentProvider(f: CommentProvider | null) { commentProvider = f; }
-const settingsCache = new Map<string, Promise<boolean>>();
+const settingsCache = new Map<string, { at: number; p: Promise<boolean> }>();
+const SETTINGS_TTL = 60_000;
 // requiresComment says whether an environment requires a change comment
-// (cached; a route missing on an older API means no).
+// (cached for a minute; a route missing on an older API means no).
 export function requiresComment(envId: string): Promise<boolean> {
-  let p = settingsCache.get(envId);
-  if (!p) {
-    p = rawRequest<EnvSettings>('GET', `/api/v1/envs/${encodeURIComponent(envId)}/workflow-settings`)
-      .then((s) => !!s.requireComment).catch(() => false);
-    settingsCache.set(envId, p);
-  }
+  const c = settingsCache.get(envId);
+  if (c && Date.now() - c.at < SETTINGS_TTL) return c.p;
+  const p = rawRequest<EnvSettings>('GET', `/api/v1/envs/${encodeURIComponent(envId)}/workflow-settings`)
+    .then((s) => !!s.requireComment).catch(() => false);
+  settingsCache.set(envId, { at: Date.now(), p });
   return p;
 }
 export function forgetSettings(envId: string) { settingsCache.delete(envId); }
@@ -170,8 +170,7 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   } catch (e) {
     // the setting changed since it was read: ask once and retry
     if (!ask && e instanceof ApiError && e.status === 400 && e.field === 'comment') {
-      forgetSettings(envId);
-      settingsCache.set(envId, Promise.resolve(true));
+      settingsCache.set(envId, { at: Date.now(), p: Promise.resolve(true) });
       return withComment(true);
     }
     throw e;

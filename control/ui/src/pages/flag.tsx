@@ -85,7 +85,10 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
       {flag.isArchived && <p class="notice">This flag is archived: SDKs no longer receive it. Restore it to edit.</p>}
       <FlagTabs tab={tab} setTab={setTab} paths={paths} />
       {tab === 'history' && <div role="tabpanel" id="tab-history" aria-labelledby="tabbtn-history"><FlagHistory env={env} flagKey={flag.key} version={flag.version} /></div>}
-      {tab === 'triggers' && <div role="tabpanel" id="tab-triggers" aria-labelledby="tabbtn-triggers"><Triggers env={env} flag={flag} onRun={load} /></div>}
+      {tab === 'triggers' && <div role="tabpanel" id="tab-triggers" aria-labelledby="tabbtn-triggers"><Triggers env={env} flag={flag} onRun={async () => {
+        // a run changes the flag: take its state, keep unsaved edits
+        try { adopt(await api.flag(env.id, flagKey), true); } catch (e) { setErr(e); }
+      }} /></div>}
       {tab === 'schedules' && <div role="tabpanel" id="tab-schedules" aria-labelledby="tabbtn-schedules"><ScheduleDraft env={env} flag={flag} draft={draft} dirty={dirty} /></div>}
       {tab === 'compare' && <div role="tabpanel" id="tab-compare" aria-labelledby="tabbtn-compare"><Compare env={env} flag={flag} /></div>}
       {tab === 'code' && <div role="tabpanel" id="tab-code" aria-labelledby="tabbtn-code"><CodeRefs env={env} flag={flag} /></div>}
