@@ -719,7 +719,7 @@ func TestBrowserE2E(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
-	for _, f := range []string{"audit-log", "flag-history", "webhooks", "flag-triggers", "flag-schedule", "schedules", "flag-compare", "flags-stale", "flag-code-refs", "change-comment", "org-audit-log",
+	for _, f := range []string{"audit-log", "flag-history", "webhooks", "flag-triggers", "flag-schedule", "schedules", "flag-compare", "flags-stale", "flag-code-refs", "change-comment", "org-audit-log", "webhook-deliveries",
 		"login", "flags", "flag-detail", "flag-rollout-refused", "segments", "insights", "experiment-results", "end-users", "sdk-keys", "members", "viewer-flag"} {
 		if st, err := os.Stat(filepath.Join(artifacts, f+".png")); err != nil || st.Size() < 5000 {
 			t.Errorf("screenshot %s.png missing or tiny (%v)", f, err)

@@ -434,6 +434,16 @@ try {
     const row = log.getByRole('row').filter({ hasText: 'webhook.test' });
     await expectVisible(row, 'the test delivery in the log');
     if (webhookURL) await expectText(row, /delivered\s*HTTP 200.*\d+ ms.*ok from the e2e receiver/, 'status, latency and response excerpt');
+    await shot('webhook-deliveries');
+    // edit: only flag.toggled and only the dev environment (the compare step's toggle in dev still matches)
+    await page.getByRole('button', { name: 'Edit e2e receiver' }).click();
+    const ef = page.getByRole('form', { name: 'Edit webhook e2e receiver' });
+    await ef.getByRole('checkbox', { name: 'flag.updated' }).uncheck();
+    await ef.getByRole('checkbox', { name: /^environment .* \/ dev$/ }).check();
+    await ef.getByRole('button', { name: 'Save webhook' }).click();
+    const wrow = page.getByRole('row', { name: /^e2e receiver http/ });
+    await expectText(wrow, /flag\.toggled.*dev/, 'edited events and filter');
+    if (/flag\.updated/.test(await wrow.textContent())) throw new Error('flag.updated still subscribed');
     await shot('webhooks');
     // the organization's audit log has the webhook's creation (no environment)
     await page.getByRole('link', { name: 'Organization audit log' }).click();
