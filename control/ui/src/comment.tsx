@@ -7,9 +7,18 @@ import { setCommentProvider } from './api';
 
 interface Ask { what: string; resolve: (c: string | null) => void }
 
+// describe names the write in words: "toggle flag welcome-banner",
+// "save flag checkout-flow", "create trigger on flag x"; else method and path.
 const describe = (method: string, path: string) => {
-  const p = path.replace(/^\/api\/v1\/envs\/[^/]+\//, '').split('?')[0];
-  return `${method} ${decodeURIComponent(p)}`;
+  const p = path.replace(/^\/api\/v1\/envs\/[^/]+\//, '').split('?')[0].split('/').map(decodeURIComponent);
+  const verb: Record<string, string> = { PUT: 'save', DELETE: 'delete', POST: 'create' };
+  if (p.length === 2) return `${verb[method] || method} ${p[0].replace(/s$/, '')} ${p[1]}`;
+  if (p.length === 3 && (p[0] === 'flags' || p[0] === 'segments')) {
+    const what = `${p[0].replace(/s$/, '')} ${p[1]}`;
+    if (p[2] === 'triggers' || p[2] === 'schedules') return `${verb[method] || method} ${p[2].replace(/s$/, '')} on ${what}`;
+    return `${p[2]} ${what}`;
+  }
+  return `${method} ${p.join('/')}`;
 };
 
 export function CommentDialog() {
@@ -44,7 +53,7 @@ export function CommentDialog() {
           <div class="field">
             <label for="cc-text">Change comment</label>
             <textarea id="cc-text" ref={input} rows={3} value={text} aria-invalid={err ? 'true' : undefined}
-              aria-describedby={err ? 'cc-err' : undefined} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
+              aria-describedby={err ? 'cc-err' : undefined} onInput={(e) => { setText((e.target as HTMLTextAreaElement).value); setErr(''); }}
               onKeyDown={(e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submit(); } }} />
             {err && <div class="field-error" id="cc-err" role="alert">{err}</div>}
           </div>
