@@ -89,7 +89,9 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
         // a run changes the flag: take its state, keep unsaved edits
         try { adopt(await api.flag(env.id, flagKey), true); } catch (e) { setErr(e); }
       }} /></div>}
-      {tab === 'schedules' && <div role="tabpanel" id="tab-schedules" aria-labelledby="tabbtn-schedules"><ScheduleDraft env={env} flag={flag} draft={draft} dirty={dirty} /></div>}
+      {tab === 'schedules' && <div role="tabpanel" id="tab-schedules" aria-labelledby="tabbtn-schedules"><ScheduleDraft env={env} flag={flag} draft={draft} dirty={dirty} onApplied={async () => {
+        try { adopt(await api.flag(env.id, flagKey), true); } catch (e) { setErr(e); }
+      }} /></div>}
       {tab === 'compare' && <div role="tabpanel" id="tab-compare" aria-labelledby="tabbtn-compare"><Compare env={env} flag={flag} /></div>}
       {tab === 'code' && <div role="tabpanel" id="tab-code" aria-labelledby="tabbtn-code"><CodeRefs env={env} flag={flag} /></div>}
       {tab === 'targeting' && <div role="tabpanel" id="tab-targeting" aria-labelledby="tabbtn-targeting">

@@ -1,7 +1,7 @@
 // pages/flagextra.tsx: sections of the flag page beyond targeting: flag
 // triggers, "schedule this draft" with the flag's scheduled changes, compare
 // and copy parts across environments, and code references.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, CodeRef, Env, Flag, FlagCompare, Schedule, Trigger } from '../api';
 import { Busy, CopyButton, Field, FormError, Select, Spinner, Switch, fmtTime, useSession } from '../ui';
 
@@ -96,20 +96,33 @@ export const localInput = (ms: number) => {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 };
 
-export function ScheduleDraft({ env, flag, draft, dirty }: { env: Env; flag: Flag; draft: Flag; dirty: boolean }) {
+export function ScheduleDraft({ env, flag, draft, dirty, onApplied }: { env: Env; flag: Flag; draft: Flag; dirty: boolean; onApplied: () => void }) {
   const s = useSession();
   const [at, setAt] = useState(localInput(Date.now() + 3600_000));
   const [onConflict, setOnConflict] = useState('fail');
   const [err, setErr] = useState<unknown>(null);
   const [done, setDone] = useState('');
   const [items, setItems] = useState<Schedule[] | null>(null);
-  const load = () => api.schedules(env.id, '', flag.key).then((r) => setItems(r.items)).catch(setErr);
+  const prev = useRef<Schedule[] | null>(null);
+  const load = () => api.schedules(env.id, '', flag.key).then((r) => {
+    const old = prev.current;
+    prev.current = r.items;
+    setItems(r.items);
+    // one that was pending and is applied now changed the flag
+    if (old && r.items.some((x) => x.status === 'applied' && old.some((o) => o.id === x.id && o.status !== 'applied'))) onApplied();
+  }).catch(setErr);
   useEffect(() => { load(); }, [flag.version]);
+  // while a pending schedule is due within a minute, look every 2 s
+  useEffect(() => {
+    if (!items || !items.some((x) => (x.status === 'pending' || x.status === 'applying') && x.at < Date.now() + 60_000)) return;
+    const t = setTimeout(load, 2000);
+    return () => clearTimeout(t);
+  }, [items]);
   return (
     <section class="card" aria-labelledby="h-schedule">
       <h2 id="h-schedule">Scheduled changes</h2>
       {s.canEdit && !flag.isArchived && <form aria-label="Schedule this draft" onSubmit={(e) => e.preventDefault()}>
-        <p class="muted">Applies the flag as edited above (variations, targeting, rules, default rule, on/off — {dirty ? 'including the unsaved changes' : 'no unsaved changes: the flag as saved'}) at the chosen time, instead of now.</p>
+        <p class="muted">Applies the flag as edited on the Targeting tab (variations, targeting, rules, default rule, on/off — {dirty ? 'including the unsaved changes' : 'no unsaved changes: the flag as saved'}) at the chosen time, instead of now.</p>
         <div class="row">
           <Field label="Apply at" type="datetime-local" value={at} onInput={setAt} err={err} field="at" hint="Your local time." />
           <Select label="If the flag changes before then" value={onConflict} onChange={setOnConflict} err={err} field="onConflict"
