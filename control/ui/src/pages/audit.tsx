@@ -3,7 +3,7 @@
 // the environment's "require a change comment" setting, and the History of
 // one flag (its entries with the field-level diffs).
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, AuditEntry, AuditQuery, Env, Member } from '../api';
+import { AccessToken, api, AuditEntry, AuditQuery, Env, Member } from '../api';
 import { Busy, Field, FormError, Page, Select, Spinner, fmtTime, useSession } from '../ui';
 
 const PAGE = 25;
@@ -59,7 +59,11 @@ export function AuditLog({ env, orgId }: { env?: Env; orgId: string }) {
     } catch (e) { if (my === seq.current) setErr(e); } finally { if (my === seq.current) setLoading(false); }
   };
   useEffect(() => { load(); }, [JSON.stringify(applied), offset]);
-  useEffect(() => { api.members(orgId).then((r) => setMembers(r.items)).catch(() => {}); }, [orgId]);
+  const [tokens, setTokens] = useState<AccessToken[]>([]);
+  useEffect(() => {
+    api.members(orgId).then((r) => setMembers(r.items)).catch(() => {});
+    if (s.isAdmin) api.tokens(orgId).then((r) => setTokens(r.items)).catch(() => {}); // writes by access tokens
+  }, [orgId]);
   // "to" is inclusive to the end of its minute
   const apply = () => { setOffset(0); setApplied({ type, resource: resource.trim(), actor, from: toMs(from), to: to ? toMs(to) + 59_999 : 0 }); };
   const envName = (id?: string) => (id && !env ? s.envs.find((e) => e.id === id)?.name || '' : '');
@@ -71,7 +75,8 @@ export function AuditLog({ env, orgId }: { env?: Env; orgId: string }) {
           options={[{ value: '', label: 'Any' }, ...(env ? TYPES : ORG_TYPES).map((t) => ({ value: t, label: t }))]} />
         <Field label="Resource (key or id)" value={resource} onInput={setResource} err={err} field="resource" placeholder="checkout-flow" />
         <Select label="Actor" value={actor} onChange={setActor} err={err} field="actor"
-          options={[{ value: '', label: 'Anyone' }, ...members.map((m) => ({ value: m.userId, label: m.email }))]} />
+          options={[{ value: '', label: 'Anyone' }, ...members.map((m) => ({ value: m.userId, label: m.email })),
+            ...tokens.map((t) => ({ value: 'token:' + t.id, label: `token ${t.name}` }))]} />
         <Field label="From" value={from} onInput={setFrom} err={err} field="from" type="datetime-local" />
         <Field label="To" value={to} onInput={setTo} err={err} field="to" type="datetime-local" />
         <Busy type="submit" onClick={apply}>Apply filters</Busy>
