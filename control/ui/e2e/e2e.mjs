@@ -571,6 +571,19 @@ try {
     await expectVisible(page.getByText('Copied On/off to prod.'), 'copy status');
   });
 
+  await step('compare-environments-and-copy-flags', async () => {
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Compare', exact: true }).click();
+    await page.getByLabel('Compare with environment').selectOption({ label: 'prod' });
+    await page.getByRole('button', { name: 'Compare environments' }).click();
+    await expectVisible(page.getByRole('row', { name: `Flag ${flagKey}-clone: same`, exact: true }), 'the clone is the same after the parts copy');
+    await expectVisible(page.getByRole('row', { name: `Flag ${flagKey}: only in dev`, exact: true }), 'the e2e flag only in dev');
+    await page.getByRole('checkbox', { name: 'Copy ' + flagKey, exact: true }).check();
+    await page.getByRole('button', { name: 'Copy 1 flag to prod' }).click();
+    await expectText(page.getByRole('status').filter({ hasText: flagKey }), new RegExp('^' + flagKey + ': created$'), 'copy result');
+    await expectVisible(page.getByRole('row', { name: `Flag ${flagKey}: differs: on/off`, exact: true }), 'created off in prod: only on/off differs');
+    await shot('env-compare');
+  });
+
   await step('stale-badge-and-code-references', async () => {
     // the Go test uploaded code references that mention checkout-flow only
     await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Flags', exact: true }).click();
@@ -644,6 +657,11 @@ try {
     await expectVisible(page.getByTestId('compare-status'), 'comparison');
     await expectCount(page.getByRole('button', { name: /^Copy selected/ }), 0, 'copy parts button');
     await expectCount(page.getByRole('checkbox'), 0, 'part checkboxes');
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Compare', exact: true }).click();
+    await page.getByRole('button', { name: 'Compare environments' }).click();
+    await expectVisible(page.getByRole('table', { name: 'Flags compared' }), 'environment comparison for a viewer');
+    await expectCount(page.getByRole('checkbox'), 0, 'copy checkboxes');
+    await expectCount(page.getByRole('button', { name: /^Copy/ }), 0, 'copy flags button');
     await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Audit log', exact: true }).click();
     await expectVisible(page.getByRole('list', { name: 'Audit entries' }), 'audit log for a viewer');
     await expectCount(page.getByRole('checkbox', { name: /Require a change comment/ }), 0, 'settings checkbox');

@@ -366,6 +366,10 @@ export const api = {
   // compare and copy across environments
   compareFlag: (env: string, key: string, target: string) =>
     request<FlagCompare>('GET', `${v1}/envs/${enc(env)}/flags/${enc(key)}/compare?targetEnvId=${enc(target)}`),
+  compareEnvs: (env: string, target: string) =>
+    request<{ items: FlagCompare[] | null; different: number }>('GET', `${v1}/envs/${enc(env)}/compare?targetEnvId=${enc(target)}`),
+  copyFlags: (env: string, targetEnvId: string, keys: string[], overwrite: boolean) =>
+    request<List<{ key: string; result: string }>>('POST', `${v1}/envs/${enc(env)}/copy-flags`, { targetEnvId, keys, overwrite }),
   copyParts: (env: string, key: string, targetEnvId: string, parts: string[], targetVersion: number) =>
     request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/copy-parts`, { targetEnvId, parts, targetVersion }).then(normFlag),
 

@@ -16,6 +16,7 @@ import { Placeholder, OrgHome } from './pages/misc';
 import { AuditLog } from './pages/audit';
 import { Webhooks } from './pages/webhooks';
 import { Schedules } from './pages/schedules';
+import { EnvCompare } from './pages/envcompare';
 import { CommentDialog } from './comment';
 
 const LAST_ENV = 'sy.lastEnv';
@@ -33,6 +34,7 @@ const SECTIONS: Section[] = [
   { path: 'sdk', label: 'SDK keys' },
   { path: 'audit', label: 'Audit log', route: '/api/v1/envs/{envId}/audit' },
   { path: 'schedules', label: 'Schedules', route: '/api/v1/envs/{envId}/schedules' },
+  { path: 'compare', label: 'Compare', route: '/api/v1/envs/{envId}/compare' },
   // triggers are per flag (/api/v1/envs/{envId}/flags/{key}/triggers): their
   // place is a section of the flag page
 ];
@@ -259,6 +261,7 @@ function Routes({ path, ctx }: { path: string; ctx: Ctx }) {
   if ((m = match('/envs/:env/sdk', path))) return <SdkKeys key={env.id} env={env} />;
   if ((m = match('/envs/:env/audit', path))) return <AuditLog key={env.id} env={env} orgId={env.orgId} />;
   if ((m = match('/envs/:env/schedules', path))) return <Schedules key={env.id} env={env} />;
+  if ((m = match('/envs/:env/compare', path))) return <EnvCompare key={env.id} env={env} />;
   const sec = SECTIONS.find((s) => s.route && path === `/envs/${env.id}/${s.path}`);
   if (sec) return <Placeholder title={sec.label} text={`The ${sec.label.toLowerCase()} page comes with its own issue; the API routes are there.`} />;
   return <Placeholder title="Not found" text={`No page at ${path}.`} />;
