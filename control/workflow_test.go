@@ -567,3 +567,23 @@ func TestAuditCoversOtherWrites(t *testing.T) {
 func (e EnvInfo) toSecrets() []codec.EnvSecret {
 	return []codec.EnvSecret{{Type: "server", Value: e.ServerSecret}, {Type: "client", Value: e.ClientSecret}}
 }
+
+// TestCommentRequiredByCopyTarget: a copy into an environment that requires
+// change comments needs one, even when the source environment does not.
+func TestCommentRequiredByCopyTarget(t *testing.T) {
+	h := newHarness(t)
+	dev, prod := h.env("dev"), h.env("prod")
+	h.must(200, h.admin, "PUT", "/api/v1/envs/"+prod+"/workflow-settings", map[string]any{"requireComment": true})
+	ver, n := h.envVersion(prod)
+	r := h.do(h.admin, "POST", h.flagsURL(dev)+"/welcome-banner/copy", map[string]any{"targetEnvId": prod, "overwrite": true, "targetVersion": 1})
+	if code, field := r.errField(t); r.Code != 400 || code != "invalid" || field != "comment" {
+		t.Fatalf("copy into prod without a comment: %d %s", r.Code, r.Body)
+	}
+	if v2, n2 := h.envVersion(prod); v2 != ver || n2 != n {
+		t.Fatalf("refused copy changed prod: version %d → %d, flags %d → %d", ver, v2, n, n2)
+	}
+	// Writes that stay in dev need no comment.
+	var f struct{ Version int64 }
+	h.must(200, h.admin, "GET", h.flagsURL(dev)+"/welcome-banner", nil).decode(t, &f)
+	h.must(200, h.admin, "POST", h.flagsURL(dev)+"/welcome-banner/toggle", map[string]any{"version": f.Version})
+}

@@ -226,13 +226,32 @@ func (a *API) run(c *call, rt *Route) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.env != nil && comment == "" {
-		es, err := a.st.GetEnvSettings(c.ctx, c.env.ID)
-		if err != nil {
-			return nil, err
+	if comment == "" {
+		// The environment written to: the one in the path and, for copies,
+		// the target environment.
+		var envs []string
+		if c.env != nil {
+			envs = append(envs, c.env.ID)
 		}
-		if es.RequireComment {
-			return nil, store.Invalid("comment", "this environment requires a change comment: send a \"comment\" field in the body or the %s header", CommentHeader)
+		var target struct {
+			TargetEnvID string `json:"targetEnvId"`
+		}
+		if json.Unmarshal(body, &target) == nil && target.TargetEnvID != "" && (c.env == nil || target.TargetEnvID != c.env.ID) {
+			// Only an environment of the caller's organization: another
+			// organization's settings are none of its business (the
+			// handler refuses that copy with 403).
+			if te, err := a.st.GetEnv(c.ctx, target.TargetEnvID); err == nil && te.OrgID == c.orgID {
+				envs = append(envs, te.ID)
+			}
+		}
+		for _, id := range envs {
+			es, err := a.st.GetEnvSettings(c.ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if es.RequireComment {
+				return nil, store.Invalid("comment", "this environment requires a change comment: send a \"comment\" field in the body or the %s header", CommentHeader)
+			}
 		}
 	}
 	c.ctx = context.WithValue(c.ctx, commentKey{}, comment)
