@@ -5,7 +5,10 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SY_SVC=redis
 DIR="$SY_SERVICES_DIR/redis"
-MATCH="redis-server 127.0.0.1:$SY_REDIS_PORT"
+# redis-server rewrites its command line to "redis-server 127.0.0.1:PORT" once it runs; before that
+# it is "redis-server --daemonize no … --port PORT …". The pid file names the process; the match
+# only guards against a recycled pid, so it must hold in both forms.
+MATCH="redis-server"
 
 svc_status() {
 	if pid="$(sy_pid redis "$MATCH")"; then
