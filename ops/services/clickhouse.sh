@@ -106,7 +106,7 @@ svc_start() {
 	sy_spawn clickhouse clickhouse-server "$MATCH"
 	sy_wait "clickhouse SELECT 1" 120 clickhouse "$MATCH" ready
 	sy_log "ready on native 127.0.0.1:$SY_CLICKHOUSE_TCP_PORT, http 127.0.0.1:$SY_CLICKHOUSE_HTTP_PORT"
-	svc_status
+	sy_settle svc_status
 }
 
 svc_stop() { sy_stop clickhouse "$MATCH" 60; }

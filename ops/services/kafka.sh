@@ -135,7 +135,7 @@ svc_start() {
 	sy_spawn kafka "${JAVA[@]}" kafka.Kafka "$DIR/server.properties"
 	sy_wait "kafka ApiVersions" 180 kafka "$MATCH" ready
 	sy_log "ready on 127.0.0.1:$SY_KAFKA_PORT"
-	svc_status
+	sy_settle svc_status
 }
 
 svc_stop() { sy_stop kafka "$MATCH" 60; }

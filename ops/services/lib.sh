@@ -196,3 +196,14 @@ sy_main() {
 		;;
 	esac
 }
+
+# sy_settle CMD...: runs CMD until it succeeds (3 s at most), then once more for its output. A
+# status check right after "ready" can miss a process that is still settling on a loaded machine.
+sy_settle() {
+	local i
+	for i in $(seq 1 30); do
+		"$@" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	"$@"
+}

@@ -49,7 +49,7 @@ svc_start() {
 	sy_spawn mongo "$BIN" -listen "127.0.0.1:$SY_MONGO_PORT" -dir "$DIR/data"
 	sy_wait "ferretdb listen" 60 mongo "$MATCH" ready
 	sy_log "ready on mongodb://127.0.0.1:$SY_MONGO_PORT/"
-	svc_status
+	sy_settle svc_status
 }
 
 svc_stop() { sy_stop mongo "$MATCH" 20; }

@@ -36,7 +36,7 @@ svc_start() {
 		--protected-mode yes --maxclients 10000
 	sy_wait "redis ping" 30 redis "$MATCH" ready
 	sy_log "ready on 127.0.0.1:$SY_REDIS_PORT"
-	svc_status
+	sy_settle svc_status
 }
 
 svc_stop() { sy_stop redis "$MATCH" 20; }
