@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -53,7 +54,7 @@ func TestCodeRefsScanUploadList(t *testing.T) {
 
 	var keys struct{ Keys []string }
 	h.must(200, h.admin, "GET", proj+"/code-refs/keys", nil).decode(t, &keys)
-	if !contains(keys.Keys, "search") || !contains(keys.Keys, "search-v2") {
+	if !slices.Contains(keys.Keys, "search") || !slices.Contains(keys.Keys, "search-v2") {
 		t.Fatalf("keys %v lack the new flags", keys.Keys)
 	}
 
@@ -160,10 +161,10 @@ func TestStaleFlagsReport(t *testing.T) {
 		return out
 	}
 	got := get()
-	if !contains(got["quiet-flag"], "no-evaluations") {
+	if !slices.Contains(got["quiet-flag"], "no-evaluations") {
 		t.Errorf("quiet-flag reasons %v, want no-evaluations", got["quiet-flag"])
 	}
-	if contains(got["busy-flag"], "no-evaluations") || contains(got["busy-flag"], "single-variation") {
+	if slices.Contains(got["busy-flag"], "no-evaluations") || slices.Contains(got["busy-flag"], "single-variation") {
 		t.Errorf("busy-flag reasons %v: it served two variations", got["busy-flag"])
 	}
 	if len(got["new-flag"]) != 0 || len(got["archived-flag"]) != 0 {
@@ -174,15 +175,15 @@ func TestStaleFlagsReport(t *testing.T) {
 	h.must(200, h.admin, "POST", proj+"/code-refs", coderefs.Upload{Repository: "r", Branch: "main",
 		References: []coderefs.Reference{{FlagKey: "busy-flag", File: "a.go", Line: 1}, {FlagKey: "archived-flag", File: "a.go", Line: 9}}})
 	got = get()
-	if !contains(got["quiet-flag"], "no-code-references") || contains(got["busy-flag"], "no-code-references") {
+	if !slices.Contains(got["quiet-flag"], "no-code-references") || slices.Contains(got["busy-flag"], "no-code-references") {
 		t.Errorf("after the scan: %v", got)
 	}
-	if !contains(got["archived-flag"], "archived-with-code-references") {
+	if !slices.Contains(got["archived-flag"], "archived-with-code-references") {
 		t.Errorf("archived-flag reasons %v, want archived-with-code-references", got["archived-flag"])
 	}
 	// Analytics down: the report still answers, without evaluation rules.
 	ins.down = true
-	if got = get(); contains(got["quiet-flag"], "no-evaluations") {
+	if got = get(); slices.Contains(got["quiet-flag"], "no-evaluations") {
 		t.Errorf("analytics down, yet quiet-flag has no-evaluations: %v", got["quiet-flag"])
 	}
 	h.must(400, h.admin, "GET", proj+"/stale-flags?days=0", nil)
@@ -207,13 +208,4 @@ func TestEraseEndUser(t *testing.T) {
 		t.Fatalf("erasure %+v, analytics saw %v", res, ins.deleted)
 	}
 	h.must(404, h.admin, "GET", "/api/v1/envs/"+env+"/end-users/u-1", nil)
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }

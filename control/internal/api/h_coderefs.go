@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -168,21 +169,7 @@ func (a *API) uploadCodeRefs(c *call) (any, error) {
 }
 
 func fieldAt(list string, i int, field string) string {
-	return list + "[" + itoa(i) + "]." + field
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b [20]byte
-	n := len(b)
-	for i > 0 {
-		n--
-		b[n] = byte('0' + i%10)
-		i /= 10
-	}
-	return string(b[n:])
+	return list + "[" + strconv.Itoa(i) + "]." + field
 }
 
 func summarize(s *store.CodeRefSet) *CodeRefSummary {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -25,22 +26,10 @@ func writeTree(t testing.TB, root string, files map[string]string) {
 func refSet(res *Result) []string {
 	var out []string
 	for _, r := range res.References {
-		out = append(out, r.File+":"+itoa(r.Line)+":"+r.FlagKey+":"+r.Token)
+		out = append(out, r.File+":"+strconv.Itoa(r.Line)+":"+r.FlagKey+":"+r.Token)
 	}
 	sort.Strings(out)
 	return out
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for n > 0 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		n /= 10
-	}
-	return string(b)
 }
 
 func TestScanFixtureTree(t *testing.T) {
