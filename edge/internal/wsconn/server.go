@@ -126,6 +126,7 @@ func Tune(bufferSize, nodeCap int) {
 		}
 		_ = netpoll.Configure(netpoll.Config{BufferSize: bufferSize})
 		netpoll.LinkBufferCap = nodeCap
+		barrierTuned = tuneBarrier()
 	})
 }
 
