@@ -14,6 +14,7 @@ import (
 //
 //	flag                 variable                  default
 //	-addr                SY_EDGE_ADDR              :5100
+//	-http-addr           SY_EDGE_HTTP_ADDR         "" (HTTP endpoints on -addr only)
 //	-redis               SY_EDGE_REDIS_ADDR        "" (embedded source)
 //	-kafka               SY_EDGE_KAFKA_BROKERS     "" (comma-separated)
 //	-topic-prefix        SY_EDGE_TOPIC_PREFIX      ""
@@ -55,6 +56,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	}
 	var brokers string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", ":5100"), "listen address for streaming and HTTP")
+	fs.StringVar(&c.HTTPAddr, "http-addr", env("HTTP_ADDR", ""), "optional second listener for the HTTP endpoints only, on Go's poller (cheaper per request)")
 	fs.StringVar(&c.RedisAddr, "redis", env("REDIS_ADDR", ""), "Redis address of the snapshots (production source; needs -kafka)")
 	fs.StringVar(&brokers, "kafka", env("KAFKA_BROKERS", ""), "comma-separated Kafka brokers (change topic, event sink)")
 	fs.StringVar(&c.TopicPrefix, "topic-prefix", env("TOPIC_PREFIX", ""), "prefix of the Kafka topic names")

@@ -16,6 +16,15 @@ func TestParseConfig(t *testing.T) {
 	if c.Addr != ":2" || len(c.KafkaBrokers) != 2 || c.KafkaBrokers[1] != "b:2" || c.IdleTimeout != 90*time.Second || !c.ReusePort || c.ShutdownCode != 1012 || c.TokenWindow != 30*time.Second {
 		t.Fatalf("%+v", c)
 	}
+	c, err = edge.ParseConfig("edge", []string{"-addr", ":7"}, func(k string) string {
+		return map[string]string{"SY_EDGE_HTTP_ADDR": ":8"}[k]
+	})
+	if err != nil || c.HTTPAddr != ":8" {
+		t.Fatalf("SY_EDGE_HTTP_ADDR: %+v %v", c, err)
+	}
+	if _, err := edge.ParseConfig("edge", []string{"-addr", ":7", "-http-addr", ":7"}, func(string) string { return "" }); err == nil {
+		t.Fatal("HTTPAddr equal to Addr accepted")
+	}
 	if _, err := edge.ParseConfig("edge", []string{"-shutdown-code", "1000"}, func(string) string { return "" }); err == nil {
 		t.Fatal("shutdown code 1000 accepted")
 	}

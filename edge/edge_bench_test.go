@@ -25,6 +25,8 @@ import (
 	"github.com/switchyard/switchyard/codec/secret"
 	"github.com/switchyard/switchyard/edge"
 	"github.com/switchyard/switchyard/edge/edgetest"
+	"github.com/switchyard/switchyard/edge/internal/wsconn"
+	"github.com/valyala/fasthttp"
 )
 
 // The benchmarks that need many connections or a load generator run the
@@ -213,12 +215,28 @@ func cpuTime() time.Duration {
 // BenchmarkOFREPSingle measures OFREP single-flag evaluations per second of
 // edge CPU time with 64 keep-alive connections from a child process
 // (SY_EDGE_BENCH_SECONDS, default 5; SY_EDGE_BENCH_PIPELINE, default 1:
-// requests in flight per connection).
+// requests in flight per connection), on the shared streaming port and on
+// the HTTP-only listener (Config.HTTPAddr).
 func BenchmarkOFREPSingle(b *testing.B) {
-	e := edgetest.Run(b)
+	b.Run("port=shared", func(b *testing.B) { benchOFREP(b, false) })
+	b.Run("port=http-addr", func(b *testing.B) { benchOFREP(b, true) })
+}
+
+// benchOFREP runs the load against the streaming port (served through the
+// netpoll event loops) or against Config.HTTPAddr (Go's poller).
+func benchOFREP(b *testing.B, direct bool) {
+	cfg := edge.Config{}
+	if direct {
+		cfg.HTTPAddr = "127.0.0.1:0"
+	}
+	e := edgetest.Run(b, cfg)
 	env := e.Env(b)
+	addr := e.Addr
+	if direct {
+		addr = e.Server.HTTPAddr()
+	}
 	secs := envInt("SY_EDGE_BENCH_SECONDS", 5)
-	ch := startChild(b, "ofrep", e.Addr, env.ServerSecret, "64", strconv.Itoa(secs), strconv.Itoa(envInt("SY_EDGE_BENCH_PIPELINE", 1)))
+	ch := startChild(b, "ofrep", addr, env.ServerSecret, "64", strconv.Itoa(secs), strconv.Itoa(envInt("SY_EDGE_BENCH_PIPELINE", 1)))
 	if l := ch.line(b); l != "ready" {
 		b.Fatalf("child: %s", l)
 	}
@@ -239,6 +257,54 @@ func BenchmarkOFREPSingle(b *testing.B) {
 	b.ReportMetric(float64(ok)/cpu.Seconds(), "evals/cpu-s")
 	b.ReportMetric(float64(ok)/wall.Seconds(), "evals/s")
 	b.ReportMetric(cpu.Seconds()/wall.Seconds(), "edge-cores")
+	for i := 0; i < b.N; i++ {
+	}
+}
+
+// BenchmarkHTTPEmptyHandler is BenchmarkOFREPSingle's load against the same
+// transport (wsconn on netpoll, fasthttp) with a handler that only writes a
+// fixed 200 JSON body: the cost of TCP, the transport and fasthttp alone,
+// the ceiling for OFREP on the machine (docs/benchmarks.md).
+func BenchmarkHTTPEmptyHandler(b *testing.B) {
+	body := []byte(`{"key":"f","value":true,"reason":"DEFAULT","variant":"on","metadata":{}}`)
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBody(body)
+	}, NoDefaultServerHeader: true, ReadBufferSize: 8 << 10}
+	var addr string
+	if os.Getenv("SY_EDGE_BENCH_STDNET") != "" { // for comparison: Go's own poller
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go srv.Serve(ln)
+		b.Cleanup(func() { ln.Close() })
+		addr = ln.Addr().String()
+	} else {
+		ws := wsconn.New(wsconn.Config{}, nil, srv.ServeConn, nil)
+		if err := ws.Listen("127.0.0.1:0"); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = ws.Shutdown(context.Background(), 1001, "") })
+		addr = ws.Addr().String()
+	}
+	secs := envInt("SY_EDGE_BENCH_SECONDS", 5)
+	ch := startChild(b, "ofrep", addr, "unused", "64", strconv.Itoa(secs), "1")
+	if l := ch.line(b); l != "ready" {
+		b.Fatalf("child: %s", l)
+	}
+	cpu0, t0 := cpuTime(), time.Now()
+	ch.send("go")
+	l := ch.line(b)
+	cpu, wall := cpuTime()-cpu0, time.Since(t0)
+	var ok, failed int64
+	fmt.Sscanf(l, "%d %d", &ok, &failed)
+	if ok == 0 || failed > 0 {
+		b.Fatalf("child: %s", l)
+	}
+	b.ReportMetric(float64(ok)/cpu.Seconds(), "reqs/cpu-s")
+	b.ReportMetric(float64(ok)/wall.Seconds(), "reqs/s")
+	b.ReportMetric(cpu.Seconds()/wall.Seconds(), "server-cores")
 	for i := 0; i < b.N; i++ {
 	}
 }

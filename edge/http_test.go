@@ -2,6 +2,7 @@ package edge_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -111,9 +112,22 @@ func TestClientPolling(t *testing.T) {
 }
 
 func TestOFREP(t *testing.T) {
-	e := edgetest.Run(t)
+	t.Run("port=shared", func(t *testing.T) { testOFREP(t, false) })
+	t.Run("port=http-addr", func(t *testing.T) { testOFREP(t, true) })
+}
+
+func testOFREP(t *testing.T, direct bool) {
+	cfg := edge.Config{}
+	if direct {
+		cfg.HTTPAddr = "127.0.0.1:0"
+	}
+	e := edgetest.Run(t, cfg)
 	env := e.Env(t)
-	url := e.URL() + "/ofrep/v1/evaluate/flags/"
+	base := e.URL()
+	if direct {
+		base = "http://" + e.Server.HTTPAddr()
+	}
+	url := base + "/ofrep/v1/evaluate/flags/"
 	type result struct {
 		Key, Reason, Variant, ErrorCode string
 		Value                           any
@@ -165,12 +179,12 @@ func TestOFREP(t *testing.T) {
 	resp.Body.Close()
 
 	// bulk with ETag
-	code, body, h := do(t, "POST", e.URL()+"/ofrep/v1/evaluate/flags", bearer, fr)
+	code, body, h := do(t, "POST", base+"/ofrep/v1/evaluate/flags", bearer, fr)
 	var bulk struct{ Flags []result }
 	if code != 200 || json.Unmarshal([]byte(body), &bulk) != nil || len(bulk.Flags) != len(env.Snapshot.Flags)-1 || h.Get("ETag") == "" {
 		t.Fatalf("bulk %d %q %v", code, body, h)
 	}
-	req, _ = http.NewRequest("POST", e.URL()+"/ofrep/v1/evaluate/flags", strings.NewReader(fr))
+	req, _ = http.NewRequest("POST", base+"/ofrep/v1/evaluate/flags", strings.NewReader(fr))
 	req.Header.Set("Authorization", bearer)
 	req.Header.Set("If-None-Match", h.Get("ETag"))
 	resp, err = http.DefaultClient.Do(req)
@@ -179,7 +193,7 @@ func TestOFREP(t *testing.T) {
 	}
 	resp.Body.Close()
 	// another user gets other values, so another ETag
-	_, _, h2 := do(t, "POST", e.URL()+"/ofrep/v1/evaluate/flags", bearer, `{"context":{"targetingKey":"u-de","country":"DE"}}`)
+	_, _, h2 := do(t, "POST", base+"/ofrep/v1/evaluate/flags", bearer, `{"context":{"targetingKey":"u-de","country":"DE"}}`)
 	if h2.Get("ETag") == h.Get("ETag") {
 		t.Fatal("same ETag for different values")
 	}
@@ -207,5 +221,63 @@ func TestHTTPIdleConnectionsAreClosed(t *testing.T) {
 	_ = c.SetReadDeadline(time.Now().Add(wait))
 	if n, err := br.ReadByte(); err == nil || isTimeout(err) {
 		t.Fatalf("idle keep-alive connection not closed: %v %v", n, err)
+	}
+}
+
+// TestHTTPAddr: with Config.HTTPAddr the HTTP endpoints answer on a second
+// port too (streaming stays on Addr), its idle keep-alive connections are
+// closed after HTTPIdleTimeout, and Shutdown stops it.
+func TestHTTPAddr(t *testing.T) {
+	e := edgetest.Run(t, edge.Config{HTTPAddr: "127.0.0.1:0", HTTPIdleTimeout: 1500 * time.Millisecond})
+	env := e.Env(t)
+	base := "http://" + e.Server.HTTPAddr()
+	if base == "http://" || e.Server.HTTPAddr() == e.Addr {
+		t.Fatalf("HTTPAddr %q (streaming on %q)", e.Server.HTTPAddr(), e.Addr)
+	}
+	if code, body, _ := do(t, "GET", base+"/health/readiness", "", ""); code != 200 || body != "Healthy" {
+		t.Fatalf("readiness %d %q", code, body)
+	}
+	if code, body, _ := do(t, "GET", base+"/api/public/sdk/server/latest-all", env.ServerSecret, ""); code != 200 || !strings.Contains(body, `"eventType":"full"`) {
+		t.Fatalf("latest-all %d %q", code, body)
+	}
+	if code, _, _ := do(t, "GET", base+"/api/public/sdk/server/latest-all", "nope", ""); code != 401 {
+		t.Fatalf("bad key: %d", code)
+	}
+	if _, err := edgetest.DialErr(edgetest.StreamURL(e.Server.HTTPAddr(), "server", env.ServerSecret)); err == nil {
+		t.Fatal("WebSocket upgrade accepted on the HTTP-only port")
+	}
+	// still streaming on Addr
+	c := edgetest.Dial(t, edgetest.StreamURL(e.Addr, "server", env.ServerSecret))
+	_ = c.Send(`{"messageType":"ping","data":null}`)
+	if _, p, err := c.Read(wait); err != nil || !strings.Contains(string(p), "pong") {
+		t.Fatalf("ping on Addr: %q %v", p, err)
+	}
+
+	nc, err := net.Dial("tcp", e.Server.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	br := bufio.NewReader(nc)
+	if _, err := nc.Write([]byte("GET /health/liveness HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("keep-alive request: %v %v", resp, err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(wait))
+	if _, err := io.Copy(io.Discard, br); isTimeout(err) {
+		t.Fatal("idle keep-alive connection on HTTPAddr not closed")
+	}
+
+	addr := e.Server.HTTPAddr()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.Server.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Fatal("HTTPAddr still accepts after Shutdown")
 	}
 }

@@ -54,7 +54,7 @@ type Hub struct {
 	users UserSink
 	m     *metrics.M
 
-	mu   sync.Mutex
+	mu   sync.RWMutex // read-locked for lookups (every request), locked to add or remove
 	envs map[string]*Env
 }
 
@@ -108,23 +108,28 @@ func (h *Hub) EnvBytes(ctx context.Context, id []byte) (*Env, error) {
 }
 
 func (h *Hub) env(ctx context.Context, id string, idb []byte) (*Env, error) {
-	h.mu.Lock()
-	var e *Env
-	if idb != nil {
-		e = h.envs[string(idb)]
-	} else {
-		e = h.envs[id]
-	}
-	if e == nil {
+	lookup := func() *Env {
 		if idb != nil {
-			id = string(idb)
+			return h.envs[string(idb)]
 		}
-		e = &Env{ID: id, ready: make(chan struct{})}
-		h.envs[id] = e
-		h.mu.Unlock()
-		h.load(ctx, e)
-	} else {
-		h.mu.Unlock()
+		return h.envs[id]
+	}
+	h.mu.RLock()
+	e := lookup()
+	h.mu.RUnlock()
+	if e == nil {
+		h.mu.Lock()
+		if e = lookup(); e == nil {
+			if idb != nil {
+				id = string(idb)
+			}
+			e = &Env{ID: id, ready: make(chan struct{})}
+			h.envs[id] = e
+			h.mu.Unlock()
+			h.load(ctx, e)
+		} else {
+			h.mu.Unlock()
+		}
 	}
 	if e.st.Load() == nil { // loading
 		select {

@@ -393,7 +393,7 @@ func (s *Server) readFrame(c *Conn, sc *scratch) bool {
 	}
 	payload := frame[hl:]
 	ws.Cipher(payload, h.Mask, 0)
-	c.last.Store(nowMs())
+	c.last.Store(s.tick())
 	ok := s.dispatch(c, h, payload, sc)
 	_ = r.Release()
 	return ok
@@ -459,6 +459,6 @@ type httpConn struct {
 
 func (h *httpConn) Read(p []byte) (int, error) {
 	n, err := h.Connection.Read(p)
-	h.c.last.Store(nowMs())
+	h.c.last.Store(h.c.srv.tick())
 	return n, err
 }
