@@ -138,11 +138,11 @@ type Server struct {
 	// httpDirect serves HTTPAddr (nil without one); httpLn is its listener
 	httpDirect *fasthttp.Server
 	httpLn     net.Listener
-	ready   atomic.Bool
-	started atomic.Bool
-	stopped atomic.Bool
-	ctx     context.Context
-	cancel  context.CancelFunc
+	ready      atomic.Bool
+	started    atomic.Bool
+	stopped    atomic.Bool
+	ctx        context.Context
+	cancel     context.CancelFunc
 }
 
 // New builds an edge; Start makes it listen.
