@@ -114,6 +114,7 @@ func (c *Conn) closeWith(code ws.StatusCode, reason string, now bool) {
 		}
 		c.last.Store(nowMs())
 		c.state.Store(stClosing)
+		c.srv.pending.add(c) // the peer's close frame is awaited
 	}
 	c.mu.Unlock()
 	if now || !open {
@@ -182,6 +183,7 @@ func (s *Server) handshake(c *Conn) bool {
 	}
 	if !isUpgrade(hdr) {
 		c.state.Store(stHTTP)
+		s.pending.remove(c) // an idle keep-alive connection: the registry scan
 		if s.http == nil {
 			_, _ = nc.Write([]byte("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"))
 		} else {
@@ -227,6 +229,7 @@ func (s *Server) handshake(c *Conn) bool {
 	}
 	c.last.Store(nowMs())
 	c.state.Store(stOpen)
+	s.pending.remove(c)
 	if code, reason := s.h.Open(c, &Request{URI: uri, Protocol: hs.Protocol}); code != 0 {
 		c.CloseWith(code, reason)
 		return false
@@ -334,8 +337,14 @@ func (s *Server) wait(c *Conn, n int) bool {
 		return true
 	}
 	c.waiting.Store(nowMs())
+	s.pending.add(c)
 	_, err := c.nc.Reader().Peek(n)
 	c.waiting.Store(0)
+	c.mu.Lock() // closeWith adds under c.mu: a closing connection stays pending
+	if c.state.Load() == stOpen {
+		s.pending.remove(c)
+	}
+	c.mu.Unlock()
 	if err != nil {
 		s.metrics.Error("frame_timeout")
 		c.nc.Close()

@@ -65,6 +65,64 @@ func (r *registry) each(f func(*Conn)) {
 	}
 }
 
+// eachIn is each for shard i alone.
+func (r *registry) eachIn(i int, f func(*Conn)) {
+	sh := &r.shards[i]
+	sh.mu.Lock()
+	for c := sh.head; c != nil; c = c.next {
+		f(c)
+	}
+	sh.mu.Unlock()
+}
+
+// pendingSet holds the few connections whose timeouts need checking every
+// sweeper tick: handshakes in progress, frames that started arriving and
+// closing handshakes. An entry exists only while a connection is in one of
+// those states, so idle connections cost it nothing.
+type pendingSet struct {
+	mu sync.Mutex
+	m  map[*Conn]struct{}
+}
+
+func (p *pendingSet) add(c *Conn) {
+	p.mu.Lock()
+	if p.m == nil {
+		p.m = make(map[*Conn]struct{})
+	}
+	p.m[c] = struct{}{}
+	p.mu.Unlock()
+}
+
+func (p *pendingSet) remove(c *Conn) {
+	p.mu.Lock()
+	delete(p.m, c)
+	p.mu.Unlock()
+}
+
+// each calls f for every pending connection under the set's lock: f must
+// not block or call back into the set. pendingSet.mu is a leaf (taken alone,
+// under Conn.mu or under a registry shard lock; see edge/LOCKS.md).
+func (p *pendingSet) each(f func(*Conn)) {
+	p.mu.Lock()
+	for c := range p.m {
+		f(c)
+	}
+	p.mu.Unlock()
+}
+
+func (p *pendingSet) has(c *Conn) bool {
+	p.mu.Lock()
+	_, ok := p.m[c]
+	p.mu.Unlock()
+	return ok
+}
+
+func (p *pendingSet) len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.m)
+}
+
 // count returns the number of open WebSocket connections.
 func (r *registry) count() int {
 	n := 0

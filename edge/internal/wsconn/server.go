@@ -102,6 +102,10 @@ type Server struct {
 	loop netpoll.EventLoop
 	ln   net.Listener
 	reg  registry
+	// pending: connections whose timeouts are checked every tick
+	pending pendingSet
+	// swept counts connection visits by the sweeper, sweeps its ticks
+	swept, sweeps atomic.Int64
 	// clock is the sweeper's view of the time (unix ms), refreshed every
 	// tick: per-message activity stamps read it instead of the system clock
 	// (a clock read per request was 1-2 % of an OFREP request's CPU). A
@@ -298,6 +302,7 @@ func (s *Server) onPrepare(nc netpoll.Connection) context.Context {
 	c.last.Store(nowMs())
 	_ = nc.SetWriteTimeout(s.cfg.WriteTimeout)
 	s.reg.add(c)
+	s.pending.add(c) // until the handshake ends
 	_ = nc.AddCloseCallback(c.onClosed)
 	if s.closing.Load() {
 		nc.Close()
@@ -313,6 +318,7 @@ func (c *Conn) onClosed(netpoll.Connection) error {
 	prev := c.state.Swap(stClosed)
 	c.mu.Unlock()
 	c.srv.reg.remove(c)
+	c.srv.pending.remove(c)
 	if c.frag != nil {
 		putFrag(c.frag)
 		c.frag = nil
@@ -361,19 +367,37 @@ func (s *Server) tick() int64 {
 	return nowMs()
 }
 
-// sweep closes connections past their handshake or idle deadline.
+// sweepPlan is how the sweeper divides its work: every tick it checks all
+// pending connections (handshakes, started frames, closing handshakes — few,
+// and their timeouts are seconds) and perTick of the registry's shards for
+// idle open and HTTP connections, so each connection is visited once per
+// scan instead of once per tick (at a million connections a full pass per
+// tick took most of a core).
+type sweepPlan struct {
+	tick    time.Duration
+	scan    time.Duration // a full pass over the registry
+	perTick int           // shards visited per tick
+}
+
+func (s *Server) plan() sweepPlan {
+	tick := min(s.cfg.HandshakeTimeout, s.cfg.FrameTimeout, s.cfg.CloseTimeout) / 4
+	tick = max(min(tick, time.Second), 20*time.Millisecond)
+	// idle timeouts are minutes: a pass every eighth of the shorter one
+	// (at most 30 s) closes an idle connection at most that late
+	scan := max(min(min(s.cfg.IdleTimeout, s.cfg.HTTPIdleTimeout)/8, 30*time.Second), tick)
+	per := int((int64(shards)*int64(tick) + int64(scan) - 1) / int64(scan))
+	return sweepPlan{tick: tick, scan: scan, perTick: min(max(per, 1), shards)}
+}
+
+// sweep closes connections past their handshake, frame, closing or idle
+// deadline (see sweepPlan).
 func (s *Server) sweep() {
 	defer close(s.done)
-	tick := min(s.cfg.HandshakeTimeout, s.cfg.FrameTimeout, s.cfg.CloseTimeout) / 4
-	if tick > time.Second {
-		tick = time.Second
-	}
-	if tick < 20*time.Millisecond {
-		tick = 20 * time.Millisecond
-	}
-	t := time.NewTicker(tick)
+	p := s.plan()
+	t := time.NewTicker(p.tick)
 	defer t.Stop()
 	var victims []*Conn
+	cursor := 0
 	for {
 		select {
 		case <-s.stop:
@@ -388,14 +412,11 @@ func (s *Server) sweep() {
 		closing := now - s.cfg.CloseTimeout.Milliseconds()
 		httpIdle := now - s.cfg.HTTPIdleTimeout.Milliseconds()
 		victims = victims[:0]
-		s.reg.each(func(c *Conn) {
+		s.pending.each(func(c *Conn) {
+			s.swept.Add(1)
 			switch c.state.Load() {
 			case stHandshake:
 				if c.last.Load() < hs {
-					victims = append(victims, c)
-				}
-			case stHTTP:
-				if c.last.Load() < httpIdle {
 					victims = append(victims, c)
 				}
 			case stClosing:
@@ -405,11 +426,40 @@ func (s *Server) sweep() {
 			case stOpen:
 				if w := c.waiting.Load(); w != 0 && w < frame {
 					victims = append(victims, c)
-				} else if c.last.Load() < idle {
-					victims = append(victims, c)
 				}
 			}
 		})
+		for k := 0; k < p.perTick; k++ {
+			// the pending states are checked here too, as a backstop, for
+			// connections that are not (or no longer) in the pending set
+			s.reg.eachIn((cursor+k)%shards, func(c *Conn) {
+				s.swept.Add(1)
+				switch c.state.Load() {
+				case stHandshake:
+					if c.last.Load() < hs && !s.pending.has(c) {
+						victims = append(victims, c)
+					}
+				case stHTTP:
+					if c.last.Load() < httpIdle {
+						victims = append(victims, c)
+					}
+				case stClosing:
+					if c.last.Load() < closing && !s.pending.has(c) {
+						victims = append(victims, c)
+					}
+				case stOpen:
+					if w := c.waiting.Load(); w != 0 {
+						if w < frame && !s.pending.has(c) {
+							victims = append(victims, c)
+						}
+					} else if c.last.Load() < idle {
+						victims = append(victims, c)
+					}
+				}
+			})
+		}
+		cursor = (cursor + p.perTick) % shards
+		s.sweeps.Add(1)
 		for i, c := range victims {
 			if w := c.waiting.Load(); w != 0 && c.state.Load() == stOpen {
 				s.metrics.Error("frame_timeout")

@@ -1,0 +1,93 @@
+package wsconn
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+type nopHandler struct{}
+
+func (nopHandler) Open(*Conn, *Request) (ws.StatusCode, string) { return 0, "" }
+func (nopHandler) Message(*Conn, ws.OpCode, []byte)             {}
+func (nopHandler) Closed(*Conn)                                 {}
+
+func TestSweepPlan(t *testing.T) {
+	for _, tc := range []struct {
+		cfg     Config
+		tick    time.Duration
+		scan    time.Duration
+		perTick int
+	}{
+		{Config{}, 250 * time.Millisecond, 15 * time.Second, 1},                                                                       // defaults: 1s close timeout, 2m HTTP idle
+		{Config{IdleTimeout: time.Hour, HTTPIdleTimeout: time.Hour, CloseTimeout: 4 * time.Second}, time.Second, 30 * time.Second, 2}, // long idle: a pass every 30 s
+		{Config{IdleTimeout: time.Second, HTTPIdleTimeout: time.Second}, 250 * time.Millisecond, 250 * time.Millisecond, shards},      // short idle: every tick
+	} {
+		tc.cfg.defaults()
+		p := (&Server{cfg: tc.cfg}).plan()
+		if p.tick != tc.tick || p.scan != tc.scan || p.perTick != tc.perTick {
+			t.Errorf("%+v: plan %+v, want tick %v scan %v perTick %d", tc.cfg, p, tc.tick, tc.scan, tc.perTick)
+		}
+	}
+}
+
+// TestSweeperVisitsIdleConnectionsIncrementally: with minutes-long idle
+// timeouts a tick visits a slice of the registry, not every connection, and
+// a silent handshake (pending) is still closed within its timeout.
+func TestSweeperVisitsIdleConnectionsIncrementally(t *testing.T) {
+	const n = 256
+	s := New(Config{IdleTimeout: time.Hour, HTTPIdleTimeout: time.Hour, HandshakeTimeout: 400 * time.Millisecond,
+		FrameTimeout: 400 * time.Millisecond, CloseTimeout: 400 * time.Millisecond}, nopHandler{}, nil, nil)
+	if err := s.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background(), ws.StatusGoingAway, "")
+	addr := s.Addr().String()
+	for range n {
+		c, _, _, err := ws.Dial(context.Background(), "ws://"+addr+"/streaming")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for s.Conns() < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s.Conns() != n {
+		t.Fatalf("%d of %d open", s.Conns(), n)
+	}
+	if p := s.pending.len(); p != 0 {
+		t.Fatalf("%d open idle connections left in the pending set", p)
+	}
+	swept0, sweeps0 := s.swept.Load(), s.sweeps.Load()
+	for s.sweeps.Load() < sweeps0+10 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	ticks := s.sweeps.Load() - sweeps0
+	visits := s.swept.Load() - swept0
+	if ticks < 10 {
+		t.Fatalf("only %d sweeps", ticks)
+	}
+	// one shard of 32 per tick: 8 of the 256 (± one tick in flight)
+	if per := visits / ticks; per > n/8 || visits == 0 {
+		t.Fatalf("%d visits in %d ticks: want about %d per tick, at most %d", visits, ticks, n/shards, n/8)
+	}
+
+	// a silent connection is pending and closed after the handshake timeout
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var b [1]byte
+	if _, err := c.Read(b[:]); err == nil {
+		t.Fatal("silent connection got data")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("silent connection not closed by the handshake timeout")
+	}
+}
