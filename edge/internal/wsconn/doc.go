@@ -32,9 +32,10 @@
 // in that state — and a slice of the registry's shards, so every connection
 // is visited once per scan (an eighth of the shorter idle timeout, at most
 // 30 s) rather than every tick: idle connections are closed up to one scan
-// late, and a million idle connections cost the sweeper ~33,000 visits a
-// second instead of a million per tick. Activity stamps read the sweeper's
-// clock (refreshed each tick), not the system clock.
+// late, and with the defaults (250 ms tick, 15 s scan) a million idle
+// connections cost ~67,000 visits a second instead of four million.
+// Activity stamps read the sweeper's clock (refreshed each tick), not the
+// system clock.
 //
 // Closing: CloseWith sends a close frame and waits for the peer's (RFC 6455
 // 7.1.1) before closing TCP; a close frame from the peer is echoed and the

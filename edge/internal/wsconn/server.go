@@ -374,9 +374,11 @@ func (s *Server) tick() int64 {
 // scan instead of once per tick (at a million connections a full pass per
 // tick took most of a core).
 type sweepPlan struct {
-	tick    time.Duration
-	scan    time.Duration // a full pass over the registry
-	perTick int           // shards visited per tick
+	tick time.Duration
+	scan time.Duration // a full pass over the registry
+	// shardsPerTick is shards × tick / scan: whole shards are visited as the
+	// fraction accumulates, so a pass takes scan exactly
+	shardsPerTick float64
 }
 
 func (s *Server) plan() sweepPlan {
@@ -385,8 +387,7 @@ func (s *Server) plan() sweepPlan {
 	// idle timeouts are minutes: a pass every eighth of the shorter one
 	// (at most 30 s) closes an idle connection at most that late
 	scan := max(min(min(s.cfg.IdleTimeout, s.cfg.HTTPIdleTimeout)/8, 30*time.Second), tick)
-	per := int((int64(shards)*int64(tick) + int64(scan) - 1) / int64(scan))
-	return sweepPlan{tick: tick, scan: scan, perTick: min(max(per, 1), shards)}
+	return sweepPlan{tick: tick, scan: scan, shardsPerTick: float64(shards) * float64(tick) / float64(scan)}
 }
 
 // sweep closes connections past their handshake, frame, closing or idle
@@ -397,7 +398,7 @@ func (s *Server) sweep() {
 	t := time.NewTicker(p.tick)
 	defer t.Stop()
 	var victims []*Conn
-	cursor := 0
+	cursor, budget := 0, 0.0
 	for {
 		select {
 		case <-s.stop:
@@ -429,10 +430,10 @@ func (s *Server) sweep() {
 				}
 			}
 		})
-		for k := 0; k < p.perTick; k++ {
-			// the pending states are checked here too, as a backstop, for
-			// connections that are not (or no longer) in the pending set
-			s.reg.eachIn((cursor+k)%shards, func(c *Conn) {
+		// the pending states are checked here too, as a backstop, for
+		// connections that are not (or no longer) in the pending set
+		for budget += p.shardsPerTick; budget >= 1; budget-- {
+			s.reg.eachIn(cursor, func(c *Conn) {
 				s.swept.Add(1)
 				switch c.state.Load() {
 				case stHandshake:
@@ -457,8 +458,8 @@ func (s *Server) sweep() {
 					}
 				}
 			})
+			cursor = (cursor + 1) % shards
 		}
-		cursor = (cursor + p.perTick) % shards
 		s.sweeps.Add(1)
 		for i, c := range victims {
 			if w := c.waiting.Load(); w != 0 && c.state.Load() == stOpen {
