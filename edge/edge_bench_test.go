@@ -137,6 +137,12 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 	b.ReportMetric(float64(tot1-tot0)/float64(n), "go-B/conn")
 	b.ReportMetric(float64(heap1-heap0)/float64(n), "heap-B/conn")
 	b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
+	// CPU of the edge process while every connection sits idle (the
+	// sweeper's share): SY_EDGE_BENCH_IDLE seconds, default 3
+	idle := time.Duration(envInt("SY_EDGE_BENCH_IDLE", 3)) * time.Second
+	cpu0 := cpuTime()
+	time.Sleep(idle)
+	b.ReportMetric(100*(cpuTime()-cpu0).Seconds()/idle.Seconds(), "idle-cpu-%")
 	for i := 0; i < b.N; i++ {
 	}
 }
