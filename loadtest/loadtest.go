@@ -96,6 +96,7 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	}
 	var dsts, edgePids, kafka, edgeArgs string
 	fs.StringVar(&s.Target, "target", "127.0.0.1:5100", "edge address host:port (streaming and HTTP)")
+	fs.StringVar(&s.HTTPTarget, "http-target", "", "address for the HTTP scenarios (evaluate, events) if not -target, e.g. the edge's -http-addr")
 	fs.StringVar(&dsts, "dsts", "", "comma-separated destination addresses to spread connections over (edge listening on a wildcard address); default -target")
 	fs.IntVar(&s.Conns, "conns", 1000, "streaming connections")
 	fs.Float64Var(&s.Rate, "rate", 5000, "new connections per second, all workers together (0: unlimited)")

@@ -34,7 +34,7 @@ func Evaluate(ctx context.Context, c Config) (*report.Result, error) {
 	for _, f := range envFlags(c.Env) {
 		keys = append(keys, f.Key)
 	}
-	host := "http://" + c.Target
+	host := "http://" + c.HTTPTarget
 	kinds := map[string][]string{"ofrep": {"ofrep"}, "server-poll": {"server-poll"}, "client-poll": {"client-poll"},
 		"mix": {"ofrep", "ofrep", "ofrep", "server-poll", "client-poll"}}[c.EvalMix]
 	if kinds == nil {
@@ -74,7 +74,7 @@ func Evaluate(ctx context.Context, c Config) (*report.Result, error) {
 	}
 	pids := c.edgePids()
 	before, _ := machine.ReadProcs(pids)
-	res := httpload.Run(ctx, httpload.Spec{Addr: c.Target, Concurrency: c.HTTPConcurrency, Duration: c.HTTPDuration, Build: build, Check: check})
+	res := httpload.Run(ctx, httpload.Spec{Addr: c.HTTPTarget, Concurrency: c.HTTPConcurrency, Duration: c.HTTPDuration, Build: build, Check: check})
 	after, _ := machine.ReadProcs(pids)
 	secs := res.Elapsed.Seconds()
 	r.Add("requests", float64(res.Requests), "")
@@ -117,7 +117,7 @@ func Events(ctx context.Context, c Config) (*report.Result, error) {
 	r := newResult("events", &c)
 	r.Params["httpConcurrency"], r.Params["httpDuration"], r.Params["eventsPerRequest"] = c.HTTPConcurrency, c.HTTPDuration.String(), c.EventsPerReq
 	flags := envFlags(c.Env)
-	host := "http://" + c.Target
+	host := "http://" + c.HTTPTarget
 	nVar := (c.EventsPerReq + 1) / 2
 	build := func(i int, req *fasthttp.Request) {
 		req.Header.SetMethod("POST")
@@ -145,7 +145,7 @@ func Events(ctx context.Context, c Config) (*report.Result, error) {
 	}
 	pids := c.edgePids()
 	before, _ := machine.ReadProcs(pids)
-	res := httpload.Run(ctx, httpload.Spec{Addr: c.Target, Concurrency: c.HTTPConcurrency, Duration: c.HTTPDuration, Build: build})
+	res := httpload.Run(ctx, httpload.Spec{Addr: c.HTTPTarget, Concurrency: c.HTTPConcurrency, Duration: c.HTTPDuration, Build: build})
 	loadEnd := time.Now()
 	after, _ := machine.ReadProcs(pids)
 	secs := res.Elapsed.Seconds()

@@ -48,6 +48,7 @@ type Source interface {
 // Config of a run. Zero values get the defaults noted.
 type Config struct {
 	Target      string   // edge host:port for WebSocket and HTTP
+	HTTPTarget  string   // host:port for the HTTP scenarios (default: Target), e.g. the edge's -http-addr
 	Dsts        []string // destination addresses to spread connections over (default: Target)
 	Conns       int      // streaming connections (default 1000)
 	Rate        float64  // connections started per second, all workers together (0: unlimited)
@@ -100,6 +101,9 @@ func (c *Config) defaults() {
 	}
 	if len(c.Dsts) == 0 {
 		c.Dsts = []string{c.Target}
+	}
+	if c.HTTPTarget == "" {
+		c.HTTPTarget = c.Target
 	}
 	if c.Flags <= 0 {
 		c.Flags = 20
@@ -395,7 +399,7 @@ var ErrChecks = errors.New("consistency checks failed")
 
 func newResult(name string, c *Config) *report.Result {
 	return &report.Result{Scenario: name, Started: time.Now(), Failures: map[string]int64{}, Params: map[string]any{
-		"target": c.Target, "conns": c.Conns, "rate": c.Rate, "clientShare": c.ClientShare, "msgpack": c.Msgpack,
+		"target": c.Target, "httpTarget": c.HTTPTarget, "conns": c.Conns, "rate": c.Rate, "clientShare": c.ClientShare, "msgpack": c.Msgpack,
 		"flags": c.Flags, "pingInterval": c.PingInterval.String(), "perWorker": c.PerWorker, "smallBuffers": c.SmallBuffers,
 		"engine": c.Engine, "loadavgAtStart": loadavg(), "edgeProcs": len(c.edgePids()),
 	}}
