@@ -18,6 +18,7 @@ import (
 //	-redis               SY_EDGE_REDIS_ADDR        "" (embedded source)
 //	-kafka               SY_EDGE_KAFKA_BROKERS     "" (comma-separated)
 //	-topic-prefix        SY_EDGE_TOPIC_PREFIX      ""
+//	-partition-check     SY_EDGE_PARTITION_CHECK   30s
 //	-token-window        SY_EDGE_TOKEN_WINDOW      30s
 //	-handshake-timeout   SY_EDGE_HANDSHAKE_TIMEOUT 10s
 //	-idle-timeout        SY_EDGE_IDLE_TIMEOUT      5m
@@ -60,6 +61,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.StringVar(&c.RedisAddr, "redis", env("REDIS_ADDR", ""), "Redis address of the snapshots (production source; needs -kafka)")
 	fs.StringVar(&brokers, "kafka", env("KAFKA_BROKERS", ""), "comma-separated Kafka brokers (change topic, event sink)")
 	fs.StringVar(&c.TopicPrefix, "topic-prefix", env("TOPIC_PREFIX", ""), "prefix of the Kafka topic names")
+	fs.DurationVar(&c.PartitionCheck, "partition-check", dur("PARTITION_CHECK", "30s"), "how often to look for partitions added to the change topic")
 	fs.DurationVar(&c.TokenWindow, "token-window", dur("TOKEN_WINDOW", "30s"), "allowed clock difference of a connection token")
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", dur("HANDSHAKE_TIMEOUT", "10s"), "time allowed for the HTTP upgrade request")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", dur("IDLE_TIMEOUT", "5m"), "close streaming connections silent for this long")

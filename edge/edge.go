@@ -40,6 +40,9 @@ type Config struct {
 	// TopicPrefix is prepended to the Kafka topic names (sy.changes,
 	// sy.insights, sy.endusers) [""].
 	TopicPrefix string
+	// PartitionCheck is how often the production source looks for
+	// partitions added to the change topic since start [30s].
+	PartitionCheck time.Duration
 	// TokenWindow is the allowed clock difference of a connection token
 	// [30s, FeatBit's value].
 	TokenWindow time.Duration
@@ -158,7 +161,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if s.src == nil {
 		if cfg.RedisAddr != "" {
 			rs, err := source.NewRemote(source.RemoteConfig{RedisAddr: cfg.RedisAddr, Brokers: cfg.KafkaBrokers, Topic: cfg.TopicPrefix + "sy.changes",
-				OnError: func(error) { s.m.Error("change_stream") }})
+				PartitionCheck: cfg.PartitionCheck, OnError: func(error) { s.m.Error("change_stream") }})
 			if err != nil {
 				return nil, fmt.Errorf("edge: production source: %w", err)
 			}

@@ -92,9 +92,14 @@ func (c *cluster) publishFlag(s *codec.EnvSnapshot, i int, f codec.Flag) {
 	}
 }
 
-func (c *cluster) edge(t *testing.T) *edge.Server {
+func (c *cluster) edge(t *testing.T, cfg ...edge.Config) *edge.Server {
 	redisAddr, brokers := services(t)
-	s, err := edge.New(edge.Config{Addr: "127.0.0.1:0", RedisAddr: redisAddr, KafkaBrokers: brokers, TopicPrefix: c.prefix})
+	var ec edge.Config
+	if len(cfg) > 0 {
+		ec = cfg[0]
+	}
+	ec.Addr, ec.RedisAddr, ec.KafkaBrokers, ec.TopicPrefix = "127.0.0.1:0", redisAddr, brokers, c.prefix
+	s, err := edge.New(ec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,4 +255,56 @@ func TestIntegrationTrackEventsReachKafka(t *testing.T) {
 	if code != 200 || !strings.Contains(body, fmt.Sprintf("sy_edge_insight_events_total %d", requests*perRequest)) {
 		t.Fatalf("metrics: %d\n%s", code, body)
 	}
+}
+
+// TestIntegrationNewPartitionIsConsumed: a partition added to the change
+// topic after the edge started is found and read from its first record.
+func TestIntegrationNewPartitionIsConsumed(t *testing.T) {
+	cl := newCluster(t)
+	a := edgetest.DemoSnapshot(secret.NewGUID())
+	cl.writeSnapshot(a)
+	s := cl.edge(t, edge.Config{PartitionCheck: 200 * time.Millisecond})
+	c := edgetest.Dial(t, edgetest.StreamURL(s.Addr(), "server", a.Secrets[0].Value))
+	_ = c.Send(`{"messageType":"data-sync","data":{"timestamp":0}}`)
+	if p := readServerSync(t, c); p.EventType != "full" {
+		t.Fatalf("full sync: %+v", p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topic := cl.prefix + "sy.changes"
+	if _, err := cl.admin.CreatePartitions(ctx, 1, topic); err != nil {
+		t.Fatalf("add a partition: %v", err)
+	}
+	// produce straight into the new partition (3: the topic had 0..2)
+	_, brokers := services(t)
+	pc, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	f := a.Flags[0]
+	f.Version++
+	f.UpdatedAt = time.Now().UnixMilli()
+	f.Name = "changed in the new partition"
+	a.Flags[0] = f
+	a.Version++
+	cl.writeSnapshot(a)
+	pl, _ := f.MarshalMsg(nil)
+	ev := codec.ChangeEvent{EnvID: a.EnvID, Kind: codec.KindFlag, Op: codec.OpUpsert, ID: f.ID, Version: f.Version, EnvVersion: a.Version, At: time.Now().UnixMilli(), Payload: pl}
+	v, _ := ev.MarshalMsg(nil)
+	for { // the new partition's metadata reaches the producer after a moment
+		err := pc.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: 3, Key: []byte(a.EnvID), Value: v}).FirstErr()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("produce to partition 3: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t0 := time.Now()
+	if p := readServerSync(t, c); p.EventType != "patch" || len(p.FeatureFlags) != 1 || flagKey(t, p.FeatureFlags[0]) != f.Key {
+		t.Fatalf("patch from the new partition: %+v", p)
+	}
+	t.Logf("patch from the new partition after %v", time.Since(t0))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/redis/rueidis"
 	"github.com/switchyard/switchyard/codec"
@@ -17,6 +18,11 @@ type RemoteConfig struct {
 	RedisAddr string
 	Brokers   []string
 	Topic     string // the change topic, e.g. "sy.changes" with its prefix
+	// PartitionCheck is how often the topic's partition list is read again:
+	// partitions added after Start are consumed from their first record
+	// (every record in them is newer than any snapshot; versions decide)
+	// [30s].
+	PartitionCheck time.Duration
 	// OnError is told about undecodable records and fetch errors.
 	OnError func(error)
 }
@@ -25,15 +31,18 @@ type RemoteConfig struct {
 // "sy:snap:{envId}" (msgp codec.EnvSnapshot) and changes from the Kafka
 // change topic, every partition, without a consumer group. Start reads the
 // end offsets first and consumes from there, so every snapshot loaded after
-// Start returns is at least as new as the stream position.
+// Start returns is at least as new as the stream position. Partitions added
+// to the topic later are found every PartitionCheck and read from their
+// start.
 type Remote struct {
 	cfg   RemoteConfig
 	redis rueidis.Client
 	kafka *kgo.Client
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	done    chan struct{}
+	watched chan struct{} // closed when watchPartitions ended (nil: not running)
 }
 
 // NewRemote connects to Redis (lazily usable: a Redis outage only fails
@@ -41,6 +50,9 @@ type Remote struct {
 func NewRemote(cfg RemoteConfig) (*Remote, error) {
 	if cfg.Topic == "" {
 		cfg.Topic = "sy.changes"
+	}
+	if cfg.PartitionCheck <= 0 {
+		cfg.PartitionCheck = 30 * time.Second
 	}
 	rc, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{cfg.RedisAddr}, DisableCache: true})
 	if err != nil {
@@ -99,10 +111,13 @@ func (r *Remote) Start(ctx context.Context, apply func(*codec.ChangeEvent)) erro
 	ends, err := adm.ListEndOffsets(ctx, r.cfg.Topic)
 	admin.Close()
 	var consume kgo.Opt
+	var known map[int32]bool // direct partitions: watched for additions
 	if err == nil && ends.Error() == nil && len(ends[r.cfg.Topic]) > 0 {
 		parts := map[int32]kgo.Offset{}
+		known = map[int32]bool{}
 		for p, o := range ends[r.cfg.Topic] {
 			parts[p] = kgo.NewOffset().At(o.Offset)
+			known[p] = true
 		}
 		consume = kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.cfg.Topic: parts})
 	} else {
@@ -114,7 +129,11 @@ func (r *Remote) Start(ctx context.Context, apply func(*codec.ChangeEvent)) erro
 		consume = kgo.ConsumeTopics(r.cfg.Topic)
 		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	}
-	opts = append(opts, consume, kgo.AllowAutoTopicCreation())
+	// a partition added to the topic is learnt at the next metadata refresh
+	// (let one be forced every second rather than every 5 s) and joins the
+	// next fetch (an idle fetch waits 1 s instead of 5 s; data still returns
+	// at once)
+	opts = append(opts, consume, kgo.AllowAutoTopicCreation(), kgo.MetadataMinAge(time.Second), kgo.FetchMaxWait(time.Second))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("source: kafka consumer: %w", err)
@@ -124,7 +143,49 @@ func (r *Remote) Start(ctx context.Context, apply func(*codec.ChangeEvent)) erro
 	r.cancel = cancel
 	r.done = make(chan struct{})
 	go r.run(cctx, apply)
+	if known != nil {
+		// ConsumeTopics (topic absent at Start) finds new partitions itself
+		r.watched = make(chan struct{})
+		go r.watchPartitions(cctx, known)
+	}
 	return nil
+}
+
+// watchPartitions adds partitions that appear in the change topic after
+// Start, from their first record.
+func (r *Remote) watchPartitions(ctx context.Context, known map[int32]bool) {
+	defer close(r.watched)
+	adm := kadm.NewClient(r.kafka)
+	t := time.NewTicker(r.cfg.PartitionCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		starts, err := adm.ListStartOffsets(ctx, r.cfg.Topic)
+		if err == nil {
+			err = starts.Error()
+		}
+		if err != nil {
+			if ctx.Err() == nil && r.cfg.OnError != nil {
+				r.cfg.OnError(fmt.Errorf("source: partitions of %s: %w", r.cfg.Topic, err))
+			}
+			continue
+		}
+		add := map[int32]kgo.Offset{}
+		starts.Each(func(o kadm.ListedOffset) {
+			if o.Topic == r.cfg.Topic && o.Err == nil && !known[o.Partition] {
+				add[o.Partition] = kgo.NewOffset().AtStart()
+				known[o.Partition] = true
+			}
+		})
+		if len(add) > 0 {
+			r.kafka.AddConsumePartitions(map[string]map[int32]kgo.Offset{r.cfg.Topic: add})
+			r.kafka.ForceMetadataRefresh() // learn the new partitions' leaders now
+		}
+	}
 }
 
 func (r *Remote) run(ctx context.Context, apply func(*codec.ChangeEvent)) {
@@ -159,6 +220,9 @@ func (r *Remote) run(ctx context.Context, apply func(*codec.ChangeEvent)) {
 func (r *Remote) Close() error {
 	if r.cancel != nil {
 		r.cancel()
+		if r.watched != nil {
+			<-r.watched
+		}
 		r.kafka.Close()
 		<-r.done
 	}
