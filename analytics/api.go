@@ -36,6 +36,7 @@ func (s *Service) routes() http.Handler {
 	h("GET "+APIPrefix+"/envs/{env}/flags/{flag}/evaluations", s.evaluations)
 	h("GET "+APIPrefix+"/envs/{env}/flags/{flag}/variations", s.variations)
 	h("GET "+APIPrefix+"/envs/{env}/flags/{flag}/users", s.users)
+	h("GET "+APIPrefix+"/envs/{env}/variations", s.envVariations)
 	h("GET "+APIPrefix+"/envs/{env}/flags/{flag}/experiment", s.experimentGet)
 	h("POST "+APIPrefix+"/envs/{env}/flags/{flag}/experiment", s.experimentPost)
 	h("DELETE "+APIPrefix+"/envs/{env}/users/{user}", s.deleteUser)
@@ -148,6 +149,38 @@ func (s *Service) variations(_ http.ResponseWriter, r *http.Request) (any, error
 		return nil, err
 	}
 	return map[string]any{"variations": v}, nil
+}
+
+// envVariations answers every flag's evaluations per variation of one
+// environment in [from, to) (default the last 7 days).
+func (s *Service) envVariations(_ http.ResponseWriter, r *http.Request) (any, error) {
+	rg, err := envRangeOf(r)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.store.EnvVariations(r.Context(), rg.EnvID, rg.From, rg.To)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"flags": v}, nil
+}
+
+// envRangeOf is rangeOf without a flag.
+func envRangeOf(r *http.Request) (store.Range, error) {
+	q := r.URL.Query()
+	to, err := parseTime(q.Get("to"), time.Now().UTC())
+	if err != nil {
+		return store.Range{}, err
+	}
+	from, err := parseTime(q.Get("from"), to.Add(-7*24*time.Hour))
+	if err != nil {
+		return store.Range{}, err
+	}
+	rg := store.Range{EnvID: r.PathValue("env"), From: from, To: to}
+	if rg.EnvID == "" || !from.Before(to) {
+		return rg, fmt.Errorf("%w: need an environment and from < to", errBadRequest)
+	}
+	return rg, nil
 }
 
 func intParam(q url.Values, name string, def, max int) (int, error) {
@@ -299,20 +332,25 @@ func (s *Service) DeleteUser(ctx context.Context, envID, userKey string) error {
 	return err
 }
 
-// FlagVariations returns the evaluations per variation id of one flag in
-// [from, to) (the control plane's stale-flag report asks it).
-func (s *Service) FlagVariations(ctx context.Context, envID, flagKey string, from, to time.Time) (map[string]int64, error) {
-	rg := store.Range{EnvID: envID, FlagKey: flagKey, From: from, To: to}
-	if err := rg.Validate(); err != nil {
-		return nil, err
+// EnvFlagVariations returns, for every flag of an environment evaluated in
+// [from, to), its evaluations per variation id: one query for the whole
+// environment (the control plane's stale-flag report asks it).
+func (s *Service) EnvFlagVariations(ctx context.Context, envID string, from, to time.Time) (map[string]map[string]int64, error) {
+	if envID == "" || !from.Before(to) {
+		return nil, store.ErrInvalid
 	}
-	vs, err := s.store.VariationUsers(ctx, rg)
+	vs, err := s.store.EnvVariations(ctx, envID, from, to)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]int64, len(vs))
+	out := map[string]map[string]int64{}
 	for _, v := range vs {
-		out[v.VariationID] += int64(v.Evaluations)
+		m := out[v.FlagKey]
+		if m == nil {
+			m = map[string]int64{}
+			out[v.FlagKey] = m
+		}
+		m[v.VariationID] += int64(v.Evaluations)
 	}
 	return out, nil
 }

@@ -22,15 +22,23 @@ type fakeInsights struct {
 	evals   map[string]map[string]int64 // envId/flagKey → variation → count
 	deleted []string
 	down    bool
+	calls   int // EnvFlagVariations requests
 }
 
-func (f *fakeInsights) FlagVariations(_ context.Context, envID, flagKey string, _, _ time.Time) (map[string]int64, error) {
+func (f *fakeInsights) EnvFlagVariations(_ context.Context, envID string, _, _ time.Time) (map[string]map[string]int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.calls++
 	if f.down {
 		return nil, fmt.Errorf("connection refused")
 	}
-	return f.evals[envID+"/"+flagKey], nil
+	out := map[string]map[string]int64{}
+	for k, v := range f.evals {
+		if flag, ok := strings.CutPrefix(k, envID+"/"); ok {
+			out[flag] = v
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeInsights) DeleteUser(_ context.Context, envID, userKey string) error {
@@ -160,7 +168,13 @@ func TestStaleFlagsReport(t *testing.T) {
 		}
 		return out
 	}
+	var envs struct{ Items []struct{ ID string } }
+	h.must(200, h.admin, "GET", proj+"/envs", nil).decode(t, &envs)
+	ins.calls = 0
 	got := get()
+	if ins.calls == 0 || ins.calls > len(envs.Items) { // one analytics query per environment, not per flag
+		t.Errorf("%d analytics queries for %d environments, want one each at most", ins.calls, len(envs.Items))
+	}
 	if !slices.Contains(got["quiet-flag"], "no-evaluations") {
 		t.Errorf("quiet-flag reasons %v, want no-evaluations", got["quiet-flag"])
 	}

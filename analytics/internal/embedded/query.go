@@ -3,6 +3,8 @@ package embedded
 import (
 	"context"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/switchyard/switchyard/analytics/internal/store"
 	"github.com/switchyard/switchyard/codec"
@@ -81,6 +83,40 @@ func (s *Store) VariationUsers(_ context.Context, r store.Range) ([]store.Variat
 		out = append(out, store.VariationUsers{VariationID: v, Evaluations: a.n, Users: uint64(len(a.users))})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].VariationID < out[j].VariationID })
+	return out, nil
+}
+
+// EnvVariations implements store.Store.
+func (s *Store) EnvVariations(_ context.Context, envID string, from, to time.Time) ([]store.FlagVariationCount, error) {
+	if envID == "" || !from.Before(to) {
+		return nil, store.ErrInvalid
+	}
+	f, t := from.UnixMilli(), to.UnixMilli()
+	type k struct{ flag, v string }
+	counts := map[k]uint64{}
+	prefix := envID + "\x00"
+	s.mu.RLock()
+	for key, evs := range s.evals {
+		if !strings.HasPrefix(key, prefix) {
+			continue
+		}
+		for i := range evs {
+			if ts := evs[i].Timestamp; ts >= f && ts < t {
+				counts[k{evs[i].FlagKey, evs[i].VariationID}]++
+			}
+		}
+	}
+	s.mu.RUnlock()
+	out := make([]store.FlagVariationCount, 0, len(counts))
+	for k, n := range counts {
+		out = append(out, store.FlagVariationCount{FlagKey: k.flag, VariationID: k.v, Evaluations: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].FlagKey != out[j].FlagKey {
+			return out[i].FlagKey < out[j].FlagKey
+		}
+		return out[i].VariationID < out[j].VariationID
+	})
 	return out, nil
 }
 

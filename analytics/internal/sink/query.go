@@ -80,6 +80,31 @@ func (s *Sink) VariationUsers(ctx context.Context, r store.Range) ([]store.Varia
 	return out, rows.Err()
 }
 
+// EnvVariations implements store.Store.
+func (s *Sink) EnvVariations(ctx context.Context, envID string, from, to time.Time) ([]store.FlagVariationCount, error) {
+	if envID == "" || !from.Before(to) {
+		return nil, store.ErrInvalid
+	}
+	f, t := from.UnixMilli(), to.UnixMilli()
+	q := fmt.Sprintf(`SELECT flag_key, variation_id, count()
+		FROM %s.flag_events WHERE env_id = ? AND ts >= toDateTime(?) AND ts < toDateTime(?) AND ts_ms >= ? AND ts_ms < ?
+		GROUP BY flag_key, variation_id ORDER BY flag_key, variation_id`, s.db)
+	rows, err := s.conn.Query(ctx, q, envID, uint32(max(f, 0)/1000), uint32((max(t, 0)+999)/1000), f, t)
+	if err != nil {
+		return nil, fmt.Errorf("cannot query evaluations per flag: %w", err)
+	}
+	defer rows.Close()
+	out := []store.FlagVariationCount{}
+	for rows.Next() {
+		var v store.FlagVariationCount
+		if err := rows.Scan(&v.FlagKey, &v.VariationID, &v.Evaluations); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // Users implements store.Store.
 func (s *Sink) Users(ctx context.Context, uq store.UsersQuery) ([]store.UserVariation, error) {
 	if err := uq.Validate(); err != nil || uq.Limit < 0 || uq.Offset < 0 {

@@ -120,6 +120,14 @@ type MetricResult struct {
 	SumSq       float64 `json:"sumSq"`
 }
 
+// FlagVariationCount is the number of evaluations of one variation of one
+// flag. Order: FlagKey, then VariationID.
+type FlagVariationCount struct {
+	FlagKey     string `json:"flagKey"`
+	VariationID string `json:"variationId"`
+	Evaluations uint64 `json:"evaluations"`
+}
+
 // Store is what the query API and the ingest path need from a backend.
 type Store interface {
 	// Insert stores the events of b (an event's empty EnvID is taken from b).
@@ -128,6 +136,10 @@ type Store interface {
 	Series(ctx context.Context, r Range, b Bucket) ([]SeriesPoint, error)
 	// VariationUsers counts evaluations and distinct users per variation.
 	VariationUsers(ctx context.Context, r Range) ([]VariationUsers, error)
+	// EnvVariations counts evaluations per flag and variation of one
+	// environment in [from, to) (the stale-flag report, one query for all
+	// flags).
+	EnvVariations(ctx context.Context, envID string, from, to time.Time) ([]FlagVariationCount, error)
 	// Users pages through (user, variation) pairs.
 	Users(ctx context.Context, q UsersQuery) ([]UserVariation, error)
 	// Exposures assigns experiment users to variations.

@@ -11,10 +11,11 @@ import (
 	"github.com/switchyard/switchyard/control/internal/store"
 )
 
-// Insights answers how a flag was evaluated: evaluations per variation id in
-// [from, to). The control plane asks analytics' query API.
+// Insights answers how an environment's flags were evaluated: for every flag
+// evaluated in [from, to), evaluations per variation id. The control plane
+// asks analytics' query API, once per environment.
 type Insights interface {
-	FlagVariations(ctx context.Context, envID, flagKey string, from, to time.Time) (map[string]int64, error)
+	EnvFlagVariations(ctx context.Context, envID string, from, to time.Time) (map[string]map[string]int64, error)
 	// DeleteUser erases every event of one end user (GDPR).
 	DeleteUser(ctx context.Context, envID, userKey string) error
 }
@@ -265,16 +266,25 @@ func (a *API) staleFlags(c *call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		// one analytics query per environment, for all its flags
+		var usage map[string]map[string]int64
+		known := false
+		if a.cfg.Insights != nil && len(fs) > 0 {
+			if usage, err = a.cfg.Insights.EnvFlagVariations(c.ctx, e.ID, from, now); err != nil {
+				a.cfg.Log.Warn("stale flags: analytics unavailable", "env", e.ID, "err", err)
+				rep.Evaluated = false
+			} else {
+				known = true
+			}
+		}
 		for _, f := range fs {
 			x := stale.Input{EnvID: e.ID, EnvName: e.Name, Flag: f, CodeRefs: refs[f.Key], Scanned: len(sets) > 0}
-			if a.cfg.Insights != nil && !f.IsArchived {
-				counts, err := a.cfg.Insights.FlagVariations(c.ctx, e.ID, f.Key, from, now)
-				if err != nil {
-					a.cfg.Log.Warn("stale flags: analytics unavailable", "err", err)
-					rep.Evaluated = false
-				} else {
-					x.Usage = stale.Usage{Known: true, Evaluation: counts}
+			if known && !f.IsArchived {
+				counts := usage[f.Key]
+				if counts == nil {
+					counts = map[string]int64{} // known to analytics: never evaluated
 				}
+				x.Usage = stale.Usage{Known: true, Evaluation: counts}
 			}
 			in = append(in, x)
 		}

@@ -1,6 +1,6 @@
 // Package insights is the control plane's client of analytics' query API
-// (analytics/api.go): evaluations per variation of a flag, for stale-flag
-// detection, and the GDPR erasure of one end user's events. A Client is safe
+// (analytics/api.go): evaluations per flag and variation of an environment,
+// for stale-flag detection, and the GDPR erasure of one end user's events. A Client is safe
 // for concurrent use.
 package insights
 
@@ -51,23 +51,27 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 	return nil
 }
 
-// FlagVariations returns the evaluations per variation id of a flag in
-// [from, to).
-func (c *Client) FlagVariations(ctx context.Context, envID, flagKey string, from, to time.Time) (map[string]int64, error) {
+// EnvFlagVariations returns, for every flag of an environment evaluated in
+// [from, to), its evaluations per variation id, in one request.
+func (c *Client) EnvFlagVariations(ctx context.Context, envID string, from, to time.Time) (map[string]map[string]int64, error) {
 	var out struct {
-		Variations []struct {
+		Flags []struct {
+			FlagKey     string `json:"flagKey"`
 			VariationID string `json:"variationId"`
 			Evaluations int64  `json:"evaluations"`
-		} `json:"variations"`
+		} `json:"flags"`
 	}
-	p := "/envs/" + url.PathEscape(envID) + "/flags/" + url.PathEscape(flagKey) + "/variations?from=" +
+	p := "/envs/" + url.PathEscape(envID) + "/variations?from=" +
 		strconv.FormatInt(from.UnixMilli(), 10) + "&to=" + strconv.FormatInt(to.UnixMilli(), 10)
 	if err := c.do(ctx, http.MethodGet, p, &out); err != nil {
 		return nil, err
 	}
-	m := make(map[string]int64, len(out.Variations))
-	for _, v := range out.Variations {
-		m[v.VariationID] += v.Evaluations
+	m := map[string]map[string]int64{}
+	for _, v := range out.Flags {
+		if m[v.FlagKey] == nil {
+			m[v.FlagKey] = map[string]int64{}
+		}
+		m[v.FlagKey][v.VariationID] += v.Evaluations
 	}
 	return m, nil
 }

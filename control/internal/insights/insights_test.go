@@ -39,28 +39,31 @@ func TestClientAgainstAnalytics(t *testing.T) {
 	c := insights.New(srv.URL)
 	ctx := context.Background()
 	from, to := now.Add(-24*time.Hour), now.Add(time.Minute)
-	got, err := c.FlagVariations(ctx, "env-1", "checkout", from, to)
+	got, err := c.EnvFlagVariations(ctx, "env-1", from, to)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int64{"on": 2, "off": 1}
+	want := map[string]map[string]int64{"checkout": {"on": 2, "off": 1}, "other": {"on": 1}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("client: %v, want %v", got, want)
 	}
-	direct, err := an.FlagVariations(ctx, "env-1", "checkout", from, to)
+	direct, err := an.EnvFlagVariations(ctx, "env-1", from, to)
 	if err != nil || !reflect.DeepEqual(direct, want) {
 		t.Fatalf("service: %v %v, want %v", direct, err, want)
+	}
+	if got, err := c.EnvFlagVariations(ctx, "env-2", from, to); err != nil || len(got) != 0 {
+		t.Fatalf("another environment: %v %v, want nothing", got, err)
 	}
 	if err := c.DeleteUser(ctx, "env-1", "u1"); err != nil {
 		t.Fatal(err)
 	}
-	got, _ = c.FlagVariations(ctx, "env-1", "checkout", from, to)
-	if !reflect.DeepEqual(got, map[string]int64{"on": 1, "off": 1}) {
+	got, _ = c.EnvFlagVariations(ctx, "env-1", from, to)
+	if !reflect.DeepEqual(got, map[string]map[string]int64{"checkout": {"on": 1, "off": 1}}) {
 		t.Fatalf("after erasing u1: %v", got)
 	}
 	// Analytics unreachable: a clear error, not a panic or a zero answer.
 	bad := insights.New("http://127.0.0.1:1")
-	if _, err := bad.FlagVariations(ctx, "env-1", "checkout", from, to); err == nil {
+	if _, err := bad.EnvFlagVariations(ctx, "env-1", from, to); err == nil {
 		t.Fatal("unreachable analytics: want an error")
 	}
 }

@@ -129,6 +129,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		got, err = s.Metric(ctx, r, "nothing")
 		check(t, "Metric(none)", got, err, []store.MetricResult{})
 	})
+	t.Run("EnvVariations", func(t *testing.T) {
+		got, err := s.EnvVariations(ctx, env, T0, T0.Add(24*time.Hour))
+		check(t, "EnvVariations", got, err, []store.FlagVariationCount{
+			{FlagKey: "f1", VariationID: "a", Evaluations: 4}, {FlagKey: "f1", VariationID: "b", Evaluations: 3},
+			{FlagKey: "f2", VariationID: "x", Evaluations: 1}})
+		got, err = s.EnvVariations(ctx, env, T0.Add(time.Hour), T0.Add(24*time.Hour))
+		check(t, "EnvVariations(later)", got, err, []store.FlagVariationCount{{FlagKey: "f1", VariationID: "a", Evaluations: 1}})
+		if _, err := s.EnvVariations(ctx, env, T0, T0); err == nil {
+			t.Error("empty range: no error")
+		}
+	})
 	t.Run("Invalid", func(t *testing.T) {
 		if _, err := s.Series(ctx, store.Range{EnvID: env, FlagKey: "f1", From: T0, To: T0}, store.Hour); err == nil {
 			t.Error("empty range: no error")
