@@ -169,6 +169,21 @@ func (rc *receiver) received() []receivedHook {
 	return slices.Clone(rc.got)
 }
 
+// TestWebhookKinds: the kinds the UI offers come from the API, sorted, and
+// every one of them is accepted.
+func TestWebhookKinds(t *testing.T) {
+	h := newHarness(t)
+	org := h.info.OrgID
+	rc := newReceiver(t, 200)
+	var kinds struct{ Items []string }
+	h.must(200, h.admin, "GET", "/api/v1/orgs/"+org+"/webhook-kinds", nil).decode(t, &kinds)
+	if !slices.IsSorted(kinds.Items) || !slices.Contains(kinds.Items, "flag.toggled") || !slices.Contains(kinds.Items, "webhook.test") ||
+		!slices.Contains(kinds.Items, "environment.secret_rotated") || slices.Contains(kinds.Items, "flag.exploded") {
+		t.Fatalf("webhook kinds %v", kinds.Items)
+	}
+	h.must(201, h.admin, "POST", "/api/v1/orgs/"+org+"/webhooks", map[string]any{"name": "every kind", "url": rc.srv.URL, "events": kinds.Items})
+}
+
 func TestWebhookSignedRetriedAndLogged(t *testing.T) {
 	h := newHarness(t)
 	env := h.env("dev")

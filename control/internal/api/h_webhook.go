@@ -40,6 +40,7 @@ func (a *API) webhookRoutes() []Route {
 	const p = Prefix
 	return []Route{
 		{Method: "GET", Path: p + "/orgs/{orgId}/webhooks", Tag: "webhooks", Summary: "List webhooks", Scope: Org, Role: admin, Resp: List[WebhookView]{}, h: a.listWebhooks},
+		{Method: "GET", Path: p + "/orgs/{orgId}/webhook-kinds", Tag: "webhooks", Summary: "The event kinds a webhook can subscribe to, sorted (\"*\" subscribes to all)", Scope: Org, Role: viewer, Resp: List[string]{}, h: a.webhookKinds},
 		{Method: "POST", Path: p + "/orgs/{orgId}/webhooks", Tag: "webhooks", Summary: "Create a webhook; its signing secret is shown only in this response", Scope: Org, Role: admin, Status: 201, Body: WebhookRequest{}, Resp: WebhookCreated{}, h: a.createWebhook},
 		{Method: "GET", Path: p + "/orgs/{orgId}/webhooks/{id}", Tag: "webhooks", Summary: "Get a webhook", Scope: Org, Role: admin, Resp: WebhookView{}, h: a.getWebhook},
 		{Method: "PUT", Path: p + "/orgs/{orgId}/webhooks/{id}", Tag: "webhooks", Summary: "Change a webhook (version must be the version read; an empty secret keeps it)", Scope: Org, Role: admin, Body: WebhookRequest{}, Resp: WebhookView{}, h: a.updateWebhook},
@@ -101,6 +102,11 @@ func (a *API) validWebhook(c *call, req *WebhookRequest) error {
 		return store.Invalid("secret", "must be 16 to 200 characters")
 	}
 	return text("description", req.Description, 0, maxText)
+}
+
+func (a *API) webhookKinds(*call) (any, error) {
+	ks := eventKinds()
+	return list(ks, len(ks)), nil
 }
 
 func (a *API) listWebhooks(c *call) (any, error) {

@@ -336,6 +336,7 @@ export const api = {
 
   // webhooks (organization)
   webhooks: (org: string) => request<List<Webhook>>('GET', `${v1}/orgs/${enc(org)}/webhooks`),
+  webhookKinds: (org: string) => request<List<string>>('GET', `${v1}/orgs/${enc(org)}/webhook-kinds`),
   createWebhook: (org: string, w: WebhookRequest) => request<Webhook & { secret: string }>('POST', `${v1}/orgs/${enc(org)}/webhooks`, w),
   updateWebhook: (org: string, id: string, w: WebhookRequest) => request<Webhook>('PUT', `${v1}/orgs/${enc(org)}/webhooks/${enc(id)}`, w),
   deleteWebhook: (org: string, id: string) => request<void>('DELETE', `${v1}/orgs/${enc(org)}/webhooks/${enc(id)}`),

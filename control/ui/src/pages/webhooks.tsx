@@ -8,20 +8,6 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, Delivery, Env, Project, Webhook, WebhookRequest } from '../api';
 import { Busy, CopyButton, Field, FormError, Page, Spinner, Switch, errorFor, FieldError, fmtTime, useSession } from '../ui';
 
-// EVENT_KINDS are the kinds the API accepts (its validation message lists
-// them); "*" subscribes to all.
-const EVENT_KINDS = [
-  'flag.created', 'flag.updated', 'flag.toggled', 'flag.archived', 'flag.restored', 'flag.deleted',
-  'segment.created', 'segment.updated', 'segment.archived', 'segment.restored', 'segment.deleted',
-  'schedule.created', 'schedule.applied', 'schedule.failed', 'schedule.cancelled',
-  'trigger.created', 'trigger.updated', 'trigger.token_reset', 'trigger.deleted',
-  'environment.created', 'environment.updated', 'environment.deleted', 'environment.secret_rotated', 'settings.updated',
-  'experiment.created', 'experiment.started', 'experiment.stopped', 'experiment.deleted',
-  'metric.created', 'metric.updated', 'metric.deleted',
-  'member.added', 'member.removed', 'token.created', 'token.deleted',
-  'project.created', 'project.updated', 'project.deleted', 'organization.updated',
-  'webhook.created', 'webhook.updated', 'webhook.deleted', 'webhook.test',
-];
 
 const emptyForm = (): WebhookRequest => ({ name: '', url: '', events: ['flag.updated', 'flag.toggled'], projectIds: [], envIds: [], description: '', secret: '' });
 
@@ -36,9 +22,12 @@ export function Webhooks({ orgId }: { orgId: string }) {
   const [tested, setTested] = useState<Record<string, Delivery>>({});
   const [projects, setProjects] = useState<Project[]>([]);
   const [envs, setEnvs] = useState<Env[]>([]);
+  // the event kinds come from the API (GET …/webhook-kinds), never a copy here
+  const [kinds, setKinds] = useState<string[] | null>(null);
   const load = () => api.webhooks(orgId).then((r) => { setItems(r.items); setErr(null); }).catch(setErr);
   useEffect(() => {
     load();
+    api.webhookKinds(orgId).then((r) => setKinds(r.items)).catch(setErr);
     api.projects(orgId).then(async (r) => {
       setProjects(r.items);
       const all: Env[] = [];
@@ -58,7 +47,7 @@ export function Webhooks({ orgId }: { orgId: string }) {
         <p>Signing secret of <b>{secret.name}</b> — copy it now, it is not shown again:</p>
         <code class="mono" aria-label="New signing secret">{secret.secret}</code> <CopyButton text={secret.secret} label="Copy signing secret" />
       </div>}
-      {editing && <WebhookForm orgId={orgId} hook={editing === 'new' ? null : editing} projects={projects} envs={envs} ename={ename}
+      {editing && <WebhookForm orgId={orgId} hook={editing === 'new' ? null : editing} kinds={kinds} projects={projects} envs={envs} ename={ename}
         onCancel={() => setEditing(null)}
         onSaved={(w, sec) => { setEditing(null); if (sec) setSecret({ name: w.name, secret: sec }); load(); }} />}
       {!items ? <Spinner /> : (
@@ -115,8 +104,8 @@ const attemptText = (d: Delivery) => {
   return `${a.status ? 'HTTP ' + a.status : 'no response'} in ${a.latencyMs} ms${a.error ? ' — ' + a.error : ''}`;
 };
 
-function WebhookForm({ orgId, hook, projects, envs, ename, onCancel, onSaved }: {
-  orgId: string; hook: Webhook | null; projects: Project[]; envs: Env[]; ename: (id: string) => string;
+function WebhookForm({ orgId, hook, kinds, projects, envs, ename, onCancel, onSaved }: {
+  orgId: string; hook: Webhook | null; kinds: string[] | null; projects: Project[]; envs: Env[]; ename: (id: string) => string;
   onCancel: () => void; onSaved: (w: Webhook, secret?: string) => void;
 }) {
   const [f, setF] = useState<WebhookRequest>(hook
@@ -137,7 +126,8 @@ function WebhookForm({ orgId, hook, projects, envs, ename, onCancel, onSaved }: 
       <fieldset aria-describedby={evErr ? 'wh-events-err' : undefined}>
         <legend>Event kinds</legend>
         <label class="check"><input type="checkbox" checked={all} onChange={(e) => setF({ ...f, events: (e.target as HTMLInputElement).checked ? ['*'] : [] })} /> All events (*)</label>
-        {!all && <div class="checks">{EVENT_KINDS.map((k) => (
+        {!all && !kinds && <Spinner />}
+        {!all && kinds && <div class="checks">{kinds.map((k) => (
           <label class="check" key={k}><input type="checkbox" checked={f.events.includes(k)}
             onChange={(e) => setF({ ...f, events: toggle(f.events, k, (e.target as HTMLInputElement).checked) })} /> {k}</label>
         ))}</div>}
