@@ -91,6 +91,19 @@ func parseTime(s string, def time.Time) (time.Time, error) {
 
 // rangeOf reads env, flag, from (default to-7d) and to (default now).
 func rangeOf(r *http.Request) (store.Range, error) {
+	rg, err := envRangeOf(r)
+	if err != nil {
+		return rg, err
+	}
+	rg.FlagKey = r.PathValue("flag")
+	if err := rg.Validate(); err != nil {
+		return rg, fmt.Errorf("%w: need from < to", errBadRequest)
+	}
+	return rg, nil
+}
+
+// envRangeOf is rangeOf without a flag.
+func envRangeOf(r *http.Request) (store.Range, error) {
 	q := r.URL.Query()
 	to, err := parseTime(q.Get("to"), time.Now().UTC())
 	if err != nil {
@@ -100,9 +113,9 @@ func rangeOf(r *http.Request) (store.Range, error) {
 	if err != nil {
 		return store.Range{}, err
 	}
-	rg := store.Range{EnvID: r.PathValue("env"), FlagKey: r.PathValue("flag"), From: from, To: to}
-	if err := rg.Validate(); err != nil {
-		return rg, fmt.Errorf("%w: need from < to", errBadRequest)
+	rg := store.Range{EnvID: r.PathValue("env"), From: from, To: to}
+	if rg.EnvID == "" || !from.Before(to) {
+		return rg, fmt.Errorf("%w: need an environment and from < to", errBadRequest)
 	}
 	return rg, nil
 }
@@ -163,24 +176,6 @@ func (s *Service) envVariations(_ http.ResponseWriter, r *http.Request) (any, er
 		return nil, err
 	}
 	return map[string]any{"flags": v}, nil
-}
-
-// envRangeOf is rangeOf without a flag.
-func envRangeOf(r *http.Request) (store.Range, error) {
-	q := r.URL.Query()
-	to, err := parseTime(q.Get("to"), time.Now().UTC())
-	if err != nil {
-		return store.Range{}, err
-	}
-	from, err := parseTime(q.Get("from"), to.Add(-7*24*time.Hour))
-	if err != nil {
-		return store.Range{}, err
-	}
-	rg := store.Range{EnvID: r.PathValue("env"), From: from, To: to}
-	if rg.EnvID == "" || !from.Before(to) {
-		return rg, fmt.Errorf("%w: need an environment and from < to", errBadRequest)
-	}
-	return rg, nil
 }
 
 func intParam(q url.Values, name string, def, max int) (int, error) {

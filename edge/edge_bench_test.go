@@ -251,20 +251,28 @@ func benchOFREP(b *testing.B, direct bool) {
 		_ = pprof.StartCPUProfile(f)
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	cpu0, t0 := cpuTime(), time.Now()
-	ch.send("go")
-	l := ch.line(b)
-	cpu, wall := cpuTime()-cpu0, time.Since(t0)
-	var ok, failed int64
-	fmt.Sscanf(l, "%d %d", &ok, &failed)
-	if ok == 0 || failed > 0 {
-		b.Fatalf("child: %s", l)
-	}
+	ok, cpu, wall := runRequests(b, ch)
 	b.ReportMetric(float64(ok)/cpu.Seconds(), "evals/cpu-s")
 	b.ReportMetric(float64(ok)/wall.Seconds(), "evals/s")
 	b.ReportMetric(cpu.Seconds()/wall.Seconds(), "edge-cores")
 	for i := 0; i < b.N; i++ {
 	}
+}
+
+// runRequests starts a ready "ofrep" child's load and returns the requests
+// answered 200 and this process's CPU and wall time meanwhile; any failed
+// request fails the benchmark.
+func runRequests(b *testing.B, ch *child) (ok int64, cpu, wall time.Duration) {
+	cpu0, t0 := cpuTime(), time.Now()
+	ch.send("go")
+	l := ch.line(b)
+	cpu, wall = cpuTime()-cpu0, time.Since(t0)
+	var failed int64
+	fmt.Sscanf(l, "%d %d", &ok, &failed)
+	if ok == 0 || failed > 0 {
+		b.Fatalf("child: %s", l)
+	}
+	return ok, cpu, wall
 }
 
 // BenchmarkHTTPEmptyHandler is BenchmarkOFREPSingle's load against the same
@@ -299,15 +307,7 @@ func BenchmarkHTTPEmptyHandler(b *testing.B) {
 	if l := ch.line(b); l != "ready" {
 		b.Fatalf("child: %s", l)
 	}
-	cpu0, t0 := cpuTime(), time.Now()
-	ch.send("go")
-	l := ch.line(b)
-	cpu, wall := cpuTime()-cpu0, time.Since(t0)
-	var ok, failed int64
-	fmt.Sscanf(l, "%d %d", &ok, &failed)
-	if ok == 0 || failed > 0 {
-		b.Fatalf("child: %s", l)
-	}
+	ok, cpu, wall := runRequests(b, ch)
 	b.ReportMetric(float64(ok)/cpu.Seconds(), "reqs/cpu-s")
 	b.ReportMetric(float64(ok)/wall.Seconds(), "reqs/s")
 	b.ReportMetric(cpu.Seconds()/wall.Seconds(), "server-cores")
