@@ -66,6 +66,9 @@ type Config struct {
 	// lifetime of a login session (default 24 h).
 	MaxBody    int64
 	SessionTTL time.Duration
+	// AuditRetention deletes audit entries older than this, at start and
+	// hourly (0, the default: keep them forever).
+	AuditRetention time.Duration
 }
 
 func (c *Config) defaults() {
@@ -196,7 +199,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if s.ins == nil && cfg.AnalyticsURL != "" {
 		s.ins = insights.New(cfg.AnalyticsURL)
 	}
-	s.api = api.New(s.st, s.pub, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins})
+	s.api = api.New(s.st, s.pub, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins, AuditRetention: cfg.AuditRetention})
 	s.mux = http.NewServeMux()
 	s.api.Register(s.mux)
 	doc, err := json.Marshal(s.api.OpenAPI())

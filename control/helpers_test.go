@@ -30,8 +30,17 @@ type harness struct {
 
 func newHarness(t testing.TB, opts ...Option) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil, opts...)
+}
+
+// newHarnessWith is newHarness with the Config changed by mut first.
+func newHarnessWith(t testing.TB, mut func(*Config), opts ...Option) *harness {
+	t.Helper()
 	sink := publish.NewMemory()
 	cfg := Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0", AdminPassword: "admin-password"}
+	if mut != nil {
+		mut(&cfg)
+	}
 	s, err := New(cfg, append([]Option{WithSnapshotWriter(sink), WithChangeProducer(sink), WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)

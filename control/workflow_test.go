@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -601,4 +602,34 @@ func TestCommentRequiredByCopyTarget(t *testing.T) {
 	var f struct{ Version int64 }
 	h.must(200, h.admin, "GET", h.flagsURL(dev)+"/welcome-banner", nil).decode(t, &f)
 	h.must(200, h.admin, "POST", h.flagsURL(dev)+"/welcome-banner/toggle", map[string]any{"version": f.Version})
+}
+
+// TestAuditRetention: with Config.AuditRetention the entries older than it
+// are pruned (what the hourly run does), newer ones and the API's own stay.
+func TestAuditRetention(t *testing.T) {
+	h := newHarnessWith(t, func(c *Config) { c.AuditRetention = 30 * 24 * time.Hour })
+	env := h.env("dev")
+	h.must(201, h.admin, "POST", h.flagsURL(env), boolFlagBody("kept"))
+	org := h.info.OrgID
+	old := time.Now().Add(-31 * 24 * time.Hour).UnixMilli()
+	for i := range 3 {
+		if err := h.s.st.AddAudit(context.Background(), &store.AuditEntry{ID: fmt.Sprintf("old-%d", i), OrgID: org,
+			At: old + int64(i), Actor: "u", Action: "updated", ResourceType: "flag", ResourceKey: "ancient"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var before, after struct{ Total int }
+	h.must(200, h.admin, "GET", "/api/v1/orgs/"+org+"/audit", nil).decode(t, &before)
+	if n := h.s.api.PruneAudit(context.Background()); n != 3 {
+		t.Fatalf("pruned %d, want the 3 old entries", n)
+	}
+	h.must(200, h.admin, "GET", "/api/v1/orgs/"+org+"/audit", nil).decode(t, &after)
+	if after.Total != before.Total-3 || after.Total == 0 {
+		t.Fatalf("audit entries %d → %d, want 3 fewer and the recent ones kept", before.Total, after.Total)
+	}
+	var anc struct{ Total int }
+	h.must(200, h.admin, "GET", "/api/v1/orgs/"+org+"/audit?resource=ancient", nil).decode(t, &anc)
+	if anc.Total != 0 {
+		t.Fatalf("%d old entries left", anc.Total)
+	}
 }

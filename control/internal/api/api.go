@@ -43,6 +43,9 @@ type Config struct {
 	Log        *slog.Logger
 	// Insights answers how flags were evaluated (analytics); nil: unknown.
 	Insights Insights
+	// AuditRetention deletes audit entries older than this, checked at start
+	// and hourly (0: keep them forever).
+	AuditRetention time.Duration
 }
 
 // API serves the REST API.

@@ -35,13 +35,22 @@ func (a *API) Instance() string { return a.wf.instance }
 // SetSchedulePoll changes how often due schedules are looked for.
 func (a *API) SetSchedulePoll(d time.Duration) { a.wf.schedPoll = d }
 
-// RunWorkflow runs the webhook sender and the scheduler until ctx ends.
+// RunWorkflow runs the webhook sender, the scheduler and, with
+// Config.AuditRetention, the audit pruning until ctx ends.
 func (a *API) RunWorkflow(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		a.wf.hooks.Run(ctx)
 	}()
+	if a.cfg.AuditRetention > 0 {
+		pruned := make(chan struct{})
+		go func() {
+			defer close(pruned)
+			a.runAuditRetention(ctx, time.Hour)
+		}()
+		defer func() { <-pruned }()
+	}
 	t := time.NewTicker(a.wf.schedPoll)
 	defer t.Stop()
 	for {
@@ -54,6 +63,37 @@ func (a *API) RunWorkflow(ctx context.Context) {
 		case <-a.wf.wake:
 		}
 	}
+}
+
+// runAuditRetention prunes audit entries older than Config.AuditRetention
+// now and every period until ctx ends.
+func (a *API) runAuditRetention(ctx context.Context, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		a.PruneAudit(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// PruneAudit deletes the audit entries older than Config.AuditRetention (a
+// no-op without one) and returns how many it deleted; failures are logged.
+func (a *API) PruneAudit(ctx context.Context) int {
+	if a.cfg.AuditRetention <= 0 {
+		return 0
+	}
+	before := time.Now().Add(-a.cfg.AuditRetention).UnixMilli()
+	n, err := a.st.PruneAudit(ctx, before)
+	if err != nil && ctx.Err() == nil {
+		a.cfg.Log.Error("audit retention: cannot prune", "deleted", n, "err", err)
+	} else if n > 0 {
+		a.cfg.Log.Info("audit retention: pruned", "deleted", n, "olderThan", a.cfg.AuditRetention.String())
+	}
+	return n
 }
 
 func (a *API) wakeScheduler() {

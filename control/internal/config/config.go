@@ -34,6 +34,7 @@ var Knobs = []knob{
 	{"admin-password", "SY_CONTROL_ADMIN_PASSWORD", "", "password of the initial admin (default: random, printed once)"},
 	{"max-body", "SY_CONTROL_MAX_BODY", "1048576", "request body limit in bytes"},
 	{"session-ttl", "SY_CONTROL_SESSION_TTL", "24h", "lifetime of a login session"},
+	{"audit-retention", "SY_CONTROL_AUDIT_RETENTION", "0", "delete audit entries older than this, checked hourly (e.g. 8760h); 0 keeps them forever"},
 }
 
 // Load parses args (without the program name) over the environment.
@@ -75,6 +76,13 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 		return cfg, fmt.Errorf("session-ttl: want a duration >= 1m, got %q", get("session-ttl"))
 	}
 	cfg.SessionTTL = d
+	if v := get("audit-retention"); v != "0" {
+		r, err := time.ParseDuration(v)
+		if err != nil || r < time.Hour {
+			return cfg, fmt.Errorf("audit-retention: want 0 or a duration >= 1h, got %q", v)
+		}
+		cfg.AuditRetention = r
+	}
 	if cfg.AdminPassword != "" && len(cfg.AdminPassword) < 8 {
 		return cfg, fmt.Errorf("admin-password: at least 8 characters")
 	}

@@ -24,6 +24,7 @@ func init() {
 		Collection{Name: CollAudit, Indexes: []Index{
 			{Name: "org_at", Fields: []string{"orgId", "at"}},
 			{Name: "env_at", Fields: []string{"envId", "at"}},
+			{Name: "at", Fields: []string{"at"}}, // retention: oldest first across organizations
 		}},
 		Collection{Name: CollWebhooks, Indexes: []Index{{Name: "org", Fields: []string{"orgId"}}}},
 		Collection{Name: CollDeliveries, Indexes: []Index{
@@ -97,6 +98,35 @@ func auditFields(a *AuditEntry) map[string]string {
 // AddAudit stores an audit entry (ID and At must be set).
 func (s *Store) AddAudit(ctx context.Context, a *AuditEntry) error {
 	return insertDoc(ctx, s, CollAudit, a.ID, 1, auditFields(a), a)
+}
+
+// pruneBatch is how many audit entries PruneAudit reads and deletes at a time.
+const pruneBatch = 500
+
+// PruneAudit deletes the audit entries older than before (Unix ms), oldest
+// first, pruneBatch at a time, and returns how many it deleted. Several
+// control instances may prune at once: an entry another one deleted first is
+// skipped.
+func (s *Store) PruneAudit(ctx context.Context, before int64) (int, error) {
+	n := 0
+	for {
+		page, _, err := findDocs[AuditEntry](ctx, s, CollAudit, Query{Sort: "at", Limit: pruneBatch})
+		if err != nil {
+			return n, fmt.Errorf("cannot read the oldest audit entries: %w", err)
+		}
+		for _, a := range page {
+			if a.At >= before {
+				return n, nil
+			}
+			if err := s.b.Delete(ctx, CollAudit, a.ID, -1); err != nil && !errors.Is(err, ErrNotFound) {
+				return n, fmt.Errorf("cannot delete audit entry %s: %w", a.ID, err)
+			}
+			n++
+		}
+		if len(page) < pruneBatch {
+			return n, nil
+		}
+	}
 }
 
 // AuditFilter selects audit entries of one organization. Resource matches

@@ -30,6 +30,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, store.New(open(t))) })
 	t.Run("Segments", func(t *testing.T) { testSegments(t, store.New(open(t))) })
 	t.Run("EndUsers", func(t *testing.T) { testEndUsers(t, store.New(open(t))) })
+	t.Run("AuditRetention", func(t *testing.T) { testAuditRetention(t, store.New(open(t))) })
 }
 
 func must(t *testing.T, err error) {
@@ -393,5 +394,42 @@ func testEndUsers(t *testing.T, s *store.Store) {
 	must(t, err)
 	if len(props) != 4 {
 		t.Fatalf("props %v", props)
+	}
+}
+
+// testAuditRetention: PruneAudit deletes exactly the entries older than the
+// cut-off, across organizations and across several batches.
+func testAuditRetention(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	const old, recent = 620, 7 // more old entries than one prune batch (500)
+	cut := int64(1_800_000_000_000)
+	for i := range old + recent {
+		at := cut - int64(old-i)*1000 // the first `old` are before the cut-off
+		if i >= old {
+			at = cut + int64(i-old)*1000
+		}
+		org := fmt.Sprintf("org-%d", i%3)
+		must(t, s.AddAudit(ctx, &store.AuditEntry{ID: fmt.Sprintf("a-%04d", i), OrgID: org, At: at, Actor: "u", Action: "updated", ResourceType: "flag"}))
+	}
+	n, err := s.PruneAudit(ctx, cut)
+	if err != nil || n != old {
+		t.Fatalf("PruneAudit: %d deleted, %v; want %d", n, err, old)
+	}
+	left := 0
+	for o := range 3 {
+		es, total, err := s.ListAudit(ctx, store.AuditFilter{OrgID: fmt.Sprintf("org-%d", o), Limit: 1000})
+		must(t, err)
+		for _, e := range es {
+			if e.At < cut {
+				t.Errorf("entry %s at %d survived the cut-off %d", e.ID, e.At, cut)
+			}
+		}
+		left += total
+	}
+	if left != recent {
+		t.Fatalf("%d entries left, want %d", left, recent)
+	}
+	if n, err := s.PruneAudit(ctx, cut); err != nil || n != 0 {
+		t.Fatalf("second prune: %d, %v", n, err)
 	}
 }
