@@ -445,3 +445,27 @@ func TestOutageRedis(t *testing.T) {
 	waitFor(t, "snapshot after Redis came back", 2*time.Minute, func() bool { return l.snapshotFlag(env, "redis-outage") != nil })
 	waitFor(t, "event after Redis came back", time.Minute, func() bool { return l.event(g.ID, 1, codec.OpUpsert) != nil })
 }
+
+// TestIntegrationLoginThrottleSharedByInstances: the login throttle's state
+// is in MongoDB, so failures on one instance lock the account on another.
+func TestIntegrationLoginThrottleSharedByInstances(t *testing.T) {
+	a := newLive(t)
+	b, err := New(Config{Addr: "127.0.0.1:0", MongoURI: a.s.cfg.MongoURI, MongoDB: a.s.cfg.MongoDB, RedisAddr: a.s.cfg.RedisAddr,
+		KafkaBrokers: a.brokers, TopicPrefix: a.prefix}, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Shutdown(context.Background()) })
+	lb := &live{t: t, base: "http://" + b.Addr()}
+	bad := map[string]string{"email": a.info.AdminEmail, "password": "wrong-password"}
+	for range 4 {
+		a.must(401, "", "POST", "/api/v1/auth/login", bad)
+	}
+	if r := lb.must(429, "", "POST", "/api/v1/auth/login", bad); r.Header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+	a.must(429, "", "POST", "/api/v1/auth/login", map[string]string{"email": a.info.AdminEmail, "password": "admin-password"})
+}

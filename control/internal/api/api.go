@@ -52,7 +52,7 @@ type Config struct {
 type API struct {
 	st     *store.Store
 	pub    Notifier
-	lim    *auth.Limiter
+	lim    auth.Throttle // the login throttle's rule; its state is in st
 	cfg    Config
 	routes []Route
 	wf     *workflow // audit log, webhooks, triggers, schedules (workflow.go)
@@ -69,14 +69,14 @@ func New(st *store.Store, pub Notifier, cfg Config) *API {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	a := &API{st: st, pub: pub, lim: auth.NewLimiter(), cfg: cfg}
+	a := &API{st: st, pub: pub, lim: auth.DefaultThrottle(), cfg: cfg}
 	a.wf = newWorkflow(a)
 	a.routes = append(a.table(), a.workflowRoutes()...)
 	return a
 }
 
-// Limiter returns the login throttle (tests shorten it).
-func (a *API) Limiter() *auth.Limiter { return a.lim }
+// SetThrottle replaces the login throttle's rule (tests shorten it).
+func (a *API) SetThrottle(t auth.Throttle) { a.lim = t }
 
 // Routes returns the route table.
 func (a *API) Routes() []Route { return a.routes }

@@ -128,9 +128,20 @@ func (a *API) login(c *call) (any, error) {
 		return nil, err
 	}
 	email := strings.ToLower(strings.TrimSpace(req.Email))
-	key := email + "|" + clientIP(c.r)
-	if ok, wait := a.lim.Allow(key); !ok {
-		return nil, &retryAfter{wait: wait, err: store.Errorf(store.ErrTooMany, "too many failed logins; retry in %s", wait.Round(time.Second))}
+	key := auth.ThrottleKey(email, clientIP(c.r))
+	tooMany := func(wait time.Duration) error {
+		return &retryAfter{wait: wait, err: store.Errorf(store.ErrTooMany, "too many failed logins; retry in %s", wait.Round(time.Second))}
+	}
+	// the throttle's state is in the store: every instance counts the same
+	// failures
+	att, err := a.st.GetLoginAttempts(c.ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if att != nil {
+		if wait := time.Until(time.UnixMilli(att.Until)); wait > 0 {
+			return nil, tooMany(wait)
+		}
 	}
 	u, err := a.st.GetUserByEmail(c.ctx, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -140,12 +151,20 @@ func (a *API) login(c *call) (any, error) {
 		auth.BurnPasswordCheck(req.Password)
 	}
 	if u == nil || !auth.CheckPassword(u.PasswordHash, req.Password) {
-		if wait := a.lim.Fail(key); wait > 0 {
-			return nil, &retryAfter{wait: wait, err: store.Errorf(store.ErrTooMany, "too many failed logins; retry in %s", wait.Round(time.Second))}
+		att, err := a.st.FailLogin(c.ctx, key, time.Now(), a.lim.Lockout)
+		if err != nil {
+			return nil, err
+		}
+		if wait := time.Until(time.UnixMilli(att.Until)); wait > 0 {
+			return nil, tooMany(wait)
 		}
 		return nil, store.Errorf(store.ErrUnauthorized, "wrong email or password")
 	}
-	a.lim.Succeed(key)
+	if att != nil {
+		if err := a.st.ClearLogin(c.ctx, key); err != nil {
+			return nil, err
+		}
+	}
 	tok := auth.NewToken(auth.KindSession)
 	s := &store.Session{ID: auth.Hash(tok), UserID: u.ID, ExpiresAt: time.Now().Add(a.cfg.SessionTTL).UnixMilli()}
 	if err := a.st.CreateSession(c.ctx, s); err != nil {

@@ -35,22 +35,20 @@ func (a *API) Instance() string { return a.wf.instance }
 // SetSchedulePoll changes how often due schedules are looked for.
 func (a *API) SetSchedulePoll(d time.Duration) { a.wf.schedPoll = d }
 
-// RunWorkflow runs the webhook sender, the scheduler and, with
-// Config.AuditRetention, the audit pruning until ctx ends.
+// RunWorkflow runs the webhook sender, the scheduler and the hourly
+// housekeeping (audit retention, login throttle records) until ctx ends.
 func (a *API) RunWorkflow(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		a.wf.hooks.Run(ctx)
 	}()
-	if a.cfg.AuditRetention > 0 {
-		pruned := make(chan struct{})
-		go func() {
-			defer close(pruned)
-			a.runAuditRetention(ctx, time.Hour)
-		}()
-		defer func() { <-pruned }()
-	}
+	housekept := make(chan struct{})
+	go func() {
+		defer close(housekept)
+		a.runHousekeeping(ctx, time.Hour)
+	}()
+	defer func() { <-housekept }()
 	t := time.NewTicker(a.wf.schedPoll)
 	defer t.Stop()
 	for {
@@ -65,13 +63,15 @@ func (a *API) RunWorkflow(ctx context.Context) {
 	}
 }
 
-// runAuditRetention prunes audit entries older than Config.AuditRetention
-// now and every period until ctx ends.
-func (a *API) runAuditRetention(ctx context.Context, period time.Duration) {
+// runHousekeeping prunes, now and every period until ctx ends, the audit
+// entries older than Config.AuditRetention and the login throttle's records
+// idle for longer than its longest lock.
+func (a *API) runHousekeeping(ctx context.Context, period time.Duration) {
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		a.PruneAudit(ctx)
+		a.PruneLoginAttempts(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -92,6 +92,16 @@ func (a *API) PruneAudit(ctx context.Context) int {
 		a.cfg.Log.Error("audit retention: cannot prune", "deleted", n, "err", err)
 	} else if n > 0 {
 		a.cfg.Log.Info("audit retention: pruned", "deleted", n, "olderThan", a.cfg.AuditRetention.String())
+	}
+	return n
+}
+
+// PruneLoginAttempts deletes the login throttle's records whose last failure
+// is older than the throttle's longest lock and returns how many.
+func (a *API) PruneLoginAttempts(ctx context.Context) int {
+	n, err := a.st.PruneLoginAttempts(ctx, time.Now().Add(-a.lim.Max).UnixMilli())
+	if err != nil && ctx.Err() == nil {
+		a.cfg.Log.Error("login throttle: cannot prune", "deleted", n, "err", err)
 	}
 	return n
 }

@@ -6,7 +6,7 @@
 // bits): "sys_…" for sessions, "syt_…" for access tokens. Only Hash(token)
 // is stored; a token is shown once, when it is created.
 //
-// The Limiter is in memory (per control process) and safe for concurrent use.
+// The login throttle's rule is Throttle; its state is in the store.
 package auth
 
 import (

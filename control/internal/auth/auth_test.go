@@ -30,39 +30,19 @@ func TestTokens(t *testing.T) {
 	}
 }
 
-func TestLimiter(t *testing.T) {
-	now := time.Unix(0, 0)
-	l := NewLimiter()
-	l.Now = func() time.Time { return now }
-	for i := range 4 {
-		if ok, _ := l.Allow("k"); !ok {
-			t.Fatalf("attempt %d refused", i)
-		}
-		if d := l.Fail("k"); d != 0 {
-			t.Fatalf("free failure %d locked for %v", i, d)
+func TestThrottle(t *testing.T) {
+	th := DefaultThrottle()
+	for n := range 5 {
+		if d := th.Lockout(n); d != 0 {
+			t.Fatalf("failure %d locks for %v; the first 4 are free", n, d)
 		}
 	}
-	if d := l.Fail("k"); d != time.Second {
-		t.Fatalf("5th failure: %v", d)
+	for n, want := range map[int]time.Duration{5: time.Second, 6: 2 * time.Second, 7: 4 * time.Second, 14: 512 * time.Second, 15: th.Max, 60: th.Max, 1 << 30: th.Max} {
+		if d := th.Lockout(n); d != want {
+			t.Errorf("failure %d locks for %v, want %v", n, d, want)
+		}
 	}
-	if ok, wait := l.Allow("k"); ok || wait != time.Second {
-		t.Fatalf("locked key allowed (%v)", wait)
-	}
-	if ok, _ := l.Allow("other"); !ok {
-		t.Fatal("other key locked")
-	}
-	now = now.Add(time.Second)
-	if d := l.Fail("k"); d != 2*time.Second {
-		t.Fatalf("6th failure: %v", d)
-	}
-	for range 40 {
-		l.Fail("k")
-	}
-	if _, wait := l.Allow("k"); wait != l.Max {
-		t.Fatalf("cap: %v", wait)
-	}
-	l.Succeed("k")
-	if ok, _ := l.Allow("k"); !ok {
-		t.Fatal("success must clear")
+	if ThrottleKey("a@x", "1.2.3.4") == ThrottleKey("a@x", "1.2.3.5") || len(ThrottleKey("a@x", "ip")) < 32 {
+		t.Fatal("throttle keys must differ per IP and be hashes")
 	}
 }

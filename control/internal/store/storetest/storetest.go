@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control/internal/store"
@@ -31,6 +32,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("Segments", func(t *testing.T) { testSegments(t, store.New(open(t))) })
 	t.Run("EndUsers", func(t *testing.T) { testEndUsers(t, store.New(open(t))) })
 	t.Run("AuditRetention", func(t *testing.T) { testAuditRetention(t, store.New(open(t))) })
+	t.Run("LoginAttempts", func(t *testing.T) { testLoginAttempts(t, store.New(open(t))) })
 }
 
 func must(t *testing.T, err error) {
@@ -431,5 +433,56 @@ func testAuditRetention(t *testing.T, s *store.Store) {
 	}
 	if n, err := s.PruneAudit(ctx, cut); err != nil || n != 0 {
 		t.Fatalf("second prune: %d, %v", n, err)
+	}
+}
+
+// testLoginAttempts: failures count atomically across concurrent callers
+// (several control instances), the lock comes from the rule, a success
+// clears, and pruning keeps recent and still-locked records.
+func testLoginAttempts(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	now := time.UnixMilli(1_800_000_000_000)
+	lock := func(n int) time.Duration {
+		if n < 5 {
+			return 0
+		}
+		return time.Duration(n) * time.Minute
+	}
+	if a, err := s.GetLoginAttempts(ctx, "k1"); err != nil || a != nil {
+		t.Fatalf("unknown key: %+v %v", a, err)
+	}
+	const n = 12
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if _, err := s.FailLogin(ctx, "k1", now, lock); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	a, err := s.GetLoginAttempts(ctx, "k1")
+	if err != nil || a == nil || a.Failures != n || a.Until != now.Add(n*time.Minute).UnixMilli() || a.Last != now.UnixMilli() {
+		t.Fatalf("after %d concurrent failures: %+v %v", n, a, err)
+	}
+	must(t, s.ClearLogin(ctx, "k1"))
+	must(t, s.ClearLogin(ctx, "k1")) // twice: no error
+	if a, _ := s.GetLoginAttempts(ctx, "k1"); a != nil {
+		t.Fatalf("cleared key still has %+v", a)
+	}
+	// pruning: old and unlocked goes; old but locked past the cut-off and
+	// recent stay
+	_, _ = s.FailLogin(ctx, "old", now.Add(-2*time.Hour), lock)
+	for range 6 {
+		_, _ = s.FailLogin(ctx, "old-locked", now.Add(-2*time.Hour), func(int) time.Duration { return 3 * time.Hour })
+	}
+	_, _ = s.FailLogin(ctx, "recent", now, lock)
+	if n, err := s.PruneLoginAttempts(ctx, now.Add(-time.Hour).UnixMilli()); err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want 1", n, err)
+	}
+	for k, want := range map[string]bool{"old": false, "old-locked": true, "recent": true} {
+		if a, _ := s.GetLoginAttempts(ctx, k); (a != nil) != want {
+			t.Errorf("%s kept = %v, want %v", k, a != nil, want)
+		}
 	}
 }

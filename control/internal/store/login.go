@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// CollLoginAttempts holds the login throttle's state, so every control
+// instance of one database sees the same failures (docs/control.md).
+const CollLoginAttempts = "login_attempts"
+
+func init() {
+	Schema = append(Schema, Collection{Name: CollLoginAttempts, Indexes: []Index{
+		{Name: "last", Fields: []string{"last"}}, // pruning: least recently failed first
+	}})
+}
+
+// LoginAttempts is the failure record of one throttle key (its id is a hash
+// of the key: no e-mail address or IP is stored). Until and Last are Unix ms.
+type LoginAttempts struct {
+	ID       string `json:"id"`
+	Failures int    `json:"failures"`
+	Until    int64  `json:"until"` // locked until then
+	Last     int64  `json:"last"`  // the latest failure
+}
+
+// GetLoginAttempts returns a key's record, nil when it has none.
+func (s *Store) GetLoginAttempts(ctx context.Context, id string) (*LoginAttempts, error) {
+	a, _, err := getDoc[LoginAttempts](ctx, s, CollLoginAttempts, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return a, err
+}
+
+// FailLogin records a failed attempt of key id at now, atomically with
+// concurrent ones of any instance, and locks the key for lockout(failures)
+// from now (0: not locked). It returns the updated record.
+func (s *Store) FailLogin(ctx context.Context, id string, now time.Time, lockout func(failures int) time.Duration) (*LoginAttempts, error) {
+	var out *LoginAttempts
+	err := s.b.Modify(ctx, CollLoginAttempts, []string{id}, func(_ string, old *Doc) (*Doc, error) {
+		a := &LoginAttempts{ID: id}
+		ver := int64(1)
+		if old != nil {
+			if err := json.Unmarshal(old.Data, a); err != nil {
+				return nil, fmt.Errorf("cannot decode login attempts %s: %w", id, err)
+			}
+			ver = old.Version + 1
+		}
+		a.Failures++
+		a.Last = now.UnixMilli()
+		if d := lockout(a.Failures); d > 0 {
+			a.Until = now.Add(d).UnixMilli()
+		}
+		out = a
+		return &Doc{ID: id, Version: ver, Fields: map[string]string{"last": pad(a.Last)}, Data: encode(a)}, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot record a failed login: %w", err)
+	}
+	return out, nil
+}
+
+// ClearLogin forgets a key's failures (a successful login).
+func (s *Store) ClearLogin(ctx context.Context, id string) error {
+	if err := s.b.Delete(ctx, CollLoginAttempts, id, -1); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("cannot clear login attempts: %w", err)
+	}
+	return nil
+}
+
+// PruneLoginAttempts deletes the records whose latest failure is before
+// before (Unix ms) and whose lock ended before then too, least recent first,
+// and returns how many it deleted.
+func (s *Store) PruneLoginAttempts(ctx context.Context, before int64) (int, error) {
+	n, kept := 0, 0
+	for {
+		page, _, err := findDocs[LoginAttempts](ctx, s, CollLoginAttempts, Query{Sort: "last", Offset: kept, Limit: pruneBatch})
+		if err != nil {
+			return n, fmt.Errorf("cannot read login attempts: %w", err)
+		}
+		for _, a := range page {
+			if a.Last >= before {
+				return n, nil
+			}
+			if a.Until >= before {
+				kept++ // still locked then: kept until its lock has ended
+				continue
+			}
+			if err := s.b.Delete(ctx, CollLoginAttempts, a.ID, -1); err != nil && !errors.Is(err, ErrNotFound) {
+				return n, fmt.Errorf("cannot delete login attempts %s: %w", a.ID, err)
+			}
+			n++
+		}
+		if len(page) < pruneBatch {
+			return n, nil
+		}
+	}
+}
