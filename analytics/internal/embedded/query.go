@@ -1,7 +1,9 @@
 package embedded
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -111,11 +113,8 @@ func (s *Store) EnvVariations(_ context.Context, envID string, from, to time.Tim
 	for k, n := range counts {
 		out = append(out, store.FlagVariationCount{FlagKey: k.flag, VariationID: k.v, Evaluations: n})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].FlagKey != out[j].FlagKey {
-			return out[i].FlagKey < out[j].FlagKey
-		}
-		return out[i].VariationID < out[j].VariationID
+	slices.SortFunc(out, func(a, b store.FlagVariationCount) int {
+		return cmp.Or(strings.Compare(a.FlagKey, b.FlagKey), strings.Compare(a.VariationID, b.VariationID))
 	})
 	return out, nil
 }
