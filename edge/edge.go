@@ -244,8 +244,14 @@ func (s *Server) Start() error {
 			_ = s.ws.Shutdown(context.Background(), ws.StatusCode(s.cfg.ShutdownCode), "server shutting down")
 			return fmt.Errorf("edge: HTTP listener: %w", err)
 		}
-		s.httpLn = ln
-		go func() { _ = s.httpDirect.Serve(ln) }()
+		// out of file descriptors for a moment must not end fasthttp's
+		// accept loop for good: wait and retry (errors "http_accept")
+		s.httpLn = wsconn.RetryListener(ln, func(error) { s.m.Error("http_accept") })
+		go func() {
+			if err := s.httpDirect.Serve(s.httpLn); err != nil && !s.stopped.Load() {
+				s.m.Error("http_listener") // a listener error no retry covers
+			}
+		}()
 	}
 	s.ready.Store(true)
 	return nil
