@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"sync"
 	"syscall"
-	"unsafe"
+	_ "unsafe" // go:linkname
 
 	"github.com/cloudwego/netpoll"
 )
@@ -71,9 +71,9 @@ func sameLayout(t reflect.Type) bool {
 			return false
 		}
 	}
-	return unsafe.Sizeof(want) == t.Size()
+	return true
 }
 
 // BarrierTuned reports whether netpoll's per-connection flush scratch was
-// reduced (see barrier.go); false means netpoll's default is in use.
+// reduced; false means netpoll's default is in use.
 func BarrierTuned() bool { return barrierTuned }
