@@ -114,8 +114,8 @@ func envRangeOf(r *http.Request) (store.Range, error) {
 		return store.Range{}, err
 	}
 	rg := store.Range{EnvID: r.PathValue("env"), From: from, To: to}
-	if rg.EnvID == "" || !from.Before(to) {
-		return rg, fmt.Errorf("%w: need an environment and from < to", errBadRequest)
+	if err := store.ValidateEnv(rg.EnvID, from, to); err != nil {
+		return rg, fmt.Errorf("%w: need an environment and from < to", err)
 	}
 	return rg, nil
 }
@@ -331,10 +331,7 @@ func (s *Service) DeleteUser(ctx context.Context, envID, userKey string) error {
 // [from, to), its evaluations per variation id: one query for the whole
 // environment (the control plane's stale-flag report asks it).
 func (s *Service) EnvFlagVariations(ctx context.Context, envID string, from, to time.Time) (map[string]map[string]int64, error) {
-	if envID == "" || !from.Before(to) {
-		return nil, store.ErrInvalid
-	}
-	vs, err := s.store.EnvVariations(ctx, envID, from, to)
+	vs, err := s.store.EnvVariations(ctx, envID, from, to) // validates
 	if err != nil {
 		return nil, err
 	}

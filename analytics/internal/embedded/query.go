@@ -90,8 +90,8 @@ func (s *Store) VariationUsers(_ context.Context, r store.Range) ([]store.Variat
 
 // EnvVariations implements store.Store.
 func (s *Store) EnvVariations(_ context.Context, envID string, from, to time.Time) ([]store.FlagVariationCount, error) {
-	if envID == "" || !from.Before(to) {
-		return nil, store.ErrInvalid
+	if err := store.ValidateEnv(envID, from, to); err != nil {
+		return nil, err
 	}
 	f, t := from.UnixMilli(), to.UnixMilli()
 	type k struct{ flag, v string }

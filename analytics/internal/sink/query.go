@@ -82,8 +82,8 @@ func (s *Sink) VariationUsers(ctx context.Context, r store.Range) ([]store.Varia
 
 // EnvVariations implements store.Store.
 func (s *Sink) EnvVariations(ctx context.Context, envID string, from, to time.Time) ([]store.FlagVariationCount, error) {
-	if envID == "" || !from.Before(to) {
-		return nil, store.ErrInvalid
+	if err := store.ValidateEnv(envID, from, to); err != nil {
+		return nil, err
 	}
 	f, t := from.UnixMilli(), to.UnixMilli()
 	q := fmt.Sprintf(`SELECT flag_key, variation_id, count()

@@ -59,6 +59,15 @@ func (r Range) Validate() error {
 	return nil
 }
 
+// ValidateEnv reports ErrInvalid for an empty environment or an empty range
+// (the queries over all of an environment's flags).
+func ValidateEnv(envID string, from, to time.Time) error {
+	if envID == "" || !from.Before(to) {
+		return ErrInvalid
+	}
+	return nil
+}
+
 // FromMs and ToMs are the bounds in Unix milliseconds.
 func (r Range) FromMs() int64 { return r.From.UnixMilli() }
 func (r Range) ToMs() int64   { return r.To.UnixMilli() }

@@ -1,7 +1,7 @@
 // Package insights is the control plane's client of analytics' query API
 // (analytics/api.go): evaluations per flag and variation of an environment,
-// for stale-flag detection, and the GDPR erasure of one end user's events. A Client is safe
-// for concurrent use.
+// for stale-flag detection, and the GDPR erasure of one end user's events. A
+// Client is safe for concurrent use.
 package insights
 
 import (

@@ -76,27 +76,13 @@ func (s *Store) ClearLogin(ctx context.Context, id string) error {
 // before (Unix ms) and whose lock ended before then too, least recent first,
 // and returns how many it deleted.
 func (s *Store) PruneLoginAttempts(ctx context.Context, before int64) (int, error) {
-	n, kept := 0, 0
-	for {
-		page, _, err := findDocs[LoginAttempts](ctx, s, CollLoginAttempts, Query{Sort: "last", Offset: kept, Limit: pruneBatch})
-		if err != nil {
-			return n, fmt.Errorf("cannot read login attempts: %w", err)
+	return pruneOldest(ctx, s, CollLoginAttempts, "last", func(a *LoginAttempts) (string, pruneVerdict) {
+		switch {
+		case a.Last >= before:
+			return a.ID, pruneStop
+		case a.Until >= before:
+			return a.ID, pruneKeep // still locked then: kept until its lock has ended
 		}
-		for _, a := range page {
-			if a.Last >= before {
-				return n, nil
-			}
-			if a.Until >= before {
-				kept++ // still locked then: kept until its lock has ended
-				continue
-			}
-			if err := s.b.Delete(ctx, CollLoginAttempts, a.ID, -1); err != nil && !errors.Is(err, ErrNotFound) {
-				return n, fmt.Errorf("cannot delete login attempts %s: %w", a.ID, err)
-			}
-			n++
-		}
-		if len(page) < pruneBatch {
-			return n, nil
-		}
-	}
+		return a.ID, pruneDelete
+	})
 }

@@ -68,6 +68,49 @@ func getDoc[T any](ctx context.Context, s *Store, coll, id string) (*T, int64, e
 	return v, d.Version, nil
 }
 
+// pruneBatch is how many documents pruneOldest reads and deletes at a time.
+const pruneBatch = 500
+
+// pruneVerdict is what pruneOldest does with one document.
+type pruneVerdict int
+
+const (
+	pruneDelete pruneVerdict = iota // delete it and go on
+	pruneKeep                       // keep it and go on
+	pruneStop                       // keep it and stop: the rest are newer
+)
+
+// pruneOldest walks coll in ascending order of the indexed field sortField,
+// pruneBatch documents at a time, and deletes those decide says to until it
+// says stop; it returns how many it deleted. A document deleted meanwhile by
+// another instance is skipped.
+func pruneOldest[T any](ctx context.Context, s *Store, coll, sortField string, decide func(*T) (id string, v pruneVerdict)) (int, error) {
+	n, kept := 0, 0
+	for {
+		page, _, err := findDocs[T](ctx, s, coll, Query{Sort: sortField, Offset: kept, Limit: pruneBatch})
+		if err != nil {
+			return n, fmt.Errorf("cannot read the oldest of %s: %w", coll, err)
+		}
+		for _, d := range page {
+			id, v := decide(d)
+			switch v {
+			case pruneStop:
+				return n, nil
+			case pruneKeep:
+				kept++ // later pages start after the kept ones
+				continue
+			}
+			if err := s.b.Delete(ctx, coll, id, -1); err != nil && !errors.Is(err, ErrNotFound) {
+				return n, fmt.Errorf("cannot delete %s %s: %w", coll, id, err)
+			}
+			n++
+		}
+		if len(page) < pruneBatch {
+			return n, nil
+		}
+	}
+}
+
 func findDocs[T any](ctx context.Context, s *Store, coll string, q Query) ([]*T, int, error) {
 	docs, total, err := s.b.Find(ctx, coll, q)
 	if err != nil {

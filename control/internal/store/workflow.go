@@ -100,33 +100,16 @@ func (s *Store) AddAudit(ctx context.Context, a *AuditEntry) error {
 	return insertDoc(ctx, s, CollAudit, a.ID, 1, auditFields(a), a)
 }
 
-// pruneBatch is how many audit entries PruneAudit reads and deletes at a time.
-const pruneBatch = 500
-
 // PruneAudit deletes the audit entries older than before (Unix ms), oldest
-// first, pruneBatch at a time, and returns how many it deleted. Several
-// control instances may prune at once: an entry another one deleted first is
-// skipped.
+// first, and returns how many it deleted. Several control instances may
+// prune at once: an entry another one deleted first is skipped.
 func (s *Store) PruneAudit(ctx context.Context, before int64) (int, error) {
-	n := 0
-	for {
-		page, _, err := findDocs[AuditEntry](ctx, s, CollAudit, Query{Sort: "at", Limit: pruneBatch})
-		if err != nil {
-			return n, fmt.Errorf("cannot read the oldest audit entries: %w", err)
+	return pruneOldest(ctx, s, CollAudit, "at", func(a *AuditEntry) (string, pruneVerdict) {
+		if a.At >= before {
+			return a.ID, pruneStop
 		}
-		for _, a := range page {
-			if a.At >= before {
-				return n, nil
-			}
-			if err := s.b.Delete(ctx, CollAudit, a.ID, -1); err != nil && !errors.Is(err, ErrNotFound) {
-				return n, fmt.Errorf("cannot delete audit entry %s: %w", a.ID, err)
-			}
-			n++
-		}
-		if len(page) < pruneBatch {
-			return n, nil
-		}
-	}
+		return a.ID, pruneDelete
+	})
 }
 
 // AuditFilter selects audit entries of one organization. Resource matches

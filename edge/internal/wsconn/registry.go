@@ -56,12 +56,7 @@ func (r *registry) remove(c *Conn) {
 // must not block or call back into the registry.
 func (r *registry) each(f func(*Conn)) {
 	for i := range r.shards {
-		sh := &r.shards[i]
-		sh.mu.Lock()
-		for c := sh.head; c != nil; c = c.next {
-			f(c)
-		}
-		sh.mu.Unlock()
+		r.eachIn(i, f)
 	}
 }
 

@@ -369,8 +369,8 @@ func (s *Server) tick() int64 {
 
 // sweepPlan is how the sweeper divides its work: every tick it checks all
 // pending connections (handshakes, started frames, closing handshakes — few,
-// and their timeouts are seconds) and perTick of the registry's shards for
-// idle open and HTTP connections, so each connection is visited once per
+// and their timeouts are seconds) and shardsPerTick of the registry's shards
+// for idle open and HTTP connections, so each connection is visited once per
 // scan instead of once per tick (at a million connections a full pass per
 // tick took most of a core).
 type sweepPlan struct {
@@ -390,6 +390,39 @@ func (s *Server) plan() sweepPlan {
 	return sweepPlan{tick: tick, scan: scan, shardsPerTick: float64(shards) * float64(tick) / float64(scan)}
 }
 
+// deadlines are a sweep's cut-offs (unix ms): a connection whose last
+// activity (or started frame) is older than its state's is due.
+type deadlines struct{ hs, idle, frame, closing, httpIdle int64 }
+
+// due reports whether c is past the deadline of its state.
+func (d *deadlines) due(c *Conn) bool {
+	switch c.state.Load() {
+	case stHandshake:
+		return c.last.Load() < d.hs
+	case stHTTP:
+		return c.last.Load() < d.httpIdle
+	case stClosing:
+		return c.last.Load() < d.closing
+	case stOpen:
+		if w := c.waiting.Load(); w != 0 {
+			return w < d.frame
+		}
+		return c.last.Load() < d.idle
+	}
+	return false
+}
+
+// pendingState reports whether c is in a state the pending set tracks.
+func pendingState(c *Conn) bool {
+	switch c.state.Load() {
+	case stHandshake, stClosing:
+		return true
+	case stOpen:
+		return c.waiting.Load() != 0
+	}
+	return false
+}
+
 // sweep closes connections past their handshake, frame, closing or idle
 // deadline (see sweepPlan).
 func (s *Server) sweep() {
@@ -407,27 +440,14 @@ func (s *Server) sweep() {
 		}
 		now := nowMs()
 		s.clock.Store(now)
-		hs := now - s.cfg.HandshakeTimeout.Milliseconds()
-		idle := now - s.cfg.IdleTimeout.Milliseconds()
-		frame := now - s.cfg.FrameTimeout.Milliseconds()
-		closing := now - s.cfg.CloseTimeout.Milliseconds()
-		httpIdle := now - s.cfg.HTTPIdleTimeout.Milliseconds()
+		d := deadlines{hs: now - s.cfg.HandshakeTimeout.Milliseconds(), idle: now - s.cfg.IdleTimeout.Milliseconds(),
+			frame: now - s.cfg.FrameTimeout.Milliseconds(), closing: now - s.cfg.CloseTimeout.Milliseconds(),
+			httpIdle: now - s.cfg.HTTPIdleTimeout.Milliseconds()}
 		victims = victims[:0]
 		s.pending.each(func(c *Conn) {
 			s.swept.Add(1)
-			switch c.state.Load() {
-			case stHandshake:
-				if c.last.Load() < hs {
-					victims = append(victims, c)
-				}
-			case stClosing:
-				if c.last.Load() < closing {
-					victims = append(victims, c)
-				}
-			case stOpen:
-				if w := c.waiting.Load(); w != 0 && w < frame {
-					victims = append(victims, c)
-				}
+			if pendingState(c) && d.due(c) {
+				victims = append(victims, c)
 			}
 		})
 		// the pending states are checked here too, as a backstop, for
@@ -435,27 +455,8 @@ func (s *Server) sweep() {
 		for budget += p.shardsPerTick; budget >= 1; budget-- {
 			s.reg.eachIn(cursor, func(c *Conn) {
 				s.swept.Add(1)
-				switch c.state.Load() {
-				case stHandshake:
-					if c.last.Load() < hs && !s.pending.has(c) {
-						victims = append(victims, c)
-					}
-				case stHTTP:
-					if c.last.Load() < httpIdle {
-						victims = append(victims, c)
-					}
-				case stClosing:
-					if c.last.Load() < closing && !s.pending.has(c) {
-						victims = append(victims, c)
-					}
-				case stOpen:
-					if w := c.waiting.Load(); w != 0 {
-						if w < frame && !s.pending.has(c) {
-							victims = append(victims, c)
-						}
-					} else if c.last.Load() < idle {
-						victims = append(victims, c)
-					}
+				if d.due(c) && !(pendingState(c) && s.pending.has(c)) {
+					victims = append(victims, c)
 				}
 			})
 			cursor = (cursor + 1) % shards
