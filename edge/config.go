@@ -31,6 +31,18 @@ import (
 //	-shutdown-code       SY_EDGE_SHUTDOWN_CODE     1012
 //	-buffer-size         SY_EDGE_BUFFER_SIZE       256
 //	-node-cap            SY_EDGE_NODE_CAP          64
+//	-request-timeout     SY_EDGE_REQUEST_TIMEOUT   10s
+//	-max-header-bytes    SY_EDGE_MAX_HEADER_BYTES  8192
+//	-max-body-bytes      SY_EDGE_MAX_BODY_BYTES    65536
+//	-max-track-bytes     SY_EDGE_MAX_TRACK_BYTES   1048576
+//	-max-unfinished      SY_EDGE_MAX_UNFINISHED    128 (-1: no cap)
+//	-addr-rate           SY_EDGE_ADDR_RATE         1000 (-1: off)
+//	-addr-burst          SY_EDGE_ADDR_BURST        2000
+//	-secret-rate         SY_EDGE_SECRET_RATE       20000 (-1: off)
+//	-secret-burst        SY_EDGE_SECRET_BURST      40000
+//	-max-track-users     SY_EDGE_MAX_TRACK_USERS   100
+//	-enduser-rate        SY_EDGE_ENDUSER_RATE      1000 (-1: off)
+//	-enduser-burst       SY_EDGE_ENDUSER_BURST     10000
 func ParseConfig(name string, args []string, getenv func(string) string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -55,6 +67,13 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 		}
 		return n
 	}
+	flt := func(k, def string) float64 {
+		f, err := strconv.ParseFloat(env(k, def), 64)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("SY_EDGE_%s: %v", k, err))
+		}
+		return f
+	}
 	var brokers string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", ":5100"), "listen address for streaming and HTTP")
 	fs.StringVar(&c.HTTPAddr, "http-addr", env("HTTP_ADDR", ""), "optional second listener for the HTTP endpoints only, on Go's poller (cheaper per request)")
@@ -74,6 +93,18 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.IntVar(&c.ShutdownCode, "shutdown-code", num("SHUTDOWN_CODE", "1012"), "close code on shutdown: 1001 or 1012")
 	fs.IntVar(&c.BufferSize, "buffer-size", num("BUFFER_SIZE", "256"), "netpoll initial input buffer per connection (bytes)")
 	fs.IntVar(&c.NodeCap, "node-cap", num("NODE_CAP", "64"), "netpoll minimum link-buffer node size (bytes)")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", dur("REQUEST_TIMEOUT", "10s"), "time allowed for a whole HTTP request (header and body) from its first byte")
+	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", num("MAX_HEADER_BYTES", "8192"), "largest HTTP request header (else 431)")
+	fs.IntVar(&c.MaxBodyBytes, "max-body-bytes", num("MAX_BODY_BYTES", "65536"), "largest HTTP request body except track: OFREP, client polling (else 413)")
+	fs.IntVar(&c.MaxTrackBytes, "max-track-bytes", num("MAX_TRACK_BYTES", "1048576"), "largest track request body (else 413)")
+	fs.IntVar(&c.MaxUnfinished, "max-unfinished", num("MAX_UNFINISHED", "128"), "per client address: connections in a handshake or a still-arriving HTTP request (-1: no cap)")
+	fs.Float64Var(&c.AddrRate, "addr-rate", flt("ADDR_RATE", "1000"), "public HTTP requests per second per client address (-1: off)")
+	fs.IntVar(&c.AddrBurst, "addr-burst", num("ADDR_BURST", "2000"), "burst of -addr-rate")
+	fs.Float64Var(&c.SecretRate, "secret-rate", flt("SECRET_RATE", "20000"), "public HTTP requests per second per SDK secret (-1: off)")
+	fs.IntVar(&c.SecretBurst, "secret-burst", num("SECRET_BURST", "40000"), "burst of -secret-rate")
+	fs.IntVar(&c.MaxTrackUsers, "max-track-users", num("MAX_TRACK_USERS", "100"), "distinct end users in one track request (else 400)")
+	fs.Float64Var(&c.EndUserRate, "enduser-rate", flt("ENDUSER_RATE", "1000"), "new end users forwarded per second per environment (-1: off)")
+	fs.IntVar(&c.EndUserBurst, "enduser-burst", num("ENDUSER_BURST", "10000"), "burst of -enduser-rate")
 	if len(errs) > 0 {
 		return c, fmt.Errorf("edge: %s", strings.Join(errs, "; "))
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/switchyard/switchyard/edge/internal/httpapi"
 	"github.com/switchyard/switchyard/edge/internal/hub"
+	"github.com/switchyard/switchyard/edge/internal/limit"
 	"github.com/switchyard/switchyard/edge/internal/metrics"
 	"github.com/switchyard/switchyard/edge/internal/ofrep"
 	"github.com/switchyard/switchyard/edge/internal/sink"
@@ -72,6 +73,37 @@ type Config struct {
 	ShutdownCode int
 	// BufferSize and NodeCap tune netpoll's per-connection buffers [256, 64].
 	BufferSize, NodeCap int
+
+	// RequestTimeout bounds the arrival of a whole plain HTTP request
+	// (header and body) from its first byte, on both listeners [10s].
+	RequestTimeout time.Duration
+	// MaxHeaderBytes caps an HTTP request header, on both listeners; larger
+	// headers get 431 [8 KiB].
+	MaxHeaderBytes int
+	// MaxBodyBytes caps the body of every HTTP request except track (OFREP
+	// contexts, client polling users); MaxTrackBytes caps track bodies.
+	// Larger bodies get 413 and the connection is closed [64 KiB, 1 MiB].
+	MaxBodyBytes, MaxTrackBytes int
+	// MaxUnfinished caps, per client address (an IPv4 address or an IPv6
+	// /64), the connections in a handshake or in an HTTP request that is
+	// still arriving; beyond it new connections are closed on accept and
+	// slow requests end their connection [128; -1: no cap].
+	MaxUnfinished int
+	// AddrRate and AddrBurst rate-limit /api/public and /ofrep requests per
+	// client address (requests/s, bucket size); SecretRate and SecretBurst
+	// per SDK secret. A refusal is 429 with Retry-After: 1. Rate 0 takes
+	// the default, a negative rate disables the limit; a zero burst is
+	// twice the rate [1000/s and 2000; 20000/s and 40000].
+	AddrRate, SecretRate   float64
+	AddrBurst, SecretBurst int
+	// MaxTrackUsers caps the distinct end users of one track request (400
+	// beyond) [100]. EndUserRate and EndUserBurst limit the end users the
+	// edge forwards per environment (new users/s, bucket size); users over
+	// it are dropped (sy_edge_errors_total{cause="endusers_limited"})
+	// [1000/s and 10000; negative rate: no limit].
+	MaxTrackUsers int
+	EndUserRate   float64
+	EndUserBurst  int
 }
 
 func (c *Config) defaults() {
@@ -84,6 +116,45 @@ func (c *Config) defaults() {
 	if c.ShutdownCode == 0 {
 		c.ShutdownCode = int(statusServiceRestart)
 	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 10 * time.Second
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.HTTPIdleTimeout <= 0 {
+		c.HTTPIdleTimeout = 2 * time.Minute
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = 8 << 10
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 64 << 10
+	}
+	if c.MaxTrackBytes <= 0 {
+		c.MaxTrackBytes = 1 << 20
+	}
+	if c.MaxUnfinished == 0 {
+		c.MaxUnfinished = 128
+	}
+	if c.AddrRate == 0 {
+		c.AddrRate = 1000
+	}
+	if c.SecretRate == 0 {
+		c.SecretRate = 20000
+	}
+	if c.MaxTrackUsers <= 0 {
+		c.MaxTrackUsers = 100
+	}
+	if c.EndUserRate == 0 {
+		c.EndUserRate = 1000
+	}
+	if c.EndUserBurst <= 0 && c.EndUserRate > 0 {
+		c.EndUserBurst = 10 * int(c.EndUserRate)
+	}
 }
 
 func (c *Config) validate() error {
@@ -95,6 +166,17 @@ func (c *Config) validate() error {
 	}
 	if c.MaxMessageBytes < 0 {
 		return errors.New("edge: MaxMessageBytes must not be negative")
+	}
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"AddrRate", c.AddrRate}, {"SecretRate", c.SecretRate}, {"EndUserRate", c.EndUserRate}} {
+		if r.v > 0 && r.v < 1 {
+			return fmt.Errorf("edge: %s must be at least 1 per second (or negative: off), not %g", r.name, r.v)
+		}
+	}
+	if c.AddrBurst < 0 || c.SecretBurst < 0 || c.EndUserBurst < 0 {
+		return errors.New("edge: rate-limit bursts must not be negative")
 	}
 	if _, port, _ := net.SplitHostPort(c.HTTPAddr); c.HTTPAddr != "" && c.HTTPAddr == c.Addr && port != "0" {
 		return fmt.Errorf("edge: HTTPAddr %q must differ from Addr", c.HTTPAddr)
@@ -141,6 +223,7 @@ type Server struct {
 	// httpDirect serves HTTPAddr (nil without one); httpLn is its listener
 	httpDirect *fasthttp.Server
 	httpLn     net.Listener
+	limiters   []func() // Close of the rate limiters
 	ready      atomic.Bool
 	started    atomic.Bool
 	stopped    atomic.Bool
@@ -185,29 +268,50 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	wsconn.Tune(cfg.BufferSize, cfg.NodeCap)
 	s.users = sink.NewUsers(s.sink, time.Second, 500, func(error) { s.m.Error("endusers_sink") }, func(n int) { s.m.EndUsers.Add(int64(n)) })
 	s.hub = hub.New(hub.Config{TokenWindow: cfg.TokenWindow}, s.src, s.users, s.m)
+	byAddr := limit.New(limit.Config{Rate: cfg.AddrRate, Burst: cfg.AddrBurst}, limit.BytesHash16Key[wsconn.AddrKey])
+	bySecret := limit.New(limit.Config{Rate: cfg.SecretRate, Burst: cfg.SecretBurst}, limit.StringHash)
+	byEnv := limit.New(limit.Config{Rate: cfg.EndUserRate, Burst: cfg.EndUserBurst}, limit.StringHash)
+	s.limiters = []func(){byAddr.Close, bySecret.Close, byEnv.Close}
+	if byEnv.Enabled() {
+		s.users.Admit = func(env string) bool { return byEnv.Allow(env, 1) }
+		s.users.OnDropped = func() { s.m.Error("endusers_limited") }
+	}
 	api := &httpapi.API{Hub: s.hub, Sink: s.sink, Users: s.users, Metrics: s.m, Ready: s.ready.Load,
-		OFREP: ofrep.New(s.hub, s.m, httpapi.Auth, httpapi.StatusOf).Handler()}
+		ByAddr: byAddr, BySecret: bySecret, MaxTrackUsers: cfg.MaxTrackUsers}
+	api.OFREP = ofrep.New(s.hub, s.m, api.AuthAny, httpapi.StatusOf).Handler()
+	// per-route body caps, decided once the header is in (fasthttp
+	// allocates a body of the announced length before reading it)
+	bodyCap := func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		if httpapi.IsTrack(h.RequestURI()) {
+			return fasthttp.RequestConfig{MaxRequestBodySize: cfg.MaxTrackBytes}
+		}
+		return fasthttp.RequestConfig{MaxRequestBodySize: cfg.MaxBodyBytes}
+	}
 	s.http = &fasthttp.Server{
 		Handler: api.Handler(),
 		Name:    "switchyard-edge",
 		// no ReadTimeout/IdleTimeout: deadlines would cost a timer
 		// operation per request; wsconn's sweeper closes idle HTTP
-		// connections (2 min without input) instead
-		MaxRequestBodySize:    4 << 20,
+		// connections (2 min without input) and requests not complete
+		// RequestTimeout after their first byte instead
+		HeaderReceived:        bodyCap,
+		MaxRequestBodySize:    max(cfg.MaxBodyBytes, cfg.MaxTrackBytes),
 		NoDefaultServerHeader: true,
-		ReadBufferSize:        8 << 10,
+		ReadBufferSize:        cfg.MaxHeaderBytes, // also the header cap (431 beyond)
 	}
 	if cfg.HTTPAddr != "" {
 		s.httpDirect = &fasthttp.Server{
 			Handler:               api.Handler(),
 			Name:                  "switchyard-edge",
-			MaxRequestBodySize:    4 << 20,
+			HeaderReceived:        bodyCap,
+			MaxRequestBodySize:    max(cfg.MaxBodyBytes, cfg.MaxTrackBytes),
 			NoDefaultServerHeader: true,
-			ReadBufferSize:        8 << 10,
+			ReadBufferSize:        cfg.MaxHeaderBytes,
 			// deadlines here are runtime timers of Go's poller: a
-			// request must arrive within HandshakeTimeout of its first
-			// byte, a keep-alive connection may idle HTTPIdleTimeout
-			ReadTimeout:  cfg.HandshakeTimeout,
+			// request must arrive within RequestTimeout of its first
+			// byte (of the accept, for a connection's first request), a
+			// keep-alive connection may idle HTTPIdleTimeout
+			ReadTimeout:  cfg.RequestTimeout,
 			WriteTimeout: cfg.WriteTimeout,
 			IdleTimeout:  cfg.HTTPIdleTimeout,
 		}
@@ -220,6 +324,9 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		HTTPIdleTimeout:  cfg.HTTPIdleTimeout,
 		CloseTimeout:     cfg.CloseTimeout,
 		MaxMessageBytes:  cfg.MaxMessageBytes,
+		MaxHeaderBytes:   cfg.MaxHeaderBytes,
+		RequestTimeout:   cfg.RequestTimeout,
+		MaxUnfinished:    cfg.MaxUnfinished,
 		Protocols:        []string{hub.Protocol},
 		ReusePort:        cfg.ReusePort,
 	}, s.hub, func(c net.Conn) error { return s.http.ServeConn(c) }, s.m)
@@ -247,6 +354,8 @@ func (s *Server) Start() error {
 		// out of file descriptors for a moment must not end fasthttp's
 		// accept loop for good: wait and retry (errors "http_accept")
 		s.httpLn = wsconn.RetryListener(ln, func(error) { s.m.Error("http_accept") })
+		// the cap of unfinished requests per address, as on Addr
+		s.httpLn = wsconn.LimitListener(s.httpLn, s.cfg.MaxUnfinished, func() { s.m.Error("address_busy") })
 		go func() {
 			if err := s.httpDirect.Serve(s.httpLn); err != nil && !s.stopped.Load() {
 				s.m.Error("http_listener") // a listener error no retry covers
@@ -293,6 +402,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	_ = s.src.Close()
 	s.users.Close()
+	for _, c := range s.limiters {
+		c()
+	}
 	for _, c := range s.closers {
 		c()
 	}

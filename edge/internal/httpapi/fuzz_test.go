@@ -9,9 +9,11 @@ import (
 	"github.com/switchyard/switchyard/edge/edgetest"
 	"github.com/switchyard/switchyard/edge/internal/httpapi"
 	"github.com/switchyard/switchyard/edge/internal/hub"
+	"github.com/switchyard/switchyard/edge/internal/limit"
 	"github.com/switchyard/switchyard/edge/internal/metrics"
 	"github.com/switchyard/switchyard/edge/internal/ofrep"
 	"github.com/switchyard/switchyard/edge/internal/source"
+	"github.com/switchyard/switchyard/edge/internal/wsconn"
 	"github.com/valyala/fasthttp"
 )
 
@@ -24,8 +26,13 @@ func newAPI(tb testing.TB) (*httpapi.API, string, *edgetest.Sink) {
 	m := metrics.New()
 	h := hub.New(hub.Config{}, src, nil, m)
 	sk := &edgetest.Sink{}
-	api := &httpapi.API{Hub: h, Sink: sk, Metrics: m}
-	api.OFREP = ofrep.New(h, m, httpapi.Auth, httpapi.StatusOf).Handler()
+	// limits on, generous: the allocation budgets cover their Allow calls
+	byAddr := limit.New(limit.Config{Rate: 1e9}, limit.BytesHash16Key[wsconn.AddrKey])
+	bySecret := limit.New(limit.Config{Rate: 1e9}, limit.StringHash)
+	tb.Cleanup(byAddr.Close)
+	tb.Cleanup(bySecret.Close)
+	api := &httpapi.API{Hub: h, Sink: sk, Metrics: m, ByAddr: byAddr, BySecret: bySecret, MaxTrackUsers: 100}
+	api.OFREP = ofrep.New(h, m, api.AuthAny, httpapi.StatusOf).Handler()
 	return api, snap.Secrets[0].Value, sk
 }
 

@@ -3,14 +3,27 @@
 // client polling), OFREP evaluation (delegated to package ofrep), health
 // checks and Prometheus metrics.
 //
+// Secret scopes: a client secret is public (it ships in browser bundles),
+// so routes that carry rules, targeted user keys or segment members (server
+// polling) accept only a server secret; routes that return evaluated values
+// or take events (client polling, track, OFREP) accept both types (a server
+// secret can already read everything a client route could tell it).
+//
+// Limits: every /api/public and /ofrep request takes a token of its
+// address's bucket before anything else and, once authenticated, one of its
+// secret's bucket; a refusal is 429 with Retry-After. A track request
+// carries at most MaxTrackUsers distinct end users.
+//
 // Status mapping (one place, StatusOf): a missing, malformed or unknown SDK
-// key is 401; a malformed body is 400; an unavailable source is 503;
+// key, or a secret of the wrong type, is 401; a malformed body is 400; a
+// rate limit is 429; an unavailable source is 503;
 // everything well-formed is 2xx (any other 4xx makes FeatBit's Node, JS and
 // .NET SDKs stop sending events for good). /api/public/* answers CORS
 // preflights and allows any origin.
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -22,8 +35,10 @@ import (
 	"github.com/switchyard/switchyard/edge/eval"
 	"github.com/switchyard/switchyard/edge/internal/envstate"
 	"github.com/switchyard/switchyard/edge/internal/hub"
+	"github.com/switchyard/switchyard/edge/internal/limit"
 	"github.com/switchyard/switchyard/edge/internal/metrics"
 	"github.com/switchyard/switchyard/edge/internal/sink"
+	"github.com/switchyard/switchyard/edge/internal/wsconn"
 	"github.com/valyala/fasthttp"
 )
 
@@ -37,21 +52,43 @@ type API struct {
 	OFREP fasthttp.RequestHandler
 	// Ready reports readiness (source started, not shutting down).
 	Ready func() bool
+	// ByAddr and BySecret rate-limit the public routes per client address
+	// and per SDK secret (nil: no limit).
+	ByAddr   *limit.Keyed[wsconn.AddrKey]
+	BySecret *limit.Keyed[string]
+	// MaxTrackUsers caps the distinct end users of one track request
+	// (0: no cap).
+	MaxTrackUsers int
 }
+
+// Scope is what a route needs of a secret.
+type Scope uint8
+
+// Scopes: ScopeServer accepts only a server secret (the route returns rules
+// or segment members); ScopeAny accepts a server or a client secret.
+const (
+	ScopeAny Scope = iota
+	ScopeServer
+)
 
 // Errors mapped by StatusOf.
 var (
 	ErrUnauthorized = errors.New("invalid or missing SDK key")
+	ErrServerOnly   = errors.New("this endpoint needs a server secret: a client secret is public")
 	ErrBadRequest   = errors.New("malformed request")
+	ErrRateLimited  = errors.New("rate limit exceeded")
+	ErrTooManyUsers = errors.New("too many end users in one track request")
 )
 
 // StatusOf maps an error to its HTTP status (the one place that does).
 func StatusOf(err error) int {
 	switch {
-	case errors.Is(err, ErrUnauthorized), errors.Is(err, hub.ErrUnknownEnv):
+	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrServerOnly), errors.Is(err, hub.ErrUnknownEnv):
 		return fasthttp.StatusUnauthorized
-	case errors.Is(err, ErrBadRequest):
+	case errors.Is(err, ErrBadRequest), errors.Is(err, ErrTooManyUsers):
 		return fasthttp.StatusBadRequest
+	case errors.Is(err, ErrRateLimited):
+		return fasthttp.StatusTooManyRequests
 	case errors.Is(err, hub.ErrUnavailable):
 		return fasthttp.StatusServiceUnavailable
 	}
@@ -61,7 +98,21 @@ func StatusOf(err error) int {
 func (a *API) fail(ctx *fasthttp.RequestCtx, err error, cause string) {
 	a.Metrics.Error(cause)
 	ctx.SetStatusCode(StatusOf(err))
+	if errors.Is(err, ErrRateLimited) {
+		SetRetryAfter(ctx)
+	}
 	ctx.SetBodyString(err.Error())
+}
+
+var (
+	hdrRetryAfter = []byte("Retry-After")
+	one           = []byte("1")
+)
+
+// SetRetryAfter sets the Retry-After header of a 429: one second, the
+// longest a token takes to come back (rates are at least 1/s).
+func SetRetryAfter(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.SetCanonical(hdrRetryAfter, one)
 }
 
 // Handler returns the fasthttp handler.
@@ -79,6 +130,15 @@ var (
 	prefixPublic     = []byte("/api/public/")
 	prefixOFREP      = []byte("/ofrep/")
 )
+
+// IsTrack reports whether a request URI (path and query) is the track
+// route, whose body cap is larger than the others'.
+func IsTrack(uri []byte) bool {
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+		uri = uri[:i]
+	}
+	return eqFold(uri, pathTrack)
+}
 
 func hasPrefixFold(p, prefix []byte) bool {
 	if len(p) < len(prefix) {
@@ -109,9 +169,20 @@ var (
 )
 
 func (a *API) serve(ctx *fasthttp.RequestCtx) {
+	// the request has been read: its deadline and unfinished slot end
+	if d, ok := ctx.Conn().(wsconn.RequestDoner); ok {
+		d.RequestDone()
+	}
 	a.Metrics.HTTP.Add(1)
 	p := ctx.Path()
 	if hasPrefixFold(p, prefixPublic) || hasPrefixFold(p, prefixOFREP) {
+		if a.ByAddr.Enabled() && !a.ByAddr.Allow(wsconn.KeyOf(ctx.RemoteAddr()), 1) {
+			a.Metrics.Error("rate_limit_addr")
+			ctx.SetStatusCode(fasthttp.StatusTooManyRequests)
+			SetRetryAfter(ctx)
+			ctx.SetBodyString(ErrRateLimited.Error())
+			return
+		}
 		// SetCanonical: the names are already canonical, so fasthttp
 		// skips normalising them on every request
 		h := &ctx.Response.Header
@@ -151,9 +222,11 @@ func (a *API) serve(ctx *fasthttp.RequestCtx) {
 }
 
 // Auth resolves a raw SDK key (FeatBit: the Authorization header, no
-// prefix) to its environment State. Any secret of the environment (server
-// or client) is accepted, like FeatBit's server.
-func Auth(h *hub.Hub, key []byte) (*envstate.State, error) {
+// prefix) to its environment State: the key must be one of the
+// environment's secrets (FeatBit's server only checks its shape) and of a
+// type scope accepts (ErrServerOnly otherwise), and its bucket of BySecret
+// must have a token (ErrRateLimited).
+func (a *API) Auth(key []byte, scope Scope) (*envstate.State, error) {
 	if len(key) != secret.Length {
 		return nil, ErrUnauthorized
 	}
@@ -162,7 +235,7 @@ func Auth(h *hub.Hub, key []byte) (*envstate.State, error) {
 	if err != nil {
 		return nil, ErrUnauthorized
 	}
-	e, err := h.EnvBytes(context.Background(), id)
+	e, err := a.Hub.EnvBytes(context.Background(), id)
 	if err != nil {
 		if errors.Is(err, hub.ErrUnknownEnv) {
 			return nil, ErrUnauthorized
@@ -170,11 +243,23 @@ func Auth(h *hub.Hub, key []byte) (*envstate.State, error) {
 		return nil, err
 	}
 	st := e.State()
-	if st.SecretType(key) == "" {
+	typ, stored := st.Secret(key)
+	switch {
+	case typ == "":
 		return nil, ErrUnauthorized
+	case scope == ScopeServer && typ != codec.SecretServer:
+		return nil, ErrServerOnly
+	}
+	// stored is the State's own string: a map key that costs nothing
+	if a.BySecret.Enabled() && !a.BySecret.Allow(stored, 1) {
+		a.Metrics.Error("rate_limit_secret")
+		return nil, ErrRateLimited
 	}
 	return st, nil
 }
+
+// AuthAny is Auth with ScopeAny (OFREP).
+func (a *API) AuthAny(key []byte) (*envstate.State, error) { return a.Auth(key, ScopeAny) }
 
 type trackBufs struct {
 	batch codec.InsightBatch
@@ -184,7 +269,7 @@ type trackBufs struct {
 var trackPool = sync.Pool{New: func() any { return new(trackBufs) }}
 
 func (a *API) track(ctx *fasthttp.RequestCtx) {
-	st, err := Auth(a.Hub, ctx.Request.Header.Peek("Authorization"))
+	st, err := a.Auth(ctx.Request.Header.Peek("Authorization"), ScopeAny)
 	if err != nil {
 		a.fail(ctx, err, "track_auth")
 		return
@@ -197,6 +282,12 @@ func (a *API) track(ctx *fasthttp.RequestCtx) {
 	}()
 	if err := wire.ParseTrack(ctx.PostBody(), st.EnvID, &tb.batch, &tb.users); err != nil {
 		a.fail(ctx, ErrBadRequest, "track_body")
+		return
+	}
+	if a.MaxTrackUsers > 0 && len(tb.users.Users) > a.MaxTrackUsers {
+		a.Metrics.Error("track_users")
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		ctx.SetBodyString(tooManyUsers(a.MaxTrackUsers))
 		return
 	}
 	if n := len(tb.batch.Evals) + len(tb.batch.Metrics); n > 0 {
@@ -212,6 +303,10 @@ func (a *API) track(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
+}
+
+func tooManyUsers(max int) string {
+	return ErrTooManyUsers.Error() + ": at most " + strconv.Itoa(max) + " distinct users"
 }
 
 func timestampArg(ctx *fasthttp.RequestCtx) (int64, error) {
@@ -235,7 +330,7 @@ type bodyBuf struct {
 var bodyPool = sync.Pool{New: func() any { return &bodyBuf{b: make([]byte, 0, 4096)} }}
 
 func (a *API) serverLatest(ctx *fasthttp.RequestCtx) {
-	st, err := Auth(a.Hub, ctx.Request.Header.Peek("Authorization"))
+	st, err := a.Auth(ctx.Request.Header.Peek("Authorization"), ScopeServer)
 	if err != nil {
 		a.fail(ctx, err, "polling_auth")
 		return
@@ -274,7 +369,7 @@ func (a *API) serverLatest(ctx *fasthttp.RequestCtx) {
 }
 
 func (a *API) clientLatest(ctx *fasthttp.RequestCtx) {
-	st, err := Auth(a.Hub, ctx.Request.Header.Peek("Authorization"))
+	st, err := a.Auth(ctx.Request.Header.Peek("Authorization"), ScopeAny)
 	if err != nil {
 		a.fail(ctx, err, "polling_auth")
 		return

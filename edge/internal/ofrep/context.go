@@ -22,6 +22,9 @@ type Context struct {
 }
 
 func (c *Context) reset() {
+	if cap(c.esc) > maxKeptEsc {
+		c.esc = nil // a large body's scratch is not kept in the pool
+	}
 	clear(c.props)
 	c.props = c.props[:0]
 	c.User = eval.User{}
@@ -43,6 +46,9 @@ type parser struct {
 }
 
 const maxDepth = 64
+
+// maxKeptEsc is the largest escape scratch a pooled Context keeps.
+const maxKeptEsc = 64 << 10
 
 // Parse reads {"context":{…}} (other members are ignored). It returns an
 // empty code on success, else an OFREP error code and a message.

@@ -3,9 +3,13 @@
 // POST /ofrep/v1/evaluate/flags/{key} (single flag) and
 // POST /ofrep/v1/evaluate/flags (bulk, with ETag / If-None-Match → 304).
 //
-// Auth: the environment's SDK key (server or client secret) as
-// "Authorization: Bearer <key>", "X-API-Key: <key>" or FeatBit's raw
-// "Authorization: <key>"; otherwise 401.
+// Auth: the environment's SDK key as "Authorization: Bearer <key>",
+// "X-API-Key: <key>" or FeatBit's raw "Authorization: <key>"; otherwise
+// 401. Both secret types are accepted: OFREP answers evaluated values only
+// (no rules, no segment members, no other user's keys), exactly what a
+// client secret already gets from client streaming and client polling, and
+// OpenFeature's web providers, which run in browsers, can only hold the
+// public client secret. A rate-limited secret is 429 with Retry-After.
 //
 // Context → FeatBit user: targetingKey becomes keyId (required: 400
 // TARGETING_KEY_MISSING without it), "name" the user name, and every
@@ -47,14 +51,14 @@ import (
 type API struct {
 	hub *hub.Hub
 	m   *metrics.M
-	// Auth resolves an SDK key to its environment (httpapi.Auth).
-	Auth func(h *hub.Hub, key []byte) (*envstate.State, error)
+	// Auth resolves an SDK key to its environment (httpapi's API.AuthAny).
+	Auth func(key []byte) (*envstate.State, error)
 	// Status maps Auth errors to an HTTP status.
 	Status func(error) int
 }
 
 // New returns the OFREP API over h.
-func New(h *hub.Hub, m *metrics.M, auth func(*hub.Hub, []byte) (*envstate.State, error), status func(error) int) *API {
+func New(h *hub.Hub, m *metrics.M, auth func([]byte) (*envstate.State, error), status func(error) int) *API {
 	return &API{hub: h, m: m, Auth: auth, Status: status}
 }
 
@@ -62,6 +66,10 @@ var (
 	pathBulk   = []byte("/ofrep/v1/evaluate/flags")
 	pathSingle = []byte("/ofrep/v1/evaluate/flags/")
 	bearer     = []byte("Bearer ")
+	// Retry-After of a 429: one second, the longest a token takes to come
+	// back (rates are at least 1/s)
+	hdrRetryAfter = []byte("Retry-After")
+	one           = []byte("1")
 )
 
 // scratch is per-request state. Lifetime: taken at the start of a request,
@@ -102,11 +110,20 @@ func (a *API) serve(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString(`{"errorDetails":"no such OFREP endpoint"}`)
 		return
 	}
-	st, err := a.Auth(a.hub, a.key(ctx))
+	st, err := a.Auth(a.key(ctx))
 	if err != nil {
 		a.m.Error("ofrep_auth")
-		ctx.SetStatusCode(a.Status(err))
-		ctx.SetBodyString(`{"errorDetails":"invalid or missing SDK key"}`)
+		code := a.Status(err)
+		ctx.SetStatusCode(code)
+		switch code {
+		case fasthttp.StatusTooManyRequests:
+			ctx.Response.Header.SetCanonical(hdrRetryAfter, one)
+			ctx.SetBodyString(`{"errorDetails":"rate limit exceeded"}`)
+		case fasthttp.StatusServiceUnavailable:
+			ctx.SetBodyString(`{"errorDetails":"flag source unavailable"}`)
+		default:
+			ctx.SetBodyString(`{"errorDetails":"invalid or missing SDK key"}`)
+		}
 		return
 	}
 	sc := pool.Get().(*scratch)

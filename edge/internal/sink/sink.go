@@ -34,6 +34,11 @@ type Users struct {
 	maxBatch int
 	onErr    func(error)
 	onSent   func(users int)
+	// Admit, when set before the first AddUser, is asked before a user new
+	// to its environment's batch is queued (a rate limit per environment);
+	// refused users are dropped and OnDropped (may be nil) is told.
+	Admit     func(env string) bool
+	OnDropped func()
 
 	mu      sync.Mutex
 	pending map[string]*pendingUsers
@@ -81,6 +86,13 @@ func (u *Users) AddUser(env string, user *codec.EndUser) {
 		}
 		p.batch.Users[i] = nu
 		u.mu.Unlock()
+		return
+	}
+	if u.Admit != nil && !u.Admit(env) {
+		u.mu.Unlock()
+		if u.OnDropped != nil {
+			u.OnDropped()
+		}
 		return
 	}
 	p.index[user.KeyID] = len(p.batch.Users)

@@ -182,14 +182,21 @@ func (s *Server) handshake(c *Conn) bool {
 		return false
 	}
 	if !isUpgrade(hdr) {
-		c.state.Store(stHTTP)
-		s.pending.remove(c) // an idle keep-alive connection: the registry scan
+		// The first request keeps the handshake's unfinished slot and its
+		// deadline (RequestTimeout from accept) until it is handled; the
+		// connection stays pending meanwhile.
+		c.waiting.Store(c.last.Load())
+		if !c.state.CompareAndSwap(stHandshake, stHTTP) {
+			return false // closed meanwhile: onClosed released the slot
+		}
+		hc := &httpConn{Connection: nc, c: c, t: reqTrack{u: &s.unf, key: KeyOf(nc.RemoteAddr()), started: true, counted: true}}
 		if s.http == nil {
 			_, _ = nc.Write([]byte("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"))
 		} else {
 			c.last.Store(nowMs())
-			_ = s.http(&httpConn{Connection: nc, c: c})
+			_ = s.http(hc)
 		}
+		hc.RequestDone()
 		nc.Close()
 		return false
 	}
@@ -228,7 +235,10 @@ func (s *Server) handshake(c *Conn) bool {
 		return false
 	}
 	c.last.Store(nowMs())
-	c.state.Store(stOpen)
+	if !c.state.CompareAndSwap(stHandshake, stOpen) {
+		return false // closed meanwhile: onClosed released the slot
+	}
+	s.unf.release(KeyOf(nc.RemoteAddr()))
 	s.pending.remove(c)
 	if code, reason := s.h.Open(c, &Request{URI: uri, Protocol: hs.Protocol}); code != 0 {
 		c.CloseWith(code, reason)
@@ -461,13 +471,33 @@ func (s *Server) dispatch(c *Conn, h ws.Header, payload []byte, sc *scratch) boo
 // httpConn records activity of a plain HTTP connection for the sweeper,
 // which closes it after HTTPIdleTimeout without input (so fasthttp needs no
 // read deadlines, which would cost a timer operation per request).
+//
+// It also enforces RequestTimeout and the per-address cap of unfinished
+// requests without a timer: a request whose reading goes on past its first
+// read stamps c.waiting (its first byte), joins the pending set (checked
+// every sweeper tick) and takes a slot of its address until RequestDone.
+// Read and RequestDone run on the connection's serving goroutine.
 type httpConn struct {
 	netpoll.Connection
 	c *Conn
+	t reqTrack
 }
 
 func (h *httpConn) Read(p []byte) (int, error) {
+	ok, took := h.t.slow()
+	if !ok {
+		h.c.srv.metrics.Error("address_busy")
+		return 0, errAddressBusy
+	}
+	if took {
+		h.c.srv.pending.add(h.c)
+	}
 	n, err := h.Connection.Read(p)
-	h.c.last.Store(h.c.srv.tick())
+	now := h.c.srv.tick()
+	h.c.last.Store(now)
+	if n > 0 && !h.t.started {
+		h.t.started = true
+		h.c.waiting.Store(now)
+	}
 	return n, err
 }

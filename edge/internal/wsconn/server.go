@@ -22,11 +22,17 @@ type Config struct {
 	WriteTimeout     time.Duration // a blocked write gives up and closes [10s]
 	CloseTimeout     time.Duration // wait for the peer's close frame after ours [1s]
 	HTTPIdleTimeout  time.Duration // plain HTTP connection without input is closed [2m]
-	MaxMessageBytes  int           // frame or reassembled message limit, else close 1009 [64 KiB]
-	MaxHeaderBytes   int           // HTTP request header limit [8 KiB]
-	Path             string        // WebSocket path; upgrades elsewhere get 404 ["/streaming"]
-	Protocols        []string      // accepted Sec-WebSocket-Protocol values
-	ReusePort        bool          // set SO_REUSEPORT so several processes share the port
+	RequestTimeout   time.Duration // a plain HTTP request must be complete this long after its first byte [10s]
+	// MaxUnfinished caps, per address (AddrKey), the connections in a
+	// handshake or in an HTTP request that did not arrive in one read;
+	// beyond it new connections are closed at accept and slow requests
+	// end their connection [128; negative: no cap]
+	MaxUnfinished   int
+	MaxMessageBytes int      // frame or reassembled message limit, else close 1009 [64 KiB]
+	MaxHeaderBytes  int      // HTTP request header limit [8 KiB]
+	Path            string   // WebSocket path; upgrades elsewhere get 404 ["/streaming"]
+	Protocols       []string // accepted Sec-WebSocket-Protocol values
+	ReusePort       bool     // set SO_REUSEPORT so several processes share the port
 }
 
 func (c *Config) defaults() {
@@ -47,6 +53,12 @@ func (c *Config) defaults() {
 	}
 	if c.CloseTimeout <= 0 {
 		c.CloseTimeout = time.Second
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 10 * time.Second
+	}
+	if c.MaxUnfinished == 0 {
+		c.MaxUnfinished = 128
 	}
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = 64 << 10
@@ -102,6 +114,8 @@ type Server struct {
 	loop netpoll.EventLoop
 	ln   net.Listener
 	reg  registry
+	// unf counts unfinished handshakes and slow HTTP requests per address
+	unf unfinished
 	// pending: connections whose timeouts are checked every tick
 	pending pendingSet
 	// swept counts connection visits by the sweeper, sweeps its ticks
@@ -147,7 +161,9 @@ func New(cfg Config, h Handler, httpFn HTTPFunc, m Metrics) *Server {
 		m = nopMetrics{}
 	}
 	Tune(0, 0)
-	return &Server{cfg: cfg, h: h, http: httpFn, metrics: m, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Server{cfg: cfg, h: h, http: httpFn, metrics: m, stop: make(chan struct{}), done: make(chan struct{})}
+	s.unf.max = int32(cfg.MaxUnfinished)
+	return s
 }
 
 // ListenTCP binds a TCP listener on addr, with SO_REUSEPORT when reusePort
@@ -276,7 +292,8 @@ type Conn struct {
 	broken bool // a write failed; closed on Unlock (guarded by mu)
 	fragOp ws.OpCode
 	last   atomic.Int64 // unix ms of the last input (handshake start before open)
-	// waiting is the unix ms since which a started frame is awaited (0: none)
+	// waiting is the unix ms since which a started frame (open) or the rest
+	// of an HTTP request (stHTTP) is awaited (0: none)
 	waiting atomic.Int64
 
 	prev, next *Conn    // registry list, guarded by the shard lock
@@ -299,6 +316,14 @@ func (c *Conn) Open() bool { return c.state.Load() == stOpen }
 
 func (s *Server) onPrepare(nc netpoll.Connection) context.Context {
 	c := &Conn{Context: s.baseCtx(), nc: nc, srv: s}
+	// the handshake holds one of its address's unfinished slots until the
+	// request header is complete (released in handshake or onClosed)
+	if !s.unf.acquire(KeyOf(nc.RemoteAddr())) {
+		s.metrics.Error("address_busy")
+		c.state.Store(stClosed)
+		nc.Close()
+		return c
+	}
 	c.last.Store(nowMs())
 	_ = nc.SetWriteTimeout(s.cfg.WriteTimeout)
 	s.reg.add(c)
@@ -317,6 +342,9 @@ func (c *Conn) onClosed(netpoll.Connection) error {
 	c.mu.Lock()
 	prev := c.state.Swap(stClosed)
 	c.mu.Unlock()
+	if prev == stHandshake {
+		c.srv.unf.release(KeyOf(c.nc.RemoteAddr()))
+	}
 	c.srv.reg.remove(c)
 	c.srv.pending.remove(c)
 	if c.frag != nil {
@@ -382,7 +410,7 @@ type sweepPlan struct {
 }
 
 func (s *Server) plan() sweepPlan {
-	tick := min(s.cfg.HandshakeTimeout, s.cfg.FrameTimeout, s.cfg.CloseTimeout) / 4
+	tick := min(s.cfg.HandshakeTimeout, s.cfg.FrameTimeout, s.cfg.CloseTimeout, s.cfg.RequestTimeout) / 4
 	tick = max(min(tick, time.Second), 20*time.Millisecond)
 	// idle timeouts are minutes: a pass every eighth of the shorter one
 	// (at most 30 s) closes an idle connection at most that late
@@ -392,7 +420,7 @@ func (s *Server) plan() sweepPlan {
 
 // deadlines are a sweep's cut-offs (unix ms): a connection whose last
 // activity (or started frame) is older than its state's is due.
-type deadlines struct{ hs, idle, frame, closing, httpIdle int64 }
+type deadlines struct{ hs, idle, frame, closing, httpIdle, request int64 }
 
 // due reports whether c is past the deadline of its state.
 func (d *deadlines) due(c *Conn) bool {
@@ -400,6 +428,9 @@ func (d *deadlines) due(c *Conn) bool {
 	case stHandshake:
 		return c.last.Load() < d.hs
 	case stHTTP:
+		if w := c.waiting.Load(); w != 0 {
+			return w < d.request
+		}
 		return c.last.Load() < d.httpIdle
 	case stClosing:
 		return c.last.Load() < d.closing
@@ -417,7 +448,7 @@ func pendingState(c *Conn) bool {
 	switch c.state.Load() {
 	case stHandshake, stClosing:
 		return true
-	case stOpen:
+	case stOpen, stHTTP:
 		return c.waiting.Load() != 0
 	}
 	return false
@@ -442,7 +473,7 @@ func (s *Server) sweep() {
 		s.clock.Store(now)
 		d := deadlines{hs: now - s.cfg.HandshakeTimeout.Milliseconds(), idle: now - s.cfg.IdleTimeout.Milliseconds(),
 			frame: now - s.cfg.FrameTimeout.Milliseconds(), closing: now - s.cfg.CloseTimeout.Milliseconds(),
-			httpIdle: now - s.cfg.HTTPIdleTimeout.Milliseconds()}
+			httpIdle: now - s.cfg.HTTPIdleTimeout.Milliseconds(), request: now - s.cfg.RequestTimeout.Milliseconds()}
 		victims = victims[:0]
 		s.pending.each(func(c *Conn) {
 			s.swept.Add(1)
@@ -469,6 +500,9 @@ func (s *Server) sweep() {
 			} else if st := c.state.Load(); st == stOpen {
 				s.metrics.Error("idle_timeout")
 				c.CloseWith(ws.StatusGoingAway, "idle timeout")
+			} else if st == stHTTP && c.waiting.Load() != 0 {
+				s.metrics.Error("request_timeout")
+				c.nc.Close()
 			} else if st == stClosing || st == stHTTP {
 				c.nc.Close() // no close reply in time, or an idle keep-alive connection
 			} else {
