@@ -288,8 +288,10 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		return fasthttp.RequestConfig{MaxRequestBodySize: cfg.MaxBodyBytes}
 	}
 	s.http = &fasthttp.Server{
-		Handler: api.Handler(),
-		Name:    "switchyard-edge",
+		Handler:      api.Handler(),
+		Name:         "switchyard-edge",
+		ErrorHandler: s.requestError,
+		Logger:       quiet{},
 		// no ReadTimeout/IdleTimeout: deadlines would cost a timer
 		// operation per request; wsconn's sweeper closes idle HTTP
 		// connections (2 min without input) and requests not complete
@@ -303,6 +305,8 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		s.httpDirect = &fasthttp.Server{
 			Handler:               api.Handler(),
 			Name:                  "switchyard-edge",
+			ErrorHandler:          s.requestError,
+			Logger:                quiet{},
 			HeaderReceived:        bodyCap,
 			MaxRequestBodySize:    max(cfg.MaxBodyBytes, cfg.MaxTrackBytes),
 			NoDefaultServerHeader: true,
@@ -333,6 +337,39 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
+
+// requestError answers a request fasthttp could not read (the handler never
+// ran): 413 naming the route's body cap, 431, 408 or 400. The connection is
+// closed after it.
+func (s *Server) requestError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var ne net.Error
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		s.m.Error("body_too_large")
+		max := s.cfg.MaxBodyBytes
+		if httpapi.IsTrack(ctx.Request.Header.RequestURI()) {
+			max = s.cfg.MaxTrackBytes
+		}
+		ctx.Error(fmt.Sprintf("request body too large: this route takes at most %d bytes", max), fasthttp.StatusRequestEntityTooLarge)
+	case errors.As(err, &small):
+		s.m.Error("header_too_large")
+		ctx.Error(fmt.Sprintf("request header too large: at most %d bytes", s.cfg.MaxHeaderBytes), fasthttp.StatusRequestHeaderFieldsTooLarge)
+	case errors.As(err, &ne) && ne.Timeout():
+		s.m.Error("request_timeout")
+		ctx.Error("request not complete in time", fasthttp.StatusRequestTimeout)
+	default:
+		s.m.Error("bad_http")
+		ctx.Error("malformed HTTP request", fasthttp.StatusBadRequest)
+	}
+}
+
+// quiet drops fasthttp's per-connection error log (one line per malformed
+// or oversized request would let a client flood the log); the causes are
+// counted in sy_edge_errors_total instead.
+type quiet struct{}
+
+func (quiet) Printf(string, ...any) {}
 
 // Start positions the change stream, then listens (non-blocking).
 func (s *Server) Start() error {

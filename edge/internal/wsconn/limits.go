@@ -2,9 +2,11 @@ package wsconn
 
 import (
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 )
 
 // AddrKey is the unit of per-address limits: an IPv4 address, or the /64
@@ -213,4 +215,24 @@ func (c *limitConn) Close() error {
 	c.closed = true
 	c.mu.Unlock()
 	return c.Conn.Close()
+}
+
+// throttledLog passes at most one line per second to w and drops the rest:
+// netpoll logs every failed accept and every connection closed before it
+// was registered (a connection refused at accept), so a flood of either
+// would flood the log. Counted causes are in the metrics instead.
+type throttledLog struct {
+	w    io.Writer
+	mu   sync.Mutex
+	next time.Time
+}
+
+func (t *throttledLog) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if now := time.Now(); now.After(t.next) {
+		t.next = now.Add(time.Second)
+		_, _ = t.w.Write(p)
+	}
+	return len(p), nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -149,6 +150,7 @@ func Tune(bufferSize, nodeCap int) {
 			nodeCap = 64
 		}
 		_ = netpoll.Configure(netpoll.Config{BufferSize: bufferSize})
+		netpoll.SetLoggerOutput(&throttledLog{w: os.Stderr})
 		netpoll.LinkBufferCap = nodeCap
 		barrierTuned = tuneBarrier()
 	})
