@@ -2,6 +2,7 @@ package edge_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/switchyard/switchyard/edge"
 	"github.com/switchyard/switchyard/edge/edgetest"
 )
@@ -90,6 +92,42 @@ func TestSecurityClientSecretCannotReadServerData(t *testing.T) {
 		_ = cl.Send(`{"messageType":"data-sync","data":{"timestamp":0}}`)
 		if code, err := cl.ExpectClose(wait); err != nil || code != 4003 {
 			t.Fatalf("type=%s with the other type's secret: close %d %v", c.typ, code, err)
+		}
+	}
+}
+
+// TestSecurityInvalidUTF8ClosesWith1007: a text message that is not UTF-8,
+// whole or fragmented, closes the stream with 1007 (RFC 6455 8.1); binary
+// messages are not checked.
+func TestSecurityInvalidUTF8ClosesWith1007(t *testing.T) {
+	e := edgetest.Run(t)
+	env := e.Env(t)
+	bad := []byte(`{"messageType":"ping","data":"` + "\xff\xfe" + `"}`)
+	// binary frames carry msgpack: not checked
+	b := edgetest.Dial(t, edgetest.StreamURL(e.Addr, "server", env.ServerSecret))
+	if err := ws.WriteFrame(b.Conn, ws.MaskFrame(ws.NewBinaryFrame([]byte{0xff, 0xfe}))); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.Send(`{"messageType":"ping","data":null}`)
+	if _, p, err := b.Read(wait); err != nil || !strings.Contains(string(p), "pong") {
+		t.Fatalf("after a non-UTF-8 binary frame: %q %v", p, err)
+	}
+	for _, fragmented := range []bool{false, true} {
+		c := edgetest.Dial(t, edgetest.StreamURL(e.Addr, "server", env.ServerSecret))
+		var err error
+		if fragmented { // the invalid bytes split across the two fragments
+			i := bytes.IndexByte(bad, 0xff) + 1
+			if err = ws.WriteFrame(c.Conn, ws.MaskFrame(ws.NewFrame(ws.OpText, false, bad[:i]))); err == nil {
+				err = ws.WriteFrame(c.Conn, ws.MaskFrame(ws.NewFrame(ws.OpContinuation, true, bad[i:])))
+			}
+		} else {
+			err = ws.WriteFrame(c.Conn, ws.MaskFrame(ws.NewTextFrame(bad)))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, err := c.ExpectClose(wait); err != nil || code != ws.StatusInvalidFramePayloadData {
+			t.Fatalf("fragmented=%v: close %d %v, want 1007", fragmented, code, err)
 		}
 	}
 }

@@ -117,8 +117,9 @@ func (m *Message) Parse(data []byte) error {
 	s.pos++
 	hasType, dataParsed, dataOff := false, false, 0
 	var kb [64]byte
+	var ks keySet
 	for first := true; ; first = false {
-		raw, esc, ok, err := s.nextKey(first)
+		raw, esc, ok, err := s.nextKey(first, &ks)
 		if err != nil {
 			return err
 		}
@@ -204,8 +205,9 @@ func (m *Message) parseSyncData(s *scanner) error {
 	}
 	s.pos++
 	var kb [64]byte
+	var ks keySet
 	for first := true; ; first = false {
-		raw, esc, ok, err := s.nextKey(first)
+		raw, esc, ok, err := s.nextKey(first, &ks)
 		if err != nil {
 			return err
 		}
@@ -344,8 +346,9 @@ func parseUser(s *scanner, depth int, u *UserView, scratch *[]byte, props *[]Pro
 	s.pos++
 	u.KeyIDNull, u.NameNull = true, true
 	var kb [64]byte
+	var ks keySet
 	for first := true; ; first = false {
-		raw, esc, ok, err := s.nextKey(first)
+		raw, esc, ok, err := s.nextKey(first, &ks)
 		if err != nil {
 			return err
 		}
@@ -418,8 +421,9 @@ func parseProps(s *scanner, depth int, u *UserView, scratch *[]byte, props *[]Pr
 		}
 		s.pos++
 		var p PropView
+		var ks keySet
 		for first := true; ; first = false {
-			raw, esc, ok, err := s.nextKey(first)
+			raw, esc, ok, err := s.nextKey(first, &ks)
 			if err != nil {
 				return err
 			}

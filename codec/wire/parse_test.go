@@ -2,6 +2,7 @@ package wire
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -286,9 +287,53 @@ func TestParseDataBeforeType(t *testing.T) {
 	if !errors.As(err, &se) || se.Offset != strings.Index(bad, `"7"`) {
 		t.Fatalf("err = %v, want a SyntaxError at the timestamp", err)
 	}
-	// duplicate messageType: the last one wins, and a ping carries no user
-	if err := parse(t, &m, `{"messageType":"data-sync","data":{"timestamp":7,"user":{"keyId":"u"}},"messageType":"ping"}`); err != nil ||
-		m.Type != Ping || m.HasUser || m.Timestamp != 0 {
-		t.Fatalf("%v %+v", err, m)
+	// duplicate messageType: refused, naming the key (parsers that let the
+	// first or the last one win would disagree about the message)
+	dup := `{"messageType":"data-sync","data":{"timestamp":7,"user":{"keyId":"u"}},"messageType":"ping"}`
+	if err := parse(t, &m, dup); !errors.As(err, &se) || !strings.Contains(se.Msg, `duplicate key "messageType"`) || se.Offset != strings.LastIndex(dup, `"messageType"`) {
+		t.Fatalf("duplicate messageType: %v", err)
+	}
+}
+
+// TestSecurityJSONKeyConfusion: keys that different JSON parsers read
+// differently — a duplicate (also spelled with an escape or another case,
+// both of which the field matching folds), a NUL inside a key — are refused
+// with an error naming the key, at every depth; so is an object with more
+// members than MaxMembers (which bounds the duplicate check).
+func TestSecurityJSONKeyConfusion(t *testing.T) {
+	var m Message
+	var se *SyntaxError
+	for _, c := range []struct{ in, want string }{
+		{`{"messageType":"ping","messageType":"data-sync"}`, `duplicate key "messageType"`},
+		{`{"messageType":"ping","messageTyp\u0065":"data-sync"}`, `duplicate key "messageType"`},
+		{`{"messageType":"ping","MESSAGETYPE":"data-sync"}`, `duplicate key "MESSAGETYPE"`},
+		{`{"messageType":"data-sync","data":{"user":{"keyId":"a","keyId":"b"}}}`, `duplicate key "keyId"`},
+		{`{"messageType":"data-sync","data":{"user":{"keyId":"a","customizedProperties":[{"name":"x","name":"y"}]}}}`, `duplicate key "name"`},
+		{`{"messageType":"ping","data":{"x":{"y":1,"y":2}}}`, `duplicate key "y"`},
+		{`{"messageType":"ping","key\u0000":1}`, `NUL character in object key "key\x00"`},
+		{`{"messageType":"ping","data":{"a` + strings.Repeat("b", 100) + `\u0000":1}}`, `NUL character in object key`},
+	} {
+		if err := parse(t, &m, c.in); !errors.As(err, &se) || !strings.Contains(se.Msg, c.want) {
+			t.Errorf("%s: %v, want %q", c.in, err, c.want)
+		}
+	}
+	var b strings.Builder
+	b.WriteString(`{"messageType":"ping"`)
+	for i := 0; i < MaxMembers; i++ {
+		fmt.Fprintf(&b, `,"k%d":1`, i)
+	}
+	b.WriteString("}")
+	if err := parse(t, &m, b.String()); !errors.As(err, &se) || !strings.Contains(se.Msg, "more than 64 members") {
+		t.Errorf("object of %d members: %v", MaxMembers+1, err)
+	}
+	var users codec.EndUserBatch
+	var batch codec.InsightBatch
+	err := ParseTrack([]byte(`[{"user":{"keyId":"a","keyId":"b"}}]`), "env", &batch, &users)
+	if !errors.As(err, &se) || !strings.Contains(se.Msg, `duplicate key "keyId"`) {
+		t.Errorf("track: %v", err)
+	}
+	var u codec.EndUser
+	if err := ParseUser([]byte(`{"keyId":"a","name":"n","name":"m"}`), &u); !errors.As(err, &se) || !strings.Contains(se.Msg, `duplicate key "name"`) {
+		t.Errorf("user: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"strconv"
 	"unicode/utf8"
 )
@@ -272,8 +273,9 @@ func (s *scanner) skipValue(depth int) error {
 			return s.fail("nesting too deep")
 		}
 		s.pos++
+		var ks keySet
 		for first := true; ; first = false {
-			_, _, ok, err := s.nextKey(first)
+			_, _, ok, err := s.nextKey(first, &ks)
 			if err != nil {
 				return err
 			}
@@ -318,7 +320,13 @@ func (s *scanner) skipValue(depth int) error {
 // nextKey advances to the next member of an object whose '{' has been
 // consumed: it returns ok=false after consuming the closing '}', otherwise
 // the raw key (positioned after the ':').
-func (s *scanner) nextKey(first bool) (key []byte, esc, ok bool, err error) {
+//
+// ks holds the keys of the object read so far: a key equal to an earlier one
+// (after unescaping, ignoring ASCII case, as the field matching does) or
+// containing a NUL character is an error naming it, as is an object of more
+// than MaxMembers members (which bounds the comparisons). Declare one
+// keySet per object.
+func (s *scanner) nextKey(first bool, ks *keySet) (key []byte, esc, ok bool, err error) {
 	c := s.peek()
 	if c == '}' && first {
 		s.pos++
@@ -339,8 +347,12 @@ func (s *scanner) nextKey(first bool) (key []byte, esc, ok bool, err error) {
 	if c != '"' {
 		return nil, false, false, s.fail("expected a string key in object")
 	}
+	at := s.pos
 	key, esc, err = s.readString()
 	if err != nil {
+		return nil, false, false, err
+	}
+	if err := ks.add(s, at, key, esc); err != nil {
 		return nil, false, false, err
 	}
 	if s.peek() != ':' {
@@ -348,6 +360,86 @@ func (s *scanner) nextKey(first bool) (key []byte, esc, ok bool, err error) {
 	}
 	s.pos++
 	return key, esc, true, nil
+}
+
+// MaxMembers is the most members an object may have.
+const MaxMembers = 64
+
+// keySet is the keys of one object so far, as spans of the input (end < 0:
+// the key has escapes, its end is -end). It lives on the stack of the loop
+// that reads the object.
+type keySet struct {
+	n    int
+	keys [MaxMembers]struct{ start, end int32 }
+}
+
+// add checks key (raw, read at offset at, whose opening quote is at at) and
+// records it.
+func (ks *keySet) add(s *scanner, at int, raw []byte, esc bool) error {
+	var b1, b2 [64]byte
+	k := keyText(raw, esc, &b1)
+	if esc && k == nil {
+		k = raw // too long to be one of ours: compared as written
+	}
+	if bytes.IndexByte(k, 0) >= 0 || esc && bytes.Contains(raw, []byte(`\u0000`)) {
+		return s.failAt(at, "NUL character in object key "+quoteKey(k))
+	}
+	for i := 0; i < ks.n; i++ {
+		e := ks.keys[i]
+		oesc := e.end < 0
+		if oesc {
+			e.end = -e.end
+		}
+		if !oesc && !esc && len(raw) != int(e.end-e.start) {
+			continue // the common case: different lengths, no escapes
+		}
+		oraw := s.data[e.start:e.end]
+		o := keyText(oraw, oesc, &b2)
+		if oesc && o == nil {
+			o = oraw
+		}
+		if equalFoldBytes(k, o) {
+			return s.failAt(at, "duplicate key "+quoteKey(k))
+		}
+	}
+	if ks.n == MaxMembers {
+		return s.failAt(at, "object has more than "+strconv.Itoa(MaxMembers)+" members")
+	}
+	end := int32(at + 1 + len(raw))
+	if esc {
+		end = -end
+	}
+	ks.keys[ks.n] = struct{ start, end int32 }{int32(at + 1), end}
+	ks.n++
+	return nil
+}
+
+// quoteKey quotes a key for an error message (at most 64 bytes of it).
+func quoteKey(k []byte) string {
+	if len(k) > 64 {
+		k = k[:64]
+	}
+	return strconv.Quote(string(k))
+}
+
+// equalFoldBytes is equalFold for two byte slices.
+func equalFoldBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // nextElem advances to the next element of an array whose '[' has been

@@ -105,8 +105,9 @@ func (t *tracker) insight(s *scanner) error {
 	s.pos++
 	var userAt, varsAt, metricsAt span
 	var kb [64]byte
+	var ks keySet
 	for first := true; ; first = false {
-		raw, esc, ok, err := s.nextKey(first)
+		raw, esc, ok, err := s.nextKey(first, &ks)
 		if err != nil {
 			return err
 		}
@@ -214,8 +215,9 @@ func (t *tracker) variation(s *scanner, u int) error {
 	var ts int64
 	var expt, hasVar bool
 	var kb [64]byte
+	var ks keySet
 	for first := true; ; first = false {
-		raw, esc, ok, err := s.nextKey(first)
+		raw, esc, ok, err := s.nextKey(first, &ks)
 		if err != nil {
 			return err
 		}
@@ -244,8 +246,9 @@ func (t *tracker) variation(s *scanner, u int) error {
 			}
 			hasVar = true
 			s.pos++
+			var ks keySet
 			for first := true; ; first = false {
-				raw, esc, ok, err := s.nextKey(first)
+				raw, esc, ok, err := s.nextKey(first, &ks)
 				if err != nil {
 					return err
 				}
@@ -299,8 +302,9 @@ func (t *tracker) variation(s *scanner, u int) error {
 func (t *tracker) metric(s *scanner, u int) error {
 	var m codec.MetricEvent
 	var kb [64]byte
+	var ks keySet
 	for first := true; ; first = false {
-		raw, esc, ok, err := s.nextKey(first)
+		raw, esc, ok, err := s.nextKey(first, &ks)
 		if err != nil {
 			return err
 		}

@@ -56,6 +56,7 @@ func FuzzTrack(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`[{"user":null}]`))
+	f.Add([]byte(`[{"user":{"keyId":"a","keyId":"b"}}]`))
 	api, key, sk := newAPI(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		before := len(sk.InsightBatches())
@@ -104,6 +105,7 @@ func FuzzOFREP(f *testing.F) {
 func FuzzOFREPContext(f *testing.F) {
 	f.Add([]byte(`{"context":{"targetingKey":"u1","a":"b\n","n":-1.5e3}}`))
 	f.Add([]byte(`{"context":{"targetingKey":"x\"y"},"other":[{},[],"s",1,true,null]}`))
+	f.Add([]byte(`{"context":{"targetingKey":"a","targetingKey":"b","k\u0000":1}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var c ofrep.Context
 		if code, _ := c.Parse(body); code == "" && c.User.KeyID == "" {

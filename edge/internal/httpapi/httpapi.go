@@ -281,7 +281,9 @@ func (a *API) track(ctx *fasthttp.RequestCtx) {
 		trackPool.Put(tb)
 	}()
 	if err := wire.ParseTrack(ctx.PostBody(), st.EnvID, &tb.batch, &tb.users); err != nil {
-		a.fail(ctx, ErrBadRequest, "track_body")
+		a.Metrics.Error("track_body")
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		ctx.SetBodyString(ErrBadRequest.Error() + ": " + err.Error()) // names the offset and the problem
 		return
 	}
 	if a.MaxTrackUsers > 0 && len(tb.users.Users) > a.MaxTrackUsers {
@@ -383,7 +385,12 @@ func (a *API) clientLatest(ctx *fasthttp.RequestCtx) {
 	if err := wire.ParseUser(ctx.PostBody(), &u); err != nil {
 		a.Metrics.Error("polling_user")
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
-		ctx.SetBodyString("invalid end user")
+		var se *wire.SyntaxError
+		if errors.As(err, &se) {
+			ctx.SetBodyString("invalid end user: " + se.Error())
+		} else {
+			ctx.SetBodyString("invalid end user")
+		}
 		return
 	}
 	eu := eval.UserFrom(&u)

@@ -1,6 +1,7 @@
 package ofrep
 
 import (
+	"bytes"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -18,6 +19,9 @@ type Context struct {
 	User  eval.User
 	props []codec.UserProp
 	esc   []byte
+	// keys is a stack of the keys of the objects being read (each object's
+	// above the length it found), for the duplicate check
+	keys  [][]byte
 	found bool
 }
 
@@ -27,6 +31,8 @@ func (c *Context) reset() {
 	}
 	clear(c.props)
 	c.props = c.props[:0]
+	clear(c.keys)
+	c.keys = c.keys[:0]
 	c.User = eval.User{}
 	c.found = false
 }
@@ -120,7 +126,51 @@ func (p *parser) member(mode int, key []byte, depth int) bool {
 	return p.skip(depth)
 }
 
+// MaxMembers is the most members an object of the body may have (it bounds
+// the duplicate-key check).
+const MaxMembers = 128
+
+// object parses an object. A key that repeats an earlier key of the same
+// object or contains a NUL character ends the parse with an error naming it
+// (parsers that keep the first or the last of duplicates would disagree
+// about the context).
 func (p *parser) object(depth int, mode int) bool {
+	base := len(p.c.keys)
+	ok := p.members(depth, mode, base)
+	clear(p.c.keys[base:])
+	p.c.keys = p.c.keys[:base]
+	return ok
+}
+
+// key checks a member's key against the object's earlier keys (from base).
+func (p *parser) key(k []byte, base int) bool {
+	if bytes.IndexByte(k, 0) >= 0 {
+		p.err = "NUL character in object key " + quoteKey(k)
+		return false
+	}
+	seen := p.c.keys[base:]
+	if len(seen) >= MaxMembers {
+		p.err = "object has more than " + strconv.Itoa(MaxMembers) + " members"
+		return false
+	}
+	for _, o := range seen {
+		if bytes.Equal(o, k) {
+			p.err = "duplicate key " + quoteKey(k)
+			return false
+		}
+	}
+	p.c.keys = append(p.c.keys, k)
+	return true
+}
+
+func quoteKey(k []byte) string {
+	if len(k) > 64 {
+		k = k[:64]
+	}
+	return strconv.Quote(string(k))
+}
+
+func (p *parser) members(depth int, mode int, base int) bool {
 	if depth > maxDepth || p.i >= len(p.b) || p.b[p.i] != '{' {
 		return false
 	}
@@ -133,7 +183,7 @@ func (p *parser) object(depth int, mode int) bool {
 	for {
 		p.ws()
 		k, ok := p.str()
-		if !ok {
+		if !ok || !p.key(k, base) {
 			return false
 		}
 		p.ws()

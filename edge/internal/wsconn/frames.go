@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/cloudwego/netpoll"
 	"github.com/gobwas/ws"
@@ -369,6 +370,14 @@ func (s *Server) protocolError(c *Conn, cause string) bool {
 	return false
 }
 
+// badUTF8 closes a connection whose text message is not UTF-8 with 1007
+// (RFC 6455 8.1: invalid frame payload data).
+func (s *Server) badUTF8(c *Conn) bool {
+	s.metrics.Error("bad_utf8")
+	c.CloseWith(ws.StatusInvalidFramePayloadData, "text message is not valid UTF-8")
+	return false
+}
+
 func (s *Server) readFrame(c *Conn, sc *scratch) bool {
 	r := c.nc.Reader()
 	if !s.wait(c, 2) {
@@ -442,6 +451,9 @@ func (s *Server) dispatch(c *Conn, h ws.Header, payload []byte, sc *scratch) boo
 			return s.protocolError(c, "bad_fragment")
 		}
 		if h.Fin {
+			if h.OpCode == ws.OpText && !utf8.Valid(payload) {
+				return s.badUTF8(c)
+			}
 			s.h.Message(c, h.OpCode, payload)
 			return true
 		}
@@ -461,6 +473,10 @@ func (s *Server) dispatch(c *Conn, h ws.Header, payload []byte, sc *scratch) boo
 		if h.Fin {
 			f := c.frag
 			c.frag = nil
+			if c.fragOp == ws.OpText && !utf8.Valid(f.b) {
+				putFrag(f)
+				return s.badUTF8(c)
+			}
 			s.h.Message(c, c.fragOp, f.b)
 			putFrag(f)
 		}
