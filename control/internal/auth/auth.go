@@ -3,8 +3,9 @@
 // and organization-scoped API access tokens), and the login throttle.
 //
 // Tokens are "sy" + kind letter + "_" + 43 base64url characters (256 random
-// bits): "sys_…" for sessions, "syt_…" for access tokens. Only Hash(token)
-// is stored; a token is shown once, when it is created.
+// bits): "sys_…" for sessions, "syt_…" for access tokens, "syi_…" for
+// invitations to an organization. Only Hash(token) is stored; a token is
+// shown once, when it is created.
 //
 // The login throttle's rule is Throttle; its state is in the store.
 package auth
@@ -24,6 +25,7 @@ import (
 const (
 	KindSession = "sys_"
 	KindAccess  = "syt_"
+	KindInvite  = "syi_"
 )
 
 // BcryptCost is the bcrypt cost of stored passwords.
@@ -53,7 +55,8 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not-a-real-password"), bc
 // BurnPasswordCheck spends the time of one password check.
 func BurnPasswordCheck(pw string) { _ = bcrypt.CompareHashAndPassword(dummyHash, []byte(pw)) }
 
-// NewToken returns a fresh random token of a kind (KindSession, KindAccess).
+// NewToken returns a fresh random token of a kind (KindSession, KindAccess,
+// KindInvite).
 func NewToken(kind string) string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
@@ -80,6 +83,8 @@ func Kind(token string) string {
 		return KindSession
 	case strings.HasPrefix(token, KindAccess):
 		return KindAccess
+	case strings.HasPrefix(token, KindInvite):
+		return KindInvite
 	}
 	return ""
 }
