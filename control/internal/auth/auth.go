@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -43,8 +44,18 @@ func HashPassword(pw string) (string, error) {
 	return string(h), err
 }
 
+// passwordChecks counts bcrypt comparisons (CheckPassword and
+// BurnPasswordCheck).
+var passwordChecks atomic.Int64
+
+// PasswordChecks returns how many passwords this process has compared with
+// a bcrypt hash: what a guessing attack costs, and what the login throttle
+// bounds.
+func PasswordChecks() int64 { return passwordChecks.Load() }
+
 // CheckPassword reports whether pw matches the bcrypt hash.
 func CheckPassword(hash, pw string) bool {
+	passwordChecks.Add(1)
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
 }
 
@@ -53,7 +64,10 @@ func CheckPassword(hash, pw string) bool {
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not-a-real-password"), bcrypt.DefaultCost)
 
 // BurnPasswordCheck spends the time of one password check.
-func BurnPasswordCheck(pw string) { _ = bcrypt.CompareHashAndPassword(dummyHash, []byte(pw)) }
+func BurnPasswordCheck(pw string) {
+	passwordChecks.Add(1)
+	_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(pw))
+}
 
 // NewToken returns a fresh random token of a kind (KindSession, KindAccess,
 // KindInvite).
