@@ -32,12 +32,13 @@ type InvitationRequest struct {
 }
 
 // InvitationCreated is the only response that carries an invitation's
-// token; the inviter passes it (or AcceptURL) to the invitee.
+// token; the inviter passes it (or the UI link AcceptPath) to the invitee.
 type InvitationCreated struct {
 	store.Invitation
 	Token string `json:"token"`
 	// AcceptPath is the UI's accept page for the token, relative to the
-	// control's base URL.
+	// UI's base URL; the token is in the fragment, which browsers do not
+	// send to servers (nor in Referer headers).
 	AcceptPath string `json:"acceptPath"`
 }
 
@@ -111,7 +112,7 @@ func (a *API) createInvitation(c *call) (any, error) {
 	}
 	a.record(c.ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: "invitation", action: "created",
 		comment: commentOf(c.ctx), after: v, extra: []string{"invited " + email + " as " + req.Role}, skipDiff: true})
-	return &InvitationCreated{Invitation: *v, Token: tok, AcceptPath: "/#/accept?token=" + tok}, nil
+	return &InvitationCreated{Invitation: *v, Token: tok, AcceptPath: "/accept#token=" + tok}, nil
 }
 
 func (a *API) deleteInvitation(c *call) (any, error) {
