@@ -225,13 +225,11 @@ func TestBadInputNamesFieldAndWritesNothing(t *testing.T) {
 }
 
 func TestRolesAndOrgIsolation(t *testing.T) {
-	h := newHarness(t)
+	h := newHarnessWith(t, func(c *Config) { c.OrgCreation = "anyone" })
 	env := h.env("dev")
 	org := h.info.OrgID
 	// A viewer can read but not write.
-	h.must(201, h.admin, "POST", "/api/v1/orgs/"+org+"/members",
-		map[string]string{"email": "vera@example.com", "name": "Vera", "password": "viewer-password", "role": "viewer"})
-	viewer := h.login("vera@example.com", "viewer-password")
+	viewer := h.addMember(org, "vera@example.com", "viewer-password", "viewer")
 	h.must(200, viewer, "GET", h.flagsURL(env), nil)
 	r := h.must(403, viewer, "POST", h.flagsURL(env), boolFlagBody("nope"))
 	if code, _ := r.errField(t); code != "forbidden" {
@@ -240,11 +238,10 @@ func TestRolesAndOrgIsolation(t *testing.T) {
 	h.must(403, viewer, "POST", h.flagsURL(env)+"/welcome-banner/toggle", map[string]any{"version": 1})
 	h.must(403, viewer, "POST", "/api/v1/orgs/"+org+"/tokens", map[string]string{"name": "x", "role": "viewer"})
 	// An editor cannot grant admin.
-	h.must(201, h.admin, "POST", "/api/v1/orgs/"+org+"/members",
-		map[string]string{"email": "ed@example.com", "password": "editor-password", "role": "editor"})
-	ed := h.login("ed@example.com", "editor-password")
+	ed := h.addMember(org, "ed@example.com", "editor-password", "editor")
 	h.must(201, ed, "POST", h.flagsURL(env), boolFlagBody("by-editor"))
-	h.must(403, ed, "POST", "/api/v1/orgs/"+org+"/members", map[string]string{"email": "x@example.com", "password": "password1", "role": "admin"})
+	h.must(403, ed, "POST", "/api/v1/orgs/"+org+"/invitations", map[string]string{"email": "x@example.com", "role": "admin"})
+	h.must(403, ed, "POST", "/api/v1/orgs/"+org+"/members", map[string]string{"email": "vera@example.com", "role": "admin"})
 
 	// Organization B with its own environment.
 	var orgB struct{ ID string }

@@ -31,7 +31,8 @@ type EnvInfo struct {
 
 // Bootstrap makes a fresh store usable: on first run it creates the initial
 // admin (Config.AdminEmail; password Config.AdminPassword or a random one,
-// returned here and never again), a demo organization, project, the
+// returned here and never again; an instance administrator, who may create
+// organizations), a demo organization, project, the
 // environments "dev" and "prod" and a few demo flags and a segment. Later runs
 // create nothing and return the admin's first organization's secrets without
 // a password.
@@ -48,13 +49,21 @@ func (s *Server) Bootstrap(ctx context.Context) (*BootstrapInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		u = &store.User{ID: secret.NewGUID(), Email: s.cfg.AdminEmail, Name: "Admin", PasswordHash: h}
+		u = &store.User{ID: secret.NewGUID(), Email: s.cfg.AdminEmail, Name: "Admin", PasswordHash: h, InstanceAdmin: true}
 		if err := s.st.CreateUser(ctx, u); err != nil {
 			return nil, fmt.Errorf("cannot create the initial admin: %w", err)
 		}
 		info.FirstRun, info.AdminPassword = true, pw
 	case err != nil:
 		return nil, err
+	case !u.InstanceAdmin:
+		// A store from before instance administrators existed: the
+		// configured admin is one.
+		v := *u
+		v.InstanceAdmin = true
+		if err := s.st.UpdateUser(ctx, &v, u.Version); err != nil {
+			return nil, fmt.Errorf("cannot mark %s as instance administrator: %w", u.Email, err)
+		}
 	}
 	ms, err := s.st.ListMemberships(ctx, u.ID)
 	if err != nil {

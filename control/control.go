@@ -69,6 +69,13 @@ type Config struct {
 	// AuditRetention deletes audit entries older than this, at start and
 	// hourly (0, the default: keep them forever).
 	AuditRetention time.Duration
+	// InviteTTL is how long an invitation to an organization can be
+	// accepted (default 7 days).
+	InviteTTL time.Duration
+	// OrgCreation says who may create organizations: "admins" (instance
+	// administrators only, such as the bootstrap admin; the default) or
+	// "anyone" (every logged-in user).
+	OrgCreation string
 }
 
 func (c *Config) defaults() {
@@ -199,7 +206,8 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if s.ins == nil && cfg.AnalyticsURL != "" {
 		s.ins = insights.New(cfg.AnalyticsURL)
 	}
-	s.api = api.New(s.st, s.pub, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins, AuditRetention: cfg.AuditRetention})
+	s.api = api.New(s.st, s.pub, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins, AuditRetention: cfg.AuditRetention,
+		InviteTTL: cfg.InviteTTL, OrgCreation: cfg.OrgCreation})
 	s.mux = http.NewServeMux()
 	s.api.Register(s.mux)
 	doc, err := json.Marshal(s.api.OpenAPI())

@@ -157,3 +157,22 @@ func (h *harness) envVersion(env string) (int64, int) {
 }
 
 var storeAll = store.FlagFilter{Status: "all"}
+
+// invite invites email into org with role, acting as token, and returns the
+// invitation's one-time token.
+func (h *harness) invite(token, org, email, role string) string {
+	h.t.Helper()
+	var v struct{ Token string }
+	h.must(201, token, "POST", "/api/v1/orgs/"+org+"/invitations", map[string]string{"email": email, "role": role}).decode(h.t, &v)
+	return v.Token
+}
+
+// addMember brings a new account into org the supported way: the admin
+// invites it, the invitee accepts with its own password and logs in. It
+// returns the member's session token.
+func (h *harness) addMember(org, email, pw, role string) string {
+	h.t.Helper()
+	tok := h.invite(h.admin, org, email, role)
+	h.must(200, "", "POST", "/api/v1/auth/invitations/accept", map[string]string{"token": tok, "password": pw})
+	return h.login(email, pw)
+}

@@ -267,8 +267,10 @@ func TestIntegrationAccessControl(t *testing.T) {
 	l := newLive(t)
 	env, org := l.env("dev"), l.info.OrgID
 	url := "/api/v1/envs/" + env + "/flags"
-	l.must(201, l.admin, "POST", "/api/v1/orgs/"+org+"/members",
-		map[string]string{"email": "viewer@example.com", "password": "viewer-password", "role": "viewer"})
+	var inv struct{ Token string }
+	l.must(201, l.admin, "POST", "/api/v1/orgs/"+org+"/invitations",
+		map[string]string{"email": "viewer@example.com", "role": "viewer"}).decode(t, &inv)
+	l.must(200, "", "POST", "/api/v1/auth/invitations/accept", map[string]string{"token": inv.Token, "password": "viewer-password"})
 	viewer := l.login("viewer@example.com", "viewer-password")
 	l.must(200, viewer, "GET", url, nil)
 	l.must(403, viewer, "POST", url, map[string]any{"key": "nope"})

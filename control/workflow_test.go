@@ -535,12 +535,14 @@ func TestAuditCoversOtherWrites(t *testing.T) {
 	}
 	h.must(200, h.admin, "PUT", "/api/v1/envs/"+env, map[string]any{"name": "Development", "key": "dev"})
 	h.must(200, h.admin, "POST", "/api/v1/envs/"+env+"/secrets/server/rotate", nil).decode(t, &ev)
-	h.must(201, h.admin, "POST", "/api/v1/orgs/"+org+"/members", map[string]any{"email": "bob@example.com", "password": "bob-password", "role": "viewer"})
-	h.must(201, h.admin, "POST", "/api/v1/orgs/"+org+"/members", map[string]any{"email": "bob@example.com", "role": "editor"})
-	// An existing user joins another organization.
+	bob := h.addMember(org, "bob@example.com", "bob-password", "viewer")
+	h.must(200, h.admin, "POST", "/api/v1/orgs/"+org+"/members", map[string]any{"email": "bob@example.com", "role": "editor"})
+	// An existing user joins another organization: invited, accepted from
+	// the user's session.
 	var org2 struct{ ID string }
 	h.must(201, h.admin, "POST", "/api/v1/orgs", map[string]any{"name": "Second"}).decode(t, &org2)
-	h.must(201, h.admin, "POST", "/api/v1/orgs/"+org2.ID+"/members", map[string]any{"email": "bob@example.com", "role": "viewer"})
+	inv := h.invite(h.admin, org2.ID, "bob@example.com", "viewer")
+	h.must(200, bob, "POST", "/api/v1/auth/invitations/accept", map[string]any{"token": inv})
 	var l2 auditList
 	h.must(200, h.admin, "GET", "/api/v1/orgs/"+org2.ID+"/audit?type=member", nil).decode(t, &l2)
 	if l2.Total != 1 || l2.Items[0].Action != "added" || l2.Items[0].ResourceKey != "bob@example.com" {
@@ -556,7 +558,7 @@ func TestAuditCoversOtherWrites(t *testing.T) {
 	want := map[string]string{
 		"environment/updated": "name 'dev' → 'Development'",
 		"secret/rotated":      "server secret rotated (was ",
-		"member/added":        "role 'viewer' → 'editor'",
+		"member/updated":      "role 'viewer' → 'editor'",
 		"segment/updated":     "included: added b",
 	}
 	all := ""

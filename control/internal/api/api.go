@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/switchyard/switchyard/control/internal/auth"
@@ -46,7 +47,20 @@ type Config struct {
 	// AuditRetention deletes audit entries older than this, checked at start
 	// and hourly (0: keep them forever).
 	AuditRetention time.Duration
+	// InviteTTL is how long an invitation to an organization can be
+	// accepted (default 7 days).
+	InviteTTL time.Duration
+	// OrgCreation says who may create organizations: OrgCreationAdmins
+	// (instance administrators only, the default) or OrgCreationAnyone
+	// (every user with a session).
+	OrgCreation string
 }
+
+// OrgCreation settings.
+const (
+	OrgCreationAdmins = "admins"
+	OrgCreationAnyone = "anyone"
+)
 
 // API serves the REST API.
 type API struct {
@@ -56,6 +70,10 @@ type API struct {
 	cfg    Config
 	routes []Route
 	wf     *workflow // audit log, webhooks, triggers, schedules (workflow.go)
+	// ownerMu serialises the membership changes that check the number of
+	// owners (demotion, removal), so two of them cannot both pass the
+	// last-owner check in this process.
+	ownerMu sync.Mutex
 }
 
 // New returns the API over a store; pub may be nil.
@@ -68,6 +86,12 @@ func New(st *store.Store, pub Notifier, cfg Config) *API {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.InviteTTL <= 0 {
+		cfg.InviteTTL = 7 * 24 * time.Hour
+	}
+	if cfg.OrgCreation == "" {
+		cfg.OrgCreation = OrgCreationAdmins
 	}
 	a := &API{st: st, pub: pub, lim: auth.DefaultThrottle(), cfg: cfg}
 	a.wf = newWorkflow(a)
@@ -128,6 +152,9 @@ type principal struct {
 	user    *store.User
 	session string // session id (token hash)
 	token   *store.AccessToken
+	// tokenRole is the access token's effective role: its own role, capped
+	// by its creator's current role in the organization.
+	tokenRole string
 }
 
 // call is the state of one request.
@@ -235,7 +262,7 @@ func (a *API) roleIn(ctx context.Context, p *principal, orgID string) (string, e
 		if p.token.OrgID != orgID {
 			return "", store.Errorf(store.ErrForbidden, "the access token belongs to another organization")
 		}
-		return p.token.Role, nil
+		return p.tokenRole, nil
 	}
 	m, err := a.st.GetMember(ctx, orgID, p.user.ID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -270,9 +297,66 @@ func (a *API) authenticate(ctx context.Context, r *http.Request) (*principal, er
 		if err != nil {
 			return nil, unauthorized(err)
 		}
-		return &principal{token: t}, nil
+		role, err := a.effectiveRole(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		return &principal{token: t, tokenRole: role}, nil
 	}
 	return nil, store.Errorf(store.ErrUnauthorized, "unknown token")
+}
+
+// maxTokenChain bounds how many creating tokens effectiveRole follows (a
+// token created by a token created by …).
+const maxTokenChain = 8
+
+// effectiveRole is the role an access token acts with: its own role capped
+// by its creator's current role in the token's organization (a user's
+// membership, or for a token created by a token, that token's effective
+// role). An expired token, or one whose creator is gone (member removed,
+// creating token revoked or expired), is ErrUnauthorized.
+func (a *API) effectiveRole(ctx context.Context, t *store.AccessToken) (string, error) {
+	dead := func(why string) error {
+		return store.Errorf(store.ErrUnauthorized, "invalid or expired token: %s", why)
+	}
+	role := t.Role
+	now := time.Now().UnixMilli()
+	for range maxTokenChain {
+		if t.ExpiresAt != 0 && t.ExpiresAt <= now {
+			return "", dead("expired")
+		}
+		creator, isToken := strings.CutPrefix(t.CreatedBy, "token:")
+		if creator == "" {
+			return "", dead("it has no creator")
+		}
+		var limit string
+		if isToken {
+			parent, err := a.st.GetToken(ctx, creator)
+			if errors.Is(err, store.ErrNotFound) || (err == nil && parent.OrgID != t.OrgID) {
+				return "", dead("the token that created it was revoked")
+			}
+			if err != nil {
+				return "", err
+			}
+			limit, t = parent.Role, parent
+		} else {
+			m, err := a.st.GetMember(ctx, t.OrgID, creator)
+			if errors.Is(err, store.ErrNotFound) {
+				return "", dead("its creator is no longer a member of the organization")
+			}
+			if err != nil {
+				return "", err
+			}
+			limit = m.Role
+		}
+		if store.RoleRank(limit) < store.RoleRank(role) {
+			role = limit
+		}
+		if !isToken {
+			return role, nil
+		}
+	}
+	return "", dead("too long a chain of tokens creating tokens")
 }
 
 func unauthorized(err error) error {

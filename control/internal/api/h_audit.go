@@ -128,7 +128,7 @@ func segBefore(c *call, _ []byte) (any, error) { return c.a.segment(c) }
 var auditSpecs = map[string]auditSpec{
 	"POST /orgs":                                {typ: "organization", action: "created"},
 	"PUT /orgs/{orgId}":                         {typ: "organization", action: "updated", before: func(c *call, _ []byte) (any, error) { return c.a.st.GetOrg(c.ctx, c.orgID) }},
-	"POST /orgs/{orgId}/members":                {typ: "member", action: "added", before: memberBefore},
+	"POST /orgs/{orgId}/members":                {typ: "member", action: "updated", before: memberBefore},
 	"DELETE /orgs/{orgId}/members/{userId}":     {typ: "member", action: "removed", before: func(c *call, _ []byte) (any, error) { return c.a.memberView(c.ctx, c.orgID, c.path("userId")) }},
 	"POST /orgs/{orgId}/tokens":                 {typ: "token", action: "created"},
 	"DELETE /orgs/{orgId}/tokens/{tokenId}":     {typ: "token", action: "deleted", before: func(c *call, _ []byte) (any, error) { return c.a.st.GetToken(c.ctx, c.path("tokenId")) }},

@@ -61,12 +61,11 @@ type NameKey struct {
 	Version int64  `json:"version"`
 }
 
-// MemberRequest adds a member.
+// MemberRequest changes the role of an existing member (new members join
+// through invitations).
 type MemberRequest struct {
-	Email    string `json:"email"`
-	Name     string `json:"name"`
-	Password string `json:"password"` // required when the account does not exist
-	Role     string `json:"role"`
+	Email string `json:"email"`
+	Role  string `json:"role"`
 }
 
 // MemberView is a member with its user.
@@ -77,10 +76,12 @@ type MemberView struct {
 	Role   string `json:"role"`
 }
 
-// TokenRequest creates an access token.
+// TokenRequest creates an access token; ExpiresAt (Unix ms, optional) ends
+// it.
 type TokenRequest struct {
-	Name string `json:"name"`
-	Role string `json:"role"`
+	Name      string `json:"name"`
+	Role      string `json:"role"`
+	ExpiresAt int64  `json:"expiresAt,omitempty"`
 }
 
 // TokenCreated is the only response that carries a token's value.
@@ -132,16 +133,15 @@ func (a *API) login(c *call) (any, error) {
 	tooMany := func(wait time.Duration) error {
 		return &retryAfter{wait: wait, err: store.Errorf(store.ErrTooMany, "too many failed logins; retry in %s", wait.Round(time.Second))}
 	}
-	// the throttle's state is in the store: every instance counts the same
-	// failures
-	att, err := a.st.GetLoginAttempts(c.ctx, key)
+	// The throttle's state is in the store, so every instance counts the
+	// same failures; the attempt is reserved (counted) before the password
+	// is checked, so parallel guesses cannot overrun the limit.
+	att, ok, err := a.st.ReserveLogin(c.ctx, key, time.Now(), a.lim.Lockout)
 	if err != nil {
 		return nil, err
 	}
-	if att != nil {
-		if wait := time.Until(time.UnixMilli(att.Until)); wait > 0 {
-			return nil, tooMany(wait)
-		}
+	if !ok {
+		return nil, tooMany(time.Until(time.UnixMilli(att.Until)))
 	}
 	u, err := a.st.GetUserByEmail(c.ctx, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -151,19 +151,13 @@ func (a *API) login(c *call) (any, error) {
 		auth.BurnPasswordCheck(req.Password)
 	}
 	if u == nil || !auth.CheckPassword(u.PasswordHash, req.Password) {
-		att, err := a.st.FailLogin(c.ctx, key, time.Now(), a.lim.Lockout)
-		if err != nil {
-			return nil, err
-		}
 		if wait := time.Until(time.UnixMilli(att.Until)); wait > 0 {
 			return nil, tooMany(wait)
 		}
 		return nil, store.Errorf(store.ErrUnauthorized, "wrong email or password")
 	}
-	if att != nil {
-		if err := a.st.ClearLogin(c.ctx, key); err != nil {
-			return nil, err
-		}
+	if err := a.st.ClearLogin(c.ctx, key); err != nil {
+		return nil, err
 	}
 	tok := auth.NewToken(auth.KindSession)
 	s := &store.Session{ID: auth.Hash(tok), UserID: u.ID, ExpiresAt: time.Now().Add(a.cfg.SessionTTL).UnixMilli()}
@@ -198,7 +192,7 @@ func (a *API) logout(c *call) (any, error) {
 
 func (a *API) me(c *call) (any, error) {
 	if c.p.token != nil {
-		return &MeResponse{Token: c.p.token, Orgs: []OrgRole{{OrgID: c.p.token.OrgID, Role: c.p.token.Role}}}, nil
+		return &MeResponse{Token: c.p.token, Orgs: []OrgRole{{OrgID: c.p.token.OrgID, Role: c.p.tokenRole}}}, nil
 	}
 	orgs, err := a.orgRoles(c.ctx, c.p.user.ID)
 	if err != nil {
@@ -216,16 +210,42 @@ func (a *API) changePassword(c *call) (any, error) {
 	if c.p.user == nil {
 		return nil, store.Errorf(store.ErrForbidden, "access tokens have no password")
 	}
-	if !auth.CheckPassword(c.p.user.PasswordHash, req.Old) {
-		return nil, &store.FieldError{Kind: store.ErrInvalid, Field: "oldPassword", Msg: "wrong password"}
-	}
 	h, err := passwordHash("newPassword", req.New)
 	if err != nil {
 		return nil, err
 	}
+	// A stolen session must not become a password oracle: the old password
+	// is checked under the login throttle's rule, keyed by the user.
+	key := auth.PasswordKey(c.p.user.ID)
+	att, ok, err := a.st.ReserveLogin(c.ctx, key, time.Now(), a.lim.Lockout)
+	if err != nil {
+		return nil, err
+	}
+	tooMany := func() error {
+		wait := time.Until(time.UnixMilli(att.Until))
+		return &retryAfter{wait: wait, err: store.Errorf(store.ErrTooMany, "too many wrong passwords; retry in %s", wait.Round(time.Second))}
+	}
+	if !ok {
+		return nil, tooMany()
+	}
+	if !auth.CheckPassword(c.p.user.PasswordHash, req.Old) {
+		if time.Until(time.UnixMilli(att.Until)) > 0 {
+			return nil, tooMany()
+		}
+		return nil, &store.FieldError{Kind: store.ErrInvalid, Field: "oldPassword", Msg: "wrong password"}
+	}
+	if err := a.st.ClearLogin(c.ctx, key); err != nil {
+		return nil, err
+	}
 	u := *c.p.user
 	u.PasswordHash = h
-	return nil, a.st.UpdateUser(c.ctx, &u, c.p.user.Version)
+	if err := a.st.UpdateUser(c.ctx, &u, c.p.user.Version); err != nil {
+		return nil, err
+	}
+	// Whoever else holds a session of this account is logged out; the
+	// caller's session stays.
+	_, err = a.st.DeleteSessionsOfUser(c.ctx, u.ID, c.p.session)
+	return nil, err
 }
 
 func passwordHash(field, pw string) (string, error) {
@@ -295,6 +315,9 @@ func slug(s string) string {
 func (a *API) createOrg(c *call) (any, error) {
 	if c.p.user == nil {
 		return nil, store.Errorf(store.ErrForbidden, "access tokens cannot create organizations")
+	}
+	if a.cfg.OrgCreation != OrgCreationAnyone && !c.p.user.InstanceAdmin {
+		return nil, store.Errorf(store.ErrForbidden, "only instance administrators may create organizations")
 	}
 	var req NameKey
 	if err := c.decode(&req); err != nil {
@@ -377,7 +400,11 @@ func validRole(field, role, callerRole string) error {
 	return nil
 }
 
-func (a *API) addMember(c *call) (any, error) {
+// setMember changes the role of an existing member. Nobody changes a member
+// whose role is above their own or grants a role above their own (so only
+// owners grant or take away the owner role), and the last owner stays
+// owner.
+func (a *API) setMember(c *call) (any, error) {
 	var req MemberRequest
 	if err := c.decode(&req); err != nil {
 		return nil, err
@@ -386,21 +413,33 @@ func (a *API) addMember(c *call) (any, error) {
 		return nil, err
 	}
 	email := strings.ToLower(strings.TrimSpace(req.Email))
-	if !strings.Contains(email, "@") || len(email) > 254 {
-		return nil, store.Invalid("email", "must be an email address")
+	if err := validEmail(email); err != nil {
+		return nil, err
 	}
+	// The same answer whether the email has no account or an account that
+	// is not a member: this route tells nothing about other organizations.
+	notMember := &store.FieldError{Kind: store.ErrNotFound, Field: "email", Msg: "no member of this organization has this email; invite them instead"}
 	u, err := a.st.GetUserByEmail(c.ctx, email)
 	if errors.Is(err, store.ErrNotFound) {
-		h, err := passwordHash("password", req.Password)
-		if err != nil {
-			return nil, err
-		}
-		u = &store.User{ID: secret.NewGUID(), Email: email, Name: req.Name, PasswordHash: h}
-		if err := a.st.CreateUser(c.ctx, u); err != nil {
-			return nil, err
-		}
+		return nil, notMember
 	} else if err != nil {
 		return nil, err
+	}
+	a.ownerMu.Lock()
+	defer a.ownerMu.Unlock()
+	m, err := a.st.GetMember(c.ctx, c.orgID, u.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notMember
+	} else if err != nil {
+		return nil, err
+	}
+	if store.RoleRank(m.Role) > store.RoleRank(c.role) {
+		return nil, store.Errorf(store.ErrForbidden, "cannot change a member whose role (%s) is above yours (%s)", m.Role, c.role)
+	}
+	if m.Role == store.RoleOwner && req.Role != store.RoleOwner {
+		if err := a.keepAnOwner(c, "demote"); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := a.st.PutMember(c.ctx, c.orgID, u.ID, req.Role); err != nil {
 		return nil, err
@@ -408,27 +447,46 @@ func (a *API) addMember(c *call) (any, error) {
 	return &MemberView{UserID: u.ID, Email: u.Email, Name: u.Name, Role: req.Role}, nil
 }
 
+// keepAnOwner refuses (409) to take the owner role from the organization's
+// last owner. The caller holds ownerMu.
+func (a *API) keepAnOwner(c *call, verb string) error {
+	ms, err := a.st.ListMembers(c.ctx, c.orgID)
+	if err != nil {
+		return err
+	}
+	owners := 0
+	for _, x := range ms {
+		if x.Role == store.RoleOwner {
+			owners++
+		}
+	}
+	if owners <= 1 {
+		return store.Errorf(store.ErrConflict, "cannot %s the last owner; make another member owner first", verb)
+	}
+	return nil
+}
+
+func validEmail(email string) error {
+	if len(email) < 3 || len(email) > 254 || strings.Count(email, "@") != 1 || strings.HasPrefix(email, "@") || strings.HasSuffix(email, "@") ||
+		strings.ContainsAny(email, " \t\r\n<>\"") {
+		return store.Invalid("email", "must be an email address")
+	}
+	return nil
+}
+
 func (a *API) removeMember(c *call) (any, error) {
+	a.ownerMu.Lock()
+	defer a.ownerMu.Unlock()
 	m, err := a.st.GetMember(c.ctx, c.orgID, c.path("userId"))
 	if err != nil {
 		return nil, err
 	}
 	if store.RoleRank(m.Role) > store.RoleRank(c.role) {
-		return nil, store.Errorf(store.ErrForbidden, "cannot remove a member with a higher role")
+		return nil, store.Errorf(store.ErrForbidden, "cannot remove a member whose role (%s) is above yours (%s)", m.Role, c.role)
 	}
 	if m.Role == store.RoleOwner {
-		ms, err := a.st.ListMembers(c.ctx, c.orgID)
-		if err != nil {
+		if err := a.keepAnOwner(c, "remove"); err != nil {
 			return nil, err
-		}
-		owners := 0
-		for _, x := range ms {
-			if x.Role == store.RoleOwner {
-				owners++
-			}
-		}
-		if owners <= 1 {
-			return nil, store.Errorf(store.ErrConflict, "cannot remove the last owner")
 		}
 	}
 	return nil, a.st.DeleteMember(c.ctx, c.orgID, m.UserID)
@@ -457,9 +515,12 @@ func (a *API) createToken(c *call) (any, error) {
 	if err := validRole("role", req.Role, c.role); err != nil {
 		return nil, err
 	}
+	if req.ExpiresAt != 0 && req.ExpiresAt <= time.Now().UnixMilli() {
+		return nil, store.Invalid("expiresAt", "must be in the future (Unix milliseconds), or omitted for a token that does not expire")
+	}
 	tok := auth.NewToken(auth.KindAccess)
 	t := &store.AccessToken{ID: secret.NewGUID(), OrgID: c.orgID, Name: req.Name, Role: req.Role,
-		Hash: auth.Hash(tok), Prefix: tok[:8], CreatedBy: c.actor()}
+		Hash: auth.Hash(tok), Prefix: tok[:8], CreatedBy: c.actor(), ExpiresAt: req.ExpiresAt}
 	if err := a.st.CreateToken(c.ctx, t); err != nil {
 		return nil, err
 	}
@@ -473,6 +534,9 @@ func (a *API) deleteToken(c *call) (any, error) {
 	}
 	if t.OrgID != c.orgID {
 		return nil, store.ErrNotFound
+	}
+	if store.RoleRank(t.Role) > store.RoleRank(c.role) {
+		return nil, store.Errorf(store.ErrForbidden, "cannot revoke a token whose role (%s) is above yours (%s)", t.Role, c.role)
 	}
 	return nil, a.st.DeleteToken(c.ctx, t.ID)
 }

@@ -3,8 +3,9 @@
 // and organization-scoped API access tokens), and the login throttle.
 //
 // Tokens are "sy" + kind letter + "_" + 43 base64url characters (256 random
-// bits): "sys_…" for sessions, "syt_…" for access tokens. Only Hash(token)
-// is stored; a token is shown once, when it is created.
+// bits): "sys_…" for sessions, "syt_…" for access tokens, "syi_…" for
+// invitations to an organization. Only Hash(token) is stored; a token is
+// shown once, when it is created.
 //
 // The login throttle's rule is Throttle; its state is in the store.
 package auth
@@ -16,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -24,6 +26,7 @@ import (
 const (
 	KindSession = "sys_"
 	KindAccess  = "syt_"
+	KindInvite  = "syi_"
 )
 
 // BcryptCost is the bcrypt cost of stored passwords.
@@ -41,8 +44,18 @@ func HashPassword(pw string) (string, error) {
 	return string(h), err
 }
 
+// passwordChecks counts bcrypt comparisons (CheckPassword and
+// BurnPasswordCheck).
+var passwordChecks atomic.Int64
+
+// PasswordChecks returns how many passwords this process has compared with
+// a bcrypt hash: what a guessing attack costs, and what the login throttle
+// bounds.
+func PasswordChecks() int64 { return passwordChecks.Load() }
+
 // CheckPassword reports whether pw matches the bcrypt hash.
 func CheckPassword(hash, pw string) bool {
+	passwordChecks.Add(1)
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
 }
 
@@ -51,9 +64,13 @@ func CheckPassword(hash, pw string) bool {
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not-a-real-password"), bcrypt.DefaultCost)
 
 // BurnPasswordCheck spends the time of one password check.
-func BurnPasswordCheck(pw string) { _ = bcrypt.CompareHashAndPassword(dummyHash, []byte(pw)) }
+func BurnPasswordCheck(pw string) {
+	passwordChecks.Add(1)
+	_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(pw))
+}
 
-// NewToken returns a fresh random token of a kind (KindSession, KindAccess).
+// NewToken returns a fresh random token of a kind (KindSession, KindAccess,
+// KindInvite).
 func NewToken(kind string) string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
@@ -80,6 +97,8 @@ func Kind(token string) string {
 		return KindSession
 	case strings.HasPrefix(token, KindAccess):
 		return KindAccess
+	case strings.HasPrefix(token, KindInvite):
+		return KindInvite
 	}
 	return ""
 }

@@ -2,11 +2,13 @@ package auth
 
 import "time"
 
-// Throttle is the login throttle's rule, per key (account + client IP):
-// after Free failed attempts in a row, each further failure locks the key
-// for Base·2^(n-Free), capped at Max; a success clears the key. The state
-// lives in the store (store.FailLogin), so every control instance of one
-// database counts the same failures.
+// Throttle is the login throttle's rule, per key (account + client IP for
+// logins, the user for password changes): after Free failed attempts in a
+// row, each further failure locks the key for Base·2^(n-Free), capped at Max;
+// a success clears the key. The state lives in the store
+// (store.ReserveLogin: every attempt is counted before its password is
+// checked), so every control instance of one database counts the same
+// failures and parallel guesses cannot overrun the limit.
 type Throttle struct {
 	Free int
 	Base time.Duration
@@ -32,3 +34,7 @@ func (t Throttle) Lockout(failures int) time.Duration {
 // ThrottleKey is the stored id of a login throttle key: a hash, so the store
 // keeps no e-mail address or IP in the clear.
 func ThrottleKey(email, clientIP string) string { return Hash(email + "|" + clientIP) }
+
+// PasswordKey is the stored id of the password-change throttle key of a
+// user (PUT /auth/password checks the old password).
+func PasswordKey(userID string) string { return Hash("password|" + userID) }

@@ -35,6 +35,8 @@ var Knobs = []knob{
 	{"max-body", "SY_CONTROL_MAX_BODY", "1048576", "request body limit in bytes"},
 	{"session-ttl", "SY_CONTROL_SESSION_TTL", "24h", "lifetime of a login session"},
 	{"audit-retention", "SY_CONTROL_AUDIT_RETENTION", "0", "delete audit entries older than this, checked hourly (e.g. 8760h); 0 keeps them forever"},
+	{"invite-ttl", "SY_CONTROL_INVITE_TTL", "168h", "how long an invitation to an organization can be accepted"},
+	{"org-creation", "SY_CONTROL_ORG_CREATION", "admins", "who may create organizations: admins (instance administrators) or anyone"},
 }
 
 // Load parses args (without the program name) over the environment.
@@ -82,6 +84,15 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 			return cfg, fmt.Errorf("audit-retention: want 0 or a duration >= 1h, got %q", v)
 		}
 		cfg.AuditRetention = r
+	}
+	if d, err = time.ParseDuration(get("invite-ttl")); err != nil || d < time.Minute || d > 90*24*time.Hour {
+		return cfg, fmt.Errorf("invite-ttl: want a duration from 1m to 2160h (90 days), got %q", get("invite-ttl"))
+	}
+	cfg.InviteTTL = d
+	switch cfg.OrgCreation = get("org-creation"); cfg.OrgCreation {
+	case "admins", "anyone":
+	default:
+		return cfg, fmt.Errorf("org-creation: want admins or anyone, got %q", cfg.OrgCreation)
 	}
 	if cfg.AdminPassword != "" && len(cfg.AdminPassword) < 8 {
 		return cfg, fmt.Errorf("admin-password: at least 8 characters")

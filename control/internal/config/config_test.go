@@ -13,19 +13,25 @@ func TestLoadPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Addr != ":9100" || cfg.MongoURI != "mongodb://x" || len(cfg.KafkaBrokers) != 2 || cfg.KafkaBrokers[1] != "b:2" ||
-		cfg.SessionTTL != 2*time.Hour || cfg.DataDir != "./data" || cfg.MaxBody != 1<<20 || cfg.AuditRetention != 0 {
+		cfg.SessionTTL != 2*time.Hour || cfg.DataDir != "./data" || cfg.MaxBody != 1<<20 || cfg.AuditRetention != 0 ||
+		cfg.InviteTTL != 7*24*time.Hour || cfg.OrgCreation != "admins" {
 		t.Fatalf("%+v", cfg)
 	}
 	env["SY_CONTROL_AUDIT_RETENTION"] = "720h"
 	if cfg, err = Load(nil, func(k string) string { return env[k] }, io.Discard); err != nil || cfg.AuditRetention != 720*time.Hour {
 		t.Fatalf("audit retention: %v %v", cfg.AuditRetention, err)
 	}
+	env["SY_CONTROL_ORG_CREATION"], env["SY_CONTROL_INVITE_TTL"] = "anyone", "48h"
+	if cfg, err = Load(nil, func(k string) string { return env[k] }, io.Discard); err != nil || cfg.OrgCreation != "anyone" || cfg.InviteTTL != 48*time.Hour {
+		t.Fatalf("org creation %q, invite TTL %v: %v", cfg.OrgCreation, cfg.InviteTTL, err)
+	}
 }
 
 func TestLoadRejects(t *testing.T) {
 	none := func(string) string { return "" }
 	for _, args := range [][]string{{"-max-body", "12"}, {"-session-ttl", "soon"}, {"-admin-password", "short"}, {"extra"}, {"-nope"},
-		{"-audit-retention", "forever"}, {"-audit-retention", "5m"}} {
+		{"-audit-retention", "forever"}, {"-audit-retention", "5m"}, {"-invite-ttl", "soon"}, {"-invite-ttl", "9000h"},
+		{"-org-creation", "everyone"}} {
 		if _, err := Load(args, none, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)
 		}

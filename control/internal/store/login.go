@@ -86,3 +86,39 @@ func (s *Store) PruneLoginAttempts(ctx context.Context, before int64) (int, erro
 		return a.ID, pruneDelete
 	})
 }
+
+// ReserveLogin reserves one attempt of key id at now before the password is
+// checked, atomically with concurrent reservations of any instance: a locked
+// key (Until after now) gets no reservation and ok false, with the record
+// as it is; otherwise the attempt is counted as a failure in advance
+// (Failures+1, locked for lockout(Failures) from now) and ok is true. The
+// caller checks the password only when ok, and clears the key (ClearLogin)
+// when it was right. So N parallel guesses check at most as many passwords
+// as the rule lets through, however they interleave.
+func (s *Store) ReserveLogin(ctx context.Context, id string, now time.Time, lockout func(failures int) time.Duration) (a *LoginAttempts, ok bool, err error) {
+	err = s.b.Modify(ctx, CollLoginAttempts, []string{id}, func(_ string, old *Doc) (*Doc, error) {
+		cur := &LoginAttempts{ID: id}
+		ver := int64(1)
+		if old != nil {
+			if err := json.Unmarshal(old.Data, cur); err != nil {
+				return nil, fmt.Errorf("cannot decode login attempts %s: %w", id, err)
+			}
+			ver = old.Version + 1
+		}
+		if cur.Until > now.UnixMilli() {
+			a, ok = cur, false
+			return nil, nil
+		}
+		cur.Failures++
+		cur.Last = now.UnixMilli()
+		if d := lockout(cur.Failures); d > 0 {
+			cur.Until = now.Add(d).UnixMilli()
+		}
+		a, ok = cur, true
+		return &Doc{ID: id, Version: ver, Fields: map[string]string{"last": pad(cur.Last)}, Data: encode(cur)}, nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("cannot reserve a login attempt: %w", err)
+	}
+	return a, ok, nil
+}

@@ -86,14 +86,17 @@ type Env struct {
 	Deleted          bool              `json:"deleted,omitempty"`
 }
 
-// User is an account of the management API.
+// User is an account of the management API. InstanceAdmin marks the
+// administrators of the whole instance (the bootstrap admin), who may create
+// organizations whatever the API's OrgCreation setting.
 type User struct {
-	ID           string `json:"id"`
-	Email        string `json:"email"`
-	Name         string `json:"name"`
-	PasswordHash string `json:"passwordHash"`
-	CreatedAt    int64  `json:"createdAt"`
-	Version      int64  `json:"version"`
+	ID            string `json:"id"`
+	Email         string `json:"email"`
+	Name          string `json:"name"`
+	PasswordHash  string `json:"passwordHash"`
+	InstanceAdmin bool   `json:"instanceAdmin,omitempty"`
+	CreatedAt     int64  `json:"createdAt"`
+	Version       int64  `json:"version"`
 }
 
 // Member gives a user a role in an organization. ID is OrgID + ":" + UserID.
@@ -107,7 +110,9 @@ type Member struct {
 
 // AccessToken is an API token scoped to one organization with a role. Only
 // the SHA-256 of the token is stored; Prefix (its first characters) helps
-// users recognise it.
+// users recognise it. CreatedBy is the creating user's id, or "token:" and
+// the creating token's id: the token acts with at most its creator's current
+// role and dies with it. ExpiresAt (Unix ms, 0: never) ends it.
 type AccessToken struct {
 	ID        string `json:"id"`
 	OrgID     string `json:"orgId"`
@@ -117,6 +122,7 @@ type AccessToken struct {
 	Prefix    string `json:"prefix"`
 	CreatedBy string `json:"createdBy"`
 	CreatedAt int64  `json:"createdAt"`
+	ExpiresAt int64  `json:"expiresAt,omitempty"`
 }
 
 // Session is a login session; ID is the SHA-256 of the session token.

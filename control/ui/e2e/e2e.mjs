@@ -615,18 +615,27 @@ try {
     await shot('tokens');
   });
 
-  await step('add-viewer-member', async () => {
+  await step('invite-viewer-member', async () => {
     await page.getByRole('link', { name: 'Members' }).click();
-    const form = page.getByRole('form', { name: 'Add member' });
+    const form = page.getByRole('form', { name: 'Invite member' });
     await form.getByLabel('Member email').fill(viewer.email);
-    await form.getByLabel('Member name').fill('Vera Viewer');
-    await form.getByLabel('Initial password').fill(viewer.password);
     await form.getByLabel('Member role').selectOption('viewer');
-    await form.getByRole('button', { name: 'Add member' }).click();
-    await expectText(form.getByRole('status'), /Added .* as viewer/, 'member added');
-    await expectVisible(page.getByRole('cell', { name: viewer.email }), 'viewer in the member list');
+    await form.getByRole('button', { name: 'Invite member' }).click();
+    const link = page.getByLabel('Invitation link', { exact: true });
+    await expectVisible(link, 'one-time invitation link');
+    const url = ((await link.textContent()) || '').trim();
+    if (!/\/accept#token=syi_/.test(url)) throw new Error(`invitation link ${JSON.stringify(url)}`);
+    await expectVisible(page.getByRole('table', { name: 'Open invitations' }).getByRole('cell', { name: viewer.email }), 'open invitation');
     await shot('members');
     await logout();
+    // The invitee opens the link, chooses a password and signs in.
+    await page.goto(url);
+    const acc = page.getByRole('form', { name: 'Accept invitation' });
+    await acc.getByLabel('Your name').fill('Vera Viewer');
+    await acc.getByLabel('New password').fill(viewer.password);
+    await acc.getByRole('button', { name: 'Accept invitation' }).click();
+    await expectText(acc.getByRole('status'), /Sign in as/, 'invitation accepted');
+    await shot('accept-invitation');
   });
 
   await step('viewer-sees-no-edit-buttons', async () => {
@@ -673,7 +682,7 @@ try {
     }
     await page.getByRole('link', { name: 'Members' }).click();
     await expectVisible(page.getByRole('cell', { name: viewer.email }), 'member list');
-    await expectCount(page.getByRole('button', { name: /^(Add member|Remove)/ }), 0, 'member edit buttons');
+    await expectCount(page.getByRole('button', { name: /^(Invite member|Remove|Revoke)/ }), 0, 'member edit buttons');
   });
 } catch {
   // reported by step()

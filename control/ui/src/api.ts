@@ -37,6 +37,7 @@ export interface Env {
   secrets: EnvSecret[]; version: number; publishedVersion: number; pendingEvents: number;
 }
 export interface Member { userId: string; email: string; name: string; role: string }
+export interface Invitation { id: string; orgId: string; email: string; role: string; createdBy: string; createdAt: number; expiresAt: number }
 export interface AccessToken { id: string; name: string; role: string; prefix: string; createdBy: string; createdAt: number }
 export interface Metric {
   id: string; envId: string; name: string; description: string; eventName: string; eventType: string;
@@ -258,8 +259,14 @@ export const api = {
   rotateSecret: (env: string, type: string) => request<Env>('POST', `${v1}/envs/${enc(env)}/secrets/${enc(type)}/rotate`),
 
   members: (org: string) => request<List<Member>>('GET', `${v1}/orgs/${enc(org)}/members`),
-  addMember: (org: string, m: { email: string; name: string; password: string; role: string }) =>
-    request<Member>('POST', `${v1}/orgs/${enc(org)}/members`, m),
+  setMemberRole: (org: string, email: string, role: string) =>
+    request<Member>('POST', `${v1}/orgs/${enc(org)}/members`, { email, role }),
+  invitations: (org: string) => request<List<Invitation>>('GET', `${v1}/orgs/${enc(org)}/invitations`),
+  invite: (org: string, email: string, role: string) =>
+    request<Invitation & { token: string; acceptPath: string }>('POST', `${v1}/orgs/${enc(org)}/invitations`, { email, role }),
+  revokeInvitation: (org: string, id: string) => request<void>('DELETE', `${v1}/orgs/${enc(org)}/invitations/${enc(id)}`),
+  acceptInvitation: (a: { token: string; password?: string; name?: string }) =>
+    request<{ orgId: string; email: string; joined: boolean; role?: string }>('POST', v1 + '/auth/invitations/accept', a),
   removeMember: (org: string, user: string) => request<void>('DELETE', `${v1}/orgs/${enc(org)}/members/${enc(user)}`),
   tokens: (org: string) => request<List<AccessToken>>('GET', `${v1}/orgs/${enc(org)}/tokens`),
   createToken: (org: string, name: string, role: string) =>

@@ -8,7 +8,7 @@ import { FlagList } from './pages/flags';
 import { FlagDetail } from './pages/flag';
 import { Segments, SegmentDetail } from './pages/segments';
 import { EndUsers } from './pages/endusers';
-import { Members, Tokens } from './pages/org';
+import { Accept, Members, Tokens } from './pages/org';
 import { SdkKeys } from './pages/sdk';
 import { Insights } from './pages/insights';
 import { Experiments } from './pages/experiments';
@@ -47,9 +47,11 @@ const ORG_SECTIONS: Section[] = [
 
 export function App() {
   const [token, setTok] = useState(getToken());
+  const path = usePath();
   useEffect(() => {
     setUnauthorizedHandler(() => { setToken(''); setTok(''); });
   }, []);
+  if (path === '/accept') return <Accept signedIn={!!token} onDone={() => { location.href = '/'; }} />;
   if (!token) return <Login onLogin={(t) => { setToken(t); setTok(t); }} />;
   return <Shell logout={async () => {
     try { await api.logout(); } catch { /* the session may be gone already */ }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,9 @@ func Run(t *testing.T, open Open) {
 	t.Run("EndUsers", func(t *testing.T) { testEndUsers(t, store.New(open(t))) })
 	t.Run("AuditRetention", func(t *testing.T) { testAuditRetention(t, store.New(open(t))) })
 	t.Run("LoginAttempts", func(t *testing.T) { testLoginAttempts(t, store.New(open(t))) })
+	t.Run("LoginReservation", func(t *testing.T) { testLoginReservation(t, store.New(open(t))) })
+	t.Run("Invitations", func(t *testing.T) { testInvitations(t, store.New(open(t))) })
+	t.Run("SessionsOfUser", func(t *testing.T) { testSessionsOfUser(t, store.New(open(t))) })
 }
 
 func must(t *testing.T, err error) {
@@ -483,6 +487,121 @@ func testLoginAttempts(t *testing.T, s *store.Store) {
 	for k, want := range map[string]bool{"old": false, "old-locked": true, "recent": true} {
 		if a, _ := s.GetLoginAttempts(ctx, k); (a != nil) != want {
 			t.Errorf("%s kept = %v, want %v", k, a != nil, want)
+		}
+	}
+}
+
+// testLoginReservation: of many concurrent reservations of one key, exactly
+// as many get through as the rule allows before the lock; a locked key
+// reserves nothing until the lock ends; a clear starts over.
+func testLoginReservation(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	now := time.UnixMilli(1_800_000_000_000)
+	lock := func(n int) time.Duration {
+		if n < 5 {
+			return 0
+		}
+		return time.Duration(n) * time.Minute
+	}
+	const n = 24
+	var (
+		wg      sync.WaitGroup
+		granted atomic.Int32
+	)
+	for range n {
+		wg.Go(func() {
+			_, ok, err := s.ReserveLogin(ctx, "k", now, lock)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				granted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	a, err := s.GetLoginAttempts(ctx, "k")
+	if granted.Load() != 5 || err != nil || a == nil || a.Failures != 5 || a.Until != now.Add(5*time.Minute).UnixMilli() {
+		t.Fatalf("%d concurrent reservations: %d granted, record %+v %v; want 5 granted, 5 failures, locked 5 min", n, granted.Load(), a, err)
+	}
+	if a, ok, err := s.ReserveLogin(ctx, "k", now.Add(4*time.Minute), lock); ok || err != nil || a.Failures != 5 {
+		t.Fatalf("locked key reserved: %+v %v %v", a, ok, err)
+	}
+	later := now.Add(5*time.Minute + time.Millisecond)
+	if a, ok, err := s.ReserveLogin(ctx, "k", later, lock); !ok || err != nil || a.Failures != 6 || a.Until != later.Add(6*time.Minute).UnixMilli() {
+		t.Fatalf("after the lock: %+v %v %v; want the 6th attempt, locked 6 min", a, ok, err)
+	}
+	must(t, s.ClearLogin(ctx, "k"))
+	if a, ok, err := s.ReserveLogin(ctx, "k", later, lock); !ok || err != nil || a.Failures != 1 || a.Until != 0 {
+		t.Fatalf("after a clear: %+v %v %v", a, ok, err)
+	}
+}
+
+// testInvitations: stored by hash (unique), listed per organization,
+// expired ones are not found by hash, and of concurrent consumers exactly
+// one wins.
+func testInvitations(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	now := s.Now()
+	live := &store.Invitation{ID: "i1", OrgID: "o1", Email: "a@x", Role: store.RoleViewer, Hash: "h1", ExpiresAt: now + 60_000}
+	old := &store.Invitation{ID: "i2", OrgID: "o1", Email: "b@x", Role: store.RoleAdmin, Hash: "h2", ExpiresAt: now - 1}
+	must(t, s.CreateInvitation(ctx, live))
+	must(t, s.CreateInvitation(ctx, old))
+	if err := s.CreateInvitation(ctx, &store.Invitation{ID: "i3", OrgID: "o2", Hash: "h1", ExpiresAt: now + 60_000}); !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("duplicate hash: %v", err)
+	}
+	if vs, err := s.ListInvitations(ctx, "o1"); err != nil || len(vs) != 2 {
+		t.Fatalf("list: %d %v", len(vs), err)
+	}
+	if v, err := s.GetInvitationByHash(ctx, "h1"); err != nil || v.ID != "i1" || v.Hash != "h1" || v.Role != store.RoleViewer {
+		t.Fatalf("by hash: %+v %v", v, err)
+	}
+	if _, err := s.GetInvitationByHash(ctx, "h2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired invitation found: %v", err)
+	}
+	var (
+		wg   sync.WaitGroup
+		wins atomic.Int32
+	)
+	for range 6 {
+		wg.Go(func() {
+			err := s.ConsumeInvitation(ctx, "i1")
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case !errors.Is(err, store.ErrNotFound):
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d consumers won the same invitation; want 1", wins.Load())
+	}
+	if _, err := s.GetInvitationByHash(ctx, "h1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("consumed invitation found: %v", err)
+	}
+	must(t, s.DeleteInvitation(ctx, "i2"))
+	if vs, _ := s.ListInvitations(ctx, "o1"); len(vs) != 0 {
+		t.Fatalf("left: %+v", vs)
+	}
+}
+
+// testSessionsOfUser: ending a user's sessions keeps the one named and other
+// users' sessions.
+func testSessionsOfUser(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	exp := s.Now() + 3_600_000
+	for _, x := range []store.Session{{ID: "s1", UserID: "u1"}, {ID: "s2", UserID: "u1"}, {ID: "s3", UserID: "u1"}, {ID: "s4", UserID: "u2"}} {
+		x.ExpiresAt = exp
+		must(t, s.CreateSession(ctx, &x))
+	}
+	if n, err := s.DeleteSessionsOfUser(ctx, "u1", "s2"); err != nil || n != 2 {
+		t.Fatalf("ended %d, %v; want 2", n, err)
+	}
+	for id, want := range map[string]bool{"s1": false, "s2": true, "s3": false, "s4": true} {
+		if _, err := s.GetSession(ctx, id); (err == nil) != want {
+			t.Errorf("session %s alive = %v, want %v", id, err == nil, want)
 		}
 	}
 }

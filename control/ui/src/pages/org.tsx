@@ -1,6 +1,7 @@
-// pages/org.tsx: members and access tokens of an organization.
+// pages/org.tsx: members, invitations and access tokens of an organization,
+// and the page that accepts an invitation.
 import { useEffect, useState } from 'preact/hooks';
-import { AccessToken, api, Member } from '../api';
+import { AccessToken, api, Invitation, Member } from '../api';
 import { Busy, CopyButton, Field, FormError, Page, Select, Spinner, fmtTime, rank, useSession } from '../ui';
 
 const ROLES = ['viewer', 'editor', 'admin', 'owner'];
@@ -8,11 +9,15 @@ const ROLES = ['viewer', 'editor', 'admin', 'owner'];
 export function Members({ orgId }: { orgId: string }) {
   const s = useSession();
   const [items, setItems] = useState<Member[] | null>(null);
+  const [invites, setInvites] = useState<Invitation[]>([]);
   const [err, setErr] = useState<unknown>(null);
-  const [form, setForm] = useState({ email: '', name: '', password: '', role: 'viewer' });
+  const [form, setForm] = useState({ email: '', role: 'viewer' });
   const [formErr, setFormErr] = useState<unknown>(null);
-  const [added, setAdded] = useState('');
-  const load = () => api.members(orgId).then((r) => setItems(r.items)).catch(setErr);
+  const [link, setLink] = useState<{ email: string; role: string; url: string } | null>(null);
+  const load = () => {
+    api.members(orgId).then((r) => setItems(r.items)).catch(setErr);
+    if (s.isAdmin) api.invitations(orgId).then((r) => setInvites(r.items)).catch(setErr);
+  };
   useEffect(() => { load(); }, [orgId]);
   const roles = ROLES.filter((r) => rank(r) <= rank(s.role));
   return (
@@ -35,31 +40,80 @@ export function Members({ orgId }: { orgId: string }) {
           </tbody>
         </table>
       )}
+      {s.isAdmin && invites.length > 0 && (
+        <table class="list" aria-label="Open invitations">
+          <thead><tr><th>Invited email</th><th>Role</th><th>Expires</th><th><span class="sr-only">Actions</span></th></tr></thead>
+          <tbody>
+            {invites.map((v) => (
+              <tr key={v.id}>
+                <td>{v.email}</td><td><span class="badge">{v.role}</span></td><td class="muted">{fmtTime(v.expiresAt)}</td>
+                <td>{rank(v.role) <= rank(s.role) && <Busy class="small danger" label={`Revoke invitation of ${v.email}`} onClick={async () => {
+                  try { await api.revokeInvitation(orgId, v.id); await load(); } catch (e) { setErr(e); }
+                }} busyText="Revoking…">Revoke</Busy>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {link && <div class="card notice" role="status">
+        <p>Invitation for <b>{link.email}</b> as {link.role} — send this link to them; it is shown only now and works once:</p>
+        <code class="mono" aria-label="Invitation link">{link.url}</code> <CopyButton text={link.url} label="Copy invitation link" />
+      </div>}
       {s.isAdmin && (
-        <form class="card" aria-label="Add member" onSubmit={(e) => e.preventDefault()}>
-          <h2>Add a member</h2>
+        <form class="card" aria-label="Invite member" onSubmit={(e) => e.preventDefault()}>
+          <h2>Invite a member</h2>
+          <p class="muted">The invitee opens the link: a new account sets its own password; an existing account signs in first.</p>
           <div class="row">
             <Field label="Member email" value={form.email} onInput={(v) => setForm({ ...form, email: v })} err={formErr} field="email" type="email" />
-            <Field label="Member name" value={form.name} onInput={(v) => setForm({ ...form, name: v })} err={formErr} field="name" />
-            <Field label="Initial password" value={form.password} onInput={(v) => setForm({ ...form, password: v })} err={formErr} field="password"
-              type="password" autoComplete="new-password" hint="Needed when the account does not exist yet." />
             <Select label="Member role" value={form.role} onChange={(v) => setForm({ ...form, role: v })} err={formErr} field="role"
               options={roles.map((r) => ({ value: r, label: r }))} />
           </div>
-          <FormError err={formErr} fields={['email', 'name', 'password', 'role']} />
+          <FormError err={formErr} fields={['email', 'role']} />
           <Busy type="submit" class="primary" onClick={async () => {
-            setFormErr(null); setAdded('');
+            setFormErr(null); setLink(null);
             try {
-              const m = await api.addMember(orgId, form);
-              setAdded(`Added ${m.email} as ${m.role}.`);
-              setForm({ email: '', name: '', password: '', role: 'viewer' });
+              const v = await api.invite(orgId, form.email, form.role);
+              setLink({ email: v.email, role: v.role, url: location.origin + v.acceptPath });
+              setForm({ email: '', role: 'viewer' });
               await load();
             } catch (e) { setFormErr(e); }
-          }} busyText="Adding…">Add member</Busy>
-          <span role="status" class="saved">{added}</span>
+          }} busyText="Inviting…">Invite member</Busy>
         </form>
       )}
     </Page>
+  );
+}
+
+// Accept is the page an invitation link opens (/accept#token=…): with a
+// session the signed-in user joins; without one a new account is created
+// with the password typed here.
+export function Accept({ signedIn, onDone }: { signedIn: boolean; onDone: () => void }) {
+  const token = new URLSearchParams(location.hash.slice(1)).get('token') || '';
+  const [name, setName] = useState('');
+  const [password, setPassword] = useState('');
+  const [err, setErr] = useState<unknown>(null);
+  const [done, setDone] = useState('');
+  return (
+    <main class="login">
+      <form class="card" aria-label="Accept invitation" onSubmit={(e) => e.preventDefault()}>
+        <h1>Join an organization</h1>
+        {!token && <p class="form-error" role="alert">This link has no invitation token.</p>}
+        {signedIn ? <p class="muted">Accept the invitation with the account you are signed in with.</p> : <>
+          <p class="muted">New here? Choose your name and password. Already have an account? <a href="/">Sign in</a> first, then open the link again.</p>
+          <Field label="Your name" value={name} onInput={setName} err={err} field="name" autoComplete="name" />
+          <Field label="New password" value={password} onInput={setPassword} err={err} field="password" type="password" autoComplete="new-password" hint="8 to 72 characters." />
+        </>}
+        <FormError err={err} fields={signedIn ? [] : ['name', 'password']} />
+        {done ? <p role="status" class="saved">{done} <a href="/" onClick={(e) => { e.preventDefault(); onDone(); }}>Continue</a></p> :
+          <Busy type="submit" class="primary" disabled={!token} onClick={async () => {
+            setErr(null);
+            try {
+              const r = await api.acceptInvitation(signedIn ? { token } : { token, password, name });
+              setDone(r.joined ? `You joined as ${r.role}.` : `Done. Sign in as ${r.email} with your password.`);
+            } catch (e) { setErr(e); }
+          }} busyText="Accepting…">Accept invitation</Busy>}
+      </form>
+    </main>
   );
 }
 
