@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +70,10 @@ type Config struct {
 	// AuditRetention deletes audit entries older than this, at start and
 	// hourly (0, the default: keep them forever).
 	AuditRetention time.Duration
+	// WebhookAllow lists the prefixes webhook deliveries may connect to
+	// besides public addresses (default none: loopback, private, link-local,
+	// CGNAT, multicast and reserved addresses are refused).
+	WebhookAllow []netip.Prefix
 }
 
 func (c *Config) defaults() {
@@ -199,7 +204,8 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if s.ins == nil && cfg.AnalyticsURL != "" {
 		s.ins = insights.New(cfg.AnalyticsURL)
 	}
-	s.api = api.New(s.st, s.pub, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins, AuditRetention: cfg.AuditRetention})
+	s.api = api.New(s.st, s.pub, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins, AuditRetention: cfg.AuditRetention,
+		WebhookAllow: cfg.WebhookAllow})
 	s.mux = http.NewServeMux()
 	s.api.Register(s.mux)
 	doc, err := json.Marshal(s.api.OpenAPI())

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 
 	"github.com/switchyard/switchyard/control/internal/auth"
@@ -54,6 +55,13 @@ func newHarnessWith(t testing.TB, mut func(*Config), opts ...Option) *harness {
 	h.admin = h.login(info.AdminEmail, "admin-password")
 	return h
 }
+
+// loopback allows webhooks to reach receivers on this machine (httptest).
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// allowLoopback is a newHarnessWith mutation for tests with local webhook
+// receivers: by default deliveries refuse loopback addresses.
+func allowLoopback(c *Config) { c.WebhookAllow = loopback }
 
 type resp struct {
 	Code   int

@@ -12,9 +12,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,6 +27,7 @@ import (
 	"github.com/switchyard/switchyard/analytics"
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control"
+	"github.com/switchyard/switchyard/control/internal/webhook"
 	"github.com/switchyard/switchyard/edge"
 )
 
@@ -36,6 +39,7 @@ type config struct {
 	adminEmail    string
 	adminPassword string
 	retention     time.Duration
+	webhookAllow  []netip.Prefix
 }
 
 func envOr(name, def string) string {
@@ -54,8 +58,13 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.adminEmail, "admin-email", envOr("SY_CONTROL_ADMIN_EMAIL", "admin@switchyard.local"), "initial admin login (env SY_CONTROL_ADMIN_EMAIL)")
 	fs.StringVar(&c.adminPassword, "admin-password", envOr("SY_CONTROL_ADMIN_PASSWORD", ""), "initial admin password; empty: a random one, printed once (env SY_CONTROL_ADMIN_PASSWORD)")
 	fs.DurationVar(&c.retention, "retention", 0, "delete events older than this (0 keeps them)")
+	allow := fs.String("webhook-allow", envOr("SY_CONTROL_WEBHOOK_ALLOW", ""), "comma-separated CIDR prefixes webhooks may reach besides public addresses, e.g. 127.0.0.0/8 for a local receiver (env SY_CONTROL_WEBHOOK_ALLOW)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	var err error
+	if c.webhookAllow, err = webhook.ParseAllow(*allow); err != nil {
+		return c, fmt.Errorf("webhook-allow: %w", err)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
@@ -80,6 +89,9 @@ func (e events) EndUsers(ctx context.Context, b *codec.EndUserBatch) error {
 func main() {
 	cfg, err := parseConfig(os.Args[1:])
 	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "switchyard:", err)
+		}
 		os.Exit(2)
 	}
 	if err := run(cfg); err != nil {
@@ -108,7 +120,7 @@ func run(cfg config) error {
 
 	ctl, err := control.New(control.Config{
 		Addr: cfg.controlAddr, DataDir: filepath.Join(cfg.dataDir, "control"),
-		AdminEmail: cfg.adminEmail, AdminPassword: cfg.adminPassword,
+		AdminEmail: cfg.adminEmail, AdminPassword: cfg.adminPassword, WebhookAllow: cfg.webhookAllow,
 	}, control.WithSnapshotWriter(src), control.WithChangeProducer(src),
 		control.WithGuardedEnvHandler("/api/analytics/", an.Handler()), control.WithInsights(an), control.WithLogger(log))
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +47,10 @@ type Config struct {
 	// AuditRetention deletes audit entries older than this, checked at start
 	// and hourly (0: keep them forever).
 	AuditRetention time.Duration
+	// WebhookAllow lists the prefixes webhooks may reach besides public
+	// addresses (none by default: private, loopback, link-local and
+	// reserved addresses are refused).
+	WebhookAllow []netip.Prefix
 }
 
 // API serves the REST API.

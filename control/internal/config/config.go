@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/control"
+	"github.com/switchyard/switchyard/control/internal/webhook"
 )
 
 // knob is one setting: flag name, environment variable, default, help.
@@ -34,6 +35,7 @@ var Knobs = []knob{
 	{"admin-password", "SY_CONTROL_ADMIN_PASSWORD", "", "password of the initial admin (default: random, printed once)"},
 	{"max-body", "SY_CONTROL_MAX_BODY", "1048576", "request body limit in bytes"},
 	{"session-ttl", "SY_CONTROL_SESSION_TTL", "24h", "lifetime of a login session"},
+	{"webhook-allow", "SY_CONTROL_WEBHOOK_ALLOW", "", "comma-separated CIDR prefixes webhooks may reach besides public addresses (e.g. 10.0.0.0/8); loopback, private, link-local and reserved addresses are refused otherwise"},
 	{"audit-retention", "SY_CONTROL_AUDIT_RETENTION", "0", "delete audit entries older than this, checked hourly (e.g. 8760h); 0 keeps them forever"},
 }
 
@@ -83,6 +85,11 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 		}
 		cfg.AuditRetention = r
 	}
+	allow, err := webhook.ParseAllow(get("webhook-allow"))
+	if err != nil {
+		return cfg, fmt.Errorf("webhook-allow: %w", err)
+	}
+	cfg.WebhookAllow = allow
 	if cfg.AdminPassword != "" && len(cfg.AdminPassword) < 8 {
 		return cfg, fmt.Errorf("admin-password: at least 8 characters")
 	}
