@@ -70,6 +70,9 @@ type Config struct {
 	// AuditRetention deletes audit entries older than this, at start and
 	// hourly (0, the default: keep them forever).
 	AuditRetention time.Duration
+	// PrintSecrets asks the mains to print the SDK secrets at every start
+	// (default: only on the first, when they are created).
+	PrintSecrets bool
 	// WebhookAllow lists the prefixes webhook deliveries may connect to
 	// besides public addresses (default none: loopback, private, link-local,
 	// CGNAT, multicast and reserved addresses are refused).

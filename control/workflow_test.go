@@ -555,7 +555,7 @@ func TestAuditCoversOtherWrites(t *testing.T) {
 	h.must(200, h.admin, "GET", "/api/v1/orgs/"+org+"/audit?limit=100", nil).decode(t, &l)
 	want := map[string]string{
 		"environment/updated": "name 'dev' → 'Development'",
-		"secret/rotated":      "server secret rotated (was ",
+		"secret/rotated":      "server secret rotated",
 		"member/added":        "role 'viewer' → 'editor'",
 		"segment/updated":     "included: added b",
 	}

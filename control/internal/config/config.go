@@ -33,6 +33,7 @@ var Knobs = []knob{
 	{"analytics-url", "SY_CONTROL_ANALYTICS_URL", "", "base URL of analytics' query API (stale-flag report, GDPR erasure of events), e.g. http://analytics:8090"},
 	{"admin-email", "SY_CONTROL_ADMIN_EMAIL", "admin@switchyard.local", "email of the initial admin created on first run"},
 	{"admin-password", "SY_CONTROL_ADMIN_PASSWORD", "", "password of the initial admin (default: random, printed once)"},
+	{"print-secrets", "SY_CONTROL_PRINT_SECRETS", "false", "print the demo environments' SDK secrets at start-up even when not first run (they are printed on the first run only)"},
 	{"max-body", "SY_CONTROL_MAX_BODY", "1048576", "request body limit in bytes"},
 	{"session-ttl", "SY_CONTROL_SESSION_TTL", "24h", "lifetime of a login session"},
 	{"webhook-allow", "SY_CONTROL_WEBHOOK_ALLOW", "", "comma-separated CIDR prefixes webhooks may reach besides public addresses (e.g. 10.0.0.0/8); loopback, private, link-local and reserved addresses are refused otherwise"},
@@ -85,6 +86,11 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 		}
 		cfg.AuditRetention = r
 	}
+	ps, err := strconv.ParseBool(get("print-secrets"))
+	if err != nil {
+		return cfg, fmt.Errorf("print-secrets: want true or false, got %q", get("print-secrets"))
+	}
+	cfg.PrintSecrets = ps
 	allow, err := webhook.ParseAllow(get("webhook-allow"))
 	if err != nil {
 		return cfg, fmt.Errorf("webhook-allow: %w", err)
