@@ -14,6 +14,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -370,13 +371,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// decode reads the JSON body into v: unknown fields, wrong types and
-// trailing data are ErrInvalid naming the field; an oversized body is
-// errTooLarge (413).
+// decode reads the JSON body into v: unknown fields, wrong types, trailing
+// data, duplicate keys, NUL in object names and nesting deeper than
+// maxJSONDepth are ErrInvalid naming the field (strictJSON); an oversized
+// body is errTooLarge (413).
 func (c *call) decode(v any) error {
-	dec := json.NewDecoder(c.r.Body)
+	b, err := io.ReadAll(c.r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fmt.Errorf("limit %d bytes: %w", mbe.Limit, errTooLarge)
+		}
+		return store.Invalid("", "cannot read the request body: %v", err)
+	}
+	if err := strictJSON(b); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil {
 		if _, err2 := dec.Token(); err2 != io.EOF {
 			var mbe *http.MaxBytesError

@@ -299,6 +299,9 @@ func (c *call) takeComment() ([]byte, string, error) {
 	if len(trim) == 0 || trim[0] != '{' || !bytes.Contains(trim, []byte(`"comment"`)) {
 		return body, comment, nil
 	}
+	if err := strictJSON(trim); err != nil {
+		return nil, "", err // re-encoding below would hide a duplicate key
+	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(trim, &m) != nil {
 		return body, comment, nil
