@@ -52,6 +52,10 @@ type Config struct {
 	// addresses (none by default: private, loopback, link-local and
 	// reserved addresses are refused).
 	WebhookAllow []netip.Prefix
+	// UploadTimeout is the read and write deadline of routes whose body
+	// limit is above MaxBody (code-reference uploads), replacing the
+	// server's ReadTimeout/WriteTimeout for them (default 5 min).
+	UploadTimeout time.Duration
 }
 
 // API serves the REST API.
@@ -74,6 +78,9 @@ func New(st *store.Store, pub Notifier, cfg Config) *API {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.UploadTimeout <= 0 {
+		cfg.UploadTimeout = 5 * time.Minute
 	}
 	a := &API{st: st, pub: pub, lim: auth.DefaultThrottle(), cfg: cfg}
 	a.wf = newWorkflow(a)
@@ -179,6 +186,12 @@ func (a *API) wrap(rt *Route) http.Handler {
 		limit := a.cfg.MaxBody
 		if rt.MaxBody > 0 {
 			limit = rt.MaxBody
+		}
+		if limit > a.cfg.MaxBody {
+			// A large upload may take longer than the server's deadlines.
+			rc := http.NewResponseController(w)
+			_ = rc.SetReadDeadline(time.Now().Add(a.cfg.UploadTimeout))
+			_ = rc.SetWriteDeadline(time.Now().Add(a.cfg.UploadTimeout))
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		c := &call{a: a, r: r, w: w, ctx: r.Context()}
