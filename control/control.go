@@ -80,6 +80,12 @@ type Config struct {
 	// /64) holds open (default 256; negative: no cap). Behind a reverse
 	// proxy every client shares the proxy's address: raise it or disable it.
 	MaxConnsPerIP int
+	// RateLimit/RateBurst limit the requests of one session or access token
+	// per second (default 50, burst 200); PublicRateLimit/PublicRateBurst
+	// those of one client address on public routes (login, trigger runs) and
+	// with refused credentials (default 2, burst 20). Negative: no limit.
+	RateLimit, PublicRateLimit float64
+	RateBurst, PublicRateBurst int
 	// PrintSecrets asks the mains to print the SDK secrets at every start
 	// (default: only on the first, when they are created).
 	PrintSecrets bool
@@ -233,7 +239,8 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		s.ins = insights.New(cfg.AnalyticsURL)
 	}
 	s.api = api.New(s.st, s.pub, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins, AuditRetention: cfg.AuditRetention,
-		WebhookAllow: cfg.WebhookAllow, UploadTimeout: cfg.UploadTimeout})
+		WebhookAllow: cfg.WebhookAllow, UploadTimeout: cfg.UploadTimeout,
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, PublicRateLimit: cfg.PublicRateLimit, PublicRateBurst: cfg.PublicRateBurst})
 	s.mux = http.NewServeMux()
 	s.api.Register(s.mux)
 	doc, err := json.Marshal(s.api.OpenAPI())

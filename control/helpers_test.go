@@ -38,7 +38,9 @@ func newHarness(t testing.TB, opts ...Option) *harness {
 func newHarnessWith(t testing.TB, mut func(*Config), opts ...Option) *harness {
 	t.Helper()
 	sink := publish.NewMemory()
-	cfg := Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0", AdminPassword: "admin-password"}
+	// No rate limits: fuzzing and benchmarks send far more than a client
+	// would (TestSecurityRateLimit* turn them on).
+	cfg := Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0", AdminPassword: "admin-password", RateLimit: -1, PublicRateLimit: -1}
 	if mut != nil {
 		mut(&cfg)
 	}

@@ -6,8 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -194,5 +196,65 @@ func TestSecurityAcceptSurvivesEMFILE(t *testing.T) {
 	el.failing.Store(false)
 	if err := get(clientFrom("127.0.0.1")); err != nil {
 		t.Fatalf("new connection after EMFILE: %v", err)
+	}
+}
+
+// TestSecurityRateLimitPerCredentialAndAddress: one access token floods the
+// API, one address floods login and trigger runs with guesses, and one
+// address sends garbage tokens: each gets 429 with Retry-After once its
+// burst is spent, while another token and another address are unaffected.
+func TestSecurityRateLimitPerCredentialAndAddress(t *testing.T) {
+	h := newHarnessWith(t, func(c *Config) {
+		c.RateLimit, c.RateBurst, c.PublicRateLimit, c.PublicRateBurst = 0.001, 30, 0.001, 10
+	})
+	org := h.info.OrgID
+	var tok1, tok2 struct{ Token string }
+	h.must(201, h.admin, "POST", "/api/v1/orgs/"+org+"/tokens", map[string]any{"name": "flood", "role": "viewer"}).decode(t, &tok1)
+	h.must(201, h.admin, "POST", "/api/v1/orgs/"+org+"/tokens", map[string]any{"name": "calm", "role": "viewer"}).decode(t, &tok2)
+	flood := func(n int, send func() *resp) (ok, limited int, last *resp) {
+		for range n {
+			r := send()
+			if r.Code == 429 {
+				limited++
+				last = r
+			} else {
+				ok++
+			}
+		}
+		return
+	}
+	check := func(what string, ok, limited, burst int, last *resp) {
+		t.Helper()
+		if ok != burst || limited == 0 {
+			t.Fatalf("%s: %d answered, %d limited; want exactly the burst %d answered", what, ok, limited, burst)
+		}
+		if code, _ := last.errField(t); code != "too_many_requests" || last.Header.Get("Retry-After") == "" {
+			t.Fatalf("%s: %s %v", what, last.Body, last.Header)
+		}
+	}
+	ok, lim, last := flood(50, func() *resp { return h.do(tok1.Token, "GET", "/api/v1/orgs/"+org, nil) })
+	check("token flood", ok, lim, 30, last)
+	h.must(200, tok2.Token, "GET", "/api/v1/orgs/"+org, nil) // another credential is unaffected
+
+	// Credential stuffing: one guess per account, so the per-account login
+	// throttle never trips; the harness sends every request from 192.0.2.1.
+	n := 0
+	ok, lim, last = flood(20, func() *resp {
+		n++
+		return h.do("", "POST", "/api/v1/auth/login", map[string]string{"email": fmt.Sprintf("user%d@example.com", n), "password": "guess-guess"})
+	})
+	check("login flood", ok, lim, 10-1, last) // the harness logged in once
+	if r := h.do("", "POST", "/api/v1/triggers/run/syr_guess", nil); r.Code != 429 {
+		t.Fatalf("trigger run guess from the same address: %d", r.Code)
+	}
+	if r := h.do("syt_garbage", "GET", "/api/v1/orgs/"+org, nil); r.Code != 429 {
+		t.Fatalf("garbage token from the same address: %d", r.Code)
+	}
+	req := httptest.NewRequest("POST", "/api/v1/auth/login", strings.NewReader(`{"email":"admin@switchyard.local","password":"admin-password"}`))
+	req.RemoteAddr = "198.51.100.7:4000"
+	w := httptest.NewRecorder()
+	h.s.Handler().ServeHTTP(w, req)
+	if w.Code != 200 {
+		t.Fatalf("login from another address: %d %s", w.Code, w.Body)
 	}
 }

@@ -56,6 +56,14 @@ type Config struct {
 	// limit is above MaxBody (code-reference uploads), replacing the
 	// server's ReadTimeout/WriteTimeout for them (default 5 min).
 	UploadTimeout time.Duration
+	// RateLimit and RateBurst limit the requests per second of one session
+	// or access token (default 50/s, burst 200); PublicRateLimit and
+	// PublicRateBurst those of one client address on public routes and with
+	// refused credentials (default 2/s, burst 20). Negative: no limit.
+	// RateLimitKeys caps the keys each limiter tracks (default 100,000).
+	RateLimit, PublicRateLimit float64
+	RateBurst, PublicRateBurst int
+	RateLimitKeys              int
 }
 
 // API serves the REST API.
@@ -66,6 +74,8 @@ type API struct {
 	cfg    Config
 	routes []Route
 	wf     *workflow // audit log, webhooks, triggers, schedules (workflow.go)
+
+	authLim, ipLim *keyedLimiter // ratelimit.go
 }
 
 // New returns the API over a store; pub may be nil.
@@ -82,7 +92,10 @@ func New(st *store.Store, pub Notifier, cfg Config) *API {
 	if cfg.UploadTimeout <= 0 {
 		cfg.UploadTimeout = 5 * time.Minute
 	}
-	a := &API{st: st, pub: pub, lim: auth.DefaultThrottle(), cfg: cfg}
+	cfg.rateDefaults()
+	a := &API{st: st, pub: pub, lim: auth.DefaultThrottle(), cfg: cfg,
+		authLim: newKeyedLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitKeys),
+		ipLim:   newKeyedLimiter(cfg.PublicRateLimit, cfg.PublicRateBurst, cfg.RateLimitKeys)}
 	a.wf = newWorkflow(a)
 	a.routes = append(a.table(), a.workflowRoutes()...)
 	return a
@@ -209,9 +222,19 @@ func (a *API) wrap(rt *Route) http.Handler {
 }
 
 func (a *API) serve(c *call, rt *Route) (any, error) {
-	if rt.Scope != Public {
+	if rt.Scope == Public {
+		if err := a.limitAddr(c.r); err != nil {
+			return nil, err
+		}
+	} else {
 		p, err := a.authenticate(c.ctx, c.r)
 		if err != nil {
+			if lerr := a.limitAddr(c.r); lerr != nil {
+				return nil, lerr
+			}
+			return nil, err
+		}
+		if err := a.limitPrincipal(p); err != nil {
 			return nil, err
 		}
 		c.p = p

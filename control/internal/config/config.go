@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,10 @@ var Knobs = []knob{
 	{"upload-timeout", "SY_CONTROL_UPLOAD_TIMEOUT", "5m", "read and write deadline of code-reference uploads (instead of the two above)"},
 	{"max-header-bytes", "SY_CONTROL_MAX_HEADER_BYTES", "65536", "request header limit in bytes (larger → 431)"},
 	{"max-conns-per-ip", "SY_CONTROL_MAX_CONNS_PER_IP", "256", "open connections one client address (IPv6: one /64) may hold; more are closed on accept; 0: no cap (behind a reverse proxy raise it or use 0)"},
+	{"rate-limit", "SY_CONTROL_RATE_LIMIT", "50", "requests per second of one session or access token (429 + Retry-After beyond); 0: no limit"},
+	{"rate-burst", "SY_CONTROL_RATE_BURST", "200", "burst of -rate-limit"},
+	{"public-rate-limit", "SY_CONTROL_PUBLIC_RATE_LIMIT", "2", "requests per second of one client address (IPv6: /64) on public routes (login, trigger runs) and with refused credentials; 0: no limit"},
+	{"public-rate-burst", "SY_CONTROL_PUBLIC_RATE_BURST", "20", "burst of -public-rate-limit"},
 	{"session-ttl", "SY_CONTROL_SESSION_TTL", "24h", "lifetime of a login session"},
 	{"webhook-allow", "SY_CONTROL_WEBHOOK_ALLOW", "", "comma-separated CIDR prefixes webhooks may reach besides public addresses (e.g. 10.0.0.0/8); loopback, private, link-local and reserved addresses are refused otherwise"},
 	{"audit-retention", "SY_CONTROL_AUDIT_RETENTION", "0", "delete audit entries older than this, checked hourly (e.g. 8760h); 0 keeps them forever"},
@@ -101,6 +106,26 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 	cfg.MaxConnsPerIP = mc
 	if mc == 0 {
 		cfg.MaxConnsPerIP = -1 // control.Config: negative is no cap
+	}
+	for _, r := range []struct {
+		name  string
+		limit *float64
+		burst string
+		b     *int
+	}{{"rate-limit", &cfg.RateLimit, "rate-burst", &cfg.RateBurst}, {"public-rate-limit", &cfg.PublicRateLimit, "public-rate-burst", &cfg.PublicRateBurst}} {
+		f, err := strconv.ParseFloat(get(r.name), 64)
+		if err != nil || !(f >= 0) || math.IsInf(f, 0) {
+			return cfg, fmt.Errorf("%s: want requests per second >= 0, got %q", r.name, get(r.name))
+		}
+		*r.limit = f
+		if f == 0 {
+			*r.limit = -1 // control.Config: negative is no limit
+		}
+		b, err := strconv.Atoi(get(r.burst))
+		if err != nil || b < 1 {
+			return cfg, fmt.Errorf("%s: want a number >= 1, got %q", r.burst, get(r.burst))
+		}
+		*r.b = b
 	}
 	d, err := time.ParseDuration(get("session-ttl"))
 	if err != nil || d < time.Minute {
