@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -76,6 +77,29 @@ type Config struct {
 	// administrators only, such as the bootstrap admin; the default) or
 	// "anyone" (every logged-in user).
 	OrgCreation string
+	// ReadTimeout bounds reading a request, headers and body (default 15 s;
+	// code-reference uploads get UploadTimeout); WriteTimeout bounds a
+	// request from the end of its headers to the end of the response
+	// (default 60 s); MaxHeaderBytes caps request headers (default 64 KiB).
+	ReadTimeout, WriteTimeout, UploadTimeout time.Duration
+	MaxHeaderBytes                           int
+	// MaxConnsPerIP caps the connections one client address (IPv6: one
+	// /64) holds open (default 256; negative: no cap). Behind a reverse
+	// proxy every client shares the proxy's address: raise it or disable it.
+	MaxConnsPerIP int
+	// RateLimit/RateBurst limit the requests of one session or access token
+	// per second (default 50, burst 200); PublicRateLimit/PublicRateBurst
+	// those of one client address on public routes (login, trigger runs) and
+	// with refused credentials (default 2, burst 20). Negative: no limit.
+	RateLimit, PublicRateLimit float64
+	RateBurst, PublicRateBurst int
+	// PrintSecrets asks the mains to print the SDK secrets at every start
+	// (default: only on the first, when they are created).
+	PrintSecrets bool
+	// WebhookAllow lists the prefixes webhook deliveries may connect to
+	// besides public addresses (default none: loopback, private, link-local,
+	// CGNAT, multicast and reserved addresses are refused).
+	WebhookAllow []netip.Prefix
 }
 
 func (c *Config) defaults() {
@@ -90,6 +114,21 @@ func (c *Config) defaults() {
 	}
 	if c.AdminEmail == "" {
 		c.AdminEmail = "admin@switchyard.local"
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 15 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 60 * time.Second
+	}
+	if c.UploadTimeout <= 0 {
+		c.UploadTimeout = 5 * time.Minute
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = 64 << 10
+	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = 256
 	}
 }
 
@@ -207,7 +246,9 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		s.ins = insights.New(cfg.AnalyticsURL)
 	}
 	s.api = api.New(s.st, s.pub, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins, AuditRetention: cfg.AuditRetention,
-		InviteTTL: cfg.InviteTTL, OrgCreation: cfg.OrgCreation})
+		InviteTTL: cfg.InviteTTL, OrgCreation: cfg.OrgCreation,
+		WebhookAllow: cfg.WebhookAllow, UploadTimeout: cfg.UploadTimeout,
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, PublicRateLimit: cfg.PublicRateLimit, PublicRateBurst: cfg.PublicRateBurst})
 	s.mux = http.NewServeMux()
 	s.api.Register(s.mux)
 	doc, err := json.Marshal(s.api.OpenAPI())
@@ -236,6 +277,15 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	return s, nil
 }
 
+// httpServer is the API's http.Server: every phase of a request has a
+// deadline (headers 10 s, headers and body ReadTimeout, the response
+// WriteTimeout, idle keep-alive 2 min) and headers are capped.
+func (s *Server) httpServer() *http.Server {
+	return &http.Server{Handler: s.mux, ReadHeaderTimeout: min(10*time.Second, s.cfg.ReadTimeout),
+		ReadTimeout: s.cfg.ReadTimeout, WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: s.cfg.MaxHeaderBytes, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+}
+
 func (s *Server) close() {
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		s.closers[i]()
@@ -254,13 +304,14 @@ func (s *Server) Start() error {
 	if s.srv != nil {
 		return errors.New("control: already started")
 	}
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	raw, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", s.cfg.Addr, err)
 	}
+	ln := newConnLimiter(raw, s.cfg.MaxConnsPerIP)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.ln, s.cancel = ln, cancel
-	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	s.srv = s.httpServer()
 	if k, ok := s.prod.(*publish.Kafka); ok {
 		tctx, tcancel := context.WithTimeout(ctx, 10*time.Second)
 		if err := k.EnsureTopic(tctx, 6); err != nil {

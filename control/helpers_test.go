@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 
 	"github.com/switchyard/switchyard/control/internal/auth"
@@ -37,7 +38,9 @@ func newHarness(t testing.TB, opts ...Option) *harness {
 func newHarnessWith(t testing.TB, mut func(*Config), opts ...Option) *harness {
 	t.Helper()
 	sink := publish.NewMemory()
-	cfg := Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0", AdminPassword: "admin-password"}
+	// No rate limits: fuzzing and benchmarks send far more than a client
+	// would (TestSecurityRateLimit* turn them on).
+	cfg := Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0", AdminPassword: "admin-password", RateLimit: -1, PublicRateLimit: -1}
 	if mut != nil {
 		mut(&cfg)
 	}
@@ -54,6 +57,13 @@ func newHarnessWith(t testing.TB, mut func(*Config), opts ...Option) *harness {
 	h.admin = h.login(info.AdminEmail, "admin-password")
 	return h
 }
+
+// loopback allows webhooks to reach receivers on this machine (httptest).
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// allowLoopback is a newHarnessWith mutation for tests with local webhook
+// receivers: by default deliveries refuse loopback addresses.
+func allowLoopback(c *Config) { c.WebhookAllow = loopback }
 
 type resp struct {
 	Code   int

@@ -68,7 +68,7 @@ func newLive(t *testing.T) *live {
 	id := randName()
 	l := &live{t: t, brokers: brokers, prefix: "t" + id + "."}
 	s, err := New(Config{Addr: "127.0.0.1:0", MongoURI: mongoURI, MongoDB: "sy_control_" + id, RedisAddr: redisAddr,
-		KafkaBrokers: brokers, TopicPrefix: l.prefix, AdminPassword: "admin-password"},
+		KafkaBrokers: brokers, TopicPrefix: l.prefix, AdminPassword: "admin-password", WebhookAllow: loopback},
 		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		t.Fatal(err)

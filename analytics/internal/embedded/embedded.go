@@ -62,7 +62,7 @@ var _ store.Store = (*Store)(nil)
 // (0: no cap): beyond it the oldest ~10% are deleted, so memory stays bounded
 // even without a retention setting.
 func Open(dir string, maxEvents int) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create analytics data dir: %w", err)
 	}
 	s := &Store{dir: dir, max: maxEvents, evals: map[string][]codec.FlagEval{}, metrics: map[string][]codec.MetricEvent{}}
@@ -71,10 +71,11 @@ func Open(dir string, maxEvents int) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open event log: %w", err)
 	}
+	_ = f.Chmod(0o600) // a log created by an older version may be world-readable
 	// cut a torn tail, then append after the last good record
 	if err := f.Truncate(good); err != nil {
 		f.Close()
@@ -226,7 +227,7 @@ func (s *Store) trim() error {
 // rewrite replaces the log with the in-memory state. Caller holds mu.
 func (s *Store) rewrite() error {
 	tmp := filepath.Join(s.dir, logName+".tmp")
-	f, err := os.Create(tmp)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("cannot create event log: %w", err)
 	}

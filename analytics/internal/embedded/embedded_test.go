@@ -132,3 +132,48 @@ func TestMaxEventsTrimsOldest(t *testing.T) {
 		t.Fatalf("after reopen: %+v", v)
 	}
 }
+
+// TestSecurityEventLogPrivate: another local account must not read the
+// events (user keys, attributes): the directory is 0700 and events.log 0600,
+// also after a rewrite (GDPR erasure) and when an older, world-readable log
+// is reopened.
+func TestSecurityEventLogPrivate(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "analytics")
+	s, err := Open(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range storetest.Fixture("e", "o") {
+		if err := s.Insert(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, logName): 0o600} {
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fi.Mode().Perm(); got&^want != 0 {
+				t.Errorf("%s: %s is %o, want at most %o", when, path, got, want)
+			}
+		}
+	}
+	check("created")
+	if err := s.DeleteUser(ctx, "e", "u2"); err != nil {
+		t.Fatal(err)
+	}
+	check("rewritten")
+	s.Close()
+	if err := os.Chmod(filepath.Join(dir, logName), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check("reopened")
+}

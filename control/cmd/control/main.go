@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -43,15 +44,16 @@ func run() error {
 	if err := s.Start(); err != nil {
 		return err
 	}
-	printInfo(s.Addr(), info)
+	printInfo(os.Stdout, s.Addr(), info, cfg.PrintSecrets)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return s.Shutdown(sctx)
 }
 
-func printInfo(addr string, info *control.BootstrapInfo) {
-	w := os.Stdout
+// printInfo prints the start-up banner: the admin's password only on the
+// run that created it, SDK secrets only then or with -print-secrets.
+func printInfo(w io.Writer, addr string, info *control.BootstrapInfo, secrets bool) {
 	fmt.Fprintf(w, "control API on http://%s/api/v1 (OpenAPI: /api/openapi.json)\n", addr)
 	if info.AdminPassword != "" {
 		fmt.Fprintf(w, "initial admin: %s  password: %s  (shown once)\n", info.AdminEmail, info.AdminPassword)
@@ -59,6 +61,10 @@ func printInfo(addr string, info *control.BootstrapInfo) {
 		fmt.Fprintf(w, "admin: %s\n", info.AdminEmail)
 	}
 	for _, e := range info.Envs {
-		fmt.Fprintf(w, "env %-6s id %s  server secret %s  client secret %s\n", e.Name, e.ID, e.ServerSecret, e.ClientSecret)
+		if info.FirstRun || secrets {
+			fmt.Fprintf(w, "env %-6s id %s  server secret %s  client secret %s\n", e.Name, e.ID, e.ServerSecret, e.ClientSecret)
+		} else {
+			fmt.Fprintf(w, "env %-6s id %s  (SDK secrets: in the UI, or start with -print-secrets)\n", e.Name, e.ID)
+		}
 	}
 }

@@ -12,9 +12,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,6 +27,7 @@ import (
 	"github.com/switchyard/switchyard/analytics"
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control"
+	"github.com/switchyard/switchyard/control/internal/webhook"
 	"github.com/switchyard/switchyard/edge"
 )
 
@@ -36,6 +39,8 @@ type config struct {
 	adminEmail    string
 	adminPassword string
 	retention     time.Duration
+	webhookAllow  []netip.Prefix
+	printSecrets  bool
 }
 
 func envOr(name, def string) string {
@@ -54,8 +59,14 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.adminEmail, "admin-email", envOr("SY_CONTROL_ADMIN_EMAIL", "admin@switchyard.local"), "initial admin login (env SY_CONTROL_ADMIN_EMAIL)")
 	fs.StringVar(&c.adminPassword, "admin-password", envOr("SY_CONTROL_ADMIN_PASSWORD", ""), "initial admin password; empty: a random one, printed once (env SY_CONTROL_ADMIN_PASSWORD)")
 	fs.DurationVar(&c.retention, "retention", 0, "delete events older than this (0 keeps them)")
+	fs.BoolVar(&c.printSecrets, "print-secrets", envOr("SY_PRINT_SECRETS", "") == "true", "print the SDK secrets at every start, not only the first (env SY_PRINT_SECRETS=true)")
+	allow := fs.String("webhook-allow", envOr("SY_CONTROL_WEBHOOK_ALLOW", ""), "comma-separated CIDR prefixes webhooks may reach besides public addresses, e.g. 127.0.0.0/8 for a local receiver (env SY_CONTROL_WEBHOOK_ALLOW)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	var err error
+	if c.webhookAllow, err = webhook.ParseAllow(*allow); err != nil {
+		return c, fmt.Errorf("webhook-allow: %w", err)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
@@ -80,6 +91,9 @@ func (e events) EndUsers(ctx context.Context, b *codec.EndUserBatch) error {
 func main() {
 	cfg, err := parseConfig(os.Args[1:])
 	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "switchyard:", err)
+		}
 		os.Exit(2)
 	}
 	if err := run(cfg); err != nil {
@@ -90,7 +104,7 @@ func main() {
 
 func run(cfg config) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("cannot create the data directory: %w", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -108,7 +122,7 @@ func run(cfg config) error {
 
 	ctl, err := control.New(control.Config{
 		Addr: cfg.controlAddr, DataDir: filepath.Join(cfg.dataDir, "control"),
-		AdminEmail: cfg.adminEmail, AdminPassword: cfg.adminPassword,
+		AdminEmail: cfg.adminEmail, AdminPassword: cfg.adminPassword, WebhookAllow: cfg.webhookAllow,
 	}, control.WithSnapshotWriter(src), control.WithChangeProducer(src),
 		control.WithGuardedEnvHandler("/api/analytics/", an.Handler()), control.WithInsights(an), control.WithLogger(log))
 	if err != nil {
@@ -157,7 +171,11 @@ func printBanner(w *os.File, cfg config, info *control.BootstrapInfo, ctlAddr, e
 		fmt.Fprintf(w, "  Admin login  %s   (password shown on first start)\n\n", info.AdminEmail)
 	}
 	for _, env := range info.Envs {
-		fmt.Fprintf(w, "  Environment %-6s server secret %s\n                     client secret %s\n", env.Name, env.ServerSecret, env.ClientSecret)
+		if info.FirstRun || cfg.printSecrets {
+			fmt.Fprintf(w, "  Environment %-6s server secret %s\n                     client secret %s\n", env.Name, env.ServerSecret, env.ClientSecret)
+		} else {
+			fmt.Fprintf(w, "  Environment %-6s SDK secrets in the UI (or start with -print-secrets)\n", env.Name)
+		}
 	}
 	fmt.Fprintln(w)
 }

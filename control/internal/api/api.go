@@ -14,6 +14,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +56,22 @@ type Config struct {
 	// (instance administrators only, the default) or OrgCreationAnyone
 	// (every user with a session).
 	OrgCreation string
+	// WebhookAllow lists the prefixes webhooks may reach besides public
+	// addresses (none by default: private, loopback, link-local and
+	// reserved addresses are refused).
+	WebhookAllow []netip.Prefix
+	// UploadTimeout is the read and write deadline of routes whose body
+	// limit is above MaxBody (code-reference uploads), replacing the
+	// server's ReadTimeout/WriteTimeout for them (default 5 min).
+	UploadTimeout time.Duration
+	// RateLimit and RateBurst limit the requests per second of one session
+	// or access token (default 50/s, burst 200); PublicRateLimit and
+	// PublicRateBurst those of one client address on public routes and with
+	// refused credentials (default 2/s, burst 20). Negative: no limit.
+	// RateLimitKeys caps the keys each limiter tracks (default 100,000).
+	RateLimit, PublicRateLimit float64
+	RateBurst, PublicRateBurst int
+	RateLimitKeys              int
 }
 
 // OrgCreation settings.
@@ -74,6 +92,8 @@ type API struct {
 	// owners (demotion, removal), so two of them cannot both pass the
 	// last-owner check in this process.
 	ownerMu sync.Mutex
+
+	authLim, ipLim *keyedLimiter // ratelimit.go
 }
 
 // New returns the API over a store; pub may be nil.
@@ -93,7 +113,13 @@ func New(st *store.Store, pub Notifier, cfg Config) *API {
 	if cfg.OrgCreation == "" {
 		cfg.OrgCreation = OrgCreationAdmins
 	}
-	a := &API{st: st, pub: pub, lim: auth.DefaultThrottle(), cfg: cfg}
+	if cfg.UploadTimeout <= 0 {
+		cfg.UploadTimeout = 5 * time.Minute
+	}
+	cfg.rateDefaults()
+	a := &API{st: st, pub: pub, lim: auth.DefaultThrottle(), cfg: cfg,
+		authLim: newKeyedLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitKeys),
+		ipLim:   newKeyedLimiter(cfg.PublicRateLimit, cfg.PublicRateBurst, cfg.RateLimitKeys)}
 	a.wf = newWorkflow(a)
 	a.routes = append(a.table(), a.workflowRoutes()...)
 	return a
@@ -201,6 +227,12 @@ func (a *API) wrap(rt *Route) http.Handler {
 		if rt.MaxBody > 0 {
 			limit = rt.MaxBody
 		}
+		if limit > a.cfg.MaxBody {
+			// A large upload may take longer than the server's deadlines.
+			rc := http.NewResponseController(w)
+			_ = rc.SetReadDeadline(time.Now().Add(a.cfg.UploadTimeout))
+			_ = rc.SetWriteDeadline(time.Now().Add(a.cfg.UploadTimeout))
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		c := &call{a: a, r: r, w: w, ctx: r.Context()}
 		res, err := a.serve(c, rt)
@@ -217,9 +249,19 @@ func (a *API) wrap(rt *Route) http.Handler {
 }
 
 func (a *API) serve(c *call, rt *Route) (any, error) {
-	if rt.Scope != Public {
+	if rt.Scope == Public {
+		if err := a.limitAddr(c.r); err != nil {
+			return nil, err
+		}
+	} else {
 		p, err := a.authenticate(c.ctx, c.r)
 		if err != nil {
+			if lerr := a.limitAddr(c.r); lerr != nil {
+				return nil, lerr
+			}
+			return nil, err
+		}
+		if err := a.limitPrincipal(p); err != nil {
 			return nil, err
 		}
 		c.p = p
@@ -449,13 +491,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// decode reads the JSON body into v: unknown fields, wrong types and
-// trailing data are ErrInvalid naming the field; an oversized body is
-// errTooLarge (413).
+// decode reads the JSON body into v: unknown fields, wrong types, trailing
+// data, duplicate keys, NUL in object names and nesting deeper than
+// maxJSONDepth are ErrInvalid naming the field (strictJSON); an oversized
+// body is errTooLarge (413).
 func (c *call) decode(v any) error {
-	dec := json.NewDecoder(c.r.Body)
+	b, err := io.ReadAll(c.r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fmt.Errorf("limit %d bytes: %w", mbe.Limit, errTooLarge)
+		}
+		return store.Invalid("", "cannot read the request body: %v", err)
+	}
+	if err := strictJSON(b); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil {
 		if _, err2 := dec.Token(); err2 != io.EOF {
 			var mbe *http.MaxBytesError

@@ -299,6 +299,9 @@ func (c *call) takeComment() ([]byte, string, error) {
 	if len(trim) == 0 || trim[0] != '{' || !bytes.Contains(trim, []byte(`"comment"`)) {
 		return body, comment, nil
 	}
+	if err := strictJSON(trim); err != nil {
+		return nil, "", err // re-encoding below would hide a duplicate key
+	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(trim, &m) != nil {
 		return body, comment, nil
@@ -352,22 +355,27 @@ type change struct {
 }
 
 // record stores the audit entry of a change and queues its webhook event.
-// The write already happened: failures are logged, not returned.
+// The write already happened: failures are logged, not returned. Nothing
+// secret leaves through here: the before/after states, the caller's
+// change descriptions, the comment and the webhook payload all go through
+// audit.Redact / audit.Scrub.
 func (a *API) record(ctx context.Context, ch *change) {
 	ctx = context.WithoutCancel(ctx)
 	e := &store.AuditEntry{ID: secret.NewGUID(), OrgID: ch.orgID, At: a.st.Now(), Actor: ch.actor, ActorName: ch.actorName,
-		Action: ch.action, ResourceType: ch.typ, Comment: ch.comment}
+		Action: ch.action, ResourceType: ch.typ, Comment: audit.Scrub(ch.comment)}
 	cur := ch.after
 	if cur == nil {
 		cur = ch.before
 	}
 	a.describe(ctx, e, cur)
-	e.Changes = ch.extra
-	if !ch.skipDiff {
-		e.Changes = append(e.Changes, a.diff(ctx, ch.typ, ch.before, ch.after)...)
+	e.Changes = make([]string, 0, len(ch.extra))
+	for _, s := range ch.extra {
+		e.Changes = append(e.Changes, audit.Scrub(s))
 	}
-	if e.Changes == nil {
-		e.Changes = []string{}
+	if !ch.skipDiff {
+		for _, s := range a.diff(ctx, ch.typ, ch.before, ch.after) {
+			e.Changes = append(e.Changes, audit.Scrub(s))
+		}
 	}
 	if e.EnvID != "" && (e.OrgID == "" || e.ProjectID == "") {
 		if env, err := a.st.GetEnv(ctx, e.EnvID); err == nil {
@@ -384,21 +392,13 @@ func (a *API) record(ctx context.Context, ch *change) {
 	if data == nil {
 		data = ch.after
 	}
-	if tc, ok := data.(*TokenCreated); ok {
-		data = &tc.AccessToken
-	}
-	if ev, ok := data.(*EnvView); ok {
-		v := *ev
-		v.Secrets = nil
-		data = &v
-	}
 	kind := eventKind(ch.typ, ch.action)
 	if ch.typ == "flag" && ch.action == "copied" && ch.before == nil {
 		kind = "flag.created"
 	}
 	evt := &webhook.Event{ID: e.ID, Kind: kind, At: e.At, OrgID: e.OrgID, ProjectID: e.ProjectID,
 		EnvID: e.EnvID, Actor: e.Actor, Resource: &webhook.Resource{Type: e.ResourceType, ID: e.ResourceID, Key: e.ResourceKey},
-		Comment: e.Comment, Changes: e.Changes, Data: data}
+		Comment: e.Comment, Changes: e.Changes, Data: audit.Redact(data)}
 	if err := a.wf.hooks.Enqueue(ctx, evt); err != nil {
 		a.cfg.Log.Error("cannot queue webhook deliveries", "event", evt.Kind, "err", err)
 	}
@@ -491,22 +491,13 @@ func (a *API) diff(ctx context.Context, typ string, before, after any) []string 
 		for _, s := range e.Secrets {
 			for _, o := range b.Secrets {
 				if o.Type == s.Type && o.Value != s.Value {
-					out = append(out, fmt.Sprintf("%s secret rotated (was %s…)", s.Type, o.Value[:min(4, len(o.Value))]))
+					out = append(out, fmt.Sprintf("%s secret rotated", s.Type))
 				}
 			}
 		}
 		return out
 	}
-	if tc, ok := after.(*TokenCreated); ok {
-		after = &tc.AccessToken
-	}
-	if wc, ok := after.(*WebhookCreated); ok {
-		after = &wc.WebhookView
-	}
-	if tc, ok := after.(*TriggerCreated); ok {
-		after = &tc.Trigger
-	}
-	return audit.Generic(before, after, "secrets", "createdAt", "publishedVersion", "pendingEvents", "count", "lastTriggeredAt", "prefix")
+	return audit.Generic(audit.Redact(before), audit.Redact(after), "createdAt", "publishedVersion", "pendingEvents", "count", "lastTriggeredAt", "prefix")
 }
 
 // segmentNamer names the segments of an environment (for rule diffs).

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"net/url"
 	"slices"
 	"strings"
 
@@ -70,12 +69,11 @@ func (a *API) validWebhook(c *call, req *WebhookRequest) error {
 	if err := text("name", req.Name, 1, 200); err != nil {
 		return err
 	}
-	u, err := url.Parse(req.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return store.Invalid("url", "must be an absolute http:// or https:// URL")
-	}
 	if len(req.URL) > 2000 {
 		return store.Invalid("url", "must be at most 2000 characters")
+	}
+	if err := webhook.CheckURL(req.URL, a.cfg.WebhookAllow); err != nil {
+		return store.Invalid("url", "%v", err)
 	}
 	if len(req.Events) == 0 {
 		return store.Invalid("events", "subscribe to at least one event kind (or \"*\")")

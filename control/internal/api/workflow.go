@@ -22,7 +22,9 @@ type workflow struct {
 }
 
 func newWorkflow(a *API) *workflow {
-	return &workflow{hooks: webhook.New(a.st, a.cfg.Log), instance: webhook.NewID(),
+	hooks := webhook.New(a.st, a.cfg.Log)
+	hooks.SetAllow(a.cfg.WebhookAllow)
+	return &workflow{hooks: hooks, instance: webhook.NewID(),
 		schedPoll: time.Second, leaseTTL: 30 * time.Second, wake: make(chan struct{}, 1)}
 }
 

@@ -8,11 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/switchyard/switchyard/control"
+	"github.com/switchyard/switchyard/control/internal/webhook"
 )
 
 // knob is one setting: flag name, environment variable, default, help.
@@ -32,8 +34,19 @@ var Knobs = []knob{
 	{"analytics-url", "SY_CONTROL_ANALYTICS_URL", "", "base URL of analytics' query API (stale-flag report, GDPR erasure of events), e.g. http://analytics:8090"},
 	{"admin-email", "SY_CONTROL_ADMIN_EMAIL", "admin@switchyard.local", "email of the initial admin created on first run"},
 	{"admin-password", "SY_CONTROL_ADMIN_PASSWORD", "", "password of the initial admin (default: random, printed once)"},
+	{"print-secrets", "SY_CONTROL_PRINT_SECRETS", "false", "print the demo environments' SDK secrets at start-up even when not first run (they are printed on the first run only)"},
 	{"max-body", "SY_CONTROL_MAX_BODY", "1048576", "request body limit in bytes"},
+	{"read-timeout", "SY_CONTROL_READ_TIMEOUT", "15s", "deadline for reading a request, headers and body (slow clients are cut off)"},
+	{"write-timeout", "SY_CONTROL_WRITE_TIMEOUT", "60s", "deadline from the end of a request's headers to the end of its response"},
+	{"upload-timeout", "SY_CONTROL_UPLOAD_TIMEOUT", "5m", "read and write deadline of code-reference uploads (instead of the two above)"},
+	{"max-header-bytes", "SY_CONTROL_MAX_HEADER_BYTES", "65536", "request header limit in bytes (larger → 431)"},
+	{"max-conns-per-ip", "SY_CONTROL_MAX_CONNS_PER_IP", "256", "open connections one client address (IPv6: one /64) may hold; more are closed on accept; 0: no cap (behind a reverse proxy raise it or use 0)"},
+	{"rate-limit", "SY_CONTROL_RATE_LIMIT", "50", "requests per second of one session or access token (429 + Retry-After beyond); 0: no limit"},
+	{"rate-burst", "SY_CONTROL_RATE_BURST", "200", "burst of -rate-limit"},
+	{"public-rate-limit", "SY_CONTROL_PUBLIC_RATE_LIMIT", "2", "requests per second of one client address (IPv6: /64) on public routes (login, trigger runs) and with refused credentials; 0: no limit"},
+	{"public-rate-burst", "SY_CONTROL_PUBLIC_RATE_BURST", "20", "burst of -public-rate-limit"},
 	{"session-ttl", "SY_CONTROL_SESSION_TTL", "24h", "lifetime of a login session"},
+	{"webhook-allow", "SY_CONTROL_WEBHOOK_ALLOW", "", "comma-separated CIDR prefixes webhooks may reach besides public addresses (e.g. 10.0.0.0/8); loopback, private, link-local and reserved addresses are refused otherwise"},
 	{"audit-retention", "SY_CONTROL_AUDIT_RETENTION", "0", "delete audit entries older than this, checked hourly (e.g. 8760h); 0 keeps them forever"},
 	{"invite-ttl", "SY_CONTROL_INVITE_TTL", "168h", "how long an invitation to an organization can be accepted"},
 	{"org-creation", "SY_CONTROL_ORG_CREATION", "admins", "who may create organizations: admins (instance administrators) or anyone"},
@@ -73,6 +86,49 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 		return cfg, fmt.Errorf("max-body: want a number of bytes >= 1024, got %q", get("max-body"))
 	}
 	cfg.MaxBody = n
+	for _, t := range []struct {
+		name string
+		to   *time.Duration
+	}{{"read-timeout", &cfg.ReadTimeout}, {"write-timeout", &cfg.WriteTimeout}, {"upload-timeout", &cfg.UploadTimeout}} {
+		d, err := time.ParseDuration(get(t.name))
+		if err != nil || d < time.Second {
+			return cfg, fmt.Errorf("%s: want a duration >= 1s, got %q", t.name, get(t.name))
+		}
+		*t.to = d
+	}
+	mh, err := strconv.Atoi(get("max-header-bytes"))
+	if err != nil || mh < 4096 || mh > 16<<20 {
+		return cfg, fmt.Errorf("max-header-bytes: want a number of bytes from 4096 to 16777216, got %q", get("max-header-bytes"))
+	}
+	cfg.MaxHeaderBytes = mh
+	mc, err := strconv.Atoi(get("max-conns-per-ip"))
+	if err != nil || mc < 0 {
+		return cfg, fmt.Errorf("max-conns-per-ip: want a number >= 0, got %q", get("max-conns-per-ip"))
+	}
+	cfg.MaxConnsPerIP = mc
+	if mc == 0 {
+		cfg.MaxConnsPerIP = -1 // control.Config: negative is no cap
+	}
+	for _, r := range []struct {
+		name  string
+		limit *float64
+		burst string
+		b     *int
+	}{{"rate-limit", &cfg.RateLimit, "rate-burst", &cfg.RateBurst}, {"public-rate-limit", &cfg.PublicRateLimit, "public-rate-burst", &cfg.PublicRateBurst}} {
+		f, err := strconv.ParseFloat(get(r.name), 64)
+		if err != nil || !(f >= 0) || math.IsInf(f, 0) {
+			return cfg, fmt.Errorf("%s: want requests per second >= 0, got %q", r.name, get(r.name))
+		}
+		*r.limit = f
+		if f == 0 {
+			*r.limit = -1 // control.Config: negative is no limit
+		}
+		b, err := strconv.Atoi(get(r.burst))
+		if err != nil || b < 1 {
+			return cfg, fmt.Errorf("%s: want a number >= 1, got %q", r.burst, get(r.burst))
+		}
+		*r.b = b
+	}
 	d, err := time.ParseDuration(get("session-ttl"))
 	if err != nil || d < time.Minute {
 		return cfg, fmt.Errorf("session-ttl: want a duration >= 1m, got %q", get("session-ttl"))
@@ -94,6 +150,16 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 	default:
 		return cfg, fmt.Errorf("org-creation: want admins or anyone, got %q", cfg.OrgCreation)
 	}
+	ps, err := strconv.ParseBool(get("print-secrets"))
+	if err != nil {
+		return cfg, fmt.Errorf("print-secrets: want true or false, got %q", get("print-secrets"))
+	}
+	cfg.PrintSecrets = ps
+	allow, err := webhook.ParseAllow(get("webhook-allow"))
+	if err != nil {
+		return cfg, fmt.Errorf("webhook-allow: %w", err)
+	}
+	cfg.WebhookAllow = allow
 	if cfg.AdminPassword != "" && len(cfg.AdminPassword) < 8 {
 		return cfg, fmt.Errorf("admin-password: at least 8 characters")
 	}

@@ -31,8 +31,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -142,12 +145,15 @@ type Dispatcher struct {
 	Timeout     time.Duration                   // per attempt (default 10 s)
 	Poll        time.Duration                   // how often the queue is read without a wake-up (default 1 s)
 	Parallel    int                             // concurrent sends (default 4)
-	Client      *http.Client
+	// Client sends the attempts; New sets NewClient(nil, Timeout), which
+	// connects to public addresses only (SetAllow changes it).
+	Client *http.Client
 
 	st    *store.Store
 	log   *slog.Logger
 	owner string
 	wake  chan struct{}
+	allow []netip.Prefix
 }
 
 // New returns a Dispatcher over a store.
@@ -157,8 +163,19 @@ func New(st *store.Store, log *slog.Logger) *Dispatcher {
 	}
 	return &Dispatcher{MaxAttempts: 6, Timeout: 10 * time.Second, Poll: time.Second, Parallel: 4,
 		Backoff: func(n int) time.Duration { return min(time.Second<<min(n-1, 20), 5*time.Minute) },
-		Client:  &http.Client{}, st: st, log: log, owner: NewID(), wake: make(chan struct{}, 1)}
+		Client:  NewClient(nil, 10*time.Second), st: st, log: log, owner: NewID(), wake: make(chan struct{}, 1)}
 }
+
+// SetAllow replaces the client with one that may also connect to the
+// allowed prefixes (private networks an operator trusts, local receivers in
+// tests). Call it before Run.
+func (d *Dispatcher) SetAllow(allow []netip.Prefix) {
+	d.allow = allow
+	d.Client = NewClient(allow, d.Timeout)
+}
+
+// Allow returns the prefixes SetAllow permitted.
+func (d *Dispatcher) Allow() []netip.Prefix { return d.allow }
 
 // Enqueue persists one delivery of ev per matching webhook of the
 // organization and wakes the sender; it does not send anything itself.
@@ -298,13 +315,37 @@ func (d *Dispatcher) send(ctx context.Context, dl *store.Delivery) {
 	}
 }
 
-// Attempt POSTs a delivery's body to the webhook once.
+// attemptError is the recorded text of a failed attempt: the cause without
+// the URL (which the delivery log already names).
+func attemptError(err error) string {
+	if errors.Is(err, ErrForbiddenAddress) {
+		return "refused: " + ErrForbiddenAddress.Error()
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	s := err.Error()
+	if len(s) > ExcerptBytes {
+		s = s[:ExcerptBytes]
+	}
+	return s
+}
+
+// Attempt POSTs a delivery's body to the webhook once: no redirects are
+// followed (a 3xx is the result), only public addresses are reached (see
+// NewClient), and only the status and at most ExcerptBytes of the response
+// are read and recorded.
 func (d *Dispatcher) Attempt(ctx context.Context, w *store.Webhook, dl *store.Delivery) store.DeliveryAttempt {
 	start := time.Now()
 	at := store.DeliveryAttempt{At: start.UnixMilli()}
 	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
 	defer cancel()
 	body := []byte(dl.Body)
+	if err := CheckURL(w.URL, d.allow); err != nil {
+		at.Error = "url " + err.Error()
+		return at
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
 		at.Error = err.Error()
@@ -320,11 +361,11 @@ func (d *Dispatcher) Attempt(ctx context.Context, w *store.Webhook, dl *store.De
 	resp, err := d.Client.Do(req)
 	at.LatencyMs = time.Since(start).Milliseconds()
 	if err != nil {
-		at.Error = err.Error()
+		at.Error = attemptError(err)
 		return at
 	}
 	defer resp.Body.Close()
-	ex, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	at.Status, at.Response = resp.StatusCode, string(ex)
+	ex, _ := io.ReadAll(io.LimitReader(resp.Body, ExcerptBytes))
+	at.Status, at.Response = resp.StatusCode, strings.ToValidUTF8(string(ex), "\uFFFD")
 	return at
 }

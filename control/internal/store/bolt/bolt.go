@@ -37,13 +37,15 @@ type Backend struct {
 
 // Open opens (creating if needed) dir/control.db and its buckets.
 func Open(dir string, schema []store.Collection) (*Backend, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create data directory: %w", err)
 	}
-	db, err := bbolt.Open(filepath.Join(dir, "control.db"), 0o600, &bbolt.Options{Timeout: 5 * time.Second})
+	path := filepath.Join(dir, "control.db")
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("cannot open embedded store in %s: %w", dir, err)
 	}
+	_ = os.Chmod(path, 0o600) // a store created by an older version may be world-readable
 	b := &Backend{db: db, schema: map[string]store.Collection{}}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, c := range schema {
