@@ -14,6 +14,13 @@ type Discard struct{}
 // WriteSnapshot implements SnapshotWriter.
 func (Discard) WriteSnapshot(context.Context, *codec.EnvSnapshot) error { return nil }
 
+// DeleteSnapshot implements SnapshotWriter.
+func (Discard) DeleteSnapshot(context.Context, string) error { return nil }
+
+// Missing implements SnapshotWriter: nothing is ever kept, nothing is
+// reported missing.
+func (Discard) Missing(context.Context, []string) ([]string, error) { return nil, nil }
+
 // Produce implements ChangeProducer.
 func (Discard) Produce(context.Context, *codec.ChangeEvent) error { return nil }
 
@@ -26,12 +33,15 @@ var ErrDown = errors.New("sink is down")
 type Memory struct {
 	mu     sync.Mutex
 	snaps  map[string]*codec.EnvSnapshot
+	gone   map[string]bool
 	events []*codec.ChangeEvent
 	down   bool
 }
 
 // NewMemory returns an empty Memory sink.
-func NewMemory() *Memory { return &Memory{snaps: map[string]*codec.EnvSnapshot{}} }
+func NewMemory() *Memory {
+	return &Memory{snaps: map[string]*codec.EnvSnapshot{}, gone: map[string]bool{}}
+}
 
 // SetDown makes writes fail (true) or succeed again (false).
 func (m *Memory) SetDown(down bool) { m.mu.Lock(); m.down = down; m.mu.Unlock() }
@@ -51,8 +61,47 @@ func (m *Memory) WriteSnapshot(_ context.Context, s *codec.EnvSnapshot) error {
 	if m.down {
 		return ErrDown
 	}
+	if old := m.snaps[s.EnvID]; m.gone[s.EnvID] || (old != nil && old.Version > s.Version) {
+		return nil
+	}
 	m.snaps[s.EnvID] = &c
 	return nil
+}
+
+// DeleteSnapshot implements SnapshotWriter.
+func (m *Memory) DeleteSnapshot(_ context.Context, envID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return ErrDown
+	}
+	delete(m.snaps, envID)
+	m.gone[envID] = true
+	return nil
+}
+
+// Missing implements SnapshotWriter.
+func (m *Memory) Missing(_ context.Context, envIDs []string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return nil, ErrDown
+	}
+	var out []string
+	for _, id := range envIDs {
+		if m.snaps[id] == nil {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// Lose drops the snapshot of envID without a tombstone, as a store that
+// lost its data (tests of CheckSnapshots).
+func (m *Memory) Lose(envID string) {
+	m.mu.Lock()
+	delete(m.snaps, envID)
+	m.mu.Unlock()
 }
 
 // Produce implements ChangeProducer.

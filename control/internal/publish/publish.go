@@ -34,8 +34,17 @@ import (
 
 // SnapshotWriter stores the whole current state of an environment for edges
 // that load it (Redis in production, the in-process edge in `make run`).
+//
+// WriteSnapshot never replaces a newer snapshot with an older one.
+// DeleteSnapshot removes the snapshot of a deleted environment and leaves a
+// tombstone, so edges tell "deleted" (refuse the SDK) from "snapshot
+// missing" (unavailable: the SDK retries). Missing returns the ids, among
+// envIDs, that have no snapshot (the store lost its data): the publisher
+// writes them again.
 type SnapshotWriter interface {
 	WriteSnapshot(ctx context.Context, s *codec.EnvSnapshot) error
+	DeleteSnapshot(ctx context.Context, envID string) error
+	Missing(ctx context.Context, envIDs []string) ([]string, error)
 }
 
 // ChangeProducer delivers one change event to every edge (Kafka in
@@ -58,6 +67,11 @@ const (
 	// notReadyRetry is how soon an environment waiting for a write is
 	// tried again.
 	notReadyRetry = 50 * time.Millisecond
+	// DefaultCheckInterval is how often, by default, the snapshots of all
+	// live environments are checked for presence (CheckSnapshots).
+	DefaultCheckInterval = 30 * time.Second
+	// checkRetry is how soon a failed check is tried again.
+	checkRetry = 2 * time.Second
 )
 
 // errNotReady reports an environment whose next change is bumped but not
@@ -72,9 +86,14 @@ type Publisher struct {
 	log  *slog.Logger
 	kick chan struct{}
 
-	mu    sync.Mutex
-	retry map[string]retryState // env id → backoff
-	stats Stats
+	// CheckInterval is how often CheckSnapshots runs in Run (set before
+	// Run; 0 means DefaultCheckInterval).
+	CheckInterval time.Duration
+
+	mu        sync.Mutex
+	retry     map[string]retryState // env id → backoff
+	stats     Stats
+	nextCheck time.Time // Run: when CheckSnapshots is due
 }
 
 type retryState struct {
@@ -87,6 +106,8 @@ type Stats struct {
 	Snapshots int64
 	Events    int64
 	Failures  int64
+	// Repaired counts snapshots found missing and written again.
+	Repaired  int64
 	LastError string
 }
 
@@ -129,6 +150,23 @@ func (p *Publisher) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		p.Sweep(ctx)
+		p.mu.Lock()
+		due := !time.Now().Before(p.nextCheck)
+		p.mu.Unlock()
+		if due && ctx.Err() == nil {
+			next := time.Now().Add(p.checkInterval())
+			if _, err := p.CheckSnapshots(ctx); err != nil {
+				next = time.Now().Add(checkRetry)
+				if ctx.Err() == nil {
+					p.fail("", err)
+				}
+			}
+			p.mu.Lock()
+			if p.nextCheck.IsZero() || p.nextCheck.Before(next) {
+				p.nextCheck = next
+			}
+			p.mu.Unlock()
+		}
 		t.Reset(p.nextWake())
 		select {
 		case <-ctx.Done():
@@ -201,8 +239,53 @@ func (p *Publisher) Sweep(ctx context.Context) int {
 	return left
 }
 
+func (p *Publisher) checkInterval() time.Duration {
+	if p.CheckInterval > 0 {
+		return p.CheckInterval
+	}
+	return DefaultCheckInterval
+}
+
+// CheckSnapshots asks the SnapshotWriter which live environments have no
+// snapshot (Redis restarted empty, or lost keys) and publishes each of them
+// again, dirty or not. It returns how many it rewrote. Run calls it every
+// CheckInterval, and at the next pass after a failed publish.
+func (p *Publisher) CheckSnapshots(ctx context.Context) (int, error) {
+	ids, err := p.st.LiveEnvIDs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	missing, err := p.snap.Missing(ctx, ids)
+	if err != nil {
+		return 0, fmt.Errorf("cannot check snapshots: %w", err)
+	}
+	var errs []error
+	n := 0
+	for _, id := range missing {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		actx, cancel := context.WithTimeout(ctx, Attempt)
+		err := p.PublishEnv(actx, id)
+		cancel()
+		if err != nil && !errors.Is(err, errNotReady) {
+			errs = append(errs, fmt.Errorf("environment %s: %w", id, err))
+			continue
+		}
+		n++
+	}
+	if n > 0 {
+		p.mu.Lock()
+		p.stats.Repaired += int64(n)
+		p.mu.Unlock()
+		p.log.Warn("snapshots were missing and are written again", "count", n)
+	}
+	return n, errors.Join(errs...)
+}
+
 func (p *Publisher) fail(envID string, err error) {
 	p.mu.Lock()
+	p.nextCheck = time.Now() // a sink failed: it may have lost data
 	p.stats.Failures++
 	p.stats.LastError = err.Error()
 	p.mu.Unlock()
@@ -214,6 +297,15 @@ func (p *Publisher) fail(envID string, err error) {
 // duplicate deliveries are harmless. When a change is recorded but its write
 // has not landed yet, it publishes up to the change before it and returns
 // errNotReady.
+//
+// Timestamps: item timestamps increase with EnvVersion (store.Env.Stamp),
+// and an SDK that reconnects asks for the items stamped after the newest it
+// holds. So nothing stamped later than a change may reach an edge before
+// that change: an event carries the item's state at its own entry (an entry
+// whose item has moved on to a later entry's write is skipped, that entry
+// carries it), and a snapshot is not written while it holds an item stamped
+// after a change still in flight (errNotReady; the in-flight write lands in
+// milliseconds, or is presumed failed after LandWait).
 func (p *Publisher) PublishEnv(ctx context.Context, envID string) error {
 	snap, e, err := p.st.Snapshot(ctx, envID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -224,7 +316,7 @@ func (p *Publisher) PublishEnv(ctx context.Context, envID string) error {
 	}
 	// Which entries can go: stop before the first whose write is in flight.
 	target, now := e.Version, time.Now().UnixMilli()
-	var send []*store.OutboxEntry
+	var send []int
 	for i := range e.Outbox {
 		en := &e.Outbox[i]
 		if en.EnvVersion > target {
@@ -233,10 +325,13 @@ func (p *Publisher) PublishEnv(ctx context.Context, envID string) error {
 		st := landed(snap, e.Outbox[i+1:], en, now)
 		if st == pending {
 			target = en.EnvVersion - 1
+			if en.Stamp > 0 && ahead(snap, en.Stamp) {
+				return errNotReady // publishing now would let a later stamp overtake it
+			}
 			break
 		}
 		if st == ok {
-			send = append(send, en)
+			send = append(send, i)
 		}
 	}
 	snap.Version = target
@@ -248,8 +343,9 @@ func (p *Publisher) PublishEnv(ctx context.Context, envID string) error {
 		p.stats.Snapshots++
 		p.mu.Unlock()
 	}
-	for _, en := range send {
-		ev, err := event(snap, en)
+	for _, i := range send {
+		en := &e.Outbox[i]
+		ev, err := event(snap, en, e.Outbox[i+1:])
 		if err != nil {
 			return err
 		}
@@ -264,6 +360,9 @@ func (p *Publisher) PublishEnv(ctx context.Context, envID string) error {
 		p.mu.Unlock()
 	}
 	if e.Deleted && target == e.Version {
+		if err := p.snap.DeleteSnapshot(ctx, envID); err != nil {
+			return fmt.Errorf("cannot delete snapshot of %s: %w", envID, err)
+		}
 		return p.st.PurgeEnv(ctx, envID)
 	}
 	if err := p.st.MarkPublished(ctx, envID, target); err != nil {
@@ -325,10 +424,42 @@ func landed(snap *codec.EnvSnapshot, later []store.OutboxEntry, en *store.Outbox
 	return pending
 }
 
+// ahead reports whether the snapshot holds an item stamped at or after
+// stamp.
+func ahead(snap *codec.EnvSnapshot, stamp int64) bool {
+	for i := range snap.Flags {
+		if snap.Flags[i].UpdatedAt >= stamp {
+			return true
+		}
+	}
+	for i := range snap.Segments {
+		if snap.Segments[i].UpdatedAt >= stamp {
+			return true
+		}
+	}
+	return false
+}
+
+// superseded reports whether an upsert entry's item was since written by a
+// later entry (its state is beyond en.ItemVersion and a later entry of the
+// same item follows, which will carry that state at its own place).
+func superseded(version int64, en *store.OutboxEntry, later []store.OutboxEntry) bool {
+	if version <= en.ItemVersion {
+		return false
+	}
+	for i := range later {
+		if later[i].Kind == en.Kind && later[i].ID == en.ID {
+			return true
+		}
+	}
+	return false
+}
+
 // event builds the change event of an outbox entry from the snapshot; nil
 // when the item no longer exists (it was deleted later, whose own entry
-// carries the tombstone, or its write never happened).
-func event(snap *codec.EnvSnapshot, en *store.OutboxEntry) (*codec.ChangeEvent, error) {
+// carries the tombstone, or its write never happened) or when a later entry
+// carries its state (superseded). later are the entries after en.
+func event(snap *codec.EnvSnapshot, en *store.OutboxEntry, later []store.OutboxEntry) (*codec.ChangeEvent, error) {
 	ev := &codec.ChangeEvent{EnvID: snap.EnvID, Kind: en.Kind, Op: en.Op, ID: en.ID,
 		EnvVersion: en.EnvVersion, At: en.At, AffectedFlags: en.AffectedFlags}
 	var err error
@@ -349,14 +480,14 @@ func event(snap *codec.EnvSnapshot, en *store.OutboxEntry) (*codec.ChangeEvent, 
 		}
 	case en.Kind == codec.KindFlag:
 		f := findFlag(snap, en.ID)
-		if f == nil {
+		if f == nil || superseded(f.Version, en, later) {
 			return nil, nil
 		}
 		ev.Version = f.Version
 		ev.Payload, err = f.MarshalMsg(nil)
 	case en.Kind == codec.KindSegment:
 		sg := findSegment(snap, en.ID)
-		if sg == nil {
+		if sg == nil || superseded(sg.Version, en, later) {
 			return nil, nil
 		}
 		ev.Version = sg.Version

@@ -13,62 +13,41 @@ import (
 // SnapshotKey returns the Redis key of an environment's snapshot.
 func SnapshotKey(envID string) string { return "sy:snap:" + envID }
 
-// Redis is the production SnapshotWriter: SET sy:snap:{envId} <msgp>,
-// guarded so that an older snapshot never replaces a newer one (two control
-// replicas, or a slow attempt that finishes after a newer one): a Lua script
-// reads the stored snapshot's version from its first bytes (the msgp
-// encoding of codec.EnvSnapshot starts with envId, then version) and writes
-// only if the new version is not older. A stored value it cannot parse is
-// overwritten.
+// VersionKey returns the Redis key holding the version (decimal) of the
+// snapshot stored under SnapshotKey.
+func VersionKey(envID string) string { return "sy:snapv:" + envID }
+
+// TombstoneKey returns the Redis key that marks a deleted environment: an
+// edge that finds no snapshot refuses SDKs (4003/401) only when it exists,
+// and answers "unavailable" (1011/503, SDKs retry) otherwise.
+func TombstoneKey(envID string) string { return "sy:gone:" + envID }
+
+// Redis is the production SnapshotWriter: SET sy:snap:{envId} <msgp> with
+// its version in sy:snapv:{envId}, guarded (one Lua script, atomic) so that
+// an older snapshot never replaces a newer one (two control replicas, or a
+// slow attempt that finishes after a newer one), and never recreates the
+// snapshot of a deleted environment (sy:gone:{envId}). The script compares
+// decimal versions and never parses the snapshot.
 type Redis struct {
 	c rueidis.Client
 }
 
-// setIfNotOlder: KEYS[1] key, ARGV[1] value, ARGV[2] its version. Returns 1
-// when written, 0 when the stored snapshot is newer.
+// setIfNotOlder: KEYS[1] snapshot, KEYS[2] its version, KEYS[3] tombstone;
+// ARGV[1] value, ARGV[2] its version. Returns 1 when written, 0 when the
+// stored snapshot is newer or the environment is deleted.
 var setIfNotOlder = rueidis.NewLuaScript(`
-local function str(s, p)
-  local b = s:byte(p)
-  if not b then return nil end
-  if b >= 0xa0 and b <= 0xbf then return p + 1, b - 0xa0 end
-  if b == 0xd9 then local l = s:byte(p + 1); if not l then return nil end; return p + 2, l end
-  if b == 0xda then local h, l = s:byte(p + 1, p + 2); if not l then return nil end; return p + 3, h * 256 + l end
-  return nil
-end
-local function int(s, p)
-  local b = s:byte(p)
-  if not b then return nil end
-  if b < 0x80 then return b end
-  local n = ({[0xcc]=1,[0xcd]=2,[0xce]=4,[0xcf]=8,[0xd0]=1,[0xd1]=2,[0xd2]=4,[0xd3]=8})[b]
-  if not n then return nil end
-  local v = 0
-  for i = 1, n do
-    local c = s:byte(p + i)
-    if not c then return nil end
-    if i == 1 and b >= 0xd0 and c >= 0x80 then return nil end
-    v = v * 256 + c
-  end
-  return v
-end
-local function version(s)
-  local b = s:byte(1)
-  if not b or b < 0x80 or b > 0x8f then return nil end
-  local p = 2
-  for _ = 1, 2 do
-    local q, l = str(s, p)
-    if not q then return nil end
-    local key = s:sub(q, q + l - 1)
-    p = q + l
-    if key == 'version' then return int(s, p) end
-    local r, m = str(s, p)
-    if not r then return nil end
-    p = r + m
-  end
-  return nil
-end
-local cur = version(redis.call('GETRANGE', KEYS[1], 0, 127))
-if cur and cur > tonumber(ARGV[2]) then return 0 end
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+local cur = tonumber(redis.call('GET', KEYS[2]))
+if cur and cur > tonumber(ARGV[2]) and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
+`)
+
+// deleteEnv: KEYS[1] snapshot, KEYS[2] version, KEYS[3] tombstone.
+var deleteEnv = rueidis.NewLuaScript(`
+redis.call('SET', KEYS[3], '1')
+redis.call('DEL', KEYS[1], KEYS[2])
 return 1
 `)
 
@@ -90,12 +69,47 @@ func (r *Redis) WriteSnapshot(ctx context.Context, s *codec.EnvSnapshot) error {
 	if err != nil {
 		return fmt.Errorf("BUG: cannot encode snapshot: %w", err)
 	}
-	res := setIfNotOlder.Exec(ctx, r.c, []string{SnapshotKey(s.EnvID)},
+	res := setIfNotOlder.Exec(ctx, r.c, []string{SnapshotKey(s.EnvID), VersionKey(s.EnvID), TombstoneKey(s.EnvID)},
 		[]string{rueidis.BinaryString(b), strconv.FormatInt(s.Version, 10)})
 	if err := res.Error(); err != nil {
 		return fmt.Errorf("redis SET %s: %w", SnapshotKey(s.EnvID), err)
 	}
 	return nil
+}
+
+// DeleteSnapshot implements SnapshotWriter: tombstone, then no snapshot.
+func (r *Redis) DeleteSnapshot(ctx context.Context, envID string) error {
+	res := deleteEnv.Exec(ctx, r.c, []string{SnapshotKey(envID), VersionKey(envID), TombstoneKey(envID)}, nil)
+	if err := res.Error(); err != nil {
+		return fmt.Errorf("redis delete %s: %w", SnapshotKey(envID), err)
+	}
+	return nil
+}
+
+// missingBatch bounds the EXISTS commands of one pipelined round trip.
+const missingBatch = 512
+
+// Missing implements SnapshotWriter with pipelined EXISTS commands.
+func (r *Redis) Missing(ctx context.Context, envIDs []string) ([]string, error) {
+	var out []string
+	cmds := make(rueidis.Commands, 0, min(len(envIDs), missingBatch))
+	for lo := 0; lo < len(envIDs); lo += missingBatch {
+		part := envIDs[lo:min(lo+missingBatch, len(envIDs))]
+		cmds = cmds[:0]
+		for _, id := range part {
+			cmds = append(cmds, r.c.B().Exists().Key(SnapshotKey(id)).Build())
+		}
+		for i, res := range r.c.DoMulti(ctx, cmds...) {
+			n, err := res.AsInt64()
+			if err != nil {
+				return nil, fmt.Errorf("redis EXISTS %s: %w", SnapshotKey(part[i]), err)
+			}
+			if n == 0 {
+				out = append(out, part[i])
+			}
+		}
+	}
+	return out, nil
 }
 
 // Close closes the client.

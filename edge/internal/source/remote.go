@@ -65,6 +65,11 @@ func NewRemote(cfg RemoteConfig) (*Remote, error) {
 // SnapshotKey is the Redis key of an environment's snapshot.
 func SnapshotKey(envID string) string { return "sy:snap:" + envID }
 
+// TombstoneKey is the Redis key control sets when it deletes an
+// environment: without a snapshot, only a tombstone makes the environment
+// unknown (ErrNotFound); otherwise the snapshot is missing (ErrNoSnapshot).
+func TombstoneKey(envID string) string { return "sy:gone:" + envID }
+
 func (r *Remote) client() (rueidis.Client, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -78,15 +83,27 @@ func (r *Remote) client() (rueidis.Client, error) {
 	return r.redis, nil
 }
 
-// Snapshot reads sy:snap:{envId}.
+// Snapshot reads sy:snap:{envId} and, in the same round trip, whether
+// sy:gone:{envId} exists: no snapshot is ErrNotFound with the tombstone,
+// ErrNoSnapshot without (Redis lost its data, or control has not published
+// the environment yet).
 func (r *Remote) Snapshot(ctx context.Context, envID string) (*codec.EnvSnapshot, error) {
 	rc, err := r.client()
 	if err != nil {
 		return nil, err
 	}
-	b, err := rc.Do(ctx, rc.B().Get().Key(SnapshotKey(envID)).Build()).AsBytes()
+	res := rc.DoMulti(ctx, rc.B().Get().Key(SnapshotKey(envID)).Build(),
+		rc.B().Exists().Key(TombstoneKey(envID)).Build())
+	b, err := res[0].AsBytes()
 	if rueidis.IsRedisNil(err) {
-		return nil, ErrNotFound
+		gone, err := res[1].AsInt64()
+		if err != nil {
+			return nil, fmt.Errorf("source: redis exists %s: %w", TombstoneKey(envID), err)
+		}
+		if gone == 1 {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("%w: %s", ErrNoSnapshot, SnapshotKey(envID))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("source: redis get %s: %w", SnapshotKey(envID), err)

@@ -20,8 +20,16 @@ import (
 	"github.com/switchyard/switchyard/codec"
 )
 
-// ErrNotFound is returned by Snapshot for an unknown environment.
+// ErrNotFound is returned by Snapshot for an environment known not to exist
+// (deleted; or, for Local, never written).
 var ErrNotFound = errors.New("source: environment not found")
+
+// ErrNoSnapshot is returned by Remote.Snapshot when an environment has no
+// snapshot and no tombstone: the snapshot store lost its data (Redis
+// restarted empty) or the environment is not published yet. It is not
+// ErrNotFound: the edge answers "unavailable" and SDKs retry until control
+// has written the snapshot again.
+var ErrNoSnapshot = errors.New("source: no snapshot (not published yet, or lost)")
 
 // Source provides environments. Snapshot errors other than ErrNotFound mean
 // the source is unavailable (the edge answers 1011 and SDKs retry).
@@ -86,6 +94,28 @@ func (l *Local) Produce(_ context.Context, ev *codec.ChangeEvent) error {
 	l.mu.Unlock()
 	l.cond.Signal()
 	return nil
+}
+
+// DeleteSnapshot removes the snapshot of a deleted environment: Snapshot
+// returns ErrNotFound for it from now on.
+func (l *Local) DeleteSnapshot(_ context.Context, envID string) error {
+	l.mu.Lock()
+	delete(l.snaps, envID)
+	l.mu.Unlock()
+	return nil
+}
+
+// Missing returns the ids among envIDs that have no snapshot.
+func (l *Local) Missing(_ context.Context, envIDs []string) ([]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, id := range envIDs {
+		if _, ok := l.snaps[id]; !ok {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 // Snapshot returns a fresh copy of the stored snapshot.
