@@ -69,6 +69,10 @@ type Config struct {
 	// AuditRetention deletes audit entries older than this, at start and
 	// hourly (0, the default: keep them forever).
 	AuditRetention time.Duration
+	// SnapshotCheck is how often every live environment's snapshot is
+	// checked for presence and rewritten if missing (Redis restarted empty);
+	// default 30 s.
+	SnapshotCheck time.Duration
 }
 
 func (c *Config) defaults() {
@@ -196,6 +200,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		s.closers = append(s.closers, k.Close)
 	}
 	s.pub = publish.New(s.st, s.snap, s.prod, s.log)
+	s.pub.CheckInterval = cfg.SnapshotCheck
 	if s.ins == nil && cfg.AnalyticsURL != "" {
 		s.ins = insights.New(cfg.AnalyticsURL)
 	}

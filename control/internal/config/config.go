@@ -35,6 +35,7 @@ var Knobs = []knob{
 	{"max-body", "SY_CONTROL_MAX_BODY", "1048576", "request body limit in bytes"},
 	{"session-ttl", "SY_CONTROL_SESSION_TTL", "24h", "lifetime of a login session"},
 	{"audit-retention", "SY_CONTROL_AUDIT_RETENTION", "0", "delete audit entries older than this, checked hourly (e.g. 8760h); 0 keeps them forever"},
+	{"snapshot-check", "SY_CONTROL_SNAPSHOT_CHECK", "30s", "how often every live environment's snapshot is checked for presence in Redis and rewritten if missing (1s..1h)"},
 }
 
 // Load parses args (without the program name) over the environment.
@@ -83,6 +84,11 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 		}
 		cfg.AuditRetention = r
 	}
+	sc, err := time.ParseDuration(get("snapshot-check"))
+	if err != nil || sc < time.Second || sc > time.Hour {
+		return cfg, fmt.Errorf("snapshot-check: want a duration from 1s to 1h, got %q", get("snapshot-check"))
+	}
+	cfg.SnapshotCheck = sc
 	if cfg.AdminPassword != "" && len(cfg.AdminPassword) < 8 {
 		return cfg, fmt.Errorf("admin-password: at least 8 characters")
 	}

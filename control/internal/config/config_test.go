@@ -20,12 +20,19 @@ func TestLoadPrecedence(t *testing.T) {
 	if cfg, err = Load(nil, func(k string) string { return env[k] }, io.Discard); err != nil || cfg.AuditRetention != 720*time.Hour {
 		t.Fatalf("audit retention: %v %v", cfg.AuditRetention, err)
 	}
+	if cfg.SnapshotCheck != 30*time.Second {
+		t.Fatalf("snapshot check default %v", cfg.SnapshotCheck)
+	}
+	env["SY_CONTROL_SNAPSHOT_CHECK"] = "5s"
+	if cfg, err = Load(nil, func(k string) string { return env[k] }, io.Discard); err != nil || cfg.SnapshotCheck != 5*time.Second {
+		t.Fatalf("snapshot check: %v %v", cfg.SnapshotCheck, err)
+	}
 }
 
 func TestLoadRejects(t *testing.T) {
 	none := func(string) string { return "" }
 	for _, args := range [][]string{{"-max-body", "12"}, {"-session-ttl", "soon"}, {"-admin-password", "short"}, {"extra"}, {"-nope"},
-		{"-audit-retention", "forever"}, {"-audit-retention", "5m"}} {
+		{"-audit-retention", "forever"}, {"-audit-retention", "5m"}, {"-snapshot-check", "0"}, {"-snapshot-check", "2h"}} {
 		if _, err := Load(args, none, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)
 		}
