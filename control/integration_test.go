@@ -61,15 +61,18 @@ func randName() string {
 	return hex.EncodeToString(b[:])
 }
 
-func newLive(t *testing.T) *live {
+func newLive(t *testing.T, mods ...func(*Config)) *live {
 	t.Helper()
 	mongoURI, redisAddr := need(t, "SY_TEST_MONGO_URI"), need(t, "SY_TEST_REDIS_ADDR")
 	brokers := strings.Split(need(t, "SY_TEST_KAFKA_BROKERS"), ",")
 	id := randName()
 	l := &live{t: t, brokers: brokers, prefix: "t" + id + "."}
-	s, err := New(Config{Addr: "127.0.0.1:0", MongoURI: mongoURI, MongoDB: "sy_control_" + id, RedisAddr: redisAddr,
-		KafkaBrokers: brokers, TopicPrefix: l.prefix, AdminPassword: "admin-password"},
-		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	cfg := Config{Addr: "127.0.0.1:0", MongoURI: mongoURI, MongoDB: "sy_control_" + id, RedisAddr: redisAddr,
+		KafkaBrokers: brokers, TopicPrefix: l.prefix, AdminPassword: "admin-password"}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	s, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -308,3 +308,46 @@ func TestIntegrationNewPartitionIsConsumed(t *testing.T) {
 	}
 	t.Logf("patch from the new partition after %v", time.Since(t0))
 }
+
+// TestIntegrationMissingSnapshotIsUnavailable: an environment whose
+// snapshot is missing from Redis (Redis restarted empty, or not published
+// yet) is "unavailable" — WebSocket close 1011 and HTTP 503, which SDKs
+// retry — never "unknown" (4003 / 401, which FeatBit SDKs give up on), and
+// it serves as soon as the snapshot is back, without a change. Only a
+// tombstone (sy:gone:{envId}, set by control when it deletes an
+// environment) makes a missing snapshot unknown.
+func TestIntegrationMissingSnapshotIsUnavailable(t *testing.T) {
+	cl := newCluster(t)
+	lost := edgetest.DemoSnapshot(secret.NewGUID())
+	gone := edgetest.DemoSnapshot(secret.NewGUID())
+	ctx := context.Background()
+	tomb := "sy:gone:" + gone.EnvID
+	if err := cl.redis.Do(ctx, cl.redis.B().Set().Key(tomb).Value("1").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.redis.Do(context.Background(), cl.redis.B().Del().Key(tomb).Build()) })
+	s := cl.edge(t)
+	poll := "http://" + s.Addr() + "/api/public/sdk/server/latest-all"
+
+	c := edgetest.Dial(t, edgetest.StreamURL(s.Addr(), "server", lost.Secrets[0].Value))
+	if code, err := c.ExpectClose(wait); err != nil || code != 1011 {
+		t.Fatalf("missing snapshot: close %d %v, want 1011", code, err)
+	}
+	if code, body, _ := do(t, "GET", poll, lost.Secrets[0].Value, ""); code != 503 {
+		t.Fatalf("missing snapshot: polling %d %q, want 503", code, body)
+	}
+	c = edgetest.Dial(t, edgetest.StreamURL(s.Addr(), "server", gone.Secrets[0].Value))
+	if code, err := c.ExpectClose(wait); err != nil || code != 4003 {
+		t.Fatalf("deleted environment: close %d %v, want 4003", code, err)
+	}
+	if code, body, _ := do(t, "GET", poll, gone.Secrets[0].Value, ""); code != 401 {
+		t.Fatalf("deleted environment: polling %d %q, want 401", code, body)
+	}
+
+	cl.writeSnapshot(lost) // control rewrote it
+	c = edgetest.Dial(t, edgetest.StreamURL(s.Addr(), "server", lost.Secrets[0].Value))
+	_ = c.Send(`{"messageType":"data-sync","data":{"timestamp":0}}`)
+	if m := readServerSync(t, c); m.EventType != "full" || len(m.FeatureFlags) != len(lost.Flags) {
+		t.Fatalf("after the snapshot is back: %+v", m)
+	}
+}
