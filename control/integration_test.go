@@ -201,12 +201,12 @@ func (l *live) event(id string, version int64, op string) *codec.ChangeEvent {
 
 // snapshotFlag reads the Redis snapshot and returns the flag with the key.
 func (l *live) snapshotFlag(env, key string) *codec.Flag {
-	b, err := l.redis.Do(context.Background(), l.redis.B().Get().Key(publish.SnapshotKey(env)).Build()).AsBytes()
-	if err != nil {
+	fields, err := l.redis.Do(context.Background(), l.redis.B().Hgetall().Key(publish.SnapshotKey(env)).Build()).AsStrMap()
+	if err != nil || len(fields) == 0 {
 		return nil
 	}
-	var s codec.EnvSnapshot
-	if _, err := s.UnmarshalMsg(b); err != nil {
+	s, err := codec.EnvFromFields(env, fields)
+	if err != nil {
 		l.t.Fatalf("snapshot does not decode: %v", err)
 	}
 	for i := range s.Flags {

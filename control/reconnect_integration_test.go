@@ -18,6 +18,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
+	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/codec/secret"
 )
 
@@ -254,10 +255,8 @@ func TestIntegrationReconnectNeverStale(t *testing.T) {
 
 	// Redis loses the environment; a new edge that never loaded it serves.
 	before := l.s.pub.Stats().Repaired
-	for _, k := range []string{"sy:snap:" + env, "sy:snapv:" + env} {
-		if err := l.redis.Do(context.Background(), l.redis.B().Del().Key(k).Build()).Error(); err != nil {
-			t.Fatal(err)
-		}
+	if err := l.redis.Do(context.Background(), l.redis.B().Del().Key(codec.EnvKey(env)).Build()).Error(); err != nil {
+		t.Fatal(err)
 	}
 	kill2()
 	addr3, _ := runEdge(t, l, bin)

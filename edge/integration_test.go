@@ -66,16 +66,22 @@ func newCluster(t *testing.T) *cluster {
 	return c
 }
 
+// writeSnapshot writes s whole, as control does (the hash of
+// codec/envhash.go).
 func (c *cluster) writeSnapshot(s *codec.EnvSnapshot) {
-	b, err := s.MarshalMsg(nil)
+	kv, err := codec.AppendEnvFields(nil, s)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := c.redis.Do(ctx, c.redis.B().Set().Key("sy:snap:"+s.EnvID).Value(rueidis.BinaryString(b)).Build()).Error(); err != nil {
-		c.t.Fatalf("redis set: %v", err)
+	key := codec.EnvKey(s.EnvID)
+	for _, res := range c.redis.DoMulti(ctx, c.redis.B().Del().Key(key).Build(),
+		c.redis.B().Arbitrary("HSET").Keys(key).Args(kv...).Build()) {
+		if err := res.Error(); err != nil {
+			c.t.Fatalf("redis write %s: %v", key, err)
+		}
 	}
-	c.t.Cleanup(func() { c.redis.Do(context.Background(), c.redis.B().Del().Key("sy:snap:"+s.EnvID).Build()) })
+	c.t.Cleanup(func() { c.redis.Do(context.Background(), c.redis.B().Del().Key(key).Build()) })
 }
 
 // publishFlag does what control does: snapshot to Redis first, then the
@@ -321,7 +327,7 @@ func TestIntegrationMissingSnapshotIsUnavailable(t *testing.T) {
 	lost := edgetest.DemoSnapshot(secret.NewGUID())
 	gone := edgetest.DemoSnapshot(secret.NewGUID())
 	ctx := context.Background()
-	tomb := "sy:gone:" + gone.EnvID
+	tomb := codec.TombstoneKey(gone.EnvID)
 	if err := cl.redis.Do(ctx, cl.redis.B().Set().Key(tomb).Value("1").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}

@@ -41,8 +41,16 @@ import (
 // missing" (unavailable: the SDK retries). Missing returns the ids, among
 // envIDs, that have no snapshot (the store lost its data): the publisher
 // writes them again.
+//
+// WriteChanges applies the change events of one publish (the items they
+// carry; deletions remove the item; secrets events replace the secrets) and
+// sets the version, atomically, only if the stored environment exists and is
+// older; codec.ErrEnvMissing when it does not exist (the publisher then
+// writes it whole). Its cost is proportional to the changes, not to the
+// environment.
 type SnapshotWriter interface {
 	WriteSnapshot(ctx context.Context, s *codec.EnvSnapshot) error
+	WriteChanges(ctx context.Context, envID string, version int64, evs []*codec.ChangeEvent) error
 	DeleteSnapshot(ctx context.Context, envID string) error
 	Missing(ctx context.Context, envIDs []string) ([]string, error)
 }
@@ -266,7 +274,7 @@ func (p *Publisher) CheckSnapshots(ctx context.Context) (int, error) {
 			return n, ctx.Err()
 		}
 		actx, cancel := context.WithTimeout(ctx, Attempt)
-		err := p.PublishEnv(actx, id)
+		err := p.publish(actx, id, true)
 		cancel()
 		if err != nil && !errors.Is(err, errNotReady) {
 			errs = append(errs, fmt.Errorf("environment %s: %w", id, err))
@@ -307,15 +315,37 @@ func (p *Publisher) fail(envID string, err error) {
 // after a change still in flight (errNotReady; the in-flight write lands in
 // milliseconds, or is presumed failed after LandWait).
 func (p *Publisher) PublishEnv(ctx context.Context, envID string) error {
-	snap, e, err := p.st.Snapshot(ctx, envID)
+	return p.publish(ctx, envID, false)
+}
+
+// publish publishes envID incrementally (only the items its outbox names)
+// or whole (every item; full, the first publish, a collapsed outbox, a
+// deleted environment, or a snapshot store that lost the environment).
+func (p *Publisher) publish(ctx context.Context, envID string, full bool) error {
+	var (
+		snap *codec.EnvSnapshot
+		e    *store.Env
+		err  error
+	)
+	if !full {
+		snap, e, err = p.st.ChangedItems(ctx, envID)
+		full = err == nil && (e.PublishedVersion == 0 || e.Deleted || hasSnapshotEntry(e.Outbox))
+	}
+	if full {
+		snap, e, err = p.st.Snapshot(ctx, envID)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	// Which entries can go: stop before the first whose write is in flight.
+	// Which entries can go: stop before the first whose write is in flight
+	// (incremental: or whose item was not read).
 	target, now := e.Version, time.Now().UnixMilli()
+	if !full {
+		target = min(target, snap.Version)
+	}
 	var send []int
 	for i := range e.Outbox {
 		en := &e.Outbox[i]
@@ -325,8 +355,11 @@ func (p *Publisher) PublishEnv(ctx context.Context, envID string) error {
 		st := landed(snap, e.Outbox[i+1:], en, now)
 		if st == pending {
 			target = en.EnvVersion - 1
-			if en.Stamp > 0 && ahead(snap, en.Stamp) {
-				return errNotReady // publishing now would let a later stamp overtake it
+			// A whole snapshot holds every item as it is now, so it must
+			// not hold one stamped after this change (an incremental write
+			// holds only the states of the entries before it).
+			if full && en.Stamp > 0 && ahead(snap, en.Stamp) {
+				return errNotReady
 			}
 			break
 		}
@@ -335,25 +368,36 @@ func (p *Publisher) PublishEnv(ctx context.Context, envID string) error {
 		}
 	}
 	snap.Version = target
-	if !e.Deleted {
-		if err := p.snap.WriteSnapshot(ctx, snap); err != nil {
-			return fmt.Errorf("cannot write snapshot of %s v%d: %w", envID, target, err)
-		}
-		p.mu.Lock()
-		p.stats.Snapshots++
-		p.mu.Unlock()
-	}
+	evs := make([]*codec.ChangeEvent, 0, len(send))
 	for _, i := range send {
 		en := &e.Outbox[i]
 		ev, err := event(snap, en, e.Outbox[i+1:])
 		if err != nil {
 			return err
 		}
-		if ev == nil {
-			continue
+		if ev != nil {
+			evs = append(evs, ev)
 		}
+	}
+	if !e.Deleted {
+		if full {
+			err = p.snap.WriteSnapshot(ctx, snap)
+		} else {
+			err = p.snap.WriteChanges(ctx, envID, target, evs)
+			if errors.Is(err, codec.ErrEnvMissing) {
+				return p.publish(ctx, envID, true)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("cannot write snapshot of %s v%d: %w", envID, target, err)
+		}
+		p.mu.Lock()
+		p.stats.Snapshots++
+		p.mu.Unlock()
+	}
+	for _, ev := range evs {
 		if err := p.prod.Produce(ctx, ev); err != nil {
-			return fmt.Errorf("cannot produce %s %s of %s v%d: %w", en.Kind, en.Op, envID, en.EnvVersion, err)
+			return fmt.Errorf("cannot produce %s %s of %s v%d: %w", ev.Kind, ev.Op, envID, ev.EnvVersion, err)
 		}
 		p.mu.Lock()
 		p.stats.Events++
@@ -372,6 +416,15 @@ func (p *Publisher) PublishEnv(ctx context.Context, envID string) error {
 		return errNotReady
 	}
 	return nil
+}
+
+func hasSnapshotEntry(out []store.OutboxEntry) bool {
+	for i := range out {
+		if out[i].Kind == codec.KindSnapshot {
+			return true
+		}
+	}
+	return false
 }
 
 type landing int

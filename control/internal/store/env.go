@@ -312,3 +312,49 @@ func (s *Store) LiveEnvIDs(ctx context.Context) ([]string, error) {
 	}
 	return ids, nil
 }
+
+// ChangedItems reads what an incremental publish needs: the environment,
+// then the flags and segments its outbox names (one read each, so the cost
+// is proportional to the pending changes, at most MaxOutbox), then the
+// environment again. The returned snapshot holds only those items (and the
+// secrets), and its Version is the first read's: only entries up to it had
+// their items read. The returned environment is the second read, whose
+// outbox includes every entry of the first, so an item written by a change
+// bumped in between is seen with that change's entry (see Snapshot).
+func (s *Store) ChangedItems(ctx context.Context, envID string) (*codec.EnvSnapshot, *Env, error) {
+	e, err := s.getEnvAny(ctx, envID)
+	if err != nil {
+		return nil, nil, err
+	}
+	snap := &codec.EnvSnapshot{EnvID: envID}
+	seen := map[string]bool{}
+	for _, en := range e.Outbox {
+		if (en.Kind != codec.KindFlag && en.Kind != codec.KindSegment) || seen[en.Kind+"/"+en.ID] {
+			continue
+		}
+		seen[en.Kind+"/"+en.ID] = true
+		if en.Kind == codec.KindFlag {
+			f, err := s.GetFlag(ctx, envID, en.ID)
+			switch {
+			case err == nil:
+				snap.Flags = append(snap.Flags, *f)
+			case !errors.Is(err, ErrNotFound):
+				return nil, nil, err
+			}
+			continue
+		}
+		sg, err := s.GetSegment(ctx, envID, en.ID)
+		switch {
+		case err == nil:
+			snap.Segments = append(snap.Segments, *sg)
+		case !errors.Is(err, ErrNotFound):
+			return nil, nil, err
+		}
+	}
+	first := e.Version
+	if e, err = s.getEnvAny(ctx, envID); err != nil {
+		return nil, nil, err
+	}
+	snap.Version, snap.Secrets = first, e.Secrets
+	return snap, e, nil
+}
