@@ -112,10 +112,13 @@ func TestFlagLifecycleIsPublished(t *testing.T) {
 		}
 		ops = append(ops, ev.Op+":"+strconv.FormatInt(pf.Version, 10)+":"+strconv.FormatBool(pf.IsArchived))
 	}
-	// Events carry the item's state at publish time, so the three writes
-	// before the first publish all show version 3; the archive is an upsert
-	// with IsArchived, the delete a tombstone carrying the last state.
-	want := "upsert:3:false upsert:3:false upsert:3:false upsert:4:true delete:5:true"
+	// Each event carries the item's state at its own change; the three
+	// writes before the first publish collapse into the last (version 3):
+	// the earlier two are superseded, and publishing version 3 in their
+	// place would let a later timestamp overtake changes between them. The
+	// archive is an upsert with IsArchived, the delete a tombstone carrying
+	// the last state.
+	want := "upsert:3:false upsert:4:true delete:5:true"
 	if strings.Join(ops, " ") != want {
 		t.Fatalf("events:\n got %s\nwant %s", strings.Join(ops, " "), want)
 	}

@@ -100,6 +100,10 @@ type Config struct {
 	// besides public addresses (default none: loopback, private, link-local,
 	// CGNAT, multicast and reserved addresses are refused).
 	WebhookAllow []netip.Prefix
+	// SnapshotCheck is how often every live environment's snapshot is
+	// checked for presence and rewritten if missing (Redis restarted empty);
+	// default 30 s.
+	SnapshotCheck time.Duration
 }
 
 func (c *Config) defaults() {
@@ -242,6 +246,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		s.closers = append(s.closers, k.Close)
 	}
 	s.pub = publish.New(s.st, s.snap, s.prod, s.log)
+	s.pub.CheckInterval = cfg.SnapshotCheck
 	if s.ins == nil && cfg.AnalyticsURL != "" {
 		s.ins = insights.New(cfg.AnalyticsURL)
 	}

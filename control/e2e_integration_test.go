@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,13 @@ import (
 // (black box: the control package does not import the edge).
 func startEdge(t *testing.T, l *live) string {
 	t.Helper()
+	addr, _ := runEdge(t, l, buildEdge(t))
+	return addr
+}
+
+// buildEdge builds edge/cmd/edge into a temporary directory.
+func buildEdge(t *testing.T) string {
+	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	repo := filepath.Join(filepath.Dir(file), "..")
 	bin := filepath.Join(t.TempDir(), "edge")
@@ -35,11 +43,18 @@ func startEdge(t *testing.T, l *live) string {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build edge: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// runEdge starts the edge binary bin against the live services; kill ends
+// the process at once (SIGKILL), as a crash would.
+func runEdge(t *testing.T, l *live, bin string) (addr string, kill func()) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
+	addr = ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(bin, "-addr", addr, "-redis", os.Getenv("SY_TEST_REDIS_ADDR"),
 		"-kafka", strings.Join(l.brokers, ","), "-topic-prefix", l.prefix)
@@ -57,7 +72,9 @@ func startEdge(t *testing.T, l *live) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var once sync.Once
+	kill = func() { once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) }
+	t.Cleanup(kill)
 	waitFor(t, "edge listening", time.Minute, func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
@@ -65,7 +82,7 @@ func startEdge(t *testing.T, l *live) string {
 		}
 		return err == nil
 	})
-	return addr
+	return addr, kill
 }
 
 // sdkConn is a minimal FeatBit server-SDK streaming connection.

@@ -61,15 +61,18 @@ func randName() string {
 	return hex.EncodeToString(b[:])
 }
 
-func newLive(t *testing.T) *live {
+func newLive(t *testing.T, mods ...func(*Config)) *live {
 	t.Helper()
 	mongoURI, redisAddr := need(t, "SY_TEST_MONGO_URI"), need(t, "SY_TEST_REDIS_ADDR")
 	brokers := strings.Split(need(t, "SY_TEST_KAFKA_BROKERS"), ",")
 	id := randName()
 	l := &live{t: t, brokers: brokers, prefix: "t" + id + "."}
-	s, err := New(Config{Addr: "127.0.0.1:0", MongoURI: mongoURI, MongoDB: "sy_control_" + id, RedisAddr: redisAddr,
-		KafkaBrokers: brokers, TopicPrefix: l.prefix, AdminPassword: "admin-password", WebhookAllow: loopback},
-		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	cfg := Config{Addr: "127.0.0.1:0", MongoURI: mongoURI, MongoDB: "sy_control_" + id, RedisAddr: redisAddr,
+		KafkaBrokers: brokers, TopicPrefix: l.prefix, AdminPassword: "admin-password", WebhookAllow: loopback}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	s, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,12 +201,12 @@ func (l *live) event(id string, version int64, op string) *codec.ChangeEvent {
 
 // snapshotFlag reads the Redis snapshot and returns the flag with the key.
 func (l *live) snapshotFlag(env, key string) *codec.Flag {
-	b, err := l.redis.Do(context.Background(), l.redis.B().Get().Key(publish.SnapshotKey(env)).Build()).AsBytes()
-	if err != nil {
+	fields, err := l.redis.Do(context.Background(), l.redis.B().Hgetall().Key(publish.SnapshotKey(env)).Build()).AsStrMap()
+	if err != nil || len(fields) == 0 {
 		return nil
 	}
-	var s codec.EnvSnapshot
-	if _, err := s.UnmarshalMsg(b); err != nil {
+	s, err := codec.EnvFromFields(env, fields)
+	if err != nil {
 		l.t.Fatalf("snapshot does not decode: %v", err)
 	}
 	for i := range s.Flags {

@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/gobwas/ws"
@@ -47,8 +48,10 @@ func TestBinaryProtocol(t *testing.T) {
 	if m.MessageType != "data-sync" || m.Data.EventType != "full" || len(m.Data.FeatureFlags) != len(env.Snapshot.Flags) || len(m.Data.Segments) != 1 {
 		t.Fatalf("binary full sync: %+v", m)
 	}
-	if m.Data.FeatureFlags[0].Key != env.Snapshot.Flags[0].Key || m.Data.FeatureFlags[0].UpdatedAt != env.Snapshot.Flags[0].UpdatedAt {
-		t.Fatalf("flag 0: %+v", m.Data.FeatureFlags[0])
+	// the edge holds items by id (the snapshot store keeps no order)
+	if i := slices.IndexFunc(m.Data.FeatureFlags, func(f codec.Flag) bool { return f.Key == env.Snapshot.Flags[0].Key }); i < 0 ||
+		m.Data.FeatureFlags[i].UpdatedAt != env.Snapshot.Flags[0].UpdatedAt {
+		t.Fatalf("flag %s missing or different: %+v", env.Snapshot.Flags[0].Key, m.Data.FeatureFlags)
 	}
 	sendMP(t, c, &codec.SyncMessage{MessageType: "Ping"})
 	if m := readMP(t, c); m.MessageType != "pong" {

@@ -66,16 +66,22 @@ func newCluster(t *testing.T) *cluster {
 	return c
 }
 
+// writeSnapshot writes s whole, as control does (the hash of
+// codec/envhash.go).
 func (c *cluster) writeSnapshot(s *codec.EnvSnapshot) {
-	b, err := s.MarshalMsg(nil)
+	kv, err := codec.AppendEnvFields(nil, s)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := c.redis.Do(ctx, c.redis.B().Set().Key("sy:snap:"+s.EnvID).Value(rueidis.BinaryString(b)).Build()).Error(); err != nil {
-		c.t.Fatalf("redis set: %v", err)
+	key := codec.EnvKey(s.EnvID)
+	for _, res := range c.redis.DoMulti(ctx, c.redis.B().Del().Key(key).Build(),
+		c.redis.B().Arbitrary("HSET").Keys(key).Args(kv...).Build()) {
+		if err := res.Error(); err != nil {
+			c.t.Fatalf("redis write %s: %v", key, err)
+		}
 	}
-	c.t.Cleanup(func() { c.redis.Do(context.Background(), c.redis.B().Del().Key("sy:snap:"+s.EnvID).Build()) })
+	c.t.Cleanup(func() { c.redis.Do(context.Background(), c.redis.B().Del().Key(key).Build()) })
 }
 
 // publishFlag does what control does: snapshot to Redis first, then the
@@ -307,4 +313,47 @@ func TestIntegrationNewPartitionIsConsumed(t *testing.T) {
 		t.Fatalf("patch from the new partition: %+v", p)
 	}
 	t.Logf("patch from the new partition after %v", time.Since(t0))
+}
+
+// TestIntegrationMissingSnapshotIsUnavailable: an environment whose
+// snapshot is missing from Redis (Redis restarted empty, or not published
+// yet) is "unavailable" — WebSocket close 1011 and HTTP 503, which SDKs
+// retry — never "unknown" (4003 / 401, which FeatBit SDKs give up on), and
+// it serves as soon as the snapshot is back, without a change. Only a
+// tombstone (sy:gone:{envId}, set by control when it deletes an
+// environment) makes a missing snapshot unknown.
+func TestIntegrationMissingSnapshotIsUnavailable(t *testing.T) {
+	cl := newCluster(t)
+	lost := edgetest.DemoSnapshot(secret.NewGUID())
+	gone := edgetest.DemoSnapshot(secret.NewGUID())
+	ctx := context.Background()
+	tomb := codec.TombstoneKey(gone.EnvID)
+	if err := cl.redis.Do(ctx, cl.redis.B().Set().Key(tomb).Value("1").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.redis.Do(context.Background(), cl.redis.B().Del().Key(tomb).Build()) })
+	s := cl.edge(t)
+	poll := "http://" + s.Addr() + "/api/public/sdk/server/latest-all"
+
+	c := edgetest.Dial(t, edgetest.StreamURL(s.Addr(), "server", lost.Secrets[0].Value))
+	if code, err := c.ExpectClose(wait); err != nil || code != 1011 {
+		t.Fatalf("missing snapshot: close %d %v, want 1011", code, err)
+	}
+	if code, body, _ := do(t, "GET", poll, lost.Secrets[0].Value, ""); code != 503 {
+		t.Fatalf("missing snapshot: polling %d %q, want 503", code, body)
+	}
+	c = edgetest.Dial(t, edgetest.StreamURL(s.Addr(), "server", gone.Secrets[0].Value))
+	if code, err := c.ExpectClose(wait); err != nil || code != 4003 {
+		t.Fatalf("deleted environment: close %d %v, want 4003", code, err)
+	}
+	if code, body, _ := do(t, "GET", poll, gone.Secrets[0].Value, ""); code != 401 {
+		t.Fatalf("deleted environment: polling %d %q, want 401", code, body)
+	}
+
+	cl.writeSnapshot(lost) // control rewrote it
+	c = edgetest.Dial(t, edgetest.StreamURL(s.Addr(), "server", lost.Secrets[0].Value))
+	_ = c.Send(`{"messageType":"data-sync","data":{"timestamp":0}}`)
+	if m := readServerSync(t, c); m.EventType != "full" || len(m.FeatureFlags) != len(lost.Flags) {
+		t.Fatalf("after the snapshot is back: %+v", m)
+	}
 }

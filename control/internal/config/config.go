@@ -50,6 +50,7 @@ var Knobs = []knob{
 	{"audit-retention", "SY_CONTROL_AUDIT_RETENTION", "0", "delete audit entries older than this, checked hourly (e.g. 8760h); 0 keeps them forever"},
 	{"invite-ttl", "SY_CONTROL_INVITE_TTL", "168h", "how long an invitation to an organization can be accepted"},
 	{"org-creation", "SY_CONTROL_ORG_CREATION", "admins", "who may create organizations: admins (instance administrators) or anyone"},
+	{"snapshot-check", "SY_CONTROL_SNAPSHOT_CHECK", "30s", "how often every live environment's snapshot is checked for presence in Redis and rewritten if missing (1s..1h)"},
 }
 
 // Load parses args (without the program name) over the environment.
@@ -160,6 +161,11 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 		return cfg, fmt.Errorf("webhook-allow: %w", err)
 	}
 	cfg.WebhookAllow = allow
+	sc, err := time.ParseDuration(get("snapshot-check"))
+	if err != nil || sc < time.Second || sc > time.Hour {
+		return cfg, fmt.Errorf("snapshot-check: want a duration from 1s to 1h, got %q", get("snapshot-check"))
+	}
+	cfg.SnapshotCheck = sc
 	if cfg.AdminPassword != "" && len(cfg.AdminPassword) < 8 {
 		return cfg, fmt.Errorf("admin-password: at least 8 characters")
 	}

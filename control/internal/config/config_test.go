@@ -25,13 +25,20 @@ func TestLoadPrecedence(t *testing.T) {
 	if cfg, err = Load(nil, func(k string) string { return env[k] }, io.Discard); err != nil || cfg.OrgCreation != "anyone" || cfg.InviteTTL != 48*time.Hour {
 		t.Fatalf("org creation %q, invite TTL %v: %v", cfg.OrgCreation, cfg.InviteTTL, err)
 	}
+	if cfg.SnapshotCheck != 30*time.Second {
+		t.Fatalf("snapshot check default %v", cfg.SnapshotCheck)
+	}
+	env["SY_CONTROL_SNAPSHOT_CHECK"] = "5s"
+	if cfg, err = Load(nil, func(k string) string { return env[k] }, io.Discard); err != nil || cfg.SnapshotCheck != 5*time.Second {
+		t.Fatalf("snapshot check: %v %v", cfg.SnapshotCheck, err)
+	}
 }
 
 func TestLoadRejects(t *testing.T) {
 	none := func(string) string { return "" }
 	for _, args := range [][]string{{"-max-body", "12"}, {"-session-ttl", "soon"}, {"-admin-password", "short"}, {"extra"}, {"-nope"},
 		{"-audit-retention", "forever"}, {"-audit-retention", "5m"}, {"-invite-ttl", "soon"}, {"-invite-ttl", "9000h"},
-		{"-org-creation", "everyone"}} {
+		{"-org-creation", "everyone"}, {"-snapshot-check", "0"}, {"-snapshot-check", "2h"}} {
 		if _, err := Load(args, none, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)
 		}

@@ -34,8 +34,25 @@ import (
 
 // SnapshotWriter stores the whole current state of an environment for edges
 // that load it (Redis in production, the in-process edge in `make run`).
+//
+// WriteSnapshot never replaces a newer snapshot with an older one.
+// DeleteSnapshot removes the snapshot of a deleted environment and leaves a
+// tombstone, so edges tell "deleted" (refuse the SDK) from "snapshot
+// missing" (unavailable: the SDK retries). Missing returns the ids, among
+// envIDs, that have no snapshot (the store lost its data): the publisher
+// writes them again.
+//
+// WriteChanges applies the change events of one publish (the items they
+// carry; deletions remove the item; secrets events replace the secrets) and
+// sets the version, atomically, only if the stored environment exists and is
+// older; codec.ErrEnvMissing when it does not exist (the publisher then
+// writes it whole). Its cost is proportional to the changes, not to the
+// environment.
 type SnapshotWriter interface {
 	WriteSnapshot(ctx context.Context, s *codec.EnvSnapshot) error
+	WriteChanges(ctx context.Context, envID string, version int64, evs []*codec.ChangeEvent) error
+	DeleteSnapshot(ctx context.Context, envID string) error
+	Missing(ctx context.Context, envIDs []string) ([]string, error)
 }
 
 // ChangeProducer delivers one change event to every edge (Kafka in
@@ -58,6 +75,11 @@ const (
 	// notReadyRetry is how soon an environment waiting for a write is
 	// tried again.
 	notReadyRetry = 50 * time.Millisecond
+	// DefaultCheckInterval is how often, by default, the snapshots of all
+	// live environments are checked for presence (CheckSnapshots).
+	DefaultCheckInterval = 30 * time.Second
+	// checkRetry is how soon a failed check is tried again.
+	checkRetry = 2 * time.Second
 )
 
 // errNotReady reports an environment whose next change is bumped but not
@@ -72,9 +94,14 @@ type Publisher struct {
 	log  *slog.Logger
 	kick chan struct{}
 
-	mu    sync.Mutex
-	retry map[string]retryState // env id → backoff
-	stats Stats
+	// CheckInterval is how often CheckSnapshots runs in Run (set before
+	// Run; 0 means DefaultCheckInterval).
+	CheckInterval time.Duration
+
+	mu        sync.Mutex
+	retry     map[string]retryState // env id → backoff
+	stats     Stats
+	nextCheck time.Time // Run: when CheckSnapshots is due
 }
 
 type retryState struct {
@@ -87,6 +114,8 @@ type Stats struct {
 	Snapshots int64
 	Events    int64
 	Failures  int64
+	// Repaired counts snapshots found missing and written again.
+	Repaired  int64
 	LastError string
 }
 
@@ -129,6 +158,23 @@ func (p *Publisher) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		p.Sweep(ctx)
+		p.mu.Lock()
+		due := !time.Now().Before(p.nextCheck)
+		p.mu.Unlock()
+		if due && ctx.Err() == nil {
+			next := time.Now().Add(p.checkInterval())
+			if _, err := p.CheckSnapshots(ctx); err != nil {
+				next = time.Now().Add(checkRetry)
+				if ctx.Err() == nil {
+					p.fail("", err)
+				}
+			}
+			p.mu.Lock()
+			if p.nextCheck.IsZero() || p.nextCheck.Before(next) {
+				p.nextCheck = next
+			}
+			p.mu.Unlock()
+		}
 		t.Reset(p.nextWake())
 		select {
 		case <-ctx.Done():
@@ -201,8 +247,53 @@ func (p *Publisher) Sweep(ctx context.Context) int {
 	return left
 }
 
+func (p *Publisher) checkInterval() time.Duration {
+	if p.CheckInterval > 0 {
+		return p.CheckInterval
+	}
+	return DefaultCheckInterval
+}
+
+// CheckSnapshots asks the SnapshotWriter which live environments have no
+// snapshot (Redis restarted empty, or lost keys) and publishes each of them
+// again, dirty or not. It returns how many it rewrote. Run calls it every
+// CheckInterval, and at the next pass after a failed publish.
+func (p *Publisher) CheckSnapshots(ctx context.Context) (int, error) {
+	ids, err := p.st.LiveEnvIDs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	missing, err := p.snap.Missing(ctx, ids)
+	if err != nil {
+		return 0, fmt.Errorf("cannot check snapshots: %w", err)
+	}
+	var errs []error
+	n := 0
+	for _, id := range missing {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		actx, cancel := context.WithTimeout(ctx, Attempt)
+		err := p.publish(actx, id, true)
+		cancel()
+		if err != nil && !errors.Is(err, errNotReady) {
+			errs = append(errs, fmt.Errorf("environment %s: %w", id, err))
+			continue
+		}
+		n++
+	}
+	if n > 0 {
+		p.mu.Lock()
+		p.stats.Repaired += int64(n)
+		p.mu.Unlock()
+		p.log.Warn("snapshots were missing and are written again", "count", n)
+	}
+	return n, errors.Join(errs...)
+}
+
 func (p *Publisher) fail(envID string, err error) {
 	p.mu.Lock()
+	p.nextCheck = time.Now() // a sink failed: it may have lost data
 	p.stats.Failures++
 	p.stats.LastError = err.Error()
 	p.mu.Unlock()
@@ -214,17 +305,48 @@ func (p *Publisher) fail(envID string, err error) {
 // duplicate deliveries are harmless. When a change is recorded but its write
 // has not landed yet, it publishes up to the change before it and returns
 // errNotReady.
+//
+// Timestamps: item timestamps increase with EnvVersion (store.Env.Stamp),
+// and an SDK that reconnects asks for the items stamped after the newest it
+// holds. So nothing stamped later than a change may reach an edge before
+// that change: an event carries the item's state at its own entry (an entry
+// whose item has moved on to a later entry's write is skipped, that entry
+// carries it), and a snapshot is not written while it holds an item stamped
+// after a change still in flight (errNotReady; the in-flight write lands in
+// milliseconds, or is presumed failed after LandWait).
 func (p *Publisher) PublishEnv(ctx context.Context, envID string) error {
-	snap, e, err := p.st.Snapshot(ctx, envID)
+	return p.publish(ctx, envID, false)
+}
+
+// publish publishes envID incrementally (only the items its outbox names)
+// or whole (every item; full, the first publish, a collapsed outbox, a
+// deleted environment, or a snapshot store that lost the environment).
+func (p *Publisher) publish(ctx context.Context, envID string, full bool) error {
+	var (
+		snap *codec.EnvSnapshot
+		e    *store.Env
+		err  error
+	)
+	if !full {
+		snap, e, err = p.st.ChangedItems(ctx, envID)
+		full = err == nil && (e.PublishedVersion == 0 || e.Deleted || hasSnapshotEntry(e.Outbox))
+	}
+	if full {
+		snap, e, err = p.st.Snapshot(ctx, envID)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	// Which entries can go: stop before the first whose write is in flight.
+	// Which entries can go: stop before the first whose write is in flight
+	// (incremental: or whose item was not read).
 	target, now := e.Version, time.Now().UnixMilli()
-	var send []*store.OutboxEntry
+	if !full {
+		target = min(target, snap.Version)
+	}
+	var send []int
 	for i := range e.Outbox {
 		en := &e.Outbox[i]
 		if en.EnvVersion > target {
@@ -233,37 +355,58 @@ func (p *Publisher) PublishEnv(ctx context.Context, envID string) error {
 		st := landed(snap, e.Outbox[i+1:], en, now)
 		if st == pending {
 			target = en.EnvVersion - 1
+			// A whole snapshot holds every item as it is now, so it must
+			// not hold one stamped after this change (an incremental write
+			// holds only the states of the entries before it).
+			if full && en.Stamp > 0 && ahead(snap, en.Stamp) {
+				return errNotReady
+			}
 			break
 		}
 		if st == ok {
-			send = append(send, en)
+			send = append(send, i)
 		}
 	}
 	snap.Version = target
+	evs := make([]*codec.ChangeEvent, 0, len(send))
+	for _, i := range send {
+		en := &e.Outbox[i]
+		ev, err := event(snap, en, e.Outbox[i+1:])
+		if err != nil {
+			return err
+		}
+		if ev != nil {
+			evs = append(evs, ev)
+		}
+	}
 	if !e.Deleted {
-		if err := p.snap.WriteSnapshot(ctx, snap); err != nil {
+		if full {
+			err = p.snap.WriteSnapshot(ctx, snap)
+		} else {
+			err = p.snap.WriteChanges(ctx, envID, target, evs)
+			if errors.Is(err, codec.ErrEnvMissing) {
+				return p.publish(ctx, envID, true)
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("cannot write snapshot of %s v%d: %w", envID, target, err)
 		}
 		p.mu.Lock()
 		p.stats.Snapshots++
 		p.mu.Unlock()
 	}
-	for _, en := range send {
-		ev, err := event(snap, en)
-		if err != nil {
-			return err
-		}
-		if ev == nil {
-			continue
-		}
+	for _, ev := range evs {
 		if err := p.prod.Produce(ctx, ev); err != nil {
-			return fmt.Errorf("cannot produce %s %s of %s v%d: %w", en.Kind, en.Op, envID, en.EnvVersion, err)
+			return fmt.Errorf("cannot produce %s %s of %s v%d: %w", ev.Kind, ev.Op, envID, ev.EnvVersion, err)
 		}
 		p.mu.Lock()
 		p.stats.Events++
 		p.mu.Unlock()
 	}
 	if e.Deleted && target == e.Version {
+		if err := p.snap.DeleteSnapshot(ctx, envID); err != nil {
+			return fmt.Errorf("cannot delete snapshot of %s: %w", envID, err)
+		}
 		return p.st.PurgeEnv(ctx, envID)
 	}
 	if err := p.st.MarkPublished(ctx, envID, target); err != nil {
@@ -273,6 +416,15 @@ func (p *Publisher) PublishEnv(ctx context.Context, envID string) error {
 		return errNotReady
 	}
 	return nil
+}
+
+func hasSnapshotEntry(out []store.OutboxEntry) bool {
+	for i := range out {
+		if out[i].Kind == codec.KindSnapshot {
+			return true
+		}
+	}
+	return false
 }
 
 type landing int
@@ -325,10 +477,42 @@ func landed(snap *codec.EnvSnapshot, later []store.OutboxEntry, en *store.Outbox
 	return pending
 }
 
+// ahead reports whether the snapshot holds an item stamped at or after
+// stamp.
+func ahead(snap *codec.EnvSnapshot, stamp int64) bool {
+	for i := range snap.Flags {
+		if snap.Flags[i].UpdatedAt >= stamp {
+			return true
+		}
+	}
+	for i := range snap.Segments {
+		if snap.Segments[i].UpdatedAt >= stamp {
+			return true
+		}
+	}
+	return false
+}
+
+// superseded reports whether an upsert entry's item was since written by a
+// later entry (its state is beyond en.ItemVersion and a later entry of the
+// same item follows, which will carry that state at its own place).
+func superseded(version int64, en *store.OutboxEntry, later []store.OutboxEntry) bool {
+	if version <= en.ItemVersion {
+		return false
+	}
+	for i := range later {
+		if later[i].Kind == en.Kind && later[i].ID == en.ID {
+			return true
+		}
+	}
+	return false
+}
+
 // event builds the change event of an outbox entry from the snapshot; nil
 // when the item no longer exists (it was deleted later, whose own entry
-// carries the tombstone, or its write never happened).
-func event(snap *codec.EnvSnapshot, en *store.OutboxEntry) (*codec.ChangeEvent, error) {
+// carries the tombstone, or its write never happened) or when a later entry
+// carries its state (superseded). later are the entries after en.
+func event(snap *codec.EnvSnapshot, en *store.OutboxEntry, later []store.OutboxEntry) (*codec.ChangeEvent, error) {
 	ev := &codec.ChangeEvent{EnvID: snap.EnvID, Kind: en.Kind, Op: en.Op, ID: en.ID,
 		EnvVersion: en.EnvVersion, At: en.At, AffectedFlags: en.AffectedFlags}
 	var err error
@@ -349,14 +533,14 @@ func event(snap *codec.EnvSnapshot, en *store.OutboxEntry) (*codec.ChangeEvent, 
 		}
 	case en.Kind == codec.KindFlag:
 		f := findFlag(snap, en.ID)
-		if f == nil {
+		if f == nil || superseded(f.Version, en, later) {
 			return nil, nil
 		}
 		ev.Version = f.Version
 		ev.Payload, err = f.MarshalMsg(nil)
 	case en.Kind == codec.KindSegment:
 		sg := findSegment(snap, en.ID)
-		if sg == nil {
+		if sg == nil || superseded(sg.Version, en, later) {
 			return nil, nil
 		}
 		ev.Version = sg.Version

@@ -10,65 +10,62 @@ import (
 	"github.com/switchyard/switchyard/codec"
 )
 
-// SnapshotKey returns the Redis key of an environment's snapshot.
-func SnapshotKey(envID string) string { return "sy:snap:" + envID }
+// SnapshotKey returns the Redis key of an environment's hash
+// (codec.EnvKey: one field per item, see codec/envhash.go).
+func SnapshotKey(envID string) string { return codec.EnvKey(envID) }
 
-// Redis is the production SnapshotWriter: SET sy:snap:{envId} <msgp>,
-// guarded so that an older snapshot never replaces a newer one (two control
-// replicas, or a slow attempt that finishes after a newer one): a Lua script
-// reads the stored snapshot's version from its first bytes (the msgp
-// encoding of codec.EnvSnapshot starts with envId, then version) and writes
-// only if the new version is not older. A stored value it cannot parse is
-// overwritten.
+// TombstoneKey returns the Redis key that marks a deleted environment: an
+// edge that finds no hash refuses SDKs (4003/401) only when it exists, and
+// answers "unavailable" (1011/503, SDKs retry) otherwise.
+func TombstoneKey(envID string) string { return codec.TombstoneKey(envID) }
+
+// Redis is the production SnapshotWriter. Each environment is one hash
+// sy:env:{envId} (codec/envhash.go): a change rewrites only the fields of the
+// items it touches and the version field "_v", in one Lua script (atomic);
+// a whole write replaces the hash. Both scripts compare decimal versions
+// (never parse msgp): an older write never replaces a newer one (two
+// control replicas, or a slow attempt finishing after a newer one), a change
+// is applied only to an existing hash (so a hash that exists is always
+// complete; a missing one makes the publisher write it whole), and nothing
+// is written for a deleted environment (sy:gone:{envId}).
 type Redis struct {
 	c rueidis.Client
 }
 
-// setIfNotOlder: KEYS[1] key, ARGV[1] value, ARGV[2] its version. Returns 1
-// when written, 0 when the stored snapshot is newer.
-var setIfNotOlder = rueidis.NewLuaScript(`
-local function str(s, p)
-  local b = s:byte(p)
-  if not b then return nil end
-  if b >= 0xa0 and b <= 0xbf then return p + 1, b - 0xa0 end
-  if b == 0xd9 then local l = s:byte(p + 1); if not l then return nil end; return p + 2, l end
-  if b == 0xda then local h, l = s:byte(p + 1, p + 2); if not l then return nil end; return p + 3, h * 256 + l end
-  return nil
+// writeEnv: KEYS[1] hash, KEYS[2] tombstone; ARGV[1] version, then
+// field/value pairs (including "_v"). 1 written, 0 skipped. A key of
+// another type (not written by us) is replaced.
+var writeEnv = rueidis.NewLuaScript(`
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then redis.call('DEL', KEYS[1]) end
+local cur = tonumber(redis.call('HGET', KEYS[1], '_v'))
+if cur and cur > tonumber(ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[1])
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+`)
+
+// applyChanges: KEYS[1] hash, KEYS[2] tombstone; ARGV[1] version, then
+// triples op ("u" set, "d" delete), field, value. 1 applied, 0 skipped
+// (older, or deleted), -1 no hash (write it whole).
+var applyChanges = rueidis.NewLuaScript(`
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return -1 end
+local cur = tonumber(redis.call('HGET', KEYS[1], '_v'))
+if not cur then return -1 end
+if cur >= tonumber(ARGV[1]) then return 0 end
+for i = 2, #ARGV, 3 do
+  if ARGV[i] == 'd' then redis.call('HDEL', KEYS[1], ARGV[i + 1])
+  else redis.call('HSET', KEYS[1], ARGV[i + 1], ARGV[i + 2]) end
 end
-local function int(s, p)
-  local b = s:byte(p)
-  if not b then return nil end
-  if b < 0x80 then return b end
-  local n = ({[0xcc]=1,[0xcd]=2,[0xce]=4,[0xcf]=8,[0xd0]=1,[0xd1]=2,[0xd2]=4,[0xd3]=8})[b]
-  if not n then return nil end
-  local v = 0
-  for i = 1, n do
-    local c = s:byte(p + i)
-    if not c then return nil end
-    if i == 1 and b >= 0xd0 and c >= 0x80 then return nil end
-    v = v * 256 + c
-  end
-  return v
-end
-local function version(s)
-  local b = s:byte(1)
-  if not b or b < 0x80 or b > 0x8f then return nil end
-  local p = 2
-  for _ = 1, 2 do
-    local q, l = str(s, p)
-    if not q then return nil end
-    local key = s:sub(q, q + l - 1)
-    p = q + l
-    if key == 'version' then return int(s, p) end
-    local r, m = str(s, p)
-    if not r then return nil end
-    p = r + m
-  end
-  return nil
-end
-local cur = version(redis.call('GETRANGE', KEYS[1], 0, 127))
-if cur and cur > tonumber(ARGV[2]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], '_v', ARGV[1])
+return 1
+`)
+
+// deleteEnv: KEYS[1] hash, KEYS[2] tombstone.
+var deleteEnv = rueidis.NewLuaScript(`
+redis.call('SET', KEYS[2], '1')
+redis.call('DEL', KEYS[1])
 return 1
 `)
 
@@ -84,18 +81,92 @@ func NewRedis(addr string) (*Redis, error) {
 	return &Redis{c: c}, nil
 }
 
-// WriteSnapshot implements SnapshotWriter.
+// WriteSnapshot implements SnapshotWriter: the whole hash at once.
 func (r *Redis) WriteSnapshot(ctx context.Context, s *codec.EnvSnapshot) error {
-	b, err := s.MarshalMsg(nil)
+	kv, err := codec.AppendEnvFields(make([]string, 0, 1+2*(2+len(s.Flags)+len(s.Segments))), s)
 	if err != nil {
 		return fmt.Errorf("BUG: cannot encode snapshot: %w", err)
 	}
-	res := setIfNotOlder.Exec(ctx, r.c, []string{SnapshotKey(s.EnvID)},
-		[]string{rueidis.BinaryString(b), strconv.FormatInt(s.Version, 10)})
-	if err := res.Error(); err != nil {
-		return fmt.Errorf("redis SET %s: %w", SnapshotKey(s.EnvID), err)
+	args := append([]string{strconv.FormatInt(s.Version, 10)}, kv...)
+	if err := writeEnv.Exec(ctx, r.c, []string{SnapshotKey(s.EnvID), TombstoneKey(s.EnvID)}, args).Error(); err != nil {
+		return fmt.Errorf("redis write %s: %w", SnapshotKey(s.EnvID), err)
 	}
 	return nil
+}
+
+// WriteChanges implements SnapshotWriter: only the fields of the changed
+// items, and the version. codec.ErrEnvMissing when the hash is missing.
+func (r *Redis) WriteChanges(ctx context.Context, envID string, version int64, evs []*codec.ChangeEvent) error {
+	args := make([]string, 1, 1+3*len(evs))
+	args[0] = strconv.FormatInt(version, 10)
+	for _, ev := range evs {
+		op, field, val := changeField(ev)
+		if field != "" {
+			args = append(args, op, field, rueidis.BinaryString(val))
+		}
+	}
+	n, err := applyChanges.Exec(ctx, r.c, []string{SnapshotKey(envID), TombstoneKey(envID)}, args).AsInt64()
+	if err != nil {
+		return fmt.Errorf("redis apply to %s: %w", SnapshotKey(envID), err)
+	}
+	if n < 0 {
+		return fmt.Errorf("%s: %w", SnapshotKey(envID), codec.ErrEnvMissing)
+	}
+	return nil
+}
+
+// changeField maps a change event to a hash operation: "u" (set) or "d"
+// (delete), the field, the value; field "" for events that change no item.
+func changeField(ev *codec.ChangeEvent) (op, field string, val []byte) {
+	switch ev.Kind {
+	case codec.KindFlag:
+		field = codec.FlagField(ev.ID)
+	case codec.KindSegment:
+		field = codec.SegmentField(ev.ID)
+	case codec.KindSecrets:
+		return "u", codec.FieldSecrets, ev.Payload
+	default:
+		return "", "", nil
+	}
+	if ev.Op == codec.OpDelete {
+		return "d", field, nil
+	}
+	return "u", field, ev.Payload
+}
+
+// DeleteSnapshot implements SnapshotWriter: tombstone, then no snapshot.
+func (r *Redis) DeleteSnapshot(ctx context.Context, envID string) error {
+	res := deleteEnv.Exec(ctx, r.c, []string{SnapshotKey(envID), TombstoneKey(envID)}, nil)
+	if err := res.Error(); err != nil {
+		return fmt.Errorf("redis delete %s: %w", SnapshotKey(envID), err)
+	}
+	return nil
+}
+
+// missingBatch bounds the EXISTS commands of one pipelined round trip.
+const missingBatch = 512
+
+// Missing implements SnapshotWriter with pipelined EXISTS commands.
+func (r *Redis) Missing(ctx context.Context, envIDs []string) ([]string, error) {
+	var out []string
+	cmds := make(rueidis.Commands, 0, min(len(envIDs), missingBatch))
+	for lo := 0; lo < len(envIDs); lo += missingBatch {
+		part := envIDs[lo:min(lo+missingBatch, len(envIDs))]
+		cmds = cmds[:0]
+		for _, id := range part {
+			cmds = append(cmds, r.c.B().Exists().Key(SnapshotKey(id)).Build())
+		}
+		for i, res := range r.c.DoMulti(ctx, cmds...) {
+			n, err := res.AsInt64()
+			if err != nil {
+				return nil, fmt.Errorf("redis EXISTS %s: %w", SnapshotKey(part[i]), err)
+			}
+			if n == 0 {
+				out = append(out, part[i])
+			}
+		}
+	}
+	return out, nil
 }
 
 // Close closes the client.

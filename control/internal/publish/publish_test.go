@@ -202,3 +202,140 @@ func TestCreateThenDeleteBeforePublish(t *testing.T) {
 		t.Fatalf("events %+v", evs)
 	}
 }
+
+func update(t *testing.T, st *store.Store, id string, enabled bool) *codec.Flag {
+	t.Helper()
+	f, err := st.GetFlag(context.Background(), "e", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.IsEnabled = enabled
+	if err := st.UpdateFlag(context.Background(), f, f.Version); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestEventsNeverOvertakeTimestamps: A, B, A changed before a publish. The
+// first A entry is superseded (its item moved on to the third change), so
+// the events are B then A, each with the state of its own change, and the
+// payloads' updatedAt increase in publish order: an SDK that got A and
+// reconnects asking for "newer than A's updatedAt" has B already.
+func TestEventsNeverOvertakeTimestamps(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	sink := NewMemory()
+	p := New(st, sink, sink, nil)
+	for _, id := range []string{"a", "b"} {
+		if err := st.CreateFlag(ctx, flag("e", id, id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.PublishEnv(ctx, "e"); err != nil {
+		t.Fatal(err)
+	}
+	n := len(sink.Events())
+	update(t, st, "a", true)
+	b := update(t, st, "b", true)
+	a := update(t, st, "a", false)
+	if err := p.PublishEnv(ctx, "e"); err != nil {
+		t.Fatal(err)
+	}
+	evs := sink.Events()[n:]
+	var got []codec.Flag
+	for _, ev := range evs {
+		var f codec.Flag
+		if _, err := f.UnmarshalMsg(ev.Payload); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, f)
+		if len(got) > 1 && f.UpdatedAt <= got[len(got)-2].UpdatedAt {
+			t.Fatalf("event %d (%s v%d) stamped %d after %d: a later stamp overtook", len(got)-1, f.ID, f.Version, f.UpdatedAt, got[len(got)-2].UpdatedAt)
+		}
+	}
+	if len(got) != 2 || got[0].ID != "b" || got[0].UpdatedAt != b.UpdatedAt || got[1].ID != "a" || got[1].Version != a.Version || got[1].IsEnabled {
+		t.Fatalf("events %+v", got)
+	}
+}
+
+// TestSnapshotWaitsWhileAheadOfInFlightChange: A's change is bumped (its
+// stamp given) but not written; B's later change lands. Writing the snapshot
+// now would hand an edge B's later stamp without A's change, so nothing is
+// written or produced until A lands.
+func TestSnapshotWaitsWhileAheadOfInFlightChange(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	sink := NewMemory()
+	p := New(st, sink, sink, nil)
+	for _, id := range []string{"a", "b"} {
+		if err := st.CreateFlag(ctx, flag("e", id, id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.PublishEnv(ctx, "e"); err != nil {
+		t.Fatal(err)
+	}
+	n := len(sink.Events())
+	if _, err := st.BumpEnv(ctx, "e", store.OutboxEntry{Kind: codec.KindFlag, Op: codec.OpUpsert, ID: "a", ItemVersion: 2}); err != nil {
+		t.Fatal(err)
+	}
+	update(t, st, "b", true)
+	if err := p.PublishEnv(ctx, "e"); !errors.Is(err, errNotReady) {
+		t.Fatalf("publish ahead of an in-flight change: %v", err)
+	}
+	if len(sink.Events()) != n {
+		t.Fatalf("events produced ahead of an in-flight change")
+	}
+	for _, f := range sink.Snapshot("e").Flags {
+		if f.ID == "b" && f.Version != 1 {
+			t.Fatalf("snapshot holds b v%d (stamped after a's change in flight)", f.Version)
+		}
+	}
+}
+
+// TestMissingSnapshotsAreRewritten: a snapshot store that lost its data
+// (Redis restarted empty) gets every live environment's snapshot again
+// without any change; a deleted environment leaves a tombstone and is not
+// rewritten.
+func TestMissingSnapshotsAreRewritten(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	for _, id := range []string{"e", "x"} {
+		if err := st.CreateEnv(ctx, &store.Env{ID: id, ProjectID: "p"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sink := NewMemory()
+	p := New(st, sink, sink, nil)
+	if err := st.CreateFlag(ctx, flag("e", "a", "a")); err != nil {
+		t.Fatal(err)
+	}
+	if left := p.Sweep(ctx); left != 0 {
+		t.Fatalf("left %d", left)
+	}
+	if err := st.DeleteEnv(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if left := p.Sweep(ctx); left != 0 {
+		t.Fatalf("left %d", left)
+	}
+	sink.Lose("e")
+	if n, err := p.CheckSnapshots(ctx); err != nil || n != 1 {
+		t.Fatalf("check: %d rewritten, %v", n, err)
+	}
+	if s := sink.Snapshot("e"); s == nil || len(s.Flags) != 1 {
+		t.Fatalf("snapshot not rewritten: %+v", s)
+	}
+	if sink.Snapshot("x") != nil {
+		t.Fatal("a deleted environment's snapshot was written again")
+	}
+	if n, err := p.CheckSnapshots(ctx); err != nil || n != 0 {
+		t.Fatalf("second check: %d rewritten, %v", n, err)
+	}
+}

@@ -128,7 +128,8 @@ func (s *Store) UpdateEnv(ctx context.Context, id, name, key, description string
 // finds the write never landed and, after LandWait, publishes the item's
 // current state, which is harmless, whereas the opposite order could leave a
 // stored change that nobody publishes. A write that fails after its bump
-// calls CancelEntry. It returns the environment after the bump.
+// calls CancelEntry. It returns the environment after the bump; the entries'
+// stamps are Stamps(e, len(entries)).
 func (s *Store) BumpEnv(ctx context.Context, envID string, entries ...OutboxEntry) (*Env, error) {
 	now := s.Now()
 	return s.modifyEnv(ctx, envID, func(e *Env) error {
@@ -140,13 +141,22 @@ func (s *Store) BumpEnv(ctx context.Context, envID string, entries ...OutboxEntr
 	})
 }
 
-// bump applies BumpEnv's change to e (inside modifyEnv).
+// bump applies BumpEnv's change to e (inside modifyEnv): each entry gets
+// the next EnvVersion and the next Stamp, strictly greater than every stamp
+// given before in the environment.
 func bump(e *Env, now int64, entries ...OutboxEntry) {
+	if e.Stamp == 0 { // environments from before stamps: start after the last change
+		e.Stamp = e.UpdatedAt
+	}
 	for _, en := range entries {
 		e.Version++
-		en.EnvVersion = e.Version
+		e.Stamp = max(now, e.Stamp+1)
+		en.EnvVersion, en.Stamp = e.Version, e.Stamp
 		if en.At == 0 {
 			en.At = now
+		}
+		if en.encode != nil {
+			en.Payload, en.encode = en.encode(en.Stamp), nil
 		}
 		e.Outbox = append(e.Outbox, en)
 	}
@@ -157,6 +167,16 @@ func bump(e *Env, now int64, entries ...OutboxEntry) {
 		e.Outbox = []OutboxEntry{{EnvVersion: e.Version, Kind: codec.KindSnapshot, Op: codec.OpUpsert, ID: e.ID, At: now}}
 	}
 	e.UpdatedAt = now
+}
+
+// Stamps returns the stamps BumpEnv gave its n entries, given the
+// environment it returned (consecutive, ending at e.Stamp).
+func Stamps(e *Env, n int) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = e.Stamp - int64(n-1-i)
+	}
+	return out
 }
 
 // CancelEntry removes the outbox entries of an environment bumped at
@@ -248,20 +268,22 @@ func (s *Store) PurgeEnv(ctx context.Context, envID string) error {
 	return s.b.Delete(ctx, CollEnvs, envID, -1)
 }
 
-// Snapshot reads the current state of an environment: secrets, all flags
-// (archived included) and segments. Version is the environment Version read
-// BEFORE the items, so a snapshot never claims a version newer than its
-// content.
+// Snapshot reads the current state of an environment: all flags (archived
+// included) and segments, THEN the environment (secrets, Version, outbox).
+// Every item write is bumped before it is written, so each item state read
+// has its outbox entry (or was published already): the publisher sees which
+// entries up to Version have landed in the items read, and which item states
+// are ahead of an entry still in flight (see publish.PublishEnv).
 func (s *Store) Snapshot(ctx context.Context, envID string) (*codec.EnvSnapshot, *Env, error) {
-	e, err := s.getEnvAny(ctx, envID)
-	if err != nil {
-		return nil, nil, err
-	}
 	flags, err := s.AllFlags(ctx, envID)
 	if err != nil {
 		return nil, nil, err
 	}
 	segs, err := s.AllSegments(ctx, envID)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := s.getEnvAny(ctx, envID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -273,5 +295,66 @@ func (s *Store) Snapshot(ctx context.Context, envID string) (*codec.EnvSnapshot,
 	for i, sg := range segs {
 		snap.Segments[i] = *sg
 	}
+	return snap, e, nil
+}
+
+// LiveEnvIDs returns the ids of every environment that is not deleted.
+func (s *Store) LiveEnvIDs(ctx context.Context) ([]string, error) {
+	es, _, err := findDocs[Env](ctx, s, CollEnvs, Query{})
+	if err != nil {
+		return nil, fmt.Errorf("cannot list environments: %w", err)
+	}
+	ids := make([]string, 0, len(es))
+	for _, e := range es {
+		if !e.Deleted {
+			ids = append(ids, e.ID)
+		}
+	}
+	return ids, nil
+}
+
+// ChangedItems reads what an incremental publish needs: the environment,
+// then the flags and segments its outbox names (one read each, so the cost
+// is proportional to the pending changes, at most MaxOutbox), then the
+// environment again. The returned snapshot holds only those items (and the
+// secrets), and its Version is the first read's: only entries up to it had
+// their items read. The returned environment is the second read, whose
+// outbox includes every entry of the first, so an item written by a change
+// bumped in between is seen with that change's entry (see Snapshot).
+func (s *Store) ChangedItems(ctx context.Context, envID string) (*codec.EnvSnapshot, *Env, error) {
+	e, err := s.getEnvAny(ctx, envID)
+	if err != nil {
+		return nil, nil, err
+	}
+	snap := &codec.EnvSnapshot{EnvID: envID}
+	seen := map[string]bool{}
+	for _, en := range e.Outbox {
+		if (en.Kind != codec.KindFlag && en.Kind != codec.KindSegment) || seen[en.Kind+"/"+en.ID] {
+			continue
+		}
+		seen[en.Kind+"/"+en.ID] = true
+		if en.Kind == codec.KindFlag {
+			f, err := s.GetFlag(ctx, envID, en.ID)
+			switch {
+			case err == nil:
+				snap.Flags = append(snap.Flags, *f)
+			case !errors.Is(err, ErrNotFound):
+				return nil, nil, err
+			}
+			continue
+		}
+		sg, err := s.GetSegment(ctx, envID, en.ID)
+		switch {
+		case err == nil:
+			snap.Segments = append(snap.Segments, *sg)
+		case !errors.Is(err, ErrNotFound):
+			return nil, nil, err
+		}
+	}
+	first := e.Version
+	if e, err = s.getEnvAny(ctx, envID); err != nil {
+		return nil, nil, err
+	}
+	snap.Version, snap.Secrets = first, e.Secrets
 	return snap, e, nil
 }

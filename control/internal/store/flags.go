@@ -53,12 +53,12 @@ func (s *Store) CreateFlag(ctx context.Context, f *codec.Flag) error {
 	} else if !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	now := s.Now()
-	f.Version, f.CreatedAt, f.UpdatedAt = 1, now, now
+	f.Version, f.CreatedAt = 1, s.Now()
 	e, err := s.BumpEnv(ctx, f.EnvID, OutboxEntry{Kind: codec.KindFlag, Op: codec.OpUpsert, ID: f.ID, ItemVersion: 1})
 	if err != nil {
 		return err
 	}
+	f.UpdatedAt = e.Stamp
 	if err := insertDoc(ctx, s, CollFlags, f.ID, 1, keyFields(f.EnvID, f.Key), f); err != nil {
 		s.CancelEntry(ctx, f.EnvID, e.Version)
 		return dupKey(err)
@@ -88,8 +88,8 @@ func (s *Store) GetFlagByKey(ctx context.Context, envID, key string) (*codec.Fla
 }
 
 // UpdateFlag replaces f if its stored version is expect (ErrConflict
-// otherwise); f.Version becomes expect+1 and UpdatedAt now. The key cannot
-// change.
+// otherwise); f.Version becomes expect+1 and UpdatedAt the stamp given by
+// the environment's bump (see Env.Stamp). The key cannot change.
 func (s *Store) UpdateFlag(ctx context.Context, f *codec.Flag, expect int64) error {
 	cur, err := s.GetFlag(ctx, f.EnvID, f.ID)
 	if err != nil {
@@ -99,11 +99,12 @@ func (s *Store) UpdateFlag(ctx context.Context, f *codec.Flag, expect int64) err
 		return staleVersion(cur.Version, expect)
 	}
 	f.Key, f.CreatedAt = cur.Key, cur.CreatedAt
-	f.Version, f.UpdatedAt = expect+1, s.Now()
+	f.Version = expect + 1
 	e, err := s.BumpEnv(ctx, f.EnvID, OutboxEntry{Kind: codec.KindFlag, Op: codec.OpUpsert, ID: f.ID, ItemVersion: f.Version})
 	if err != nil {
 		return err
 	}
+	f.UpdatedAt = e.Stamp
 	if err := replaceDoc(ctx, s, CollFlags, f.ID, f.Version, expect, keyFields(f.EnvID, f.Key), f); err != nil {
 		s.CancelEntry(ctx, f.EnvID, e.Version)
 		return err
@@ -131,8 +132,8 @@ func (s *Store) DeleteFlag(ctx context.Context, envID, id string, expect int64) 
 		return staleVersion(f.Version, expect)
 	}
 	f.Version++
-	f.UpdatedAt = s.Now()
-	e, err := s.BumpEnv(ctx, envID, OutboxEntry{Kind: codec.KindFlag, Op: codec.OpDelete, ID: id, Payload: msgpFlag(f), ItemVersion: f.Version})
+	e, err := s.BumpEnv(ctx, envID, OutboxEntry{Kind: codec.KindFlag, Op: codec.OpDelete, ID: id, ItemVersion: f.Version,
+		encode: func(stamp int64) []byte { f.UpdatedAt = stamp; return msgpFlag(f) }})
 	if err != nil {
 		return err
 	}
@@ -239,12 +240,12 @@ func (s *Store) CreateSegment(ctx context.Context, sg *codec.Segment) error {
 	if _, err := s.getSegmentByKey(ctx, sg.EnvID, segKey(sg)); err == nil {
 		return dupKey(ErrDuplicate)
 	}
-	now := s.Now()
-	sg.Version, sg.CreatedAt, sg.UpdatedAt = 1, now, now
+	sg.Version, sg.CreatedAt = 1, s.Now()
 	e, err := s.BumpEnv(ctx, sg.EnvID, OutboxEntry{Kind: codec.KindSegment, Op: codec.OpUpsert, ID: sg.ID, ItemVersion: 1})
 	if err != nil {
 		return err
 	}
+	sg.UpdatedAt = e.Stamp
 	if err := insertDoc(ctx, s, CollSegments, sg.ID, 1, keyFields(sg.EnvID, segKey(sg)), sg); err != nil {
 		s.CancelEntry(ctx, sg.EnvID, e.Version)
 		return dupKey(err)
@@ -319,7 +320,7 @@ func (s *Store) UpdateSegment(ctx context.Context, sg *codec.Segment, expect int
 		return err
 	}
 	sg.CreatedAt = cur.CreatedAt
-	sg.Version, sg.UpdatedAt = expect+1, s.Now()
+	sg.Version = expect + 1
 	ids := make([]string, len(users))
 	entries := []OutboxEntry{{Kind: codec.KindSegment, Op: codec.OpUpsert, ID: sg.ID, ItemVersion: sg.Version}}
 	for i, f := range users {
@@ -333,6 +334,8 @@ func (s *Store) UpdateSegment(ctx context.Context, sg *codec.Segment, expect int
 	if err != nil {
 		return err
 	}
+	stamps := Stamps(e, len(entries))
+	sg.UpdatedAt = stamps[0]
 	if err := replaceDoc(ctx, s, CollSegments, sg.ID, sg.Version, expect, keyFields(sg.EnvID, segKey(sg)), sg); err != nil {
 		vs := make([]int64, len(entries))
 		for i := range vs {
@@ -341,16 +344,17 @@ func (s *Store) UpdateSegment(ctx context.Context, sg *codec.Segment, expect int
 		s.CancelEntry(ctx, sg.EnvID, vs...)
 		return dupKey(err)
 	}
-	for _, f := range users {
-		if err := s.touchFlag(ctx, sg.EnvID, f.ID); err != nil {
+	for i, f := range users {
+		if err := s.touchFlag(ctx, sg.EnvID, f.ID, stamps[i+1]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// touchFlag increments a flag's version and UpdatedAt without other change.
-func (s *Store) touchFlag(ctx context.Context, envID, id string) error {
+// touchFlag increments a flag's version and sets UpdatedAt to the stamp of
+// its outbox entry, without other change.
+func (s *Store) touchFlag(ctx context.Context, envID, id string, stamp int64) error {
 	for range 50 {
 		f, err := s.GetFlag(ctx, envID, id)
 		if errors.Is(err, ErrNotFound) {
@@ -360,7 +364,7 @@ func (s *Store) touchFlag(ctx context.Context, envID, id string) error {
 			return err
 		}
 		expect := f.Version
-		f.Version, f.UpdatedAt = expect+1, s.Now()
+		f.Version, f.UpdatedAt = expect+1, max(stamp, f.UpdatedAt)
 		err = replaceDoc(ctx, s, CollFlags, f.ID, f.Version, expect, keyFields(envID, f.Key), f)
 		if !errors.Is(err, ErrConflict) {
 			return err
@@ -391,8 +395,8 @@ func (s *Store) DeleteSegment(ctx context.Context, envID, id string, expect int6
 		return Errorf(ErrConflict, "segment is used by flags %s", strings.Join(keys, ", "))
 	}
 	sg.Version++
-	sg.UpdatedAt = s.Now()
-	e, err := s.BumpEnv(ctx, envID, OutboxEntry{Kind: codec.KindSegment, Op: codec.OpDelete, ID: id, Payload: msgpSegment(sg), ItemVersion: sg.Version})
+	e, err := s.BumpEnv(ctx, envID, OutboxEntry{Kind: codec.KindSegment, Op: codec.OpDelete, ID: id, ItemVersion: sg.Version,
+		encode: func(stamp int64) []byte { sg.UpdatedAt = stamp; return msgpSegment(sg) }})
 	if err != nil {
 		return err
 	}

@@ -51,16 +51,23 @@ type Project struct {
 // deletion: the tombstone's version; the write landed when the item is
 // gone); 0 means nothing to wait for. Payload is set for deletions only (the
 // last state of the deleted item, msgp), since the item cannot be read back
-// later.
+// later. Stamp is the item's UpdatedAt at ItemVersion: assigned with
+// EnvVersion in the environment's compare-and-set, it increases with
+// EnvVersion (see Env.Stamp).
 type OutboxEntry struct {
 	EnvVersion    int64    `json:"envVersion"`
 	ItemVersion   int64    `json:"itemVersion,omitempty"`
+	Stamp         int64    `json:"stamp,omitempty"`
 	Kind          string   `json:"kind"`
 	Op            string   `json:"op"`
 	ID            string   `json:"id"`
 	At            int64    `json:"at"`
 	Payload       []byte   `json:"payload,omitempty"`
 	AffectedFlags []string `json:"affectedFlags,omitempty"`
+
+	// encode, when set, builds Payload from the stamp given in the bump
+	// (deletions: the tombstone carries its own UpdatedAt).
+	encode func(stamp int64) []byte
 }
 
 // Env is an environment with its SDK secrets and its publish state: Version
@@ -68,7 +75,11 @@ type OutboxEntry struct {
 // PublishedVersion is the Version whose snapshot and change events were
 // delivered; Outbox holds the changes not yet produced. Rev is the document's
 // compare-and-set revision (renames, publish bookkeeping), distinct from
-// Version.
+// Version. Stamp is the last item timestamp (UpdatedAt, Unix ms) given in the
+// environment: every bump gives each entry max(now, Stamp+1), so item
+// timestamps increase strictly in EnvVersion (publish) order even when the
+// clock goes back, and an SDK asking for "items newer than t" gets every
+// change published after the one stamped t.
 type Env struct {
 	ID               string            `json:"id"`
 	OrgID            string            `json:"orgId"`
@@ -79,6 +90,7 @@ type Env struct {
 	Secrets          []codec.EnvSecret `json:"secrets"`
 	Version          int64             `json:"version"`
 	PublishedVersion int64             `json:"publishedVersion"`
+	Stamp            int64             `json:"stamp,omitempty"`
 	Outbox           []OutboxEntry     `json:"outbox,omitempty"`
 	CreatedAt        int64             `json:"createdAt"`
 	UpdatedAt        int64             `json:"updatedAt"`

@@ -62,8 +62,13 @@ func NewRemote(cfg RemoteConfig) (*Remote, error) {
 	return &Remote{cfg: cfg, redis: rc}, nil
 }
 
-// SnapshotKey is the Redis key of an environment's snapshot.
-func SnapshotKey(envID string) string { return "sy:snap:" + envID }
+// SnapshotKey is the Redis key of an environment's hash (codec.EnvKey).
+func SnapshotKey(envID string) string { return codec.EnvKey(envID) }
+
+// TombstoneKey is the Redis key control sets when it deletes an
+// environment: without a hash, only a tombstone makes the environment
+// unknown (ErrNotFound); otherwise the snapshot is missing (ErrNoSnapshot).
+func TombstoneKey(envID string) string { return codec.TombstoneKey(envID) }
 
 func (r *Remote) client() (rueidis.Client, error) {
 	r.mu.Lock()
@@ -78,22 +83,34 @@ func (r *Remote) client() (rueidis.Client, error) {
 	return r.redis, nil
 }
 
-// Snapshot reads sy:snap:{envId}.
+// Snapshot reads the hash sy:env:{envId} (codec/envhash.go) and, in the
+// same round trip, whether sy:gone:{envId} exists, and assembles the
+// snapshot. No hash is ErrNotFound with the tombstone, ErrNoSnapshot without
+// (Redis lost its data, or control has not published the environment yet).
 func (r *Remote) Snapshot(ctx context.Context, envID string) (*codec.EnvSnapshot, error) {
 	rc, err := r.client()
 	if err != nil {
 		return nil, err
 	}
-	b, err := rc.Do(ctx, rc.B().Get().Key(SnapshotKey(envID)).Build()).AsBytes()
-	if rueidis.IsRedisNil(err) {
-		return nil, ErrNotFound
-	}
+	res := rc.DoMulti(ctx, rc.B().Hgetall().Key(SnapshotKey(envID)).Build(),
+		rc.B().Exists().Key(TombstoneKey(envID)).Build())
+	fields, err := res[0].AsStrMap()
 	if err != nil {
-		return nil, fmt.Errorf("source: redis get %s: %w", SnapshotKey(envID), err)
+		return nil, fmt.Errorf("source: redis hgetall %s: %w", SnapshotKey(envID), err)
 	}
-	s := new(codec.EnvSnapshot)
-	if _, err := s.UnmarshalMsg(b); err != nil {
-		return nil, fmt.Errorf("source: decode %s: %w", SnapshotKey(envID), err)
+	if len(fields) == 0 {
+		gone, err := res[1].AsInt64()
+		if err != nil {
+			return nil, fmt.Errorf("source: redis exists %s: %w", TombstoneKey(envID), err)
+		}
+		if gone == 1 {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("%w: %s", ErrNoSnapshot, SnapshotKey(envID))
+	}
+	s, err := codec.EnvFromFields(envID, fields)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
 	}
 	return s, nil
 }

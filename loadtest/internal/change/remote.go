@@ -63,14 +63,19 @@ func (r *Remote) ensureTopic(ctx context.Context) error {
 	return nil
 }
 
-// WriteSnapshot stores s under sy:snap:{envId}.
+// WriteSnapshot stores s whole as control does: the hash sy:env:{envId}
+// (codec.EnvKey; one field per item, see codec/envhash.go).
 func (r *Remote) WriteSnapshot(ctx context.Context, s *codec.EnvSnapshot) error {
-	b, err := s.MarshalMsg(nil)
+	kv, err := codec.AppendEnvFields(nil, s)
 	if err != nil {
 		return err
 	}
-	if err := r.rds.Do(ctx, r.rds.B().Set().Key("sy:snap:"+s.EnvID).Value(rueidis.BinaryString(b)).Build()).Error(); err != nil {
-		return fmt.Errorf("redis set sy:snap:%s: %w", s.EnvID, err)
+	key := codec.EnvKey(s.EnvID)
+	for _, res := range r.rds.DoMulti(ctx, r.rds.B().Del().Key(key).Build(),
+		r.rds.B().Arbitrary("HSET").Keys(key).Args(kv...).Build()) {
+		if err := res.Error(); err != nil {
+			return fmt.Errorf("redis write %s: %w", key, err)
+		}
 	}
 	return nil
 }

@@ -31,6 +31,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("Flags", func(t *testing.T) { testFlags(t, store.New(open(t))) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, store.New(open(t))) })
 	t.Run("Segments", func(t *testing.T) { testSegments(t, store.New(open(t))) })
+	t.Run("Stamps", func(t *testing.T) { testStamps(t, store.New(open(t))) })
 	t.Run("EndUsers", func(t *testing.T) { testEndUsers(t, store.New(open(t))) })
 	t.Run("AuditRetention", func(t *testing.T) { testAuditRetention(t, store.New(open(t))) })
 	t.Run("LoginAttempts", func(t *testing.T) { testLoginAttempts(t, store.New(open(t))) })
@@ -602,6 +603,67 @@ func testSessionsOfUser(t *testing.T, s *store.Store) {
 	for id, want := range map[string]bool{"s1": false, "s2": true, "s3": false, "s4": true} {
 		if _, err := s.GetSession(ctx, id); (err == nil) != want {
 			t.Errorf("session %s alive = %v, want %v", id, err == nil, want)
+		}
+	}
+}
+
+// testStamps: item timestamps (UpdatedAt) are given in the environment's
+// compare-and-set, so they increase strictly with the environment version
+// — with 8 writers at once and with the clock going back — and every outbox
+// entry carries the stamp its item was written with.
+func testStamps(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	newEnv(t, s, "e1")
+	const writers, rounds = 8, 4
+	for w := range writers {
+		must(t, s.CreateFlag(ctx, boolFlag("e1", fmt.Sprintf("f%d", w), fmt.Sprintf("k%d", w))))
+	}
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixMilli())
+	s.Now = func() int64 { return clock.Add(-1000) } // every reading is a second earlier
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			for r := range rounds {
+				f, err := s.GetFlag(ctx, "e1", fmt.Sprintf("f%d", w))
+				if err != nil {
+					errs <- err
+					return
+				}
+				f.IsEnabled = r%2 == 0
+				if err := s.UpdateFlag(ctx, f, f.Version); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	e, err := s.GetEnv(ctx, "e1")
+	must(t, err)
+	if len(e.Outbox) != writers*(rounds+1) {
+		t.Fatalf("%d outbox entries, want %d", len(e.Outbox), writers*(rounds+1))
+	}
+	last := map[string]store.OutboxEntry{}
+	for i, en := range e.Outbox {
+		if i > 0 && en.Stamp <= e.Outbox[i-1].Stamp {
+			t.Fatalf("entry v%d stamped %d after v%d stamped %d", en.EnvVersion, en.Stamp, e.Outbox[i-1].EnvVersion, e.Outbox[i-1].Stamp)
+		}
+		last[en.ID] = en
+	}
+	if e.Stamp != e.Outbox[len(e.Outbox)-1].Stamp {
+		t.Fatalf("env stamp %d, last entry %d", e.Stamp, e.Outbox[len(e.Outbox)-1].Stamp)
+	}
+	for id, en := range last {
+		f, err := s.GetFlag(ctx, "e1", id)
+		must(t, err)
+		if f.Version != en.ItemVersion || f.UpdatedAt != en.Stamp {
+			t.Fatalf("flag %s v%d updatedAt %d; its last entry: v%d stamp %d", id, f.Version, f.UpdatedAt, en.ItemVersion, en.Stamp)
 		}
 	}
 }
