@@ -428,8 +428,8 @@ func TestChartVariants(t *testing.T) {
 				}
 			}},
 		"scaled, no PDB, pinned tag": {map[string]any{
-			"image": map[string]any{"repository": "registry.example.com/sy", "tag": "1.2.3"},
-			"edge":  map[string]any{"replicas": 5, "pdb": map[string]any{"enabled": false}, "env": map[string]any{"SY_EDGE_IDLE_TIMEOUT": "2m"}},
+			"image":   map[string]any{"repository": "registry.example.com/sy", "tag": "1.2.3"},
+			"edge":    map[string]any{"replicas": 5, "pdb": map[string]any{"enabled": false}, "env": map[string]any{"SY_EDGE_IDLE_TIMEOUT": "2m"}},
 			"control": map[string]any{"replicas": 2}},
 			func(t *testing.T, o *objects) {
 				edge := o.deployment(t, "edge")
