@@ -1,7 +1,9 @@
 package control
 
 import (
+	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/switchyard/switchyard/codec"
@@ -74,6 +76,31 @@ func FuzzFlagUpdate(f *testing.F) {
 			if after.Version != cur.Version {
 				t.Fatalf("refused update (%d) changed the flag", r.Code)
 			}
+		}
+	})
+}
+
+// FuzzAcceptInvitation feeds arbitrary bodies, with and without a session,
+// to the public accept route: never a 5xx, never a new member.
+func FuzzAcceptInvitation(f *testing.F) {
+	for _, s := range []string{`{"token":"syi_x","password":"password1"}`, `{"token":"","name":"n"}`, `{"token":1}`,
+		`{"token":"syi_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","password":"` + strings.Repeat("p", 80) + `"}`, `[]`, `null`, `{}`} {
+		f.Add([]byte(s), false)
+	}
+	h := newHarness(f)
+	org := h.info.OrgID
+	f.Fuzz(func(t *testing.T, body []byte, session bool) {
+		h.t = t
+		tok := ""
+		if session {
+			tok = h.admin
+		}
+		r := h.do(tok, "POST", "/api/v1/auth/invitations/accept", body)
+		if r.Code >= 500 || r.Code == 200 {
+			t.Fatalf("status %d for %q: %s", r.Code, body, r.Body)
+		}
+		if ms, err := h.s.st.ListMembers(context.Background(), org); err != nil || len(ms) != 1 {
+			t.Fatalf("members after %q: %d %v", body, len(ms), err)
 		}
 	})
 }

@@ -323,7 +323,8 @@ func TestSecurityInvitationSingleUse(t *testing.T) {
 	if h.memberRole(org, "one@corp.example") != "editor" {
 		t.Fatal("the editor took the admin invitation of another email")
 	}
-	// Garbage tokens.
+	// Garbage tokens, and a body over the public route's 4 KiB.
+	h.must(413, "", "POST", acceptURL, `{"token":"`+strings.Repeat("a", 5000)+`"}`)
 	h.must(400, "", "POST", acceptURL, map[string]string{"token": "syt_" + val[4:], "password": "whatever-pw"})
 	h.must(400, "", "POST", acceptURL, map[string]string{"token": "", "password": "whatever-pw"})
 }

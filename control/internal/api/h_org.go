@@ -436,13 +436,19 @@ func (a *API) setMember(c *call) (any, error) {
 	if store.RoleRank(m.Role) > store.RoleRank(c.role) {
 		return nil, store.Errorf(store.ErrForbidden, "cannot change a member whose role (%s) is above yours (%s)", m.Role, c.role)
 	}
-	if m.Role == store.RoleOwner && req.Role != store.RoleOwner {
+	demote := m.Role == store.RoleOwner && req.Role != store.RoleOwner
+	if demote {
 		if err := a.keepAnOwner(c, "demote"); err != nil {
 			return nil, err
 		}
 	}
 	if _, err := a.st.PutMember(c.ctx, c.orgID, u.ID, req.Role); err != nil {
 		return nil, err
+	}
+	if demote {
+		if err := a.ownerLeft(c, u.ID, "demote"); err != nil {
+			return nil, err
+		}
 	}
 	return &MemberView{UserID: u.ID, Email: u.Email, Name: u.Name, Role: req.Role}, nil
 }
@@ -466,6 +472,28 @@ func (a *API) keepAnOwner(c *call, verb string) error {
 	return nil
 }
 
+// ownerLeft runs after an owner was demoted or removed: if no owner is left
+// (another control instance took the last other owner away at the same
+// time; ownerMu covers only this process), userID gets the owner role back
+// and the change is refused (409). Each write is followed by its own
+// recount, so of two racing changes the later one always sees both and
+// undoes itself.
+func (a *API) ownerLeft(c *call, userID, verb string) error {
+	ms, err := a.st.ListMembers(c.ctx, c.orgID)
+	if err != nil {
+		return err
+	}
+	for _, x := range ms {
+		if x.Role == store.RoleOwner {
+			return nil
+		}
+	}
+	if _, err := a.st.PutMember(c.ctx, c.orgID, userID, store.RoleOwner); err != nil {
+		return fmt.Errorf("cannot restore the last owner %s of organization %s: %w", userID, c.orgID, err)
+	}
+	return store.Errorf(store.ErrConflict, "cannot %s the last owner: another owner was changed at the same time", verb)
+}
+
 func validEmail(email string) error {
 	if len(email) < 3 || len(email) > 254 || strings.Count(email, "@") != 1 || strings.HasPrefix(email, "@") || strings.HasSuffix(email, "@") ||
 		strings.ContainsAny(email, " \t\r\n<>\"") {
@@ -484,12 +512,16 @@ func (a *API) removeMember(c *call) (any, error) {
 	if store.RoleRank(m.Role) > store.RoleRank(c.role) {
 		return nil, store.Errorf(store.ErrForbidden, "cannot remove a member whose role (%s) is above yours (%s)", m.Role, c.role)
 	}
-	if m.Role == store.RoleOwner {
-		if err := a.keepAnOwner(c, "remove"); err != nil {
-			return nil, err
-		}
+	if m.Role != store.RoleOwner {
+		return nil, a.st.DeleteMember(c.ctx, c.orgID, m.UserID)
 	}
-	return nil, a.st.DeleteMember(c.ctx, c.orgID, m.UserID)
+	if err := a.keepAnOwner(c, "remove"); err != nil {
+		return nil, err
+	}
+	if err := a.st.DeleteMember(c.ctx, c.orgID, m.UserID); err != nil {
+		return nil, err
+	}
+	return nil, a.ownerLeft(c, m.UserID, "remove")
 }
 
 func (a *API) listTokens(c *call) (any, error) {

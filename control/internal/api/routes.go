@@ -32,7 +32,7 @@ func (a *API) coreRoutes() []Route {
 		{Method: "POST", Path: p + "/auth/logout", Tag: "auth", Summary: "End the current session", Scope: User, h: a.logout},
 		{Method: "GET", Path: p + "/auth/me", Tag: "auth", Summary: "The caller: user and memberships, or access token", Scope: User, Resp: MeResponse{}, h: a.me},
 		{Method: "PUT", Path: p + "/auth/password", Tag: "auth", Summary: "Change the caller's password (throttled like login); ends the user's other sessions", Scope: User, Body: PasswordRequest{}, h: a.changePassword},
-		{Method: "POST", Path: p + "/auth/invitations/accept", Tag: "auth", Summary: "Accept an invitation: with a session the logged-in user joins; without one a new account is created with the password (the answer does not tell whether the email had an account)", Scope: Public, Body: AcceptRequest{}, Resp: AcceptResponse{}, h: a.acceptInvitation},
+		{Method: "POST", Path: p + "/auth/invitations/accept", Tag: "auth", Summary: "Accept an invitation: with a session the logged-in user joins; without one a new account is created with the password (the answer does not tell whether the email had an account)", Scope: Public, MaxBody: maxAcceptBody, Body: AcceptRequest{}, Resp: AcceptResponse{}, h: a.acceptInvitation},
 
 		// organizations, members, tokens
 		{Method: "GET", Path: p + "/orgs", Tag: "orgs", Summary: "Organizations the caller belongs to", Scope: User, Resp: List[store.Org]{}, h: a.listOrgs},
