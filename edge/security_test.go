@@ -321,7 +321,7 @@ func TestSecuritySlowBodyFlood(t *testing.T) {
 	}
 	const slow = 2000
 	busyBefore := 0
-	ports(t, edge.Config{RequestTimeout: 2 * time.Second}, func(t *testing.T, e *edgetest.Edge, env *edgetest.DemoEnv, addr string) {
+	ports(t, edge.Config{RequestTimeout: 2 * time.Second, MaxUnfinished: 128, AddrRate: 1000}, func(t *testing.T, e *edgetest.Edge, env *edgetest.DemoEnv, addr string) {
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		var dials, refused atomic.Int64

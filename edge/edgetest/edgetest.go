@@ -24,7 +24,9 @@ type Edge struct {
 }
 
 // Run starts an edge with cfg (Addr defaults to 127.0.0.1:0) and stops it
-// at the end of the test.
+// at the end of the test. The per-address, per-secret and per-environment
+// rate limits and the per-address cap of unfinished requests are off unless
+// cfg sets them (tests of those limits set them).
 func Run(t testing.TB, cfg ...edge.Config) *Edge {
 	t.Helper()
 	var c edge.Config
@@ -33,6 +35,21 @@ func Run(t testing.TB, cfg ...edge.Config) *Edge {
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:0"
+	}
+	// Every test client shares an address (loopback) and a test's secret
+	// serves all its clients, so the per-address and per-secret limits are
+	// off unless cfg sets them (0 = the production default would apply).
+	if c.AddrRate == 0 {
+		c.AddrRate = -1
+	}
+	if c.SecretRate == 0 {
+		c.SecretRate = -1
+	}
+	if c.EndUserRate == 0 {
+		c.EndUserRate = -1
+	}
+	if c.MaxUnfinished == 0 {
+		c.MaxUnfinished = -1
 	}
 	src := edge.NewLocalSource()
 	sk := &Sink{}
