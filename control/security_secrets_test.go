@@ -116,7 +116,9 @@ func TestSecurityNoSecretLeaves(t *testing.T) {
 	h.must(201, h.admin, "POST", "/api/v1/orgs/"+o.ID+"/tokens", map[string]any{"name": "ci", "role": "editor"}).decode(t, &at)
 	keep("access token", at.Token)
 	h.must(200, at.Token, "GET", "/api/v1/envs/"+e.ID+"/flags", nil)
-	h.must(201, h.admin, "POST", "/api/v1/orgs/"+o.ID+"/members", map[string]any{"email": "bob@example.com", "name": "Bob", "password": "bob-password-123", "role": "viewer"})
+	inv := h.invite(h.admin, o.ID, "bob@example.com", "viewer")
+	keep("invitation token", inv)
+	h.must(200, "", "POST", "/api/v1/auth/invitations/accept", map[string]string{"token": inv, "password": "bob-password-123", "name": "Bob"})
 	keep("member password", "bob-password-123")
 	keep("member session", h.login("bob@example.com", "bob-password-123"))
 	if r := h.do("", "POST", "/api/v1/auth/login", map[string]string{"email": "bob@example.com", "password": "wrong-password-x"}); r.Code != 401 {
@@ -129,7 +131,7 @@ func TestSecurityNoSecretLeaves(t *testing.T) {
 	// The stored forms of the secrets must not leave either.
 	ctx := context.Background()
 	for name, v := range secrets {
-		if strings.HasPrefix(v, auth.KindSession) || strings.HasPrefix(v, auth.KindAccess) || strings.HasPrefix(v, "syr_") {
+		if strings.HasPrefix(v, auth.KindSession) || strings.HasPrefix(v, auth.KindAccess) || strings.HasPrefix(v, "syr_") || strings.HasPrefix(v, "syi_") {
 			secrets[name+" (hash)"] = auth.Hash(v)
 		}
 	}
