@@ -20,6 +20,9 @@ build: ## build every binary into ./bin
 test: check fuzz-smoke deploy-check services-up ## checks, fuzz smoke, deploy artifacts, unit and integration tests on real local services
 	bash ops/test.sh
 
+test-security: services-up ## the security regression suite alone: every TestSecurity* attack test, on the real services
+	source ops/services/env.sh && $(GO) test -count=1 -tags integration -run '^TestSecurity' ./...
+
 test-unit: ## unit tests only (no services)
 	$(GO) test -count=1 ./...
 
@@ -48,4 +51,4 @@ services-up: ## install (if missing) and start Redis, Kafka, the MongoDB-wire se
 services-down: ## stop exactly what services-up started (by pid file)
 	bash ops/services/down.sh
 
-.PHONY: help run build test test-unit bench fuzz-smoke ui generate check deploy-check services-up services-down
+.PHONY: help run build test test-security test-unit bench fuzz-smoke ui generate check deploy-check services-up services-down
