@@ -85,8 +85,12 @@ func TestSecurityClientSecretCannotReadServerData(t *testing.T) {
 			t.Fatalf("track with the client secret: %d %q", code, body)
 		}
 	})
-	e := edgetest.Run(t)
+	e := edgetest.Run(t, edge.Config{HTTPAddr: "127.0.0.1:0"})
 	env := e.Env(t)
+	// the HTTP-only port serves no streaming at all
+	if _, err := edgetest.DialErr(edgetest.StreamURL(e.Server.HTTPAddr(), "server", env.ClientSecret)); err == nil {
+		t.Fatal("WebSocket upgrade accepted on the HTTP-only port")
+	}
 	for _, c := range []struct{ typ, secret string }{{"server", env.ClientSecret}, {"client", env.ServerSecret}} {
 		cl := edgetest.Dial(t, edgetest.StreamURL(e.Addr, c.typ, c.secret))
 		_ = cl.Send(`{"messageType":"data-sync","data":{"timestamp":0}}`)
