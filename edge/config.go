@@ -98,7 +98,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.IntVar(&c.MaxBodyBytes, "max-body-bytes", num("MAX_BODY_BYTES", "65536"), "largest HTTP request body except track: OFREP, client polling (else 413)")
 	fs.IntVar(&c.MaxTrackBytes, "max-track-bytes", num("MAX_TRACK_BYTES", "1048576"), "largest track request body (else 413)")
 	fs.IntVar(&c.MaxUnfinished, "max-unfinished", num("MAX_UNFINISHED", "128"), "per client address: connections in a handshake or a still-arriving HTTP request (-1: no cap)")
-	fs.Float64Var(&c.AddrRate, "addr-rate", flt("ADDR_RATE", "1000"), "public HTTP requests per second per client address (-1: off)")
+	fs.Float64Var(&c.AddrRate, "addr-rate", flt("ADDR_RATE", "1000"), "public HTTP requests and WebSocket upgrades per second per client address (-1: off)")
 	fs.IntVar(&c.AddrBurst, "addr-burst", num("ADDR_BURST", "2000"), "burst of -addr-rate")
 	fs.Float64Var(&c.SecretRate, "secret-rate", flt("SECRET_RATE", "20000"), "public HTTP requests per second per SDK secret (-1: off)")
 	fs.IntVar(&c.SecretBurst, "secret-burst", num("SECRET_BURST", "40000"), "burst of -secret-rate")

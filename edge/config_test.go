@@ -45,3 +45,34 @@ func TestParseConfig(t *testing.T) {
 		t.Fatal("bad duration accepted")
 	}
 }
+
+// TestParseConfigLimits: the limits' defaults, their variables and flags,
+// "off" as -1, and rates below 1/s refused (Retry-After is one second).
+func TestParseConfigLimits(t *testing.T) {
+	none := func(string) string { return "" }
+	c, err := edge.ParseConfig("edge", nil, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RequestTimeout != 10*time.Second || c.MaxHeaderBytes != 8<<10 || c.MaxBodyBytes != 64<<10 || c.MaxTrackBytes != 1<<20 ||
+		c.MaxUnfinished != 128 || c.AddrRate != 1000 || c.AddrBurst != 2000 || c.SecretRate != 20000 || c.SecretBurst != 40000 ||
+		c.MaxTrackUsers != 100 || c.EndUserRate != 1000 || c.EndUserBurst != 10000 {
+		t.Fatalf("defaults %+v", c)
+	}
+	env := map[string]string{"SY_EDGE_ADDR_RATE": "-1", "SY_EDGE_MAX_UNFINISHED": "-1", "SY_EDGE_REQUEST_TIMEOUT": "3s", "SY_EDGE_MAX_BODY_BYTES": "1024"}
+	c, err = edge.ParseConfig("edge", []string{"-secret-rate", "50", "-max-track-users", "7"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AddrRate != -1 || c.MaxUnfinished != -1 || c.RequestTimeout != 3*time.Second || c.MaxBodyBytes != 1024 || c.SecretRate != 50 || c.MaxTrackUsers != 7 {
+		t.Fatalf("set %+v", c)
+	}
+	if _, err := edge.ParseConfig("edge", []string{"-addr-rate", "0.5"}, none); err == nil {
+		t.Fatal("a rate below 1/s accepted")
+	}
+	if _, err := edge.ParseConfig("edge", nil, func(k string) string {
+		return map[string]string{"SY_EDGE_SECRET_RATE": "lots"}[k]
+	}); err == nil {
+		t.Fatal("a non-numeric rate accepted")
+	}
+}

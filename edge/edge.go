@@ -89,8 +89,8 @@ type Config struct {
 	// still arriving; beyond it new connections are closed on accept and
 	// slow requests end their connection [128; -1: no cap].
 	MaxUnfinished int
-	// AddrRate and AddrBurst rate-limit /api/public and /ofrep requests per
-	// client address (requests/s, bucket size); SecretRate and SecretBurst
+	// AddrRate and AddrBurst rate-limit /api/public and /ofrep requests and
+	// WebSocket upgrades per client address (requests/s, bucket size); SecretRate and SecretBurst
 	// per SDK secret. A refusal is 429 with Retry-After: 1. Rate 0 takes
 	// the default, a negative rate disables the limit; a zero burst is
 	// twice the rate [1000/s and 2000; 20000/s and 40000].
@@ -320,6 +320,10 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 			IdleTimeout:  cfg.HTTPIdleTimeout,
 		}
 	}
+	var admit func(wsconn.AddrKey) bool // WebSocket upgrades share the address's bucket
+	if byAddr.Enabled() {
+		admit = func(k wsconn.AddrKey) bool { return byAddr.Allow(k, 1) }
+	}
 	s.ws = wsconn.New(wsconn.Config{
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		IdleTimeout:      cfg.IdleTimeout,
@@ -331,6 +335,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		MaxHeaderBytes:   cfg.MaxHeaderBytes,
 		RequestTimeout:   cfg.RequestTimeout,
 		MaxUnfinished:    cfg.MaxUnfinished,
+		Admit:            admit,
 		Protocols:        []string{hub.Protocol},
 		ReusePort:        cfg.ReusePort,
 	}, s.hub, func(c net.Conn) error { return s.http.ServeConn(c) }, s.m)

@@ -85,8 +85,12 @@ func TestSecurityClientSecretCannotReadServerData(t *testing.T) {
 			t.Fatalf("track with the client secret: %d %q", code, body)
 		}
 	})
-	e := edgetest.Run(t)
+	e := edgetest.Run(t, edge.Config{HTTPAddr: "127.0.0.1:0"})
 	env := e.Env(t)
+	// the HTTP-only port serves no streaming at all
+	if _, err := edgetest.DialErr(edgetest.StreamURL(e.Server.HTTPAddr(), "server", env.ClientSecret)); err == nil {
+		t.Fatal("WebSocket upgrade accepted on the HTTP-only port")
+	}
 	for _, c := range []struct{ typ, secret string }{{"server", env.ClientSecret}, {"client", env.ServerSecret}} {
 		cl := edgetest.Dial(t, edgetest.StreamURL(e.Addr, c.typ, c.secret))
 		_ = cl.Send(`{"messageType":"data-sync","data":{"timestamp":0}}`)
@@ -133,8 +137,8 @@ func TestSecurityInvalidUTF8ClosesWith1007(t *testing.T) {
 }
 
 // TestSecurityRateLimitPerAddress: one address sends more public requests
-// than its bucket holds and gets 429 with Retry-After; another address is
-// served meanwhile.
+// (or WebSocket upgrades) than its bucket holds and gets 429 with
+// Retry-After; another address is served meanwhile.
 func TestSecurityRateLimitPerAddress(t *testing.T) {
 	ports(t, edge.Config{AddrRate: 1, AddrBurst: 3}, func(t *testing.T, e *edgetest.Edge, env *edgetest.DemoEnv, addr string) {
 		url := "http://" + addr + "/ofrep/v1/evaluate/flags"
@@ -163,6 +167,41 @@ func TestSecurityRateLimitPerAddress(t *testing.T) {
 			t.Fatalf("another address: %d %q", code, body)
 		}
 	})
+	// WebSocket upgrades take from the same bucket (the streaming port)
+	e := edgetest.Run(t, edge.Config{AddrRate: 1, AddrBurst: 3})
+	codes := map[int]int{}
+	for i := 0; i < 10; i++ {
+		codes[upgrade(t, e.Addr, "127.0.0.7")]++
+	}
+	if codes[101] == 0 || codes[429] == 0 || codes[101]+codes[429] != 10 {
+		t.Fatalf("10 upgrades within a burst of 3 at 1/s: %v", codes)
+	}
+	if code := upgrade(t, e.Addr, "127.0.0.8"); code != 101 {
+		t.Fatalf("upgrade from another address: %d", code)
+	}
+}
+
+// upgrade sends a WebSocket upgrade request from src and returns the status.
+func upgrade(t *testing.T, addr, src string) int {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: wait}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(wait))
+	fmt.Fprintf(nc, "GET /streaming?type=server&token=x HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == 429 && resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("429 without Retry-After: %v", resp.Header)
+	}
+	return resp.StatusCode
 }
 
 // TestSecurityRateLimitPerSecret: requests with one secret from many

@@ -54,7 +54,7 @@ type parser struct {
 const maxDepth = 64
 
 // maxKeptEsc is the largest escape scratch a pooled Context keeps.
-const maxKeptEsc = 64 << 10
+const maxKeptEsc = 128 << 10 // room for a body at the default 64 KiB cap
 
 // Parse reads {"context":{…}} (other members are ignored). It returns an
 // empty code on success, else an OFREP error code and a message.

@@ -24,7 +24,9 @@
 // did not complete within HandshakeTimeout, frames that did not complete
 // within FrameTimeout, open connections that sent nothing for IdleTimeout
 // (SDKs ping every 10–18 s), closing handshakes not answered within
-// CloseTimeout, and plain HTTP connections idle for HTTPIdleTimeout. netpoll
+// CloseTimeout, plain HTTP connections idle for HTTPIdleTimeout, and plain
+// HTTP requests not complete RequestTimeout after their first byte (a
+// request that arrives in one read is never tracked; see httpConn). netpoll
 // read deadlines are not used: each would attach a timer to the connection
 // for good. The sweeper ticks every quarter of the shortest of the first
 // three (20 ms to 1 s). Each tick it checks the pending set — connections in
@@ -36,6 +38,15 @@
 // connections cost ~67,000 visits a second instead of four million.
 // Activity stamps read the sweeper's clock (refreshed each tick), not the
 // system clock.
+//
+// Per-address cap: a connection holds one of its address's MaxUnfinished
+// slots (AddrKey: an IPv4 address or an IPv6 /64) from accept until its
+// request header is complete, and an HTTP request that does not arrive in
+// one read holds one until it is handled; a connection over the cap is
+// closed at accept, a slow request over it ends its connection. An address
+// holding its quota of slow requests so cannot exhaust the process's file
+// descriptors. LimitListener applies the same cap to a plain net.Listener.
+// A text message that is not UTF-8 closes the connection with 1007.
 //
 // Closing: CloseWith sends a close frame and waits for the peer's (RFC 6455
 // 7.1.1) before closing TCP; a close frame from the peer is echoed and the

@@ -202,6 +202,12 @@ func (s *Server) handshake(c *Conn) bool {
 		return false
 	}
 
+	if s.cfg.Admit != nil && !s.cfg.Admit(KeyOf(nc.RemoteAddr())) {
+		s.metrics.Error("rate_limit_addr")
+		_, _ = nc.Write([]byte("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"))
+		nc.Close()
+		return false
+	}
 	var uri []byte
 	u := ws.Upgrader{
 		OnRequest: func(b []byte) error {

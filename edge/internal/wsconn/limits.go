@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -168,52 +169,58 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			_ = c.Close()
 			continue
 		}
-		return &limitConn{Conn: c, t: reqTrack{u: l.u, key: k, started: true, counted: true}}, nil
+		lc := &limitConn{Conn: c, u: l.u, key: k, started: true}
+		lc.held.Store(true)
+		return lc, nil
 	}
 }
 
+// limitConn is a connection of a LimitListener. Read and RequestDone run on
+// the serving goroutine; Close may also come from another one (fasthttp's
+// Shutdown closes idle connections), so the slot is held in an atomic that
+// exactly one of them releases.
 type limitConn struct {
 	net.Conn
-	mu     sync.Mutex // Close may come from another goroutine (fasthttp's Shutdown)
-	t      reqTrack
-	closed bool
+	u       *unfinished
+	key     AddrKey
+	started bool        // bytes of the current request were read (serving goroutine)
+	held    atomic.Bool // holds a slot of key
+	closed  atomic.Bool
 }
 
 func (c *limitConn) Read(p []byte) (int, error) {
-	c.mu.Lock()
-	closed := c.closed
-	ok := true
-	if !closed {
-		ok, _ = c.t.slow()
-	}
-	c.mu.Unlock()
-	if closed {
-		return 0, net.ErrClosed
-	}
-	if !ok {
-		return 0, errAddressBusy
+	if c.started && !c.held.Load() { // a request that did not arrive in one read
+		if !c.u.acquire(c.key) {
+			return 0, errAddressBusy
+		}
+		c.held.Store(true)
+		if c.closed.Load() { // Close ran meanwhile and may have missed the slot
+			c.release()
+			return 0, net.ErrClosed
+		}
 	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
-		c.mu.Lock()
-		c.t.started = true
-		c.mu.Unlock()
+		c.started = true
 	}
 	return n, err
 }
 
+func (c *limitConn) release() {
+	if c.held.CompareAndSwap(true, false) {
+		c.u.release(c.key)
+	}
+}
+
 // RequestDone implements RequestDoner.
 func (c *limitConn) RequestDone() {
-	c.mu.Lock()
-	c.t.done()
-	c.mu.Unlock()
+	c.started = false
+	c.release()
 }
 
 func (c *limitConn) Close() error {
-	c.mu.Lock()
-	c.t.done()
-	c.closed = true
-	c.mu.Unlock()
+	c.closed.Store(true)
+	c.release()
 	return c.Conn.Close()
 }
 

@@ -28,7 +28,10 @@ type Config struct {
 	// handshake or in an HTTP request that did not arrive in one read;
 	// beyond it new connections are closed at accept and slow requests
 	// end their connection [128; negative: no cap]
-	MaxUnfinished   int
+	MaxUnfinished int
+	// Admit, when set, is asked before an upgrade is accepted (a rate limit
+	// per address); false answers 429 with Retry-After: 1 and closes
+	Admit           func(AddrKey) bool
 	MaxMessageBytes int      // frame or reassembled message limit, else close 1009 [64 KiB]
 	MaxHeaderBytes  int      // HTTP request header limit [8 KiB]
 	Path            string   // WebSocket path; upgrades elsewhere get 404 ["/streaming"]
