@@ -76,6 +76,7 @@ type API struct {
 	wf     *workflow // audit log, webhooks, triggers, schedules (workflow.go)
 
 	authLim, ipLim *keyedLimiter // ratelimit.go
+	codeRefs       chan struct{} // readers of stored code references (h_coderefs.go)
 }
 
 // New returns the API over a store; pub may be nil.
@@ -94,8 +95,9 @@ func New(st *store.Store, pub Notifier, cfg Config) *API {
 	}
 	cfg.rateDefaults()
 	a := &API{st: st, pub: pub, lim: auth.DefaultThrottle(), cfg: cfg,
-		authLim: newKeyedLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitKeys),
-		ipLim:   newKeyedLimiter(cfg.PublicRateLimit, cfg.PublicRateBurst, cfg.RateLimitKeys)}
+		authLim:  newKeyedLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitKeys),
+		ipLim:    newKeyedLimiter(cfg.PublicRateLimit, cfg.PublicRateBurst, cfg.RateLimitKeys),
+		codeRefs: make(chan struct{}, codeRefReaders)}
 	a.wf = newWorkflow(a)
 	a.routes = append(a.table(), a.workflowRoutes()...)
 	return a
