@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -256,5 +257,42 @@ func TestSecurityRateLimitPerCredentialAndAddress(t *testing.T) {
 	h.s.Handler().ServeHTTP(w, req)
 	if w.Code != 200 {
 		t.Fatalf("login from another address: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestUploadReadDeadlineExtended: a code-reference upload whose body takes
+// longer than ReadTimeout still succeeds (it gets UploadTimeout), while the
+// same pause in a login body gets the connection cut.
+func TestUploadReadDeadlineExtended(t *testing.T) {
+	h := newHarnessWith(t, func(c *Config) { c.ReadTimeout, c.UploadTimeout = time.Second, time.Minute })
+	if err := h.s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slow := func(path, token, first, rest string) (int, error) {
+		c, err := net.Dial("tcp", h.s.Addr())
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+			path, token, len(first)+len(rest), first)
+		time.Sleep(1500 * time.Millisecond) // past ReadTimeout
+		if _, err := io.WriteString(c, rest); err != nil {
+			return 0, err
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	code, err := slow("/api/v1/projects/"+h.info.ProjectID+"/code-refs", h.admin, `{"repository":"acme/web",`, `"branch":"main","references":[]}`)
+	if err != nil || code != 200 {
+		t.Fatalf("slow upload: %d %v", code, err)
+	}
+	code, err = slow("/api/v1/auth/login", "", `{"email":"admin@switchyard.local",`, `"password":"admin-password"}`)
+	if err == nil && code == 200 {
+		t.Fatalf("slow login body was read past ReadTimeout")
 	}
 }
