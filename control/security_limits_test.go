@@ -300,3 +300,24 @@ func TestUploadReadDeadlineExtended(t *testing.T) {
 		t.Fatalf("slow login body was read past ReadTimeout")
 	}
 }
+
+// TestSecurityHugeHeadersRefused: 200 KiB of headers are refused with 431
+// before any handler runs.
+func TestSecurityHugeHeadersRefused(t *testing.T) {
+	h := newHarness(t)
+	if err := h.s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "http://"+h.s.Addr()+"/healthz", nil)
+	for i := range 200 {
+		req.Header.Set(fmt.Sprintf("X-Pad-%d", i), strings.Repeat("a", 1024))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+}
