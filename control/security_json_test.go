@@ -28,3 +28,23 @@ func TestSecurityDuplicateKeysAndNULNamesRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestSecurityRequestListsCapped: lists whose entries each cost a store
+// read or write are capped: a webhook filtering on 5,000 environment ids
+// and a copy of 5,000 flag keys are refused with 400 naming the list,
+// before any lookup.
+func TestSecurityRequestListsCapped(t *testing.T) {
+	h := newHarness(t)
+	many := make([]string, 5000)
+	for i := range many {
+		many[i] = "x"
+	}
+	r := h.do(h.admin, "POST", "/api/v1/orgs/"+h.info.OrgID+"/webhooks", map[string]any{"name": "x", "url": "https://hooks.example.com/", "events": []string{"*"}, "envIds": many})
+	if code, field := r.errField(t); r.Code != 400 || code != "invalid" || field != "envIds" {
+		t.Fatalf("webhook envIds: %d %s", r.Code, r.Body)
+	}
+	r = h.do(h.admin, "POST", "/api/v1/envs/"+h.env("dev")+"/copy-flags", map[string]any{"targetEnvId": h.env("prod"), "keys": many})
+	if code, field := r.errField(t); r.Code != 400 || code != "invalid" || field != "keys" {
+		t.Fatalf("copy-flags keys: %d %s", r.Code, r.Body)
+	}
+}

@@ -45,7 +45,7 @@ func TestSecurityWebhookStoredInternalURLNotReached(t *testing.T) {
 	}
 	var dl store.Delivery
 	h.must(200, h.admin, "POST", "/api/v1/orgs/"+h.info.OrgID+"/webhooks/internal/test", nil).decode(t, &dl)
-	if len(dl.Attempts) != 1 || dl.Attempts[0].Status != 0 || !strings.Contains(dl.Attempts[0].Error, "not allowed") {
+	if len(dl.Attempts) != 1 || dl.Attempts[0].Status != 0 || !strings.Contains(dl.Attempts[0].Error, "refused") {
 		t.Fatalf("delivery %+v", dl)
 	}
 	if n := len(rc.received()); n != 0 {

@@ -94,6 +94,7 @@ type API struct {
 	ownerMu sync.Mutex
 
 	authLim, ipLim *keyedLimiter // ratelimit.go
+	codeRefs       chan struct{} // readers of stored code references (h_coderefs.go)
 }
 
 // New returns the API over a store; pub may be nil.
@@ -118,8 +119,9 @@ func New(st *store.Store, pub Notifier, cfg Config) *API {
 	}
 	cfg.rateDefaults()
 	a := &API{st: st, pub: pub, lim: auth.DefaultThrottle(), cfg: cfg,
-		authLim: newKeyedLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitKeys),
-		ipLim:   newKeyedLimiter(cfg.PublicRateLimit, cfg.PublicRateBurst, cfg.RateLimitKeys)}
+		authLim:  newKeyedLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitKeys),
+		ipLim:    newKeyedLimiter(cfg.PublicRateLimit, cfg.PublicRateBurst, cfg.RateLimitKeys),
+		codeRefs: make(chan struct{}, codeRefReaders)}
 	a.wf = newWorkflow(a)
 	a.routes = append(a.table(), a.workflowRoutes()...)
 	return a

@@ -14,7 +14,8 @@ import (
 // at least writeRole for DELETE and readRole for anything else (analytics'
 // POST routes are queries with a body).
 // Paths that name no environment are refused with 404, so nothing behind the
-// guard is reachable without an environment check.
+// guard is reachable without an environment check. The API's rate limits
+// apply (ratelimit.go).
 func (a *API) GuardEnv(h http.Handler, readRole, writeRole string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		envID := envInPath(r.URL.Path)
@@ -24,6 +25,13 @@ func (a *API) GuardEnv(h http.Handler, readRole, writeRole string) http.Handler 
 		}
 		p, err := a.authenticate(r.Context(), r)
 		if err != nil {
+			if lerr := a.limitAddr(r); lerr != nil {
+				err = lerr
+			}
+			writeError(w, a.cfg.Log, err)
+			return
+		}
+		if err := a.limitPrincipal(p); err != nil {
 			writeError(w, a.cfg.Log, err)
 			return
 		}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,13 +21,30 @@ type Insights interface {
 	DeleteUser(ctx context.Context, envID, userKey string) error
 }
 
-// Code-reference limits.
+// Code-reference limits: per upload (one repository branch) at most
+// maxCodeRefs references holding at most maxCodeRefBytes of text, at most
+// maxCodeRefBranches branches per project, and at most codeRefReaders
+// requests reading stored sets at once (each holds one set in memory).
 const (
-	maxCodeRefs      = 200_000
-	maxCodeRefBody   = 64 << 20
-	maxContextLines  = 21
-	defaultStaleDays = 30
+	maxCodeRefs        = 200_000
+	maxCodeRefBody     = 64 << 20
+	maxCodeRefBytes    = 16 << 20
+	maxCodeRefBranches = 100
+	maxContextLines    = 21
+	codeRefReaders     = 2
+	defaultStaleDays   = 30
 )
+
+// codeRefSem admits at most codeRefReaders readers of stored sets at once
+// (the API's codeRefs semaphore); release with the returned function.
+func (a *API) codeRefSem(ctx context.Context) (func(), error) {
+	select {
+	case a.codeRefs <- struct{}{}:
+		return func() { <-a.codeRefs }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
 
 // CodeRefUpload is the body of a code-reference upload (the coderefs
 // command's output).
@@ -140,11 +158,14 @@ func (a *API) uploadCodeRefs(c *call) (any, error) {
 	if len(up.References) > maxCodeRefs {
 		return nil, store.Invalid("references", "at most %d references per upload, got %d", maxCodeRefs, len(up.References))
 	}
+	size := 0
 	for i := range up.References {
 		r := &up.References[i]
 		switch {
 		case r.FlagKey == "" || len(r.FlagKey) > 200:
 			return nil, store.Invalid(fieldAt("references", i, "flagKey"), "must be 1 to 200 characters")
+		case len(r.Token) > 200:
+			return nil, store.Invalid(fieldAt("references", i, "token"), "at most 200 characters")
 		case r.File == "" || len(r.File) > 1000:
 			return nil, store.Invalid(fieldAt("references", i, "file"), "must be 1 to 1000 characters")
 		case r.Line < 1:
@@ -152,11 +173,27 @@ func (a *API) uploadCodeRefs(c *call) (any, error) {
 		case len(r.Context) > maxContextLines:
 			return nil, store.Invalid(fieldAt("references", i, "context"), "at most %d lines", maxContextLines)
 		}
+		size += len(r.FlagKey) + len(r.Token) + len(r.File)
 		for j, l := range r.Context {
 			if len(l) > 2000 {
 				r.Context[j] = l[:2000]
 			}
+			size += len(r.Context[j])
 		}
+		if size > maxCodeRefBytes {
+			return nil, store.Invalid(fieldAt("references", i, "context"), "the references of one upload may hold at most %d MiB of text (keys, files, context lines); scan with fewer context lines", maxCodeRefBytes>>20)
+		}
+	}
+	if _, err := a.st.GetCodeRefSet(c.ctx, store.CodeRefSetID(c.project.ID, up.Repository, up.Branch)); errors.Is(err, store.ErrNotFound) {
+		n, err := a.st.CountCodeRefSets(c.ctx, c.project.ID)
+		if err != nil {
+			return nil, err
+		}
+		if n >= maxCodeRefBranches {
+			return nil, store.Invalid("branch", "the project already has references of %d repository branches, the most it keeps; delete one first (DELETE …/code-refs/repositories)", n)
+		}
+	} else if err != nil {
+		return nil, err
 	}
 	set := &store.CodeRefSet{
 		OrgID: c.orgID, ProjectID: c.project.ID, Repository: up.Repository, Branch: up.Branch, Commit: up.Commit,
@@ -182,6 +219,9 @@ func summarize(s *store.CodeRefSet) *CodeRefSummary {
 		UploadedAt: s.UploadedAt, Files: s.Files, References: len(s.References), Flags: len(flags)}
 }
 
+// listCodeRefs pages through the matching references without holding more
+// than one stored set: a first pass counts the matches of each set, a second
+// reads only the sets the page falls in.
 func (a *API) listCodeRefs(c *call) (any, error) {
 	q := c.r.URL.Query()
 	offset, err := c.queryInt("offset", 0, 1<<30)
@@ -192,38 +232,95 @@ func (a *API) listCodeRefs(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	sets, err := a.st.ListCodeRefs(c.ctx, c.project.ID)
+	release, err := a.codeRefSem(c.ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	key, repo, branch := q.Get("flagKey"), q.Get("repository"), q.Get("branch")
-	var out []CodeRefView
-	for _, s := range sets {
+	match := func(r *store.CodeRef) bool { return key == "" || r.FlagKey == key }
+	type part struct {
+		id, repo, branch string
+		n                int
+	}
+	var parts []part
+	err = a.st.EachCodeRefSet(c.ctx, c.project.ID, func(s *store.CodeRefSet) error {
 		if (repo != "" && s.Repository != repo) || (branch != "" && s.Branch != branch) {
-			continue
+			return nil
 		}
-		for _, r := range s.References {
-			if key == "" || r.FlagKey == key {
-				out = append(out, CodeRefView{Repository: s.Repository, Branch: s.Branch, Commit: s.Commit, CodeRef: r})
+		n := 0
+		for i := range s.References {
+			if match(&s.References[i]) {
+				n++
 			}
 		}
+		if n > 0 {
+			parts = append(parts, part{s.ID, s.Repository, s.Branch, n})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	total := len(out)
-	if offset > total {
-		offset = total
+	sort.Slice(parts, func(i, j int) bool {
+		if parts[i].repo != parts[j].repo {
+			return parts[i].repo < parts[j].repo
+		}
+		return parts[i].branch < parts[j].branch
+	})
+	total, pos := 0, 0
+	for _, p := range parts {
+		total += p.n
 	}
-	return list(out[offset:min(total, offset+limit)], total), nil
+	out := []CodeRefView{}
+	for _, p := range parts {
+		if pos+p.n <= offset {
+			pos += p.n
+			continue
+		}
+		if len(out) >= limit {
+			break
+		}
+		s, err := a.st.GetCodeRefSet(c.ctx, p.id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		for i := range s.References {
+			if !match(&s.References[i]) {
+				continue
+			}
+			if pos >= offset && len(out) < limit {
+				out = append(out, CodeRefView{Repository: s.Repository, Branch: s.Branch, Commit: s.Commit, CodeRef: s.References[i]})
+			}
+			pos++
+		}
+	}
+	return list(out, total), nil
 }
 
 func (a *API) listCodeRefRepos(c *call) (any, error) {
-	sets, err := a.st.ListCodeRefs(c.ctx, c.project.ID)
+	release, err := a.codeRefSem(c.ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]CodeRefSummary, 0, len(sets))
-	for _, s := range sets {
+	defer release()
+	out := []CodeRefSummary{}
+	err = a.st.EachCodeRefSet(c.ctx, c.project.ID, func(s *store.CodeRefSet) error {
 		out = append(out, *summarize(s))
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Repository != out[j].Repository {
+			return out[i].Repository < out[j].Repository
+		}
+		return out[i].Branch < out[j].Branch
+	})
 	return list(out, len(out)), nil
 }
 
@@ -244,21 +341,28 @@ func (a *API) staleFlags(c *call) (any, error) {
 		return nil, store.Invalid("days", "must be at least 1")
 	}
 	now := time.Now()
-	sets, err := a.st.ListCodeRefs(c.ctx, c.project.ID)
+	release, err := a.codeRefSem(c.ctx)
 	if err != nil {
 		return nil, err
 	}
 	refs := map[string]int{}
-	for _, s := range sets {
+	scanned := false
+	err = a.st.EachCodeRefSet(c.ctx, c.project.ID, func(s *store.CodeRefSet) error {
+		scanned = true
 		for _, r := range s.References {
 			refs[r.FlagKey]++
 		}
+		return nil
+	})
+	release()
+	if err != nil {
+		return nil, err
 	}
 	envs, err := a.st.ListEnvs(c.ctx, c.project.ID)
 	if err != nil {
 		return nil, err
 	}
-	rep := &StaleReport{Days: days, Scanned: len(sets) > 0, Evaluated: a.cfg.Insights != nil}
+	rep := &StaleReport{Days: days, Scanned: scanned, Evaluated: a.cfg.Insights != nil}
 	var in []stale.Input
 	from := now.Add(-time.Duration(days) * 24 * time.Hour)
 	for _, e := range envs {
@@ -278,7 +382,7 @@ func (a *API) staleFlags(c *call) (any, error) {
 			}
 		}
 		for _, f := range fs {
-			x := stale.Input{EnvID: e.ID, EnvName: e.Name, Flag: f, CodeRefs: refs[f.Key], Scanned: len(sets) > 0}
+			x := stale.Input{EnvID: e.ID, EnvName: e.Name, Flag: f, CodeRefs: refs[f.Key], Scanned: scanned}
 			if known && !f.IsArchived {
 				counts := usage[f.Key]
 				if counts == nil {

@@ -195,6 +195,9 @@ func (a *API) copyParts(c *call) (any, error) {
 	if len(req.Parts) == 0 {
 		return nil, store.Invalid("parts", "choose at least one of %s", strings.Join(envdiff.AllParts, ", "))
 	}
+	if err := listCap("parts", len(req.Parts), maxRefList); err != nil {
+		return nil, err
+	}
 	src, err := a.flag(c)
 	if err != nil {
 		return nil, err
@@ -245,6 +248,9 @@ func (a *API) copyFlags(c *call) (any, error) {
 	}
 	if len(req.Keys) == 0 {
 		return nil, store.Invalid("keys", "list the keys of the flags to copy")
+	}
+	if err := listCap("keys", len(req.Keys), maxCopyKeys); err != nil {
+		return nil, err
 	}
 	// Check everything before the first write.
 	type plan struct {

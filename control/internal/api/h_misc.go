@@ -114,6 +114,9 @@ func (a *API) createExperiment(c *call) (any, error) {
 	if len(req.MetricIDs) == 0 {
 		return nil, store.Invalid("metricIds", "at least one metric")
 	}
+	if err := listCap("metricIds", len(req.MetricIDs), maxRefList); err != nil {
+		return nil, err
+	}
 	for i, id := range req.MetricIDs {
 		if _, err := a.st.GetMetric(c.ctx, c.env.ID, id); err != nil {
 			return nil, store.Invalid(at("metricIds", i), "metric does not exist in this environment")

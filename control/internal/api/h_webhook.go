@@ -75,6 +75,14 @@ func (a *API) validWebhook(c *call, req *WebhookRequest) error {
 	if err := webhook.CheckURL(req.URL, a.cfg.WebhookAllow); err != nil {
 		return store.Invalid("url", "%v", err)
 	}
+	for _, l := range []struct {
+		field string
+		n     int
+	}{{"events", len(req.Events)}, {"projectIds", len(req.ProjectIDs)}, {"envIds", len(req.EnvIDs)}} {
+		if err := listCap(l.field, l.n, maxRefList); err != nil {
+			return err
+		}
+	}
 	if len(req.Events) == 0 {
 		return store.Invalid("events", "subscribe to at least one event kind (or \"*\")")
 	}

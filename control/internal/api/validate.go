@@ -35,6 +35,21 @@ const (
 	maxText       = 2000
 )
 
+// Limits of request lists whose entries each cost a store read (webhook
+// filters, experiment metrics) or a write (flags copied at once).
+const (
+	maxRefList  = 100  // webhook events, projectIds, envIds; experiment metricIds; copy parts
+	maxCopyKeys = 1000 // flags copied across environments in one request
+)
+
+// listCap refuses a list longer than max, naming the field.
+func listCap(field string, n, max int) error {
+	if n > max {
+		return store.Invalid(field, "at most %d entries, got %d", max, n)
+	}
+	return nil
+}
+
 // rolloutEps is the tolerance when checking that rollout ranges tile [0,1].
 const rolloutEps = 1e-9
 

@@ -63,6 +63,12 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 		if v := getenv(k.env); v != "" {
 			def = v
 		}
+		if k.def == "false" { // a switch: -print-secrets alone means true
+			v := def
+			fs.Var(boolText{&v}, k.flag, k.help+" (env "+k.env+")")
+			vals[k.flag] = &v
+			continue
+		}
 		vals[k.flag] = fs.String(k.flag, def, k.help+" (env "+k.env+")")
 	}
 	if err := fs.Parse(args); err != nil {
@@ -171,3 +177,15 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 	}
 	return cfg, nil
 }
+
+// boolText is a boolean flag kept as text (validated with the others).
+type boolText struct{ s *string }
+
+func (b boolText) String() string {
+	if b.s == nil {
+		return ""
+	}
+	return *b.s
+}
+func (b boolText) Set(v string) error { *b.s = v; return nil }
+func (b boolText) IsBoolFlag() bool   { return true }

@@ -38,9 +38,32 @@ func TestLoadRejects(t *testing.T) {
 	none := func(string) string { return "" }
 	for _, args := range [][]string{{"-max-body", "12"}, {"-session-ttl", "soon"}, {"-admin-password", "short"}, {"extra"}, {"-nope"},
 		{"-audit-retention", "forever"}, {"-audit-retention", "5m"}, {"-invite-ttl", "soon"}, {"-invite-ttl", "9000h"},
-		{"-org-creation", "everyone"}, {"-snapshot-check", "0"}, {"-snapshot-check", "2h"}} {
+		{"-org-creation", "everyone"}, {"-snapshot-check", "0"}, {"-snapshot-check", "2h"}, {"-webhook-allow", "10.0.0.0/8,intranet"},
+		{"-read-timeout", "0"}, {"-write-timeout", "x"}, {"-upload-timeout", "10ms"}, {"-max-header-bytes", "100"},
+		{"-max-conns-per-ip", "-1"}, {"-rate-limit", "NaN"}, {"-public-rate-limit", "-2"}, {"-rate-burst", "0"},
+		{"-print-secrets=maybe"}} {
 		if _, err := Load(args, none, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)
 		}
+	}
+}
+
+func TestLoadLimits(t *testing.T) {
+	none := func(string) string { return "" }
+	cfg, err := Load(nil, none, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ReadTimeout != 15*time.Second || cfg.WriteTimeout != time.Minute || cfg.UploadTimeout != 5*time.Minute ||
+		cfg.MaxHeaderBytes != 64<<10 || cfg.MaxConnsPerIP != 256 || cfg.RateLimit != 50 || cfg.RateBurst != 200 ||
+		cfg.PublicRateLimit != 2 || cfg.PublicRateBurst != 20 || len(cfg.WebhookAllow) != 0 || cfg.PrintSecrets {
+		t.Fatalf("defaults %+v", cfg)
+	}
+	cfg, err = Load([]string{"-rate-limit", "0", "-max-conns-per-ip", "0", "-webhook-allow", "10.0.0.0/8, 127.0.0.1", "-print-secrets"}, none, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RateLimit >= 0 || cfg.MaxConnsPerIP >= 0 || len(cfg.WebhookAllow) != 2 || !cfg.PrintSecrets {
+		t.Fatalf("0 must switch limits off, allow-list parsed: %+v", cfg)
 	}
 }

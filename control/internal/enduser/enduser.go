@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -29,11 +30,51 @@ const (
 	Group = "sy-control-endusers"
 )
 
-// Ingest upserts one batch.
+// Limits of an ingested batch: end users come from SDKs, so everything is
+// bounded before it reaches the store. Longer strings are cut; users beyond
+// MaxBatchUsers and properties beyond store.MaxEndUserProps are dropped.
+const (
+	MaxBatchUsers = 10_000
+	MaxKeyBytes   = 512  // key id, name
+	MaxPropName   = 128  // property name
+	MaxPropValue  = 1024 // property value
+)
+
+// clip cuts s to at most n bytes on a UTF-8 boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// bound applies the limits to a batch in place.
+func bound(b *codec.EndUserBatch) {
+	if len(b.Users) > MaxBatchUsers {
+		b.Users = b.Users[:MaxBatchUsers]
+	}
+	for i := range b.Users {
+		u := &b.Users[i]
+		u.KeyID, u.Name = clip(u.KeyID, MaxKeyBytes), clip(u.Name, MaxKeyBytes)
+		if len(u.Props) > store.MaxEndUserProps {
+			u.Props = u.Props[:store.MaxEndUserProps]
+		}
+		for j := range u.Props {
+			u.Props[j].Name, u.Props[j].Value = clip(u.Props[j].Name, MaxPropName), clip(u.Props[j].Value, MaxPropValue)
+		}
+	}
+}
+
+// Ingest upserts one batch (bounded first, see MaxBatchUsers).
 func Ingest(ctx context.Context, st *store.Store, b *codec.EndUserBatch) error {
 	if b == nil || b.EnvID == "" {
 		return store.Invalid("envId", "required")
 	}
+	bound(b)
 	if err := st.UpsertEndUsers(ctx, b.EnvID, b.Users); err != nil {
 		return fmt.Errorf("cannot upsert %d end users of %s: %w", len(b.Users), b.EnvID, err)
 	}

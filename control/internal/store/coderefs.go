@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
 )
 
 // CollCodeRefs holds the latest code references of each repository branch
@@ -64,28 +63,56 @@ func (s *Store) PutCodeRefs(ctx context.Context, set *CodeRefSet) error {
 	return nil
 }
 
-// ListCodeRefs returns every repository branch's references of a project,
-// by repository and branch.
-func (s *Store) ListCodeRefs(ctx context.Context, projectID string) ([]*CodeRefSet, error) {
-	docs, _, err := s.b.Find(ctx, CollCodeRefs, Query{Eq: map[string]string{"projectId": projectID}})
+// EachCodeRefSet calls fn with each of a project's repository branches,
+// one at a time in id order (only one set is in memory at once; a set may
+// be tens of megabytes); an error from fn stops the walk and is returned.
+// Sets uploaded or deleted during the walk may be missed or seen twice.
+func (s *Store) EachCodeRefSet(ctx context.Context, projectID string, fn func(*CodeRefSet) error) error {
+	for i := 0; ; i++ {
+		docs, total, err := s.b.Find(ctx, CollCodeRefs, Query{Eq: map[string]string{"projectId": projectID}, Offset: i, Limit: 1})
+		if err != nil {
+			return fmt.Errorf("cannot list code references: %w", err)
+		}
+		if len(docs) == 0 {
+			return nil
+		}
+		set, err := decodeCodeRefs(docs[0])
+		if err != nil {
+			return err
+		}
+		if err := fn(set); err != nil {
+			return err
+		}
+		if i+1 >= total {
+			return nil
+		}
+	}
+}
+
+// CountCodeRefSets returns how many repository branches a project has.
+func (s *Store) CountCodeRefSets(ctx context.Context, projectID string) (int, error) {
+	_, total, err := s.b.Find(ctx, CollCodeRefs, Query{Eq: map[string]string{"projectId": projectID}, Limit: 1})
 	if err != nil {
-		return nil, fmt.Errorf("cannot list code references: %w", err)
+		return 0, fmt.Errorf("cannot count code references: %w", err)
 	}
-	out := make([]*CodeRefSet, 0, len(docs))
-	for _, d := range docs {
-		var set CodeRefSet
-		if err := json.Unmarshal(d.Data, &set); err != nil {
-			return nil, fmt.Errorf("cannot decode code references %s: %w", d.ID, err)
-		}
-		out = append(out, &set)
+	return total, nil
+}
+
+// GetCodeRefSet returns one set by id (CodeRefSetID), or ErrNotFound.
+func (s *Store) GetCodeRefSet(ctx context.Context, id string) (*CodeRefSet, error) {
+	d, err := s.b.Get(ctx, CollCodeRefs, id)
+	if err != nil {
+		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Repository != out[j].Repository {
-			return out[i].Repository < out[j].Repository
-		}
-		return out[i].Branch < out[j].Branch
-	})
-	return out, nil
+	return decodeCodeRefs(d)
+}
+
+func decodeCodeRefs(d *Doc) (*CodeRefSet, error) {
+	var set CodeRefSet
+	if err := json.Unmarshal(d.Data, &set); err != nil {
+		return nil, fmt.Errorf("cannot decode code references %s: %w", d.ID, err)
+	}
+	return &set, nil
 }
 
 // DeleteCodeRefs removes the references of one repository branch.

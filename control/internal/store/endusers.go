@@ -64,6 +64,12 @@ func (s *Store) UpsertEndUsers(ctx context.Context, envID string, users []codec.
 	return nil
 }
 
+// MaxEndUserProps caps the properties kept per end user: SDKs (client-side
+// ones hold a public secret) choose the names, and merging keeps every new
+// one, so without a cap one end user could grow without bound. Beyond it new
+// names are dropped; known ones still get new values.
+const MaxEndUserProps = 100
+
 func mergeEndUser(old, u *codec.EndUser) *codec.EndUser {
 	m := *old
 	if u.Name != "" {
@@ -78,7 +84,7 @@ func mergeEndUser(old, u *codec.EndUser) *codec.EndUser {
 				break
 			}
 		}
-		if !found {
+		if !found && len(m.Props) < MaxEndUserProps {
 			m.Props = append(m.Props, p)
 		}
 	}

@@ -144,3 +144,24 @@ func TestSecurityWebhookNoRedirectNoBodyDump(t *testing.T) {
 		t.Fatalf("excerpt of %d bytes (status %d)", len(at.Response), at.Status)
 	}
 }
+
+// FuzzCheckURL: never panics; an accepted URL is http(s) without
+// credentials, and a literal IP host in it is one CheckAddr allows.
+func FuzzCheckURL(f *testing.F) {
+	for _, s := range []string{"http://127.0.0.1/", "https://example.com/x", "http://[::ffff:10.0.0.1]:80/", "http://0x7f.1/",
+		"http://2130706433/", "http://user@host/", "ftp://x/", "http://[fe80::1%25eth0]/", "http://localhost./"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if CheckURL(raw, nil) != nil {
+			return
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
+			t.Fatalf("accepted %q", raw)
+		}
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil && CheckAddr(ip, nil) != nil {
+			t.Fatalf("accepted %q with a refused address", raw)
+		}
+	})
+}

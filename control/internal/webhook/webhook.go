@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -318,8 +319,11 @@ func (d *Dispatcher) send(ctx context.Context, dl *store.Delivery) {
 // attemptError is the recorded text of a failed attempt: the cause without
 // the URL (which the delivery log already names).
 func attemptError(err error) string {
-	if errors.Is(err, ErrForbiddenAddress) {
-		return "refused: " + ErrForbiddenAddress.Error()
+	// One answer for "resolves to a refused address" and "does not
+	// resolve", so the log cannot be used to probe internal DNS names.
+	var dns *net.DNSError
+	if errors.Is(err, ErrForbiddenAddress) || errors.As(err, &dns) {
+		return "refused: the host does not resolve to an allowed address (public, or in -webhook-allow)"
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -343,7 +347,7 @@ func (d *Dispatcher) Attempt(ctx context.Context, w *store.Webhook, dl *store.De
 	defer cancel()
 	body := []byte(dl.Body)
 	if err := CheckURL(w.URL, d.allow); err != nil {
-		at.Error = "url " + err.Error()
+		at.Error = "refused: url " + err.Error()
 		return at
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
