@@ -137,9 +137,9 @@ type EnvSecret struct {
 }
 
 // EnvSnapshot is everything an edge needs to serve one environment. It is the
-// value of the Redis key "sy:snap:{envId}" and the payload of a "snapshot"
-// change event. Version is the environment's change counter: every published
-// change increments it.
+// content of the Redis hash "sy:env:{envId}" (envhash.go: one field per item)
+// and the payload of a "snapshot" change event. Version is the environment's
+// change counter: every published change increments it.
 type EnvSnapshot struct {
 	EnvID    string      `msg:"envId"`
 	Version  int64       `msg:"version"`

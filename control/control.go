@@ -46,8 +46,8 @@ type Config struct {
 	// MongoURI selects the MongoDB store; MongoDB is the database name
 	// (default "switchyard").
 	MongoURI, MongoDB string
-	// RedisAddr, when set, makes Redis the snapshot writer (key
-	// "sy:snap:{envId}").
+	// RedisAddr, when set, makes Redis the snapshot writer (hash
+	// "sy:env:{envId}", codec/envhash.go).
 	RedisAddr string
 	// KafkaBrokers, when set, makes Kafka the change producer (topic
 	// TopicPrefix+"sy.changes") and starts the end-user consumer (topic

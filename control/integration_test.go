@@ -63,6 +63,13 @@ func randName() string {
 
 func newLive(t *testing.T, mods ...func(*Config)) *live {
 	t.Helper()
+	return newLiveWith(t, nil, mods...)
+}
+
+// newLiveWith is newLive with beforeStart called after the bootstrap,
+// before the publisher starts.
+func newLiveWith(t *testing.T, beforeStart func(*Server, *BootstrapInfo), mods ...func(*Config)) *live {
+	t.Helper()
 	mongoURI, redisAddr := need(t, "SY_TEST_MONGO_URI"), need(t, "SY_TEST_REDIS_ADDR")
 	brokers := strings.Split(need(t, "SY_TEST_KAFKA_BROKERS"), ",")
 	id := randName()
@@ -87,6 +94,9 @@ func newLive(t *testing.T, mods ...func(*Config)) *live {
 	})
 	if l.info, err = s.Bootstrap(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if beforeStart != nil {
+		beforeStart(s, l.info)
 	}
 	if err := s.Start(); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,7 @@
 //
 // Use New with a Config and Options (WithSource, WithEventSink), then Start
 // (non-blocking) and Shutdown. Flags come from a Source: the production
-// source (Redis snapshot "sy:snap:{envId}" + Kafka change topic, selected
+// source (Redis hash "sy:env:{envId}" + Kafka change topic, selected
 // when Config.RedisAddr and Config.KafkaBrokers are set) or a LocalSource fed
 // in-process by the control plane (`make run`). Events (insights, end users)
 // go to an EventSink: Kafka in production when KafkaBrokers is set.

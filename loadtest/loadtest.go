@@ -124,7 +124,7 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.Int64Var(&minMem, "min-mem", 1024, "abort a streaming run (closing every connection) when MemAvailable falls below this many MiB (0: never)")
 	fs.StringVar(&edgePids, "edge-pids", "", "comma-separated edge pids for CPU/memory figures (default: the processes listening on -target's port)")
 	fs.StringVar(&c.OutDir, "out", "loadtest-results", "directory for <scenario>.json and <scenario>.html")
-	fs.StringVar(&c.RedisAddr, "redis", "", "Redis address: the environment snapshot is written to sy:snap:{envId}")
+	fs.StringVar(&c.RedisAddr, "redis", "", "Redis address: the environment is written to the hash sy:env:{envId}")
 	fs.StringVar(&kafka, "kafka", "", "Kafka brokers (comma-separated): changes go to <prefix>sy.changes")
 	fs.StringVar(&c.TopicPrefix, "topic-prefix", "", "Kafka topic prefix (the edge's -topic-prefix)")
 	fs.StringVar(&c.ControlURL, "control", "", "control API base URL (http://host:8080): the environment -control-env and its changes come from control")

@@ -28,7 +28,7 @@ var Knobs = []knob{
 	{"data", "SY_CONTROL_DATA_DIR", "./data", "data directory of the embedded store (used when -mongo-uri is empty)"},
 	{"mongo-uri", "SY_CONTROL_MONGO_URI", "", "MongoDB URI; empty selects the embedded store"},
 	{"mongo-db", "SY_CONTROL_MONGO_DB", "switchyard", "MongoDB database"},
-	{"redis-addr", "SY_CONTROL_REDIS_ADDR", "", "Redis address for environment snapshots (sy:snap:{envId})"},
+	{"redis-addr", "SY_CONTROL_REDIS_ADDR", "", "Redis address for environment hashes (sy:env:{envId})"},
 	{"kafka-brokers", "SY_CONTROL_KAFKA_BROKERS", "", "comma-separated Kafka brokers (change events, end-user ingestion)"},
 	{"topic-prefix", "SY_CONTROL_TOPIC_PREFIX", "", "prefix of every Kafka topic name"},
 	{"analytics-url", "SY_CONTROL_ANALYTICS_URL", "", "base URL of analytics' query API (stale-flag report, GDPR erasure of events), e.g. http://analytics:8090"},

@@ -1,20 +1,23 @@
 // Package publish is control's change pipeline: it delivers every stored
-// change of an environment to the edges, first as a whole-environment
-// snapshot (SnapshotWriter; Redis key "sy:snap:{envId}" in production), then
-// as change events (ChangeProducer; Kafka topic "<prefix>sy.changes" keyed
-// by env id).
+// change of an environment to the edges, first into the environment's
+// stored state (SnapshotWriter; the Redis hash "sy:env:{envId}" in
+// production, one field per item), then as change events (ChangeProducer;
+// Kafka topic "<prefix>sy.changes" keyed by env id).
 //
 // Guarantee: a change the API acknowledged reaches the edges even if Redis or
 // Kafka was down when it was written. The store keeps the publish state of
 // each environment (Version, PublishedVersion, the outbox of pending change
-// entries; see store.BumpEnv). A Publisher goroutine publishes every "dirty"
-// environment: read the environment version v, read the current flags and
-// segments, write the snapshot at v, produce the outbox entries up to v in
-// order (payload = the item's current state, or the last state for a
-// deletion), then mark v published. Any failure leaves the state dirty and
-// the environment is retried with exponential backoff (1 s doubling to 30 s),
-// so delivery is at-least-once and in order per environment; edges drop
-// events whose item version is not newer than what they hold.
+// entries, each with the item timestamp given in the bump; see
+// store.BumpEnv). A Publisher goroutine publishes every "dirty" environment:
+// read the environment and the items its outbox names, build one event per
+// entry with the item's state at that entry, write those items and the
+// version (SnapshotWriter.WriteChanges), produce the events in order, then
+// mark the version published. The first publish, a collapsed outbox and a
+// stored state found missing (CheckSnapshots, run periodically) write the
+// environment whole. Any failure leaves the state dirty and the environment
+// is retried with exponential backoff (1 s doubling to 30 s), so delivery is
+// at-least-once and in order per environment; edges drop events whose item
+// version is not newer than what they hold.
 //
 // Writers call Notify after a change; it never blocks. Run must be running
 // for anything to be published.

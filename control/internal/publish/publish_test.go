@@ -12,7 +12,7 @@ import (
 	"github.com/switchyard/switchyard/control/internal/store/bolt"
 )
 
-func newStore(t *testing.T) *store.Store {
+func newStore(t testing.TB) *store.Store {
 	b, err := bolt.Open(t.TempDir(), store.Schema)
 	if err != nil {
 		t.Fatal(err)

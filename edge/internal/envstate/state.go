@@ -52,14 +52,15 @@ type State struct {
 	Segs     []*Segment
 	EvalSegs eval.Segments
 
+	// The indexes are shared by the States of one environment until an
+	// item is added or removed (an update keeps every index): never
+	// modified once a State is returned.
 	flagByID  map[string]int
 	flagByKey map[string]int
 	segByID   map[string]int
 	nextSlot  int32
 
-	flagJSON, segJSON [][]byte
-	flagMP, segMP     [][]byte
-	full              [2]atomic.Pointer[Encoded]
+	full [2]atomic.Pointer[Encoded]
 }
 
 // Encoded is an encoded message: Frame is the complete WebSocket frame and
@@ -87,12 +88,12 @@ func Build(s *codec.EnvSnapshot) *State {
 		f := &s.Flags[i]
 		if j, ok := st.flagByID[f.ID]; ok { // duplicate id: keep the newer
 			if f.Version > st.Flags[j].Src.Version {
-				st.Flags[j] = newFlag(f, st.Flags[j].Slot, 0)
+				st.Flags[j] = newFlag(f, nil, st.Flags[j].Slot, 0)
 			}
 			continue
 		}
 		st.flagByID[f.ID] = len(st.Flags)
-		st.Flags = append(st.Flags, newFlag(f, st.nextSlot, 0))
+		st.Flags = append(st.Flags, newFlag(f, nil, st.nextSlot, 0))
 		st.nextSlot++
 	}
 	st.segByID = make(map[string]int, len(s.Segments))
@@ -100,53 +101,57 @@ func Build(s *codec.EnvSnapshot) *State {
 		sg := &s.Segments[i]
 		if j, ok := st.segByID[sg.ID]; ok {
 			if sg.Version > st.Segs[j].Src.Version {
-				st.Segs[j] = newSegment(sg)
+				st.Segs[j] = newSegment(sg, nil)
 			}
 			continue
 		}
 		st.segByID[sg.ID] = len(st.Segs)
-		st.Segs = append(st.Segs, newSegment(sg))
+		st.Segs = append(st.Segs, newSegment(sg, nil))
 	}
 	st.finish()
 	return st
 }
 
-func newFlag(f *codec.Flag, slot int32, gen uint16) *Flag {
+// newFlag compiles f; mp is its msgp encoding when the caller has it (the
+// change event's payload, kept as is rather than encoded again), else nil.
+func newFlag(f *codec.Flag, mp []byte, slot int32, gen uint16) *Flag {
 	ef, _ := eval.CompileFlag(f)
-	mp, _ := f.MarshalMsg(nil)
+	if mp == nil {
+		mp, _ = f.MarshalMsg(nil)
+	}
 	return &Flag{Src: f, Eval: ef, JSON: wire.AppendFlag(nil, f), MP: mp, Slot: slot, VarGen: gen}
 }
 
-func newSegment(s *codec.Segment) *Segment {
+func newSegment(s *codec.Segment, mp []byte) *Segment {
 	es, _ := eval.CompileSegment(s)
-	mp, _ := s.MarshalMsg(nil)
+	if mp == nil {
+		mp, _ = s.MarshalMsg(nil)
+	}
 	return &Segment{Src: s, Eval: es, JSON: wire.AppendSegment(nil, s), MP: mp}
 }
 
-// finish rebuilds the derived indexes.
+// finish rebuilds the derived indexes (after an item was added or
+// removed: O(items)).
 func (st *State) finish() {
 	st.flagByID = make(map[string]int, len(st.Flags))
 	st.flagByKey = make(map[string]int, len(st.Flags))
-	st.flagJSON = make([][]byte, len(st.Flags))
-	st.flagMP = make([][]byte, len(st.Flags))
 	for i, f := range st.Flags {
 		st.flagByID[f.Src.ID] = i
 		st.flagByKey[f.Src.Key] = i
-		st.flagJSON[i] = f.JSON
-		st.flagMP[i] = f.MP
 		if f.Slot >= st.nextSlot {
 			st.nextSlot = f.Slot + 1
 		}
 	}
+	st.finishSegs()
+}
+
+// finishSegs rebuilds the segment indexes (O(segments)).
+func (st *State) finishSegs() {
 	st.segByID = make(map[string]int, len(st.Segs))
 	st.EvalSegs = make(eval.Segments, len(st.Segs))
-	st.segJSON = make([][]byte, len(st.Segs))
-	st.segMP = make([][]byte, len(st.Segs))
 	for i, s := range st.Segs {
 		st.segByID[s.Src.ID] = i
 		st.EvalSegs[s.Src.ID] = s.Eval
-		st.segJSON[i] = s.JSON
-		st.segMP[i] = s.MP
 	}
 }
 
@@ -194,11 +199,30 @@ func (st *State) Full(format int) *Encoded {
 	if e := st.full[format].Load(); e != nil {
 		return e
 	}
+	// Built on first use per State from the items' encodings (no item is
+	// encoded again): a change costs nothing here until a connection needs
+	// the full sync.
+	flags, segs := make([][]byte, len(st.Flags)), make([][]byte, len(st.Segs))
+	n := 0
+	for i, f := range st.Flags {
+		flags[i] = f.JSON
+		if format == MsgPack {
+			flags[i] = f.MP
+		}
+		n += len(flags[i])
+	}
+	for i, sg := range st.Segs {
+		segs[i] = sg.JSON
+		if format == MsgPack {
+			segs[i] = sg.MP
+		}
+		n += len(segs[i])
+	}
 	var e *Encoded
 	if format == MsgPack {
-		e = encode(AppendServerSyncMP(make([]byte, wsconn.FrameReserve, 256), "full", st.flagMP, st.segMP), ws.OpBinary)
+		e = encode(AppendServerSyncMP(make([]byte, wsconn.FrameReserve, wsconn.FrameReserve+n+128), "full", flags, segs), ws.OpBinary)
 	} else {
-		e = encode(wire.AppendServerSyncRaw(make([]byte, wsconn.FrameReserve, 256), "full", st.flagJSON, st.segJSON), ws.OpText)
+		e = encode(wire.AppendServerSyncRaw(make([]byte, wsconn.FrameReserve, wsconn.FrameReserve+n+128), "full", flags, segs), ws.OpText)
 	}
 	st.full[format].Store(e)
 	return e
@@ -281,7 +305,6 @@ func (st *State) Apply(ev *codec.ChangeEvent) (*State, *Delta, error) {
 		ns := st.clone()
 		ns.Secrets = s.Secrets
 		ns.bump(ev.EnvVersion)
-		ns.finish()
 		return ns, &Delta{Secrets: true}, nil
 	case codec.KindSnapshot:
 		var s codec.EnvSnapshot
@@ -297,8 +320,13 @@ func (st *State) Apply(ev *codec.ChangeEvent) (*State, *Delta, error) {
 	return st, nil, nil
 }
 
+// clone returns a copy of st sharing its items and indexes: the item
+// slices are copied (pointers only); a caller that adds or removes an item
+// rebuilds the indexes (finish), one that replaces an item in place keeps
+// them.
 func (st *State) clone() *State {
-	ns := &State{EnvID: st.EnvID, Version: st.Version, Secrets: st.Secrets, nextSlot: st.nextSlot}
+	ns := &State{EnvID: st.EnvID, Version: st.Version, Secrets: st.Secrets, EvalSegs: st.EvalSegs,
+		flagByID: st.flagByID, flagByKey: st.flagByKey, segByID: st.segByID, nextSlot: st.nextSlot}
 	ns.Flags = append(make([]*Flag, 0, len(st.Flags)+1), st.Flags...)
 	ns.Segs = append(make([]*Segment, 0, len(st.Segs)+1), st.Segs...)
 	return ns
@@ -335,32 +363,39 @@ func (st *State) applyFlag(ev *codec.ChangeEvent) (*State, *Delta, error) {
 		return ns, &Delta{}, nil
 	}
 	f := new(codec.Flag)
-	if _, err := f.UnmarshalMsg(ev.Payload); err != nil {
+	rest, err := f.UnmarshalMsg(ev.Payload)
+	if err != nil {
 		return st, nil, fmt.Errorf("envstate: flag payload %s of env %s: %w", ev.ID, ev.EnvID, err)
 	}
+	mp := ev.Payload[:len(ev.Payload)-len(rest)]
 	if f.ID == "" {
-		f.ID = ev.ID
+		f.ID, mp = ev.ID, nil // encode it with its id
 	}
 	if exists && st.Flags[i].Src.Version >= f.Version {
 		return st, nil, nil
 	}
 	ns := st.clone()
 	var nf *Flag
-	if exists {
+	if exists && st.Flags[i].Src.ID == f.ID && st.Flags[i].Src.Key == f.Key {
 		old := st.Flags[i]
 		gen := old.VarGen
 		if !sameVariations(old.Src, f) {
 			gen++
 		}
-		nf = newFlag(f, old.Slot, gen)
-		ns.Flags[i] = nf
+		nf = newFlag(f, mp, old.Slot, gen)
+		ns.Flags[i] = nf // same id and key: the indexes stay valid
 	} else {
-		nf = newFlag(f, ns.nextSlot, 0)
-		ns.nextSlot++
-		ns.Flags = append(ns.Flags, nf)
+		if exists {
+			nf = newFlag(f, mp, st.Flags[i].Slot, st.Flags[i].VarGen+1)
+			ns.Flags[i] = nf
+		} else {
+			nf = newFlag(f, mp, ns.nextSlot, 0)
+			ns.nextSlot++
+			ns.Flags = append(ns.Flags, nf)
+		}
+		ns.finish()
 	}
 	ns.bump(ev.EnvVersion)
-	ns.finish()
 	return ns, &Delta{Flags: []*Flag{nf}, Reeval: []*Flag{nf}}, nil
 }
 
@@ -377,24 +412,26 @@ func (st *State) applySegment(ev *codec.ChangeEvent) (*State, *Delta, error) {
 		return ns, &Delta{Reeval: ns.flagsUsing(ev.ID, ev.AffectedFlags)}, nil
 	}
 	s := new(codec.Segment)
-	if _, err := s.UnmarshalMsg(ev.Payload); err != nil {
+	rest, err := s.UnmarshalMsg(ev.Payload)
+	if err != nil {
 		return st, nil, fmt.Errorf("envstate: segment payload %s of env %s: %w", ev.ID, ev.EnvID, err)
 	}
+	mp := ev.Payload[:len(ev.Payload)-len(rest)]
 	if s.ID == "" {
-		s.ID = ev.ID
+		s.ID, mp = ev.ID, nil
 	}
 	if exists && st.Segs[i].Src.Version >= s.Version {
 		return st, nil, nil
 	}
 	ns := st.clone()
-	seg := newSegment(s)
+	seg := newSegment(s, mp)
 	if exists {
 		ns.Segs[i] = seg
 	} else {
 		ns.Segs = append(ns.Segs, seg)
 	}
 	ns.bump(ev.EnvVersion)
-	ns.finish()
+	ns.finishSegs()
 	return ns, &Delta{Segs: []*Segment{seg}, Reeval: ns.flagsUsing(s.ID, ev.AffectedFlags)}, nil
 }
 

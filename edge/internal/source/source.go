@@ -4,7 +4,7 @@
 //
 // Two implementations: Local (in-process, fed by the control plane in
 // `make run` through WriteSnapshot and Produce) and Remote (Redis key
-// "sy:snap:{envId}" + Kafka topic "<prefix>sy.changes", see remote.go).
+// hash "sy:env:{envId}" + Kafka topic "<prefix>sy.changes", see remote.go).
 //
 // Ordering contract: Start positions the change stream before it returns,
 // and every snapshot loaded after Start returned is at least as new as that

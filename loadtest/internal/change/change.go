@@ -2,7 +2,7 @@
 // flags and segments, and the flag the push scenario changes) and delivers
 // its snapshot and changes to an edge: in process (any SnapshotWriter /
 // ChangeProducer, e.g. edge.LocalSource), or through Redis
-// (sy:snap:{envId}) and the Kafka change topic as control would.
+// (hash sy:env:{envId}) and the Kafka change topic as control would.
 //
 // The push flag "lt-push" serves one variation to everyone; every change
 // replaces that variation with a new id and the value

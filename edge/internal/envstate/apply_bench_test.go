@@ -1,0 +1,86 @@
+package envstate_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/codec/secret"
+	"github.com/switchyard/switchyard/edge/edgetest"
+	"github.com/switchyard/switchyard/edge/internal/envstate"
+)
+
+// bigSnapshot is the demo environment with n flags (copies of the demo's
+// second flag under new ids and keys).
+func bigSnapshot(n int) *codec.EnvSnapshot {
+	snap := edgetest.DemoSnapshot(secret.NewGUID())
+	base := snap.Flags[1]
+	for i := len(snap.Flags); i < n; i++ {
+		f := base
+		f.ID, f.Key = secret.NewGUID(), fmt.Sprintf("flag-%05d", i)
+		snap.Flags = append(snap.Flags, f)
+	}
+	return snap
+}
+
+// TestApplyKeepsPayloadAndIndexes: an update of an existing flag keeps the
+// event's msgp payload as the flag's encoding (no decode-then-re-encode) and
+// leaves every other flag as it was (the same *Flag), so its cost does not
+// grow with the number of flags beyond copying the pointer list.
+func TestApplyKeepsPayloadAndIndexes(t *testing.T) {
+	snap := bigSnapshot(100)
+	st := envstate.Build(snap)
+	f := snap.Flags[7]
+	f.Version++
+	f.IsEnabled = !f.IsEnabled
+	ev := flagEvent(snap.EnvID, &f, codec.OpUpsert)
+	ns, d, err := st.Apply(ev)
+	if err != nil || d == nil {
+		t.Fatalf("apply: %v", err)
+	}
+	got := ns.FlagByID(f.ID)
+	if got == nil || ns.FlagByKey(f.Key) != got || got.Src.IsEnabled != f.IsEnabled {
+		t.Fatalf("updated flag: %+v", got)
+	}
+	if &got.MP[0] != &ev.Payload[0] {
+		t.Error("the payload was encoded again instead of kept")
+	}
+	for _, o := range snap.Flags {
+		if o.ID != f.ID && ns.FlagByID(o.ID) != st.FlagByID(o.ID) {
+			t.Fatalf("flag %s rebuilt by another flag's change", o.Key)
+		}
+	}
+	if ns.Slots() != st.Slots() || ns.Full(envstate.JSON) == st.Full(envstate.JSON) {
+		t.Fatal("slots changed, or the full sync was not rebuilt")
+	}
+}
+
+// BenchmarkApplyFlagUpdate: one flag update applied to an environment of
+// 10, 1,000 and 10,000 flags (docs/benchmarks.md).
+func BenchmarkApplyFlagUpdate(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			snap := bigSnapshot(n)
+			st := envstate.Build(snap)
+			f := snap.Flags[1]
+			evs := make([]*codec.ChangeEvent, 64)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if i%len(evs) == 0 {
+					b.StopTimer()
+					for j := range evs {
+						f.Version++
+						evs[j] = flagEvent(snap.EnvID, &f, codec.OpUpsert)
+					}
+					b.StartTimer()
+				}
+				ns, _, err := st.Apply(evs[i%len(evs)])
+				if err != nil {
+					b.Fatal(err)
+				}
+				st = ns
+			}
+		})
+	}
+}
