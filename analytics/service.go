@@ -28,6 +28,8 @@ type Service struct {
 	cache *resultCache
 	h     http.Handler
 
+	probes []*probe // readiness of ClickHouse and Kafka (see health.go)
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -100,6 +102,7 @@ func (s *Service) Start() error {
 			}
 		}()
 	}
+	s.startProbes()
 	if s.cfg.Retention > 0 {
 		s.wg.Add(1)
 		go s.retentionLoop()
@@ -131,7 +134,8 @@ func (s *Service) ListenAddr() net.Addr {
 	return s.ln.Addr()
 }
 
-// Handler is the query API (routes under /api/analytics/v1/).
+// Handler is the query API (routes under /api/analytics/v1/) and the
+// operations endpoints /healthz, /readyz and /metrics.
 func (s *Service) Handler() http.Handler { return s.h }
 
 // Ingest stores one batch directly (embedded mode: the edge's EventSink calls

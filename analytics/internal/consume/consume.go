@@ -42,6 +42,7 @@ import (
 	"github.com/tinylib/msgp/msgp"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/switchyard/switchyard/analytics/internal/metrics"
 	"github.com/switchyard/switchyard/analytics/internal/sink"
 	"github.com/switchyard/switchyard/codec"
 )
@@ -68,6 +69,7 @@ type Config struct {
 // Stats are the ingest counters.
 type Stats struct {
 	Records      uint64 `json:"records"`      // Kafka records consumed
+	Consumed     uint64 `json:"consumed"`     // events decoded from them (buffered for insert)
 	Events       uint64 `json:"events"`       // events written
 	BadRecords   uint64 `json:"badRecords"`   // undecodable records skipped
 	Flushes      uint64 `json:"flushes"`      // successful flushes
@@ -84,8 +86,12 @@ type Consumer struct {
 	w   Writer
 	log *slog.Logger
 
-	records, events, bad, flushes, flushErrs, commitErrs, writeMs atomic.Uint64
-	lag                                                           atomic.Int64
+	records, consumed, events, bad, flushes, flushErrs, commitErrs, writeMs atomic.Uint64
+	lag                                                                     atomic.Int64
+
+	insertSeconds *metrics.Histogram // duration of successful Writes
+	batchRows     *metrics.Histogram // rows per successful Write
+	parts         partitions         // per-partition offsets, for the lag gauge
 
 	badLog   throttle
 	flushLog throttle
@@ -114,7 +120,8 @@ func New(cfg Config, w Writer) (*Consumer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	c := &Consumer{cfg: cfg, w: w, log: cfg.Logger, revoke: make(chan chan struct{}, 1), runDone: make(chan struct{})}
+	c := &Consumer{cfg: cfg, w: w, log: cfg.Logger, revoke: make(chan chan struct{}, 1), runDone: make(chan struct{}),
+		insertSeconds: metrics.NewHistogram(insertBuckets...), batchRows: metrics.NewHistogram(batchBuckets...)}
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.OnPartitionsRevoked(c.onRevoked),
@@ -143,7 +150,8 @@ const revokeTimeout = 10 * time.Second
 // buffered, interrupting a blocked poll, and waits for it, so the partitions'
 // next owner starts after the last inserted record instead of re-inserting
 // (duplicates would collapse anyway; this avoids them).
-func (c *Consumer) onRevoked(_ context.Context, _ *kgo.Client, _ map[string][]int32) {
+func (c *Consumer) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	defer c.parts.drop(revoked[c.cfg.Topic])
 	ack := make(chan struct{})
 	c.pollMu.Lock()
 	select {
@@ -168,7 +176,7 @@ func (c *Consumer) onRevoked(_ context.Context, _ *kgo.Client, _ map[string][]in
 
 // Stats returns the counters.
 func (c *Consumer) Stats() Stats {
-	return Stats{Records: c.records.Load(), Events: c.events.Load(), BadRecords: c.bad.Load(),
+	return Stats{Records: c.records.Load(), Consumed: c.consumed.Load(), Events: c.events.Load(), BadRecords: c.bad.Load(),
 		Flushes: c.flushes.Load(), FlushErrors: c.flushErrs.Load(), CommitErrors: c.commitErrs.Load(), LagMs: c.lag.Load(),
 		WriteMs: c.writeMs.Load()}
 }
@@ -267,6 +275,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 		if err := c.cl.CommitRecords(wctx, f.recs...); err != nil {
 			c.commitErrs.Add(1)
 			c.log.Warn("analytics: offset commit failed; records will be re-delivered (duplicates collapse by event id)", "err", err)
+		} else {
+			for _, r := range f.recs {
+				c.parts.committed(r.Partition, r.Offset+1)
+			}
 		}
 		f.cols.Reset()
 	}
@@ -338,6 +350,15 @@ func (c *Consumer) Run(ctx context.Context) error {
 					c.log.Warn("analytics: fetch error", "topic", topic, "partition", p, "err", err)
 				}
 			})
+			fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+				if p.Err == nil {
+					first := int64(-1)
+					if len(p.Records) > 0 {
+						first = p.Records[0].Offset
+					}
+					c.parts.fetched(p.Partition, p.HighWatermark, first)
+				}
+			})
 			fetches.EachRecord(func(r *kgo.Record) {
 				c.records.Add(1)
 				if len(last) == 0 {
@@ -352,6 +373,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 					}
 					return
 				}
+				c.consumed.Add(uint64(len(batch.Evals) + len(batch.Metrics)))
 				p, off := r.Partition, r.Offset
 				cur.Add(&batch, r.Timestamp.UnixMilli(), func(i int) uint64 { return EventID(p, off, i) })
 			})
@@ -387,7 +409,10 @@ func (c *Consumer) flush(ctx context.Context, cols *sink.Columns) error {
 		t0 := time.Now()
 		err := c.w.Write(ctx, cols)
 		if err == nil {
-			c.writeMs.Add(uint64(time.Since(t0).Milliseconds()))
+			d := time.Since(t0)
+			c.writeMs.Add(uint64(d.Milliseconds()))
+			c.insertSeconds.Observe(d.Seconds())
+			c.batchRows.Observe(float64(cols.Rows()))
 			c.flushes.Add(1)
 			return nil
 		}

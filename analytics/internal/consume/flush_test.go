@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/analytics/internal/metrics"
 	"github.com/switchyard/switchyard/analytics/internal/sink"
 )
 
@@ -26,7 +27,8 @@ func (w *flakyWriter) Write(ctx context.Context, c *sink.Columns) error {
 
 func TestFlushRetriesUntilAccepted(t *testing.T) {
 	w := &flakyWriter{fail: 3}
-	c := &Consumer{cfg: Config{MaxBackoff: 10 * time.Millisecond}, w: w, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	c := &Consumer{cfg: Config{MaxBackoff: 10 * time.Millisecond}, w: w, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		insertSeconds: metrics.NewHistogram(insertBuckets...), batchRows: metrics.NewHistogram(batchBuckets...)}
 	if err := c.flush(context.Background(), &sink.Columns{}); err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +40,8 @@ func TestFlushRetriesUntilAccepted(t *testing.T) {
 
 func TestFlushGivesUpOnlyWithContext(t *testing.T) {
 	w := &flakyWriter{fail: 1 << 30}
-	c := &Consumer{cfg: Config{MaxBackoff: 5 * time.Millisecond}, w: w, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	c := &Consumer{cfg: Config{MaxBackoff: 5 * time.Millisecond}, w: w, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		insertSeconds: metrics.NewHistogram(insertBuckets...), batchRows: metrics.NewHistogram(batchBuckets...)}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if err := c.flush(ctx, &sink.Columns{}); !errors.Is(err, context.DeadlineExceeded) {
