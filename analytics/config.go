@@ -19,6 +19,10 @@ type Config struct {
 	ClickHouseAddr string
 	// ClickHouseDB is the database (default "switchyard"); created at Start.
 	ClickHouseDB string
+	// ClickHouseUser and ClickHousePassword authenticate to ClickHouse
+	// (default user "default", no password). The user needs CREATE DATABASE
+	// and ALTER TABLE on ClickHouseDB (Start migrates the schema).
+	ClickHouseUser, ClickHousePassword string
 	// KafkaBrokers enables the Kafka consumer (ClickHouse mode only).
 	KafkaBrokers []string
 	// TopicPrefix is prepended to "sy.insights".

@@ -52,7 +52,7 @@ func New(cfg Config) (*Service, error) {
 		}
 		s.store = st
 	} else {
-		sk, err := sink.Open(cfg.ClickHouseAddr, cfg.ClickHouseDB)
+		sk, err := sink.Open(cfg.ClickHouseAddr, cfg.ClickHouseDB, cfg.ClickHouseUser, cfg.ClickHousePassword)
 		if err != nil {
 			return nil, err
 		}

@@ -24,6 +24,8 @@ func main() {
 	fs.StringVar(&cfg.Addr, "addr", ":8090", "query API listen address")
 	fs.StringVar(&cfg.ClickHouseAddr, "clickhouse-addr", "", "ClickHouse native address host:port (empty: embedded store in -data-dir)")
 	fs.StringVar(&cfg.ClickHouseDB, "clickhouse-db", "switchyard", "ClickHouse database")
+	fs.StringVar(&cfg.ClickHouseUser, "clickhouse-user", "default", "ClickHouse user")
+	fs.StringVar(&cfg.ClickHousePassword, "clickhouse-password", "", "ClickHouse password (prefer the environment variable: flags show in ps)")
 	fs.StringVar(&brokers, "kafka-brokers", "", "comma-separated Kafka brokers (enables ingest)")
 	fs.StringVar(&cfg.TopicPrefix, "topic-prefix", "", "prefix of the sy.insights topic")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "data directory of the embedded store")
@@ -56,7 +58,8 @@ func main() {
 		log.Error("analytics: cannot start", "err", err)
 		os.Exit(1)
 	}
-	log.Info("analytics: running", "addr", cfg.Addr, "clickhouse", cfg.ClickHouseAddr != "")
+	log.Info("analytics: running", "addr", cfg.Addr, "clickhouse", cfg.ClickHouseAddr != "",
+		"ops", "/healthz /readyz /metrics on addr")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	<-ctx.Done()
 	stop()

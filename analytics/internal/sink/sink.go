@@ -42,15 +42,18 @@ type Sink struct {
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// Open connects to the ClickHouse native port at addr. It does not touch the
-// schema; call Migrate.
-func Open(addr, db string) (*Sink, error) {
+// Open connects to the ClickHouse native port at addr as user (empty:
+// "default") with password. It does not touch the schema; call Migrate.
+func Open(addr, db, user, password string) (*Sink, error) {
+	if user == "" {
+		user = "default"
+	}
 	if !identRE.MatchString(db) {
 		return nil, fmt.Errorf("invalid ClickHouse database name %q", db)
 	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:            []string{addr},
-		Auth:            clickhouse.Auth{Database: "default", Username: "default"},
+		Auth:            clickhouse.Auth{Database: "default", Username: user, Password: password},
 		DialTimeout:     5 * time.Second,
 		ReadTimeout:     60 * time.Second,
 		MaxOpenConns:    8,

@@ -21,7 +21,7 @@ func openTest(t testing.TB) *Sink {
 	if addr == "" {
 		t.Fatal("SY_TEST_CLICKHOUSE_ADDR is not set (source ops/services/env.sh)")
 	}
-	s, err := Open(addr, fmt.Sprintf("sy_test_%x", rand.Uint64()))
+	s, err := Open(addr, fmt.Sprintf("sy_test_%x", rand.Uint64()), "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
