@@ -17,7 +17,7 @@ build: ## build every binary into ./bin
 	@mkdir -p bin
 	$(GO) build -o bin/ ./edge/cmd/... ./control/cmd/... ./analytics/cmd/... ./loadtest/cmd/...
 
-test: check fuzz-smoke services-up ## checks, fuzz smoke, unit and integration tests on real local services
+test: check fuzz-smoke deploy-check services-up ## checks, fuzz smoke, deploy artifacts, unit and integration tests on real local services
 	bash ops/test.sh
 
 test-unit: ## unit tests only (no services)
@@ -36,6 +36,9 @@ generate: ## regenerate msgp code
 	$(GO) generate ./codec/...
 	@chmod 0644 codec/*_gen.go codec/*_gen_test.go
 
+deploy-check: ## validate ops/deploy: render + strictly decode the Helm chart, load the compose file, lint the Dockerfile and systemd units
+	bash ops/deploy/check.sh
+
 check: ## gofmt, go vet, and regenerating changes nothing
 	bash ops/check.sh
 
@@ -45,4 +48,4 @@ services-up: ## install (if missing) and start Redis, Kafka, the MongoDB-wire se
 services-down: ## stop exactly what services-up started (by pid file)
 	bash ops/services/down.sh
 
-.PHONY: help run build test test-unit bench fuzz-smoke ui generate check services-up services-down
+.PHONY: help run build test test-unit bench fuzz-smoke ui generate check deploy-check services-up services-down
