@@ -42,7 +42,8 @@ type Config struct {
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 
-	kafkaOpts []kgo.Opt // tests: extra franz-go options (short heartbeats)
+	kafkaOpts       []kgo.Opt     // tests: extra franz-go options (short heartbeats)
+	httpReadTimeout time.Duration // whole request incl. body (default 30s; tests shorten it)
 }
 
 func (c *Config) setDefaults() error {
@@ -63,6 +64,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Retention < 0 {
 		return errors.New("analytics: negative Retention")
+	}
+	if c.httpReadTimeout <= 0 {
+		c.httpReadTimeout = 30 * time.Second
 	}
 	if c.CacheTTL <= 0 {
 		c.CacheTTL = 5 * time.Second

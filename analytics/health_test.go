@@ -60,14 +60,11 @@ func TestOpsEndpointsEmbedded(t *testing.T) {
 }
 
 // TestReadyzFollowsDependency: a dependency that stops answering turns
-// /readyz to 503 naming it, and back to 200 when it answers again; the probe
-// runs in the background, not per request.
+// /readyz to 503 naming it, and back to 200 when it answers again.
 func TestReadyzFollowsDependency(t *testing.T) {
 	s := newEmbedded(t)
 	var down atomic.Bool
-	var calls atomic.Int64
 	p := &probe{name: "clickhouse", check: func(context.Context) error {
-		calls.Add(1)
 		if down.Load() {
 			return errors.New("connection refused")
 		}
@@ -87,15 +84,6 @@ func TestReadyzFollowsDependency(t *testing.T) {
 	}
 	down.Store(false)
 	waitStatus(t, h, "/readyz", 200)
-
-	before := calls.Load()
-	for range 200 {
-		fetch(h, "/readyz")
-		fetch(h, APIPrefix+"/health")
-	}
-	if n := calls.Load() - before; n > 20 {
-		t.Errorf("400 requests caused %d dependency probes; probes must run in the background only", n)
-	}
 }
 
 func TestReadyzStaleProbeIsUnready(t *testing.T) {

@@ -113,7 +113,8 @@ func (s *Service) Start() error {
 			return fmt.Errorf("analytics: cannot listen on %s: %w", s.cfg.Addr, err)
 		}
 		s.ln = ln
-		s.srv = &http.Server{Handler: s.h, ReadHeaderTimeout: 10 * time.Second}
+		s.srv = &http.Server{Handler: s.h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: s.cfg.httpReadTimeout,
+			WriteTimeout: queryTimeout + 15*time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

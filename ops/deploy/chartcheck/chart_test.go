@@ -119,6 +119,9 @@ func (o *objects) check(t *testing.T) {
 			}
 		}
 		pod := d.Spec.Template.Spec
+		if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+			t.Errorf("%s: mounts a service account token it does not need", where)
+		}
 		if pod.SecurityContext == nil || pod.SecurityContext.RunAsNonRoot == nil || !*pod.SecurityContext.RunAsNonRoot {
 			t.Errorf("%s: pod does not require runAsNonRoot", where)
 		}
