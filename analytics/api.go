@@ -214,7 +214,8 @@ func (s *Service) users(_ http.ResponseWriter, r *http.Request) (any, error) {
 	return map[string]any{"users": u, "limit": limit, "offset": offset}, nil
 }
 
-// experimentGet: ?baseline=a&metric=buy:conversion&metric=amount:numeric&split=a:50,b:50&confidence=0.95&from&to
+// experimentGet: ?baseline=a&metric=buy:conversion&metric=amount:numeric&split=a:50,b:50&confidence=0.95
+// &sequential=false&correction=bh&cupedDays=0&from&to (a metric's other settings need the POST form)
 func (s *Service) experimentGet(_ http.ResponseWriter, r *http.Request) (any, error) {
 	rg, err := rangeOf(r)
 	if err != nil {
@@ -245,6 +246,21 @@ func (s *Service) experimentGet(_ http.ResponseWriter, r *http.Request) (any, er
 			return nil, fmt.Errorf("%w: confidence", errBadRequest)
 		}
 	}
+	if v := q.Get("sequential"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: sequential must be true or false", errBadRequest)
+		}
+		eq.Sequential = &b
+	}
+	eq.Correction = q.Get("correction")
+	if v := q.Get("cupedDays"); v != "" {
+		d, err := intParam(q, "cupedDays", 0, MaxCUPEDDays)
+		if err != nil {
+			return nil, err
+		}
+		eq.CUPEDDays = &d
+	}
 	return s.Experiment(r.Context(), eq)
 }
 
@@ -256,6 +272,10 @@ type experimentBody struct {
 	Metrics             []MetricSpec       `json:"metrics"`
 	ExpectedSplit       map[string]float64 `json:"expectedSplit"`
 	Confidence          float64            `json:"confidence"`
+	Sequential          *bool              `json:"sequential"`
+	SequentialN         float64            `json:"sequentialN"`
+	Correction          string             `json:"correction"`
+	CUPEDDays           *int               `json:"cupedDays"`
 }
 
 func rawTime(m json.RawMessage, def time.Time) (time.Time, error) {
@@ -281,7 +301,8 @@ func (s *Service) experimentPost(w http.ResponseWriter, r *http.Request) (any, e
 	}
 	return s.Experiment(r.Context(), ExperimentQuery{EnvID: r.PathValue("env"), FlagKey: r.PathValue("flag"),
 		BaselineVariationID: b.BaselineVariationID, From: from, To: to, Metrics: b.Metrics,
-		ExpectedSplit: b.ExpectedSplit, Confidence: b.Confidence})
+		ExpectedSplit: b.ExpectedSplit, Confidence: b.Confidence, Sequential: b.Sequential, SequentialN: b.SequentialN,
+		Correction: b.Correction, CUPEDDays: b.CUPEDDays})
 }
 
 // Experiment computes (or returns a cached, at most CacheTTL old) experiment
