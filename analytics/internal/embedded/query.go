@@ -319,3 +319,46 @@ func (s *Store) Metric(_ context.Context, r store.Range, q store.MetricQuery) ([
 	sort.Slice(out, func(i, j int) bool { return out[i].VariationID < out[j].VariationID })
 	return out, nil
 }
+
+// ExperimentUsers implements store.Store.
+func (s *Store) ExperimentUsers(_ context.Context, r store.Range, q store.MetricQuery, limit int, fn func(*store.ExperimentUser) error) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if err := q.Validate(); err != nil {
+		return err
+	}
+	match := q.RouteMatcher()
+	s.mu.RLock()
+	ex := s.exposures(r)
+	users := make(map[string]*store.ExperimentUser, len(ex))
+	for k, x := range ex {
+		users[k] = &store.ExperimentUser{UserKey: k, VariationID: x.variation, FirstExposure: x.first}
+	}
+	to := r.ToMs()
+	for i := range s.metrics[key(r.EnvID, q.EventName)] {
+		m := &s.metrics[key(r.EnvID, q.EventName)][i]
+		u, ok := users[m.UserKey]
+		if !ok || m.Timestamp < u.FirstExposure || m.Timestamp >= to ||
+			(q.EventType != "" && !strings.EqualFold(m.Type, q.EventType)) || (match != nil && !match(m.Route)) {
+			continue
+		}
+		u.Events++
+		u.Value += m.NumericValue // the sum until divided below
+	}
+	s.mu.RUnlock()
+	out := make([]*store.ExperimentUser, 0, len(users))
+	for _, u := range users {
+		if u.Events > 0 {
+			u.Value /= float64(u.Events)
+		}
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UserKey < out[j].UserKey })
+	for _, u := range out[:min(len(out), max(limit, 0))] {
+		if err := fn(u); err != nil {
+			return err
+		}
+	}
+	return nil
+}

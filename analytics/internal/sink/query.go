@@ -268,6 +268,49 @@ func (s *Sink) Metric(ctx context.Context, r store.Range, mq store.MetricQuery) 
 	return out, rows.Err()
 }
 
+// ExperimentUsers implements store.Store: one query whose rows are handed
+// to fn as ClickHouse streams them.
+func (s *Sink) ExperimentUsers(ctx context.Context, r store.Range, mq store.MetricQuery, limit int, fn func(*store.ExperimentUser) error) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if err := mq.Validate(); err != nil {
+		return err
+	}
+	filt, fargs := metricFilter(mq)
+	expo := fmt.Sprintf(exposuresSQL, s.db, rangeWhere)
+	q := fmt.Sprintf(`SELECT user_key, variation, first, n, v FROM (%[5]s)
+	ALL LEFT JOIN (
+		SELECT user_key, count() AS n, avg(numeric_value) AS v FROM (
+			SELECT user_key, m_ts, numeric_value FROM (%[5]s)
+			ALL INNER JOIN (
+				SELECT user_key, ts_ms AS m_ts, numeric_value FROM %[1]s.metric_events
+				WHERE env_id = ? AND event_name = ? AND ts >= toDateTime(?) AND ts < toDateTime(?) AND ts_ms >= ? AND ts_ms < ? AND %[3]s
+			) USING user_key
+			WHERE m_ts >= first
+		) GROUP BY user_key
+	) USING user_key
+	ORDER BY user_key LIMIT %[4]d`, s.db, rangeWhere, filt, max(limit, 0), expo)
+	margs := rangeArgs(r)
+	margs[1] = mq.EventName
+	args := append(append(append(rangeArgs(r), rangeArgs(r)...), margs...), fargs...)
+	rows, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("cannot query experiment users: %w", err)
+	}
+	defer rows.Close()
+	var u store.ExperimentUser
+	for rows.Next() {
+		if err := rows.Scan(&u.UserKey, &u.VariationID, &u.FirstExposure, &u.Events, &u.Value); err != nil {
+			return err
+		}
+		if err := fn(&u); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // DeleteUser implements store.Store with one mutation per table that holds
 // rows of the user, and waits until they are done.
 func (s *Sink) DeleteUser(ctx context.Context, envID, userKey string) error {

@@ -172,6 +172,18 @@ type MetricResult struct {
 	Cap         float64 `json:"cap"` // 0: not winsorized
 }
 
+// ExperimentUser is one exposed user of an experiment with one metric:
+// their variation and first exposure (as in Exposure), and the metric's
+// events at or after it (before Range.To): how many, and their mean
+// numericValue (0 without events). Order: UserKey.
+type ExperimentUser struct {
+	UserKey       string  `json:"userKey"`
+	VariationID   string  `json:"variationId"`
+	FirstExposure int64   `json:"firstExposure"` // Unix ms
+	Events        uint64  `json:"events"`
+	Value         float64 `json:"value"`
+}
+
 // FlagVariationCount is the number of evaluations of one variation of one
 // flag. Order: FlagKey, then VariationID.
 type FlagVariationCount struct {
@@ -199,6 +211,11 @@ type Store interface {
 	// Metric aggregates one metric's events after first exposure per
 	// variation.
 	Metric(ctx context.Context, r Range, q MetricQuery) ([]MetricResult, error)
+	// ExperimentUsers calls fn for at most limit exposed users of an
+	// experiment, in order, as the backend produces them (an export streams
+	// them); an error from fn stops the query and is returned. q's
+	// PreFrom and Winsorize are ignored.
+	ExperimentUsers(ctx context.Context, r Range, q MetricQuery, limit int, fn func(*ExperimentUser) error) error
 	// DeleteUser removes every event of one end user of one environment
 	// (GDPR). It returns when the deletion is visible to queries.
 	DeleteUser(ctx context.Context, envID, userKey string) error

@@ -163,6 +163,23 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Errorf("bad regex: %v, want ErrInvalid", err)
 		}
 	})
+	t.Run("ExperimentUsers", func(t *testing.T) {
+		var got []store.ExperimentUser
+		err := s.ExperimentUsers(ctx, r, store.MetricQuery{EventName: "buy"}, 3, func(u *store.ExperimentUser) error {
+			got = append(got, *u)
+			return nil
+		})
+		check(t, "ExperimentUsers", got, err, []store.ExperimentUser{
+			{UserKey: "u1", VariationID: "a", FirstExposure: ms(time.Second), Events: 2, Value: 15},
+			{UserKey: "u2", VariationID: "b", FirstExposure: ms(30 * time.Second), Events: 1, Value: 7},
+			{UserKey: "u4", VariationID: "a", FirstExposure: ms(5 * time.Second)}})
+		stop := errors.New("stop")
+		n := 0
+		err = s.ExperimentUsers(ctx, r, store.MetricQuery{EventName: "buy"}, 10, func(*store.ExperimentUser) error { n++; return stop })
+		if !errors.Is(err, stop) || n != 1 {
+			t.Errorf("fn error: %v after %d rows, want stop after 1", err, n)
+		}
+	})
 	t.Run("EnvVariations", func(t *testing.T) {
 		got, err := s.EnvVariations(ctx, env, T0, T0.Add(24*time.Hour))
 		check(t, "EnvVariations", got, err, []store.FlagVariationCount{
