@@ -3,10 +3,12 @@ package stats
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 )
 
@@ -18,14 +20,26 @@ func python() string {
 	return "python3"
 }
 
+var (
+	refOnce    sync.Once
+	refMissing string // why the reference cannot run; "" when it can
+)
+
 // reference runs testdata/reference.py (SciPy + statsmodels) on cases and
 // returns one answer per case. The test is skipped, saying why, only when
 // the interpreter or its libraries are missing (ops/test.sh installs them).
 func reference(t *testing.T, cases []map[string]any) []map[string]any {
 	t.Helper()
 	py := python()
-	if out, err := exec.Command(py, "-c", "import scipy, statsmodels").CombinedOutput(); err != nil {
-		t.Skipf("no SciPy/statsmodels reference (%s: %v: %s); install them with `pip install scipy statsmodels` or set SY_PYTHON", py, err, bytes.TrimSpace(out))
+	refOnce.Do(func() {
+		if out, err := exec.Command(py, "-c", "import scipy, statsmodels").CombinedOutput(); err != nil {
+			out = bytes.TrimSpace(out)
+			out = out[bytes.LastIndexByte(out, '\n')+1:] // the error line, not the traceback
+			refMissing = fmt.Sprintf("no SciPy/statsmodels reference (%s: %v: %s); run `bash ops/pystats.sh` and set SY_PYTHON to the interpreter it prints", py, err, out)
+		}
+	})
+	if refMissing != "" {
+		t.Skip(refMissing)
 	}
 	in, err := json.Marshal(cases)
 	if err != nil {

@@ -21,23 +21,23 @@ from statsmodels.stats.multitest import multipletests
 
 def msprt(c):
     est, v, tau2, alpha = c["est"], c["v"], c["tau2"], c["alpha"]
-    sd = math.sqrt(v)
 
     def lr(x):
         # integral of N(x; theta, v) N(theta; 0, tau2) dtheta / N(x; 0, v)
-        f = lambda th: math.exp(stats.norm.logpdf(x, th, sd) - stats.norm.logpdf(x, 0, sd) + stats.norm.logpdf(th, 0, math.sqrt(tau2)))
+        # log N(x; th, v) - log N(x; 0, v) + log N(th; 0, tau2), written out (scipy.stats calls are slow in quad)
+        f = lambda th: math.exp((2 * x * th - th * th) / (2 * v) - th * th / (2 * tau2) - 0.5 * math.log(2 * math.pi * tau2))
         w = 12 * math.sqrt(tau2)
         centre = x * tau2 / (tau2 + v)  # the posterior mean: where the integrand lives
         pts = [centre]
-        return integrate.quad(f, -w + min(0, centre), w + max(0, centre), points=pts, limit=500, epsabs=0, epsrel=1e-12)[0]
+        return integrate.quad(f, -w + min(0, centre), w + max(0, centre), points=pts, limit=200, epsabs=0, epsrel=1e-10)[0]
 
     p = min(1.0, 1 / lr(est))
     g = lambda th: lr(est - th) - 1 / alpha
     span = math.sqrt(v)
     while g(est - span) < 0 or g(est + span) < 0:  # lr(0) < 1 < 1/alpha: widen until both ends reject
         span *= 2
-    lo = optimize.brentq(g, est - span, est, xtol=1e-14, rtol=1e-13)
-    hi = optimize.brentq(g, est, est + span, xtol=1e-14, rtol=1e-13)
+    lo = optimize.brentq(g, est - span, est, xtol=1e-13, rtol=1e-11)
+    hi = optimize.brentq(g, est, est + span, xtol=1e-13, rtol=1e-11)
     return {"p": p, "lo": lo, "hi": hi}
 
 
