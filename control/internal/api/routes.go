@@ -96,6 +96,7 @@ func (a *API) coreRoutes() []Route {
 		{Method: "GET", Path: p + "/envs/{envId}/experiments/{id}", Tag: "experiments", Summary: "Get an experiment", Scope: Env, Role: viewer, Resp: store.Experiment{}, h: a.getExperiment},
 		{Method: "POST", Path: p + "/envs/{envId}/experiments/{id}/start", Tag: "experiments", Summary: "Start an experiment", Scope: Env, Role: editor, Body: VersionRequest{}, Resp: store.Experiment{}, h: a.startExperiment},
 		{Method: "POST", Path: p + "/envs/{envId}/experiments/{id}/stop", Tag: "experiments", Summary: "Stop a running experiment", Scope: Env, Role: editor, Body: VersionRequest{}, Resp: store.Experiment{}, h: a.stopExperiment},
+		{Method: "GET", Path: p + "/envs/{envId}/experiments/{id}/results", Tag: "experiments", Summary: "Results of a started experiment (analytics; SRM against the flag's rollout split)", Scope: Env, Role: viewer, Resp: ExperimentResults{}, h: a.experimentResults},
 		{Method: "DELETE", Path: p + "/envs/{envId}/experiments/{id}", Tag: "experiments", Summary: "Delete an experiment that is not running", Scope: Env, Role: editor, h: a.deleteExperiment},
 
 		// end users
