@@ -146,6 +146,13 @@ type EnvSnapshot struct {
 	Secrets  []EnvSecret `msg:"secrets"`
 	Flags    []Flag      `msg:"flags"`
 	Segments []Segment   `msg:"segments"`
+
+	// FlagsMP and SegmentsMP, when set (EnvFromFields), are the msgp
+	// encodings the items were decoded from, index for index, so a reader
+	// can keep them instead of encoding the items again; whoever changes
+	// Flags or Segments must set them to nil. Not encoded.
+	FlagsMP    [][]byte `msg:"-"`
+	SegmentsMP [][]byte `msg:"-"`
 }
 
 // Change kinds and operations carried by ChangeEvent.

@@ -84,16 +84,30 @@ func Build(s *codec.EnvSnapshot) *State {
 	st := &State{EnvID: s.EnvID, Version: s.Version, Secrets: s.Secrets}
 	st.flagByID = make(map[string]int, len(s.Flags))
 	st.Flags = make([]*Flag, 0, len(s.Flags))
+	// the encodings the snapshot was decoded from, when it has them, are
+	// kept rather than encoded again
+	flagMP := func(i int) []byte {
+		if len(s.FlagsMP) == len(s.Flags) {
+			return s.FlagsMP[i]
+		}
+		return nil
+	}
+	segMP := func(i int) []byte {
+		if len(s.SegmentsMP) == len(s.Segments) {
+			return s.SegmentsMP[i]
+		}
+		return nil
+	}
 	for i := range s.Flags {
 		f := &s.Flags[i]
 		if j, ok := st.flagByID[f.ID]; ok { // duplicate id: keep the newer
 			if f.Version > st.Flags[j].Src.Version {
-				st.Flags[j] = newFlag(f, nil, st.Flags[j].Slot, 0)
+				st.Flags[j] = newFlag(f, flagMP(i), st.Flags[j].Slot, 0)
 			}
 			continue
 		}
 		st.flagByID[f.ID] = len(st.Flags)
-		st.Flags = append(st.Flags, newFlag(f, nil, st.nextSlot, 0))
+		st.Flags = append(st.Flags, newFlag(f, flagMP(i), st.nextSlot, 0))
 		st.nextSlot++
 	}
 	st.segByID = make(map[string]int, len(s.Segments))
@@ -101,12 +115,12 @@ func Build(s *codec.EnvSnapshot) *State {
 		sg := &s.Segments[i]
 		if j, ok := st.segByID[sg.ID]; ok {
 			if sg.Version > st.Segs[j].Src.Version {
-				st.Segs[j] = newSegment(sg, nil)
+				st.Segs[j] = newSegment(sg, segMP(i))
 			}
 			continue
 		}
 		st.segByID[sg.ID] = len(st.Segs)
-		st.Segs = append(st.Segs, newSegment(sg, nil))
+		st.Segs = append(st.Segs, newSegment(sg, segMP(i)))
 	}
 	st.finish()
 	return st
