@@ -119,6 +119,16 @@ func envView(e *store.Env) *EnvView {
 		PendingEvents: len(e.Outbox), CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 }
 
+// envView shows e with its SDK secrets only to a caller with the
+// secret:read action on it (secrets is empty otherwise).
+func (c *call) envView(e *store.Env) *EnvView {
+	v := envView(e)
+	if !c.canIn(ActSecretRead, e) {
+		v.Secrets = []codec.EnvSecret{}
+	}
+	return v
+}
+
 func userView(u *store.User) UserView { return UserView{ID: u.ID, Email: u.Email, Name: u.Name} }
 
 // ---- auth ----
@@ -630,7 +640,7 @@ func (a *API) listEnvs(c *call) (any, error) {
 	}
 	out := make([]EnvView, len(es))
 	for i, e := range es {
-		out[i] = *envView(e)
+		out[i] = *c.envView(e)
 	}
 	return list(out, len(out)), nil
 }
@@ -657,7 +667,7 @@ func (a *API) createEnv(c *call) (any, error) {
 		return nil, err
 	}
 	a.notify(e.ID)
-	return envView(e), nil
+	return c.envView(e), nil
 }
 
 // CreateEnv creates an environment of a project with fresh server and client
@@ -675,7 +685,7 @@ func CreateEnv(ctx context.Context, st *store.Store, p *store.Project, name, key
 	return e, st.CreateEnv(ctx, e)
 }
 
-func (a *API) getEnv(c *call) (any, error) { return envView(c.env), nil }
+func (a *API) getEnv(c *call) (any, error) { return c.envView(c.env), nil }
 
 func (a *API) updateEnv(c *call) (any, error) {
 	var req EnvRequest
@@ -689,7 +699,7 @@ func (a *API) updateEnv(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return envView(e), nil
+	return c.envView(e), nil
 }
 
 func (a *API) deleteEnv(c *call) (any, error) {
@@ -714,5 +724,5 @@ func (a *API) rotateSecret(c *call) (any, error) {
 		return nil, err
 	}
 	a.notify(e.ID)
-	return envView(e), nil
+	return c.envView(e), nil
 }
