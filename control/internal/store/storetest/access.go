@@ -80,4 +80,6 @@ func testFlagVersions(t *testing.T, s *store.Store) {
 	}
 }
 
-func pad(n int64) string { return string(rune('0'+n/100%10)) + string(rune('0'+n/10%10)) + string(rune('0'+n%10)) }
+func pad(n int64) string {
+	return string(rune('0'+n/100%10)) + string(rune('0'+n/10%10)) + string(rune('0'+n%10))
+}
