@@ -2,12 +2,13 @@
 // snippet that points a FeatBit SDK at the edge.
 import { useState } from 'preact/hooks';
 import { api, Env } from '../api';
-import { Busy, CopyButton, Field, FormError, Page, useSession } from '../ui';
+import { Busy, CopyButton, Field, FormError, Page, useSession, usePermissions } from '../ui';
 
 const EDGE_KEY = 'sy.edgeUrl';
 
 export function SdkKeys({ env }: { env: Env }) {
   const s = useSession();
+  const can = usePermissions(env);
   const [edge, setEdge] = useState(localStorage.getItem(EDGE_KEY) || `${location.hostname}:5100`);
   const [err, setErr] = useState<unknown>(null);
   const server = env.secrets.find((x) => x.type === 'server')?.value || '';
@@ -34,12 +35,13 @@ fbClient.init({
     <Page title={`SDK keys · ${env.name}`}>
       <section class="card">
         <h2>Secrets</h2>
-        {[['Server secret', server, 'server'], ['Client secret', client, 'client']].map(([label, value, type]) => (
+        {env.secrets.length === 0 && <p class="notice" role="status">You may not see this environment's SDK secrets (the secret:read action).</p>}
+        {env.secrets.length > 0 && [['Server secret', server, 'server'], ['Client secret', client, 'client']].map(([label, value, type]) => (
           <div class="secret" key={type}>
             <div class="secret-label">{label}</div>
             <code class="mono" aria-label={label}>{value}</code>
             <CopyButton text={value} label={`Copy ${label.toLowerCase()}`} />
-            {s.isAdmin && <Busy class="small" label={`Rotate ${label.toLowerCase()}`} onClick={async () => {
+            {can('secret:rotate') && <Busy class="small" label={`Rotate ${label.toLowerCase()}`} onClick={async () => {
               if (!confirm(`Replace the ${label.toLowerCase()}? SDKs using the old one stop receiving flags.`)) return;
               try { await api.rotateSecret(env.id, type); s.reloadEnv(); } catch (e) { setErr(e); }
             }} busyText="Rotating…">Rotate</Busy>}
