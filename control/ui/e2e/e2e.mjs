@@ -283,7 +283,9 @@ try {
     await expectText(dialog.getByRole('table', { name: 'Changes' }), /BE[\s\S]*FR/, 'diff from BE to FR');
     await shot('restore-version-diff');
     await dialog.getByRole('button', { name: /^Restore version/ }).click();
-    await expectCount(page.getByRole('dialog'), 0, 'restore dialog after confirming');
+    try { await page.getByRole('dialog').waitFor({ state: 'detached' }); } catch { throw new Error('the restore dialog stays open after confirming'); }
+    await expectVisible(versions.getByText(/\(current\)/), 'the restored version listed as current');
+    await expectVisible(hist.getByText(/restored version \d+/), 'the restore in the history');
     await page.getByRole('tab', { name: 'Targeting' }).click();
     if ((await page.getByLabel('Rule 1 condition 1 value').inputValue()) !== 'FR') throw new Error('the restored version is not FR');
     // the audit log page, filtered by the flag's key and the admin as actor
