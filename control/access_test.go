@@ -282,3 +282,68 @@ func TestAccessProjectPatternAndGroupDelete(t *testing.T) {
 		t.Fatalf("org permissions: %+v", op)
 	}
 }
+
+// Rotation without downtime: the new secret is added, the old one keeps
+// working until its expiry (default 24 h, settable, "now" ends it), both are
+// published to the edges, and the audit entry names no value.
+func TestSecretRotationKeepsOldUntilExpiry(t *testing.T) {
+	h := newHarness(t)
+	env := h.env("dev")
+	old := h.info.Envs[0].ServerSecret
+	if h.info.Envs[0].ID != env {
+		old = h.info.Envs[1].ServerSecret
+	}
+	type view struct{ Secrets []codec.EnvSecret }
+	var v view
+	h.must(200, h.admin, "POST", "/api/v1/envs/"+env+"/secrets/server/rotate", nil).decode(t, &v)
+	server := func(v view) (cur []codec.EnvSecret, prev []codec.EnvSecret) {
+		for _, s := range v.Secrets {
+			if s.Type != codec.SecretServer {
+				continue
+			}
+			if s.ExpiresAt == 0 {
+				cur = append(cur, s)
+			} else {
+				prev = append(prev, s)
+			}
+		}
+		return cur, prev
+	}
+	cur, prev := server(v)
+	now := h.s.st.Now()
+	if len(cur) != 1 || cur[0].Value == old || v.Secrets[0] != cur[0] || len(prev) != 1 || prev[0].Value != old ||
+		prev[0].ExpiresAt < now+23*3600_000 || prev[0].ExpiresAt > now+24*3600_000 {
+		t.Fatalf("after a default rotation: %+v", v.Secrets)
+	}
+	h.publish()
+	if snap := h.sink.Snapshot(env); len(snap.Secrets) != 3 {
+		t.Fatalf("published secrets: %+v", snap.Secrets)
+	}
+	var al struct{ Items []store.AuditEntry }
+	r := h.must(200, h.admin, "GET", "/api/v1/envs/"+env+"/audit?type=secret", nil)
+	r.decode(t, &al)
+	if len(al.Items) != 1 || !slices.Contains(al.Items[0].Changes, "server secret rotated") || strings.Contains(string(r.Body), old) || strings.Contains(string(r.Body), cur[0].Value) {
+		t.Fatalf("audit: %s", r.Body)
+	}
+
+	h.must(200, h.admin, "POST", "/api/v1/envs/"+env+"/secrets/server/rotate", map[string]string{"expiresIn": "1h"}).decode(t, &v)
+	cur2, prev2 := server(v)
+	if len(cur2) != 1 || len(prev2) != 2 || prev2[0].ExpiresAt > h.s.st.Now()+3600_000 {
+		t.Fatalf("after a 1h rotation: %+v", v.Secrets)
+	}
+	h.must(200, h.admin, "POST", "/api/v1/envs/"+env+"/secrets/server/rotate", map[string]string{"expiresIn": "now"}).decode(t, &v)
+	if cur3, prev3 := server(v); len(cur3) != 1 || len(prev3) != 0 {
+		t.Fatalf("after rotating with now: %+v", v.Secrets)
+	}
+	for _, bad := range []string{"forever", "-1h", "721h", "0s"} {
+		r := h.must(400, h.admin, "POST", "/api/v1/envs/"+env+"/secrets/server/rotate", map[string]string{"expiresIn": bad})
+		if _, field := r.errField(t); field != "expiresIn" {
+			t.Fatalf("%q: %s", bad, r.Body)
+		}
+	}
+	// at most 4 server secrets live at once
+	for range 3 {
+		h.must(200, h.admin, "POST", "/api/v1/envs/"+env+"/secrets/server/rotate", nil)
+	}
+	h.must(409, h.admin, "POST", "/api/v1/envs/"+env+"/secrets/server/rotate", nil)
+}

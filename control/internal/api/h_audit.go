@@ -491,12 +491,24 @@ func (a *API) diff(ctx context.Context, typ string, before, after any) []string 
 		if b == nil || e == nil {
 			return nil
 		}
+		// Values never appear: only which secret changed and when the old
+		// one ends.
 		var out []string
+		after := map[string]codec.EnvSecret{}
 		for _, s := range e.Secrets {
-			for _, o := range b.Secrets {
-				if o.Type == s.Type && o.Value != s.Value {
-					out = append(out, fmt.Sprintf("%s secret rotated", s.Type))
-				}
+			after[s.Value] = s
+		}
+		for _, s := range e.Secrets {
+			if !slices.ContainsFunc(b.Secrets, func(o codec.EnvSecret) bool { return o.Value == s.Value }) {
+				out = append(out, fmt.Sprintf("%s secret rotated", s.Type))
+			}
+		}
+		for _, o := range b.Secrets {
+			switch n, ok := after[o.Value]; {
+			case !ok:
+				out = append(out, fmt.Sprintf("a previous %s secret ended", o.Type))
+			case n.ExpiresAt != o.ExpiresAt:
+				out = append(out, fmt.Sprintf("the previous %s secret works until %s", o.Type, time.UnixMilli(n.ExpiresAt).UTC().Format(time.RFC3339)))
 			}
 		}
 		return out

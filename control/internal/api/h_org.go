@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -710,16 +712,52 @@ func (a *API) deleteEnv(c *call) (any, error) {
 	return nil, nil
 }
 
+// RotateRequest says how long the replaced secret keeps working: a Go
+// duration up to 720h, or "now" (default 24h).
+type RotateRequest struct {
+	ExpiresIn string `json:"expiresIn"`
+}
+
+// Rotation grace of the replaced secret.
+const (
+	defaultSecretGrace = 24 * time.Hour
+	maxSecretGrace     = 30 * 24 * time.Hour
+)
+
 func (a *API) rotateSecret(c *call) (any, error) {
 	typ := c.path("type")
 	if typ != codec.SecretServer && typ != codec.SecretClient {
 		return nil, store.Invalid("type", "must be server or client")
 	}
+	var req RotateRequest
+	body, err := io.ReadAll(c.r.Body)
+	if err != nil {
+		c.r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+	} else {
+		c.r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	if err != nil || len(bytes.TrimSpace(body)) > 0 {
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+	}
+	grace := defaultSecretGrace
+	switch req.ExpiresIn {
+	case "":
+	case "now":
+		grace = 0
+	default:
+		d, err := time.ParseDuration(req.ExpiresIn)
+		if err != nil || d <= 0 || d > maxSecretGrace {
+			return nil, store.Invalid("expiresIn", "must be \"now\" or a duration from 1s to 720h (e.g. \"24h\")")
+		}
+		grace = d
+	}
 	s, err := secret.New(c.env.ID)
 	if err != nil {
 		return nil, err
 	}
-	e, err := a.st.RotateSecret(c.ctx, c.env.ID, typ, s)
+	e, err := a.st.RotateSecret(c.ctx, c.env.ID, typ, s, a.st.Now()+grace.Milliseconds())
 	if err != nil {
 		return nil, err
 	}

@@ -60,7 +60,7 @@ func (a *API) coreRoutes() []Route {
 		{Method: "GET", Path: p + "/envs/{envId}", Tag: "environments", Summary: "Get an environment, its secrets and publish state", Scope: Env, Action: ActRead, Resp: EnvView{}, h: a.getEnv},
 		{Method: "PUT", Path: p + "/envs/{envId}", Tag: "environments", Summary: "Rename an environment", Scope: Env, Action: ActEnvManage, Body: EnvRequest{}, Resp: EnvView{}, h: a.updateEnv},
 		{Method: "DELETE", Path: p + "/envs/{envId}", Tag: "environments", Summary: "Delete an environment and everything in it", Scope: Env, Action: ActEnvManage, h: a.deleteEnv},
-		{Method: "POST", Path: p + "/envs/{envId}/secrets/{type}/rotate", Tag: "environments", Summary: "Replace the server or client secret", Scope: Env, Action: ActSecretRotate, Resp: EnvView{}, h: a.rotateSecret},
+		{Method: "POST", Path: p + "/envs/{envId}/secrets/{type}/rotate", Tag: "environments", Summary: "Add a new server or client secret; the replaced one keeps working until expiresIn (default 24h, \"now\" ends it at once)", Scope: Env, Action: ActSecretRotate, Body: RotateRequest{}, Resp: EnvView{}, h: a.rotateSecret},
 
 		// flags
 		{Method: "GET", Path: p + "/envs/{envId}/flags", Tag: "flags", Summary: "List flags (search, tag, status filters; paging)", Scope: Env, Action: ActRead, Query: append([]string{"q", "tag", "status"}, pageQ...), Resp: List[codec.Flag]{}, h: a.listFlags},

@@ -33,7 +33,7 @@ export interface Org { id: string; name: string; key: string; version: number }
 export interface Project { id: string; orgId: string; name: string; key: string; version: number }
 // Permissions: what the caller may do in an environment (docs/access.md).
 export interface Permissions { role: string; resource: string; actions: string[] }
-export interface EnvSecret { envId: string; type: string; value: string }
+export interface EnvSecret { envId: string; type: string; value: string; expiresAt?: number }
 export interface Env {
   id: string; orgId: string; projectId: string; name: string; key: string; description: string;
   secrets: EnvSecret[]; version: number; publishedVersion: number; pendingEvents: number;
