@@ -1,6 +1,7 @@
 package api
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/switchyard/switchyard/control/internal/store"
@@ -71,4 +72,24 @@ func TestLayerDecision(t *testing.T) {
 	if !ac.can(ActFlagToggle, func() string { return "project/shop/env/dev" }) {
 		t.Error("token refused in dev")
 	}
+}
+
+// FuzzResourcePattern: any pattern text is accepted or refused without a
+// panic, and an accepted one is decided against any resource without one;
+// "*" and the resource's own name always match.
+func FuzzResourcePattern(f *testing.F) {
+	for _, s := range []string{"*", "org", "project/shop", "project/*/env/prod", "project/[a-/env/x", "project/x/env/y/z", "project//env/"} {
+		f.Add(s, "project/shop/env/prod")
+	}
+	f.Fuzz(func(t *testing.T, pattern, res string) {
+		if validPattern(pattern) == nil {
+			_ = patternMatches(pattern, res)
+		}
+		if res != "" && !patternMatches("*", res) {
+			t.Fatalf("* does not match %q", res)
+		}
+		if validPattern(res) == nil && res != "" && !strings.ContainsAny(res, `*?[\`) && !patternMatches(res, res) {
+			t.Fatalf("%q does not match itself", res)
+		}
+	})
 }
