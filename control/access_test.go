@@ -347,3 +347,39 @@ func TestSecretRotationKeepsOldUntilExpiry(t *testing.T) {
 	}
 	h.must(409, h.admin, "POST", "/api/v1/envs/"+env+"/secrets/server/rotate", nil)
 }
+
+// A removed member invited again starts without the grants it had: its
+// policy attachments and group memberships went with the removal (audited);
+// a revoked token is detached too.
+func TestSecurityRemovedMemberLosesGrants(t *testing.T) {
+	f := newAccess(t)
+	ann := f.addMember(f.org, "ann@example.com", "ann-password", "viewer")
+	uid := f.userID("ann@example.com")
+	g := f.group("dev-team", uid)
+	tid, _ := f.token(f.admin, "viewer")
+	f.policy("dev", []string{"group:" + g}, stmt("allow", []string{"flag:toggle"}, "project/*/env/dev"))
+	pid := f.policy("direct", []string{"user:" + uid, "token:" + tid}, stmt("allow", []string{"flag:toggle"}, "project/*/env/prod"))
+	if f.toggle(ann, f.dev) != 200 || f.toggle(ann, f.prod) != 200 {
+		t.Fatal("grants not in effect")
+	}
+	f.must(204, f.admin, "DELETE", "/api/v1/orgs/"+f.org+"/members/"+uid, nil)
+	f.must(204, f.admin, "DELETE", "/api/v1/orgs/"+f.org+"/tokens/"+tid, nil)
+	tok := f.invite(f.admin, f.org, "ann@example.com", "viewer")
+	f.must(200, ann, "POST", "/api/v1/auth/invitations/accept", map[string]string{"token": tok})
+	if c := f.toggle(ann, f.dev); c != 403 {
+		t.Fatalf("re-invited member toggling dev through the old group: %d, want 403", c)
+	}
+	if c := f.toggle(ann, f.prod); c != 403 {
+		t.Fatalf("re-invited member toggling prod through the old policy: %d, want 403", c)
+	}
+	var p store.Policy
+	f.must(200, f.admin, "GET", "/api/v1/orgs/"+f.org+"/policies/"+pid, nil).decode(t, &p)
+	if len(p.Principals) != 0 {
+		t.Fatalf("principals left: %v", p.Principals)
+	}
+	var l struct{ Items []store.AuditEntry }
+	f.must(200, f.admin, "GET", "/api/v1/orgs/"+f.org+"/audit?type=group", nil).decode(t, &l)
+	if len(l.Items) == 0 || !strings.Contains(strings.Join(l.Items[0].Changes, ";"), "removed from the organization") {
+		t.Fatalf("group audit: %+v", l.Items)
+	}
+}

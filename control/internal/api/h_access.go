@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -386,4 +387,58 @@ func (c *call) mayToggle(cur, next *codec.Flag) error {
 		return forbidden(ActFlagToggle, "the target environment")
 	}
 	return nil
+}
+
+// forget detaches a removed principal ("user:<id>" or "token:<id>") from
+// the organization's policies and, for a member, from its groups, so that a
+// member invited again starts without the old grants. Each change is
+// audited. Best effort: the removal happened; a failure is logged.
+func (a *API) forget(c *call, principal string) {
+	ctx := context.WithoutCancel(c.ctx)
+	userID, isUser := strings.CutPrefix(principal, "user:")
+	for range 3 { // a concurrent policy or group edit: read again
+		conflict := false
+		pols, err := a.st.ListPolicies(ctx, c.orgID)
+		if err != nil {
+			a.cfg.Log.Error("cannot detach a removed principal", "principal", principal, "err", err)
+			return
+		}
+		for _, p := range pols {
+			if !slices.Contains(p.Principals, principal) {
+				continue
+			}
+			before := *p
+			p.Principals = slices.DeleteFunc(slices.Clone(p.Principals), func(x string) bool { return x == principal })
+			if err := a.st.UpdatePolicy(ctx, p, before.Version); err != nil {
+				conflict = true
+				continue
+			}
+			a.record(ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: "policy", action: "updated",
+				before: &before, after: p, extra: []string{"detached " + principal + " (removed from the organization)"}})
+		}
+		if isUser {
+			gs, err := a.st.ListGroups(ctx, c.orgID)
+			if err != nil {
+				a.cfg.Log.Error("cannot detach a removed principal", "principal", principal, "err", err)
+				return
+			}
+			for _, g := range gs {
+				if !slices.Contains(g.Members, userID) {
+					continue
+				}
+				before := *g
+				g.Members = slices.DeleteFunc(slices.Clone(g.Members), func(x string) bool { return x == userID })
+				if err := a.st.UpdateGroup(ctx, g, before.Version); err != nil {
+					conflict = true
+					continue
+				}
+				a.record(ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: "group", action: "updated",
+					before: &before, after: g, extra: []string{"removed member " + userID + " (removed from the organization)"}})
+			}
+		}
+		if !conflict {
+			return
+		}
+	}
+	a.cfg.Log.Error("cannot detach a removed principal: concurrent changes", "principal", principal)
 }

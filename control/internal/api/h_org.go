@@ -525,7 +525,11 @@ func (a *API) removeMember(c *call) (any, error) {
 		return nil, store.Errorf(store.ErrForbidden, "cannot remove a member whose role (%s) is above yours (%s)", m.Role, c.role)
 	}
 	if m.Role != store.RoleOwner {
-		return nil, a.st.DeleteMember(c.ctx, c.orgID, m.UserID)
+		if err := a.st.DeleteMember(c.ctx, c.orgID, m.UserID); err != nil {
+			return nil, err
+		}
+		a.forget(c, "user:"+m.UserID)
+		return nil, nil
 	}
 	if err := a.keepAnOwner(c, "remove"); err != nil {
 		return nil, err
@@ -533,7 +537,11 @@ func (a *API) removeMember(c *call) (any, error) {
 	if err := a.st.DeleteMember(c.ctx, c.orgID, m.UserID); err != nil {
 		return nil, err
 	}
-	return nil, a.ownerLeft(c, m.UserID, "remove")
+	if err := a.ownerLeft(c, m.UserID, "remove"); err != nil {
+		return nil, err
+	}
+	a.forget(c, "user:"+m.UserID)
+	return nil, nil
 }
 
 func (a *API) listTokens(c *call) (any, error) {
@@ -582,7 +590,11 @@ func (a *API) deleteToken(c *call) (any, error) {
 	if store.RoleRank(t.Role) > store.RoleRank(c.role) {
 		return nil, store.Errorf(store.ErrForbidden, "cannot revoke a token whose role (%s) is above yours (%s)", t.Role, c.role)
 	}
-	return nil, a.st.DeleteToken(c.ctx, t.ID)
+	if err := a.st.DeleteToken(c.ctx, t.ID); err != nil {
+		return nil, err
+	}
+	a.forget(c, "token:"+t.ID)
+	return nil, nil
 }
 
 // ---- projects ----
