@@ -134,6 +134,9 @@ type EnvSecret struct {
 	EnvID string `msg:"envId" json:"envId"`
 	Type  string `msg:"type" json:"type"`
 	Value string `msg:"value" json:"value"`
+	// ExpiresAt (Unix ms, 0: never) ends a rotated-out secret: edges accept
+	// it until then and close its connections at that time.
+	ExpiresAt int64 `msg:"expiresAt,omitempty" json:"expiresAt,omitempty"`
 }
 
 // EnvSnapshot is everything an edge needs to serve one environment. It is the

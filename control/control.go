@@ -268,7 +268,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	for _, e := range s.extra {
 		if e.guard {
-			e.h = s.api.GuardEnv(e.h, store.RoleViewer, store.RoleAdmin)
+			e.h = s.api.GuardEnv(e.h, api.ActRead, api.ActEnvManage)
 		}
 		p := e.prefix
 		if strings.HasSuffix(p, "/") {

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/switchyard/switchyard/codec"
@@ -196,14 +197,36 @@ func (st *State) SecretType(secret []byte) string {
 }
 
 // Secret returns the type and the stored value (a string shared with the
-// State, so keeping it costs nothing) of secret, or "" and "".
+// State, so keeping it costs nothing) of secret, or "" and "" (also for a
+// rotated-out secret past its ExpiresAt).
 func (st *State) Secret(secret []byte) (typ, value string) {
+	return st.SecretAt(secret, time.Now().UnixMilli())
+}
+
+// SecretAt is Secret at time now (Unix ms).
+func (st *State) SecretAt(secret []byte, now int64) (typ, value string) {
 	for i := range st.Secrets {
-		if st.Secrets[i].Value == string(secret) {
-			return st.Secrets[i].Type, st.Secrets[i].Value
+		s := &st.Secrets[i]
+		if s.Value == string(secret) {
+			if s.ExpiresAt != 0 && now >= s.ExpiresAt {
+				return "", ""
+			}
+			return s.Type, s.Value
 		}
 	}
 	return "", ""
+}
+
+// NextExpiry returns the earliest ExpiresAt after now among the secrets
+// (0: none), when sessions of a rotated-out secret must be closed.
+func (st *State) NextExpiry(now int64) int64 {
+	var next int64
+	for i := range st.Secrets {
+		if x := st.Secrets[i].ExpiresAt; x > now && (next == 0 || x < next) {
+			next = x
+		}
+	}
+	return next
 }
 
 // Full returns the encoded full server-SDK sync (all flags, archived
