@@ -42,7 +42,7 @@ generate: ## regenerate msgp code
 deploy-check: ## validate ops/deploy: render + strictly decode the Helm chart, load the compose file, lint the Dockerfile and systemd units
 	bash ops/deploy/check.sh
 
-check: ## gofmt, go vet, and regenerating changes nothing
+check: ## gofmt, go vet, staticcheck (pinned), and regenerating changes nothing
 	bash ops/check.sh
 
 services-up: ## install (if missing) and start Redis, Kafka, the MongoDB-wire server and ClickHouse on loopback

@@ -248,7 +248,7 @@ func experimentQueryOf(r *http.Request) (ExperimentQuery, error) {
 			v, w, ok := strings.Cut(part, ":")
 			f, err := strconv.ParseFloat(w, 64)
 			if !ok || err != nil || f < 0 {
-				return eq, fmt.Errorf("%w: split must be variation:weight,...", errBadRequest)
+				return eq, fmt.Errorf("%w: split must be variation:weight pairs separated by commas", errBadRequest)
 			}
 			eq.ExpectedSplit[v] = f
 		}

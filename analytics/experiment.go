@@ -453,7 +453,7 @@ func (b compare) against(vo *VariationOutcome, t compare, q ExperimentQuery, cup
 	vo.DiffCI = [2]*float64{num(lo), num(hi)}
 	vo.UpliftCI = [2]*float64{num(ulo), num(uhi)}
 	// probability that the treatment is better, in the metric's direction
-	pb := math.NaN()
+	var pb float64
 	if b.m.Type == MetricConversion && theta == 0 {
 		pb = stats.ProbToBeatConversion(bs.N, float64(b.row.Users), ts.N, float64(t.row.Users))
 	} else {

@@ -152,12 +152,6 @@ func WithSnapshotWriter(w SnapshotWriter) Option { return func(s *Server) { s.sn
 // WithChangeProducer replaces the Kafka change producer.
 func WithChangeProducer(p ChangeProducer) Option { return func(s *Server) { s.prod = p } }
 
-// WithExtraHandler mounts h under prefix (e.g. analytics' query API under
-// "/api/analytics/"). A prefix ending in "/" matches the whole subtree.
-func WithExtraHandler(prefix string, h http.Handler) Option {
-	return func(s *Server) { s.extra = append(s.extra, extraHandler{prefix, h, false}) }
-}
-
 // Insights is what control asks analytics: evaluations per variation of a
 // flag (stale flags) and the erasure of one end user's events (GDPR).
 type Insights = api.Insights

@@ -162,12 +162,6 @@ func (w *insightWatch) waitFor(timeout time.Duration, what string, cond func(eva
 	}
 }
 
-func (w *insightWatch) undecodable() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.bad
-}
-
 func hasEval(evals []codec.FlagEval, env, flag, userKey string) bool {
 	for _, e := range evals {
 		if e.EnvID == env && e.FlagKey == flag && e.UserKey == userKey {

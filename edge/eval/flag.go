@@ -112,12 +112,6 @@ func CompileFlag(f *codec.Flag) (*Flag, []error) {
 	return cf, errs
 }
 
-// ValidateFlag returns the compile errors of f (see CompileFlag).
-func ValidateFlag(f *codec.Flag) []error {
-	_, errs := CompileFlag(f)
-	return errs
-}
-
 // SegmentIDs returns the sorted, distinct ids of the segments the flag's
 // conditions reference (the edge re-evaluates the flag when one changes).
 // The slice is shared: do not modify it.

@@ -45,12 +45,6 @@ func CompileSegment(s *codec.Segment) (*Segment, []error) {
 	return cs, errs
 }
 
-// ValidateSegment returns the compile errors of s.
-func ValidateSegment(s *codec.Segment) []error {
-	_, errs := CompileSegment(s)
-	return errs
-}
-
 // Match reports whether u is in the segment: excluded keys never are,
 // included keys always are, otherwise u is in when all conditions of any
 // rule match. The segment's IsArchived is ignored, as on the FeatBit server.

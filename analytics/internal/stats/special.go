@@ -93,23 +93,6 @@ func betaFrac(x, a, b float64) float64 {
 	return h
 }
 
-// RegIncGammaP is the regularized lower incomplete gamma function P(a, x) for
-// a > 0, x >= 0 (series below a+1, continued fraction above).
-func RegIncGammaP(a, x float64) float64 {
-	switch {
-	case math.IsNaN(x) || a <= 0 || x < 0:
-		return math.NaN()
-	case x == 0:
-		return 0
-	case math.IsInf(x, 1):
-		return 1
-	}
-	if x < a+1 {
-		return gammaSeries(a, x)
-	}
-	return 1 - gammaFrac(a, x)
-}
-
 // RegIncGammaQ is the regularized upper incomplete gamma function
 // Q(a, x) = 1 - P(a, x), computed directly where that keeps precision.
 func RegIncGammaQ(a, x float64) float64 {

@@ -100,6 +100,7 @@ func (a *API) createSchedule(c *call) (any, error) {
 	if err := a.st.CreateSchedule(c.ctx, x); err != nil {
 		return nil, err
 	}
+	a.wakeScheduler() // a schedule due now runs without waiting for the next poll
 	extra := []string{"scheduled for " + time.UnixMilli(x.At).UTC().Format(time.RFC3339) + " on flag '" + cur.Key + "':"}
 	a.record(c.ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: "schedule", action: "created",
 		comment: x.Comment, after: x, extra: append(extra, a.diff(c.ctx, "flag", cur, &d)...), data: x})

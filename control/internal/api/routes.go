@@ -8,13 +8,6 @@ import (
 	"github.com/switchyard/switchyard/edge/eval"
 )
 
-const (
-	viewer = store.RoleViewer
-	editor = store.RoleEditor
-	admin  = store.RoleAdmin
-	owner  = store.RoleOwner
-)
-
 // table is the whole API. The OpenAPI document is generated from it and a
 // test checks that every route is registered and documented.
 func (a *API) table() []Route {

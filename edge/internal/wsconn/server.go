@@ -134,7 +134,6 @@ type Server struct {
 	closing atomic.Bool
 	stop    chan struct{}
 	done    chan struct{}
-	serveMu sync.Mutex
 	served  chan error
 }
 

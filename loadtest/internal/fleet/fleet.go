@@ -334,7 +334,7 @@ func (f *Fleet) connectOne(ctx context.Context, dialer ws.Dialer, i int) {
 			_ = c.Close()
 		}
 	})
-	defer watchdog.Stop()
+	defer func() { watchdog.Stop() }() // the watchdog in force at return (it is replaced below)
 	br, _, err := dialer.Upgrade(c, u)
 	if err != nil {
 		if phase.Load() == 3 {
