@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/switchyard/switchyard/codec"
 )
 
 // Config configures a Service. The zero value of every field but DataDir (or
@@ -84,11 +86,11 @@ func (c *Config) setDefaults() error {
 }
 
 // InsightTopic is the topic name for prefix.
-func InsightTopic(prefix string) string { return prefix + "sy.insights" }
+func InsightTopic(prefix string) string { return prefix + codec.TopicInsights }
 
 // ConsumerGroup is the Kafka consumer group of analytics; like the topic it
 // takes TopicPrefix, so test runs sharing a broker do not share a group.
-const ConsumerGroup = "sy-analytics"
+const ConsumerGroup = codec.GroupAnalytics
 
 // EmbeddedMaxEvents caps the embedded store (about 1 GB of memory with
 // typical keys); beyond it the oldest ~10% of events are deleted.

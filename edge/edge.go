@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/edge/internal/httpapi"
 	"github.com/switchyard/switchyard/edge/internal/hub"
 	"github.com/switchyard/switchyard/edge/internal/limit"
@@ -243,7 +244,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	if s.src == nil {
 		if cfg.RedisAddr != "" {
-			rs, err := source.NewRemote(source.RemoteConfig{RedisAddr: cfg.RedisAddr, Brokers: cfg.KafkaBrokers, Topic: cfg.TopicPrefix + "sy.changes",
+			rs, err := source.NewRemote(source.RemoteConfig{RedisAddr: cfg.RedisAddr, Brokers: cfg.KafkaBrokers, Topic: cfg.TopicPrefix + codec.TopicChanges,
 				PartitionCheck: cfg.PartitionCheck, OnError: func(error) { s.m.Error("change_stream") }})
 			if err != nil {
 				return nil, fmt.Errorf("edge: production source: %w", err)

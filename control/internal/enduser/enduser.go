@@ -26,8 +26,8 @@ import (
 
 // Topic and Group names (the topic takes the deployment's prefix).
 const (
-	Topic = "sy.endusers"
-	Group = "sy-control-endusers"
+	Topic = codec.TopicEndUsers
+	Group = codec.GroupControlEndUsers
 )
 
 // Limits of an ingested batch: end users come from SDKs, so everything is

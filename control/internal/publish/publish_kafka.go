@@ -13,7 +13,7 @@ import (
 )
 
 // ChangesTopic is the change topic's name without prefix.
-const ChangesTopic = "sy.changes"
+const ChangesTopic = codec.TopicChanges
 
 // Kafka is the production ChangeProducer: one record per event on
 // "<prefix>sy.changes", keyed by env id (so an environment's events stay in

@@ -38,7 +38,7 @@ func NewKafka(cfg KafkaConfig) (*Kafka, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink: kafka: %w", err)
 	}
-	return &Kafka{cl: cl, insights: cfg.TopicPrefix + "sy.insights", users: cfg.TopicPrefix + "sy.endusers", onErr: cfg.OnError}, nil
+	return &Kafka{cl: cl, insights: cfg.TopicPrefix + codec.TopicInsights, users: cfg.TopicPrefix + codec.TopicEndUsers, onErr: cfg.OnError}, nil
 }
 
 func (k *Kafka) produce(topic, key string, value []byte) {

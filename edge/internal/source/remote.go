@@ -49,7 +49,7 @@ type Remote struct {
 // Snapshot) and prepares the Kafka client.
 func NewRemote(cfg RemoteConfig) (*Remote, error) {
 	if cfg.Topic == "" {
-		cfg.Topic = "sy.changes"
+		cfg.Topic = codec.TopicChanges
 	}
 	if cfg.PartitionCheck <= 0 {
 		cfg.PartitionCheck = 30 * time.Second

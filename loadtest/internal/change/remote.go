@@ -15,7 +15,7 @@ import (
 )
 
 // ChangesTopic is the change topic's name after the prefix.
-const ChangesTopic = "sy.changes"
+const ChangesTopic = codec.TopicChanges
 
 // Remote writes snapshots to Redis and changes to Kafka, the way control's
 // publisher does, so an edge running in production mode picks them up.
