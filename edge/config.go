@@ -43,6 +43,7 @@ import (
 //	-max-track-users     SY_EDGE_MAX_TRACK_USERS   100
 //	-enduser-rate        SY_EDGE_ENDUSER_RATE      1000 (-1: off)
 //	-enduser-burst       SY_EDGE_ENDUSER_BURST     10000
+//	-ofrep-min-poll      SY_EDGE_OFREP_MIN_POLL    5s
 func ParseConfig(name string, args []string, getenv func(string) string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -105,6 +106,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.IntVar(&c.MaxTrackUsers, "max-track-users", num("MAX_TRACK_USERS", "100"), "distinct end users in one track request (else 400)")
 	fs.Float64Var(&c.EndUserRate, "enduser-rate", flt("ENDUSER_RATE", "1000"), "new end users forwarded per second per environment (-1: off)")
 	fs.IntVar(&c.EndUserBurst, "enduser-burst", num("ENDUSER_BURST", "10000"), "burst of -enduser-rate")
+	fs.DurationVar(&c.OFREPMinPoll, "ofrep-min-poll", dur("OFREP_MIN_POLL", "5s"), "shortest bulk polling interval OFREP's configuration endpoint asks providers to use")
 	if len(errs) > 0 {
 		return c, fmt.Errorf("edge: %s", strings.Join(errs, "; "))
 	}

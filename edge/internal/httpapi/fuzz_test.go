@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/codec/secret"
 	"github.com/switchyard/switchyard/edge/edgetest"
@@ -12,12 +13,22 @@ import (
 	"github.com/switchyard/switchyard/edge/internal/limit"
 	"github.com/switchyard/switchyard/edge/internal/metrics"
 	"github.com/switchyard/switchyard/edge/internal/ofrep"
+	"github.com/switchyard/switchyard/edge/internal/sink"
 	"github.com/switchyard/switchyard/edge/internal/source"
 	"github.com/switchyard/switchyard/edge/internal/wsconn"
 	"github.com/valyala/fasthttp"
 )
 
+// newAPI is an API over the demo environment whose OFREP evaluations and
+// users go to the returned sink (users flushed by sink.Users.Flush); it
+// returns the environment's server secret.
 func newAPI(tb testing.TB) (*httpapi.API, string, *edgetest.Sink) {
+	return newAPIWith(tb, nil)
+}
+
+// newAPIWith is newAPI; opts (may be nil) adjusts the OFREP API before its
+// handler is built.
+func newAPIWith(tb testing.TB, opts func(*ofrep.API)) (*httpapi.API, string, *edgetest.Sink) {
 	snap := edgetest.DemoSnapshot(secret.NewGUID())
 	src := source.NewLocal()
 	if err := src.WriteSnapshot(context.Background(), snap); err != nil {
@@ -32,7 +43,15 @@ func newAPI(tb testing.TB) (*httpapi.API, string, *edgetest.Sink) {
 	tb.Cleanup(byAddr.Close)
 	tb.Cleanup(bySecret.Close)
 	api := &httpapi.API{Hub: h, Sink: sk, Metrics: m, ByAddr: byAddr, BySecret: bySecret, MaxTrackUsers: 100}
-	api.OFREP = ofrep.New(h, m, api.AuthAny, httpapi.StatusOf).Handler()
+	users := sink.NewUsers(sk, time.Hour, 0, nil, nil)
+	tb.Cleanup(users.Close)
+	api.Users = users
+	oa := ofrep.New(h, m, api.AuthAny, httpapi.StatusOf)
+	oa.Events, oa.Users = sk, users
+	if opts != nil {
+		opts(oa)
+	}
+	api.OFREP = oa.Handler()
 	return api, snap.Secrets[0].Value, sk
 }
 
