@@ -3,7 +3,9 @@
 package compat
 
 import (
+	"context"
 	"encoding/json"
+	"strings"
 	"path/filepath"
 	"testing"
 	"time"
@@ -17,9 +19,11 @@ import (
 type ofSpec struct {
 	name  string
 	start func(t *testing.T) (dir string, argv []string)
-	// client: the secret given is the public client secret (browser
-	// providers) instead of the server secret.
-	client bool
+	// web: a browser provider. It gets the public client secret instead of
+	// the server secret, is started with an "init" command carrying the
+	// first context, evaluates from its cache (refreshed by bulk polling
+	// with If-None-Match) and reports changes as "changed" events.
+	web bool
 }
 
 var (
@@ -32,7 +36,29 @@ var (
 		}
 		return dir, []string{py, "-u", "openfeature_ofrep.py"}
 	}}
+	ofWeb = ofSpec{name: "openfeature-ofrep-web-provider (chromium)", web: true, start: func(t *testing.T) (string, []string) {
+		installChromium(t)
+		return nodeDir(t), []string{"node", "openfeature-web.js"}
+	}}
 )
+
+// installChromium installs Debian's chromium when it is missing, with the
+// control UI's script (shared apt lock).
+func installChromium(t *testing.T) {
+	t.Helper()
+	script, err := filepath.Abs(filepath.Join("..", "..", "control", "ui", "install-chromium.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	run(t, ctx, ".", "bash", script)
+}
+
+// TestCompatOpenFeatureWeb runs @openfeature/web-sdk with
+// @openfeature/ofrep-web-provider in headless Chromium against the edge,
+// cross-origin, with the client secret.
+func TestCompatOpenFeatureWeb(t *testing.T) { runOpenFeature(t, ofWeb) }
 
 // TestCompatOpenFeatureNodeServer runs @openfeature/server-sdk with
 // @openfeature/ofrep-provider against the edge's OFREP endpoints.
@@ -87,12 +113,15 @@ func runOpenFeature(t *testing.T, spec ofSpec) {
 	e := startEdge(t, fx)
 	dir, argv := spec.start(t)
 	key := fx.ServerSecret
-	if spec.client {
+	if spec.web {
 		key = fx.ClientSecret
 	}
 	p := startSDK(t, t.Context(), spec.name, dir, []string{"COMPAT_EDGE_URL=http://" + e.Addr, "COMPAT_SECRET=" + key}, argv...)
 	ready := p.waitEvent("ready", 60*time.Second)
 	t.Logf("%s %s ready", ready.SDK, ready.Version)
+	if spec.web {
+		p.call(map[string]any{"cmd": "init", "context": ofContext(fx.Users["u-plain"])})
+	}
 
 	eval := func(c ofCase) msg {
 		return p.call(map[string]any{"cmd": "eval", "flag": c.flag, "type": c.typ, "default": c.def, "context": ofContext(fx.Users[c.user])})
@@ -111,9 +140,23 @@ func runOpenFeature(t *testing.T, spec ofSpec) {
 	}
 
 	// a change published through the source is seen by the next
-	// evaluations (server providers evaluate remotely on every call)
+	// evaluations (server providers evaluate remotely on every call; the
+	// web provider's poll gets a new ETag and reports the changed flag)
 	u := fx.Users["u-plain"]
+	if spec.web {
+		eval(ofCase{flag: flagPush, typ: "string", def: "x", user: "u-plain"}) // back to u-plain's context
+	}
 	at := e.publish(t, fx, fx.change(t, flagPush, "after-1"))
+	if spec.web {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			m := p.waitEvent("changed", time.Until(deadline))
+			if strings.Contains(m.raw, flagPush) {
+				t.Logf("%s: change event after %s", spec.name, time.Since(at).Round(time.Millisecond))
+				break
+			}
+		}
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		got := eval(ofCase{flag: flagPush, typ: "string", def: "x", user: "u-plain"})
