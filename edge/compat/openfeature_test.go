@@ -5,8 +5,8 @@ package compat
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
