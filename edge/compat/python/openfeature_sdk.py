@@ -1,23 +1,26 @@
-"""Drives OpenFeature's Python SDK (openfeature-sdk) with its OFREP provider
-(openfeature-provider-ofrep) against a Switchyard edge for edge/compat's Go
-test.
+"""Drives OpenFeature's Python SDK (openfeature-sdk) against a Switchyard
+edge for edge/compat's Go test, with the OFREP provider
+(openfeature-provider-ofrep) or, with COMPAT_PROVIDER=featbit, FeatBit's
+provider (featbit-openfeature-server, over FeatBit's Python server SDK and
+its WebSocket stream).
 
 The line protocol is the one of ../node/lib/rpc.js: one JSON command per line
 on stdin, answers and events on stdout prefixed with "SYCOMPAT ".
 
-Environment: COMPAT_EDGE_URL (http://host:port), COMPAT_SECRET.
+Environment: COMPAT_EDGE_URL (http://host:port), COMPAT_SECRET;
+COMPAT_STREAMING_URL (ws://host:port) for FeatBit's provider.
 Commands: {"cmd":"eval","flag","type":"boolean|string|number|object",
 "default","context"} -> {"value","reason","variant","errorCode","flag"}.
 """
 
 import json
+import logging
 import os
 import sys
 import traceback
 from importlib.metadata import version as pkg_version
 
 from openfeature import api
-from openfeature.contrib.provider.ofrep import OFREPProvider
 from openfeature.evaluation_context import EvaluationContext
 
 PREFIX = "SYCOMPAT "
@@ -45,13 +48,28 @@ def details(client, typ, flag, default, ctx):
     raise ValueError("unknown type " + typ)
 
 
-def main():
+def provider():
     secret = os.environ["COMPAT_SECRET"]
-    api.set_provider(OFREPProvider(os.environ["COMPAT_EDGE_URL"],
-                                   headers_factory=lambda: {"Authorization": "Bearer " + secret}))
+    if os.environ.get("COMPAT_PROVIDER") == "featbit":
+        from fbclient.client import FBClient
+        from fbclient.config import Config
+        from featbit_openfeature import FeatBitProvider
+
+        fb = FBClient(Config(secret, os.environ["COMPAT_EDGE_URL"], os.environ["COMPAT_STREAMING_URL"],
+                             events_flush_interval=1.0), start_wait=15)
+        return FeatBitProvider(fb), "featbit-openfeature-server"
+    from openfeature.contrib.provider.ofrep import OFREPProvider
+
+    return OFREPProvider(os.environ["COMPAT_EDGE_URL"],
+                         headers_factory=lambda: {"Authorization": "Bearer " + secret}), "openfeature-provider-ofrep"
+
+
+def main():
+    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if os.environ.get("COMPAT_DEBUG") else logging.WARNING)
+    p, name = provider()
+    api.set_provider(p)
     client = api.get_client()
-    emit({"ev": "ready", "sdk": "openfeature-provider-ofrep", "version": pkg_version("openfeature-provider-ofrep"),
-          "initialized": True})
+    emit({"ev": "ready", "sdk": name, "version": pkg_version(name), "initialized": True})
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -73,6 +91,7 @@ def main():
 if __name__ == "__main__":
     try:
         main()
+        api.shutdown()
     except Exception:
         emit({"ev": "fatal", "error": traceback.format_exc()})
         sys.exit(1)
