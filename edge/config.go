@@ -96,7 +96,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.IntVar(&c.NodeCap, "node-cap", num("NODE_CAP", "64"), "netpoll minimum link-buffer node size (bytes)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", dur("REQUEST_TIMEOUT", "10s"), "time allowed for a whole HTTP request (header and body) from its first byte")
 	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", num("MAX_HEADER_BYTES", "8192"), "largest HTTP request header (else 431)")
-	fs.IntVar(&c.MaxBodyBytes, "max-body-bytes", num("MAX_BODY_BYTES", "65536"), "largest HTTP request body except track: OFREP, client polling (else 413)")
+	fs.IntVar(&c.MaxBodyBytes, "max-body-bytes", num("MAX_BODY_BYTES", "65536"), "largest HTTP request body except track: OFREP, client polling, evaluate (else 413)")
 	fs.IntVar(&c.MaxTrackBytes, "max-track-bytes", num("MAX_TRACK_BYTES", "1048576"), "largest track request body (else 413)")
 	fs.IntVar(&c.MaxUnfinished, "max-unfinished", num("MAX_UNFINISHED", "128"), "per client address: connections in a handshake or a still-arriving HTTP request (-1: no cap)")
 	fs.Float64Var(&c.AddrRate, "addr-rate", flt("ADDR_RATE", "1000"), "public HTTP requests and WebSocket upgrades per second per client address (-1: off)")

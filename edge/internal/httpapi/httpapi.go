@@ -6,8 +6,9 @@
 // Secret scopes: a client secret is public (it ships in browser bundles),
 // so routes that carry rules, targeted user keys or segment members (server
 // polling) accept only a server secret; routes that return evaluated values
-// or take events (client polling, track, OFREP) accept both types (a server
-// secret can already read everything a client route could tell it).
+// or take events (client polling, evaluate, track, OFREP) accept both types
+// (a server secret can already read everything a client route could tell
+// it).
 //
 // Limits: every /api/public and /ofrep request takes a token of its
 // address's bucket before anything else and, once authenticated, one of its
