@@ -35,7 +35,7 @@ func TestSDKDisagreements(t *testing.T) {
 		runOpCases(t, []opCase{
 			{op: OpMatchRegex, value: `^[a-z]+@example\.com$`, user: "plain@example.com", want: true},
 			{op: OpMatchRegex, value: `plain@example.com`, user: `^[a-z]+@example\.com$`, want: false}, // Node: true
-			{op: OpMatchRegex, value: `example`, user: "plain@example.com", want: true},                 // unanchored
+			{op: OpMatchRegex, value: `example`, user: "plain@example.com", want: true},                // unanchored
 			{op: OpNotMatchRegex, value: `^[0-9]+$`, user: "12a", want: true},
 			{op: OpMatchRegex, value: `(?=a)a`, user: "a", want: false, err: ErrBadRegex}, // lookahead: .NET and Python only
 			{op: OpNotMatchRegex, value: `(`, user: "a", want: false, err: ErrBadRegex},   // a bad pattern matches nothing
@@ -47,8 +47,8 @@ func TestSDKDisagreements(t *testing.T) {
 		// leading number of "12abc" and "1,000"
 		runOpCases(t, []opCase{
 			{op: OpBiggerEqualThan, value: "18", user: " 18 ", want: true},
-			{op: OpBiggerEqualThan, value: "1000", user: "1,000", want: true}, // Python: false; Node: 1 < 1000
-			{op: OpBiggerEqualThan, value: "12", user: "12abc", want: false},  // Node: true
+			{op: OpBiggerEqualThan, value: "1000", user: "1,000", want: true},  // Python: false; Node: 1 < 1000
+			{op: OpBiggerEqualThan, value: "12", user: "12abc", want: false},   // Node: true
 			{op: OpBiggerEqualThan, value: "1000", user: "1_000", want: false}, // Python: true
 			{op: OpBiggerThan, value: "0", user: "inf", want: false},           // Python: true
 			{op: OpBiggerThan, value: "0", user: "Infinity", want: true},
