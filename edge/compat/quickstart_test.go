@@ -111,7 +111,9 @@ type allInOne struct {
 // startAllInOne runs the binary and waits until it printed its banner.
 func startAllInOne(t *testing.T, bin, data, ctlAddr, edgeAddr, password string) *allInOne {
 	t.Helper()
-	cmd := exec.Command(bin, "-data", data, "-addr", ctlAddr, "-edge-addr", edgeAddr)
+	// -print-secrets: the banner shows the SDK secrets at every start (by
+	// default only the first), which the restart half reads
+	cmd := exec.Command(bin, "-data", data, "-addr", ctlAddr, "-edge-addr", edgeAddr, "-print-secrets")
 	cmd.Env = append(os.Environ(), "SY_CONTROL_ADMIN_PASSWORD="+password)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
