@@ -173,9 +173,11 @@ type msg struct {
 	// Variant and ErrorCode are OpenFeature evaluation details.
 	Variant   string `json:"variant"`
 	ErrorCode string `json:"errorCode"`
-	AtUs      int64  `json:"atUs"`
-	Result    *bool  `json:"result"`
-	Connects  int    `json:"connects"`
+	// ETag is the bulk entity tag a browser OFREP provider kept.
+	ETag     string `json:"etag"`
+	AtUs     int64  `json:"atUs"`
+	Result   *bool  `json:"result"`
+	Connects int    `json:"connects"`
 	// CloseCodes are the close codes the SDK's connections ended with
 	// (1006 in JS, null in Python: no close frame was read).
 	CloseCodes []*int `json:"closeCodes"`

@@ -29,6 +29,10 @@ type ofSpec struct {
 	// through all rules", "target match", …) as the OpenFeature reason, so
 	// the reasons are not compared.
 	featbitReasons bool
+	// etag: the provider keeps the bulk ETag for If-None-Match; in a
+	// browser it can read it only if the edge exposes the header
+	// (Access-Control-Expose-Headers).
+	etag bool
 	// noErrorCodes: the provider answers a missing flag or a wrong type with
 	// the default and no error code (it cannot tell them apart: FeatBit's
 	// client SDK returns the default itself).
@@ -46,7 +50,7 @@ var (
 		return dir, []string{py, "-u", "openfeature_sdk.py"}
 	}}
 	ofFeatBitPython = ofSpec{name: "featbit-openfeature-server (python)", env: []string{"COMPAT_PROVIDER=featbit"}, featbitReasons: true, start: ofPython.start}
-	ofWeb           = ofSpec{name: "openfeature-ofrep-web-provider (chromium)", web: true, start: func(t *testing.T) (string, []string) {
+	ofWeb           = ofSpec{name: "openfeature-ofrep-web-provider (chromium)", web: true, etag: true, start: func(t *testing.T) (string, []string) {
 		installChromium(t)
 		return nodeDir(t), []string{"node", "openfeature-web.js"}
 	}}
@@ -144,7 +148,10 @@ func runOpenFeature(t *testing.T, spec ofSpec) {
 	ready := p.waitEvent("ready", 60*time.Second)
 	t.Logf("%s %s ready", ready.SDK, ready.Version)
 	if spec.web {
-		p.call(map[string]any{"cmd": "init", "context": ofContext(fx.Users["u-plain"])})
+		init := p.call(map[string]any{"cmd": "init", "context": ofContext(fx.Users["u-plain"])})
+		if spec.etag && init.ETag == "" {
+			p.errorf("the provider kept no ETag from the bulk answer: it cannot poll with If-None-Match")
+		}
 	}
 
 	eval := func(c ofCase) msg {

@@ -13,7 +13,7 @@
 // Environment: COMPAT_EDGE_URL, COMPAT_STREAMING_URL (ws://…, FeatBit's
 // provider), COMPAT_SECRET (the client secret),
 // COMPAT_POLL_MS (default 250), SY_CHROMIUM (default /usr/bin/chromium).
-// Commands: {"cmd":"init","context"}, then {"cmd":"eval","flag","type",
+// Commands: {"cmd":"init","context"} → {"etag"}, then {"cmd":"eval","flag","type",
 // "default","context"} → {"value","reason","variant","errorCode","flag"};
 // events {"ev":"changed","flags":[…]} on the provider's
 // ConfigurationChanged.

@@ -19,8 +19,9 @@
 // key, or a secret of the wrong type, is 401; a malformed body is 400; a
 // rate limit is 429; an unavailable source is 503;
 // everything well-formed is 2xx (any other 4xx makes FeatBit's Node, JS and
-// .NET SDKs stop sending events for good). /api/public/* answers CORS
-// preflights and allows any origin.
+// .NET SDKs stop sending events for good). /api/public/* and /ofrep/*
+// answer CORS preflights, allow any origin and expose ETag and Retry-After
+// to cross-origin scripts.
 package httpapi
 
 import (
@@ -166,6 +167,8 @@ var (
 	hdrAllowMethods = []byte("Access-Control-Allow-Methods")
 	hdrAllowHeaders = []byte("Access-Control-Allow-Headers")
 	hdrMaxAge       = []byte("Access-Control-Max-Age")
+	hdrExpose       = []byte("Access-Control-Expose-Headers")
+	exposed         = []byte("ETag, Retry-After")
 	allowMethods    = []byte("GET, POST, OPTIONS")
 	star            = []byte("*")
 	maxAge          = []byte("86400")
@@ -190,6 +193,10 @@ func (a *API) serve(ctx *fasthttp.RequestCtx) {
 		// skips normalising them on every request
 		h := &ctx.Response.Header
 		h.SetCanonical(hdrAllowOrigin, star)
+		// a cross-origin script sees only CORS-safelisted response
+		// headers: OFREP's web provider needs the bulk ETag for
+		// If-None-Match, and a 429's Retry-After should be readable too
+		h.SetCanonical(hdrExpose, exposed)
 		if ctx.IsOptions() {
 			h.SetCanonical(hdrAllowMethods, allowMethods)
 			h.SetCanonical(hdrAllowHeaders, star)

@@ -176,3 +176,17 @@ func TestOFREPUserIsCopied(t *testing.T) {
 		t.Fatalf("queued users %s", got)
 	}
 }
+
+// TestOFREPExposesETag: a browser script reads only CORS-safelisted
+// response headers, so the bulk ETag (and a 429's Retry-After) must be
+// listed in Access-Control-Expose-Headers, else OFREP's web provider never
+// polls with If-None-Match (edge/compat's TestCompatOpenFeatureWeb).
+func TestOFREPExposesETag(t *testing.T) {
+	api, key, _ := newAPI(t)
+	ctx := callHdr(api, "POST", "/ofrep/v1/evaluate/flags", map[string]string{"Authorization": "Bearer " + key, "Origin": "http://app.example"},
+		[]byte(`{"context":{"targetingKey":"u1"}}`))
+	exp := string(ctx.Response.Header.Peek("Access-Control-Expose-Headers"))
+	if ctx.Response.StatusCode() != 200 || len(ctx.Response.Header.Peek("ETag")) == 0 || !strings.Contains(exp, "ETag") || !strings.Contains(exp, "Retry-After") {
+		t.Fatalf("status %d, ETag %q, Access-Control-Expose-Headers %q", ctx.Response.StatusCode(), ctx.Response.Header.Peek("ETag"), exp)
+	}
+}

@@ -1,7 +1,8 @@
 // harness.js: what the page scripts share. install(makeProvider, toContext)
 // sets window.__sy for the driver (openfeature-web.js): init({baseUrl,
 // streamingUrl, secret, pollMs, context}) sets the first context, builds the
-// provider and waits until it is ready; eval({flag, type, def, context})
+// provider and waits until it is ready (answering {etag}, the OFREP web
+// provider's kept ETag); eval({flag, type, def, context})
 // switches the context when it differs (the provider re-evaluates) and
 // evaluates from the provider's cache. Provider ConfigurationChanged events
 // go to window.__syEmit (a Playwright binding) as {"ev":"changed","flags"}.
@@ -18,7 +19,11 @@ export function install(makeProvider, toContext = (c) => c) {
       client.addHandler(ClientProviderEvents.ConfigurationChanged, (d) => {
         window.__syEmit({ ev: 'changed', flags: (d && d.flagsChanged) || [] });
       });
-      await OpenFeature.setProviderAndWait(makeProvider(a));
+      const provider = makeProvider(a);
+      await OpenFeature.setProviderAndWait(provider);
+      // the entity tag the OFREP web provider keeps for If-None-Match (a
+      // private field; null when the browser hid the ETag header)
+      return { etag: provider._etag || '' };
     },
     async eval({ flag, type, def, context }) {
       if (JSON.stringify(context) !== current) {
