@@ -43,6 +43,7 @@ import (
 //	-max-track-users     SY_EDGE_MAX_TRACK_USERS   100
 //	-enduser-rate        SY_EDGE_ENDUSER_RATE      1000 (-1: off)
 //	-enduser-burst       SY_EDGE_ENDUSER_BURST     10000
+//	-ofrep-min-poll      SY_EDGE_OFREP_MIN_POLL    5s
 func ParseConfig(name string, args []string, getenv func(string) string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -95,7 +96,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.IntVar(&c.NodeCap, "node-cap", num("NODE_CAP", "64"), "netpoll minimum link-buffer node size (bytes)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", dur("REQUEST_TIMEOUT", "10s"), "time allowed for a whole HTTP request (header and body) from its first byte")
 	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", num("MAX_HEADER_BYTES", "8192"), "largest HTTP request header (else 431)")
-	fs.IntVar(&c.MaxBodyBytes, "max-body-bytes", num("MAX_BODY_BYTES", "65536"), "largest HTTP request body except track: OFREP, client polling (else 413)")
+	fs.IntVar(&c.MaxBodyBytes, "max-body-bytes", num("MAX_BODY_BYTES", "65536"), "largest HTTP request body except track: OFREP, client polling, evaluate (else 413)")
 	fs.IntVar(&c.MaxTrackBytes, "max-track-bytes", num("MAX_TRACK_BYTES", "1048576"), "largest track request body (else 413)")
 	fs.IntVar(&c.MaxUnfinished, "max-unfinished", num("MAX_UNFINISHED", "128"), "per client address: connections in a handshake or a still-arriving HTTP request (-1: no cap)")
 	fs.Float64Var(&c.AddrRate, "addr-rate", flt("ADDR_RATE", "1000"), "public HTTP requests and WebSocket upgrades per second per client address (-1: off)")
@@ -105,6 +106,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.IntVar(&c.MaxTrackUsers, "max-track-users", num("MAX_TRACK_USERS", "100"), "distinct end users in one track request sent with a client secret (else 400)")
 	fs.Float64Var(&c.EndUserRate, "enduser-rate", flt("ENDUSER_RATE", "1000"), "new end users forwarded per second per environment (-1: off)")
 	fs.IntVar(&c.EndUserBurst, "enduser-burst", num("ENDUSER_BURST", "10000"), "burst of -enduser-rate")
+	fs.DurationVar(&c.OFREPMinPoll, "ofrep-min-poll", dur("OFREP_MIN_POLL", "5s"), "shortest bulk polling interval OFREP's configuration endpoint asks providers to use")
 	if len(errs) > 0 {
 		return c, fmt.Errorf("edge: %s", strings.Join(errs, "; "))
 	}

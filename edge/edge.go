@@ -105,6 +105,9 @@ type Config struct {
 	MaxTrackUsers int
 	EndUserRate   float64
 	EndUserBurst  int
+	// OFREPMinPoll is the minPollingIntervalMs that GET
+	// /ofrep/v1/configuration advertises to OpenFeature providers [5s].
+	OFREPMinPoll time.Duration
 }
 
 func (c *Config) defaults() {
@@ -175,6 +178,9 @@ func (c *Config) validate() error {
 		if r.v > 0 && r.v < 1 {
 			return fmt.Errorf("edge: %s must be at least 1 per second (or negative: off), not %g", r.name, r.v)
 		}
+	}
+	if c.OFREPMinPoll < 0 {
+		return errors.New("edge: OFREPMinPoll must not be negative")
 	}
 	if c.AddrBurst < 0 || c.SecretBurst < 0 || c.EndUserBurst < 0 {
 		return errors.New("edge: rate-limit bursts must not be negative")
@@ -279,7 +285,9 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	api := &httpapi.API{Hub: s.hub, Sink: s.sink, Users: s.users, Metrics: s.m, Ready: s.ready.Load,
 		ByAddr: byAddr, BySecret: bySecret, MaxTrackUsers: cfg.MaxTrackUsers}
-	api.OFREP = ofrep.New(s.hub, s.m, api.AuthAny, httpapi.StatusOf).Handler()
+	oa := ofrep.New(s.hub, s.m, api.AuthAny, httpapi.StatusOf)
+	oa.Events, oa.Users, oa.MinPollInterval = s.sink, s.users, cfg.OFREPMinPoll
+	api.OFREP = oa.Handler()
 	// per-route body caps, decided once the header is in (fasthttp
 	// allocates a body of the announced length before reading it)
 	bodyCap := func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {

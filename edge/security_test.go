@@ -84,6 +84,12 @@ func TestSecurityClientSecretCannotReadServerData(t *testing.T) {
 		if code, body, _ := do(t, "POST", base+"/api/public/insight/track", env.ClientSecret, `[]`); code != 200 {
 			t.Fatalf("track with the client secret: %d %q", code, body)
 		}
+		if code, body, _ := do(t, "POST", base+"/api/public/featureflag/evaluate", env.ClientSecret, `{"user":{"keyId":"u-1"}}`); code != 200 || strings.Contains(body, "u-beta") || strings.Contains(body, "rules") {
+			t.Fatalf("evaluate with the client secret: %d %q", code, body)
+		}
+		if code, body, _ := do(t, "GET", base+"/ofrep/v1/configuration", "Bearer "+env.ClientSecret, ""); code != 200 {
+			t.Fatalf("OFREP configuration with the client secret: %d %q", code, body)
+		}
 	})
 	e := edgetest.Run(t, edge.Config{HTTPAddr: "127.0.0.1:0"})
 	env := e.Env(t)
@@ -97,6 +103,30 @@ func TestSecurityClientSecretCannotReadServerData(t *testing.T) {
 		if code, err := cl.ExpectClose(wait); err != nil || code != 4003 {
 			t.Fatalf("type=%s with the other type's secret: close %d %v", c.typ, code, err)
 		}
+	}
+}
+
+// TestSecurityRelayProxyStreamIsRefused: FeatBit's relay-proxy stream
+// (type=relay-proxy) carries every environment of a relay-proxy key; the
+// edge has no relay-proxy keys, so an attacker holding an environment's
+// secret (even the server secret) or a made-up "rp-" key gets 4003, never
+// data, and the relay proxy's agent registration route does not exist.
+func TestSecurityRelayProxyStreamIsRefused(t *testing.T) {
+	e := edgetest.Run(t, edge.Config{})
+	env := e.Env(t)
+	for _, url := range []string{
+		edgetest.StreamURL(e.Addr, "relay-proxy", env.ServerSecret),
+		edgetest.StreamURL(e.Addr, "relay-proxy", env.ClientSecret),
+		"ws://" + e.Addr + "/streaming?type=relay-proxy&token=rp-" + env.ServerSecret,
+	} {
+		cl := edgetest.Dial(t, url)
+		_ = cl.Send(`{"messageType":"data-sync","data":{"timestamp":0}}`)
+		if code, err := cl.ExpectClose(wait); err != nil || code != 4003 {
+			t.Fatalf("%s: close %d %v, want 4003", url, code, err)
+		}
+	}
+	if code, body, _ := do(t, "POST", "http://"+e.Addr+"/api/public/agent/register", "rp-"+env.ServerSecret, `"agent-1"`); code != 404 {
+		t.Fatalf("relay-proxy agent registration: %d %q, want 404", code, body)
 	}
 }
 

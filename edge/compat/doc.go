@@ -24,6 +24,15 @@
 // that a rejected secret (close code 4003) stops the SDK for good. Known
 // differences between an SDK and FeatBit's server are pinned in knownQuirks.
 //
+// openfeature_test.go runs OpenFeature's SDKs against the same edge: the Node
+// server SDK with @openfeature/ofrep-provider, the Python SDK with
+// openfeature-provider-ofrep and with FeatBit's featbit-openfeature-server,
+// and, in headless Chromium (node/openfeature-web.js, page scripts under
+// node/browser/), the web SDK with @openfeature/ofrep-web-provider and with
+// FeatBit's @featbit/openfeature-provider-js-client. Each resolves every
+// flag type, gets FLAG_NOT_FOUND and TYPE_MISMATCH where the provider
+// reports them, sees a published change, and feeds insights and end users.
+//
 // The package has no non-test code; docs/compat.md describes how to run it,
 // what it checks, the measured figures, the SDK quirks and the edge issues it
 // found.

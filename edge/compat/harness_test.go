@@ -159,20 +159,25 @@ func pythonEnv(t *testing.T) string {
 // msg is one protocol line from a compat script: a reply (ID > 0) or an
 // event (Ev set).
 type msg struct {
-	ID       int             `json:"id"`
-	OK       bool            `json:"ok"`
-	Error    string          `json:"error"`
-	Ev       string          `json:"ev"`
-	SDK      string          `json:"sdk"`
-	Version  string          `json:"version"`
-	InitMs   int64           `json:"initMs"`
-	Flag     string          `json:"flag"`
-	Value    json.RawMessage `json:"value"`
-	Kind     string          `json:"kind"`
-	Reason   string          `json:"reason"`
-	AtUs     int64           `json:"atUs"`
-	Result   *bool           `json:"result"`
-	Connects int             `json:"connects"`
+	ID      int             `json:"id"`
+	OK      bool            `json:"ok"`
+	Error   string          `json:"error"`
+	Ev      string          `json:"ev"`
+	SDK     string          `json:"sdk"`
+	Version string          `json:"version"`
+	InitMs  int64           `json:"initMs"`
+	Flag    string          `json:"flag"`
+	Value   json.RawMessage `json:"value"`
+	Kind    string          `json:"kind"`
+	Reason  string          `json:"reason"`
+	// Variant and ErrorCode are OpenFeature evaluation details.
+	Variant   string `json:"variant"`
+	ErrorCode string `json:"errorCode"`
+	// ETag is the bulk entity tag a browser OFREP provider kept.
+	ETag     string `json:"etag"`
+	AtUs     int64  `json:"atUs"`
+	Result   *bool  `json:"result"`
+	Connects int    `json:"connects"`
 	// CloseCodes are the close codes the SDK's connections ended with
 	// (1006 in JS, null in Python: no close frame was read).
 	CloseCodes []*int `json:"closeCodes"`

@@ -4,17 +4,20 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/edge/edgetest"
+	"github.com/switchyard/switchyard/edge/internal/ofrep"
+	"github.com/switchyard/switchyard/edge/internal/sink"
 	"github.com/valyala/fasthttp"
 )
 
 // TestOFREPSingleIsAllocationFree: a single-flag OFREP evaluation through
-// the HTTP handler (auth, context parse, evaluation, response) allocates
-// nothing once warm.
+// the HTTP handler (auth, context parse, evaluation, response, its
+// evaluation event to a sink that keeps nothing, its user to the end-user
+// batch where it is already queued) allocates nothing once warm.
 func TestOFREPSingleIsAllocationFree(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation budgets are not checked under the race detector")
 	}
-	api, key, _ := newAPI(t)
+	api, key, _ := newAPIWith(t, func(o *ofrep.API) { o.Events = sink.Discard{} })
 	h := api.Handler()
 	var ctx fasthttp.RequestCtx
 	body := []byte(`{"context":{"targetingKey":"9c4b1f2e-5d6a-4e8b-9f0c-1a2b3c4d5e6f","country":"FR","plan":"pro","age":42}}`)

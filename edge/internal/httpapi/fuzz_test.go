@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/codec/secret"
 	"github.com/switchyard/switchyard/edge/edgetest"
@@ -12,12 +13,22 @@ import (
 	"github.com/switchyard/switchyard/edge/internal/limit"
 	"github.com/switchyard/switchyard/edge/internal/metrics"
 	"github.com/switchyard/switchyard/edge/internal/ofrep"
+	"github.com/switchyard/switchyard/edge/internal/sink"
 	"github.com/switchyard/switchyard/edge/internal/source"
 	"github.com/switchyard/switchyard/edge/internal/wsconn"
 	"github.com/valyala/fasthttp"
 )
 
+// newAPI is an API over the demo environment whose OFREP evaluations and
+// users go to the returned sink (users flushed by sink.Users.Flush); it
+// returns the environment's server secret.
 func newAPI(tb testing.TB) (*httpapi.API, string, *edgetest.Sink) {
+	return newAPIWith(tb, nil)
+}
+
+// newAPIWith is newAPI; opts (may be nil) adjusts the OFREP API before its
+// handler is built.
+func newAPIWith(tb testing.TB, opts func(*ofrep.API)) (*httpapi.API, string, *edgetest.Sink) {
 	snap := edgetest.DemoSnapshot(secret.NewGUID())
 	src := source.NewLocal()
 	if err := src.WriteSnapshot(context.Background(), snap); err != nil {
@@ -32,7 +43,15 @@ func newAPI(tb testing.TB) (*httpapi.API, string, *edgetest.Sink) {
 	tb.Cleanup(byAddr.Close)
 	tb.Cleanup(bySecret.Close)
 	api := &httpapi.API{Hub: h, Sink: sk, Metrics: m, ByAddr: byAddr, BySecret: bySecret, MaxTrackUsers: 100}
-	api.OFREP = ofrep.New(h, m, api.AuthAny, httpapi.StatusOf).Handler()
+	users := sink.NewUsers(sk, time.Hour, 0, nil, nil)
+	tb.Cleanup(users.Close)
+	api.Users = users
+	oa := ofrep.New(h, m, api.AuthAny, httpapi.StatusOf)
+	oa.Events, oa.Users = sk, users
+	if opts != nil {
+		opts(oa)
+	}
+	api.OFREP = oa.Handler()
 	return api, snap.Secrets[0].Value, sk
 }
 
@@ -79,7 +98,8 @@ func FuzzOFREP(f *testing.F) {
 	f.Add([]byte(`{"context":{"targetingKey":"\u00e9\ud83d\ude00"}}`), edgetest.FlagBool)
 	f.Add([]byte(``), "")
 	f.Add([]byte(`{"context":[]}`), edgetest.FlagDisabled)
-	api, key, _ := newAPI(f)
+	// events to a discarding sink: the recording one would grow per input
+	api, key, _ := newAPIWith(f, func(o *ofrep.API) { o.Events = sink.Discard{} })
 	f.Fuzz(func(t *testing.T, body []byte, flag string) {
 		if strings.ContainsFunc(flag, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune("#?%/\\", r) }) {
 			return // not a path segment an HTTP client sends as is

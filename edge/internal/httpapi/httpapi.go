@@ -1,13 +1,14 @@
 // Package httpapi serves the edge's plain HTTP endpoints with fasthttp on
 // the streaming port: FeatBit's public SDK API (insight track, server and
-// client polling), OFREP evaluation (delegated to package ofrep), health
+// client polling, flag evaluation), OFREP evaluation (delegated to package ofrep), health
 // checks and Prometheus metrics.
 //
 // Secret scopes: a client secret is public (it ships in browser bundles),
 // so routes that carry rules, targeted user keys or segment members (server
 // polling) accept only a server secret; routes that return evaluated values
-// or take events (client polling, track, OFREP) accept both types (a server
-// secret can already read everything a client route could tell it).
+// or take events (client polling, evaluate, track, OFREP) accept both types
+// (a server secret can already read everything a client route could tell
+// it).
 //
 // Limits: every /api/public and /ofrep request takes a token of its
 // address's bucket before anything else and, once authenticated, one of its
@@ -18,14 +19,16 @@
 // key, or a secret of the wrong type, is 401; a malformed body is 400; a
 // rate limit is 429; an unavailable source is 503;
 // everything well-formed is 2xx (any other 4xx makes FeatBit's Node, JS and
-// .NET SDKs stop sending events for good). /api/public/* answers CORS
-// preflights and allows any origin.
+// .NET SDKs stop sending events for good). /api/public/* and /ofrep/*
+// answer CORS preflights, allow any origin and expose ETag and Retry-After
+// to cross-origin scripts.
 package httpapi
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -124,6 +127,7 @@ var (
 	pathTrack        = []byte("/api/public/insight/track")
 	pathServerLatest = []byte("/api/public/sdk/server/latest-all")
 	pathClientLatest = []byte("/api/public/sdk/client/latest-all")
+	pathEvaluate     = []byte("/api/public/featureflag/evaluate")
 	pathLiveness     = []byte("/health/liveness")
 	pathReadiness    = []byte("/health/readiness")
 	pathMetrics      = []byte("/metrics")
@@ -163,6 +167,8 @@ var (
 	hdrAllowMethods = []byte("Access-Control-Allow-Methods")
 	hdrAllowHeaders = []byte("Access-Control-Allow-Headers")
 	hdrMaxAge       = []byte("Access-Control-Max-Age")
+	hdrExpose       = []byte("Access-Control-Expose-Headers")
+	exposed         = []byte("ETag, Retry-After")
 	allowMethods    = []byte("GET, POST, OPTIONS")
 	star            = []byte("*")
 	maxAge          = []byte("86400")
@@ -187,6 +193,10 @@ func (a *API) serve(ctx *fasthttp.RequestCtx) {
 		// skips normalising them on every request
 		h := &ctx.Response.Header
 		h.SetCanonical(hdrAllowOrigin, star)
+		// a cross-origin script sees only CORS-safelisted response
+		// headers: OFREP's web provider needs the bulk ETag for
+		// If-None-Match, and a 429's Retry-After should be readable too
+		h.SetCanonical(hdrExpose, exposed)
 		if ctx.IsOptions() {
 			h.SetCanonical(hdrAllowMethods, allowMethods)
 			h.SetCanonical(hdrAllowHeaders, star)
@@ -202,6 +212,8 @@ func (a *API) serve(ctx *fasthttp.RequestCtx) {
 		a.serverLatest(ctx)
 	case eqFold(p, pathClientLatest) && ctx.IsPost():
 		a.clientLatest(ctx)
+	case eqFold(p, pathEvaluate) && ctx.IsPost():
+		a.evaluate(ctx)
 	case hasPrefixFold(p, prefixOFREP) && a.OFREP != nil:
 		a.OFREP(ctx)
 	case eqFold(p, pathLiveness):
@@ -416,4 +428,110 @@ func (a *API) clientLatest(ctx *fasthttp.RequestCtx) {
 	}
 	bb.b = wire.AppendClientSync(bb.b[:0], ev, u.KeyID, bb.flags)
 	ctx.SetBody(bb.b)
+}
+
+type evalBufs struct {
+	req wire.EvaluateRequest
+	b   []byte
+}
+
+var evalPool = sync.Pool{New: func() any { return &evalBufs{b: make([]byte, 0, 4096)} }}
+
+// evaluate serves FeatBit's POST /api/public/featureflag/evaluate: the
+// flags of the environment (filtered by key and tag) evaluated for the
+// posted user, as [{"key","variation":{"id","type","value","matchReason",
+// "sendToExperiment"}}]. Archived flags are left out; the user joins the
+// end-user list like a client-polling user.
+func (a *API) evaluate(ctx *fasthttp.RequestCtx) {
+	st, err := a.Auth(ctx.Request.Header.Peek("Authorization"), ScopeAny)
+	if err != nil {
+		a.fail(ctx, err, "evaluate_auth")
+		return
+	}
+	eb := evalPool.Get().(*evalBufs)
+	defer func() {
+		clear(eb.req.Keys)
+		clear(eb.req.Tags)
+		eb.req.User = codec.EndUser{}
+		if cap(eb.b) > 1<<20 {
+			eb.b = make([]byte, 0, 4096)
+		}
+		evalPool.Put(eb)
+	}()
+	r := &eb.req
+	if err := wire.ParseEvaluate(ctx.PostBody(), r); err != nil {
+		a.Metrics.Error("evaluate_body")
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		if errors.Is(err, wire.ErrInvalidUser) {
+			ctx.SetBodyString("A valid user is required (user.keyId)")
+		} else {
+			ctx.SetBodyString(ErrBadRequest.Error() + ": " + err.Error())
+		}
+		return
+	}
+	eu := eval.UserFrom(&r.User)
+	b := append(eb.b[:0], '[')
+	n := 0
+	add := func(f *envstate.Flag) {
+		if f == nil || f.Src.IsArchived || !tagsMatch(f.Src.Tags, r.Tags, r.TagsAny) {
+			return
+		}
+		res := eval.Evaluate(f.Eval, st.EvalSegs, &eu)
+		v := res.Variation
+		if v == nil {
+			return
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = append(b, `{"key":`...)
+		b = wire.AppendString(b, f.Src.Key)
+		b = append(b, `,"variation":{"id":`...)
+		b = wire.AppendString(b, v.ID)
+		b = append(b, `,"type":`...)
+		b = wire.AppendString(b, f.Src.VariationType)
+		b = append(b, `,"value":`...)
+		b = wire.AppendString(b, v.Value)
+		b = append(b, `,"matchReason":`...)
+		b = wire.AppendString(b, res.MatchReason)
+		b = append(b, `,"sendToExperiment":`...)
+		b = strconv.AppendBool(b, res.SendToExperiment)
+		b = append(b, "}}"...)
+	}
+	if len(r.Keys) > 0 {
+		// sorted and without repeats: each flag once, like FeatBit's query
+		slices.Sort(r.Keys)
+		r.Keys = slices.Compact(r.Keys)
+		for _, k := range r.Keys {
+			add(st.FlagByKey(k))
+		}
+	} else {
+		for _, f := range st.Flags {
+			add(f)
+		}
+	}
+	b = append(b, ']')
+	eb.b = b
+	a.Metrics.Evaluations.Add(int64(n))
+	if a.Users != nil {
+		r.User.EnvID = st.EnvID
+		a.Users.AddUser(st.EnvID, &r.User)
+	}
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// tagsMatch reports whether a flag's tags pass the filter: every wanted
+// tag (any one when anyTag); an empty filter passes everything.
+func tagsMatch(have, want []string, anyTag bool) bool {
+	if len(want) == 0 {
+		return true
+	}
+	for _, w := range want {
+		if slices.Contains(have, w) == anyTag {
+			return anyTag
+		}
+	}
+	return !anyTag
 }

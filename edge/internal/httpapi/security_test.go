@@ -9,8 +9,8 @@ import (
 
 // TestSecurityJSONKeyConfusionIsRefused: bodies whose keys parsers read
 // differently — a duplicate targetingKey or keyId, a NUL inside a key —
-// are refused with 400 naming the key, on OFREP, track and client polling,
-// and produce no events.
+// are refused with 400 naming the key, on OFREP, track, client polling and
+// evaluate, and produce no events.
 func TestSecurityJSONKeyConfusionIsRefused(t *testing.T) {
 	api, key, sk := newAPI(t)
 	for _, c := range []struct{ path, body, want string }{
@@ -21,6 +21,7 @@ func TestSecurityJSONKeyConfusionIsRefused(t *testing.T) {
 		{"/api/public/insight/track", `[{"user":{"keyId":"a","keyId":"b"},"variations":[]}]`, `duplicate key "keyId"`},
 		{"/api/public/insight/track", `[{"user":{"keyId":"a","n\u0000":"b"}}]`, `NUL character in object key`},
 		{"/api/public/sdk/client/latest-all", `{"keyId":"a","keyId":"b"}`, `duplicate key "keyId"`},
+		{"/api/public/featureflag/evaluate", `{"user":{"keyId":"victim"},"User":{"keyId":"me"}}`, `duplicate key "User"`},
 	} {
 		ctx := call(api, "POST", c.path, key, []byte(c.body))
 		if code, body := ctx.Response.StatusCode(), string(ctx.Response.Body()); code != 400 || !strings.Contains(body, c.want) {

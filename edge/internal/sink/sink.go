@@ -67,6 +67,21 @@ type pendingUsers struct {
 	index map[string]int // keyId → position in batch.Users
 }
 
+// Queued reports whether a user of env with this keyId waits in the
+// current batch. It allocates nothing, so a caller that would have to copy
+// a user's strings for AddUser can skip users already queued (the batch
+// then keeps the attributes the user was first queued with).
+func (u *Users) Queued(env, keyID string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	p := u.pending[env]
+	if p == nil {
+		return false
+	}
+	_, ok := p.index[keyID]
+	return ok
+}
+
 // AddUser queues one end user of env (u is copied).
 func (u *Users) AddUser(env string, user *codec.EndUser) {
 	u.mu.Lock()
