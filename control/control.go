@@ -196,6 +196,8 @@ type Server struct {
 	api     *api.API
 	pub     *publish.Publisher
 	mux     *http.ServeMux
+	handler http.Handler // mux, instrumented
+	ops     *ops
 	closers []func()
 
 	mu     sync.Mutex
@@ -209,7 +211,7 @@ type Server struct {
 // not listen or publish until Start.
 func New(cfg Config, opts ...Option) (*Server, error) {
 	cfg.defaults()
-	s := &Server{cfg: cfg, log: slog.Default()}
+	s := &Server{cfg: cfg, log: slog.Default(), ops: newOps()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -265,7 +267,9 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(doc)
 	})
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.HandleFunc("GET /metrics", s.metricsHandler)
 	for _, e := range s.extra {
 		if e.guard {
 			e.h = s.api.GuardEnv(e.h, store.RoleViewer, store.RoleAdmin)
@@ -279,6 +283,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		}
 	}
 	s.mux.Handle("/", ui.Handler()) // the operator UI (embedded assets)
+	s.handler = s.instrument(s.mux)
 	return s, nil
 }
 
@@ -286,7 +291,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 // deadline (headers 10 s, headers and body ReadTimeout, the response
 // WriteTimeout, idle keep-alive 2 min) and headers are capped.
 func (s *Server) httpServer() *http.Server {
-	return &http.Server{Handler: s.mux, ReadHeaderTimeout: min(10*time.Second, s.cfg.ReadTimeout),
+	return &http.Server{Handler: s.handler, ReadHeaderTimeout: min(10*time.Second, s.cfg.ReadTimeout),
 		ReadTimeout: s.cfg.ReadTimeout, WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: s.cfg.MaxHeaderBytes, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 }
@@ -298,8 +303,9 @@ func (s *Server) close() {
 	s.closers = nil
 }
 
-// Handler returns the HTTP handler (API, OpenAPI document, extra handlers).
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the HTTP handler (API, OpenAPI document, extra handlers,
+// /healthz, /readyz, /metrics).
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Start listens on Config.Addr and starts the publisher and, with Kafka, the
 // end-user consumer. It returns once listening.
@@ -333,6 +339,7 @@ func (s *Server) Start() error {
 		}
 		s.wg.Go(func() { c.Run(ctx) })
 	}
+	s.startProbes(ctx)
 	s.wg.Go(func() { s.pub.Run(ctx) })
 	s.wg.Go(func() { s.api.RunWorkflow(ctx) }) // webhook deliveries, scheduled changes
 	s.wg.Go(func() {

@@ -77,5 +77,8 @@ func (k *Kafka) Produce(ctx context.Context, ev *codec.ChangeEvent) error {
 	}
 }
 
+// Ping reports whether a broker answers (readiness probes).
+func (k *Kafka) Ping(ctx context.Context) error { return k.cl.Ping(ctx) }
+
 // Close flushes nothing (Produce is synchronous) and closes the client.
 func (k *Kafka) Close() { k.cl.Close() }

@@ -1,0 +1,103 @@
+package control
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// waitCode polls path on the harness until it answers want (deadline 10 s).
+func (h *harness) waitCode(path string, want int) *resp {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := h.do("", "GET", path, nil)
+		if r.Code == want {
+			return r
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s: still %d (%s), want %d", path, r.Code, r.Body, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// scrape fetches /metrics and parses it strictly.
+func (h *harness) scrape() (map[string]*dto.MetricFamily, string) {
+	h.t.Helper()
+	r := h.must(200, "", "GET", "/metrics", nil)
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(string(r.Body)))
+	if err != nil {
+		h.t.Fatalf("/metrics does not parse: %v\n%s", err, r.Body)
+	}
+	return fams, string(r.Body)
+}
+
+func TestOpsHealthzIsNotTheUI(t *testing.T) {
+	h := newHarness(t)
+	r := h.must(200, "", "GET", "/healthz", nil)
+	if string(r.Body) != "ok\n" || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
+		t.Errorf("/healthz: %q (%s), want the plain liveness answer", r.Body, r.Header.Get("Content-Type"))
+	}
+}
+
+func TestOpsReadyzAndMetrics(t *testing.T) {
+	h := newHarness(t)
+	if err := h.s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := h.waitCode("/readyz", 200)
+	if !strings.Contains(string(r.Body), `"store":"ok"`) {
+		t.Errorf("/readyz body %s: want the store's state", r.Body)
+	}
+	env := h.env("dev")
+	h.must(200, h.admin, "GET", h.flagsURL(env), nil)
+	h.must(201, h.admin, "POST", h.flagsURL(env), boolFlagBody("ops-metrics"))
+	h.do("", "GET", "/api/v1/no/such/route/"+env, nil)
+
+	fams, text := h.scrape()
+	lat := fams["sy_control_http_request_duration_seconds"]
+	if lat == nil || lat.GetType() != dto.MetricType_HISTOGRAM {
+		t.Fatalf("no latency histogram in\n%s", text)
+	}
+	routes := map[string]uint64{}
+	for _, m := range lat.Metric {
+		routes[m.Label[0].GetValue()] = m.Histogram.GetSampleCount()
+	}
+	if routes["GET /api/v1/envs/{envId}/flags"] == 0 || routes["POST /api/v1/envs/{envId}/flags"] == 0 {
+		t.Errorf("latency not keyed by the route pattern: %v", routes)
+	}
+	if strings.Contains(text, env) {
+		t.Errorf("/metrics names a raw path (environment id %s):\n%s", env, text)
+	}
+	// The store probe's outbox view: the flag created above is undelivered
+	// until published (the harness publishes explicitly), then drains.
+	for _, name := range []string{"sy_control_ready", "sy_control_publish_failures_total", "sy_control_outbox_depth",
+		"sy_control_publish_lag_seconds", "sy_control_publish_lagging_environments", "sy_control_dependency_up"} {
+		if fams[name] == nil {
+			t.Errorf("no %s in /metrics", name)
+		}
+	}
+	waitGauge(t, h, "sy_control_outbox_depth", func(v float64) bool { return v == 0 })
+}
+
+// waitGauge polls /metrics until the gauge name satisfies ok (deadline 10 s).
+func waitGauge(t *testing.T, h *harness, name string, ok func(float64) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		fams, text := h.scrape()
+		if f := fams[name]; f != nil && ok(f.Metric[0].GetGauge().GetValue()) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never reached the expected value:\n%s", name, text)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
