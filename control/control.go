@@ -46,6 +46,10 @@ type Config struct {
 	// MongoURI selects the MongoDB store; MongoDB is the database name
 	// (default "switchyard").
 	MongoURI, MongoDB string
+	// MongoSelectTimeout is how long a store operation waits for a
+	// reachable MongoDB server before the API answers 503 (default 2 s);
+	// MongoTimeout bounds each store operation (default 5 s).
+	MongoSelectTimeout, MongoTimeout time.Duration
 	// RedisAddr, when set, makes Redis the snapshot writer (hash
 	// "sy:env:{envId}", codec/envhash.go).
 	RedisAddr string
@@ -55,6 +59,12 @@ type Config struct {
 	KafkaBrokers []string
 	// TopicPrefix prefixes every Kafka topic name.
 	TopicPrefix string
+	// KafkaRequestTimeout is how long a broker may wait for the in-sync
+	// replicas before a change event is retried (default 5 s);
+	// KafkaRetryBackoff the longest pause between retries (default 250 ms);
+	// KafkaDeliveryTimeout how long an event is retried before the publish
+	// attempt fails and backs off (default 15 s).
+	KafkaRequestTimeout, KafkaRetryBackoff, KafkaDeliveryTimeout time.Duration
 	// AdminEmail and AdminPassword define the initial admin that Bootstrap
 	// creates on first run (default email admin@switchyard.local; empty
 	// password: a random one, returned once by Bootstrap).
@@ -220,7 +230,8 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	var b store.Backend
 	var err error
 	if cfg.MongoURI != "" {
-		b, err = mongo.Open(ctx, cfg.MongoURI, cfg.MongoDB, store.Schema)
+		b, err = mongo.OpenWith(ctx, cfg.MongoURI, cfg.MongoDB, store.Schema,
+			mongo.Options{SelectTimeout: cfg.MongoSelectTimeout, OpTimeout: cfg.MongoTimeout})
 	} else {
 		b, err = bolt.Open(cfg.DataDir, store.Schema)
 	}
@@ -239,7 +250,8 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		s.closers = append(s.closers, r.Close)
 	}
 	if s.prod == nil && len(cfg.KafkaBrokers) > 0 {
-		k, err := publish.NewKafka(cfg.KafkaBrokers, cfg.TopicPrefix)
+		k, err := publish.NewKafkaWith(cfg.KafkaBrokers, cfg.TopicPrefix, publish.KafkaOptions{
+			RequestTimeout: cfg.KafkaRequestTimeout, RetryBackoff: cfg.KafkaRetryBackoff, DeliveryTimeout: cfg.KafkaDeliveryTimeout})
 		if err != nil {
 			s.close()
 			return nil, err
