@@ -1,0 +1,187 @@
+//go:build integration
+
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/control/internal/store/mongo"
+)
+
+// tcpProxy forwards connections to a backend until cut: while cut it
+// closes every connection it holds and every new one at once (the backend
+// looks dead: connections are refused or reset), and forwards again after
+// resume. The shared services themselves are never stopped.
+type tcpProxy struct {
+	ln      net.Listener
+	backend string
+	mu      sync.Mutex
+	down    bool
+	conns   map[net.Conn]struct{}
+}
+
+func newTCPProxy(t *testing.T, backend string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln, backend: backend, conns: map[net.Conn]struct{}{}}
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	go p.serve()
+	return p
+}
+
+func (p *tcpProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		down := p.down
+		if !down {
+			p.conns[c] = struct{}{}
+		}
+		p.mu.Unlock()
+		if down {
+			c.Close()
+			continue
+		}
+		go p.pipe(c)
+	}
+}
+
+func (p *tcpProxy) pipe(c net.Conn) {
+	b, err := net.DialTimeout("tcp", p.backend, 5*time.Second)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.down {
+		p.mu.Unlock()
+		c.Close()
+		b.Close()
+		return
+	}
+	p.conns[b] = struct{}{}
+	p.mu.Unlock()
+	go func() { io.Copy(b, c); b.Close(); c.Close() }()
+	io.Copy(c, b)
+	c.Close()
+	b.Close()
+}
+
+// cut makes the backend unreachable through the proxy.
+func (p *tcpProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *tcpProxy) resume() {
+	p.mu.Lock()
+	p.down = false
+	p.mu.Unlock()
+}
+
+// TestStoreOutageAnswers503Promptly: with MongoDB unreachable the API
+// answers 503 within the server-selection bound instead of hanging for the
+// driver's default, /readyz turns unready, and both recover when it is back.
+func TestStoreOutageAnswers503Promptly(t *testing.T) {
+	u, err := url.Parse(need(t, "SY_TEST_MONGO_URI"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newTCPProxy(t, u.Host)
+	id := randName()
+	cfg := Config{Addr: "127.0.0.1:0", MongoURI: "mongodb://" + proxy.ln.Addr().String() + "/", MongoDB: "sy_outage_" + id,
+		AdminPassword: "admin-password", MongoSelectTimeout: time.Second, MongoTimeout: 2 * time.Second}
+	s, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		proxy.resume()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if b, ok := s.st.Backend().(*mongo.Backend); ok {
+			_ = b.Database().Drop(ctx)
+		}
+		_ = s.Shutdown(ctx)
+	})
+	info, err := s.Bootstrap(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + s.Addr()
+	get := func(path, token string) int {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 30 s", what)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	res, err := http.Post(base+"/api/v1/auth/login", "application/json",
+		strings.NewReader(`{"email":"`+info.AdminEmail+`","password":"admin-password"}`))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("login: %v %v", res, err)
+	}
+	var lr struct{ Token string }
+	err = json.NewDecoder(res.Body).Decode(&lr)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor("ready before the outage", func() bool { return get("/readyz", "") == 200 })
+
+	proxy.cut()
+	// Every request during the outage fails with 503, each within the
+	// configured bounds (generous upper bound: the driver's old 10 s
+	// server-selection default would exceed it).
+	for i := range 3 {
+		start := time.Now()
+		code := get("/api/v1/auth/me", lr.Token)
+		if took := time.Since(start); code != http.StatusServiceUnavailable || took > 8*time.Second {
+			t.Fatalf("request %d during the outage: %d after %v, want 503 within the store bounds", i, code, took)
+		}
+	}
+	waitFor("/readyz unready during the outage", func() bool { return get("/readyz", "") == http.StatusServiceUnavailable })
+
+	proxy.resume()
+	waitFor("/readyz ready after the outage", func() bool { return get("/readyz", "") == 200 })
+	waitFor("API answers after the outage", func() bool { return get("/api/v1/auth/me", lr.Token) == 200 })
+}
