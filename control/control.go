@@ -233,7 +233,15 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		b, err = mongo.OpenWith(ctx, cfg.MongoURI, cfg.MongoDB, store.Schema,
 			mongo.Options{SelectTimeout: cfg.MongoSelectTimeout, OpTimeout: cfg.MongoTimeout})
 	} else {
-		b, err = bolt.Open(cfg.DataDir, store.Schema)
+		var unlock func()
+		if unlock, err = LockDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		if b, err = bolt.Open(cfg.DataDir, store.Schema); err != nil {
+			unlock()
+			return nil, err
+		}
+		s.closers = append(s.closers, unlock)
 	}
 	if err != nil {
 		return nil, err
@@ -319,21 +327,41 @@ func (s *Server) close() {
 // /healthz, /readyz, /metrics).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Start listens on Config.Addr and starts the publisher and, with Kafka, the
-// end-user consumer. It returns once listening.
+// Listen binds Config.Addr without serving yet; Start serves on it. Mains
+// call it before Bootstrap, so that a port already taken fails before a
+// first run creates (and would then never print) the admin's password.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listenLocked()
+}
+
+func (s *Server) listenLocked() error {
+	if s.ln != nil {
+		return nil
+	}
+	raw, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = newConnLimiter(raw, s.cfg.MaxConnsPerIP)
+	return nil
+}
+
+// Start listens on Config.Addr (unless Listen did) and starts the publisher
+// and, with Kafka, the end-user consumer. It returns once listening.
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.srv != nil {
 		return errors.New("control: already started")
 	}
-	raw, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w", s.cfg.Addr, err)
+	if err := s.listenLocked(); err != nil {
+		return err
 	}
-	ln := newConnLimiter(raw, s.cfg.MaxConnsPerIP)
+	ln := s.ln
 	ctx, cancel := context.WithCancel(context.Background())
-	s.ln, s.cancel = ln, cancel
+	s.cancel = cancel
 	s.srv = s.httpServer()
 	if k, ok := s.prod.(*publish.Kafka); ok {
 		tctx, tcancel := context.WithTimeout(ctx, 10*time.Second)
@@ -376,8 +404,11 @@ func (s *Server) Addr() string {
 // stops the background work and closes the store and clients.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	srv, cancel := s.srv, s.cancel
+	srv, cancel, ln := s.srv, s.cancel, s.ln
 	s.mu.Unlock()
+	if srv == nil && ln != nil {
+		ln.Close() // Listen without Start
+	}
 	var err error
 	if srv != nil {
 		err = srv.Shutdown(ctx)

@@ -1,6 +1,10 @@
 package control
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -99,5 +103,40 @@ func waitGauge(t *testing.T, h *harness, name string, ok func(float64) bool) {
 			t.Fatalf("%s never reached the expected value:\n%s", name, text)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSecondInstanceOnDataDirNamesThePid: a second instance on the same
+// data directory fails at once with the first one's pid, not a timeout.
+func TestSecondInstanceOnDataDirNamesThePid(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(Config{DataDir: dir})
+	want := fmt.Sprintf("in use by pid %d", os.Getpid())
+	if !errors.Is(err, ErrDataDirInUse) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("second instance: %v, want ErrDataDirInUse naming %q", err, want)
+	}
+	s.Shutdown(context.Background())
+	s2, err := New(Config{DataDir: dir})
+	if err != nil {
+		t.Fatalf("after the first instance stopped: %v", err)
+	}
+	s2.Shutdown(context.Background())
+}
+
+func TestResetPasswordEndsSessions(t *testing.T) {
+	h := newHarness(t)
+	h.must(200, h.admin, "GET", "/api/v1/auth/me", nil)
+	pw, err := h.s.ResetPassword(context.Background(), h.info.AdminEmail, "")
+	if err != nil || len(pw) < 8 {
+		t.Fatalf("ResetPassword: %q, %v", pw, err)
+	}
+	h.must(401, h.admin, "GET", "/api/v1/auth/me", nil)
+	h.login(h.info.AdminEmail, pw)
+	if _, err := h.s.ResetPassword(context.Background(), h.info.AdminEmail, "short"); err == nil {
+		t.Error("a 5-character password was accepted")
 	}
 }
