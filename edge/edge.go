@@ -71,6 +71,11 @@ type Config struct {
 	// or 1012 (service restart) [1012]. Never 1000: .NET, Go and Java SDKs
 	// do not reconnect after it.
 	ShutdownCode int
+	// DrainWindow spreads the closes of Shutdown evenly over this long, so
+	// that the SDKs of a restarting edge reconnect to the others gradually
+	// rather than in one burst [10s; negative: all at once]. Shutdown's ctx
+	// bounds it: with a deadline, the window shrinks to half the time left.
+	DrainWindow time.Duration
 	// BufferSize and NodeCap tune netpoll's per-connection buffers [256, 64].
 	BufferSize, NodeCap int
 
@@ -112,6 +117,9 @@ func (c *Config) defaults() {
 	}
 	if c.TokenWindow <= 0 {
 		c.TokenWindow = 30 * time.Second
+	}
+	if c.DrainWindow == 0 {
+		c.DrainWindow = 10 * time.Second
 	}
 	if c.ShutdownCode == 0 {
 		c.ShutdownCode = int(statusServiceRestart)
@@ -425,8 +433,10 @@ func (s *Server) HTTPAddr() string {
 	return s.httpLn.Addr().String()
 }
 
-// Shutdown closes every streaming connection with Config.ShutdownCode,
-// stops listening (the HTTP listener lets requests in progress finish, until
+// Shutdown refuses new streaming connections and turns /health/readiness
+// unready, closes every streaming connection with Config.ShutdownCode
+// spread over Config.DrainWindow (the others keep receiving changes until
+// their turn), stops listening (the HTTP listener lets requests in progress finish, until
 // ctx ends), flushes queued events and stops the source.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.stopped.CompareAndSwap(false, true) {
@@ -437,7 +447,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.httpLn != nil {
 		herr = s.httpDirect.ShutdownWithContext(ctx)
 	}
-	err := s.ws.Shutdown(ctx, ws.StatusCode(s.cfg.ShutdownCode), "server shutting down")
+	window := max(s.cfg.DrainWindow, 0)
+	if dl, ok := ctx.Deadline(); ok {
+		window = min(window, time.Until(dl)/2)
+	}
+	err := s.ws.Drain(ctx, ws.StatusCode(s.cfg.ShutdownCode), "server shutting down", window)
 	if err == nil && herr != nil {
 		err = fmt.Errorf("edge: HTTP listener shutdown: %w", herr)
 	}

@@ -201,7 +201,7 @@ func run(cfg config) error {
 		log.Warn("some environments could not be loaded into the edge yet", "err", err)
 	}
 
-	e, err := edge.New(edge.Config{Addr: cfg.edgeAddr}, edge.WithSource(src), edge.WithEventSink(events{an: an, ctl: ctl}))
+	e, err := edge.New(edge.Config{Addr: cfg.edgeAddr, DrainWindow: -1 /* one edge: no other to spread to */}, edge.WithSource(src), edge.WithEventSink(events{an: an, ctl: ctl}))
 	if err != nil {
 		return err
 	}
