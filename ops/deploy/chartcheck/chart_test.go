@@ -393,8 +393,8 @@ func TestChartDefaults(t *testing.T) {
 		t.Errorf("analytics probes %s %s, want /healthz /readyz", an.LivenessProbe.HTTPGet.Path, an.ReadinessProbe.HTTPGet.Path)
 	}
 	ctl := o.deployment(t, "control")
-	if *ctl.Spec.Replicas != 1 || ctl.Spec.Template.Spec.Containers[0].ReadinessProbe.HTTPGet.Path != "/healthz" {
-		t.Error("control: want 1 replica, probed on /healthz")
+	if *ctl.Spec.Replicas != 1 || ctl.Spec.Template.Spec.Containers[0].ReadinessProbe.HTTPGet.Path != "/readyz" {
+		t.Error("control: want 1 replica, readiness probed on /readyz")
 	}
 	cm := o.configMaps[0].Data
 	for k, want := range map[string]string{"SY_EDGE_KAFKA_BROKERS": "kafka:9092", "SY_ANALYTICS_CLICKHOUSE_ADDR": "clickhouse:9000",
