@@ -2,8 +2,11 @@ package control
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"runtime"
 	"sync/atomic"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/switchyard/switchyard/control/internal/metrics"
 	"github.com/switchyard/switchyard/control/internal/publish"
+	"github.com/switchyard/switchyard/control/internal/store"
 )
 
 // Readiness probing, as in analytics: each dependency (the store always;
@@ -209,23 +213,60 @@ func (s *Server) metricsHandler(w http.ResponseWriter, _ *http.Request) {
 	metrics.Gauge(w, "sy_control_goroutines", "Goroutines in the process.", float64(runtime.NumGoroutine()))
 }
 
-// instrument records the latency of every request under the pattern the
-// mux matched (never the raw path, so the family is bounded by the route
-// table) and counts 5xx responses.
+// instrument gives every request an id (the caller's X-Request-Id when it
+// is a plausible one, else a new one; echoed in the response and carried by
+// the context into the store's outbox, so the change events and the edges'
+// push logs name it), records its latency under the pattern the mux matched
+// (never the raw path, so the family is bounded by the route table), counts
+// 5xx responses and logs it: writes at info, reads at debug.
 func (s *Server) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		id := requestID(r.Header.Get("X-Request-Id"))
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(store.WithRequestID(r.Context(), id))
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		p := r.Pattern
 		if p == "" {
 			p = "unmatched"
 		}
-		s.ops.latency.With(p).Observe(time.Since(start).Seconds())
+		took := time.Since(start)
+		s.ops.latency.With(p).Observe(took.Seconds())
 		if rec.code >= 500 {
 			s.ops.errors5.Add(1)
 		}
+		level := slog.LevelDebug
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			level = slog.LevelInfo
+		}
+		if s.log.Enabled(r.Context(), level) {
+			s.log.Log(r.Context(), level, "api request", "request_id", id, "method", r.Method, "route", p,
+				"status", rec.code, "ms", took.Milliseconds())
+		}
 	})
+}
+
+// maxRequestID caps an id taken from X-Request-Id.
+const maxRequestID = 64
+
+// requestID returns h when it is 1 to 64 characters of [A-Za-z0-9._:-]
+// (anything else could forge log fields or bloat every outbox entry), else a
+// new random id.
+func requestID(h string) string {
+	ok := len(h) > 0 && len(h) <= maxRequestID
+	for i := 0; ok && i < len(h); i++ {
+		c := h[i]
+		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-'
+	}
+	if ok {
+		return h
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // statusRecorder remembers the status code; Unwrap keeps

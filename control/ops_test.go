@@ -1,10 +1,14 @@
 package control
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +142,56 @@ func TestResetPasswordEndsSessions(t *testing.T) {
 	h.login(h.info.AdminEmail, pw)
 	if _, err := h.s.ResetPassword(context.Background(), h.info.AdminEmail, "short"); err == nil {
 		t.Error("a 5-character password was accepted")
+	}
+}
+
+// TestRequestIDFollowsTheChange: the id of the API request that changed a
+// flag (the caller's X-Request-Id) is echoed and carried by the change
+// event the publisher produces.
+func TestRequestIDFollowsTheChange(t *testing.T) {
+	h := newHarness(t)
+	env := h.env("dev")
+	h.publish()
+	before := len(h.sink.Events())
+	body, _ := json.Marshal(boolFlagBody("traced-flag"))
+	req := httptest.NewRequest("POST", h.flagsURL(env), bytes.NewReader(body))
+	req.RemoteAddr = "192.0.2.1:1234"
+	req.Header.Set("Authorization", "Bearer "+h.admin)
+	req.Header.Set("X-Request-Id", "trace-4f2a.9")
+	w := httptest.NewRecorder()
+	h.s.Handler().ServeHTTP(w, req)
+	if w.Code != 201 || w.Header().Get("X-Request-Id") != "trace-4f2a.9" {
+		t.Fatalf("create: %d, X-Request-Id %q: %s", w.Code, w.Header().Get("X-Request-Id"), w.Body)
+	}
+	h.publish()
+	evs := h.sink.Events()[before:]
+	if len(evs) == 0 {
+		t.Fatal("no change event produced")
+	}
+	for _, ev := range evs {
+		if ev.RequestID != "trace-4f2a.9" {
+			t.Errorf("event %s %s %s: request id %q, want the API request's", ev.Kind, ev.Op, ev.ID, ev.RequestID)
+		}
+	}
+}
+
+// TestSecurityRequestIDIsSanitised: an X-Request-Id that could forge log
+// fields or bloat every outbox entry is replaced by a fresh id.
+func TestSecurityRequestIDIsSanitised(t *testing.T) {
+	h := newHarness(t)
+	fresh := regexp.MustCompile(`^[0-9a-f]{16}$`)
+	for _, bad := range []string{"a b", "x\" level=ERROR msg=forged", strings.Repeat("a", 65), "ü", "id\x00"} {
+		req := httptest.NewRequest("GET", "/healthz", nil)
+		req.Header.Set("X-Request-Id", bad)
+		w := httptest.NewRecorder()
+		h.s.Handler().ServeHTTP(w, req)
+		if got := w.Header().Get("X-Request-Id"); !fresh.MatchString(got) {
+			t.Errorf("X-Request-Id %q: answered %q, want a fresh id", bad, got)
+		}
+	}
+	w := httptest.NewRecorder()
+	h.s.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/healthz", nil))
+	if !fresh.MatchString(w.Header().Get("X-Request-Id")) {
+		t.Errorf("no X-Request-Id: answered %q, want a fresh id", w.Header().Get("X-Request-Id"))
 	}
 }

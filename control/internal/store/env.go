@@ -132,6 +132,12 @@ func (s *Store) UpdateEnv(ctx context.Context, id, name, key, description string
 // stamps are Stamps(e, len(entries)).
 func (s *Store) BumpEnv(ctx context.Context, envID string, entries ...OutboxEntry) (*Env, error) {
 	now := s.Now()
+	if rid := RequestIDFrom(ctx); rid != "" {
+		entries = slices.Clone(entries)
+		for i := range entries {
+			entries[i].RequestID = rid
+		}
+	}
 	return s.modifyEnv(ctx, envID, func(e *Env) error {
 		if e.Deleted {
 			return fmt.Errorf("environment %s: %w", envID, ErrNotFound)
@@ -232,7 +238,7 @@ func (s *Store) RotateSecret(ctx context.Context, envID, typ, value string) (*En
 		if !found {
 			e.Secrets = append(e.Secrets, codec.EnvSecret{EnvID: envID, Type: typ, Value: value})
 		}
-		bump(e, now, OutboxEntry{Kind: codec.KindSecrets, Op: codec.OpUpsert, ID: envID})
+		bump(e, now, OutboxEntry{Kind: codec.KindSecrets, Op: codec.OpUpsert, ID: envID, RequestID: RequestIDFrom(ctx)})
 		return nil
 	})
 }
@@ -245,7 +251,7 @@ func (s *Store) DeleteEnv(ctx context.Context, envID string) error {
 		if e.Deleted {
 			return fmt.Errorf("environment %s: %w", envID, ErrNotFound)
 		}
-		bump(e, now, OutboxEntry{Kind: codec.KindEnv, Op: codec.OpDelete, ID: envID})
+		bump(e, now, OutboxEntry{Kind: codec.KindEnv, Op: codec.OpDelete, ID: envID, RequestID: RequestIDFrom(ctx)})
 		e.Deleted = true
 		return nil
 	})
