@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -76,6 +78,10 @@ type Config struct {
 	// rather than in one burst [10s; negative: all at once]. Shutdown's ctx
 	// bounds it: with a deadline, the window shrinks to half the time left.
 	DrainWindow time.Duration
+	// LogLevel is the level of the edge's log (text on stderr unless
+	// WithLogger) [info]; at debug it logs one line per change pushed, with
+	// the request id of the API call that made it.
+	LogLevel slog.Level
 	// BufferSize and NodeCap tune netpoll's per-connection buffers [256, 64].
 	BufferSize, NodeCap int
 
@@ -213,6 +219,9 @@ type Option func(*Server)
 // configured, else a new LocalSource).
 func WithSource(s Source) Option { return func(srv *Server) { srv.src = s } }
 
+// WithLogger sets the logger (default: text on stderr at Config.LogLevel).
+func WithLogger(l *slog.Logger) Option { return func(srv *Server) { srv.log = l } }
+
 // WithEventSink sets the event sink (default: Kafka when configured, else
 // events are discarded).
 func WithEventSink(s EventSink) Option { return func(srv *Server) { srv.sink = s } }
@@ -220,6 +229,7 @@ func WithEventSink(s EventSink) Option { return func(srv *Server) { srv.sink = s
 // Server is a running edge.
 type Server struct {
 	cfg     Config
+	log     *slog.Logger
 	src     Source
 	sink    EventSink
 	closers []func()
@@ -275,7 +285,10 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	wsconn.Tune(cfg.BufferSize, cfg.NodeCap)
 	s.users = sink.NewUsers(s.sink, time.Second, 500, func(error) { s.m.Error("endusers_sink") }, func(n int) { s.m.EndUsers.Add(int64(n)) })
-	s.hub = hub.New(hub.Config{TokenWindow: cfg.TokenWindow}, s.src, s.users, s.m)
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	}
+	s.hub = hub.New(hub.Config{TokenWindow: cfg.TokenWindow, Log: s.log}, s.src, s.users, s.m)
 	byAddr := limit.New(limit.Config{Rate: cfg.AddrRate, Burst: cfg.AddrBurst}, limit.BytesHash16Key[wsconn.AddrKey])
 	bySecret := limit.New(limit.Config{Rate: cfg.SecretRate, Burst: cfg.SecretBurst}, limit.StringHash)
 	byEnv := limit.New(limit.Config{Rate: cfg.EndUserRate, Burst: cfg.EndUserBurst}, limit.StringHash)
