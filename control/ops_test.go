@@ -195,3 +195,21 @@ func TestSecurityRequestIDIsSanitised(t *testing.T) {
 		t.Errorf("no X-Request-Id: answered %q, want a fresh id", w.Header().Get("X-Request-Id"))
 	}
 }
+
+// FuzzRequestID: whatever a caller sends as X-Request-Id, the id control
+// logs and stores is 1 to 64 characters of [A-Za-z0-9._:-].
+func FuzzRequestID(f *testing.F) {
+	for _, s := range []string{"", "trace-1", "a b", "x\n", strings.Repeat("z", 65), "ü"} {
+		f.Add(s)
+	}
+	valid := regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+	f.Fuzz(func(t *testing.T, h string) {
+		id := requestID(h)
+		if !valid.MatchString(id) {
+			t.Fatalf("requestID(%q) = %q", h, id)
+		}
+		if valid.MatchString(h) && id != h {
+			t.Fatalf("requestID(%q) = %q, want the caller's valid id kept", h, id)
+		}
+	})
+}
