@@ -43,6 +43,9 @@ func (s *Service) routes() http.Handler {
 	h("GET "+APIPrefix+"/envs/{env}/flags/{flag}/experiment", s.experimentGet)
 	h("POST "+APIPrefix+"/envs/{env}/flags/{flag}/experiment", s.experimentPost)
 	h("DELETE "+APIPrefix+"/envs/{env}/users/{user}", s.deleteUser)
+	mux.HandleFunc("GET "+APIPrefix+"/envs/{env}/flags/{flag}/experiment/export", s.exportExperiment)
+	mux.HandleFunc("GET "+APIPrefix+"/envs/{env}/flags/{flag}/experiment/users/export", s.exportExperimentUsers)
+	mux.HandleFunc("GET "+APIPrefix+"/envs/{env}/flags/{flag}/users/export", s.exportFlagUsers)
 	return mux
 }
 
@@ -214,18 +217,28 @@ func (s *Service) users(_ http.ResponseWriter, r *http.Request) (any, error) {
 	return map[string]any{"users": u, "limit": limit, "offset": offset}, nil
 }
 
-// experimentGet: ?baseline=a&metric=buy:conversion&metric=amount:numeric&split=a:50,b:50&confidence=0.95&from&to
+// experimentGet: ?baseline=a&metric=buy:conversion&metric=amount:numeric&split=a:50,b:50&confidence=0.95
+// &sequential=false&correction=bh&cupedDays=0&from&to (a metric's other settings need the POST form)
 func (s *Service) experimentGet(_ http.ResponseWriter, r *http.Request) (any, error) {
-	rg, err := rangeOf(r)
+	eq, err := experimentQueryOf(r)
 	if err != nil {
 		return nil, err
+	}
+	return s.Experiment(r.Context(), eq)
+}
+
+// experimentQueryOf reads the GET form of the experiment query.
+func experimentQueryOf(r *http.Request) (ExperimentQuery, error) {
+	rg, err := rangeOf(r)
+	if err != nil {
+		return ExperimentQuery{}, err
 	}
 	q := r.URL.Query()
 	eq := ExperimentQuery{EnvID: rg.EnvID, FlagKey: rg.FlagKey, From: rg.From, To: rg.To, BaselineVariationID: q.Get("baseline")}
 	for _, m := range q["metric"] {
 		name, typ, ok := strings.Cut(m, ":")
 		if !ok {
-			return nil, fmt.Errorf("%w: metric must be eventName:conversion|numeric", errBadRequest)
+			return eq, fmt.Errorf("%w: metric must be eventName:conversion|numeric", errBadRequest)
 		}
 		eq.Metrics = append(eq.Metrics, MetricSpec{EventName: name, Type: typ})
 	}
@@ -235,17 +248,32 @@ func (s *Service) experimentGet(_ http.ResponseWriter, r *http.Request) (any, er
 			v, w, ok := strings.Cut(part, ":")
 			f, err := strconv.ParseFloat(w, 64)
 			if !ok || err != nil || f < 0 {
-				return nil, fmt.Errorf("%w: split must be variation:weight,...", errBadRequest)
+				return eq, fmt.Errorf("%w: split must be variation:weight,...", errBadRequest)
 			}
 			eq.ExpectedSplit[v] = f
 		}
 	}
 	if c := q.Get("confidence"); c != "" {
 		if eq.Confidence, err = strconv.ParseFloat(c, 64); err != nil {
-			return nil, fmt.Errorf("%w: confidence", errBadRequest)
+			return eq, fmt.Errorf("%w: confidence", errBadRequest)
 		}
 	}
-	return s.Experiment(r.Context(), eq)
+	if v := q.Get("sequential"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return eq, fmt.Errorf("%w: sequential must be true or false", errBadRequest)
+		}
+		eq.Sequential = &b
+	}
+	eq.Correction = q.Get("correction")
+	if v := q.Get("cupedDays"); v != "" {
+		d, err := intParam(q, "cupedDays", 0, MaxCUPEDDays)
+		if err != nil {
+			return eq, err
+		}
+		eq.CUPEDDays = &d
+	}
+	return eq, nil
 }
 
 // experimentBody is the POST form of the experiment query.
@@ -256,6 +284,10 @@ type experimentBody struct {
 	Metrics             []MetricSpec       `json:"metrics"`
 	ExpectedSplit       map[string]float64 `json:"expectedSplit"`
 	Confidence          float64            `json:"confidence"`
+	Sequential          *bool              `json:"sequential"`
+	SequentialN         float64            `json:"sequentialN"`
+	Correction          string             `json:"correction"`
+	CUPEDDays           *int               `json:"cupedDays"`
 }
 
 func rawTime(m json.RawMessage, def time.Time) (time.Time, error) {
@@ -281,7 +313,8 @@ func (s *Service) experimentPost(w http.ResponseWriter, r *http.Request) (any, e
 	}
 	return s.Experiment(r.Context(), ExperimentQuery{EnvID: r.PathValue("env"), FlagKey: r.PathValue("flag"),
 		BaselineVariationID: b.BaselineVariationID, From: from, To: to, Metrics: b.Metrics,
-		ExpectedSplit: b.ExpectedSplit, Confidence: b.Confidence})
+		ExpectedSplit: b.ExpectedSplit, Confidence: b.Confidence, Sequential: b.Sequential, SequentialN: b.SequentialN,
+		Correction: b.Correction, CUPEDDays: b.CUPEDDays})
 }
 
 // Experiment computes (or returns a cached, at most CacheTTL old) experiment

@@ -137,7 +137,7 @@ func checkExperiment(t *testing.T, s *Service) {
 	if err := s.Ingest(ctx, &b); err != nil {
 		t.Fatal(err)
 	}
-	body := fmt.Sprintf(`{"baselineVariationId":"a","from":%d,"to":%d,"metrics":[{"eventName":"buy","type":"conversion"},{"eventName":"buy","type":"numeric"}],"expectedSplit":{"a":50,"b":50}}`,
+	body := fmt.Sprintf(`{"baselineVariationId":"a","from":%d,"to":%d,"metrics":[{"eventName":"buy","type":"conversion"},{"eventName":"buy","type":"numeric"}],"expectedSplit":{"a":50,"b":50},"sequential":false,"correction":"none","cupedDays":0}`,
 		t0, t0+2e6)
 	var res ExperimentResult
 	get(t, s.Handler(), "POST", APIPrefix+"/envs/env/flags/exp/experiment", body, 200, &res)
@@ -172,7 +172,7 @@ func checkExperiment(t *testing.T, s *Service) {
 	}
 	// the GET form with the same parameters gives the same numbers
 	var res2 ExperimentResult
-	get(t, s.Handler(), "GET", fmt.Sprintf("%s/envs/env/flags/exp/experiment?baseline=a&metric=buy:conversion&split=a:1,b:1&from=%d&to=%d",
+	get(t, s.Handler(), "GET", fmt.Sprintf("%s/envs/env/flags/exp/experiment?baseline=a&metric=buy:conversion&split=a:1,b:1&sequential=false&cupedDays=0&from=%d&to=%d",
 		APIPrefix, t0, t0+2e6), "", 200, &res2)
 	near("GET pValue", res2.Metrics[0].Variations[1].PValue, 0.03550333505785886)
 

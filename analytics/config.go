@@ -39,6 +39,9 @@ type Config struct {
 	Retention time.Duration
 	// CacheTTL is how long an experiment result is reused (default 5s).
 	CacheTTL time.Duration
+	// ExportMaxRows caps the rows of one CSV/JSON export (default
+	// 1,000,000); a request's ?limit may only lower it.
+	ExportMaxRows int
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 
@@ -67,6 +70,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.httpReadTimeout <= 0 {
 		c.httpReadTimeout = 30 * time.Second
+	}
+	if c.ExportMaxRows <= 0 {
+		c.ExportMaxRows = 1_000_000
 	}
 	if c.CacheTTL <= 0 {
 		c.CacheTTL = 5 * time.Second

@@ -289,7 +289,21 @@ func TestOutageClickHouse(t *testing.T) {
 
 // TestExperimentClickHouse runs the experiment scenario of
 // TestExperimentEndToEnd through the API on the ClickHouse store.
-func TestExperimentClickHouse(t *testing.T) {
+func TestExperimentClickHouse(t *testing.T) { checkExperiment(t, newClickHouseService(t)) }
+
+// TestExperimentStatsClickHouse runs the CUPED, sequential, direction,
+// guardrail and page-view scenarios on the ClickHouse store (each on its own
+// database).
+func TestExperimentStatsClickHouse(t *testing.T) {
+	checkCUPEDSequential(t, newClickHouseService(t))
+	checkDirectionAndGuardrail(t, newClickHouseService(t))
+	checkPageView(t, newClickHouseService(t))
+}
+
+// newClickHouseService starts a service on a fresh ClickHouse database,
+// dropped at the end of the test.
+func newClickHouseService(t *testing.T) *Service {
+	t.Helper()
 	ch := os.Getenv("SY_TEST_CLICKHOUSE_ADDR")
 	if ch == "" {
 		t.Fatal("SY_TEST_CLICKHOUSE_ADDR must be set (source ops/services/env.sh)")
@@ -306,7 +320,7 @@ func TestExperimentClickHouse(t *testing.T) {
 		s.sink.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
 		s.Shutdown(context.Background())
 	})
-	checkExperiment(t, s)
+	return s
 }
 
 // TestRebalanceSecondConsumer starts a second service in the same group while

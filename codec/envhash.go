@@ -3,7 +3,7 @@ package codec
 import (
 	"errors"
 	"fmt"
-	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -78,7 +78,8 @@ var ErrEnvHash = errors.New("codec: bad environment hash")
 // EnvFromFields assembles the EnvSnapshot of environment envID from its
 // hash fields (HGETALL). Unknown fields are ignored; a field that does not
 // decode, or a hash without "_v", is an error wrapping ErrEnvHash. Flags are
-// sorted by key, segments by id.
+// sorted by key, segments by id; FlagsMP and SegmentsMP hold the fields'
+// bytes.
 func EnvFromFields(envID string, fields map[string]string) (*EnvSnapshot, error) {
 	v, ok := fields[FieldVersion]
 	if !ok {
@@ -95,8 +96,11 @@ func EnvFromFields(envID string, fields map[string]string) (*EnvSnapshot, error)
 			nf++
 		}
 	}
-	s.Flags = make([]Flag, 0, nf)
-	s.Segments = make([]Segment, 0, len(fields)-nf)
+	type raw struct {
+		key string
+		b   []byte
+	}
+	flags, segs := make([]raw, 0, nf), make([]raw, 0, len(fields)-nf)
 	for k, val := range fields {
 		switch {
 		case k == FieldSecrets:
@@ -106,28 +110,58 @@ func EnvFromFields(envID string, fields map[string]string) (*EnvSnapshot, error)
 			}
 			s.Secrets = sec.Secrets
 		case strings.HasPrefix(k, flagPrefix):
-			var f Flag
-			if _, err := f.UnmarshalMsg([]byte(val)); err != nil {
-				return nil, fmt.Errorf("%w: %s %s: %v", ErrEnvHash, EnvKey(envID), k, err)
-			}
-			if f.ID == "" {
-				f.ID = k[len(flagPrefix):]
-			}
-			s.Flags = append(s.Flags, f)
+			flags = append(flags, raw{k, []byte(val)})
 		case strings.HasPrefix(k, segPrefix):
-			var sg Segment
-			if _, err := sg.UnmarshalMsg([]byte(val)); err != nil {
-				return nil, fmt.Errorf("%w: %s %s: %v", ErrEnvHash, EnvKey(envID), k, err)
-			}
-			if sg.ID == "" {
-				sg.ID = k[len(segPrefix):]
-			}
-			s.Segments = append(s.Segments, sg)
+			segs = append(segs, raw{k, []byte(val)})
 		}
 	}
-	slices.SortFunc(s.Flags, func(a, b Flag) int { return strings.Compare(a.Key, b.Key) })
-	slices.SortFunc(s.Segments, func(a, b Segment) int { return strings.Compare(a.ID, b.ID) })
+	s.Flags, s.FlagsMP = make([]Flag, len(flags)), make([][]byte, len(flags))
+	for i, r := range flags {
+		f := &s.Flags[i]
+		rest, err := f.UnmarshalMsg(r.b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s %s: %v", ErrEnvHash, EnvKey(envID), r.key, err)
+		}
+		s.FlagsMP[i] = r.b[:len(r.b)-len(rest)]
+		if f.ID == "" {
+			f.ID, s.FlagsMP[i] = r.key[len(flagPrefix):], nil
+		}
+	}
+	s.Segments, s.SegmentsMP = make([]Segment, len(segs)), make([][]byte, len(segs))
+	for i, r := range segs {
+		sg := &s.Segments[i]
+		rest, err := sg.UnmarshalMsg(r.b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s %s: %v", ErrEnvHash, EnvKey(envID), r.key, err)
+		}
+		s.SegmentsMP[i] = r.b[:len(r.b)-len(rest)]
+		if sg.ID == "" {
+			sg.ID, s.SegmentsMP[i] = r.key[len(segPrefix):], nil
+		}
+	}
+	sort.Sort(byKey{s})
+	sort.Sort(bySegID{s})
 	return s, nil
+}
+
+// byKey sorts a snapshot's flags by key, keeping FlagsMP aligned.
+type byKey struct{ s *EnvSnapshot }
+
+func (x byKey) Len() int           { return len(x.s.Flags) }
+func (x byKey) Less(i, j int) bool { return x.s.Flags[i].Key < x.s.Flags[j].Key }
+func (x byKey) Swap(i, j int) {
+	x.s.Flags[i], x.s.Flags[j] = x.s.Flags[j], x.s.Flags[i]
+	x.s.FlagsMP[i], x.s.FlagsMP[j] = x.s.FlagsMP[j], x.s.FlagsMP[i]
+}
+
+// bySegID sorts a snapshot's segments by id, keeping SegmentsMP aligned.
+type bySegID struct{ s *EnvSnapshot }
+
+func (x bySegID) Len() int           { return len(x.s.Segments) }
+func (x bySegID) Less(i, j int) bool { return x.s.Segments[i].ID < x.s.Segments[j].ID }
+func (x bySegID) Swap(i, j int) {
+	x.s.Segments[i], x.s.Segments[j] = x.s.Segments[j], x.s.Segments[i]
+	x.s.SegmentsMP[i], x.s.SegmentsMP[j] = x.s.SegmentsMP[j], x.s.SegmentsMP[i]
 }
 
 // ErrEnvMissing is returned by a snapshot store asked to apply changes to

@@ -65,3 +65,25 @@ func FuzzEnvFromFields(f *testing.F) {
 		}
 	})
 }
+
+// TestSecurityHostileEnvHashRefused: whoever can write to Redis plants an
+// environment hash whose item claims a 4-billion-element array, or is cut
+// short; the edge's decoder refuses it with an error (the environment is
+// then unavailable) instead of allocating or panicking.
+func TestSecurityHostileEnvHashRefused(t *testing.T) {
+	fl := sampleFlag()
+	b, err := fl.MarshalMsg(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, val := range map[string]string{
+		"huge array header": "\x81\xaavariations\xdd\xff\xff\xff\xff",
+		"huge map header":   "\xdf\xff\xff\xff\xff",
+		"truncated item":    string(b[:len(b)/2]),
+	} {
+		_, err := EnvFromFields("e", map[string]string{FieldVersion: "1", FlagField("f"): val})
+		if !errors.Is(err, ErrEnvHash) {
+			t.Errorf("%s: %v, want ErrEnvHash", name, err)
+		}
+	}
+}

@@ -134,6 +134,9 @@ type EnvSecret struct {
 	EnvID string `msg:"envId" json:"envId"`
 	Type  string `msg:"type" json:"type"`
 	Value string `msg:"value" json:"value"`
+	// ExpiresAt (Unix ms, 0: never) ends a rotated-out secret: edges accept
+	// it until then and close its connections at that time.
+	ExpiresAt int64 `msg:"expiresAt,omitempty" json:"expiresAt,omitempty"`
 }
 
 // EnvSnapshot is everything an edge needs to serve one environment. It is the
@@ -146,6 +149,13 @@ type EnvSnapshot struct {
 	Secrets  []EnvSecret `msg:"secrets"`
 	Flags    []Flag      `msg:"flags"`
 	Segments []Segment   `msg:"segments"`
+
+	// FlagsMP and SegmentsMP, when set (EnvFromFields), are the msgp
+	// encodings the items were decoded from, index for index, so a reader
+	// can keep them instead of encoding the items again; whoever changes
+	// Flags or Segments must set them to nil. Not encoded.
+	FlagsMP    [][]byte `msg:"-"`
+	SegmentsMP [][]byte `msg:"-"`
 }
 
 // Change kinds and operations carried by ChangeEvent.

@@ -1705,6 +1705,12 @@ func (z *EnvSecret) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Value")
 				return
 			}
+		case "expiresAt":
+			z.ExpiresAt, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "ExpiresAt")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -1717,54 +1723,100 @@ func (z *EnvSecret) DecodeMsg(dc *msgp.Reader) (err error) {
 }
 
 // EncodeMsg implements msgp.Encodable
-func (z EnvSecret) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 3
-	// write "envId"
-	err = en.Append(0x83, 0xa5, 0x65, 0x6e, 0x76, 0x49, 0x64)
+func (z *EnvSecret) EncodeMsg(en *msgp.Writer) (err error) {
+	// check for omitted fields
+	zb0001Len := uint32(4)
+	var zb0001Mask uint8 /* 4 bits */
+	_ = zb0001Mask
+	if z.ExpiresAt == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x8
+	}
+	// variable map header, size zb0001Len
+	err = en.Append(0x80 | uint8(zb0001Len))
 	if err != nil {
 		return
 	}
-	err = en.WriteString(z.EnvID)
-	if err != nil {
-		err = msgp.WrapError(err, "EnvID")
-		return
-	}
-	// write "type"
-	err = en.Append(0xa4, 0x74, 0x79, 0x70, 0x65)
-	if err != nil {
-		return
-	}
-	err = en.WriteString(z.Type)
-	if err != nil {
-		err = msgp.WrapError(err, "Type")
-		return
-	}
-	// write "value"
-	err = en.Append(0xa5, 0x76, 0x61, 0x6c, 0x75, 0x65)
-	if err != nil {
-		return
-	}
-	err = en.WriteString(z.Value)
-	if err != nil {
-		err = msgp.WrapError(err, "Value")
-		return
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// write "envId"
+		err = en.Append(0xa5, 0x65, 0x6e, 0x76, 0x49, 0x64)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.EnvID)
+		if err != nil {
+			err = msgp.WrapError(err, "EnvID")
+			return
+		}
+		// write "type"
+		err = en.Append(0xa4, 0x74, 0x79, 0x70, 0x65)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.Type)
+		if err != nil {
+			err = msgp.WrapError(err, "Type")
+			return
+		}
+		// write "value"
+		err = en.Append(0xa5, 0x76, 0x61, 0x6c, 0x75, 0x65)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.Value)
+		if err != nil {
+			err = msgp.WrapError(err, "Value")
+			return
+		}
+		if (zb0001Mask & 0x8) == 0 { // if not omitted
+			// write "expiresAt"
+			err = en.Append(0xa9, 0x65, 0x78, 0x70, 0x69, 0x72, 0x65, 0x73, 0x41, 0x74)
+			if err != nil {
+				return
+			}
+			err = en.WriteInt64(z.ExpiresAt)
+			if err != nil {
+				err = msgp.WrapError(err, "ExpiresAt")
+				return
+			}
+		}
 	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
-func (z EnvSecret) MarshalMsg(b []byte) (o []byte, err error) {
+func (z *EnvSecret) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 3
-	// string "envId"
-	o = append(o, 0x83, 0xa5, 0x65, 0x6e, 0x76, 0x49, 0x64)
-	o = msgp.AppendString(o, z.EnvID)
-	// string "type"
-	o = append(o, 0xa4, 0x74, 0x79, 0x70, 0x65)
-	o = msgp.AppendString(o, z.Type)
-	// string "value"
-	o = append(o, 0xa5, 0x76, 0x61, 0x6c, 0x75, 0x65)
-	o = msgp.AppendString(o, z.Value)
+	// check for omitted fields
+	zb0001Len := uint32(4)
+	var zb0001Mask uint8 /* 4 bits */
+	_ = zb0001Mask
+	if z.ExpiresAt == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x8
+	}
+	// variable map header, size zb0001Len
+	o = append(o, 0x80|uint8(zb0001Len))
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// string "envId"
+		o = append(o, 0xa5, 0x65, 0x6e, 0x76, 0x49, 0x64)
+		o = msgp.AppendString(o, z.EnvID)
+		// string "type"
+		o = append(o, 0xa4, 0x74, 0x79, 0x70, 0x65)
+		o = msgp.AppendString(o, z.Type)
+		// string "value"
+		o = append(o, 0xa5, 0x76, 0x61, 0x6c, 0x75, 0x65)
+		o = msgp.AppendString(o, z.Value)
+		if (zb0001Mask & 0x8) == 0 { // if not omitted
+			// string "expiresAt"
+			o = append(o, 0xa9, 0x65, 0x78, 0x70, 0x69, 0x72, 0x65, 0x73, 0x41, 0x74)
+			o = msgp.AppendInt64(o, z.ExpiresAt)
+		}
+	}
 	return
 }
 
@@ -1808,6 +1860,12 @@ func (z *EnvSecret) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Value")
 				return
 			}
+		case "expiresAt":
+			z.ExpiresAt, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ExpiresAt")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -1821,8 +1879,8 @@ func (z *EnvSecret) UnmarshalMsg(bts []byte) (o []byte, err error) {
 }
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
-func (z EnvSecret) Msgsize() (s int) {
-	s = 1 + 6 + msgp.StringPrefixSize + len(z.EnvID) + 5 + msgp.StringPrefixSize + len(z.Type) + 6 + msgp.StringPrefixSize + len(z.Value)
+func (z *EnvSecret) Msgsize() (s int) {
+	s = 1 + 6 + msgp.StringPrefixSize + len(z.EnvID) + 5 + msgp.StringPrefixSize + len(z.Type) + 6 + msgp.StringPrefixSize + len(z.Value) + 10 + msgp.Int64Size
 	return
 }
 
@@ -1877,66 +1935,27 @@ func (z *EnvSnapshot) DecodeMsg(dc *msgp.Reader) (err error) {
 				z.Secrets = make([]EnvSecret, zb0002)
 			}
 			for za0001 := range z.Secrets {
-				var zb0003 uint32
-				zb0003, err = dc.ReadMapHeader()
+				err = z.Secrets[za0001].DecodeMsg(dc)
 				if err != nil {
 					err = msgp.WrapError(err, "Secrets", za0001)
 					return
 				}
-				if zb0003 > zc89d2890limitMaps {
-					err = msgp.ErrLimitExceeded
-					return
-				}
-				for zb0003 > 0 {
-					zb0003--
-					field, err = dc.ReadMapKeyPtr()
-					if err != nil {
-						err = msgp.WrapError(err, "Secrets", za0001)
-						return
-					}
-					switch msgp.UnsafeString(field) {
-					case "envId":
-						z.Secrets[za0001].EnvID, err = dc.ReadString()
-						if err != nil {
-							err = msgp.WrapError(err, "Secrets", za0001, "EnvID")
-							return
-						}
-					case "type":
-						z.Secrets[za0001].Type, err = dc.ReadString()
-						if err != nil {
-							err = msgp.WrapError(err, "Secrets", za0001, "Type")
-							return
-						}
-					case "value":
-						z.Secrets[za0001].Value, err = dc.ReadString()
-						if err != nil {
-							err = msgp.WrapError(err, "Secrets", za0001, "Value")
-							return
-						}
-					default:
-						err = dc.Skip()
-						if err != nil {
-							err = msgp.WrapError(err, "Secrets", za0001)
-							return
-						}
-					}
-				}
 			}
 		case "flags":
-			var zb0004 uint32
-			zb0004, err = dc.ReadArrayHeader()
+			var zb0003 uint32
+			zb0003, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Flags")
 				return
 			}
-			if zb0004 > zc89d2890limitArrays {
+			if zb0003 > zc89d2890limitArrays {
 				err = msgp.ErrLimitExceeded
 				return
 			}
-			if cap(z.Flags) >= int(zb0004) {
-				z.Flags = (z.Flags)[:zb0004]
+			if cap(z.Flags) >= int(zb0003) {
+				z.Flags = (z.Flags)[:zb0003]
 			} else {
-				z.Flags = make([]Flag, zb0004)
+				z.Flags = make([]Flag, zb0003)
 			}
 			for za0002 := range z.Flags {
 				err = z.Flags[za0002].DecodeMsg(dc)
@@ -1946,20 +1965,20 @@ func (z *EnvSnapshot) DecodeMsg(dc *msgp.Reader) (err error) {
 				}
 			}
 		case "segments":
-			var zb0005 uint32
-			zb0005, err = dc.ReadArrayHeader()
+			var zb0004 uint32
+			zb0004, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Segments")
 				return
 			}
-			if zb0005 > zc89d2890limitArrays {
+			if zb0004 > zc89d2890limitArrays {
 				err = msgp.ErrLimitExceeded
 				return
 			}
-			if cap(z.Segments) >= int(zb0005) {
-				z.Segments = (z.Segments)[:zb0005]
+			if cap(z.Segments) >= int(zb0004) {
+				z.Segments = (z.Segments)[:zb0004]
 			} else {
-				z.Segments = make([]Segment, zb0005)
+				z.Segments = make([]Segment, zb0004)
 			}
 			for za0003 := range z.Segments {
 				err = z.Segments[za0003].DecodeMsg(dc)
@@ -2013,35 +2032,9 @@ func (z *EnvSnapshot) EncodeMsg(en *msgp.Writer) (err error) {
 		return
 	}
 	for za0001 := range z.Secrets {
-		// map header, size 3
-		// write "envId"
-		err = en.Append(0x83, 0xa5, 0x65, 0x6e, 0x76, 0x49, 0x64)
+		err = z.Secrets[za0001].EncodeMsg(en)
 		if err != nil {
-			return
-		}
-		err = en.WriteString(z.Secrets[za0001].EnvID)
-		if err != nil {
-			err = msgp.WrapError(err, "Secrets", za0001, "EnvID")
-			return
-		}
-		// write "type"
-		err = en.Append(0xa4, 0x74, 0x79, 0x70, 0x65)
-		if err != nil {
-			return
-		}
-		err = en.WriteString(z.Secrets[za0001].Type)
-		if err != nil {
-			err = msgp.WrapError(err, "Secrets", za0001, "Type")
-			return
-		}
-		// write "value"
-		err = en.Append(0xa5, 0x76, 0x61, 0x6c, 0x75, 0x65)
-		if err != nil {
-			return
-		}
-		err = en.WriteString(z.Secrets[za0001].Value)
-		if err != nil {
-			err = msgp.WrapError(err, "Secrets", za0001, "Value")
+			err = msgp.WrapError(err, "Secrets", za0001)
 			return
 		}
 	}
@@ -2096,16 +2089,11 @@ func (z *EnvSnapshot) MarshalMsg(b []byte) (o []byte, err error) {
 	o = append(o, 0xa7, 0x73, 0x65, 0x63, 0x72, 0x65, 0x74, 0x73)
 	o = msgp.AppendArrayHeader(o, uint32(len(z.Secrets)))
 	for za0001 := range z.Secrets {
-		// map header, size 3
-		// string "envId"
-		o = append(o, 0x83, 0xa5, 0x65, 0x6e, 0x76, 0x49, 0x64)
-		o = msgp.AppendString(o, z.Secrets[za0001].EnvID)
-		// string "type"
-		o = append(o, 0xa4, 0x74, 0x79, 0x70, 0x65)
-		o = msgp.AppendString(o, z.Secrets[za0001].Type)
-		// string "value"
-		o = append(o, 0xa5, 0x76, 0x61, 0x6c, 0x75, 0x65)
-		o = msgp.AppendString(o, z.Secrets[za0001].Value)
+		o, err = z.Secrets[za0001].MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "Secrets", za0001)
+			return
+		}
 	}
 	// string "flags"
 	o = append(o, 0xa5, 0x66, 0x6c, 0x61, 0x67, 0x73)
@@ -2181,66 +2169,27 @@ func (z *EnvSnapshot) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				z.Secrets = make([]EnvSecret, zb0002)
 			}
 			for za0001 := range z.Secrets {
-				var zb0003 uint32
-				zb0003, bts, err = msgp.ReadMapHeaderBytes(bts)
+				bts, err = z.Secrets[za0001].UnmarshalMsg(bts)
 				if err != nil {
 					err = msgp.WrapError(err, "Secrets", za0001)
 					return
 				}
-				if zb0003 > zc89d2890limitMaps {
-					err = msgp.ErrLimitExceeded
-					return
-				}
-				for zb0003 > 0 {
-					zb0003--
-					field, bts, err = msgp.ReadMapKeyZC(bts)
-					if err != nil {
-						err = msgp.WrapError(err, "Secrets", za0001)
-						return
-					}
-					switch msgp.UnsafeString(field) {
-					case "envId":
-						z.Secrets[za0001].EnvID, bts, err = msgp.ReadStringBytes(bts)
-						if err != nil {
-							err = msgp.WrapError(err, "Secrets", za0001, "EnvID")
-							return
-						}
-					case "type":
-						z.Secrets[za0001].Type, bts, err = msgp.ReadStringBytes(bts)
-						if err != nil {
-							err = msgp.WrapError(err, "Secrets", za0001, "Type")
-							return
-						}
-					case "value":
-						z.Secrets[za0001].Value, bts, err = msgp.ReadStringBytes(bts)
-						if err != nil {
-							err = msgp.WrapError(err, "Secrets", za0001, "Value")
-							return
-						}
-					default:
-						bts, err = msgp.Skip(bts)
-						if err != nil {
-							err = msgp.WrapError(err, "Secrets", za0001)
-							return
-						}
-					}
-				}
 			}
 		case "flags":
-			var zb0004 uint32
-			zb0004, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			var zb0003 uint32
+			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Flags")
 				return
 			}
-			if zb0004 > zc89d2890limitArrays {
+			if zb0003 > zc89d2890limitArrays {
 				err = msgp.ErrLimitExceeded
 				return
 			}
-			if cap(z.Flags) >= int(zb0004) {
-				z.Flags = (z.Flags)[:zb0004]
+			if cap(z.Flags) >= int(zb0003) {
+				z.Flags = (z.Flags)[:zb0003]
 			} else {
-				z.Flags = make([]Flag, zb0004)
+				z.Flags = make([]Flag, zb0003)
 			}
 			for za0002 := range z.Flags {
 				bts, err = z.Flags[za0002].UnmarshalMsg(bts)
@@ -2250,20 +2199,20 @@ func (z *EnvSnapshot) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				}
 			}
 		case "segments":
-			var zb0005 uint32
-			zb0005, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			var zb0004 uint32
+			zb0004, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Segments")
 				return
 			}
-			if zb0005 > zc89d2890limitArrays {
+			if zb0004 > zc89d2890limitArrays {
 				err = msgp.ErrLimitExceeded
 				return
 			}
-			if cap(z.Segments) >= int(zb0005) {
-				z.Segments = (z.Segments)[:zb0005]
+			if cap(z.Segments) >= int(zb0004) {
+				z.Segments = (z.Segments)[:zb0004]
 			} else {
-				z.Segments = make([]Segment, zb0005)
+				z.Segments = make([]Segment, zb0004)
 			}
 			for za0003 := range z.Segments {
 				bts, err = z.Segments[za0003].UnmarshalMsg(bts)
@@ -2288,7 +2237,7 @@ func (z *EnvSnapshot) UnmarshalMsg(bts []byte) (o []byte, err error) {
 func (z *EnvSnapshot) Msgsize() (s int) {
 	s = 1 + 6 + msgp.StringPrefixSize + len(z.EnvID) + 8 + msgp.Int64Size + 8 + msgp.ArrayHeaderSize
 	for za0001 := range z.Secrets {
-		s += 1 + 6 + msgp.StringPrefixSize + len(z.Secrets[za0001].EnvID) + 5 + msgp.StringPrefixSize + len(z.Secrets[za0001].Type) + 6 + msgp.StringPrefixSize + len(z.Secrets[za0001].Value)
+		s += z.Secrets[za0001].Msgsize()
 	}
 	s += 6 + msgp.ArrayHeaderSize
 	for za0002 := range z.Flags {

@@ -28,7 +28,8 @@ func BenchmarkFlagToggle(b *testing.B) {
 }
 
 // BenchmarkPublishEnv measures publishing one change of an environment with
-// 200 flags to in-memory sinks (snapshot read, encode, event).
+// 200 flags to in-memory sinks (the change's item read, encoded, written
+// and produced; the publish mark).
 func BenchmarkPublishEnv(b *testing.B) {
 	h := newHarness(b)
 	env := h.env("dev")

@@ -112,6 +112,9 @@ func (s *Server) Bootstrap(ctx context.Context) (*BootstrapInfo, error) {
 	for _, e := range envs {
 		ei := EnvInfo{ID: e.ID, Name: e.Name, Key: e.Key}
 		for _, sc := range e.Secrets {
+			if sc.ExpiresAt != 0 {
+				continue // rotated out
+			}
 			switch sc.Type {
 			case codec.SecretServer:
 				ei.ServerSecret = sc.Value

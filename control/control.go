@@ -292,7 +292,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	s.mux.HandleFunc("GET /metrics", s.metricsHandler)
 	for _, e := range s.extra {
 		if e.guard {
-			e.h = s.api.GuardEnv(e.h, store.RoleViewer, store.RoleAdmin)
+			e.h = s.api.GuardEnv(e.h, api.ActRead, api.ActEnvManage)
 		}
 		p := e.prefix
 		if strings.HasSuffix(p, "/") {

@@ -111,7 +111,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.IntVar(&c.AddrBurst, "addr-burst", num("ADDR_BURST", "2000"), "burst of -addr-rate")
 	fs.Float64Var(&c.SecretRate, "secret-rate", flt("SECRET_RATE", "20000"), "public HTTP requests per second per SDK secret (-1: off)")
 	fs.IntVar(&c.SecretBurst, "secret-burst", num("SECRET_BURST", "40000"), "burst of -secret-rate")
-	fs.IntVar(&c.MaxTrackUsers, "max-track-users", num("MAX_TRACK_USERS", "100"), "distinct end users in one track request (else 400)")
+	fs.IntVar(&c.MaxTrackUsers, "max-track-users", num("MAX_TRACK_USERS", "100"), "distinct end users in one track request sent with a client secret (else 400)")
 	fs.Float64Var(&c.EndUserRate, "enduser-rate", flt("ENDUSER_RATE", "1000"), "new end users forwarded per second per environment (-1: off)")
 	fs.IntVar(&c.EndUserBurst, "enduser-burst", num("ENDUSER_BURST", "10000"), "burst of -enduser-rate")
 	if len(errs) > 0 {

@@ -271,6 +271,11 @@ func TestSecurityOversizedRequests(t *testing.T) {
 			if code, body, _ := do(t, "POST", base+"/api/public/insight/track", env.ClientSecret, "["+strings.Join(ev, ",")+"]"); code != 400 || !strings.Contains(body, "end users") {
 				t.Fatalf("11 distinct users over a cap of 10: %d %q", code, body)
 			}
+			// a server SDK batches the events of every user its service saw:
+			// the same body with the server secret is accepted
+			if code, body, _ := do(t, "POST", base+"/api/public/insight/track", env.ServerSecret, "["+strings.Join(ev, ",")+"]"); code != 200 {
+				t.Fatalf("11 distinct users with the server secret: %d %q", code, body)
+			}
 			req, _ := http.NewRequest("GET", base+"/health/liveness", nil)
 			req.Header.Set("X-Pad", strings.Repeat("p", 5<<10))
 			resp, err := http.DefaultClient.Do(req)

@@ -411,7 +411,7 @@ func TestSecretRotationClosesOldSessions(t *testing.T) {
 	if err := e.Source.Produce(context.Background(), &codec.ChangeEvent{EnvID: env.ID, Kind: codec.KindSecrets, EnvVersion: 2, Payload: p}); err != nil {
 		t.Fatal(err)
 	}
-	expectClose(t, old, 4003)
+	expectClose(t, old, 1012) // valid when it opened: retryable, never 4003
 	// the client secret is unchanged: that session stays
 	_ = cl.Send(`{"messageType":"ping","data":null}`)
 	if m, err := cl.ReadJSON(wait); err != nil || m.MessageType != "pong" {
@@ -423,4 +423,46 @@ func TestSecretRotationClosesOldSessions(t *testing.T) {
 	if m, err := c.ReadJSON(wait); err != nil || m.MessageType != "pong" {
 		t.Fatalf("new secret: %+v %v", m, err)
 	}
+}
+
+// TestSecretExpiryWithoutDowntime: a rotation keeps the old secret with an
+// expiry; both work until then, at the expiry the old key's sessions close
+// with the retryable 1012 (not 4003), and a new connection with the old key
+// is refused with 4003.
+func TestSecretExpiryWithoutDowntime(t *testing.T) {
+	e := edgetest.Run(t)
+	env := e.Env(t)
+	old := edgetest.Dial(t, edgetest.StreamURL(e.Addr, "server", env.ServerSecret))
+	_ = old.Send(`{"messageType":"ping","data":null}`)
+	if _, err := old.ReadJSON(wait); err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := secret.New(env.ID)
+	expires := time.Now().Add(1500 * time.Millisecond).UnixMilli()
+	prev := env.Snapshot.Secrets[0]
+	prev.ExpiresAt = expires
+	p, _ := (&codec.EnvSnapshot{Secrets: []codec.EnvSecret{{EnvID: env.ID, Type: codec.SecretServer, Value: fresh}, prev, env.Snapshot.Secrets[1]}}).MarshalMsg(nil)
+	if err := e.Source.Produce(context.Background(), &codec.ChangeEvent{EnvID: env.ID, Kind: codec.KindSecrets, EnvVersion: 2, Payload: p}); err != nil {
+		t.Fatal(err)
+	}
+	// before the expiry both keys are served, the old session included
+	both := edgetest.Dial(t, edgetest.StreamURL(e.Addr, "server", env.ServerSecret))
+	nw := edgetest.Dial(t, edgetest.StreamURL(e.Addr, "server", fresh))
+	for _, c := range []*edgetest.Client{old, both, nw} {
+		_ = c.Send(`{"messageType":"ping","data":null}`)
+		if m, err := c.ReadJSON(wait); err != nil || m.MessageType != "pong" {
+			if time.Now().UnixMilli() < expires {
+				t.Fatalf("before the expiry: %+v %v", m, err)
+			}
+		}
+	}
+	expectClose(t, old, 1012)
+	expectClose(t, both, 1012)
+	_ = nw.Send(`{"messageType":"ping","data":null}`)
+	if m, err := nw.ReadJSON(wait); err != nil || m.MessageType != "pong" {
+		t.Fatalf("new key after the expiry: %+v %v", m, err)
+	}
+	late := edgetest.Dial(t, edgetest.StreamURL(e.Addr, "server", env.ServerSecret))
+	_ = late.Send(`{"messageType":"ping","data":null}`)
+	expectClose(t, late, 4003)
 }

@@ -9,6 +9,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=services/env.sh
 source ops/services/env.sh
+# the SciPy/statsmodels reference of analytics/internal/stats (skipped, with a message, without it)
+if [ -z "${SY_PYTHON:-}" ]; then
+	SY_PYTHON="$(bash ops/pystats.sh)" || { echo "ops/pystats.sh failed: the statistics reference tests will be skipped"; SY_PYTHON=python3; }
+	export SY_PYTHON
+fi
 
 timeout="${SY_TEST_TIMEOUT:-20m}"
 read -r -a pkgs <<<"${SY_TEST_PKGS:-./...}"

@@ -453,17 +453,21 @@ func seed(t *testing.T, p *platform) {
 		}
 		body = append(body, in)
 	}
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", "http://"+p.edgeAddr+"/api/public/insight/track", strings.NewReader(string(b)))
-	req.Header.Set("Authorization", p.devServerSecret)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("track: %d", res.StatusCode)
+	for len(body) > 0 { // the edge takes at most 100 end users per track request (-max-track-users)
+		n := min(len(body), 80)
+		b, _ := json.Marshal(body[:n])
+		body = body[n:]
+		req, _ := http.NewRequest("POST", "http://"+p.edgeAddr+"/api/public/insight/track", strings.NewReader(string(b)))
+		req.Header.Set("Authorization", p.devServerSecret)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("track: %d", res.StatusCode)
+		}
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {

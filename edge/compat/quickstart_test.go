@@ -111,7 +111,9 @@ type allInOne struct {
 // startAllInOne runs the binary and waits until it printed its banner.
 func startAllInOne(t *testing.T, bin, data, ctlAddr, edgeAddr, password string) *allInOne {
 	t.Helper()
-	cmd := exec.Command(bin, "-data", data, "-addr", ctlAddr, "-edge-addr", edgeAddr)
+	// -print-secrets: the restart prints the SDK secrets as well (the first
+	// start prints them anyway), so the test can compare them
+	cmd := exec.Command(bin, "-data", data, "-addr", ctlAddr, "-edge-addr", edgeAddr, "-print-secrets")
 	cmd.Env = append(os.Environ(), "SY_CONTROL_ADMIN_PASSWORD="+password)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

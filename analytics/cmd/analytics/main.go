@@ -33,6 +33,7 @@ func main() {
 	fs.DurationVar(&cfg.FlushInterval, "flush-interval", time.Second, "flush an insert after this long")
 	fs.DurationVar(&cfg.Retention, "retention", 0, "delete events older than this (0: keep)")
 	fs.DurationVar(&cfg.CacheTTL, "cache-ttl", 5*time.Second, "experiment result cache lifetime")
+	fs.IntVar(&cfg.ExportMaxRows, "export-max-rows", 1_000_000, "rows cap of one CSV/JSON export")
 	fs.VisitAll(func(f *flag.Flag) {
 		env := "SY_ANALYTICS_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v, ok := os.LookupEnv(env); ok {

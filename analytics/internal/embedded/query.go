@@ -225,49 +225,140 @@ func (s *Store) Exposures(_ context.Context, r store.Range) ([]store.Exposure, e
 }
 
 // Metric implements store.Store.
-func (s *Store) Metric(_ context.Context, r store.Range, eventName string) ([]store.MetricResult, error) {
-	if err := r.Validate(); err != nil || eventName == "" {
-		return nil, store.ErrInvalid
+func (s *Store) Metric(_ context.Context, r store.Range, q store.MetricQuery) ([]store.MetricResult, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	match := q.RouteMatcher()
+	keep := func(m *codec.MetricEvent) bool {
+		return (q.EventType == "" || strings.EqualFold(m.Type, q.EventType)) && (match == nil || match(m.Route))
 	}
 	type u struct {
 		n   int
 		sum float64
 	}
-	users := map[string]*u{}
-	s.mu.RLock()
-	ex := s.exposures(r)
-	to := r.ToMs()
-	for _, m := range s.metrics[key(r.EnvID, eventName)] {
-		x, ok := ex[m.UserKey]
-		if !ok || m.Timestamp < x.first || m.Timestamp >= to {
-			continue
-		}
-		a := users[m.UserKey]
+	post, pre := map[string]*u{}, map[string]*u{}
+	add := func(m map[string]*u, k string, v float64) {
+		a := m[k]
 		if a == nil {
 			a = &u{}
-			users[m.UserKey] = a
+			m[k] = a
 		}
 		a.n++
-		a.sum += m.NumericValue
+		a.sum += v
 	}
-	res := map[string]*store.MetricResult{}
-	for k, a := range users {
-		v := ex[k].variation
-		mr := res[v]
-		if mr == nil {
-			mr = &store.MetricResult{VariationID: v}
-			res[v] = mr
+	cuped := !q.PreFrom.IsZero() && q.PreFrom.Before(r.From)
+	preFrom, from, to := q.PreFrom.UnixMilli(), r.FromMs(), r.ToMs()
+	s.mu.RLock()
+	ex := s.exposures(r)
+	for i := range s.metrics[key(r.EnvID, q.EventName)] {
+		m := &s.metrics[key(r.EnvID, q.EventName)][i]
+		x, ok := ex[m.UserKey]
+		if !ok || !keep(m) {
+			continue
 		}
-		mean := a.sum / float64(a.n)
-		mr.Users++
-		mr.Sum += mean
-		mr.SumSq += mean * mean
+		switch {
+		case m.Timestamp >= x.first && m.Timestamp < to:
+			add(post, m.UserKey, m.NumericValue)
+		case cuped && m.Timestamp >= preFrom && m.Timestamp < from:
+			add(pre, m.UserKey, m.NumericValue)
+		}
 	}
 	s.mu.RUnlock()
+	capv := 0.0
+	if q.Winsorize > 0 && len(post) > 0 {
+		vs := make([]float64, 0, len(post))
+		for _, a := range post {
+			vs = append(vs, a.sum/float64(a.n))
+		}
+		sort.Float64s(vs)
+		capv = vs[min(int(q.Winsorize*float64(len(vs))), len(vs)-1)]
+	}
+	value := func(a *u) float64 {
+		if a == nil {
+			return 0
+		}
+		v := a.sum / float64(a.n)
+		if q.Winsorize > 0 {
+			v = min(v, capv)
+		}
+		return v
+	}
+	res := map[string]*store.MetricResult{}
+	row := func(v string) *store.MetricResult {
+		mr := res[v]
+		if mr == nil {
+			mr = &store.MetricResult{VariationID: v, Cap: capv}
+			res[v] = mr
+		}
+		return mr
+	}
+	for k, a := range post {
+		mr := row(ex[k].variation)
+		v, x := value(a), value(pre[k])
+		mr.Users++
+		mr.Sum += v
+		mr.SumSq += v * v
+		mr.PreSum += x
+		mr.PreSumSq += x * x
+		mr.CrossSum += x * v
+		if pre[k] != nil {
+			mr.PreBoth++
+		}
+	}
+	for k := range pre {
+		row(ex[k].variation).PreUsers++
+	}
 	out := make([]store.MetricResult, 0, len(res))
 	for _, mr := range res {
 		out = append(out, *mr)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].VariationID < out[j].VariationID })
 	return out, nil
+}
+
+// ExperimentUsers implements store.Store.
+func (s *Store) ExperimentUsers(_ context.Context, r store.Range, q store.MetricQuery, limit int, fn func(*store.ExperimentUser) error) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if err := q.Validate(); err != nil {
+		return err
+	}
+	match := q.RouteMatcher()
+	s.mu.RLock()
+	ex := s.exposures(r)
+	users := make(map[string]*store.ExperimentUser, len(ex))
+	for k, x := range ex {
+		users[k] = &store.ExperimentUser{UserKey: k, VariationID: x.variation, FirstExposure: x.first}
+	}
+	to := r.ToMs()
+	for i := range s.metrics[key(r.EnvID, q.EventName)] {
+		m := &s.metrics[key(r.EnvID, q.EventName)][i]
+		u, ok := users[m.UserKey]
+		if !ok || m.Timestamp < u.FirstExposure || m.Timestamp >= to ||
+			(q.EventType != "" && !strings.EqualFold(m.Type, q.EventType)) || (match != nil && !match(m.Route)) {
+			continue
+		}
+		u.Events++
+		u.Value += m.NumericValue // the sum until divided below
+	}
+	s.mu.RUnlock()
+	out := make([]*store.ExperimentUser, 0, len(users))
+	for _, u := range users {
+		if u.Events > 0 {
+			u.Value /= float64(u.Events)
+		}
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UserKey < out[j].UserKey })
+	for _, u := range out[:min(len(out), max(limit, 0))] {
+		if err := fn(u); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/switchyard/switchyard/analytics/internal/store"
@@ -162,39 +164,151 @@ func (s *Sink) Exposures(ctx context.Context, r store.Range) ([]store.Exposure, 
 	return out, rows.Err()
 }
 
-// Metric implements store.Store. ClickHouse 18.x joins on equality only, so
-// the "at or after first exposure" condition is a WHERE after an ALL INNER
-// JOIN of the exposures with the user's events.
-func (s *Sink) Metric(ctx context.Context, r store.Range, eventName string) ([]store.MetricResult, error) {
-	if err := r.Validate(); err != nil || eventName == "" {
-		return nil, store.ErrInvalid
+// metricFilter is the WHERE clause (and its arguments) of q's event type and
+// URL matches over metric_events; "1" when there are none. Patterns are
+// parameters, never SQL text; match() is RE2 (linear time).
+func metricFilter(q store.MetricQuery) (string, []any) {
+	cond, args := "1", []any{}
+	if q.EventType != "" {
+		cond, args = "lower(type) = lower(?)", append(args, q.EventType)
 	}
-	q := fmt.Sprintf(`SELECT variation, count(), sum(v), sum(v * v) FROM (
-		SELECT user_key, any(variation) AS variation, avg(numeric_value) AS v FROM (`+exposuresSQL+`)
-		ALL INNER JOIN (
-			SELECT user_key, ts_ms AS m_ts, numeric_value FROM %[1]s.metric_events
-			WHERE env_id = ? AND event_name = ? AND ts >= toDateTime(?) AND ts < toDateTime(?) AND ts_ms >= ? AND ts_ms < ?
-		) USING user_key
-		WHERE m_ts >= first
-		GROUP BY user_key
-	) GROUP BY variation ORDER BY variation`, s.db, rangeWhere)
-	args := rangeArgs(r)
+	if len(q.URLs) > 0 {
+		var ors []string
+		for _, u := range q.URLs {
+			switch u.MatchType {
+			case store.URLExact:
+				ors = append(ors, "route = ?")
+			case store.URLContains:
+				ors = append(ors, "position(route, ?) > 0")
+			case store.URLRegex:
+				ors = append(ors, "match(route, ?)")
+			}
+			args = append(args, u.URL)
+		}
+		cond += " AND (" + strings.Join(ors, " OR ") + ")"
+	}
+	return cond, args
+}
+
+// metricPostSQL is each exposed user's mean value of the metric's events at
+// or after their first exposure (arguments: rangeArgs, then the event range
+// and the filter). ClickHouse 18.x joins on equality only, so the "at or
+// after first exposure" condition is a WHERE after an ALL INNER JOIN.
+const metricPostSQL = `SELECT user_key, any(variation) AS variation, avg(numeric_value) AS v FROM (` + exposuresSQL + `)
+	ALL INNER JOIN (
+		SELECT user_key, ts_ms AS m_ts, numeric_value FROM %[1]s.metric_events
+		WHERE env_id = ? AND event_name = ? AND ts >= toDateTime(?) AND ts < toDateTime(?) AND ts_ms >= ? AND ts_ms < ? AND %[3]s
+	) USING user_key
+	WHERE m_ts >= first
+	GROUP BY user_key`
+
+// Metric implements store.Store: one query, or two with winsorization (the
+// cap first). Every exposed user is one row — their variation, whether and
+// what they scored after exposure (p, v) and in the pre-period (pre, x) —
+// then summed per variation. 18.x has one JOIN per SELECT, so the joins nest.
+func (s *Sink) Metric(ctx context.Context, r store.Range, mq store.MetricQuery) ([]store.MetricResult, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	if err := mq.Validate(); err != nil {
+		return nil, err
+	}
+	filt, fargs := metricFilter(mq)
 	margs := rangeArgs(r)
-	margs[1] = eventName
-	rows, err := s.conn.Query(ctx, q, append(args, margs...)...)
+	margs[1] = mq.EventName
+	postArgs := append(append(rangeArgs(r), margs...), fargs...)
+	post := fmt.Sprintf(metricPostSQL, s.db, rangeWhere, filt)
+	capv := 0.0
+	val, xval := "v", "x0"
+	if mq.Winsorize > 0 {
+		q := fmt.Sprintf("SELECT count(), quantileExact(%g)(v) FROM (%s)", mq.Winsorize, post)
+		var n uint64
+		if err := s.conn.QueryRow(ctx, q, postArgs...).Scan(&n, &capv); err != nil {
+			return nil, fmt.Errorf("cannot query the winsorization cap: %w", err)
+		}
+		c := strconv.FormatFloat(capv, 'g', -1, 64)
+		val, xval = "least(v, "+c+")", "least(x0, "+c+")"
+	}
+	preFrom := mq.PreFrom.UnixMilli()
+	cuped := !mq.PreFrom.IsZero() && mq.PreFrom.Before(r.From)
+	if !cuped {
+		preFrom = r.FromMs() // an empty window: x = 0, pre = 0
+	}
+	q := fmt.Sprintf(`SELECT variation, sum(p), sum(p * v), sum(p * v * v), sum(pre), sum(pre * p), sum(p * x), sum(p * x * x), sum(p * x * v)
+	FROM (
+		SELECT variation, p, %[4]s AS v, pre, %[5]s AS x FROM (
+			SELECT user_key, variation, p, v FROM (
+				SELECT user_key, variation FROM (%[6]s)
+			) ALL LEFT JOIN (
+				SELECT user_key, toUInt8(1) AS p, v FROM (%[7]s)
+			) USING user_key
+		) ALL LEFT JOIN (
+			SELECT user_key, toUInt8(1) AS pre, avg(numeric_value) AS x0 FROM %[1]s.metric_events
+			WHERE env_id = ? AND event_name = ? AND ts >= toDateTime(?) AND ts < toDateTime(?) AND ts_ms >= ? AND ts_ms < ? AND %[3]s
+			GROUP BY user_key
+		) USING user_key
+	) GROUP BY variation HAVING sum(p) + sum(pre) > 0 ORDER BY variation`, s.db, rangeWhere, filt, val, xval, fmt.Sprintf(exposuresSQL, s.db, rangeWhere), post)
+	preArgs := []any{r.EnvID, mq.EventName, uint32(max(preFrom, 0) / 1000), uint32((max(r.FromMs(), 0) + 999) / 1000), preFrom, r.FromMs()}
+	args := append(append(append(rangeArgs(r), postArgs...), preArgs...), fargs...)
+	rows, err := s.conn.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot query experiment metric: %w", err)
 	}
 	defer rows.Close()
 	out := []store.MetricResult{}
 	for rows.Next() {
-		var m store.MetricResult
-		if err := rows.Scan(&m.VariationID, &m.Users, &m.Sum, &m.SumSq); err != nil {
+		m := store.MetricResult{Cap: capv}
+		var users, pre, both uint64
+		if err := rows.Scan(&m.VariationID, &users, &m.Sum, &m.SumSq, &pre, &both, &m.PreSum, &m.PreSumSq, &m.CrossSum); err != nil {
 			return nil, err
 		}
+		m.Users, m.PreUsers, m.PreBoth = users, pre, both
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// ExperimentUsers implements store.Store: one query whose rows are handed
+// to fn as ClickHouse streams them.
+func (s *Sink) ExperimentUsers(ctx context.Context, r store.Range, mq store.MetricQuery, limit int, fn func(*store.ExperimentUser) error) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if err := mq.Validate(); err != nil {
+		return err
+	}
+	filt, fargs := metricFilter(mq)
+	expo := fmt.Sprintf(exposuresSQL, s.db, rangeWhere)
+	q := fmt.Sprintf(`SELECT user_key, variation, first, n, v FROM (%[5]s)
+	ALL LEFT JOIN (
+		SELECT user_key, count() AS n, avg(numeric_value) AS v FROM (
+			SELECT user_key, m_ts, numeric_value FROM (%[5]s)
+			ALL INNER JOIN (
+				SELECT user_key, ts_ms AS m_ts, numeric_value FROM %[1]s.metric_events
+				WHERE env_id = ? AND event_name = ? AND ts >= toDateTime(?) AND ts < toDateTime(?) AND ts_ms >= ? AND ts_ms < ? AND %[3]s
+			) USING user_key
+			WHERE m_ts >= first
+		) GROUP BY user_key
+	) USING user_key
+	ORDER BY user_key LIMIT %[4]d`, s.db, rangeWhere, filt, max(limit, 0), expo)
+	margs := rangeArgs(r)
+	margs[1] = mq.EventName
+	args := append(append(append(rangeArgs(r), rangeArgs(r)...), margs...), fargs...)
+	rows, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("cannot query experiment users: %w", err)
+	}
+	defer rows.Close()
+	var u store.ExperimentUser
+	for rows.Next() {
+		if err := rows.Scan(&u.UserKey, &u.VariationID, &u.FirstExposure, &u.Events, &u.Value); err != nil {
+			return err
+		}
+		if err := fn(&u); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // DeleteUser implements store.Store with one mutation per table that holds

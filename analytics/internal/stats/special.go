@@ -1,7 +1,10 @@
 // Package stats is the pure experiment mathematics of analytics: the Student-t,
 // normal and chi-square distributions (built on the regularized incomplete beta
 // and gamma functions, no external library), Welch's t-test, the Bayesian
-// probability to beat a baseline and the sample-ratio-mismatch check.
+// probability to beat a baseline, the sample-ratio-mismatch check, the
+// always-valid mixture SPRT (sequential.go), CUPED variance reduction
+// (cuped.go), Holm and Benjamini–Hochberg corrections (adjust.go) and the
+// delta-method relative lift (lift.go).
 //
 // Everything here is a pure function of its arguments: no state, no I/O, safe for
 // concurrent use. Probabilities are float64 in [0, 1]; invalid inputs (too few

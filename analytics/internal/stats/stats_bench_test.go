@@ -25,3 +25,30 @@ func BenchmarkSRMCheck(b *testing.B) {
 		SRMCheck(obs, w, 0.001)
 	}
 }
+
+func BenchmarkMSPRT(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		MSPRT(0.01+float64(i%7)*1e-4, 1e-5, 2e-5, 0.05)
+	}
+}
+
+func BenchmarkCUPED(b *testing.B) {
+	m := Moments{N: 10000, SumY: 80000, SumY2: 700000, SumX: 100000, SumX2: 1090000, SumXY: 870000}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		CUPED(m, m)
+	}
+}
+
+// BenchmarkAdjust: 20 metrics × 3 arms.
+func BenchmarkAdjust(b *testing.B) {
+	p := make([]float64, 60)
+	for i := range p {
+		p[i] = float64(i) / 60
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		Adjust(p, CorrectionHolm)
+	}
+}

@@ -118,15 +118,70 @@ type Exposure struct {
 	FirstExposure int64  `json:"firstExposure"` // Unix ms
 }
 
+// URL match types of MetricQuery.URLs (FeatBit's page-view and click
+// metrics).
+const (
+	URLExact    = "exact"
+	URLContains = "contains"
+	URLRegex    = "regex" // RE2 syntax (ClickHouse match(), Go regexp): linear time
+)
+
+// URLMatch matches an event's route.
+type URLMatch struct {
+	MatchType string `json:"matchType"`
+	URL       string `json:"url"`
+}
+
+// MetricQuery selects the events of one metric of an experiment.
+type MetricQuery struct {
+	EventName string
+	// EventType, when not empty, keeps only events of that type, compared
+	// case-insensitively ("pageview", "click").
+	EventType string
+	// URLs, when not empty, keeps only events whose route matches one of them.
+	URLs []URLMatch
+	// PreFrom, when not zero and before Range.From, asks for the CUPED covariate: each
+	// user's events in [PreFrom, Range.From) (the Pre* fields).
+	PreFrom time.Time
+	// Winsorize, when in (0, 1), caps every user's value (and covariate) at the
+	// Winsorize quantile of the users' values over all variations: the value
+	// at rank ⌊Winsorize·n⌋ (from 0) of the n values sorted ascending, as
+	// ClickHouse's quantileExact. The cap is returned in MetricResult.Cap.
+	Winsorize float64
+}
+
 // MetricResult is, for one variation (users assigned as in Exposure), the
-// users with at least one event named EventName at or after their first
+// users with at least one event of the metric at or after their first
 // exposure (and before Range.To), and Σv, Σv² over those users where v is the
-// user's mean numericValue of those events. Order: VariationID.
+// user's mean numericValue of those events (capped at Cap when winsorized).
+// With MetricQuery.PreFrom, x is the user's mean value in the pre-period (0
+// without events there): PreUsers counts the variation's exposed users with a
+// pre-period event and PreBoth those of them also counted in Users; PreSum,
+// PreSumSq and CrossSum are Σx, Σx² and Σx·v over the Users.
+// Order: VariationID.
 type MetricResult struct {
 	VariationID string  `json:"variationId"`
 	Users       uint64  `json:"users"`
 	Sum         float64 `json:"sum"`
 	SumSq       float64 `json:"sumSq"`
+	PreUsers    uint64  `json:"preUsers"`
+	PreBoth     uint64  `json:"preBoth"`
+	PreSum      float64 `json:"preSum"`
+	PreSumSq    float64 `json:"preSumSq"`
+	CrossSum    float64 `json:"crossSum"`
+	Cap         float64 `json:"cap"` // 0: not winsorized
+}
+
+// ExperimentUser is one exposed user of an experiment with one metric:
+// their variation and first exposure (as in Exposure), and the metric's
+// events at or after it (before Range.To): how many, and their mean
+// numericValue (0 without events). Order: UserKey.
+type ExperimentUser struct {
+	UserKey       string  `json:"userKey"`
+	VariationID   string  `json:"variationId"`
+	FirstExposure int64   `json:"firstExposure"` // Unix ms
+	Events        uint64  `json:"events"`
+	Value         float64 `json:"value"`
 }
 
 // FlagVariationCount is the number of evaluations of one variation of one
@@ -153,8 +208,14 @@ type Store interface {
 	Users(ctx context.Context, q UsersQuery) ([]UserVariation, error)
 	// Exposures assigns experiment users to variations.
 	Exposures(ctx context.Context, r Range) ([]Exposure, error)
-	// Metric aggregates one event after first exposure per variation.
-	Metric(ctx context.Context, r Range, eventName string) ([]MetricResult, error)
+	// Metric aggregates one metric's events after first exposure per
+	// variation.
+	Metric(ctx context.Context, r Range, q MetricQuery) ([]MetricResult, error)
+	// ExperimentUsers calls fn for at most limit exposed users of an
+	// experiment, in order, as the backend produces them (an export streams
+	// them); an error from fn stops the query and is returned. q's
+	// PreFrom and Winsorize are ignored.
+	ExperimentUsers(ctx context.Context, r Range, q MetricQuery, limit int, fn func(*ExperimentUser) error) error
 	// DeleteUser removes every event of one end user of one environment
 	// (GDPR). It returns when the deletion is visible to queries.
 	DeleteUser(ctx context.Context, envID, userKey string) error

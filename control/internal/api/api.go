@@ -1,6 +1,7 @@
 // Package api is control's REST API under /api/v1: the route table (method,
-// pattern, required role, handler, request/response types for the OpenAPI
-// document), authentication of bearer tokens, role checks on every route,
+// pattern, required action, handler, request/response types for the OpenAPI
+// document), authentication of bearer tokens, one access decision on every
+// route (roles, groups and policies: access.go),
 // request decoding with a body limit, validation, and the single place where
 // domain errors become HTTP status codes (writeError).
 //
@@ -166,7 +167,7 @@ type Route struct {
 	Summary string
 	Tag     string
 	Scope   Scope
-	Role    string // minimum role in the organization (Org/Project/Env scopes)
+	Action  string // the action the caller needs on the resource (Org/Project/Env scopes; access.go)
 	Status  int    // success status (default 200)
 	Body    any    // request body type (nil: none), for the OpenAPI document
 	Resp    any    // response type, for the OpenAPI document
@@ -193,7 +194,9 @@ type call struct {
 	ctx     context.Context
 	p       *principal
 	orgID   string
-	role    string
+	role    string  // the caller's (effective) organization role
+	access  *access // decides actions in the organization (access.go)
+	res     string  // the resource, once named (call.resource)
 	env     *store.Env
 	project *store.Project
 }
@@ -288,14 +291,14 @@ func (a *API) serve(c *call, rt *Route) (any, error) {
 		c.env, c.orgID = e, e.OrgID
 	}
 	if c.orgID != "" {
-		role, err := a.roleIn(c.ctx, c.p, c.orgID)
+		ac, role, err := a.accessIn(c.ctx, c.p, c.orgID)
 		if err != nil {
 			return nil, err
 		}
-		if store.RoleRank(role) < store.RoleRank(rt.Role) {
-			return nil, store.Errorf(store.ErrForbidden, "this needs the %s role; you are %s", rt.Role, role)
+		c.access, c.role = ac, role
+		if !c.can(rt.Action) {
+			return nil, forbidden(rt.Action, c.resource())
 		}
-		c.role = role
 	}
 	return a.run(c, rt) // h_audit.go: audit log and webhook events of writes
 }

@@ -10,8 +10,8 @@ func (a *API) OpenAPI() map[string]any {
 	ops := make([]openapi.Op, len(a.routes))
 	for i, rt := range a.routes {
 		sum := rt.Summary
-		if rt.Role != "" {
-			sum += " (role: " + rt.Role + ")"
+		if rt.Action != "" {
+			sum += " (action: " + rt.Action + ")"
 		}
 		ops[i] = openapi.Op{Method: rt.Method, Path: rt.Path, Summary: sum, Tag: rt.Tag,
 			Public: rt.Scope == Public, Status: rt.Status, Body: rt.Body, Resp: rt.Resp, Query: rt.Query}

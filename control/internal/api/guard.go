@@ -8,15 +8,15 @@ import (
 )
 
 // GuardEnv protects a handler mounted beside the API (analytics' query API
-// in the all-in-one binary) with the API's authentication and roles: the
-// request path must name an environment as ".../envs/{envId}/...", the
-// caller must be a member (or hold an access token) of its organization with
-// at least writeRole for DELETE and readRole for anything else (analytics'
-// POST routes are queries with a body).
+// in the all-in-one binary) with the API's authentication and access
+// decision: the request path must name an environment as
+// ".../envs/{envId}/...", and the caller (a member, or an access token of its
+// organization) needs writeAction on it for DELETE and readAction for
+// anything else (analytics' POST routes are queries with a body).
 // Paths that name no environment are refused with 404, so nothing behind the
 // guard is reachable without an environment check. The API's rate limits
 // apply (ratelimit.go).
-func (a *API) GuardEnv(h http.Handler, readRole, writeRole string) http.Handler {
+func (a *API) GuardEnv(h http.Handler, readAction, writeAction string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		envID := envInPath(r.URL.Path)
 		if envID == "" {
@@ -40,17 +40,18 @@ func (a *API) GuardEnv(h http.Handler, readRole, writeRole string) http.Handler 
 			writeError(w, a.cfg.Log, err)
 			return
 		}
-		role, err := a.roleIn(r.Context(), p, e.OrgID)
+		ac, _, err := a.accessIn(r.Context(), p, e.OrgID)
 		if err != nil {
 			writeError(w, a.cfg.Log, err)
 			return
 		}
-		need := readRole
+		need := readAction
 		if r.Method == http.MethodDelete {
-			need = writeRole
+			need = writeAction
 		}
-		if store.RoleRank(role) < store.RoleRank(need) {
-			writeError(w, a.cfg.Log, store.Errorf(store.ErrForbidden, "this needs the %s role; you are %s", need, role))
+		c := &call{a: a, r: r, ctx: r.Context(), p: p, orgID: e.OrgID, access: ac, env: e}
+		if !c.can(need) {
+			writeError(w, a.cfg.Log, forbidden(need, c.resource()))
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -33,10 +33,10 @@ type EnvSettingsRequest struct {
 func (a *API) auditRoutes() []Route {
 	const p = Prefix
 	return []Route{
-		{Method: "GET", Path: p + "/orgs/{orgId}/audit", Tag: "audit", Summary: "Audit log of an organization, newest first (filters: envId, type, resource id or key, actor, from/to in Unix ms or RFC 3339; paging)", Scope: Org, Role: viewer, Query: auditQuery, Resp: List[store.AuditEntry]{}, h: a.listAudit},
-		{Method: "GET", Path: p + "/envs/{envId}/audit", Tag: "audit", Summary: "Audit log of an environment, newest first (same filters)", Scope: Env, Role: viewer, Query: auditQuery, Resp: List[store.AuditEntry]{}, h: a.listAudit},
-		{Method: "GET", Path: p + "/envs/{envId}/workflow-settings", Tag: "audit", Summary: "Workflow settings of an environment (whether writes need a change comment)", Scope: Env, Role: viewer, Resp: store.EnvSettings{}, h: a.getEnvSettings},
-		{Method: "PUT", Path: p + "/envs/{envId}/workflow-settings", Tag: "audit", Summary: "Change the workflow settings of an environment", Scope: Env, Role: admin, Body: EnvSettingsRequest{}, Resp: store.EnvSettings{}, h: a.putEnvSettings},
+		{Method: "GET", Path: p + "/orgs/{orgId}/audit", Tag: "audit", Summary: "Audit log of an organization, newest first (filters: envId, type, resource id or key, actor, from/to in Unix ms or RFC 3339; paging)", Scope: Org, Action: ActRead, Query: auditQuery, Resp: List[store.AuditEntry]{}, h: a.listAudit},
+		{Method: "GET", Path: p + "/envs/{envId}/audit", Tag: "audit", Summary: "Audit log of an environment, newest first (same filters)", Scope: Env, Action: ActRead, Query: auditQuery, Resp: List[store.AuditEntry]{}, h: a.listAudit},
+		{Method: "GET", Path: p + "/envs/{envId}/workflow-settings", Tag: "audit", Summary: "Workflow settings of an environment (whether writes need a change comment)", Scope: Env, Action: ActRead, Resp: store.EnvSettings{}, h: a.getEnvSettings},
+		{Method: "PUT", Path: p + "/envs/{envId}/workflow-settings", Tag: "audit", Summary: "Change the workflow settings of an environment", Scope: Env, Action: ActEnvManage, Body: EnvSettingsRequest{}, Resp: store.EnvSettings{}, h: a.putEnvSettings},
 	}
 }
 
@@ -451,6 +451,10 @@ func (a *API) describe(ctx context.Context, e *store.AuditEntry, v any) {
 		e.EnvID, e.ResourceID = x.EnvID, x.ID
 	case *store.EnvSettings:
 		e.EnvID, e.ResourceID = x.EnvID, x.EnvID
+	case *store.Group:
+		e.ResourceID, e.ResourceKey = x.ID, x.Name
+	case *store.Policy:
+		e.ResourceID, e.ResourceKey = x.ID, x.Name
 	case *WebhookView:
 		e.ResourceID, e.ResourceKey = x.ID, x.Name
 	case *WebhookCreated:
@@ -487,12 +491,24 @@ func (a *API) diff(ctx context.Context, typ string, before, after any) []string 
 		if b == nil || e == nil {
 			return nil
 		}
+		// Values never appear: only which secret changed and when the old
+		// one ends.
 		var out []string
+		after := map[string]codec.EnvSecret{}
 		for _, s := range e.Secrets {
-			for _, o := range b.Secrets {
-				if o.Type == s.Type && o.Value != s.Value {
-					out = append(out, fmt.Sprintf("%s secret rotated", s.Type))
-				}
+			after[s.Value] = s
+		}
+		for _, s := range e.Secrets {
+			if !slices.ContainsFunc(b.Secrets, func(o codec.EnvSecret) bool { return o.Value == s.Value }) {
+				out = append(out, fmt.Sprintf("%s secret rotated", s.Type))
+			}
+		}
+		for _, o := range b.Secrets {
+			switch n, ok := after[o.Value]; {
+			case !ok:
+				out = append(out, fmt.Sprintf("a previous %s secret ended", o.Type))
+			case n.ExpiresAt != o.ExpiresAt:
+				out = append(out, fmt.Sprintf("the previous %s secret works until %s", o.Type, time.UnixMilli(n.ExpiresAt).UTC().Format(time.RFC3339)))
 			}
 		}
 		return out

@@ -99,12 +99,12 @@ type StaleReport struct {
 func (a *API) codeRefRoutes() []Route {
 	const p = Prefix + "/projects/{projectId}"
 	return []Route{
-		{Method: "GET", Path: p + "/code-refs/keys", Tag: "code-refs", Summary: "Flag keys of every environment of the project (what the scanner looks for)", Scope: Project, Role: viewer, Resp: FlagKeys{}, h: a.codeRefKeys},
-		{Method: "POST", Path: p + "/code-refs", Tag: "code-refs", Summary: "Upload the references of one scan; replaces the previous upload of that repository and branch", Scope: Project, Role: editor, Body: CodeRefUpload{}, Resp: CodeRefSummary{}, MaxBody: maxCodeRefBody, h: a.uploadCodeRefs},
-		{Method: "GET", Path: p + "/code-refs", Tag: "code-refs", Summary: "References, filtered by flag key, repository and branch; paging", Scope: Project, Role: viewer, Query: []string{"flagKey", "repository", "branch", "offset", "limit"}, Resp: List[CodeRefView]{}, h: a.listCodeRefs},
-		{Method: "GET", Path: p + "/code-refs/repositories", Tag: "code-refs", Summary: "Repositories and branches with uploaded references", Scope: Project, Role: viewer, Resp: List[CodeRefSummary]{}, h: a.listCodeRefRepos},
-		{Method: "DELETE", Path: p + "/code-refs/repositories", Tag: "code-refs", Summary: "Forget the references of one repository branch", Scope: Project, Role: editor, Query: []string{"repository", "branch"}, h: a.deleteCodeRefs},
-		{Method: "GET", Path: p + "/stale-flags", Tag: "code-refs", Summary: "Stale flags (one variation for everyone, no evaluations, or no code references for N days) and archived flags still in code", Scope: Project, Role: viewer, Query: []string{"days"}, Resp: StaleReport{}, h: a.staleFlags},
+		{Method: "GET", Path: p + "/code-refs/keys", Tag: "code-refs", Summary: "Flag keys of every environment of the project (what the scanner looks for)", Scope: Project, Action: ActRead, Resp: FlagKeys{}, h: a.codeRefKeys},
+		{Method: "POST", Path: p + "/code-refs", Tag: "code-refs", Summary: "Upload the references of one scan; replaces the previous upload of that repository and branch", Scope: Project, Action: ActCodeRefWrite, Body: CodeRefUpload{}, Resp: CodeRefSummary{}, MaxBody: maxCodeRefBody, h: a.uploadCodeRefs},
+		{Method: "GET", Path: p + "/code-refs", Tag: "code-refs", Summary: "References, filtered by flag key, repository and branch; paging", Scope: Project, Action: ActRead, Query: []string{"flagKey", "repository", "branch", "offset", "limit"}, Resp: List[CodeRefView]{}, h: a.listCodeRefs},
+		{Method: "GET", Path: p + "/code-refs/repositories", Tag: "code-refs", Summary: "Repositories and branches with uploaded references", Scope: Project, Action: ActRead, Resp: List[CodeRefSummary]{}, h: a.listCodeRefRepos},
+		{Method: "DELETE", Path: p + "/code-refs/repositories", Tag: "code-refs", Summary: "Forget the references of one repository branch", Scope: Project, Action: ActCodeRefWrite, Query: []string{"repository", "branch"}, h: a.deleteCodeRefs},
+		{Method: "GET", Path: p + "/stale-flags", Tag: "code-refs", Summary: "Stale flags (one variation for everyone, no evaluations, or no code references for N days) and archived flags still in code", Scope: Project, Action: ActRead, Query: []string{"days"}, Resp: StaleReport{}, h: a.staleFlags},
 	}
 }
 

@@ -57,10 +57,10 @@ type CopyFlagResult struct {
 func (a *API) compareRoutes() []Route {
 	const p = Prefix
 	return []Route{
-		{Method: "GET", Path: p + "/envs/{envId}/compare", Tag: "compare", Summary: "Compare every flag (or the keys given) with another environment of the organization", Scope: Env, Role: viewer, Query: []string{"targetEnvId", "key"}, Resp: CompareResult{}, h: a.compareEnvs},
-		{Method: "GET", Path: p + "/envs/{envId}/flags/{key}/compare", Tag: "compare", Summary: "Compare one flag with the same key in another environment: exactly the differing parts", Scope: Env, Role: viewer, Query: []string{"targetEnvId"}, Resp: FlagCompare{}, h: a.compareFlag},
-		{Method: "POST", Path: p + "/envs/{envId}/flags/{key}/copy-parts", Tag: "compare", Summary: "Copy selected parts (variations, targeting, rules, defaultRule, onOff) onto the same flag in another environment", Scope: Env, Role: editor, Body: CopyPartsRequest{}, Resp: codec.Flag{}, h: a.copyParts},
-		{Method: "POST", Path: p + "/envs/{envId}/copy-flags", Tag: "compare", Summary: "Copy flags to another environment of the organization (create, or overwrite when asked)", Scope: Env, Role: editor, Body: CopyFlagsRequest{}, Resp: List[CopyFlagResult]{}, h: a.copyFlags},
+		{Method: "GET", Path: p + "/envs/{envId}/compare", Tag: "compare", Summary: "Compare every flag (or the keys given) with another environment of the organization", Scope: Env, Action: ActRead, Query: []string{"targetEnvId", "key"}, Resp: CompareResult{}, h: a.compareEnvs},
+		{Method: "GET", Path: p + "/envs/{envId}/flags/{key}/compare", Tag: "compare", Summary: "Compare one flag with the same key in another environment: exactly the differing parts", Scope: Env, Action: ActRead, Query: []string{"targetEnvId"}, Resp: FlagCompare{}, h: a.compareFlag},
+		{Method: "POST", Path: p + "/envs/{envId}/flags/{key}/copy-parts", Tag: "compare", Summary: "Copy selected parts (variations, targeting, rules, defaultRule, onOff) onto the same flag in another environment", Scope: Env, Action: ActRead, Body: CopyPartsRequest{}, Resp: codec.Flag{}, h: a.copyParts},
+		{Method: "POST", Path: p + "/envs/{envId}/copy-flags", Tag: "compare", Summary: "Copy flags to another environment of the organization (create, or overwrite when asked)", Scope: Env, Action: ActRead, Body: CopyFlagsRequest{}, Resp: List[CopyFlagResult]{}, h: a.copyFlags},
 	}
 }
 
@@ -71,8 +71,8 @@ func init() {
 
 // targetEnv resolves the other environment of a compare or copy: it must
 // exist, differ from the source and belong to the same organization, where
-// the caller needs role.
-func (a *API) targetEnv(c *call, id, role string) (*store.Env, error) {
+// the caller needs action.
+func (a *API) targetEnv(c *call, id, action string) (*store.Env, error) {
 	if id == "" {
 		return nil, store.Invalid("targetEnvId", "required")
 	}
@@ -90,8 +90,8 @@ func (a *API) targetEnv(c *call, id, role string) (*store.Env, error) {
 		return nil, &store.FieldError{Kind: store.ErrForbidden, Field: "targetEnvId",
 			Msg: "the target environment belongs to another organization; compare and copy work within one organization"}
 	}
-	if store.RoleRank(c.role) < store.RoleRank(role) {
-		return nil, store.Errorf(store.ErrForbidden, "this needs the %s role in the target environment", role)
+	if !c.canIn(action, dst) {
+		return nil, forbidden(action, "the target environment")
 	}
 	return dst, nil
 }
@@ -115,7 +115,7 @@ func (a *API) compareOne(c *call, key string, src, dst *codec.Flag, dstEnv strin
 }
 
 func (a *API) compareEnvs(c *call) (any, error) {
-	dst, err := a.targetEnv(c, c.r.URL.Query().Get("targetEnvId"), viewer)
+	dst, err := a.targetEnv(c, c.r.URL.Query().Get("targetEnvId"), ActRead)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +164,7 @@ func (a *API) compareEnvs(c *call) (any, error) {
 }
 
 func (a *API) compareFlag(c *call) (any, error) {
-	dst, err := a.targetEnv(c, c.r.URL.Query().Get("targetEnvId"), viewer)
+	dst, err := a.targetEnv(c, c.r.URL.Query().Get("targetEnvId"), ActRead)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func (a *API) copyParts(c *call) (any, error) {
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
-	dst, err := a.targetEnv(c, req.TargetEnvID, editor)
+	dst, err := a.targetEnv(c, req.TargetEnvID, ActFlagWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +228,9 @@ func (a *API) copyParts(c *call) (any, error) {
 		return nil, err
 	}
 	fillIDs(f)
+	if err := c.mayToggle(cur, f); err != nil {
+		return nil, err
+	}
 	if _, err := a.saveFlag(c.ctx, f, cur.Version); err != nil {
 		return nil, err
 	}
@@ -242,7 +245,7 @@ func (a *API) copyFlags(c *call) (any, error) {
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
-	dst, err := a.targetEnv(c, req.TargetEnvID, editor)
+	dst, err := a.targetEnv(c, req.TargetEnvID, ActFlagWrite)
 	if err != nil {
 		return nil, err
 	}

@@ -144,6 +144,9 @@ func (a *API) updateFlag(c *call) (any, error) {
 	f.ID, f.EnvID, f.Key, f.IsArchived = cur.ID, cur.EnvID, cur.Key, false
 	f.Tags = dedupe(f.Tags)
 	fillIDs(&f)
+	if err := c.mayToggle(cur, &f); err != nil {
+		return nil, err
+	}
 	return a.saveFlag(c.ctx, &f, f.Version)
 }
 
@@ -291,12 +294,8 @@ func (a *API) copyFlag(c *call) (any, error) {
 		return nil, &store.FieldError{Kind: store.ErrForbidden, Field: "targetEnvId",
 			Msg: "the target environment belongs to another organization; flags are copied within one organization"}
 	}
-	role, err := a.roleIn(c.ctx, c.p, dst.OrgID)
-	if err != nil {
-		return nil, err
-	}
-	if store.RoleRank(role) < store.RoleRank(editor) {
-		return nil, store.Errorf(store.ErrForbidden, "copying needs the editor role in the target environment")
+	if !c.canIn(ActFlagWrite, dst) {
+		return nil, forbidden(ActFlagWrite, "the target environment")
 	}
 	src, err := a.flag(c)
 	if err != nil {

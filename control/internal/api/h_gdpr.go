@@ -16,7 +16,7 @@ type ErasureResult struct {
 
 func (a *API) gdprRoutes() []Route {
 	return []Route{
-		{Method: "DELETE", Path: Prefix + "/envs/{envId}/end-users/{keyId}", Tag: "end-users", Summary: "Erase an end user (GDPR): the stored end user and, through analytics, every event about them", Scope: Env, Role: admin, Resp: ErasureResult{}, h: a.eraseEndUser},
+		{Method: "DELETE", Path: Prefix + "/envs/{envId}/end-users/{keyId}", Tag: "end-users", Summary: "Erase an end user (GDPR): the stored end user and, through analytics, every event about them", Scope: Env, Action: ActEnvManage, Resp: ErasureResult{}, h: a.eraseEndUser},
 	}
 }
 

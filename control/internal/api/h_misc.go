@@ -2,43 +2,21 @@ package api
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/codec/secret"
 	"github.com/switchyard/switchyard/control/internal/store"
 )
 
-// ExperimentRequest creates an experiment.
+// ExperimentRequest creates an experiment; see store.Experiment for the
+// analysis settings.
 type ExperimentRequest struct {
 	FlagID              string   `json:"flagId"`
 	MetricIDs           []string `json:"metricIds"`
 	BaselineVariationID string   `json:"baselineVariationId"`
-}
-
-func validMetric(m *store.Metric) error {
-	if err := text("name", strings.TrimSpace(m.Name), 1, 200); err != nil {
-		return err
-	}
-	if err := text("description", m.Description, 0, maxText); err != nil {
-		return err
-	}
-	if err := text("eventName", m.EventName, 1, 200); err != nil {
-		return err
-	}
-	if m.EventType == "" {
-		m.EventType = "custom"
-	}
-	if !slices.Contains([]string{"custom", "pageview", "click"}, m.EventType) {
-		return store.Invalid("eventType", "must be custom, pageview or click")
-	}
-	if m.TrackOption == "" {
-		m.TrackOption = "conversion"
-	}
-	if m.TrackOption != "conversion" && m.TrackOption != "numeric" {
-		return store.Invalid("customEventTrackOption", "must be conversion or numeric")
-	}
-	return nil
+	Sequential          *bool    `json:"sequential,omitempty"`
+	Correction          string   `json:"correction,omitempty"`
+	CUPEDDays           *int     `json:"cupedDays,omitempty"`
 }
 
 func (a *API) listMetrics(c *call) (any, error) {
@@ -111,8 +89,8 @@ func (a *API) createExperiment(c *call) (any, error) {
 	if err != nil {
 		return nil, store.Invalid("flagId", "flag does not exist in this environment")
 	}
-	if len(req.MetricIDs) == 0 {
-		return nil, store.Invalid("metricIds", "at least one metric")
+	if len(req.MetricIDs) == 0 || len(req.MetricIDs) > maxExptMetrics {
+		return nil, store.Invalid("metricIds", "1 to %d metrics", maxExptMetrics)
 	}
 	if err := listCap("metricIds", len(req.MetricIDs), maxRefList); err != nil {
 		return nil, err
@@ -128,8 +106,11 @@ func (a *API) createExperiment(c *call) (any, error) {
 	if !slices.ContainsFunc(f.Variations, func(v codec.Variation) bool { return v.ID == req.BaselineVariationID }) {
 		return nil, store.Invalid("baselineVariationId", "variation id %q does not exist", req.BaselineVariationID)
 	}
+	if err := validAnalysis(&req); err != nil {
+		return nil, err
+	}
 	x := &store.Experiment{ID: secret.NewGUID(), EnvID: c.env.ID, FlagID: f.ID, MetricIDs: req.MetricIDs,
-		BaselineVariationID: req.BaselineVariationID}
+		BaselineVariationID: req.BaselineVariationID, Sequential: req.Sequential, Correction: req.Correction, CUPEDDays: req.CUPEDDays}
 	return x, a.st.CreateExperiment(c.ctx, x)
 }
 

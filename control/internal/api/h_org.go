@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -117,6 +119,16 @@ func envView(e *store.Env) *EnvView {
 	return &EnvView{ID: e.ID, OrgID: e.OrgID, ProjectID: e.ProjectID, Name: e.Name, Key: e.Key,
 		Description: e.Description, Secrets: e.Secrets, Version: e.Version, PublishedVersion: e.PublishedVersion,
 		PendingEvents: len(e.Outbox), CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+}
+
+// envView shows e with its SDK secrets only to a caller with the
+// secret:read action on it (secrets is empty otherwise).
+func (c *call) envView(e *store.Env) *EnvView {
+	v := envView(e)
+	if !c.canIn(ActSecretRead, e) {
+		v.Secrets = []codec.EnvSecret{}
+	}
+	return v
 }
 
 func userView(u *store.User) UserView { return UserView{ID: u.ID, Email: u.Email, Name: u.Name} }
@@ -513,7 +525,11 @@ func (a *API) removeMember(c *call) (any, error) {
 		return nil, store.Errorf(store.ErrForbidden, "cannot remove a member whose role (%s) is above yours (%s)", m.Role, c.role)
 	}
 	if m.Role != store.RoleOwner {
-		return nil, a.st.DeleteMember(c.ctx, c.orgID, m.UserID)
+		if err := a.st.DeleteMember(c.ctx, c.orgID, m.UserID); err != nil {
+			return nil, err
+		}
+		a.forget(c, "user:"+m.UserID)
+		return nil, nil
 	}
 	if err := a.keepAnOwner(c, "remove"); err != nil {
 		return nil, err
@@ -521,7 +537,11 @@ func (a *API) removeMember(c *call) (any, error) {
 	if err := a.st.DeleteMember(c.ctx, c.orgID, m.UserID); err != nil {
 		return nil, err
 	}
-	return nil, a.ownerLeft(c, m.UserID, "remove")
+	if err := a.ownerLeft(c, m.UserID, "remove"); err != nil {
+		return nil, err
+	}
+	a.forget(c, "user:"+m.UserID)
+	return nil, nil
 }
 
 func (a *API) listTokens(c *call) (any, error) {
@@ -570,7 +590,11 @@ func (a *API) deleteToken(c *call) (any, error) {
 	if store.RoleRank(t.Role) > store.RoleRank(c.role) {
 		return nil, store.Errorf(store.ErrForbidden, "cannot revoke a token whose role (%s) is above yours (%s)", t.Role, c.role)
 	}
-	return nil, a.st.DeleteToken(c.ctx, t.ID)
+	if err := a.st.DeleteToken(c.ctx, t.ID); err != nil {
+		return nil, err
+	}
+	a.forget(c, "token:"+t.ID)
+	return nil, nil
 }
 
 // ---- projects ----
@@ -630,7 +654,7 @@ func (a *API) listEnvs(c *call) (any, error) {
 	}
 	out := make([]EnvView, len(es))
 	for i, e := range es {
-		out[i] = *envView(e)
+		out[i] = *c.envView(e)
 	}
 	return list(out, len(out)), nil
 }
@@ -657,7 +681,7 @@ func (a *API) createEnv(c *call) (any, error) {
 		return nil, err
 	}
 	a.notify(e.ID)
-	return envView(e), nil
+	return c.envView(e), nil
 }
 
 // CreateEnv creates an environment of a project with fresh server and client
@@ -675,7 +699,7 @@ func CreateEnv(ctx context.Context, st *store.Store, p *store.Project, name, key
 	return e, st.CreateEnv(ctx, e)
 }
 
-func (a *API) getEnv(c *call) (any, error) { return envView(c.env), nil }
+func (a *API) getEnv(c *call) (any, error) { return c.envView(c.env), nil }
 
 func (a *API) updateEnv(c *call) (any, error) {
 	var req EnvRequest
@@ -689,7 +713,7 @@ func (a *API) updateEnv(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return envView(e), nil
+	return c.envView(e), nil
 }
 
 func (a *API) deleteEnv(c *call) (any, error) {
@@ -700,19 +724,55 @@ func (a *API) deleteEnv(c *call) (any, error) {
 	return nil, nil
 }
 
+// RotateRequest says how long the replaced secret keeps working: a Go
+// duration up to 720h, or "now" (default 24h).
+type RotateRequest struct {
+	ExpiresIn string `json:"expiresIn"`
+}
+
+// Rotation grace of the replaced secret.
+const (
+	defaultSecretGrace = 24 * time.Hour
+	maxSecretGrace     = 30 * 24 * time.Hour
+)
+
 func (a *API) rotateSecret(c *call) (any, error) {
 	typ := c.path("type")
 	if typ != codec.SecretServer && typ != codec.SecretClient {
 		return nil, store.Invalid("type", "must be server or client")
 	}
+	var req RotateRequest
+	body, err := io.ReadAll(c.r.Body)
+	if err != nil {
+		c.r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+	} else {
+		c.r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	if err != nil || len(bytes.TrimSpace(body)) > 0 {
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+	}
+	grace := defaultSecretGrace
+	switch req.ExpiresIn {
+	case "":
+	case "now":
+		grace = 0
+	default:
+		d, err := time.ParseDuration(req.ExpiresIn)
+		if err != nil || d <= 0 || d > maxSecretGrace {
+			return nil, store.Invalid("expiresIn", "must be \"now\" or a duration from 1s to 720h (e.g. \"24h\")")
+		}
+		grace = d
+	}
 	s, err := secret.New(c.env.ID)
 	if err != nil {
 		return nil, err
 	}
-	e, err := a.st.RotateSecret(c.ctx, c.env.ID, typ, s)
+	e, err := a.st.RotateSecret(c.ctx, c.env.ID, typ, s, a.st.Now()+grace.Milliseconds())
 	if err != nil {
 		return nil, err
 	}
 	a.notify(e.ID)
-	return envView(e), nil
+	return c.envView(e), nil
 }

@@ -29,10 +29,10 @@ type ScheduleRequest struct {
 func (a *API) scheduleRoutes() []Route {
 	const p = Prefix
 	return []Route{
-		{Method: "POST", Path: p + "/envs/{envId}/flags/{key}/schedules", Tag: "schedules", Summary: "Schedule a flag change (a full draft) for a future time", Scope: Env, Role: editor, Status: 201, Body: ScheduleRequest{}, Resp: store.Schedule{}, h: a.createSchedule},
-		{Method: "GET", Path: p + "/envs/{envId}/schedules", Tag: "schedules", Summary: "List scheduled changes (status filter: pending, applying, applied, failed, cancelled)", Scope: Env, Role: viewer, Query: []string{"status", "flag"}, Resp: List[store.Schedule]{}, h: a.listSchedules},
-		{Method: "GET", Path: p + "/envs/{envId}/schedules/{id}", Tag: "schedules", Summary: "Get a scheduled change", Scope: Env, Role: viewer, Resp: store.Schedule{}, h: a.getSchedule},
-		{Method: "POST", Path: p + "/envs/{envId}/schedules/{id}/cancel", Tag: "schedules", Summary: "Cancel a pending scheduled change", Scope: Env, Role: editor, Resp: store.Schedule{}, h: a.cancelSchedule},
+		{Method: "POST", Path: p + "/envs/{envId}/flags/{key}/schedules", Tag: "schedules", Summary: "Schedule a flag change (a full draft) for a future time", Scope: Env, Action: ActFlagWrite, Status: 201, Body: ScheduleRequest{}, Resp: store.Schedule{}, h: a.createSchedule},
+		{Method: "GET", Path: p + "/envs/{envId}/schedules", Tag: "schedules", Summary: "List scheduled changes (status filter: pending, applying, applied, failed, cancelled)", Scope: Env, Action: ActRead, Query: []string{"status", "flag"}, Resp: List[store.Schedule]{}, h: a.listSchedules},
+		{Method: "GET", Path: p + "/envs/{envId}/schedules/{id}", Tag: "schedules", Summary: "Get a scheduled change", Scope: Env, Action: ActRead, Resp: store.Schedule{}, h: a.getSchedule},
+		{Method: "POST", Path: p + "/envs/{envId}/schedules/{id}/cancel", Tag: "schedules", Summary: "Cancel a pending scheduled change", Scope: Env, Action: ActFlagWrite, Resp: store.Schedule{}, h: a.cancelSchedule},
 	}
 }
 
@@ -85,6 +85,9 @@ func (a *API) createSchedule(c *call) (any, error) {
 	d.CreatedAt, d.UpdatedAt = cur.CreatedAt, cur.UpdatedAt
 	d.Tags = dedupe(d.Tags)
 	fillIDs(&d)
+	if err := c.mayToggle(cur, &d); err != nil {
+		return nil, err
+	}
 	if err := ValidateFlag(&d, a.segExists(c.ctx, c.env.ID)); err != nil {
 		var fe *store.FieldError
 		if errors.As(err, &fe) {

@@ -49,11 +49,11 @@ type TriggerRun struct {
 func (a *API) triggerRoutes() []Route {
 	const p = Prefix
 	return []Route{
-		{Method: "GET", Path: p + "/envs/{envId}/flags/{key}/triggers", Tag: "triggers", Summary: "List a flag's triggers (counts, last triggered; never tokens)", Scope: Env, Role: viewer, Resp: List[store.Trigger]{}, h: a.listTriggers},
-		{Method: "POST", Path: p + "/envs/{envId}/flags/{key}/triggers", Tag: "triggers", Summary: "Create a trigger that turns the flag on or off; its token URL is shown only in this response", Scope: Env, Role: editor, Status: 201, Body: TriggerRequest{}, Resp: TriggerCreated{}, h: a.createTrigger},
-		{Method: "PUT", Path: p + "/envs/{envId}/triggers/{id}", Tag: "triggers", Summary: "Enable or disable a trigger (version must be the version read)", Scope: Env, Role: editor, Body: TriggerUpdate{}, Resp: store.Trigger{}, h: a.updateTrigger},
-		{Method: "POST", Path: p + "/envs/{envId}/triggers/{id}/reset", Tag: "triggers", Summary: "Replace a trigger's token (the old URL stops working)", Scope: Env, Role: editor, Resp: TriggerCreated{}, h: a.resetTrigger},
-		{Method: "DELETE", Path: p + "/envs/{envId}/triggers/{id}", Tag: "triggers", Summary: "Delete a trigger", Scope: Env, Role: editor, h: a.deleteTrigger},
+		{Method: "GET", Path: p + "/envs/{envId}/flags/{key}/triggers", Tag: "triggers", Summary: "List a flag's triggers (counts, last triggered; never tokens)", Scope: Env, Action: ActRead, Resp: List[store.Trigger]{}, h: a.listTriggers},
+		{Method: "POST", Path: p + "/envs/{envId}/flags/{key}/triggers", Tag: "triggers", Summary: "Create a trigger that turns the flag on or off; its token URL is shown only in this response", Scope: Env, Action: ActFlagWrite, Status: 201, Body: TriggerRequest{}, Resp: TriggerCreated{}, h: a.createTrigger},
+		{Method: "PUT", Path: p + "/envs/{envId}/triggers/{id}", Tag: "triggers", Summary: "Enable or disable a trigger (version must be the version read)", Scope: Env, Action: ActFlagWrite, Body: TriggerUpdate{}, Resp: store.Trigger{}, h: a.updateTrigger},
+		{Method: "POST", Path: p + "/envs/{envId}/triggers/{id}/reset", Tag: "triggers", Summary: "Replace a trigger's token (the old URL stops working)", Scope: Env, Action: ActFlagWrite, Resp: TriggerCreated{}, h: a.resetTrigger},
+		{Method: "DELETE", Path: p + "/envs/{envId}/triggers/{id}", Tag: "triggers", Summary: "Delete a trigger", Scope: Env, Action: ActFlagWrite, h: a.deleteTrigger},
 		{Method: "POST", Path: p + "/triggers/run/{token}", Tag: "triggers", Summary: "Run a trigger: turns its flag on or off (the token is the only credential)", Scope: Public, Resp: TriggerRun{}, h: a.runTrigger},
 	}
 }
@@ -109,6 +109,9 @@ func (a *API) createTrigger(c *call) (any, error) {
 	f, err := a.flag(c)
 	if err != nil {
 		return nil, err
+	}
+	if !c.can(ActFlagToggle) { // a trigger is a standing toggle
+		return nil, forbidden(ActFlagToggle, c.resource())
 	}
 	tok := newTriggerToken()
 	t := &store.Trigger{ID: webhook.NewID(), OrgID: c.orgID, EnvID: c.env.ID, FlagID: f.ID, FlagKey: f.Key, Action: req.Action,

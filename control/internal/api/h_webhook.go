@@ -38,14 +38,14 @@ type WebhookCreated struct {
 func (a *API) webhookRoutes() []Route {
 	const p = Prefix
 	return []Route{
-		{Method: "GET", Path: p + "/orgs/{orgId}/webhooks", Tag: "webhooks", Summary: "List webhooks", Scope: Org, Role: admin, Resp: List[WebhookView]{}, h: a.listWebhooks},
-		{Method: "GET", Path: p + "/orgs/{orgId}/webhook-kinds", Tag: "webhooks", Summary: "The event kinds a webhook can subscribe to, sorted (\"*\" subscribes to all)", Scope: Org, Role: viewer, Resp: List[string]{}, h: a.webhookKinds},
-		{Method: "POST", Path: p + "/orgs/{orgId}/webhooks", Tag: "webhooks", Summary: "Create a webhook; its signing secret is shown only in this response", Scope: Org, Role: admin, Status: 201, Body: WebhookRequest{}, Resp: WebhookCreated{}, h: a.createWebhook},
-		{Method: "GET", Path: p + "/orgs/{orgId}/webhooks/{id}", Tag: "webhooks", Summary: "Get a webhook", Scope: Org, Role: admin, Resp: WebhookView{}, h: a.getWebhook},
-		{Method: "PUT", Path: p + "/orgs/{orgId}/webhooks/{id}", Tag: "webhooks", Summary: "Change a webhook (version must be the version read; an empty secret keeps it)", Scope: Org, Role: admin, Body: WebhookRequest{}, Resp: WebhookView{}, h: a.updateWebhook},
-		{Method: "DELETE", Path: p + "/orgs/{orgId}/webhooks/{id}", Tag: "webhooks", Summary: "Delete a webhook", Scope: Org, Role: admin, h: a.deleteWebhook},
-		{Method: "POST", Path: p + "/orgs/{orgId}/webhooks/{id}/test", Tag: "webhooks", Summary: "Send a test event now and return the delivery with its attempt", Scope: Org, Role: admin, Resp: store.Delivery{}, h: a.testWebhook},
-		{Method: "GET", Path: p + "/orgs/{orgId}/webhooks/{id}/deliveries", Tag: "webhooks", Summary: "Delivery log of a webhook, newest first (status, attempts with HTTP status, latency, response excerpt)", Scope: Org, Role: admin, Query: []string{"offset", "limit"}, Resp: List[store.Delivery]{}, h: a.listDeliveries},
+		{Method: "GET", Path: p + "/orgs/{orgId}/webhooks", Tag: "webhooks", Summary: "List webhooks", Scope: Org, Action: ActWebhookManage, Resp: List[WebhookView]{}, h: a.listWebhooks},
+		{Method: "GET", Path: p + "/orgs/{orgId}/webhook-kinds", Tag: "webhooks", Summary: "The event kinds a webhook can subscribe to, sorted (\"*\" subscribes to all)", Scope: Org, Action: ActRead, Resp: List[string]{}, h: a.webhookKinds},
+		{Method: "POST", Path: p + "/orgs/{orgId}/webhooks", Tag: "webhooks", Summary: "Create a webhook; its signing secret is shown only in this response", Scope: Org, Action: ActWebhookManage, Status: 201, Body: WebhookRequest{}, Resp: WebhookCreated{}, h: a.createWebhook},
+		{Method: "GET", Path: p + "/orgs/{orgId}/webhooks/{id}", Tag: "webhooks", Summary: "Get a webhook", Scope: Org, Action: ActWebhookManage, Resp: WebhookView{}, h: a.getWebhook},
+		{Method: "PUT", Path: p + "/orgs/{orgId}/webhooks/{id}", Tag: "webhooks", Summary: "Change a webhook (version must be the version read; an empty secret keeps it)", Scope: Org, Action: ActWebhookManage, Body: WebhookRequest{}, Resp: WebhookView{}, h: a.updateWebhook},
+		{Method: "DELETE", Path: p + "/orgs/{orgId}/webhooks/{id}", Tag: "webhooks", Summary: "Delete a webhook", Scope: Org, Action: ActWebhookManage, h: a.deleteWebhook},
+		{Method: "POST", Path: p + "/orgs/{orgId}/webhooks/{id}/test", Tag: "webhooks", Summary: "Send a test event now and return the delivery with its attempt", Scope: Org, Action: ActWebhookManage, Resp: store.Delivery{}, h: a.testWebhook},
+		{Method: "GET", Path: p + "/orgs/{orgId}/webhooks/{id}/deliveries", Tag: "webhooks", Summary: "Delivery log of a webhook, newest first (status, attempts with HTTP status, latency, response excerpt)", Scope: Org, Action: ActWebhookManage, Query: []string{"offset", "limit"}, Resp: List[store.Delivery]{}, h: a.listDeliveries},
 	}
 }
 

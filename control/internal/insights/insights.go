@@ -5,6 +5,7 @@
 package insights
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,9 +31,25 @@ func New(baseURL string) *Client {
 const prefix = "/api/analytics/v1"
 
 func (c *Client) do(ctx context.Context, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+prefix+path, nil)
+	return c.doBody(ctx, method, path, nil, out)
+}
+
+// doBody is do with a JSON request body (nil: none).
+func (c *Client) doBody(ctx context.Context, method, path string, in any, out any) error {
+	var rb io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("analytics: %w", err)
+		}
+		rb = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+prefix+path, rb)
 	if err != nil {
 		return fmt.Errorf("analytics: %w", err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
@@ -74,6 +91,18 @@ func (c *Client) EnvFlagVariations(ctx context.Context, envID string, from, to t
 		m[v.FlagKey][v.VariationID] += v.Evaluations
 	}
 	return m, nil
+}
+
+// Experiment asks analytics for the results of flagKey's experiment; query
+// is analytics' POST form of the experiment query. The answer is returned as
+// is (at most 8 MiB).
+func (c *Client) Experiment(ctx context.Context, envID, flagKey string, query any) (json.RawMessage, error) {
+	var out json.RawMessage
+	p := "/envs/" + url.PathEscape(envID) + "/flags/" + url.PathEscape(flagKey) + "/experiment"
+	if err := c.doBody(ctx, http.MethodPost, p, query, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // DeleteUser erases every event of one end user of an environment.

@@ -221,23 +221,43 @@ func (s *Store) MarkPublished(ctx context.Context, envID string, version int64) 
 	return err
 }
 
-// RotateSecret replaces the secret of type typ with value and records the
-// change (KindSecrets), in one compare-and-set of the environment.
-func (s *Store) RotateSecret(ctx context.Context, envID, typ, value string) (*Env, error) {
+// MaxSecretsPerType bounds the secrets of one type an environment holds
+// (the current one and rotated-out ones not yet expired).
+const MaxSecretsPerType = 4
+
+// RotateSecret adds value as the current secret of type typ (first in
+// Secrets) and gives the previous ones of that type the expiry expiresAt
+// (Unix ms; at or before now: they are removed at once; one that already
+// expires earlier keeps its expiry). Expired secrets are dropped. More than
+// MaxSecretsPerType of one type is ErrConflict. The change is recorded
+// (KindSecrets) in one compare-and-set of the environment.
+func (s *Store) RotateSecret(ctx context.Context, envID, typ, value string, expiresAt int64) (*Env, error) {
 	now := s.Now()
 	return s.modifyEnv(ctx, envID, func(e *Env) error {
 		if e.Deleted {
 			return fmt.Errorf("environment %s: %w", envID, ErrNotFound)
 		}
-		found := false
-		for i := range e.Secrets {
-			if e.Secrets[i].Type == typ {
-				e.Secrets[i].Value, found = value, true
+		keep := []codec.EnvSecret{{EnvID: envID, Type: typ, Value: value}}
+		n := 1
+		for _, sc := range e.Secrets {
+			if sc.ExpiresAt != 0 && sc.ExpiresAt <= now {
+				continue // expired
 			}
+			if sc.Type == typ {
+				if expiresAt <= now {
+					continue
+				}
+				if sc.ExpiresAt == 0 || sc.ExpiresAt > expiresAt {
+					sc.ExpiresAt = expiresAt
+				}
+				n++
+			}
+			keep = append(keep, sc)
 		}
-		if !found {
-			e.Secrets = append(e.Secrets, codec.EnvSecret{EnvID: envID, Type: typ, Value: value})
+		if n > MaxSecretsPerType {
+			return Errorf(ErrConflict, "an environment holds at most %d %s secrets (the current one and rotated-out ones not yet expired); rotate with expiresIn \"now\" to end the old ones at once", MaxSecretsPerType, typ)
 		}
+		e.Secrets = keep
 		bump(e, now, OutboxEntry{Kind: codec.KindSecrets, Op: codec.OpUpsert, ID: envID, RequestID: RequestIDFrom(ctx)})
 		return nil
 	})
@@ -260,7 +280,7 @@ func (s *Store) DeleteEnv(ctx context.Context, envID string) error {
 
 // PurgeEnv removes a deleted environment and everything in it.
 func (s *Store) PurgeEnv(ctx context.Context, envID string) error {
-	for _, coll := range []string{CollFlags, CollSegments, CollMetrics, CollExperiments, CollEndUsers} {
+	for _, coll := range []string{CollFlags, CollFlagVersions, CollSegments, CollMetrics, CollExperiments, CollEndUsers} {
 		docs, _, err := s.b.Find(ctx, coll, Query{Eq: envFields(envID)})
 		if err != nil {
 			return fmt.Errorf("cannot purge environment %s: %w", envID, err)

@@ -63,6 +63,7 @@ func (s *Store) CreateFlag(ctx context.Context, f *codec.Flag) error {
 		s.CancelEntry(ctx, f.EnvID, e.Version)
 		return dupKey(err)
 	}
+	s.recordFlagVersion(ctx, f)
 	return nil
 }
 
@@ -109,6 +110,7 @@ func (s *Store) UpdateFlag(ctx context.Context, f *codec.Flag, expect int64) err
 		s.CancelEntry(ctx, f.EnvID, e.Version)
 		return err
 	}
+	s.recordFlagVersion(ctx, f)
 	return nil
 }
 
@@ -141,6 +143,7 @@ func (s *Store) DeleteFlag(ctx context.Context, envID, id string, expect int64) 
 		s.CancelEntry(ctx, envID, e.Version)
 		return err
 	}
+	s.deleteFlagVersions(ctx, id)
 	return nil
 }
 
@@ -366,6 +369,9 @@ func (s *Store) touchFlag(ctx context.Context, envID, id string, stamp int64) er
 		expect := f.Version
 		f.Version, f.UpdatedAt = expect+1, max(stamp, f.UpdatedAt)
 		err = replaceDoc(ctx, s, CollFlags, f.ID, f.Version, expect, keyFields(envID, f.Key), f)
+		if err == nil {
+			s.recordFlagVersion(ctx, f)
+		}
 		if !errors.Is(err, ErrConflict) {
 			return err
 		}

@@ -1,6 +1,12 @@
 package store
 
-import "github.com/switchyard/switchyard/codec"
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/switchyard/switchyard/codec"
+)
 
 // Roles, from most to least privileged.
 const (
@@ -148,20 +154,68 @@ type Session struct {
 	ExpiresAt int64  `json:"expiresAt"`
 }
 
-// Metric is a custom metric definition of an environment.
+// Metric is a metric definition of an environment, FeatBit's model: a
+// custom event (conversion or numeric value), a page view (TargetURLs) or a
+// click (ElementTargets, a CSS selector, on TargetURLs). The API accepts
+// FeatBit's spellings of the enums (Custom/PageView/Click or 1/2/3,
+// Conversion/Numeric, Higher/Lower, Substring) and stores the normalised
+// lower-case ones.
 type Metric struct {
 	ID          string `json:"id"`
 	EnvID       string `json:"envId"`
 	Name        string `json:"name"`
 	Description string `json:"description"`
 	EventName   string `json:"eventName"`
-	EventType   string `json:"eventType"` // custom, pageview, click
-	// CustomEventTrackOption: conversion or numeric.
-	TrackOption    string `json:"customEventTrackOption"`
-	SuccessIsLower bool   `json:"customEventSuccessCriteriaLower"`
-	CreatedAt      int64  `json:"createdAt"`
-	UpdatedAt      int64  `json:"updatedAt"`
-	Version        int64  `json:"version"`
+	EventType   Enum   `json:"eventType"` // custom, pageview, click
+	// CustomEventTrackOption: conversion or numeric (page views and clicks
+	// are conversions).
+	TrackOption Enum   `json:"customEventTrackOption"`
+	Unit        string `json:"customEventUnit"`
+	// SuccessCriteria is higher (default) or lower: the direction of
+	// "better" in every comparison. SuccessIsLower mirrors it.
+	SuccessCriteria Enum        `json:"customEventSuccessCriteria"`
+	SuccessIsLower  bool        `json:"customEventSuccessCriteriaLower"`
+	ElementTargets  string      `json:"elementTargets"` // CSS selector of a click metric
+	TargetURLs      []TargetURL `json:"targetUrls"`
+	// Guardrail marks a metric watched for harm: a significant move in the
+	// bad direction is flagged, without multiple-comparison correction.
+	Guardrail bool `json:"guardrail"`
+	// Winsorize caps numeric per-user values at this quantile (e.g. 0.99);
+	// 0 is off.
+	Winsorize float64 `json:"winsorize"`
+	CreatedAt int64   `json:"createdAt"`
+	UpdatedAt int64   `json:"updatedAt"`
+	Version   int64   `json:"version"`
+}
+
+// TargetURL is a URL a page-view or click metric counts on. MatchType is
+// exact, contains (FeatBit's Substring) or regex (RE2).
+type TargetURL struct {
+	ID        string `json:"id"`
+	MatchType Enum   `json:"matchType"`
+	URL       string `json:"url"`
+}
+
+// Enum is a string enum value that also accepts FeatBit's numeric form in
+// JSON (2 decodes as "2"); the API normalises it.
+type Enum string
+
+// UnmarshalJSON accepts a JSON string or integer.
+func (e *Enum) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*e = Enum(s)
+		return nil
+	}
+	var n int
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("enum must be a string or an integer")
+	}
+	*e = Enum(strconv.Itoa(n))
+	return nil
 }
 
 // Experiment statuses.
@@ -172,12 +226,19 @@ const (
 )
 
 // Experiment measures metrics against the variations of a flag.
+// Sequential (default true) analyses it with always-valid p-values so its
+// results may be looked at any time; false: fixed-horizon tests. Correction
+// is holm (default), bh or none; CUPEDDays the pre-period of the CUPED
+// covariate (default 14, 0 off).
 type Experiment struct {
 	ID                  string   `json:"id"`
 	EnvID               string   `json:"envId"`
 	FlagID              string   `json:"flagId"`
 	MetricIDs           []string `json:"metricIds"`
 	BaselineVariationID string   `json:"baselineVariationId"`
+	Sequential          *bool    `json:"sequential,omitempty"`
+	Correction          string   `json:"correction,omitempty"`
+	CUPEDDays           *int     `json:"cupedDays,omitempty"`
 	Status              string   `json:"status"`
 	StartedAt           int64    `json:"startedAt"`
 	StoppedAt           int64    `json:"stoppedAt"`

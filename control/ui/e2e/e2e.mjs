@@ -274,11 +274,20 @@ try {
     await expectVisible(hist.getByRole('listitem').filter({ hasText: /rule 'French pro users': condition.*country.*FR.*→.*BE/ }), 'history entry naming the rule and the condition');
     await expectVisible(hist.getByText(/rule 'French pro users' added: country Equal FR/), 'the entry of the rule\'s creation');
     await shot('flag-history');
-    // back to FR (the SDK check at the end expects it)
+    // back to FR (the SDK check at the end expects it) by restoring the
+    // version before the edit: the dialog shows the difference first
+    const versions = hist.getByRole('list', { name: 'Versions' });
+    await versions.getByRole('button', { name: /^Restore version/ }).first().click();
+    const dialog = page.getByRole('dialog', { name: /^Restore version/ });
+    await expectVisible(dialog.getByRole('table', { name: 'Changes' }).getByRole('cell', { name: 'rules', exact: true }), 'the rules part in the restore diff');
+    await expectText(dialog.getByRole('table', { name: 'Changes' }), /BE[\s\S]*FR/, 'diff from BE to FR');
+    await shot('restore-version-diff');
+    await dialog.getByRole('button', { name: /^Restore version/ }).click();
+    try { await page.getByRole('dialog').waitFor({ state: 'detached' }); } catch { throw new Error('the restore dialog stays open after confirming'); }
+    await expectVisible(versions.getByText(/\(current\)/), 'the restored version listed as current');
+    await expectVisible(hist.getByText(/restored version \d+/), 'the restore in the history');
     await page.getByRole('tab', { name: 'Targeting' }).click();
-    await page.getByLabel('Rule 1 condition 1 value').fill('FR');
-    await page.getByRole('button', { name: 'Save changes' }).click();
-    await expectText(saved, /Saved/, 'rule restored');
+    if ((await page.getByLabel('Rule 1 condition 1 value').inputValue()) !== 'FR') throw new Error('the restored version is not FR');
     // the audit log page, filtered by the flag's key and the admin as actor
     await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Audit log', exact: true }).click();
     await expectVisible(page.getByRole('heading', { name: 'Audit log', level: 1 }), 'audit page');
@@ -652,6 +661,10 @@ try {
       await expectCount(page.getByRole('button', { name }), 0, `"${name}" buttons`);
     }
     await expectCount(page.getByRole('switch'), 0, 'toggle switches on the flag');
+    await page.getByRole('tab', { name: 'History' }).click();
+    await expectVisible(page.getByRole('list', { name: 'Versions' }), 'versions for a viewer');
+    await expectCount(page.getByRole('button', { name: /^Restore version/ }), 0, 'restore buttons for a viewer');
+    await page.getByRole('tab', { name: 'Targeting' }).click();
     if (!(await page.getByLabel('Rule 1 name').evaluate((el) => el.readOnly))) throw new Error('rule name is editable for a viewer');
     await shot('viewer-flag');
     await page.getByRole('tab', { name: 'Triggers' }).click();
@@ -680,6 +693,9 @@ try {
       await expectVisible(page.getByRole('heading', { level: 1 }), link);
       await expectCount(page.getByRole('button', { name: /^(Create|Rotate|Start|Stop|Delete)/ }), 0, `edit buttons on ${link}`);
     }
+    // a viewer has no secret:read: the SDK keys page says so and shows none
+    await expectVisible(page.getByText(/may not see this environment's SDK secrets/), 'no-secrets notice');
+    await expectCount(page.getByLabel('Server secret'), 0, 'server secret for a viewer');
     await page.getByRole('link', { name: 'Members' }).click();
     await expectVisible(page.getByRole('cell', { name: viewer.email }), 'member list');
     await expectCount(page.getByRole('button', { name: /^(Invite member|Remove|Revoke)/ }), 0, 'member edit buttons');

@@ -31,7 +31,9 @@ export interface UserView { id: string; email: string; name: string }
 export interface Me { user?: UserView; orgs: OrgRole[]; token?: { name: string } }
 export interface Org { id: string; name: string; key: string; version: number }
 export interface Project { id: string; orgId: string; name: string; key: string; version: number }
-export interface EnvSecret { envId: string; type: string; value: string }
+// Permissions: what the caller may do in an environment (docs/access.md).
+export interface Permissions { role: string; resource: string; actions: string[] }
+export interface EnvSecret { envId: string; type: string; value: string; expiresAt?: number }
 export interface Env {
   id: string; orgId: string; projectId: string; name: string; key: string; description: string;
   secrets: EnvSecret[]; version: number; publishedVersion: number; pendingEvents: number;
@@ -257,6 +259,10 @@ export const api = {
     request<Env>('POST', `${v1}/projects/${enc(project)}/envs`, { name, key, description }),
   env: (env: string) => request<Env>('GET', `${v1}/envs/${enc(env)}`),
   rotateSecret: (env: string, type: string) => request<Env>('POST', `${v1}/envs/${enc(env)}/secrets/${enc(type)}/rotate`),
+  envPermissions: (env: string) => request<Permissions>('GET', `${v1}/envs/${enc(env)}/permissions`),
+  flagVersions: (env: string, key: string) => request<List<Flag>>('GET', `${v1}/envs/${enc(env)}/flags/${enc(key)}/versions`).then((l) => ({ ...l, items: l.items.map(normFlag) })),
+  restoreVersion: (env: string, key: string, version: number) =>
+    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/restore-version`, { version }).then(normFlag),
 
   members: (org: string) => request<List<Member>>('GET', `${v1}/orgs/${enc(org)}/members`),
   setMemberRole: (org: string, email: string, role: string) =>

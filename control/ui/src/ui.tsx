@@ -2,7 +2,7 @@
 // for their field, buttons that show progress, copy buttons, switches.
 import { ComponentChildren, createContext } from 'preact';
 import { useContext, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, Env, Me, Org, Project } from './api';
+import { api, ApiError, Env, Me, Org, Project } from './api';
 
 export interface Session {
   me: Me;
@@ -23,6 +23,33 @@ export const SessionCtx = createContext<Session>(null as unknown as Session);
 export const useSession = () => useContext(SessionCtx);
 
 export const rank = (role: string) => ({ owner: 4, admin: 3, editor: 2, viewer: 1 } as Record<string, number>)[role] || 0;
+
+// Actions each role allows everywhere (docs/access.md), for a control plane
+// without the permissions route.
+const ROLE_ACTIONS: Record<string, string[]> = {
+  viewer: ['read'],
+  editor: ['read', 'flag:write', 'flag:toggle', 'segment:write', 'experiment:write', 'coderef:write', 'secret:read'],
+};
+
+// usePermissions asks the API what the caller may do in env (GET
+// envs/{envId}/permissions: roles, groups and policies decided) and returns
+// can(action). Until the answer arrives nothing is allowed, so no button the
+// caller may not use flashes up; an API without the route falls back to the
+// organization role.
+export function usePermissions(env: Env | null): (action: string) => boolean {
+  const s = useSession();
+  const [acts, setActs] = useState<Set<string> | null | 'role'>(null);
+  useEffect(() => {
+    setActs(null);
+    if (!env) return;
+    api.envPermissions(env.id).then((p) => setActs(new Set(p.actions))).catch(() => setActs('role'));
+  }, [env?.id]);
+  return (action: string) => {
+    if (acts === null) return false;
+    if (acts === 'role') return rank(s.role) >= 3 || (ROLE_ACTIONS[s.role] || []).includes(action);
+    return acts.has(action);
+  };
+}
 
 let seq = 0;
 export const useId = (prefix: string) => useRef(`${prefix}-${++seq}`).current;

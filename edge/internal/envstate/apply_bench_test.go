@@ -55,6 +55,35 @@ func TestApplyKeepsPayloadAndIndexes(t *testing.T) {
 	}
 }
 
+// TestBuildKeepsStoredEncodings: a State built from a snapshot assembled
+// from the stored hash (codec.EnvFromFields) keeps the stored msgp bytes of
+// every item instead of encoding them again.
+func TestBuildKeepsStoredEncodings(t *testing.T) {
+	kv, err := codec.AppendEnvFields(nil, bigSnapshot(20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]string{}
+	for i := 0; i < len(kv); i += 2 {
+		fields[kv[i]] = kv[i+1]
+	}
+	snap, err := codec.EnvFromFields("e", fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := envstate.Build(snap)
+	for i := range snap.Flags {
+		if f := st.FlagByID(snap.Flags[i].ID); &f.MP[0] != &snap.FlagsMP[i][0] {
+			t.Fatalf("flag %s encoded again", snap.Flags[i].Key)
+		}
+	}
+	for i, sg := range st.Segs {
+		if &sg.MP[0] != &snap.SegmentsMP[i][0] {
+			t.Fatalf("segment %s encoded again", sg.Src.ID)
+		}
+	}
+}
+
 // BenchmarkApplyFlagUpdate: one flag update applied to an environment of
 // 10, 1,000 and 10,000 flags (docs/benchmarks.md).
 func BenchmarkApplyFlagUpdate(b *testing.B) {

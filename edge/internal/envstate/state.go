@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/switchyard/switchyard/codec"
@@ -84,16 +85,30 @@ func Build(s *codec.EnvSnapshot) *State {
 	st := &State{EnvID: s.EnvID, Version: s.Version, Secrets: s.Secrets}
 	st.flagByID = make(map[string]int, len(s.Flags))
 	st.Flags = make([]*Flag, 0, len(s.Flags))
+	// the encodings the snapshot was decoded from, when it has them, are
+	// kept rather than encoded again
+	flagMP := func(i int) []byte {
+		if len(s.FlagsMP) == len(s.Flags) {
+			return s.FlagsMP[i]
+		}
+		return nil
+	}
+	segMP := func(i int) []byte {
+		if len(s.SegmentsMP) == len(s.Segments) {
+			return s.SegmentsMP[i]
+		}
+		return nil
+	}
 	for i := range s.Flags {
 		f := &s.Flags[i]
 		if j, ok := st.flagByID[f.ID]; ok { // duplicate id: keep the newer
 			if f.Version > st.Flags[j].Src.Version {
-				st.Flags[j] = newFlag(f, nil, st.Flags[j].Slot, 0)
+				st.Flags[j] = newFlag(f, flagMP(i), st.Flags[j].Slot, 0)
 			}
 			continue
 		}
 		st.flagByID[f.ID] = len(st.Flags)
-		st.Flags = append(st.Flags, newFlag(f, nil, st.nextSlot, 0))
+		st.Flags = append(st.Flags, newFlag(f, flagMP(i), st.nextSlot, 0))
 		st.nextSlot++
 	}
 	st.segByID = make(map[string]int, len(s.Segments))
@@ -101,12 +116,12 @@ func Build(s *codec.EnvSnapshot) *State {
 		sg := &s.Segments[i]
 		if j, ok := st.segByID[sg.ID]; ok {
 			if sg.Version > st.Segs[j].Src.Version {
-				st.Segs[j] = newSegment(sg, nil)
+				st.Segs[j] = newSegment(sg, segMP(i))
 			}
 			continue
 		}
 		st.segByID[sg.ID] = len(st.Segs)
-		st.Segs = append(st.Segs, newSegment(sg, nil))
+		st.Segs = append(st.Segs, newSegment(sg, segMP(i)))
 	}
 	st.finish()
 	return st
@@ -182,14 +197,36 @@ func (st *State) SecretType(secret []byte) string {
 }
 
 // Secret returns the type and the stored value (a string shared with the
-// State, so keeping it costs nothing) of secret, or "" and "".
+// State, so keeping it costs nothing) of secret, or "" and "" (also for a
+// rotated-out secret past its ExpiresAt).
 func (st *State) Secret(secret []byte) (typ, value string) {
+	return st.SecretAt(secret, time.Now().UnixMilli())
+}
+
+// SecretAt is Secret at time now (Unix ms).
+func (st *State) SecretAt(secret []byte, now int64) (typ, value string) {
 	for i := range st.Secrets {
-		if st.Secrets[i].Value == string(secret) {
-			return st.Secrets[i].Type, st.Secrets[i].Value
+		s := &st.Secrets[i]
+		if s.Value == string(secret) {
+			if s.ExpiresAt != 0 && now >= s.ExpiresAt {
+				return "", ""
+			}
+			return s.Type, s.Value
 		}
 	}
 	return "", ""
+}
+
+// NextExpiry returns the earliest ExpiresAt after now among the secrets
+// (0: none), when sessions of a rotated-out secret must be closed.
+func (st *State) NextExpiry(now int64) int64 {
+	var next int64
+	for i := range st.Secrets {
+		if x := st.Secrets[i].ExpiresAt; x > now && (next == 0 || x < next) {
+			next = x
+		}
+	}
+	return next
 }
 
 // Full returns the encoded full server-SDK sync (all flags, archived

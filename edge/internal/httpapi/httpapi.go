@@ -12,7 +12,7 @@
 // Limits: every /api/public and /ofrep request takes a token of its
 // address's bucket before anything else and, once authenticated, one of its
 // secret's bucket; a refusal is 429 with Retry-After. A track request
-// carries at most MaxTrackUsers distinct end users.
+// sent with a client secret carries at most MaxTrackUsers distinct end users.
 //
 // Status mapping (one place, StatusOf): a missing, malformed or unknown SDK
 // key, or a secret of the wrong type, is 401; a malformed body is 400; a
@@ -269,7 +269,8 @@ type trackBufs struct {
 var trackPool = sync.Pool{New: func() any { return new(trackBufs) }}
 
 func (a *API) track(ctx *fasthttp.RequestCtx) {
-	st, err := a.Auth(ctx.Request.Header.Peek("Authorization"), ScopeAny)
+	key := ctx.Request.Header.Peek("Authorization")
+	st, err := a.Auth(key, ScopeAny)
 	if err != nil {
 		a.fail(ctx, err, "track_auth")
 		return
@@ -286,7 +287,10 @@ func (a *API) track(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString(ErrBadRequest.Error() + ": " + err.Error()) // names the offset and the problem
 		return
 	}
-	if a.MaxTrackUsers > 0 && len(tb.users.Users) > a.MaxTrackUsers {
+	// the cap is for the public client secret (a browser or mobile SDK
+	// names one user at a time); a server SDK batches the events of every
+	// user its service saw, bounded by the body cap and the end-user rate
+	if a.MaxTrackUsers > 0 && len(tb.users.Users) > a.MaxTrackUsers && st.SecretType(key) == codec.SecretClient {
 		a.Metrics.Error("track_users")
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		ctx.SetBodyString(tooManyUsers(a.MaxTrackUsers))

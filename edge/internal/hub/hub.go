@@ -73,6 +73,7 @@ type Env struct {
 	pending []*codec.ChangeEvent // events that arrived during the load
 	server  []*Session
 	client  []*Session
+	expiry  *time.Timer // closes the sessions of a rotated-out secret at its ExpiresAt (armExpiry)
 }
 
 // State returns the current State (nil while loading).
@@ -177,8 +178,37 @@ func (h *Hub) load(ctx context.Context, e *Env) {
 	}
 	e.pending = nil
 	e.st.Store(st)
+	h.armExpiry(e, st)
 	close(e.ready)
 	e.mu.Unlock()
+}
+
+// armExpiry (e.mu held) sets e's timer to the next ExpiresAt of st's
+// secrets: then the sessions of the expired secret are closed with the
+// retryable CloseRotated (recheckSecrets).
+func (h *Hub) armExpiry(e *Env, st *envstate.State) {
+	if e.expiry != nil {
+		e.expiry.Stop()
+		e.expiry = nil
+	}
+	now := h.cfg.Now()
+	next := st.NextExpiry(now)
+	if next == 0 {
+		return
+	}
+	e.expiry = time.AfterFunc(time.Duration(next-now)*time.Millisecond, func() {
+		e.mu.Lock()
+		cur := e.st.Load()
+		if cur == nil {
+			e.mu.Unlock()
+			return
+		}
+		servers := append([]*Session(nil), e.server...)
+		clients := append([]*Session(nil), e.client...)
+		h.armExpiry(e, cur)
+		e.mu.Unlock()
+		h.recheckSecrets(cur, servers, clients)
+	})
 }
 
 // Apply applies one change event (called by the source, in order) and
@@ -201,6 +231,9 @@ func (h *Hub) Apply(ev *codec.ChangeEvent) {
 	}
 	ns, d, err := st.Apply(ev)
 	if errors.Is(err, envstate.ErrDeleted) {
+		if e.expiry != nil {
+			e.expiry.Stop()
+		}
 		all := append(append([]*Session(nil), e.server...), e.client...)
 		e.mu.Unlock()
 		h.mu.Lock() // after e.mu is released: the order is hub → env
@@ -223,6 +256,9 @@ func (h *Hub) Apply(ev *codec.ChangeEvent) {
 		return
 	}
 	e.st.Store(ns)
+	if d.Secrets {
+		h.armExpiry(e, ns)
+	}
 	servers := append([]*Session(nil), e.server...)
 	clients := append([]*Session(nil), e.client...)
 	e.mu.Unlock()
@@ -252,12 +288,17 @@ func (h *Hub) Apply(ev *codec.ChangeEvent) {
 	}
 }
 
-// recheckSecrets closes sessions whose secret is no longer valid.
+// recheckSecrets closes sessions whose secret is no longer valid (rotated
+// out and expired, or removed). The secret was valid when the session
+// opened, so the close code is the retryable CloseRotated, never 4003
+// (which SDKs take as "give up"): the SDK reconnects and, with its new key,
+// is served; with the old one it then gets 4003 at the handshake.
 func (h *Hub) recheckSecrets(st *envstate.State, lists ...[]*Session) {
+	now := h.cfg.Now()
 	for _, l := range lists {
 		for _, s := range l {
-			if st.SecretType([]byte(s.secret)) == "" {
-				s.c.CloseWith(4003, "invalid request, close by server")
+			if t, _ := st.SecretAt([]byte(s.secret), now); t == "" {
+				s.c.CloseWith(CloseRotated, ReasonRotated)
 			}
 		}
 	}
@@ -305,8 +346,10 @@ func (e *Env) Sessions() (server, client int) {
 const (
 	CloseInvalid     ws.StatusCode = 4003
 	CloseUnavailable ws.StatusCode = 1011
+	CloseRotated     ws.StatusCode = 1012 // the session's secret was rotated out: reconnect (with the new key)
 	ReasonInvalid                  = "invalid request, close by server"
 	ReasonUnavail                  = "service unavailable, close by server"
+	ReasonRotated                  = "secret rotated, reconnect"
 )
 
 var _ wsconn.Handler = (*Hub)(nil)

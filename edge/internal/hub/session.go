@@ -116,7 +116,7 @@ func (h *Hub) Open(c *wsconn.Conn, r *wsconn.Request) (ws.StatusCode, string) {
 		h.m.Error("unknown_env")
 		return CloseInvalid, ReasonInvalid
 	}
-	t, stored := e.st.Load().Secret(sec)
+	t, stored := e.st.Load().SecretAt(sec, h.cfg.Now())
 	if t != string(typ) {
 		h.m.Error("bad_secret")
 		return CloseInvalid, ReasonInvalid

@@ -7,6 +7,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -58,6 +59,16 @@ func Fixture(env, other string) []*codec.InsightBatch {
 			me("u4", "buy", 24*time.Hour+time.Second, 5),                                              // after To
 			me("u4", "other", 10*time.Second, 1),                                                      // another event
 			{EnvID: env, EventName: "buy", UserKey: "u4", NumericValue: 3, Timestamp: ms(-time.Hour)}, // before exposure
+			me("u1", "buy", -30*time.Minute, 4),                                                       // pre-period (CUPED)
+			me("u1", "buy", -3*time.Hour, 1000),                                                       // before the pre-period
+			// page views and clicks (FeatBit's casing of the type)
+			{EventName: "view", UserKey: "u1", Type: "PageView", Route: "/checkout/step1", Timestamp: ms(10 * time.Second)},
+			{EventName: "view", UserKey: "u2", Type: "Click", Route: "/checkout", Timestamp: ms(40 * time.Second)},
+			{EventName: "view", UserKey: "u5", Type: "pageview", Route: "/home", Timestamp: ms(4 * time.Minute)},
+			// a numeric metric with an outlier (winsorization)
+			me("u1", "amount", 10*time.Second, 10),
+			me("u2", "amount", 40*time.Second, 20),
+			me("u5", "amount", 4*time.Minute, 1000),
 		}},
 	}
 }
@@ -124,10 +135,50 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		check(t, "Exposures", got, err, []store.Exposure{ex("a", 2, ms(time.Second)), ex("b", 2, ms(30*time.Second))})
 	})
 	t.Run("Metric", func(t *testing.T) {
-		got, err := s.Metric(ctx, r, "buy")
+		got, err := s.Metric(ctx, r, store.MetricQuery{EventName: "buy"})
 		check(t, "Metric", got, err, []store.MetricResult{mr("a", 1, 15, 225), mr("b", 1, 7, 49)})
-		got, err = s.Metric(ctx, r, "nothing")
+		got, err = s.Metric(ctx, r, store.MetricQuery{EventName: "nothing"})
 		check(t, "Metric(none)", got, err, []store.MetricResult{})
+		// CUPED covariate from [T0-2h, T0): u1 (a, 4) and u4 (a, 3, no event after exposure)
+		got, err = s.Metric(ctx, r, store.MetricQuery{EventName: "buy", PreFrom: T0.Add(-2 * time.Hour)})
+		a := mr("a", 1, 15, 225)
+		a.PreUsers, a.PreBoth, a.PreSum, a.PreSumSq, a.CrossSum = 2, 1, 4, 16, 60
+		check(t, "Metric(pre)", got, err, []store.MetricResult{a, mr("b", 1, 7, 49)})
+		pv := func(urls ...store.URLMatch) store.MetricQuery {
+			return store.MetricQuery{EventName: "view", EventType: "pageview", URLs: urls}
+		}
+		got, err = s.Metric(ctx, r, pv(store.URLMatch{MatchType: store.URLContains, URL: "/checkout"}))
+		check(t, "Metric(pageview contains)", got, err, []store.MetricResult{mr("a", 1, 0, 0)})
+		got, err = s.Metric(ctx, r, pv(store.URLMatch{MatchType: store.URLRegex, URL: `^/(home|nope)$`},
+			store.URLMatch{MatchType: store.URLExact, URL: "/checkout/step1"}))
+		check(t, "Metric(pageview regex|exact)", got, err, []store.MetricResult{mr("a", 1, 0, 0), mr("b", 1, 0, 0)})
+		got, err = s.Metric(ctx, r, store.MetricQuery{EventName: "view", EventType: "click"})
+		check(t, "Metric(click)", got, err, []store.MetricResult{mr("b", 1, 0, 0)})
+		// winsorized at the median of {10, 20, 1000}: 20
+		got, err = s.Metric(ctx, r, store.MetricQuery{EventName: "amount", Winsorize: 0.5})
+		wa, wb := mr("a", 1, 10, 100), mr("b", 2, 40, 800)
+		wa.Cap, wb.Cap = 20, 20
+		check(t, "Metric(winsorized)", got, err, []store.MetricResult{wa, wb})
+		if _, err := s.Metric(ctx, r, pv(store.URLMatch{MatchType: store.URLRegex, URL: `(a`})); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("bad regex: %v, want ErrInvalid", err)
+		}
+	})
+	t.Run("ExperimentUsers", func(t *testing.T) {
+		var got []store.ExperimentUser
+		err := s.ExperimentUsers(ctx, r, store.MetricQuery{EventName: "buy"}, 3, func(u *store.ExperimentUser) error {
+			got = append(got, *u)
+			return nil
+		})
+		check(t, "ExperimentUsers", got, err, []store.ExperimentUser{
+			{UserKey: "u1", VariationID: "a", FirstExposure: ms(time.Second), Events: 2, Value: 15},
+			{UserKey: "u2", VariationID: "b", FirstExposure: ms(30 * time.Second), Events: 1, Value: 7},
+			{UserKey: "u4", VariationID: "a", FirstExposure: ms(5 * time.Second)}})
+		stop := errors.New("stop")
+		n := 0
+		err = s.ExperimentUsers(ctx, r, store.MetricQuery{EventName: "buy"}, 10, func(*store.ExperimentUser) error { n++; return stop })
+		if !errors.Is(err, stop) || n != 1 {
+			t.Errorf("fn error: %v after %d rows, want stop after 1", err, n)
+		}
 	})
 	t.Run("EnvVariations", func(t *testing.T) {
 		got, err := s.EnvVariations(ctx, env, T0, T0.Add(24*time.Hour))
@@ -151,7 +202,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		got, err := s.VariationUsers(ctx, r)
 		check(t, "VariationUsers", got, err, []store.VariationUsers{vu("a", 2, 2), vu("b", 3, 3)})
-		got2, err := s.Metric(ctx, r, "buy")
+		got2, err := s.Metric(ctx, r, store.MetricQuery{EventName: "buy"})
 		check(t, "Metric", got2, err, []store.MetricResult{mr("b", 1, 7, 49)})
 		// the other environment's u1 is untouched
 		got3, err := s.VariationUsers(ctx, store.Range{EnvID: other, FlagKey: "f1", From: T0, To: T0.Add(time.Hour)})

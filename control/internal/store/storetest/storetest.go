@@ -38,6 +38,8 @@ func Run(t *testing.T, open Open) {
 	t.Run("LoginReservation", func(t *testing.T) { testLoginReservation(t, store.New(open(t))) })
 	t.Run("Invitations", func(t *testing.T) { testInvitations(t, store.New(open(t))) })
 	t.Run("SessionsOfUser", func(t *testing.T) { testSessionsOfUser(t, store.New(open(t))) })
+	t.Run("Access", func(t *testing.T) { testAccess(t, store.New(open(t))) })
+	t.Run("FlagVersions", func(t *testing.T) { testFlagVersions(t, store.New(open(t))) })
 }
 
 func must(t *testing.T, err error) {

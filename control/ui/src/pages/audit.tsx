@@ -1,14 +1,15 @@
 // pages/audit.tsx: the audit log of an environment or of the whole
 // organization (filters: resource type and key, actor, time range; paging),
 // the environment's "require a change comment" setting, and the History of
-// one flag (its entries with the field-level diffs).
+// one flag (its entries with the field-level diffs, and its kept versions
+// with "restore this version", which shows the difference first).
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { AccessToken, api, AuditEntry, AuditQuery, Env, Member } from '../api';
+import { AccessToken, api, AuditEntry, AuditQuery, Env, Flag, Member } from '../api';
 import { Busy, Field, FormError, Page, Select, Spinner, fmtTime, useSession } from '../ui';
 
 const PAGE = 25;
 const TYPES = ['flag', 'segment', 'trigger', 'schedule', 'environment', 'secret', 'metric', 'experiment', 'settings'];
-const ORG_TYPES = [...TYPES, 'webhook', 'member', 'token', 'project', 'organization'];
+const ORG_TYPES = [...TYPES, 'webhook', 'member', 'token', 'project', 'organization', 'group', 'policy'];
 
 // toMs reads a datetime-local value (the browser's local time) as Unix ms.
 const toMs = (v: string) => (v ? new Date(v).getTime() : 0);
@@ -137,6 +138,54 @@ export function FlagHistory({ env, flagKey, version }: { env: Env; flagKey: stri
           <button type="button" class="small" disabled={offset + PAGE >= data.total} onClick={() => setOffset(offset + PAGE)}>Older entries</button>
         </div>}
       </>}
+    </section>
+  );
+}
+
+// The parts of a flag a restore changes, in the order they are shown.
+const PARTS: (keyof Flag)[] = ['name', 'description', 'isEnabled', 'variations', 'disabledVariationId', 'targetUsers', 'rules', 'fallthrough', 'exptIncludeAllTargets', 'tags'];
+
+const short = (v: unknown) => { const j = JSON.stringify(v) ?? ''; return j.length > 2000 ? j.slice(0, 1997) + '…' : j; };
+
+// flagDiff lists what restoring old over cur changes, part by part.
+export function flagDiff(cur: Flag, old: Flag): { part: string; now: string; then: string }[] {
+  return PARTS.filter((p) => JSON.stringify(cur[p]) !== JSON.stringify(old[p]))
+    .map((p) => ({ part: String(p), now: short(cur[p]), then: short(old[p]) }));
+}
+
+// FlagVersions lists the kept past states of a flag; "Restore" shows what
+// would change and asks for confirmation before writing the version anew.
+export function FlagVersions({ env, flag, canRestore, onRestored }: { env: Env; flag: Flag; canRestore: boolean; onRestored: (f: Flag) => void }) {
+  const [items, setItems] = useState<Flag[] | null>(null);
+  const [pick, setPick] = useState<Flag | null>(null);
+  const [err, setErr] = useState<unknown>(null);
+  useEffect(() => {
+    api.flagVersions(env.id, flag.key).then((l) => { setItems(l.items); setErr(null); }).catch(setErr);
+  }, [flag.version]);
+  const diff = pick ? flagDiff(flag, pick) : [];
+  return (
+    <section class="card" aria-labelledby="h-versions">
+      <h2 id="h-versions">Versions</h2>
+      <FormError err={err} />
+      {pick && <div class="card" role="dialog" aria-modal="true" aria-label={`Restore version ${pick.version}`}>
+        <h3>Restore version {pick.version}?</h3>
+        <p class="muted">It is written as version {flag.version + 1}; SDKs get it like any change.</p>
+        {diff.length === 0 ? <p>Version {pick.version} is the same as the current flag.</p>
+          : <table class="diff" aria-label="Changes"><thead><tr><th>Part</th><th>Now</th><th>After the restore</th></tr></thead>
+            <tbody>{diff.map((d) => <tr key={d.part}><td>{d.part}</td><td class="mono break">{d.now}</td><td class="mono break">{d.then}</td></tr>)}</tbody></table>}
+        <Busy class="primary" onClick={async () => {
+          setErr(null);
+          try { onRestored(await api.restoreVersion(env.id, flag.key, pick.version)); setPick(null); } catch (e) { setErr(e); }
+        }} busyText="Restoring…">Restore version {pick.version}</Busy>
+        <button type="button" onClick={() => setPick(null)}>Cancel</button>
+      </div>}
+      {!items ? <Spinner /> : <ol class="audit" aria-label="Versions">
+        {items.map((v) => <li key={v.version}>
+          <span>version {v.version}{v.version === flag.version ? ' (current)' : ''} · {fmtTime(v.updatedAt)} · {v.isEnabled ? 'on' : 'off'}</span>
+          {canRestore && v.version !== flag.version && <button type="button" class="small" aria-label={`Restore version ${v.version}`}
+            onClick={() => { setErr(null); setPick(v); }}>Restore this version</button>}
+        </li>)}
+      </ol>}
     </section>
   );
 }

@@ -3,16 +3,17 @@
 // and the evaluate panel (when the API has an evaluation route).
 import { useEffect, useState } from 'preact/hooks';
 import { api, apiPaths, ApiError, Condition, Env, Flag, request, Rule, Segment } from '../api';
-import { FlagHistory } from './audit';
+import { FlagHistory, FlagVersions } from './audit';
 import { CodeRefs, Compare, ScheduleDraft, Triggers } from './flagextra';
 import { navigate } from '../router';
 import { ConditionRow, ServeEditor } from '../rules';
-import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, Switch, fmtTime, useSession } from '../ui';
+import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, Switch, fmtTime, usePermissions, useSession } from '../ui';
 
 const clone = <T,>(x: T): T => JSON.parse(JSON.stringify(x));
 
 export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
-  const s = useSession();
+  const can = usePermissions(env);
+  const canWrite = can('flag:write');
   const [flag, setFlag] = useState<Flag | null>(null);
   const [draft, setDraft] = useState<Flag | null>(null);
   const [segments, setSegments] = useState<Segment[]>([]);
@@ -22,7 +23,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
   const [saved, setSaved] = useState('');
   const [tab, setTab] = useState('targeting');
   const [paths, setPaths] = useState<Set<string>>(new Set());
-  const ro = !s.canEdit || !!flag?.isArchived;
+  const ro = !canWrite || !!flag?.isArchived;
 
   const load = async () => {
     try {
@@ -72,11 +73,11 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
   return (
     <Page title={<>{flag.name} <span class="mono muted small-title">{flag.key}</span></>} actions={<>
       {flag.isArchived ? <span class="badge">archived</span>
-        : s.canEdit ? <Switch checked={flag.isEnabled} label={`Enable ${flag.key}`} onChange={(v) => act(() => api.toggleFlag(env.id, flag.key, v, flag.version))} />
+        : can('flag:toggle') ? <Switch checked={flag.isEnabled} label={`Enable ${flag.key}`} onChange={(v) => act(() => api.toggleFlag(env.id, flag.key, v, flag.version))} />
           : <span class={'badge ' + (flag.isEnabled ? 'ok' : '')}>{flag.isEnabled ? 'On' : 'Off'}</span>}
-      {s.canEdit && !flag.isArchived && <Busy onClick={() => act(() => api.archiveFlag(env.id, flag.key, flag.version))} busyText="Archiving…">Archive</Busy>}
-      {s.canEdit && flag.isArchived && <Busy onClick={() => act(() => api.restoreFlag(env.id, flag.key, flag.version))} busyText="Restoring…">Restore</Busy>}
-      {s.canEdit && flag.isArchived && <Busy class="danger" onClick={async () => {
+      {canWrite && !flag.isArchived && <Busy onClick={() => act(() => api.archiveFlag(env.id, flag.key, flag.version))} busyText="Archiving…">Archive</Busy>}
+      {canWrite && flag.isArchived && <Busy onClick={() => act(() => api.restoreFlag(env.id, flag.key, flag.version))} busyText="Restoring…">Restore</Busy>}
+      {canWrite && flag.isArchived && <Busy class="danger" onClick={async () => {
         if (!confirm(`Delete flag ${flag.key} for good?`)) return;
         try { await api.deleteFlag(env.id, flag.key, flag.version); navigate(`/envs/${env.id}/flags`); } catch (e) { setErr(e); }
       }} busyText="Deleting…">Delete</Busy>}
@@ -84,7 +85,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
       <p class="muted"><a href={`/envs/${env.id}/flags`}>← Flags</a> · {draft.variationType} · version {flag.version} · updated {fmtTime(flag.updatedAt)}</p>
       {flag.isArchived && <p class="notice">This flag is archived: SDKs no longer receive it. Restore it to edit.</p>}
       <FlagTabs tab={tab} setTab={setTab} paths={paths} />
-      {tab === 'history' && <div role="tabpanel" id="tab-history" aria-labelledby="tabbtn-history"><FlagHistory env={env} flagKey={flag.key} version={flag.version} /></div>}
+      {tab === 'history' && <div role="tabpanel" id="tab-history" aria-labelledby="tabbtn-history"><FlagVersions env={env} flag={flag} canRestore={canWrite && !flag.isArchived} onRestored={(nf) => adopt(nf)} /><FlagHistory env={env} flagKey={flag.key} version={flag.version} /></div>}
       {tab === 'triggers' && <div role="tabpanel" id="tab-triggers" aria-labelledby="tabbtn-triggers"><Triggers env={env} flag={flag} onRun={async () => {
         // a run changes the flag: take its state, keep unsaved edits
         try { adopt(await api.flag(env.id, flagKey), true); } catch (e) { setErr(e); }
@@ -181,7 +182,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
         {dirty && paths.has(SCHED_ROUTE) && <button type="button" onClick={() => setTab('schedules')}>Schedule instead…</button>}
       </div>}
 
-      {s.canEdit && <CloneCopy env={env} flag={flag} />}
+      {canWrite && <CloneCopy env={env} flag={flag} />}
       <EvaluatePanel env={env} flag={flag} />
       </div>}
     </Page>

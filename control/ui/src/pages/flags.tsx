@@ -3,12 +3,12 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, apiPaths, ApiError, Env, Flag, StaleFlag, Variation } from '../api';
 import { navigate } from '../router';
-import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, Switch, fmtTime, useSession } from '../ui';
+import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, Switch, fmtTime, usePermissions } from '../ui';
 
 const PAGE = 50;
 
 export function FlagList({ env }: { env: Env }) {
-  const s = useSession();
+  const can = usePermissions(env);
   const [q, setQ] = useState('');
   const [debounced, setDebounced] = useState('');
   const [status, setStatus] = useState('');
@@ -69,7 +69,7 @@ export function FlagList({ env }: { env: Env }) {
   };
 
   return (
-    <Page title="Feature flags" actions={s.canEdit && !creating && <button type="button" class="primary" onClick={() => setCreating(true)}>Create flag</button>}>
+    <Page title="Feature flags" actions={can('flag:write') && !creating && <button type="button" class="primary" onClick={() => setCreating(true)}>Create flag</button>}>
       {creating && <CreateFlag env={env} onCancel={() => setCreating(false)} />}
       <div class="filters" role="search">
         <Field label="Search flags" value={q} onInput={setQ} placeholder="name or key" type="search" class="grow" />
@@ -99,7 +99,7 @@ export function FlagList({ env }: { env: Env }) {
                   <td>{(f.tags || []).map((t) => <span key={t} class="tag static">{t}</span>)}</td>
                   <td>
                     {f.isArchived ? <span class="badge">archived</span>
-                      : s.canEdit ? <Switch checked={f.isEnabled} label={`Enable ${f.key}`} onChange={(v) => toggle(f, v)} />
+                      : can('flag:toggle') ? <Switch checked={f.isEnabled} label={`Enable ${f.key}`} onChange={(v) => toggle(f, v)} />
                         : <span class={'badge ' + (f.isEnabled ? 'ok' : '')}>{f.isEnabled ? 'On' : 'Off'}</span>}
                     {rowErr[f.key] && <div class="field-error" role="alert">{rowErr[f.key]}</div>}
                   </td>

@@ -2,16 +2,19 @@
 // snippet that points a FeatBit SDK at the edge.
 import { useState } from 'preact/hooks';
 import { api, Env } from '../api';
-import { Busy, CopyButton, Field, FormError, Page, useSession } from '../ui';
+import { Busy, CopyButton, Field, FormError, Page, fmtTime, useSession, usePermissions } from '../ui';
 
 const EDGE_KEY = 'sy.edgeUrl';
 
 export function SdkKeys({ env }: { env: Env }) {
   const s = useSession();
+  const can = usePermissions(env);
   const [edge, setEdge] = useState(localStorage.getItem(EDGE_KEY) || `${location.hostname}:5100`);
   const [err, setErr] = useState<unknown>(null);
-  const server = env.secrets.find((x) => x.type === 'server')?.value || '';
-  const client = env.secrets.find((x) => x.type === 'client')?.value || '';
+  // the current secret of a type is the one without an expiry (listed first)
+  const server = env.secrets.find((x) => x.type === 'server' && !x.expiresAt)?.value || '';
+  const client = env.secrets.find((x) => x.type === 'client' && !x.expiresAt)?.value || '';
+  const previous = env.secrets.filter((x) => x.expiresAt);
   const host = edge.replace(/^\w+:\/\//, '').replace(/\/+$/, '');
   const node = `// npm install @featbit/node-server-sdk
 const { FbClientBuilder, UserBuilder } = require('@featbit/node-server-sdk');
@@ -34,17 +37,20 @@ fbClient.init({
     <Page title={`SDK keys · ${env.name}`}>
       <section class="card">
         <h2>Secrets</h2>
-        {[['Server secret', server, 'server'], ['Client secret', client, 'client']].map(([label, value, type]) => (
+        {env.secrets.length === 0 && <p class="notice" role="status">You may not see this environment's SDK secrets (the secret:read action).</p>}
+        {env.secrets.length > 0 && [['Server secret', server, 'server'], ['Client secret', client, 'client']].map(([label, value, type]) => (
           <div class="secret" key={type}>
             <div class="secret-label">{label}</div>
             <code class="mono" aria-label={label}>{value}</code>
             <CopyButton text={value} label={`Copy ${label.toLowerCase()}`} />
-            {s.isAdmin && <Busy class="small" label={`Rotate ${label.toLowerCase()}`} onClick={async () => {
-              if (!confirm(`Replace the ${label.toLowerCase()}? SDKs using the old one stop receiving flags.`)) return;
+            {can('secret:rotate') && <Busy class="small" label={`Rotate ${label.toLowerCase()}`} onClick={async () => {
+              if (!confirm(`Replace the ${label.toLowerCase()}? The old one keeps working for 24 hours; then SDKs still using it are disconnected.`)) return;
               try { await api.rotateSecret(env.id, type); s.reloadEnv(); } catch (e) { setErr(e); }
             }} busyText="Rotating…">Rotate</Busy>}
           </div>
         ))}
+        {previous.length > 0 && <ul aria-label="Previous secrets">{previous.map((x) =>
+          <li key={x.value}>previous {x.type} secret <code class="mono">{x.value.slice(0, 6)}…</code> works until {fmtTime(x.expiresAt)}</li>)}</ul>}
         <p class="muted">Server SDKs (back ends) use the server secret; client SDKs (browsers, apps) the client secret.</p>
         <FormError err={err} />
       </section>

@@ -5,13 +5,13 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, Env, Flag, Segment } from '../api';
 import { navigate } from '../router';
 import { ConditionRow } from '../rules';
-import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, fmtTime, useSession } from '../ui';
+import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, fmtTime, usePermissions } from '../ui';
 
 const clone = <T,>(x: T): T => JSON.parse(JSON.stringify(x));
 const keys = (t: string) => t.split(/[,\n]/).map((x) => x.trim()).filter(Boolean);
 
 export function Segments({ env }: { env: Env }) {
-  const s = useSession();
+  const canWrite = usePermissions(env)('segment:write');
   const [status, setStatus] = useState('');
   const [q, setQ] = useState('');
   const [items, setItems] = useState<Segment[] | null>(null);
@@ -23,7 +23,7 @@ export function Segments({ env }: { env: Env }) {
   useEffect(() => { api.segments(env.id, status).then((r) => setItems(r.items)).catch(setErr); }, [status]);
   const shown = (items || []).filter((x) => !q || x.name.toLowerCase().includes(q.toLowerCase()));
   return (
-    <Page title="Segments" actions={s.canEdit && !creating && <button type="button" class="primary" onClick={() => setCreating(true)}>Create segment</button>}>
+    <Page title="Segments" actions={canWrite && !creating && <button type="button" class="primary" onClick={() => setCreating(true)}>Create segment</button>}>
       {creating && <form class="card" aria-label="Create segment" onSubmit={(e) => e.preventDefault()}>
         <div class="row">
           <Field label="Segment name" value={name} onInput={setName} err={cErr} field="name" />
@@ -62,7 +62,7 @@ export function Segments({ env }: { env: Env }) {
 }
 
 export function SegmentDetail({ env, id }: { env: Env; id: string }) {
-  const s = useSession();
+  const canWrite = usePermissions(env)('segment:write');
   const [seg, setSeg] = useState<Segment | null>(null);
   const [draft, setDraft] = useState<Segment | null>(null);
   const [inc, setInc] = useState('');
@@ -76,12 +76,12 @@ export function SegmentDetail({ env, id }: { env: Env; id: string }) {
     api.segmentFlags(env.id, id).then((r) => setFlags(r.items)).catch(() => {});
   }, []);
   if (!seg || !draft) return <><Spinner /><FormError err={err} /></>;
-  const ro = !s.canEdit || seg.isArchived;
+  const ro = !canWrite || seg.isArchived;
   const upd = (f: (d: Segment) => void) => { const d = clone(draft); f(d); setDraft(d); setSaved(''); };
   const dirty = JSON.stringify(seg) !== JSON.stringify(draft);
   const act = async (f: () => Promise<Segment>) => { setErr(null); try { adopt(await f()); } catch (e) { setErr(e); } };
   return (
-    <Page title={seg.name} actions={s.canEdit && <>
+    <Page title={seg.name} actions={canWrite && <>
       {!seg.isArchived && <Busy onClick={() => act(() => api.archiveSegment(env.id, id, seg.version))} busyText="Archiving…">Archive</Busy>}
       {seg.isArchived && <Busy onClick={() => act(() => api.restoreSegment(env.id, id, seg.version))} busyText="Restoring…">Restore</Busy>}
       <Busy class="danger" onClick={async () => {
