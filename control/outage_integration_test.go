@@ -185,3 +185,31 @@ func TestStoreOutageAnswers503Promptly(t *testing.T) {
 	waitFor("/readyz ready after the outage", func() bool { return get("/readyz", "") == 200 })
 	waitFor("API answers after the outage", func() bool { return get("/api/v1/auth/me", lr.Token) == 200 })
 }
+
+// TestLiveReadyzProbesEveryDependency: on the real services /readyz names
+// the store, Redis and Kafka, all reachable.
+func TestLiveReadyzProbesEveryDependency(t *testing.T) {
+	l := newLive(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := l.do("", "GET", "/readyz", nil)
+		var body struct {
+			Ready  bool
+			Checks map[string]string
+		}
+		_ = json.Unmarshal(r.Body, &body)
+		if r.Code == 200 && body.Ready && body.Checks["store"] == "ok" && body.Checks["redis"] == "ok" && body.Checks["kafka"] == "ok" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz: %d %s", r.Code, r.Body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	m := l.must(200, "", "GET", "/metrics", nil)
+	for _, dep := range []string{"store", "redis", "kafka"} {
+		if !strings.Contains(string(m.Body), `sy_control_dependency_up{dependency="`+dep+`"} 1`) {
+			t.Errorf("/metrics: %s not up:\n%s", dep, m.Body)
+		}
+	}
+}
