@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -291,8 +292,8 @@ func (o *objects) checkServiceMonitor(t *testing.T, sm map[string]any) {
 	for _, s := range picked {
 		names = append(names, s.Labels["app.kubernetes.io/component"])
 	}
-	if strings.Join(names, ",") != "analytics,edge" {
-		t.Errorf("ServiceMonitor selects %v, want analytics and edge (the components with /metrics)", names)
+	if sort.Strings(names); strings.Join(names, ",") != "analytics,control,edge" {
+		t.Errorf("ServiceMonitor selects %v, want analytics, control and edge (the components with /metrics)", names)
 	}
 	eps, _ := get(sm, "spec", "endpoints").([]any)
 	if len(eps) == 0 {
