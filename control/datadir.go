@@ -19,6 +19,11 @@ const lockFile = "switchyard.pid"
 // ErrDataDirInUse reports a data directory another process holds.
 var ErrDataDirInUse = errors.New("data directory in use")
 
+type inUseError struct{ msg string }
+
+func (e *inUseError) Error() string        { return e.msg }
+func (e *inUseError) Is(target error) bool { return target == ErrDataDirInUse }
+
 // LockDataDir takes an exclusive lock of dir (an advisory lock of
 // dir/switchyard.pid, which then holds this process' pid) so that a second
 // instance on the same directory fails at once with the pid of the first,
@@ -39,11 +44,11 @@ func LockDataDir(dir string) (unlock func(), err error) {
 		n, _ := f.ReadAt(b, 0)
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			pid, perr := strconv.Atoi(strings.TrimSpace(string(b[:n])))
-			if perr != nil {
-				return nil, fmt.Errorf("%w: %s is locked by another process (stop it, or use another data directory)", ErrDataDirInUse, dir)
+			who := "another process"
+			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b[:n]))); perr == nil {
+				who = "pid " + strconv.Itoa(pid)
 			}
-			return nil, fmt.Errorf("%w: %s is in use by pid %d (stop it, or use another data directory)", ErrDataDirInUse, dir, pid)
+			return nil, &inUseError{fmt.Sprintf("data directory %s is in use by %s (stop it, or use another data directory)", dir, who)}
 		}
 		return nil, fmt.Errorf("cannot lock %s: %w", path, err)
 	}
