@@ -27,6 +27,7 @@ type tcpProxy struct {
 	backend string
 	mu      sync.Mutex
 	down    bool
+	stalled bool // forward nothing, close nothing (a server that hangs)
 	conns   map[net.Conn]struct{}
 }
 
@@ -49,16 +50,16 @@ func (p *tcpProxy) serve() {
 			return
 		}
 		p.mu.Lock()
-		down := p.down
-		if !down {
-			p.conns[c] = struct{}{}
-		}
+		down, stalled := p.down, p.stalled
+		p.conns[c] = struct{}{}
 		p.mu.Unlock()
 		if down {
 			c.Close()
 			continue
 		}
-		go p.pipe(c)
+		if !stalled {
+			go p.pipe(c)
+		}
 	}
 }
 
@@ -77,10 +78,42 @@ func (p *tcpProxy) pipe(c net.Conn) {
 	}
 	p.conns[b] = struct{}{}
 	p.mu.Unlock()
-	go func() { io.Copy(b, c); b.Close(); c.Close() }()
-	io.Copy(c, b)
+	go func() { p.copy(b, c); b.Close(); c.Close() }()
+	p.copy(c, b)
 	c.Close()
 	b.Close()
+}
+
+// copy forwards src to dst; while the proxy is stalled it holds the bytes.
+func (p *tcpProxy) copy(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		for {
+			p.mu.Lock()
+			stalled := p.stalled
+			p.mu.Unlock()
+			if !stalled {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// stall makes the backend hang: connections stay open, nothing is answered.
+func (p *tcpProxy) stall() {
+	p.mu.Lock()
+	p.stalled = true
+	p.mu.Unlock()
 }
 
 // cut makes the backend unreachable through the proxy.
@@ -96,13 +129,14 @@ func (p *tcpProxy) cut() {
 
 func (p *tcpProxy) resume() {
 	p.mu.Lock()
-	p.down = false
+	p.down, p.stalled = false, false
 	p.mu.Unlock()
 }
 
-// TestStoreOutageAnswers503Promptly: with MongoDB unreachable the API
-// answers 503 within the server-selection bound instead of hanging for the
-// driver's default, /readyz turns unready, and both recover when it is back.
+// TestStoreOutageAnswers503Promptly: with MongoDB unreachable, or
+// reachable but silent, the API answers 503 within the configured bounds
+// instead of hanging for the driver's defaults, /readyz turns unready, and
+// both recover when it is back.
 func TestStoreOutageAnswers503Promptly(t *testing.T) {
 	u, err := url.Parse(need(t, "SY_TEST_MONGO_URI"))
 	if err != nil {
@@ -168,22 +202,29 @@ func TestStoreOutageAnswers503Promptly(t *testing.T) {
 	}
 	waitFor("ready before the outage", func() bool { return get("/readyz", "") == 200 })
 
-	proxy.cut()
-	// Every request during the outage fails with 503, each within the
-	// configured bounds (generous upper bound: the driver's old 10 s
-	// server-selection default would exceed it).
-	for i := range 3 {
-		start := time.Now()
-		code := get("/api/v1/auth/me", lr.Token)
-		if took := time.Since(start); code != http.StatusServiceUnavailable || took > 8*time.Second {
-			t.Fatalf("request %d during the outage: %d after %v, want 503 within the store bounds", i, code, took)
+	// refused: the server is down (connections reset and refused);
+	// hanging: it accepts and never answers (-mongo-timeout bounds that).
+	for _, outage := range []struct {
+		name  string
+		start func()
+	}{{"refused", proxy.cut}, {"hanging", proxy.stall}} {
+		outage.start()
+		// Every request during the outage fails with 503, each within the
+		// configured bounds (generous upper bound: the driver's old 10 s
+		// server-selection default would exceed it).
+		for i := range 3 {
+			start := time.Now()
+			code := get("/api/v1/auth/me", lr.Token)
+			if took := time.Since(start); code != http.StatusServiceUnavailable || took > 8*time.Second {
+				t.Fatalf("%s: request %d during the outage: %d after %v, want 503 within the store bounds", outage.name, i, code, took)
+			}
 		}
-	}
-	waitFor("/readyz unready during the outage", func() bool { return get("/readyz", "") == http.StatusServiceUnavailable })
+		waitFor(outage.name+": /readyz unready during the outage", func() bool { return get("/readyz", "") == http.StatusServiceUnavailable })
 
-	proxy.resume()
-	waitFor("/readyz ready after the outage", func() bool { return get("/readyz", "") == 200 })
-	waitFor("API answers after the outage", func() bool { return get("/api/v1/auth/me", lr.Token) == 200 })
+		proxy.resume()
+		waitFor(outage.name+": /readyz ready after the outage", func() bool { return get("/readyz", "") == 200 })
+		waitFor(outage.name+": API answers after the outage", func() bool { return get("/api/v1/auth/me", lr.Token) == 200 })
+	}
 }
 
 // TestLiveReadyzProbesEveryDependency: on the real services /readyz names
