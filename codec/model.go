@@ -186,6 +186,12 @@ type ChangeEvent struct {
 	At            int64    `msg:"at"`
 	Payload       []byte   `msg:"payload,limit=268435456"`
 	AffectedFlags []string `msg:"affectedFlags"`
+
+	// RequestID is the id of the API request that made the change (the
+	// caller's X-Request-Id or one control assigned), logged by control's
+	// publisher and the edge's push so one id follows a change from the
+	// API to the SDKs. Empty for changes without one.
+	RequestID string `msg:"rid,omitempty"`
 }
 
 // FlagEval is one flag evaluation reported by an SDK (FeatBit's

@@ -108,6 +108,12 @@ func (z *ChangeEvent) DecodeMsg(dc *msgp.Reader) (err error) {
 					return
 				}
 			}
+		case "rid":
+			z.RequestID, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "RequestID")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -121,102 +127,130 @@ func (z *ChangeEvent) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *ChangeEvent) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 9
-	// write "envId"
-	err = en.Append(0x89, 0xa5, 0x65, 0x6e, 0x76, 0x49, 0x64)
+	// check for omitted fields
+	zb0001Len := uint32(10)
+	var zb0001Mask uint16 /* 10 bits */
+	_ = zb0001Mask
+	if z.RequestID == "" {
+		zb0001Len--
+		zb0001Mask |= 0x200
+	}
+	// variable map header, size zb0001Len
+	err = en.Append(0x80 | uint8(zb0001Len))
 	if err != nil {
 		return
 	}
-	err = en.WriteString(z.EnvID)
-	if err != nil {
-		err = msgp.WrapError(err, "EnvID")
-		return
-	}
-	// write "kind"
-	err = en.Append(0xa4, 0x6b, 0x69, 0x6e, 0x64)
-	if err != nil {
-		return
-	}
-	err = en.WriteString(z.Kind)
-	if err != nil {
-		err = msgp.WrapError(err, "Kind")
-		return
-	}
-	// write "op"
-	err = en.Append(0xa2, 0x6f, 0x70)
-	if err != nil {
-		return
-	}
-	err = en.WriteString(z.Op)
-	if err != nil {
-		err = msgp.WrapError(err, "Op")
-		return
-	}
-	// write "id"
-	err = en.Append(0xa2, 0x69, 0x64)
-	if err != nil {
-		return
-	}
-	err = en.WriteString(z.ID)
-	if err != nil {
-		err = msgp.WrapError(err, "ID")
-		return
-	}
-	// write "version"
-	err = en.Append(0xa7, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.Version)
-	if err != nil {
-		err = msgp.WrapError(err, "Version")
-		return
-	}
-	// write "envVersion"
-	err = en.Append(0xaa, 0x65, 0x6e, 0x76, 0x56, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.EnvVersion)
-	if err != nil {
-		err = msgp.WrapError(err, "EnvVersion")
-		return
-	}
-	// write "at"
-	err = en.Append(0xa2, 0x61, 0x74)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.At)
-	if err != nil {
-		err = msgp.WrapError(err, "At")
-		return
-	}
-	// write "payload"
-	err = en.Append(0xa7, 0x70, 0x61, 0x79, 0x6c, 0x6f, 0x61, 0x64)
-	if err != nil {
-		return
-	}
-	err = en.WriteBytes(z.Payload)
-	if err != nil {
-		err = msgp.WrapError(err, "Payload")
-		return
-	}
-	// write "affectedFlags"
-	err = en.Append(0xad, 0x61, 0x66, 0x66, 0x65, 0x63, 0x74, 0x65, 0x64, 0x46, 0x6c, 0x61, 0x67, 0x73)
-	if err != nil {
-		return
-	}
-	err = en.WriteArrayHeader(uint32(len(z.AffectedFlags)))
-	if err != nil {
-		err = msgp.WrapError(err, "AffectedFlags")
-		return
-	}
-	for za0001 := range z.AffectedFlags {
-		err = en.WriteString(z.AffectedFlags[za0001])
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// write "envId"
+		err = en.Append(0xa5, 0x65, 0x6e, 0x76, 0x49, 0x64)
 		if err != nil {
-			err = msgp.WrapError(err, "AffectedFlags", za0001)
 			return
+		}
+		err = en.WriteString(z.EnvID)
+		if err != nil {
+			err = msgp.WrapError(err, "EnvID")
+			return
+		}
+		// write "kind"
+		err = en.Append(0xa4, 0x6b, 0x69, 0x6e, 0x64)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.Kind)
+		if err != nil {
+			err = msgp.WrapError(err, "Kind")
+			return
+		}
+		// write "op"
+		err = en.Append(0xa2, 0x6f, 0x70)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.Op)
+		if err != nil {
+			err = msgp.WrapError(err, "Op")
+			return
+		}
+		// write "id"
+		err = en.Append(0xa2, 0x69, 0x64)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.ID)
+		if err != nil {
+			err = msgp.WrapError(err, "ID")
+			return
+		}
+		// write "version"
+		err = en.Append(0xa7, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.Version)
+		if err != nil {
+			err = msgp.WrapError(err, "Version")
+			return
+		}
+		// write "envVersion"
+		err = en.Append(0xaa, 0x65, 0x6e, 0x76, 0x56, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.EnvVersion)
+		if err != nil {
+			err = msgp.WrapError(err, "EnvVersion")
+			return
+		}
+		// write "at"
+		err = en.Append(0xa2, 0x61, 0x74)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.At)
+		if err != nil {
+			err = msgp.WrapError(err, "At")
+			return
+		}
+		// write "payload"
+		err = en.Append(0xa7, 0x70, 0x61, 0x79, 0x6c, 0x6f, 0x61, 0x64)
+		if err != nil {
+			return
+		}
+		err = en.WriteBytes(z.Payload)
+		if err != nil {
+			err = msgp.WrapError(err, "Payload")
+			return
+		}
+		// write "affectedFlags"
+		err = en.Append(0xad, 0x61, 0x66, 0x66, 0x65, 0x63, 0x74, 0x65, 0x64, 0x46, 0x6c, 0x61, 0x67, 0x73)
+		if err != nil {
+			return
+		}
+		err = en.WriteArrayHeader(uint32(len(z.AffectedFlags)))
+		if err != nil {
+			err = msgp.WrapError(err, "AffectedFlags")
+			return
+		}
+		for za0001 := range z.AffectedFlags {
+			err = en.WriteString(z.AffectedFlags[za0001])
+			if err != nil {
+				err = msgp.WrapError(err, "AffectedFlags", za0001)
+				return
+			}
+		}
+		if (zb0001Mask & 0x200) == 0 { // if not omitted
+			// write "rid"
+			err = en.Append(0xa3, 0x72, 0x69, 0x64)
+			if err != nil {
+				return
+			}
+			err = en.WriteString(z.RequestID)
+			if err != nil {
+				err = msgp.WrapError(err, "RequestID")
+				return
+			}
 		}
 	}
 	return
@@ -225,36 +259,54 @@ func (z *ChangeEvent) EncodeMsg(en *msgp.Writer) (err error) {
 // MarshalMsg implements msgp.Marshaler
 func (z *ChangeEvent) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 9
-	// string "envId"
-	o = append(o, 0x89, 0xa5, 0x65, 0x6e, 0x76, 0x49, 0x64)
-	o = msgp.AppendString(o, z.EnvID)
-	// string "kind"
-	o = append(o, 0xa4, 0x6b, 0x69, 0x6e, 0x64)
-	o = msgp.AppendString(o, z.Kind)
-	// string "op"
-	o = append(o, 0xa2, 0x6f, 0x70)
-	o = msgp.AppendString(o, z.Op)
-	// string "id"
-	o = append(o, 0xa2, 0x69, 0x64)
-	o = msgp.AppendString(o, z.ID)
-	// string "version"
-	o = append(o, 0xa7, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e)
-	o = msgp.AppendInt64(o, z.Version)
-	// string "envVersion"
-	o = append(o, 0xaa, 0x65, 0x6e, 0x76, 0x56, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e)
-	o = msgp.AppendInt64(o, z.EnvVersion)
-	// string "at"
-	o = append(o, 0xa2, 0x61, 0x74)
-	o = msgp.AppendInt64(o, z.At)
-	// string "payload"
-	o = append(o, 0xa7, 0x70, 0x61, 0x79, 0x6c, 0x6f, 0x61, 0x64)
-	o = msgp.AppendBytes(o, z.Payload)
-	// string "affectedFlags"
-	o = append(o, 0xad, 0x61, 0x66, 0x66, 0x65, 0x63, 0x74, 0x65, 0x64, 0x46, 0x6c, 0x61, 0x67, 0x73)
-	o = msgp.AppendArrayHeader(o, uint32(len(z.AffectedFlags)))
-	for za0001 := range z.AffectedFlags {
-		o = msgp.AppendString(o, z.AffectedFlags[za0001])
+	// check for omitted fields
+	zb0001Len := uint32(10)
+	var zb0001Mask uint16 /* 10 bits */
+	_ = zb0001Mask
+	if z.RequestID == "" {
+		zb0001Len--
+		zb0001Mask |= 0x200
+	}
+	// variable map header, size zb0001Len
+	o = append(o, 0x80|uint8(zb0001Len))
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// string "envId"
+		o = append(o, 0xa5, 0x65, 0x6e, 0x76, 0x49, 0x64)
+		o = msgp.AppendString(o, z.EnvID)
+		// string "kind"
+		o = append(o, 0xa4, 0x6b, 0x69, 0x6e, 0x64)
+		o = msgp.AppendString(o, z.Kind)
+		// string "op"
+		o = append(o, 0xa2, 0x6f, 0x70)
+		o = msgp.AppendString(o, z.Op)
+		// string "id"
+		o = append(o, 0xa2, 0x69, 0x64)
+		o = msgp.AppendString(o, z.ID)
+		// string "version"
+		o = append(o, 0xa7, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e)
+		o = msgp.AppendInt64(o, z.Version)
+		// string "envVersion"
+		o = append(o, 0xaa, 0x65, 0x6e, 0x76, 0x56, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e)
+		o = msgp.AppendInt64(o, z.EnvVersion)
+		// string "at"
+		o = append(o, 0xa2, 0x61, 0x74)
+		o = msgp.AppendInt64(o, z.At)
+		// string "payload"
+		o = append(o, 0xa7, 0x70, 0x61, 0x79, 0x6c, 0x6f, 0x61, 0x64)
+		o = msgp.AppendBytes(o, z.Payload)
+		// string "affectedFlags"
+		o = append(o, 0xad, 0x61, 0x66, 0x66, 0x65, 0x63, 0x74, 0x65, 0x64, 0x46, 0x6c, 0x61, 0x67, 0x73)
+		o = msgp.AppendArrayHeader(o, uint32(len(z.AffectedFlags)))
+		for za0001 := range z.AffectedFlags {
+			o = msgp.AppendString(o, z.AffectedFlags[za0001])
+		}
+		if (zb0001Mask & 0x200) == 0 { // if not omitted
+			// string "rid"
+			o = append(o, 0xa3, 0x72, 0x69, 0x64)
+			o = msgp.AppendString(o, z.RequestID)
+		}
 	}
 	return
 }
@@ -368,6 +420,12 @@ func (z *ChangeEvent) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
+		case "rid":
+			z.RequestID, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "RequestID")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -386,6 +444,7 @@ func (z *ChangeEvent) Msgsize() (s int) {
 	for za0001 := range z.AffectedFlags {
 		s += msgp.StringPrefixSize + len(z.AffectedFlags[za0001])
 	}
+	s += 4 + msgp.StringPrefixSize + len(z.RequestID)
 	return
 }
 

@@ -46,6 +46,10 @@ type Config struct {
 	// MongoURI selects the MongoDB store; MongoDB is the database name
 	// (default "switchyard").
 	MongoURI, MongoDB string
+	// MongoSelectTimeout is how long a store operation waits for a
+	// reachable MongoDB server before the API answers 503 (default 2 s);
+	// MongoTimeout bounds each store operation (default 5 s).
+	MongoSelectTimeout, MongoTimeout time.Duration
 	// RedisAddr, when set, makes Redis the snapshot writer (hash
 	// "sy:env:{envId}", codec/envhash.go).
 	RedisAddr string
@@ -55,6 +59,12 @@ type Config struct {
 	KafkaBrokers []string
 	// TopicPrefix prefixes every Kafka topic name.
 	TopicPrefix string
+	// KafkaRequestTimeout is how long a broker may wait for the in-sync
+	// replicas before a change event is retried (default 5 s);
+	// KafkaRetryBackoff the longest pause between retries (default 250 ms);
+	// KafkaDeliveryTimeout how long an event is retried before the publish
+	// attempt fails and backs off (default 15 s).
+	KafkaRequestTimeout, KafkaRetryBackoff, KafkaDeliveryTimeout time.Duration
 	// AdminEmail and AdminPassword define the initial admin that Bootstrap
 	// creates on first run (default email admin@switchyard.local; empty
 	// password: a random one, returned once by Bootstrap).
@@ -190,6 +200,8 @@ type Server struct {
 	api     *api.API
 	pub     *publish.Publisher
 	mux     *http.ServeMux
+	handler http.Handler // mux, instrumented
+	ops     *ops
 	closers []func()
 
 	mu     sync.Mutex
@@ -203,7 +215,7 @@ type Server struct {
 // not listen or publish until Start.
 func New(cfg Config, opts ...Option) (*Server, error) {
 	cfg.defaults()
-	s := &Server{cfg: cfg, log: slog.Default()}
+	s := &Server{cfg: cfg, log: slog.Default(), ops: newOps()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -212,9 +224,18 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	var b store.Backend
 	var err error
 	if cfg.MongoURI != "" {
-		b, err = mongo.Open(ctx, cfg.MongoURI, cfg.MongoDB, store.Schema)
+		b, err = mongo.OpenWith(ctx, cfg.MongoURI, cfg.MongoDB, store.Schema,
+			mongo.Options{SelectTimeout: cfg.MongoSelectTimeout, OpTimeout: cfg.MongoTimeout})
 	} else {
-		b, err = bolt.Open(cfg.DataDir, store.Schema)
+		var unlock func()
+		if unlock, err = LockDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		if b, err = bolt.Open(cfg.DataDir, store.Schema); err != nil {
+			unlock()
+			return nil, err
+		}
+		s.closers = append(s.closers, unlock)
 	}
 	if err != nil {
 		return nil, err
@@ -231,7 +252,8 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		s.closers = append(s.closers, r.Close)
 	}
 	if s.prod == nil && len(cfg.KafkaBrokers) > 0 {
-		k, err := publish.NewKafka(cfg.KafkaBrokers, cfg.TopicPrefix)
+		k, err := publish.NewKafkaWith(cfg.KafkaBrokers, cfg.TopicPrefix, publish.KafkaOptions{
+			RequestTimeout: cfg.KafkaRequestTimeout, RetryBackoff: cfg.KafkaRetryBackoff, DeliveryTimeout: cfg.KafkaDeliveryTimeout})
 		if err != nil {
 			s.close()
 			return nil, err
@@ -259,7 +281,9 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(doc)
 	})
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.HandleFunc("GET /metrics", s.metricsHandler)
 	for _, e := range s.extra {
 		if e.guard {
 			e.h = s.api.GuardEnv(e.h, api.ActRead, api.ActEnvManage)
@@ -273,6 +297,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		}
 	}
 	s.mux.Handle("/", ui.Handler()) // the operator UI (embedded assets)
+	s.handler = s.instrument(s.mux)
 	return s, nil
 }
 
@@ -280,7 +305,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 // deadline (headers 10 s, headers and body ReadTimeout, the response
 // WriteTimeout, idle keep-alive 2 min) and headers are capped.
 func (s *Server) httpServer() *http.Server {
-	return &http.Server{Handler: s.mux, ReadHeaderTimeout: min(10*time.Second, s.cfg.ReadTimeout),
+	return &http.Server{Handler: s.handler, ReadHeaderTimeout: min(10*time.Second, s.cfg.ReadTimeout),
 		ReadTimeout: s.cfg.ReadTimeout, WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: s.cfg.MaxHeaderBytes, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 }
@@ -292,24 +317,45 @@ func (s *Server) close() {
 	s.closers = nil
 }
 
-// Handler returns the HTTP handler (API, OpenAPI document, extra handlers).
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the HTTP handler (API, OpenAPI document, extra handlers,
+// /healthz, /readyz, /metrics).
+func (s *Server) Handler() http.Handler { return s.handler }
 
-// Start listens on Config.Addr and starts the publisher and, with Kafka, the
-// end-user consumer. It returns once listening.
+// Listen binds Config.Addr without serving yet; Start serves on it. Mains
+// call it before Bootstrap, so that a port already taken fails before a
+// first run creates (and would then never print) the admin's password.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listenLocked()
+}
+
+func (s *Server) listenLocked() error {
+	if s.ln != nil {
+		return nil
+	}
+	raw, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = newConnLimiter(raw, s.cfg.MaxConnsPerIP)
+	return nil
+}
+
+// Start listens on Config.Addr (unless Listen did) and starts the publisher
+// and, with Kafka, the end-user consumer. It returns once listening.
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.srv != nil {
 		return errors.New("control: already started")
 	}
-	raw, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w", s.cfg.Addr, err)
+	if err := s.listenLocked(); err != nil {
+		return err
 	}
-	ln := newConnLimiter(raw, s.cfg.MaxConnsPerIP)
+	ln := s.ln
 	ctx, cancel := context.WithCancel(context.Background())
-	s.ln, s.cancel = ln, cancel
+	s.cancel = cancel
 	s.srv = s.httpServer()
 	if k, ok := s.prod.(*publish.Kafka); ok {
 		tctx, tcancel := context.WithTimeout(ctx, 10*time.Second)
@@ -327,6 +373,7 @@ func (s *Server) Start() error {
 		}
 		s.wg.Go(func() { c.Run(ctx) })
 	}
+	s.startProbes(ctx)
 	s.wg.Go(func() { s.pub.Run(ctx) })
 	s.wg.Go(func() { s.api.RunWorkflow(ctx) }) // webhook deliveries, scheduled changes
 	s.wg.Go(func() {
@@ -351,8 +398,11 @@ func (s *Server) Addr() string {
 // stops the background work and closes the store and clients.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	srv, cancel := s.srv, s.cancel
+	srv, cancel, ln := s.srv, s.cancel, s.ln
 	s.mu.Unlock()
+	if srv == nil && ln != nil {
+		ln.Close() // Listen without Start
+	}
 	var err error
 	if srv != nil {
 		err = srv.Shutdown(ctx)

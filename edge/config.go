@@ -29,6 +29,8 @@ import (
 //	-max-message-bytes   SY_EDGE_MAX_MESSAGE_BYTES 65536
 //	-reuseport           SY_EDGE_REUSEPORT         false
 //	-shutdown-code       SY_EDGE_SHUTDOWN_CODE     1012
+//	-drain-window        SY_EDGE_DRAIN_WINDOW      10s (-1s: all at once)
+//	-log-level           SY_EDGE_LOG_LEVEL         info (debug: a line per pushed change)
 //	-buffer-size         SY_EDGE_BUFFER_SIZE       256
 //	-node-cap            SY_EDGE_NODE_CAP          64
 //	-request-timeout     SY_EDGE_REQUEST_TIMEOUT   10s
@@ -92,6 +94,13 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", num("MAX_MESSAGE_BYTES", "65536"), "largest accepted frame or message (else close 1009)")
 	fs.BoolVar(&c.ReusePort, "reuseport", env("REUSEPORT", "false") == "true", "set SO_REUSEPORT so several edge processes share -addr")
 	fs.IntVar(&c.ShutdownCode, "shutdown-code", num("SHUTDOWN_CODE", "1012"), "close code on shutdown: 1001 or 1012")
+	fs.DurationVar(&c.DrainWindow, "drain-window", dur("DRAIN_WINDOW", "10s"), "on shutdown, spread the closes of streaming connections over this long (negative: all at once)")
+	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
+		errs = append(errs, fmt.Sprintf("SY_EDGE_LOG_LEVEL: %v", err))
+	}
+	fs.Func("log-level", "log level: debug, info, warn or error; debug logs one line per pushed change with its request id (env SY_EDGE_LOG_LEVEL; default info)", func(v string) error {
+		return c.LogLevel.UnmarshalText([]byte(v))
+	})
 	fs.IntVar(&c.BufferSize, "buffer-size", num("BUFFER_SIZE", "256"), "netpoll initial input buffer per connection (bytes)")
 	fs.IntVar(&c.NodeCap, "node-cap", num("NODE_CAP", "64"), "netpoll minimum link-buffer node size (bytes)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", dur("REQUEST_TIMEOUT", "10s"), "time allowed for a whole HTTP request (header and body) from its first byte")

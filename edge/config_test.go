@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"log/slog"
 	"testing"
 	"time"
 
@@ -74,5 +75,24 @@ func TestParseConfigLimits(t *testing.T) {
 		return map[string]string{"SY_EDGE_SECRET_RATE": "lots"}[k]
 	}); err == nil {
 		t.Fatal("a non-numeric rate accepted")
+	}
+}
+
+func TestConfigLogLevel(t *testing.T) {
+	c, err := edge.ParseConfig("edge", []string{"-log-level", "debug"}, func(string) string { return "" })
+	if err != nil || c.LogLevel != slog.LevelDebug {
+		t.Fatalf("-log-level debug: %v %v", c.LogLevel, err)
+	}
+	c, err = edge.ParseConfig("edge", nil, func(k string) string {
+		if k == "SY_EDGE_LOG_LEVEL" {
+			return "warn"
+		}
+		return ""
+	})
+	if err != nil || c.LogLevel != slog.LevelWarn {
+		t.Fatalf("SY_EDGE_LOG_LEVEL=warn: %v %v", c.LogLevel, err)
+	}
+	if _, err := edge.ParseConfig("edge", []string{"-log-level", "loud"}, func(string) string { return "" }); err == nil {
+		t.Fatal("-log-level loud accepted")
 	}
 }

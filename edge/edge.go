@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -72,6 +74,15 @@ type Config struct {
 	// or 1012 (service restart) [1012]. Never 1000: .NET, Go and Java SDKs
 	// do not reconnect after it.
 	ShutdownCode int
+	// DrainWindow spreads the closes of Shutdown evenly over this long, so
+	// that the SDKs of a restarting edge reconnect to the others gradually
+	// rather than in one burst [10s; negative: all at once]. Shutdown's ctx
+	// bounds it: with a deadline, the window shrinks to half the time left.
+	DrainWindow time.Duration
+	// LogLevel is the level of the edge's log (text on stderr unless
+	// WithLogger) [info]; at debug it logs one line per change pushed, with
+	// the request id of the API call that made it.
+	LogLevel slog.Level
 	// BufferSize and NodeCap tune netpoll's per-connection buffers [256, 64].
 	BufferSize, NodeCap int
 
@@ -116,6 +127,9 @@ func (c *Config) defaults() {
 	}
 	if c.TokenWindow <= 0 {
 		c.TokenWindow = 30 * time.Second
+	}
+	if c.DrainWindow == 0 {
+		c.DrainWindow = 10 * time.Second
 	}
 	if c.ShutdownCode == 0 {
 		c.ShutdownCode = int(statusServiceRestart)
@@ -212,6 +226,9 @@ type Option func(*Server)
 // configured, else a new LocalSource).
 func WithSource(s Source) Option { return func(srv *Server) { srv.src = s } }
 
+// WithLogger sets the logger (default: text on stderr at Config.LogLevel).
+func WithLogger(l *slog.Logger) Option { return func(srv *Server) { srv.log = l } }
+
 // WithEventSink sets the event sink (default: Kafka when configured, else
 // events are discarded).
 func WithEventSink(s EventSink) Option { return func(srv *Server) { srv.sink = s } }
@@ -219,6 +236,7 @@ func WithEventSink(s EventSink) Option { return func(srv *Server) { srv.sink = s
 // Server is a running edge.
 type Server struct {
 	cfg     Config
+	log     *slog.Logger
 	src     Source
 	sink    EventSink
 	closers []func()
@@ -274,7 +292,10 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	wsconn.Tune(cfg.BufferSize, cfg.NodeCap)
 	s.users = sink.NewUsers(s.sink, time.Second, 500, func(error) { s.m.Error("endusers_sink") }, func(n int) { s.m.EndUsers.Add(int64(n)) })
-	s.hub = hub.New(hub.Config{TokenWindow: cfg.TokenWindow}, s.src, s.users, s.m)
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	}
+	s.hub = hub.New(hub.Config{TokenWindow: cfg.TokenWindow, Log: s.log}, s.src, s.users, s.m)
 	byAddr := limit.New(limit.Config{Rate: cfg.AddrRate, Burst: cfg.AddrBurst}, limit.BytesHash16Key[wsconn.AddrKey])
 	bySecret := limit.New(limit.Config{Rate: cfg.SecretRate, Burst: cfg.SecretBurst}, limit.StringHash)
 	byEnv := limit.New(limit.Config{Rate: cfg.EndUserRate, Burst: cfg.EndUserBurst}, limit.StringHash)
@@ -434,8 +455,10 @@ func (s *Server) HTTPAddr() string {
 	return s.httpLn.Addr().String()
 }
 
-// Shutdown closes every streaming connection with Config.ShutdownCode,
-// stops listening (the HTTP listener lets requests in progress finish, until
+// Shutdown refuses new streaming connections and turns /health/readiness
+// unready, closes every streaming connection with Config.ShutdownCode
+// spread over Config.DrainWindow (the others keep receiving changes until
+// their turn), stops listening (the HTTP listener lets requests in progress finish, until
 // ctx ends), flushes queued events and stops the source.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.stopped.CompareAndSwap(false, true) {
@@ -446,7 +469,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.httpLn != nil {
 		herr = s.httpDirect.ShutdownWithContext(ctx)
 	}
-	err := s.ws.Shutdown(ctx, ws.StatusCode(s.cfg.ShutdownCode), "server shutting down")
+	window := max(s.cfg.DrainWindow, 0)
+	if dl, ok := ctx.Deadline(); ok {
+		window = min(window, time.Until(dl)/2)
+	}
+	err := s.ws.Drain(ctx, ws.StatusCode(s.cfg.ShutdownCode), "server shutting down", window)
 	if err == nil && herr != nil {
 		err = fmt.Errorf("edge: HTTP listener shutdown: %w", herr)
 	}

@@ -51,6 +51,9 @@ func Run(t testing.TB, cfg ...edge.Config) *Edge {
 	if c.MaxUnfinished == 0 {
 		c.MaxUnfinished = -1
 	}
+	if c.DrainWindow == 0 {
+		c.DrainWindow = -1 // close at once at the end of a test (drain tests set it)
+	}
 	src := edge.NewLocalSource()
 	sk := &Sink{}
 	s, err := edge.New(c, edge.WithSource(src), edge.WithEventSink(sk))

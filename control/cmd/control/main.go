@@ -2,6 +2,10 @@
 // (MongoDB, Redis, Kafka), or on the embedded store when no MongoDB URI is
 // given. Flags and SY_CONTROL_* variables: see `control -h` and
 // docs/control.md.
+//
+// `control admin reset-password [flags]` sets a new password for the
+// account -admin-email (-admin-password, or a random one), on the store the
+// same flags select, prints it and ends the account's sessions.
 package main
 
 import (
@@ -19,32 +23,71 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "admin" {
+		err = admin(os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+	} else {
+		err = run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "control:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	cfg, err := config.Load(os.Args[1:], os.Getenv, os.Stderr)
+// admin runs an administration command on the configured store.
+func admin(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "reset-password" {
+		return fmt.Errorf("usage: control admin reset-password [-admin-email EMAIL] [-admin-password PASSWORD] [store flags, see control -h]")
+	}
+	cfg, err := config.Load(args[1:], getenv, stderr)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	s, err := control.New(cfg, control.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	if err != nil {
+		return err
+	}
+	defer s.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pw, err := s.ResetPassword(ctx, cfg.AdminEmail, cfg.AdminPassword)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "new password of %s: %s  (every session of the account ended)\n", cfg.AdminEmail, pw)
+	return nil
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
 	s, err := control.New(cfg, control.WithLogger(log))
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Bind first: a port already taken must fail before a first run creates
+	// the admin, whose password is printed only once.
+	if err := s.Listen(); err != nil {
+		s.Shutdown(context.Background())
+		return err
+	}
 	info, err := s.Bootstrap(ctx)
 	if err != nil {
+		s.Shutdown(context.Background())
 		return err
 	}
 	if err := s.Start(); err != nil {
+		printInfo(stdout, s.Addr(), info, cfg.PrintSecrets) // the password, even though the start failed
+		s.Shutdown(context.Background())
 		return err
 	}
-	printInfo(os.Stdout, s.Addr(), info, cfg.PrintSecrets)
+	printInfo(stdout, s.Addr(), info, cfg.PrintSecrets)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

@@ -5,6 +5,11 @@
 // in-process bus straight into the edge's memory, and events go to an
 // embedded event store; everything persists under -data.
 //
+// `switchyard admin reset-password [-data DIR] [-admin-email EMAIL]
+// [-admin-password PASSWORD]` sets a new password for an account of a
+// stopped instance's data directory (random when none is given), prints it
+// and ends the account's sessions.
+//
 // For production, run the separate binaries (edge/cmd/edge,
 // control/cmd/control, analytics/cmd/analytics) against Kafka, Redis, MongoDB
 // and ClickHouse.
@@ -15,6 +20,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -89,24 +95,65 @@ func (e events) EndUsers(ctx context.Context, b *codec.EndUserBatch) error {
 }
 
 func main() {
-	cfg, err := parseConfig(os.Args[1:])
+	args, adminCmd := os.Args[1:], ""
+	if len(args) > 0 && args[0] == "admin" {
+		if len(args) < 2 || args[1] != "reset-password" {
+			fmt.Fprintln(os.Stderr, "usage: switchyard admin reset-password [-data DIR] [-admin-email EMAIL] [-admin-password PASSWORD]")
+			os.Exit(2)
+		}
+		args, adminCmd = args[2:], args[1]
+	}
+	cfg, err := parseConfig(args)
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "switchyard:", err)
 		}
 		os.Exit(2)
 	}
-	if err := run(cfg); err != nil {
+	if adminCmd != "" {
+		err = resetPassword(cfg, os.Stdout)
+	} else {
+		err = run(cfg)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "switchyard:", err)
 		os.Exit(1)
 	}
 }
 
+// resetPassword is `switchyard admin reset-password`.
+func resetPassword(cfg config, w io.Writer) error {
+	unlock, err := control.LockDataDir(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctl, err := control.New(control.Config{DataDir: filepath.Join(cfg.dataDir, "control"), AdminEmail: cfg.adminEmail},
+		control.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	defer ctl.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pw, err := ctl.ResetPassword(ctx, cfg.adminEmail, cfg.adminPassword)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "new password of %s: %s  (every session of the account ended)\n", cfg.adminEmail, pw)
+	return nil
+}
+
 func run(cfg config) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
-		return fmt.Errorf("cannot create the data directory: %w", err)
+	// One process per data directory: a second one fails here naming the
+	// first one's pid.
+	unlock, err := control.LockDataDir(cfg.dataDir)
+	if err != nil {
+		return err
 	}
+	defer unlock()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -128,21 +175,33 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
+	defer ctl.Shutdown(context.Background())
+	// Bind before the bootstrap: a port already taken must fail before a
+	// first run creates the admin, whose password is printed only once.
+	if err := ctl.Listen(); err != nil {
+		return fmt.Errorf("cannot start the control plane: %w", err)
+	}
 	info, err := ctl.Bootstrap(ctx)
 	if err != nil {
 		return fmt.Errorf("cannot bootstrap: %w", err)
 	}
+	// Past this point a failure still prints the first run's password.
+	started := false
+	defer func() {
+		if !started && info.AdminPassword != "" {
+			fmt.Fprintf(os.Stdout, "\n  Admin login  %s / %s   (created on this failed start: keep it)\n\n", info.AdminEmail, info.AdminPassword)
+		}
+	}()
 	if err := ctl.Start(); err != nil {
 		return fmt.Errorf("cannot start the control plane: %w", err)
 	}
-	defer ctl.Shutdown(context.Background())
 	// The edge holds snapshots in memory: load every environment into it
 	// (the control plane's publisher retries any that fail).
 	if err := ctl.RepublishAll(ctx); err != nil {
 		log.Warn("some environments could not be loaded into the edge yet", "err", err)
 	}
 
-	e, err := edge.New(edge.Config{Addr: cfg.edgeAddr}, edge.WithSource(src), edge.WithEventSink(events{an: an, ctl: ctl}))
+	e, err := edge.New(edge.Config{Addr: cfg.edgeAddr, DrainWindow: -1 /* one edge: no other to spread to */}, edge.WithSource(src), edge.WithEventSink(events{an: an, ctl: ctl}))
 	if err != nil {
 		return err
 	}
@@ -155,6 +214,7 @@ func run(cfg config) error {
 		e.Shutdown(sctx)
 	}()
 
+	started = true
 	printBanner(os.Stdout, cfg, info, ctl.Addr(), e.Addr())
 	<-ctx.Done()
 	fmt.Fprintln(os.Stderr, "switchyard: shutting down")

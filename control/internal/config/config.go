@@ -28,8 +28,13 @@ var Knobs = []knob{
 	{"data", "SY_CONTROL_DATA_DIR", "./data", "data directory of the embedded store (used when -mongo-uri is empty)"},
 	{"mongo-uri", "SY_CONTROL_MONGO_URI", "", "MongoDB URI; empty selects the embedded store"},
 	{"mongo-db", "SY_CONTROL_MONGO_DB", "switchyard", "MongoDB database"},
+	{"mongo-select-timeout", "SY_CONTROL_MONGO_SELECT_TIMEOUT", "2s", "how long a store operation waits for a reachable MongoDB server before the API answers 503 (100ms..1m)"},
+	{"mongo-timeout", "SY_CONTROL_MONGO_TIMEOUT", "5s", "deadline of each MongoDB operation (a server that accepts but does not answer; 100ms..5m)"},
 	{"redis-addr", "SY_CONTROL_REDIS_ADDR", "", "Redis address for environment hashes (sy:env:{envId})"},
 	{"kafka-brokers", "SY_CONTROL_KAFKA_BROKERS", "", "comma-separated Kafka brokers (change events, end-user ingestion)"},
+	{"kafka-request-timeout", "SY_CONTROL_KAFKA_REQUEST_TIMEOUT", "5s", "how long a broker may wait for the in-sync replicas before a change event is retried (100ms..1m)"},
+	{"kafka-retry-backoff", "SY_CONTROL_KAFKA_RETRY_BACKOFF", "250ms", "longest pause between retries of a change event (10ms..10s)"},
+	{"kafka-delivery-timeout", "SY_CONTROL_KAFKA_DELIVERY_TIMEOUT", "15s", "how long a change event is retried before the publish attempt fails and backs off (1s..5m)"},
 	{"topic-prefix", "SY_CONTROL_TOPIC_PREFIX", "", "prefix of every Kafka topic name"},
 	{"analytics-url", "SY_CONTROL_ANALYTICS_URL", "", "base URL of analytics' query API (stale-flag report, GDPR erasure of events), e.g. http://analytics:8090"},
 	{"admin-email", "SY_CONTROL_ADMIN_EMAIL", "admin@switchyard.local", "email of the initial admin created on first run"},
@@ -172,6 +177,23 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 		return cfg, fmt.Errorf("snapshot-check: want a duration from 1s to 1h, got %q", get("snapshot-check"))
 	}
 	cfg.SnapshotCheck = sc
+	for _, t := range []struct {
+		name     string
+		to       *time.Duration
+		min, max time.Duration
+	}{
+		{"mongo-select-timeout", &cfg.MongoSelectTimeout, 100 * time.Millisecond, time.Minute},
+		{"mongo-timeout", &cfg.MongoTimeout, 100 * time.Millisecond, 5 * time.Minute},
+		{"kafka-request-timeout", &cfg.KafkaRequestTimeout, 100 * time.Millisecond, time.Minute},
+		{"kafka-retry-backoff", &cfg.KafkaRetryBackoff, 10 * time.Millisecond, 10 * time.Second},
+		{"kafka-delivery-timeout", &cfg.KafkaDeliveryTimeout, time.Second, 5 * time.Minute},
+	} {
+		d, err := time.ParseDuration(get(t.name))
+		if err != nil || d < t.min || d > t.max {
+			return cfg, fmt.Errorf("%s: want a duration from %v to %v, got %q", t.name, t.min, t.max, get(t.name))
+		}
+		*t.to = d
+	}
 	if cfg.AdminPassword != "" && len(cfg.AdminPassword) < 8 {
 		return cfg, fmt.Errorf("admin-password: at least 8 characters")
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -65,5 +66,28 @@ func TestLoadLimits(t *testing.T) {
 	}
 	if cfg.RateLimit >= 0 || cfg.MaxConnsPerIP >= 0 || len(cfg.WebhookAllow) != 2 || !cfg.PrintSecrets {
 		t.Fatalf("0 must switch limits off, allow-list parsed: %+v", cfg)
+	}
+}
+
+func TestLoadOutageBounds(t *testing.T) {
+	none := func(string) string { return "" }
+	cfg, err := Load(nil, none, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MongoSelectTimeout != 2*time.Second || cfg.MongoTimeout != 5*time.Second || cfg.KafkaRequestTimeout != 5*time.Second ||
+		cfg.KafkaRetryBackoff != 250*time.Millisecond || cfg.KafkaDeliveryTimeout != 15*time.Second {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	env := map[string]string{"SY_CONTROL_MONGO_SELECT_TIMEOUT": "500ms", "SY_CONTROL_KAFKA_DELIVERY_TIMEOUT": "30s"}
+	if cfg, err = Load([]string{"-mongo-timeout", "3s"}, func(k string) string { return env[k] }, io.Discard); err != nil ||
+		cfg.MongoSelectTimeout != 500*time.Millisecond || cfg.MongoTimeout != 3*time.Second || cfg.KafkaDeliveryTimeout != 30*time.Second {
+		t.Fatalf("set: %v %+v", err, cfg)
+	}
+	for _, args := range [][]string{{"-mongo-select-timeout", "0s"}, {"-mongo-timeout", "10m"}, {"-kafka-request-timeout", "x"},
+		{"-kafka-retry-backoff", "1ms"}, {"-kafka-delivery-timeout", "500ms"}} {
+		if _, err := Load(args, none, io.Discard); err == nil || !strings.Contains(err.Error(), args[0][1:]) {
+			t.Errorf("%v: %v, want an error naming the setting", args, err)
+		}
 	}
 }

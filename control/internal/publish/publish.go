@@ -405,6 +405,8 @@ func (p *Publisher) publish(ctx context.Context, envID string, full bool) error 
 		p.mu.Lock()
 		p.stats.Events++
 		p.mu.Unlock()
+		p.log.Info("change produced", "request_id", ev.RequestID, "env", envID, "kind", ev.Kind, "op", ev.Op,
+			"id", ev.ID, "env_version", ev.EnvVersion)
 	}
 	if e.Deleted && target == e.Version {
 		if err := p.snap.DeleteSnapshot(ctx, envID); err != nil {
@@ -517,7 +519,7 @@ func superseded(version int64, en *store.OutboxEntry, later []store.OutboxEntry)
 // carries its state (superseded). later are the entries after en.
 func event(snap *codec.EnvSnapshot, en *store.OutboxEntry, later []store.OutboxEntry) (*codec.ChangeEvent, error) {
 	ev := &codec.ChangeEvent{EnvID: snap.EnvID, Kind: en.Kind, Op: en.Op, ID: en.ID,
-		EnvVersion: en.EnvVersion, At: en.At, AffectedFlags: en.AffectedFlags}
+		EnvVersion: en.EnvVersion, At: en.At, AffectedFlags: en.AffectedFlags, RequestID: en.RequestID}
 	var err error
 	switch {
 	case en.Op == codec.OpDelete && en.Kind != codec.KindEnv:

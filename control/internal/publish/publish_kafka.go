@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -23,9 +24,44 @@ type Kafka struct {
 	topic string
 }
 
-// NewKafka creates a producer. Like NewRedis it does not need the brokers to
-// be up: Produce fails (and the Publisher retries) until they are.
+// KafkaOptions bound how long a produce waits on a failing cluster.
+type KafkaOptions struct {
+	// RequestTimeout is how long a broker may wait for the in-sync replicas
+	// to acknowledge a produce request before it answers with a timeout and
+	// the record is retried (default 5 s; franz-go's own default is 10 s).
+	RequestTimeout time.Duration
+	// RetryBackoff is the longest pause between retries of a record
+	// (default 250 ms; retries start at a tenth of it, doubling).
+	RetryBackoff time.Duration
+	// DeliveryTimeout is how long a record is retried before Produce fails
+	// and the publisher backs off (default Attempt).
+	DeliveryTimeout time.Duration
+}
+
+// Default bounds of KafkaOptions.
+const (
+	DefaultKafkaRequestTimeout = 5 * time.Second
+	DefaultKafkaRetryBackoff   = 250 * time.Millisecond
+)
+
+// NewKafka creates a producer with the default KafkaOptions. Like NewRedis
+// it does not need the brokers to be up: Produce fails (and the Publisher
+// retries) until they are.
 func NewKafka(brokers []string, prefix string) (*Kafka, error) {
+	return NewKafkaWith(brokers, prefix, KafkaOptions{})
+}
+
+// NewKafkaWith is NewKafka with explicit options (zero fields: defaults).
+func NewKafkaWith(brokers []string, prefix string, o KafkaOptions) (*Kafka, error) {
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultKafkaRequestTimeout
+	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = DefaultKafkaRetryBackoff
+	}
+	if o.DeliveryTimeout <= 0 {
+		o.DeliveryTimeout = Attempt
+	}
 	topic := prefix + ChangesTopic
 	// Idempotent writes are off on purpose: with them, franz-go must keep
 	// retrying a record that was already sent (to keep sequence numbers
@@ -36,11 +72,24 @@ func NewKafka(brokers []string, prefix string) (*Kafka, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic),
 		kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(0), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(1),
-		kgo.RecordDeliveryTimeout(Attempt))
+		kgo.RecordDeliveryTimeout(o.DeliveryTimeout), kgo.ProduceRequestTimeout(o.RequestTimeout),
+		kgo.RetryBackoffFn(retryBackoff(o.RetryBackoff)))
 	if err != nil {
 		return nil, fmt.Errorf("cannot create Kafka client: %w", err)
 	}
 	return &Kafka{cl: cl, topic: topic}, nil
+}
+
+// retryBackoff returns franz-go's backoff function: a tenth of max on the
+// first retry, doubling up to max.
+func retryBackoff(max time.Duration) func(int) time.Duration {
+	return func(tries int) time.Duration {
+		d := max / 10
+		for i := 1; i < tries && d < max; i++ {
+			d *= 2
+		}
+		return min(d, max)
+	}
 }
 
 // Topic returns the full topic name.
@@ -76,6 +125,9 @@ func (k *Kafka) Produce(ctx context.Context, ev *codec.ChangeEvent) error {
 		return fmt.Errorf("kafka produce to %s: %w", k.topic, ctx.Err())
 	}
 }
+
+// Ping reports whether a broker answers (readiness probes).
+func (k *Kafka) Ping(ctx context.Context) error { return k.cl.Ping(ctx) }
 
 // Close flushes nothing (Produce is synchronous) and closes the client.
 func (k *Kafka) Close() { k.cl.Close() }

@@ -339,3 +339,13 @@ func TestMissingSnapshotsAreRewritten(t *testing.T) {
 		t.Fatalf("second check: %d rewritten, %v", n, err)
 	}
 }
+
+func TestKafkaRetryBackoffDoublesToTheCap(t *testing.T) {
+	f := retryBackoff(250 * time.Millisecond)
+	want := []time.Duration{25, 50, 100, 200, 250, 250}
+	for i, w := range want {
+		if got := f(i + 1); got != w*time.Millisecond {
+			t.Errorf("try %d: %v, want %v", i+1, got, w*time.Millisecond)
+		}
+	}
+}

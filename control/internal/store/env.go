@@ -132,6 +132,12 @@ func (s *Store) UpdateEnv(ctx context.Context, id, name, key, description string
 // stamps are Stamps(e, len(entries)).
 func (s *Store) BumpEnv(ctx context.Context, envID string, entries ...OutboxEntry) (*Env, error) {
 	now := s.Now()
+	if rid := RequestIDFrom(ctx); rid != "" {
+		entries = slices.Clone(entries)
+		for i := range entries {
+			entries[i].RequestID = rid
+		}
+	}
 	return s.modifyEnv(ctx, envID, func(e *Env) error {
 		if e.Deleted {
 			return fmt.Errorf("environment %s: %w", envID, ErrNotFound)
@@ -252,7 +258,7 @@ func (s *Store) RotateSecret(ctx context.Context, envID, typ, value string, expi
 			return Errorf(ErrConflict, "an environment holds at most %d %s secrets (the current one and rotated-out ones not yet expired); rotate with expiresIn \"now\" to end the old ones at once", MaxSecretsPerType, typ)
 		}
 		e.Secrets = keep
-		bump(e, now, OutboxEntry{Kind: codec.KindSecrets, Op: codec.OpUpsert, ID: envID})
+		bump(e, now, OutboxEntry{Kind: codec.KindSecrets, Op: codec.OpUpsert, ID: envID, RequestID: RequestIDFrom(ctx)})
 		return nil
 	})
 }
@@ -265,7 +271,7 @@ func (s *Store) DeleteEnv(ctx context.Context, envID string) error {
 		if e.Deleted {
 			return fmt.Errorf("environment %s: %w", envID, ErrNotFound)
 		}
-		bump(e, now, OutboxEntry{Kind: codec.KindEnv, Op: codec.OpDelete, ID: envID})
+		bump(e, now, OutboxEntry{Kind: codec.KindEnv, Op: codec.OpDelete, ID: envID, RequestID: RequestIDFrom(ctx)})
 		e.Deleted = true
 		return nil
 	})

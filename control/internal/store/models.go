@@ -70,6 +70,9 @@ type OutboxEntry struct {
 	At            int64    `json:"at"`
 	Payload       []byte   `json:"payload,omitempty"`
 	AffectedFlags []string `json:"affectedFlags,omitempty"`
+	// RequestID is the id of the API request that made the change
+	// (WithRequestID), carried into the change event.
+	RequestID string `json:"requestId,omitempty"`
 
 	// encode, when set, builds Payload from the stamp given in the bump
 	// (deletions: the tombstone carries its own UpdatedAt).

@@ -21,6 +21,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,9 @@ type Config struct {
 	LoadTimeout time.Duration // snapshot load from the source
 	// Now returns the current time in Unix ms (tests); nil means the clock.
 	Now func() int64
+	// Log, when its debug level is enabled, gets one line per applied
+	// change with the request id of the API call that made it (nil: none).
+	Log *slog.Logger
 }
 
 // Hub holds the environments.
@@ -278,6 +282,10 @@ func (h *Hub) Apply(ev *codec.ChangeEvent) {
 		}
 	}
 	h.m.ObservePush(time.Since(start))
+	if h.cfg.Log != nil && h.cfg.Log.Enabled(context.Background(), slog.LevelDebug) {
+		h.cfg.Log.Debug("change pushed", "request_id", ev.RequestID, "env", ev.EnvID, "kind", ev.Kind, "op", ev.Op,
+			"id", ev.ID, "env_version", ev.EnvVersion, "server_sessions", len(servers), "client_sessions", len(clients))
+	}
 }
 
 // recheckSecrets closes sessions whose secret is no longer valid (rotated

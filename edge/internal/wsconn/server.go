@@ -235,6 +235,15 @@ func (s *Server) Conns() int { return s.reg.count() }
 // several FeatBit SDKs do not reconnect) and every other connection, and
 // waits for the event loop until ctx ends.
 func (s *Server) Shutdown(ctx context.Context, code ws.StatusCode, reason string) error {
+	return s.Drain(ctx, code, reason, 0)
+}
+
+// Drain is Shutdown with the WebSocket closes spread evenly over window, so
+// that the clients do not all reconnect elsewhere in one burst: the i-th of
+// n connections (in registry order) is closed at i*window/n. New
+// connections are refused from the start; the open ones keep being served
+// until their turn. When ctx ends first, the rest are closed at once.
+func (s *Server) Drain(ctx context.Context, code ws.StatusCode, reason string, window time.Duration) error {
 	if !s.closing.CompareAndSwap(false, true) {
 		return nil
 	}
@@ -248,12 +257,27 @@ func (s *Server) Shutdown(ctx context.Context, code ws.StatusCode, reason string
 	// removes). Connections accepted meanwhile are closed in onPrepare.
 	var victims []*Conn
 	s.reg.each(func(c *Conn) { victims = append(victims, c) })
+	var open []*Conn
 	for _, c := range victims {
 		if c.state.Load() == stOpen {
-			c.CloseWith(code, reason)
+			open = append(open, c)
 		} else {
 			c.nc.Close()
 		}
+	}
+	start := time.Now()
+	for i, c := range open {
+		if window > 0 && ctx.Err() == nil {
+			if d := time.Until(start.Add(window * time.Duration(i) / time.Duration(len(open)))); d > 0 {
+				t := time.NewTimer(d)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+				}
+			}
+		}
+		c.CloseWith(code, reason) // no-op on a connection closed meanwhile
 	}
 	// closing handshakes: give the peers CloseTimeout (at most ctx) to answer
 	deadline := time.Now().Add(s.cfg.CloseTimeout)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -291,8 +292,8 @@ func (o *objects) checkServiceMonitor(t *testing.T, sm map[string]any) {
 	for _, s := range picked {
 		names = append(names, s.Labels["app.kubernetes.io/component"])
 	}
-	if strings.Join(names, ",") != "analytics,edge" {
-		t.Errorf("ServiceMonitor selects %v, want analytics and edge (the components with /metrics)", names)
+	if sort.Strings(names); strings.Join(names, ",") != "analytics,control,edge" {
+		t.Errorf("ServiceMonitor selects %v, want analytics, control and edge (the components with /metrics)", names)
 	}
 	eps, _ := get(sm, "spec", "endpoints").([]any)
 	if len(eps) == 0 {
@@ -393,8 +394,8 @@ func TestChartDefaults(t *testing.T) {
 		t.Errorf("analytics probes %s %s, want /healthz /readyz", an.LivenessProbe.HTTPGet.Path, an.ReadinessProbe.HTTPGet.Path)
 	}
 	ctl := o.deployment(t, "control")
-	if *ctl.Spec.Replicas != 1 || ctl.Spec.Template.Spec.Containers[0].ReadinessProbe.HTTPGet.Path != "/healthz" {
-		t.Error("control: want 1 replica, probed on /healthz")
+	if *ctl.Spec.Replicas != 1 || ctl.Spec.Template.Spec.Containers[0].ReadinessProbe.HTTPGet.Path != "/readyz" {
+		t.Error("control: want 1 replica, readiness probed on /readyz")
 	}
 	cm := o.configMaps[0].Data
 	for k, want := range map[string]string{"SY_EDGE_KAFKA_BROKERS": "kafka:9092", "SY_ANALYTICS_CLICKHOUSE_ADDR": "clickhouse:9000",

@@ -44,10 +44,38 @@ type Backend struct {
 // LockTTL is the age after which a document lock is presumed abandoned.
 const LockTTL = 10 * time.Second
 
-// Open connects to uri, selects database db and applies pending migrations.
+// Options bound how long an operation waits when the database is down.
+type Options struct {
+	// SelectTimeout is how long an operation waits for a reachable server
+	// before it fails (default 2 s; the driver's own default is 30 s).
+	SelectTimeout time.Duration
+	// OpTimeout bounds each operation whose context has no deadline (a
+	// server that accepts connections but does not answer; default 5 s).
+	OpTimeout time.Duration
+}
+
+// Default bounds of Options.
+const (
+	DefaultSelectTimeout = 2 * time.Second
+	DefaultOpTimeout     = 5 * time.Second
+)
+
+// Open connects to uri with the default Options, selects database db and
+// applies pending migrations.
 func Open(ctx context.Context, uri, db string, schema []store.Collection) (*Backend, error) {
+	return OpenWith(ctx, uri, db, schema, Options{})
+}
+
+// OpenWith is Open with explicit Options (zero fields: the defaults).
+func OpenWith(ctx context.Context, uri, db string, schema []store.Collection, o Options) (*Backend, error) {
+	if o.SelectTimeout <= 0 {
+		o.SelectTimeout = DefaultSelectTimeout
+	}
+	if o.OpTimeout <= 0 {
+		o.OpTimeout = DefaultOpTimeout
+	}
 	client, err := mongo.Connect(ctx, options.Client().ApplyURI(uri).
-		SetServerSelectionTimeout(10*time.Second).SetTimeout(15*time.Second))
+		SetServerSelectionTimeout(o.SelectTimeout).SetTimeout(o.OpTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("cannot connect to MongoDB: %w", err)
 	}
