@@ -154,6 +154,15 @@ func TestHTTPScenariosInProcess(t *testing.T) {
 		}
 	}
 
+	// a fresh edge: the OFREP evaluations above sent evaluation events of
+	// their own, so the sink of e holds more than this scenario's
+	e = edgetest.Run(t)
+	sinkEvents := func() (n int64) {
+		for _, b := range e.Sink.InsightBatches() {
+			n += int64(len(b.Evals) + len(b.Metrics))
+		}
+		return n
+	}
 	c := smallConfig(e)
 	c.EventsPerReq = 10
 	r, err := Events(ctx, c)
@@ -162,10 +171,7 @@ func TestHTTPScenariosInProcess(t *testing.T) {
 	// the edge batches events to its sink; wait until all of them are there
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var n int64
-		for _, b := range e.Sink.InsightBatches() {
-			n += int64(len(b.Evals) + len(b.Metrics))
-		}
+		n := sinkEvents()
 		if n == accepted {
 			break
 		}
