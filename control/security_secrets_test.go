@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/control/internal/auth"
+	"github.com/switchyard/switchyard/control/internal/store"
 )
 
 // lockedBuffer collects log output from concurrent goroutines.
@@ -216,4 +217,30 @@ func TestSecurityDataFilesPrivate(t *testing.T) {
 	}
 	defer s.Shutdown(context.Background())
 	check("reopened")
+}
+
+// TestSecurityStoredSecretsRedactedOnRead: deliveries and audit entries
+// written by an earlier version carried a webhook secret, a trigger token
+// and its URL; reading them through the API shows none of it.
+func TestSecurityStoredSecretsRedactedOnRead(t *testing.T) {
+	h := newHarnessWith(t, allowLoopback)
+	rc := newReceiver(t)
+	var w struct{ ID string }
+	h.must(201, h.admin, "POST", "/api/v1/orgs/"+h.info.OrgID+"/webhooks", map[string]any{"name": "x", "url": rc.srv.URL, "events": []string{"flag.created"}}).decode(t, &w)
+	const whsec, tok = "whsec_oldoldoldoldoldoldoldold0123", "syr_oldtokenoldtokenoldtoken0123456789"
+	ctx := context.Background()
+	old := fmt.Sprintf(`{"kind":"trigger.created","data":{"id":"t1","token":%q,"url":"/api/v1/triggers/run/%s","secret":%q}}`, tok, tok, whsec)
+	if err := h.s.st.AddDelivery(ctx, &store.Delivery{ID: "old", WebhookID: w.ID, OrgID: h.info.OrgID, Event: "trigger.created", Body: old, Status: store.DeliveryDelivered}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.s.st.AddAudit(ctx, &store.AuditEntry{ID: "old", OrgID: h.info.OrgID, At: 1, Action: "created", ResourceType: "trigger",
+		Comment: "token " + tok, Changes: []string{"url set to '/api/v1/triggers/run/" + tok + "'"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/api/v1/orgs/" + h.info.OrgID + "/webhooks/" + w.ID + "/deliveries", "/api/v1/orgs/" + h.info.OrgID + "/audit"} {
+		body := string(h.must(200, h.admin, "GET", path, nil).Body)
+		if strings.Contains(body, whsec) || strings.Contains(body, tok) || strings.Contains(body, "oldtoken") {
+			t.Errorf("%s leaks: %s", path, body)
+		}
+	}
 }

@@ -97,6 +97,12 @@ func (a *API) listAudit(c *call) (any, error) {
 	out := make([]store.AuditEntry, len(es))
 	for i, e := range es {
 		out[i] = *e
+		// Entries recorded by earlier versions may name secrets.
+		out[i].Comment = audit.Scrub(e.Comment)
+		out[i].Changes = make([]string, len(e.Changes))
+		for j, ch := range e.Changes {
+			out[i].Changes[j] = audit.Scrub(ch)
+		}
 	}
 	return list(out, total), nil
 }

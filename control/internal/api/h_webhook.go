@@ -1,9 +1,11 @@
 package api
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 
+	"github.com/switchyard/switchyard/control/internal/audit"
 	"github.com/switchyard/switchyard/control/internal/store"
 	"github.com/switchyard/switchyard/control/internal/webhook"
 )
@@ -239,6 +241,21 @@ func (a *API) listDeliveries(c *call) (any, error) {
 	out := make([]store.Delivery, len(ds))
 	for i, d := range ds {
 		out[i] = *d
+		out[i].Body = redactBody(d.Body)
 	}
 	return list(out, total), nil
+}
+
+// redactBody passes a stored delivery body through audit.Redact on its way
+// out: deliveries queued by earlier versions carried secrets.
+func redactBody(body string) string {
+	var v any
+	if json.Unmarshal([]byte(body), &v) != nil {
+		return audit.Scrub(body)
+	}
+	b, err := json.Marshal(audit.Redact(v))
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
