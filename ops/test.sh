@@ -26,6 +26,7 @@ run_pass() {
 	shift
 	local log=".artifacts/test-$name.log" t0=$SECONDS rc
 	echo "== $name: go test -count=1 -tags integration -timeout $timeout $* ${pkgs[*]}"
+	: >"$log" # empty before tail starts, so the progress never shows a previous run's lines
 	go test -count=1 -tags integration -timeout "$timeout" -v "$@" "${pkgs[@]}" >"$log" 2>&1 &
 	local gopid=$!
 	# live progress: package results and top-level failures
