@@ -222,4 +222,39 @@ func TestEraseEndUser(t *testing.T) {
 		t.Fatalf("erasure %+v, analytics saw %v", res, ins.deleted)
 	}
 	h.must(404, h.admin, "GET", "/api/v1/envs/"+env+"/end-users/u-1", nil)
+
+	// An environment that requires a change comment requires one for an
+	// erasure too; the erasure is audited (the key only, no erased data)
+	// and sent to webhooks as end_user.erased.
+	if err := h.s.st.UpsertEndUsers(context.Background(), env, []codec.EndUser{{KeyID: "u-2", Name: "Bea"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.must(200, h.admin, "PUT", "/api/v1/envs/"+env+"/workflow-settings", map[string]any{"requireComment": true})
+	h.must(400, h.admin, "DELETE", "/api/v1/envs/"+env+"/end-users/u-2", nil)
+	h.must(200, h.admin, "GET", "/api/v1/envs/"+env+"/end-users/u-2", nil) // nothing erased
+	h.must(200, h.admin, "DELETE", "/api/v1/envs/"+env+"/end-users/u-2?comment=GDPR+request+42", nil)
+	var audit struct {
+		Items []struct {
+			ResourceType, Action, ResourceKey, Comment string
+			Changes                                    []string
+		}
+	}
+	h.must(200, h.admin, "GET", "/api/v1/envs/"+env+"/audit?limit=10", nil).decode(t, &audit)
+	found := false
+	for _, e := range audit.Items {
+		if e.ResourceType == "end_user" && e.Action == "erased" && e.ResourceKey == "u-2" {
+			found = true
+			if e.Comment != "GDPR request 42" || strings.Contains(strings.Join(e.Changes, " "), "Bea") {
+				t.Fatalf("erasure audit entry %+v", e)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no end_user/erased audit entry in %+v", audit.Items)
+	}
+	var kinds struct{ Items []string }
+	h.must(200, h.admin, "GET", "/api/v1/orgs/"+h.info.OrgID+"/webhook-kinds", nil).decode(t, &kinds)
+	if !slices.Contains(kinds.Items, "end_user.erased") {
+		t.Fatalf("webhook kinds %v lack end_user.erased", kinds.Items)
+	}
 }

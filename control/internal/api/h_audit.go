@@ -164,6 +164,9 @@ var auditSpecs = map[string]auditSpec{
 	"POST /envs/{envId}/experiments":            {typ: "experiment", action: "created"},
 	"POST /envs/{envId}/experiments/{id}/start": {typ: "experiment", action: "started", before: exptBefore},
 	"POST /envs/{envId}/experiments/{id}/stop":  {typ: "experiment", action: "stopped", before: exptBefore},
+	// an erasure is audited with the user's key only: recording what was
+	// erased would keep the personal data the erasure removes
+	"DELETE /envs/{envId}/end-users/{keyId}": {typ: "end_user", action: "erased"},
 	"DELETE /envs/{envId}/experiments/{id}":     {typ: "experiment", action: "deleted", before: exptBefore},
 	"PUT /envs/{envId}/workflow-settings":       {typ: "settings", action: "updated", before: func(c *call, _ []byte) (any, error) { return c.a.st.GetEnvSettings(c.ctx, c.env.ID) }},
 }
@@ -443,6 +446,8 @@ func (a *API) describe(ctx context.Context, e *store.AuditEntry, v any) {
 		e.EnvID, e.ProjectID, e.OrgID, e.ResourceID, e.ResourceKey = x.ID, x.ProjectID, x.OrgID, x.ID, x.Key
 	case *store.Org:
 		e.OrgID, e.ResourceID, e.ResourceKey = x.ID, x.ID, x.Key
+	case *ErasureResult:
+		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.KeyID, x.KeyID
 	case *store.Project:
 		e.OrgID, e.ProjectID, e.ResourceID, e.ResourceKey = x.OrgID, x.ID, x.ID, x.Key
 	case *MemberView:

@@ -9,6 +9,7 @@ import (
 
 // ErasureResult says what a GDPR erasure removed.
 type ErasureResult struct {
+	EnvID          string `json:"envId"`
 	KeyID          string `json:"keyId"`
 	EndUserDeleted bool   `json:"endUserDeleted"`
 	EventsDeleted  bool   `json:"eventsDeleted"`
@@ -24,7 +25,7 @@ func (a *API) gdprRoutes() []Route {
 // user visible and the request can be repeated.
 func (a *API) eraseEndUser(c *call) (any, error) {
 	key := c.path("keyId")
-	res := &ErasureResult{KeyID: key}
+	res := &ErasureResult{EnvID: c.env.ID, KeyID: key}
 	if a.cfg.Insights == nil {
 		return nil, store.Errorf(store.ErrUnavailable, "analytics is not configured: events cannot be erased")
 	}
