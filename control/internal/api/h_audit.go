@@ -167,8 +167,8 @@ var auditSpecs = map[string]auditSpec{
 	// an erasure is audited with the user's key only: recording what was
 	// erased would keep the personal data the erasure removes
 	"DELETE /envs/{envId}/end-users/{keyId}": {typ: "end_user", action: "erased"},
-	"DELETE /envs/{envId}/experiments/{id}":     {typ: "experiment", action: "deleted", before: exptBefore},
-	"PUT /envs/{envId}/workflow-settings":       {typ: "settings", action: "updated", before: func(c *call, _ []byte) (any, error) { return c.a.st.GetEnvSettings(c.ctx, c.env.ID) }},
+	"DELETE /envs/{envId}/experiments/{id}":  {typ: "experiment", action: "deleted", before: exptBefore},
+	"PUT /envs/{envId}/workflow-settings":    {typ: "settings", action: "updated", before: func(c *call, _ []byte) (any, error) { return c.a.st.GetEnvSettings(c.ctx, c.env.ID) }},
 }
 
 func exptBefore(c *call, _ []byte) (any, error) {
