@@ -11,7 +11,8 @@
 //   - has had no evaluations at all (analytics knew the flag for the whole
 //     window); or
 //   - has no code references left, while the project does have uploaded
-//     references (so the scanner runs for it).
+//     references (so the scanner runs for it), and existed for the whole
+//     window (a flag created today is not in code yet).
 //
 // An archived flag that still has code references is reported as a risk:
 // code that reads it gets the SDK's default value.
@@ -95,7 +96,7 @@ func Evaluate(in []Input, days int, now time.Time) []Report {
 			if x.Usage.Known && known && total(x.Usage) == 0 {
 				r.Reasons = append(r.Reasons, Reason{NoEvaluations, fmt.Sprintf("no evaluations in the last %d days", days)})
 			}
-			if x.Scanned && x.CodeRefs == 0 {
+			if x.Scanned && x.CodeRefs == 0 && known { // a new flag is not in code yet
 				r.Reasons = append(r.Reasons, Reason{NoCodeReferences, "no code references left in the scanned repositories"})
 			}
 			r.Stale = len(r.Reasons) > 0

@@ -54,6 +54,10 @@ func TestStaleRules(t *testing.T) {
 
 	gone := boolFlag("gone", 90) // no code references left
 
+	brandNew := boolFlag("brand-new", 0) // created a minute ago: not in code yet, not stale
+	brandNew.CreatedAt = now.Add(-time.Minute).UnixMilli()
+	brandNew.UpdatedAt = brandNew.CreatedAt
+
 	archived := boolFlag("archived", 10)
 	archived.IsArchived = true
 
@@ -71,6 +75,7 @@ func TestStaleRules(t *testing.T) {
 		{EnvName: "prod", Flag: quiet, Usage: Usage{Known: true, Evaluation: map[string]int64{}}, Scanned: true, CodeRefs: 2},
 		{EnvName: "prod", Flag: young, Usage: Usage{Known: true}, Scanned: true, CodeRefs: 1},
 		{EnvName: "prod", Flag: gone, Usage: used, Scanned: true, CodeRefs: 0},
+		{EnvName: "prod", Flag: brandNew, Usage: Usage{Known: true}, Scanned: true, CodeRefs: 0},
 		{EnvName: "prod", Flag: archived, Usage: used, Scanned: true, CodeRefs: 4},
 		{EnvName: "prod", Flag: archivedClean, Usage: used, Scanned: true, CodeRefs: 0},
 		{EnvName: "dev", Flag: boolFlag("unscanned", 90), Usage: Usage{}, Scanned: false},
