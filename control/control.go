@@ -73,6 +73,9 @@ type Config struct {
 	// http://analytics:8090); the stale-flag report and GDPR erasure use it.
 	// The all-in-one binary passes the in-process service with WithInsights.
 	AnalyticsURL string
+	// EdgeURL is where SDKs reach the edge (host:port or a URL, e.g.
+	// flags.example.com:443), shown in the UI's SDK snippets.
+	EdgeURL string
 	// MaxBody limits request bodies (default 1 MiB); SessionTTL is the
 	// lifetime of a login session (default 24 h).
 	MaxBody    int64
@@ -266,7 +269,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if s.ins == nil && cfg.AnalyticsURL != "" {
 		s.ins = insights.New(cfg.AnalyticsURL)
 	}
-	s.api = api.New(s.st, s.pub, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins, AuditRetention: cfg.AuditRetention,
+	s.api = api.New(s.st, s.pub, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins, AuditRetention: cfg.AuditRetention, EdgeURL: cfg.EdgeURL,
 		InviteTTL: cfg.InviteTTL, OrgCreation: cfg.OrgCreation,
 		WebhookAllow: cfg.WebhookAllow, UploadTimeout: cfg.UploadTimeout,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, PublicRateLimit: cfg.PublicRateLimit, PublicRateBurst: cfg.PublicRateBurst})

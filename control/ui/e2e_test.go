@@ -494,8 +494,9 @@ func seed(t *testing.T, p *platform) {
 // seedWorkflow prepares the code-reference and stale-flag steps: a flag
 // legacy-banner, archived, and one upload of references (repository
 // acme/shop, branch main) that mentions only checkout-flow and
-// legacy-banner, so welcome-banner is stale (no code references) and
-// legacy-banner is a risk (archived, still in code).
+// legacy-banner, so legacy-banner is a risk (archived, still in code) and
+// welcome-banner, created minutes ago, is not stale although no code
+// mentions it (a flag must be older than the window to be stale).
 func seedWorkflow(t *testing.T, p *platform) {
 	t.Helper()
 	base := "http://" + p.ctlAddr
@@ -631,6 +632,7 @@ func TestBrowserE2E(t *testing.T) {
 		"SY_ARTIFACTS="+artifacts,
 		"SY_WEBHOOK_URL="+hookSrv.URL+"/hook",
 		"SY_WEBHOOK_SECRET="+hooks.secret,
+		"SY_EDGE_ADDR="+p.edgeAddr,
 	)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

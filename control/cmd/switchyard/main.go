@@ -169,7 +169,7 @@ func run(cfg config) error {
 
 	ctl, err := control.New(control.Config{
 		Addr: cfg.controlAddr, DataDir: filepath.Join(cfg.dataDir, "control"),
-		AdminEmail: cfg.adminEmail, AdminPassword: cfg.adminPassword, WebhookAllow: cfg.webhookAllow,
+		AdminEmail: cfg.adminEmail, AdminPassword: cfg.adminPassword, WebhookAllow: cfg.webhookAllow, EdgeURL: cfg.edgeAddr,
 	}, control.WithSnapshotWriter(src), control.WithChangeProducer(src),
 		control.WithGuardedEnvHandler("/api/analytics/", an.Handler()), control.WithInsights(an), control.WithLogger(log))
 	if err != nil {

@@ -50,6 +50,9 @@ type Config struct {
 	// AuditRetention deletes audit entries older than this, checked at start
 	// and hourly (0: keep them forever).
 	AuditRetention time.Duration
+	// EdgeURL is the host:port (or URL) SDKs reach the edge at; GET
+	// /auth/me reports it so the UI's SDK snippets point at the real edge.
+	EdgeURL string
 	// InviteTTL is how long an invitation to an organization can be
 	// accepted (default 7 days).
 	InviteTTL time.Duration

@@ -48,6 +48,9 @@ type MeResponse struct {
 	User  *UserView          `json:"user,omitempty"`
 	Orgs  []OrgRole          `json:"orgs"`
 	Token *store.AccessToken `json:"token,omitempty"`
+	// EdgeURL is the address SDKs reach the edge at (Config.EdgeURL), for
+	// the UI's SDK snippets; empty when the operator did not set it.
+	EdgeURL string `json:"edgeUrl,omitempty"`
 }
 
 // PasswordRequest changes the caller's password.
@@ -204,14 +207,14 @@ func (a *API) logout(c *call) (any, error) {
 
 func (a *API) me(c *call) (any, error) {
 	if c.p.token != nil {
-		return &MeResponse{Token: c.p.token, Orgs: []OrgRole{{OrgID: c.p.token.OrgID, Role: c.p.tokenRole}}}, nil
+		return &MeResponse{Token: c.p.token, Orgs: []OrgRole{{OrgID: c.p.token.OrgID, Role: c.p.tokenRole}}, EdgeURL: a.cfg.EdgeURL}, nil
 	}
 	orgs, err := a.orgRoles(c.ctx, c.p.user.ID)
 	if err != nil {
 		return nil, err
 	}
 	uv := userView(c.p.user)
-	return &MeResponse{User: &uv, Orgs: orgs}, nil
+	return &MeResponse{User: &uv, Orgs: orgs, EdgeURL: a.cfg.EdgeURL}, nil
 }
 
 func (a *API) changePassword(c *call) (any, error) {

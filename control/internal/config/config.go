@@ -37,6 +37,7 @@ var Knobs = []knob{
 	{"kafka-delivery-timeout", "SY_CONTROL_KAFKA_DELIVERY_TIMEOUT", "15s", "how long a change event is retried before the publish attempt fails and backs off (1s..5m)"},
 	{"topic-prefix", "SY_CONTROL_TOPIC_PREFIX", "", "prefix of every Kafka topic name"},
 	{"analytics-url", "SY_CONTROL_ANALYTICS_URL", "", "base URL of analytics' query API (stale-flag report, GDPR erasure of events), e.g. http://analytics:8090"},
+	{"edge-url", "SY_CONTROL_EDGE_URL", "", "where SDKs reach the edge (host:port or URL), shown in the UI's SDK snippets"},
 	{"admin-email", "SY_CONTROL_ADMIN_EMAIL", "admin@switchyard.local", "email of the initial admin created on first run"},
 	{"admin-password", "SY_CONTROL_ADMIN_PASSWORD", "", "password of the initial admin (default: random, printed once)"},
 	{"print-secrets", "SY_CONTROL_PRINT_SECRETS", "false", "print the demo environments' SDK secrets at start-up even when not first run (they are printed on the first run only)"},
@@ -85,7 +86,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 	get := func(name string) string { return strings.TrimSpace(*vals[name]) }
 	cfg := control.Config{
 		Addr: get("addr"), DataDir: get("data"), MongoURI: get("mongo-uri"), MongoDB: get("mongo-db"),
-		RedisAddr: get("redis-addr"), TopicPrefix: get("topic-prefix"), AnalyticsURL: get("analytics-url"),
+		RedisAddr: get("redis-addr"), TopicPrefix: get("topic-prefix"), AnalyticsURL: get("analytics-url"), EdgeURL: get("edge-url"),
 		AdminEmail: get("admin-email"), AdminPassword: *vals["admin-password"],
 	}
 	for _, b := range strings.Split(get("kafka-brokers"), ",") {

@@ -28,7 +28,7 @@ export interface EndUser {
 }
 export interface OrgRole { orgId: string; role: string }
 export interface UserView { id: string; email: string; name: string }
-export interface Me { user?: UserView; orgs: OrgRole[]; token?: { name: string } }
+export interface Me { user?: UserView; orgs: OrgRole[]; token?: { name: string }; edgeUrl?: string }
 export interface Org { id: string; name: string; key: string; version: number }
 export interface Project { id: string; orgId: string; name: string; key: string; version: number }
 // Permissions: what the caller may do in an environment (docs/access.md).

@@ -6,10 +6,18 @@ import { Busy, CopyButton, Field, FormError, Page, fmtTime, useSession, usePermi
 
 const EDGE_KEY = 'sy.edgeUrl';
 
+// reported is the edge address the server reports (its -edge-url), with a
+// wildcard host (":5100", "0.0.0.0:5100", "[::]:5100") replaced by the host
+// this page was loaded from.
+function reported(addr?: string): string {
+  if (!addr) return '';
+  return addr.replace(/^(0\.0\.0\.0|\[::\])?(?=:\d+$)/, location.hostname);
+}
+
 export function SdkKeys({ env }: { env: Env }) {
   const s = useSession();
   const can = usePermissions(env);
-  const [edge, setEdge] = useState(localStorage.getItem(EDGE_KEY) || `${location.hostname}:5100`);
+  const [edge, setEdge] = useState(localStorage.getItem(EDGE_KEY) || reported(s.me.edgeUrl) || `${location.hostname}:5100`);
   const [err, setErr] = useState<unknown>(null);
   // the current secret of a type is the one without an expiry (listed first)
   const server = env.secrets.find((x) => x.type === 'server' && !x.expiresAt)?.value || '';
@@ -23,9 +31,13 @@ const fb = new FbClientBuilder()
   .streamingUri('ws://${host}')
   .eventsUri('http://${host}')
   .build();
-await fb.waitForInitialization();
-const user = new UserBuilder('user-key').name('User').build();
-console.log(await fb.boolVariation('my-flag', user, false));`;
+async function main() {
+  await fb.waitForInitialization();
+  const user = new UserBuilder('user-key').name('User').build();
+  console.log(await fb.boolVariation('my-flag', user, false));
+  await fb.close();
+}
+main();`;
   const js = `// npm install @featbit/js-client-sdk
 import fbClient from '@featbit/js-client-sdk';
 fbClient.init({
@@ -57,7 +69,7 @@ fbClient.init({
       <section class="card">
         <h2>Connect an SDK</h2>
         <Field label="Edge address (host:port the SDKs reach)" value={edge} onInput={(v) => { setEdge(v); localStorage.setItem(EDGE_KEY, v); }}
-          hint="The edge serves FeatBit's streaming (WebSocket) and HTTP endpoints on one port; make run uses 5100." />
+          hint="The edge serves FeatBit's streaming (WebSocket) and HTTP endpoints on one port; the default is the address the server reports (control's -edge-url)." />
         <h3>Node (server)</h3>
         <pre class="snippet" aria-label="Node SDK snippet">{node}</pre>
         <CopyButton text={node} label="Copy Node snippet" />
