@@ -135,7 +135,7 @@ func randomExport(r *rand.Rand, prefix string, nFlags, nSegs int, users []genUse
 	}
 	for i := range nSegs {
 		s := featbit.Segment{ID: guid(), EnvID: "fb-env", Name: fmt.Sprintf("%s segment %d", prefix, i), Description: "random",
-			UpdatedAt: stamp(r), Tags: []string{}}
+			UpdatedAt: stamp(r), Tags: []string{}, Included: []string{}, Excluded: []string{}, Rules: []featbit.SegmentRule{}}
 		for range r.IntN(6) {
 			s.Included = append(s.Included, pick(r, users).KeyID)
 		}
@@ -154,7 +154,7 @@ func randomExport(r *rand.Rand, prefix string, nFlags, nSegs int, users []genUse
 	for i := range nFlags {
 		f := featbit.Flag{ID: guid(), EnvID: "fb-env", Key: fmt.Sprintf("%s-flag-%d", prefix, i), Name: fmt.Sprintf("Flag %d", i),
 			VariationType: "string", IsEnabled: r.IntN(8) != 0, ExptIncludeAllTargets: r.IntN(2) == 0,
-			Tags: []string{"import"}, UpdatedAt: stamp(r)}
+			Tags: []string{"import"}, UpdatedAt: stamp(r), TargetUsers: []featbit.TargetUser{}, Rules: []featbit.Rule{}}
 		for j := range 2 + r.IntN(3) {
 			f.Variations = append(f.Variations, featbit.Variation{ID: guid(), Name: "v" + strconv.Itoa(j), Value: fmt.Sprintf("%s-v%d", f.Key, j)})
 		}
