@@ -21,22 +21,34 @@ import (
 // environment.
 func newEnv(t testing.TB) (*store.Store, string) {
 	t.Helper()
-	b, err := bolt.Open(t.TempDir(), store.Schema)
+	st, envID, closeFn, err := openEnv(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.Close(context.Background()) })
+	t.Cleanup(closeFn)
+	return st, envID
+}
+
+// openEnv is newEnv in dir, for fuzz targets (no testing.TB inside them).
+func openEnv(dir string) (*store.Store, string, func(), error) {
+	b, err := bolt.Open(dir, store.Schema)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	closeFn := func() { b.Close(context.Background()) }
 	st := store.New(b)
 	ctx := context.Background()
 	p := &store.Project{ID: "p1", OrgID: "o1", Name: "P", Key: "p"}
 	if err := st.CreateProject(ctx, p); err != nil {
-		t.Fatal(err)
+		closeFn()
+		return nil, "", nil, err
 	}
 	e, err := api.CreateEnv(ctx, st, p, "dev", "dev", "")
 	if err != nil {
-		t.Fatal(err)
+		closeFn()
+		return nil, "", nil, err
 	}
-	return st, e.ID
+	return st, e.ID, closeFn, nil
 }
 
 func mustDecode(t *testing.T, doc []byte) *featbit.Export {
