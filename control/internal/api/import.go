@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"log/slog"
+	"reflect"
 	"strings"
 
 	"github.com/switchyard/switchyard/codec"
@@ -46,4 +48,23 @@ func UpdateSegment(ctx context.Context, st *store.Store, sg *codec.Segment, expe
 		return err
 	}
 	return errNameField(st.UpdateSegment(ctx, sg, expect))
+}
+
+// ImportActor is the audit actor of changes made by an import command.
+const ImportActor = "cli:import"
+
+// RecordImport stores the audit entry of an item an import created (before
+// nil) or updated: typ is "flag" or "segment", actorName says which import
+// ("FeatBit import"). Failures are logged, as for API writes; imports send
+// no webhook events.
+func RecordImport(ctx context.Context, st *store.Store, log *slog.Logger, typ, actorName string, before, after any) {
+	if log == nil {
+		log = slog.Default()
+	}
+	a := &API{st: st, cfg: Config{Log: log}}
+	action := "updated"
+	if before == nil || reflect.ValueOf(before).IsNil() {
+		action, before = "created", nil
+	}
+	a.record(ctx, &change{actor: ImportActor, actorName: actorName, typ: typ, action: action, before: before, after: after})
 }

@@ -142,6 +142,16 @@ func TestImportIdempotent(t *testing.T) {
 	}
 	first := versions(t, st, envID)
 	checkEquivalent(t, st, envID, ex, users)
+	audits := func() int {
+		_, n, err := st.ListAudit(ctx, store.AuditFilter{OrgID: "o1", EnvID: envID, Actor: api.ImportActor, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := audits(); n != 48 {
+		t.Fatalf("%d audit entries by %s after the first import, want 48", n, api.ImportActor)
+	}
 
 	rep, wrote, err = featbit.Import(ctx, st, envID, mustDecode(t, doc), false)
 	if err != nil {
@@ -154,6 +164,9 @@ func TestImportIdempotent(t *testing.T) {
 	}
 	if second := versions(t, st, envID); !equalMaps(first, second) {
 		t.Fatalf("versions moved on the second import:\n%v\n%v", first, second)
+	}
+	if n := audits(); n != 48 {
+		t.Fatalf("%d audit entries after the unchanged import, want still 48", n)
 	}
 
 	// A change in the source is an update of that flag only, in place.
@@ -169,6 +182,9 @@ func TestImportIdempotent(t *testing.T) {
 		out.Reset()
 		rep.Print(&out)
 		t.Fatalf("want 2 updates:\n%s", out.String())
+	}
+	if n := audits(); n != 50 {
+		t.Fatalf("%d audit entries after 2 updates, want 50", n)
 	}
 	cur, _ := st.GetFlagByKey(ctx, envID, ex.Flags[5].Key)
 	if cur.ID != old.ID || cur.IsEnabled != ex.Flags[5].IsEnabled || cur.Version <= old.Version {

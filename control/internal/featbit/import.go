@@ -73,6 +73,10 @@ func (r *Report) Print(w io.Writer) {
 		r.Format, r.EnvID, mode, r.Count(OpCreate), r.Count(OpUpdate), r.Count(OpUnchanged))
 }
 
+// auditName is the actor name of the import's audit entries (actor
+// api.ImportActor).
+const auditName = "FeatBit import"
+
 // ErrInvalid marks an export whose items the API's validation refuses;
 // nothing was written.
 var ErrInvalid = errors.New("the export does not validate")
@@ -132,8 +136,11 @@ func run(ctx context.Context, st *store.Store, envID string, ex *Export, dry boo
 			ch.Op = OpCreate
 			if dry {
 				want.ID = "new-segment:" + fs.ID
-			} else if err := createSegment(ctx, st, want); err != nil {
-				return rep, fmt.Errorf("segment %q: %w", want.Name, err)
+			} else {
+				if err := createSegment(ctx, st, want); err != nil {
+					return rep, fmt.Errorf("segment %q: %w", want.Name, err)
+				}
+				api.RecordImport(ctx, st, nil, codec.KindSegment, auditName, nil, want)
 			}
 		default:
 			ch.Fields = diff(segContent(old), segContent(want))
@@ -145,6 +152,7 @@ func run(ctx context.Context, st *store.Store, envID string, ex *Export, dry boo
 					if err := api.UpdateSegment(ctx, st, want, old.Version); err != nil {
 						return rep, fmt.Errorf("segment %q: %w", want.Name, err)
 					}
+					api.RecordImport(ctx, st, nil, codec.KindSegment, auditName, old, want)
 				}
 			}
 		}
@@ -177,6 +185,7 @@ func run(ctx context.Context, st *store.Store, envID string, ex *Export, dry boo
 				if err := createFlag(ctx, st, want); err != nil {
 					return rep, fmt.Errorf("flag %q: %w", want.Key, err)
 				}
+				api.RecordImport(ctx, st, nil, codec.KindFlag, auditName, nil, want)
 			}
 		default:
 			want.ID = old.ID
@@ -189,6 +198,7 @@ func run(ctx context.Context, st *store.Store, envID string, ex *Export, dry boo
 					if err := api.UpdateFlag(ctx, st, want, old.Version); err != nil {
 						return rep, fmt.Errorf("flag %q: %w", want.Key, err)
 					}
+					api.RecordImport(ctx, st, nil, codec.KindFlag, auditName, old, want)
 				}
 			}
 		}
