@@ -126,7 +126,7 @@ func stamp(r *rand.Rand) string {
 	return time.UnixMilli(1_700_000_000_000 + r.Int64N(50_000_000_000)).UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
-// randomExport returns nFlags string flags and nSegs segments, keys
+// randomExport returns nFlags flags (string, boolean, number and json) and nSegs segments, keys
 // prefixed with prefix (segment names too).
 func randomExport(r *rand.Rand, prefix string, nFlags, nSegs int, users []genUser) *featbit.Export {
 	ex := &featbit.Export{Format: featbit.FormatServerSync}
@@ -153,10 +153,23 @@ func randomExport(r *rand.Rand, prefix string, nFlags, nSegs int, users []genUse
 	}
 	for i := range nFlags {
 		f := featbit.Flag{ID: guid(), EnvID: "fb-env", Key: fmt.Sprintf("%s-flag-%d", prefix, i), Name: fmt.Sprintf("Flag %d", i),
-			VariationType: "string", IsEnabled: r.IntN(8) != 0, ExptIncludeAllTargets: r.IntN(2) == 0,
+			VariationType: pick(r, []string{"string", "string", "string", "boolean", "number", "json"}), IsEnabled: r.IntN(8) != 0, ExptIncludeAllTargets: r.IntN(2) == 0,
 			Tags: []string{"import"}, UpdatedAt: stamp(r), TargetUsers: []featbit.TargetUser{}, Rules: []featbit.Rule{}}
-		for j := range 2 + r.IntN(3) {
-			f.Variations = append(f.Variations, featbit.Variation{ID: guid(), Name: "v" + strconv.Itoa(j), Value: fmt.Sprintf("%s-v%d", f.Key, j)})
+		n := 2 + r.IntN(3)
+		if f.VariationType == "boolean" {
+			n = 2
+		}
+		for j := range n {
+			v := fmt.Sprintf("%s-v%d", f.Key, j)
+			switch f.VariationType {
+			case "boolean":
+				v = strconv.FormatBool(j == 0)
+			case "number":
+				v = strconv.Itoa(10*j+r.IntN(10)) + pick(r, []string{"", ".5", ".25"})
+			case "json":
+				v = fmt.Sprintf(`{"v":%d,"on":%t}`, j, j%2 == 0)
+			}
+			f.Variations = append(f.Variations, featbit.Variation{ID: guid(), Name: "v" + strconv.Itoa(j), Value: v})
 		}
 		f.DisabledVariationID = pick(r, f.Variations).ID
 		for range r.IntN(3) {

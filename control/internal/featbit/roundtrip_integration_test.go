@@ -55,12 +55,15 @@ func TestImportRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := make([]string, len(ex.Flags))
+	types := map[string]int{}
 	for i, f := range ex.Flags {
 		keys[i] = f.Key
+		types[f.VariationType]++
 	}
+	t.Logf("flag types %v", types)
 
 	// 1. FeatBit's Node server SDK on the original data.
-	sdk := nodeEvaluate(t, doc, keys, users)
+	sdk := nodeEvaluate(t, doc, ex.Flags, users)
 
 	// 2. Import into a fresh control plane, publish to an in-process edge.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -166,10 +169,18 @@ type sdkResult struct {
 }
 
 // nodeEvaluate runs edge/compat/node/offline-eval.js.
-func nodeEvaluate(t *testing.T, doc []byte, keys []string, users []genUser) map[string]map[string]sdkResult {
+func nodeEvaluate(t *testing.T, doc []byte, flags []featbit.Flag, users []genUser) map[string]map[string]sdkResult {
 	t.Helper()
 	dir := nodeDir(t)
-	in, err := json.Marshal(map[string]any{"bootstrap": json.RawMessage(doc), "flags": keys, "users": users})
+	type flagRef struct {
+		Key  string `json:"key"`
+		Type string `json:"type"`
+	}
+	refs := make([]flagRef, len(flags))
+	for i, f := range flags {
+		refs[i] = flagRef{f.Key, f.VariationType}
+	}
+	in, err := json.Marshal(map[string]any{"bootstrap": json.RawMessage(doc), "flags": refs, "users": users})
 	if err != nil {
 		t.Fatal(err)
 	}
