@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 
@@ -380,5 +382,83 @@ func TestSecurityImportDecodeLimits(t *testing.T) {
 				t.Errorf("error %q, want it to contain %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestImportFeatBitDocument imports a document in the exact shape FeatBit's
+// evaluation server sends (nulls for empty texts, dispatch keys and segment
+// condition ops, extra fields such as revision, creatorId, disabledVariation,
+// segment key/type/scopes, ISO times) and checks what each user gets.
+func TestImportFeatBitDocument(t *testing.T) {
+	doc, err := os.ReadFile("testdata/latest-all.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, envID := newEnv(t)
+	ctx := context.Background()
+	ex := mustDecode(t, doc)
+	if ex.Format != featbit.FormatServerSync {
+		t.Fatalf("format %q", ex.Format)
+	}
+	if _, _, err := featbit.Import(ctx, st, envID, ex, false); err != nil {
+		t.Fatal(err)
+	}
+	segs := eval.Segments{}
+	ss, _ := st.AllSegments(ctx, envID)
+	for _, s := range ss {
+		c, _ := eval.CompileSegment(s)
+		segs[s.ID] = c
+	}
+	get := func(key string) *eval.Flag {
+		f, err := st.GetFlagByKey(ctx, envID, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, errs := eval.CompileFlag(f)
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		return c
+	}
+	checkout, banner := get("new-checkout"), get("banner-text")
+	user := func(key, email, country, age string) *eval.User {
+		u := eval.UserFrom(&codec.EndUser{KeyID: key, Name: key, Props: []codec.UserProp{{Name: "email", Value: email}, {Name: "country", Value: country}, {Name: "age", Value: age}}})
+		return &u
+	}
+	for _, c := range []struct {
+		u            *eval.User
+		want, reason string
+	}{
+		{user("qa-1", "qa@else.org", "US", "40"), "true", "targeted"},
+		{user("alice", "alice@else.org", "US", "40"), "true", "Beta segment"},
+		{user("bob", "bob@example.com", "US", "40"), "true", "Beta segment"},
+		{user("mallory", "mallory@example.com", "US", "40"), "false", "default"},
+		{user("carol", "carol@else.org", "FR", "12"), "false", "default"},
+	} {
+		r := eval.Evaluate(checkout, segs, c.u)
+		if val(r) != c.want || r.MatchReason != c.reason {
+			t.Errorf("new-checkout for %s: %q (%s), want %q (%s)", c.u.KeyID, val(r), r.MatchReason, c.want, c.reason)
+		}
+	}
+	fr := 0
+	for i := range 200 {
+		r := eval.Evaluate(checkout, segs, user(fmt.Sprintf("fr-%d", i), "x@else.org", "FR", "30"))
+		if r.MatchReason != "Half of France" {
+			t.Fatalf("French adult: reason %q", r.MatchReason)
+		}
+		if val(r) == "true" {
+			fr++
+		}
+	}
+	if fr < 60 || fr > 140 {
+		t.Errorf("%d of 200 French adults got true, want about half", fr)
+	}
+	if r := eval.Evaluate(banner, segs, user("anyone", "", "", "")); val(r) != "Hi" || r.MatchReason != "flag disabled" {
+		t.Errorf("banner-text: %q (%s), want the disabled variation", val(r), r.MatchReason)
+	}
+	f, _ := st.GetFlagByKey(ctx, envID, "new-checkout")
+	if f.Rules[0].ID != "c9d8e7f6-0002-4000-8000-000000000001" || f.Rules[1].Conditions[1].ID != "c9d8e7f6-0002-4000-8000-0000000000b2" ||
+		f.Variations[0].Name != "true" || f.Tags[0] != "checkout" || f.Description != "" {
+		t.Errorf("imported flag: %+v", f)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/switchyard/switchyard/control/internal/featbit"
@@ -22,6 +23,11 @@ func FuzzDecode(f *testing.F) {
 	sync, _ := ex.ServerSync()
 	remote, _ := json.Marshal(ex)
 	f.Add(sync)
+	if real, err := os.ReadFile("testdata/latest-all.json"); err == nil {
+		f.Add(real)
+	} else {
+		f.Fatal(err)
+	}
 	f.Add(remote)
 	f.Add([]byte(`{"featureFlags":[{"key":"a","variations":[{"id":"v","value":"x"}],"fallthrough":{"variations":[{"id":"v","rollout":[0,1]}]}}]}`))
 	f.Add([]byte(`{"messageType":"data-sync","data":{"eventType":"full","featureFlags":null,"segments":[{"id":"s","name":"n"}]}}`))
