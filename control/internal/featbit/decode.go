@@ -203,7 +203,7 @@ func DecodeBytes(b []byte, l Limits) (*Export, error) {
 	if int64(len(b)) > l.MaxBytes {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrFormat, l.MaxBytes)
 	}
-	b = bytes.TrimSpace(b)
+	b = bytes.TrimSpace(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))) // a UTF-8 byte order mark, as some editors save
 	if len(b) == 0 || b[0] != '{' {
 		return nil, fmt.Errorf("%w: the document must be a JSON object", ErrFormat)
 	}

@@ -316,7 +316,7 @@ func TestDecodeFormats(t *testing.T) {
 	ex := randomExport(r, "fmt", 3, 2, randomUsers(r, 5))
 	sync, _ := ex.ServerSync()
 	remote, _ := json.Marshal(ex)
-	a, b := mustDecode(t, sync), mustDecode(t, remote)
+	a, b := mustDecode(t, sync), mustDecode(t, append([]byte("\xef\xbb\xbf \n"), remote...))
 	if a.Format != featbit.FormatServerSync || b.Format != featbit.FormatRemoteSync {
 		t.Fatalf("formats %q, %q", a.Format, b.Format)
 	}
