@@ -25,7 +25,9 @@ import (
 
 // Limits bound what Decode accepts.
 type Limits struct {
-	// MaxBytes is the largest file read (default 64 MiB).
+	// MaxBytes is the largest file read (default 32 MiB). Decoding
+	// allocates up to about 30 times the file size in the worst case (a
+	// file of empty strings), so raise it only with the memory for it.
 	MaxBytes int64
 	// MaxFlags and MaxSegments cap the items of one export (default 10,000
 	// each).
@@ -33,7 +35,7 @@ type Limits struct {
 }
 
 // DefaultLimits are the limits used for zero fields.
-var DefaultLimits = Limits{MaxBytes: 64 << 20, MaxFlags: 10000, MaxSegments: 10000}
+var DefaultLimits = Limits{MaxBytes: 32 << 20, MaxFlags: 10000, MaxSegments: 10000}
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxBytes <= 0 {
