@@ -6,6 +6,12 @@
 // `control admin reset-password [flags]` sets a new password for the
 // account -admin-email (-admin-password, or a random one), on the store the
 // same flags select, prints it and ends the account's sessions.
+//
+// `control import featbit -env ENV_ID -file EXPORT.json [-dry-run] [store
+// flags]` imports one FeatBit environment's flags and segments into a
+// Switchyard environment (docs/compat.md, "Importing from FeatBit") on the
+// store the flags select, and publishes the changes when Redis or Kafka is
+// configured (otherwise the running control plane does).
 package main
 
 import (
@@ -20,13 +26,17 @@ import (
 
 	"github.com/switchyard/switchyard/control"
 	"github.com/switchyard/switchyard/control/internal/config"
+	"github.com/switchyard/switchyard/control/internal/featbit"
 )
 
 func main() {
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "admin" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "admin":
 		err = admin(os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "import":
+		err = importCmd(os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+	default:
 		err = run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	}
 	if err != nil {
@@ -56,6 +66,46 @@ func admin(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return err
 	}
 	fmt.Fprintf(stdout, "new password of %s: %s  (every session of the account ended)\n", cfg.AdminEmail, pw)
+	return nil
+}
+
+// importCmd is `control import featbit`.
+func importCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "featbit" {
+		return fmt.Errorf("usage: control import featbit -env ENV_ID -file EXPORT.json [-dry-run] [-max-bytes N] [-max-flags N] [-max-segments N] [store flags, see control -h]")
+	}
+	opts, rest, err := featbit.ParseOptions("control import featbit", args[1:], getenv, stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(rest, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	f, err := opts.Open()
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	s, err := control.New(cfg, control.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	if err != nil {
+		return err
+	}
+	defer s.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	rep, err := s.ImportFeatBit(ctx, opts.EnvID, f, opts.Limits, opts.DryRun)
+	if rep != nil {
+		rep.Print(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if !opts.DryRun && (cfg.RedisAddr != "" || len(cfg.KafkaBrokers) > 0) {
+		if left := s.PublishPending(ctx); left != 0 {
+			fmt.Fprintln(stderr, "control: the import is stored; its publication to the edges is pending (the running control plane retries it)")
+		}
+	}
 	return nil
 }
 

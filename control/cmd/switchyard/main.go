@@ -10,6 +10,11 @@
 // stopped instance's data directory (random when none is given), prints it
 // and ends the account's sessions.
 //
+// `switchyard import featbit [-data DIR] -env ENV_ID -file EXPORT.json
+// [-dry-run]` imports one FeatBit environment's flags and segments into an
+// environment of a stopped instance's data directory (docs/compat.md,
+// "Importing from FeatBit"); the edge serves them from the next start.
+//
 // For production, run the separate binaries (edge/cmd/edge,
 // control/cmd/control, analytics/cmd/analytics) against Kafka, Redis, MongoDB
 // and ClickHouse.
@@ -33,6 +38,7 @@ import (
 	"github.com/switchyard/switchyard/analytics"
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control"
+	"github.com/switchyard/switchyard/control/internal/featbit"
 	"github.com/switchyard/switchyard/control/internal/webhook"
 	"github.com/switchyard/switchyard/edge"
 )
@@ -96,6 +102,13 @@ func (e events) EndUsers(ctx context.Context, b *codec.EndUserBatch) error {
 
 func main() {
 	args, adminCmd := os.Args[1:], ""
+	if len(args) > 0 && args[0] == "import" {
+		if err := importCmd(args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "switchyard:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(args) > 0 && args[0] == "admin" {
 		if len(args) < 2 || args[1] != "reset-password" {
 			fmt.Fprintln(os.Stderr, "usage: switchyard admin reset-password [-data DIR] [-admin-email EMAIL] [-admin-password PASSWORD]")
@@ -143,6 +156,56 @@ func resetPassword(cfg config, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "new password of %s: %s  (every session of the account ended)\n", cfg.adminEmail, pw)
 	return nil
+}
+
+// importCmd is `switchyard import featbit`.
+func importCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return importFrom(os.Stdin, args, getenv, stdout, stderr)
+}
+
+// importFrom is importCmd with stdin given ("-file -").
+func importFrom(stdin io.Reader, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "featbit" {
+		return errors.New("usage: switchyard import featbit [-data DIR] -env ENV_ID -file EXPORT.json [-dry-run] [-max-bytes N] [-max-flags N] [-max-segments N]")
+	}
+	opts, rest, err := featbit.ParseOptions("switchyard import featbit", args[1:], getenv, stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := parseConfig(rest)
+	if err != nil {
+		return err
+	}
+	var r io.Reader = stdin
+	if opts.File != "-" {
+		f, err := opts.Open()
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	unlock, err := control.LockDataDir(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctl, err := control.New(control.Config{DataDir: filepath.Join(cfg.dataDir, "control"), AdminEmail: cfg.adminEmail},
+		control.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	defer ctl.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	// Not published here: the next start loads every environment into the
+	// edge (RepublishAll).
+	rep, err := ctl.ImportFeatBit(ctx, opts.EnvID, r, opts.Limits, opts.DryRun)
+	if rep != nil {
+		rep.Print(stdout)
+	}
+	return err
 }
 
 func run(cfg config) error {

@@ -1,0 +1,97 @@
+package featbit
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Options are the settings of the `import featbit` subcommands of both
+// mains (flag, or SY_IMPORT_* variable).
+type Options struct {
+	File   string // -file / SY_IMPORT_FILE: the export; "-" reads stdin
+	EnvID  string // -env / SY_IMPORT_ENV: the Switchyard environment id
+	DryRun bool   // -dry-run / SY_IMPORT_DRY_RUN=true
+	Limits Limits // -max-bytes, -max-flags, -max-segments / SY_IMPORT_MAX_*
+}
+
+// importFlags are the flags ParseOptions takes out of a command line;
+// switches take no value.
+var importFlags = map[string]bool{"file": false, "env": false, "dry-run": true,
+	"max-bytes": false, "max-flags": false, "max-segments": false}
+
+// ParseOptions takes the import's own flags out of args and returns them
+// with the remaining arguments (the main's store flags, in order). prog
+// names the command in usage output, written to out.
+func ParseOptions(prog string, args []string, getenv func(string) string, out io.Writer) (Options, []string, error) {
+	var mine, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, _, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		sw, ok := importFlags[name]
+		if !strings.HasPrefix(a, "-") || a == "-" || a == "--" || !ok {
+			rest = append(rest, a)
+			continue
+		}
+		mine = append(mine, a)
+		if !sw && !hasVal && i+1 < len(args) {
+			i++
+			mine = append(mine, args[i])
+		}
+	}
+	env := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	var o Options
+	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.File, "file", env("SY_IMPORT_FILE", ""), `FeatBit export to import: the server SDK data-sync JSON (GET /api/public/sdk/server/latest-all) or {"featureFlags","segments"}; "-" reads stdin (env SY_IMPORT_FILE)`)
+	fs.StringVar(&o.EnvID, "env", env("SY_IMPORT_ENV", ""), "id of the Switchyard environment to import into (env SY_IMPORT_ENV)")
+	fs.BoolVar(&o.DryRun, "dry-run", env("SY_IMPORT_DRY_RUN", "") == "true", "print what would be created or updated, write nothing (env SY_IMPORT_DRY_RUN=true)")
+	fs.Int64Var(&o.Limits.MaxBytes, "max-bytes", envInt(env("SY_IMPORT_MAX_BYTES", ""), DefaultLimits.MaxBytes), "largest export file read, in bytes (env SY_IMPORT_MAX_BYTES)")
+	maxF := fs.Int("max-flags", int(envInt(env("SY_IMPORT_MAX_FLAGS", ""), int64(DefaultLimits.MaxFlags))), "most flags in one export (env SY_IMPORT_MAX_FLAGS)")
+	maxS := fs.Int("max-segments", int(envInt(env("SY_IMPORT_MAX_SEGMENTS", ""), int64(DefaultLimits.MaxSegments))), "most segments in one export (env SY_IMPORT_MAX_SEGMENTS)")
+	if err := fs.Parse(mine); err != nil {
+		return o, nil, err
+	}
+	o.Limits.MaxFlags, o.Limits.MaxSegments = *maxF, *maxS
+	switch {
+	case o.File == "":
+		return o, nil, errors.New("-file: the FeatBit export to import is required")
+	case o.EnvID == "":
+		return o, nil, errors.New("-env: the id of the environment to import into is required")
+	case o.Limits.MaxBytes <= 0 || o.Limits.MaxFlags <= 0 || o.Limits.MaxSegments <= 0:
+		return o, nil, errors.New("-max-bytes, -max-flags and -max-segments must be positive")
+	}
+	return o, rest, nil
+}
+
+func envInt(s string, def int64) int64 {
+	if s == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return -1 // reported by ParseOptions as not positive
+	}
+	return n
+}
+
+// Open opens o.File ("-": stdin, which the caller must not close).
+func (o Options) Open() (io.ReadCloser, error) {
+	if o.File == "-" {
+		return io.NopCloser(os.Stdin), nil
+	}
+	f, err := os.Open(o.File)
+	if err != nil {
+		return nil, fmt.Errorf("-file: %w", err)
+	}
+	return f, nil
+}
