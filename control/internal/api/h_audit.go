@@ -45,8 +45,8 @@ func (a *API) auditRoutes() []Route {
 	return []Route{
 		{Method: "GET", Path: p + "/orgs/{orgId}/audit", Tag: "audit", Summary: "Audit log of an organization, newest first (filters: envId, type, resource id or key, actor, from/to in Unix ms or RFC 3339; paging)", Scope: Org, Action: ActRead, Query: auditQuery, Resp: List[store.AuditEntry]{}, h: a.listAudit},
 		{Method: "GET", Path: p + "/envs/{envId}/audit", Tag: "audit", Summary: "Audit log of an environment, newest first (same filters)", Scope: Env, Action: ActRead, Query: auditQuery, Resp: List[store.AuditEntry]{}, h: a.listAudit},
-		{Method: "GET", Path: p + "/envs/{envId}/workflow-settings", Tag: "audit", Summary: "Workflow settings of an environment (whether writes need a change comment)", Scope: Env, Action: ActRead, Resp: store.EnvSettings{}, h: a.getEnvSettings},
-		{Method: "PUT", Path: p + "/envs/{envId}/workflow-settings", Tag: "audit", Summary: "Change the workflow settings of an environment", Scope: Env, Action: ActEnvManage, Body: EnvSettingsRequest{}, Resp: store.EnvSettings{}, h: a.putEnvSettings},
+		{Method: "GET", Path: p + "/envs/{envId}/workflow-settings", Tag: "audit", Summary: "Workflow settings of an environment (whether writes need a change comment; protection: required approvals, approvers)", Scope: Env, Action: ActRead, Resp: store.EnvSettings{}, h: a.getEnvSettings},
+		{Method: "PUT", Path: p + "/envs/{envId}/workflow-settings", Tag: "audit", Summary: "Change the workflow settings of an environment (protected, requiredApprovals, approvers keep their value when omitted)", Scope: Env, Action: ActEnvManage, Body: EnvSettingsRequest{}, Resp: store.EnvSettings{}, h: a.putEnvSettings},
 	}
 }
 
