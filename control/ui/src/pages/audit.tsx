@@ -131,7 +131,11 @@ function ProtectionSetting({ env }: { env: Env }) {
   if (!es) return err ? <FormError err={err} /> : null;
   const put = async (prot: boolean) => {
     setErr(null);
-    try { setEs(await api.putProtection(env.id, es.requireComment, prot, Number(n))); } catch (x) { setErr(x); }
+    try {
+      // requireComment is CommentSetting's: send its current value, not ours.
+      const cur = await api.envSettings(env.id);
+      setEs(await api.putProtection(env.id, cur.requireComment, prot, Number(n)));
+    } catch (x) { setErr(x); }
   };
   return (
     <div class="card row">
