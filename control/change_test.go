@@ -300,3 +300,56 @@ func TestChangeRequestSettings(t *testing.T) {
 		t.Fatalf("request in an unprotected environment: %d %s", r.Code, r.Body)
 	}
 }
+
+// TestChangeRequestApprovers: the approver list limits who may approve;
+// raising the required approvals applies to requests already open; a
+// member approves once.
+func TestChangeRequestApprovers(t *testing.T) {
+	h := newHarness(t)
+	env := h.env("prod")
+	org := h.info.OrgID
+	author := h.addMember(org, "author@example.com", "author-password", "editor")
+	second := h.addMember(org, "second@example.com", "second-password", "admin")
+	var me struct{ User struct{ ID string } }
+	h.must(200, second, "GET", "/api/v1/auth/me", nil).decode(t, &me)
+	var f codec.Flag
+	h.must(201, h.admin, "POST", h.flagsURL(env), boolFlagBody("gate")).decode(t, &f)
+	h.protect(env, 1)
+	h.must(200, h.admin, "PUT", "/api/v1/envs/"+env+"/workflow-settings", map[string]any{"approvers": []string{"user:" + me.User.ID}})
+	p := f
+	p.Description = "needs two"
+	var cr store.ChangeRequest
+	h.must(201, author, "POST", crURL(env), map[string]any{"kind": "flag", "key": "gate", "baseVersion": f.Version, "proposed": p}).decode(t, &cr)
+	// The instance admin is not on the list.
+	if r := h.do(h.admin, "POST", crURL(env)+"/"+cr.ID+"/approve", nil); r.Code != 403 || !strings.Contains(string(r.Body), "approvers") {
+		t.Fatalf("approver not listed: %d %s", r.Code, r.Body)
+	}
+	// Two approvals are required now, and the list is lifted.
+	h.must(200, h.admin, "PUT", "/api/v1/envs/"+env+"/workflow-settings", map[string]any{"requiredApprovals": 2, "approvers": []string{}})
+	h.must(200, second, "POST", crURL(env)+"/"+cr.ID+"/approve", nil).decode(t, &cr)
+	if cr.Status != store.CROpen || cr.Approvals != 1 || cr.Required != 2 {
+		t.Fatalf("one of two: %+v", cr)
+	}
+	if r := h.do(second, "POST", crURL(env)+"/"+cr.ID+"/approve", nil); r.Code != 409 {
+		t.Fatalf("second approval by the same member: %d %s", r.Code, r.Body)
+	}
+	if r := h.do(author, "POST", crURL(env)+"/"+cr.ID+"/apply", nil); r.Code != 409 {
+		t.Fatalf("apply with one of two: %d %s", r.Code, r.Body)
+	}
+	h.must(200, h.admin, "POST", crURL(env)+"/"+cr.ID+"/approve", nil).decode(t, &cr)
+	if cr.Status != store.CRApproved {
+		t.Fatalf("two of two: %+v", cr)
+	}
+	h.must(200, author, "POST", crURL(env)+"/"+cr.ID+"/apply", nil)
+	var l struct {
+		Items []store.ChangeRequest
+		Total int
+	}
+	h.must(200, h.admin, "GET", crURL(env)+"?status=applied&limit=1", nil).decode(t, &l)
+	if l.Total != 1 || len(l.Items) != 1 || l.Items[0].ID != cr.ID {
+		t.Fatalf("applied list: %+v", l)
+	}
+	if r := h.do(h.admin, "GET", crURL(env)+"?limit=501", nil); r.Code != 400 {
+		t.Fatalf("limit over the cap: %d", r.Code)
+	}
+}

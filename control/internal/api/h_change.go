@@ -48,7 +48,7 @@ const maxReviews = 100
 func (a *API) changeRoutes() []Route {
 	const p = Prefix + "/envs/{envId}/change-requests"
 	return []Route{
-		{Method: "GET", Path: p, Tag: "change-requests", Summary: "List change requests, newest first (status filter: open, approved, rejected, applied, closed)", Scope: Env, Action: ActRead, Query: []string{"status"}, Resp: List[store.ChangeRequest]{}, h: a.listChangeRequests},
+		{Method: "GET", Path: p, Tag: "change-requests", Summary: "List change requests, newest first (status filter: open, approved, rejected, applied, closed)", Scope: Env, Action: ActRead, Query: []string{"status", "offset", "limit"}, Resp: List[store.ChangeRequest]{}, h: a.listChangeRequests},
 		{Method: "POST", Path: p, Tag: "change-requests", Summary: "Propose a change of a flag or segment of a protected environment (needs flag:write or segment:write, and flag:toggle to turn a flag on or off)", Scope: Env, Action: ActRead, Status: 201, Body: ChangeRequestCreate{}, Resp: store.ChangeRequest{}, h: a.createChangeRequest},
 		{Method: "GET", Path: p + "/{id}", Tag: "change-requests", Summary: "Get a change request: the proposed item, the item it is based on and the difference", Scope: Env, Action: ActRead, Resp: store.ChangeRequest{}, h: a.getChangeRequest},
 		{Method: "POST", Path: p + "/{id}/approve", Tag: "change-requests", Summary: "Approve a change request (not your own; once per member)", Scope: Env, Action: ActChangeApprove, Body: ReviewRequest{}, Resp: store.ChangeRequest{}, h: a.approveChangeRequest},
@@ -192,7 +192,15 @@ func (a *API) listChangeRequests(c *call) (any, error) {
 	default:
 		return nil, store.Invalid("status", "must be open, approved, rejected, applied or closed")
 	}
-	cs, err := a.st.ListChangeRequests(c.ctx, c.env.ID, st)
+	off, err := c.queryInt("offset", 0, 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	lim, err := c.queryInt("limit", 50, 500)
+	if err != nil {
+		return nil, err
+	}
+	cs, total, err := a.st.ListChangeRequests(c.ctx, c.env.ID, st, off, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +208,7 @@ func (a *API) listChangeRequests(c *call) (any, error) {
 	for i, x := range cs {
 		out[i] = *x
 	}
-	return list(out, len(out)), nil
+	return list(out, total), nil
 }
 
 func (a *API) getChangeRequest(c *call) (any, error) {
@@ -327,31 +335,31 @@ func (c *call) reviewBody() (int64, error) {
 }
 
 // mayReview checks the four-eyes rule and the environment's approver list.
-func (a *API) mayReview(c *call, cr *store.ChangeRequest) (string, error) {
+func (a *API) mayReview(c *call, cr *store.ChangeRequest) (string, *store.EnvSettings, error) {
 	person, err := c.person()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if person == cr.Author {
-		return "", store.Errorf(store.ErrForbidden, "the author of a change request cannot review it")
+		return "", nil, store.Errorf(store.ErrForbidden, "the author of a change request cannot review it")
 	}
 	es, err := a.st.GetEnvSettings(c.ctx, c.env.ID)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if len(es.Approvers) == 0 || slices.Contains(es.Approvers, "user:"+person) {
-		return person, nil
+		return person, es, nil
 	}
 	gs, err := a.st.ListGroups(c.ctx, c.orgID)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	for _, g := range gs {
 		if slices.Contains(es.Approvers, "group:"+g.ID) && slices.Contains(g.Members, person) {
-			return person, nil
+			return person, es, nil
 		}
 	}
-	return "", store.Errorf(store.ErrForbidden, "you are not one of this environment's approvers")
+	return "", nil, store.Errorf(store.ErrForbidden, "you are not one of this environment's approvers")
 }
 
 func (a *API) review(c *call, decision string) (any, error) {
@@ -366,10 +374,11 @@ func (a *API) review(c *call, decision string) (any, error) {
 	if cr.Status != store.CROpen && cr.Status != store.CRApproved {
 		return nil, store.Errorf(store.ErrConflict, "the change request is %s", cr.Status)
 	}
-	person, err := a.mayReview(c, cr)
+	person, es, err := a.mayReview(c, cr)
 	if err != nil {
 		return nil, err
 	}
+	cr.Required = max(cr.Required, es.RequiredApprovals) // raised since it was opened: the higher count
 	if decision == store.CRApproved && slices.ContainsFunc(cr.Reviews[len(cr.Reviews)-cr.Approvals:], func(r store.Review) bool { return r.Actor == person && r.Decision == store.CRApproved }) {
 		return nil, store.Errorf(store.ErrConflict, "you already approved this change request")
 	}
@@ -417,8 +426,14 @@ func (a *API) applyChangeRequest(c *call) (any, error) {
 	if act := writeAction(cr.Kind); !c.can(act) {
 		return nil, forbidden(act, c.resource())
 	}
+	if es, err := a.st.GetEnvSettings(c.ctx, c.env.ID); err != nil {
+		return nil, err
+	} else if cr.Status == store.CRApproved && es.Protected && cr.Approvals < es.RequiredApprovals {
+		// The environment now asks for more approvals than were given.
+		cr.Required, cr.Status = es.RequiredApprovals, store.CROpen
+	}
 	if cr.Status != store.CRApproved {
-		return nil, store.Errorf(store.ErrConflict, "the change request is %s (%d of %d approvals); only an approved one applies", cr.Status, cr.Approvals, cr.Required)
+		return nil, store.Errorf(store.ErrConflict, "the change request is %s (%d of %d approvals); only an approved one applies", cr.Status, cr.Approvals, max(cr.Required, 1))
 	}
 	ctx := store.WithChangeRequest(c.ctx, cr.ID)
 	var before, after any

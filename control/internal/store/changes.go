@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 )
 
 // CollChangeRequests holds the change requests of protected environments.
@@ -13,6 +12,7 @@ const CollChangeRequests = "change_requests"
 func init() {
 	Schema = append(Schema, Collection{Name: CollChangeRequests, Indexes: []Index{
 		{Name: "env", Fields: []string{"envId", "created"}},
+		{Name: "env_status", Fields: []string{"envId", "status", "created"}},
 	}})
 }
 
@@ -86,15 +86,13 @@ func crFields(c *ChangeRequest) map[string]string {
 // CreateChangeRequest stores a new change request (Version 1). At most
 // MaxOpenChangeRequests may be open or approved in one environment.
 func (s *Store) CreateChangeRequest(ctx context.Context, c *ChangeRequest) error {
-	all, err := s.ListChangeRequests(ctx, c.EnvID, "")
-	if err != nil {
-		return err
-	}
 	n := 0
-	for _, x := range all {
-		if x.Status == CROpen || x.Status == CRApproved {
-			n++
+	for _, st := range []string{CROpen, CRApproved} {
+		_, k, err := s.ListChangeRequests(ctx, c.EnvID, st, 0, 1)
+		if err != nil {
+			return err
 		}
+		n += k
 	}
 	if n >= MaxOpenChangeRequests {
 		return Errorf(ErrTooMany, "the environment has %d open change requests; close some first", n)
@@ -123,17 +121,14 @@ func (s *Store) UpdateChangeRequest(ctx context.Context, c *ChangeRequest, expec
 	return replaceDoc(ctx, s, CollChangeRequests, c.ID, c.Version, expect, crFields(c), c)
 }
 
-// ListChangeRequests returns an environment's change requests, newest
-// first, optionally of one status.
-func (s *Store) ListChangeRequests(ctx context.Context, envID, status string) ([]*ChangeRequest, error) {
-	cs, _, err := findDocs[ChangeRequest](ctx, s, CollChangeRequests, Query{Eq: envFields(envID), Sort: "created", Desc: true})
-	if err != nil {
-		return nil, err
-	}
+// ListChangeRequests returns a page of an environment's change requests,
+// newest first, optionally of one status, and how many match.
+func (s *Store) ListChangeRequests(ctx context.Context, envID, status string, offset, limit int) ([]*ChangeRequest, int, error) {
+	eq := envFields(envID)
 	if status != "" {
-		cs = slices.DeleteFunc(cs, func(c *ChangeRequest) bool { return c.Status != status })
+		eq["status"] = status
 	}
-	return cs, nil
+	return findDocs[ChangeRequest](ctx, s, CollChangeRequests, Query{Eq: eq, Sort: "created", Desc: true, Offset: offset, Limit: limit})
 }
 
 type changeRequestKey struct{}

@@ -36,15 +36,20 @@ func testChangeRequests(t *testing.T, s *store.Store) {
 	if err := s.UpdateChangeRequest(ctx, stale, 1); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("stale update: %v", err)
 	}
-	all, err := s.ListChangeRequests(ctx, "e1", "")
+	all, total, err := s.ListChangeRequests(ctx, "e1", "", 0, 0)
 	must(t, err)
-	if len(all) != 2 {
-		t.Fatalf("listed %d, want 2", len(all))
+	if len(all) != 2 || total != 2 {
+		t.Fatalf("listed %d of %d, want 2", len(all), total)
 	}
-	ap, err := s.ListChangeRequests(ctx, "e1", store.CRApproved)
+	ap, total, err := s.ListChangeRequests(ctx, "e1", store.CRApproved, 0, 10)
 	must(t, err)
-	if len(ap) != 1 || ap[0].ID != "cr1" || ap[0].Approvals != 1 {
+	if len(ap) != 1 || total != 1 || ap[0].ID != "cr1" || ap[0].Approvals != 1 {
 		t.Fatalf("approved: %+v", ap)
+	}
+	one, total, err := s.ListChangeRequests(ctx, "e1", "", 1, 1)
+	must(t, err)
+	if len(one) != 1 || total != 2 {
+		t.Fatalf("second page: %d of %d", len(one), total)
 	}
 	for i := range store.MaxOpenChangeRequests - 1 {
 		must(t, s.CreateChangeRequest(ctx, mk("x"+pad3(i), "e3")))
@@ -55,7 +60,9 @@ func testChangeRequests(t *testing.T, s *store.Store) {
 	}
 }
 
-func pad3(i int) string { return string(rune('a'+i/100)) + string(rune('a'+i/10%10)) + string(rune('a'+i%10)) }
+func pad3(i int) string {
+	return string(rune('a'+i/100)) + string(rune('a'+i/10%10)) + string(rune('a'+i%10))
+}
 
 // testProtectedGate: in a protected environment every flag and segment
 // write is refused with ErrChangeRequest (nothing stored, nothing in the
