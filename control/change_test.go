@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,9 @@ func TestChangeRequestFlow(t *testing.T) {
 	var sched store.Schedule
 	h.must(201, h.admin, "POST", h.flagsURL(env)+"/checkout/schedules", map[string]any{"at": at.UnixMilli(), "draft": draft, "onConflict": "apply"}).decode(t, &sched)
 
+	var wh struct{ ID string }
+	h.must(201, h.admin, "POST", "/api/v1/orgs/"+org+"/webhooks", map[string]any{"name": "cr", "url": "https://hooks.example.com/cr",
+		"events": []string{"change_request.created", "change_request.approved", "change_request.applied", "change_request.rebased", "flag.updated"}}).decode(t, &wh)
 	h.protect(env, 1)
 
 	// Direct writes are refused with a pointer to change requests.
@@ -149,6 +153,17 @@ func TestChangeRequestFlow(t *testing.T) {
 	}
 	if strings.Join(steps, ",") != "created,approved,applied" {
 		t.Fatalf("change request audit: %v", steps)
+	}
+	// and queued for webhooks.
+	var dl struct{ Items []struct{ Event string } }
+	h.must(200, h.admin, "GET", "/api/v1/orgs/"+org+"/webhooks/"+wh.ID+"/deliveries?limit=50", nil).decode(t, &dl)
+	var kinds []string
+	for _, d := range dl.Items {
+		kinds = append(kinds, d.Event)
+	}
+	slices.Sort(kinds)
+	if strings.Join(kinds, ",") != "change_request.applied,change_request.approved,change_request.created,flag.updated" {
+		t.Fatalf("webhook events: %v", kinds)
 	}
 	h.must(200, h.admin, "GET", "/api/v1/envs/"+env+"/audit?type=flag&resource=checkout", nil).decode(t, &al)
 	if al.Items[0].Action != "updated" || al.Items[0].Comment != "launch checkout" || !strings.Contains(strings.Join(al.Items[0].Changes, "\n"), "change request "+cr.ID) {
