@@ -368,3 +368,62 @@ func TestChangeRequestApprovers(t *testing.T) {
 		t.Fatalf("limit over the cap: %d", r.Code)
 	}
 }
+
+// TestChangeRequestSegment: segments go through change requests too
+// (update and create), and a flag can be created by one.
+func TestChangeRequestSegment(t *testing.T) {
+	h := newHarness(t)
+	env := h.env("prod")
+	org := h.info.OrgID
+	author := h.addMember(org, "author@example.com", "author-password", "editor")
+	var sg codec.Segment
+	h.must(201, h.admin, "POST", "/api/v1/envs/"+env+"/segments", map[string]any{"name": "vip"}).decode(t, &sg)
+	h.protect(env, 1)
+	segURL := "/api/v1/envs/" + env + "/segments"
+	wantGated(t, h.do(author, "PUT", segURL+"/"+sg.ID, map[string]any{"name": "vip", "included": []string{"u1"}, "version": sg.Version}), "segment PUT")
+
+	p := sg
+	p.Included = []string{"u1", "u2"}
+	var cr store.ChangeRequest
+	h.must(201, author, "POST", crURL(env), map[string]any{"kind": "segment", "key": sg.ID, "baseVersion": sg.Version, "proposed": p}).decode(t, &cr)
+	h.must(200, h.admin, "POST", crURL(env)+"/"+cr.ID+"/approve", nil)
+	h.must(200, author, "POST", crURL(env)+"/"+cr.ID+"/apply", nil).decode(t, &cr)
+	var got codec.Segment
+	h.must(200, h.admin, "GET", segURL+"/"+sg.ID, nil).decode(t, &got)
+	if len(got.Included) != 2 || got.Version != sg.Version+1 || cr.AppliedVersion != got.Version {
+		t.Fatalf("segment after apply %+v (request %+v)", got, cr)
+	}
+
+	// Creations: a segment and a flag.
+	h.must(201, author, "POST", crURL(env), map[string]any{"kind": "segment", "proposed": map[string]any{"name": "new seg", "included": []string{"a"}}}).decode(t, &cr)
+	h.must(200, h.admin, "POST", crURL(env)+"/"+cr.ID+"/approve", nil)
+	h.must(200, author, "POST", crURL(env)+"/"+cr.ID+"/apply", nil)
+	var sl struct{ Items []codec.Segment }
+	h.must(200, h.admin, "GET", segURL+"?q=new", nil).decode(t, &sl)
+	if len(sl.Items) != 1 || sl.Items[0].Name != "new seg" {
+		t.Fatalf("created segment: %+v", sl.Items)
+	}
+	wantGated(t, h.do(author, "POST", h.flagsURL(env), boolFlagBody("brand-new")), "flag create")
+	h.must(201, author, "POST", crURL(env), map[string]any{"kind": "flag", "proposed": boolFlagBody("brand-new")}).decode(t, &cr)
+	if cr.Op != store.CROpCreate || cr.ItemKey != "brand-new" {
+		t.Fatalf("create request %+v", cr)
+	}
+	r := h.do(author, "POST", crURL(env), map[string]any{"kind": "flag", "proposed": boolFlagBody("brand-new")})
+	if r.Code != 201 {
+		t.Fatalf("second create request: %d %s", r.Code, r.Body)
+	}
+	var cr2 store.ChangeRequest
+	r.decode(t, &cr2)
+	h.must(200, h.admin, "POST", crURL(env)+"/"+cr.ID+"/approve", nil)
+	h.must(200, h.admin, "POST", crURL(env)+"/"+cr2.ID+"/approve", nil)
+	h.must(200, author, "POST", crURL(env)+"/"+cr.ID+"/apply", nil)
+	h.must(200, h.admin, "GET", h.flagsURL(env)+"/brand-new", nil)
+	// The second creation of the same key is stale.
+	if r := h.do(author, "POST", crURL(env)+"/"+cr2.ID+"/apply", nil); r.Code != 409 || !strings.Contains(string(r.Body), "stale") {
+		t.Fatalf("second create applied: %d %s", r.Code, r.Body)
+	}
+	h.must(200, author, "POST", crURL(env)+"/"+cr2.ID+"/close", nil).decode(t, &cr2)
+	if cr2.Status != store.CRClosed {
+		t.Fatalf("closed %+v", cr2)
+	}
+}
