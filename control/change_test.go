@@ -427,3 +427,76 @@ func TestChangeRequestSegment(t *testing.T) {
 		t.Fatalf("closed %+v", cr2)
 	}
 }
+
+// TestSecurityChangeRequestFourEyes: the ways an author might approve or
+// apply their own change: a token they created, a token created by that
+// token, another environment's path; a policy can grant or deny
+// change:approve; two concurrent applies write once.
+func TestSecurityChangeRequestFourEyes(t *testing.T) {
+	h := newHarness(t)
+	env, dev := h.env("prod"), h.env("dev")
+	org := h.info.OrgID
+	author := h.addMember(org, "author@example.com", "author-password", "admin")
+	editor := h.addMember(org, "editor@example.com", "editor-password", "editor")
+	var ed struct{ User struct{ ID string } }
+	h.must(200, editor, "GET", "/api/v1/auth/me", nil).decode(t, &ed)
+	var f codec.Flag
+	h.must(201, h.admin, "POST", h.flagsURL(env), boolFlagBody("eyes")).decode(t, &f)
+	h.protect(env, 1)
+	h.protect(dev, 1)
+	p := f
+	p.Description = "mine"
+	var cr store.ChangeRequest
+	h.must(201, author, "POST", crURL(env), map[string]any{"kind": "flag", "key": "eyes", "baseVersion": f.Version, "proposed": p}).decode(t, &cr)
+
+	var t1, t2 struct{ Token string }
+	h.must(201, author, "POST", "/api/v1/orgs/"+org+"/tokens", map[string]any{"name": "t1", "role": "admin"}).decode(t, &t1)
+	h.must(201, t1.Token, "POST", "/api/v1/orgs/"+org+"/tokens", map[string]any{"name": "t2", "role": "admin"}).decode(t, &t2)
+	for name, tok := range map[string]string{"author": author, "token": t1.Token, "token of a token": t2.Token} {
+		if r := h.do(tok, "POST", crURL(env)+"/"+cr.ID+"/approve", nil); r.Code != 403 {
+			t.Fatalf("%s approves: %d %s", name, r.Code, r.Body)
+		}
+	}
+	// Another environment's path does not find the request.
+	if r := h.do(h.admin, "POST", crURL(dev)+"/"+cr.ID+"/approve", nil); r.Code != 404 {
+		t.Fatalf("approve under another environment: %d %s", r.Code, r.Body)
+	}
+	// An editor may not approve, until a policy allows it.
+	if r := h.do(editor, "POST", crURL(env)+"/"+cr.ID+"/approve", nil); r.Code != 403 || !strings.Contains(string(r.Body), "change:approve") {
+		t.Fatalf("editor approves: %d %s", r.Code, r.Body)
+	}
+	h.must(201, h.admin, "POST", "/api/v1/orgs/"+org+"/policies", map[string]any{"name": "approvers",
+		"statements": []map[string]any{{"effect": "allow", "actions": []string{"change:approve"}, "resources": []string{"project/*/env/dev"}}},
+		"principals": []string{"user:" + ed.User.ID}})
+	if r := h.do(editor, "POST", crURL(env)+"/"+cr.ID+"/approve", nil); r.Code != 403 {
+		t.Fatalf("editor approves outside the policy's environments: %d %s", r.Code, r.Body)
+	}
+	// A deny on the approving admin wins.
+	second := h.addMember(org, "second@example.com", "second-password", "admin")
+	var se struct{ User struct{ ID string } }
+	h.must(200, second, "GET", "/api/v1/auth/me", nil).decode(t, &se)
+	h.must(201, h.admin, "POST", "/api/v1/orgs/"+org+"/policies", map[string]any{"name": "no approvals",
+		"statements": []map[string]any{{"effect": "deny", "actions": []string{"change:approve"}, "resources": []string{"*"}}},
+		"principals": []string{"user:" + se.User.ID}})
+	if r := h.do(second, "POST", crURL(env)+"/"+cr.ID+"/approve", nil); r.Code != 403 {
+		t.Fatalf("denied admin approves: %d %s", r.Code, r.Body)
+	}
+	h.must(200, h.admin, "POST", crURL(env)+"/"+cr.ID+"/approve", nil)
+
+	// Two applies at once: one write.
+	codes := make(chan int, 2)
+	for range 2 {
+		go func() { codes <- h.do(author, "POST", crURL(env)+"/"+cr.ID+"/apply", nil).Code }()
+	}
+	ok := 0
+	for range 2 {
+		if <-codes == 200 {
+			ok++
+		}
+	}
+	var got codec.Flag
+	h.must(200, h.admin, "GET", h.flagsURL(env)+"/eyes", nil).decode(t, &got)
+	if ok != 1 || got.Version != f.Version+1 || got.Description != "mine" {
+		t.Fatalf("concurrent applies: %d succeeded, flag version %d", ok, got.Version)
+	}
+}
