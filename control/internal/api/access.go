@@ -28,12 +28,13 @@ const (
 	ActWebhookManage   = "webhook:manage"   // webhooks and their deliveries
 	ActOrgManage       = "org:manage"       // rename the organization
 	ActAccessManage    = "access:manage"    // groups and policies; from the admin role only
+	ActChangeApprove   = "change:approve"   // approve or reject change requests of protected environments
 )
 
 // Actions lists every action, in the order of the documentation.
 var Actions = []string{ActRead, ActFlagWrite, ActFlagToggle, ActSegmentWrite, ActExperimentWrite,
 	ActCodeRefWrite, ActSecretRead, ActSecretRotate, ActEnvManage, ActProjectManage, ActMemberManage,
-	ActTokenManage, ActWebhookManage, ActOrgManage, ActAccessManage}
+	ActTokenManage, ActWebhookManage, ActOrgManage, ActAccessManage, ActChangeApprove}
 
 // roleActions is each organization role as a built-in policy: the role
 // allows these actions on every resource ("*").

@@ -303,6 +303,15 @@ func (a *API) serve(c *call, rt *Route) (any, error) {
 			return nil, forbidden(rt.Action, c.resource())
 		}
 	}
+	// Protected environments: a route that writes flags or segments is
+	// refused here with a clear error (the store refuses the write itself
+	// too, so copies into the environment, schedules and triggers are
+	// refused when they run).
+	if rt.Scope == Env && gatedActions[rt.Action] {
+		if err := a.st.Gate(c.ctx, c.env.ID); err != nil {
+			return nil, err
+		}
+	}
 	return a.run(c, rt) // h_audit.go: audit log and webhook events of writes
 }
 
@@ -457,6 +466,8 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 		status, code = http.StatusNotFound, "not_found"
 	case errors.Is(err, store.ErrConflict):
 		status, code = http.StatusConflict, "conflict"
+	case errors.Is(err, store.ErrChangeRequest):
+		status, code = http.StatusConflict, "change_request_required"
 	case errors.Is(err, store.ErrUnauthorized):
 		status, code = http.StatusUnauthorized, "unauthorized"
 	case errors.Is(err, store.ErrForbidden):

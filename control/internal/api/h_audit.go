@@ -25,18 +25,28 @@ const CommentHeader = "X-Change-Comment"
 // AuditQuery lists the filters of the audit routes.
 var auditQuery = []string{"envId", "type", "resource", "actor", "from", "to", "offset", "limit"}
 
-// EnvSettingsRequest changes an environment's workflow settings.
+// EnvSettingsRequest changes an environment's workflow settings. The
+// protection fields keep their value when omitted.
 type EnvSettingsRequest struct {
-	RequireComment bool `json:"requireComment"`
+	RequireComment    bool      `json:"requireComment"`
+	Protected         *bool     `json:"protected,omitempty"`
+	RequiredApprovals *int      `json:"requiredApprovals,omitempty"`
+	Approvers         *[]string `json:"approvers,omitempty"`
 }
+
+// Limits of the protection settings.
+const (
+	maxRequiredApprovals = 10
+	maxApprovers         = 100
+)
 
 func (a *API) auditRoutes() []Route {
 	const p = Prefix
 	return []Route{
 		{Method: "GET", Path: p + "/orgs/{orgId}/audit", Tag: "audit", Summary: "Audit log of an organization, newest first (filters: envId, type, resource id or key, actor, from/to in Unix ms or RFC 3339; paging)", Scope: Org, Action: ActRead, Query: auditQuery, Resp: List[store.AuditEntry]{}, h: a.listAudit},
 		{Method: "GET", Path: p + "/envs/{envId}/audit", Tag: "audit", Summary: "Audit log of an environment, newest first (same filters)", Scope: Env, Action: ActRead, Query: auditQuery, Resp: List[store.AuditEntry]{}, h: a.listAudit},
-		{Method: "GET", Path: p + "/envs/{envId}/workflow-settings", Tag: "audit", Summary: "Workflow settings of an environment (whether writes need a change comment)", Scope: Env, Action: ActRead, Resp: store.EnvSettings{}, h: a.getEnvSettings},
-		{Method: "PUT", Path: p + "/envs/{envId}/workflow-settings", Tag: "audit", Summary: "Change the workflow settings of an environment", Scope: Env, Action: ActEnvManage, Body: EnvSettingsRequest{}, Resp: store.EnvSettings{}, h: a.putEnvSettings},
+		{Method: "GET", Path: p + "/envs/{envId}/workflow-settings", Tag: "audit", Summary: "Workflow settings of an environment (whether writes need a change comment; protection: required approvals, approvers)", Scope: Env, Action: ActRead, Resp: store.EnvSettings{}, h: a.getEnvSettings},
+		{Method: "PUT", Path: p + "/envs/{envId}/workflow-settings", Tag: "audit", Summary: "Change the workflow settings of an environment (protected, requiredApprovals, approvers keep their value when omitted)", Scope: Env, Action: ActEnvManage, Body: EnvSettingsRequest{}, Resp: store.EnvSettings{}, h: a.putEnvSettings},
 	}
 }
 
@@ -47,8 +57,62 @@ func (a *API) putEnvSettings(c *call) (any, error) {
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
-	es := &store.EnvSettings{EnvID: c.env.ID, RequireComment: req.RequireComment}
+	es, err := a.st.GetEnvSettings(c.ctx, c.env.ID)
+	if err != nil {
+		return nil, err
+	}
+	es.EnvID, es.RequireComment = c.env.ID, req.RequireComment
+	if req.Protected != nil {
+		es.Protected = *req.Protected
+	}
+	if n := req.RequiredApprovals; n != nil {
+		if *n < 1 || *n > maxRequiredApprovals {
+			return nil, store.Invalid("requiredApprovals", "must be from 1 to %d", maxRequiredApprovals)
+		}
+		es.RequiredApprovals = *n
+	}
+	if es.Protected && es.RequiredApprovals == 0 {
+		es.RequiredApprovals = 1
+	}
+	if req.Approvers != nil {
+		if err := a.checkApprovers(c, *req.Approvers); err != nil {
+			return nil, err
+		}
+		es.Approvers = dedupe(*req.Approvers)
+	}
 	return es, a.st.PutEnvSettings(c.ctx, es)
+}
+
+// checkApprovers checks that each approver is "user:<id>" of a member or
+// "group:<id>" of a group of the organization.
+func (a *API) checkApprovers(c *call, xs []string) error {
+	if len(xs) > maxApprovers {
+		return store.Invalid("approvers", "at most %d approvers", maxApprovers)
+	}
+	var groups []*store.Group
+	for i, x := range xs {
+		field := fmt.Sprintf("approvers[%d]", i)
+		switch {
+		case strings.HasPrefix(x, "user:"):
+			if _, err := a.st.GetMember(c.ctx, c.orgID, strings.TrimPrefix(x, "user:")); err != nil {
+				return store.Invalid(field, "no member %q in the organization", x)
+			}
+		case strings.HasPrefix(x, "group:"):
+			if groups == nil {
+				gs, err := a.st.ListGroups(c.ctx, c.orgID)
+				if err != nil {
+					return err
+				}
+				groups = append(gs, nil)
+			}
+			if !slices.ContainsFunc(groups, func(g *store.Group) bool { return g != nil && "group:"+g.ID == x }) {
+				return store.Invalid(field, "no group %q in the organization", x)
+			}
+		default:
+			return store.Invalid(field, `must be "user:<userId>" or "group:<groupId>"`)
+		}
+	}
+	return nil
 }
 
 // parseTime reads a time query parameter: Unix milliseconds or RFC 3339.
@@ -476,6 +540,8 @@ func (a *API) describe(ctx context.Context, e *store.AuditEntry, v any) {
 		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.FlagKey
 	case *store.Schedule:
 		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.FlagKey
+	case *store.ChangeRequest:
+		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.ItemKey
 	}
 }
 

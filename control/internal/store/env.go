@@ -130,7 +130,15 @@ func (s *Store) UpdateEnv(ctx context.Context, id, name, key, description string
 // stored change that nobody publishes. A write that fails after its bump
 // calls CancelEntry. It returns the environment after the bump; the entries'
 // stamps are Stamps(e, len(entries)).
+//
+// BumpEnv is also the one gate of protected environments (changes.go):
+// every write of a flag or segment bumps first, so in a protected
+// environment it fails with ErrChangeRequest unless ctx carries an approved
+// change request (WithChangeRequest).
 func (s *Store) BumpEnv(ctx context.Context, envID string, entries ...OutboxEntry) (*Env, error) {
+	if err := s.Gate(ctx, envID); err != nil {
+		return nil, err
+	}
 	now := s.Now()
 	if rid := RequestIDFrom(ctx); rid != "" {
 		entries = slices.Clone(entries)

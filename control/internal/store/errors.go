@@ -17,6 +17,9 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	ErrTooMany      = errors.New("too many requests")
 	ErrUnavailable  = errors.New("store unavailable") // the database cannot be reached
+	// ErrChangeRequest: the environment is protected; flags and segments
+	// change there only through an approved change request.
+	ErrChangeRequest = errors.New("change request required")
 )
 
 // FieldError is an error about one field of a request: Kind is one of the

@@ -175,10 +175,17 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, in
 // ---- environment workflow settings ----
 
 // EnvSettings are the workflow settings of an environment.
+// A protected environment (Protected) changes flags and segments only
+// through change requests with RequiredApprovals approvals (at least 1) by
+// members allowed the change:approve action and, when Approvers is not
+// empty, named there ("user:<id>" or "group:<id>").
 type EnvSettings struct {
-	EnvID          string `json:"envId"`
-	RequireComment bool   `json:"requireComment"`
-	UpdatedAt      int64  `json:"updatedAt"`
+	EnvID             string   `json:"envId"`
+	RequireComment    bool     `json:"requireComment"`
+	Protected         bool     `json:"protected"`
+	RequiredApprovals int      `json:"requiredApprovals,omitempty"`
+	Approvers         []string `json:"approvers,omitempty"`
+	UpdatedAt         int64    `json:"updatedAt"`
 }
 
 // GetEnvSettings returns an environment's settings (defaults if never set).

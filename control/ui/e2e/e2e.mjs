@@ -378,6 +378,37 @@ try {
     if (d !== 'changed by a schedule') throw new Error('description after the schedule applied: ' + d);
   });
 
+  await step('protected-environment-change-request', async () => {
+    // protect dev; a save is refused and becomes a change request with a
+    // side-by-side diff; its author cannot approve it; closed, unprotected.
+    const nav = page.getByRole('navigation', { name: 'Sections' });
+    await nav.getByRole('link', { name: 'Audit log', exact: true }).click();
+    const prot = page.getByRole('checkbox', { name: /^Protect / });
+    await prot.check();
+    await expectVisible(page.getByRole('button', { name: 'Save approvals' }), 'protection on');
+    await nav.getByRole('link', { name: 'Flags', exact: true }).click();
+    await page.getByRole('link', { name: flagName }).click();
+    await page.getByLabel('Description', { exact: true }).fill('proposed in e2e');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expectText(page.getByRole('alert').filter({ hasText: 'protected' }), /change request/, 'save refused in a protected environment');
+    await page.getByRole('button', { name: 'Propose as a change request' }).click();
+    await expectVisible(page.getByRole('heading', { name: /^Change request: flag/ }), 'change request page');
+    const sbs = page.getByRole('table', { name: 'Side-by-side difference' });
+    await expectVisible(sbs.locator('td.add').filter({ hasText: 'proposed in e2e' }), 'the proposal in the right column');
+    await expectVisible(sbs.locator('td.del').filter({ hasText: 'changed by a schedule' }), 'the current value in the left column');
+    await page.getByRole('button', { name: 'Approve', exact: true }).click();
+    await expectText(page.getByRole('alert'), /author .*cannot review/, 'the author cannot approve');
+    await shot('change-request');
+    await page.getByRole('button', { name: 'Close', exact: true }).click();
+    await expectVisible(page.locator('.badge').filter({ hasText: /^closed$/ }), 'closed');
+    await nav.getByRole('link', { name: 'Change requests', exact: true }).click();
+    await page.getByLabel('State').selectOption('');
+    await expectVisible(page.getByRole('link', { name: new RegExp('flag ' + flagKey) }), 'the request in the list');
+    await nav.getByRole('link', { name: 'Audit log', exact: true }).click();
+    await page.getByRole('checkbox', { name: /^Protect / }).uncheck();
+    await page.getByRole('button', { name: 'Save approvals' }).waitFor({ state: 'detached' });
+  });
+
   await step('flag-list-toggle-in-place', async () => {
     await page.getByRole('link', { name: 'Flags', exact: true }).click();
     const sw = page.getByRole('switch', { name: 'Enable theme-config' });

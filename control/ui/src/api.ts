@@ -57,7 +57,18 @@ export interface AuditEntry {
   action: string; resourceType: string; resourceId?: string; resourceKey?: string; comment?: string; changes: string[] | null;
 }
 export interface AuditQuery { type?: string; resource?: string; actor?: string; from?: number; to?: number; offset?: number; limit?: number }
-export interface EnvSettings { envId: string; requireComment: boolean; updatedAt: number }
+export interface EnvSettings {
+  envId: string; requireComment: boolean; protected?: boolean; requiredApprovals?: number; approvers?: string[] | null; updatedAt: number;
+}
+// Change requests of protected environments (docs/access.md).
+export interface Review { actor: string; actorName?: string; decision: string; comment?: string; at: number }
+export interface ChangeRequest {
+  id: string; orgId: string; envId: string; kind: string; op: string; itemId?: string; itemKey: string; baseVersion: number;
+  base?: unknown; proposed: unknown; diff: string[] | null; comment?: string; author: string; authorName?: string;
+  status: string; reviews: Review[] | null; approvals: number; required: number; appliedVersion?: number; appliedBy?: string;
+  createdAt: number; updatedAt: number; version: number;
+}
+export type ChangeAction = 'approve' | 'reject' | 'apply' | 'rebase' | 'close';
 export interface Webhook {
   id: string; orgId: string; name: string; url: string; events: string[]; projectIds?: string[] | null; envIds?: string[] | null;
   enabled: boolean; createdAt: number; updatedAt: number; createdBy?: string; version: number; description?: string;
@@ -346,6 +357,17 @@ export const api = {
   envSettings: (env: string) => request<EnvSettings>('GET', `${v1}/envs/${enc(env)}/workflow-settings`),
   putEnvSettings: (env: string, requireComment: boolean) =>
     request<EnvSettings>('PUT', `${v1}/envs/${enc(env)}/workflow-settings`, { requireComment }).finally(() => forgetSettings(env)),
+  putProtection: (env: string, requireComment: boolean, prot: boolean, requiredApprovals: number) =>
+    request<EnvSettings>('PUT', `${v1}/envs/${enc(env)}/workflow-settings`, { requireComment, protected: prot, requiredApprovals }).finally(() => forgetSettings(env)),
+
+  // change requests (protected environments)
+  changeRequests: (env: string, status = '') =>
+    request<List<ChangeRequest>>('GET', `${v1}/envs/${enc(env)}/change-requests${status ? '?status=' + enc(status) : ''}`),
+  changeRequest: (env: string, id: string) => request<ChangeRequest>('GET', `${v1}/envs/${enc(env)}/change-requests/${enc(id)}`),
+  createChangeRequest: (env: string, body: { kind: 'flag' | 'segment'; key?: string; baseVersion?: number; proposed: unknown }) =>
+    request<ChangeRequest>('POST', `${v1}/envs/${enc(env)}/change-requests`, body),
+  changeRequestAction: (env: string, id: string, action: ChangeAction, version: number) =>
+    request<ChangeRequest>('POST', `${v1}/envs/${enc(env)}/change-requests/${enc(id)}/${action}`, { version }),
 
   // webhooks (organization)
   webhooks: (org: string) => request<List<Webhook>>('GET', `${v1}/orgs/${enc(org)}/webhooks`),

@@ -16,6 +16,7 @@ import { Placeholder, OrgHome } from './pages/misc';
 import { AuditLog } from './pages/audit';
 import { Webhooks } from './pages/webhooks';
 import { Schedules } from './pages/schedules';
+import { ChangeRequestDetail, ChangeRequests } from './pages/changes';
 import { EnvCompare } from './pages/envcompare';
 import { CommentDialog } from './comment';
 
@@ -34,6 +35,7 @@ const SECTIONS: Section[] = [
   { path: 'sdk', label: 'SDK keys' },
   { path: 'audit', label: 'Audit log', route: '/api/v1/envs/{envId}/audit' },
   { path: 'schedules', label: 'Schedules', route: '/api/v1/envs/{envId}/schedules' },
+  { path: 'change-requests', label: 'Change requests', route: '/api/v1/envs/{envId}/change-requests' },
   { path: 'compare', label: 'Compare', route: '/api/v1/envs/{envId}/compare' },
   // triggers are per flag (/api/v1/envs/{envId}/flags/{key}/triggers): their
   // place is a section of the flag page
@@ -263,6 +265,8 @@ function Routes({ path, ctx }: { path: string; ctx: Ctx }) {
   if ((m = match('/envs/:env/sdk', path))) return <SdkKeys key={env.id} env={env} />;
   if ((m = match('/envs/:env/audit', path))) return <AuditLog key={env.id} env={env} orgId={env.orgId} />;
   if ((m = match('/envs/:env/schedules', path))) return <Schedules key={env.id} env={env} />;
+  if ((m = match('/envs/:env/change-requests', path))) return <ChangeRequests key={env.id} env={env} />;
+  if ((m = match('/envs/:env/change-requests/:id', path))) return <ChangeRequestDetail key={env.id + m.id} env={env} id={m.id} />;
   if ((m = match('/envs/:env/compare', path))) return <EnvCompare key={env.id} env={env} />;
   const sec = SECTIONS.find((s) => s.route && path === `/envs/${env.id}/${s.path}`);
   if (sec) return <Placeholder title={sec.label} text={`The ${sec.label.toLowerCase()} page comes with its own issue; the API routes are there.`} />;

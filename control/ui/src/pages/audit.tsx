@@ -4,7 +4,7 @@
 // one flag (its entries with the field-level diffs, and its kept versions
 // with "restore this version", which shows the difference first).
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { AccessToken, api, AuditEntry, AuditQuery, Env, Flag, Member } from '../api';
+import { AccessToken, api, AuditEntry, AuditQuery, Env, EnvSettings, Flag, Member } from '../api';
 import { Busy, Field, FormError, Page, Select, Spinner, fmtTime, useSession } from '../ui';
 
 const PAGE = 25;
@@ -71,6 +71,7 @@ export function AuditLog({ env, orgId }: { env?: Env; orgId: string }) {
   return (
     <Page title={env ? 'Audit log' : `Audit log of ${s.org?.name || 'the organization'}`}>
       {env && s.isAdmin && <CommentSetting env={env} />}
+      {env && s.isAdmin && <ProtectionSetting env={env} />}
       <form class="filters" role="search" aria-label="Filter the audit log" onSubmit={(e) => { e.preventDefault(); apply(); }}>
         <Select label="Resource type" value={type} onChange={setType} err={err} field="type"
           options={[{ value: '', label: 'Any' }, ...(env ? TYPES : ORG_TYPES).map((t) => ({ value: t, label: t }))]} />
@@ -113,6 +114,37 @@ function CommentSetting({ env }: { env: Env }) {
       }} /> Require a change comment on every write in {env.name}</label>
       <span id="req-comment-hint" class="hint">When on, the UI asks for a comment before each change and the API refuses writes without one.</span>
       <FormError err={err} />
+    </div>
+  );
+}
+
+// ProtectionSetting: admins protect the environment (flags and segments
+// change only through approved change requests) and choose how many
+// approvals a request needs.
+function ProtectionSetting({ env }: { env: Env }) {
+  const [es, setEs] = useState<EnvSettings | null>(null);
+  const [n, setN] = useState('1');
+  const [err, setErr] = useState<unknown>(null);
+  useEffect(() => {
+    api.envSettings(env.id).then((x) => { setEs(x); setN(String(x.requiredApprovals || 1)); }).catch(setErr);
+  }, [env.id]);
+  if (!es) return err ? <FormError err={err} /> : null;
+  const put = async (prot: boolean) => {
+    setErr(null);
+    try {
+      // requireComment is CommentSetting's: send its current value, not ours.
+      const cur = await api.envSettings(env.id);
+      setEs(await api.putProtection(env.id, cur.requireComment, prot, Number(n)));
+    } catch (x) { setErr(x); }
+  };
+  return (
+    <div class="card row">
+      <label class="check"><input type="checkbox" checked={!!es.protected} aria-describedby="protect-hint"
+        onChange={(e) => put((e.target as HTMLInputElement).checked)} /> Protect {env.name}: changes need approval</label>
+      <Field label="Required approvals" value={n} onInput={setN} err={err} field="requiredApprovals" type="number" />
+      {es.protected && <Busy onClick={() => put(true)} busyText="Saving…">Save approvals</Busy>}
+      <span id="protect-hint" class="hint">When on, saving a flag or segment opens a change request; another member with the change:approve permission must approve it before it applies. Triggers, schedules and copies into this environment are refused.</span>
+      <FormError err={err} fields={['requiredApprovals']} />
     </div>
   );
 }

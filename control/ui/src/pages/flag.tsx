@@ -5,6 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, apiPaths, ApiError, Condition, Env, Flag, request, Rule, Segment } from '../api';
 import { FlagHistory, FlagVersions } from './audit';
 import { CodeRefs, Compare, ScheduleDraft, Triggers } from './flagextra';
+import { ProposeButton } from './changes';
 import { navigate } from '../router';
 import { ConditionRow, ServeEditor } from '../rules';
 import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, Switch, fmtTime, usePermissions, useSession } from '../ui';
@@ -175,7 +176,8 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
 
       {!ro && <div class={"savebar" + (dirty || err ? " sticky" : "")} role="region" aria-label="Save">
         <FormError err={err} fields={['name', 'tags', 'description', 'variations', 'disabledVariationId', 'targetUsers', 'rules', 'fallthrough']} />
-        {err instanceof ApiError && err.status === 409 && <button type="button" onClick={() => { setErr(null); load(); }}>Reload the flag</button>}
+        {err instanceof ApiError && err.status === 409 && err.code !== 'change_request_required' && <button type="button" onClick={() => { setErr(null); load(); }}>Reload the flag</button>}
+        <ProposeButton env={env} err={err} kind="flag" itemKey={flag.key} baseVersion={flag.version} proposed={draft} />
         <span role="status" class="saved">{saved || (dirty ? 'Unsaved changes' : '')}</span>
         <button type="button" disabled={!dirty} onClick={() => { setDraft(clone(flag)); setErr(null); }}>Discard changes</button>
         <Busy class="primary" onClick={save} disabled={!dirty} busyText="Saving…">Save changes</Busy>

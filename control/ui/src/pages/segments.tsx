@@ -5,6 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, Env, Flag, Segment } from '../api';
 import { navigate } from '../router';
 import { ConditionRow } from '../rules';
+import { ProposeButton } from './changes';
 import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, fmtTime, usePermissions } from '../ui';
 
 const clone = <T,>(x: T): T => JSON.parse(JSON.stringify(x));
@@ -122,6 +123,7 @@ export function SegmentDetail({ env, id }: { env: Env; id: string }) {
       </section>
       {!ro && <div class="savebar">
         <FormError err={err} fields={['name', 'description', 'included', 'excluded', 'rules']} />
+        <ProposeButton env={env} err={err} kind="segment" itemKey={seg.id} baseVersion={seg.version} proposed={draft} />
         <span role="status" class="saved">{saved || (dirty ? 'Unsaved changes' : '')}</span>
         <Busy class="primary" disabled={!dirty} onClick={async () => {
           setErr(null);
