@@ -18,6 +18,9 @@ POM="$HERE/kafka/pom.xml"
 LIBS="$SY_CACHE_DIR/kafka/$(sha256sum "$POM" | cut -c1-16)/libs"
 N="$SY_KAFKA_BROKERS_N"
 case "$N" in [1-9]) ;; *) sy_die "SY_KAFKA_BROKERS_N must be 1..9, got '$N'" ;; esac
+if [ "$SY_KAFKA_CONTROLLER_PORT" -lt $((SY_KAFKA_PORT + N)) ] && [ $((SY_KAFKA_CONTROLLER_PORT + N)) -gt "$SY_KAFKA_PORT" ]; then
+	sy_die "controller ports $SY_KAFKA_CONTROLLER_PORT..+$((N - 1)) overlap broker ports $SY_KAFKA_PORT..+$((N - 1)): unset SY_KAFKA_CONTROLLER_PORT (default SY_KAFKA_PORT+SY_KAFKA_BROKERS_N)"
+fi
 if [ "$N" -ge 3 ]; then RF=3 MINISR=2; else RF=$N MINISR=1; fi
 # a cluster node's heap is smaller: three JVMs share the machine with the other services
 if [ "$N" -eq 1 ]; then HEAP="${SY_KAFKA_HEAP:--Xms256m -Xmx512m}"; else HEAP="${SY_KAFKA_HEAP:--Xms128m -Xmx384m}"; fi
