@@ -203,15 +203,18 @@ spawn_node() {
 # stop_other_layout stops nodes of the other layout (one node vs. a cluster) that this data dir
 # still runs, e.g. after SY_KAFKA_BROKERS_N changed: they hold the same ports.
 stop_other_layout() {
-	local f name pid
+	local f name pid bg=()
+	# in parallel (see svc_stop)
 	for f in "$SY_RUN_DIR"/kafka.pid "$SY_RUN_DIR"/kafka-[0-9].pid; do
 		[ -e "$f" ] || continue
 		name="$(basename "$f" .pid)"
 		case "$name" in kafka) [ "$N" -eq 1 ] && continue ;; *) [ "$N" -gt 1 ] && [ "${name#kafka-}" -le "$N" ] && continue ;; esac
 		if [ "$name" = kafka ]; then pid="$DIR/server.properties"; else pid="$DIR/node-${name#kafka-}/server.properties"; fi
 		sy_log "stopping $name (not part of SY_KAFKA_BROKERS_N=$N)"
-		SY_SVC="$name" sy_stop "$name" "kafka.Kafka $pid" 60
+		SY_SVC="$name" sy_stop "$name" "kafka.Kafka $pid" 60 &
+		bg+=($!)
 	done
+	for pid in "${bg[@]}"; do wait "$pid"; done
 }
 
 svc_start() {
