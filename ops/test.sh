@@ -53,6 +53,9 @@ run_pass() {
 run_pass main -skip '^TestOutage'
 run_pass outage -p 1 -run '^TestOutage'
 
+# the Kafka leader-kill stall figures (ops/clustertest; compare with docs/operations.md)
+grep -hoE '(changes|events): STALL .*' .artifacts/test-outage.log 2>/dev/null | sed 's/^/kafka leader kill: /' || true
+
 echo
 if [ ${#failed_passes[@]} -gt 0 ]; then
 	echo "test: FAILED passes: ${failed_passes[*]} (full logs in .artifacts/)"

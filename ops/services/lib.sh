@@ -20,7 +20,10 @@ SY_LOG_DIR="$SY_SERVICES_DIR/log"
 # Ports (override only if you also point the tests elsewhere, see docs/services.md).
 SY_REDIS_PORT="${SY_REDIS_PORT:-16379}"
 SY_KAFKA_PORT="${SY_KAFKA_PORT:-19092}"
-SY_KAFKA_CONTROLLER_PORT="${SY_KAFKA_CONTROLLER_PORT:-19093}"
+# Kafka nodes (broker+controller each): 3 = a KRaft cluster on ports SY_KAFKA_PORT.. +2 (controllers on
+# SY_KAFKA_CONTROLLER_PORT.. +2); 1 = one node (the layout of earlier versions).
+SY_KAFKA_BROKERS_N="${SY_KAFKA_BROKERS_N:-3}"
+SY_KAFKA_CONTROLLER_PORT="${SY_KAFKA_CONTROLLER_PORT:-$((SY_KAFKA_PORT + SY_KAFKA_BROKERS_N))}"
 SY_MONGO_PORT="${SY_MONGO_PORT:-27018}"
 SY_CLICKHOUSE_TCP_PORT="${SY_CLICKHOUSE_TCP_PORT:-19000}"
 SY_CLICKHOUSE_HTTP_PORT="${SY_CLICKHOUSE_HTTP_PORT:-18123}"
@@ -182,14 +185,20 @@ sy_main() {
 		exec 7>"$SY_RUN_DIR/$SY_SVC.lock"
 		flock -w 600 7 || sy_die "timed out waiting for $SY_RUN_DIR/$SY_SVC.lock"
 	fi
+	shift || true
+	# extra arguments (kafka.sh: a node id) go to the service's functions
 	case "$verb" in
-	start) svc_start ;;
-	stop) svc_stop ;;
+	start) svc_start "$@" ;;
+	stop) svc_stop "$@" ;;
 	restart)
-		svc_stop
-		svc_start
+		svc_stop "$@"
+		svc_start "$@"
 		;;
-	status) svc_status ;;
+	status) svc_status "$@" ;;
+	kill)
+		declare -F svc_kill >/dev/null || sy_die "$SY_SVC: no kill verb"
+		svc_kill "$@"
+		;;
 	*)
 		echo "usage: $0 start|stop|status|restart" >&2
 		exit 2

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Installs (if missing) and starts every integration-test service on loopback, waits until each
 # answers, and prints the addresses. Idempotent: running services are left as they are.
-# The four start in parallel (installs/builds of a cold machine overlap); per-service output
+# They start in parallel (installs/builds of a cold machine overlap); per-service output
 # goes to .services/log/<name>.start.log and is printed if a start fails.
-# Usage: up.sh [service...]   (default: redis clickhouse kafka mongo)
+# Usage: up.sh [service...]   (default: redis redisha clickhouse kafka mongo)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SY_SVC=up
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 services=("$@")
-[ ${#services[@]} -gt 0 ] || services=(redis clickhouse kafka mongo)
+[ ${#services[@]} -gt 0 ] || services=(redis redisha clickhouse kafka mongo)
 
 t0=$SECONDS
 for s in "${services[@]}"; do
-	[ -f "$HERE/$s.sh" ] || sy_die "unknown service $s (have: redis clickhouse kafka mongo)"
+	[ -f "$HERE/$s.sh" ] || sy_die "unknown service $s (have: redis redisha clickhouse kafka mongo)"
 done
 declare -A names
 for s in "${services[@]}"; do
@@ -51,6 +51,7 @@ source "$HERE/env.sh"
 cat <<MSG
 services up in $((SECONDS - t0))s (data/logs: $SY_SERVICES_DIR, cache: $SY_CACHE_DIR)
   SY_TEST_REDIS_ADDR=$SY_TEST_REDIS_ADDR
+  SY_TEST_REDIS_SENTINELS=$SY_TEST_REDIS_SENTINELS (master set $SY_TEST_REDIS_MASTER_SET)
   SY_TEST_KAFKA_BROKERS=$SY_TEST_KAFKA_BROKERS
   SY_TEST_MONGO_URI=$SY_TEST_MONGO_URI
   SY_TEST_CLICKHOUSE_ADDR=$SY_TEST_CLICKHOUSE_ADDR
