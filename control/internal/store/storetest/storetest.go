@@ -40,6 +40,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("SessionsOfUser", func(t *testing.T) { testSessionsOfUser(t, store.New(open(t))) })
 	t.Run("Access", func(t *testing.T) { testAccess(t, store.New(open(t))) })
 	t.Run("FlagVersions", func(t *testing.T) { testFlagVersions(t, store.New(open(t))) })
+	t.Run("SSO", func(t *testing.T) { testSSO(t, store.New(open(t))) })
 }
 
 func must(t *testing.T, err error) {
