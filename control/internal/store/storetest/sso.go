@@ -51,7 +51,7 @@ func testSSO(t *testing.T, s *store.Store) {
 	f.SessionToken = "sys_x"
 	must(t, s.UpdateSSOFlow(ctx, f, ver))
 	wantErr(t, s.UpdateSSOFlow(ctx, f, ver), store.ErrConflict) // a replay in parallel loses
-	_, _, err = s.GetSSOFlow(ctx, "old") // expired
+	_, _, err = s.GetSSOFlow(ctx, "old")                        // expired
 	wantErr(t, err, store.ErrNotFound)
 	must(t, s.CreateSSOFlow(ctx, &store.SSOFlow{ID: "old2", IssuerID: "i1", Expires: now - 1}))
 	n, err := s.PruneSSOFlows(ctx, now)
