@@ -60,11 +60,11 @@ func newSSO(t *testing.T) *ssoFixture {
 }
 
 // browser is an HTTP client with cookies that follows redirects until it
-// is sent back to the UI (control's "/").
+// is sent back to the UI (control's "/sso").
 func (f *ssoFixture) browser() *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{Jar: jar, CheckRedirect: func(r *http.Request, via []*http.Request) error {
-		if strings.HasPrefix(r.URL.String(), f.base+"/") && r.URL.Path == "/" {
+		if strings.HasPrefix(r.URL.String(), f.base+"/") && r.URL.Path == "/sso" {
 			return http.ErrUseLastResponse
 		}
 		if len(via) > 20 {
@@ -127,7 +127,7 @@ type ssoLogin struct {
 func TestSSOSignInJustInTime(t *testing.T) {
 	f := newSSO(t)
 	back, code, body := f.signIn(f.browser(), "alice", "")
-	if back != "/#/sso" || code != 200 {
+	if back != "/sso" || code != 200 {
 		t.Fatalf("back to %q, session %d %s", back, code, body)
 	}
 	var lr ssoLogin

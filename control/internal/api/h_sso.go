@@ -425,7 +425,7 @@ func (a *API) flowOf(ctx context.Context, r *http.Request) (*store.SSOFlow, int6
 // table: it answers with a redirect to the UI, never JSON).
 func (a *API) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	done := func(msg string) {
-		to := "/#/sso"
+		to := "/sso"
 		if msg != "" {
 			to += "?error=" + url.QueryEscape(msg)
 		}
