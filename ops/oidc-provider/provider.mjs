@@ -1,7 +1,7 @@
 // A local OpenID provider for Switchyard's single sign-on tests, built on
-// panva/oidc-provider (a certified OpenID Connect implementation) with its
-// development sign-in pages: any login name is accepted with any password,
-// so it is for tests only, never for production.
+// panva/oidc-provider (a certified OpenID Connect implementation) with a
+// minimal sign-in page of its own (no external resources): any login name is
+// accepted with any password, so it is for tests only, never for production.
 //
 // Usage: node provider.mjs <config.json>
 // config: {"port": 0, "clients": [{"client_id", "client_secret", "redirect_uris": [...]}],
@@ -32,7 +32,8 @@ const provider = new Provider(issuer, {
   },
   scopes: ['openid', 'email', 'profile', 'groups'],
   conformIdTokenClaims: false, // put the granted claims in the ID token
-  features: { devInteractions: { enabled: true } },
+  features: { devInteractions: { enabled: false } },
+  interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   pkce: { required: () => true },
   cookies: { keys: ['switchyard-test-provider-only'] },
   async findAccount(_ctx, id) {
@@ -55,6 +56,39 @@ const provider = new Provider(issuer, {
   },
 });
 provider.on('server_error', (_ctx, err) => console.error('server_error', err));
-server.on('request', provider.callback());
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const readBody = (req) => new Promise((resolve, reject) => {
+  let b = '';
+  req.on('data', (d) => { b += d; if (b.length > 10000) reject(new Error('body too large')); });
+  req.on('end', () => resolve(new URLSearchParams(b)));
+  req.on('error', reject);
+});
+const callback = provider.callback();
+server.on('request', async (req, res) => {
+  if (!req.url.startsWith('/interaction/')) return callback(req, res);
+  try {
+    const { uid, prompt } = await provider.interactionDetails(req, res);
+    if (req.method === 'POST') {
+      const body = await readBody(req);
+      const login = body.get('login') || '';
+      if (!login) throw new Error('login is required');
+      return await provider.interactionFinished(req, res, { login: { accountId: login } }, { mergeWithLastSubmission: false });
+    }
+    if (prompt.name !== 'login') throw new Error(`prompt ${prompt.name} is not implemented`);
+    res.setHeader('Content-Type', 'text/html; charset=utf-8');
+    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>Test OpenID provider</title></head><body>
+<h1>Test OpenID provider</h1>
+<form method="post" action="/interaction/${esc(uid)}/login">
+<input type="hidden" name="prompt" value="login">
+<label>Login <input name="login" required autofocus></label>
+<label>Password <input name="password" type="password"></label>
+<button type="submit">Sign in</button>
+</form></body></html>`);
+  } catch (e) {
+    res.statusCode = 400;
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.end(String(e && e.message || e));
+  }
+});
 process.stdout.write(`READY ${issuer}\n`);
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => server.close(() => process.exit(0)));
