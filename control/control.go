@@ -113,6 +113,12 @@ type Config struct {
 	// besides public addresses (default none: loopback, private, link-local,
 	// CGNAT, multicast and reserved addresses are refused).
 	WebhookAllow []netip.Prefix
+	// PublicURL is the URL browsers reach control at; single sign-on's
+	// redirect URI is PublicURL + api.CallbackPath (empty: SSO off).
+	PublicURL string
+	// SSOAllow lists the prefixes OpenID issuers may be reached at besides
+	// public addresses (default none, like WebhookAllow).
+	SSOAllow []netip.Prefix
 	// SnapshotCheck is how often every live environment's snapshot is
 	// checked for presence and rewritten if missing (Redis restarted empty);
 	// default 30 s.
@@ -271,7 +277,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	s.api = api.New(s.st, s.pub, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins, AuditRetention: cfg.AuditRetention, EdgeURL: cfg.EdgeURL,
 		InviteTTL: cfg.InviteTTL, OrgCreation: cfg.OrgCreation,
-		WebhookAllow: cfg.WebhookAllow, UploadTimeout: cfg.UploadTimeout,
+		WebhookAllow: cfg.WebhookAllow, UploadTimeout: cfg.UploadTimeout, PublicURL: cfg.PublicURL, SSOAllow: cfg.SSOAllow,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, PublicRateLimit: cfg.PublicRateLimit, PublicRateBurst: cfg.PublicRateBurst})
 	s.mux = http.NewServeMux()
 	s.api.Register(s.mux)

@@ -74,14 +74,14 @@ type platform struct {
 	devServerSecret   string
 }
 
-func startPlatform(t *testing.T, root string) *platform {
+func startPlatform(t *testing.T, root string, extra ...string) *platform {
 	t.Helper()
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "switchyard")
 	run(t, root, 10*time.Minute, "go", "build", "-o", bin, "./control/cmd/switchyard")
 	p := &platform{ctlAddr: freeAddr(t), edgeAddr: freeAddr(t), adminPassword: fmt.Sprintf("e2e-admin-%d", rand.Uint64())}
-	cmd := exec.Command(bin, "-data", filepath.Join(tmp, "data"), "-addr", p.ctlAddr, "-edge-addr", p.edgeAddr,
-		"-admin-password", p.adminPassword, "-webhook-allow", "127.0.0.0/8,::1/128")
+	cmd := exec.Command(bin, append([]string{"-data", filepath.Join(tmp, "data"), "-addr", p.ctlAddr, "-edge-addr", p.edgeAddr,
+		"-admin-password", p.adminPassword, "-webhook-allow", "127.0.0.0/8,::1/128"}, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -595,12 +595,22 @@ func TestBrowserE2E(t *testing.T) {
 	run(t, ".", 15*time.Minute, "bash", "install-chromium.sh")
 	run(t, ".", 10*time.Minute, "bash", "build.sh", "--install")
 
-	p := startPlatform(t, root)
+	// The UI's address is known before the platform starts: single sign-on
+	// needs it as the public URL (the issuer sends the browser back there).
+	uiLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uiURL := "http://" + uiLn.Addr().String()
+	p := startPlatform(t, root, "-public-url", uiURL, "-sso-allow", "127.0.0.0/8")
 	target, _ := url.Parse("http://" + p.ctlAddr)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", httputil.NewSingleHostReverseProxy(target))
 	mux.Handle("/", ui.Handler())
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Listener.Close()
+	srv.Listener = uiLn
+	srv.Start()
 	defer srv.Close()
 
 	stream := openStream(t, p.edgeAddr, p.devServerSecret)
@@ -610,6 +620,7 @@ func TestBrowserE2E(t *testing.T) {
 
 	seed(t, p)
 	seedWorkflow(t, p)
+	ssoEnv := seedSSO(t, p, uiURL)
 	hooks := &receiver{secret: fmt.Sprintf("e2e-webhook-secret-%d", rand.Uint64())}
 	hookSrv := httptest.NewServer(hooks)
 	defer hookSrv.Close()
@@ -634,6 +645,7 @@ func TestBrowserE2E(t *testing.T) {
 		"SY_WEBHOOK_SECRET="+hooks.secret,
 		"SY_EDGE_ADDR="+p.edgeAddr,
 	)
+	cmd.Env = append(cmd.Env, ssoEnv...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

@@ -39,6 +39,7 @@ import (
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control"
 	"github.com/switchyard/switchyard/control/internal/featbit"
+	ctlconfig "github.com/switchyard/switchyard/control/internal/config"
 	"github.com/switchyard/switchyard/control/internal/webhook"
 	"github.com/switchyard/switchyard/edge"
 )
@@ -52,6 +53,8 @@ type config struct {
 	adminPassword string
 	retention     time.Duration
 	webhookAllow  []netip.Prefix
+	ssoAllow      []netip.Prefix
+	publicURL     string
 	printSecrets  bool
 }
 
@@ -73,10 +76,18 @@ func parseConfig(args []string) (config, error) {
 	fs.DurationVar(&c.retention, "retention", 0, "delete events older than this (0 keeps them)")
 	fs.BoolVar(&c.printSecrets, "print-secrets", envOr("SY_PRINT_SECRETS", "") == "true", "print the SDK secrets at every start, not only the first (env SY_PRINT_SECRETS=true)")
 	allow := fs.String("webhook-allow", envOr("SY_CONTROL_WEBHOOK_ALLOW", ""), "comma-separated CIDR prefixes webhooks may reach besides public addresses, e.g. 127.0.0.0/8 for a local receiver (env SY_CONTROL_WEBHOOK_ALLOW)")
+	ssoAllow := fs.String("sso-allow", envOr("SY_CONTROL_SSO_ALLOW", ""), "comma-separated CIDR prefixes OpenID issuers may be reached at besides public addresses, e.g. 127.0.0.0/8 for a local test issuer (env SY_CONTROL_SSO_ALLOW)")
+	fs.StringVar(&c.publicURL, "public-url", envOr("SY_CONTROL_PUBLIC_URL", ""), "URL browsers reach control at; single sign-on's redirect URI is <public-url>/api/v1/auth/sso/callback; empty: SSO off (env SY_CONTROL_PUBLIC_URL)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	var err error
+	if c.ssoAllow, err = webhook.ParseAllow(*ssoAllow); err != nil {
+		return c, fmt.Errorf("sso-allow: %w", err)
+	}
+	if c.publicURL, err = ctlconfig.ParsePublicURL(c.publicURL); err != nil {
+		return c, fmt.Errorf("public-url: %w", err)
+	}
 	if c.webhookAllow, err = webhook.ParseAllow(*allow); err != nil {
 		return c, fmt.Errorf("webhook-allow: %w", err)
 	}
@@ -233,6 +244,7 @@ func run(cfg config) error {
 	ctl, err := control.New(control.Config{
 		Addr: cfg.controlAddr, DataDir: filepath.Join(cfg.dataDir, "control"),
 		AdminEmail: cfg.adminEmail, AdminPassword: cfg.adminPassword, WebhookAllow: cfg.webhookAllow, EdgeURL: cfg.edgeAddr,
+		SSOAllow: cfg.ssoAllow, PublicURL: cfg.publicURL,
 	}, control.WithSnapshotWriter(src), control.WithChangeProducer(src),
 		control.WithGuardedEnvHandler("/api/analytics/", an.Handler()), control.WithInsights(an), control.WithLogger(log))
 	if err != nil {

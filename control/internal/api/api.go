@@ -31,7 +31,9 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/control/internal/auth"
+	"github.com/switchyard/switchyard/control/internal/sso"
 	"github.com/switchyard/switchyard/control/internal/store"
+	"github.com/switchyard/switchyard/control/internal/webhook"
 )
 
 // Prefix is the base path of every route.
@@ -76,6 +78,16 @@ type Config struct {
 	RateLimit, PublicRateLimit float64
 	RateBurst, PublicRateBurst int
 	RateLimitKeys              int
+	// PublicURL is the URL browsers reach control at (scheme://host[:port],
+	// no path); single sign-on needs it for its redirect URI
+	// (PublicURL + CallbackPath). Empty: SSO is off.
+	PublicURL string
+	// SSOAllow lists the prefixes OpenID issuers may be reached at besides
+	// public addresses (none by default; a local test issuer needs
+	// 127.0.0.0/8).
+	SSOAllow []netip.Prefix
+	// SSOTimeout bounds each call to an issuer (default 10 s).
+	SSOTimeout time.Duration
 }
 
 // OrgCreation settings.
@@ -99,6 +111,7 @@ type API struct {
 
 	authLim, ipLim *keyedLimiter // ratelimit.go
 	codeRefs       chan struct{} // readers of stored code references (h_coderefs.go)
+	sso            *sso.Client   // OpenID sign-ins (h_sso.go)
 }
 
 // New returns the API over a store; pub may be nil.
@@ -122,12 +135,17 @@ func New(st *store.Store, pub Notifier, cfg Config) *API {
 		cfg.UploadTimeout = 5 * time.Minute
 	}
 	cfg.rateDefaults()
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if cfg.SSOTimeout <= 0 {
+		cfg.SSOTimeout = 10 * time.Second
+	}
 	a := &API{st: st, pub: pub, lim: auth.DefaultThrottle(), cfg: cfg,
 		authLim:  newKeyedLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitKeys),
 		ipLim:    newKeyedLimiter(cfg.PublicRateLimit, cfg.PublicRateBurst, cfg.RateLimitKeys),
-		codeRefs: make(chan struct{}, codeRefReaders)}
+		codeRefs: make(chan struct{}, codeRefReaders),
+		sso:      sso.New(webhook.NewClient(cfg.SSOAllow, cfg.SSOTimeout))}
 	a.wf = newWorkflow(a)
-	a.routes = append(a.table(), a.workflowRoutes()...)
+	a.routes = append(append(a.table(), a.workflowRoutes()...), a.ssoRoutes()...)
 	return a
 }
 
@@ -143,6 +161,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		rt := &a.routes[i]
 		mux.Handle(rt.Method+" "+rt.Path, a.wrap(rt))
 	}
+	mux.HandleFunc("GET "+CallbackPath, a.ssoCallback)
 }
 
 func (a *API) notify(envID string) {
@@ -183,6 +202,7 @@ type Route struct {
 type principal struct {
 	user    *store.User
 	session string // session id (token hash)
+	ssoOrg  string // the organization whose issuer signed the session in ("" for a password session)
 	token   *store.AccessToken
 	// tokenRole is the access token's effective role: its own role, capped
 	// by its creator's current role in the organization.
@@ -299,6 +319,9 @@ func (a *API) serve(c *call, rt *Route) (any, error) {
 			return nil, err
 		}
 		c.access, c.role = ac, role
+		if err := a.passwordForbidden(c, rt); err != nil {
+			return nil, err
+		}
 		if !c.can(rt.Action) {
 			return nil, forbidden(rt.Action, c.resource())
 		}
@@ -350,7 +373,7 @@ func (a *API) authenticate(ctx context.Context, r *http.Request) (*principal, er
 		if err != nil {
 			return nil, unauthorized(err)
 		}
-		return &principal{user: u, session: hash}, nil
+		return &principal{user: u, session: hash, ssoOrg: s.SSOOrgID}, nil
 	case auth.KindAccess:
 		t, err := a.st.GetTokenByHash(ctx, hash)
 		if err != nil {

@@ -74,6 +74,7 @@ func (a *API) runHousekeeping(ctx context.Context, period time.Duration) {
 	for {
 		a.PruneAudit(ctx)
 		a.PruneLoginAttempts(ctx)
+		a.pruneSSOFlows(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -106,6 +107,14 @@ func (a *API) PruneLoginAttempts(ctx context.Context) int {
 		a.cfg.Log.Error("login throttle: cannot prune", "deleted", n, "err", err)
 	}
 	return n
+}
+
+// pruneSSOFlows deletes the single sign-ons that were never finished or
+// collected (expired).
+func (a *API) pruneSSOFlows(ctx context.Context) {
+	if n, err := a.st.PruneSSOFlows(ctx, time.Now().UnixMilli()); err != nil && ctx.Err() == nil {
+		a.cfg.Log.Error("sso: cannot prune expired sign-ins", "deleted", n, "err", err)
+	}
 }
 
 func (a *API) wakeScheduler() {

@@ -24,6 +24,7 @@ var SecretKeys = []string{
 	"secret", "secrets", "serverSecret", "clientSecret", // webhook signing secret, environment SDK secrets
 	"token", "accessToken", "sessionToken", "inviteToken", "invitationToken", // bearer tokens
 	"password", "oldPassword", "newPassword", "passwordHash", "hash", // credentials and their hashes
+	"verifier", "nonce", "state", // an SSO sign-in's PKCE verifier, nonce and state
 	"url", // a trigger's run URL embeds its token; webhook URLs may embed a receiver's credentials
 }
 

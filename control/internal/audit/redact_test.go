@@ -16,9 +16,12 @@ import (
 // notSecret lists the fields whose names look like secrets but hold none,
 // each with the reason ("Type.Field": why).
 var notSecret = map[string]string{
-	"EnvSecret.EnvID":  "the environment's id",
-	"EnvSecret.Type":   "server or client",
-	"MeResponse.Token": "the access token's record (no value; Hash never encodes)",
+	"EnvSecret.EnvID":                   "the environment's id",
+	"EnvSecret.Type":                    "server or client",
+	"MeResponse.Token":                  "the access token's record (no value; Hash never encodes)",
+	"SSOSettings.ForbidPassword":        "a switch (forbid password sessions in an organization)",
+	"SSOSettingsRequest.ForbidPassword": "the same switch in a request",
+	"SSOIssuerView.HasSecret":           "whether a client secret is set, not the secret",
 }
 
 var secretName = regexp.MustCompile(`(?i)secret|token|passw|hash|apikey|credential`)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +54,8 @@ var Knobs = []knob{
 	{"public-rate-burst", "SY_CONTROL_PUBLIC_RATE_BURST", "20", "burst of -public-rate-limit"},
 	{"session-ttl", "SY_CONTROL_SESSION_TTL", "24h", "lifetime of a login session"},
 	{"webhook-allow", "SY_CONTROL_WEBHOOK_ALLOW", "", "comma-separated CIDR prefixes webhooks may reach besides public addresses (e.g. 10.0.0.0/8); loopback, private, link-local and reserved addresses are refused otherwise"},
+	{"public-url", "SY_CONTROL_PUBLIC_URL", "", "URL browsers reach control at (e.g. https://flags.example.com); single sign-on registers <public-url>/api/v1/auth/sso/callback as its redirect URI; empty: SSO is off"},
+	{"sso-allow", "SY_CONTROL_SSO_ALLOW", "", "comma-separated CIDR prefixes OpenID issuers may be reached at besides public addresses (e.g. 127.0.0.0/8 for a local test issuer); refused otherwise, like webhooks"},
 	{"audit-retention", "SY_CONTROL_AUDIT_RETENTION", "0", "delete audit entries older than this, checked hourly (e.g. 8760h); 0 keeps them forever"},
 	{"invite-ttl", "SY_CONTROL_INVITE_TTL", "168h", "how long an invitation to an organization can be accepted"},
 	{"org-creation", "SY_CONTROL_ORG_CREATION", "admins", "who may create organizations: admins (instance administrators) or anyone"},
@@ -173,6 +176,12 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 		return cfg, fmt.Errorf("webhook-allow: %w", err)
 	}
 	cfg.WebhookAllow = allow
+	if cfg.SSOAllow, err = webhook.ParseAllow(get("sso-allow")); err != nil {
+		return cfg, fmt.Errorf("sso-allow: %w", err)
+	}
+	if cfg.PublicURL, err = ParsePublicURL(get("public-url")); err != nil {
+		return cfg, fmt.Errorf("public-url: %w", err)
+	}
 	sc, err := time.ParseDuration(get("snapshot-check"))
 	if err != nil || sc < time.Second || sc > time.Hour {
 		return cfg, fmt.Errorf("snapshot-check: want a duration from 1s to 1h, got %q", get("snapshot-check"))
@@ -212,3 +221,18 @@ func (b boolText) String() string {
 }
 func (b boolText) Set(v string) error { *b.s = v; return nil }
 func (b boolText) IsBoolFlag() bool   { return true }
+
+// ParsePublicURL checks a public URL: empty, or an absolute http(s) URL of a
+// host without path (beyond "/"), query, fragment or credentials; it returns
+// it without a trailing slash.
+func ParsePublicURL(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || len(s) > 500 {
+		return "", fmt.Errorf("want an absolute http:// or https:// URL without path, query or credentials, got %q", s)
+	}
+	return strings.TrimSuffix(s, "/"), nil
+}

@@ -152,6 +152,10 @@ type Session struct {
 	UserID    string `json:"userId"`
 	CreatedAt int64  `json:"createdAt"`
 	ExpiresAt int64  `json:"expiresAt"`
+	// SSOIssuerID and SSOOrgID name the issuer that signed this session in
+	// and its organization ("" for a password session).
+	SSOIssuerID string `json:"ssoIssuerId,omitempty"`
+	SSOOrgID    string `json:"ssoOrgId,omitempty"`
 }
 
 // Metric is a metric definition of an environment, FeatBit's model: a

@@ -7,7 +7,9 @@
 // SY_ARTIFACTS (screenshot directory), SY_CHROMIUM (default /usr/bin/chromium),
 // SY_WEBHOOK_URL (a receiver that answers 2xx; without it the test delivery
 // only has to appear in the log), SY_WEBHOOK_SECRET (the signing secret to
-// type in; empty: the API makes one).
+// type in; empty: the API makes one), SY_SSO_ORG, SY_SSO_ISSUER, SY_SSO_LOGIN,
+// SY_SSO_DEV_ENV, SY_SSO_PROD_ENV (single sign-on through the local OpenID
+// provider; the step is skipped without them).
 // Output: one JSON object per line on stdout: {"step","ok","ms","error"?};
 // the last line is {"done":true,"passed":N,"failed":M}. The first failing
 // step ends the run (later steps depend on it) after a screenshot.
@@ -30,6 +32,8 @@ const webhookURL = env('SY_WEBHOOK_URL', '');
 const webhookSecret = env('SY_WEBHOOK_SECRET', '');
 const edgeAddr = env('SY_EDGE_ADDR');
 const flagName = 'E2E checkout ' + flagKey;
+const sso = { org: env('SY_SSO_ORG', ''), issuer: env('SY_SSO_ISSUER', ''), login: env('SY_SSO_LOGIN', ''),
+  dev: env('SY_SSO_DEV_ENV', ''), prod: env('SY_SSO_PROD_ENV', '') };
 mkdirSync(shots, { recursive: true });
 
 const profile = mkdtempSync(join(tmpdir(), 'sy-ui-chromium-'));
@@ -50,7 +54,8 @@ page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(
 const origin = new URL(base).origin;
 page.on('request', (r) => {
   const u = r.url();
-  if (!u.startsWith(origin) && !u.startsWith('data:')) problems.push('request to another host: ' + u);
+  // the one other host: the OpenID provider of the single sign-on step
+  if (!u.startsWith(origin) && !u.startsWith('data:') && !(sso.issuer && u.startsWith(sso.issuer + '/'))) problems.push('request to another host: ' + u);
 });
 
 let passed = 0, failed = 0;
@@ -736,6 +741,32 @@ try {
     await page.getByRole('link', { name: 'Members' }).click();
     await expectVisible(page.getByRole('cell', { name: viewer.email }), 'member list');
     await expectCount(page.getByRole('button', { name: /^(Invite member|Remove|Revoke)/ }), 0, 'member edit buttons');
+  });
+
+  if (sso.issuer) await step('sso-sign-in-lands-with-group-rights', async () => {
+    await logout();
+    await page.goto(base + '/?org=' + encodeURIComponent(sso.org));
+    await page.getByRole('button', { name: 'Sign in with Corp ID' }).click();
+    await page.waitForURL((u) => u.toString().startsWith(sso.issuer + '/'));
+    await page.getByLabel('Login').fill(sso.login);
+    await page.getByLabel('Password').fill('any-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    // back in Switchyard: a new viewer account of the organization...
+    await page.waitForURL((u) => u.toString().startsWith(base + '/') && !u.pathname.startsWith('/sso'));
+    await expectText(page.getByTestId('role'), /viewer/, 'role badge after single sign-on');
+    // ...in the group its "groups" claim maps to, which may toggle in dev
+    await page.goto(`${base}/envs/${sso.dev}/flags`);
+    const sw = page.getByRole('switch', { name: 'Enable sso-e2e-switch' });
+    await expectVisible(sw, 'toggle switch in dev (group right)');
+    await sw.click();
+    await page.waitForFunction(() => document.querySelector('[role=switch][aria-label="Enable sso-e2e-switch"]')?.getAttribute('aria-checked') === 'true');
+    await shot('sso-dev-flags');
+    await page.goto(`${base}/envs/${sso.prod}/flags`);
+    await expectVisible(page.getByText('SSO e2e switch').or(page.getByRole('link', { name: /sso-e2e-switch|SSO e2e switch/ })), 'flag list in prod');
+    await expectCount(page.getByRole('switch'), 0, 'toggle switches in prod');
+    await page.getByRole('link', { name: 'Single sign-on' }).click();
+    await expectVisible(page.getByRole('cell', { name: /Corp ID/ }), 'the organization\'s single sign-on page');
+    await shot('sso-org-page');
   });
 } catch {
   // reported by step()

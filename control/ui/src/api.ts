@@ -51,6 +51,19 @@ export interface Experiment {
 }
 export interface List<T> { items: T[]; total: number }
 
+// single sign-on (docs/access.md, "Single sign-on")
+export interface SSOButton { id: string; name: string }
+export interface SSOIssuer {
+  id: string; orgId: string; name: string; issuerUrl: string; clientId: string; hasSecret: boolean; scopes: string[] | null;
+  trustEmail: boolean; role: string; groupClaim: string; groupMap: Record<string, string> | null; loginUrl?: string; version: number;
+}
+export interface SSOIssuerRequest {
+  name: string; issuerUrl: string; clientId: string; clientSecret: string; scopes: string[]; trustEmail: boolean;
+  role: string; groupClaim: string; groupMap: Record<string, string>; version?: number;
+}
+export interface SSOSettings { id: string; forbidPassword: boolean; version: number }
+export interface Group { id: string; name: string }
+
 // workflow: audit log, webhooks, triggers, scheduled changes, compare/copy
 export interface AuditEntry {
   id: string; orgId: string; projectId?: string; envId?: string; at: number; actor: string; actorName?: string;
@@ -260,6 +273,16 @@ export const api = {
   login: (email: string, password: string) =>
     request<{ token: string; user: UserView; orgs: OrgRole[] }>('POST', v1 + '/auth/login', { email, password }),
   logout: () => request<void>('POST', v1 + '/auth/logout'),
+  ssoButtons: (org: string) => request<List<SSOButton>>('GET', `${v1}/auth/sso/issuers?org=${enc(org)}`),
+  ssoStart: (issuerId: string, link = false) => request<{ url: string }>('POST', v1 + '/auth/sso/start', { issuerId, link }),
+  ssoSession: () => request<{ token: string; user: UserView; orgs: OrgRole[] }>('POST', v1 + '/auth/sso/session'),
+  ssoIssuers: (org: string) => request<List<SSOIssuer>>('GET', `${v1}/orgs/${enc(org)}/sso/issuers`),
+  createSSOIssuer: (org: string, x: SSOIssuerRequest) => request<SSOIssuer>('POST', `${v1}/orgs/${enc(org)}/sso/issuers`, x),
+  deleteSSOIssuer: (org: string, id: string) => request<void>('DELETE', `${v1}/orgs/${enc(org)}/sso/issuers/${enc(id)}`),
+  ssoSettings: (org: string) => request<SSOSettings>('GET', `${v1}/orgs/${enc(org)}/sso/settings`),
+  putSSOSettings: (org: string, forbidPassword: boolean, version: number) =>
+    request<SSOSettings>('PUT', `${v1}/orgs/${enc(org)}/sso/settings`, { forbidPassword, version }),
+  groups: (org: string) => request<List<Group>>('GET', `${v1}/orgs/${enc(org)}/groups`),
   me: () => request<Me>('GET', v1 + '/auth/me'),
   orgs: () => request<List<Org>>('GET', v1 + '/orgs'),
   projects: (org: string) => request<List<Project>>('GET', `${v1}/orgs/${enc(org)}/projects`),

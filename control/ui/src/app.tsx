@@ -19,6 +19,7 @@ import { Schedules } from './pages/schedules';
 import { ChangeRequestDetail, ChangeRequests } from './pages/changes';
 import { EnvCompare } from './pages/envcompare';
 import { CommentDialog } from './comment';
+import { SingleSignOn, SSOButtons, SSOFinish } from './pages/sso';
 
 const LAST_ENV = 'sy.lastEnv';
 
@@ -44,6 +45,7 @@ const ORG_SECTIONS: Section[] = [
   { path: 'members', label: 'Members' },
   { path: 'tokens', label: 'Access tokens' },
   { path: 'webhooks', label: 'Webhooks', route: '/api/v1/orgs/{orgId}/webhooks' },
+  { path: 'sso', label: 'Single sign-on', route: '/api/v1/orgs/{orgId}/sso/issuers' },
   { path: 'audit', label: 'Organization audit log', route: '/api/v1/orgs/{orgId}/audit' },
 ];
 
@@ -54,6 +56,7 @@ export function App() {
     setUnauthorizedHandler(() => { setToken(''); setTok(''); });
   }, []);
   if (path === '/accept') return <Accept signedIn={!!token} onDone={() => { location.href = '/'; }} />;
+  if (path === '/sso') return <SSOFinish onLogin={(t) => { setToken(t); setTok(t); navigate('/', true); }} />;
   if (!token) return <Login onLogin={(t) => { setToken(t); setTok(t); }} />;
   return <Shell logout={async () => {
     try { await api.logout(); } catch { /* the session may be gone already */ }
@@ -83,6 +86,7 @@ function Login({ onLogin }: { onLogin: (t: string) => void }) {
         <Field label="Password" value={password} onInput={setPassword} err={err} field="password" type="password" autoComplete="current-password" required />
         <FormError err={err} fields={['email', 'password']} />
         <Busy type="submit" class="primary" onClick={submit} busyText="Signing in…">Sign in</Busy>
+        <SSOButtons />
       </form>
     </main>
   );
@@ -250,6 +254,7 @@ function Routes({ path, ctx }: { path: string; ctx: Ctx }) {
   if ((m = match('/orgs/:org/members', path))) return <Members orgId={m.org} />;
   if ((m = match('/orgs/:org/tokens', path))) return <Tokens orgId={m.org} />;
   if ((m = match('/orgs/:org/webhooks', path))) return <Webhooks key={m.org} orgId={m.org} />;
+  if ((m = match('/orgs/:org/sso', path))) return <SingleSignOn key={m.org} orgId={m.org} />;
   if ((m = match('/orgs/:org/audit', path))) return <AuditLog key={m.org} orgId={m.org} />;
   if ((m = match('/orgs/:org', path))) return <OrgHome orgId={m.org} />;
   if (!path.startsWith('/envs/')) return <Spinner />;

@@ -42,6 +42,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("FlagVersions", func(t *testing.T) { testFlagVersions(t, store.New(open(t))) })
 	t.Run("ChangeRequests", func(t *testing.T) { testChangeRequests(t, store.New(open(t))) })
 	t.Run("ProtectedGate", func(t *testing.T) { testProtectedGate(t, store.New(open(t))) })
+	t.Run("SSO", func(t *testing.T) { testSSO(t, store.New(open(t))) })
 }
 
 func must(t *testing.T, err error) {
