@@ -38,8 +38,8 @@ import (
 	"github.com/switchyard/switchyard/analytics"
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control"
-	"github.com/switchyard/switchyard/control/internal/featbit"
 	ctlconfig "github.com/switchyard/switchyard/control/internal/config"
+	"github.com/switchyard/switchyard/control/internal/featbit"
 	"github.com/switchyard/switchyard/control/internal/webhook"
 	"github.com/switchyard/switchyard/edge"
 )
