@@ -266,7 +266,12 @@ func (p *Publisher) CheckSnapshots(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	missing, err := p.snap.Missing(ctx, ids)
+	// bounded like a publish attempt: Redis clients retry read-only
+	// commands while the server is unreachable, and Run must not wait
+	// for the outage to end before it sweeps (and reports) again
+	mctx, cancel := context.WithTimeout(ctx, Attempt)
+	missing, err := p.snap.Missing(mctx, ids)
+	cancel()
 	if err != nil {
 		return 0, fmt.Errorf("cannot check snapshots: %w", err)
 	}

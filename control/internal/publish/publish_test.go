@@ -349,3 +349,32 @@ func TestKafkaRetryBackoffDoublesToTheCap(t *testing.T) {
 		}
 	}
 }
+
+// hangingWriter's Missing stands for a Redis client that retries a
+// read-only command during an outage until its context ends: without a
+// deadline it would wait for the outage to end (the test fails at once
+// instead); with one it ends with the deadline's error.
+type hangingWriter struct{ *Memory }
+
+func (hangingWriter) Missing(ctx context.Context, _ []string) ([]string, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		return nil, errors.New("Missing called without a deadline: it would wait for the outage to end")
+	}
+	return nil, context.DeadlineExceeded
+}
+
+// TestSnapshotCheckIsBounded: a snapshot check during a Redis outage ends
+// with an error (so Run sweeps, retries and reports the failure) instead of
+// waiting for Redis to come back.
+func TestSnapshotCheckIsBounded(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	sink := NewMemory()
+	p := New(st, hangingWriter{sink}, sink, nil)
+	if _, err := p.CheckSnapshots(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("check during an outage: %v, want the attempt's deadline", err)
+	}
+}
