@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,7 +125,7 @@ func New(st *store.Store, pub Notifier, cfg Config) *API {
 		ipLim:    newKeyedLimiter(cfg.PublicRateLimit, cfg.PublicRateBurst, cfg.RateLimitKeys),
 		codeRefs: make(chan struct{}, codeRefReaders)}
 	a.wf = newWorkflow(a)
-	a.routes = append(a.table(), a.workflowRoutes()...)
+	a.routes = slices.Concat(a.table(), a.batchRoutes(), a.workflowRoutes())
 	return a
 }
 
