@@ -255,11 +255,14 @@ func (st *State) Full(format int) *Encoded {
 		}
 		n += len(segs[i])
 	}
+	// room for the items, a separator each and the envelope: the buffer
+	// is allocated once (a 50,000-flag environment's sync is tens of MB)
+	size := wsconn.FrameReserve + n + len(flags) + len(segs) + 256
 	var e *Encoded
 	if format == MsgPack {
-		e = encode(AppendServerSyncMP(make([]byte, wsconn.FrameReserve, wsconn.FrameReserve+n+128), "full", flags, segs), ws.OpBinary)
+		e = encode(AppendServerSyncMP(make([]byte, wsconn.FrameReserve, size), "full", flags, segs), ws.OpBinary)
 	} else {
-		e = encode(wire.AppendServerSyncRaw(make([]byte, wsconn.FrameReserve, wsconn.FrameReserve+n+128), "full", flags, segs), ws.OpText)
+		e = encode(wire.AppendServerSyncRaw(make([]byte, wsconn.FrameReserve, size), "full", flags, segs), ws.OpText)
 	}
 	st.full[format].Store(e)
 	return e
