@@ -159,3 +159,30 @@ func BenchmarkSegmentMemberMemory(b *testing.B) {
 		runtime.KeepAlive(big)
 	}
 }
+
+// FuzzApplyBatch: any payload of a batch event either fails to decode or
+// yields a State whose indexes agree with its flags; never a panic.
+func FuzzApplyBatch(f *testing.F) {
+	snap := bigSnapshot(8)
+	st := envstate.Build(snap)
+	upd := snap.Flags[2]
+	upd.Version++
+	nf := snap.Flags[1]
+	nf.ID, nf.Key, nf.Version = "n1", "new-1", 1
+	f.Add(batchEvent(f, snap.EnvID, 9, upd, nf).Payload)
+	f.Add(batchEvent(f, snap.EnvID, 9).Payload)
+	f.Add([]byte{0x80})
+	f.Add([]byte("\x85\xa5flags\xdd\x7f\xff\xff\xff"))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		ns, d, err := st.Apply(&codec.ChangeEvent{EnvID: snap.EnvID, Kind: codec.KindBatch, Op: codec.OpUpsert, EnvVersion: 9, Payload: p})
+		if err != nil || d == nil {
+			return
+		}
+		for _, fl := range ns.Flags {
+			if ns.FlagByID(fl.Src.ID) == nil {
+				t.Fatalf("flag %q not indexed by id", fl.Src.ID)
+			}
+		}
+		ns.Full(envstate.JSON)
+	})
+}
