@@ -70,3 +70,50 @@ func TestBatchIsOneEventAndNeverCarriesALaterState(t *testing.T) {
 		t.Fatalf("publish state %d/%d, outbox %d", e.PublishedVersion, e.Version, len(e.Outbox))
 	}
 }
+
+// TestSplitBatchBoundsRecords: a large batch event is split into batch
+// events of at most the bound, carrying every flag once, in order; a small
+// one is left whole.
+func TestSplitBatchBoundsRecords(t *testing.T) {
+	b := &codec.EnvSnapshot{EnvID: "e", Version: 9}
+	for i := range 3000 {
+		f := flag("e", fmt.Sprintf("id-%04d", i), fmt.Sprintf("key-%04d", i))
+		f.Description = "a description of some length to make the flags weigh a few hundred bytes each"
+		b.Flags = append(b.Flags, *f)
+	}
+	p, err := b.MarshalMsg(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &codec.ChangeEvent{EnvID: "e", Kind: codec.KindBatch, Op: codec.OpUpsert, EnvVersion: 9, Payload: p}
+	const max = 64 << 10
+	parts, err := SplitBatch(ev, max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) < len(p)/max {
+		t.Fatalf("%d parts for %d bytes", len(parts), len(p))
+	}
+	next := 0
+	for _, part := range parts {
+		if len(part.Payload) > max || part.Kind != codec.KindBatch || part.EnvVersion != 9 {
+			t.Fatalf("part of %d bytes, kind %s", len(part.Payload), part.Kind)
+		}
+		items, err := codec.ExpandBatch(part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			if it.ID != b.Flags[next].ID {
+				t.Fatalf("item %s, want %s", it.ID, b.Flags[next].ID)
+			}
+			next++
+		}
+	}
+	if next != len(b.Flags) {
+		t.Fatalf("%d of %d flags carried", next, len(b.Flags))
+	}
+	if whole, _ := SplitBatch(ev, len(p)); len(whole) != 1 || whole[0] != ev {
+		t.Fatal("a batch within the bound was split")
+	}
+}
