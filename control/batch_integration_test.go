@@ -38,8 +38,24 @@ func TestIntegrationFlagBatchReachesSDK(t *testing.T) {
 	}
 	body := batchOf(n, "prod")
 	t0 := time.Now()
-	l.must(200, l.admin, "POST", batchURL(env), body)
+	// Keep the SDK connection alive (FeatBit SDKs ping) while a large batch
+	// is written: on the MongoDB-wire test server that takes minutes.
+	done := make(chan *resp, 1)
+	go func() { done <- l.do(l.admin, "POST", batchURL(env), body) }()
+	var r *resp
+	for r == nil {
+		select {
+		case r = <-done:
+		case <-time.After(10 * time.Second):
+			if err := wsutil.WriteClientText(sdk.c, []byte(`{"messageType":"ping","data":null}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	api := time.Since(t0)
+	if r.Code != 200 {
+		t.Fatalf("batch: %d %s", r.Code, r.Body)
+	}
 	got, patches := 0, 0
 	for got < n {
 		p := sdk.next(5 * time.Minute)
