@@ -95,7 +95,12 @@ func (s *Store) BatchFlags(ctx context.Context, envID string, flags []*codec.Fla
 		return &Doc{ID: id, Version: f.Version, Fields: keyFields(envID, f.Key), Data: encode(f)}, nil
 	})
 	if err != nil {
-		s.CancelEntry(ctx, envID, e.Version)
+		// store/mongo may have written part of the batch: then the entry
+		// stays and publishes what landed (the rest is presumed failed
+		// after LandWait); when nothing landed it is cancelled.
+		if !s.anyLanded(ctx, envID, flags) {
+			s.CancelEntry(ctx, envID, e.Version)
+		}
 		if errors.Is(err, ErrDuplicate) {
 			return dupKey(err)
 		}
@@ -103,6 +108,26 @@ func (s *Store) BatchFlags(ctx context.Context, envID string, flags []*codec.Fla
 	}
 	s.recordFlagVersions(ctx, flags)
 	return nil
+}
+
+// anyLanded reports whether any flag of a failed batch was written (at its
+// new version); true when that cannot be read (the safe answer: keeping the
+// outbox entry costs a LandWait, dropping it could leave a write unpublished).
+func (s *Store) anyLanded(ctx context.Context, envID string, flags []*codec.Flag) bool {
+	all, err := s.AllFlags(context.WithoutCancel(ctx), envID)
+	if err != nil {
+		return true
+	}
+	want := make(map[string]int64, len(flags))
+	for _, f := range flags {
+		want[f.ID] = f.Version
+	}
+	for _, f := range all {
+		if v, ok := want[f.ID]; ok && f.Version == v {
+			return true
+		}
+	}
+	return false
 }
 
 // recordFlagVersions keeps the new versions of a batch in the flag history
