@@ -111,7 +111,7 @@ func BenchmarkColdLoad(b *testing.B) {
 				st := envstate.Build(snap)
 				full := st.Full(envstate.JSON)
 				b.ReportMetric(float64(time.Since(t0).Milliseconds()), "ms/load")
-				b.ReportMetric(float64((cpuTime()-c0).Milliseconds()), "cpu-ms/load")
+				b.ReportMetric(float64((cpuTime() - c0).Milliseconds()), "cpu-ms/load")
 				snap = nil
 				runtime.GC()
 				runtime.ReadMemStats(&m1)
