@@ -168,3 +168,52 @@ func (x bySegID) Swap(i, j int) {
 // an environment it does not hold (lost, or never written whole): the
 // writer must write the environment whole instead.
 var ErrEnvMissing = errors.New("codec: environment not stored")
+
+// ExpandBatch returns the KindFlag upsert events a KindBatch event carries
+// (each Payload the flag's own msgp), in order.
+func ExpandBatch(ev *ChangeEvent) ([]*ChangeEvent, error) {
+	var s EnvSnapshot
+	if _, err := s.UnmarshalMsg(ev.Payload); err != nil {
+		return nil, fmt.Errorf("batch payload of env %s: %w", ev.EnvID, err)
+	}
+	out := make([]*ChangeEvent, 0, len(s.Flags))
+	for i := range s.Flags {
+		f := &s.Flags[i]
+		b, err := f.MarshalMsg(nil)
+		if err != nil {
+			return nil, fmt.Errorf("batch flag %s of env %s: %w", f.ID, ev.EnvID, err)
+		}
+		out = append(out, &ChangeEvent{EnvID: ev.EnvID, Kind: KindFlag, Op: OpUpsert, ID: f.ID, Version: f.Version,
+			EnvVersion: ev.EnvVersion, At: ev.At, Payload: b, RequestID: ev.RequestID})
+	}
+	return out, nil
+}
+
+// Flatten returns evs with every KindBatch event replaced by the KindFlag
+// events it carries (ExpandBatch), for writers of item fields; evs itself
+// when it holds no batch.
+func Flatten(evs []*ChangeEvent) ([]*ChangeEvent, error) {
+	n := -1
+	for i, ev := range evs {
+		if ev.Kind == KindBatch {
+			n = i
+			break
+		}
+	}
+	if n < 0 {
+		return evs, nil
+	}
+	out := append(make([]*ChangeEvent, 0, len(evs)), evs[:n]...)
+	for _, ev := range evs[n:] {
+		if ev.Kind != KindBatch {
+			out = append(out, ev)
+			continue
+		}
+		items, err := ExpandBatch(ev)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+	}
+	return out, nil
+}

@@ -165,6 +165,12 @@ const (
 	KindSecrets  = "secrets"  // Payload is an EnvSnapshot with only Secrets set
 	KindSnapshot = "snapshot" // Payload is a whole EnvSnapshot
 	KindEnv      = "env"      // environment deleted: Op is OpDelete
+	// KindBatch is one write of many flags (the bulk route): Payload is an
+	// EnvSnapshot with only Flags set (Version: the EnvVersion), applied by
+	// an edge as one change (one new state, one update to each SDK). Op is
+	// OpUpsert. ExpandBatch splits it into KindFlag events for writers that
+	// store items one by one.
+	KindBatch = "batch"
 
 	OpUpsert = "upsert"
 	OpDelete = "delete"

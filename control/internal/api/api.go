@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -145,7 +146,7 @@ func New(st *store.Store, pub Notifier, cfg Config) *API {
 		codeRefs: make(chan struct{}, codeRefReaders),
 		sso:      sso.New(webhook.NewClient(cfg.SSOAllow, cfg.SSOTimeout))}
 	a.wf = newWorkflow(a)
-	a.routes = append(append(a.table(), a.workflowRoutes()...), a.ssoRoutes()...)
+	a.routes = slices.Concat(a.table(), a.batchRoutes(), a.workflowRoutes(), a.ssoRoutes())
 	return a
 }
 

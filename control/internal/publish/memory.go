@@ -88,6 +88,10 @@ func (m *Memory) WriteChanges(_ context.Context, envID string, version int64, ev
 	case s.Version >= version:
 		return nil
 	}
+	evs, err := codec.Flatten(evs)
+	if err != nil {
+		return err
+	}
 	c := *s // copy-on-write: snapshots handed out stay as they were
 	c.Flags = append([]codec.Flag(nil), s.Flags...)
 	c.Segments = append([]codec.Segment(nil), s.Segments...)

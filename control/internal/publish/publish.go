@@ -355,12 +355,13 @@ func (p *Publisher) publish(ctx context.Context, envID string, full bool) error 
 		target = min(target, snap.Version)
 	}
 	var send []int
+	ix := indexOf(snap)
 	for i := range e.Outbox {
 		en := &e.Outbox[i]
 		if en.EnvVersion > target {
 			break
 		}
-		st := landed(snap, e.Outbox[i+1:], en, now)
+		st := landed(ix, e.Outbox[i+1:], en, now)
 		if st == pending {
 			target = en.EnvVersion - 1
 			// A whole snapshot holds every item as it is now, so it must
@@ -379,7 +380,7 @@ func (p *Publisher) publish(ctx context.Context, envID string, full bool) error 
 	evs := make([]*codec.ChangeEvent, 0, len(send))
 	for _, i := range send {
 		en := &e.Outbox[i]
-		ev, err := event(snap, en, e.Outbox[i+1:])
+		ev, err := event(snap, ix, en, e.Outbox[i+1:])
 		if err != nil {
 			return err
 		}
@@ -447,19 +448,32 @@ const (
 
 // landed tells whether the write an outbox entry announced is visible in the
 // snapshot. later are the entries after it.
-func landed(snap *codec.EnvSnapshot, later []store.OutboxEntry, en *store.OutboxEntry, now int64) landing {
+func landed(ix *index, later []store.OutboxEntry, en *store.OutboxEntry, now int64) landing {
+	young := now-en.At < LandWait.Milliseconds()
+	if en.Kind == codec.KindBatch {
+		// every flag of the batch must have landed (or be presumed failed)
+		for _, r := range en.Items {
+			version, exists := int64(0), false
+			if f := ix.flags[r.ID]; f != nil {
+				version, exists = f.Version, true
+			}
+			if landedUpsert(version, exists, young, r.ItemVersion, codec.KindFlag, r.ID, later) == pending {
+				return pending
+			}
+		}
+		return ok
+	}
 	if en.ItemVersion == 0 || (en.Kind != codec.KindFlag && en.Kind != codec.KindSegment) {
 		return ok
 	}
 	version, exists := int64(0), false
 	if en.Kind == codec.KindFlag {
-		if f := findFlag(snap, en.ID); f != nil {
+		if f := ix.flags[en.ID]; f != nil {
 			version, exists = f.Version, true
 		}
-	} else if sg := findSegment(snap, en.ID); sg != nil {
+	} else if sg := ix.segs[en.ID]; sg != nil {
 		version, exists = sg.Version, true
 	}
-	young := now-en.At < LandWait.Milliseconds()
 	if en.Op == codec.OpDelete {
 		switch {
 		case !exists:
@@ -469,14 +483,20 @@ func landed(snap *codec.EnvSnapshot, later []store.OutboxEntry, en *store.Outbox
 		}
 		return skip // the delete failed: the item stays
 	}
+	return landedUpsert(version, exists, young, en.ItemVersion, en.Kind, en.ID, later)
+}
+
+// landedUpsert is landed for the upsert of one item to itemVersion, given
+// the stored version (exists: the item was read).
+func landedUpsert(version int64, exists, young bool, itemVersion int64, kind, id string, later []store.OutboxEntry) landing {
 	switch {
-	case exists && version >= en.ItemVersion:
+	case exists && version >= itemVersion:
 		return ok
 	case exists && !young:
 		return ok // the write failed: its current state is harmless
 	case !exists:
 		for i := range later {
-			if later[i].ID == en.ID && later[i].Op == codec.OpDelete {
+			if later[i].Kind == kind && later[i].ID == id && later[i].Op == codec.OpDelete {
 				return skip // deleted since: its tombstone follows
 			}
 		}
@@ -507,12 +527,24 @@ func ahead(snap *codec.EnvSnapshot, stamp int64) bool {
 // later entry (its state is beyond en.ItemVersion and a later entry of the
 // same item follows, which will carry that state at its own place).
 func superseded(version int64, en *store.OutboxEntry, later []store.OutboxEntry) bool {
-	if version <= en.ItemVersion {
+	return supersededItem(version, en.ItemVersion, en.Kind, en.ID, later)
+}
+
+// supersededItem is superseded for one item (of an entry or of a batch).
+func supersededItem(version, itemVersion int64, kind, id string, later []store.OutboxEntry) bool {
+	if version <= itemVersion {
 		return false
 	}
 	for i := range later {
-		if later[i].Kind == en.Kind && later[i].ID == en.ID {
+		if later[i].Kind == kind && later[i].ID == id {
 			return true
+		}
+		if kind == codec.KindFlag {
+			for _, r := range later[i].Items {
+				if r.ID == id {
+					return true
+				}
+			}
 		}
 	}
 	return false
@@ -522,7 +554,7 @@ func superseded(version int64, en *store.OutboxEntry, later []store.OutboxEntry)
 // when the item no longer exists (it was deleted later, whose own entry
 // carries the tombstone, or its write never happened) or when a later entry
 // carries its state (superseded). later are the entries after en.
-func event(snap *codec.EnvSnapshot, en *store.OutboxEntry, later []store.OutboxEntry) (*codec.ChangeEvent, error) {
+func event(snap *codec.EnvSnapshot, ix *index, en *store.OutboxEntry, later []store.OutboxEntry) (*codec.ChangeEvent, error) {
 	ev := &codec.ChangeEvent{EnvID: snap.EnvID, Kind: en.Kind, Op: en.Op, ID: en.ID,
 		EnvVersion: en.EnvVersion, At: en.At, AffectedFlags: en.AffectedFlags, RequestID: en.RequestID}
 	var err error
@@ -541,15 +573,31 @@ func event(snap *codec.EnvSnapshot, en *store.OutboxEntry, later []store.OutboxE
 				ev.Version = sg.Version
 			}
 		}
+	case en.Kind == codec.KindBatch:
+		// one event carrying every flag of the batch that still exists and
+		// that no later entry carries
+		b := &codec.EnvSnapshot{EnvID: snap.EnvID, Version: en.EnvVersion, Flags: make([]codec.Flag, 0, len(en.Items))}
+		for _, r := range en.Items {
+			f := ix.flags[r.ID]
+			if f == nil || supersededItem(f.Version, r.ItemVersion, codec.KindFlag, r.ID, later) {
+				continue
+			}
+			b.Flags = append(b.Flags, *f)
+		}
+		if len(b.Flags) == 0 {
+			return nil, nil
+		}
+		ev.Version = en.EnvVersion
+		ev.Payload, err = b.MarshalMsg(nil)
 	case en.Kind == codec.KindFlag:
-		f := findFlag(snap, en.ID)
+		f := ix.flags[en.ID]
 		if f == nil || superseded(f.Version, en, later) {
 			return nil, nil
 		}
 		ev.Version = f.Version
 		ev.Payload, err = f.MarshalMsg(nil)
 	case en.Kind == codec.KindSegment:
-		sg := findSegment(snap, en.ID)
+		sg := ix.segs[en.ID]
 		if sg == nil || superseded(sg.Version, en, later) {
 			return nil, nil
 		}
@@ -572,20 +620,20 @@ func event(snap *codec.EnvSnapshot, en *store.OutboxEntry, later []store.OutboxE
 	return ev, nil
 }
 
-func findFlag(s *codec.EnvSnapshot, id string) *codec.Flag {
-	for i := range s.Flags {
-		if s.Flags[i].ID == id {
-			return &s.Flags[i]
-		}
-	}
-	return nil
+// index finds the items of a snapshot by id (a publish looks up every
+// outbox item: a map keeps that linear in the items, not quadratic).
+type index struct {
+	flags map[string]*codec.Flag
+	segs  map[string]*codec.Segment
 }
 
-func findSegment(s *codec.EnvSnapshot, id string) *codec.Segment {
-	for i := range s.Segments {
-		if s.Segments[i].ID == id {
-			return &s.Segments[i]
-		}
+func indexOf(s *codec.EnvSnapshot) *index {
+	ix := &index{flags: make(map[string]*codec.Flag, len(s.Flags)), segs: make(map[string]*codec.Segment, len(s.Segments))}
+	for i := range s.Flags {
+		ix.flags[s.Flags[i].ID] = &s.Flags[i]
 	}
-	return nil
+	for i := range s.Segments {
+		ix.segs[s.Segments[i].ID] = &s.Segments[i]
+	}
+	return ix
 }

@@ -105,9 +105,77 @@ func (k *Kafka) EnsureTopic(ctx context.Context, partitions int32) error {
 	return nil
 }
 
+// MaxBatchRecord bounds the payload of one batch record on Kafka: below the
+// broker's default message.max.bytes (1 MiB) and franz-go's default
+// producer batch (about 1 MB), so a batch is delivered on any topic.
+const MaxBatchRecord = 900 << 10
+
+// SplitBatch splits a KindBatch event whose payload is larger than max into
+// KindBatch events of consecutive flags, each payload at most max (a single
+// larger flag goes alone), in order, sharing the event's EnvVersion. Any
+// other event is returned as is.
+func SplitBatch(ev *codec.ChangeEvent, max int) ([]*codec.ChangeEvent, error) {
+	if ev.Kind != codec.KindBatch || len(ev.Payload) <= max {
+		return []*codec.ChangeEvent{ev}, nil
+	}
+	var b codec.EnvSnapshot
+	if _, err := b.UnmarshalMsg(ev.Payload); err != nil {
+		return nil, fmt.Errorf("BUG: batch payload of env %s: %w", ev.EnvID, err)
+	}
+	var out []*codec.ChangeEvent
+	part := &codec.EnvSnapshot{EnvID: b.EnvID, Version: b.Version}
+	size := part.Msgsize()
+	flush := func() error {
+		if len(part.Flags) == 0 {
+			return nil
+		}
+		p, err := part.MarshalMsg(nil)
+		if err != nil {
+			return fmt.Errorf("BUG: cannot encode batch part: %w", err)
+		}
+		c := *ev
+		c.Payload = p
+		out = append(out, &c)
+		part = &codec.EnvSnapshot{EnvID: b.EnvID, Version: b.Version}
+		size = part.Msgsize()
+		return nil
+	}
+	for i := range b.Flags {
+		fs := b.Flags[i].Msgsize()
+		if size+fs > max {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+		part.Flags = append(part.Flags, b.Flags[i])
+		size += fs
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // Produce implements ChangeProducer: it returns when the broker acknowledged
-// the record or ctx ended.
+// the record or ctx ended. A batch event larger than MaxBatchRecord goes as
+// several batch records (SplitBatch), in order.
 func (k *Kafka) Produce(ctx context.Context, ev *codec.ChangeEvent) error {
+	if ev.Kind == codec.KindBatch && len(ev.Payload) > MaxBatchRecord {
+		parts, err := SplitBatch(ev, MaxBatchRecord)
+		if err != nil {
+			return err
+		}
+		for _, p := range parts {
+			if err := k.produce(ctx, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return k.produce(ctx, ev)
+}
+
+func (k *Kafka) produce(ctx context.Context, ev *codec.ChangeEvent) error {
 	b, err := ev.MarshalMsg(nil)
 	if err != nil {
 		return fmt.Errorf("BUG: cannot encode change event: %w", err)

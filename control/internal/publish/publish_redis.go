@@ -97,6 +97,10 @@ func (r *Redis) WriteSnapshot(ctx context.Context, s *codec.EnvSnapshot) error {
 // WriteChanges implements SnapshotWriter: only the fields of the changed
 // items, and the version. codec.ErrEnvMissing when the hash is missing.
 func (r *Redis) WriteChanges(ctx context.Context, envID string, version int64, evs []*codec.ChangeEvent) error {
+	evs, err := codec.Flatten(evs)
+	if err != nil {
+		return err
+	}
 	args := make([]string, 1, 1+3*len(evs))
 	args[0] = strconv.FormatInt(version, 10)
 	for _, ev := range evs {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -134,5 +135,31 @@ func TestRedisChangesTouchOnlyTheirItems(t *testing.T) {
 	}
 	if readEnv(t, r, env) != nil {
 		t.Fatal("a deleted environment was written again")
+	}
+}
+
+// TestRedisBatchWritesEveryItem: a batch event writes one hash field per
+// flag it carries (and the version), leaving the other items.
+func TestRedisBatchWritesEveryItem(t *testing.T) {
+	r, env := newTestRedis(t)
+	ctx := context.Background()
+	keep := codec.Flag{ID: "keep", Key: "keep", Version: 1}
+	if err := r.WriteSnapshot(ctx, &codec.EnvSnapshot{EnvID: env, Version: 3, Flags: []codec.Flag{keep}}); err != nil {
+		t.Fatal(err)
+	}
+	b := &codec.EnvSnapshot{EnvID: env, Version: 4}
+	for i := range 1000 {
+		b.Flags = append(b.Flags, codec.Flag{ID: fmt.Sprintf("f%04d", i), Key: fmt.Sprintf("k%04d", i), Version: 1})
+	}
+	p, err := b.MarshalMsg(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteChanges(ctx, env, 4, []*codec.ChangeEvent{{EnvID: env, Kind: codec.KindBatch, Op: codec.OpUpsert, ID: "b", Version: 4, EnvVersion: 4, Payload: p}}); err != nil {
+		t.Fatal(err)
+	}
+	s := readEnv(t, r, env)
+	if s.Version != 4 || len(s.Flags) != 1001 {
+		t.Fatalf("hash at version %d with %d flags, want 4 and 1001", s.Version, len(s.Flags))
 	}
 }

@@ -362,6 +362,29 @@ func (s *Store) ChangedItems(ctx context.Context, envID string) (*codec.EnvSnaps
 	}
 	snap := &codec.EnvSnapshot{EnvID: envID}
 	seen := map[string]bool{}
+	// A batch names many flags: read them with the environment's flags in
+	// one query rather than one by one.
+	var batch map[string]bool
+	for _, en := range e.Outbox {
+		for _, r := range en.Items {
+			if batch == nil {
+				batch = make(map[string]bool, len(en.Items))
+			}
+			batch[r.ID] = true
+		}
+	}
+	if batch != nil {
+		all, err := s.AllFlags(ctx, envID)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, f := range all {
+			if batch[f.ID] {
+				seen[codec.KindFlag+"/"+f.ID] = true
+				snap.Flags = append(snap.Flags, *f)
+			}
+		}
+	}
 	for _, en := range e.Outbox {
 		if (en.Kind != codec.KindFlag && en.Kind != codec.KindSegment) || seen[en.Kind+"/"+en.ID] {
 			continue

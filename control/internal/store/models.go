@@ -73,6 +73,9 @@ type OutboxEntry struct {
 	// RequestID is the id of the API request that made the change
 	// (WithRequestID), carried into the change event.
 	RequestID string `json:"requestId,omitempty"`
+	// Items are the flags of a KindBatch entry (BatchFlags), each with the
+	// version its write produces; ID is then the batch's id.
+	Items []BatchRef `json:"items,omitempty"`
 
 	// encode, when set, builds Payload from the stamp given in the bump
 	// (deletions: the tombstone carries its own UpdatedAt).
@@ -249,4 +252,10 @@ type Experiment struct {
 	CreatedAt           int64    `json:"createdAt"`
 	UpdatedAt           int64    `json:"updatedAt"`
 	Version             int64    `json:"version"`
+}
+
+// BatchRef is one flag of a KindBatch outbox entry.
+type BatchRef struct {
+	ID          string `json:"id"`
+	ItemVersion int64  `json:"v"`
 }

@@ -255,11 +255,14 @@ func (st *State) Full(format int) *Encoded {
 		}
 		n += len(segs[i])
 	}
+	// room for the items, a separator each and the envelope: the buffer
+	// is allocated once (a 50,000-flag environment's sync is tens of MB)
+	size := wsconn.FrameReserve + n + len(flags) + len(segs) + 256
 	var e *Encoded
 	if format == MsgPack {
-		e = encode(AppendServerSyncMP(make([]byte, wsconn.FrameReserve, wsconn.FrameReserve+n+128), "full", flags, segs), ws.OpBinary)
+		e = encode(AppendServerSyncMP(make([]byte, wsconn.FrameReserve, size), "full", flags, segs), ws.OpBinary)
 	} else {
-		e = encode(wire.AppendServerSyncRaw(make([]byte, wsconn.FrameReserve, wsconn.FrameReserve+n+128), "full", flags, segs), ws.OpText)
+		e = encode(wire.AppendServerSyncRaw(make([]byte, wsconn.FrameReserve, size), "full", flags, segs), ws.OpText)
 	}
 	st.full[format].Store(e)
 	return e
@@ -343,6 +346,8 @@ func (st *State) Apply(ev *codec.ChangeEvent) (*State, *Delta, error) {
 		ns.Secrets = s.Secrets
 		ns.bump(ev.EnvVersion)
 		return ns, &Delta{Secrets: true}, nil
+	case codec.KindBatch:
+		return st.applyBatch(ev)
 	case codec.KindSnapshot:
 		var s codec.EnvSnapshot
 		if _, err := s.UnmarshalMsg(ev.Payload); err != nil {
@@ -434,6 +439,67 @@ func (st *State) applyFlag(ev *codec.ChangeEvent) (*State, *Delta, error) {
 	}
 	ns.bump(ev.EnvVersion)
 	return ns, &Delta{Flags: []*Flag{nf}, Reeval: []*Flag{nf}}, nil
+}
+
+// applyBatch applies the flags of a KindBatch event as one change: one new
+// State holding all of them (each only if newer than what st holds) and one
+// Delta, so every SDK gets one update with every item. Cost: O(items of
+// the batch), plus one index rebuild when flags were added.
+func (st *State) applyBatch(ev *codec.ChangeEvent) (*State, *Delta, error) {
+	var b codec.EnvSnapshot
+	if _, err := b.UnmarshalMsg(ev.Payload); err != nil {
+		return st, nil, fmt.Errorf("envstate: batch payload of env %s: %w", ev.EnvID, err)
+	}
+	ns := st.clone()
+	d := &Delta{}
+	added := map[string]int{} // flags added by this batch, by id
+	for k := range b.Flags {
+		f := &b.Flags[k]
+		if f.ID == "" {
+			continue
+		}
+		if j, ok := added[f.ID]; ok { // the same flag twice: keep the newer
+			if f.Version > ns.Flags[j].Src.Version {
+				nf := newFlag(f, nil, ns.Flags[j].Slot, ns.Flags[j].VarGen)
+				ns.Flags[j] = nf
+				d.Flags = append(d.Flags, nf)
+			}
+			continue
+		}
+		i, exists := st.flagByID[f.ID]
+		if exists && st.Flags[i].Src.Version >= f.Version {
+			continue
+		}
+		var nf *Flag
+		switch {
+		case exists:
+			old := st.Flags[i]
+			gen := old.VarGen
+			if !sameVariations(old.Src, f) || old.Src.Key != f.Key {
+				gen++
+			}
+			nf = newFlag(f, nil, old.Slot, gen)
+			ns.Flags[i] = nf
+			if old.Src.Key != f.Key {
+				added[f.ID] = i // the key index must be rebuilt
+			}
+		default:
+			nf = newFlag(f, nil, ns.nextSlot, 0)
+			ns.nextSlot++
+			added[f.ID] = len(ns.Flags)
+			ns.Flags = append(ns.Flags, nf)
+		}
+		d.Flags = append(d.Flags, nf)
+	}
+	if len(d.Flags) == 0 {
+		return st, nil, nil
+	}
+	if len(added) > 0 {
+		ns.finish()
+	}
+	d.Reeval = d.Flags
+	ns.bump(ev.EnvVersion)
+	return ns, d, nil
 }
 
 func (st *State) applySegment(ev *codec.ChangeEvent) (*State, *Delta, error) {

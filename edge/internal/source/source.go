@@ -105,6 +105,10 @@ func (l *Local) WriteChanges(_ context.Context, envID string, version int64, evs
 	if le.version >= version {
 		return nil
 	}
+	evs, err := codec.Flatten(evs)
+	if err != nil {
+		return err
+	}
 	for _, ev := range evs {
 		var field string
 		switch ev.Kind {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,6 +30,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("Find", func(t *testing.T) { testFind(t, open(t)) })
 	t.Run("Modify", func(t *testing.T) { testModify(t, open(t)) })
 	t.Run("Flags", func(t *testing.T) { testFlags(t, store.New(open(t))) })
+	t.Run("BatchFlags", func(t *testing.T) { testBatchFlags(t, store.New(open(t))) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, store.New(open(t))) })
 	t.Run("Segments", func(t *testing.T) { testSegments(t, store.New(open(t))) })
 	t.Run("Stamps", func(t *testing.T) { testStamps(t, store.New(open(t))) })
@@ -670,5 +672,66 @@ func testStamps(t *testing.T, s *store.Store) {
 		if f.Version != en.ItemVersion || f.UpdatedAt != en.Stamp {
 			t.Fatalf("flag %s v%d updatedAt %d; its last entry: v%d stamp %d", id, f.Version, f.UpdatedAt, en.ItemVersion, en.Stamp)
 		}
+	}
+}
+
+// testBatchFlags: BatchFlags creates and updates flags with one environment
+// bump and one KindBatch outbox entry naming each flag and the version its
+// write produced; a refused batch (stale version, existing key, duplicate
+// in the batch) writes nothing and bumps nothing.
+func testBatchFlags(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	newEnv(t, s, "e1")
+	must(t, s.CreateFlag(ctx, boolFlag("e1", "f0", "have")))
+	e0, err := s.GetEnv(ctx, "e1")
+	must(t, err)
+	batch := func(keys ...string) []*codec.Flag {
+		out := make([]*codec.Flag, len(keys))
+		for i, k := range keys {
+			out[i] = boolFlag("e1", "", k)
+		}
+		return out
+	}
+	fs := batch("a", "b", "c")
+	must(t, s.BatchFlags(ctx, "e1", fs))
+	e1, err := s.GetEnv(ctx, "e1")
+	must(t, err)
+	if e1.Version != e0.Version+1 || len(e1.Outbox) != len(e0.Outbox)+1 {
+		t.Fatalf("env version %d → %d, outbox %d → %d: want one bump, one entry", e0.Version, e1.Version, len(e0.Outbox), len(e1.Outbox))
+	}
+	en := e1.Outbox[len(e1.Outbox)-1]
+	if en.Kind != codec.KindBatch || len(en.Items) != 3 || en.Items[1].ID != fs[1].ID || en.Items[1].ItemVersion != 1 {
+		t.Fatalf("outbox entry %+v", en)
+	}
+	for _, f := range fs {
+		got, err := s.GetFlagByKey(ctx, "e1", f.Key)
+		must(t, err)
+		if got.ID != f.ID || got.Version != 1 || got.UpdatedAt != e1.Stamp {
+			t.Fatalf("flag %s: %+v", f.Key, got)
+		}
+	}
+	// update two, create one
+	upd := batch("a", "b", "d")
+	upd[0].Version, upd[1].Version, upd[0].IsEnabled = 1, 1, true
+	must(t, s.BatchFlags(ctx, "e1", upd))
+	if got, _ := s.GetFlagByKey(ctx, "e1", "a"); !got.IsEnabled || got.Version != 2 || got.ID != fs[0].ID {
+		t.Fatalf("updated a: %+v", got)
+	}
+	e2, _ := s.GetEnv(ctx, "e1")
+	for name, bad := range map[string][]*codec.Flag{
+		"stale":     func() []*codec.Flag { b := batch("x", "a"); b[1].Version = 1; return b }(),
+		"existing":  batch("y", "have"),
+		"duplicate": batch("z", "z"),
+	} {
+		var fe *store.FieldError
+		if err := s.BatchFlags(ctx, "e1", bad); !errors.As(err, &fe) || !strings.HasPrefix(fe.Field, "items[1].") {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := s.GetFlagByKey(ctx, "e1", bad[0].Key); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("%s: item 0 written by a refused batch", name)
+		}
+	}
+	if e3, _ := s.GetEnv(ctx, "e1"); e3.Version != e2.Version {
+		t.Fatalf("refused batches bumped the environment %d → %d", e2.Version, e3.Version)
 	}
 }

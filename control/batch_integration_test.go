@@ -1,0 +1,73 @@
+//go:build integration
+
+package control
+
+import (
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws/wsutil"
+)
+
+// TestIntegrationFlagBatchReachesSDK: the production path (MongoDB wire,
+// Redis, Kafka, a real edge process). A bulk write of SY_TEST_BATCH_SIZE
+// flags (default 1,000: the MongoDB-wire test server takes a document lock
+// per write) reaches a connected server SDK; a batch within one Kafka record
+// (publish.MaxBatchRecord) arrives as ONE patch. Logs the time from the
+// API request to the patch (docs/benchmarks.md quotes it with -v).
+func TestIntegrationFlagBatchReachesSDK(t *testing.T) {
+	n := 1000
+	if v, err := strconv.Atoi(os.Getenv("SY_TEST_BATCH_SIZE")); err == nil && v > 0 {
+		n = v
+	}
+	l := newLiveWith(t, nil)
+	env := l.env("dev")
+	waitFor(t, "first publish", time.Minute, func() bool {
+		e, err := l.s.st.GetEnv(t.Context(), env)
+		return err == nil && e.PublishedVersion == e.Version
+	})
+	addr, _ := runEdge(t, l, buildEdge(t))
+	sdk := dialSDK(t, addr, l.info.Envs[0].ServerSecret)
+	if err := wsutil.WriteClientText(sdk.c, []byte(`{"messageType":"data-sync","data":{"timestamp":0}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if full := sdk.next(time.Minute); full.Data.EventType != "full" {
+		t.Fatalf("first message %+v", full.Data.EventType)
+	}
+	body := batchOf(n, "prod")
+	t0 := time.Now()
+	// Keep the SDK connection alive (FeatBit SDKs ping) while a large batch
+	// is written: on the MongoDB-wire test server that takes minutes.
+	done := make(chan *resp, 1)
+	go func() { done <- l.do(l.admin, "POST", batchURL(env), body) }()
+	var r *resp
+	for r == nil {
+		select {
+		case r = <-done:
+		case <-time.After(10 * time.Second):
+			if err := wsutil.WriteClientText(sdk.c, []byte(`{"messageType":"ping","data":null}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	api := time.Since(t0)
+	if r.Code != 200 {
+		t.Fatalf("batch: %d %s", r.Code, r.Body)
+	}
+	got, patches := 0, 0
+	for got < n {
+		p := sdk.next(5 * time.Minute)
+		if p.Data.EventType != "patch" {
+			t.Fatalf("after the batch: %s", p.Data.EventType)
+		}
+		got += len(p.Data.FeatureFlags)
+		patches++
+	}
+	d := time.Since(t0)
+	if got != n || (n <= 1000 && patches != 1) {
+		t.Fatalf("%d flags in %d patches, want %d (one patch up to 1,000 flags)", got, patches, n)
+	}
+	t.Logf("production, batch of %d flags: API response %v, API request → SDK has all (%d patches) %v", n, api.Round(time.Millisecond), patches, d.Round(time.Millisecond))
+}

@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/codec/secret"
+)
+
+// MaxBatch bounds the flags of one BatchFlags call (the bulk route).
+const MaxBatch = 10000
+
+// BatchFlags creates or updates the flags of one environment as one change:
+// a flag whose Version is 0 is created (its key must be new), any other
+// replaces the stored flag with its key if that flag is at that version. It
+// is all-or-nothing as far as checks go: every item is checked against the
+// stored flags first (errors are FieldErrors naming "items[i].key" or
+// "items[i].version"), then ONE environment compare-and-set records one
+// KindBatch outbox entry (one stamp for all items, so the publisher
+// produces one change event carrying them all), then the flag documents are
+// written with Backend.Modify (store/bolt: one transaction; store/mongo:
+// document by document, a failure part way leaves the written ones, which
+// the publisher delivers). Items are validated by the caller; ids, EnvID,
+// CreatedAt, Version and UpdatedAt are set here.
+func (s *Store) BatchFlags(ctx context.Context, envID string, flags []*codec.Flag) error {
+	if len(flags) == 0 {
+		return Invalid("items", "list at least one flag")
+	}
+	if len(flags) > MaxBatch {
+		return Invalid("items", "at most %d flags per call (got %d)", MaxBatch, len(flags))
+	}
+	all, err := s.AllFlags(ctx, envID)
+	if err != nil {
+		return err
+	}
+	byKey := make(map[string]*codec.Flag, len(all))
+	for _, f := range all {
+		byKey[f.Key] = f
+	}
+	seen := make(map[string]int, len(flags))
+	expect := make([]int64, len(flags))
+	refs := make([]BatchRef, len(flags))
+	ids := make([]string, len(flags))
+	item := func(i int, field string) string { return "items[" + strconv.Itoa(i) + "]." + field }
+	now := s.Now()
+	for i, f := range flags {
+		if j, dup := seen[f.Key]; dup {
+			return Invalid(item(i, "key"), "key %q is also items[%d]", f.Key, j)
+		}
+		seen[f.Key] = i
+		cur := byKey[f.Key]
+		switch {
+		case f.Version == 0 && cur != nil:
+			return &FieldError{Kind: ErrDuplicate, Field: item(i, "key"), Msg: fmt.Sprintf("flag %q exists (version %d): send its version to update it", f.Key, cur.Version)}
+		case f.Version == 0:
+			f.ID, f.CreatedAt = secret.NewGUID(), now
+		case cur == nil:
+			return &FieldError{Kind: ErrNotFound, Field: item(i, "key"), Msg: fmt.Sprintf("no flag %q to update: send version 0 to create it", f.Key)}
+		case cur.Version != f.Version:
+			return &FieldError{Kind: ErrConflict, Field: item(i, "version"),
+				Msg: fmt.Sprintf("version %d of flag %q is stale: the flag is at version %d; reload and retry", f.Version, f.Key, cur.Version)}
+		case cur.IsArchived:
+			return &FieldError{Kind: ErrConflict, Field: item(i, "key"), Msg: fmt.Sprintf("flag %q is archived; restore it first", f.Key)}
+		default:
+			f.ID, f.CreatedAt = cur.ID, cur.CreatedAt
+		}
+		expect[i] = f.Version
+		f.EnvID, f.Version = envID, f.Version+1
+		refs[i] = BatchRef{ID: f.ID, ItemVersion: f.Version}
+		ids[i] = f.ID
+	}
+	e, err := s.BumpEnv(ctx, envID, OutboxEntry{Kind: codec.KindBatch, Op: codec.OpUpsert, ID: secret.NewGUID(), Items: refs})
+	if err != nil {
+		return err
+	}
+	idx := make(map[string]int, len(flags))
+	for i, f := range flags {
+		f.UpdatedAt = e.Stamp
+		idx[f.ID] = i
+	}
+	err = s.b.Modify(ctx, CollFlags, ids, func(id string, old *Doc) (*Doc, error) {
+		i := idx[id]
+		f := flags[i]
+		switch {
+		case expect[i] == 0 && old != nil:
+			return nil, dupKey(ErrDuplicate)
+		case expect[i] != 0 && old == nil:
+			return nil, fmt.Errorf("flag %q: %w", f.Key, ErrNotFound)
+		case expect[i] != 0 && old.Version != expect[i]:
+			return nil, staleVersion(old.Version, expect[i])
+		}
+		return &Doc{ID: id, Version: f.Version, Fields: keyFields(envID, f.Key), Data: encode(f)}, nil
+	})
+	if err != nil {
+		// store/mongo may have written part of the batch: then the entry
+		// stays and publishes what landed (the rest is presumed failed
+		// after LandWait); when nothing landed it is cancelled.
+		if !s.anyLanded(ctx, envID, flags) {
+			s.CancelEntry(ctx, envID, e.Version)
+		}
+		if errors.Is(err, ErrDuplicate) {
+			return dupKey(err)
+		}
+		return fmt.Errorf("cannot write the batch of %d flags: %w", len(flags), err)
+	}
+	s.recordFlagVersions(ctx, flags)
+	return nil
+}
+
+// anyLanded reports whether any flag of a failed batch was written (at its
+// new version); true when that cannot be read (the safe answer: keeping the
+// outbox entry costs a LandWait, dropping it could leave a write unpublished).
+func (s *Store) anyLanded(ctx context.Context, envID string, flags []*codec.Flag) bool {
+	all, err := s.AllFlags(context.WithoutCancel(ctx), envID)
+	if err != nil {
+		return true
+	}
+	want := make(map[string]int64, len(flags))
+	for _, f := range flags {
+		want[f.ID] = f.Version
+	}
+	for _, f := range all {
+		if v, ok := want[f.ID]; ok && f.Version == v {
+			return true
+		}
+	}
+	return false
+}
+
+// recordFlagVersions keeps the new versions of a batch in the flag history
+// with one Modify (best effort, as recordFlagVersion).
+func (s *Store) recordFlagVersions(ctx context.Context, flags []*codec.Flag) {
+	ctx = context.WithoutCancel(ctx)
+	ids := make([]string, len(flags))
+	byID := make(map[string]*codec.Flag, len(flags))
+	for i, f := range flags {
+		ids[i] = flagVersionID(f.ID, f.Version)
+		byID[ids[i]] = f
+	}
+	_ = s.b.Modify(ctx, CollFlagVersions, ids, func(id string, old *Doc) (*Doc, error) {
+		if old != nil {
+			return nil, nil
+		}
+		f := byID[id]
+		return &Doc{ID: id, Version: 1, Fields: map[string]string{"flagId": f.ID, "ver": pad(f.Version), "envId": f.EnvID}, Data: encode(f)}, nil
+	})
+	for _, f := range flags {
+		if old := f.Version - FlagHistory; old > 0 {
+			_ = s.b.Delete(ctx, CollFlagVersions, flagVersionID(f.ID, old), -1)
+		}
+	}
+}
