@@ -72,14 +72,15 @@ redis.call('DEL', KEYS[1])
 return 1
 `)
 
-// NewRedis connects to a Redis server. It does not fail when the server is
-// down at start: writes fail (and are retried by the Publisher) until it is
-// up.
+// NewRedis connects to a Redis server. It fails when the server does not
+// answer at start (control then exits and is restarted by its supervisor);
+// a later outage only fails writes, which the Publisher retries.
 func NewRedis(addr string) (*Redis, error) { return NewRedisSentinel(addr, "") }
 
 // NewRedisSentinel is NewRedis, or with sentinelMaster set, connects to the
 // primary of that Sentinel master set; addr is then the comma-separated
-// sentinel addresses (RedisOption).
+// sentinel addresses (RedisOption). It fails when no sentinel answers or
+// none knows the master set.
 func NewRedisSentinel(addr, sentinelMaster string) (*Redis, error) {
 	opt, err := RedisOption(addr, sentinelMaster)
 	if err != nil {

@@ -57,6 +57,10 @@ func TestRedisSentinelWrites(t *testing.T) {
 	if err != nil || v != "7" {
 		t.Fatalf("primary %v: _v %q %v, want 7", addr, v, err)
 	}
+	if r, err := NewRedisSentinel(sentinels, "nosuchset"); err == nil {
+		r.Close()
+		t.Fatal("a master set the sentinels do not know was accepted")
+	}
 	if _, err := NewRedisSentinel(sentinels, "no such set"); err == nil {
 		t.Fatal("a master set name with a space was accepted")
 	}
