@@ -53,6 +53,10 @@ type Config struct {
 	// RedisAddr, when set, makes Redis the snapshot writer (hash
 	// "sy:env:{envId}", codec/envhash.go).
 	RedisAddr string
+	// RedisSentinelMaster, when set, makes RedisAddr a comma-separated list
+	// of Redis Sentinel addresses, and the snapshot writer the primary of
+	// this master set (followed across a failover).
+	RedisSentinelMaster string
 	// KafkaBrokers, when set, makes Kafka the change producer (topic
 	// TopicPrefix+"sy.changes") and starts the end-user consumer (topic
 	// TopicPrefix+"sy.endusers", group "sy-control-endusers").
@@ -252,7 +256,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	s.st = store.New(b)
 	s.closers = append(s.closers, func() { _ = b.Close(context.Background()) })
 	if s.snap == nil && cfg.RedisAddr != "" {
-		r, err := publish.NewRedis(cfg.RedisAddr)
+		r, err := publish.NewRedisSentinel(cfg.RedisAddr, cfg.RedisSentinelMaster)
 		if err != nil {
 			s.close()
 			return nil, err

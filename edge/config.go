@@ -16,6 +16,7 @@ import (
 //	-addr                SY_EDGE_ADDR              :5100
 //	-http-addr           SY_EDGE_HTTP_ADDR         "" (HTTP endpoints on -addr only)
 //	-redis               SY_EDGE_REDIS_ADDR        "" (embedded source)
+//	-redis-sentinel-master SY_EDGE_REDIS_SENTINEL_MASTER "" (-redis is the Redis server)
 //	-kafka               SY_EDGE_KAFKA_BROKERS     "" (comma-separated)
 //	-topic-prefix        SY_EDGE_TOPIC_PREFIX      ""
 //	-partition-check     SY_EDGE_PARTITION_CHECK   30s
@@ -80,7 +81,8 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	var brokers string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", ":5100"), "listen address for streaming and HTTP")
 	fs.StringVar(&c.HTTPAddr, "http-addr", env("HTTP_ADDR", ""), "optional second listener for the HTTP endpoints only, on Go's poller (cheaper per request)")
-	fs.StringVar(&c.RedisAddr, "redis", env("REDIS_ADDR", ""), "Redis address of the snapshots (production source; needs -kafka)")
+	fs.StringVar(&c.RedisAddr, "redis", env("REDIS_ADDR", ""), "Redis address of the snapshots (production source; needs -kafka); with -redis-sentinel-master, comma-separated Redis Sentinel addresses")
+	fs.StringVar(&c.RedisSentinelMaster, "redis-sentinel-master", env("REDIS_SENTINEL_MASTER", ""), "Redis Sentinel master set name: -redis lists the sentinels and the primary they name is used (followed across a failover); empty: -redis is the Redis server")
 	fs.StringVar(&brokers, "kafka", env("KAFKA_BROKERS", ""), "comma-separated Kafka brokers (change topic, event sink)")
 	fs.StringVar(&c.TopicPrefix, "topic-prefix", env("TOPIC_PREFIX", ""), "prefix of the Kafka topic names")
 	fs.DurationVar(&c.PartitionCheck, "partition-check", dur("PARTITION_CHECK", "30s"), "how often to look for partitions added to the change topic")

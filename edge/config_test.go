@@ -2,6 +2,7 @@ package edge_test
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,5 +95,27 @@ func TestConfigLogLevel(t *testing.T) {
 	}
 	if _, err := edge.ParseConfig("edge", []string{"-log-level", "loud"}, func(string) string { return "" }); err == nil {
 		t.Fatal("-log-level loud accepted")
+	}
+}
+
+func TestParseConfigRedisSentinel(t *testing.T) {
+	env := map[string]string{"SY_EDGE_REDIS_ADDR": "s1:26379,s2:26379", "SY_EDGE_REDIS_SENTINEL_MASTER": "sy", "SY_EDGE_KAFKA_BROKERS": "k:9092"}
+	c, err := edge.ParseConfig("edge", nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RedisSentinelMaster != "sy" || c.RedisAddr != "s1:26379,s2:26379" {
+		t.Fatalf("got master %q addr %q", c.RedisSentinelMaster, c.RedisAddr)
+	}
+	for _, args := range [][]string{
+		{"-redis-sentinel-master", "sy"},
+		{"-redis-sentinel-master", "sy", "-redis", "s1", "-kafka", "k:9092"},
+		{"-redis-sentinel-master", "sy", "-redis", "s1:99999", "-kafka", "k:9092"},
+		{"-redis-sentinel-master", "s\ty", "-redis", "s1:26379", "-kafka", "k:9092"},
+	} {
+		_, err := edge.ParseConfig("edge", args, func(string) string { return "" })
+		if err == nil || !strings.Contains(err.Error(), "SY_EDGE_REDIS_SENTINEL_MASTER") {
+			t.Errorf("%v: got %v, want an error naming SY_EDGE_REDIS_SENTINEL_MASTER", args, err)
+		}
 	}
 }

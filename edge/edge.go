@@ -39,8 +39,12 @@ type Config struct {
 	// in Redis, changes on Kafka) and the Kafka event sink. Without them
 	// the edge uses a LocalSource and discards events unless options say
 	// otherwise.
-	RedisAddr    string
-	KafkaBrokers []string
+	RedisAddr string
+	// RedisSentinelMaster, when set, makes RedisAddr a comma-separated
+	// list of Redis Sentinel addresses naming the primary of this master
+	// set (followed across a failover).
+	RedisSentinelMaster string
+	KafkaBrokers        []string
 	// TopicPrefix is prepended to the Kafka topic names (sy.changes,
 	// sy.insights, sy.endusers) [""].
 	TopicPrefix string
@@ -182,6 +186,14 @@ func (c *Config) validate() error {
 	if (c.RedisAddr == "") != (len(c.KafkaBrokers) == 0) {
 		return errors.New("edge: the production source needs both RedisAddr and KafkaBrokers")
 	}
+	if c.RedisSentinelMaster != "" {
+		if c.RedisAddr == "" {
+			return errors.New("edge: -redis-sentinel-master (SY_EDGE_REDIS_SENTINEL_MASTER) needs -redis (the sentinel addresses)")
+		}
+		if _, err := source.RedisOption(c.RedisAddr, c.RedisSentinelMaster); err != nil {
+			return fmt.Errorf("edge: %w (SY_EDGE_REDIS_SENTINEL_MASTER, SY_EDGE_REDIS_ADDR)", err)
+		}
+	}
 	if c.MaxMessageBytes < 0 {
 		return errors.New("edge: MaxMessageBytes must not be negative")
 	}
@@ -268,7 +280,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	if s.src == nil {
 		if cfg.RedisAddr != "" {
-			rs, err := source.NewRemote(source.RemoteConfig{RedisAddr: cfg.RedisAddr, Brokers: cfg.KafkaBrokers, Topic: cfg.TopicPrefix + codec.TopicChanges,
+			rs, err := source.NewRemote(source.RemoteConfig{RedisAddr: cfg.RedisAddr, RedisSentinelMaster: cfg.RedisSentinelMaster, Brokers: cfg.KafkaBrokers, Topic: cfg.TopicPrefix + codec.TopicChanges,
 				PartitionCheck: cfg.PartitionCheck, OnError: func(error) { s.m.Error("change_stream") }})
 			if err != nil {
 				return nil, fmt.Errorf("edge: production source: %w", err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/control"
+	"github.com/switchyard/switchyard/control/internal/publish"
 	"github.com/switchyard/switchyard/control/internal/webhook"
 )
 
@@ -31,7 +32,8 @@ var Knobs = []knob{
 	{"mongo-db", "SY_CONTROL_MONGO_DB", "switchyard", "MongoDB database"},
 	{"mongo-select-timeout", "SY_CONTROL_MONGO_SELECT_TIMEOUT", "2s", "how long a store operation waits for a reachable MongoDB server before the API answers 503 (100ms..1m)"},
 	{"mongo-timeout", "SY_CONTROL_MONGO_TIMEOUT", "5s", "deadline of each MongoDB operation (a server that accepts but does not answer; 100ms..5m)"},
-	{"redis-addr", "SY_CONTROL_REDIS_ADDR", "", "Redis address for environment hashes (sy:env:{envId})"},
+	{"redis-addr", "SY_CONTROL_REDIS_ADDR", "", "Redis address for environment hashes (sy:env:{envId}); with -redis-sentinel-master, comma-separated Redis Sentinel addresses"},
+	{"redis-sentinel-master", "SY_CONTROL_REDIS_SENTINEL_MASTER", "", "Redis Sentinel master set name: -redis-addr lists the sentinels and the primary they name is used (followed across a failover); empty: -redis-addr is the Redis server"},
 	{"kafka-brokers", "SY_CONTROL_KAFKA_BROKERS", "", "comma-separated Kafka brokers (change events, end-user ingestion)"},
 	{"kafka-request-timeout", "SY_CONTROL_KAFKA_REQUEST_TIMEOUT", "5s", "how long a broker may wait for the in-sync replicas before a change event is retried (100ms..1m)"},
 	{"kafka-retry-backoff", "SY_CONTROL_KAFKA_RETRY_BACKOFF", "250ms", "longest pause between retries of a change event (10ms..10s)"},
@@ -91,6 +93,15 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 		Addr: get("addr"), DataDir: get("data"), MongoURI: get("mongo-uri"), MongoDB: get("mongo-db"),
 		RedisAddr: get("redis-addr"), TopicPrefix: get("topic-prefix"), AnalyticsURL: get("analytics-url"), EdgeURL: get("edge-url"),
 		AdminEmail: get("admin-email"), AdminPassword: *vals["admin-password"],
+	}
+	if m := get("redis-sentinel-master"); m != "" {
+		if cfg.RedisAddr == "" {
+			return cfg, fmt.Errorf("redis-sentinel-master: needs -redis-addr (the sentinel addresses)")
+		}
+		if _, err := publish.RedisOption(cfg.RedisAddr, m); err != nil {
+			return cfg, err
+		}
+		cfg.RedisSentinelMaster = m
 	}
 	for _, b := range strings.Split(get("kafka-brokers"), ",") {
 		if b = strings.TrimSpace(b); b != "" {

@@ -91,3 +91,35 @@ func TestLoadOutageBounds(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadRedisSentinel(t *testing.T) {
+	env := map[string]string{"SY_CONTROL_REDIS_ADDR": "s1:26379, s2:26379,s3:26379", "SY_CONTROL_REDIS_SENTINEL_MASTER": "sy"}
+	cfg, err := Load(nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RedisSentinelMaster != "sy" || cfg.RedisAddr != "s1:26379, s2:26379,s3:26379" {
+		t.Fatalf("got master %q addr %q", cfg.RedisSentinelMaster, cfg.RedisAddr)
+	}
+	if cfg, err = Load([]string{"-redis-addr", "r:6379"}, func(string) string { return "" }, io.Discard); err != nil || cfg.RedisSentinelMaster != "" {
+		t.Fatalf("plain Redis: %v %q", err, cfg.RedisSentinelMaster)
+	}
+	for _, c := range []struct {
+		args  []string
+		field string
+	}{
+		{[]string{"-redis-sentinel-master", "sy"}, "redis-sentinel-master"},
+		{[]string{"-redis-sentinel-master", "sy", "-redis-addr", "s1"}, "redis address"},
+		{[]string{"-redis-sentinel-master", "sy", "-redis-addr", "s1:0"}, "redis address"},
+		{[]string{"-redis-sentinel-master", "sy", "-redis-addr", ":26379"}, "redis address"},
+		{[]string{"-redis-sentinel-master", "sy", "-redis-addr", " , "}, "redis address"},
+		{[]string{"-redis-sentinel-master", "sy", "-redis-addr", strings.Repeat("s:1,", 17)}, "redis address"},
+		{[]string{"-redis-sentinel-master", "s y", "-redis-addr", "s1:26379"}, "redis-sentinel-master"},
+		{[]string{"-redis-sentinel-master", strings.Repeat("m", 129), "-redis-addr", "s1:26379"}, "redis-sentinel-master"},
+	} {
+		_, err := Load(c.args, func(string) string { return "" }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%v: got %v, want an error naming %s", c.args, err, c.field)
+		}
+	}
+}

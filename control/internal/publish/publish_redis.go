@@ -3,7 +3,10 @@ package publish
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/redis/rueidis"
 
@@ -69,12 +72,22 @@ redis.call('DEL', KEYS[1])
 return 1
 `)
 
-// NewRedis connects to a Redis server. It does not fail when the server is
-// down at start: writes fail (and are retried by the Publisher) until it is
-// up.
-func NewRedis(addr string) (*Redis, error) {
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true,
-		ForceSingleClient: true})
+// NewRedis connects to a Redis server. It fails when the server does not
+// answer at start (control then exits and is restarted by its supervisor);
+// a later outage only fails writes, which the Publisher retries.
+func NewRedis(addr string) (*Redis, error) { return NewRedisSentinel(addr, "") }
+
+// NewRedisSentinel is NewRedis, or with sentinelMaster set, connects to the
+// primary of that Sentinel master set; addr is then the comma-separated
+// sentinel addresses (RedisOption). It fails when no sentinel answers or
+// none knows the master set.
+func NewRedisSentinel(addr, sentinelMaster string) (*Redis, error) {
+	opt, err := RedisOption(addr, sentinelMaster)
+	if err != nil {
+		return nil, err
+	}
+	opt.DisableCache, opt.ForceSingleClient = true, true
+	c, err := rueidis.NewClient(opt)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create Redis client for %s: %w", addr, err)
 	}
@@ -175,3 +188,40 @@ func (r *Redis) Missing(ctx context.Context, envIDs []string) ([]string, error) 
 
 // Close closes the client.
 func (r *Redis) Close() { r.c.Close() }
+
+// maxSentinels bounds the sentinel list of -redis-sentinel-master.
+const maxSentinels = 16
+
+// RedisOption builds the rueidis options of addr: one Redis address, or,
+// when sentinelMaster is set, a comma-separated list of Sentinel addresses
+// (host:port each, at most 16) that name the primary of the master set
+// sentinelMaster (the client follows a failover: +switch-master events,
+// and a reconciliation with the sentinels every 5 s). The error names the
+// setting at fault.
+func RedisOption(addr, sentinelMaster string) (rueidis.ClientOption, error) {
+	if sentinelMaster == "" {
+		return rueidis.ClientOption{InitAddress: []string{addr}}, nil
+	}
+	if len(sentinelMaster) > 128 || strings.IndexFunc(sentinelMaster, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return rueidis.ClientOption{}, fmt.Errorf("redis-sentinel-master: want a master set name of at most 128 characters without spaces or control characters, got %q", sentinelMaster)
+	}
+	var sentinels []string
+	for _, a := range strings.Split(addr, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(a)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			return rueidis.ClientOption{}, fmt.Errorf("redis address: with redis-sentinel-master it is a comma-separated list of sentinel host:port addresses; %q is not one", a)
+		}
+		sentinels = append(sentinels, a)
+	}
+	if len(sentinels) == 0 || len(sentinels) > maxSentinels {
+		return rueidis.ClientOption{}, fmt.Errorf("redis address: with redis-sentinel-master it is a comma-separated list of 1 to %d sentinel host:port addresses, got %q", maxSentinels, addr)
+	}
+	return rueidis.ClientOption{InitAddress: sentinels, Sentinel: rueidis.SentinelOption{MasterSet: sentinelMaster,
+		// a missed +switch-master event would otherwise bind the client to
+		// the old primary until a restart
+		TopologyRefreshInterval: 5 * time.Second}}, nil
+}

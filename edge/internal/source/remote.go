@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,8 +19,11 @@ import (
 // RemoteConfig configures the production source.
 type RemoteConfig struct {
 	RedisAddr string
-	Brokers   []string
-	Topic     string // the change topic, e.g. "sy.changes" with its prefix
+	// RedisSentinelMaster, when set, makes RedisAddr a comma-separated list
+	// of Sentinel addresses and Redis the primary of this master set.
+	RedisSentinelMaster string
+	Brokers             []string
+	Topic               string // the change topic, e.g. "sy.changes" with its prefix
 	// PartitionCheck is how often the topic's partition list is read again:
 	// partitions added after Start are consumed from their first record
 	// (every record in them is newer than any snapshot; versions decide)
@@ -54,7 +60,10 @@ func NewRemote(cfg RemoteConfig) (*Remote, error) {
 	if cfg.PartitionCheck <= 0 {
 		cfg.PartitionCheck = 30 * time.Second
 	}
-	rc, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{cfg.RedisAddr}, DisableCache: true})
+	if _, err := RedisOption(cfg.RedisAddr, cfg.RedisSentinelMaster); err != nil {
+		return nil, err
+	}
+	rc, err := newRedis(cfg)
 	if err != nil {
 		// Redis down at start: keep going, snapshots fail until it is back.
 		rc = nil
@@ -74,7 +83,7 @@ func (r *Remote) client() (rueidis.Client, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.redis == nil {
-		rc, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{r.cfg.RedisAddr}, DisableCache: true})
+		rc, err := newRedis(r.cfg)
 		if err != nil {
 			return nil, fmt.Errorf("source: redis %s: %w", r.cfg.RedisAddr, err)
 		}
@@ -249,4 +258,50 @@ func (r *Remote) Close() error {
 	}
 	r.mu.Unlock()
 	return nil
+}
+
+// maxSentinels bounds the sentinel list of -redis-sentinel-master.
+const maxSentinels = 16
+
+// RedisOption builds the rueidis options of addr: one Redis address, or,
+// when sentinelMaster is set, a comma-separated list of Sentinel addresses
+// (host:port each, at most 16) that name the primary of the master set
+// sentinelMaster (the client follows a failover: +switch-master events,
+// and a reconciliation with the sentinels every 5 s). The error names the
+// setting at fault.
+func RedisOption(addr, sentinelMaster string) (rueidis.ClientOption, error) {
+	if sentinelMaster == "" {
+		return rueidis.ClientOption{InitAddress: []string{addr}}, nil
+	}
+	if len(sentinelMaster) > 128 || strings.IndexFunc(sentinelMaster, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return rueidis.ClientOption{}, fmt.Errorf("redis-sentinel-master: want a master set name of at most 128 characters without spaces or control characters, got %q", sentinelMaster)
+	}
+	var sentinels []string
+	for _, a := range strings.Split(addr, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(a)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			return rueidis.ClientOption{}, fmt.Errorf("redis address: with redis-sentinel-master it is a comma-separated list of sentinel host:port addresses; %q is not one", a)
+		}
+		sentinels = append(sentinels, a)
+	}
+	if len(sentinels) == 0 || len(sentinels) > maxSentinels {
+		return rueidis.ClientOption{}, fmt.Errorf("redis address: with redis-sentinel-master it is a comma-separated list of 1 to %d sentinel host:port addresses, got %q", maxSentinels, addr)
+	}
+	return rueidis.ClientOption{InitAddress: sentinels, Sentinel: rueidis.SentinelOption{MasterSet: sentinelMaster,
+		// a missed +switch-master event would otherwise bind the client to
+		// the old primary until a restart
+		TopologyRefreshInterval: 5 * time.Second}}, nil
+}
+
+func newRedis(cfg RemoteConfig) (rueidis.Client, error) {
+	opt, err := RedisOption(cfg.RedisAddr, cfg.RedisSentinelMaster)
+	if err != nil {
+		return nil, err
+	}
+	opt.DisableCache = true
+	return rueidis.NewClient(opt)
 }
