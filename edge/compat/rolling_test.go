@@ -145,7 +145,7 @@ func TestCompatRollingRestart(t *testing.T) {
 			s.p.errorf("%d WebSocket connections, want at least 2 (one before its edge's restart, one after; attempts while the port was closed count too)", st.Connects)
 		}
 		if len(st.CloseCodes) == 0 || st.CloseCodes[0] == nil || *st.CloseCodes[0] != 1012 {
-			s.p.errorf("close codes %v, want the first connection closed with 1012 by its edge's drain", st.CloseCodes)
+			s.p.errorf("close codes %s, want the first connection closed with 1012 by its edge's drain", fmtCodes(st.CloseCodes))
 		}
 		s.p.call(map[string]any{"cmd": "close"})
 	}
