@@ -117,9 +117,9 @@ func TestCompatRollingRestart(t *testing.T) {
 				s.p.fatalf("round %d: unexpected seen event %s (watch %d, want %s)", round+1, seen.raw, watches[i].ID, want)
 			}
 			d := time.Duration(seen.AtUs-changedAt.UnixMicro()) * time.Microsecond
-			how := "pushed on the running edge"
+			how := "on the other edge, pushed"
 			if s.edge == round {
-				how = "after reconnecting to the restarted edge"
+				how = "on the restarted edge: pushed before its turn to close, or in its re-sync after the reconnect"
 			}
 			t.Logf("round %d: %s saw the change %.0f ms after it was published (%s)", round+1, s.p.name, float64(d.Microseconds())/1000, how)
 			last = max(last, d)
