@@ -33,6 +33,11 @@
 // flag type, gets FLAG_NOT_FOUND and TYPE_MISMATCH where the provider
 // reports them, sees a published change, and feeds insights and end users.
 //
+// rotation_test.go rotates a server key through control's API on the
+// all-in-one binary with the Node server SDK connected on the old and on the
+// new key; rolling_test.go restarts two edges one after the other with Node
+// server SDKs connected to each and a change made during each drain.
+//
 // The package has no non-test code; docs/compat.md describes how to run it,
 // what it checks, the measured figures, the SDK quirks and the edge issues it
 // found.

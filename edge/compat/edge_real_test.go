@@ -34,6 +34,7 @@ func (e *testEdge) launch(t *testing.T, fx *fixture, addr string) {
 		RedisAddr:    redis,
 		KafkaBrokers: e.Brokers,
 		TopicPrefix:  e.Prefix,
+		DrainWindow:  e.drain,
 	}, edge.WithSource(src))
 	if err != nil {
 		t.Fatalf("edge.New: %v", err)
@@ -54,5 +55,5 @@ func (e *testEdge) launch(t *testing.T, fx *fixture, addr string) {
 		}
 	}
 	t.Cleanup(e.stop)
-	e.Addr, e.Source = srv.Addr(), src
+	e.Addr, e.Source, e.conns = srv.Addr(), src, srv.Connections
 }

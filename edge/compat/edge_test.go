@@ -21,6 +21,10 @@ type testEdge struct {
 	Prefix   string
 	Brokers  []string
 	stop     func() // shuts the running edge down
+	// conns returns the running edge's open streaming connections.
+	conns func() int
+	// drain is the edge's DrainWindow (0: the edge's default).
+	drain time.Duration
 }
 
 // source is what the test needs of edge.LocalSource: the control plane's

@@ -99,3 +99,11 @@ func fmtCode(c *int) string {
 	}
 	return fmt.Sprint(*c)
 }
+
+func fmtCodes(cs []*int) string {
+	s := make([]string, len(cs))
+	for i, c := range cs {
+		s[i] = fmtCode(c)
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
