@@ -306,6 +306,9 @@ func TestIntegrationNewPartitionIsConsumed(t *testing.T) {
 		if ctx.Err() != nil {
 			t.Fatalf("produce to partition 3: %v", err)
 		}
+		// on a cluster the brokers learn of the partition one by one: ask
+		// again rather than wait for the client's metadata to age
+		pc.ForceMetadataRefresh()
 		time.Sleep(200 * time.Millisecond)
 	}
 	t0 := time.Now()
