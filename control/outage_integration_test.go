@@ -50,16 +50,16 @@ func (p *tcpProxy) serve() {
 			return
 		}
 		p.mu.Lock()
-		down, stalled := p.down, p.stalled
+		down := p.down
 		p.conns[c] = struct{}{}
 		p.mu.Unlock()
 		if down {
 			c.Close()
 			continue
 		}
-		if !stalled {
-			go p.pipe(c)
-		}
+		// piped even while stalled: copy holds the bytes until resume, so a
+		// connection opened during the stall works once the stall ends
+		go p.pipe(c)
 	}
 }
 
