@@ -367,7 +367,7 @@ func (a *API) serverLatest(ctx *fasthttp.RequestCtx) {
 	defer bodyPool.Put(bb)
 	// an empty patch is 200 with an empty body
 	empty := true
-	for _, f := range st.Flags {
+	for _, f := range st.FlagList() {
 		if f.Src.UpdatedAt > ts {
 			empty = false
 			break
@@ -507,7 +507,7 @@ func (a *API) evaluate(ctx *fasthttp.RequestCtx) {
 			add(st.FlagByKey(k))
 		}
 	} else {
-		for _, f := range st.Flags {
+		for _, f := range st.FlagList() {
 			add(f)
 		}
 	}

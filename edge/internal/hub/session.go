@@ -335,7 +335,7 @@ func (h *Hub) clientSync(s *Session, sc *scratch, m *wire.Message) {
 		ev = "patch"
 	}
 	sc.cflags = sc.cflags[:0]
-	for _, f := range st.Flags {
+	for _, f := range st.FlagList() {
 		if m.Timestamp > 0 && f.Src.UpdatedAt <= m.Timestamp {
 			continue
 		}
@@ -430,7 +430,7 @@ func (h *Hub) pushClient(s *Session, flags []*envstate.Flag) {
 // of them for ts 0) and appends the client-SDK flags (the polling
 // endpoint's body).
 func AppendClientFlags(dst []wire.ClientFlag, st *envstate.State, u *eval.User, ts int64) []wire.ClientFlag {
-	for _, f := range st.Flags {
+	for _, f := range st.FlagList() {
 		if ts > 0 && f.Src.UpdatedAt <= ts {
 			continue
 		}

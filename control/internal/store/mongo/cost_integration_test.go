@@ -243,6 +243,21 @@ func costEnv(t testing.TB, b *Backend, n int) (*store.Store, *publish.Publisher)
 	if err := b.backfillLookups(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// a segment two of the flags refer to
+	if err := st.CreateSegment(ctx, &codec.Segment{ID: "seg", EnvID: "e", Name: "seg", Included: []string{"u1"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"key-000001", "key-000002"} {
+		f, err := st.GetFlagByKey(ctx, "e", k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Rules = []codec.Rule{{ID: "r1", Conditions: []codec.Condition{{Property: store.PropInSegment, Value: `["seg"]`}},
+			Variations: []codec.RolloutVariation{{ID: "t", Rollout: [2]float64{0, 1}}}}}
+		if err := st.UpdateFlag(ctx, f, f.Version); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p := publish.New(st, publish.Discard{}, publish.Discard{}, nil)
 	if err := p.PublishEnv(ctx, "e"); err != nil {
 		t.Fatal(err)
@@ -269,6 +284,21 @@ func toggle(ctx context.Context, st *store.Store, p *publish.Publisher, key stri
 	return t1.Sub(t0), time.Since(t1), nil
 }
 
+// segmentChange is one segment update (its two flags bumped) and its
+// publish.
+func segmentChange(ctx context.Context, st *store.Store, p *publish.Publisher) error {
+	sg, err := st.GetSegment(ctx, "e", "seg")
+	if err != nil {
+		return err
+	}
+	sg.Included = append(sg.Included[:0:0], sg.Included...)
+	sg.Included = append(sg.Included, fmt.Sprintf("u%d", len(sg.Included)+1))
+	if err := st.UpdateSegment(ctx, sg, sg.Version); err != nil {
+		return err
+	}
+	return p.PublishEnv(ctx, "e")
+}
+
 func sizes(def string) []int {
 	s := os.Getenv("SY_TEST_COST_SIZES")
 	if s == "" {
@@ -285,7 +315,7 @@ func sizes(def string) []int {
 }
 
 // TestIntegrationWriteQueryPlans lists every query one flag update and its
-// publish make against the MongoDB-wire server, with FerretDB's plan for
+// publish, then one segment update and its publish, make against the MongoDB-wire server, with FerretDB's plan for
 // each, and fails if any of them reads more than one document of a
 // collection that grows with the environments (flags, segments, flag
 // history, lookup keys, environments): each must be answered from an index.
@@ -304,13 +334,20 @@ func TestIntegrationWriteQueryPlans(t *testing.T) {
 	if _, _, err := toggle(ctx, st, p, "key-000500"); err != nil { // warm
 		t.Fatal(err)
 	}
+	if err := segmentChange(ctx, st, p); err != nil { // warm
+		t.Fatal(err)
+	}
 	rec.start()
 	if _, _, err := toggle(ctx, st, p, "key-000500"); err != nil {
 		t.Fatal(err)
 	}
+	nFlag := len(rec.cmds)
+	if err := segmentChange(ctx, st, p); err != nil {
+		t.Fatal(err)
+	}
 	cmds, took := rec.stop()
 	grows := map[string]bool{store.CollFlags: true, store.CollSegments: true, store.CollFlagVersions: true,
-		store.CollEnvs: true, collKeys: true}
+		store.CollEnvs: true, collKeys: true, store.CollSegmentRefs: true}
 	// Does the server index _id the way its queries ask (ops/ferretdb adds
 	// that index)? Then every read by _id must use it.
 	idx := strings.Contains(explain(ctx, t, b, query{"find", store.CollEnvs, mustRaw(t, bson.D{{Key: "_id", Value: "e"}})}).detail, "USING INDEX")
@@ -319,6 +356,11 @@ func TestIntegrationWriteQueryPlans(t *testing.T) {
 	}
 	var bad []string
 	for i, c := range cmds {
+		if i == 0 {
+			t.Logf("-- a flag update (read by key, write) and its publish")
+		} else if i == nFlag {
+			t.Logf("-- a segment update (its 2 flags of %d bumped) and its publish", n)
+		}
 		for _, q := range queriesOf(c) {
 			pl := explain(ctx, t, b, q)
 			t.Logf("%6.1f ms %-9s %-14s %-58s pushdown=%-5v read=%-5d plan: %s", float64(took[i].Microseconds())/1000,
