@@ -47,6 +47,8 @@ import (
 //	-enduser-rate        SY_EDGE_ENDUSER_RATE      1000 (-1: off)
 //	-enduser-burst       SY_EDGE_ENDUSER_BURST     10000
 //	-ofrep-min-poll      SY_EDGE_OFREP_MIN_POLL    5s
+//	-probe-interval      SY_EDGE_PROBE_INTERVAL    500ms (readiness probes of Redis, Kafka, the upstream)
+//	-probe-timeout       SY_EDGE_PROBE_TIMEOUT     1s
 func ParseConfig(name string, args []string, getenv func(string) string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -118,6 +120,8 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.Float64Var(&c.EndUserRate, "enduser-rate", flt("ENDUSER_RATE", "1000"), "new end users forwarded per second per environment (-1: off)")
 	fs.IntVar(&c.EndUserBurst, "enduser-burst", num("ENDUSER_BURST", "10000"), "burst of -enduser-rate")
 	fs.DurationVar(&c.OFREPMinPoll, "ofrep-min-poll", dur("OFREP_MIN_POLL", "5s"), "shortest bulk polling interval OFREP's configuration endpoint asks providers to use")
+	fs.DurationVar(&c.ProbeInterval, "probe-interval", dur("PROBE_INTERVAL", "500ms"), "how often /readyz's dependencies (Redis, Kafka, a relay's upstream) are probed in the background")
+	fs.DurationVar(&c.ProbeTimeout, "probe-timeout", dur("PROBE_TIMEOUT", "1s"), "bound of one readiness probe; /readyz turns unready within -probe-interval plus this of a dependency dying")
 	if len(errs) > 0 {
 		return c, fmt.Errorf("edge: %s", strings.Join(errs, "; "))
 	}

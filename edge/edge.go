@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard/switchyard/edge/internal/limit"
 	"github.com/switchyard/switchyard/edge/internal/metrics"
 	"github.com/switchyard/switchyard/edge/internal/ofrep"
+	"github.com/switchyard/switchyard/edge/internal/ready"
 	"github.com/switchyard/switchyard/edge/internal/sink"
 	"github.com/switchyard/switchyard/edge/internal/source"
 	"github.com/switchyard/switchyard/edge/internal/wsconn"
@@ -120,6 +121,12 @@ type Config struct {
 	MaxTrackUsers int
 	EndUserRate   float64
 	EndUserBurst  int
+	// ProbeInterval is how often each dependency of the source and the
+	// sink (Redis, Kafka, a relay's upstream) is probed for /readyz, and
+	// ProbeTimeout bounds one probe; /readyz reads the cached results, so
+	// it turns unready within ProbeInterval + ProbeTimeout of a dependency
+	// dying [500ms, 1s].
+	ProbeInterval, ProbeTimeout time.Duration
 	// OFREPMinPoll is the minPollingIntervalMs that GET
 	// /ofrep/v1/configuration advertises to OpenFeature providers [5s].
 	OFREPMinPoll time.Duration
@@ -171,6 +178,12 @@ func (c *Config) defaults() {
 	if c.MaxTrackUsers <= 0 {
 		c.MaxTrackUsers = 100
 	}
+	if c.ProbeInterval <= 0 {
+		c.ProbeInterval = 500 * time.Millisecond
+	}
+	if c.ProbeTimeout <= 0 {
+		c.ProbeTimeout = time.Second
+	}
 	if c.EndUserRate == 0 {
 		c.EndUserRate = 1000
 	}
@@ -203,6 +216,14 @@ func (c *Config) validate() error {
 	}{{"AddrRate", c.AddrRate}, {"SecretRate", c.SecretRate}, {"EndUserRate", c.EndUserRate}} {
 		if r.v > 0 && r.v < 1 {
 			return fmt.Errorf("edge: %s must be at least 1 per second (or negative: off), not %g", r.name, r.v)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"ProbeInterval (-probe-interval, SY_EDGE_PROBE_INTERVAL)", c.ProbeInterval}, {"ProbeTimeout (-probe-timeout, SY_EDGE_PROBE_TIMEOUT)", c.ProbeTimeout}} {
+		if d.v < 50*time.Millisecond || d.v > time.Minute {
+			return fmt.Errorf("edge: %s must be between 50ms and 1m, not %s", d.name, d.v)
 		}
 	}
 	if c.OFREPMinPoll < 0 {
@@ -261,6 +282,8 @@ type Server struct {
 	httpDirect *fasthttp.Server
 	httpLn     net.Listener
 	limiters   []func() // Close of the rate limiters
+	probes     *ready.Prober
+	kafkaDial  func(ctx context.Context, network, host string) (net.Conn, error) // tests: through a proxy
 	ready      atomic.Bool
 	started    atomic.Bool
 	stopped    atomic.Bool
@@ -281,7 +304,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if s.src == nil {
 		if cfg.RedisAddr != "" {
 			rs, err := source.NewRemote(source.RemoteConfig{RedisAddr: cfg.RedisAddr, RedisSentinelMaster: cfg.RedisSentinelMaster, Brokers: cfg.KafkaBrokers, Topic: cfg.TopicPrefix + codec.TopicChanges,
-				PartitionCheck: cfg.PartitionCheck, OnError: func(error) { s.m.Error("change_stream") }})
+				PartitionCheck: cfg.PartitionCheck, Dial: s.kafkaDial, OnError: func(error) { s.m.Error("change_stream") }})
 			if err != nil {
 				return nil, fmt.Errorf("edge: production source: %w", err)
 			}
@@ -292,7 +315,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	if s.sink == nil {
 		if len(cfg.KafkaBrokers) > 0 {
-			ks, err := sink.NewKafka(sink.KafkaConfig{Brokers: cfg.KafkaBrokers, TopicPrefix: cfg.TopicPrefix, OnError: func(error) { s.m.Error("kafka_produce") }})
+			ks, err := sink.NewKafka(sink.KafkaConfig{Brokers: cfg.KafkaBrokers, TopicPrefix: cfg.TopicPrefix, Dial: s.kafkaDial, OnError: func(error) { s.m.Error("kafka_produce") }})
 			if err != nil {
 				return nil, fmt.Errorf("edge: kafka sink: %w", err)
 			}
@@ -316,7 +339,9 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		s.users.Admit = func(env string) bool { return byEnv.Allow(env, 1) }
 		s.users.OnDropped = func() { s.m.Error("endusers_limited") }
 	}
+	s.probes = ready.New(ready.Of(s.src, s.sink), cfg.ProbeInterval, cfg.ProbeTimeout)
 	api := &httpapi.API{Hub: s.hub, Sink: s.sink, Users: s.users, Metrics: s.m, Ready: s.ready.Load,
+		Readyz: s.readyz, MoreMetrics: s.readyMetrics,
 		ByAddr: byAddr, BySecret: bySecret, MaxTrackUsers: cfg.MaxTrackUsers}
 	oa := ofrep.New(s.hub, s.m, api.AuthAny, httpapi.StatusOf)
 	oa.Events, oa.Users, oa.MinPollInterval = s.sink, s.users, cfg.OFREPMinPoll
@@ -446,6 +471,7 @@ func (s *Server) Start() error {
 			}
 		}()
 	}
+	s.probes.Start()
 	s.ready.Store(true)
 	return nil
 }
@@ -490,6 +516,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = fmt.Errorf("edge: HTTP listener shutdown: %w", herr)
 	}
 	s.cancel()
+	s.probes.Stop()
 	_ = s.src.Close()
 	s.users.Close()
 	for _, c := range s.limiters {
