@@ -18,6 +18,7 @@ import (
 	"github.com/switchyard/switchyard/edge/internal/metrics"
 	"github.com/switchyard/switchyard/edge/internal/ofrep"
 	"github.com/switchyard/switchyard/edge/internal/ready"
+	"github.com/switchyard/switchyard/edge/internal/relay"
 	"github.com/switchyard/switchyard/edge/internal/sink"
 	"github.com/switchyard/switchyard/edge/internal/source"
 	"github.com/switchyard/switchyard/edge/internal/wsconn"
@@ -121,6 +122,24 @@ type Config struct {
 	MaxTrackUsers int
 	EndUserRate   float64
 	EndUserBurst  int
+	// RelayUpstream, when set, makes this edge a relay: environments come
+	// from the upstream edge at this URL (http(s):// or ws(s)://host:port)
+	// instead of Redis and Kafka, and events are forwarded to it
+	// (docs/edge.md, "Relay mode"). RelaySecrets are the server secrets of
+	// the relayed environments (one per environment), RelayClientSecrets
+	// client secrets of those environments the relay's client SDKs use.
+	RelayUpstream      string
+	RelaySecrets       []string
+	RelayClientSecrets []string
+	// RelayBufferDir is the directory of the relay's event spool and
+	// RelayBufferBytes its cap: beyond it the oldest batches are dropped
+	// (sy_edge_errors_total{cause="relay_buffer_dropped"} counts their
+	// events) [./relay-buffer, 256 MiB].
+	RelayBufferDir   string
+	RelayBufferBytes int64
+	// RelayMaxMessageBytes caps one message from the upstream (a full
+	// sync) [64 MiB].
+	RelayMaxMessageBytes int64
 	// ProbeInterval is how often each dependency of the source and the
 	// sink (Redis, Kafka, a relay's upstream) is probed for /readyz, and
 	// ProbeTimeout bounds one probe; /readyz reads the cached results, so
@@ -178,6 +197,17 @@ func (c *Config) defaults() {
 	if c.MaxTrackUsers <= 0 {
 		c.MaxTrackUsers = 100
 	}
+	if c.RelayUpstream != "" {
+		if c.RelayBufferDir == "" {
+			c.RelayBufferDir = "relay-buffer"
+		}
+		if c.RelayBufferBytes <= 0 {
+			c.RelayBufferBytes = 256 << 20
+		}
+		if c.RelayMaxMessageBytes <= 0 {
+			c.RelayMaxMessageBytes = 64 << 20
+		}
+	}
 	if c.ProbeInterval <= 0 {
 		c.ProbeInterval = 500 * time.Millisecond
 	}
@@ -195,6 +225,17 @@ func (c *Config) defaults() {
 func (c *Config) validate() error {
 	if c.ShutdownCode != int(ws.StatusGoingAway) && c.ShutdownCode != int(statusServiceRestart) {
 		return fmt.Errorf("edge: ShutdownCode must be 1001 or 1012, not %d", c.ShutdownCode)
+	}
+	if c.RelayUpstream != "" {
+		if c.RedisAddr != "" || len(c.KafkaBrokers) > 0 {
+			return errors.New("edge: -relay-upstream (SY_EDGE_RELAY_UPSTREAM) takes the place of -redis and -kafka: give one or the other")
+		}
+		rc := relay.Config{Upstream: c.RelayUpstream, ServerSecrets: c.RelaySecrets, ClientSecrets: c.RelayClientSecrets, MaxMessageBytes: c.RelayMaxMessageBytes}
+		if err := rc.Validate(); err != nil {
+			return fmt.Errorf("edge: %w", err)
+		}
+	} else if len(c.RelaySecrets)+len(c.RelayClientSecrets) > 0 {
+		return errors.New("edge: -relay-secrets and -relay-client-secrets need -relay-upstream (SY_EDGE_RELAY_UPSTREAM)")
 	}
 	if (c.RedisAddr == "") != (len(c.KafkaBrokers) == 0) {
 		return errors.New("edge: the production source needs both RedisAddr and KafkaBrokers")
@@ -301,12 +342,22 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	}
 	if s.src == nil {
 		if cfg.RedisAddr != "" {
 			rs, err := source.NewRemote(source.RemoteConfig{RedisAddr: cfg.RedisAddr, RedisSentinelMaster: cfg.RedisSentinelMaster, Brokers: cfg.KafkaBrokers, Topic: cfg.TopicPrefix + codec.TopicChanges,
 				PartitionCheck: cfg.PartitionCheck, Dial: s.kafkaDial, OnError: func(error) { s.m.Error("change_stream") }})
 			if err != nil {
 				return nil, fmt.Errorf("edge: production source: %w", err)
+			}
+			s.src = rs
+		} else if cfg.RelayUpstream != "" {
+			rs, err := relay.NewSource(relay.Config{Upstream: cfg.RelayUpstream, ServerSecrets: cfg.RelaySecrets, ClientSecrets: cfg.RelayClientSecrets,
+				MaxMessageBytes: cfg.RelayMaxMessageBytes, Log: s.log, OnError: s.m.Error})
+			if err != nil {
+				return nil, fmt.Errorf("edge: relay: %w", err)
 			}
 			s.src = rs
 		} else {
@@ -321,15 +372,20 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 			}
 			s.sink = ks
 			s.closers = append(s.closers, ks.Close)
+		} else if rs, ok := s.src.(*relay.Source); ok {
+			ks, err := relay.NewSink(relay.SinkConfig{Upstream: cfg.RelayUpstream, SecretOf: rs.ServerSecret, Dir: cfg.RelayBufferDir, MaxBytes: cfg.RelayBufferBytes,
+				Log: s.log, OnLost: s.m.ErrorAdd, OnSent: func(n int) { s.m.RelayForwarded.Add(int64(n)) }})
+			if err != nil {
+				return nil, fmt.Errorf("edge: relay event buffer: %w", err)
+			}
+			s.sink = ks
+			s.closers = append(s.closers, ks.Close)
 		} else {
 			s.sink = sink.Discard{}
 		}
 	}
 	wsconn.Tune(cfg.BufferSize, cfg.NodeCap)
 	s.users = sink.NewUsers(s.sink, time.Second, 500, func(error) { s.m.Error("endusers_sink") }, func(n int) { s.m.EndUsers.Add(int64(n)) })
-	if s.log == nil {
-		s.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	}
 	s.hub = hub.New(hub.Config{TokenWindow: cfg.TokenWindow, Log: s.log}, s.src, s.users, s.m)
 	byAddr := limit.New(limit.Config{Rate: cfg.AddrRate, Burst: cfg.AddrBurst}, limit.BytesHash16Key[wsconn.AddrKey])
 	bySecret := limit.New(limit.Config{Rate: cfg.SecretRate, Burst: cfg.SecretBurst}, limit.StringHash)

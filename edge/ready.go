@@ -7,6 +7,7 @@ import (
 	"net"
 
 	"github.com/switchyard/switchyard/edge/internal/ready"
+	"github.com/switchyard/switchyard/edge/internal/relay"
 )
 
 // readyz is /readyz: ready while the server is started and not shutting
@@ -33,6 +34,11 @@ func (s *Server) readyMetrics(w io.Writer) {
 	fmt.Fprintf(w, "# HELP sy_edge_dependency_up 1 if the dependency answered its last probe.\n# TYPE sy_edge_dependency_up gauge\n")
 	for i, d := range deps {
 		fmt.Fprintf(w, "sy_edge_dependency_up{dependency=%q} %d\n", d, b2i(up[i]))
+	}
+	if rs, ok := s.sink.(*relay.Sink); ok {
+		n, b := rs.Pending()
+		fmt.Fprintf(w, "# HELP sy_edge_relay_buffer_batches Event batches waiting in the relay's disk buffer.\n# TYPE sy_edge_relay_buffer_batches gauge\nsy_edge_relay_buffer_batches %d\n", n)
+		fmt.Fprintf(w, "# HELP sy_edge_relay_buffer_bytes Bytes in the relay's disk buffer (cap: -relay-buffer-bytes).\n# TYPE sy_edge_relay_buffer_bytes gauge\nsy_edge_relay_buffer_bytes %d\n", b)
 	}
 }
 
