@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -19,11 +20,7 @@ func insightRecord(t testing.TB, env string, n int) []byte {
 	for i := range n {
 		b.Evals = append(b.Evals, codec.FlagEval{EnvID: env, FlagKey: "f", VariationID: "v", Value: "true", UserKey: fmt.Sprintf("u%d", i), Timestamp: 1})
 	}
-	out, err := b.MarshalMsg([]byte{kindInsights})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return fmt.Appendf(nil, "%s%s %d\n%s", recordMagic, env, n, appendInsightEntries(nil, &b))
 }
 
 // TestSpoolCapDropsOldestAndSurvivesReopen: below the cap nothing is lost;
@@ -98,24 +95,12 @@ func TestTrackEntriesParseUpstream(t *testing.T) {
 		{FlagKey: "a", VariationID: "v1", Value: "x", UserKey: "u2", Timestamp: 7},
 	}, Metrics: []codec.MetricEvent{{EventName: "buy", Route: "/r", Type: "CustomEvent", AppType: "nodejs", UserKey: "u3", NumericValue: 1.5, Timestamp: 8}}}
 	ub := codec.EndUserBatch{EnvID: "e", Users: []codec.EndUser{{KeyID: "u4", Name: "four", Props: []codec.UserProp{{Name: "country", Value: "FR"}}}}}
-	var body []byte
-	for _, m := range []interface{ MarshalMsg([]byte) ([]byte, error) }{&ib, &ub} {
-		kind := byte(kindInsights)
-		if m == &ub {
-			kind = kindUsers
-		}
-		rec, _ := m.MarshalMsg([]byte{kind})
-		env, entries, n, err := trackEntries(rec)
-		if err != nil || env != "e" {
-			t.Fatal(env, err)
-		}
-		if n == 0 {
-			t.Fatal("no events counted")
-		}
-		if len(body) > 0 {
-			body = append(body, ',')
-		}
-		body = append(body, entries...)
+	body := appendInsightEntries(nil, &ib)
+	body = appendUserEntries(body, &ub) // continues the list
+	// and through a spool record
+	env, entries, n, err := parseRecord(fmt.Appendf(nil, "%se 6\n%s", recordMagic, body))
+	if err != nil || env != "e" || n != 6 || !bytes.Equal(entries, body) {
+		t.Fatalf("record: %q %d %v", env, n, err)
 	}
 	body = append(append([]byte{'['}, body...), ']')
 	var got codec.InsightBatch
@@ -209,9 +194,13 @@ func FuzzUpstreamMessage(f *testing.F) {
 // FuzzSpoolRecord: a damaged spool record is refused, never a panic.
 func FuzzSpoolRecord(f *testing.F) {
 	f.Add(insightRecord(f, "e", 2))
-	f.Add([]byte{kindUsers, 0x82})
+	f.Add([]byte("sy1 e -1\n"))
+	f.Add([]byte("sy1 \n"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _, _, _ = trackEntries(b)
+		env, entries, n, err := parseRecord(b)
+		if err == nil && (env == "" || n < 0 || len(entries) > len(b)) {
+			t.Fatalf("accepted %q: %q %d", b, env, n)
+		}
 	})
 }

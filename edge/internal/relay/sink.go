@@ -11,6 +11,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,11 +41,18 @@ type SinkConfig struct {
 	OnSent func(events int)
 }
 
-// Record kinds (the first byte of a spool record; the rest is the msgp
-// batch).
+// A spool record is one environment's events, already in the upstream's
+// format: a header line "sy1 <env id> <events>\n", then entries of
+// FeatBit's track body separated by commas (without the brackets), so the
+// forwarder only concatenates records.
+const recordMagic = "sy1 "
+
+// coalesce is how long events wait in memory to share a spool record
+// (graceful shutdown writes them; a crash of the process loses at most
+// this long), and coalesceBytes the size that writes them at once.
 const (
-	kindInsights = 'i'
-	kindUsers    = 'u'
+	coalesce      = 100 * time.Millisecond
+	coalesceBytes = 256 << 10
 )
 
 // maxBody is the size at which the forwarder starts a new track request
@@ -64,6 +73,16 @@ type Sink struct {
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
+
+	mu      sync.Mutex
+	pend    map[string]*pendingEnv // events not yet in the spool, by env
+	pendLen int
+	flushed chan struct{} // closed when the coalescer ended
+}
+
+type pendingEnv struct {
+	entries []byte
+	events  int
 }
 
 // NewSink opens the spool and starts the forwarder.
@@ -96,40 +115,102 @@ func NewSink(cfg SinkConfig) (*Sink, error) {
 	}
 	tr.MaxIdleConnsPerHost = 4
 	s := &Sink{cfg: cfg, spool: sp, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second},
-		track: httpURL(cfg.Upstream) + "/api/public/insight/track", stop: make(chan struct{}), done: make(chan struct{})}
+		track: httpURL(cfg.Upstream) + "/api/public/insight/track", stop: make(chan struct{}), done: make(chan struct{}),
+		pend: map[string]*pendingEnv{}, flushed: make(chan struct{})}
 	go s.run()
+	go s.coalescer()
 	return s, nil
 }
 
-func (s *Sink) put(kind byte, m interface{ MarshalMsg([]byte) ([]byte, error) }, events int) error {
-	b, err := m.MarshalMsg([]byte{kind})
-	if err != nil {
-		return err
+// add queues entries (copied) of env for the next spool record.
+func (s *Sink) add(env string, entries []byte, events int) error {
+	if events == 0 || len(entries) == 0 {
+		return nil
 	}
-	if err := s.spool.Append(b); err != nil {
-		s.cfg.OnLost("relay_buffer_write", events)
-		return fmt.Errorf("relay: spool: %w", err)
+	if env == "" || len(env) > 64 || strings.ContainsAny(env, " \t\r\n") {
+		s.cfg.OnLost("relay_rejected", events) // not an environment id
+		return nil
 	}
-	return nil
+	s.mu.Lock()
+	p := s.pend[env]
+	if p == nil {
+		p = &pendingEnv{}
+		s.pend[env] = p
+	}
+	if len(p.entries) > 0 {
+		p.entries = append(p.entries, ',')
+	}
+	p.entries = append(p.entries, entries...)
+	p.events += events
+	s.pendLen += len(entries) + 1
+	var err error
+	if s.pendLen >= coalesceBytes {
+		err = s.flushLocked()
+	}
+	s.mu.Unlock()
+	return err
 }
 
-// Insights spools an insight batch.
+// flushLocked writes the waiting events to the spool, one record per
+// environment.
+func (s *Sink) flushLocked() error {
+	var first error
+	for env, p := range s.pend {
+		rec := fmt.Appendf(make([]byte, 0, len(p.entries)+64), "%s%s %d\n", recordMagic, env, p.events)
+		rec = append(rec, p.entries...)
+		if err := s.spool.Append(rec); err != nil {
+			s.cfg.OnLost("relay_buffer_write", p.events)
+			if first == nil {
+				first = fmt.Errorf("relay: spool: %w", err)
+			}
+		}
+	}
+	clear(s.pend)
+	s.pendLen = 0
+	return first
+}
+
+func (s *Sink) coalescer() {
+	defer close(s.flushed)
+	t := time.NewTicker(coalesce)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			s.mu.Lock()
+			_ = s.flushLocked()
+			s.mu.Unlock()
+			return
+		case <-t.C:
+			s.mu.Lock()
+			if s.pendLen > 0 {
+				if err := s.flushLocked(); err != nil {
+					s.cfg.Log.Error("relay: writing the event buffer", "err", err)
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// Insights queues an insight batch (encoded at once: b is not retained).
 func (s *Sink) Insights(_ context.Context, b *codec.InsightBatch) error {
-	return s.put(kindInsights, b, len(b.Evals)+len(b.Metrics))
+	return s.add(b.EnvID, appendInsightEntries(nil, b), len(b.Evals)+len(b.Metrics))
 }
 
-// EndUsers spools an end-user batch.
+// EndUsers queues an end-user batch.
 func (s *Sink) EndUsers(_ context.Context, b *codec.EndUserBatch) error {
-	return s.put(kindUsers, b, len(b.Users))
+	return s.add(b.EnvID, appendUserEntries(nil, b), len(b.Users))
 }
 
 // Pending returns the records and bytes waiting in the spool.
 func (s *Sink) Pending() (records int, bytes int64) { return s.spool.Stats() }
 
-// Close stops the forwarder; what was not sent stays in the spool for the
-// next run.
+// Close writes the events waiting in memory to the spool and stops the
+// forwarder; what was not sent stays in the spool for the next run.
 func (s *Sink) Close() {
 	s.once.Do(func() { close(s.stop) })
+	<-s.flushed
 	<-s.done
 }
 
@@ -202,7 +283,7 @@ func (s *Sink) forward() error {
 		if err != nil {
 			return err
 		}
-		env, entries, events, err := trackEntries(b)
+		env, entries, events, err := parseRecord(b)
 		if err != nil { // unreadable: never sendable
 			s.cfg.Log.Error("relay: dropping an unreadable spool record", "seq", r.seq, "err", err)
 			s.cfg.OnLost("relay_buffer_corrupt", 0)
@@ -265,88 +346,94 @@ func (s *Sink) post(g *group) error {
 
 // countEvents is the number of events in a spool record (0 if unreadable).
 func countEvents(b []byte) int {
-	_, _, n, _ := trackEntries(b)
+	_, _, n, _ := parseRecord(b)
 	return n
 }
 
-// trackEntries decodes a spool record and encodes its events as entries of
-// FeatBit's track body (without the enclosing brackets): evaluations
-// grouped by consecutive user, metrics one entry each, end users one entry
-// each with their properties and no events.
-func trackEntries(b []byte) (env string, out []byte, events int, err error) {
-	if len(b) == 0 {
-		return "", nil, 0, errors.New("empty record")
+// parseRecord splits a spool record into its environment, its track
+// entries and their number of events.
+func parseRecord(b []byte) (env string, entries []byte, events int, err error) {
+	nl := bytes.IndexByte(b, '\n')
+	if nl < 0 || !bytes.HasPrefix(b, []byte(recordMagic)) {
+		return "", nil, 0, errors.New("not a spool record")
 	}
-	switch b[0] {
-	case kindInsights:
-		var ib codec.InsightBatch
-		if _, err := ib.UnmarshalMsg(b[1:]); err != nil {
-			return "", nil, 0, err
+	head := strings.Fields(string(b[len(recordMagic):nl]))
+	if len(head) != 2 || head[0] == "" || len(head[0]) > 64 {
+		return "", nil, 0, errors.New("bad spool record header")
+	}
+	n, err := strconv.Atoi(head[1])
+	if err != nil || n < 0 {
+		return "", nil, 0, errors.New("bad event count in a spool record header")
+	}
+	return head[0], b[nl+1:], n, nil
+}
+
+// appendInsightEntries appends b's events as entries of FeatBit's track
+// body (without brackets): evaluations grouped by consecutive user, each
+// metric one entry.
+func appendInsightEntries(out []byte, ib *codec.InsightBatch) []byte {
+	for i := 0; i < len(ib.Evals); {
+		j := i + 1
+		for j < len(ib.Evals) && ib.Evals[j].UserKey == ib.Evals[i].UserKey && ib.Evals[j].UserName == ib.Evals[i].UserName {
+			j++
 		}
-		for i := 0; i < len(ib.Evals); {
-			j := i + 1
-			for j < len(ib.Evals) && ib.Evals[j].UserKey == ib.Evals[i].UserKey && ib.Evals[j].UserName == ib.Evals[i].UserName {
-				j++
+		out = appendSep(out)
+		out = append(out, `{"user":`...)
+		out = appendUser(out, ib.Evals[i].UserKey, ib.Evals[i].UserName, nil)
+		out = append(out, `,"variations":[`...)
+		for k := i; k < j; k++ {
+			e := &ib.Evals[k]
+			if k > i {
+				out = append(out, ',')
 			}
-			out = appendSep(out)
-			out = append(out, `{"user":`...)
-			out = appendUser(out, ib.Evals[i].UserKey, ib.Evals[i].UserName, nil)
-			out = append(out, `,"variations":[`...)
-			for k := i; k < j; k++ {
-				e := &ib.Evals[k]
-				if k > i {
-					out = append(out, ',')
-				}
-				out = append(out, `{"featureFlagKey":`...)
-				out = wire.AppendString(out, e.FlagKey)
-				out = append(out, `,"sendToExperiment":`...)
-				out = wire.AppendBool(out, e.SendToExperiment)
-				out = append(out, `,"timestamp":`...)
-				out = appendInt(out, e.Timestamp)
-				out = append(out, `,"variation":{"id":`...)
-				out = wire.AppendString(out, e.VariationID)
-				out = append(out, `,"value":`...)
-				out = wire.AppendString(out, e.Value)
-				out = append(out, `}}`...)
-			}
-			out = append(out, `],"metrics":[]}`...)
-			i = j
-		}
-		for k := range ib.Metrics {
-			m := &ib.Metrics[k]
-			out = appendSep(out)
-			out = append(out, `{"user":`...)
-			out = appendUser(out, m.UserKey, "", nil)
-			out = append(out, `,"variations":[],"metrics":[{"route":`...)
-			out = wire.AppendString(out, m.Route)
-			out = append(out, `,"type":`...)
-			out = wire.AppendString(out, m.Type)
-			out = append(out, `,"eventName":`...)
-			out = wire.AppendString(out, m.EventName)
-			out = append(out, `,"numericValue":`...)
-			out = wire.AppendFloat(out, m.NumericValue)
-			out = append(out, `,"appType":`...)
-			out = wire.AppendString(out, m.AppType)
+			out = append(out, `{"featureFlagKey":`...)
+			out = wire.AppendString(out, e.FlagKey)
+			out = append(out, `,"sendToExperiment":`...)
+			out = wire.AppendBool(out, e.SendToExperiment)
 			out = append(out, `,"timestamp":`...)
-			out = appendInt(out, m.Timestamp)
-			out = append(out, `}]}`...)
+			out = strconv.AppendInt(out, e.Timestamp, 10)
+			out = append(out, `,"variation":{"id":`...)
+			out = wire.AppendString(out, e.VariationID)
+			out = append(out, `,"value":`...)
+			out = wire.AppendString(out, e.Value)
+			out = append(out, `}}`...)
 		}
-		return ib.EnvID, out, len(ib.Evals) + len(ib.Metrics), nil
-	case kindUsers:
-		var ub codec.EndUserBatch
-		if _, err := ub.UnmarshalMsg(b[1:]); err != nil {
-			return "", nil, 0, err
-		}
-		for k := range ub.Users {
-			u := &ub.Users[k]
-			out = appendSep(out)
-			out = append(out, `{"user":`...)
-			out = appendUser(out, u.KeyID, u.Name, u.Props)
-			out = append(out, `,"variations":[],"metrics":[]}`...)
-		}
-		return ub.EnvID, out, len(ub.Users), nil
+		out = append(out, `],"metrics":[]}`...)
+		i = j
 	}
-	return "", nil, 0, fmt.Errorf("unknown record kind %q", b[0])
+	for k := range ib.Metrics {
+		m := &ib.Metrics[k]
+		out = appendSep(out)
+		out = append(out, `{"user":`...)
+		out = appendUser(out, m.UserKey, "", nil)
+		out = append(out, `,"variations":[],"metrics":[{"route":`...)
+		out = wire.AppendString(out, m.Route)
+		out = append(out, `,"type":`...)
+		out = wire.AppendString(out, m.Type)
+		out = append(out, `,"eventName":`...)
+		out = wire.AppendString(out, m.EventName)
+		out = append(out, `,"numericValue":`...)
+		out = wire.AppendFloat(out, m.NumericValue)
+		out = append(out, `,"appType":`...)
+		out = wire.AppendString(out, m.AppType)
+		out = append(out, `,"timestamp":`...)
+		out = strconv.AppendInt(out, m.Timestamp, 10)
+		out = append(out, `}]}`...)
+	}
+	return out
+}
+
+// appendUserEntries appends one entry per end user, with its properties
+// and no events (the upstream adds it to its end-user list).
+func appendUserEntries(out []byte, ub *codec.EndUserBatch) []byte {
+	for k := range ub.Users {
+		u := &ub.Users[k]
+		out = appendSep(out)
+		out = append(out, `{"user":`...)
+		out = appendUser(out, u.KeyID, u.Name, u.Props)
+		out = append(out, `,"variations":[],"metrics":[]}`...)
+	}
+	return out
 }
 
 func appendSep(b []byte) []byte {
@@ -373,8 +460,4 @@ func appendUser(b []byte, key, name string, props []codec.UserProp) []byte {
 		b = append(b, '}')
 	}
 	return append(b, `]}`...)
-}
-
-func appendInt(b []byte, n int64) []byte {
-	return fmt.Appendf(b, "%d", n)
 }

@@ -363,6 +363,9 @@ func (s *Source) session(l *link) error {
 	for {
 		_ = conn.SetReadDeadline(time.Now().Add(3 * s.cfg.PingInterval))
 		hdr, err := rd.NextFrame()
+		if errors.Is(err, wsutil.ErrFrameTooLarge) {
+			return fmt.Errorf("a frame of more than %d bytes (-relay-max-message-bytes)", s.cfg.MaxMessageBytes)
+		}
 		if err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
