@@ -121,6 +121,13 @@ func TestRelayServesAndForwards(t *testing.T) {
 		t.Fatal("client sync on the relay without flags")
 	}
 
+	// polling, OFREP and evaluate are served from the relayed data too
+	if code, body, _ := do(t, "GET", rURL+"/api/public/sdk/server/latest-all", env.ServerSecret, ""); code != 200 || !strings.Contains(body, `"demo-string"`) {
+		t.Fatalf("server polling on the relay: %d %.200s", code, body)
+	}
+	if code, body, _ := do(t, "POST", rURL+"/ofrep/v1/evaluate/flags/demo-string", "Bearer "+env.ClientSecret, `{"context":{"targetingKey":"u1","country":"FR"}}`); code != 200 || !strings.Contains(body, `"value":"fr"`) {
+		t.Fatalf("OFREP on the relay: %d %s", code, body)
+	}
 	// a change on the upstream is pushed through the relay
 	f := env.Snapshot.Flags[0]
 	f.Version, f.UpdatedAt, f.IsEnabled = 2, time.Now().UnixMilli(), false
