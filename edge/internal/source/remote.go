@@ -251,16 +251,18 @@ func (r *Remote) run(ctx context.Context, apply func(*codec.ChangeEvent)) {
 	}
 }
 
-// Checks are the readiness probes: Redis answers PING (environments can
-// be loaded) and a Kafka broker of the change topic answers (changes
-// arrive). Before Start the Kafka probe fails.
+// Checks are the readiness probes: Redis answers a read of the kind a
+// snapshot load makes (EXISTS of a tombstone key: unlike PING it fails
+// while Redis is still loading its data set, when no environment could be
+// loaded) and a Kafka broker of the change topic answers (changes arrive).
+// Before Start the Kafka probe fails.
 func (r *Remote) Checks() []ready.Check {
 	return []ready.Check{{Name: "redis", Probe: func(ctx context.Context) error {
 		rc, err := r.client()
 		if err != nil {
 			return err
 		}
-		if err := rc.Do(ctx, rc.B().Ping().Build()).Error(); err != nil {
+		if err := rc.Do(ctx, rc.B().Exists().Key(TombstoneKey("readyz-probe")).Build()).Error(); err != nil {
 			return fmt.Errorf("redis %s: %w", r.cfg.RedisAddr, err)
 		}
 		return nil
