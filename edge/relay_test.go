@@ -219,3 +219,46 @@ func TestRelayConfigIsChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestRelayTwoEnvironments: one relay, two environments, each on its own
+// link and secret: each serves its own flags, a secret of one does not open
+// the other, and events go upstream under the environment they came in on.
+func TestRelayTwoEnvironments(t *testing.T) {
+	up := edgetest.Run(t)
+	a, b := up.Env(t), up.Env(t)
+	s, err := edge.New(edge.Config{Addr: "127.0.0.1:0", DrainWindow: -1, AddrRate: -1, SecretRate: -1, EndUserRate: -1, MaxUnfinished: -1,
+		RelayUpstream: "ws://" + up.Addr, RelaySecrets: []string{a.ServerSecret, b.ServerSecret}, RelayClientSecrets: []string{b.ClientSecret},
+		RelayBufferDir: t.TempDir(), ProbeInterval: 100 * time.Millisecond, ProbeTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	rURL := "http://" + s.Addr()
+	waitReadyz(t, rURL, 200)
+	for _, env := range []*edgetest.DemoEnv{a, b} {
+		if code, body, _ := do(t, "GET", rURL+"/api/public/sdk/server/latest-all", env.ServerSecret, ""); code != 200 || !strings.Contains(body, env.Snapshot.Flags[0].ID) {
+			t.Fatalf("env %s on the relay: %d %.200s", env.ID, code, body)
+		}
+		if code, _, _ := do(t, "POST", rURL+"/api/public/insight/track", env.ServerSecret, trackBody("env-"+env.ID, 5)); code != 200 {
+			t.Fatalf("track %d", code)
+		}
+	}
+	// a's client secret was not given to the relay; b's was
+	if code, _, _ := do(t, "POST", rURL+"/ofrep/v1/evaluate/flags/demo-bool", "Bearer "+a.ClientSecret, `{"context":{"targetingKey":"u"}}`); code != 401 {
+		t.Errorf("a client secret the relay was not given: %d, want 401", code)
+	}
+	if code, _, _ := do(t, "POST", rURL+"/ofrep/v1/evaluate/flags/demo-bool", "Bearer "+b.ClientSecret, `{"context":{"targetingKey":"u"}}`); code != 200 {
+		t.Errorf("b's client secret: %d, want 200", code)
+	}
+	waitUntil(t, 10*time.Second, "events of both environments upstream", func() bool {
+		return countEvals(up.Sink, "env-"+a.ID) == 5 && countEvals(up.Sink, "env-"+b.ID) == 5
+	})
+	for _, e := range up.Sink.FlagEvents() {
+		if strings.HasPrefix(e.UserKey, "env-") && !strings.HasPrefix(e.UserKey, "env-"+e.EnvID+"-") {
+			t.Errorf("event of user %s arrived under environment %s", e.UserKey, e.EnvID)
+		}
+	}
+}
