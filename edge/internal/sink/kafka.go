@@ -29,6 +29,7 @@ type Kafka struct {
 	cl       *kgo.Client
 	insights string
 	users    string
+	deliv    string
 	onErr    func(error)
 }
 
@@ -47,7 +48,8 @@ func NewKafka(cfg KafkaConfig) (*Kafka, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink: kafka: %w", err)
 	}
-	return &Kafka{cl: cl, insights: cfg.TopicPrefix + codec.TopicInsights, users: cfg.TopicPrefix + codec.TopicEndUsers, onErr: cfg.OnError}, nil
+	return &Kafka{cl: cl, insights: cfg.TopicPrefix + codec.TopicInsights, users: cfg.TopicPrefix + codec.TopicEndUsers,
+		deliv: cfg.TopicPrefix + codec.TopicDelivery, onErr: cfg.OnError}, nil
 }
 
 func (k *Kafka) produce(topic, key string, value []byte) {
@@ -86,6 +88,16 @@ func (k *Kafka) Checks() []ready.Check {
 		}
 		return nil
 	}}}
+}
+
+// Deliveries produces one delivery report (keyed by edge id).
+func (k *Kafka) Deliveries(_ context.Context, r *codec.DeliveryReport) error {
+	v, err := r.MarshalMsg(nil)
+	if err != nil {
+		return err
+	}
+	k.produce(k.deliv, r.Edge, v)
+	return nil
 }
 
 // Flush waits until every produced record is acknowledged.
