@@ -178,7 +178,7 @@ func (b *Backend) dropKey(ctx context.Context, coll string, ix *store.Index, f m
 // lookupFor returns the Lookup index of coll that q reads by (Eq naming
 // exactly its fields, nothing else), or nil.
 func (b *Backend) lookupFor(coll string, q *store.Query) *store.Index {
-	if !b.locked || len(q.In) > 0 || q.Search != "" || q.Offset > 0 {
+	if !b.locked || len(q.In) > 0 || q.Search != "" || q.Offset > 0 || q.IDPrefix != "" {
 		return nil
 	}
 	ixs := b.lookups[coll]
