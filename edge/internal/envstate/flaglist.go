@@ -1,6 +1,9 @@
 package envstate
 
-import "iter"
+import (
+	"iter"
+	"sync/atomic"
+)
 
 // chunkBits sets the chunk size of a flagList (128 flags).
 const (
@@ -8,7 +11,44 @@ const (
 	chunkSize = 1 << chunkBits
 )
 
-type flagChunk [chunkSize]*Flag
+// flagChunk is one chunk of a flagList. A chunk is never changed once a
+// list holds it (an update copies it), so its full-sync bytes, built on
+// first use, stay valid for every State that shares it.
+type flagChunk struct {
+	f   [chunkSize]*Flag
+	n   int                       // flags in f (the last chunk of a list may hold fewer)
+	enc [2]atomic.Pointer[[]byte] // by format: the flags' encodings, JSON joined with ',', msgp concatenated
+}
+
+// bytes returns the chunk's flags encoded for a full sync in format.
+func (c *flagChunk) bytes(format int) []byte {
+	if p := c.enc[format].Load(); p != nil {
+		return *p
+	}
+	size := 0
+	for _, f := range c.f[:c.n] {
+		size += len(f.MP) + 1
+		if format == JSON {
+			size += len(f.JSON) - len(f.MP)
+		}
+	}
+	b := make([]byte, 0, size)
+	for _, f := range c.f[:c.n] {
+		if format == MsgPack {
+			b = append(b, f.MP...)
+			continue
+		}
+		if len(f.JSON) == 0 {
+			continue
+		}
+		if len(b) > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, f.JSON...)
+	}
+	c.enc[format].Store(&b)
+	return b
+}
 
 // flagList is the flags of a State in slot-independent order: a persistent
 // (copy-on-write) list of fixed-size chunks. A State never changes its
@@ -22,14 +62,15 @@ type flagList struct {
 	n      int
 }
 
-func (l *flagList) at(i int) *Flag { return l.chunks[i>>chunkBits][i&(chunkSize-1)] }
+func (l *flagList) at(i int) *Flag { return l.chunks[i>>chunkBits].f[i&(chunkSize-1)] }
 
 // set returns a list with flag i replaced by f (l unchanged).
 func (l flagList) set(i int, f *Flag) flagList {
 	chunks := append([]*flagChunk(nil), l.chunks...)
-	c := *chunks[i>>chunkBits]
-	c[i&(chunkSize-1)] = f
-	chunks[i>>chunkBits] = &c
+	old := chunks[i>>chunkBits]
+	c := &flagChunk{f: old.f, n: old.n}
+	c.f[i&(chunkSize-1)] = f
+	chunks[i>>chunkBits] = c
 	return flagList{chunks: chunks, n: l.n}
 }
 
@@ -38,12 +79,13 @@ func (l flagList) push(f *Flag) flagList {
 	ci := l.n >> chunkBits
 	chunks := make([]*flagChunk, max(len(l.chunks), ci+1))
 	copy(chunks, l.chunks)
-	var c flagChunk
+	c := &flagChunk{}
 	if ci < len(l.chunks) {
-		c = *l.chunks[ci]
+		c.f, c.n = l.chunks[ci].f, l.chunks[ci].n
 	}
-	c[l.n&(chunkSize-1)] = f
-	chunks[ci] = &c
+	c.f[l.n&(chunkSize-1)] = f
+	c.n++
+	chunks[ci] = c
 	return flagList{chunks: chunks, n: l.n + 1}
 }
 
@@ -52,7 +94,7 @@ func makeFlagList(fs []*Flag) flagList {
 	l := flagList{chunks: make([]*flagChunk, (len(fs)+chunkSize-1)/chunkSize), n: len(fs)}
 	for ci := range l.chunks {
 		c := new(flagChunk)
-		copy(c[:], fs[ci*chunkSize:min(len(fs), (ci+1)*chunkSize)])
+		c.n = copy(c.f[:], fs[ci*chunkSize:min(len(fs), (ci+1)*chunkSize)])
 		l.chunks[ci] = c
 	}
 	return l
@@ -79,7 +121,7 @@ func (st *State) FlagList() iter.Seq2[int, *Flag] {
 	return func(yield func(int, *Flag) bool) {
 		i := 0
 		for _, c := range st.flags.chunks {
-			for _, f := range c[:min(chunkSize, st.flags.n-i)] {
+			for _, f := range c.f[:c.n] {
 				if !yield(i, f) {
 					return
 				}

@@ -61,14 +61,19 @@ type State struct {
 	segByID   map[string]int
 	nextSlot  int32
 
-	full [2]atomic.Pointer[Encoded]
+	full     [2]atomic.Pointer[Encoded]
+	fullBody [2]atomic.Pointer[[]byte]
 }
 
 // Encoded is an encoded message: Frame is the complete WebSocket frame and
-// Body the message without the frame header (an HTTP response body).
+// Body the message without the frame header (an HTTP response body). A
+// full sync (State.Full) is in Parts instead: the frame header, then the
+// message in pieces to write in order (Frame and Body nil; FullBody is the
+// message in one piece).
 type Encoded struct {
 	Frame []byte
 	Body  []byte
+	Parts [][]byte
 }
 
 // Formats of encoded messages.
@@ -228,45 +233,6 @@ func (st *State) NextExpiry(now int64) int64 {
 		}
 	}
 	return next
-}
-
-// Full returns the encoded full server-SDK sync (all flags, archived
-// included, and all segments) in format (JSON or MsgPack), encoding it on
-// first use.
-func (st *State) Full(format int) *Encoded {
-	if e := st.full[format].Load(); e != nil {
-		return e
-	}
-	// Built on first use per State from the items' encodings (no item is
-	// encoded again): a change costs nothing here until a connection needs
-	// the full sync.
-	flags, segs := make([][]byte, st.flags.n), make([][]byte, len(st.Segs))
-	n := 0
-	for i, f := range st.FlagList() {
-		flags[i] = f.JSON
-		if format == MsgPack {
-			flags[i] = f.MP
-		}
-		n += len(flags[i])
-	}
-	for i, sg := range st.Segs {
-		segs[i] = sg.JSON
-		if format == MsgPack {
-			segs[i] = sg.MP
-		}
-		n += len(segs[i])
-	}
-	// room for the items, a separator each and the envelope: the buffer
-	// is allocated once (a 50,000-flag environment's sync is tens of MB)
-	size := wsconn.FrameReserve + n + len(flags) + len(segs) + 256
-	var e *Encoded
-	if format == MsgPack {
-		e = encode(AppendServerSyncMP(make([]byte, wsconn.FrameReserve, size), "full", flags, segs), ws.OpBinary)
-	} else {
-		e = encode(wire.AppendServerSyncRaw(make([]byte, wsconn.FrameReserve, size), "full", flags, segs), ws.OpText)
-	}
-	st.full[format].Store(e)
-	return e
 }
 
 func encode(b []byte, op ws.OpCode) *Encoded {

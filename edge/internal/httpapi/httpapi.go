@@ -390,7 +390,7 @@ func (a *API) serverLatest(ctx *fasthttp.RequestCtx) {
 	}
 	ctx.SetContentType("application/json")
 	if ts <= 0 {
-		ctx.SetBody(st.Full(envstate.JSON).Body)
+		ctx.SetBody(st.FullBody(envstate.JSON))
 		return
 	}
 	bb := bodyPool.Get().(*bodyBuf)

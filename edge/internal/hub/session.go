@@ -271,15 +271,15 @@ func (h *Hub) serverSync(s *Session, sc *scratch, ts int64) {
 	c := s.c
 	c.Lock()
 	st := s.env.st.Load()
-	var frame []byte
+	var err error
 	if ts <= 0 {
-		frame = st.Full(int(s.format)).Frame
+		err = c.WritePartsLocked(st.Full(int(s.format)).Parts)
 	} else {
 		b := st.AppendServerPatch(sc.buf[:wsconn.FrameReserve], int(s.format), ts, &sc.lists)
 		sc.buf = b
-		frame = wsconn.Frame(b, s.op())
+		err = c.WriteLocked(wsconn.Frame(b, s.op()))
 	}
-	if c.WriteLocked(frame) == nil {
+	if err == nil {
 		h.m.MsgOut.Add(1)
 	}
 	c.Unlock()
