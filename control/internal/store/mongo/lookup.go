@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
@@ -35,10 +36,11 @@ import (
 // pointing at it. A key document may also point at a document that no
 // longer holds the key (a write that failed after its claim, a process that
 // died before removing it): readers check the document they reach, and a
-// writer may take such a key over. Claims of one key are serialised by the
-// key's lock (lock(collKeys, key)), held until the document is written, so
-// two writers cannot both take a stale key. Databases written before the
-// key documents existed get them from migration 0002-lookup-keys.
+// writer may take such a key over once it is older than LockTTL (younger,
+// its document may still be on its way: see claim). Takeovers of one key
+// are serialised by the key's lock (lock(collKeys, key)). Databases
+// written before the key documents existed get them from migration
+// 0002-lookup-keys.
 //
 // collKeys is the collection of the key documents.
 const collKeys = "lookup_keys"
@@ -116,39 +118,82 @@ func (b *Backend) keyTarget(ctx context.Context, key string) (string, error) {
 }
 
 // claim points the key document of index ix for the fields f at document
-// id, unless another document holds that key (ErrDuplicate). It returns
-// with the key's lock held: the caller writes the document, then calls the
-// returned function.
+// id, unless another document holds that key (ErrDuplicate). The caller
+// then writes the document and calls the returned function.
+//
+// A new key is one insert (a unique insert is atomic). A key that exists
+// and points at a document that does not hold it is stale — the write
+// after its claim failed, or has not landed yet: it is taken over only
+// when older than LockTTL (until then the key is being written and the
+// claim is a duplicate), under the key's lock, so two writers cannot both
+// take it over.
 func (b *Backend) claim(ctx context.Context, coll string, ix *store.Index, f map[string]string, id string) (func(), error) {
 	key := lookupKey(coll, ix, f)
-	unlock, err := b.lock(ctx, collKeys, key)
-	if err != nil {
-		return nil, err
-	}
 	keys := b.db.Collection(collKeys)
-	cur, err := b.keyTarget(ctx, key)
-	switch {
-	case err != nil:
-	case cur == "":
-		_, err = keys.InsertOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "id", Value: id}})
-		err = mapErr(err)
-	case cur == id:
-	default:
-		var held bool
-		if held, err = b.holds(ctx, coll, ix, cur, f); err == nil {
-			if held {
-				err = fmt.Errorf("%s: %s %s exists: %w", coll, ix.Name, strings.Join(fieldValues(ix, f), "/"), store.ErrDuplicate)
-			} else {
-				_, err = keys.ReplaceOne(ctx, bson.D{{Key: "_id", Value: key}}, bson.D{{Key: "_id", Value: key}, {Key: "id", Value: id}})
-				err = mapErr(err)
-			}
+	dup := func() error {
+		return fmt.Errorf("%s: %s %s exists: %w", coll, ix.Name, strings.Join(fieldValues(ix, f), "/"), store.ErrDuplicate)
+	}
+	for attempt := 0; attempt < 10; attempt++ {
+		now := time.Now().UnixMilli()
+		_, err := keys.InsertOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "id", Value: id}, {Key: "at", Value: now}})
+		if err == nil {
+			return func() {}, nil
 		}
+		if !mongo.IsDuplicateKeyError(err) && !strings.Contains(err.Error(), "UNIQUE constraint failed") {
+			return nil, mapErr(err)
+		}
+		cur, at, err := b.keyDoc(ctx, key)
+		switch {
+		case err != nil:
+			return nil, err
+		case cur == "":
+			continue // removed meanwhile
+		case cur == id:
+			return func() {}, nil
+		}
+		held, err := b.holds(ctx, coll, ix, cur, f)
+		if err != nil {
+			return nil, err
+		}
+		if held || now-at < LockTTL.Milliseconds() {
+			return nil, dup()
+		}
+		unlock, err := b.lock(ctx, collKeys, key)
+		if err != nil {
+			return nil, err
+		}
+		if again, againAt, err := b.keyDoc(ctx, key); err != nil || again != cur || againAt != at {
+			unlock()
+			if err != nil {
+				return nil, err
+			}
+			continue // changed meanwhile: look again
+		}
+		_, err = keys.ReplaceOne(ctx, bson.D{{Key: "_id", Value: key}}, bson.D{{Key: "_id", Value: key}, {Key: "id", Value: id}, {Key: "at", Value: now}})
+		unlock()
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		return func() {}, nil
+	}
+	return nil, fmt.Errorf("%s: the key %s changed concurrently too often: %w", coll, key, store.ErrConflict)
+}
+
+// keyDoc returns the document id a key document points at and when it was
+// written ("" when there is none).
+func (b *Backend) keyDoc(ctx context.Context, key string) (string, int64, error) {
+	var cur struct {
+		ID string `bson:"id"`
+		At int64  `bson:"at"`
+	}
+	err := b.db.Collection(collKeys).FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&cur)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return "", 0, nil
 	}
 	if err != nil {
-		unlock()
-		return nil, err
+		return "", 0, mapErr(err)
 	}
-	return unlock, nil
+	return cur.ID, cur.At, nil
 }
 
 func fieldValues(ix *store.Index, f map[string]string) []string {
