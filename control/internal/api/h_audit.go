@@ -494,7 +494,8 @@ func eventKinds() []string {
 	for _, sp := range auditSpecs {
 		ks = append(ks, eventKind(sp.typ, sp.action))
 	}
-	ks = append(ks, "schedule.created", "schedule.cancelled", "flag.created", "flag.updated")
+	ks = append(ks, "schedule.created", "schedule.cancelled", "flag.created", "flag.updated",
+		"guarded_rollout.advanced", "guarded_rollout.completed", "guarded_rollout.rolled_back", "guarded_rollout.failed")
 	slices.Sort(ks)
 	return slices.Compact(ks)
 }
@@ -524,6 +525,8 @@ func (a *API) describe(ctx context.Context, e *store.AuditEntry, v any) {
 		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.Name
 	case *store.Experiment:
 		e.EnvID, e.ResourceID = x.EnvID, x.ID
+	case *store.GuardedRollout:
+		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.FlagKey
 	case *store.EnvSettings:
 		e.EnvID, e.ResourceID = x.EnvID, x.EnvID
 	case *store.Group:

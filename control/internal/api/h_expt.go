@@ -243,27 +243,9 @@ func (a *API) experimentResults(c *call) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("flag of experiment %s: %w", x.ID, err)
 	}
-	type metric struct {
-		EventName     string           `json:"eventName"`
-		Type          string           `json:"type"`
-		EventType     string           `json:"eventType"`
-		URLs          []map[string]any `json:"urls,omitempty"`
-		LowerIsBetter bool             `json:"lowerIsBetter"`
-		Guardrail     bool             `json:"guardrail"`
-		Winsorize     float64          `json:"winsorize,omitempty"`
-	}
-	var ms []metric
-	for _, id := range x.MetricIDs[:min(len(x.MetricIDs), maxExptMetrics)] {
-		m, err := a.st.GetMetric(c.ctx, c.env.ID, id)
-		if err != nil {
-			return nil, fmt.Errorf("metric of experiment %s: %w", x.ID, err)
-		}
-		mm := metric{EventName: m.EventName, Type: string(m.TrackOption), EventType: string(m.EventType),
-			LowerIsBetter: m.SuccessIsLower, Guardrail: m.Guardrail, Winsorize: m.Winsorize}
-		for _, u := range m.TargetURLs {
-			mm.URLs = append(mm.URLs, map[string]any{"matchType": u.MatchType, "url": u.URL})
-		}
-		ms = append(ms, mm)
+	ms, err := a.exptMetrics(c.ctx, c.env.ID, x.MetricIDs, false)
+	if err != nil {
+		return nil, fmt.Errorf("experiment %s: %w", x.ID, err)
 	}
 	to := time.Now().UnixMilli()
 	if x.StoppedAt > x.StartedAt {
@@ -283,4 +265,34 @@ func (a *API) experimentResults(c *call) (any, error) {
 		return nil, fmt.Errorf("experiment results: %w: %w", store.ErrUnavailable, err)
 	}
 	return &ExperimentResults{Experiment: x, ExpectedSplit: split, SplitNote: note, Results: raw}, nil
+}
+
+// exptMetric is one metric of an analytics experiment query.
+type exptMetric struct {
+	EventName     string           `json:"eventName"`
+	Type          string           `json:"type"`
+	EventType     string           `json:"eventType"`
+	URLs          []map[string]any `json:"urls,omitempty"`
+	LowerIsBetter bool             `json:"lowerIsBetter"`
+	Guardrail     bool             `json:"guardrail"`
+	Winsorize     float64          `json:"winsorize,omitempty"`
+}
+
+// exptMetrics loads the metric definitions of ids (at most maxExptMetrics)
+// for an analytics query; guardrails marks every metric a guardrail.
+func (a *API) exptMetrics(ctx context.Context, envID string, ids []string, guardrails bool) ([]exptMetric, error) {
+	var ms []exptMetric
+	for _, id := range ids[:min(len(ids), maxExptMetrics)] {
+		m, err := a.st.GetMetric(ctx, envID, id)
+		if err != nil {
+			return nil, fmt.Errorf("metric %s: %w", id, err)
+		}
+		mm := exptMetric{EventName: m.EventName, Type: string(m.TrackOption), EventType: string(m.EventType),
+			LowerIsBetter: m.SuccessIsLower, Guardrail: m.Guardrail || guardrails, Winsorize: m.Winsorize}
+		for _, u := range m.TargetURLs {
+			mm.URLs = append(mm.URLs, map[string]any{"matchType": u.MatchType, "url": u.URL})
+		}
+		ms = append(ms, mm)
+	}
+	return ms, nil
 }

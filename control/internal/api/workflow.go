@@ -55,6 +55,7 @@ func (a *API) RunWorkflow(ctx context.Context) {
 	defer t.Stop()
 	for {
 		a.ApplyDueSchedules(ctx)
+		a.AdvanceRollouts(ctx)
 		select {
 		case <-ctx.Done():
 			<-done
@@ -127,7 +128,7 @@ func (a *API) wakeScheduler() {
 // workflowRoutes are the audit log, settings, webhooks, triggers,
 // schedules and environment compare/copy routes.
 func (a *API) workflowRoutes() []Route {
-	return slices.Concat(a.auditRoutes(), a.webhookRoutes(), a.triggerRoutes(), a.scheduleRoutes(), a.compareRoutes())
+	return slices.Concat(a.auditRoutes(), a.webhookRoutes(), a.triggerRoutes(), a.scheduleRoutes(), a.compareRoutes(), a.exptRoutes())
 }
 
 func jsonBytes(v any) ([]byte, error) {
