@@ -39,7 +39,11 @@ export function ExperimentTraffic({ label, flag, inExpt, value, ro, onChange }: 
     <div class="expt-traffic" role="group" aria-label={`${label} experiment traffic`}>
       <label class="check" for={id}>
         <input id={id} type="checkbox" checked={inExpt} disabled={ro}
-          onChange={(e) => onChange(value, (e.target as HTMLInputElement).checked)} /> {label}: send users to experiments
+          onChange={(e) => {
+            const on = (e.target as HTMLInputElement).checked;
+            // a share of 0 sends nobody: turning the traffic on starts every served variation at 100 %
+            onChange(on ? value.map((v) => (v.exptRollout > 0 ? v : { ...v, exptRollout: 1 })) : value, on);
+          }} /> {label}: send users to experiments
       </label>
       {running && !inExpt && <p class="notice" role="note">An experiment is running on this flag: users served by {label.toLowerCase()} are not in it and produce no exposures.</p>}
       {inExpt && served.length > 0 && <div class="split">

@@ -194,7 +194,7 @@ function Results({ env, x, flag, canShip, onShipped }: { env: Env; x: Experiment
   const harmed = res.harmedGuardrails || [];
   const winner = res.metrics[0]?.winner;
   return (
-    <div class="results" aria-label={`Results of the experiment on ${flag.name}`} aria-busy={loading ? 'true' : undefined}>
+    <div class="results" role="region" aria-label={`Results of the experiment on ${flag.name}`} aria-busy={loading ? 'true' : undefined}>
       <p class="muted">From {fmtTime(res.from)} to {fmtTime(res.to)} · confidence {pct(res.confidence, 0)} · {res.sequential ? 'sequential (always valid)' : 'fixed horizon'} ·{' '}
         exposures: <span data-testid="exposures">{res.exposures.map((e) => `${name(e.variationId)} ${e.users}`).join(', ') || 'none'}</span>
         {' '}<button type="button" class="small" onClick={load}>Refresh</button></p>
