@@ -103,6 +103,7 @@ func TestGuardedRolloutAdvancesAndRollsBack(t *testing.T) {
 		{map[string]any{"variationId": "on", "metricIds": []string{mid}, "stages": []map[string]any{{"percent": 5, "holdSeconds": -1}}}, "stages[0].holdSeconds"},
 		{map[string]any{"variationId": "on", "metricIds": []string{mid}, "stages": stages, "checkEverySeconds": 100000}, "checkEverySeconds"},
 		{map[string]any{"variationId": "on", "metricIds": []string{mid}, "stages": stages, "ruleId": "no-such-rule"}, "ruleId"},
+		{map[string]any{"variationId": "on", "metricIds": []string{mid}, "stages": stages, "sequentialN": 5}, "sequentialN"},
 	} {
 		r := h.do(h.admin, "POST", url, c.body)
 		if code, field := r.errField(t); r.Code != 400 || field != c.field {

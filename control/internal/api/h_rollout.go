@@ -24,13 +24,19 @@ const (
 	rolloutCheckTimeout  = 60 * time.Second
 	rolloutLeaseSeconds  = 30 // a claimed check not saved within this is taken over
 	rolloutReasonMaxRune = 500
+	// defaultRolloutSeqN tunes the guardrails' sequential test (analytics'
+	// sequentialN: the total users at which it is most powerful). Lower
+	// than experiments' 5,000: a rollout starts small and harm must show
+	// early.
+	defaultRolloutSeqN = 1000
 )
 
 // RolloutRequest starts a guarded rollout on a flag: the rule RuleID (""
 // or "default": the default rule) moves from BaselineVariationID (default:
 // the variation the rule serves to everyone now) to VariationID through
 // Stages while no metric of MetricIDs (all treated as guardrails) shows
-// harm; checked every CheckEverySeconds (default 60).
+// harm; checked every CheckEverySeconds (default 60) with the sequential
+// test tuned to SequentialN users (default 1,000).
 type RolloutRequest struct {
 	RuleID              string               `json:"ruleId"`
 	VariationID         string               `json:"variationId"`
@@ -38,6 +44,7 @@ type RolloutRequest struct {
 	MetricIDs           []string             `json:"metricIds"`
 	Stages              []store.RolloutStage `json:"stages"`
 	CheckEverySeconds   int64                `json:"checkEverySeconds"`
+	SequentialN         float64              `json:"sequentialN,omitempty"`
 }
 
 func init() {
@@ -149,6 +156,12 @@ func validRollout(req *RolloutRequest, f *codec.Flag) error {
 		prev = s.Percent
 	}
 	switch {
+	case req.SequentialN == 0:
+		req.SequentialN = defaultRolloutSeqN
+	case !(req.SequentialN >= 100 && req.SequentialN <= 1e9):
+		return store.Invalid("sequentialN", "must be 100 to 1e9 users")
+	}
+	switch {
 	case req.CheckEverySeconds == 0:
 		req.CheckEverySeconds = defaultRolloutCheck
 	case req.CheckEverySeconds < 1 || req.CheckEverySeconds > maxRolloutCheck:
@@ -208,7 +221,7 @@ func (a *API) startRollout(c *call) (any, error) {
 	now := a.st.Now()
 	x := &store.GuardedRollout{ID: secret.NewGUID(), OrgID: c.orgID, EnvID: c.env.ID, FlagID: cur.ID, FlagKey: cur.Key,
 		RuleID: req.RuleID, VariationID: req.VariationID, BaselineVariationID: req.BaselineVariationID, MetricIDs: req.MetricIDs,
-		Stages: req.Stages, CheckEverySeconds: req.CheckEverySeconds, StageStartedAt: now, StartedAt: now,
+		Stages: req.Stages, CheckEverySeconds: req.CheckEverySeconds, SequentialN: req.SequentialN, StageStartedAt: now, StartedAt: now,
 		Previous: slices.Clone(prev), PreviousInExpt: inExpt, Status: store.RolloutRunning, Comment: commentOf(c.ctx), CreatedBy: c.actor()}
 	// The rollout is stored first: a flag written without it would be
 	// rolled out with nobody watching.
@@ -490,7 +503,7 @@ func (a *API) rolloutCheck(ctx context.Context, x *store.GuardedRollout, flagKey
 		return chk
 	}
 	q := map[string]any{"baselineVariationId": x.BaselineVariationID, "from": x.StartedAt, "to": chk.At + 1, "metrics": ms,
-		"sequential": true, "correction": "none", "cupedDays": 0}
+		"sequential": true, "sequentialN": max(x.SequentialN, 100), "correction": "none", "cupedDays": 0}
 	ctx, cancel := context.WithTimeout(ctx, rolloutCheckTimeout)
 	defer cancel()
 	raw, err := ei.Experiment(ctx, x.EnvID, flagKey, q)

@@ -60,6 +60,7 @@ type GuardedRollout struct {
 	MetricIDs           []string                 `json:"metricIds"`
 	Stages              []RolloutStage           `json:"stages"`
 	CheckEverySeconds   int64                    `json:"checkEverySeconds"`
+	SequentialN         float64                  `json:"sequentialN"` // the guardrail test's tuning (analytics' sequentialN)
 	Stage               int                      `json:"stage"`
 	StageStartedAt      int64                    `json:"stageStartedAt"`
 	StartedAt           int64                    `json:"startedAt"`
