@@ -242,3 +242,34 @@ func TestShipExperimentWinner(t *testing.T) {
 	h.protect(env, 1)
 	wantGated(t, h.do(h.admin, "POST", base+"/experiments/"+x2.ID+"/ship", map[string]any{"variationId": "on"}), "ship in a protected environment")
 }
+
+// TestSecurityRolloutAndShipAccess: starting or aborting a guarded rollout
+// and shipping a variation are flag writes (a viewer is refused; unknown
+// fields are refused) and a rollout or experiment id of another environment is not
+// found there (no cross-environment access by id).
+func TestSecurityRolloutAndShipAccess(t *testing.T) {
+	h, _ := exptHarness(t, nil)
+	dev, prod := h.env("dev"), h.env("prod")
+	f := onOffFlag(t, h, dev, "guarded", true)
+	mid := errorMetric(t, h, dev)
+	viewer := h.addMember(h.info.OrgID, "viewer@example.com", "viewer-password-1", "viewer")
+	body := map[string]any{"variationId": "on", "metricIds": []string{mid}, "stages": []map[string]any{{"percent": 10, "holdSeconds": 60}}}
+	url := h.flagsURL(dev) + "/guarded/guarded-rollouts"
+	h.must(403, viewer, "POST", url, body)
+	var x store.GuardedRollout
+	h.must(201, h.admin, "POST", url, body).decode(t, &x)
+	h.must(200, viewer, "GET", "/api/v1/envs/"+dev+"/guarded-rollouts/"+x.ID, nil)
+	h.must(404, h.admin, "GET", "/api/v1/envs/"+prod+"/guarded-rollouts/"+x.ID, nil)
+	h.must(404, h.admin, "POST", "/api/v1/envs/"+prod+"/guarded-rollouts/"+x.ID+"/abort", nil)
+	h.must(403, viewer, "POST", "/api/v1/envs/"+dev+"/guarded-rollouts/"+x.ID+"/abort", nil)
+	h.must(200, h.admin, "POST", "/api/v1/envs/"+dev+"/guarded-rollouts/"+x.ID+"/abort", nil)
+
+	var e store.Experiment
+	h.must(201, h.admin, "POST", "/api/v1/envs/"+dev+"/experiments", map[string]any{"flagId": f.ID, "metricIds": []string{mid}}).decode(t, &e)
+	h.must(403, viewer, "POST", "/api/v1/envs/"+dev+"/experiments/"+e.ID+"/ship", map[string]any{"variationId": "on"})
+	h.must(404, h.admin, "POST", "/api/v1/envs/"+prod+"/experiments/"+e.ID+"/ship", map[string]any{"variationId": "on"})
+	r := h.do(h.admin, "POST", "/api/v1/envs/"+dev+"/experiments/"+e.ID+"/ship", map[string]any{"variationId": "on", "extra": 1})
+	if r.Code != 400 {
+		t.Fatalf("unknown field: %d %s", r.Code, r.Body)
+	}
+}
