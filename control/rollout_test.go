@@ -273,3 +273,20 @@ func TestSecurityRolloutAndShipAccess(t *testing.T) {
 		t.Fatalf("unknown field: %d %s", r.Code, r.Body)
 	}
 }
+
+// TestGuardedRolloutRefusesMixedExposures: another rule in the experiment
+// would mix its users' exposures into the guardrails: refused with 409.
+func TestGuardedRolloutRefusesMixedExposures(t *testing.T) {
+	h, _ := exptHarness(t, nil)
+	env := h.env("dev")
+	f := onOffFlag(t, h, env, "mixed", false)
+	mid := errorMetric(t, h, env)
+	f.Rules = []codec.Rule{{Name: "beta", IncludedInExpt: true, Conditions: []codec.Condition{{Property: "plan", Op: "Equal", Value: "beta"}},
+		Variations: []codec.RolloutVariation{{ID: "on", Rollout: [2]float64{0, 1}, ExptRollout: 1}}}}
+	h.must(200, h.admin, "PUT", h.flagsURL(env)+"/mixed", f)
+	r := h.do(h.admin, "POST", h.flagsURL(env)+"/mixed/guarded-rollouts", map[string]any{"variationId": "on", "metricIds": []string{mid},
+		"stages": []map[string]any{{"percent": 10}}})
+	if r.Code != 409 || !strings.Contains(string(r.Body), "beta") {
+		t.Fatalf("%d %s, want 409 naming rule beta", r.Code, r.Body)
+	}
+}

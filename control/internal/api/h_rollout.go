@@ -121,6 +121,19 @@ func validRollout(req *RolloutRequest, f *codec.Flag) error {
 	if !ok {
 		return store.Invalid("ruleId", "flag %q has no rule %q (\"\" or \"default\" is the default rule)", f.Key, req.RuleID)
 	}
+	// The guardrails read the flag's exposures: users another rule (or
+	// individual targeting) sends to experiments would mix in.
+	for _, r := range f.Rules {
+		if r.IncludedInExpt && r.ID != req.RuleID {
+			return store.Errorf(store.ErrConflict, "%s sends its users to experiments; their exposures would mix into the guardrails: take it out of the experiment first", ruleName(f, r.ID))
+		}
+	}
+	if f.Fallthrough.IncludedInExpt && req.RuleID != "" {
+		return store.Errorf(store.ErrConflict, "the default rule sends its users to experiments; their exposures would mix into the guardrails: take it out of the experiment first")
+	}
+	if f.ExptIncludeAllTargets && len(f.TargetUsers) > 0 {
+		return store.Errorf(store.ErrConflict, "individually targeted users are sent to experiments (exptIncludeAllTargets); their exposures would mix into the guardrails")
+	}
 	has := func(id string) bool {
 		return slices.ContainsFunc(f.Variations, func(v codec.Variation) bool { return v.ID == id })
 	}
