@@ -185,7 +185,13 @@ function Results({ env, x, flag, canShip, onShipped }: { env: Env; x: Experiment
       if (w && !ship) setShip(w);
     } catch (e) { setErr(e); } finally { setLoading(false); }
   };
-  useEffect(() => { load(); }, [x.id, x.version]);
+  useEffect(() => {
+    load();
+    // watching a running experiment: the page refreshes itself every 30 s
+    if (x.status !== 'running') return;
+    const t = setInterval(load, 30000);
+    return () => clearInterval(t);
+  }, [x.id, x.version]);
   if (loading && !out) return <Spinner label="Computing results…" />;
   if (err && !out) return <FormError err={err} />;
   if (!out) return null;
