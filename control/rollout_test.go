@@ -128,13 +128,13 @@ func TestGuardedRolloutAdvancesAndRollsBack(t *testing.T) {
 	b := &codec.InsightBatch{EnvID: env}
 	ts := x.StartedAt + 1
 	for i := range 400 {
-		v, rate := "off", 20
+		v, errors := "off", 10 // of the 200 users of each variation
 		if i%2 == 0 {
-			v, rate = "on", 40*400/100/2
+			v, errors = "on", 80
 		}
 		u := fmt.Sprintf("user-%03d", i)
 		b.Evals = append(b.Evals, codec.FlagEval{EnvID: env, FlagKey: "new-checkout", VariationID: v, UserKey: u, SendToExperiment: true, Timestamp: ts})
-		if (v == "on" && i/2 < rate*2) || (v == "off" && i/2 < 10) {
+		if i/2 < errors {
 			b.Metrics = append(b.Metrics, codec.MetricEvent{EnvID: env, EventName: "error", Type: "CustomEvent", UserKey: u, Timestamp: ts + 10})
 		}
 	}
