@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -288,5 +290,37 @@ func TestGuardedRolloutRefusesMixedExposures(t *testing.T) {
 		"stages": []map[string]any{{"percent": 10}}})
 	if r.Code != 409 || !strings.Contains(string(r.Body), "beta") {
 		t.Fatalf("%d %s, want 409 naming rule beta", r.Code, r.Body)
+	}
+}
+
+// TestGuardedRolloutActsOnce: checks racing on a due rollout (as several
+// control instances on one database do) act once: one advance, one flag
+// write, one audit entry.
+func TestGuardedRolloutActsOnce(t *testing.T) {
+	h, _ := exptHarness(t, nil)
+	env := h.env("dev")
+	onOffFlag(t, h, env, "raced", false)
+	mid := errorMetric(t, h, env)
+	var x store.GuardedRollout
+	h.must(201, h.admin, "POST", h.flagsURL(env)+"/raced/guarded-rollouts", map[string]any{"variationId": "on", "metricIds": []string{mid},
+		"stages": []map[string]any{{"percent": 10}, {"percent": 50, "holdSeconds": 3600}}, "checkEverySeconds": 1}).decode(t, &x)
+	before := getFlag(t, h, env, "raced").Version
+	for deadline := time.Now().Add(10 * time.Second); time.Now().UnixMilli() <= x.UpdatedAt+1000; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the rollout never became due")
+		}
+	}
+	var wg sync.WaitGroup
+	var acted atomic.Int64
+	for range 8 {
+		wg.Go(func() { acted.Add(int64(h.s.api.AdvanceRollouts(context.Background()))) })
+	}
+	wg.Wait()
+	h.must(200, h.admin, "GET", "/api/v1/envs/"+env+"/guarded-rollouts/"+x.ID, nil).decode(t, &x)
+	if n := acted.Load(); n != 1 || x.Stage != 1 || x.Version != 2 {
+		t.Fatalf("%d checks acted; rollout at stage %d, version %d; want 1, stage 1, version 2", n, x.Stage, x.Version)
+	}
+	if v := getFlag(t, h, env, "raced").Version; v != before+1 {
+		t.Fatalf("flag version %d after the race, want %d", v, before+1)
 	}
 }
