@@ -82,7 +82,7 @@ type Config struct {
 	// control's count of the edges' delivery reports (docs/delivery.md).
 	Receipts        func(ctx context.Context, seq int, timeout time.Duration) (*change.Receipt, error)
 	DeliveryReports func(ctx context.Context) (changes, heartbeats int64, err error)
-	Env    *change.Env // generated when nil
+	Env             *change.Env // generated when nil
 
 	EdgePids []int        // edge processes for /proc figures (nil: found by Target's port)
 	EdgeGC   func() error // optional: make every edge process collect garbage before memory is read
