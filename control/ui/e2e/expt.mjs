@@ -94,7 +94,7 @@ export async function experimentSteps(t) {
     // a rule added now is in the experiment too: it does not silently exclude its users
     await page.getByRole('button', { name: 'Add rule' }).click();
     if (!(await page.getByLabel('Rule 1: send users to experiments').isChecked())) throw new Error('a new rule is out of the experiment');
-    await page.getByRole('button', { name: 'Remove rule 1' }).click();
+    await page.getByRole('button', { name: 'Remove rule 1', exact: true }).click();
     await page.getByRole('button', { name: 'Save changes' }).click();
     await expectText(page.getByRole('region', { name: 'Save' }).getByRole('status').last(), /Saved/, 'saved');
     const sw = page.getByRole('switch', { name: 'Enable ' + key });
