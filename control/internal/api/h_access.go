@@ -352,7 +352,7 @@ func (a *API) restoreVersion(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := copyOf(old)
+	f := old.Clone()
 	f.ID, f.EnvID, f.Key, f.IsArchived, f.CreatedAt = cur.ID, cur.EnvID, cur.Key, false, cur.CreatedAt
 	if err := c.mayToggle(cur, f); err != nil {
 		return nil, err

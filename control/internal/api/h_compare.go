@@ -215,7 +215,7 @@ func (a *API) copyParts(c *call) (any, error) {
 	if cur.IsArchived {
 		return nil, store.Errorf(store.ErrConflict, "flag %q is archived in the target environment", cur.Key)
 	}
-	s := copyOf(src)
+	s := src.Clone()
 	if err := a.mapSegments(c.ctx, s, c.env.ID, dst.ID); err != nil {
 		return nil, err
 	}
@@ -269,7 +269,7 @@ func (a *API) copyFlags(c *call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		f := copyOf(src)
+		f := src.Clone()
 		if err := a.mapSegments(c.ctx, f, c.env.ID, dst.ID); err != nil {
 			var fe *store.FieldError
 			if errors.As(err, &fe) {

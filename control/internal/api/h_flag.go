@@ -244,19 +244,6 @@ func (a *API) deleteFlag(c *call) (any, error) {
 	return nil, nil
 }
 
-// copyOf returns a deep copy of f.
-func copyOf(f *codec.Flag) *codec.Flag {
-	b, err := json.Marshal(f)
-	if err != nil {
-		panic("BUG: " + err.Error())
-	}
-	var out codec.Flag
-	if err := json.Unmarshal(b, &out); err != nil {
-		panic("BUG: " + err.Error())
-	}
-	return &out
-}
-
 func (a *API) cloneFlag(c *call) (any, error) {
 	var req CloneRequest
 	if err := c.decode(&req); err != nil {
@@ -266,7 +253,7 @@ func (a *API) cloneFlag(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := copyOf(src)
+	f := src.Clone()
 	f.Key, f.Name = req.Key, req.Name
 	if f.Name == "" {
 		f.Name = req.Key
@@ -301,7 +288,7 @@ func (a *API) copyFlag(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := copyOf(src)
+	f := src.Clone()
 	if err := a.mapSegments(c.ctx, f, c.env.ID, dst.ID); err != nil {
 		return nil, err
 	}

@@ -256,7 +256,7 @@ func (a *API) applySchedule(ctx context.Context, x *store.Schedule, reclaimed bo
 		finish(store.SchedFailed, "the flag is archived; nothing applied", nil)
 		return
 	}
-	f := copyOf(&d)
+	f := d.Clone()
 	f.ID, f.EnvID, f.Key, f.IsArchived = cur.ID, cur.EnvID, cur.Key, false
 	if _, err := a.saveFlag(ctx, f, cur.Version); err != nil {
 		var fe *store.FieldError
@@ -279,7 +279,7 @@ func (a *API) applySchedule(ctx context.Context, x *store.Schedule, reclaimed bo
 // sameTargeting reports whether two flags serve the same: everything but
 // bookkeeping (version, times).
 func sameTargeting(a, b *codec.Flag) bool {
-	x, y := copyOf(a), copyOf(b)
+	x, y := a.Clone(), b.Clone()
 	x.Version, y.Version, x.UpdatedAt, y.UpdatedAt, x.CreatedAt, y.CreatedAt = 0, 0, 0, 0, 0, 0
 	bx, _ := jsonBytes(x)
 	by, _ := jsonBytes(y)

@@ -209,7 +209,7 @@ func (a *API) runTrigger(c *call) (any, error) {
 		if cur.IsEnabled == want {
 			break
 		}
-		f := copyOf(cur)
+		f := cur.Clone()
 		f.IsEnabled = want
 		_, err = a.saveFlag(c.ctx, f, cur.Version)
 		if errors.Is(err, store.ErrConflict) {
