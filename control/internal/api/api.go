@@ -34,6 +34,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control/internal/auth"
 	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/sso"
@@ -209,6 +210,10 @@ type call struct {
 	res     string  // the resource, once named (call.resource)
 	env     *store.Env
 	project *store.Project
+	// flagRead is the flag named in the path as the audit hook read it
+	// before the handler ran (flagBefore); the handler works on a copy
+	// instead of reading it again.
+	flagRead *codec.Flag
 }
 
 func (c *call) path(name string) string { return c.r.PathValue(name) }

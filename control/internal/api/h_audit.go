@@ -190,7 +190,14 @@ func commentOf(ctx context.Context) string {
 	return s
 }
 
-func flagBefore(c *call, _ []byte) (any, error) { return c.a.flag(c) }
+func flagBefore(c *call, _ []byte) (any, error) {
+	f, err := c.a.flag(c)
+	if err != nil {
+		return nil, err
+	}
+	c.flagRead = f
+	return f, nil
+}
 
 func segBefore(c *call, _ []byte) (any, error) { return c.a.segment(c) }
 

@@ -74,7 +74,13 @@ func (a *API) createFlag(c *call) (any, error) {
 	return a.dom.CreateFlag(c.ctx, c.env.ID, &f)
 }
 
+// flag returns the flag named in the path: a copy of the audit hook's read
+// when there was one (the store is read once per request), else from the
+// store.
 func (a *API) flag(c *call) (*codec.Flag, error) {
+	if c.flagRead != nil {
+		return c.flagRead.Clone(), nil
+	}
 	return a.st.GetFlagByKey(c.ctx, c.env.ID, c.path("key"))
 }
 
