@@ -22,6 +22,13 @@ import (
 // next claim number: if the flag already holds the draft (the change landed
 // before the crash), the schedule is only marked applied.
 func (w *Workflow) ApplyDueSchedules(ctx context.Context) int {
+	n, _ := w.applyDue(ctx)
+	return n
+}
+
+// applyDue is ApplyDueSchedules; it also returns the time (Unix ms) the
+// next pending schedule is due, 0 if none is.
+func (w *Workflow) applyDue(ctx context.Context) (n int, next int64) {
 	now := w.st.Now()
 	var due []*store.Schedule
 	for _, status := range []string{store.SchedPending, store.SchedApplying} {
@@ -30,15 +37,16 @@ func (w *Workflow) ApplyDueSchedules(ctx context.Context) int {
 			if ctx.Err() == nil {
 				w.log.Warn("cannot read scheduled changes", "err", err)
 			}
-			return 0
+			return 0, 0
 		}
 		for _, x := range xs {
 			if (status == store.SchedPending && x.At <= now) || (status == store.SchedApplying && x.LeaseUntil < now) {
 				due = append(due, x)
+			} else if status == store.SchedPending && (next == 0 || x.At < next) {
+				next = x.At
 			}
 		}
 	}
-	n := 0
 	for _, x := range due {
 		if ctx.Err() != nil {
 			break
@@ -57,7 +65,7 @@ func (w *Workflow) ApplyDueSchedules(ctx context.Context) int {
 		w.applySchedule(ctx, x, reclaimed)
 		n++
 	}
-	return n
+	return n, next
 }
 
 func (w *Workflow) applySchedule(ctx context.Context, x *store.Schedule, reclaimed bool) {

@@ -74,8 +74,9 @@ func (w *Workflow) Instance() string { return w.instance }
 // before Run.
 func (w *Workflow) SetSchedulePoll(d time.Duration) { w.schedPoll = d }
 
-// Wake makes the scheduler look for due schedules now rather than at its
-// next poll (a schedule was created); it never blocks.
+// Wake makes the scheduler look at the schedules now rather than at its
+// next poll: the API calls it when a schedule is created, so a schedule due
+// before the next poll runs at its time. It never blocks.
 func (w *Workflow) Wake() {
 	select {
 	case w.wake <- struct{}{}:
@@ -97,10 +98,11 @@ func (w *Workflow) Run(ctx context.Context) {
 		w.runHousekeeping(ctx, time.Hour)
 	}()
 	defer func() { <-housekept }()
-	t := time.NewTicker(w.schedPoll)
+	t := time.NewTimer(w.schedPoll)
 	defer t.Stop()
 	for {
-		w.ApplyDueSchedules(ctx)
+		_, next := w.applyDue(ctx)
+		t.Reset(w.untilNext(next))
 		select {
 		case <-ctx.Done():
 			<-done
@@ -109,6 +111,20 @@ func (w *Workflow) Run(ctx context.Context) {
 		case <-w.wake:
 		}
 	}
+}
+
+// untilNext is how long the scheduler waits before it looks again: the
+// poll interval, or less when the next pending schedule (Unix ms, 0: none)
+// is due sooner. Polling still matters: other instances create schedules
+// this one is not woken for.
+func (w *Workflow) untilNext(next int64) time.Duration {
+	d := w.schedPoll
+	if next > 0 {
+		if due := time.Duration(next-w.st.Now()) * time.Millisecond; due < d {
+			d = max(due, time.Millisecond)
+		}
+	}
+	return d
 }
 
 // runHousekeeping prunes, now and every period until ctx ends, the audit
