@@ -36,6 +36,7 @@ import (
 
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control/internal/auth"
+	"github.com/switchyard/switchyard/control/internal/delivery"
 	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/sso"
 	"github.com/switchyard/switchyard/control/internal/store"
@@ -85,6 +86,9 @@ type Config struct {
 	SSOAllow []netip.Prefix
 	// SSOTimeout bounds each call to an issuer (default 10 s).
 	SSOTimeout time.Duration
+	// Deliveries answers delivery receipts and the live SDK view (nil:
+	// those routes answer 503).
+	Deliveries *delivery.Tracker
 }
 
 // OrgCreation settings.
@@ -262,6 +266,9 @@ func (a *API) wrap(rt *Route) http.Handler {
 		}
 		if res == nil {
 			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if _, ok := res.(written); ok { // the handler streamed its answer
 			return
 		}
 		writeJSON(w, status, res)
