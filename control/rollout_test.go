@@ -63,7 +63,7 @@ func advanceUntil(t *testing.T, h *harness, env, id, what string, ok func(*store
 	t.Helper()
 	var x store.GuardedRollout
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		h.s.api.AdvanceRollouts(context.Background())
+		h.s.wf.AdvanceRollouts(context.Background())
 		h.must(200, h.admin, "GET", "/api/v1/envs/"+env+"/guarded-rollouts/"+id, nil).decode(t, &x)
 		if ok(&x) {
 			return x
@@ -164,7 +164,7 @@ func TestGuardedRolloutAdvancesAndRollsBack(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("no webhook delivery for the rollback")
 		}
-		h.s.api.Webhooks().Sweep(context.Background())
+		h.s.wf.Webhooks().Sweep(context.Background())
 		time.Sleep(20 * time.Millisecond)
 	}
 	if got := rc.received()[0]; got.Event != "guarded_rollout.rolled_back" || !strings.Contains(string(got.Body), x.ID) {
@@ -313,7 +313,7 @@ func TestGuardedRolloutActsOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	var acted atomic.Int64
 	for range 8 {
-		wg.Go(func() { acted.Add(int64(h.s.api.AdvanceRollouts(context.Background()))) })
+		wg.Go(func() { acted.Add(int64(h.s.wf.AdvanceRollouts(context.Background()))) })
 	}
 	wg.Wait()
 	h.must(200, h.admin, "GET", "/api/v1/envs/"+env+"/guarded-rollouts/"+x.ID, nil).decode(t, &x)

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/store"
 )
 
@@ -64,16 +65,16 @@ var (
 
 // validMetric checks a metric definition and normalises its enums.
 func validMetric(m *store.Metric) error {
-	if err := text("name", strings.TrimSpace(m.Name), 1, 200); err != nil {
+	if err := domain.Text("name", strings.TrimSpace(m.Name), 1, 200); err != nil {
 		return err
 	}
-	if err := text("description", m.Description, 0, maxText); err != nil {
+	if err := domain.Text("description", m.Description, 0, domain.MaxText); err != nil {
 		return err
 	}
-	if err := text("eventName", m.EventName, 1, 200); err != nil {
+	if err := domain.Text("eventName", m.EventName, 1, 200); err != nil {
 		return err
 	}
-	if err := text("customEventUnit", m.Unit, 0, 50); err != nil {
+	if err := domain.Text("customEventUnit", m.Unit, 0, 50); err != nil {
 		return err
 	}
 	var err error
@@ -102,7 +103,7 @@ func validMetric(m *store.Metric) error {
 	}
 	for i := range m.TargetURLs {
 		u := &m.TargetURLs[i]
-		f := at("targetUrls", i)
+		f := domain.At("targetUrls", i)
 		if u.MatchType, err = norm(f+".matchType", u.MatchType, "contains", matchTypes); err != nil {
 			return err
 		}
@@ -243,7 +244,7 @@ func (a *API) experimentResults(c *call) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("flag of experiment %s: %w", x.ID, err)
 	}
-	ms, err := a.exptMetrics(c.ctx, c.env.ID, x.MetricIDs, false)
+	ms, err := a.dom.MetricSpecs(c.ctx, c.env.ID, x.MetricIDs[:min(len(x.MetricIDs), maxExptMetrics)], false)
 	if err != nil {
 		return nil, fmt.Errorf("experiment %s: %w", x.ID, err)
 	}
@@ -265,34 +266,4 @@ func (a *API) experimentResults(c *call) (any, error) {
 		return nil, fmt.Errorf("experiment results: %w: %w", store.ErrUnavailable, err)
 	}
 	return &ExperimentResults{Experiment: x, ExpectedSplit: split, SplitNote: note, Results: raw}, nil
-}
-
-// exptMetric is one metric of an analytics experiment query.
-type exptMetric struct {
-	EventName     string           `json:"eventName"`
-	Type          string           `json:"type"`
-	EventType     string           `json:"eventType"`
-	URLs          []map[string]any `json:"urls,omitempty"`
-	LowerIsBetter bool             `json:"lowerIsBetter"`
-	Guardrail     bool             `json:"guardrail"`
-	Winsorize     float64          `json:"winsorize,omitempty"`
-}
-
-// exptMetrics loads the metric definitions of ids (at most maxExptMetrics)
-// for an analytics query; guardrails marks every metric a guardrail.
-func (a *API) exptMetrics(ctx context.Context, envID string, ids []string, guardrails bool) ([]exptMetric, error) {
-	var ms []exptMetric
-	for _, id := range ids[:min(len(ids), maxExptMetrics)] {
-		m, err := a.st.GetMetric(ctx, envID, id)
-		if err != nil {
-			return nil, fmt.Errorf("metric %s: %w", id, err)
-		}
-		mm := exptMetric{EventName: m.EventName, Type: string(m.TrackOption), EventType: string(m.EventType),
-			LowerIsBetter: m.SuccessIsLower, Guardrail: m.Guardrail || guardrails, Winsorize: m.Winsorize}
-		for _, u := range m.TargetURLs {
-			mm.URLs = append(mm.URLs, map[string]any{"matchType": u.MatchType, "url": u.URL})
-		}
-		ms = append(ms, mm)
-	}
-	return ms, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control/internal/store"
+	"github.com/switchyard/switchyard/control/internal/workflow"
 )
 
 // FuzzRolloutRequest decodes untrusted guarded-rollout requests and
@@ -42,7 +43,7 @@ func FuzzRolloutRequest(f *testing.F) {
 			}
 			prev = s.Percent
 			x := rolloutOf(&req)
-			serve := stageServe(x, s.Percent)
+			serve := workflow.StageServe(x, s.Percent)
 			lo := 0.0
 			for _, v := range serve {
 				if v.Rollout[0] != lo || v.Rollout[1] < v.Rollout[0] || math.IsNaN(v.Rollout[1]) {

@@ -5,7 +5,9 @@ import (
 	"slices"
 
 	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/store"
+	"github.com/switchyard/switchyard/control/internal/workflow"
 )
 
 // ShipRequest ships an experiment's winner: every rule of the flag in the
@@ -54,7 +56,7 @@ func (a *API) shipExperiment(c *call) (any, error) {
 	if !slices.ContainsFunc(cur.Variations, func(v codec.Variation) bool { return v.ID == req.VariationID }) {
 		return nil, store.Invalid("variationId", "variation id %q is not one of the flag's variations", req.VariationID)
 	}
-	f := copyOf(cur)
+	f := cur.Clone()
 	serve := []codec.RolloutVariation{{ID: req.VariationID, Rollout: [2]float64{0, 1}, ExptRollout: 1}}
 	n := 0
 	for i := range f.Rules {
@@ -71,12 +73,12 @@ func (a *API) shipExperiment(c *call) (any, error) {
 		return nil, store.Errorf(store.ErrConflict, "no rule of flag %q is in the experiment; nothing to ship", cur.Key)
 	}
 	f.ExptIncludeAllTargets = false
-	if _, err := a.saveFlag(c.ctx, f, cur.Version); err != nil {
+	if _, err := a.dom.SaveFlag(c.ctx, f, cur.Version); err != nil {
 		return nil, err
 	}
 	comment := commentOf(c.ctx)
-	a.record(c.ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: "flag", action: "updated",
-		comment: comment, before: cur, after: f, extra: []string{"experiment " + x.ID + " shipped variation " + variationName(cur, req.VariationID)}})
+	a.dom.Record(c.ctx, &domain.Change{Actor: c.actor(), ActorName: c.actorName(), OrgID: c.orgID, Type: "flag", Action: "updated",
+		Comment: comment, Before: cur, After: f, Extra: []string{"experiment " + x.ID + " shipped variation " + workflow.VariationName(cur, req.VariationID)}})
 	xb := *x
 	if x.Status == store.ExptRunning {
 		x.Status, x.StoppedAt = store.ExptStopped, a.st.Now()
@@ -85,19 +87,7 @@ func (a *API) shipExperiment(c *call) (any, error) {
 	if err := a.st.UpdateExperiment(c.ctx, x, x.Version); err != nil {
 		a.cfg.Log.Error("experiment shipped but its state is not recorded", "experiment", x.ID, "err", err)
 	}
-	a.record(c.ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: "experiment", action: "shipped",
-		comment: comment, before: &xb, after: x, extra: []string{fmt.Sprintf("shipped %s on flag '%s' (%d rules)", variationName(cur, req.VariationID), cur.Key, n)}})
+	a.dom.Record(c.ctx, &domain.Change{Actor: c.actor(), ActorName: c.actorName(), OrgID: c.orgID, Type: "experiment", Action: "shipped",
+		Comment: comment, Before: &xb, After: x, Extra: []string{fmt.Sprintf("shipped %s on flag '%s' (%d rules)", workflow.VariationName(cur, req.VariationID), cur.Key, n)}})
 	return f, nil
-}
-
-func variationName(f *codec.Flag, id string) string {
-	for _, v := range f.Variations {
-		if v.ID == id {
-			if v.Name != "" {
-				return "'" + v.Name + "'"
-			}
-			return "'" + v.Value + "'"
-		}
-	}
-	return id
 }

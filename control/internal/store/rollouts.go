@@ -130,3 +130,9 @@ func (s *Store) DeleteRollout(ctx context.Context, envID, id string) error {
 	}
 	return s.b.Delete(ctx, CollRollouts, id, -1)
 }
+
+// DescribeAudit fills the resource fields of a rollout's audit entry: the
+// environment, the rollout and the flag's key.
+func (x *GuardedRollout) DescribeAudit(e *AuditEntry) {
+	e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.FlagKey
+}
