@@ -119,7 +119,9 @@ func (b *Backend) keyTarget(ctx context.Context, key string) (string, error) {
 
 // claim points the key document of index ix for the fields f at document
 // id, unless another document holds that key (ErrDuplicate). The caller
-// then writes the document and calls the returned function.
+// then writes the document; if that write fails it calls the returned
+// function, which removes a key this claim wrote (one that pointed at id
+// already is left).
 //
 // A new key is one insert (a unique insert is atomic). A key that exists
 // and points at a document that does not hold it is stale — the write
@@ -135,9 +137,10 @@ func (b *Backend) claim(ctx context.Context, coll string, ix *store.Index, f map
 	}
 	for attempt := 0; attempt < 10; attempt++ {
 		now := time.Now().UnixMilli()
+		undo := func() { b.dropKey(ctx, coll, ix, f, id) }
 		_, err := keys.InsertOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "id", Value: id}, {Key: "at", Value: now}})
 		if err == nil {
-			return func() {}, nil
+			return undo, nil
 		}
 		if !mongo.IsDuplicateKeyError(err) && !strings.Contains(err.Error(), "UNIQUE constraint failed") {
 			return nil, mapErr(err)
@@ -174,7 +177,7 @@ func (b *Backend) claim(ctx context.Context, coll string, ix *store.Index, f map
 		if err != nil {
 			return nil, mapErr(err)
 		}
-		return func() {}, nil
+		return undo, nil
 	}
 	return nil, fmt.Errorf("%s: the key %s changed concurrently too often: %w", coll, key, store.ErrConflict)
 }
@@ -268,15 +271,26 @@ func (b *Backend) findByKey(ctx context.Context, coll string, ix *store.Index, q
 // insertKeyed inserts a document of a collection with Lookup indexes: its
 // keys are claimed first and held until the document is written.
 func (b *Backend) insertKeyed(ctx context.Context, coll string, d *store.Doc, ixs []store.Index) error {
-	for i := range ixs {
-		unlock, err := b.claim(ctx, coll, &ixs[i], d.Fields, d.ID)
-		if err != nil {
-			return err
+	var undo []func()
+	fail := func(err error) error {
+		for _, u := range undo {
+			u()
 		}
-		defer unlock()
+		return err
 	}
-	_, err := b.db.Collection(coll).InsertOne(ctx, toBSON(d))
-	return mapErr(err)
+	for i := range ixs {
+		u, err := b.claim(ctx, coll, &ixs[i], d.Fields, d.ID)
+		if err != nil {
+			return fail(err)
+		}
+		undo = append(undo, u)
+	}
+	if _, err := b.db.Collection(coll).InsertOne(ctx, toBSON(d)); err != nil {
+		// the key must not point at a document that is not there (a
+		// retry would see a young stale key and refuse it)
+		return fail(mapErr(err))
+	}
+	return nil
 }
 
 // replaceLocked is Replace on FerretDB: under the document's lock, the
@@ -297,24 +311,31 @@ func (b *Backend) replaceLocked(ctx context.Context, coll string, d *store.Doc, 
 	}
 	ixs := b.lookups[coll]
 	var moved []*store.Index
+	var undo []func()
 	for i := range ixs {
 		ix := &ixs[i]
 		if sameKey(ix, old.Fields, d.Fields) {
 			continue
 		}
-		release, err := b.claim(ctx, coll, ix, d.Fields, d.ID)
+		u, err := b.claim(ctx, coll, ix, d.Fields, d.ID)
 		if err != nil {
+			for _, u := range undo {
+				u()
+			}
 			return err
 		}
-		defer release()
+		undo = append(undo, u)
 		moved = append(moved, ix)
 	}
 	res, err := b.db.Collection(coll).ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, toBSON(d))
-	if err != nil {
-		return mapErr(err)
+	if err == nil && res.MatchedCount == 0 {
+		err = store.ErrNotFound
 	}
-	if res.MatchedCount == 0 {
-		return store.ErrNotFound
+	if err != nil {
+		for _, u := range undo {
+			u()
+		}
+		return mapErr(err)
 	}
 	for _, ix := range moved {
 		b.dropKey(ctx, coll, ix, old.Fields, d.ID)
@@ -376,10 +397,8 @@ func (b *Backend) backfillLookups(ctx context.Context) error {
 				err = nil
 				for _, d := range docs {
 					for i := range ixs {
-						unlock, cerr := b.claim(ctx, coll, &ixs[i], d.Fields, d.ID)
-						if cerr == nil {
-							unlock()
-						} else if !errors.Is(cerr, store.ErrDuplicate) {
+						// the document exists: its key stays (no undo)
+						if _, cerr := b.claim(ctx, coll, &ixs[i], d.Fields, d.ID); cerr != nil && !errors.Is(cerr, store.ErrDuplicate) {
 							return cerr
 						}
 					}

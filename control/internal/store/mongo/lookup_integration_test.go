@@ -110,6 +110,17 @@ func TestIntegrationLookupKeys(t *testing.T) {
 	if got := byKey(t, b, "e", "z"); got != "s9" {
 		t.Fatalf("key z finds %q", got)
 	}
+	// an insert that fails (its id exists) leaves no key in the way of the
+	// next insert of that key
+	if err := b.Insert(ctx, c, keyDoc("e", "fresh", "s9")); !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("insert with an existing id: %v", err)
+	}
+	if err := b.Insert(ctx, c, keyDoc("e", "fresh", "s10")); err != nil {
+		t.Fatalf("insert of a key whose previous insert failed: %v", err)
+	}
+	if byKey(t, b, "e", "fresh") != "s10" || byKey(t, b, "e", "z") != "s9" {
+		t.Fatal("keys after a failed insert")
+	}
 	// concurrent inserts of one key: one wins, and the key finds it
 	var wg sync.WaitGroup
 	errs := make([]error, 6)
