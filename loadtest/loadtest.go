@@ -440,7 +440,12 @@ func (h *Harness) scaleConfig() scenario.ScaleConfig {
 	}
 	batch := h.cfg.ScaleBatch
 	sc.Grow = func(ctx context.Context, n int) error { return h.ctl.Grow(ctx, n, batch) }
-	sc.Existing = 1 // lt-push; flags created before the run are not counted
+	if n, err := h.ctl.CountFlags(context.Background()); err == nil {
+		sc.Existing = n
+	} else {
+		fmt.Fprintf(h.out, "scale: %v; counting lt-push only\n", err)
+		sc.Existing = 1
+	}
 	if len(sc.ControlPids) == 0 {
 		if u, err := url.Parse(h.cfg.ControlURL); err == nil && u.Port() != "" {
 			sc.ControlPids, _ = machine.ListenerPids(mustAtoi(u.Port()))

@@ -244,3 +244,15 @@ func scaleFlag(key string, i int) codec.Flag {
 			{ID: on, Rollout: [2]float64{0, float64(i%10) / 10}}, {ID: off, Rollout: [2]float64{float64(i%10) / 10, 1}}}},
 	}
 }
+
+// CountFlags is the number of flags in the environment (the list route's
+// total).
+func (c *Control) CountFlags(ctx context.Context) (int, error) {
+	var out struct {
+		Total int `json:"total"`
+	}
+	if err := c.do(ctx, "GET", "/api/v1/envs/"+c.env+"/flags?pageSize=1", nil, &out); err != nil {
+		return 0, fmt.Errorf("control: count flags: %w", err)
+	}
+	return out.Total, nil
+}

@@ -135,20 +135,20 @@ func Scale(ctx context.Context, c Config, sc ScaleConfig) (*report.Result, error
 		}
 		pc := c
 		pc.Flags = size
-		var ctl0, ctlN, edge0, edgeN machine.Proc
+		var ctl0, ctlN, edge0, edgeN int64
+		var rss machine.Proc
 		var t0, tN time.Time
 		inner := c.Pusher
 		pc.Pusher = func(ctx context.Context, seq int, sent time.Time) error {
 			switch seq {
 			case 1:
-				ctl0, _ = machine.ReadProcs(sc.ControlPids)
-				edge0, _ = machine.ReadProcs(pc.edgePids())
+				ctl0, edge0 = machine.CPUNsPrecise(sc.ControlPids), machine.CPUNsPrecise(pc.edgePids())
 				t0 = time.Now()
 			case pc.Pushes:
 				// every connection has change Pushes-1: the CPU between
 				// here and change 1 is Pushes-1 whole changes
-				ctlN, _ = machine.ReadProcs(sc.ControlPids)
-				edgeN, _ = machine.ReadProcs(pc.edgePids())
+				ctlN, edgeN = machine.CPUNsPrecise(sc.ControlPids), machine.CPUNsPrecise(pc.edgePids())
+				rss, _ = machine.ReadProcs(pc.edgePids())
 				tN = time.Now()
 			}
 			if inner != nil {
@@ -178,13 +178,13 @@ func Scale(ctx context.Context, c Config, sc ScaleConfig) (*report.Result, error
 			}
 		}
 		changes := float64(c.Pushes - 1)
-		if len(sc.ControlPids) > 0 && ctlN.CPUNs > ctl0.CPUNs {
-			p.ControlCPUUs = float64(ctlN.CPUNs-ctl0.CPUNs) / changes / 1e3
+		if len(sc.ControlPids) > 0 && ctlN > ctl0 {
+			p.ControlCPUUs = float64(ctlN-ctl0) / changes / 1e3
 		}
-		if edgeN.CPUNs > edge0.CPUNs && !c.InEdge {
-			p.EdgeCPUUs = float64(edgeN.CPUNs-edge0.CPUNs) / changes / 1e3
+		if edgeN > edge0 && !c.InEdge {
+			p.EdgeCPUUs = float64(edgeN-edge0) / changes / 1e3
 		}
-		p.EdgeRSSMiB = float64(edgeN.RSS) / (1 << 20)
+		p.EdgeRSSMiB = float64(rss.RSS) / (1 << 20)
 		c.logf("scale: %d flags: to every connection p50 %.1f ms p99 %.1f ms max %.1f ms; control CPU/change %.0f µs; edge CPU/change %.0f µs; edge RSS %.0f MiB (%.1f s measured)",
 			p.Flags, p.ToAllP50Ms, p.ToAllP99Ms, p.ToAllMaxMs, p.ControlCPUUs, p.EdgeCPUUs, p.EdgeRSSMiB, tN.Sub(t0).Seconds())
 		pts = append(pts, p)
