@@ -171,6 +171,9 @@ func Scale(ctx context.Context, c Config, sc ScaleConfig) (*report.Result, error
 		p.OK = err == nil
 		if pr != nil {
 			fillPoint(&p, pr)
+			for k, v := range pr.Failures {
+				r.Failures[fmt.Sprintf("%d flags: %s", p.Flags, k)] += v
+			}
 			for _, ch := range pr.Checks {
 				if !ch.OK {
 					r.Check(fmt.Sprintf("%d flags: %s", p.Flags, ch.Name), false, "%s", ch.Detail)
