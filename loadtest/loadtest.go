@@ -122,6 +122,7 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&s.HoldFirst, "push-hold", false, "push: measure hold figures (memory, idle CPU) first, on the same connections")
 	fs.Float64Var(&s.PushRate, "push-rate", 2, "push: changes per second (0: sequential, each change once every connection has the previous one)")
 	fs.DurationVar(&s.PushTimeout, "push-timeout", 30*time.Second, "push: wait for the last deliveries")
+	fs.DurationVar(&s.SyncTimeout, "sync-timeout", 15*time.Second, "a connection's wait for its full sync before it counts as failed (raise it for environments of many MB)")
 	fs.IntVar(&s.HTTPConcurrency, "http-concurrency", 64, "evaluate/events: keep-alive connections")
 	fs.DurationVar(&s.HTTPDuration, "duration", 10*time.Second, "evaluate/events: load duration")
 	fs.StringVar(&s.EvalMix, "mix", "ofrep", "evaluate: ofrep, server-poll, client-poll or mix")
@@ -174,6 +175,9 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 		return c, errors.New("no scenario given")
 	}
 	s.MinMemAvailable = minMem << 20
+	if s.SyncTimeout <= 0 || s.SyncTimeout > time.Hour {
+		return c, fmt.Errorf("-sync-timeout: %s is not in (0, 1h]", s.SyncTimeout)
+	}
 	if contains(c.Scenarios, "scale") {
 		sizes, err := scenario.ParseSizes(scaleSizes)
 		if err != nil {

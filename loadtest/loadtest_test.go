@@ -202,6 +202,7 @@ func TestParseArgsScale(t *testing.T) {
 		{"-scale-batch", "1001", "scale"},
 		{"-scale-batch", "0", "scale"},
 		{"-control-pid", "x", "scale"},
+		{"-sync-timeout", "0s", "scale"},
 	} {
 		if _, err := ParseArgs(args, io.Discard); err == nil || !strings.Contains(err.Error(), args[0]) {
 			t.Errorf("%v: err %v, want one naming %s", args, err, args[0])
