@@ -5,12 +5,14 @@ import { useEffect, useState } from 'preact/hooks';
 import { analyticsError, api, Env, Experiment, ExperimentResult, Flag, Metric } from '../api';
 import { BarChart, PALETTE } from '../chart';
 import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, fmtTime, useSession } from '../ui';
+import { ReadOnlyNote, useCan } from '../perm';
 
 const pct = (v: number | null | undefined, d = 1) => (v == null ? '—' : (v * 100).toFixed(d) + '%');
 const num = (v: number | null | undefined, d = 3) => (v == null ? '—' : String(Math.round(v * 10 ** d) / 10 ** d));
 
 export function Experiments({ env }: { env: Env }) {
   const s = useSession();
+  const can = useCan({ env: env.id });
   const [xs, setXs] = useState<Experiment[] | null>(null);
   const [flags, setFlags] = useState<Flag[]>([]);
   const [metrics, setMetrics] = useState<Metric[]>([]);
@@ -23,6 +25,7 @@ export function Experiments({ env }: { env: Env }) {
   const act = async (f: () => Promise<unknown>) => { setErr(null); try { await f(); await load(); } catch (e) { setErr(e); } };
   return (
     <Page title="Experiments">
+      <ReadOnlyNote can={can} action="experiment:write" what="experiments and metrics" />
       <FormError err={err} />
       {!xs ? <Spinner /> : (
         <table class="list">
@@ -40,9 +43,9 @@ export function Experiments({ env }: { env: Env }) {
                   <td class="muted">{fmtTime(x.startedAt)}</td>
                   <td class="buttons">
                     <button type="button" class="small" aria-expanded={open === x.id ? 'true' : 'false'} onClick={() => setOpen(open === x.id ? '' : x.id)}>Results</button>
-                    {s.canEdit && x.status !== 'running' && <Busy class="small" onClick={() => act(() => api.experimentAction(env.id, x.id, 'start', x.version))} busyText="Starting…">Start</Busy>}
-                    {s.canEdit && x.status === 'running' && <Busy class="small" onClick={() => act(() => api.experimentAction(env.id, x.id, 'stop', x.version))} busyText="Stopping…">Stop</Busy>}
-                    {s.canEdit && x.status !== 'running' && <Busy class="small danger" onClick={() => act(() => api.deleteExperiment(env.id, x.id))} busyText="Deleting…">Delete</Busy>}
+                    {can('experiment:write') && x.status !== 'running' && <Busy class="small" onClick={() => act(() => api.experimentAction(env.id, x.id, 'start', x.version))} busyText="Starting…">Start</Busy>}
+                    {can('experiment:write') && x.status === 'running' && <Busy class="small" onClick={() => act(() => api.experimentAction(env.id, x.id, 'stop', x.version))} busyText="Stopping…">Stop</Busy>}
+                    {can('experiment:write') && x.status !== 'running' && <Busy class="small danger" onClick={() => act(() => api.deleteExperiment(env.id, x.id))} busyText="Deleting…">Delete</Busy>}
                   </td>
                 </tr>
                 {open === x.id && f && <tr key={x.id + '-r'}><td colSpan={6}><Results env={env} x={x} flag={f} metrics={metrics} /></td></tr>}
@@ -52,7 +55,7 @@ export function Experiments({ env }: { env: Env }) {
           </tbody>
         </table>
       )}
-      {s.canEdit && <CreateExperiment env={env} flags={flags.filter((f) => !f.isArchived)} metrics={metrics} onDone={load} />}
+      {can('experiment:write') && <CreateExperiment env={env} flags={flags.filter((f) => !f.isArchived)} metrics={metrics} onDone={load} />}
       <MetricsCard env={env} metrics={metrics} onDone={load} />
     </Page>
   );
@@ -94,6 +97,7 @@ function CreateExperiment({ env, flags, metrics, onDone }: { env: Env; flags: Fl
 
 function MetricsCard({ env, metrics, onDone }: { env: Env; metrics: Metric[]; onDone: () => void }) {
   const s = useSession();
+  const can = useCan({ env: env.id });
   const [m, setM] = useState({ name: '', eventName: '', customEventTrackOption: 'conversion', description: '' });
   const [err, setErr] = useState<unknown>(null);
   return (
@@ -104,7 +108,7 @@ function MetricsCard({ env, metrics, onDone }: { env: Env; metrics: Metric[]; on
         <tbody>{metrics.map((x) => <tr key={x.id}><td>{x.name}</td><td class="mono">{x.eventName}</td><td>{x.customEventTrackOption}</td></tr>)}
           {metrics.length === 0 && <tr><td colSpan={3} class="muted">No metrics.</td></tr>}</tbody>
       </table>
-      {s.canEdit && <form aria-label="Create metric" onSubmit={(e) => e.preventDefault()}>
+      {can('experiment:write') && <form aria-label="Create metric" onSubmit={(e) => e.preventDefault()}>
         <div class="row">
           <Field label="Metric name" value={m.name} onInput={(v) => setM({ ...m, name: v })} err={err} field="name" />
           <Field label="Event name" value={m.eventName} onInput={(v) => setM({ ...m, eventName: v })} err={err} field="eventName" hint="The name SDKs track." />

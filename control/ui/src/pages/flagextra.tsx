@@ -4,11 +4,13 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, CodeRef, Env, Flag, FlagCompare, Schedule, Trigger } from '../api';
 import { Busy, CopyButton, Field, FormError, Select, Spinner, Switch, fmtTime, useSession } from '../ui';
+import { ReadOnlyNote, useCan } from '../perm';
 
 // ---- triggers ----
 
 export function Triggers({ env, flag, onRun }: { env: Env; flag: Flag; onRun: () => void }) {
   const s = useSession();
+  const can = useCan({ env: env.id });
   const [items, setItems] = useState<Trigger[] | null>(null);
   const [err, setErr] = useState<unknown>(null);
   const [formErr, setFormErr] = useState<unknown>(null);
@@ -23,6 +25,7 @@ export function Triggers({ env, flag, onRun }: { env: Env; flag: Flag; onRun: ()
     <section class="card" aria-labelledby="h-triggers">
       <h2 id="h-triggers">Triggers</h2>
       <p class="muted">A trigger is a secret URL: a POST to it (from CI, monitoring, a chat bot — no other credential) turns this flag on or off.</p>
+      <ReadOnlyNote can={can} action="flag:write" what="triggers" />
       <FormError err={err} />
       {shown && <div class="notice" role="status" aria-label="Trigger URL">
         <p>{shown.label} — copy the URL now, it is not shown again:</p>
@@ -31,14 +34,14 @@ export function Triggers({ env, flag, onRun }: { env: Env; flag: Flag; onRun: ()
       </div>}
       {!items ? <Spinner /> : (
         <table class="list">
-          <thead><tr><th>Action</th><th>Description</th><th>Token</th><th>Enabled</th><th>Runs</th><th>Last triggered</th>{s.canEdit && <th><span class="sr-only">Actions</span></th>}</tr></thead>
+          <thead><tr><th>Action</th><th>Description</th><th>Token</th><th>Enabled</th><th>Runs</th><th>Last triggered</th>{can('flag:write') && <th><span class="sr-only">Actions</span></th>}</tr></thead>
           <tbody>
             {items.map((t) => (
               <tr key={t.id} aria-label={`Trigger ${name(t)}`}>
                 <td>{t.action === 'on' ? 'turn on' : 'turn off'}</td>
                 <td>{t.description || <span class="muted">—</span>}</td>
                 <td class="mono">{t.prefix}…</td>
-                <td>{s.canEdit
+                <td>{can('flag:write')
                   ? <Switch checked={t.enabled} label={`Enable trigger ${t.prefix}`} onChange={async (v) => {
                     setErr(null);
                     try { await api.updateTrigger(env.id, t.id, v, t.version); await load(); } catch (e) { setErr(e); }
@@ -46,7 +49,7 @@ export function Triggers({ env, flag, onRun }: { env: Env; flag: Flag; onRun: ()
                   : <span class={'badge ' + (t.enabled ? 'ok' : '')}>{t.enabled ? 'enabled' : 'disabled'}</span>}</td>
                 <td data-testid="trigger-count">{t.count}</td>
                 <td class="muted">{fmtTime(t.lastTriggeredAt)}</td>
-                {s.canEdit && <td><div class="buttons">
+                {can('flag:write') && <td><div class="buttons">
                   <Busy class="small" label={`Reset token of trigger ${t.prefix}`} onClick={async () => {
                     if (!confirm('Replace the token? The current URL stops working.')) return;
                     setErr(null);
@@ -68,7 +71,7 @@ export function Triggers({ env, flag, onRun }: { env: Env; flag: Flag; onRun: ()
       <div class="row spaced">
         <Busy class="small" onClick={async () => { await load(); onRun(); }} busyText="Refreshing…">Refresh triggers</Busy>
       </div>
-      {s.canEdit && !flag.isArchived && <form aria-label="Create trigger" onSubmit={(e) => e.preventDefault()}>
+      {can('flag:write') && can('flag:toggle') && !flag.isArchived && <form aria-label="Create trigger" onSubmit={(e) => e.preventDefault()}>
         <div class="row">
           <Select label="Trigger action" value={action} onChange={setAction} err={formErr} field="action"
             options={[{ value: 'on', label: 'turn the flag on' }, { value: 'off', label: 'turn the flag off' }]} />
@@ -98,6 +101,7 @@ export const localInput = (ms: number) => {
 
 export function ScheduleDraft({ env, flag, draft, dirty, onApplied }: { env: Env; flag: Flag; draft: Flag; dirty: boolean; onApplied: () => void }) {
   const s = useSession();
+  const can = useCan({ env: env.id });
   const [at, setAt] = useState(localInput(Date.now() + 3600_000));
   const [onConflict, setOnConflict] = useState('fail');
   const [err, setErr] = useState<unknown>(null);
@@ -121,7 +125,8 @@ export function ScheduleDraft({ env, flag, draft, dirty, onApplied }: { env: Env
   return (
     <section class="card" aria-labelledby="h-schedule">
       <h2 id="h-schedule">Scheduled changes</h2>
-      {s.canEdit && !flag.isArchived && <form aria-label="Schedule this draft" onSubmit={(e) => e.preventDefault()}>
+      <ReadOnlyNote can={can} action="flag:write" what="scheduled changes" />
+      {can('flag:write') && !flag.isArchived && <form aria-label="Schedule this draft" onSubmit={(e) => e.preventDefault()}>
         <p class="muted">Applies the flag as edited on the Targeting tab (variations, targeting, rules, default rule, on/off — {dirty ? 'including the unsaved changes' : 'no unsaved changes: the flag as saved'}) at the chosen time, instead of now.</p>
         <div class="row">
           <Field label="Apply at" type="datetime-local" value={at} onInput={setAt} err={err} field="at" hint="Your local time." />
@@ -150,11 +155,12 @@ const draftSummary = (d: Flag) => {
 
 export function ScheduleTable({ env, items, onChange, showFlag }: { env: Env; items: Schedule[]; onChange: () => void; showFlag: boolean }) {
   const s = useSession();
+  const can = useCan({ env: env.id });
   const [err, setErr] = useState<unknown>(null);
   return <>
     <FormError err={err} />
     <table class="list" aria-label="Scheduled changes">
-      <thead><tr>{showFlag && <th>Flag</th>}<th>Apply at</th><th>Draft</th><th>State</th><th>Created</th><th>Comment</th>{s.canEdit && <th><span class="sr-only">Actions</span></th>}</tr></thead>
+      <thead><tr>{showFlag && <th>Flag</th>}<th>Apply at</th><th>Draft</th><th>State</th><th>Created</th><th>Comment</th>{can('flag:write') && <th><span class="sr-only">Actions</span></th>}</tr></thead>
       <tbody>
         {items.map((x) => (
           <tr key={x.id} aria-label={`Schedule of ${x.flagKey} at ${fmtTime(x.at)}`}>
@@ -169,7 +175,7 @@ export function ScheduleTable({ env, items, onChange, showFlag }: { env: Env; it
               {x.appliedAt ? <div class="hint">at {fmtTime(x.appliedAt)}{x.appliedVersion ? ` (version ${x.appliedVersion})` : ''}</div> : null}</td>
             <td class="muted">{fmtTime(x.createdAt)} · from version {x.baseVersion}</td>
             <td>{x.comment || <span class="muted">—</span>}</td>
-            {s.canEdit && <td>{x.status === 'pending' && <Busy class="small danger" label={`Cancel the schedule of ${x.flagKey} at ${fmtTime(x.at)}`} onClick={async () => {
+            {can('flag:write') && <td>{x.status === 'pending' && <Busy class="small danger" label={`Cancel the schedule of ${x.flagKey} at ${fmtTime(x.at)}`} onClick={async () => {
               setErr(null);
               try { await api.cancelSchedule(env.id, x.id); onChange(); } catch (e) { setErr(e); }
             }} busyText="Cancelling…">Cancel</Busy>}</td>}
@@ -192,6 +198,7 @@ export function Compare({ env, flag }: { env: Env; flag: Flag }) {
   const s = useSession();
   const others = s.envs.filter((e) => e.id !== env.id);
   const [target, setTarget] = useState(others[0]?.id || '');
+  const tcan = useCan(target ? { env: target } : null); // copies write into the target
   const [res, setRes] = useState<FlagCompare | null>(null);
   const [pick, setPick] = useState<string[]>([]);
   const [err, setErr] = useState<unknown>(null);
@@ -222,7 +229,7 @@ export function Compare({ env, flag }: { env: Env; flag: Flag }) {
           <thead><tr><th>Part</th><th>{env.name} (this environment)</th><th>{tname}</th></tr></thead>
           <tbody>{(res.parts || []).map((p) => (
             <tr key={p.part} aria-label={`Difference in ${PARTS[p.part] || p.part}`}>
-              <td>{s.canEdit
+              <td>{tcan('flag:write')
                 ? <label class="check"><input type="checkbox" checked={pick.includes(p.part)}
                   onChange={(e) => setPick((e.target as HTMLInputElement).checked ? [...pick, p.part] : pick.filter((x) => x !== p.part))} /> {PARTS[p.part] || p.part}</label>
                 : PARTS[p.part] || p.part}</td>
@@ -231,7 +238,8 @@ export function Compare({ env, flag }: { env: Env; flag: Flag }) {
             </tr>
           ))}</tbody>
         </table>}
-        {s.canEdit && res.status === 'different' && <Busy class="primary" disabled={pick.length === 0} onClick={async () => {
+        {tcan.ready && !tcan('flag:write') && res.status === 'different' && <p class="hint why" role="note">Copying to {tname}: {tcan.why('flag:write')}</p>}
+        {tcan('flag:write') && res.status === 'different' && <Busy class="primary" disabled={pick.length === 0} onClick={async () => {
           setErr(null); setDone('');
           try {
             const cur = await api.flag(target, flag.key);
