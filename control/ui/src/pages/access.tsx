@@ -142,6 +142,29 @@ function GroupForm({ orgId, who, group, onDone, onCancel }: {
 
 // ---- policies ----
 
+// useKnownPatterns lists patterns for the organization's projects and
+// environments (suggestions under each statement's patterns).
+function useKnownPatterns(orgId: string): string[] {
+  const [ps, setPs] = useState<string[]>([]);
+  useEffect(() => {
+    let stop = false;
+    (async () => {
+      const out = new Set<string>(['*', 'org']);
+      const envKeys = new Set<string>();
+      try {
+        for (const p of (await api.projects(orgId)).items) {
+          out.add(`project/${p.key}`);
+          for (const e of (await api.envs(p.id)).items) { out.add(`project/${p.key}/env/${e.key}`); envKeys.add(e.key); }
+        }
+      } catch { /* suggestions only */ }
+      for (const k of envKeys) out.add(`project/*/env/${k}`);
+      if (!stop) setPs([...out]);
+    })();
+    return () => { stop = true; };
+  }, [orgId]);
+  return ps;
+}
+
 // sentence reads a statement: "allow flag:write, flag:toggle on project/*/env/dev".
 export const sentence = (s: Statement) =>
   `${s.effect} ${(s.actions || []).join(', ') || '(no action)'} on ${(s.resources || []).join(', ') || '(no resource)'}`;
@@ -154,6 +177,7 @@ export function Policies({ orgId }: { orgId: string }) {
   const [actions, setActions] = useState<string[]>([]);
   const [err, setErr] = useState<unknown>(null);
   const [editing, setEditing] = useState<Policy | 'new' | null>(null);
+  const known = useKnownPatterns(orgId);
   const load = () => { gov.policies(orgId).then((r) => setItems(r.items)).catch(setErr); setRev((n) => n + 1); };
   useEffect(() => { load(); gov.actions().then((r) => setActions(r.items)).catch(() => {}); }, [orgId]);
   const manage = can.why('access:manage');
@@ -164,7 +188,7 @@ export function Policies({ orgId }: { orgId: string }) {
         tokens it is attached to. Allow widens a member's role, deny narrows it, deny wins; owners are never restricted.</p>
       {manage && can.ready && <p class="hint why" role="note">{manage}</p>}
       <FormError err={err} />
-      {editing && <PolicyForm orgId={orgId} who={who} actions={actions} policy={editing === 'new' ? null : editing}
+      {editing && <PolicyForm orgId={orgId} who={who} actions={actions} known={known} policy={editing === 'new' ? null : editing}
         onDone={() => { setEditing(null); load(); }} onCancel={() => setEditing(null)} />}
       {!items ? <Spinner /> : <>
         {items.length === 0 && <p class="muted">No policies: every member and token acts with its role.</p>}
@@ -194,8 +218,8 @@ export function Policies({ orgId }: { orgId: string }) {
 
 interface Draft { effect: string; actions: string[]; resources: string }
 
-function PolicyForm({ orgId, who, actions, policy, onDone, onCancel }: {
-  orgId: string; who: Who; actions: string[]; policy: Policy | null; onDone: () => void; onCancel: () => void;
+function PolicyForm({ orgId, who, actions, known, policy, onDone, onCancel }: {
+  orgId: string; who: Who; actions: string[]; known: string[]; policy: Policy | null; onDone: () => void; onCancel: () => void;
 }) {
   const [name, setName] = useState(policy?.name || '');
   const [desc, setDesc] = useState(policy?.description || '');
@@ -220,7 +244,7 @@ function PolicyForm({ orgId, who, actions, policy, onDone, onCancel }: {
         <Field label="Policy name" value={name} onInput={setName} err={err} field="name" />
         <Field label="Policy description" value={desc} onInput={setDesc} err={err} field="description" class="grow" />
       </div>
-      {stmts.map((s, i) => <StatementEditor key={i} i={i} s={s} actions={actions} err={err} onChange={(d) => set(i, d)}
+      {stmts.map((s, i) => <StatementEditor key={i} i={i} s={s} actions={actions} known={known} err={err} onChange={(d) => set(i, d)}
         onRemove={stmts.length > 1 ? () => setStmts(stmts.filter((_, j) => j !== i)) : undefined} />)}
       <FieldError id={pid + '-st'} msg={fieldMsg(err, 'statements')} />
       <button type="button" class="small" onClick={() => setStmts([...stmts, { effect: 'allow', actions: [], resources: '' }])}>Add statement</button>
@@ -251,9 +275,10 @@ function PolicyForm({ orgId, who, actions, policy, onDone, onCancel }: {
   );
 }
 
-function StatementEditor({ i, s, actions, err, onChange, onRemove }: {
-  i: number; s: Draft; actions: string[]; err: unknown; onChange: (d: Partial<Draft>) => void; onRemove?: () => void;
+function StatementEditor({ i, s, actions, known, err, onChange, onRemove }: {
+  i: number; s: Draft; actions: string[]; known: string[]; err: unknown; onChange: (d: Partial<Draft>) => void; onRemove?: () => void;
 }) {
+  const lines = s.resources.split('\n').map((x) => x.trim()).filter((x) => x);
   const id = useId('st');
   const f = `statements[${i}]`;
   const amsg = fieldMsg(err, f + '.actions', (rest) => { const m = /^\[(\d+)\]/.exec(rest); return m ? s.actions[Number(m[1])] || rest : rest; });
@@ -279,6 +304,11 @@ function StatementEditor({ i, s, actions, err, onChange, onRemove }: {
           onInput={(e) => onChange({ resources: (e.target as HTMLTextAreaElement).value })} />
         <div class="hint" id={id + '-rh'}><code>*</code> everything, <code>org</code>, <code>project/KEY</code> (the project and its environments), <code>project/KEY/env/KEY</code>; keys may use <code>*</code>, <code>?</code>, <code>[a-z]</code>.</div>
         <FieldError id={id + '-rerr'} msg={rmsg} />
+        {known.length > 0 && <div class="buttons suggest">
+          <span class="hint">Add:</span>
+          {known.filter((k) => !lines.includes(k)).slice(0, 24).map((k) => <button type="button" class="small link" key={k}
+            aria-label={`Add pattern ${k} to statement ${i + 1}`} onClick={() => onChange({ resources: [...lines, k].join('\n') })}><code>{k}</code></button>)}
+        </div>}
       </div>
     </fieldset>
   );
