@@ -8,7 +8,7 @@
 //    refused next to its line), giving sso-engineering flag:write in dev;
 // 3. the admin creates, renames, rotates the secret of and deletes (typing
 //    its key) an environment, and edits a member's role (a refusal shows);
-// 4. the admin protects dev; the SSO member (signed in through the OpenID
+// 4. the admin protects dev (approvers: the new group); the SSO member (signed in through the OpenID
 //    provider again) proposes a flag change, and cannot approve it; the
 //    admin (a second account) approves and applies it; the flag changed.
 export async function governanceSteps(h) {
@@ -161,8 +161,11 @@ export async function governanceSteps(h) {
     const prot = page.getByRole('form', { name: 'Protection' });
     await prot.getByRole('checkbox', { name: /^Protect / }).check();
     await prot.getByLabel('Required approvals').fill('1');
+    await prot.getByRole('checkbox', { name: 'Group release managers' }).check(); // only they approve
     await prot.getByRole('button', { name: 'Save protection' }).click();
     await expectText(prot.getByRole('status'), /Saved/, 'dev protected');
+    await page.reload();
+    if (!(await prot.getByRole('checkbox', { name: 'Group release managers' }).isChecked())) throw new Error('the approvers were not kept');
     await logout();
     // the SSO member, now allowed flag:write in dev through its group, proposes
     await ssoSignIn();
