@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { AccessToken, api, Invitation, Member } from '../api';
 import { Busy, CopyButton, Field, FormError, Page, Select, Spinner, fmtTime, rank, useSession } from '../ui';
 import { useCan } from '../perm';
+import { AccessGroup, gov } from '../govapi';
 
 const ROLES = ['viewer', 'editor', 'admin', 'owner'];
 
@@ -13,12 +14,14 @@ export function Members({ orgId }: { orgId: string }) {
   const manage = can('member:manage');
   const [items, setItems] = useState<Member[] | null>(null);
   const [invites, setInvites] = useState<Invitation[]>([]);
+  const [groups, setGroups] = useState<AccessGroup[]>([]);
   const [err, setErr] = useState<unknown>(null);
   const [form, setForm] = useState({ email: '', role: 'viewer' });
   const [formErr, setFormErr] = useState<unknown>(null);
   const [link, setLink] = useState<{ email: string; role: string; url: string } | null>(null);
   const load = () => {
     api.members(orgId).then((r) => setItems(r.items)).catch(setErr);
+    gov.groups(orgId).then((r) => setGroups(r.items)).catch(() => setGroups([]));
     if (manage) api.invitations(orgId).then((r) => setInvites(r.items)).catch(setErr);
   };
   useEffect(() => { load(); }, [orgId, manage]);
@@ -29,12 +32,13 @@ export function Members({ orgId }: { orgId: string }) {
       <FormError err={err} />
       {!items ? <Spinner /> : (
         <table class="list">
-          <thead><tr><th>Email</th><th>Name</th><th>Role</th>{manage && <th><span class="sr-only">Actions</span></th>}</tr></thead>
+          <thead><tr><th>Email</th><th>Name</th><th>Role</th><th>Groups</th>{manage && <th><span class="sr-only">Actions</span></th>}</tr></thead>
           <tbody>
             {items.map((m) => (
               <tr key={m.userId}>
                 <td>{m.email}</td><td>{m.name}</td>
                 <td>{manage ? <RoleEditor orgId={orgId} m={m} myRole={s.role} onDone={load} /> : <span class="badge">{m.role}</span>}</td>
+                <td>{groups.filter((g) => (g.members || []).includes(m.userId)).map((g) => g.name).join(', ') || <span class="muted">—</span>}</td>
                 {manage && <td>{rank(m.role) <= rank(s.role) && m.email !== s.me.user?.email &&
                   <Busy class="small danger" label={`Remove ${m.email}`} onClick={async () => {
                     if (!confirm(`Remove ${m.email} from the organization?`)) return;
