@@ -402,3 +402,16 @@ func TestSecurityRemovedMemberLosesGrants(t *testing.T) {
 		t.Fatalf("group audit: %+v", l.Items)
 	}
 }
+
+// The permissions of a project tell nothing to a caller outside its
+// organization: the route is refused like every other project route.
+func TestSecurityProjectPermissionsOtherOrg(t *testing.T) {
+	f := newAccess(t)
+	_, eve := f.orgWithOwner("eve's org", "eve@example.com", "eve-password-1")
+	if c := f.do(eve, "GET", "/api/v1/projects/"+f.info.ProjectID+"/permissions", nil).Code; c != 403 && c != 404 {
+		t.Fatalf("an owner of another organization reading this project's permissions: %d, want 403 or 404", c)
+	}
+	if c := f.do("", "GET", "/api/v1/projects/"+f.info.ProjectID+"/permissions", nil).Code; c != 401 {
+		t.Fatalf("without a session: %d, want 401", c)
+	}
+}
