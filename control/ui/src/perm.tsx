@@ -16,6 +16,7 @@ export interface Can {
   why: (action: string) => string;
   ready: boolean;
   resource: string;
+  actions: string[]; // what the API answered (empty until then, or without the route)
 }
 
 // Actions each role allows everywhere (docs/access.md), for a control plane
@@ -59,6 +60,7 @@ export function useCan(scope: Scope | null): Can {
   };
   can.ready = p !== null;
   can.resource = resource;
+  can.actions = p && p !== 'role' ? p.actions : [];
   return can;
 }
 
@@ -88,6 +90,14 @@ export function Gated(p: {
   );
   if (!p.explain || !reason) return btn;
   return <span class="gated">{btn}<span class="hint why">{reason}</span></span>;
+}
+
+// YourAccess says in one line what the caller may do on the resource.
+export function YourAccess({ can }: { can: Can }) {
+  const s = useSession();
+  if (!can.ready || can.actions.length === 0) return null;
+  return <p class="muted your-access" data-testid="your-access">Your access to <code>{can.resource}</code>: role {s.role || 'none'};
+    actions {can.actions.map((a, i) => <span key={a}>{i ? ', ' : ''}<code>{a}</code></span>)}.</p>;
 }
 
 // ReadOnlyNote tells a caller who may look but not change why the page has no

@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { AccessToken, api, Invitation, Member } from '../api';
 import { Busy, CopyButton, Field, FormError, Page, Select, Spinner, fmtTime, rank, useSession } from '../ui';
 import { useCan } from '../perm';
-import { AccessGroup, gov } from '../govapi';
+import { AccessGroup, gov, Policy } from '../govapi';
 
 const ROLES = ['viewer', 'editor', 'admin', 'owner'];
 
@@ -156,6 +156,8 @@ export function Accept({ signedIn, onDone }: { signedIn: boolean; onDone: () => 
 export function Tokens({ orgId }: { orgId: string }) {
   const s = useSession();
   const manage = useCan({ org: orgId })('token:manage');
+  const [policies, setPolicies] = useState<Policy[]>([]);
+  useEffect(() => { gov.policies(orgId).then((r) => setPolicies(r.items)).catch(() => setPolicies([])); }, [orgId]);
   const [items, setItems] = useState<AccessToken[] | null>(null);
   const [err, setErr] = useState<unknown>(null);
   const [name, setName] = useState('');
@@ -171,18 +173,19 @@ export function Tokens({ orgId }: { orgId: string }) {
       <FormError err={err} />
       {!items ? <Spinner /> : (
         <table class="list">
-          <thead><tr><th>Name</th><th>Role</th><th>Prefix</th><th>Created</th>{manage && <th><span class="sr-only">Actions</span></th>}</tr></thead>
+          <thead><tr><th>Name</th><th>Role</th><th>Prefix</th><th>Created</th><th>Policies</th>{manage && <th><span class="sr-only">Actions</span></th>}</tr></thead>
           <tbody>
             {items.map((t) => (
               <tr key={t.id}>
                 <td>{t.name}</td><td><span class="badge">{t.role}</span></td><td class="mono">{t.prefix}…</td><td class="muted">{fmtTime(t.createdAt)}</td>
+                <td>{policies.filter((p) => (p.principals || []).includes('token:' + t.id)).map((p) => p.name).join(', ') || <span class="muted">— (<a href={`/orgs/${orgId}/policies`}>attach</a>)</span>}</td>
                 {manage && <td><Busy class="small danger" label={`Revoke ${t.name}`} onClick={async () => {
                   if (!confirm(`Revoke the token ${t.name}?`)) return;
                   try { await api.deleteToken(orgId, t.id); await load(); } catch (e) { setErr(e); }
                 }} busyText="Revoking…">Revoke</Busy></td>}
               </tr>
             ))}
-            {items.length === 0 && <tr><td colSpan={5} class="muted">No tokens.</td></tr>}
+            {items.length === 0 && <tr><td colSpan={6} class="muted">No tokens.</td></tr>}
           </tbody>
         </table>
       )}

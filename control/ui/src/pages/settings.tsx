@@ -6,7 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, Env, EnvSettings, Member, Project } from '../api';
 import { AccessGroup, gov } from '../govapi';
-import { Can, Gated, useCan } from '../perm';
+import { Can, Gated, useCan, YourAccess } from '../perm';
 import { CopyButton, Field, FormError, Page, Select, Spinner, fmtTime, useSession } from '../ui';
 
 // ---- organization ----
@@ -77,6 +77,7 @@ export function ProjectSettings({ orgId, projectId }: { orgId: string; projectId
   const manage = can.why('project:manage');
   return (
     <Page title={`Project settings · ${p.name}`}>
+      <YourAccess can={can} />
       <form class="card" aria-label="Rename project" onSubmit={(e) => e.preventDefault()}>
         <h2>Name</h2>
         <div class="row">
@@ -159,6 +160,7 @@ export function EnvSettingsPage({ env }: { env: Env }) {
   const manage = can.why('env:manage');
   return (
     <Page title={`Settings · ${env.name}`}>
+      <YourAccess can={can} />
       <form class="card" aria-label="Rename environment" onSubmit={(e) => e.preventDefault()}>
         <h2>Name</h2>
         <div class="row">
