@@ -70,7 +70,7 @@ export function Groups({ orgId }: { orgId: string }) {
       {editing && <GroupForm orgId={orgId} who={who} group={editing === 'new' ? null : editing}
         onDone={() => { setEditing(null); load(); }} onCancel={() => setEditing(null)} />}
       {!items ? <Spinner /> : (
-        <table class="list" aria-label="Groups">
+        <div class="scroll-x"><table class="list" aria-label="Groups">
           <thead><tr><th>Name</th><th>Members</th><th>Policies</th><th><span class="sr-only">Actions</span></th></tr></thead>
           <tbody>
             {items.map((g) => {
@@ -95,7 +95,7 @@ export function Groups({ orgId }: { orgId: string }) {
             })}
             {items.length === 0 && <tr><td colSpan={4} class="muted">No groups yet.</td></tr>}
           </tbody>
-        </table>
+        </table></div>
       )}
     </Page>
   );

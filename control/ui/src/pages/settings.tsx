@@ -285,7 +285,7 @@ function Secrets({ env, can }: { env: Env; can: Can }) {
     <section class="card" aria-labelledby="h-env-secrets">
       <h2 id="h-env-secrets">SDK secrets</h2>
       {env.secrets.length === 0 ? <p class="notice" role="note">You may not see this environment's SDK secrets (they need the secret:read action on {can.resource}).</p> :
-        <table class="list" aria-label="SDK secrets">
+        <div class="scroll-x"><table class="list" aria-label="SDK secrets">
           <thead><tr><th>Type</th><th>Secret</th><th>Expires</th></tr></thead>
           <tbody>{secrets.map((x) => (
             <tr key={x.value}>
@@ -294,7 +294,7 @@ function Secrets({ env, can }: { env: Env; can: Can }) {
               <td data-testid="secret-expiry">{x.expiresAt ? (x.expiresAt <= Date.now() ? 'expired' : 'works until ' + fmtTime(x.expiresAt)) : 'current (no expiry)'}</td>
             </tr>))}
           </tbody>
-        </table>}
+        </table></div>}
       {['server', 'client'].map((type) => (
         <div class="row" key={type}>
           <Select label={`Old ${type} secret stops working`} value={exp[type]} onChange={(v) => setExp({ ...exp, [type]: v })}
