@@ -9,8 +9,9 @@ import (
 const module = "github.com/switchyard/switchyard"
 
 // TestComponentBoundaries enforces the contract of docs/architecture.md: only
-// codec/... and edge/eval are shared across components, and the edge binary
-// carries no database driver.
+// codec/... and edge/eval are shared across components (and internal/config,
+// the mains' settings loader, which needs only the standard library), and
+// the edge binary carries no database driver.
 func TestComponentBoundaries(t *testing.T) {
 	cases := []struct {
 		pkgs      string
@@ -21,6 +22,8 @@ func TestComponentBoundaries(t *testing.T) {
 		{"./analytics/...", []string{module + "/control", module + "/edge", module + "/loadtest", "go.mongodb.org/", "github.com/prometheus/" /* test-only: expfmt parses scrapes */}, []string{module + "/edge/eval"}},
 		{"./codec/...", []string{module + "/control", module + "/analytics", module + "/edge", module + "/loadtest"}, nil},
 		{"./edge/eval/...", []string{"github.com/", "go.mongodb.org/", "golang.org/x/"}, nil},
+		// internal/config, the settings loader of every main: the standard library only.
+		{"./internal/...", []string{module + "/", "github.com/", "go.mongodb.org/", "golang.org/x/"}, []string{module + "/internal/"}},
 	}
 	for _, c := range cases {
 		out, err := exec.Command("go", "list", "-e", "-deps", "-f", "{{.ImportPath}}", c.pkgs).CombinedOutput()
