@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestHelpExitsZero: -h exits 0 and lists every setting's variable; bad
+// configuration exits 2 naming the setting (an unknown -config key too).
+func TestHelpExitsZero(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	var out, errOut bytes.Buffer
+	if code := mainCode([]string{"-h"}, noEnv, &out, &errOut); code != 0 {
+		t.Fatalf("-h: exit %d, stderr %s", code, errOut.String())
+	}
+	for _, want := range []string{"SY_CONTROL_CONFIG", "SY_CONTROL_ADDR", "SY_CONTROL_DATA_DIR", "SY_CONTROL_REDIS_ADDR", "SY_CONTROL_KAFKA_BROKERS",
+		"SY_CONTROL_SNAPSHOT_CHECK", "also accepted: -data"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("-h lacks %s:\n%s", want, out.String())
+		}
+	}
+	for _, args := range [][]string{{"admin", "reset-password", "-h"}} {
+		if code := mainCode(args, noEnv, &out, &errOut); code != 0 {
+			t.Errorf("%v: exit %d", args, code)
+		}
+	}
+	errOut.Reset()
+	if code := mainCode([]string{"-session-ttl", "soon"}, noEnv, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "session-ttl") {
+		t.Errorf("bad value: exit %d, stderr %s", code, errOut.String())
+	}
+	file := filepath.Join(t.TempDir(), "control.conf")
+	if err := os.WriteFile(file, []byte("data-dir = /tmp/x\nsesion-ttl = 1h\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errOut.Reset()
+	if code := mainCode([]string{"-config", file}, noEnv, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), `unknown setting "sesion-ttl"`) {
+		t.Errorf("unknown file key: exit %d, stderr %s", code, errOut.String())
+	}
+}
