@@ -42,8 +42,8 @@ func TestParseOptions(t *testing.T) {
 		{[]string{"-env", "e"}, nil, "-file"},
 		{[]string{"-file", "f"}, nil, "-env"},
 		{[]string{"-file", "f", "-env", "e", "-max-bytes", "0"}, nil, "must be positive"},
-		{[]string{"-file", "f", "-env", "e"}, map[string]string{"SY_IMPORT_MAX_SEGMENTS": "many"}, "must be positive"},
-		{[]string{"-file", "f", "-env", "e", "-max-flags", "x"}, nil, "invalid value"},
+		{[]string{"-file", "f", "-env", "e"}, map[string]string{"SY_IMPORT_MAX_SEGMENTS": "many"}, `SY_IMPORT_MAX_SEGMENTS (-max-segments): want an integer, got "many"`},
+		{[]string{"-file", "f", "-env", "e", "-max-flags", "x"}, nil, `-max-flags: want an integer, got "x"`},
 	} {
 		env = c.env
 		if _, _, err := featbit.ParseOptions("x", c.args, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), c.want) {
