@@ -11,7 +11,7 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 run: ## start the whole platform on the embedded default (no external services); data in ./data
-	$(GO) run ./control/cmd/switchyard -data-dir $(DATA)
+	$(GO) run ./cmd/switchyard -data-dir $(DATA)
 
 build: ## build every binary into ./bin
 	@mkdir -p bin

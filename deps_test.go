@@ -56,3 +56,39 @@ func isCodecDep(dep string) bool {
 	return dep == module+"/codec" || strings.HasPrefix(dep, module+"/edge/eval") ||
 		strings.HasPrefix(dep, "github.com/tinylib/msgp") || strings.HasPrefix(dep, "github.com/philhofer/fwd")
 }
+
+// TestOnlyAllInOneComposesAll: cmd/switchyard is the one package that
+// imports all three components (their root packages or internals); every
+// other package depends on two at most.
+func TestOnlyAllInOneComposesAll(t *testing.T) {
+	out, err := exec.Command("go", "list", "-e", "-f", "{{.ImportPath}} {{join .Deps \" \"}}", "./...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	composers := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, dep := range f[1:] {
+			for _, c := range []string{"edge", "control", "analytics"} {
+				p := module + "/" + c
+				if dep == p || strings.HasPrefix(dep, p+"/internal/") {
+					seen[c] = true
+				}
+			}
+		}
+		if len(seen) < 3 {
+			continue
+		}
+		if f[0] != module+"/cmd/switchyard" {
+			t.Errorf("%s imports edge, control and analytics: only cmd/switchyard may", f[0])
+		}
+		composers++
+	}
+	if composers != 1 {
+		t.Errorf("%d packages compose all three components, want cmd/switchyard only", composers)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -224,17 +223,5 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 	return cfg, nil
 }
 
-// ParsePublicURL checks a public URL: empty, or an absolute http(s) URL of a
-// host without path (beyond "/"), query, fragment or credentials; it returns
-// it without a trailing slash.
-func ParsePublicURL(s string) (string, error) {
-	if s == "" {
-		return "", nil
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
-		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || len(s) > 500 {
-		return "", fmt.Errorf("want an absolute http:// or https:// URL without path, query or credentials, got %q", s)
-	}
-	return strings.TrimSuffix(s, "/"), nil
-}
+// ParsePublicURL checks a public URL (control.ParsePublicURL).
+func ParsePublicURL(s string) (string, error) { return control.ParsePublicURL(s) }

@@ -18,7 +18,8 @@
 //
 // For production, run the separate binaries (edge/cmd/edge,
 // control/cmd/control, analytics/cmd/analytics) against Kafka, Redis, MongoDB
-// and ClickHouse.
+// and ClickHouse. This is the one package that composes all three
+// components (deps_test.go holds every other package to fewer).
 package main
 
 import (
@@ -38,9 +39,6 @@ import (
 	"github.com/switchyard/switchyard/analytics"
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control"
-	ctlconfig "github.com/switchyard/switchyard/control/internal/config"
-	"github.com/switchyard/switchyard/control/internal/featbit"
-	"github.com/switchyard/switchyard/control/internal/webhook"
 	"github.com/switchyard/switchyard/edge"
 	settings "github.com/switchyard/switchyard/internal/config"
 )
@@ -79,13 +77,13 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return c, err
 	}
 	var err error
-	if c.ssoAllow, err = webhook.ParseAllow(ssoAllow); err != nil {
+	if c.ssoAllow, err = control.ParseAllow(ssoAllow); err != nil {
 		return c, fmt.Errorf("sso-allow: %w", err)
 	}
-	if c.publicURL, err = ctlconfig.ParsePublicURL(c.publicURL); err != nil {
+	if c.publicURL, err = control.ParsePublicURL(c.publicURL); err != nil {
 		return c, fmt.Errorf("public-url: %w", err)
 	}
-	if c.webhookAllow, err = webhook.ParseAllow(allow); err != nil {
+	if c.webhookAllow, err = control.ParseAllow(allow); err != nil {
 		return c, fmt.Errorf("webhook-allow: %w", err)
 	}
 	if len(s.Args()) > 0 {
@@ -187,7 +185,7 @@ func importFrom(stdin io.Reader, args []string, getenv func(string) string, stdo
 	if len(args) == 0 || args[0] != "featbit" {
 		return errors.New("usage: switchyard import featbit [-data-dir DIR] -env ENV_ID -file EXPORT.json [-dry-run] [-max-bytes N] [-max-flags N] [-max-segments N]")
 	}
-	opts, rest, err := featbit.ParseOptions("switchyard import featbit", args[1:], getenv, stderr)
+	opts, rest, err := control.ParseImportOptions("switchyard import featbit", args[1:], getenv, stderr)
 	if err != nil {
 		return err
 	}
