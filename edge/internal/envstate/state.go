@@ -260,7 +260,7 @@ func (st *State) Full(format int) *Encoded {
 	size := wsconn.FrameReserve + n + len(flags) + len(segs) + 256
 	var e *Encoded
 	if format == MsgPack {
-		e = encode(AppendServerSyncMP(make([]byte, wsconn.FrameReserve, size), "full", flags, segs), ws.OpBinary)
+		e = encode(wire.AppendServerSyncMP(make([]byte, wsconn.FrameReserve, size), "full", flags, segs), ws.OpBinary)
 	} else {
 		e = encode(wire.AppendServerSyncRaw(make([]byte, wsconn.FrameReserve, size), "full", flags, segs), ws.OpText)
 	}
@@ -300,7 +300,7 @@ func (st *State) AppendServerPatch(b []byte, format int, ts int64, sc *Lists) []
 		}
 	}
 	if format == MsgPack {
-		b = AppendServerSyncMP(b, "patch", sc.flags, sc.segs)
+		b = wire.AppendServerSyncMP(b, "patch", sc.flags, sc.segs)
 	} else {
 		b = wire.AppendServerSyncRaw(b, "patch", sc.flags, sc.segs)
 	}
@@ -645,7 +645,7 @@ func AppendServerDelta(b []byte, format int, d *Delta) []byte {
 		}
 	}
 	if format == MsgPack {
-		return AppendServerSyncMP(b, "patch", fl, sl)
+		return wire.AppendServerSyncMP(b, "patch", fl, sl)
 	}
 	return wire.AppendServerSyncRaw(b, "patch", fl, sl)
 }
