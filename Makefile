@@ -17,7 +17,7 @@ build: ## build every binary into ./bin
 	@mkdir -p bin
 	$(GO) build -o bin/ ./edge/cmd/... ./control/cmd/... ./analytics/cmd/... ./loadtest/cmd/...
 
-test: check fuzz-smoke deploy-check services-up ## checks, fuzz smoke, deploy artifacts, unit and integration tests on real local services
+test: check fuzz-smoke deploy-check services-up ## checks, fuzz smoke, deploy artifacts, the unit tests once with -race, unit and integration tests on real local services
 	bash ops/test.sh
 
 test-security: services-up ## the security regression suite alone: every TestSecurity* attack test, on the real services
@@ -42,7 +42,7 @@ generate: ## regenerate msgp code
 deploy-check: ## validate ops/deploy: render + strictly decode the Helm chart, load the compose file, lint the Dockerfile and systemd units
 	bash ops/deploy/check.sh
 
-check: ## gofmt, go vet, staticcheck (pinned), and regenerating changes nothing
+check: ## gofmt, go vet, staticcheck and govulncheck (pinned; govulncheck only where vuln.go.dev answers), regenerating changes nothing
 	bash ops/check.sh
 
 services-up: ## install (if missing) and start Redis, Kafka, the MongoDB-wire server and ClickHouse on loopback
