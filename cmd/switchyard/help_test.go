@@ -23,8 +23,10 @@ func TestHelpExitsZero(t *testing.T) {
 			t.Errorf("-h lacks %s:\n%s", want, out.String())
 		}
 	}
-	if code := mainCode([]string{"admin", "reset-password", "-h"}, noEnv, &out, &errOut); code != 0 {
-		t.Errorf("admin reset-password -h: exit %d", code)
+	for _, args := range [][]string{{"admin", "reset-password", "-h"}, {"import", "featbit", "-h"}} {
+		if code := mainCode(args, noEnv, &out, &errOut); code != 0 {
+			t.Errorf("%v: exit %d", args, code)
+		}
 	}
 	errOut.Reset()
 	if code := mainCode([]string{"-webhook-allow", "intranet"}, noEnv, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "webhook-allow") {

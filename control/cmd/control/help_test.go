@@ -22,7 +22,7 @@ func TestHelpExitsZero(t *testing.T) {
 			t.Errorf("-h lacks %s:\n%s", want, out.String())
 		}
 	}
-	for _, args := range [][]string{{"admin", "reset-password", "-h"}} {
+	for _, args := range [][]string{{"admin", "reset-password", "-h"}, {"import", "featbit", "-h"}} {
 		if code := mainCode(args, noEnv, &out, &errOut); code != 0 {
 			t.Errorf("%v: exit %d", args, code)
 		}

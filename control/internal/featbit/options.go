@@ -52,6 +52,13 @@ func ParseOptions(prog string, args []string, getenv func(string) string, out io
 	fs.Int64(&o.Limits.MaxBytes, "max-bytes", DefaultLimits.MaxBytes, "largest export file read, in bytes")
 	fs.Int(&o.Limits.MaxFlags, "max-flags", DefaultLimits.MaxFlags, "most flags in one export")
 	fs.Int(&o.Limits.MaxSegments, "max-segments", DefaultLimits.MaxSegments, "most segments in one export")
+	fs.SetUsage("usage: " + prog + " -env ENV_ID -file EXPORT.json [-dry-run] [limits] [the store's flags, listed by the command's -h]")
+	for _, a := range rest {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.Usage(out)
+			return o, nil, settings.ErrHelp
+		}
+	}
 	if err := fs.Parse(mine, getenv, out); err != nil {
 		return o, nil, err
 	}
