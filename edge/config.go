@@ -25,6 +25,7 @@ import (
 //	-kafka-brokers       SY_EDGE_KAFKA_BROKERS     "" (comma-separated; alias -kafka)
 //	-topic-prefix        SY_EDGE_TOPIC_PREFIX      ""
 //	-partition-check     SY_EDGE_PARTITION_CHECK   30s
+//	-delivery-interval   SY_EDGE_DELIVERY_INTERVAL 5s (negative: no delivery reports)
 //	-token-window        SY_EDGE_TOKEN_WINDOW      30s
 //	-handshake-timeout   SY_EDGE_HANDSHAKE_TIMEOUT 10s
 //	-idle-timeout        SY_EDGE_IDLE_TIMEOUT      5m
@@ -81,6 +82,7 @@ func ConfigSet(name string, c *Config) *config.Set {
 	s.List(&c.KafkaBrokers, "kafka-brokers", "", "comma-separated Kafka brokers (change topic, event sink)").Alias("kafka")
 	s.String(&c.TopicPrefix, "topic-prefix", "", "prefix of the Kafka topic names")
 	s.Duration(&c.PartitionCheck, "partition-check", 30*time.Second, "how often to look for partitions added to the change topic")
+	s.Duration(&c.DeliveryInterval, "delivery-interval", 5*time.Second, "period of the delivery heartbeat to control (connection census for delivery receipts and the live SDK view; negative: no delivery reports)")
 	s.Duration(&c.TokenWindow, "token-window", 30*time.Second, "allowed clock difference of a connection token")
 	s.Duration(&c.HandshakeTimeout, "handshake-timeout", 10*time.Second, "time allowed for the HTTP upgrade request")
 	s.Duration(&c.IdleTimeout, "idle-timeout", 5*time.Minute, "close streaming connections silent for this long")

@@ -105,6 +105,9 @@ func (e events) Insights(ctx context.Context, b *codec.InsightBatch) error {
 func (e events) EndUsers(ctx context.Context, b *codec.EndUserBatch) error {
 	return e.ctl.IngestEndUsers(ctx, b)
 }
+func (e events) Deliveries(ctx context.Context, r *codec.DeliveryReport) error {
+	return e.ctl.Deliveries(ctx, r)
+}
 
 func main() {
 	os.Exit(mainCode(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
