@@ -15,7 +15,7 @@ run: ## start the whole platform on the embedded default (no external services);
 
 build: ## build every binary into ./bin
 	@mkdir -p bin
-	$(GO) build -o bin/ ./edge/cmd/... ./control/cmd/... ./analytics/cmd/... ./loadtest/cmd/...
+	$(GO) build -o bin/ ./cmd/... ./edge/cmd/... ./control/cmd/... ./analytics/cmd/... ./loadtest/cmd/...
 
 test: check fuzz-smoke deploy-check services-up ## checks, fuzz smoke, deploy artifacts, the unit tests once with -race, unit and integration tests on real local services
 	bash ops/test.sh
