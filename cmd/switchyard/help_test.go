@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -48,5 +49,25 @@ func TestParseConfig(t *testing.T) {
 	}
 	if c.dataDir != "/srv/sy" || c.retention != 720*time.Hour || c.edgeAddr != "127.0.0.1:2" || c.controlAddr != "127.0.0.1:3" || !c.printSecrets {
 		t.Fatalf("%+v", c)
+	}
+}
+
+// TestEveryVariableDocumented: docs/operations.md's table of the
+// all-in-one names every variable -h lists.
+func TestEveryVariableDocumented(t *testing.T) {
+	var out bytes.Buffer
+	mainCode([]string{"-h"}, func(string) string { return "" }, &out, &out)
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := regexp.MustCompile(`SY_[A-Z_]+`).FindAllString(out.String(), -1)
+	if len(vars) < 10 {
+		t.Fatalf("-h lists %d variables", len(vars))
+	}
+	for _, v := range vars {
+		if !strings.Contains(string(doc), "| `"+v+"` |") {
+			t.Errorf("docs/operations.md does not document %s", v)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -42,5 +43,25 @@ func TestParseConfig(t *testing.T) {
 	if cfg.Addr != ":1" || cfg.ClickHousePassword != "s e" || cfg.Retention != 2160*time.Hour || cfg.BatchRows != 20 ||
 		len(cfg.KafkaBrokers) != 2 || cfg.KafkaBrokers[1] != "b:2" || cfg.DataDir != "./data" || cfg.CacheTTL != 5*time.Second {
 		t.Fatalf("%+v", cfg)
+	}
+}
+
+// TestEveryVariableDocumented: docs/analytics.md's table (flag /
+// SY_ANALYTICS_… suffix) names every variable -h lists.
+func TestEveryVariableDocumented(t *testing.T) {
+	var out bytes.Buffer
+	run([]string{"-h"}, func(string) string { return "" }, &out, &out)
+	doc, err := os.ReadFile("../../../docs/analytics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := regexp.MustCompile(`SY_ANALYTICS_[A-Z_]+`).FindAllString(out.String(), -1)
+	if len(vars) < 10 {
+		t.Fatalf("-h lists %d variables", len(vars))
+	}
+	for _, v := range vars {
+		if !strings.Contains(string(doc), "/ `"+strings.TrimPrefix(v, "SY_ANALYTICS_")+"`") {
+			t.Errorf("docs/analytics.md does not document %s", v)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -38,5 +39,25 @@ func TestHelpExitsZero(t *testing.T) {
 	errOut.Reset()
 	if code := mainCode([]string{"-config", file}, noEnv, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), `unknown setting "sesion-ttl"`) {
 		t.Errorf("unknown file key: exit %d, stderr %s", code, errOut.String())
+	}
+}
+
+// TestEveryVariableDocumented: docs/control.md's table names every
+// variable -h lists.
+func TestEveryVariableDocumented(t *testing.T) {
+	var out bytes.Buffer
+	mainCode([]string{"-h"}, func(string) string { return "" }, &out, &out)
+	doc, err := os.ReadFile("../../../docs/control.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := regexp.MustCompile(`SY_[A-Z_]+`).FindAllString(out.String(), -1)
+	if len(vars) < 30 {
+		t.Fatalf("-h lists %d variables", len(vars))
+	}
+	for _, v := range vars {
+		if !strings.Contains(string(doc), "`"+v+"`") {
+			t.Errorf("docs/control.md does not document %s", v)
+		}
 	}
 }

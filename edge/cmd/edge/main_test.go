@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -21,5 +23,25 @@ func TestHelpExitsZero(t *testing.T) {
 	errOut.Reset()
 	if code := run([]string{"-idle-timeout", "soon"}, func(string) string { return "" }, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "-idle-timeout") {
 		t.Fatalf("bad value: exit %d, stderr %s", code, errOut.String())
+	}
+}
+
+// TestEveryVariableDocumented: docs/edge.md's table names every variable
+// -h lists.
+func TestEveryVariableDocumented(t *testing.T) {
+	var out bytes.Buffer
+	run([]string{"-h"}, func(string) string { return "" }, &out, &out)
+	doc, err := os.ReadFile("../../../docs/edge.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := regexp.MustCompile(`SY_[A-Z_]+`).FindAllString(out.String(), -1)
+	if len(vars) < 30 {
+		t.Fatalf("-h lists %d variables", len(vars))
+	}
+	for _, v := range vars {
+		if !strings.Contains(string(doc), "`"+v+"`") {
+			t.Errorf("docs/edge.md does not document %s", v)
+		}
 	}
 }
