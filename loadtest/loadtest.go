@@ -129,7 +129,7 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.String(&c.RedisAddr, "redis-addr", "", "Redis address: the environment is written to the hash sy:env:{envId}").Alias("redis")
 	fs.List(&c.KafkaBrokers, "kafka-brokers", "", "Kafka brokers (comma-separated): changes go to <prefix>sy.changes").Alias("kafka")
 	fs.String(&c.TopicPrefix, "topic-prefix", "", "Kafka topic prefix (the edge's -topic-prefix)")
-	fs.String(&c.ControlURL, "control", "", "control API base URL (http://host:8080): the environment -control-env and its changes come from control")
+	fs.String(&c.ControlURL, "control-url", "", "control API base URL (http://host:8080): the environment -control-env and its changes come from control").Alias("control")
 	fs.String(&c.ControlToken, "control-token", "", "control API bearer token (or -control-email/-control-password)")
 	fs.String(&c.ControlEmail, "control-email", "", "control login email")
 	fs.String(&c.ControlPassword, "control-password", "", "control login password")
@@ -179,7 +179,7 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 		return c, errors.New("-edge-nodes runs its own edges fed by the harness: no -edge-bin, -redis-addr/-kafka-brokers or -server-secret")
 	}
 	if c.ControlURL != "" && (c.ControlEnv == "" || c.RedisAddr != "" || c.ServerSecret != "" || c.EdgeNodes > 0) {
-		return c, errors.New("-control needs -control-env and replaces -redis-addr/-kafka-brokers, -server-secret and -edge-nodes")
+		return c, errors.New("-control-url needs -control-env and replaces -redis-addr/-kafka-brokers, -server-secret and -edge-nodes")
 	}
 	if c.ServerSecret != "" && c.RedisAddr != "" {
 		return c, errors.New("-server-secret uses an existing environment; -redis-addr/-kafka-brokers publish a generated one: pick one")
@@ -303,7 +303,7 @@ func (h *Harness) Run(ctx context.Context) error {
 	for _, name := range h.cfg.Scenarios {
 		sc := h.cfg.Scenario
 		if name == "push" && sc.Source == nil && sc.Pusher == nil {
-			fmt.Fprintln(h.out, "push: skipped (needs -edge-nodes, -redis-addr and -kafka-brokers, or -control to make changes)")
+			fmt.Fprintln(h.out, "push: skipped (needs -edge-nodes, -redis-addr and -kafka-brokers, or -control-url to make changes)")
 			continue
 		}
 		var r *report.Result
