@@ -461,3 +461,37 @@ func (f *flagValue) Set(v string) error {
 }
 
 func (f *flagValue) IsBoolFlag() bool { return f != nil && f.st != nil && f.st.isBool }
+
+// UnknownVariables returns the variables of environ ("NAME=value", as
+// os.Environ gives them) that start with the set's prefix but name no
+// setting: a misspelt variable would otherwise be ignored without a word.
+// Mains print them as warnings; a binary whose prefix other programs share
+// (the all-in-one's "SY_") does not ask.
+func (s *Set) UnknownVariables(environ []string) []string {
+	known := map[string]bool{}
+	for _, st := range s.list {
+		known[st.Env] = true
+		for _, e := range st.envAlias {
+			known[e] = true
+		}
+		for _, a := range st.Aliases {
+			known[s.prefix+envName(a)] = true
+		}
+	}
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, s.prefix) && !known[name] {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// WarnUnknown writes one warning line to w for each of UnknownVariables.
+func (s *Set) WarnUnknown(environ []string, w io.Writer) {
+	for _, v := range s.UnknownVariables(environ) {
+		fmt.Fprintf(w, "%s: warning: %s is not a setting of %s (%s -h lists them); ignored\n", s.prog, v, s.prog, s.prog)
+	}
+}

@@ -206,3 +206,14 @@ func FuzzParseFile(f *testing.F) {
 		}
 	})
 }
+
+// TestUnknownVariables: a misspelt variable of the binary's prefix is
+// reported; settings, their older names and other prefixes are not.
+func TestUnknownVariables(t *testing.T) {
+	var c testCfg
+	s := newTestSet(&c)
+	got := s.UnknownVariables([]string{"SY_DEMO_ADDR=:1", "SY_DEMO_REDIS=x", "SY_DEMO_REDIS_ADR=typo", "SY_DEMO_CONFIG=f", "SY_OTHER_X=1", "PATH=/bin", "SY_DEMO_KAFKA_BROKERS=k"})
+	if strings.Join(got, ",") != "SY_DEMO_REDIS_ADR" {
+		t.Fatalf("got %q", got)
+	}
+}

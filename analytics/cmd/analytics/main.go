@@ -25,6 +25,18 @@ import (
 // parseConfig reads analytics' settings; -h prints them to out.
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (analytics.Config, error) {
 	var cfg analytics.Config
+	s := settings(&cfg)
+	if err := s.Parse(args, getenv, out); err != nil {
+		return cfg, err
+	}
+	if len(s.Args()) > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(s.Args(), " "))
+	}
+	return cfg, nil
+}
+
+// settings declares analytics' settings into cfg.
+func settings(cfg *analytics.Config) *config.Set {
 	s := config.New("analytics", "SY_ANALYTICS_")
 	s.String(&cfg.Addr, "addr", ":8090", "query API listen address")
 	s.String(&cfg.ClickHouseAddr, "clickhouse-addr", "", "ClickHouse native address host:port (empty: embedded store in -data-dir)")
@@ -39,21 +51,15 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (anal
 	s.Duration(&cfg.Retention, "retention", 0, "delete events older than this (0: keep)")
 	s.Duration(&cfg.CacheTTL, "cache-ttl", 5*time.Second, "experiment result cache lifetime")
 	s.Int(&cfg.ExportMaxRows, "export-max-rows", 1_000_000, "rows cap of one CSV/JSON export")
-	if err := s.Parse(args, getenv, out); err != nil {
-		return cfg, err
-	}
-	if len(s.Args()) > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(s.Args(), " "))
-	}
-	return cfg, nil
+	return s
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Getenv, os.Environ(), os.Stdout, os.Stderr))
 }
 
 // run is main with its inputs given; it returns the exit code.
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func run(args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer) int {
 	cfg, err := parseConfig(args, getenv, stdout)
 	if err != nil {
 		if code := config.ExitCode(err); code == 0 {
@@ -62,6 +68,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "analytics:", err)
 		return config.ExitCode(err)
 	}
+	settings(new(analytics.Config)).WarnUnknown(environ, stderr)
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	cfg.Logger = log
 

@@ -15,7 +15,7 @@ import (
 func TestHelpExitsZero(t *testing.T) {
 	noEnv := func(string) string { return "" }
 	var out, errOut bytes.Buffer
-	if code := run([]string{"-h"}, noEnv, &out, &errOut); code != 0 {
+	if code := run([]string{"-h"}, noEnv, nil, &out, &errOut); code != 0 {
 		t.Fatalf("-h: exit %d, stderr %s", code, errOut.String())
 	}
 	for _, want := range []string{"SY_ANALYTICS_CONFIG", "SY_ANALYTICS_ADDR", "SY_ANALYTICS_CLICKHOUSE_ADDR", "SY_ANALYTICS_CLICKHOUSE_PASSWORD",
@@ -24,7 +24,7 @@ func TestHelpExitsZero(t *testing.T) {
 			t.Errorf("-h lacks %s:\n%s", want, out.String())
 		}
 	}
-	if code := run([]string{"-batch-rows", "many"}, noEnv, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "-batch-rows") {
+	if code := run([]string{"-batch-rows", "many"}, noEnv, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "-batch-rows") {
 		t.Errorf("bad value: exit %d, stderr %s", code, errOut.String())
 	}
 }
@@ -50,7 +50,7 @@ func TestParseConfig(t *testing.T) {
 // SY_ANALYTICS_… suffix) names every variable -h lists.
 func TestEveryVariableDocumented(t *testing.T) {
 	var out bytes.Buffer
-	run([]string{"-h"}, func(string) string { return "" }, &out, &out)
+	run([]string{"-h"}, func(string) string { return "" }, nil, &out, &out)
 	doc, err := os.ReadFile("../../../docs/analytics.md")
 	if err != nil {
 		t.Fatal(err)

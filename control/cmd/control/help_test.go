@@ -61,3 +61,17 @@ func TestEveryVariableDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestMisspeltVariableWarned: an SY_CONTROL_ variable that is no setting is
+// named on stderr (it would otherwise be ignored without a word).
+func TestMisspeltVariableWarned(t *testing.T) {
+	defer func(e func() []string) { environ = e }(environ)
+	environ = func() []string { return []string{"SY_CONTROL_REDIS_ADR=r:6379", "SY_CONTROL_ADDR=:1", "SY_EDGE_X=1"} }
+	var out, errOut bytes.Buffer
+	if _, err := load(nil, func(string) string { return "" }, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if got := errOut.String(); !strings.Contains(got, "SY_CONTROL_REDIS_ADR is not a setting of control") || strings.Contains(got, "SY_CONTROL_ADDR ") || strings.Contains(got, "SY_EDGE_X") {
+		t.Fatalf("stderr: %q", got)
+	}
+}

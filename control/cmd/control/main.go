@@ -66,12 +66,18 @@ type badConfig struct{ error }
 
 func (b badConfig) Unwrap() error { return b.error }
 
-// load is config.Load with its errors marked as configuration errors.
-func load(args []string, getenv func(string) string, out io.Writer) (control.Config, error) {
-	cfg, err := config.Load(args, getenv, out)
+// environ is os.Environ (tests replace it): its misspelt SY_CONTROL_
+// variables are warned about.
+var environ = os.Environ
+
+// load is config.Load with its errors marked as configuration errors; it
+// warns on stderr about SY_CONTROL_ variables that are no setting.
+func load(args []string, getenv func(string) string, stdout, stderr io.Writer) (control.Config, error) {
+	cfg, err := config.Load(args, getenv, stdout)
 	if err != nil {
 		return cfg, badConfig{err}
 	}
+	config.WarnUnknown(environ(), stderr)
 	return cfg, nil
 }
 
@@ -80,7 +86,7 @@ func admin(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if len(args) == 0 || args[0] != "reset-password" {
 		return badConfig{errors.New("usage: control admin reset-password [-admin-email EMAIL] [-admin-password PASSWORD] [store flags, see control -h]")}
 	}
-	cfg, err := load(args[1:], getenv, stdout)
+	cfg, err := load(args[1:], getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -108,7 +114,7 @@ func importCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return badConfig{err}
 	}
-	cfg, err := load(rest, getenv, stdout)
+	cfg, err := load(rest, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -140,7 +146,7 @@ func importCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 }
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := load(args, getenv, stdout)
+	cfg, err := load(args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}

@@ -71,13 +71,32 @@ var aliases = map[string][]string{"data-dir": {"data"}}
 // Load parses args (without the program name) over the environment and the
 // -config file; -h prints the settings to out and returns settings.ErrHelp.
 func Load(args []string, getenv func(string) string, out io.Writer) (control.Config, error) {
-	s := settings.New("control", "SY_CONTROL_")
 	vals := map[string]*string{}
 	var printSecrets bool
+	s := newSet(vals, &printSecrets)
+	if err := s.Parse(args, getenv, out); err != nil {
+		return control.Config{}, err
+	}
+	if len(s.Args()) > 0 {
+		return control.Config{}, fmt.Errorf("unexpected arguments: %v", s.Args())
+	}
+	return build(vals, printSecrets)
+}
+
+// WarnUnknown writes a warning to w for each SY_CONTROL_ variable of
+// environ that is no setting (a misspelling would otherwise be ignored).
+func WarnUnknown(environ []string, w io.Writer) {
+	newSet(map[string]*string{}, new(bool)).WarnUnknown(environ, w)
+}
+
+// newSet declares the Knobs: text settings into vals, the switch
+// -print-secrets into printSecrets.
+func newSet(vals map[string]*string, printSecrets *bool) *settings.Set {
+	s := settings.New("control", "SY_CONTROL_")
 	for _, k := range Knobs {
 		var st *settings.Setting
 		if k.flag == "print-secrets" { // a switch: -print-secrets alone means true
-			st = s.Bool(&printSecrets, k.flag, false, k.help)
+			st = s.Bool(printSecrets, k.flag, false, k.help)
 		} else {
 			v := new(string)
 			vals[k.flag] = v
@@ -88,12 +107,11 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 			st.EnvVar(k.env)
 		}
 	}
-	if err := s.Parse(args, getenv, out); err != nil {
-		return control.Config{}, err
-	}
-	if len(s.Args()) > 0 {
-		return control.Config{}, fmt.Errorf("unexpected arguments: %v", s.Args())
-	}
+	return s
+}
+
+// build checks the settings' text and makes the control.Config.
+func build(vals map[string]*string, printSecrets bool) (control.Config, error) {
 	get := func(name string) string { return strings.TrimSpace(*vals[name]) }
 	cfg := control.Config{
 		Addr: get("addr"), DataDir: get("data-dir"), MongoURI: get("mongo-uri"), MongoDB: get("mongo-db"),

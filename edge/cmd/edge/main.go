@@ -21,11 +21,11 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Getenv, os.Environ(), os.Stdout, os.Stderr))
 }
 
 // run is main with its inputs given; it returns the exit code.
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func run(args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer) int {
 	cfg, err := edge.LoadConfig("edge", args, getenv, stdout)
 	if err != nil {
 		if code := config.ExitCode(err); code == 0 {
@@ -34,6 +34,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "edge:", err)
 		return config.ExitCode(err)
 	}
+	edge.ConfigSet("edge", new(edge.Config)).WarnUnknown(environ, stderr)
 	s, err := edge.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
