@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +24,14 @@ import (
 //	-redis-addr          SY_EDGE_REDIS_ADDR        "" (embedded source; alias -redis)
 //	-redis-sentinel-master SY_EDGE_REDIS_SENTINEL_MASTER "" (-redis-addr is the Redis server)
 //	-kafka-brokers       SY_EDGE_KAFKA_BROKERS     "" (comma-separated; alias -kafka)
+//	-relay-upstream      SY_EDGE_RELAY_UPSTREAM    "" (relay mode: the upstream edge's URL)
+//	-relay-secrets       SY_EDGE_RELAY_SECRETS     "" (server secrets, one per relayed environment)
+//	-relay-client-secrets SY_EDGE_RELAY_CLIENT_SECRETS ""
+//	-relay-buffer-dir    SY_EDGE_RELAY_BUFFER_DIR  relay-buffer
+//	-relay-buffer-bytes  SY_EDGE_RELAY_BUFFER_BYTES 268435456
+//	-relay-max-message-bytes SY_EDGE_RELAY_MAX_MESSAGE_BYTES 67108864
+//	-probe-interval      SY_EDGE_PROBE_INTERVAL    500ms (readiness probes of Redis, Kafka, the upstream)
+//	-probe-timeout       SY_EDGE_PROBE_TIMEOUT     1s
 //	-topic-prefix        SY_EDGE_TOPIC_PREFIX      ""
 //	-partition-check     SY_EDGE_PARTITION_CHECK   30s
 //	-delivery-interval   SY_EDGE_DELIVERY_INTERVAL 5s (negative: no delivery reports)
@@ -66,6 +75,9 @@ func LoadConfig(name string, args []string, getenv func(string) string, out io.W
 	}
 	if len(s.Args()) > 0 {
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(s.Args(), " "))
+	}
+	if c.RelayBufferBytes < 0 || c.RelayMaxMessageBytes < 0 {
+		return c, errors.New("edge: -relay-buffer-bytes and -relay-max-message-bytes must not be negative")
 	}
 	c.defaults()
 	return c, c.validate()
@@ -112,5 +124,13 @@ func ConfigSet(name string, c *Config) *config.Set {
 	s.Float(&c.EndUserRate, "enduser-rate", 1000, "new end users forwarded per second per environment (-1: off)")
 	s.Int(&c.EndUserBurst, "enduser-burst", 10000, "burst of -enduser-rate")
 	s.Duration(&c.OFREPMinPoll, "ofrep-min-poll", 5*time.Second, "shortest bulk polling interval OFREP's configuration endpoint asks providers to use")
+	s.String(&c.RelayUpstream, "relay-upstream", "", "relay mode: URL (http(s):// or ws(s)://host:port) of the upstream edge the environments come from and events go to, instead of -redis-addr and -kafka-brokers")
+	s.List(&c.RelaySecrets, "relay-secrets", "", "relay mode: comma-separated server secrets, one per relayed environment (prefer the variable: flags show in ps)")
+	s.List(&c.RelayClientSecrets, "relay-client-secrets", "", "relay mode: comma-separated client secrets of the relayed environments that the relay's client SDKs use")
+	s.String(&c.RelayBufferDir, "relay-buffer-dir", "relay-buffer", "relay mode: directory of the event buffer kept while the upstream is unreachable")
+	s.Int64(&c.RelayBufferBytes, "relay-buffer-bytes", 268435456, "relay mode: cap of the event buffer; beyond it the oldest batches are dropped and counted")
+	s.Int64(&c.RelayMaxMessageBytes, "relay-max-message-bytes", 67108864, "relay mode: largest message accepted from the upstream (a full sync)")
+	s.Duration(&c.ProbeInterval, "probe-interval", 500*time.Millisecond, "how often /readyz's dependencies (Redis, Kafka, a relay's upstream) are probed in the background")
+	s.Duration(&c.ProbeTimeout, "probe-timeout", time.Second, "bound of one readiness probe; /readyz turns unready within -probe-interval plus this of a dependency dying")
 	return s
 }
