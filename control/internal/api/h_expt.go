@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/store"
 )
 
@@ -64,16 +65,16 @@ var (
 
 // validMetric checks a metric definition and normalises its enums.
 func validMetric(m *store.Metric) error {
-	if err := text("name", strings.TrimSpace(m.Name), 1, 200); err != nil {
+	if err := domain.Text("name", strings.TrimSpace(m.Name), 1, 200); err != nil {
 		return err
 	}
-	if err := text("description", m.Description, 0, maxText); err != nil {
+	if err := domain.Text("description", m.Description, 0, domain.MaxText); err != nil {
 		return err
 	}
-	if err := text("eventName", m.EventName, 1, 200); err != nil {
+	if err := domain.Text("eventName", m.EventName, 1, 200); err != nil {
 		return err
 	}
-	if err := text("customEventUnit", m.Unit, 0, 50); err != nil {
+	if err := domain.Text("customEventUnit", m.Unit, 0, 50); err != nil {
 		return err
 	}
 	var err error
@@ -102,7 +103,7 @@ func validMetric(m *store.Metric) error {
 	}
 	for i := range m.TargetURLs {
 		u := &m.TargetURLs[i]
-		f := at("targetUrls", i)
+		f := domain.At("targetUrls", i)
 		if u.MatchType, err = norm(f+".matchType", u.MatchType, "contains", matchTypes); err != nil {
 			return err
 		}
@@ -243,27 +244,9 @@ func (a *API) experimentResults(c *call) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("flag of experiment %s: %w", x.ID, err)
 	}
-	type metric struct {
-		EventName     string           `json:"eventName"`
-		Type          string           `json:"type"`
-		EventType     string           `json:"eventType"`
-		URLs          []map[string]any `json:"urls,omitempty"`
-		LowerIsBetter bool             `json:"lowerIsBetter"`
-		Guardrail     bool             `json:"guardrail"`
-		Winsorize     float64          `json:"winsorize,omitempty"`
-	}
-	var ms []metric
-	for _, id := range x.MetricIDs[:min(len(x.MetricIDs), maxExptMetrics)] {
-		m, err := a.st.GetMetric(c.ctx, c.env.ID, id)
-		if err != nil {
-			return nil, fmt.Errorf("metric of experiment %s: %w", x.ID, err)
-		}
-		mm := metric{EventName: m.EventName, Type: string(m.TrackOption), EventType: string(m.EventType),
-			LowerIsBetter: m.SuccessIsLower, Guardrail: m.Guardrail, Winsorize: m.Winsorize}
-		for _, u := range m.TargetURLs {
-			mm.URLs = append(mm.URLs, map[string]any{"matchType": u.MatchType, "url": u.URL})
-		}
-		ms = append(ms, mm)
+	ms, err := a.dom.MetricSpecs(c.ctx, c.env.ID, x.MetricIDs[:min(len(x.MetricIDs), maxExptMetrics)], false)
+	if err != nil {
+		return nil, fmt.Errorf("experiment %s: %w", x.ID, err)
 	}
 	to := time.Now().UnixMilli()
 	if x.StoppedAt > x.StartedAt {
