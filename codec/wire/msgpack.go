@@ -16,6 +16,22 @@ import (
 // AppendServerSyncMP appends a server-SDK data-sync message whose items are
 // already msgp-encoded.
 func AppendServerSyncMP(b []byte, eventType string, flags, segs [][]byte) []byte {
+	b = AppendServerSyncMPHead(b, eventType, len(flags))
+	for _, f := range flags {
+		b = append(b, f...)
+	}
+	b = AppendServerSyncMPMid(b, len(segs))
+	for _, s := range segs {
+		b = append(b, s...)
+	}
+	return b
+}
+
+// AppendServerSyncMPHead appends the head of AppendServerSyncMP's message,
+// up to the header of the featureFlags array of nflags items; the flags
+// follow, then AppendServerSyncMPMid and the segments (to stream items
+// yourself, like AppendServerSyncHead and ServerSyncMid).
+func AppendServerSyncMPHead(b []byte, eventType string, nflags int) []byte {
 	b = msgp.AppendMapHeader(b, 2)
 	b = msgp.AppendString(b, "messageType")
 	b = msgp.AppendString(b, "data-sync")
@@ -24,16 +40,14 @@ func AppendServerSyncMP(b []byte, eventType string, flags, segs [][]byte) []byte
 	b = msgp.AppendString(b, "eventType")
 	b = msgp.AppendString(b, eventType)
 	b = msgp.AppendString(b, "featureFlags")
-	b = msgp.AppendArrayHeader(b, uint32(len(flags)))
-	for _, f := range flags {
-		b = append(b, f...)
-	}
+	return msgp.AppendArrayHeader(b, uint32(nflags))
+}
+
+// AppendServerSyncMPMid appends what comes between the flags and the nsegs
+// segments of AppendServerSyncMP's message.
+func AppendServerSyncMPMid(b []byte, nsegs int) []byte {
 	b = msgp.AppendString(b, "segments")
-	b = msgp.AppendArrayHeader(b, uint32(len(segs)))
-	for _, s := range segs {
-		b = append(b, s...)
-	}
-	return b
+	return msgp.AppendArrayHeader(b, uint32(nsegs))
 }
 
 // AppendClientSyncMP appends a client-SDK data-sync message.
