@@ -646,6 +646,7 @@ func TestBrowserE2E(t *testing.T) {
 		"SY_EDGE_ADDR="+p.edgeAddr,
 	)
 	cmd.Env = append(cmd.Env, ssoEnv...)
+	cmd.Env = append(cmd.Env, seedDelivery(t, p, 1)...) // the one stream opened above
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

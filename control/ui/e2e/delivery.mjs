@@ -1,0 +1,94 @@
+// delivery.mjs: browser steps of the delivery features (docs/delivery.md):
+// the delivery progress after a save, the blast-radius preview and the live
+// view of connected SDKs. Called once from e2e.mjs with its helpers.
+//
+// Input (environment, set by control/ui/delivery_e2e_test.go): SY_DELIVERY_STREAMS
+// (SDK connections the Go test holds open to the edge), SY_IMPACT_CHANGED,
+// SY_IMPACT_MOVES ("false>true:18,…": the expected transitions of removing
+// rule 1 of impact-demo, computed from the seeded population),
+// SY_IMPACT_MIN_USERS. Without SY_DELIVERY_STREAMS the steps are skipped.
+
+// waitText polls loc's text until it matches re (ms: how long).
+async function waitText(page, loc, re, what, ms = 40000) {
+  const deadline = Date.now() + ms;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = (await loc.textContent().catch(() => '')) || '';
+    if (re.test(last)) return last;
+    await page.waitForTimeout(150);
+  }
+  throw new Error(`${what}: text ${JSON.stringify(last)} does not match ${re}`);
+}
+
+export async function deliverySteps({ page, step, shot, expectVisible }) {
+  const streams = process.env.SY_DELIVERY_STREAMS;
+  if (!streams) return;
+  const n = Number(streams);
+  const nav = page.getByRole('navigation', { name: 'Sections' });
+
+  await step('delivery-progress-after-save', async () => {
+    await nav.getByRole('link', { name: 'Flags', exact: true }).click();
+    await page.getByRole('link', { name: 'Impact demo' }).click();
+    await expectVisible(page.getByRole('heading', { name: 'Rules' }), 'impact-demo flag page');
+    await page.getByLabel('Description', { exact: true }).fill('saved with a delivery receipt');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const bar = page.getByRole('progressbar', { name: 'Delivery to connected SDKs' });
+    await expectVisible(bar, 'the delivery progress bar after the save');
+    const want = new RegExp(`^Delivered to ${n} of ${n} connections?( in \\d+\\.\\d s)?\\.`);
+    await waitText(page, page.getByTestId('delivery').getByRole('status'), want, 'delivery text');
+    const now = await bar.getAttribute('aria-valuenow'), max = await bar.getAttribute('aria-valuemax');
+    if (now !== String(n) || max !== String(n)) throw new Error(`progressbar aria-valuenow ${now} of ${max}, want ${n} of ${n}`);
+    if ((await page.getByTestId('delivery').getAttribute('data-state')) !== 'done') throw new Error('delivery not marked done');
+    await shot('delivery-progress');
+  });
+
+  await step('impact-preview-of-a-rule-removal', async () => {
+    // remove rule 1 ("Gold tier") in the draft and preview it over 30 days
+    await page.getByRole('button', { name: 'Remove rule 1' }).click();
+    const card = page.locator('section.impact');
+    await card.getByLabel('End users seen in the').selectOption('720h');
+    await card.getByRole('button', { name: 'Preview impact' }).click();
+    const result = page.getByRole('region', { name: 'Impact preview result' });
+    await expectVisible(result, 'the preview result');
+    const changed = await result.getByTestId('impact-changed').textContent();
+    if (changed !== process.env.SY_IMPACT_CHANGED) throw new Error(`changed ${changed}, want ${process.env.SY_IMPACT_CHANGED}`);
+    const users = Number((await result.getByTestId('impact-users').textContent()).replace(/,/g, ''));
+    if (!(users >= Number(process.env.SY_IMPACT_MIN_USERS))) throw new Error(`${users} end users evaluated, want at least ${process.env.SY_IMPACT_MIN_USERS}`);
+    const rows = result.getByRole('table', { name: 'Variation changes' }).locator('tbody tr');
+    const moves = process.env.SY_IMPACT_MOVES.split(',').filter(Boolean);
+    if ((await rows.count()) !== moves.length) throw new Error(`${await rows.count()} transitions, want ${moves.length} (${moves})`);
+    for (const m of moves) {
+      const [, from, to, count] = /^(.*)>(.*):(\d+)$/.exec(m);
+      const row = rows.filter({ has: page.locator('td:nth-child(1)', { hasText: new RegExp(`^${from}$`) }) })
+        .filter({ has: page.locator('td:nth-child(2)', { hasText: new RegExp(`^${to}$`) }) });
+      if ((await row.count()) !== 1) throw new Error(`no row ${from} → ${to}`);
+      const cells = await row.locator('td').allTextContents();
+      if (cells[2] !== count) throw new Error(`${from} → ${to}: ${cells[2]} end users, want ${count}`);
+      if (cells[3] !== `Tiered (${count})`) throw new Error(`${from} → ${to}: reasons ${JSON.stringify(cells[3])}, want "Tiered (${count})"`);
+      const samples = await row.locator('td.samples a').allTextContents();
+      if (samples.length !== Math.min(5, Number(count)) || !samples.every((k) => /^impact-\d{3}$/.test(k) && Number(k.slice(7)) % 5 === 0)) {
+        throw new Error(`samples ${samples}: want ${Math.min(5, Number(count))} gold users (impact-NNN, NNN a multiple of 5)`);
+      }
+    }
+    await shot('impact-preview');
+    // a sample links to the end-users page, searched for that user
+    await page.getByRole('button', { name: 'Discard changes' }).click();
+    const first = rows.first().locator('td.samples a').first();
+    const key = await first.textContent();
+    await first.click();
+    await expectVisible(page.getByRole('heading', { name: 'End users', level: 1 }), 'end-users page from a sample');
+    await expectVisible(page.getByRole('button', { name: key, exact: true }), `the sample ${key} in the end-user list`);
+  });
+
+  await step('connected-sdks-live-view', async () => {
+    await nav.getByRole('link', { name: 'Connected SDKs', exact: true }).click();
+    await expectVisible(page.getByRole('heading', { name: 'Connected SDKs', level: 1 }), 'connected SDKs page');
+    const total = page.getByTestId('sdk-total');
+    await waitText(page, total, new RegExp(`^${n} connections?: ${n} server, 0 client, on 1 edge\\.`), 'connection total');
+    const all = page.getByRole('table', { name: 'Connections by SDK' });
+    const cells = await all.locator('tbody tr').first().locator('td').allTextContents();
+    if (cells[0] !== 'server' || cells[2] !== String(n)) throw new Error(`first SDK row ${JSON.stringify(cells)}, want server with ${n}`);
+    await expectVisible(page.getByRole('table', { name: /^Connections on / }), 'the per-edge table');
+    await shot('connected-sdks');
+  });
+}
