@@ -44,7 +44,7 @@ export async function deliverySteps({ page, step, shot, expectVisible }) {
 
   await step('impact-preview-of-a-rule-removal', async () => {
     // remove rule 1 ("Gold tier") in the draft and preview it over 30 days
-    await page.getByRole('button', { name: 'Remove rule 1' }).click();
+    await page.getByRole('button', { name: 'Remove rule 1', exact: true }).click();
     const card = page.locator('section.impact');
     await card.getByLabel('End users seen in the').selectOption('720h');
     await card.getByRole('button', { name: 'Preview impact' }).click();

@@ -17,7 +17,8 @@ export interface Receipt {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const plural = (n: number, one: string, many = one + 's') => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+const num = (n: number) => n.toLocaleString('en-US');
+const plural = (n: number, one: string, many = one + 's') => `${num(n)} ${n === 1 ? one : many}`;
 // edgeName shortens an edge id ("host:port:startMs") to host:port.
 export const edgeName = (id: string) => id.split(':').slice(0, -1).join(':') || id;
 
@@ -30,7 +31,7 @@ type State =
 export function receiptText(r: Receipt, timedOut: boolean): string {
   const n = r.delivered.total, m = r.connections.total;
   if (m === 0) return 'No SDKs are connected to this environment: nothing to deliver.';
-  const head = `Delivered to ${n.toLocaleString('en-US')} of ${plural(m, 'connection')}`;
+  const head = `Delivered to ${num(n)} of ${plural(m, 'connection')}`;
   if (r.complete) return r.deliveredInMs != null ? `${head} in ${(r.deliveredInMs / 1000).toFixed(1)} s.` : head + '.';
   const waiting = (r.edges || []).filter((e) => !e.delivered && e.connections.total > 0).length;
   const edges = waiting ? `; ${plural(waiting, 'edge')} ${waiting === 1 ? 'has' : 'have'} not confirmed yet` : '';
@@ -86,7 +87,8 @@ export function DeliveryProgress({ env, requestId }: { env: Env; requestId: stri
         <span class="fill" style={{ width: pct + '%' }} />
       </div>
       <p class="delivery-text" role="status" aria-live="polite">{text}
-        {r && total > 0 && <span class="muted"> ({r.delivered.server} of {r.connections.server} server, {r.delivered.client} of {r.connections.client} client)</span>}
+        {r && total > 0 && <span class="muted"> ({[r.connections.server ? `${num(r.delivered.server)} of ${num(r.connections.server)} server` : '',
+          r.connections.client ? `${num(r.delivered.client)} of ${num(r.connections.client)} client` : ''].filter(Boolean).join(', ')})</span>}
       </p>
       {behind.length > 0 && timedOut && <p class="muted small">Not confirmed by: {behind.map((e) => `${edgeName(e.edge)} (${plural(e.connections.total, 'connection')})`).join(', ')}.
         {' '}An edge that stopped or cannot reach Kafka is forgotten after three missed heartbeats.</p>}

@@ -91,7 +91,7 @@ export function ConnectedSDKs({ env }: { env: Env }) {
           {(view.edges || []).length === 0 ? <p class="muted">No edge reports connections for this environment.</p>
             : (view.edges || []).map((e) => (
               <div key={e.edge} class="edge-view">
-                <h3><span class="mono">{edgeName(e.edge)}</span> <span class="muted">· {num(e.connections.total)} connections · environment version {e.envVersion}</span></h3>
+                <h3><span class="mono">{edgeName(e.edge)}</span> <span class="muted">· {num(e.connections.total)} {e.connections.total === 1 ? 'connection' : 'connections'} · environment version {e.envVersion}</span></h3>
                 <Groups groups={e.sdks || []} label={`Connections on ${edgeName(e.edge)}`} />
               </div>))}
         </section>
