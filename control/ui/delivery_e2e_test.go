@@ -36,7 +36,8 @@ const impactUsers = 90
 // users impact-000..impact-089 with an e2etier property through the edge's
 // track endpoint, as an SDK would. The browser removes rule 1 and previews:
 // the expected transitions are computed here from the population, without
-// the evaluator. streams is the number of SDK connections the test holds
+// the evaluator. It also opens a change request with that change (the
+// preview on the review page). streams is the number of SDK connections the test holds
 // open to the edge (what a receipt of a change must reach).
 func seedDelivery(t *testing.T, p *platform, streams int) []string {
 	t.Helper()
@@ -77,6 +78,16 @@ func seedDelivery(t *testing.T, p *platform, streams int) []string {
 	var saved idItem
 	apiCall(t, base, tok, "PUT", flags+"/impact-demo", f, &saved)
 	apiCall(t, base, tok, "POST", flags+"/impact-demo/toggle", map[string]any{"isEnabled": true, "version": saved.Version}, nil)
+
+	// a change request proposing the same change the browser makes on the
+	// flag page (rule 1 removed), for the preview on its review page: dev is
+	// protected only while it is created, the request stays open
+	apiCall(t, base, tok, "GET", flags+"/impact-demo", nil, &f)
+	f["rules"] = f["rules"].([]any)[1:]
+	settings := "/api/v1/envs/" + env + "/workflow-settings"
+	apiCall(t, base, tok, "PUT", settings, map[string]any{"requireComment": false, "protected": true, "requiredApprovals": 1}, nil)
+	apiCall(t, base, tok, "POST", "/api/v1/envs/"+env+"/change-requests", map[string]any{"kind": "flag", "key": "impact-demo", "baseVersion": f["version"], "proposed": f}, nil)
+	apiCall(t, base, tok, "PUT", settings, map[string]any{"requireComment": false, "protected": false}, nil)
 
 	type user struct {
 		KeyID string              `json:"keyId"`

@@ -6,7 +6,7 @@
 // (SDK connections the Go test holds open to the edge), SY_IMPACT_CHANGED,
 // SY_IMPACT_MOVES ("false>true:18,…": the expected transitions of removing
 // rule 1 of impact-demo, computed from the seeded population),
-// SY_IMPACT_MIN_USERS. Without SY_DELIVERY_STREAMS the steps are skipped.
+// SY_IMPACT_MIN_USERS (a change request with that change is open). Without SY_DELIVERY_STREAMS the steps are skipped.
 
 // waitText polls loc's text until it matches re (ms: how long).
 async function waitText(page, loc, re, what, ms = 40000) {
@@ -78,6 +78,24 @@ export async function deliverySteps({ page, step, shot, expectVisible }) {
     await first.click();
     await expectVisible(page.getByRole('heading', { name: 'End users', level: 1 }), 'end-users page from a sample');
     await expectVisible(page.getByRole('button', { name: key, exact: true }), `the sample ${key} in the end-user list`);
+  });
+
+  await step('impact-preview-on-a-change-request', async () => {
+    // the Go test opened a change request removing rule 1 of impact-demo
+    await nav.getByRole('link', { name: 'Change requests', exact: true }).click();
+    await page.getByRole('link', { name: /flag impact-demo/ }).click();
+    await expectVisible(page.getByRole('heading', { name: 'Impact if applied' }), 'the preview on the review page');
+    await page.locator('section.impact').getByRole('button', { name: 'Preview impact' }).click();
+    const result = page.getByRole('region', { name: 'Impact preview result' });
+    await expectVisible(result, 'the preview result');
+    const changed = await result.getByTestId('impact-changed').textContent();
+    if (changed !== process.env.SY_IMPACT_CHANGED) throw new Error(`changed ${changed}, want ${process.env.SY_IMPACT_CHANGED}`);
+    const counts = await result.getByTestId('impact-count').allTextContents();
+    const want = process.env.SY_IMPACT_MOVES.split(',').filter(Boolean).map((m) => m.split(':')[1]);
+    if (counts.sort().join() !== want.sort().join()) throw new Error(`transition counts ${counts}, want ${want}`);
+    await shot('impact-change-request');
+    await page.getByRole('button', { name: 'Close', exact: true }).click();
+    await expectVisible(page.locator('.badge').filter({ hasText: /^closed$/ }), 'closed');
   });
 
   await step('connected-sdks-live-view', async () => {
