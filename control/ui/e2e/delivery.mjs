@@ -109,4 +109,34 @@ export async function deliverySteps({ page, step, shot, expectVisible }) {
     await expectVisible(page.getByRole('table', { name: /^Connections on / }), 'the per-edge table');
     await shot('connected-sdks');
   });
+
+  await step('delivery-progress-states', async () => {
+    // receipts as the API would answer while an edge lags, and with no SDK
+    // connected (the answers are stubbed in the browser; the real ones are
+    // checked in delivery-progress-after-save)
+    const receipt = (o) => JSON.stringify({ requestId: 'x', envId: 'e', envVersion: 9, changedAt: Date.now(), fraction: 0, complete: false,
+      connections: { server: 0, client: 0, total: 0 }, delivered: { server: 0, client: 0, total: 0 }, edges: [], reached: false, ...o });
+    let answer = receipt({ connections: { server: 1, client: 2, total: 3 }, delivered: { server: 1, client: 0, total: 1 }, fraction: 1 / 3,
+      edges: [{ edge: 'edge-a:4242:1', envVersion: 9, connections: { server: 1, client: 0, total: 1 }, delivered: true, deliveredAt: Date.now() },
+        { edge: 'edge-b:4242:1', envVersion: 8, connections: { server: 0, client: 2, total: 2 }, delivered: false }] });
+    await page.route('**/changes/*/receipt*', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: answer }));
+    try {
+      await nav.getByRole('link', { name: 'Flags', exact: true }).click();
+      await page.getByRole('link', { name: 'Impact demo' }).click();
+      const sw = page.getByRole('switch', { name: 'Enable impact-demo' });
+      await sw.click(); // off
+      const box = page.getByTestId('delivery');
+      await waitText(page, box.getByRole('status'), /^Delivered to 1 of 3 connections; 1 edge has not confirmed yet…/, 'an edge behind');
+      if ((await box.getAttribute('data-state')) !== 'wait') throw new Error('state is not wait');
+      const bar = page.getByRole('progressbar', { name: 'Delivery to connected SDKs' });
+      if ((await bar.getAttribute('aria-valuenow')) !== '1' || (await bar.getAttribute('aria-valuemax')) !== '3') throw new Error('progressbar values are not 1 of 3');
+      await shot('delivery-progress-edge-behind');
+      answer = receipt({ fraction: 1, complete: true, reached: true });
+      await sw.click(); // on again: a new write, a new receipt
+      await waitText(page, box.getByRole('status'), /^No SDKs are connected to this environment/, 'no SDKs');
+      if ((await box.getAttribute('data-state')) !== 'none') throw new Error('state is not none');
+    } finally {
+      await page.unroute('**/changes/*/receipt*');
+    }
+  });
 }

@@ -8,6 +8,7 @@ import { apiPaths, ApiError, Env, request } from './api';
 export const RECEIPT_ROUTE = '/api/v1/envs/{envId}/changes/{requestId}/receipt';
 const RECEIPT_DEADLINE = 60_000; // ms the bar keeps asking after the write
 const WAIT = '1s'; // each call waits this long for completion, so updates come about once a second
+const MIN_GAP = 500; // ms between two calls at least
 
 export interface Counts { server: number; client: number; total: number }
 export interface EdgeReceipt { edge: string; envVersion: number; connections: Counts; delivered: boolean; deliveredAt?: number }
@@ -54,14 +55,16 @@ export function DeliveryProgress({ env, requestId }: { env: Env; requestId: stri
       const path = `/api/v1/envs/${encodeURIComponent(env.id)}/changes/${encodeURIComponent(requestId)}/receipt?until=1&timeout=${WAIT}`;
       const end = Date.now() + RECEIPT_DEADLINE;
       while (!stop && Date.now() < end) {
+        const t0 = Date.now();
         try {
           const r = await request<Receipt>('GET', path);
           if (stop) return;
           setSt({ k: 'receipt', r });
           if (r.complete || r.connections.total === 0) return;
+          await sleep(MIN_GAP - (Date.now() - t0)); // a server that answers at once is not asked in a tight loop
         } catch (e) {
           if (stop) return;
-          if (e instanceof ApiError && e.status === 404) continue; // the change is not known yet: the wait already took its time
+          if (e instanceof ApiError && e.status === 404) { await sleep(MIN_GAP - (Date.now() - t0)); continue; } // not known yet
           if (e instanceof ApiError && (e.status === 503 || e.status === 403)) { setSt({ k: 'off', why: e.message }); return; }
           await sleep(1000); // a network hiccup: try again
         }
