@@ -187,6 +187,12 @@ func WithInsights(i Insights) Option { return func(s *Server) { s.ins = i } }
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 
+// withKafkaDialer routes the change producer's broker connections through
+// dial (tests cut them to see /readyz follow).
+func withKafkaDialer(dial func(ctx context.Context, network, host string) (net.Conn, error)) Option {
+	return func(s *Server) { s.kafkaDial = dial }
+}
+
 // WithGuardedEnvHandler mounts h under prefix behind the API's
 // authentication: each request must name an environment (".../envs/{envId}/...")
 // that the caller may read (viewer; DELETE needs admin). The all-in-one
@@ -224,6 +230,9 @@ type Server struct {
 	srv    *http.Server
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// kafkaDial opens the change producer's broker connections (tests: withKafkaDialer).
+	kafkaDial func(ctx context.Context, network, host string) (net.Conn, error)
 }
 
 // New opens the store (applying migrations) and builds the server; it does
@@ -268,7 +277,8 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	if s.prod == nil && len(cfg.KafkaBrokers) > 0 {
 		k, err := publish.NewKafkaWith(cfg.KafkaBrokers, cfg.TopicPrefix, publish.KafkaOptions{
-			RequestTimeout: cfg.KafkaRequestTimeout, RetryBackoff: cfg.KafkaRetryBackoff, DeliveryTimeout: cfg.KafkaDeliveryTimeout})
+			RequestTimeout: cfg.KafkaRequestTimeout, RetryBackoff: cfg.KafkaRetryBackoff, DeliveryTimeout: cfg.KafkaDeliveryTimeout,
+			Dial: s.kafkaDial})
 		if err != nil {
 			s.close()
 			return nil, err
