@@ -139,4 +139,34 @@ export async function deliverySteps({ page, step, shot, expectVisible }) {
       await page.unroute('**/changes/*/receipt*');
     }
   });
+
+  await step('impact-preview-streams-and-cancels', async () => {
+    // on impact-demo's page (previous step): a streamed answer (stubbed: two
+    // progress lines, then the result, cut at odd places) is read to its
+    // result; a preview that hangs can be cancelled
+    const url = '**/flags/impact-demo/impact';
+    const v = (x) => ({ id: 'v-' + x, name: x, value: x });
+    const lines = [{ progress: { users: 50000 } }, { progress: { users: 100000 } }, { result: { users: 120000, changed: 3, tookMs: 5,
+      transitions: [{ from: v('false'), to: v('true'), count: 3, reasons: [{ reason: 'Tiered', count: 3 }], samples: ['u-1'] }],
+      served: [{ variation: v('false'), before: 119000, after: 118997 }, { variation: v('true'), before: 1000, after: 1003 }] } }];
+    const stub = async (r) => {
+      if (r.request().headers()['accept'] !== 'application/x-ndjson') throw new Error('the preview did not ask for a stream');
+      await r.fulfill({ status: 200, contentType: 'application/x-ndjson', body: lines.map((l) => JSON.stringify(l)).join('\n') + '\n' });
+    };
+    await page.route(url, stub);
+    const card = page.locator('section.impact');
+    try {
+      await card.getByRole('button', { name: 'Preview impact' }).click();
+      const result = page.getByRole('region', { name: 'Impact preview result' });
+      await waitText(page, result.getByTestId('impact-summary'), /^3 of 120,000 end users seen in the last 30 days/, 'streamed result');
+    } finally { await page.unroute(url, stub); }
+    const hang = () => { /* never answered */ };
+    await page.route(url, hang);
+    try {
+      await card.getByRole('button', { name: 'Preview impact' }).click();
+      await waitText(page, card.getByRole('status').first(), /^Evaluated 0 end users…/, 'progress while running');
+      await card.getByRole('button', { name: 'Cancel preview' }).click();
+      await waitText(page, card.getByRole('alert'), /The preview was cancelled\./, 'cancelled');
+    } finally { await page.unroute(url, hang); }
+  });
 }

@@ -4,7 +4,7 @@
 // different variation, from which to which, why, and sample users. The
 // answer is streamed (application/x-ndjson) so large populations show
 // progress.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { apiPaths, ApiError, Env, getToken } from './api';
 import { Busy, FormError, Select } from './ui';
 
@@ -87,15 +87,23 @@ export function ImpactPreview({ env, flagKey, proposed, title = 'Impact of these
   const [progress, setProgress] = useState(-1);
   const [res, setRes] = useState<{ r: ImpactResult; of: string; window: string } | null>(null);
   const [err, setErr] = useState<unknown>(null);
-  useEffect(() => { apiPaths().then((p) => setAvailable(p.has(IMPACT_ROUTE))); }, []);
+  const abort = useRef<AbortController | null>(null);
+  useEffect(() => {
+    apiPaths().then((p) => setAvailable(p.has(IMPACT_ROUTE)));
+    return () => abort.current?.abort(); // leaving the page ends a running preview
+  }, []);
   if (!available) return null;
   const draft = JSON.stringify(proposed);
   const run = async () => {
     setErr(null); setProgress(0);
+    const ac = new AbortController();
+    abort.current = ac;
     try {
-      const r = await previewImpact(env.id, flagKey, proposed, win, setProgress);
+      const r = await previewImpact(env.id, flagKey, proposed, win, setProgress, ac.signal);
       setRes({ r, of: draft, window: win });
-    } catch (e) { setErr(e); } finally { setProgress(-1); }
+    } catch (e) {
+      setErr(ac.signal.aborted ? new ApiError(0, 'cancelled', 'The preview was cancelled.') : e);
+    } finally { setProgress(-1); abort.current = null; }
   };
   const r = res?.r;
   const stale = !!res && (res.of !== draft || res.window !== win);
@@ -107,6 +115,7 @@ export function ImpactPreview({ env, flagKey, proposed, title = 'Impact of these
       <div class="row">
         <Select label="End users seen in the" value={win} onChange={setWin} options={WINDOWS} />
         <Busy onClick={run} busyText="Previewing…">Preview impact</Busy>
+        {progress >= 0 && <button type="button" onClick={() => abort.current?.abort()}>Cancel preview</button>}
       </div>
       <p role="status" aria-live="polite" class="muted">{progress >= 0 ? `Evaluated ${num(progress)} end users…` : ''}</p>
       <FormError err={err} />
