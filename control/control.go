@@ -26,12 +26,15 @@ import (
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control/internal/api"
 	"github.com/switchyard/switchyard/control/internal/delivery"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/enduser"
 	"github.com/switchyard/switchyard/control/internal/insights"
 	"github.com/switchyard/switchyard/control/internal/publish"
 	"github.com/switchyard/switchyard/control/internal/store"
 	"github.com/switchyard/switchyard/control/internal/store/bolt"
 	"github.com/switchyard/switchyard/control/internal/store/mongo"
+	"github.com/switchyard/switchyard/control/internal/webhook"
+	"github.com/switchyard/switchyard/control/internal/workflow"
 	"github.com/switchyard/switchyard/control/ui"
 )
 
@@ -217,6 +220,8 @@ type Server struct {
 	ins   Insights
 
 	st      *store.Store
+	dom     *domain.Service    // every domain write (API, bootstrap, import)
+	wf      *workflow.Workflow // scheduler, webhook deliveries, housekeeping; runs from Start to Shutdown
 	api     *api.API
 	pub     *publish.Publisher
 	deliv   *delivery.Tracker // delivery receipts, live SDK view
@@ -293,9 +298,13 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if s.ins == nil && cfg.AnalyticsURL != "" {
 		s.ins = insights.New(cfg.AnalyticsURL)
 	}
-	s.api = api.New(s.st, s.pub, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins, AuditRetention: cfg.AuditRetention, EdgeURL: cfg.EdgeURL,
+	hooks := webhook.New(s.st, s.log)
+	hooks.SetAllow(cfg.WebhookAllow)
+	s.dom = domain.New(s.st, domain.Options{Notifier: s.pub, Events: hooks, Log: s.log})
+	s.wf = workflow.New(s.st, s.dom, hooks, workflow.Config{AuditRetention: cfg.AuditRetention, Log: s.log})
+	s.api = api.New(s.st, s.dom, s.wf, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins, EdgeURL: cfg.EdgeURL,
 		InviteTTL: cfg.InviteTTL, OrgCreation: cfg.OrgCreation,
-		WebhookAllow: cfg.WebhookAllow, UploadTimeout: cfg.UploadTimeout, PublicURL: cfg.PublicURL, SSOAllow: cfg.SSOAllow,
+		UploadTimeout: cfg.UploadTimeout, PublicURL: cfg.PublicURL, SSOAllow: cfg.SSOAllow,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, PublicRateLimit: cfg.PublicRateLimit, PublicRateBurst: cfg.PublicRateBurst,
 		Deliveries: s.deliv})
 	s.mux = http.NewServeMux()
@@ -410,7 +419,7 @@ func (s *Server) Start() error {
 	}
 	s.startProbes(ctx)
 	s.wg.Go(func() { s.pub.Run(ctx) })
-	s.wg.Go(func() { s.api.RunWorkflow(ctx) }) // webhook deliveries, scheduled changes
+	s.wg.Go(func() { s.wf.Run(ctx) }) // webhook deliveries, scheduled changes, housekeeping
 	s.wg.Go(func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("control API server stopped", "err", err)
