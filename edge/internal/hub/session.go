@@ -195,7 +195,7 @@ func putScratch(sc *scratch) {
 
 var (
 	pongFrame   = wsconn.Frame(append(make([]byte, wsconn.FrameReserve), wire.Pong...), ws.OpText)
-	pongFrameMP = wsconn.Frame(append(make([]byte, wsconn.FrameReserve), envstate.PongMP...), ws.OpBinary)
+	pongFrameMP = wsconn.Frame(append(make([]byte, wsconn.FrameReserve), wire.PongMP...), ws.OpBinary)
 )
 
 // Message handles one SDK message; unknown or malformed messages are
@@ -215,7 +215,7 @@ func (h *Hub) handle(s *Session, sc *scratch, payload []byte) {
 	m := &sc.msg
 	var err error
 	if s.format == envstate.MsgPack {
-		err = parseMP(payload, m, &sc.props)
+		err = wire.ParseMP(payload, m, &sc.props)
 	} else {
 		err = m.Parse(payload)
 	}
@@ -236,7 +236,7 @@ func (h *Hub) handle(s *Session, sc *scratch, payload []byte) {
 		b := sc.buf[:wsconn.FrameReserve]
 		op := ws.OpText
 		if s.format == envstate.MsgPack {
-			b = appendEchoMP(b, m.Data)
+			b = wire.AppendEchoMP(b, m.Data)
 			op = ws.OpBinary
 		} else {
 			b = append(b, `{"messageType":"echo","data":`...)
@@ -271,15 +271,15 @@ func (h *Hub) serverSync(s *Session, sc *scratch, ts int64) {
 	c := s.c
 	c.Lock()
 	st := s.env.st.Load()
-	var frame []byte
+	var err error
 	if ts <= 0 {
-		frame = st.Full(int(s.format)).Frame
+		err = c.WritePartsLocked(st.Full(int(s.format)).Parts)
 	} else {
 		b := st.AppendServerPatch(sc.buf[:wsconn.FrameReserve], int(s.format), ts, &sc.lists)
 		sc.buf = b
-		frame = wsconn.Frame(b, s.op())
+		err = c.WriteLocked(wsconn.Frame(b, s.op()))
 	}
-	if c.WriteLocked(frame) == nil {
+	if err == nil {
 		h.m.MsgOut.Add(1)
 	}
 	c.Unlock()
@@ -338,7 +338,7 @@ func (h *Hub) clientSync(s *Session, sc *scratch, m *wire.Message) {
 		ev = "patch"
 	}
 	sc.cflags = sc.cflags[:0]
-	for _, f := range st.Flags {
+	for _, f := range st.FlagList() {
 		if m.Timestamp > 0 && f.Src.UpdatedAt <= m.Timestamp {
 			continue
 		}
@@ -361,7 +361,7 @@ func (cl *clientState) grow(n int) {
 func (h *Hub) encodeClient(s *Session, sc *scratch, ev string) []byte {
 	b := sc.buf[:wsconn.FrameReserve]
 	if s.format == envstate.MsgPack {
-		b = envstate.AppendClientSyncMP(b, ev, s.cl.user.KeyID, sc.cflags)
+		b = wire.AppendClientSyncMP(b, ev, s.cl.user.KeyID, sc.cflags)
 	} else {
 		b = wire.AppendClientSync(b, ev, s.cl.user.KeyID, sc.cflags)
 	}
@@ -433,7 +433,7 @@ func (h *Hub) pushClient(s *Session, flags []*envstate.Flag) {
 // of them for ts 0) and appends the client-SDK flags (the polling
 // endpoint's body).
 func AppendClientFlags(dst []wire.ClientFlag, st *envstate.State, u *eval.User, ts int64) []wire.ClientFlag {
-	for _, f := range st.Flags {
+	for _, f := range st.FlagList() {
 		if ts > 0 && f.Src.UpdatedAt <= ts {
 			continue
 		}
