@@ -12,7 +12,7 @@ import { Accept, Members, Tokens } from './pages/org';
 import { SdkKeys } from './pages/sdk';
 import { Insights } from './pages/insights';
 import { Experiments } from './pages/experiments';
-import { Placeholder, OrgHome } from './pages/misc';
+import { Placeholder, OrgHome } from './pages/orghome';
 import { AuditLog } from './pages/audit';
 import { Webhooks } from './pages/webhooks';
 import { Schedules } from './pages/schedules';
@@ -20,13 +20,17 @@ import { ChangeRequestDetail, ChangeRequests } from './pages/changes';
 import { EnvCompare } from './pages/envcompare';
 import { CommentDialog } from './comment';
 import { SingleSignOn, SSOButtons, SSOFinish } from './pages/sso';
+import { EnvSettingsPage, OrgSettings, ProjectSettings } from './pages/settings';
+import { Groups, Policies } from './pages/access';
+import { useCan } from './perm';
+import { ConnectedSDKs, SDKS_ROUTE } from './pages/sdks';
 
 const LAST_ENV = 'sy.lastEnv';
 
 // Sections of an environment. Sections marked `route` appear only when the
 // API (its OpenAPI document) has that route (an older control plane may not
 // have the workflow routes).
-interface Section { path: string; label: string; route?: string }
+interface Section { path: string; label: string; route?: string; action?: string }
 const SECTIONS: Section[] = [
   { path: 'flags', label: 'Flags' },
   { path: 'segments', label: 'Segments' },
@@ -38,13 +42,18 @@ const SECTIONS: Section[] = [
   { path: 'schedules', label: 'Schedules', route: '/api/v1/envs/{envId}/schedules' },
   { path: 'change-requests', label: 'Change requests', route: '/api/v1/envs/{envId}/change-requests' },
   { path: 'compare', label: 'Compare', route: '/api/v1/envs/{envId}/compare' },
+  { path: 'connected-sdks', label: 'Connected SDKs', route: SDKS_ROUTE },
+  { path: 'settings', label: 'Settings' },
   // triggers are per flag (/api/v1/envs/{envId}/flags/{key}/triggers): their
   // place is a section of the flag page
 ];
 const ORG_SECTIONS: Section[] = [
+  { path: 'settings', label: 'Organization settings' },
   { path: 'members', label: 'Members' },
-  { path: 'tokens', label: 'Access tokens' },
-  { path: 'webhooks', label: 'Webhooks', route: '/api/v1/orgs/{orgId}/webhooks' },
+  { path: 'groups', label: 'Groups', route: '/api/v1/orgs/{orgId}/groups' },
+  { path: 'policies', label: 'Policies', route: '/api/v1/orgs/{orgId}/policies' },
+  { path: 'tokens', label: 'Access tokens', action: 'token:manage' },
+  { path: 'webhooks', label: 'Webhooks', route: '/api/v1/orgs/{orgId}/webhooks', action: 'webhook:manage' },
   { path: 'sso', label: 'Single sign-on', route: '/api/v1/orgs/{orgId}/sso/issuers' },
   { path: 'audit', label: 'Organization audit log', route: '/api/v1/orgs/{orgId}/audit' },
 ];
@@ -189,15 +198,7 @@ function Shell({ logout }: { logout: () => void }) {
                 <li key={s.path}><a href={`/envs/${ctx.env!.id}/${s.path}`} aria-current={section === s.path ? 'page' : undefined}>{s.label}</a></li>
               ))}
             </ul>}
-            {orgId && <>
-              <div class="nav-group">Organization</div>
-              <ul>
-                {ORG_SECTIONS.filter((s) => (s.path !== 'tokens' && s.path !== 'webhooks') || rank(role) >= 3)
-                  .filter((s) => !s.route || paths.has(s.route)).map((s) => (
-                  <li key={s.path}><a href={`/orgs/${orgId}/${s.path}`} aria-current={orgSection === s.path ? 'page' : undefined}>{s.label}</a></li>
-                ))}
-              </ul>
-            </>}
+            {orgId && <OrgNav orgId={orgId} paths={paths} current={orgSection} />}
           </nav>
           <main class="content" id="main">
             <Routes path={path} ctx={ctx} />
@@ -207,6 +208,20 @@ function Shell({ logout }: { logout: () => void }) {
       <CommentDialog />
     </SessionCtx.Provider>
   );
+}
+
+// OrgNav lists the organization's pages; a page whose section names an
+// action appears only for callers the API allows that action.
+function OrgNav({ orgId, paths, current }: { orgId: string; paths: Set<string>; current: string }) {
+  const can = useCan({ org: orgId });
+  return <>
+    <div class="nav-group">Organization</div>
+    <ul>
+      {ORG_SECTIONS.filter((s) => !s.action || can(s.action)).filter((s) => !s.route || paths.has(s.route)).map((s) => (
+        <li key={s.path}><a href={`/orgs/${orgId}/${s.path}`} aria-current={current === s.path ? 'page' : undefined}>{s.label}</a></li>
+      ))}
+    </ul>
+  </>;
 }
 
 async function openOrg(orgId: string) {
@@ -251,6 +266,11 @@ function Switcher({ ctx }: { ctx: Ctx }) {
 
 function Routes({ path, ctx }: { path: string; ctx: Ctx }) {
   let m: Record<string, string> | null;
+  if ((m = match('/orgs/:org/settings', path))) return <OrgSettings key={m.org} orgId={m.org} />;
+  if ((m = match('/orgs/:org/groups', path))) return <Groups key={m.org} orgId={m.org} />;
+  if ((m = match('/orgs/:org/policies', path))) return <Policies key={m.org} orgId={m.org} />;
+  if ((m = match('/orgs/:org/projects/:project', path))) return <ProjectSettings key={m.project} orgId={m.org} projectId={m.project} />;
+  if ((m = match('/envs/:env/settings', path)) && ctx.env?.id === m.env) return <EnvSettingsPage key={ctx.env.id} env={ctx.env} />;
   if ((m = match('/orgs/:org/members', path))) return <Members orgId={m.org} />;
   if ((m = match('/orgs/:org/tokens', path))) return <Tokens orgId={m.org} />;
   if ((m = match('/orgs/:org/webhooks', path))) return <Webhooks key={m.org} orgId={m.org} />;
@@ -273,6 +293,7 @@ function Routes({ path, ctx }: { path: string; ctx: Ctx }) {
   if ((m = match('/envs/:env/change-requests', path))) return <ChangeRequests key={env.id} env={env} />;
   if ((m = match('/envs/:env/change-requests/:id', path))) return <ChangeRequestDetail key={env.id + m.id} env={env} id={m.id} />;
   if ((m = match('/envs/:env/compare', path))) return <EnvCompare key={env.id} env={env} />;
+  if ((m = match('/envs/:env/connected-sdks', path))) return <ConnectedSDKs key={env.id} env={env} />;
   const sec = SECTIONS.find((s) => s.route && path === `/envs/${env.id}/${s.path}`);
   if (sec) return <Placeholder title={sec.label} text={`The ${sec.label.toLowerCase()} page comes with its own issue; the API routes are there.`} />;
   return <Placeholder title="Not found" text={`No page at ${path}.`} />;
