@@ -26,15 +26,16 @@ type Control struct {
 	env   string
 	hc    *http.Client
 	flag  codec.Flag
-	run   string // request-id prefix of this run's changes (lt-<unix ms>)
-	rid   string // the request id of the call being made (do sends it as X-Request-Id)
-	grown int    // flags Grow created
+	run   string       // request-id prefix of this run's changes (lt-<unix ms>)
+	rid   string       // the request id of the call being made (do sends it as X-Request-Id)
+	grown int          // flags Grow created
+	bulk  *http.Client // Grow's client: no overall timeout (BatchTimeout per request)
 }
 
 // NewControl logs in (when token is empty, with email and password), reads
 // the environment's secrets and creates the push flag if it does not exist.
 func NewControl(ctx context.Context, base, token, email, password, envID string) (*Control, *Env, error) {
-	c := &Control{base: strings.TrimRight(base, "/"), token: token, env: envID, hc: &http.Client{Timeout: 30 * time.Second},
+	c := &Control{base: strings.TrimRight(base, "/"), token: token, env: envID, hc: &http.Client{Timeout: 30 * time.Second}, bulk: &http.Client{},
 		run: fmt.Sprintf("lt-%d", time.Now().UnixMilli())}
 	if c.token == "" {
 		var lr struct {
@@ -160,6 +161,10 @@ type statusError struct {
 func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.code, e.body) }
 
 func (c *Control) do(ctx context.Context, method, path string, in, out any) error {
+	return c.doWith(ctx, c.hc, method, path, in, out)
+}
+
+func (c *Control) doWith(ctx context.Context, hc *http.Client, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -179,7 +184,7 @@ func (c *Control) do(ctx context.Context, method, path string, in, out any) erro
 	if c.rid != "" {
 		req.Header.Set("X-Request-Id", c.rid)
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -200,6 +205,9 @@ func (c *Control) do(ctx context.Context, method, path string, in, out any) erro
 // MaxBatchItems is the most flags Grow sends in one bulk request.
 const MaxBatchItems = 1000
 
+// BatchTimeout bounds one bulk request of Grow.
+const BatchTimeout = 10 * time.Minute
+
 // Grow creates n flags (keys lt-scale-<run>-<i>, boolean, a targeting rule
 // and a percentage rollout) through the bulk route
 // (POST /api/v1/envs/{envId}/flags/batch), batch items per request
@@ -217,7 +225,12 @@ func (c *Control) Grow(ctx context.Context, n, batch int) error {
 		var out struct {
 			Created int `json:"created"`
 		}
-		if err := c.do(ctx, "POST", "/api/v1/envs/"+c.env+"/flags/batch", map[string]any{"items": items}, &out); err != nil {
+		// a bulk request into a large environment on a slow store takes
+		// longer than the client's 30 s: up to BatchTimeout
+		bctx, cancel := context.WithTimeout(ctx, BatchTimeout)
+		err := c.doWith(bctx, c.bulk, "POST", "/api/v1/envs/"+c.env+"/flags/batch", map[string]any{"items": items}, &out)
+		cancel()
+		if err != nil {
 			return fmt.Errorf("control: bulk create flags %d..%d: %w", c.grown+done, c.grown+done+k-1, err)
 		}
 		if out.Created != k {

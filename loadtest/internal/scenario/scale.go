@@ -128,6 +128,11 @@ func Scale(ctx context.Context, c Config, sc ScaleConfig) (*report.Result, error
 			c.logf("scale: creating %d flags (environment %d → %d)", n, have, size)
 			t0 := time.Now()
 			if err := sc.Grow(ctx, n); err != nil {
+				// keep what the smaller sizes measured
+				r.Check(fmt.Sprintf("%d flags: bulk creation", size), false, "%v", err)
+				if len(pts) > 0 {
+					buildScaleResult(r, pts, c.Conns)
+				}
 				return r, fmt.Errorf("scale: grow to %d flags: %w", size, err)
 			}
 			p.Created, p.BulkSec = n, time.Since(t0).Seconds()
