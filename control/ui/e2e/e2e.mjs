@@ -17,6 +17,7 @@ import { chromium } from 'playwright-core';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { targetSteps } from './target.mjs';
 
 const env = (k, d) => {
   const v = process.env[k] ?? d;
@@ -658,6 +659,9 @@ try {
     await expectText(ref, /main.*src\/checkout\/flow\.ts:42[\s\S]*42\s+if \(client\.variation\('checkout-flow'/, 'branch, file:line and context');
     await shot('flag-code-refs');
   });
+
+  // rule cards, explain, playground, end users, audit diffs (e2e/target.mjs)
+  await targetSteps({ page, step, shot, expectVisible, expectText, expectCount, base, flagKey });
 
   await step('access-token-created', async () => {
     await page.getByRole('link', { name: 'Access tokens' }).click();

@@ -107,6 +107,16 @@ export function RuleCard({ rule, index, count, flag, segments, ro, err, propsLis
   const hasErr = !!errorFor(err, field, true);
   const setCond = (j: number, c: Condition) => onChange({ ...rule, conditions: rule.conditions.map((x, k) => (k === j ? c : x)) });
   const sentence = ruleSentence(rule, flag.variations, segments);
+  // keyboard moves: the focus follows the rule to its new place
+  const move = (d: number) => {
+    onMove(d);
+    const m = n + d;
+    setTimeout(() => {
+      const q = (dir: string) => document.querySelector<HTMLButtonElement>(`button[aria-label="Move rule ${m} ${dir}"]`);
+      const same = q(d < 0 ? 'up' : 'down');
+      (same && !same.disabled ? same : q(d < 0 ? 'down' : 'up'))?.focus();
+    });
+  };
   return (
     <div class={'rcard' + (over ? ' over' : '') + (open ? ' open' : '') + (hasErr ? ' bad' : '')} role="group" aria-label={`Rule ${n}`}
       data-testid={`rule-card-${n}`}
@@ -130,8 +140,8 @@ export function RuleCard({ rule, index, count, flag, segments, ro, err, propsLis
           <button type="button" class="small" aria-expanded={open ? 'true' : 'false'} aria-label={`${ro ? 'Details of' : 'Edit'} rule ${n}`}
             onClick={() => setOpen(!open)}>{open ? 'Done' : ro ? 'Details' : 'Edit'}</button>
           {!ro && <>
-            <button type="button" class="small icon" aria-label={`Move rule ${n} up`} disabled={index === 0} onClick={() => onMove(-1)}>↑</button>
-            <button type="button" class="small icon" aria-label={`Move rule ${n} down`} disabled={index === count - 1} onClick={() => onMove(1)}>↓</button>
+            <button type="button" class="small icon" aria-label={`Move rule ${n} up`} disabled={index === 0} onClick={() => move(-1)}>↑</button>
+            <button type="button" class="small icon" aria-label={`Move rule ${n} down`} disabled={index === count - 1} onClick={() => move(1)}>↓</button>
             <button type="button" class="small icon danger" aria-label={`Remove rule ${n}`} onClick={onRemove}>✕</button>
           </>}
         </div>

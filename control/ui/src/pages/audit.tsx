@@ -9,7 +9,7 @@ import { Busy, Field, FormError, Page, Select, Spinner, fmtTime, useSession } fr
 import { EntryDiff, itemLink, itemName, useNames } from '../auditdiff';
 
 const PAGE = 25;
-const TYPES = ['flag', 'segment', 'trigger', 'schedule', 'environment', 'secret', 'metric', 'experiment', 'settings'];
+const TYPES = ['flag', 'segment', 'trigger', 'schedule', 'environment', 'secret', 'metric', 'experiment', 'settings', 'end_user'];
 const ORG_TYPES = [...TYPES, 'webhook', 'member', 'token', 'project', 'organization', 'group', 'policy'];
 
 // toMs reads a datetime-local value (the browser's local time) as Unix ms.
