@@ -98,6 +98,7 @@ export async function targetSteps({ page, step, shot, expectVisible, expectText,
     await expectText(result.getByTestId('eval-reason'), /^Staff$/, 'the matching rule');
     await expectText(result.getByTestId('eval-variation'), /^beta$/, 'its variation');
     await expectText(result, /Rule 1 “EU pro” did not match/, 'the rule before it did not match');
+    await expectText(page.getByTestId('rule-card-2').locator('.badge'), /^matched$/, 'the matching rule card is marked');
     // the explain column sits beside the rules, not under them
     const rules = await page.getByRole('heading', { name: 'Rules' }).boundingBox();
     const ev = await page.getByRole('heading', { name: 'Evaluate for a user' }).boundingBox();

@@ -141,7 +141,7 @@ export function itemLink(e: AuditEntry, names: Names | undefined): string {
       const f = e.resourceType === 'experiment' && e.resourceId ? names?.flagKeys.get(names.exptFlag.get(e.resourceId) || '') : '';
       return f ? `${env}/flags/${enc(f)}` : `${env}/experiments`;
     }
-    case 'end_user': return e.action === 'erased' || !e.resourceKey ? `${env}/end-users` : `${env}/end-users/${enc(e.resourceKey)}`;
+    case 'end_user': return `${env}/end-users`; // erased or imported: nothing to show one by one
     case 'change_request': return e.resourceId ? `${env}/change-requests/${enc(e.resourceId)}` : '';
     case 'environment': case 'secret': return `${env}/sdk`;
   }

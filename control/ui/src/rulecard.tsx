@@ -95,8 +95,8 @@ export function WhoGetsWhat({ flag, segments }: { flag: Flag; segments: Segment[
   );
 }
 
-export function RuleCard({ rule, index, count, flag, segments, ro, err, propsList, open, setOpen, onChange, onMove, onRemove, onDropFrom, extra }: {
-  rule: Rule; index: number; count: number; flag: Flag; segments: Segment[]; ro: boolean; err: unknown; propsList: string;
+export function RuleCard({ rule, index, count, hit, flag, segments, ro, err, propsList, open, setOpen, onChange, onMove, onRemove, onDropFrom, extra }: {
+  rule: Rule; index: number; hit?: boolean; count: number; flag: Flag; segments: Segment[]; ro: boolean; err: unknown; propsList: string;
   open: boolean; setOpen: (o: boolean) => void;
   onChange: (r: Rule) => void; onMove: (delta: number) => void; onRemove: () => void;
   onDropFrom: (from: number) => void; extra?: ComponentChildren;
@@ -118,7 +118,7 @@ export function RuleCard({ rule, index, count, flag, segments, ro, err, propsLis
     });
   };
   return (
-    <div class={'rcard' + (over ? ' over' : '') + (open ? ' open' : '') + (hasErr ? ' bad' : '')} role="group" aria-label={`Rule ${n}`}
+    <div class={'rcard' + (over ? ' over' : '') + (open ? ' open' : '') + (hasErr ? ' bad' : '') + (hit ? ' hit' : '')} role="group" aria-label={`Rule ${n}`}
       data-testid={`rule-card-${n}`}
       onDragOver={(e) => { if (!ro && e.dataTransfer?.types.includes('text/x-sy-rule')) { e.preventDefault(); setOver(true); } }}
       onDragLeave={() => setOver(false)}
@@ -132,7 +132,7 @@ export function RuleCard({ rule, index, count, flag, segments, ro, err, propsLis
       <div class="rcard-head">
         {!ro && <span class="grip" draggable title="Drag to reorder" aria-hidden="true" data-testid={`rule-grip-${n}`}
           onDragStart={(e) => { e.dataTransfer?.setData('text/x-sy-rule', String(index)); if (e.dataTransfer) e.dataTransfer.effectAllowed = 'move'; }}>⠿</span>}
-        <span class="rnum">{n}</span>
+        <span class="rnum">{n}</span>{hit && <span class="badge ok">matched</span>}
         <div class="rsentence" data-testid={`rule-sentence-${n}`} onClick={() => { if (!open) setOpen(true); }}>
           {rule.name && <b class="rname">{rule.name}: </b>}{sentence}
         </div>
@@ -172,16 +172,16 @@ export function RuleCard({ rule, index, count, flag, segments, ro, err, propsLis
 }
 
 // DefaultCard: the default rule (fallthrough) as a card.
-export function DefaultCard({ flag, ro, err, onChange, extra }: {
-  flag: Flag; ro: boolean; err: unknown; onChange: (vs: RolloutVariation[], dk: string) => void; extra?: ComponentChildren;
+export function DefaultCard({ flag, ro, err, hit, onChange, extra }: {
+  flag: Flag; ro: boolean; hit?: boolean; err: unknown; onChange: (vs: RolloutVariation[], dk: string) => void; extra?: ComponentChildren;
 }) {
   const hasErr = !!errorFor(err, 'fallthrough', true);
   const [open, setOpen] = useState(false);
   const show = open || hasErr;
   return (
-    <div class={'rcard default' + (show ? ' open' : '') + (hasErr ? ' bad' : '')} role="group" aria-label="Default rule">
+    <div class={'rcard default' + (show ? ' open' : '') + (hasErr ? ' bad' : '') + (hit ? ' hit' : '')} role="group" aria-label="Default rule">
       <div class="rcard-head">
-        <span class="rnum">∗</span>
+        <span class="rnum">∗</span>{hit && <span class="badge ok">matched</span>}
         <div class="rsentence" data-testid="default-sentence" onClick={() => setOpen(true)}>
           <b class="rname">Default rule: </b>everyone else → {serveText(flag.fallthrough.variations, flag.variations)}
         </div>

@@ -36,6 +36,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
   const [tab, setTab] = useState('targeting');
   const [paths, setPaths] = useState<Set<string>>(new Set());
   const [openRules, setOpenRules] = useState<Record<string, boolean>>({});
+  const [hit, setHit] = useState(-1); // the rule the last explanation matched (-2: the default rule)
   const ro = !canWrite || !!flag?.isArchived;
 
   const load = async () => {
@@ -174,7 +175,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
         <ol class="rules">
           {draft.rules.map((r, i) => (
             <li key={r.id || 'n' + i}>
-              <RuleCard rule={r} index={i} count={draft.rules.length} flag={draft} segments={segments} ro={ro} err={err} propsList={propsList}
+              <RuleCard rule={r} index={i} count={draft.rules.length} hit={!dirty && hit === i} flag={draft} segments={segments} ro={ro} err={err} propsList={propsList}
                 open={!!openRules[ruleKey(r, i)] || !!errorFor(err, `rules[${i}]`, true)} setOpen={(o) => setOpenRules({ ...openRules, [ruleKey(r, i)]: o })}
                 onChange={(nr) => upd((d) => { d.rules[i] = nr; })}
                 onMove={(delta) => moveRule(i, i + delta)} onDropFrom={(from) => moveRule(from, i)}
@@ -191,7 +192,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
           });
         }}>Add rule</button>}
         <h2 id="h-default" class="sr-only">Default rule</h2>
-        <DefaultCard flag={draft} ro={ro} err={err}
+        <DefaultCard flag={draft} ro={ro} err={err} hit={!dirty && hit === -2}
           onChange={(vs, dk) => upd((d) => { d.fallthrough.variations = vs; d.fallthrough.dispatchKey = dk; })} />
       </section>
 
@@ -208,7 +209,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
 
       <aside class="tgt-side" aria-label="Rollout summary and evaluation">
         <WhoGetsWhat flag={draft} segments={segments} />
-        <EvaluatePanel env={env} flag={flag} />
+        <EvaluatePanel env={env} flag={flag} onResult={setHit} />
         {canWrite && <CloneCopy env={env} flag={flag} />}
       </aside>
       </div>}
@@ -291,7 +292,7 @@ interface Explanation {
 
 const mark = (ok: boolean) => <span class={ok ? 'yes' : 'no'} aria-label={ok ? 'matched' : 'not matched'}>{ok ? '✓' : '✗'}</span>;
 
-function EvaluatePanel({ env, flag }: { env: Env; flag: Flag }) {
+function EvaluatePanel({ env, flag, onResult }: { env: Env; flag: Flag; onResult: (rule: number) => void }) {
   const [available, setAvailable] = useState<boolean | null>(null);
   const [keyId, setKeyId] = useState('');
   const [props, setProps] = useState('');
@@ -316,8 +317,11 @@ function EvaluatePanel({ env, flag }: { env: Env; flag: Flag }) {
           setErr(null); setRes(null);
           const customizedProperties = props.split(',').map((p) => p.split('=')).filter((p) => p[0]?.trim())
             .map(([n, ...v]) => ({ name: n.trim(), value: v.join('=').trim() }));
-          try { setRes(await request<Explanation>('POST', `/api/v1/envs/${env.id}/flags/${encodeURIComponent(flag.key)}/evaluate`, { keyId, name: keyId, customizedProperties })); }
-          catch (e) { setErr(e); }
+          try {
+            const x = await request<Explanation>('POST', `/api/v1/envs/${env.id}/flags/${encodeURIComponent(flag.key)}/evaluate`, { keyId, name: keyId, customizedProperties });
+            setRes(x);
+            onResult(x.result.kind === 'rule' ? x.result.ruleIndex : x.result.kind === 'fallthrough' ? -2 : -1);
+          } catch (e) { setErr(e); onResult(-1); }
         }} busyText="Evaluating…">Evaluate</Busy>
         <FormError err={err} fields={['keyId']} />
       </form>}
