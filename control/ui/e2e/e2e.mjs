@@ -247,7 +247,7 @@ try {
     await expectText(result, /Rollout by keyId = u-fr-pro: bucket/, 'dispatch explained');
     await evaluate('u-de', 'country=DE, plan=pro');
     await expectText(result.getByTestId('eval-reason'), /^default$/, 'fallthrough');
-    await expectText(result, /country Equal FR — user has DE/, 'the failed condition with the user value');
+    await expectText(result, /country equals FR — user has DE/, 'the failed condition with the user value');
     await expectText(result.getByTestId('eval-variation'), /^control$/, 'default variation');
     await evaluate('alice', 'country=FR, plan=pro');
     await expectText(result.getByTestId('eval-reason'), /^targeted$/, 'individual targeting wins');

@@ -7,7 +7,7 @@ import { FlagHistory, FlagVersions } from './audit';
 import { CodeRefs, Compare, ScheduleDraft, Triggers } from './flagextra';
 import { ProposeButton } from './changes';
 import { navigate } from '../router';
-import { DefaultCard, RuleCard, WhoGetsWhat } from '../rulecard';
+import { condText, DefaultCard, RuleCard, WhoGetsWhat } from '../rulecard';
 import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, Switch, fmtTime, usePermissions, useSession } from '../ui';
 
 const clone = <T,>(x: T): T => JSON.parse(JSON.stringify(x));
@@ -336,7 +336,7 @@ function EvaluatePanel({ env, flag, onResult }: { env: Env; flag: Flag; onResult
           {res.rules.map((r) => (
             <li key={r.id}>{mark(r.matched)} Rule {r.index + 1}{r.name ? ` “${r.name}”` : ''} {r.matched ? 'matched' : 'did not match'}
               <ul>{r.conditions.map((c, i) => (
-                <li key={i} class={c.evaluated ? '' : 'muted'}>{c.evaluated ? mark(c.matched) : '·'} {c.property} {c.op} {c.value}
+                <li key={i} class={c.evaluated ? '' : 'muted'}>{c.evaluated ? mark(c.matched) : '·'} {c.segments ? c.property : condText({ property: c.property, op: c.op, value: c.value }, [])}
                   {c.evaluated && !c.segments && <> — user has <code>{c.userValue || '(missing)'}</code></>}
                   {!c.evaluated && ' (not evaluated)'}
                   {c.error && <span class="field-error"> {c.error}</span>}
