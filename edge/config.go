@@ -20,6 +20,7 @@ import (
 //	-kafka               SY_EDGE_KAFKA_BROKERS     "" (comma-separated)
 //	-topic-prefix        SY_EDGE_TOPIC_PREFIX      ""
 //	-partition-check     SY_EDGE_PARTITION_CHECK   30s
+//	-delivery-interval   SY_EDGE_DELIVERY_INTERVAL 5s (negative: no delivery reports)
 //	-token-window        SY_EDGE_TOKEN_WINDOW      30s
 //	-handshake-timeout   SY_EDGE_HANDSHAKE_TIMEOUT 10s
 //	-idle-timeout        SY_EDGE_IDLE_TIMEOUT      5m
@@ -117,6 +118,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.IntVar(&c.MaxTrackUsers, "max-track-users", num("MAX_TRACK_USERS", "100"), "distinct end users in one track request sent with a client secret (else 400)")
 	fs.Float64Var(&c.EndUserRate, "enduser-rate", flt("ENDUSER_RATE", "1000"), "new end users forwarded per second per environment (-1: off)")
 	fs.IntVar(&c.EndUserBurst, "enduser-burst", num("ENDUSER_BURST", "10000"), "burst of -enduser-rate")
+	fs.DurationVar(&c.DeliveryInterval, "delivery-interval", dur("DELIVERY_INTERVAL", "5s"), "period of the delivery heartbeat to control (connection census for delivery receipts and the live SDK view; negative: no delivery reports)")
 	fs.DurationVar(&c.OFREPMinPoll, "ofrep-min-poll", dur("OFREP_MIN_POLL", "5s"), "shortest bulk polling interval OFREP's configuration endpoint asks providers to use")
 	if len(errs) > 0 {
 		return c, fmt.Errorf("edge: %s", strings.Join(errs, "; "))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/edge/internal/delivery"
 	"github.com/switchyard/switchyard/edge/internal/httpapi"
 	"github.com/switchyard/switchyard/edge/internal/hub"
 	"github.com/switchyard/switchyard/edge/internal/limit"
@@ -48,6 +49,11 @@ type Config struct {
 	// TopicPrefix is prepended to the Kafka topic names (sy.changes,
 	// sy.insights, sy.endusers) [""].
 	TopicPrefix string
+	// DeliveryInterval is the period of the delivery heartbeat: the census
+	// of the streaming connections sent to control with the change reports
+	// (delivery receipts, live SDK view) when the event sink can carry
+	// them (Kafka, or the all-in-one binary) [5s; negative: no reports].
+	DeliveryInterval time.Duration
 	// PartitionCheck is how often the production source looks for
 	// partitions added to the change topic since start [30s].
 	PartitionCheck time.Duration
@@ -134,6 +140,9 @@ func (c *Config) defaults() {
 	}
 	if c.DrainWindow == 0 {
 		c.DrainWindow = 10 * time.Second
+	}
+	if c.DeliveryInterval == 0 {
+		c.DeliveryInterval = 5 * time.Second
 	}
 	if c.ShutdownCode == 0 {
 		c.ShutdownCode = int(statusServiceRestart)
@@ -307,7 +316,19 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	}
-	s.hub = hub.New(hub.Config{TokenWindow: cfg.TokenWindow, Log: s.log}, s.src, s.users, s.m)
+	var rep atomic.Pointer[delivery.Reporter] // set once the hub exists (its Census feeds the reporter)
+	delivered := func(d codec.EnvDelivery) {
+		if r := rep.Load(); r != nil {
+			r.Delivered(d)
+		}
+	}
+	s.hub = hub.New(hub.Config{TokenWindow: cfg.TokenWindow, Log: s.log, Delivered: delivered}, s.src, s.users, s.m)
+	if ds, ok := s.sink.(delivery.Sender); ok && cfg.DeliveryInterval > 0 {
+		r := delivery.New(delivery.Config{Interval: cfg.DeliveryInterval, Census: s.hub.Census,
+			OnError: func(error) { s.m.Error("delivery_report") }}, ds)
+		rep.Store(r)
+		s.closers = append([]func(){r.Close}, s.closers...) // before the sink flushes
+	}
 	byAddr := limit.New(limit.Config{Rate: cfg.AddrRate, Burst: cfg.AddrBurst}, limit.BytesHash16Key[wsconn.AddrKey])
 	bySecret := limit.New(limit.Config{Rate: cfg.SecretRate, Burst: cfg.SecretBurst}, limit.StringHash)
 	byEnv := limit.New(limit.Config{Rate: cfg.EndUserRate, Burst: cfg.EndUserBurst}, limit.StringHash)

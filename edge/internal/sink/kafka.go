@@ -24,6 +24,7 @@ type Kafka struct {
 	cl       *kgo.Client
 	insights string
 	users    string
+	deliv    string
 	onErr    func(error)
 }
 
@@ -38,7 +39,8 @@ func NewKafka(cfg KafkaConfig) (*Kafka, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink: kafka: %w", err)
 	}
-	return &Kafka{cl: cl, insights: cfg.TopicPrefix + codec.TopicInsights, users: cfg.TopicPrefix + codec.TopicEndUsers, onErr: cfg.OnError}, nil
+	return &Kafka{cl: cl, insights: cfg.TopicPrefix + codec.TopicInsights, users: cfg.TopicPrefix + codec.TopicEndUsers,
+		deliv: cfg.TopicPrefix + codec.TopicDelivery, onErr: cfg.OnError}, nil
 }
 
 func (k *Kafka) produce(topic, key string, value []byte) {
@@ -66,6 +68,16 @@ func (k *Kafka) EndUsers(_ context.Context, b *codec.EndUserBatch) error {
 		return err
 	}
 	k.produce(k.users, b.EnvID, v)
+	return nil
+}
+
+// Deliveries produces one delivery report (keyed by edge id).
+func (k *Kafka) Deliveries(_ context.Context, r *codec.DeliveryReport) error {
+	v, err := r.MarshalMsg(nil)
+	if err != nil {
+		return err
+	}
+	k.produce(k.deliv, r.Edge, v)
 	return nil
 }
 
