@@ -277,6 +277,9 @@ func (a *API) wrap(rt *Route) http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
+		if _, ok := res.(written); ok { // the handler streamed its answer
+			return
+		}
 		writeJSON(w, status, res)
 	})
 }
