@@ -36,6 +36,7 @@ type EnvDelivery struct {
 	EnvVersion int64      `msg:"envVersion"`
 	RequestID  string     `msg:"rid,omitempty"`      // of the change at EnvVersion (change reports)
 	ChangeAt   int64      `msg:"changeAt,omitempty"` // ChangeEvent.At of that change
+	DoneAt     int64      `msg:"doneAt,omitempty"`   // Unix ms when it was written to the last connection (change reports)
 	Server     int32      `msg:"server"`             // server-SDK streaming connections
 	Client     int32      `msg:"client"`             // client-SDK streaming connections
 	SDKs       []SDKCount `msg:"sdks,omitempty"`     // heartbeats only

@@ -320,6 +320,12 @@ func (z *EnvDelivery) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "ChangeAt")
 				return
 			}
+		case "doneAt":
+			z.DoneAt, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "DoneAt")
+				return
+			}
 		case "server":
 			z.Server, err = dc.ReadInt32()
 			if err != nil {
@@ -369,8 +375,8 @@ func (z *EnvDelivery) DecodeMsg(dc *msgp.Reader) (err error) {
 // EncodeMsg implements msgp.Encodable
 func (z *EnvDelivery) EncodeMsg(en *msgp.Writer) (err error) {
 	// check for omitted fields
-	zb0001Len := uint32(7)
-	var zb0001Mask uint8 /* 7 bits */
+	zb0001Len := uint32(8)
+	var zb0001Mask uint8 /* 8 bits */
 	_ = zb0001Mask
 	if z.RequestID == "" {
 		zb0001Len--
@@ -380,9 +386,13 @@ func (z *EnvDelivery) EncodeMsg(en *msgp.Writer) (err error) {
 		zb0001Len--
 		zb0001Mask |= 0x8
 	}
+	if z.DoneAt == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x10
+	}
 	if z.SDKs == nil {
 		zb0001Len--
-		zb0001Mask |= 0x40
+		zb0001Mask |= 0x80
 	}
 	// variable map header, size zb0001Len
 	err = en.Append(0x80 | uint8(zb0001Len))
@@ -436,6 +446,18 @@ func (z *EnvDelivery) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
+		if (zb0001Mask & 0x10) == 0 { // if not omitted
+			// write "doneAt"
+			err = en.Append(0xa6, 0x64, 0x6f, 0x6e, 0x65, 0x41, 0x74)
+			if err != nil {
+				return
+			}
+			err = en.WriteInt64(z.DoneAt)
+			if err != nil {
+				err = msgp.WrapError(err, "DoneAt")
+				return
+			}
+		}
 		// write "server"
 		err = en.Append(0xa6, 0x73, 0x65, 0x72, 0x76, 0x65, 0x72)
 		if err != nil {
@@ -456,7 +478,7 @@ func (z *EnvDelivery) EncodeMsg(en *msgp.Writer) (err error) {
 			err = msgp.WrapError(err, "Client")
 			return
 		}
-		if (zb0001Mask & 0x40) == 0 { // if not omitted
+		if (zb0001Mask & 0x80) == 0 { // if not omitted
 			// write "sdks"
 			err = en.Append(0xa4, 0x73, 0x64, 0x6b, 0x73)
 			if err != nil {
@@ -483,8 +505,8 @@ func (z *EnvDelivery) EncodeMsg(en *msgp.Writer) (err error) {
 func (z *EnvDelivery) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(7)
-	var zb0001Mask uint8 /* 7 bits */
+	zb0001Len := uint32(8)
+	var zb0001Mask uint8 /* 8 bits */
 	_ = zb0001Mask
 	if z.RequestID == "" {
 		zb0001Len--
@@ -494,9 +516,13 @@ func (z *EnvDelivery) MarshalMsg(b []byte) (o []byte, err error) {
 		zb0001Len--
 		zb0001Mask |= 0x8
 	}
+	if z.DoneAt == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x10
+	}
 	if z.SDKs == nil {
 		zb0001Len--
-		zb0001Mask |= 0x40
+		zb0001Mask |= 0x80
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -519,13 +545,18 @@ func (z *EnvDelivery) MarshalMsg(b []byte) (o []byte, err error) {
 			o = append(o, 0xa8, 0x63, 0x68, 0x61, 0x6e, 0x67, 0x65, 0x41, 0x74)
 			o = msgp.AppendInt64(o, z.ChangeAt)
 		}
+		if (zb0001Mask & 0x10) == 0 { // if not omitted
+			// string "doneAt"
+			o = append(o, 0xa6, 0x64, 0x6f, 0x6e, 0x65, 0x41, 0x74)
+			o = msgp.AppendInt64(o, z.DoneAt)
+		}
 		// string "server"
 		o = append(o, 0xa6, 0x73, 0x65, 0x72, 0x76, 0x65, 0x72)
 		o = msgp.AppendInt32(o, z.Server)
 		// string "client"
 		o = append(o, 0xa6, 0x63, 0x6c, 0x69, 0x65, 0x6e, 0x74)
 		o = msgp.AppendInt32(o, z.Client)
-		if (zb0001Mask & 0x40) == 0 { // if not omitted
+		if (zb0001Mask & 0x80) == 0 { // if not omitted
 			// string "sdks"
 			o = append(o, 0xa4, 0x73, 0x64, 0x6b, 0x73)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.SDKs)))
@@ -587,6 +618,12 @@ func (z *EnvDelivery) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "ChangeAt")
 				return
 			}
+		case "doneAt":
+			z.DoneAt, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "DoneAt")
+				return
+			}
 		case "server":
 			z.Server, bts, err = msgp.ReadInt32Bytes(bts)
 			if err != nil {
@@ -636,7 +673,7 @@ func (z *EnvDelivery) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *EnvDelivery) Msgsize() (s int) {
-	s = 1 + 6 + msgp.StringPrefixSize + len(z.EnvID) + 11 + msgp.Int64Size + 4 + msgp.StringPrefixSize + len(z.RequestID) + 9 + msgp.Int64Size + 7 + msgp.Int32Size + 7 + msgp.Int32Size + 5 + msgp.ArrayHeaderSize
+	s = 1 + 6 + msgp.StringPrefixSize + len(z.EnvID) + 11 + msgp.Int64Size + 4 + msgp.StringPrefixSize + len(z.RequestID) + 9 + msgp.Int64Size + 7 + msgp.Int64Size + 7 + msgp.Int32Size + 7 + msgp.Int32Size + 5 + msgp.ArrayHeaderSize
 	for za0001 := range z.SDKs {
 		s += z.SDKs[za0001].Msgsize()
 	}

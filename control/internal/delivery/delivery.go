@@ -27,6 +27,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchyard/switchyard/codec"
@@ -48,6 +49,8 @@ var ErrUnknownChange = errors.New("delivery: unknown change")
 // Tracker aggregates delivery reports. Safe for concurrent use.
 type Tracker struct {
 	now func() time.Time
+
+	changeReports, heartbeats atomic.Int64
 
 	mu      sync.Mutex
 	edges   map[string]*edge
@@ -121,6 +124,11 @@ func (t *Tracker) Observe(r *codec.DeliveryReport) {
 	if r == nil || r.Edge == "" {
 		return
 	}
+	if r.Heartbeat {
+		t.heartbeats.Add(1)
+	} else {
+		t.changeReports.Add(1)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
@@ -169,7 +177,11 @@ func (t *Tracker) Observe(r *codec.DeliveryReport) {
 			if len(ee.times) >= MaxTimes {
 				ee.times = ee.times[1:]
 			}
-			ee.times = append(ee.times, versionAt{d.EnvVersion, r.At})
+			at := r.At
+			if d.DoneAt > 0 && d.DoneAt <= r.At {
+				at = d.DoneAt // when the fan-out ended, not when the report was sent
+			}
+			ee.times = append(ee.times, versionAt{d.EnvVersion, at})
 			if d.RequestID != "" {
 				t.remember(d.EnvID, d.RequestID, d.EnvVersion, d.ChangeAt)
 			}
@@ -177,6 +189,11 @@ func (t *Tracker) Observe(r *codec.DeliveryReport) {
 	}
 	close(t.updated)
 	t.updated = make(chan struct{})
+}
+
+// Reports returns how many change reports and heartbeats were observed.
+func (t *Tracker) Reports() (changes, heartbeats int64) {
+	return t.changeReports.Load(), t.heartbeats.Load()
 }
 
 // expire forgets edges that missed three heartbeats. t.mu is held.

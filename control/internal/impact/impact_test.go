@@ -10,7 +10,7 @@ import (
 
 func boolFlag() *codec.Flag {
 	return &codec.Flag{ID: "f", Key: "checkout", VariationType: "string", IsEnabled: true, DisabledVariationID: "a",
-		Variations: []codec.Variation{{ID: "a", Name: "A", Value: "a"}, {ID: "b", Name: "B", Value: "b"}, {ID: "c", Name: "C", Value: "c"}},
+		Variations:  []codec.Variation{{ID: "a", Name: "A", Value: "a"}, {ID: "b", Name: "B", Value: "b"}, {ID: "c", Name: "C", Value: "c"}},
 		Fallthrough: codec.Fallthrough{Variations: []codec.RolloutVariation{{ID: "a", Rollout: [2]float64{0, 1}}}}}
 }
 

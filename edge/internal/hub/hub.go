@@ -290,7 +290,7 @@ func (h *Hub) Apply(ev *codec.ChangeEvent) {
 	h.m.ObservePush(time.Since(start))
 	if h.cfg.Delivered != nil {
 		h.cfg.Delivered(codec.EnvDelivery{EnvID: ev.EnvID, EnvVersion: ns.Version, RequestID: ev.RequestID, ChangeAt: ev.At,
-			Server: int32(len(servers)), Client: int32(len(clients))})
+			DoneAt: time.Now().UnixMilli(), Server: int32(len(servers)), Client: int32(len(clients))})
 	}
 	if h.cfg.Log != nil && h.cfg.Log.Enabled(context.Background(), slog.LevelDebug) {
 		h.cfg.Log.Debug("change pushed", "request_id", ev.RequestID, "env", ev.EnvID, "kind", ev.Kind, "op", ev.Op,
