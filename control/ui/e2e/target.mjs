@@ -192,9 +192,8 @@ export async function targetSteps({ page, step, shot, expectVisible, expectText,
     await expectVisible(s.getByRole('row', { name: /^at / }), 'the schedule time as a field');
     const st = await s.textContent();
     if (/draft set to|"rules"/.test(st)) throw new Error('the schedule entry shows the draft as JSON: ' + st.slice(0, 300));
+    await shot('audit-diffs');
     await s.getByRole('link').first().click();
     await expectVisible(page.getByRole('heading', { name: 'Rules' }), 'the link opens the scheduled flag');
-    await page.goBack();
-    await shot('audit-diffs');
   });
 }

@@ -117,7 +117,7 @@ export function UserServes({ env, user, rev }: { env: Env; user: EvalUser | null
               <tr key={r.flagKey} data-testid={'serves-' + r.flagKey}>
                 <td><a href={`/envs/${env.id}/flags/${encodeURIComponent(r.flagKey)}`}>{r.flagName || r.flagKey}</a> <span class="mono muted">{r.flagKey}</span></td>
                 <td><b>{v ? v.name || v.value : '—'}</b>{v && v.name && v.value !== v.name && <span class="muted mono"> {v.value}</span>}</td>
-                <td class="why"><span class={'kind ' + r.result.kind}>{KIND_LABEL[r.result.kind] || r.result.kind}</span> {why(r, byKey.get(r.flagKey))}{r.result.sendToExperiment && ' · in experiment'}</td>
+                <td class="why"><span class={'kind k-' + r.result.kind}>{KIND_LABEL[r.result.kind] || r.result.kind}</span> {why(r, byKey.get(r.flagKey))}{r.result.sendToExperiment && ' · in experiment'}</td>
               </tr>
             );
           })}
