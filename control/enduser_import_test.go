@@ -3,6 +3,7 @@ package control
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/codec"
 )
@@ -114,4 +115,35 @@ func TestSecurityEndUserImportRefusesOversizedAndMalformed(t *testing.T) {
 		t.Fatalf("import without the required comment: %s", r.Body)
 	}
 	h.must(200, h.admin, "POST", base+"/end-users/import", map[string]any{"csv": "keyId\nu1\n", "comment": "CRM sync"})
+}
+
+// TestScheduleAuditListsFieldsNotTheDraft: a schedule's audit entry lists
+// the flag diff and the schedule's own fields, not its whole draft as JSON.
+func TestScheduleAuditListsFieldsNotTheDraft(t *testing.T) {
+	h := newHarness(t)
+	env := h.env("dev")
+	var f codec.Flag
+	h.must(200, h.admin, "GET", h.flagsURL(env)+"/checkout-flow", nil).decode(t, &f)
+	draft := f
+	draft.Description = "scheduled"
+	h.must(201, h.admin, "POST", h.flagsURL(env)+"/checkout-flow/schedules", map[string]any{"at": time.Now().Add(time.Hour).UnixMilli(), "draft": draft, "onConflict": "fail"})
+	var l struct {
+		Items []struct {
+			Action  string
+			Changes []string
+		}
+	}
+	h.must(200, h.admin, "GET", "/api/v1/envs/"+env+"/audit?type=schedule", nil).decode(t, &l)
+	if len(l.Items) != 1 || l.Items[0].Action != "created" {
+		t.Fatalf("schedule audit %+v", l.Items)
+	}
+	all := strings.Join(l.Items[0].Changes, "\n")
+	for _, want := range []string{"description 'A/B test of the checkout flow' → 'scheduled'", "onConflict set to 'fail'", "at set to "} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no %q in\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, "draft") || strings.Contains(all, `"rules"`) {
+		t.Errorf("the draft as JSON in\n%s", all)
+	}
 }
