@@ -44,10 +44,13 @@ export interface AccessToken { id: string; name: string; role: string; prefix: s
 export interface Metric {
   id: string; envId: string; name: string; description: string; eventName: string; eventType: string;
   customEventTrackOption: string; customEventSuccessCriteriaLower: boolean; version: number;
+  customEventSuccessCriteria?: string; guardrail?: boolean; winsorize?: number;
+  targetUrls?: { matchType: string; url: string }[]; elementTargets?: string;
 }
 export interface Experiment {
   id: string; envId: string; flagId: string; metricIds: string[]; baselineVariationId: string;
   status: string; startedAt: number; stoppedAt: number; createdAt: number; version: number;
+  sequential?: boolean; correction?: string; cupedDays?: number; shippedVariationId?: string;
 }
 export interface List<T> { items: T[]; total: number }
 
@@ -127,8 +130,36 @@ export interface ExperimentResult {
   flagKey: string; baselineVariationId: string; from: number; to: number; confidence: number;
   exposures: { variationId: string; users: number; firstExposure: number }[];
   srm: { expected: Record<string, number>; chiSquare: number | null; pValue: number | null; mismatch: boolean };
-  metrics: { eventName: string; type: string; variations: VariationOutcome[] }[];
+  metrics: { eventName: string; type: string; lowerIsBetter?: boolean; guardrail?: boolean; winner?: string; variations: VariationOutcome[] }[];
+  harmedGuardrails?: string[] | null; sequential?: boolean; correction?: string;
 }
+// experiment workflow (pages/experiments.tsx, pages/rollouts.tsx, pages/insightusers.tsx)
+export interface ExperimentResults { experiment: Experiment; expectedSplit: Record<string, number> | null; splitNote?: string; results: ExperimentResult }
+export interface RolloutStage { percent: number; holdSeconds: number }
+export interface GuardedRollout {
+  id: string; envId: string; flagId: string; flagKey: string; ruleId: string; variationId: string; baselineVariationId: string;
+  metricIds: string[]; stages: RolloutStage[]; checkEverySeconds: number; stage: number; stageStartedAt: number; startedAt: number;
+  endedAt?: number; status: string; reason?: string; version: number;
+  lastCheck?: { at: number; exposures?: Record<string, number>; harmed?: string[]; error?: string };
+}
+export interface RolloutRequest { ruleId: string; variationId: string; baselineVariationId: string; metricIds: string[]; stages: RolloutStage[]; checkEverySeconds: number }
+export interface FlagUser { userKey: string; userName: string; variationId: string; evaluations: number; lastSeen: number }
+export const exptApi = {
+  results: (env: string, id: string) => request<ExperimentResults>('GET', `/api/v1/envs/${encodeURIComponent(env)}/experiments/${encodeURIComponent(id)}/results`),
+  create: (env: string, x: { flagId: string; metricIds: string[]; baselineVariationId: string; sequential: boolean; correction: string; cupedDays?: number }) =>
+    request<Experiment>('POST', `/api/v1/envs/${encodeURIComponent(env)}/experiments`, x),
+  ship: (env: string, id: string, variationId: string, flagVersion?: number) =>
+    request<Flag>('POST', `/api/v1/envs/${encodeURIComponent(env)}/experiments/${encodeURIComponent(id)}/ship`, { variationId, flagVersion }),
+  rollouts: (env: string, flag = '') =>
+    request<List<GuardedRollout>>('GET', `/api/v1/envs/${encodeURIComponent(env)}/guarded-rollouts${flag ? '?flag=' + encodeURIComponent(flag) : ''}`),
+  startRollout: (env: string, key: string, r: RolloutRequest) =>
+    request<GuardedRollout>('POST', `/api/v1/envs/${encodeURIComponent(env)}/flags/${encodeURIComponent(key)}/guarded-rollouts`, r),
+  abortRollout: (env: string, id: string) =>
+    request<GuardedRollout>('POST', `/api/v1/envs/${encodeURIComponent(env)}/guarded-rollouts/${encodeURIComponent(id)}/abort`, {}),
+  flagUsers: (env: string, flag: string, from: number, to: number, offset: number, limit: number, variation = '') =>
+    request<{ users: FlagUser[] | null; limit: number; offset: number }>('GET',
+      `/api/analytics/v1/envs/${encodeURIComponent(env)}/flags/${encodeURIComponent(flag)}/users?from=${from}&to=${to}&offset=${offset}&limit=${limit}${variation ? '&variation=' + encodeURIComponent(variation) : ''}`),
+};
 
 export class ApiError extends Error {
   constructor(public status: number, public code: string, message: string, public field = '') {

@@ -49,7 +49,7 @@ export function serveText(vs: RolloutVariation[], variations: Variation[]): stri
 
 export function ruleSentence(r: Rule, variations: Variation[], segments: Segment[]): string {
   const when = r.conditions.length ? 'if ' + r.conditions.map((c) => condText(c, segments)).join(' and ') : 'everyone';
-  return `${when} → ${serveText(r.variations, variations)}`;
+  return `${when} → ${serveText(r.variations, variations)}${r.includedInExpt ? ' · in experiments' : ''}`;
 }
 
 // shares: the percentage each variation gets from a serve (in variation order).
@@ -183,7 +183,7 @@ export function DefaultCard({ flag, ro, err, hit, onChange, extra }: {
       <div class="rcard-head">
         <span class="rnum">∗</span>{hit && <span class="badge ok">matched</span>}
         <div class="rsentence" data-testid="default-sentence" onClick={() => setOpen(true)}>
-          <b class="rname">Default rule: </b>everyone else → {serveText(flag.fallthrough.variations, flag.variations)}
+          <b class="rname">Default rule: </b>everyone else → {serveText(flag.fallthrough.variations, flag.variations)}{flag.fallthrough.includedInExpt ? ' · in experiments' : ''}
         </div>
         <div class="rbtns">
           <button type="button" class="small" aria-expanded={show ? 'true' : 'false'} aria-label={`${ro ? 'Details of' : 'Edit'} the default rule`}

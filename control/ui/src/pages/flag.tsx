@@ -8,6 +8,7 @@ import { CodeRefs, Compare, ScheduleDraft, Triggers } from './flagextra';
 import { ProposeButton } from './changes';
 import { navigate } from '../router';
 import { condText, DefaultCard, RuleCard, WhoGetsWhat } from '../rulecard';
+import { ExperimentTargets, ExperimentTraffic, useRunningExperimentFlags } from '../expttraffic';
 import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, Switch, fmtTime, usePermissions, useSession } from '../ui';
 
 const clone = <T,>(x: T): T => JSON.parse(JSON.stringify(x));
@@ -38,6 +39,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
   const [openRules, setOpenRules] = useState<Record<string, boolean>>({});
   const [hit, setHit] = useState(-1); // the rule the last explanation matched (-2: the default rule)
   const ro = !canWrite || !!flag?.isArchived;
+  const exptFlags = useRunningExperimentFlags(env.id);
 
   const load = async () => {
     try {
@@ -165,6 +167,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
             })} index={i} />;
         })}
         </div>
+        <ExperimentTargets flag={draft} ro={ro} onChange={(v) => upd((d) => { d.exptIncludeAllTargets = v; })} />
         <p class="hint">Listed keys (separated by commas or new lines) get the variation before any rule is checked.</p>
       </section>
 
@@ -179,7 +182,9 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
                 open={!!openRules[ruleKey(r, i)] || !!errorFor(err, `rules[${i}]`, true)} setOpen={(o) => setOpenRules({ ...openRules, [ruleKey(r, i)]: o })}
                 onChange={(nr) => upd((d) => { d.rules[i] = nr; })}
                 onMove={(delta) => moveRule(i, i + delta)} onDropFrom={(from) => moveRule(from, i)}
-                onRemove={() => { upd((d) => { d.rules.splice(i, 1); }); setOpenRules(remapOpen(draft.rules, openRules, (rs) => { rs.splice(i, 1); })); }} />
+                onRemove={() => { upd((d) => { d.rules.splice(i, 1); }); setOpenRules(remapOpen(draft.rules, openRules, (rs) => { rs.splice(i, 1); })); }}
+                extra={<ExperimentTraffic label={`Rule ${i + 1}`} flag={draft} inExpt={r.includedInExpt} value={r.variations} ro={ro}
+                  onChange={(vs, inc) => upd((d) => { d.rules[i] = { ...d.rules[i], variations: vs, includedInExpt: inc }; })} />} />
             </li>
           ))}
         </ol>
@@ -187,13 +192,15 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
           setOpenRules({ ...openRules, ['#' + draft.rules.length]: true });
           upd((d) => {
             const on = d.variations[0]?.id || '';
-            d.rules.push({ name: '', dispatchKey: '', includedInExpt: false, conditions: [{ property: '', op: 'Equal', value: '' }],
+            d.rules.push({ name: '', dispatchKey: '', includedInExpt: exptFlags.has(d.id) || d.fallthrough.includedInExpt, conditions: [{ property: '', op: 'Equal', value: '' }],
               variations: [{ id: on, rollout: [0, 1], exptRollout: 1 }] } as Rule);
           });
         }}>Add rule</button>}
         <h2 id="h-default" class="sr-only">Default rule</h2>
         <DefaultCard flag={draft} ro={ro} err={err} hit={!dirty && hit === -2}
-          onChange={(vs, dk) => upd((d) => { d.fallthrough.variations = vs; d.fallthrough.dispatchKey = dk; })} />
+          onChange={(vs, dk) => upd((d) => { d.fallthrough.variations = vs; d.fallthrough.dispatchKey = dk; })}
+          extra={<ExperimentTraffic label="Default rule" flag={draft} inExpt={draft.fallthrough.includedInExpt} value={draft.fallthrough.variations} ro={ro}
+            onChange={(vs, inc) => upd((d) => { d.fallthrough.variations = vs; d.fallthrough.includedInExpt = inc; })} />} />
       </section>
 
       {!ro && <div class={"savebar" + (dirty || err ? " sticky" : "")} role="region" aria-label="Save">
