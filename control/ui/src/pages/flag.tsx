@@ -2,9 +2,14 @@
 // targeting, the ordered rule builder, the default rule, archive/restore,
 // and the evaluate panel (when the API has an evaluation route).
 import { useEffect, useState } from 'preact/hooks';
-import { api, apiPaths, ApiError, Env, Flag, request, Rule, Segment } from '../api';
+import { api, apiPaths, ApiError, Env, Flag, request, requestIdOf, Rule, Segment } from '../api';
+import { DeliveryProgress } from '../receipt';
+import { ImpactPreview } from '../impact';
 import { FlagHistory, FlagVersions } from './audit';
-import { CodeRefs, Compare, ScheduleDraft, Triggers } from './flagextra';
+import { CodeRefs } from './flagcoderefs';
+import { Compare } from './flagcompare';
+import { ScheduleDraft } from './flagschedule';
+import { Triggers } from './flagtriggers';
 import { ProposeButton } from './changes';
 import { navigate } from '../router';
 import { condText, DefaultCard, RuleCard, WhoGetsWhat } from '../rulecard';
@@ -38,6 +43,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
   const [paths, setPaths] = useState<Set<string>>(new Set());
   const [openRules, setOpenRules] = useState<Record<string, boolean>>({});
   const [hit, setHit] = useState(-1); // the rule the last explanation matched (-2: the default rule)
+  const [receipt, setReceipt] = useState(''); // request id of the last write (delivery progress)
   const ro = !canWrite || !!flag?.isArchived;
   const exptFlags = useRunningExperimentFlags(env.id);
 
@@ -74,6 +80,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
   };
   const adopt = (nf: Flag, keepDraft = false) => {
     setFlag(nf);
+    if (requestIdOf(nf)) setReceipt(requestIdOf(nf));
     if (keepDraft && dirty) setDraft({ ...draft, version: nf.version, isEnabled: nf.isEnabled, isArchived: nf.isArchived, updatedAt: nf.updatedAt });
     else setDraft(clone(nf));
   };
@@ -104,6 +111,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
       }} busyText="Deleting…">Delete</Busy>}
     </>}>
       <p class="muted"><a href={`/envs/${env.id}/flags`}>← Flags</a> · {draft.variationType} · version {flag.version} · updated {fmtTime(flag.updatedAt)}</p>
+      <DeliveryProgress env={env} requestId={receipt} />
       {flag.isArchived && <p class="notice">This flag is archived: SDKs no longer receive it. Restore it to edit.</p>}
       <FlagTabs tab={tab} setTab={setTab} paths={paths} />
       {tab === 'history' && <div role="tabpanel" id="tab-history" aria-labelledby="tabbtn-history"><FlagVersions env={env} flag={flag} canRestore={canWrite && !flag.isArchived} onRestored={(nf) => adopt(nf)} /><FlagHistory env={env} flagKey={flag.key} version={flag.version} /></div>}
@@ -217,6 +225,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
       <aside class="tgt-side" aria-label="Rollout summary and evaluation">
         <WhoGetsWhat flag={draft} segments={segments} />
         <EvaluatePanel env={env} flag={flag} onResult={setHit} />
+        {!ro && <ImpactPreview env={env} flagKey={flag.key} proposed={draft} />}
         {canWrite && <CloneCopy env={env} flag={flag} />}
       </aside>
       </div>}
