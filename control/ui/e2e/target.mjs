@@ -68,6 +68,9 @@ export async function targetSteps({ page, step, shot, expectVisible, expectText,
     await page.getByRole('button', { name: 'Move rule 3 up' }).focus();
     await page.keyboard.press('Enter');
     await expectText(sentence(2), /^Beta segment:/, 'rule 3 moved up by keyboard');
+    try {
+      await page.waitForFunction(() => document.activeElement?.getAttribute('aria-label') === 'Move rule 2 up', null, { timeout: 5000 });
+    } catch { throw new Error('the focus did not follow the moved rule to "Move rule 2 up"'); }
     await page.keyboard.press('Enter');
     await expectText(sentence(1), /^Beta segment:/, 'moved up again with the focus on it');
     // drag: the first card onto the third
