@@ -152,12 +152,14 @@ export async function targetSteps({ page, step, shot, expectVisible, expectText,
   });
 
   await step('end-user-erased-with-a-change-comment', async () => {
-    // the environment requires a change comment: the erasure asks for one
-    await nav().getByRole('link', { name: 'Audit log', exact: true }).click();
-    const req = page.getByRole('checkbox', { name: /Require a change comment/ });
+    // the environment requires a change comment (its Settings page): the erasure asks for one
+    await nav().getByRole('link', { name: 'Settings', exact: true }).click();
+    const protForm = page.getByRole('form', { name: 'Protection' });
+    const req = protForm.getByRole('checkbox', { name: /Require a change comment/ });
     await req.check();
-    await page.waitForFunction(() => document.querySelector('.card input[type=checkbox]')?.checked === true);
-    await page.goto(`${base}${new URL(page.url()).pathname.replace(/\/audit$/, '')}/end-users/${encodeURIComponent(ann)}`);
+    await protForm.getByRole('button', { name: 'Save protection' }).click();
+    await expectText(protForm.getByRole('status'), /Saved/, 'comment rule saved');
+    await page.goto(`${base}${new URL(page.url()).pathname.replace(/\/settings$/, '')}/end-users/${encodeURIComponent(ann)}`);
     await page.getByRole('button', { name: 'Erase this end user…' }).click();
     await page.getByRole('dialog', { name: 'Erase ' + ann }).getByRole('button', { name: 'Erase ' + ann }).click();
     const dlg = page.getByRole('dialog', { name: 'Change comment' });
@@ -166,13 +168,15 @@ export async function targetSteps({ page, step, shot, expectVisible, expectText,
     await expectText(page.getByRole('status').filter({ hasText: 'Erased' }), new RegExp('Erased end user ' + ann), 'erasure notice');
     await page.getByLabel('Search end users').fill(ann);
     await expectVisible(page.getByText(/No end users/), 'the erased user is gone');
-    await nav().getByRole('link', { name: 'Audit log', exact: true }).click();
+    await nav().getByRole('link', { name: 'Settings', exact: true }).click();
     await req.uncheck();
-    await dlg.getByRole('button', { name: 'Apply change' }).click();
-    await page.waitForFunction(() => document.querySelector('.card input[type=checkbox]')?.checked === false);
+    await protForm.getByRole('button', { name: 'Save protection' }).click();
+    await dlg.getByRole('button', { name: 'Apply change' }).click(); // turning the rule off needs a comment too
+    await expectText(protForm.getByRole('status'), /Saved/, 'comment rule off');
   });
 
   await step('audit-log-readable-diffs-with-names', async () => {
+    await nav().getByRole('link', { name: 'Audit log', exact: true }).click();
     const entries = page.getByRole('list', { name: 'Audit entries' });
     await page.getByLabel('Resource type', { exact: true }).selectOption('end_user');
     await page.getByRole('button', { name: 'Apply filters' }).click();
