@@ -9,6 +9,9 @@ import (
 	"github.com/switchyard/switchyard/control/internal/store"
 )
 
+// Metrics and experiments: create, read, update, delete, start and stop
+// (validation, the expected split and results are in h_expt.go).
+
 // ExperimentRequest creates an experiment; see store.Experiment for the
 // analysis settings.
 type ExperimentRequest struct {
@@ -161,36 +164,4 @@ func (a *API) deleteExperiment(c *call) (any, error) {
 		return nil, store.Errorf(store.ErrConflict, "stop the experiment before deleting it")
 	}
 	return nil, a.st.DeleteExperiment(c.ctx, c.env.ID, x.ID)
-}
-
-func (a *API) listEndUsers(c *call) (any, error) {
-	off, err := c.queryInt("offset", 0, 1<<30)
-	if err != nil {
-		return nil, err
-	}
-	lim, err := c.queryInt("limit", 50, 1000)
-	if err != nil {
-		return nil, err
-	}
-	us, total, err := a.st.ListEndUsers(c.ctx, c.env.ID, c.r.URL.Query().Get("q"), off, lim)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]codec.EndUser, len(us))
-	for i, u := range us {
-		out[i] = *u
-	}
-	return list(out, total), nil
-}
-
-func (a *API) getEndUser(c *call) (any, error) {
-	return a.st.GetEndUser(c.ctx, c.env.ID, c.path("keyId"))
-}
-
-func (a *API) endUserProps(c *call) (any, error) {
-	ps, err := a.st.EndUserProps(c.ctx, c.env.ID)
-	if err != nil {
-		return nil, err
-	}
-	return list(ps, len(ps)), nil
 }
