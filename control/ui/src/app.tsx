@@ -102,6 +102,10 @@ function Shell({ logout }: { logout: () => void }) {
   const [err, setErr] = useState<unknown>(null);
   const [paths, setPaths] = useState<Set<string>>(new Set());
   const [envRev, setEnvRev] = useState(0);
+  // narrow screens: the section navigation is collapsed behind "Menu" and
+  // closes again on every navigation
+  const [navOpen, setNavOpen] = useState(false);
+  useEffect(() => setNavOpen(false), [path]);
 
   const envMatch = match('/envs/:env', path.split('/').slice(0, 3).join('/'));
   const orgMatch = match('/orgs/:org', path.split('/').slice(0, 3).join('/'));
@@ -173,8 +177,11 @@ function Shell({ logout }: { logout: () => void }) {
 
   return (
     <SessionCtx.Provider value={session}>
-      <div class="shell" onClick={onLinkClick as any}>
+      <div class={'shell' + (navOpen ? ' nav-open' : '')} onClick={onLinkClick as any}>
+        <a class="skip-link" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>Skip to content</a>
         <header class="topbar">
+          <button type="button" class="nav-toggle small" aria-expanded={navOpen ? 'true' : 'false'} aria-controls="sidenav"
+            onClick={() => setNavOpen(!navOpen)}>Menu</button>
           <a class="brand" href="/">Switchyard</a>
           <Switcher ctx={ctx} />
           <div class="who">
@@ -183,7 +190,7 @@ function Shell({ logout }: { logout: () => void }) {
           </div>
         </header>
         <div class="body">
-          <nav class="sidenav" aria-label="Sections">
+          <nav class="sidenav" id="sidenav" aria-label="Sections">
             {ctx.env && <ul>
               {SECTIONS.filter((s) => !s.route || paths.has(s.route)).map((s) => (
                 <li key={s.path}><a href={`/envs/${ctx.env!.id}/${s.path}`} aria-current={section === s.path ? 'page' : undefined}>{s.label}</a></li>
@@ -199,7 +206,7 @@ function Shell({ logout }: { logout: () => void }) {
               </ul>
             </>}
           </nav>
-          <main class="content" id="main">
+          <main class="content" id="main" tabIndex={-1}>
             <Routes path={path} ctx={ctx} />
           </main>
         </div>

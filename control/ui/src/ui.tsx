@@ -234,3 +234,43 @@ export function errText(e: unknown): string {
   if (!e) return '';
   return e instanceof ApiError ? e.message : String((e as Error).message || e);
 }
+
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex="-1"])';
+const focusables = (el: HTMLElement) =>
+  Array.from(el.querySelectorAll<HTMLElement>(FOCUSABLE)).filter((x) => x.getClientRects().length > 0);
+
+// Dialog is a modal dialog (role="dialog", aria-modal, named by its title):
+// focus moves into it (its first field, else its first control), Tab and
+// Shift+Tab stay inside it, Escape calls onClose, and when it closes focus
+// goes back to where it was. Use it for every dialog, so they all behave so.
+export function Dialog({ title, onClose, children, class: cls }: {
+  title: string; onClose: () => void; children: ComponentChildren; class?: string;
+}) {
+  const id = useId('dlg');
+  const box = useRef<HTMLDivElement>(null);
+  const close = useRef(onClose);
+  close.current = onClose;
+  useEffect(() => {
+    const before = document.activeElement as HTMLElement | null;
+    const el = box.current;
+    if (el) (el.querySelector<HTMLElement>('[autofocus], input, textarea, select') || focusables(el)[0] || el).focus();
+    return () => { if (before && before !== document.body && document.contains(before)) before.focus(); };
+  }, []);
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key === 'Escape') { e.stopPropagation(); close.current(); return; }
+    if (e.key !== 'Tab' || !box.current) return;
+    const f = focusables(box.current);
+    if (!f.length) { e.preventDefault(); return; }
+    const first = f[0], last = f[f.length - 1];
+    if (e.shiftKey && (document.activeElement === first || document.activeElement === box.current)) { e.preventDefault(); last.focus(); }
+    else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
+  };
+  return (
+    <div class="modal-backdrop">
+      <div ref={box} class={'modal card ' + (cls || '')} role="dialog" aria-modal="true" aria-labelledby={id} tabIndex={-1} onKeyDown={onKeyDown}>
+        <h2 id={id} class="dialog-title">{title}</h2>
+        {children}
+      </div>
+    </div>
+  );
+}
