@@ -185,7 +185,7 @@ function Shell({ logout }: { logout: () => void }) {
           <a class="brand" href="/">Switchyard</a>
           <Switcher ctx={ctx} />
           <div class="who">
-            <span class="muted">{me.user?.email || me.token?.name} · <span class="role-badge" data-testid="role">{role || 'no role'}</span></span>
+            <span class="muted"><span class="who-name">{me.user?.email || me.token?.name}</span> · <span class="role-badge" data-testid="role">{role || 'no role'}</span></span>
             <button type="button" class="small" onClick={logout}>Sign out</button>
           </div>
         </header>

@@ -235,6 +235,11 @@ export function errText(e: unknown): string {
   return e instanceof ApiError ? e.message : String((e as Error).message || e);
 }
 
+// lastFocus is the element that had focus last: a busy button is disabled
+// (and so loses focus) before the dialog it causes opens.
+let lastFocus: HTMLElement | null = null;
+document.addEventListener('focusin', (e) => { if (e.target instanceof HTMLElement && !e.target.closest('[role=dialog]')) lastFocus = e.target; });
+
 const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex="-1"])';
 const focusables = (el: HTMLElement) =>
   Array.from(el.querySelectorAll<HTMLElement>(FOCUSABLE)).filter((x) => x.getClientRects().length > 0);
@@ -251,10 +256,24 @@ export function Dialog({ title, onClose, children, class: cls }: {
   const close = useRef(onClose);
   close.current = onClose;
   useEffect(() => {
-    const before = document.activeElement as HTMLElement | null;
+    const act = document.activeElement as HTMLElement | null;
+    const before = act && act !== document.body ? act : lastFocus;
     const el = box.current;
     if (el) (el.querySelector<HTMLElement>('[autofocus], input, textarea, select') || focusables(el)[0] || el).focus();
-    return () => { if (before && before !== document.body && document.contains(before)) before.focus(); };
+    // give focus back; the opener may still be disabled (a busy button
+    // re-enables when its action ends), so retry a little while focus is
+    // nowhere else
+    return () => {
+      if (!before || before === document.body) return;
+      let n = 0;
+      const restore = () => {
+        if (!document.contains(before)) return;
+        before.focus();
+        const at = document.activeElement;
+        if (at !== before && (!at || at === document.body) && ++n < 20) setTimeout(restore, 50);
+      };
+      restore();
+    };
   }, []);
   const onKeyDown = (e: KeyboardEvent) => {
     if (e.key === 'Escape') { e.stopPropagation(); close.current(); return; }
