@@ -7,11 +7,11 @@
 //   - at 1280 px (light) and 390 px: axe-core (@axe-core/playwright, WCAG 2.1
 //     A/AA rules): no serious or critical violation;
 //   - in dark mode (prefers-color-scheme: dark): axe's color-contrast rule;
-//   - at 390 px: no key control (top bar, headings, buttons, links, fields,
+//   - at 390 px (and, without axe, 360 px): no key control (top bar, headings, buttons, links, fields,
 //     switches) outside the viewport, none overlapping another, and the page
 //     does not scroll sideways;
 //   - a full-page screenshot per width and scheme: SY_ARTIFACTS/pages/<page>-1280.png,
-//     <page>-390.png, <page>-dark.png.
+//     <page>-390.png, <page>-dark.png, <page>-360.png.
 // And by keyboard: the skip link, visible focus, the collapsed navigation at
 // 390 px, and a dialog that traps focus, closes with Escape and gives focus back.
 // Each step collects every problem of its pass before it fails, so one run
@@ -22,6 +22,7 @@ import { join } from 'node:path';
 
 const WIDE = { width: 1280, height: 900 };
 const NARROW = { width: 390, height: 844 };
+const SMALLEST = { width: 360, height: 740 };
 const MAX_PAGES = 60;
 
 // settled waits until no spinner shows and nothing is busy.
@@ -155,7 +156,7 @@ export async function a11yTour({ page, step, base, shots, signIn, signOut }) {
     }
   });
 
-  const pass = (name, viewport, { scheme = 'light', rules, skip, checkLayout = false } = {}) => step(name, async () => {
+  const pass = (name, viewport, { scheme = 'light', rules, skip, checkLayout = false, noAxe = false } = {}) => step(name, async () => {
     const problems = [];
     await page.setViewportSize(viewport);
     await page.emulateMedia({ colorScheme: scheme });
@@ -166,7 +167,7 @@ export async function a11yTour({ page, step, base, shots, signIn, signOut }) {
           const t0 = Date.now();
           await open(p.path);
           const t1 = Date.now();
-          for (const v of await axe(page, { rules, skip })) problems.push(`${p.shape} @${suffix}: ${v}`);
+          if (!noAxe) for (const v of await axe(page, { rules, skip })) problems.push(`${p.shape} @${suffix}: ${v}`);
           const t2 = Date.now();
           if (checkLayout) for (const v of await layout(page)) problems.push(`${p.shape} @${suffix}: ${v}`);
           await page.evaluate(() => window.scrollTo(0, 0));
@@ -182,7 +183,7 @@ export async function a11yTour({ page, step, base, shots, signIn, signOut }) {
       try {
         await page.goto(base + '/');
         await page.getByRole('button', { name: 'Sign in' }).waitFor();
-        for (const v of await axe(page, { rules, skip })) problems.push(`sign-in @${suffix}: ${v}`);
+        if (!noAxe) for (const v of await axe(page, { rules, skip })) problems.push(`sign-in @${suffix}: ${v}`);
         if (checkLayout) for (const v of await layout(page)) problems.push(`sign-in @${suffix}: ${v}`);
         await page.screenshot({ path: join(dir, `sign-in-${suffix}.png`), fullPage: true });
       } finally {
@@ -202,6 +203,8 @@ export async function a11yTour({ page, step, base, shots, signIn, signOut }) {
   await pass('a11y-axe-every-page-1280', WIDE);
   await pass('a11y-axe-and-layout-every-page-390', NARROW, { checkLayout: true, skip: ['color-contrast'] });
   await pass('a11y-contrast-every-page-dark', WIDE, { scheme: 'dark', rules: ['color-contrast'] });
+  // the narrowest phones: the layout only
+  await pass('a11y-layout-every-page-360', SMALLEST, { checkLayout: true, noAxe: true });
 
   await step('a11y-keyboard-skip-link-focus-and-menu', async () => {
     await open(`/envs/${envId}/flags`);
