@@ -153,3 +153,21 @@ func TestHugeArrayHeaderIsRefused(t *testing.T) {
 		t.Fatalf("err = %v, want msgp.ErrLimitExceeded", err)
 	}
 }
+
+// FuzzUnmarshalDeliveryReport: the records control reads from the delivery
+// topic (any process that can produce to Kafka can write one).
+func FuzzUnmarshalDeliveryReport(f *testing.F) {
+	f.Add(mustMarshal(f, &DeliveryReport{Edge: "edge-1:4242:1700000000000", At: 1700000000123, Interval: 5000,
+		Envs: []EnvDelivery{{EnvID: "env-1", EnvVersion: 42, RequestID: "req-1", ChangeAt: 1700000000100, Server: 3, Client: 9,
+			SDKs: []SDKCount{{Type: SecretServer, SDK: "NodeJS-Server-SDK/1.2.3", Count: 3}, {Type: SecretClient, SDK: "browser", Expires: 1700086400000, Count: 9}}}}}))
+	f.Add([]byte{})
+	f.Add([]byte{0x84})
+	f.Add([]byte("\x84\xa4envs\xdd\x7f\xff\xff\xff")) // huge array header (refused by the limits)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r DeliveryReport
+		if _, err := r.UnmarshalMsg(data); err != nil {
+			return
+		}
+		roundTrip(t, &r)
+	})
+}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control/internal/api"
+	"github.com/switchyard/switchyard/control/internal/delivery"
 	"github.com/switchyard/switchyard/control/internal/enduser"
 	"github.com/switchyard/switchyard/control/internal/insights"
 	"github.com/switchyard/switchyard/control/internal/publish"
@@ -212,6 +213,7 @@ type Server struct {
 	st      *store.Store
 	api     *api.API
 	pub     *publish.Publisher
+	deliv   *delivery.Tracker // delivery receipts, live SDK view
 	mux     *http.ServeMux
 	handler http.Handler // mux, instrumented
 	ops     *ops
@@ -276,13 +278,16 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	s.pub = publish.New(s.st, s.snap, s.prod, s.log)
 	s.pub.CheckInterval = cfg.SnapshotCheck
+	s.deliv = delivery.New(nil)
+	s.pub.OnProduced = func(ev *codec.ChangeEvent) { s.deliv.Published(ev.EnvID, ev.RequestID, ev.EnvVersion, ev.At) }
 	if s.ins == nil && cfg.AnalyticsURL != "" {
 		s.ins = insights.New(cfg.AnalyticsURL)
 	}
 	s.api = api.New(s.st, s.pub, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins, AuditRetention: cfg.AuditRetention, EdgeURL: cfg.EdgeURL,
 		InviteTTL: cfg.InviteTTL, OrgCreation: cfg.OrgCreation,
 		WebhookAllow: cfg.WebhookAllow, UploadTimeout: cfg.UploadTimeout, PublicURL: cfg.PublicURL, SSOAllow: cfg.SSOAllow,
-		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, PublicRateLimit: cfg.PublicRateLimit, PublicRateBurst: cfg.PublicRateBurst})
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, PublicRateLimit: cfg.PublicRateLimit, PublicRateBurst: cfg.PublicRateBurst,
+		Deliveries: s.deliv})
 	s.mux = http.NewServeMux()
 	s.api.Register(s.mux)
 	doc, err := json.Marshal(s.api.OpenAPI())
@@ -385,6 +390,13 @@ func (s *Server) Start() error {
 			return err
 		}
 		s.wg.Go(func() { c.Run(ctx) })
+		dc, err := delivery.NewConsumer(ctx, s.cfg.KafkaBrokers, s.cfg.TopicPrefix, s.deliv, s.log)
+		if err != nil {
+			cancel()
+			ln.Close()
+			return err
+		}
+		s.wg.Go(func() { dc.Run(ctx) })
 	}
 	s.startProbes(ctx)
 	s.wg.Go(func() { s.pub.Run(ctx) })
@@ -430,6 +442,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // replacement for the Kafka end-user consumer).
 func (s *Server) IngestEndUsers(ctx context.Context, b *codec.EndUserBatch) error {
 	return enduser.Ingest(ctx, s.st, b)
+}
+
+// Deliveries takes an edge's delivery report (the embedded mode's
+// replacement for the Kafka delivery topic).
+func (s *Server) Deliveries(_ context.Context, r *codec.DeliveryReport) error {
+	s.deliv.Observe(r)
+	return nil
 }
 
 // PublishPending publishes every environment whose changes are not yet

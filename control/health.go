@@ -210,6 +210,10 @@ func (s *Server) metricsHandler(w http.ResponseWriter, _ *http.Request) {
 			metrics.Sample(w, "sy_control_publish_lagging_environments", float64(ob.over[i]), "over", l)
 		}
 	}
+	dc, dh := s.deliv.Reports()
+	metrics.Header(w, "sy_control_delivery_reports_total", "counter", "Delivery reports read from the edges (kind change: change reports; heartbeat: connection census).")
+	metrics.Sample(w, "sy_control_delivery_reports_total", float64(dc), "kind", "change")
+	metrics.Sample(w, "sy_control_delivery_reports_total", float64(dh), "kind", "heartbeat")
 	metrics.Gauge(w, "sy_control_goroutines", "Goroutines in the process.", float64(runtime.NumGoroutine()))
 }
 

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 //	-kafka               SY_EDGE_KAFKA_BROKERS     "" (comma-separated)
 //	-topic-prefix        SY_EDGE_TOPIC_PREFIX      ""
 //	-partition-check     SY_EDGE_PARTITION_CHECK   30s
+//	-delivery-interval   SY_EDGE_DELIVERY_INTERVAL 5s (negative: no delivery reports)
 //	-token-window        SY_EDGE_TOKEN_WINDOW      30s
 //	-handshake-timeout   SY_EDGE_HANDSHAKE_TIMEOUT 10s
 //	-idle-timeout        SY_EDGE_IDLE_TIMEOUT      5m
@@ -47,6 +49,14 @@ import (
 //	-enduser-rate        SY_EDGE_ENDUSER_RATE      1000 (-1: off)
 //	-enduser-burst       SY_EDGE_ENDUSER_BURST     10000
 //	-ofrep-min-poll      SY_EDGE_OFREP_MIN_POLL    5s
+//	-relay-upstream      SY_EDGE_RELAY_UPSTREAM    "" (relay mode: the upstream edge's URL)
+//	-relay-secrets       SY_EDGE_RELAY_SECRETS     "" (server secrets, one per relayed environment)
+//	-relay-client-secrets SY_EDGE_RELAY_CLIENT_SECRETS ""
+//	-relay-buffer-dir    SY_EDGE_RELAY_BUFFER_DIR  relay-buffer
+//	-relay-buffer-bytes  SY_EDGE_RELAY_BUFFER_BYTES 268435456
+//	-relay-max-message-bytes SY_EDGE_RELAY_MAX_MESSAGE_BYTES 67108864
+//	-probe-interval      SY_EDGE_PROBE_INTERVAL    500ms (readiness probes of Redis, Kafka, the upstream)
+//	-probe-timeout       SY_EDGE_PROBE_TIMEOUT     1s
 func ParseConfig(name string, args []string, getenv func(string) string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -117,7 +127,18 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.IntVar(&c.MaxTrackUsers, "max-track-users", num("MAX_TRACK_USERS", "100"), "distinct end users in one track request sent with a client secret (else 400)")
 	fs.Float64Var(&c.EndUserRate, "enduser-rate", flt("ENDUSER_RATE", "1000"), "new end users forwarded per second per environment (-1: off)")
 	fs.IntVar(&c.EndUserBurst, "enduser-burst", num("ENDUSER_BURST", "10000"), "burst of -enduser-rate")
+	fs.DurationVar(&c.DeliveryInterval, "delivery-interval", dur("DELIVERY_INTERVAL", "5s"), "period of the delivery heartbeat to control (connection census for delivery receipts and the live SDK view; negative: no delivery reports)")
 	fs.DurationVar(&c.OFREPMinPoll, "ofrep-min-poll", dur("OFREP_MIN_POLL", "5s"), "shortest bulk polling interval OFREP's configuration endpoint asks providers to use")
+	var relaySecrets, relayClientSecrets string
+	fs.StringVar(&c.RelayUpstream, "relay-upstream", env("RELAY_UPSTREAM", ""), "relay mode: URL (http(s):// or ws(s)://host:port) of the upstream edge the environments come from and events go to, instead of -redis and -kafka")
+	fs.StringVar(&relaySecrets, "relay-secrets", env("RELAY_SECRETS", ""), "relay mode: comma-separated server secrets, one per relayed environment (prefer the variable: flags show in ps)")
+	fs.StringVar(&relayClientSecrets, "relay-client-secrets", env("RELAY_CLIENT_SECRETS", ""), "relay mode: comma-separated client secrets of the relayed environments that the relay's client SDKs use")
+	fs.StringVar(&c.RelayBufferDir, "relay-buffer-dir", env("RELAY_BUFFER_DIR", "relay-buffer"), "relay mode: directory of the event buffer kept while the upstream is unreachable")
+	var relayBuf, relayMsg int
+	fs.IntVar(&relayBuf, "relay-buffer-bytes", num("RELAY_BUFFER_BYTES", "268435456"), "relay mode: cap of the event buffer; beyond it the oldest batches are dropped and counted")
+	fs.IntVar(&relayMsg, "relay-max-message-bytes", num("RELAY_MAX_MESSAGE_BYTES", "67108864"), "relay mode: largest message accepted from the upstream (a full sync)")
+	fs.DurationVar(&c.ProbeInterval, "probe-interval", dur("PROBE_INTERVAL", "500ms"), "how often /readyz's dependencies (Redis, Kafka, a relay's upstream) are probed in the background")
+	fs.DurationVar(&c.ProbeTimeout, "probe-timeout", dur("PROBE_TIMEOUT", "1s"), "bound of one readiness probe; /readyz turns unready within -probe-interval plus this of a dependency dying")
 	if len(errs) > 0 {
 		return c, fmt.Errorf("edge: %s", strings.Join(errs, "; "))
 	}
@@ -129,6 +150,21 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 			c.KafkaBrokers = append(c.KafkaBrokers, b)
 		}
 	}
+	c.RelaySecrets, c.RelayClientSecrets = splitList(relaySecrets), splitList(relayClientSecrets)
+	if relayBuf < 0 || relayMsg < 0 {
+		return c, errors.New("edge: -relay-buffer-bytes and -relay-max-message-bytes must not be negative")
+	}
+	c.RelayBufferBytes, c.RelayMaxMessageBytes = int64(relayBuf), int64(relayMsg)
 	c.defaults()
 	return c, c.validate()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -12,11 +12,14 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/edge/internal/delivery"
 	"github.com/switchyard/switchyard/edge/internal/httpapi"
 	"github.com/switchyard/switchyard/edge/internal/hub"
 	"github.com/switchyard/switchyard/edge/internal/limit"
 	"github.com/switchyard/switchyard/edge/internal/metrics"
 	"github.com/switchyard/switchyard/edge/internal/ofrep"
+	"github.com/switchyard/switchyard/edge/internal/ready"
+	"github.com/switchyard/switchyard/edge/internal/relay"
 	"github.com/switchyard/switchyard/edge/internal/sink"
 	"github.com/switchyard/switchyard/edge/internal/source"
 	"github.com/switchyard/switchyard/edge/internal/wsconn"
@@ -48,6 +51,11 @@ type Config struct {
 	// TopicPrefix is prepended to the Kafka topic names (sy.changes,
 	// sy.insights, sy.endusers) [""].
 	TopicPrefix string
+	// DeliveryInterval is the period of the delivery heartbeat: the census
+	// of the streaming connections sent to control with the change reports
+	// (delivery receipts, live SDK view) when the event sink can carry
+	// them (Kafka, or the all-in-one binary) [5s; negative: no reports].
+	DeliveryInterval time.Duration
 	// PartitionCheck is how often the production source looks for
 	// partitions added to the change topic since start [30s].
 	PartitionCheck time.Duration
@@ -120,6 +128,30 @@ type Config struct {
 	MaxTrackUsers int
 	EndUserRate   float64
 	EndUserBurst  int
+	// RelayUpstream, when set, makes this edge a relay: environments come
+	// from the upstream edge at this URL (http(s):// or ws(s)://host:port)
+	// instead of Redis and Kafka, and events are forwarded to it
+	// (docs/edge.md, "Relay mode"). RelaySecrets are the server secrets of
+	// the relayed environments (one per environment), RelayClientSecrets
+	// client secrets of those environments the relay's client SDKs use.
+	RelayUpstream      string
+	RelaySecrets       []string
+	RelayClientSecrets []string
+	// RelayBufferDir is the directory of the relay's event spool and
+	// RelayBufferBytes its cap: beyond it the oldest batches are dropped
+	// (sy_edge_errors_total{cause="relay_buffer_dropped"} counts their
+	// events) [./relay-buffer, 256 MiB].
+	RelayBufferDir   string
+	RelayBufferBytes int64
+	// RelayMaxMessageBytes caps one message from the upstream (a full
+	// sync) [64 MiB].
+	RelayMaxMessageBytes int64
+	// ProbeInterval is how often each dependency of the source and the
+	// sink (Redis, Kafka, a relay's upstream) is probed for /readyz, and
+	// ProbeTimeout bounds one probe; /readyz reads the cached results, so
+	// it turns unready within ProbeInterval + ProbeTimeout of a dependency
+	// dying [500ms, 1s].
+	ProbeInterval, ProbeTimeout time.Duration
 	// OFREPMinPoll is the minPollingIntervalMs that GET
 	// /ofrep/v1/configuration advertises to OpenFeature providers [5s].
 	OFREPMinPoll time.Duration
@@ -134,6 +166,9 @@ func (c *Config) defaults() {
 	}
 	if c.DrainWindow == 0 {
 		c.DrainWindow = 10 * time.Second
+	}
+	if c.DeliveryInterval == 0 {
+		c.DeliveryInterval = 5 * time.Second
 	}
 	if c.ShutdownCode == 0 {
 		c.ShutdownCode = int(statusServiceRestart)
@@ -171,6 +206,23 @@ func (c *Config) defaults() {
 	if c.MaxTrackUsers <= 0 {
 		c.MaxTrackUsers = 100
 	}
+	if c.RelayUpstream != "" {
+		if c.RelayBufferDir == "" {
+			c.RelayBufferDir = "relay-buffer"
+		}
+		if c.RelayBufferBytes <= 0 {
+			c.RelayBufferBytes = 256 << 20
+		}
+		if c.RelayMaxMessageBytes <= 0 {
+			c.RelayMaxMessageBytes = 64 << 20
+		}
+	}
+	if c.ProbeInterval <= 0 {
+		c.ProbeInterval = 500 * time.Millisecond
+	}
+	if c.ProbeTimeout <= 0 {
+		c.ProbeTimeout = time.Second
+	}
 	if c.EndUserRate == 0 {
 		c.EndUserRate = 1000
 	}
@@ -182,6 +234,17 @@ func (c *Config) defaults() {
 func (c *Config) validate() error {
 	if c.ShutdownCode != int(ws.StatusGoingAway) && c.ShutdownCode != int(statusServiceRestart) {
 		return fmt.Errorf("edge: ShutdownCode must be 1001 or 1012, not %d", c.ShutdownCode)
+	}
+	if c.RelayUpstream != "" {
+		if c.RedisAddr != "" || len(c.KafkaBrokers) > 0 {
+			return errors.New("edge: -relay-upstream (SY_EDGE_RELAY_UPSTREAM) takes the place of -redis and -kafka: give one or the other")
+		}
+		rc := relay.Config{Upstream: c.RelayUpstream, ServerSecrets: c.RelaySecrets, ClientSecrets: c.RelayClientSecrets, MaxMessageBytes: c.RelayMaxMessageBytes}
+		if err := rc.Validate(); err != nil {
+			return fmt.Errorf("edge: %w", err)
+		}
+	} else if len(c.RelaySecrets)+len(c.RelayClientSecrets) > 0 {
+		return errors.New("edge: -relay-secrets and -relay-client-secrets need -relay-upstream (SY_EDGE_RELAY_UPSTREAM)")
 	}
 	if (c.RedisAddr == "") != (len(c.KafkaBrokers) == 0) {
 		return errors.New("edge: the production source needs both RedisAddr and KafkaBrokers")
@@ -203,6 +266,14 @@ func (c *Config) validate() error {
 	}{{"AddrRate", c.AddrRate}, {"SecretRate", c.SecretRate}, {"EndUserRate", c.EndUserRate}} {
 		if r.v > 0 && r.v < 1 {
 			return fmt.Errorf("edge: %s must be at least 1 per second (or negative: off), not %g", r.name, r.v)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"ProbeInterval (-probe-interval, SY_EDGE_PROBE_INTERVAL)", c.ProbeInterval}, {"ProbeTimeout (-probe-timeout, SY_EDGE_PROBE_TIMEOUT)", c.ProbeTimeout}} {
+		if d.v < 50*time.Millisecond || d.v > time.Minute {
+			return fmt.Errorf("edge: %s must be between 50ms and 1m, not %s", d.name, d.v)
 		}
 	}
 	if c.OFREPMinPoll < 0 {
@@ -261,6 +332,8 @@ type Server struct {
 	httpDirect *fasthttp.Server
 	httpLn     net.Listener
 	limiters   []func() // Close of the rate limiters
+	probes     *ready.Prober
+	kafkaDial  func(ctx context.Context, network, host string) (net.Conn, error) // tests: through a proxy
 	ready      atomic.Bool
 	started    atomic.Bool
 	stopped    atomic.Bool
@@ -278,12 +351,22 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	}
 	if s.src == nil {
 		if cfg.RedisAddr != "" {
 			rs, err := source.NewRemote(source.RemoteConfig{RedisAddr: cfg.RedisAddr, RedisSentinelMaster: cfg.RedisSentinelMaster, Brokers: cfg.KafkaBrokers, Topic: cfg.TopicPrefix + codec.TopicChanges,
-				PartitionCheck: cfg.PartitionCheck, OnError: func(error) { s.m.Error("change_stream") }})
+				PartitionCheck: cfg.PartitionCheck, Dial: s.kafkaDial, OnError: func(error) { s.m.Error("change_stream") }})
 			if err != nil {
 				return nil, fmt.Errorf("edge: production source: %w", err)
+			}
+			s.src = rs
+		} else if cfg.RelayUpstream != "" {
+			rs, err := relay.NewSource(relay.Config{Upstream: cfg.RelayUpstream, ServerSecrets: cfg.RelaySecrets, ClientSecrets: cfg.RelayClientSecrets,
+				MaxMessageBytes: cfg.RelayMaxMessageBytes, Log: s.log, OnError: s.m.Error})
+			if err != nil {
+				return nil, fmt.Errorf("edge: relay: %w", err)
 			}
 			s.src = rs
 		} else {
@@ -292,9 +375,17 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	if s.sink == nil {
 		if len(cfg.KafkaBrokers) > 0 {
-			ks, err := sink.NewKafka(sink.KafkaConfig{Brokers: cfg.KafkaBrokers, TopicPrefix: cfg.TopicPrefix, OnError: func(error) { s.m.Error("kafka_produce") }})
+			ks, err := sink.NewKafka(sink.KafkaConfig{Brokers: cfg.KafkaBrokers, TopicPrefix: cfg.TopicPrefix, Dial: s.kafkaDial, OnError: func(error) { s.m.Error("kafka_produce") }})
 			if err != nil {
 				return nil, fmt.Errorf("edge: kafka sink: %w", err)
+			}
+			s.sink = ks
+			s.closers = append(s.closers, ks.Close)
+		} else if rs, ok := s.src.(*relay.Source); ok {
+			ks, err := relay.NewSink(relay.SinkConfig{Upstream: cfg.RelayUpstream, SecretOf: rs.ServerSecret, Dir: cfg.RelayBufferDir, MaxBytes: cfg.RelayBufferBytes,
+				Log: s.log, OnLost: s.m.ErrorAdd, OnSent: func(n int) { s.m.RelayForwarded.Add(int64(n)) }})
+			if err != nil {
+				return nil, fmt.Errorf("edge: relay event buffer: %w", err)
 			}
 			s.sink = ks
 			s.closers = append(s.closers, ks.Close)
@@ -304,10 +395,19 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	wsconn.Tune(cfg.BufferSize, cfg.NodeCap)
 	s.users = sink.NewUsers(s.sink, time.Second, 500, func(error) { s.m.Error("endusers_sink") }, func(n int) { s.m.EndUsers.Add(int64(n)) })
-	if s.log == nil {
-		s.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	var rep atomic.Pointer[delivery.Reporter] // set once the hub exists (its Census feeds the reporter)
+	delivered := func(d codec.EnvDelivery) {
+		if r := rep.Load(); r != nil {
+			r.Delivered(d)
+		}
 	}
-	s.hub = hub.New(hub.Config{TokenWindow: cfg.TokenWindow, Log: s.log}, s.src, s.users, s.m)
+	s.hub = hub.New(hub.Config{TokenWindow: cfg.TokenWindow, Log: s.log, Delivered: delivered}, s.src, s.users, s.m)
+	if ds, ok := s.sink.(delivery.Sender); ok && cfg.DeliveryInterval > 0 {
+		r := delivery.New(delivery.Config{Interval: cfg.DeliveryInterval, Census: s.hub.Census,
+			OnError: func(error) { s.m.Error("delivery_report") }}, ds)
+		rep.Store(r)
+		s.closers = append([]func(){r.Close}, s.closers...) // before the sink flushes
+	}
 	byAddr := limit.New(limit.Config{Rate: cfg.AddrRate, Burst: cfg.AddrBurst}, limit.BytesHash16Key[wsconn.AddrKey])
 	bySecret := limit.New(limit.Config{Rate: cfg.SecretRate, Burst: cfg.SecretBurst}, limit.StringHash)
 	byEnv := limit.New(limit.Config{Rate: cfg.EndUserRate, Burst: cfg.EndUserBurst}, limit.StringHash)
@@ -316,7 +416,9 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		s.users.Admit = func(env string) bool { return byEnv.Allow(env, 1) }
 		s.users.OnDropped = func() { s.m.Error("endusers_limited") }
 	}
+	s.probes = ready.New(ready.Of(s.src, s.sink), cfg.ProbeInterval, cfg.ProbeTimeout)
 	api := &httpapi.API{Hub: s.hub, Sink: s.sink, Users: s.users, Metrics: s.m, Ready: s.ready.Load,
+		Readyz: s.readyz, MoreMetrics: s.readyMetrics,
 		ByAddr: byAddr, BySecret: bySecret, MaxTrackUsers: cfg.MaxTrackUsers}
 	oa := ofrep.New(s.hub, s.m, api.AuthAny, httpapi.StatusOf)
 	oa.Events, oa.Users, oa.MinPollInterval = s.sink, s.users, cfg.OFREPMinPoll
@@ -446,6 +548,7 @@ func (s *Server) Start() error {
 			}
 		}()
 	}
+	s.probes.Start()
 	s.ready.Store(true)
 	return nil
 }
@@ -490,6 +593,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = fmt.Errorf("edge: HTTP listener shutdown: %w", herr)
 	}
 	s.cancel()
+	s.probes.Stop()
 	_ = s.src.Close()
 	s.users.Close()
 	for _, c := range s.limiters {

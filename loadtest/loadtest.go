@@ -243,6 +243,8 @@ func New(cfg Config, out io.Writer) (*Harness, error) {
 		}
 		sc.Env = env
 		sc.Pusher = ctl.Push
+		sc.Receipts = ctl.Receipt
+		sc.DeliveryReports = ctl.DeliveryReports
 		sc.Flags = 0
 	}
 	if cfg.ServerSecret != "" {

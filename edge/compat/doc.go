@@ -33,6 +33,14 @@
 // flag type, gets FLAG_NOT_FOUND and TYPE_MISMATCH where the provider
 // reports them, sees a published change, and feeds insights and end users.
 //
+// react_test.go runs FeatBit's React SDK (@featbit/react-client-sdk, React
+// 18) in headless Chromium: rendered values, a re-render on a pushed
+// change, evaluation events.
+//
+// relay_test.go runs the Node server SDK against a relay edge that takes
+// its environment from an upstream edge through a TCP proxy the test cuts
+// and restores (changes converge, no event lost).
+//
 // rotation_test.go rotates a server key through control's API on the
 // all-in-one binary with the Node server SDK connected on the old and on the
 // new key; rolling_test.go restarts two edges one after the other with Node

@@ -110,6 +110,9 @@ func (e events) Insights(ctx context.Context, b *codec.InsightBatch) error {
 func (e events) EndUsers(ctx context.Context, b *codec.EndUserBatch) error {
 	return e.ctl.IngestEndUsers(ctx, b)
 }
+func (e events) Deliveries(ctx context.Context, r *codec.DeliveryReport) error {
+	return e.ctl.Deliveries(ctx, r)
+}
 
 func main() {
 	args, adminCmd := os.Args[1:], ""

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/control/internal/auth"
+	"github.com/switchyard/switchyard/control/internal/delivery"
 	"github.com/switchyard/switchyard/control/internal/sso"
 	"github.com/switchyard/switchyard/control/internal/store"
 	"github.com/switchyard/switchyard/control/internal/webhook"
@@ -89,6 +90,9 @@ type Config struct {
 	SSOAllow []netip.Prefix
 	// SSOTimeout bounds each call to an issuer (default 10 s).
 	SSOTimeout time.Duration
+	// Deliveries answers delivery receipts and the live SDK view (nil:
+	// those routes answer 503).
+	Deliveries *delivery.Tracker
 }
 
 // OrgCreation settings.
@@ -271,6 +275,9 @@ func (a *API) wrap(rt *Route) http.Handler {
 		}
 		if res == nil {
 			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if _, ok := res.(written); ok { // the handler streamed its answer
 			return
 		}
 		writeJSON(w, status, res)

@@ -91,6 +91,10 @@ var errNotReady = errors.New("a change is not written yet")
 
 // Publisher publishes dirty environments; see the package doc.
 type Publisher struct {
+	// OnProduced, when set before Run, is told about every change event
+	// produced (control's delivery receipts learn the request ids from it).
+	OnProduced func(ev *codec.ChangeEvent)
+
 	st   *store.Store
 	snap SnapshotWriter
 	prod ChangeProducer
@@ -411,6 +415,9 @@ func (p *Publisher) publish(ctx context.Context, envID string, full bool) error 
 		p.mu.Lock()
 		p.stats.Events++
 		p.mu.Unlock()
+		if p.OnProduced != nil {
+			p.OnProduced(ev)
+		}
 		p.log.Info("change produced", "request_id", ev.RequestID, "env", envID, "kind", ev.Kind, "op", ev.Op,
 			"id", ev.ID, "env_version", ev.EnvVersion)
 	}

@@ -31,6 +31,10 @@ type Query struct {
 	Desc         bool
 	Offset       int
 	Limit        int
+	// IDPrefix, when set, keeps only documents whose id starts with it (ids
+	// are ordered, so this is a range read; collections whose ids begin
+	// with the environment id are read this way).
+	IDPrefix string
 }
 
 // Backend is the document store under Store. Implementations: store/mongo
@@ -57,6 +61,12 @@ type Backend interface {
 	Modify(ctx context.Context, coll string, ids []string, fn func(id string, old *Doc) (*Doc, error)) error
 	// Find returns the matching documents and their total count.
 	Find(ctx context.Context, coll string, q Query) ([]*Doc, int, error)
+	// Scan calls fn for every document matching q's Eq, In and Search
+	// (Sort, Offset and Limit are ignored), in no particular order, holding
+	// at most one batch of documents in memory: the way to read a
+	// collection too large for a page. An error from fn or the end of ctx
+	// stops it and is returned.
+	Scan(ctx context.Context, coll string, q Query, fn func(*Doc) error) error
 	// Close releases the backend.
 	Close(ctx context.Context) error
 }

@@ -134,3 +134,20 @@ func (s *Store) EndUserProps(ctx context.Context, envID string) ([]string, error
 	}
 	return out, nil
 }
+
+// ScanEndUsers calls fn for every end user of an environment last seen at
+// or after seenSince (Unix ms; 0: all), reading them in batches (never the
+// whole collection at once). fn's error stops the scan.
+func (s *Store) ScanEndUsers(ctx context.Context, envID string, seenSince int64, fn func(*codec.EndUser) error) error {
+	q := Query{Eq: envFields(envID), IDPrefix: endUserID(envID, "")}
+	return s.b.Scan(ctx, CollEndUsers, q, func(d *Doc) error {
+		var u codec.EndUser
+		if err := json.Unmarshal(d.Data, &u); err != nil {
+			return fmt.Errorf("cannot decode %s %s: %w", CollEndUsers, d.ID, err)
+		}
+		if u.LastSeen < seenSince {
+			return nil
+		}
+		return fn(&u)
+	})
+}

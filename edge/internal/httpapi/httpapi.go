@@ -28,6 +28,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"strconv"
 	"sync"
@@ -53,8 +54,16 @@ type API struct {
 	Metrics *metrics.M
 	// OFREP serves /ofrep/v1/*; nil answers 404.
 	OFREP fasthttp.RequestHandler
-	// Ready reports readiness (source started, not shutting down).
+	// Ready reports the process's readiness for /health/readiness
+	// (started, not shutting down).
 	Ready func() bool
+	// Readyz answers /readyz: ready when the process is and every
+	// dependency answered its last probe, and the JSON body naming each
+	// one's state (nil: /readyz is /health/readiness).
+	Readyz func() (bool, []byte)
+	// MoreMetrics, when set, writes further families after the counters
+	// of Metrics (the readiness gauges).
+	MoreMetrics func(w io.Writer)
 	// ByAddr and BySecret rate-limit the public routes per client address
 	// and per SDK secret (nil: no limit).
 	ByAddr   *limit.Keyed[wsconn.AddrKey]
@@ -131,6 +140,8 @@ var (
 	pathLiveness     = []byte("/health/liveness")
 	pathReadiness    = []byte("/health/readiness")
 	pathMetrics      = []byte("/metrics")
+	pathHealthz      = []byte("/healthz")
+	pathReadyz       = []byte("/readyz")
 	prefixPublic     = []byte("/api/public/")
 	prefixOFREP      = []byte("/ofrep/")
 )
@@ -218,6 +229,22 @@ func (a *API) serve(ctx *fasthttp.RequestCtx) {
 		a.OFREP(ctx)
 	case eqFold(p, pathLiveness):
 		ctx.SetBodyString("Healthy")
+	case eqFold(p, pathHealthz):
+		ctx.SetBodyString("ok\n")
+	case eqFold(p, pathReadyz):
+		ctx.Response.Header.Set("Cache-Control", "no-store")
+		if a.Readyz == nil {
+			if a.Ready != nil && !a.Ready() {
+				ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			}
+			return
+		}
+		ok, body := a.Readyz()
+		ctx.SetContentType("application/json")
+		if !ok {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		}
+		ctx.SetBody(body)
 	case eqFold(p, pathReadiness):
 		if a.Ready != nil && !a.Ready() {
 			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
@@ -228,6 +255,9 @@ func (a *API) serve(ctx *fasthttp.RequestCtx) {
 	case eqFold(p, pathMetrics):
 		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
 		_, _ = a.Metrics.WriteTo(ctx)
+		if a.MoreMetrics != nil {
+			a.MoreMetrics(ctx)
+		}
 	default:
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 	}

@@ -49,6 +49,9 @@ type Config struct {
 	// Log, when its debug level is enabled, gets one line per applied
 	// change with the request id of the API call that made it (nil: none).
 	Log *slog.Logger
+	// Delivered, when set, is told after each change was fanned out
+	// (census.go).
+	Delivered DeliveredFunc
 }
 
 // Hub holds the environments.
@@ -60,6 +63,8 @@ type Hub struct {
 
 	mu   sync.RWMutex // read-locked for lookups (every request), locked to add or remove
 	envs map[string]*Env
+
+	sdks sdkNames
 }
 
 // Env is one environment: its State and its sessions.
@@ -74,6 +79,7 @@ type Env struct {
 	server  []*Session
 	client  []*Session
 	expiry  *time.Timer // closes the sessions of a rotated-out secret at its ExpiresAt (armExpiry)
+	census  map[censusKey]int32
 }
 
 // State returns the current State (nil while loading).
@@ -282,6 +288,10 @@ func (h *Hub) Apply(ev *codec.ChangeEvent) {
 		}
 	}
 	h.m.ObservePush(time.Since(start))
+	if h.cfg.Delivered != nil {
+		h.cfg.Delivered(codec.EnvDelivery{EnvID: ev.EnvID, EnvVersion: ns.Version, RequestID: ev.RequestID, ChangeAt: ev.At,
+			DoneAt: time.Now().UnixMilli(), Server: int32(len(servers)), Client: int32(len(clients))})
+	}
 	if h.cfg.Log != nil && h.cfg.Log.Enabled(context.Background(), slog.LevelDebug) {
 		h.cfg.Log.Debug("change pushed", "request_id", ev.RequestID, "env", ev.EnvID, "kind", ev.Kind, "op", ev.Op,
 			"id", ev.ID, "env_version", ev.EnvVersion, "server_sessions", len(servers), "client_sessions", len(clients))

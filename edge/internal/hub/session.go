@@ -26,6 +26,7 @@ type Session struct {
 	kind   uint8 // metrics.ConnServer or metrics.ConnClient
 	format uint8 // envstate.JSON or envstate.MsgPack
 	secret string
+	sdk    string       // the SDK its User-Agent names (census.go)
 	cl     *clientState // client SDK sessions only; guarded by c's write lock
 }
 
@@ -121,7 +122,7 @@ func (h *Hub) Open(c *wsconn.Conn, r *wsconn.Request) (ws.StatusCode, string) {
 		h.m.Error("bad_secret")
 		return CloseInvalid, ReasonInvalid
 	}
-	s := &Session{c: c, env: e, kind: kind, secret: stored}
+	s := &Session{c: c, env: e, kind: kind, secret: stored, sdk: h.sdks.name(r.UserAgent)}
 	if r.Protocol == Protocol {
 		s.format = envstate.MsgPack
 		c.SetBinary(true)
@@ -138,6 +139,7 @@ func (h *Hub) Open(c *wsconn.Conn, r *wsconn.Request) (ws.StatusCode, string) {
 		s.idx = int32(len(e.client))
 		e.client = append(e.client, s)
 	}
+	e.count(s, 1)
 	e.mu.Unlock()
 	h.m.Conns[kind].Add(1)
 	return 0, ""
@@ -163,6 +165,7 @@ func (h *Hub) Closed(c *wsconn.Conn) {
 		l[last] = nil
 		*list = l[:last]
 		h.m.Conns[s.kind].Add(-1)
+		e.count(s, -1)
 	}
 	e.mu.Unlock()
 }

@@ -39,6 +39,8 @@ type M struct {
 	Insights    atomic.Int64 // insight events produced
 	EndUsers    atomic.Int64 // end users produced
 	HTTP        atomic.Int64 // HTTP requests served
+	// RelayForwarded counts events a relay's upstream accepted.
+	RelayForwarded atomic.Int64
 
 	pushCount atomic.Int64
 	pushSumNs atomic.Int64
@@ -65,6 +67,16 @@ func (m *M) Error(cause string) {
 		m.errMu.Unlock()
 	}
 	c.Add(1)
+}
+
+// ErrorAdd counts n errors of cause (n events lost at once).
+func (m *M) ErrorAdd(cause string, n int) {
+	m.Error(cause) // creates the counter
+	if n > 1 {
+		m.errMu.RLock()
+		m.errs[cause].Add(int64(n - 1))
+		m.errMu.RUnlock()
+	}
 }
 
 // Errors returns the count of cause.
@@ -112,6 +124,7 @@ func (m *M) WriteTo(w io.Writer) (int64, error) {
 	counter("sy_edge_insight_events_total", "Insight events produced.", m.Insights.Load())
 	counter("sy_edge_end_users_total", "End users produced.", m.EndUsers.Load())
 	counter("sy_edge_http_requests_total", "HTTP requests served.", m.HTTP.Load())
+	counter("sy_edge_relay_forwarded_events_total", "Events (evaluations, custom events, end users) a relay's upstream accepted (0 unless relaying).", m.RelayForwarded.Load())
 	p("# HELP sy_edge_push_seconds Time from receiving a change to writing it to every connection.\n# TYPE sy_edge_push_seconds histogram\n")
 	var cum int64
 	for i, b := range pushBuckets {

@@ -3,9 +3,11 @@ package sink
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/edge/internal/ready"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -15,6 +17,9 @@ type KafkaConfig struct {
 	TopicPrefix string
 	// OnError is told about records that could not be produced.
 	OnError func(error)
+	// Dial, when set, opens the broker connections (tests route them
+	// through a proxy they can cut).
+	Dial func(ctx context.Context, network, host string) (net.Conn, error)
 }
 
 // Kafka produces insight batches to "<prefix>sy.insights" and end-user
@@ -24,21 +29,27 @@ type Kafka struct {
 	cl       *kgo.Client
 	insights string
 	users    string
+	deliv    string
 	onErr    func(error)
 }
 
 // NewKafka returns a producer.
 func NewKafka(cfg KafkaConfig) (*Kafka, error) {
-	cl, err := kgo.NewClient(
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.AllowAutoTopicCreation(),
 		kgo.RecordRetries(20),
-	)
+	}
+	if cfg.Dial != nil {
+		opts = append(opts, kgo.Dialer(cfg.Dial))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("sink: kafka: %w", err)
 	}
-	return &Kafka{cl: cl, insights: cfg.TopicPrefix + codec.TopicInsights, users: cfg.TopicPrefix + codec.TopicEndUsers, onErr: cfg.OnError}, nil
+	return &Kafka{cl: cl, insights: cfg.TopicPrefix + codec.TopicInsights, users: cfg.TopicPrefix + codec.TopicEndUsers,
+		deliv: cfg.TopicPrefix + codec.TopicDelivery, onErr: cfg.OnError}, nil
 }
 
 func (k *Kafka) produce(topic, key string, value []byte) {
@@ -66,6 +77,26 @@ func (k *Kafka) EndUsers(_ context.Context, b *codec.EndUserBatch) error {
 		return err
 	}
 	k.produce(k.users, b.EnvID, v)
+	return nil
+}
+
+// Checks is the readiness probe of the event output: a broker answers.
+func (k *Kafka) Checks() []ready.Check {
+	return []ready.Check{{Name: "kafka_events", Probe: func(ctx context.Context) error {
+		if err := k.cl.Ping(ctx); err != nil {
+			return fmt.Errorf("kafka: %w", err)
+		}
+		return nil
+	}}}
+}
+
+// Deliveries produces one delivery report (keyed by edge id).
+func (k *Kafka) Deliveries(_ context.Context, r *codec.DeliveryReport) error {
+	v, err := r.MarshalMsg(nil)
+	if err != nil {
+		return err
+	}
+	k.produce(k.deliv, r.Edge, v)
 	return nil
 }
 

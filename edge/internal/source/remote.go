@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/rueidis"
 	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/edge/internal/ready"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -31,6 +32,9 @@ type RemoteConfig struct {
 	PartitionCheck time.Duration
 	// OnError is told about undecodable records and fetch errors.
 	OnError func(error)
+	// Dial, when set, opens the Kafka connections (tests route them
+	// through a proxy they can cut).
+	Dial func(ctx context.Context, network, host string) (net.Conn, error)
 }
 
 // Remote is the production source: snapshots from Redis key
@@ -129,6 +133,9 @@ func (r *Remote) Snapshot(ctx context.Context, envID string) (*codec.EnvSnapshot
 // it is consumed from the start once it appears.
 func (r *Remote) Start(ctx context.Context, apply func(*codec.ChangeEvent)) error {
 	opts := []kgo.Opt{kgo.SeedBrokers(r.cfg.Brokers...)}
+	if r.cfg.Dial != nil {
+		opts = append(opts, kgo.Dialer(r.cfg.Dial))
+	}
 	admin, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("source: kafka: %w", err)
@@ -164,7 +171,9 @@ func (r *Remote) Start(ctx context.Context, apply func(*codec.ChangeEvent)) erro
 	if err != nil {
 		return fmt.Errorf("source: kafka consumer: %w", err)
 	}
+	r.mu.Lock()
 	r.kafka = cl
+	r.mu.Unlock()
 	cctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	r.done = make(chan struct{})
@@ -240,6 +249,35 @@ func (r *Remote) run(ctx context.Context, apply func(*codec.ChangeEvent)) {
 			apply(ev)
 		})
 	}
+}
+
+// Checks are the readiness probes: Redis answers a read of the kind a
+// snapshot load makes (EXISTS of a tombstone key: unlike PING it fails
+// while Redis is still loading its data set, when no environment could be
+// loaded) and a Kafka broker of the change topic answers (changes arrive).
+// Before Start the Kafka probe fails.
+func (r *Remote) Checks() []ready.Check {
+	return []ready.Check{{Name: "redis", Probe: func(ctx context.Context) error {
+		rc, err := r.client()
+		if err != nil {
+			return err
+		}
+		if err := rc.Do(ctx, rc.B().Exists().Key(TombstoneKey("readyz-probe")).Build()).Error(); err != nil {
+			return fmt.Errorf("redis %s: %w", r.cfg.RedisAddr, err)
+		}
+		return nil
+	}}, {Name: "kafka", Probe: func(ctx context.Context) error {
+		r.mu.Lock()
+		cl := r.kafka
+		r.mu.Unlock()
+		if cl == nil {
+			return errors.New("change stream not started")
+		}
+		if err := cl.Ping(ctx); err != nil {
+			return fmt.Errorf("kafka: %w", err)
+		}
+		return nil
+	}}}
 }
 
 // Close stops consuming and closes the clients.

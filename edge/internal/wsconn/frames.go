@@ -208,8 +208,14 @@ func (s *Server) handshake(c *Conn) bool {
 		nc.Close()
 		return false
 	}
-	var uri []byte
+	var uri, ua []byte
 	u := ws.Upgrader{
+		OnHeader: func(k, v []byte) error {
+			if bytes.EqualFold(k, []byte("User-Agent")) {
+				ua = append(ua[:0], v...)
+			}
+			return nil
+		},
 		OnRequest: func(b []byte) error {
 			p := b
 			if i := bytes.IndexByte(p, '?'); i >= 0 {
@@ -247,7 +253,7 @@ func (s *Server) handshake(c *Conn) bool {
 	}
 	s.unf.release(KeyOf(nc.RemoteAddr()))
 	s.pending.remove(c)
-	if code, reason := s.h.Open(c, &Request{URI: uri, Protocol: hs.Protocol}); code != 0 {
+	if code, reason := s.h.Open(c, &Request{URI: uri, Protocol: hs.Protocol, UserAgent: ua}); code != 0 {
 		c.CloseWith(code, reason)
 		return false
 	}

@@ -76,10 +76,13 @@ func (c *Config) defaults() {
 }
 
 // Request describes an accepted upgrade. URI is the request target (path
-// and query); Protocol is the negotiated subprotocol ("" for none).
+// and query); Protocol is the negotiated subprotocol ("" for none);
+// UserAgent is the User-Agent header (nil when absent), valid only during
+// Open.
 type Request struct {
-	URI      []byte
-	Protocol string
+	URI       []byte
+	Protocol  string
+	UserAgent []byte
 }
 
 // Handler is the application on top of the transport.

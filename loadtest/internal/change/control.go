@@ -25,12 +25,15 @@ type Control struct {
 	env   string
 	hc    *http.Client
 	flag  codec.Flag
+	run   string // request-id prefix of this run's changes (lt-<unix ms>)
+	rid   string // the request id of the call being made (do sends it as X-Request-Id)
 }
 
 // NewControl logs in (when token is empty, with email and password), reads
 // the environment's secrets and creates the push flag if it does not exist.
 func NewControl(ctx context.Context, base, token, email, password, envID string) (*Control, *Env, error) {
-	c := &Control{base: strings.TrimRight(base, "/"), token: token, env: envID, hc: &http.Client{Timeout: 30 * time.Second}}
+	c := &Control{base: strings.TrimRight(base, "/"), token: token, env: envID, hc: &http.Client{Timeout: 30 * time.Second},
+		run: fmt.Sprintf("lt-%d", time.Now().UnixMilli())}
 	if c.token == "" {
 		var lr struct {
 			Token string `json:"token"`
@@ -74,11 +77,77 @@ func (c *Control) Push(ctx context.Context, seq int, sent time.Time) error {
 	f := c.flag
 	setPushVariation(&f, seq, fleet.PushMarker(seq, sent))
 	var out codec.Flag
-	if err := c.do(ctx, "PUT", "/api/v1/envs/"+c.env+"/flags/"+PushFlagKey, &f, &out); err != nil {
+	c.rid = c.requestID(seq)
+	err := c.do(ctx, "PUT", "/api/v1/envs/"+c.env+"/flags/"+PushFlagKey, &f, &out)
+	c.rid = ""
+	if err != nil {
 		return fmt.Errorf("control: change %d: %w", seq, err)
 	}
 	c.flag = out
 	return nil
+}
+
+func (c *Control) requestID(seq int) string { return fmt.Sprintf("%s-%d", c.run, seq) }
+
+// Receipt is the part of control's delivery receipt (docs/delivery.md) the
+// harness reports.
+type Receipt struct {
+	ChangedAt     int64 `json:"changedAt"`
+	DeliveredInMs int64 `json:"deliveredInMs"`
+	Complete      bool  `json:"complete"`
+	Connections   struct {
+		Total int `json:"total"`
+	} `json:"connections"`
+	Delivered struct {
+		Total int `json:"total"`
+	} `json:"delivered"`
+	Edges []struct {
+		DeliveredAt int64 `json:"deliveredAt"`
+	} `json:"edges"`
+}
+
+// Receipt waits (up to timeout) until change seq's receipt is complete and
+// returns it as it stands then.
+func (c *Control) Receipt(ctx context.Context, seq int, timeout time.Duration) (*Receipt, error) {
+	var r Receipt
+	path := fmt.Sprintf("/api/v1/envs/%s/changes/%s/receipt?until=1&timeout=%s", c.env, c.requestID(seq), timeout)
+	if err := c.do(ctx, "GET", path, nil, &r); err != nil {
+		return nil, fmt.Errorf("control: receipt of change %d: %w", seq, err)
+	}
+	return &r, nil
+}
+
+// DeliveryReports reads control's count of delivery reports (change reports
+// and heartbeats) from its /metrics.
+func (c *Control) DeliveryReports(ctx context.Context) (changes, heartbeats int64, err error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/metrics", nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var v float64
+		switch {
+		case strings.HasPrefix(line, `sy_control_delivery_reports_total{kind="change"} `):
+			_, err = fmt.Sscan(strings.Fields(line)[1], &v)
+			changes = int64(v)
+		case strings.HasPrefix(line, `sy_control_delivery_reports_total{kind="heartbeat"} `):
+			_, err = fmt.Sscan(strings.Fields(line)[1], &v)
+			heartbeats = int64(v)
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	return changes, heartbeats, nil
 }
 
 type statusError struct {
@@ -104,6 +173,9 @@ func (c *Control) do(ctx context.Context, method, path string, in, out any) erro
 	req.Header.Set("Content-Type", "application/json")
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.rid != "" {
+		req.Header.Set("X-Request-Id", c.rid)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

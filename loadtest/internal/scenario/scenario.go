@@ -77,7 +77,12 @@ type Config struct {
 	Source Source // where the env and changes go (nil: secrets must be given, no push)
 	// Pusher, if set, makes change seq instead of Source.Produce (the control API).
 	Pusher func(ctx context.Context, seq int, sent time.Time) error
-	Env    *change.Env // generated when nil
+	// Receipts, if set (with Pusher: the control API), reads change seq's
+	// delivery receipt once every connection has it, and DeliveryReports
+	// control's count of the edges' delivery reports (docs/delivery.md).
+	Receipts        func(ctx context.Context, seq int, timeout time.Duration) (*change.Receipt, error)
+	DeliveryReports func(ctx context.Context) (changes, heartbeats int64, err error)
+	Env             *change.Env // generated when nil
 
 	EdgePids []int        // edge processes for /proc figures (nil: found by Target's port)
 	EdgeGC   func() error // optional: make every edge process collect garbage before memory is read

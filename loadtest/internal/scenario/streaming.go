@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"sync"
 	"time"
 
+	"github.com/switchyard/switchyard/loadtest/internal/change"
 	"github.com/switchyard/switchyard/loadtest/internal/machine"
 	"github.com/switchyard/switchyard/loadtest/internal/report"
 )
@@ -275,6 +277,18 @@ func push(ctx context.Context, c *Config, s *streaming, r *report.Result, base b
 	if err != nil {
 		return err
 	}
+	var reportsBefore int64
+	if c.DeliveryReports != nil {
+		if reportsBefore, _, err = c.DeliveryReports(ctx); err != nil {
+			return err
+		}
+	}
+	var (
+		rw   sync.WaitGroup
+		rmu  sync.Mutex
+		rerr error
+		got  = map[int]receiptSeen{}
+	)
 	start := time.Now()
 	sent := map[int]time.Time{}
 	for seq := 1; seq <= c.Pushes; seq++ {
@@ -300,6 +314,21 @@ func push(ctx context.Context, c *Config, s *streaming, r *report.Result, base b
 		if c.Pusher != nil {
 			if err := c.Pusher(ctx, seq, now); err != nil {
 				return err
+			}
+			if c.Receipts != nil { // wait for the receipt while the change spreads
+				rw.Add(1)
+				go func(seq int) {
+					defer rw.Done()
+					rc, err := c.Receipts(ctx, seq, 30*time.Second)
+					at := time.Now()
+					rmu.Lock()
+					defer rmu.Unlock()
+					if err != nil {
+						rerr = err
+						return
+					}
+					got[seq] = receiptSeen{rc, at}
+				}(seq)
 			}
 		} else {
 			ev, err := c.Env.PushEvent(seq, now)
@@ -393,8 +422,72 @@ func push(ctx context.Context, c *Config, s *streaming, r *report.Result, base b
 				fmt.Sprintf("machine busy %.1f of %.1f CPU-s available", float64(busy)/1e9, float64(runtime.NumCPU())*secs)
 		}
 	}
+	if c.Receipts != nil {
+		rw.Wait()
+		if rerr != nil {
+			return rerr
+		}
+		if err := receipts(ctx, c, r, m, open, got, reportsBefore); err != nil {
+			return err
+		}
+	}
 	r.Check("every connection got every change", missing == 0 && delivered == int64(c.Pushes)*open,
 		"%d of %d deliveries, %d changes incomplete", delivered, int64(c.Pushes)*open, missing)
 	r.Check("no duplicate deliveries", m.dups == 0, "%d duplicates", m.dups)
+	return nil
+}
+
+// receiptSeen is a receipt and when the wait for it returned.
+type receiptSeen struct {
+	r  *change.Receipt
+	at time.Time
+}
+
+// receipts reports control's delivery receipts of the changes pushed (each
+// waited for with until=1 from the moment the change was made): what they
+// counted, when the last edge finished writing the change compared with the
+// last delivery the harness's connections read, and when the receipt read
+// 100 % through the API.
+func receipts(ctx context.Context, c *Config, r *report.Result, m merged, open int64, got map[int]receiptSeen, reportsBefore int64) error {
+	var took, lag, seen []float64
+	var counted int64
+	complete := 0
+	for seq := 1; seq <= c.Pushes; seq++ {
+		g, ok := got[seq]
+		if !ok {
+			continue
+		}
+		rc := g.r
+		if rc.Complete {
+			complete++
+		}
+		counted = max(counted, int64(rc.Delivered.Total))
+		if ps := m.pushes[seq]; ps != nil && rc.Complete && rc.DeliveredInMs > 0 {
+			took = append(took, float64(rc.DeliveredInMs))
+			lag = append(lag, float64(rc.ChangedAt+rc.DeliveredInMs)-float64(ps.LastNs)/1e6)
+			seen = append(seen, float64(g.at.UnixNano()-ps.LastNs)/1e6)
+		}
+	}
+	r.Add("receipts complete", float64(complete), "").Note = fmt.Sprintf("of %d changes", c.Pushes)
+	r.Check("every receipt counts every connection", counted == open && complete == c.Pushes,
+		"receipts counted up to %d of %d connections; %d of %d complete", counted, open, complete, c.Pushes)
+	if len(took) > 0 {
+		sort.Float64s(took)
+		sort.Float64s(lag)
+		sort.Float64s(seen)
+		r.Add("receipt: change → last edge done writing it (median)", took[len(took)/2], "ms")
+		r.Add("receipt: last edge done − last delivery read by the harness (median)", lag[len(lag)/2], "ms").Note =
+			"negative: the edge had written every frame before the harness read the last one"
+		r.Add("receipt: reads 100 % through the API after the last delivery (median)", seen[len(seen)/2], "ms").Note =
+			"report linger (20 ms) + Kafka produce and fetch + the waiting API call returning"
+	}
+	if c.DeliveryReports != nil {
+		after, _, err := c.DeliveryReports(ctx)
+		if err != nil {
+			return err
+		}
+		r.Add("delivery change reports (Kafka records) per change", float64(after-reportsBefore)/float64(c.Pushes), "").Note =
+			"one record per edge process per change, or fewer when changes come faster than the 20 ms linger"
+	}
 	return nil
 }

@@ -447,6 +447,12 @@ func TestChartVariants(t *testing.T) {
 					t.Error("edge.env not in the ConfigMap")
 				}
 			}},
+		"edge readiness on /readyz": {map[string]any{"edge": map[string]any{"readinessPath": "/readyz"}},
+			func(t *testing.T, o *objects) {
+				if p := o.deployment(t, "edge").Spec.Template.Spec.Containers[0].ReadinessProbe.HTTPGet.Path; p != "/readyz" {
+					t.Errorf("edge readiness probe %s, want /readyz", p)
+				}
+			}},
 		"existing secret": {map[string]any{"secret": map[string]any{"existingSecret": "my-secret"}},
 			func(t *testing.T, o *objects) {
 				if len(o.secrets) != 0 {
@@ -481,6 +487,15 @@ func TestChartRefusesMissingAddresses(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "external."+key+" is required") {
 			t.Errorf("external.%s empty: %v", key, err)
 		}
+	}
+}
+
+// TestChartRefusesUnknownEdgeReadinessPath: a path the edge does not
+// serve would keep every edge unready; the chart refuses it by name.
+func TestChartRefusesUnknownEdgeReadinessPath(t *testing.T) {
+	_, err := Render(chartDir, map[string]any{"edge": map[string]any{"readinessPath": "/ready"}})
+	if err == nil || !strings.Contains(err.Error(), "edge.readinessPath") {
+		t.Errorf("edge.readinessPath /ready: %v", err)
 	}
 }
 

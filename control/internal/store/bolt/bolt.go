@@ -401,6 +401,33 @@ func (b *Backend) Find(_ context.Context, coll string, q store.Query) ([]*store.
 	return page, total, nil
 }
 
+// Scan calls fn for every matching document in one read transaction.
+func (b *Backend) Scan(ctx context.Context, coll string, q store.Query, fn func(*store.Doc) error) error {
+	c, err := b.coll(coll)
+	if err != nil {
+		return err
+	}
+	return b.db.View(func(tx *bbolt.Tx) error {
+		return scan(tx, c, &q, func(id, v []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			r, ok := parseRaw(id, v)
+			if !ok {
+				return fmt.Errorf("%s %s: %w", coll, id, errCorrupt)
+			}
+			if !r.matches(&q) {
+				return nil
+			}
+			d, err := decodeDoc(string(r.id), r.raw) // copies: detached from the transaction
+			if err != nil {
+				return err
+			}
+			return fn(d)
+		})
+	})
+}
+
 // rawDoc is a document as stored, aliasing the transaction's memory: Find
 // filters and sorts on it without allocating a field map per document.
 type rawDoc struct {
@@ -446,6 +473,9 @@ func (r *rawDoc) field(name string) []byte {
 // matches is store.Matches on the raw form (the conformance suite checks
 // that both backends agree).
 func (r *rawDoc) matches(q *store.Query) bool {
+	if !bytes.HasPrefix(r.id, []byte(q.IDPrefix)) {
+		return false
+	}
 	for k, v := range q.Eq {
 		if string(r.field(k)) != v {
 			return false
@@ -494,6 +524,16 @@ func sortRaw(docs []rawDoc, field string, desc bool) {
 // documents without a usable index).
 func scan(tx *bbolt.Tx, c store.Collection, q *store.Query, keep func(id, v []byte) error) error {
 	data := tx.Bucket(dataBucket(c.Name))
+	if q.IDPrefix != "" { // a range of the data bucket, in id order
+		p := []byte(q.IDPrefix)
+		cur := data.Cursor()
+		for k, v := cur.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = cur.Next() {
+			if err := keep(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	ix, n := bestIndex(c, q.Eq)
 	if n == 0 {
 		return data.ForEach(keep)

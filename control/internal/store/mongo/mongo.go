@@ -437,9 +437,12 @@ func (b *Backend) Modify(ctx context.Context, coll string, ids []string, fn func
 	return nil
 }
 
-// Find implements store.Backend.
-func (b *Backend) Find(ctx context.Context, coll string, q store.Query) ([]*store.Doc, int, error) {
+// queryFilter is the filter of q's Eq, In and Search.
+func queryFilter(q store.Query) bson.D {
 	filter := bson.D{}
+	if q.IDPrefix != "" {
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$regex", Value: "^" + regexp.QuoteMeta(q.IDPrefix)}}})
+	}
 	for k, v := range q.Eq {
 		filter = append(filter, bson.E{Key: k, Value: v})
 	}
@@ -453,6 +456,37 @@ func (b *Backend) Find(ctx context.Context, coll string, q store.Query) ([]*stor
 		}
 		filter = append(filter, bson.E{Key: "$or", Value: or})
 	}
+	return filter
+}
+
+// scanBatch is how many documents Scan's cursor fetches at a time.
+const scanBatch = 1000
+
+// Scan iterates a cursor over the matching documents.
+func (b *Backend) Scan(ctx context.Context, coll string, q store.Query, fn func(*store.Doc) error) error {
+	cur, err := b.db.Collection(coll).Find(ctx, queryFilter(q), options.Find().SetBatchSize(scanBatch))
+	if err != nil {
+		return fmt.Errorf("cannot scan %s: %w", coll, mapErr(err))
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		d, err := fromBSON(cur.Current)
+		if err != nil {
+			return err
+		}
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("cannot scan %s: %w", coll, mapErr(err))
+	}
+	return nil
+}
+
+// Find implements store.Backend.
+func (b *Backend) Find(ctx context.Context, coll string, q store.Query) ([]*store.Doc, int, error) {
+	filter := queryFilter(q)
 	c := b.db.Collection(coll)
 	total, err := c.CountDocuments(ctx, filter)
 	if err != nil {

@@ -409,6 +409,22 @@ func testEndUsers(t *testing.T, s *store.Store) {
 	if len(props) != 4 {
 		t.Fatalf("props %v", props)
 	}
+	// ScanEndUsers: every user of the environment seen since the cut-off, once
+	seen := map[string]int{}
+	must(t, s.ScanEndUsers(ctx, "e1", 60, func(u *codec.EndUser) error { seen[u.KeyID]++; return nil }))
+	if len(seen) != 1 || seen["u1"] != 1 {
+		t.Fatalf("scan since 60: %v, want u1 once", seen)
+	}
+	clear(seen)
+	must(t, s.ScanEndUsers(ctx, "e1", 0, func(u *codec.EndUser) error { seen[u.KeyID]++; return nil }))
+	if len(seen) != 2 || seen["u1"] != 1 || seen["u2"] != 1 {
+		t.Fatalf("scan of all: %v", seen)
+	}
+	stop := errors.New("stop")
+	n = 0
+	if err := s.ScanEndUsers(ctx, "e1", 0, func(*codec.EndUser) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("an error from fn: %v after %d users, want it returned after 1", err, n)
+	}
 }
 
 // testAuditRetention: PruneAudit deletes exactly the entries older than the
