@@ -168,7 +168,10 @@ func (c *components) schema(t reflect.Type) map[string]any { return walk(t, c, n
 
 // finish names the collected types and returns components/schemas. A
 // type's name is its Go name (a generic's type arguments appended with
-// "_"); when two types share a name, each gets its package name in front.
+// "_"). When types of several packages share a name, the one with the
+// shortest import path keeps it (codec's wire types before control's
+// internal ones, so a new type elsewhere does not rename them) and the
+// others get their package name in front.
 func (c *components) finish() map[string]any {
 	byName := map[string][]reflect.Type{}
 	for t := range c.types {
@@ -176,9 +179,16 @@ func (c *components) finish() map[string]any {
 	}
 	out := map[string]any{}
 	for n, ts := range byName {
-		for _, t := range ts {
+		sort.Slice(ts, func(i, j int) bool {
+			a, b := ts[i].PkgPath(), ts[j].PkgPath()
+			if len(a) != len(b) {
+				return len(a) < len(b)
+			}
+			return a < b
+		})
+		for i, t := range ts {
 			name := n
-			if len(ts) > 1 {
+			if i > 0 {
 				name = sanitize(pkgName(t.PkgPath())) + "_" + n
 			}
 			out[name] = c.types[t]

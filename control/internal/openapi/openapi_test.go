@@ -156,8 +156,9 @@ type Inner struct {
 	A string `json:"a"`
 }
 
-// TestComponentNameCollision: two types of the same name from different
-// packages each get their package name in front, deterministically.
+// TestComponentNameCollision: of two types of the same name from different
+// packages, the one with the shorter import path keeps the name, the other
+// gets its package name in front, deterministically.
 func TestComponentNameCollision(t *testing.T) {
 	type both struct {
 		X Inner       `json:"x"`
@@ -166,13 +167,13 @@ func TestComponentNameCollision(t *testing.T) {
 	for range 5 {
 		doc := Build(Info{}, []Op{{Method: "GET", Path: "/b", Resp: both{}}})
 		schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
-		a, okA := schemas["openapi_Inner"].(map[string]any)
+		a, okA := schemas["Inner"].(map[string]any)
 		b, okB := schemas["other_Inner"].(map[string]any)
 		if !okA || !okB {
-			t.Fatalf("schemas %v, want openapi_Inner and other_Inner", keys(schemas))
+			t.Fatalf("schemas %v, want Inner and other_Inner", keys(schemas))
 		}
 		if _, ok := a["properties"].(map[string]any)["a"]; !ok {
-			t.Fatalf("openapi_Inner is %v", a)
+			t.Fatalf("Inner is %v", a)
 		}
 		if _, ok := b["properties"].(map[string]any)["b"]; !ok {
 			t.Fatalf("other_Inner is %v", b)

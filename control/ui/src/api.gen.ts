@@ -81,6 +81,10 @@ export interface paths {
     /** Reject a change request (action: change:approve) */
     post: operations["postEnvsEnvIdChangerequestsIdReject"];
   };
+  "/api/v1/envs/{envId}/changes/{requestId}/receipt": {
+    /** How many of the environment's streaming connections, across all edges, hold the change made by the API request with this id (its X-Request-Id); with until (0..1] waits up to timeout (default 30s, at most 50s) for that fraction and says whether it was reached (action: read) */
+    get: operations["getEnvsEnvIdChangesRequestIdReceipt"];
+  };
   "/api/v1/envs/{envId}/compare": {
     /** Compare every flag (or the keys given) with another environment of the organization (action: read) */
     get: operations["getEnvsEnvIdCompare"];
@@ -165,6 +169,10 @@ export interface paths {
     /** Preview: evaluate the flag for an end user with the edge's evaluator and explain the result (action: read) */
     post: operations["postEnvsEnvIdFlagsKeyEvaluate"];
   };
+  "/api/v1/envs/{envId}/flags/{key}/impact": {
+    /** Blast-radius preview: how many of the environment's end users seen within seenWithin the proposed flag would serve another variation than the current one, from which to which, why and sample users; with Accept: application/x-ndjson progress lines are streamed before the result (action: read) */
+    post: operations["postEnvsEnvIdFlagsKeyImpact"];
+  };
   "/api/v1/envs/{envId}/flags/{key}/restore": {
     /** Restore an archived flag (action: flag:write) */
     post: operations["postEnvsEnvIdFlagsKeyRestore"];
@@ -224,6 +232,10 @@ export interface paths {
   "/api/v1/envs/{envId}/schedules/{id}/cancel": {
     /** Cancel a pending scheduled change (action: flag:write) */
     post: operations["postEnvsEnvIdSchedulesIdCancel"];
+  };
+  "/api/v1/envs/{envId}/sdks": {
+    /** The SDKs connected to the environment now, by type, SDK and edge; connections whose secret expires within window (default 24h) are flagged (action: read) */
+    get: operations["getEnvsEnvIdSdks"];
   };
   "/api/v1/envs/{envId}/secrets/{type}/rotate": {
     /** Add a new server or client secret; the replaced one keeps working until expiresIn (default 24h, "now" ends it at once) (action: secret:rotate) */
@@ -547,6 +559,11 @@ export interface components {
       key: string;
       result: string;
     };
+    Counts: {
+      client: number;
+      server: number;
+      total: number;
+    };
     Delivery: {
       attempts: components["schemas"]["DeliveryAttempt"][];
       body: string;
@@ -581,6 +598,19 @@ export interface components {
       selected: number;
       sendToExperiment: boolean;
       variations: components["schemas"]["RolloutTrace"][];
+    };
+    EdgeReceipt: {
+      connections: components["schemas"]["Counts"];
+      delivered: boolean;
+      deliveredAt?: number;
+      edge: string;
+      envVersion: number;
+    };
+    EdgeView: {
+      connections: components["schemas"]["Counts"];
+      edge: string;
+      envVersion: number;
+      sdks: components["schemas"]["SDKGroup"][];
     };
     EndUser: {
       customizedProperties: components["schemas"]["UserProp"][];
@@ -717,6 +747,22 @@ export interface components {
       name: string;
       orgId: string;
       version: number;
+    };
+    impact_Reason: {
+      count: number;
+      reason: string;
+    };
+    impact_Result: {
+      changed: number;
+      served: components["schemas"]["Served"][];
+      tookMs: number;
+      transitions: components["schemas"]["Transition"][];
+      users: number;
+    };
+    impact_Variation: {
+      id: string;
+      name: string;
+      value: string;
     };
     Invitation: {
       createdAt: number;
@@ -918,6 +964,19 @@ export interface components {
       code: string;
       message: string;
     };
+    ReceiptResponse: {
+      changedAt?: number;
+      complete: boolean;
+      connections: components["schemas"]["Counts"];
+      delivered: components["schemas"]["Counts"];
+      deliveredInMs?: number;
+      edges: components["schemas"]["EdgeReceipt"][];
+      envId: string;
+      envVersion: number;
+      fraction: number;
+      reached?: boolean;
+      requestId: string;
+    };
     Report: {
       codeRefs: number;
       envId: string;
@@ -992,6 +1051,14 @@ export interface components {
       status: string;
       version: number;
     };
+    SDKGroup: {
+      count: number;
+      expiring?: boolean;
+      problem?: string;
+      sdk: string;
+      secretExpiresAt?: number;
+      type: string;
+    };
     Segment: {
       createdAt: number;
       description: string;
@@ -1019,6 +1086,11 @@ export interface components {
       matched: boolean;
       name: string;
       rules?: components["schemas"]["RuleTrace"][];
+    };
+    Served: {
+      after: number;
+      before: number;
+      variation: components["schemas"]["impact_Variation"];
     };
     SSOButton: {
       id: string;
@@ -1081,6 +1153,13 @@ export interface components {
       role: string;
       token: string;
     };
+    Transition: {
+      count: number;
+      from: components["schemas"]["impact_Variation"];
+      reasons: components["schemas"]["impact_Reason"][];
+      samples: string[];
+      to: components["schemas"]["impact_Variation"];
+    };
     Trigger: {
       action: string;
       count: number;
@@ -1135,6 +1214,13 @@ export interface components {
       id: string;
       name: string;
       value: string;
+    };
+    View: {
+      connections: components["schemas"]["Counts"];
+      edges: components["schemas"]["EdgeView"][];
+      envId: string;
+      expiring: number;
+      sdks: components["schemas"]["SDKGroup"][];
     };
     WebhookCreated: {
       createdAt: number;
@@ -1695,6 +1781,33 @@ export interface operations {
       200: {
         content: {
           "application/json": components["schemas"]["ChangeRequest"];
+        };
+      };
+      /** @description error */
+      default: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** How many of the environment's streaming connections, across all edges, hold the change made by the API request with this id (its X-Request-Id); with until (0..1] waits up to timeout (default 30s, at most 50s) for that fraction and says whether it was reached (action: read) */
+  getEnvsEnvIdChangesRequestIdReceipt: {
+    parameters: {
+      query?: {
+        until?: string;
+        timeout?: string;
+      };
+      path: {
+        envId: string;
+        requestId: string;
+      };
+    };
+    responses: {
+      /** @description success */
+      200: {
+        content: {
+          "application/json": components["schemas"]["ReceiptResponse"];
         };
       };
       /** @description error */
@@ -2460,6 +2573,88 @@ export interface operations {
       };
     };
   };
+  /** Blast-radius preview: how many of the environment's end users seen within seenWithin the proposed flag would serve another variation than the current one, from which to which, why and sample users; with Accept: application/x-ndjson progress lines are streamed before the result (action: read) */
+  postEnvsEnvIdFlagsKeyImpact: {
+    parameters: {
+      path: {
+        envId: string;
+        key: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          flag?: {
+            createdAt?: number;
+            description?: string;
+            disabledVariationId?: string;
+            envId?: string;
+            exptIncludeAllTargets?: boolean;
+            fallthrough?: {
+              dispatchKey?: string;
+              includedInExpt?: boolean;
+              variations?: {
+                  exptRollout?: number;
+                  id?: string;
+                  rollout?: [number, number];
+                }[];
+            };
+            id?: string;
+            isArchived?: boolean;
+            isEnabled?: boolean;
+            key?: string;
+            name?: string;
+            rules?: {
+                conditions?: {
+                    id?: string;
+                    op?: string;
+                    property?: string;
+                    value?: string;
+                  }[];
+                dispatchKey?: string;
+                id?: string;
+                includedInExpt?: boolean;
+                name?: string;
+                variations?: {
+                    exptRollout?: number;
+                    id?: string;
+                    rollout?: [number, number];
+                  }[];
+              }[];
+            tags?: string[];
+            targetUsers?: {
+                keyIds?: string[];
+                variationId?: string;
+              }[];
+            updatedAt?: number;
+            variations?: {
+                id?: string;
+                name?: string;
+                value?: string;
+              }[];
+            variationType?: string;
+            version?: number;
+          };
+          samples?: number;
+          seenWithin?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description success */
+      200: {
+        content: {
+          "application/json": components["schemas"]["impact_Result"];
+        };
+      };
+      /** @description error */
+      default: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
   /** Restore an archived flag (action: flag:write) */
   postEnvsEnvIdFlagsKeyRestore: {
     parameters: {
@@ -3039,6 +3234,31 @@ export interface operations {
       200: {
         content: {
           "application/json": components["schemas"]["Schedule"];
+        };
+      };
+      /** @description error */
+      default: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** The SDKs connected to the environment now, by type, SDK and edge; connections whose secret expires within window (default 24h) are flagged (action: read) */
+  getEnvsEnvIdSdks: {
+    parameters: {
+      query?: {
+        window?: string;
+      };
+      path: {
+        envId: string;
+      };
+    };
+    responses: {
+      /** @description success */
+      200: {
+        content: {
+          "application/json": components["schemas"]["View"];
         };
       };
       /** @description error */
