@@ -53,3 +53,32 @@ func isCodecDep(dep string) bool {
 	return dep == module+"/codec" || strings.HasPrefix(dep, module+"/edge/eval") ||
 		strings.HasPrefix(dep, "github.com/tinylib/msgp") || strings.HasPrefix(dep, "github.com/philhofer/fwd")
 }
+
+// TestControlLayers enforces control's layering (docs/architecture.md):
+// the domain package (every write: validation, store, publisher
+// notification, audit and webhook event) sits below the REST API and the
+// workflow (scheduler, webhook deliveries, housekeeping); neither of those
+// lower layers may reach the API, so the API stays a mapping from HTTP to
+// them. Listed are the only Switchyard packages each may depend on.
+func TestControlLayers(t *testing.T) {
+	ctl := module + "/control/internal/"
+	domain := []string{module + "/codec", module + "/edge/eval", ctl + "store", ctl + "audit", ctl + "webhook", ctl + "domain"}
+	cases := []struct {
+		pkg     string
+		allowed []string
+	}{
+		{"./control/internal/domain", domain},
+		{"./control/internal/workflow", append([]string{ctl + "workflow", ctl + "auth"}, domain...)},
+	}
+	for _, c := range cases {
+		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", c.pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", c.pkg, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if strings.HasPrefix(dep, module+"/") && !hasAllowedPrefix(dep, c.allowed) {
+				t.Errorf("%s depends on %s (allowed: %v)", c.pkg, dep, c.allowed)
+			}
+		}
+	}
+}

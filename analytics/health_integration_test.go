@@ -3,7 +3,10 @@
 package analytics
 
 import (
+	"context"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -28,10 +32,19 @@ type tcpProxy struct {
 
 func newTCPProxy(t *testing.T, target string) *tcpProxy {
 	t.Helper()
-	p := &tcpProxy{target: target, addr: "127.0.0.1:0", conns: map[net.Conn]struct{}{}}
-	p.restart(t)
-	t.Cleanup(p.stop)
-	return p
+	// below the ephemeral range (32768+): a stopped proxy's port must not be
+	// handed to some client's outgoing connection before restart
+	for range 100 {
+		p := &tcpProxy{target: target, addr: fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)), conns: map[net.Conn]struct{}{}}
+		if ln, err := net.Listen("tcp", p.addr); err == nil {
+			ln.Close()
+			p.restart(t)
+			t.Cleanup(p.stop)
+			return p
+		}
+	}
+	t.Fatal("no free port below 32000 for the proxy")
+	return nil
 }
 
 func (p *tcpProxy) restart(t *testing.T) {
@@ -166,4 +179,71 @@ func TestMetricsAfterIngest(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestReadyzKafkaOutage: every Kafka broker behind a proxy the test stops
+// (the shared brokers keep running): /readyz turns unready naming kafka
+// within 2 s (probes every 0.5 s, 1 s limit) while ClickHouse stays ok, and
+// is ready again once the brokers are back.
+func TestReadyzKafkaOutage(t *testing.T) {
+	e := newITEnv(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	meta, err := kadm.NewClient(e.prod).BrokerMetadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxies := map[string]*tcpProxy{}
+	for _, b := range meta.Brokers {
+		a := net.JoinHostPort(b.Host, fmt.Sprint(b.Port))
+		proxies[a] = newTCPProxy(t, a)
+	}
+	for _, a := range e.brokers {
+		if proxies[a] == nil {
+			proxies[a] = newTCPProxy(t, a)
+		}
+	}
+	dial := func(ctx context.Context, network, host string) (net.Conn, error) {
+		p := proxies[host]
+		if p == nil {
+			return nil, fmt.Errorf("test dialer: no proxy for broker %s", host)
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, p.addr)
+	}
+	s, err := New(Config{Addr: "-", ClickHouseAddr: e.chAddr, ClickHouseDB: e.db, KafkaBrokers: e.brokers,
+		TopicPrefix: e.prefix, BatchRows: 1000, FlushInterval: 100 * time.Millisecond,
+		kafkaOpts: []kgo.Opt{kgo.HeartbeatInterval(300 * time.Millisecond), kgo.Dialer(dial)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	})
+	h := s.Handler()
+	waitStatus(t, h, "/readyz", 200)
+	for _, p := range proxies {
+		p.stop()
+	}
+	start := time.Now()
+	for {
+		code, body := fetch(h, "/readyz")
+		if code == 503 && !strings.Contains(body, `"kafka":"ok"`) && strings.Contains(body, `"clickhouse":"ok"`) {
+			break
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("brokers stopped: /readyz %d %s after 2 s; want 503 naming kafka, clickhouse ok", code, body)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Logf("kafka: unready %v after the brokers stopped", time.Since(start).Round(time.Millisecond))
+	for _, p := range proxies {
+		p.restart(t)
+	}
+	waitStatus(t, h, "/readyz", 200)
 }

@@ -7,8 +7,8 @@ import (
 
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/codec/secret"
-	"github.com/switchyard/switchyard/control/internal/api"
 	"github.com/switchyard/switchyard/control/internal/auth"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/store"
 )
 
@@ -71,7 +71,7 @@ func (s *Server) Bootstrap(ctx context.Context) (*BootstrapInfo, error) {
 	}
 	var org *store.Org
 	if len(ms) == 0 {
-		if org, err = api.CreateOrg(ctx, s.st, "Demo", "demo", u.ID); err != nil {
+		if org, err = s.dom.CreateOrg(ctx, "Demo", "demo", u.ID); err != nil {
 			return nil, err
 		}
 	} else if org, err = s.st.GetOrg(ctx, ms[0].OrgID); err != nil {
@@ -98,7 +98,7 @@ func (s *Server) Bootstrap(ctx context.Context) (*BootstrapInfo, error) {
 	}
 	if len(envs) == 0 {
 		for _, name := range []string{"dev", "prod"} {
-			e, err := api.CreateEnv(ctx, s.st, p, name, name, "demo environment")
+			e, err := s.dom.CreateEnv(ctx, p, name, name, "demo environment")
 			if err != nil {
 				return nil, err
 			}
@@ -135,27 +135,26 @@ func (s *Server) demoContent(ctx context.Context, envID string) error {
 	}
 	flags := []*codec.Flag{
 		{Key: "welcome-banner", Name: "Welcome banner", Description: "show the welcome banner",
-			VariationType: api.TypeBoolean, IsEnabled: true, Tags: []string{"demo", "ui"}},
+			VariationType: domain.TypeBoolean, IsEnabled: true, Tags: []string{"demo", "ui"}},
 		{Key: "checkout-flow", Name: "Checkout flow", Description: "A/B test of the checkout flow",
-			VariationType: api.TypeString, IsEnabled: true, Tags: []string{"demo"},
+			VariationType: domain.TypeString, IsEnabled: true, Tags: []string{"demo"},
 			Variations: []codec.Variation{{ID: "v1", Name: "classic", Value: "classic"}, {ID: "v2", Name: "one-page", Value: "one-page"}},
 			Fallthrough: codec.Fallthrough{DispatchKey: "keyId", Variations: []codec.RolloutVariation{
 				{ID: "v1", Rollout: [2]float64{0, 0.5}}, {ID: "v2", Rollout: [2]float64{0.5, 1}}}},
 			Rules: []codec.Rule{{Name: "beta testers get one-page", Conditions: []codec.Condition{
 				{Property: store.PropInSegment, Value: `["` + seg.ID + `"]`}},
 				Variations: []codec.RolloutVariation{{ID: "v2", Rollout: [2]float64{0, 1}}}}}},
-		{Key: "max-items", Name: "Max items per page", VariationType: api.TypeNumber, IsEnabled: true,
+		{Key: "max-items", Name: "Max items per page", VariationType: domain.TypeNumber, IsEnabled: true,
 			Tags:       []string{"demo"},
 			Variations: []codec.Variation{{ID: "n10", Value: "10"}, {ID: "n25", Value: "25"}, {ID: "n50", Value: "50"}},
 			Rules: []codec.Rule{{Name: "France", Conditions: []codec.Condition{
 				{Property: "country", Op: "Equal", Value: "FR"}},
 				Variations: []codec.RolloutVariation{{ID: "n25", Rollout: [2]float64{0, 1}}}}}},
-		{Key: "theme-config", Name: "Theme configuration", VariationType: api.TypeJSON, IsEnabled: false,
+		{Key: "theme-config", Name: "Theme configuration", VariationType: domain.TypeJSON, IsEnabled: false,
 			Variations: []codec.Variation{{ID: "light", Value: `{"mode":"light"}`}, {ID: "dark", Value: `{"mode":"dark"}`}}},
 	}
 	for _, f := range flags {
-		f.EnvID = envID
-		if err := api.CreateFlag(ctx, s.st, f); err != nil {
+		if _, err := s.dom.CreateFlag(ctx, envID, f); err != nil {
 			return fmt.Errorf("demo flag %s: %w", f.Key, err)
 		}
 	}

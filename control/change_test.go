@@ -212,7 +212,7 @@ func TestChangeRequestFlow(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("schedule still %s", sched.Status)
 		}
-		h.s.api.ApplyDueSchedules(context.Background())
+		h.s.wf.ApplyDueSchedules(context.Background())
 		h.must(200, h.admin, "GET", "/api/v1/envs/"+env+"/schedules/"+sched.ID, nil).decode(t, &sched)
 	}
 	if sched.Status != store.SchedFailed || !strings.Contains(sched.Reason, "protected") {

@@ -26,12 +26,15 @@ import (
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control/internal/api"
 	"github.com/switchyard/switchyard/control/internal/delivery"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/enduser"
 	"github.com/switchyard/switchyard/control/internal/insights"
 	"github.com/switchyard/switchyard/control/internal/publish"
 	"github.com/switchyard/switchyard/control/internal/store"
 	"github.com/switchyard/switchyard/control/internal/store/bolt"
 	"github.com/switchyard/switchyard/control/internal/store/mongo"
+	"github.com/switchyard/switchyard/control/internal/webhook"
+	"github.com/switchyard/switchyard/control/internal/workflow"
 	"github.com/switchyard/switchyard/control/ui"
 )
 
@@ -187,6 +190,12 @@ func WithInsights(i Insights) Option { return func(s *Server) { s.ins = i } }
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 
+// withKafkaDialer routes the change producer's broker connections through
+// dial (tests cut them to see /readyz follow).
+func withKafkaDialer(dial func(ctx context.Context, network, host string) (net.Conn, error)) Option {
+	return func(s *Server) { s.kafkaDial = dial }
+}
+
 // WithGuardedEnvHandler mounts h under prefix behind the API's
 // authentication: each request must name an environment (".../envs/{envId}/...")
 // that the caller may read (viewer; DELETE needs admin). The all-in-one
@@ -211,6 +220,8 @@ type Server struct {
 	ins   Insights
 
 	st      *store.Store
+	dom     *domain.Service    // every domain write (API, bootstrap, import)
+	wf      *workflow.Workflow // scheduler, webhook deliveries, housekeeping; runs from Start to Shutdown
 	api     *api.API
 	pub     *publish.Publisher
 	deliv   *delivery.Tracker // delivery receipts, live SDK view
@@ -224,6 +235,9 @@ type Server struct {
 	srv    *http.Server
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// kafkaDial opens the change producer's broker connections (tests: withKafkaDialer).
+	kafkaDial func(ctx context.Context, network, host string) (net.Conn, error)
 }
 
 // New opens the store (applying migrations) and builds the server; it does
@@ -268,7 +282,8 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	if s.prod == nil && len(cfg.KafkaBrokers) > 0 {
 		k, err := publish.NewKafkaWith(cfg.KafkaBrokers, cfg.TopicPrefix, publish.KafkaOptions{
-			RequestTimeout: cfg.KafkaRequestTimeout, RetryBackoff: cfg.KafkaRetryBackoff, DeliveryTimeout: cfg.KafkaDeliveryTimeout})
+			RequestTimeout: cfg.KafkaRequestTimeout, RetryBackoff: cfg.KafkaRetryBackoff, DeliveryTimeout: cfg.KafkaDeliveryTimeout,
+			Dial: s.kafkaDial})
 		if err != nil {
 			s.close()
 			return nil, err
@@ -283,9 +298,13 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if s.ins == nil && cfg.AnalyticsURL != "" {
 		s.ins = insights.New(cfg.AnalyticsURL)
 	}
-	s.api = api.New(s.st, s.pub, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins, AuditRetention: cfg.AuditRetention, EdgeURL: cfg.EdgeURL,
+	hooks := webhook.New(s.st, s.log)
+	hooks.SetAllow(cfg.WebhookAllow)
+	s.dom = domain.New(s.st, domain.Options{Notifier: s.pub, Events: hooks, Log: s.log})
+	s.wf = workflow.New(s.st, s.dom, hooks, workflow.Config{AuditRetention: cfg.AuditRetention, Log: s.log})
+	s.api = api.New(s.st, s.dom, s.wf, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins, EdgeURL: cfg.EdgeURL,
 		InviteTTL: cfg.InviteTTL, OrgCreation: cfg.OrgCreation,
-		WebhookAllow: cfg.WebhookAllow, UploadTimeout: cfg.UploadTimeout, PublicURL: cfg.PublicURL, SSOAllow: cfg.SSOAllow,
+		UploadTimeout: cfg.UploadTimeout, PublicURL: cfg.PublicURL, SSOAllow: cfg.SSOAllow,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, PublicRateLimit: cfg.PublicRateLimit, PublicRateBurst: cfg.PublicRateBurst,
 		Deliveries: s.deliv})
 	s.mux = http.NewServeMux()
@@ -400,7 +419,7 @@ func (s *Server) Start() error {
 	}
 	s.startProbes(ctx)
 	s.wg.Go(func() { s.pub.Run(ctx) })
-	s.wg.Go(func() { s.api.RunWorkflow(ctx) }) // webhook deliveries, scheduled changes
+	s.wg.Go(func() { s.wf.Run(ctx) }) // webhook deliveries, scheduled changes, housekeeping
 	s.wg.Go(func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("control API server stopped", "err", err)

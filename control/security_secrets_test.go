@@ -145,7 +145,7 @@ func TestSecurityNoSecretLeaves(t *testing.T) {
 	}
 
 	// Deliver everything queued.
-	d := h.s.api.Webhooks()
+	d := h.s.wf.Webhooks()
 	for deadline := time.Now().Add(20 * time.Second); d.Sweep(ctx) > 0; {
 		if time.Now().After(deadline) {
 			t.Fatal("webhook queue never drained")

@@ -16,6 +16,7 @@ import (
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control/internal/store"
 	"github.com/switchyard/switchyard/control/internal/store/mongo"
+	"github.com/switchyard/switchyard/control/internal/workflow"
 	"github.com/switchyard/switchyard/edge/edgetest"
 )
 
@@ -185,7 +186,7 @@ func TestIntegrationWorkflowScheduleOnceWithTwoInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.api.SetSchedulePoll(50 * time.Millisecond)
+	b.wf.SetSchedulePoll(50 * time.Millisecond)
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -218,10 +219,10 @@ func TestIntegrationWorkflowScheduleOnceWithTwoInstances(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	var hammers sync.WaitGroup
-	for _, api := range []interface{ ApplyDueSchedules(context.Context) int }{a.s.api, b.api, a.s.api, b.api} {
+	for _, wf := range []*workflow.Workflow{a.s.wf, b.wf, a.s.wf, b.wf} {
 		hammers.Go(func() {
 			for ctx.Err() == nil {
-				api.ApplyDueSchedules(ctx)
+				wf.ApplyDueSchedules(ctx)
 				time.Sleep(5 * time.Millisecond)
 			}
 		})
@@ -257,7 +258,7 @@ func TestIntegrationWorkflowScheduleOnceWithTwoInstances(t *testing.T) {
 		}
 	}
 	for id := range instances {
-		if id != a.s.api.Instance() && id != b.api.Instance() {
+		if id != a.s.wf.Instance() && id != b.wf.Instance() {
 			t.Fatalf("applied by unknown instance %q", id)
 		}
 	}

@@ -189,7 +189,7 @@ func TestWebhookSignedRetriedAndLogged(t *testing.T) {
 	h := newHarnessWith(t, allowLoopback)
 	env := h.env("dev")
 	org := h.info.OrgID
-	d := h.s.api.Webhooks()
+	d := h.s.wf.Webhooks()
 	d.Backoff = func(int) time.Duration { return 10 * time.Millisecond }
 	rc := newReceiver(t, 500)
 
@@ -378,11 +378,11 @@ func TestScheduleAppliesOnceAndRefusesPast(t *testing.T) {
 	h.must(200, h.admin, "POST", "/api/v1/envs/"+env+"/schedules/"+z.ID+"/cancel", nil)
 	h.must(409, h.admin, "POST", "/api/v1/envs/"+env+"/schedules/"+z.ID+"/cancel", nil)
 
-	if n := h.s.api.ApplyDueSchedules(context.Background()); n != 0 {
+	if n := h.s.wf.ApplyDueSchedules(context.Background()); n != 0 {
 		t.Fatalf("applied %d before the time", n)
 	}
 	time.Sleep(time.Until(at.Add(150 * time.Millisecond)))
-	n := h.s.api.ApplyDueSchedules(context.Background()) + h.s.api.ApplyDueSchedules(context.Background())
+	n := h.s.wf.ApplyDueSchedules(context.Background()) + h.s.wf.ApplyDueSchedules(context.Background())
 	if n != 2 {
 		t.Fatalf("handled %d schedules, want 2", n)
 	}
@@ -412,7 +412,7 @@ func TestWebhookClaimsReleased(t *testing.T) {
 	h.must(201, h.admin, "POST", "/api/v1/orgs/"+h.info.OrgID+"/webhooks", map[string]any{"name": "x", "url": rc.srv.URL, "events": []string{"*"}}).decode(t, &wc)
 	rc.secret = wc.Secret
 	h.must(201, h.admin, "POST", h.flagsURL(h.env("dev")), boolFlagBody("claimed"))
-	d := h.s.api.Webhooks()
+	d := h.s.wf.Webhooks()
 	// Two deliveries: the webhook's own creation ("*") and the flag's.
 	if n1, n2 := d.Sweep(context.Background()), d.Sweep(context.Background()); n1 != 2 || n2 != 0 {
 		t.Fatalf("sent %d, then %d", n1, n2)
@@ -459,7 +459,7 @@ func TestWebhookQueueSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Shutdown(context.Background())
-	if n := s2.api.Webhooks().Sweep(context.Background()); n != 1 {
+	if n := s2.wf.Webhooks().Sweep(context.Background()); n != 1 {
 		t.Fatalf("sent %d after the restart", n)
 	}
 	if got := rc.received(); len(got) != 1 || !got[0].SigOK || got[0].Event != "flag.created" {
@@ -507,7 +507,7 @@ func TestScheduleTakenOverAfterLeaseExpiry(t *testing.T) {
 	d2 := x2.Draft
 	h.must(200, h.admin, "PUT", h.flagsURL(env)+"/died-after", d2)
 
-	if n := h.s.api.ApplyDueSchedules(ctx) + h.s.api.ApplyDueSchedules(ctx); n != 2 {
+	if n := h.s.wf.ApplyDueSchedules(ctx) + h.s.wf.ApplyDueSchedules(ctx); n != 2 {
 		t.Fatalf("took over %d schedules", n)
 	}
 	for _, c := range []struct {
@@ -622,7 +622,7 @@ func TestAuditRetention(t *testing.T) {
 	}
 	var before, after struct{ Total int }
 	h.must(200, h.admin, "GET", "/api/v1/orgs/"+org+"/audit", nil).decode(t, &before)
-	if n := h.s.api.PruneAudit(context.Background()); n != 3 {
+	if n := h.s.wf.PruneAudit(context.Background()); n != 3 {
 		t.Fatalf("pruned %d, want the 3 old entries", n)
 	}
 	h.must(200, h.admin, "GET", "/api/v1/orgs/"+org+"/audit", nil).decode(t, &after)

@@ -1,15 +1,18 @@
 // Package api is control's REST API under /api/v1: the route table (method,
 // pattern, required action, handler, request/response types for the OpenAPI
 // document), authentication of bearer tokens, one access decision on every
-// route (roles, groups and policies: access.go),
-// request decoding with a body limit, validation, and the single place where
-// domain errors become HTTP status codes (writeError).
+// route (roles, groups and policies: access.go), request decoding with a
+// body limit, and the single place where domain errors become HTTP status
+// codes (writeError).
 //
 // Handlers are plain functions from a *call to (response, error); they never
-// write to the ResponseWriter themselves. Every write goes through the
-// store (which records the change in the environment's outbox first) and
-// then notifies the publisher; nothing is half-written because every check
-// runs before the first write.
+// write to the ResponseWriter themselves. They decode the request, call the
+// domain (control/internal/domain: defaults, validation, the store write
+// and the publisher's notification, the audit entry and webhook event) and
+// return the result; nothing is half-written because every check runs
+// before the first write. The scheduler and webhook deliveries run in
+// control/internal/workflow, which the API only wakes (a new schedule) and
+// asks for test deliveries.
 //
 // An API is safe for concurrent use.
 package api
@@ -31,18 +34,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control/internal/auth"
 	"github.com/switchyard/switchyard/control/internal/delivery"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/sso"
 	"github.com/switchyard/switchyard/control/internal/store"
 	"github.com/switchyard/switchyard/control/internal/webhook"
+	"github.com/switchyard/switchyard/control/internal/workflow"
 )
 
 // Prefix is the base path of every route.
 const Prefix = "/api/v1"
-
-// Notifier is told about every environment that changed (the publisher).
-type Notifier interface{ Notify(envID string) }
 
 // Config tunes the API.
 type Config struct {
@@ -51,9 +54,6 @@ type Config struct {
 	Log        *slog.Logger
 	// Insights answers how flags were evaluated (analytics); nil: unknown.
 	Insights Insights
-	// AuditRetention deletes audit entries older than this, checked at start
-	// and hourly (0: keep them forever).
-	AuditRetention time.Duration
 	// EdgeURL is the host:port (or URL) SDKs reach the edge at; GET
 	// /auth/me reports it so the UI's SDK snippets point at the real edge.
 	EdgeURL string
@@ -64,10 +64,6 @@ type Config struct {
 	// (instance administrators only, the default) or OrgCreationAnyone
 	// (every user with a session).
 	OrgCreation string
-	// WebhookAllow lists the prefixes webhooks may reach besides public
-	// addresses (none by default: private, loopback, link-local and
-	// reserved addresses are refused).
-	WebhookAllow []netip.Prefix
 	// UploadTimeout is the read and write deadline of routes whose body
 	// limit is above MaxBody (code-reference uploads), replacing the
 	// server's ReadTimeout/WriteTimeout for them (default 5 min).
@@ -104,11 +100,11 @@ const (
 // API serves the REST API.
 type API struct {
 	st     *store.Store
-	pub    Notifier
-	lim    auth.Throttle // the login throttle's rule; its state is in st
+	dom    *domain.Service    // every write of the domain, audited (control/internal/domain)
+	wf     *workflow.Workflow // the scheduler and webhook deliveries (control/internal/workflow)
+	lim    auth.Throttle      // the login throttle's rule; its state is in st
 	cfg    Config
 	routes []Route
-	wf     *workflow // audit log, webhooks, triggers, schedules (workflow.go)
 	// ownerMu serialises the membership changes that check the number of
 	// owners (demotion, removal), so two of them cannot both pass the
 	// last-owner check in this process.
@@ -119,8 +115,9 @@ type API struct {
 	sso            *sso.Client   // OpenID sign-ins (h_sso.go)
 }
 
-// New returns the API over a store; pub may be nil.
-func New(st *store.Store, pub Notifier, cfg Config) *API {
+// New returns the API over a store: writes go through dom, schedules are
+// woken and webhooks test-sent through wf.
+func New(st *store.Store, dom *domain.Service, wf *workflow.Workflow, cfg Config) *API {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 1 << 20
 	}
@@ -144,18 +141,14 @@ func New(st *store.Store, pub Notifier, cfg Config) *API {
 	if cfg.SSOTimeout <= 0 {
 		cfg.SSOTimeout = 10 * time.Second
 	}
-	a := &API{st: st, pub: pub, lim: auth.DefaultThrottle(), cfg: cfg,
+	a := &API{st: st, dom: dom, wf: wf, lim: auth.DefaultThrottle(), cfg: cfg,
 		authLim:  newKeyedLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitKeys),
 		ipLim:    newKeyedLimiter(cfg.PublicRateLimit, cfg.PublicRateBurst, cfg.RateLimitKeys),
 		codeRefs: make(chan struct{}, codeRefReaders),
 		sso:      sso.New(webhook.NewClient(cfg.SSOAllow, cfg.SSOTimeout))}
-	a.wf = newWorkflow(a)
 	a.routes = slices.Concat(a.table(), a.batchRoutes(), a.workflowRoutes(), a.ssoRoutes())
 	return a
 }
-
-// SetThrottle replaces the login throttle's rule (tests shorten it).
-func (a *API) SetThrottle(t auth.Throttle) { a.lim = t }
 
 // Routes returns the route table.
 func (a *API) Routes() []Route { return a.routes }
@@ -167,12 +160,6 @@ func (a *API) Register(mux *http.ServeMux) {
 		mux.Handle(rt.Method+" "+rt.Path, a.wrap(rt))
 	}
 	mux.HandleFunc("GET "+CallbackPath, a.ssoCallback)
-}
-
-func (a *API) notify(envID string) {
-	if a.pub != nil {
-		a.pub.Notify(envID)
-	}
 }
 
 // Scope says how a route finds the organization it acts in.
@@ -227,6 +214,10 @@ type call struct {
 	res     string  // the resource, once named (call.resource)
 	env     *store.Env
 	project *store.Project
+	// flagRead is the flag named in the path as the audit hook read it
+	// before the handler ran (flagBefore); the handler works on a copy
+	// instead of reading it again.
+	flagRead *codec.Flag
 }
 
 func (c *call) path(name string) string { return c.r.PathValue(name) }
@@ -644,4 +635,19 @@ func list[T any](items []T, total int) *List[T] {
 		items = []T{}
 	}
 	return &List[T]{Items: items, Total: total}
+}
+
+// Limits of request lists whose entries each cost a store read (webhook
+// filters, experiment metrics) or a write (flags copied at once).
+const (
+	maxRefList  = 100  // webhook events, projectIds, envIds; experiment metricIds; copy parts
+	maxCopyKeys = 1000 // flags copied across environments in one request
+)
+
+// listCap refuses a list longer than max, naming the field.
+func listCap(field string, n, max int) error {
+	if n > max {
+		return store.Invalid(field, "at most %d entries, got %d", max, n)
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/codec/secret"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/store"
 )
 
@@ -106,16 +107,16 @@ func (a *API) getGroup(c *call) (any, error) { return a.st.GetGroup(c.ctx, c.org
 // of the organization.
 func (a *API) groupReq(c *call, req *GroupRequest) error {
 	req.Name = strings.TrimSpace(req.Name)
-	if err := text("name", req.Name, 1, 200); err != nil {
+	if err := domain.Text("name", req.Name, 1, 200); err != nil {
 		return err
 	}
-	if err := text("description", req.Description, 0, maxText); err != nil {
+	if err := domain.Text("description", req.Description, 0, domain.MaxText); err != nil {
 		return err
 	}
 	if len(req.Members) > store.MaxGroupUsers {
 		return store.Invalid("members", "at most %d members", store.MaxGroupUsers)
 	}
-	req.Members = dedupe(req.Members)
+	req.Members = domain.Dedupe(req.Members)
 	for i, id := range req.Members {
 		if _, err := a.st.GetMember(c.ctx, c.orgID, id); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -197,10 +198,10 @@ func (a *API) getPolicy(c *call) (any, error) { return a.st.GetPolicy(c.ctx, c.o
 // the organization.
 func (a *API) policyReq(c *call, req *PolicyRequest) error {
 	req.Name = strings.TrimSpace(req.Name)
-	if err := text("name", req.Name, 1, 200); err != nil {
+	if err := domain.Text("name", req.Name, 1, 200); err != nil {
 		return err
 	}
-	if err := text("description", req.Description, 0, maxText); err != nil {
+	if err := domain.Text("description", req.Description, 0, domain.MaxText); err != nil {
 		return err
 	}
 	if len(req.Statements) == 0 || len(req.Statements) > store.MaxStatements {
@@ -239,7 +240,7 @@ func (a *API) policyReq(c *call, req *PolicyRequest) error {
 	if len(req.Principals) > store.MaxPrincipals {
 		return store.Invalid("principals", "at most %d principals", store.MaxPrincipals)
 	}
-	req.Principals = dedupe(req.Principals)
+	req.Principals = domain.Dedupe(req.Principals)
 	for i, pr := range req.Principals {
 		f := fmt.Sprintf("principals[%d]", i)
 		kind, id, _ := strings.Cut(pr, ":")
@@ -352,17 +353,17 @@ func (a *API) restoreVersion(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := copyOf(old)
+	f := old.Clone()
 	f.ID, f.EnvID, f.Key, f.IsArchived, f.CreatedAt = cur.ID, cur.EnvID, cur.Key, false, cur.CreatedAt
 	if err := c.mayToggle(cur, f); err != nil {
 		return nil, err
 	}
-	saved, err := a.saveFlag(c.ctx, f, cur.Version)
+	saved, err := a.dom.SaveFlag(c.ctx, f, cur.Version)
 	if err != nil {
 		return nil, err
 	}
-	a.record(c.ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: "flag", action: "version_restored",
-		comment: commentOf(c.ctx), before: cur, after: saved, extra: []string{fmt.Sprintf("restored version %d", req.Version)}})
+	a.dom.Record(c.ctx, &domain.Change{Actor: c.actor(), ActorName: c.actorName(), OrgID: c.orgID, Type: "flag", Action: "version_restored",
+		Comment: commentOf(c.ctx), Before: cur, After: saved, Extra: []string{fmt.Sprintf("restored version %d", req.Version)}})
 	return saved, nil
 }
 
@@ -413,8 +414,8 @@ func (a *API) forget(c *call, principal string) {
 				conflict = true
 				continue
 			}
-			a.record(ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: "policy", action: "updated",
-				before: &before, after: p, extra: []string{"detached " + principal + " (removed from the organization)"}})
+			a.dom.Record(ctx, &domain.Change{Actor: c.actor(), ActorName: c.actorName(), OrgID: c.orgID, Type: "policy", Action: "updated",
+				Before: &before, After: p, Extra: []string{"detached " + principal + " (removed from the organization)"}})
 		}
 		if isUser {
 			gs, err := a.st.ListGroups(ctx, c.orgID)
@@ -432,8 +433,8 @@ func (a *API) forget(c *call, principal string) {
 					conflict = true
 					continue
 				}
-				a.record(ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: "group", action: "updated",
-					before: &before, after: g, extra: []string{"removed member " + userID + " (removed from the organization)"}})
+				a.dom.Record(ctx, &domain.Change{Actor: c.actor(), ActorName: c.actorName(), OrgID: c.orgID, Type: "group", Action: "updated",
+					Before: &before, After: g, Extra: []string{"removed member " + userID + " (removed from the organization)"}})
 			}
 		}
 		if !conflict {

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/codec"
-	"github.com/switchyard/switchyard/codec/secret"
 	"github.com/switchyard/switchyard/control/internal/audit"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/store"
 	"github.com/switchyard/switchyard/control/internal/webhook"
 )
@@ -78,7 +78,7 @@ func (a *API) putEnvSettings(c *call) (any, error) {
 		if err := a.checkApprovers(c, *req.Approvers); err != nil {
 			return nil, err
 		}
-		es.Approvers = dedupe(*req.Approvers)
+		es.Approvers = domain.Dedupe(*req.Approvers)
 	}
 	return es, a.st.PutEnvSettings(c.ctx, es)
 }
@@ -190,7 +190,14 @@ func commentOf(ctx context.Context) string {
 	return s
 }
 
-func flagBefore(c *call, _ []byte) (any, error) { return c.a.flag(c) }
+func flagBefore(c *call, _ []byte) (any, error) {
+	f, err := c.a.flag(c)
+	if err != nil {
+		return nil, err
+	}
+	c.flagRead = f
+	return f, nil
+}
 
 func segBefore(c *call, _ []byte) (any, error) { return c.a.segment(c) }
 
@@ -288,7 +295,7 @@ func targetFlagBefore(c *call, body []byte) (any, error) {
 // none was sent), loads the state before, runs the handler and records the
 // audit entry and the webhook event.
 func (a *API) run(c *call, rt *Route) (any, error) {
-	if rt.Method == "GET" || a.wf == nil {
+	if rt.Method == "GET" {
 		return rt.h(c)
 	}
 	sp, ok := auditSpecs[rt.Method+" "+strings.TrimPrefix(rt.Path, Prefix)]
@@ -345,8 +352,12 @@ func (a *API) run(c *call, rt *Route) (any, error) {
 	if sp.action == "deleted" || sp.action == "removed" {
 		after = nil
 	}
-	a.record(c.ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: sp.typ, action: sp.action,
-		comment: comment, before: before, after: after})
+	ch := &domain.Change{Actor: c.actor(), ActorName: c.actorName(), OrgID: c.orgID, Type: sp.typ, Action: sp.action,
+		Comment: comment, Before: before, After: after}
+	if sp.typ == "secret" {
+		ch.Extra, ch.SkipDiff = secretChanges(before, after), true
+	}
+	a.dom.Record(c.ctx, ch)
 	return res, nil
 }
 
@@ -417,194 +428,76 @@ func (c *call) actorName() string {
 	}
 }
 
-// change is one write to record.
-type change struct {
-	actor, actorName, orgID string
-	typ, action, comment    string
-	before, after           any
-	extra                   []string // changes described by the caller, first
-	data                    any      // webhook payload override
-	skipDiff                bool     // extra says it all
-}
-
-// record stores the audit entry of a change and queues its webhook event.
-// The write already happened: failures are logged, not returned. Nothing
-// secret leaves through here: the before/after states, the caller's
-// change descriptions, the comment and the webhook payload all go through
-// audit.Redact / audit.Scrub.
-func (a *API) record(ctx context.Context, ch *change) {
-	ctx = context.WithoutCancel(ctx)
-	e := &store.AuditEntry{ID: secret.NewGUID(), OrgID: ch.orgID, At: a.st.Now(), Actor: ch.actor, ActorName: ch.actorName,
-		Action: ch.action, ResourceType: ch.typ, Comment: audit.Scrub(ch.comment)}
-	cur := ch.after
-	if cur == nil {
-		cur = ch.before
-	}
-	a.describe(ctx, e, cur)
-	e.Changes = make([]string, 0, len(ch.extra))
-	for _, s := range ch.extra {
-		e.Changes = append(e.Changes, audit.Scrub(s))
-	}
-	if !ch.skipDiff {
-		for _, s := range a.diff(ctx, ch.typ, ch.before, ch.after) {
-			e.Changes = append(e.Changes, audit.Scrub(s))
-		}
-	}
-	if e.EnvID != "" && (e.OrgID == "" || e.ProjectID == "") {
-		if env, err := a.st.GetEnv(ctx, e.EnvID); err == nil {
-			e.OrgID, e.ProjectID = env.OrgID, env.ProjectID
-		}
-	}
-	if err := a.st.AddAudit(ctx, e); err != nil {
-		a.cfg.Log.Error("cannot record an audit entry", "type", e.ResourceType, "id", e.ResourceID, "err", err)
-	}
-	if a.wf == nil {
-		return
-	}
-	data := ch.data
-	if data == nil {
-		data = ch.after
-	}
-	kind := eventKind(ch.typ, ch.action)
-	if ch.typ == "flag" && ch.action == "copied" && ch.before == nil {
-		kind = "flag.created"
-	}
-	evt := &webhook.Event{ID: e.ID, Kind: kind, At: e.At, OrgID: e.OrgID, ProjectID: e.ProjectID,
-		EnvID: e.EnvID, Actor: e.Actor, Resource: &webhook.Resource{Type: e.ResourceType, ID: e.ResourceID, Key: e.ResourceKey},
-		Comment: e.Comment, Changes: e.Changes, Data: audit.Redact(data)}
-	if err := a.wf.hooks.Enqueue(ctx, evt); err != nil {
-		a.cfg.Log.Error("cannot queue webhook deliveries", "event", evt.Kind, "err", err)
-	}
-}
-
-// eventKind names the webhook event of a change.
-func eventKind(typ, action string) string {
-	switch {
-	case typ == "secret":
-		return "environment.secret_rotated"
-	case typ == "flag" && action == "copied":
-		return "flag.updated"
-	}
-	return typ + "." + action
-}
-
 // eventKinds lists every event kind a webhook can subscribe to, sorted.
 func eventKinds() []string {
 	ks := slices.Clone(webhook.Kinds)
 	for _, sp := range auditSpecs {
-		ks = append(ks, eventKind(sp.typ, sp.action))
+		ks = append(ks, domain.EventKind(sp.typ, sp.action))
 	}
 	ks = append(ks, "schedule.created", "schedule.cancelled", "flag.created", "flag.updated")
 	slices.Sort(ks)
 	return slices.Compact(ks)
 }
 
-// describe fills the resource fields of an entry from the resource.
-func (a *API) describe(ctx context.Context, e *store.AuditEntry, v any) {
-	switch x := v.(type) {
-	case *codec.Flag:
-		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.Key
-	case *codec.Segment:
-		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.Name
-	case *EnvView:
-		e.EnvID, e.ProjectID, e.OrgID, e.ResourceID, e.ResourceKey = x.ID, x.ProjectID, x.OrgID, x.ID, x.Key
-	case *store.Org:
-		e.OrgID, e.ResourceID, e.ResourceKey = x.ID, x.ID, x.Key
-	case *ErasureResult:
-		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.KeyID, x.KeyID
-	case *store.Project:
-		e.OrgID, e.ProjectID, e.ResourceID, e.ResourceKey = x.OrgID, x.ID, x.ID, x.Key
-	case *MemberView:
-		e.ResourceID, e.ResourceKey = x.UserID, x.Email
-	case *TokenCreated:
-		e.ResourceID, e.ResourceKey = x.ID, x.Name
-	case *store.AccessToken:
-		e.ResourceID, e.ResourceKey = x.ID, x.Name
-	case *store.Metric:
-		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.Name
-	case *store.Experiment:
-		e.EnvID, e.ResourceID = x.EnvID, x.ID
-	case *store.EnvSettings:
-		e.EnvID, e.ResourceID = x.EnvID, x.EnvID
-	case *store.Group:
-		e.ResourceID, e.ResourceKey = x.ID, x.Name
-	case *store.Policy:
-		e.ResourceID, e.ResourceKey = x.ID, x.Name
-	case *WebhookView:
-		e.ResourceID, e.ResourceKey = x.ID, x.Name
-	case *WebhookCreated:
-		e.ResourceID, e.ResourceKey = x.ID, x.Name
-	case *store.Trigger:
-		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.FlagKey
-	case *TriggerCreated:
-		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.FlagKey
-	case *store.Schedule:
-		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.FlagKey
-	case *store.ChangeRequest:
-		e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.ItemKey
+// secretChanges describes a secret rotation (before and after are
+// *EnvView). Values never appear: only which secret changed and when the
+// old one ends.
+func secretChanges(before, after any) []string {
+	b, _ := before.(*EnvView)
+	e, _ := after.(*EnvView)
+	if b == nil || e == nil {
+		return nil
 	}
+	var out []string
+	now := map[string]codec.EnvSecret{}
+	for _, s := range e.Secrets {
+		now[s.Value] = s
+	}
+	for _, s := range e.Secrets {
+		if !slices.ContainsFunc(b.Secrets, func(o codec.EnvSecret) bool { return o.Value == s.Value }) {
+			out = append(out, fmt.Sprintf("%s secret rotated", s.Type))
+		}
+	}
+	for _, o := range b.Secrets {
+		switch n, ok := now[o.Value]; {
+		case !ok:
+			out = append(out, fmt.Sprintf("a previous %s secret ended", o.Type))
+		case n.ExpiresAt != o.ExpiresAt:
+			out = append(out, fmt.Sprintf("the previous %s secret works until %s", o.Type, time.UnixMilli(n.ExpiresAt).UTC().Format(time.RFC3339)))
+		}
+	}
+	return out
 }
 
-// diff describes a change in words.
-func (a *API) diff(ctx context.Context, typ string, before, after any) []string {
-	switch typ {
-	case "flag":
-		b, _ := before.(*codec.Flag)
-		f, _ := after.(*codec.Flag)
-		envID := ""
-		if f != nil {
-			envID = f.EnvID
-		} else if b != nil {
-			envID = b.EnvID
-		}
-		return audit.Flag(b, f, a.segmentNamer(ctx, envID))
-	case "segment":
-		b, _ := before.(*codec.Segment)
-		s, _ := after.(*codec.Segment)
-		return audit.Segment(b, s)
-	case "secret":
-		b, _ := before.(*EnvView)
-		e, _ := after.(*EnvView)
-		if b == nil || e == nil {
-			return nil
-		}
-		// Values never appear: only which secret changed and when the old
-		// one ends.
-		var out []string
-		after := map[string]codec.EnvSecret{}
-		for _, s := range e.Secrets {
-			after[s.Value] = s
-		}
-		for _, s := range e.Secrets {
-			if !slices.ContainsFunc(b.Secrets, func(o codec.EnvSecret) bool { return o.Value == s.Value }) {
-				out = append(out, fmt.Sprintf("%s secret rotated", s.Type))
-			}
-		}
-		for _, o := range b.Secrets {
-			switch n, ok := after[o.Value]; {
-			case !ok:
-				out = append(out, fmt.Sprintf("a previous %s secret ended", o.Type))
-			case n.ExpiresAt != o.ExpiresAt:
-				out = append(out, fmt.Sprintf("the previous %s secret works until %s", o.Type, time.UnixMilli(n.ExpiresAt).UTC().Format(time.RFC3339)))
-			}
-		}
-		return out
-	}
-	return audit.Generic(audit.Redact(before), audit.Redact(after), "createdAt", "publishedVersion", "pendingEvents", "count", "lastTriggeredAt", "prefix")
+// The API's views describe their own audit entries (domain.Described).
+
+// DescribeAudit implements domain.Described.
+func (x *EnvView) DescribeAudit(e *store.AuditEntry) {
+	e.EnvID, e.ProjectID, e.OrgID, e.ResourceID, e.ResourceKey = x.ID, x.ProjectID, x.OrgID, x.ID, x.Key
 }
 
-// segmentNamer names the segments of an environment (for rule diffs).
-func (a *API) segmentNamer(ctx context.Context, envID string) audit.SegmentNamer {
-	var names map[string]string
-	return func(id string) string {
-		if names == nil {
-			names = map[string]string{}
-			if segs, err := a.st.AllSegments(ctx, envID); err == nil {
-				for _, s := range segs {
-					names[s.ID] = s.Name
-				}
-			}
-		}
-		return names[id]
-	}
+// DescribeAudit implements domain.Described.
+func (x *ErasureResult) DescribeAudit(e *store.AuditEntry) {
+	e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.KeyID, x.KeyID
+}
+
+// DescribeAudit implements domain.Described.
+func (x *MemberView) DescribeAudit(e *store.AuditEntry) {
+	e.ResourceID, e.ResourceKey = x.UserID, x.Email
+}
+
+// DescribeAudit implements domain.Described.
+func (x *TokenCreated) DescribeAudit(e *store.AuditEntry) { e.ResourceID, e.ResourceKey = x.ID, x.Name }
+
+// DescribeAudit implements domain.Described.
+func (x *WebhookView) DescribeAudit(e *store.AuditEntry) { e.ResourceID, e.ResourceKey = x.ID, x.Name }
+
+// DescribeAudit implements domain.Described.
+func (x *WebhookCreated) DescribeAudit(e *store.AuditEntry) {
+	e.ResourceID, e.ResourceKey = x.ID, x.Name
+}
+
+// DescribeAudit implements domain.Described.
+func (x *TriggerCreated) DescribeAudit(e *store.AuditEntry) {
+	e.EnvID, e.ResourceID, e.ResourceKey = x.EnvID, x.ID, x.FlagKey
 }

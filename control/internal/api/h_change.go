@@ -12,6 +12,7 @@ import (
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/codec/secret"
 	"github.com/switchyard/switchyard/control/internal/audit"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/store"
 )
 
@@ -151,8 +152,8 @@ func (c *call) prepareFlag(f, cur *codec.Flag) error {
 	if cur == nil {
 		f.ID, f.EnvID, f.Version, f.IsArchived = secret.NewGUID(), c.env.ID, 0, false
 		f.IsEnabled = false // a new flag starts off, as on createFlag's defaults
-		f.Tags = dedupe(f.Tags)
-		FlagDefaults(f)
+		f.Tags = domain.Dedupe(f.Tags)
+		domain.FlagDefaults(f)
 	} else {
 		if f.Key != "" && f.Key != cur.Key {
 			return store.Invalid("proposed.key", "a flag's key cannot change (clone it instead)")
@@ -165,13 +166,13 @@ func (c *call) prepareFlag(f, cur *codec.Flag) error {
 		}
 		f.ID, f.EnvID, f.Key, f.IsArchived, f.CreatedAt = cur.ID, cur.EnvID, cur.Key, false, cur.CreatedAt
 		f.Version = cur.Version
-		f.Tags = dedupe(f.Tags)
-		fillIDs(f)
+		f.Tags = domain.Dedupe(f.Tags)
+		domain.FillIDs(f)
 		if err := c.mayToggle(cur, f); err != nil {
 			return err
 		}
 	}
-	return prefixField(ValidateFlag(f, c.a.segExists(c.ctx, c.env.ID)), "proposed")
+	return prefixField(domain.ValidateFlag(f, c.a.dom.SegmentExists(c.ctx, c.env.ID)), "proposed")
 }
 
 func prepareSegment(sg, cur *codec.Segment, envID string) error {
@@ -181,8 +182,8 @@ func prepareSegment(sg, cur *codec.Segment, envID string) error {
 		sg.ID, sg.EnvID, sg.IsArchived, sg.Version = cur.ID, cur.EnvID, cur.IsArchived, cur.Version
 	}
 	sg.Name = strings.TrimSpace(sg.Name)
-	segmentDefaults(sg)
-	return prefixField(ValidateSegment(sg), "proposed")
+	domain.SegmentDefaults(sg)
+	return prefixField(domain.ValidateSegment(sg), "proposed")
 }
 
 func (a *API) listChangeRequests(c *call) (any, error) {
@@ -268,7 +269,7 @@ func (a *API) createChangeRequest(c *call) (any, error) {
 			return nil, err
 		}
 		cr.ItemKey, cr.BaseVersion, cr.Proposed = f.Key, f.Version, mustJSON(&f)
-		cr.Diff = audit.Flag(cur, &f, a.segmentNamer(c.ctx, c.env.ID))
+		cr.Diff = audit.Flag(cur, &f, a.dom.SegmentNamer(c.ctx, c.env.ID))
 	case store.CRKindSegment:
 		var sg codec.Segment
 		if err := decodeProposed(req.Proposed, &sg); err != nil {
@@ -306,8 +307,8 @@ func (a *API) createChangeRequest(c *call) (any, error) {
 // recordCR audits a step of a change request and sends its webhook event
 // (change_request.<action>).
 func (a *API) recordCR(c *call, cr *store.ChangeRequest, action string, lines []string) {
-	a.record(c.ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: "change_request", action: action,
-		comment: commentOf(c.ctx), after: cr, extra: append([]string{fmt.Sprintf("%s %s %q", cr.Op, cr.Kind, cr.ItemKey)}, lines...), skipDiff: true})
+	a.dom.Record(c.ctx, &domain.Change{Actor: c.actor(), ActorName: c.actorName(), OrgID: c.orgID, Type: "change_request", Action: action,
+		Comment: commentOf(c.ctx), After: cr, Extra: append([]string{fmt.Sprintf("%s %s %q", cr.Op, cr.Kind, cr.ItemKey)}, lines...), SkipDiff: true})
 }
 
 // loadCR reads the change request of the path and checks the version the
@@ -448,7 +449,7 @@ func (a *API) applyChangeRequest(c *call) (any, error) {
 			if _, err := a.st.GetFlagByKey(c.ctx, c.env.ID, f.Key); err == nil {
 				return nil, store.Errorf(store.ErrConflict, "stale: a flag with key %q was created since; close this change request", f.Key)
 			}
-			saved, err := a.insertFlag(ctx, c.env.ID, &f)
+			saved, err := a.dom.CreateFlag(ctx, c.env.ID, &f)
 			if err != nil {
 				return nil, err
 			}
@@ -465,7 +466,7 @@ func (a *API) applyChangeRequest(c *call) (any, error) {
 		if err := c.mayToggle(cur, &f); err != nil {
 			return nil, err
 		}
-		saved, err := a.saveFlag(ctx, &f, cr.BaseVersion) // compare-and-set on the base version
+		saved, err := a.dom.SaveFlag(ctx, &f, cr.BaseVersion) // compare-and-set on the base version
 		if errors.Is(err, store.ErrConflict) {
 			return nil, staleErr(cr, cr.BaseVersion+1)
 		}
@@ -480,9 +481,9 @@ func (a *API) applyChangeRequest(c *call) (any, error) {
 		}
 		if cr.Op == store.CROpCreate {
 			if err := a.st.CreateSegment(ctx, &sg); err != nil {
-				return nil, errNameField(err)
+				return nil, domain.SegmentNameError(err)
 			}
-			a.notify(c.env.ID)
+			a.dom.Notify(c.env.ID)
 			after, version = &sg, sg.Version
 			break
 		}
@@ -498,9 +499,9 @@ func (a *API) applyChangeRequest(c *call) (any, error) {
 			if errors.Is(err, store.ErrConflict) {
 				return nil, staleErr(cr, cr.BaseVersion+1)
 			}
-			return nil, errNameField(err)
+			return nil, domain.SegmentNameError(err)
 		}
-		a.notify(c.env.ID)
+		a.dom.Notify(c.env.ID)
 		before, after, version = cur, &sg, sg.Version
 	}
 	// The item write is the one that counts; the request's state follows.
@@ -512,9 +513,9 @@ func (a *API) applyChangeRequest(c *call) (any, error) {
 	if cr.Op == store.CROpCreate {
 		action = "created"
 	}
-	a.record(c.ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: cr.Kind, action: action,
-		comment: cr.Comment, before: before, after: after,
-		extra: []string{fmt.Sprintf("change request %s by %s, approved %d of %d", cr.ID, cr.AuthorName, cr.Approvals, cr.Required)}})
+	a.dom.Record(c.ctx, &domain.Change{Actor: c.actor(), ActorName: c.actorName(), OrgID: c.orgID, Type: cr.Kind, Action: action,
+		Comment: cr.Comment, Before: before, After: after,
+		Extra: []string{fmt.Sprintf("change request %s by %s, approved %d of %d", cr.ID, cr.AuthorName, cr.Approvals, cr.Required)}})
 	a.recordCR(c, cr, "applied", []string{fmt.Sprintf("now version %d", version)})
 	return cr, nil
 }
@@ -555,7 +556,7 @@ func (a *API) rebaseChangeRequest(c *call) (any, error) {
 			return nil, err
 		}
 		cr.Base, cr.BaseVersion, cr.Proposed = mustJSON(cur), cur.Version, mustJSON(&f)
-		cr.Diff = audit.Flag(cur, &f, a.segmentNamer(c.ctx, c.env.ID))
+		cr.Diff = audit.Flag(cur, &f, a.dom.SegmentNamer(c.ctx, c.env.ID))
 	case store.CRKindSegment:
 		var sg codec.Segment
 		if err := json.Unmarshal(cr.Proposed, &sg); err != nil {

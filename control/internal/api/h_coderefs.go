@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/stale"
 	"github.com/switchyard/switchyard/control/internal/store"
 )
@@ -146,13 +147,13 @@ func (a *API) uploadCodeRefs(c *call) (any, error) {
 		return nil, err
 	}
 	up.Repository, up.Branch = strings.TrimSpace(up.Repository), strings.TrimSpace(up.Branch)
-	if err := text("repository", up.Repository, 1, 200); err != nil {
+	if err := domain.Text("repository", up.Repository, 1, 200); err != nil {
 		return nil, err
 	}
-	if err := text("branch", up.Branch, 1, 200); err != nil {
+	if err := domain.Text("branch", up.Branch, 1, 200); err != nil {
 		return nil, err
 	}
-	if err := text("commit", up.Commit, 0, 100); err != nil {
+	if err := domain.Text("commit", up.Commit, 0, 100); err != nil {
 		return nil, err
 	}
 	if len(up.References) > maxCodeRefs {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/envdiff"
 	"github.com/switchyard/switchyard/control/internal/store"
 )
@@ -103,7 +104,7 @@ func (a *API) compareOne(c *call, key string, src, dst *codec.Flag, dstEnv strin
 	case dst == nil:
 		return FlagCompare{Key: key, Status: "onlyInSource", Parts: []envdiff.PartDiff{}}
 	}
-	parts := envdiff.Compare(src, dst, envdiff.SegmentNamer(a.segmentNamer(c.ctx, c.env.ID)), envdiff.SegmentNamer(a.segmentNamer(c.ctx, dstEnv)))
+	parts := envdiff.Compare(src, dst, envdiff.SegmentNamer(a.dom.SegmentNamer(c.ctx, c.env.ID)), envdiff.SegmentNamer(a.dom.SegmentNamer(c.ctx, dstEnv)))
 	st := "same"
 	if len(parts) > 0 {
 		st = "different"
@@ -215,7 +216,7 @@ func (a *API) copyParts(c *call) (any, error) {
 	if cur.IsArchived {
 		return nil, store.Errorf(store.ErrConflict, "flag %q is archived in the target environment", cur.Key)
 	}
-	s := copyOf(src)
+	s := src.Clone()
 	if err := a.mapSegments(c.ctx, s, c.env.ID, dst.ID); err != nil {
 		return nil, err
 	}
@@ -227,16 +228,16 @@ func (a *API) copyParts(c *call) (any, error) {
 		}
 		return nil, err
 	}
-	fillIDs(f)
+	domain.FillIDs(f)
 	if err := c.mayToggle(cur, f); err != nil {
 		return nil, err
 	}
-	if _, err := a.saveFlag(c.ctx, f, cur.Version); err != nil {
+	if _, err := a.dom.SaveFlag(c.ctx, f, cur.Version); err != nil {
 		return nil, err
 	}
-	a.record(c.ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: "flag", action: "copied",
-		comment: commentOf(c.ctx), before: cur, after: f,
-		extra: []string{fmt.Sprintf("copied %s from environment '%s'", strings.Join(req.Parts, ", "), c.env.Name)}})
+	a.dom.Record(c.ctx, &domain.Change{Actor: c.actor(), ActorName: c.actorName(), OrgID: c.orgID, Type: "flag", Action: "copied",
+		Comment: commentOf(c.ctx), Before: cur, After: f,
+		Extra: []string{fmt.Sprintf("copied %s from environment '%s'", strings.Join(req.Parts, ", "), c.env.Name)}})
 	return f, nil
 }
 
@@ -264,16 +265,16 @@ func (a *API) copyFlags(c *call) (any, error) {
 	for i, k := range req.Keys {
 		src, err := a.st.GetFlagByKey(c.ctx, c.env.ID, k)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, store.Invalid(at("keys", i), "no flag %q in the source environment", k)
+			return nil, store.Invalid(domain.At("keys", i), "no flag %q in the source environment", k)
 		}
 		if err != nil {
 			return nil, err
 		}
-		f := copyOf(src)
+		f := src.Clone()
 		if err := a.mapSegments(c.ctx, f, c.env.ID, dst.ID); err != nil {
 			var fe *store.FieldError
 			if errors.As(err, &fe) {
-				return nil, store.Invalid(at("keys", i), "flag %q: %s", k, fe.Msg)
+				return nil, store.Invalid(domain.At("keys", i), "flag %q: %s", k, fe.Msg)
 			}
 			return nil, err
 		}
@@ -285,12 +286,12 @@ func (a *API) copyFlags(c *call) (any, error) {
 			return nil, err
 		}
 		if cur != nil && cur.IsArchived && req.Overwrite {
-			return nil, store.Invalid(at("keys", i), "flag %q is archived in the target environment", k)
+			return nil, store.Invalid(domain.At("keys", i), "flag %q is archived in the target environment", k)
 		}
-		if err := ValidateFlag(f, a.segExists(c.ctx, dst.ID)); err != nil {
+		if err := domain.ValidateFlag(f, a.dom.SegmentExists(c.ctx, dst.ID)); err != nil {
 			var fe *store.FieldError
 			if errors.As(err, &fe) {
-				return nil, store.Invalid(at("keys", i), "flag %q: %s: %s", k, fe.Field, fe.Msg)
+				return nil, store.Invalid(domain.At("keys", i), "flag %q: %s: %s", k, fe.Field, fe.Msg)
 			}
 			return nil, err
 		}
@@ -302,24 +303,24 @@ func (a *API) copyFlags(c *call) (any, error) {
 		switch {
 		case p.cur == nil:
 			p.f.IsEnabled = false
-			f, err := a.insertFlag(c.ctx, dst.ID, p.f)
+			f, err := a.dom.CreateFlag(c.ctx, dst.ID, p.f)
 			if err != nil {
 				return nil, err
 			}
 			r.Result, r.Flag = "created", f
-			a.record(c.ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: "flag", action: "copied",
-				comment: commentOf(c.ctx), after: f, extra: []string{fmt.Sprintf("copied from environment '%s'", c.env.Name)}})
+			a.dom.Record(c.ctx, &domain.Change{Actor: c.actor(), ActorName: c.actorName(), OrgID: c.orgID, Type: "flag", Action: "copied",
+				Comment: commentOf(c.ctx), After: f, Extra: []string{fmt.Sprintf("copied from environment '%s'", c.env.Name)}})
 		case !req.Overwrite:
 			r.Result = "skipped"
 		default:
 			f := p.f
 			f.ID, f.EnvID, f.IsEnabled, f.IsArchived = p.cur.ID, dst.ID, p.cur.IsEnabled, false
-			if _, err := a.saveFlag(c.ctx, f, p.cur.Version); err != nil {
+			if _, err := a.dom.SaveFlag(c.ctx, f, p.cur.Version); err != nil {
 				return nil, err
 			}
 			r.Result, r.Flag = "overwritten", f
-			a.record(c.ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: "flag", action: "copied",
-				comment: commentOf(c.ctx), before: p.cur, after: f, extra: []string{fmt.Sprintf("overwritten from environment '%s'", c.env.Name)}})
+			a.dom.Record(c.ctx, &domain.Change{Actor: c.actor(), ActorName: c.actorName(), OrgID: c.orgID, Type: "flag", Action: "copied",
+				Comment: commentOf(c.ctx), Before: p.cur, After: f, Extra: []string{fmt.Sprintf("overwritten from environment '%s'", c.env.Name)}})
 		}
 		out = append(out, r)
 	}

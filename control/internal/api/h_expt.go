@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/store"
 )
 
@@ -64,16 +65,16 @@ var (
 
 // validMetric checks a metric definition and normalises its enums.
 func validMetric(m *store.Metric) error {
-	if err := text("name", strings.TrimSpace(m.Name), 1, 200); err != nil {
+	if err := domain.Text("name", strings.TrimSpace(m.Name), 1, 200); err != nil {
 		return err
 	}
-	if err := text("description", m.Description, 0, maxText); err != nil {
+	if err := domain.Text("description", m.Description, 0, domain.MaxText); err != nil {
 		return err
 	}
-	if err := text("eventName", m.EventName, 1, 200); err != nil {
+	if err := domain.Text("eventName", m.EventName, 1, 200); err != nil {
 		return err
 	}
-	if err := text("customEventUnit", m.Unit, 0, 50); err != nil {
+	if err := domain.Text("customEventUnit", m.Unit, 0, 50); err != nil {
 		return err
 	}
 	var err error
@@ -102,7 +103,7 @@ func validMetric(m *store.Metric) error {
 	}
 	for i := range m.TargetURLs {
 		u := &m.TargetURLs[i]
-		f := at("targetUrls", i)
+		f := domain.At("targetUrls", i)
 		if u.MatchType, err = norm(f+".matchType", u.MatchType, "contains", matchTypes); err != nil {
 			return err
 		}

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/switchyard/switchyard/codec"
-	"github.com/switchyard/switchyard/codec/secret"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/store"
 )
 
@@ -36,22 +36,6 @@ type CopyRequest struct {
 	TargetEnvID   string `json:"targetEnvId"`
 	Overwrite     bool   `json:"overwrite"`
 	TargetVersion int64  `json:"targetVersion"`
-}
-
-func (a *API) segExists(ctx context.Context, envID string) func(string) bool {
-	var ids map[string]bool
-	return func(id string) bool {
-		if ids == nil {
-			ids = map[string]bool{}
-			segs, err := a.st.AllSegments(ctx, envID)
-			if err == nil {
-				for _, s := range segs {
-					ids[s.ID] = !s.IsArchived // archived segments cannot be newly referenced
-				}
-			}
-		}
-		return ids[id]
-	}
 }
 
 func (a *API) listFlags(c *call) (any, error) {
@@ -87,33 +71,16 @@ func (a *API) createFlag(c *call) (any, error) {
 	if err := c.decode(&f); err != nil {
 		return nil, err
 	}
-	return a.insertFlag(c.ctx, c.env.ID, &f)
+	return a.dom.CreateFlag(c.ctx, c.env.ID, &f)
 }
 
-// insertFlag fills defaults, validates and stores a new flag.
-func (a *API) insertFlag(ctx context.Context, envID string, f *codec.Flag) (*codec.Flag, error) {
-	f.ID, f.EnvID, f.Version, f.IsArchived = secret.NewGUID(), envID, 0, false
-	f.Tags = dedupe(f.Tags)
-	FlagDefaults(f)
-	if err := ValidateFlag(f, a.segExists(ctx, envID)); err != nil {
-		return nil, err
-	}
-	if err := a.st.CreateFlag(ctx, f); err != nil {
-		return nil, err
-	}
-	a.notify(envID)
-	return f, nil
-}
-
-// CreateFlag fills defaults, validates and stores a new flag (used by the
-// bootstrap); the caller notifies the publisher.
-func CreateFlag(ctx context.Context, st *store.Store, f *codec.Flag) error {
-	a := &API{st: st}
-	_, err := a.insertFlag(ctx, f.EnvID, f)
-	return err
-}
-
+// flag returns the flag named in the path: a copy of the audit hook's read
+// when there was one (the store is read once per request), else from the
+// store.
 func (a *API) flag(c *call) (*codec.Flag, error) {
+	if c.flagRead != nil {
+		return c.flagRead.Clone(), nil
+	}
 	return a.st.GetFlagByKey(c.ctx, c.env.ID, c.path("key"))
 }
 
@@ -142,25 +109,12 @@ func (a *API) updateFlag(c *call) (any, error) {
 	}
 	// Archiving goes through archive/restore only.
 	f.ID, f.EnvID, f.Key, f.IsArchived = cur.ID, cur.EnvID, cur.Key, false
-	f.Tags = dedupe(f.Tags)
-	fillIDs(&f)
+	f.Tags = domain.Dedupe(f.Tags)
+	domain.FillIDs(&f)
 	if err := c.mayToggle(cur, &f); err != nil {
 		return nil, err
 	}
-	return a.saveFlag(c.ctx, &f, f.Version)
-}
-
-// saveFlag validates and stores an update of f whose stored version must be
-// expect.
-func (a *API) saveFlag(ctx context.Context, f *codec.Flag, expect int64) (*codec.Flag, error) {
-	if err := ValidateFlag(f, a.segExists(ctx, f.EnvID)); err != nil {
-		return nil, err
-	}
-	if err := a.st.UpdateFlag(ctx, f, expect); err != nil {
-		return nil, err
-	}
-	a.notify(f.EnvID)
-	return f, nil
+	return a.dom.SaveFlag(c.ctx, &f, f.Version)
 }
 
 // modifyFlag applies fn to the current flag after checking the version.
@@ -175,7 +129,7 @@ func (a *API) modifyFlag(c *call, version int64, fn func(f *codec.Flag) error) (
 	if err := fn(f); err != nil {
 		return nil, err
 	}
-	return a.saveFlag(c.ctx, f, version)
+	return a.dom.SaveFlag(c.ctx, f, version)
 }
 
 func (a *API) toggleFlag(c *call) (any, error) {
@@ -240,21 +194,8 @@ func (a *API) deleteFlag(c *call) (any, error) {
 	if err := a.st.DeleteFlag(c.ctx, c.env.ID, f.ID, expect); err != nil {
 		return nil, err
 	}
-	a.notify(c.env.ID)
+	a.dom.Notify(c.env.ID)
 	return nil, nil
-}
-
-// copyOf returns a deep copy of f.
-func copyOf(f *codec.Flag) *codec.Flag {
-	b, err := json.Marshal(f)
-	if err != nil {
-		panic("BUG: " + err.Error())
-	}
-	var out codec.Flag
-	if err := json.Unmarshal(b, &out); err != nil {
-		panic("BUG: " + err.Error())
-	}
-	return &out
 }
 
 func (a *API) cloneFlag(c *call) (any, error) {
@@ -266,13 +207,13 @@ func (a *API) cloneFlag(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := copyOf(src)
+	f := src.Clone()
 	f.Key, f.Name = req.Key, req.Name
 	if f.Name == "" {
 		f.Name = req.Key
 	}
 	f.IsEnabled = false
-	return a.insertFlag(c.ctx, c.env.ID, f)
+	return a.dom.CreateFlag(c.ctx, c.env.ID, f)
 }
 
 func (a *API) copyFlag(c *call) (any, error) {
@@ -301,7 +242,7 @@ func (a *API) copyFlag(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := copyOf(src)
+	f := src.Clone()
 	if err := a.mapSegments(c.ctx, f, c.env.ID, dst.ID); err != nil {
 		return nil, err
 	}
@@ -309,7 +250,7 @@ func (a *API) copyFlag(c *call) (any, error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		f.IsEnabled = false
-		return a.insertFlag(c.ctx, dst.ID, f)
+		return a.dom.CreateFlag(c.ctx, dst.ID, f)
 	case err != nil:
 		return nil, err
 	}
@@ -321,7 +262,7 @@ func (a *API) copyFlag(c *call) (any, error) {
 		return nil, err
 	}
 	f.ID, f.EnvID, f.IsEnabled, f.IsArchived = cur.ID, dst.ID, cur.IsEnabled, cur.IsArchived
-	return a.saveFlag(c.ctx, f, req.TargetVersion)
+	return a.dom.SaveFlag(c.ctx, f, req.TargetVersion)
 }
 
 // mapSegments rewrites segment ids of src env to the segments of dst env
@@ -349,14 +290,14 @@ func (a *API) mapSegments(ctx context.Context, f *codec.Flag, srcEnv, dstEnv str
 	for i := range f.Rules {
 		for j := range f.Rules[i].Conditions {
 			cd := &f.Rules[i].Conditions[j]
-			if !isSegmentProp(cd.Property) {
+			if !domain.IsSegmentProp(cd.Property) {
 				continue
 			}
 			var ids []string
 			_ = json.Unmarshal([]byte(cd.Value), &ids)
 			for k, id := range ids {
 				if mapping[id] == "" {
-					return store.Invalid(at("rules", i)+".conditions["+strconv.Itoa(j)+"].value",
+					return store.Invalid(domain.At("rules", i)+".conditions["+strconv.Itoa(j)+"].value",
 						"segment %q has no segment of the same name in the target environment", id)
 				}
 				ids[k] = mapping[id]

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/store"
 )
 
@@ -58,7 +59,7 @@ func itemErr(i int, err error) error {
 	if !errors.As(err, &fe) {
 		return err
 	}
-	field := at("items", i)
+	field := domain.At("items", i)
 	if fe.Field != "" {
 		field += "." + fe.Field
 	}
@@ -84,16 +85,16 @@ func (a *API) batchFlags(c *call) (any, error) {
 	for _, f := range all {
 		byKey[f.Key] = f
 	}
-	segExists := a.segExists(c.ctx, c.env.ID)
+	segExists := a.dom.SegmentExists(c.ctx, c.env.ID)
 	flags := make([]*codec.Flag, len(req.Items))
 	res := &FlagBatchResult{Items: make([]FlagBatchItem, len(req.Items))}
 	for i := range req.Items {
 		f := &req.Items[i]
 		f.EnvID, f.IsArchived = c.env.ID, false
-		f.Tags = dedupe(f.Tags)
+		f.Tags = domain.Dedupe(f.Tags)
 		if f.Version == 0 {
 			id := f.ID
-			FlagDefaults(f)
+			domain.FlagDefaults(f)
 			f.ID = id // set by the store
 			res.Items[i].Result = "created"
 			res.Created++
@@ -101,11 +102,11 @@ func (a *API) batchFlags(c *call) (any, error) {
 			cur := byKey[f.Key]
 			switch {
 			case cur == nil:
-				return nil, &store.FieldError{Kind: store.ErrNotFound, Field: at("items", i) + ".key", Msg: fmt.Sprintf("no flag %q to update: send version 0 to create it", f.Key)}
+				return nil, &store.FieldError{Kind: store.ErrNotFound, Field: domain.At("items", i) + ".key", Msg: fmt.Sprintf("no flag %q to update: send version 0 to create it", f.Key)}
 			case f.ID != "" && f.ID != cur.ID:
-				return nil, store.Invalid(at("items", i)+".id", "does not match the flag %q", f.Key)
+				return nil, store.Invalid(domain.At("items", i)+".id", "does not match the flag %q", f.Key)
 			case cur.IsArchived:
-				return nil, &store.FieldError{Kind: store.ErrConflict, Field: at("items", i) + ".key", Msg: fmt.Sprintf("flag %q is archived; restore it first", f.Key)}
+				return nil, &store.FieldError{Kind: store.ErrConflict, Field: domain.At("items", i) + ".key", Msg: fmt.Sprintf("flag %q is archived; restore it first", f.Key)}
 			}
 			if err := requireVersion(f.Version, cur.Version); err != nil {
 				return nil, itemErr(i, err)
@@ -113,22 +114,22 @@ func (a *API) batchFlags(c *call) (any, error) {
 			if err := c.mayToggle(cur, f); err != nil {
 				return nil, err
 			}
-			fillIDs(f)
+			domain.FillIDs(f)
 			res.Items[i].Result = "updated"
 			res.Updated++
 		}
-		if err := ValidateFlag(f, segExists); err != nil {
+		if err := domain.ValidateFlag(f, segExists); err != nil {
 			return nil, itemErr(i, err)
 		}
 		if f.Version == 0 && f.ID != "" {
-			return nil, store.Invalid(at("items", i)+".id", "a new flag gets its id from the server; omit it")
+			return nil, store.Invalid(domain.At("items", i)+".id", "a new flag gets its id from the server; omit it")
 		}
 		flags[i] = f
 	}
 	if err := a.st.BatchFlags(c.ctx, c.env.ID, flags); err != nil {
 		return nil, err
 	}
-	a.notify(c.env.ID)
+	a.dom.Notify(c.env.ID)
 	keys := make([]string, 0, 20)
 	for i, f := range flags {
 		res.Items[i].Key, res.Items[i].ID, res.Items[i].Version = f.Key, f.ID, f.Version
@@ -140,8 +141,8 @@ func (a *API) batchFlags(c *call) (any, error) {
 	if n := len(flags) - len(keys); n > 0 {
 		more = fmt.Sprintf(" and %d more", n)
 	}
-	a.record(c.ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: "flag", action: "batch-written",
-		comment: commentOf(c.ctx), after: &codec.Flag{EnvID: c.env.ID}, skipDiff: true, data: res,
-		extra: []string{fmt.Sprintf("%d flags created, %d updated in one change: %s%s", res.Created, res.Updated, strings.Join(keys, ", "), more)}})
+	a.dom.Record(c.ctx, &domain.Change{Actor: c.actor(), ActorName: c.actorName(), OrgID: c.orgID, Type: "flag", Action: "batch-written",
+		Comment: commentOf(c.ctx), After: &codec.Flag{EnvID: c.env.ID}, SkipDiff: true, Data: res,
+		Extra: []string{fmt.Sprintf("%d flags created, %d updated in one change: %s%s", res.Created, res.Updated, strings.Join(keys, ", "), more)}})
 	return res, nil
 }

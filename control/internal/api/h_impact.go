@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/codec"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/impact"
 	"github.com/switchyard/switchyard/control/internal/store"
 )
@@ -86,8 +87,8 @@ func (a *API) flagImpact(c *call) (any, error) {
 	}
 	next := req.Flag
 	next.ID, next.EnvID, next.Key, next.Version = cur.ID, cur.EnvID, cur.Key, cur.Version
-	fillIDs(&next)
-	if err := ValidateFlag(&next, a.segExists(c.ctx, cur.EnvID)); err != nil {
+	domain.FillIDs(&next)
+	if err := domain.ValidateFlag(&next, a.dom.SegmentExists(c.ctx, cur.EnvID)); err != nil {
 		return nil, prefixField(err, "flag")
 	}
 	segs, err := a.st.AllSegments(c.ctx, c.env.ID)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/switchyard/switchyard/codec/secret"
 	"github.com/switchyard/switchyard/control/internal/auth"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/store"
 )
 
@@ -113,8 +114,8 @@ func (a *API) createInvitation(c *call) (any, error) {
 	if err := a.st.CreateInvitation(c.ctx, v); err != nil {
 		return nil, err
 	}
-	a.record(c.ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: "invitation", action: "created",
-		comment: commentOf(c.ctx), after: v, extra: []string{"invited " + email + " as " + req.Role}, skipDiff: true})
+	a.dom.Record(c.ctx, &domain.Change{Actor: c.actor(), ActorName: c.actorName(), OrgID: c.orgID, Type: "invitation", Action: "created",
+		Comment: commentOf(c.ctx), After: v, Extra: []string{"invited " + email + " as " + req.Role}, SkipDiff: true})
 	return &InvitationCreated{Invitation: *v, Token: tok, AcceptPath: "/accept#token=" + tok}, nil
 }
 
@@ -132,8 +133,8 @@ func (a *API) deleteInvitation(c *call) (any, error) {
 	if err := a.st.DeleteInvitation(c.ctx, v.ID); err != nil {
 		return nil, err
 	}
-	a.record(c.ctx, &change{actor: c.actor(), actorName: c.actorName(), orgID: c.orgID, typ: "invitation", action: "revoked",
-		comment: commentOf(c.ctx), before: v, extra: []string{"revoked the invitation of " + v.Email + " as " + v.Role}, skipDiff: true})
+	a.dom.Record(c.ctx, &domain.Change{Actor: c.actor(), ActorName: c.actorName(), OrgID: c.orgID, Type: "invitation", Action: "revoked",
+		Comment: commentOf(c.ctx), Before: v, Extra: []string{"revoked the invitation of " + v.Email + " as " + v.Role}, SkipDiff: true})
 	return nil, nil
 }
 
@@ -168,7 +169,7 @@ func (a *API) acceptInvitation(c *call) (any, error) {
 		if len(req.Password) < auth.MinPasswordLen || len(req.Password) > 72 {
 			return nil, store.Invalid("password", "must be %d to 72 characters (the password of the new account)", auth.MinPasswordLen)
 		}
-		if err := text("name", strings.TrimSpace(req.Name), 0, 200); err != nil {
+		if err := domain.Text("name", strings.TrimSpace(req.Name), 0, 200); err != nil {
 			return nil, err
 		}
 	}
@@ -218,8 +219,8 @@ func (a *API) acceptInvitation(c *call) (any, error) {
 	if _, err := a.st.PutMember(c.ctx, v.OrgID, u.ID, v.Role); err != nil {
 		return nil, err
 	}
-	a.record(c.ctx, &change{actor: u.ID, actorName: u.Email, orgID: v.OrgID, typ: "member", action: "added",
-		after: &MemberView{UserID: u.ID, Email: u.Email, Name: u.Name, Role: v.Role}})
+	a.dom.Record(c.ctx, &domain.Change{Actor: u.ID, ActorName: u.Email, OrgID: v.OrgID, Type: "member", Action: "added",
+		After: &MemberView{UserID: u.ID, Email: u.Email, Name: u.Name, Role: v.Role}})
 	return resp, nil
 }
 
@@ -245,7 +246,7 @@ func (a *API) joinBySession(c *call, u *store.User, v *store.Invitation, badToke
 	if _, err := a.st.PutMember(c.ctx, v.OrgID, u.ID, role); err != nil {
 		return nil, err
 	}
-	a.record(c.ctx, &change{actor: u.ID, actorName: u.Email, orgID: v.OrgID, typ: "member", action: "added",
-		after: &MemberView{UserID: u.ID, Email: u.Email, Name: u.Name, Role: role}})
+	a.dom.Record(c.ctx, &domain.Change{Actor: u.ID, ActorName: u.Email, OrgID: v.OrgID, Type: "member", Action: "added",
+		After: &MemberView{UserID: u.ID, Email: u.Email, Name: u.Name, Role: role}})
 	return &AcceptResponse{OrgID: v.OrgID, Email: u.Email, Joined: true, Role: role}, nil
 }

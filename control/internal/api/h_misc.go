@@ -5,6 +5,7 @@ import (
 
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/codec/secret"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/store"
 )
 
@@ -97,7 +98,7 @@ func (a *API) createExperiment(c *call) (any, error) {
 	}
 	for i, id := range req.MetricIDs {
 		if _, err := a.st.GetMetric(c.ctx, c.env.ID, id); err != nil {
-			return nil, store.Invalid(at("metricIds", i), "metric does not exist in this environment")
+			return nil, store.Invalid(domain.At("metricIds", i), "metric does not exist in this environment")
 		}
 	}
 	if req.BaselineVariationID == "" && len(f.Variations) > 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/codec/secret"
 	"github.com/switchyard/switchyard/control/internal/auth"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/store"
 )
 
@@ -298,13 +299,13 @@ func (a *API) listOrgs(c *call) (any, error) {
 
 func nameKey(req *NameKey) error {
 	req.Name = strings.TrimSpace(req.Name)
-	if err := text("name", req.Name, 1, 200); err != nil {
+	if err := domain.Text("name", req.Name, 1, 200); err != nil {
 		return err
 	}
 	if req.Key == "" {
 		req.Key = slug(req.Name)
 	}
-	if !keyRE.MatchString(req.Key) {
+	if !domain.ValidKey(req.Key) {
 		return store.Invalid("key", "must be 1-100 letters, digits, '.', '_' or '-'")
 	}
 	return nil
@@ -341,19 +342,7 @@ func (a *API) createOrg(c *call) (any, error) {
 	if err := nameKey(&req); err != nil {
 		return nil, err
 	}
-	return CreateOrg(c.ctx, a.st, req.Name, req.Key, c.p.user.ID)
-}
-
-// CreateOrg creates an organization owned by userID.
-func CreateOrg(ctx context.Context, st *store.Store, name, key, userID string) (*store.Org, error) {
-	o := &store.Org{ID: secret.NewGUID(), Name: name, Key: key}
-	if err := st.CreateOrg(ctx, o); err != nil {
-		return nil, err
-	}
-	if _, err := st.PutMember(ctx, o.ID, userID, store.RoleOwner); err != nil {
-		return nil, err
-	}
-	return o, nil
+	return a.dom.CreateOrg(c.ctx, req.Name, req.Key, c.p.user.ID)
 }
 
 func (a *API) getOrg(c *call) (any, error) { return a.st.GetOrg(c.ctx, c.orgID) }
@@ -564,7 +553,7 @@ func (a *API) createToken(c *call) (any, error) {
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
-	if err := text("name", strings.TrimSpace(req.Name), 1, 200); err != nil {
+	if err := domain.Text("name", strings.TrimSpace(req.Name), 1, 200); err != nil {
 		return nil, err
 	}
 	if err := validRole("role", req.Role, c.role); err != nil {
@@ -668,7 +657,7 @@ func envReq(req *EnvRequest) error {
 		return err
 	}
 	req.Name, req.Key = nk.Name, nk.Key
-	return text("description", req.Description, 0, maxText)
+	return domain.Text("description", req.Description, 0, domain.MaxText)
 }
 
 func (a *API) createEnv(c *call) (any, error) {
@@ -679,27 +668,11 @@ func (a *API) createEnv(c *call) (any, error) {
 	if err := envReq(&req); err != nil {
 		return nil, err
 	}
-	e, err := CreateEnv(c.ctx, a.st, c.project, req.Name, req.Key, req.Description)
+	e, err := a.dom.CreateEnv(c.ctx, c.project, req.Name, req.Key, req.Description)
 	if err != nil {
 		return nil, err
 	}
-	a.notify(e.ID)
 	return c.envView(e), nil
-}
-
-// CreateEnv creates an environment of a project with fresh server and client
-// secrets in FeatBit's format.
-func CreateEnv(ctx context.Context, st *store.Store, p *store.Project, name, key, desc string) (*store.Env, error) {
-	id := secret.NewGUID()
-	e := &store.Env{ID: id, OrgID: p.OrgID, ProjectID: p.ID, Name: name, Key: key, Description: desc}
-	for _, typ := range []string{codec.SecretServer, codec.SecretClient} {
-		s, err := secret.New(id)
-		if err != nil {
-			return nil, fmt.Errorf("cannot create %s secret: %w", typ, err)
-		}
-		e.Secrets = append(e.Secrets, codec.EnvSecret{EnvID: id, Type: typ, Value: s})
-	}
-	return e, st.CreateEnv(ctx, e)
 }
 
 func (a *API) getEnv(c *call) (any, error) { return c.envView(c.env), nil }
@@ -723,7 +696,7 @@ func (a *API) deleteEnv(c *call) (any, error) {
 	if err := a.st.DeleteEnv(c.ctx, c.env.ID); err != nil {
 		return nil, err
 	}
-	a.notify(c.env.ID)
+	a.dom.Notify(c.env.ID)
 	return nil, nil
 }
 
@@ -776,6 +749,6 @@ func (a *API) rotateSecret(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.notify(e.ID)
+	a.dom.Notify(e.ID)
 	return c.envView(e), nil
 }

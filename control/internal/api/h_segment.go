@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/switchyard/switchyard/codec"
-	"github.com/switchyard/switchyard/codec/secret"
 	"github.com/switchyard/switchyard/control/internal/store"
 )
 
@@ -46,25 +45,7 @@ func (a *API) createSegment(c *call) (any, error) {
 	if err := c.decode(&sg); err != nil {
 		return nil, err
 	}
-	sg.ID, sg.EnvID, sg.IsArchived = secret.NewGUID(), c.env.ID, false
-	sg.Name = strings.TrimSpace(sg.Name)
-	segmentDefaults(&sg)
-	if err := ValidateSegment(&sg); err != nil {
-		return nil, err
-	}
-	if err := a.st.CreateSegment(c.ctx, &sg); err != nil {
-		return nil, errNameField(err)
-	}
-	a.notify(c.env.ID)
-	return &sg, nil
-}
-
-// errNameField reports a segment key clash on the field users edit.
-func errNameField(err error) error {
-	if fe, ok := err.(*store.FieldError); ok && fe.Field == "key" {
-		return &store.FieldError{Kind: fe.Kind, Field: "name", Msg: "a segment with this name exists in the environment"}
-	}
-	return err
+	return a.dom.CreateSegment(c.ctx, c.env.ID, &sg)
 }
 
 func (a *API) segment(c *call) (*codec.Segment, error) {
@@ -86,20 +67,7 @@ func (a *API) updateSegment(c *call) (any, error) {
 		return nil, err
 	}
 	sg.ID, sg.EnvID, sg.IsArchived = cur.ID, cur.EnvID, cur.IsArchived // archive/restore change it
-	sg.Name = strings.TrimSpace(sg.Name)
-	return a.saveSegment(c, &sg, sg.Version)
-}
-
-func (a *API) saveSegment(c *call, sg *codec.Segment, expect int64) (any, error) {
-	segmentDefaults(sg)
-	if err := ValidateSegment(sg); err != nil {
-		return nil, err
-	}
-	if err := a.st.UpdateSegment(c.ctx, sg, expect); err != nil {
-		return nil, errNameField(err)
-	}
-	a.notify(c.env.ID)
-	return sg, nil
+	return a.dom.SaveSegment(c.ctx, &sg, sg.Version)
 }
 
 func (a *API) archiveSegment(c *call) (any, error) {
@@ -122,7 +90,7 @@ func (a *API) archiveSegment(c *call) (any, error) {
 		return nil, store.Errorf(store.ErrConflict, "segment is used by %d flags (first: %q)", len(users), users[0].Key)
 	}
 	sg.IsArchived = true
-	return a.saveSegment(c, sg, req.Version)
+	return a.dom.SaveSegment(c.ctx, sg, req.Version)
 }
 
 func (a *API) restoreSegment(c *call) (any, error) {
@@ -138,7 +106,7 @@ func (a *API) restoreSegment(c *call) (any, error) {
 		return nil, err
 	}
 	sg.IsArchived = false
-	return a.saveSegment(c, sg, req.Version)
+	return a.dom.SaveSegment(c.ctx, sg, req.Version)
 }
 
 func (a *API) deleteSegment(c *call) (any, error) {
@@ -153,7 +121,7 @@ func (a *API) deleteSegment(c *call) (any, error) {
 	if err := a.st.DeleteSegment(c.ctx, c.env.ID, c.path("id"), expect); err != nil {
 		return nil, err
 	}
-	a.notify(c.env.ID)
+	a.dom.Notify(c.env.ID)
 	return nil, nil
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchyard/switchyard/codec/secret"
 	"github.com/switchyard/switchyard/control/internal/auth"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/sso"
 	"github.com/switchyard/switchyard/control/internal/store"
 	"github.com/switchyard/switchyard/control/internal/webhook"
@@ -577,9 +578,9 @@ func (a *API) ssoAccount(ctx context.Context, x *store.SSOIssuer, f *store.SSOFl
 		if _, err := a.st.PutMember(ctx, x.OrgID, u.ID, x.Role); err != nil {
 			return nil, err
 		}
-		a.record(ctx, &change{actor: u.ID, actorName: u.Email, orgID: x.OrgID, typ: "member", action: "updated",
-			after: map[string]string{"userId": u.ID, "email": u.Email, "role": x.Role},
-			extra: []string{"joined through single sign-on with " + x.Name + " as " + x.Role}, skipDiff: true})
+		a.dom.Record(ctx, &domain.Change{Actor: u.ID, ActorName: u.Email, OrgID: x.OrgID, Type: "member", Action: "updated",
+			After: map[string]string{"userId": u.ID, "email": u.Email, "role": x.Role},
+			Extra: []string{"joined through single sign-on with " + x.Name + " as " + x.Role}, SkipDiff: true})
 	} else if err != nil {
 		return nil, err
 	}
@@ -630,8 +631,8 @@ func (a *API) ssoGroups(ctx context.Context, x *store.SSOIssuer, u *store.User, 
 			if err != nil {
 				return err
 			}
-			a.record(ctx, &change{actor: u.ID, actorName: u.Email, orgID: x.OrgID, typ: "group", action: "updated",
-				before: &before, after: g, extra: []string{"group claim of " + x.Name}})
+			a.dom.Record(ctx, &domain.Change{Actor: u.ID, ActorName: u.Email, OrgID: x.OrgID, Type: "group", Action: "updated",
+				Before: &before, After: g, Extra: []string{"group claim of " + x.Name}})
 			break
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control/internal/auth"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/store"
 	"github.com/switchyard/switchyard/control/internal/webhook"
 )
@@ -103,7 +104,7 @@ func (a *API) createTrigger(c *call) (any, error) {
 	if req.Action != "on" && req.Action != "off" {
 		return nil, store.Invalid("action", "must be \"on\" or \"off\"")
 	}
-	if err := text("description", req.Description, 0, maxText); err != nil {
+	if err := domain.Text("description", req.Description, 0, domain.MaxText); err != nil {
 		return nil, err
 	}
 	f, err := a.flag(c)
@@ -135,7 +136,7 @@ func (a *API) updateTrigger(c *call) (any, error) {
 		return nil, err
 	}
 	if req.Description != nil {
-		if err := text("description", *req.Description, 0, maxText); err != nil {
+		if err := domain.Text("description", *req.Description, 0, domain.MaxText); err != nil {
 			return nil, err
 		}
 		t.Description = *req.Description
@@ -209,9 +210,9 @@ func (a *API) runTrigger(c *call) (any, error) {
 		if cur.IsEnabled == want {
 			break
 		}
-		f := copyOf(cur)
+		f := cur.Clone()
 		f.IsEnabled = want
-		_, err = a.saveFlag(c.ctx, f, cur.Version)
+		_, err = a.dom.SaveFlag(c.ctx, f, cur.Version)
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		}
@@ -243,8 +244,8 @@ func (a *API) runTrigger(c *call) (any, error) {
 		if t.Description != "" {
 			desc = fmt.Sprintf("trigger '%s' (%s…)", t.Description, t.Prefix)
 		}
-		a.record(c.ctx, &change{actor: "trigger:" + t.ID, actorName: desc, orgID: t.OrgID, typ: "flag", action: "toggled",
-			before: before, after: after})
+		a.dom.Record(c.ctx, &domain.Change{Actor: "trigger:" + t.ID, ActorName: desc, OrgID: t.OrgID, Type: "flag", Action: "toggled",
+			Before: before, After: after})
 	}
 	return &TriggerRun{FlagKey: after.Key, IsEnabled: after.IsEnabled, Changed: changed, Version: after.Version, Count: t.Count}, nil
 }

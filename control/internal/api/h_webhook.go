@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/switchyard/switchyard/control/internal/audit"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/store"
 	"github.com/switchyard/switchyard/control/internal/webhook"
 )
@@ -68,13 +69,13 @@ func webhookBefore(c *call, _ []byte) (any, error) {
 // validWebhook checks a request; everything is checked before a write.
 func (a *API) validWebhook(c *call, req *WebhookRequest) error {
 	req.Name = strings.TrimSpace(req.Name)
-	if err := text("name", req.Name, 1, 200); err != nil {
+	if err := domain.Text("name", req.Name, 1, 200); err != nil {
 		return err
 	}
 	if len(req.URL) > 2000 {
 		return store.Invalid("url", "must be at most 2000 characters")
 	}
-	if err := webhook.CheckURL(req.URL, a.cfg.WebhookAllow); err != nil {
+	if err := webhook.CheckURL(req.URL, a.wf.Webhooks().Allow()); err != nil {
 		return store.Invalid("url", "%v", err)
 	}
 	for _, l := range []struct {
@@ -91,25 +92,25 @@ func (a *API) validWebhook(c *call, req *WebhookRequest) error {
 	kinds := eventKinds()
 	for i, k := range req.Events {
 		if k != "*" && !slices.Contains(kinds, k) {
-			return store.Invalid(at("events", i), "unknown event kind %q; known: *, %s", k, strings.Join(kinds, ", "))
+			return store.Invalid(domain.At("events", i), "unknown event kind %q; known: *, %s", k, strings.Join(kinds, ", "))
 		}
 	}
 	for i, id := range req.ProjectIDs {
 		p, err := a.st.GetProject(c.ctx, id)
 		if err != nil || p.OrgID != c.orgID {
-			return store.Invalid(at("projectIds", i), "no such project in this organization")
+			return store.Invalid(domain.At("projectIds", i), "no such project in this organization")
 		}
 	}
 	for i, id := range req.EnvIDs {
 		e, err := a.st.GetEnv(c.ctx, id)
 		if err != nil || e.OrgID != c.orgID {
-			return store.Invalid(at("envIds", i), "no such environment in this organization")
+			return store.Invalid(domain.At("envIds", i), "no such environment in this organization")
 		}
 	}
 	if req.Secret != "" && (len(req.Secret) < 16 || len(req.Secret) > 200) {
 		return store.Invalid("secret", "must be 16 to 200 characters")
 	}
-	return text("description", req.Description, 0, maxText)
+	return domain.Text("description", req.Description, 0, domain.MaxText)
 }
 
 func (a *API) webhookKinds(*call) (any, error) {
@@ -137,7 +138,7 @@ func (a *API) createWebhook(c *call) (any, error) {
 	if err := a.validWebhook(c, &req); err != nil {
 		return nil, err
 	}
-	w := &store.Webhook{ID: webhook.NewID(), OrgID: c.orgID, Name: req.Name, URL: req.URL, Events: dedupe(req.Events),
+	w := &store.Webhook{ID: webhook.NewID(), OrgID: c.orgID, Name: req.Name, URL: req.URL, Events: domain.Dedupe(req.Events),
 		ProjectIDs: req.ProjectIDs, EnvIDs: req.EnvIDs, Enabled: req.Enabled == nil || *req.Enabled,
 		Secret: req.Secret, Description: req.Description, CreatedBy: c.actor()}
 	if w.Secret == "" {
@@ -172,7 +173,7 @@ func (a *API) updateWebhook(c *call) (any, error) {
 	if err := a.validWebhook(c, &req); err != nil {
 		return nil, err
 	}
-	w.Name, w.URL, w.Events, w.ProjectIDs, w.EnvIDs, w.Description = req.Name, req.URL, dedupe(req.Events), req.ProjectIDs, req.EnvIDs, req.Description
+	w.Name, w.URL, w.Events, w.ProjectIDs, w.EnvIDs, w.Description = req.Name, req.URL, domain.Dedupe(req.Events), req.ProjectIDs, req.EnvIDs, req.Description
 	if req.Enabled != nil {
 		w.Enabled = *req.Enabled
 	}
@@ -206,11 +207,11 @@ func (a *API) testWebhook(c *call) (any, error) {
 		return nil, err
 	}
 	dl := &store.Delivery{ID: webhook.NewID(), WebhookID: w.ID, OrgID: w.OrgID, Event: ev.Kind, Body: string(body),
-		Status: store.DeliverySending, LeaseOwner: a.wf.instance, LeaseUntil: a.st.Now() + 60_000}
+		Status: store.DeliverySending, LeaseOwner: a.wf.Instance(), LeaseUntil: a.st.Now() + 60_000}
 	if err := a.st.AddDelivery(c.ctx, dl); err != nil {
 		return nil, err
 	}
-	at := a.wf.hooks.Attempt(c.ctx, w, dl)
+	at := a.wf.Webhooks().Attempt(c.ctx, w, dl)
 	dl.Attempts = append(dl.Attempts, at)
 	dl.Status, dl.LeaseOwner, dl.LeaseUntil = store.DeliveryFailed, "", 0
 	if at.Status >= 200 && at.Status < 300 {

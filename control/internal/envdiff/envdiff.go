@@ -190,7 +190,7 @@ func Copy(src, dst *codec.Flag, parts []string) (*codec.Flag, error) {
 			return nil, &Error{Field: fmt.Sprintf("parts[%d]", i), Msg: fmt.Sprintf("unknown part %q; parts: %s", p, strings.Join(AllParts, ", "))}
 		}
 	}
-	out := clone(dst)
+	out := dst.Clone()
 	has := func(p string) bool { return slices.Contains(parts, p) }
 	byValue := func(vs []codec.Variation) map[string]string {
 		m := map[string]string{}
@@ -272,7 +272,7 @@ func Copy(src, dst *codec.Flag, parts []string) (*codec.Flag, error) {
 		}
 	}
 	if has(Rules) {
-		out.Rules = clone(&codec.Flag{Rules: src.Rules}).Rules
+		out.Rules = (&codec.Flag{Rules: src.Rules}).Clone().Rules
 		for i := range out.Rules {
 			for j := range out.Rules[i].Variations {
 				id, err := mapID(out.Rules[i].Variations[j].ID, "rule '"+out.Rules[i].Name+"'")
@@ -287,7 +287,7 @@ func Copy(src, dst *codec.Flag, parts []string) (*codec.Flag, error) {
 		}
 	}
 	if has(DefaultRule) {
-		out.Fallthrough = clone(&codec.Flag{Fallthrough: src.Fallthrough}).Fallthrough
+		out.Fallthrough = (&codec.Flag{Fallthrough: src.Fallthrough}).Clone().Fallthrough
 		for j := range out.Fallthrough.Variations {
 			id, err := mapID(out.Fallthrough.Variations[j].ID, "the default rule")
 			if err != nil {
@@ -300,16 +300,4 @@ func Copy(src, dst *codec.Flag, parts []string) (*codec.Flag, error) {
 		out.IsEnabled = src.IsEnabled
 	}
 	return out, nil
-}
-
-func clone(f *codec.Flag) *codec.Flag {
-	b, err := json.Marshal(f)
-	if err != nil {
-		panic("BUG: " + err.Error())
-	}
-	var out codec.Flag
-	if err := json.Unmarshal(b, &out); err != nil {
-		panic("BUG: " + err.Error())
-	}
-	return &out
 }

@@ -21,6 +21,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/switchyard/switchyard/control/internal/domain"
 )
 
 // Limits bound what Decode accepts.
@@ -330,7 +332,7 @@ func checkRollout(p string, vs []RolloutVariation) error {
 // conditions, as FeatBit reads them.
 func checkConds(p string, cs []Condition, segIDs map[string]bool) error {
 	for k, c := range cs {
-		if segIDs == nil || !isSegmentProp(c.Property) {
+		if segIDs == nil || !domain.IsSegmentProp(c.Property) {
 			continue
 		}
 		var ids []string

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/codec"
-	"github.com/switchyard/switchyard/control/internal/api"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/featbit"
 	"github.com/switchyard/switchyard/control/internal/store"
 	"github.com/switchyard/switchyard/control/internal/store/bolt"
@@ -45,7 +45,7 @@ func openEnv(dir string) (*store.Store, string, func(), error) {
 		closeFn()
 		return nil, "", nil, err
 	}
-	e, err := api.CreateEnv(ctx, st, p, "dev", "dev", "")
+	e, err := domain.New(st, domain.Options{}).CreateEnv(ctx, p, "dev", "dev", "")
 	if err != nil {
 		closeFn()
 		return nil, "", nil, err
@@ -145,14 +145,14 @@ func TestImportIdempotent(t *testing.T) {
 	first := versions(t, st, envID)
 	checkEquivalent(t, st, envID, ex, users)
 	audits := func() int {
-		_, n, err := st.ListAudit(ctx, store.AuditFilter{OrgID: "o1", EnvID: envID, Actor: api.ImportActor, Limit: 1})
+		_, n, err := st.ListAudit(ctx, store.AuditFilter{OrgID: "o1", EnvID: envID, Actor: domain.ImportActor, Limit: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return n
 	}
 	if n := audits(); n != 48 {
-		t.Fatalf("%d audit entries by %s after the first import, want 48", n, api.ImportActor)
+		t.Fatalf("%d audit entries by %s after the first import, want 48", n, domain.ImportActor)
 	}
 
 	rep, wrote, err = featbit.Import(ctx, st, envID, mustDecode(t, doc), false)

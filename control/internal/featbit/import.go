@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/switchyard/switchyard/codec"
-	"github.com/switchyard/switchyard/control/internal/api"
+	"github.com/switchyard/switchyard/control/internal/domain"
 	"github.com/switchyard/switchyard/control/internal/store"
 )
 
@@ -74,7 +74,7 @@ func (r *Report) Print(w io.Writer) {
 }
 
 // auditName is the actor name of the import's audit entries (actor
-// api.ImportActor).
+// domain.ImportActor).
 const auditName = "FeatBit import"
 
 // ErrInvalid marks an export whose items the API's validation refuses;
@@ -93,11 +93,12 @@ func Import(ctx context.Context, st *store.Store, envID string, ex *Export, dryR
 	if _, err := st.GetEnv(ctx, envID); err != nil {
 		return nil, false, fmt.Errorf("environment %s: %w", envID, err)
 	}
-	rep, err := run(ctx, st, envID, ex, true)
+	dom := domain.New(st, domain.Options{})
+	rep, err := run(ctx, st, dom, envID, ex, true)
 	if err != nil || dryRun {
 		return rep, false, err
 	}
-	rep, err = run(ctx, st, envID, ex, false)
+	rep, err = run(ctx, st, dom, envID, ex, false)
 	wrote := false
 	if rep != nil {
 		wrote = rep.Count(OpCreate)+rep.Count(OpUpdate) > 0
@@ -106,7 +107,7 @@ func Import(ctx context.Context, st *store.Store, envID string, ex *Export, dryR
 }
 
 // run plans (dry) or applies the import.
-func run(ctx context.Context, st *store.Store, envID string, ex *Export, dry bool) (*Report, error) {
+func run(ctx context.Context, st *store.Store, dom *domain.Service, envID string, ex *Export, dry bool) (*Report, error) {
 	rep := &Report{EnvID: envID, Format: ex.Format, DryRun: dry}
 	cur, err := st.AllSegments(ctx, envID)
 	if err != nil {
@@ -127,7 +128,7 @@ func run(ctx context.Context, st *store.Store, envID string, ex *Export, dry boo
 		if old != nil {
 			want.ID = old.ID
 		}
-		if err := api.ValidateSegment(want); err != nil {
+		if err := domain.ValidateSegment(want); err != nil {
 			bad = append(bad, fmt.Sprintf("%s (%q): %v", at("segments", i), fs.Name, err))
 			continue
 		}
@@ -137,10 +138,10 @@ func run(ctx context.Context, st *store.Store, envID string, ex *Export, dry boo
 			if dry {
 				want.ID = "new-segment:" + fs.ID
 			} else {
-				if err := createSegment(ctx, st, want); err != nil {
+				if err := createSegment(ctx, dom, want); err != nil {
 					return rep, fmt.Errorf("segment %q: %w", want.Name, err)
 				}
-				api.RecordImport(ctx, st, nil, codec.KindSegment, auditName, nil, want)
+				dom.RecordImport(ctx, codec.KindSegment, auditName, nil, want)
 			}
 		default:
 			ch.Fields = diff(segContent(old), segContent(want))
@@ -149,10 +150,10 @@ func run(ctx context.Context, st *store.Store, envID string, ex *Export, dry boo
 			} else {
 				ch.Op = OpUpdate
 				if !dry {
-					if err := api.UpdateSegment(ctx, st, want, old.Version); err != nil {
+					if _, err := dom.SaveSegment(ctx, want, old.Version); err != nil {
 						return rep, fmt.Errorf("segment %q: %w", want.Name, err)
 					}
-					api.RecordImport(ctx, st, nil, codec.KindSegment, auditName, old, want)
+					dom.RecordImport(ctx, codec.KindSegment, auditName, old, want)
 				}
 			}
 		}
@@ -165,7 +166,7 @@ func run(ctx context.Context, st *store.Store, envID string, ex *Export, dry boo
 	for i := range ex.Flags {
 		ff := &ex.Flags[i]
 		want := toFlag(ff, envID, segMap)
-		api.FlagDefaults(want)
+		domain.FlagDefaults(want)
 		old, err := st.GetFlagByKey(ctx, envID, want.Key)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return rep, err
@@ -173,7 +174,7 @@ func run(ctx context.Context, st *store.Store, envID string, ex *Export, dry boo
 		if err != nil {
 			old = nil
 		}
-		if err := api.ValidateFlag(want, func(id string) bool { return live[id] }); err != nil {
+		if err := domain.ValidateFlag(want, func(id string) bool { return live[id] }); err != nil {
 			bad = append(bad, fmt.Sprintf("%s (%q): %v", at("featureFlags", i), ff.Key, err))
 			continue
 		}
@@ -182,10 +183,10 @@ func run(ctx context.Context, st *store.Store, envID string, ex *Export, dry boo
 		case old == nil:
 			ch.Op = OpCreate
 			if !dry {
-				if err := createFlag(ctx, st, want); err != nil {
+				if err := createFlag(ctx, dom, want); err != nil {
 					return rep, fmt.Errorf("flag %q: %w", want.Key, err)
 				}
-				api.RecordImport(ctx, st, nil, codec.KindFlag, auditName, nil, want)
+				dom.RecordImport(ctx, codec.KindFlag, auditName, nil, want)
 			}
 		default:
 			want.ID = old.ID
@@ -195,10 +196,10 @@ func run(ctx context.Context, st *store.Store, envID string, ex *Export, dry boo
 			} else {
 				ch.Op = OpUpdate
 				if !dry {
-					if err := api.UpdateFlag(ctx, st, want, old.Version); err != nil {
+					if _, err := dom.UpdateFlag(ctx, want, old.Version); err != nil {
 						return rep, fmt.Errorf("flag %q: %w", want.Key, err)
 					}
-					api.RecordImport(ctx, st, nil, codec.KindFlag, auditName, old, want)
+					dom.RecordImport(ctx, codec.KindFlag, auditName, old, want)
 				}
 			}
 		}
@@ -218,31 +219,31 @@ func run(ctx context.Context, st *store.Store, envID string, ex *Export, dry boo
 
 // createFlag creates want (archived ones are created, then archived: the
 // API's create makes live flags).
-func createFlag(ctx context.Context, st *store.Store, want *codec.Flag) error {
+func createFlag(ctx context.Context, dom *domain.Service, want *codec.Flag) error {
 	archived, enabled := want.IsArchived, want.IsEnabled
-	if err := api.CreateFlag(ctx, st, want); err != nil {
+	if _, err := dom.CreateFlag(ctx, want.EnvID, want); err != nil {
 		return err
 	}
 	if !archived {
 		return nil
 	}
 	want.IsArchived, want.IsEnabled = true, enabled
-	return api.UpdateFlag(ctx, st, want, want.Version)
+	_, err := dom.UpdateFlag(ctx, want, want.Version)
+	return err
 }
 
-func createSegment(ctx context.Context, st *store.Store, want *codec.Segment) error {
+func createSegment(ctx context.Context, dom *domain.Service, want *codec.Segment) error {
 	archived := want.IsArchived
-	if err := api.CreateSegment(ctx, st, want); err != nil {
+	if _, err := dom.CreateSegment(ctx, want.EnvID, want); err != nil {
 		return err
 	}
 	if !archived {
 		return nil
 	}
 	want.IsArchived = true
-	return api.UpdateSegment(ctx, st, want, want.Version)
+	_, err := dom.SaveSegment(ctx, want, want.Version)
+	return err
 }
-
-func isSegmentProp(p string) bool { return p == store.PropInSegment || p == store.PropNotInSegment }
 
 // ruleID keeps FeatBit's id, or derives one from the position so that a
 // second import compares equal.
@@ -261,7 +262,7 @@ func conds(ruleID string, cs []Condition, segMap map[string]string) []codec.Cond
 			id = fmt.Sprintf("%s-c%d", ruleID, j)
 		}
 		v := c.Value
-		if segMap != nil && isSegmentProp(c.Property) {
+		if segMap != nil && domain.IsSegmentProp(c.Property) {
 			var ids []string
 			_ = json.Unmarshal([]byte(c.Value), &ids) // checked by Decode
 			for k := range ids {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -36,6 +37,9 @@ type KafkaOptions struct {
 	// DeliveryTimeout is how long a record is retried before Produce fails
 	// and the publisher backs off (default Attempt).
 	DeliveryTimeout time.Duration
+	// Dial, when set, opens every connection to a broker (default: a plain
+	// TCP dial); tests route brokers through proxies they can cut.
+	Dial func(ctx context.Context, network, host string) (net.Conn, error)
 }
 
 // Default bounds of KafkaOptions.
@@ -69,11 +73,15 @@ func NewKafkaWith(brokers []string, prefix string, o KafkaOptions) (*Kafka, erro
 	// outage could block the publisher indefinitely. Duplicates are harmless
 	// (edges apply an event only if its version is newer); order within an
 	// environment is kept by one request in flight per broker.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic),
+	opts := []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic),
 		kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(0), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(1),
 		kgo.RecordDeliveryTimeout(o.DeliveryTimeout), kgo.ProduceRequestTimeout(o.RequestTimeout),
-		kgo.RetryBackoffFn(retryBackoff(o.RetryBackoff)))
+		kgo.RetryBackoffFn(retryBackoff(o.RetryBackoff))}
+	if o.Dial != nil {
+		opts = append(opts, kgo.Dialer(o.Dial))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create Kafka client: %w", err)
 	}

@@ -1,4 +1,4 @@
-package api
+package domain
 
 import (
 	"encoding/json"
@@ -26,29 +26,19 @@ const (
 
 var keyRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
 
+// ValidKey reports whether s is a valid key of a flag, organization,
+// project or environment: 1-100 letters, digits, '.', '_' or '-',
+// starting with a letter or digit.
+func ValidKey(s string) bool { return keyRE.MatchString(s) }
+
 // Limits of a flag definition.
 const (
 	maxVariations = 100
 	maxRules      = 200
 	maxConditions = 100
 	maxTargets    = 10000
-	maxText       = 2000
+	MaxText       = 2000
 )
-
-// Limits of request lists whose entries each cost a store read (webhook
-// filters, experiment metrics) or a write (flags copied at once).
-const (
-	maxRefList  = 100  // webhook events, projectIds, envIds; experiment metricIds; copy parts
-	maxCopyKeys = 1000 // flags copied across environments in one request
-)
-
-// listCap refuses a list longer than max, naming the field.
-func listCap(field string, n, max int) error {
-	if n > max {
-		return store.Invalid(field, "at most %d entries, got %d", max, n)
-	}
-	return nil
-}
 
 // rolloutEps is the tolerance when checking that rollout ranges tile [0,1].
 const rolloutEps = 1e-9
@@ -94,10 +84,12 @@ func FlagDefaults(f *codec.Flag) {
 	if len(f.Fallthrough.Variations) == 0 && on != "" {
 		f.Fallthrough.Variations = []codec.RolloutVariation{{ID: on, Rollout: [2]float64{0, 1}}}
 	}
-	fillIDs(f)
+	FillIDs(f)
 }
 
-func fillIDs(f *codec.Flag) {
+// FillIDs gives rules and conditions without an id a new one and turns
+// nil lists into empty ones.
+func FillIDs(f *codec.Flag) {
 	// Empty lists, not null, in responses and stored documents.
 	if f.Tags == nil {
 		f.Tags = []string{}
@@ -123,19 +115,23 @@ func fillIDs(f *codec.Flag) {
 	}
 }
 
-func at(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+// At names element i of the list at path: "rules[3]".
+func At(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 
 // ValidateFlag checks a flag definition; segExists reports whether a segment
 // id exists in the flag's environment. The error is a *store.FieldError
-// (ErrInvalid) naming the first bad field.
+// (ErrInvalid) naming the first bad field. The last check compiles the flag
+// with the edge's evaluator, the one authority on operators, regular
+// expressions and versions; the compiled form is not kept (the edge compiles
+// what it receives).
 func ValidateFlag(f *codec.Flag, segExists func(id string) bool) error {
 	if !keyRE.MatchString(f.Key) {
 		return store.Invalid("key", "must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
-	if err := text("name", f.Name, 1, 200); err != nil {
+	if err := Text("name", f.Name, 1, 200); err != nil {
 		return err
 	}
-	if err := text("description", f.Description, 0, maxText); err != nil {
+	if err := Text("description", f.Description, 0, MaxText); err != nil {
 		return err
 	}
 	switch f.VariationType {
@@ -149,7 +145,7 @@ func ValidateFlag(f *codec.Flag, segExists func(id string) bool) error {
 	ids := map[string]bool{}
 	values := map[string]bool{}
 	for i, v := range f.Variations {
-		p := at("variations", i)
+		p := At("variations", i)
 		if v.ID == "" || len(v.ID) > 100 {
 			return store.Invalid(p+".id", "must be 1-100 characters")
 		}
@@ -157,7 +153,7 @@ func ValidateFlag(f *codec.Flag, segExists func(id string) bool) error {
 			return store.Invalid(p+".id", "duplicate variation id %q", v.ID)
 		}
 		ids[v.ID] = true
-		if err := text(p+".name", v.Name, 0, 200); err != nil {
+		if err := Text(p+".name", v.Name, 0, 200); err != nil {
 			return err
 		}
 		if err := variationValue(f.VariationType, v.Value); err != nil {
@@ -181,7 +177,7 @@ func ValidateFlag(f *codec.Flag, segExists func(id string) bool) error {
 		return store.Invalid("targetUsers", "at most %d entries", maxVariations)
 	}
 	for i, t := range f.TargetUsers {
-		p := at("targetUsers", i)
+		p := At("targetUsers", i)
 		if !ids[t.VariationID] {
 			return store.Invalid(p+".variationId", "variation id %q does not exist", t.VariationID)
 		}
@@ -190,7 +186,7 @@ func ValidateFlag(f *codec.Flag, segExists func(id string) bool) error {
 		}
 		for j, k := range t.KeyIDs {
 			if k == "" || len(k) > 512 {
-				return store.Invalid(at(p+".keyIds", j), "must be 1-512 characters")
+				return store.Invalid(At(p+".keyIds", j), "must be 1-512 characters")
 			}
 		}
 	}
@@ -200,15 +196,15 @@ func ValidateFlag(f *codec.Flag, segExists func(id string) bool) error {
 	ruleIDs := map[string]bool{}
 	for i := range f.Rules {
 		r := &f.Rules[i]
-		p := at("rules", i)
+		p := At("rules", i)
 		if r.ID == "" || ruleIDs[r.ID] {
 			return store.Invalid(p+".id", "must be set and unique")
 		}
 		ruleIDs[r.ID] = true
-		if err := text(p+".name", r.Name, 0, 200); err != nil {
+		if err := Text(p+".name", r.Name, 0, 200); err != nil {
 			return err
 		}
-		if err := text(p+".dispatchKey", r.DispatchKey, 0, 200); err != nil {
+		if err := Text(p+".dispatchKey", r.DispatchKey, 0, 200); err != nil {
 			return err
 		}
 		if err := conditions(p, r.Conditions, segExists); err != nil {
@@ -218,7 +214,7 @@ func ValidateFlag(f *codec.Flag, segExists func(id string) bool) error {
 			return err
 		}
 	}
-	if err := text("fallthrough.dispatchKey", f.Fallthrough.DispatchKey, 0, 200); err != nil {
+	if err := Text("fallthrough.dispatchKey", f.Fallthrough.DispatchKey, 0, 200); err != nil {
 		return err
 	}
 	if err := rollout("fallthrough.variations", f.Fallthrough.Variations, ids); err != nil {
@@ -245,7 +241,8 @@ func compileErr(err error) error {
 	return store.Invalid("", "%v", err)
 }
 
-func text(field, s string, lo, hi int) error {
+// Text checks that s has lo to hi characters (runes), naming field.
+func Text(field, s string, lo, hi int) error {
 	n := len([]rune(s))
 	if n < lo || n > hi {
 		if lo > 0 {
@@ -262,7 +259,7 @@ func tags(ts []string) error {
 	}
 	for i, t := range ts {
 		if t == "" || len(t) > 64 {
-			return store.Invalid(at("tags", i), "must be 1-64 characters")
+			return store.Invalid(At("tags", i), "must be 1-64 characters")
 		}
 	}
 	return nil
@@ -287,21 +284,23 @@ func variationValue(typ, v string) error {
 	return nil
 }
 
-func isSegmentProp(p string) bool { return p == store.PropInSegment || p == store.PropNotInSegment }
+// IsSegmentProp reports whether a condition property tests segment
+// membership (its value is a JSON array of segment ids).
+func IsSegmentProp(p string) bool { return p == store.PropInSegment || p == store.PropNotInSegment }
 
 func conditions(p string, cs []codec.Condition, segExists func(string) bool) error {
 	if len(cs) > maxConditions {
 		return store.Invalid(p+".conditions", "at most %d conditions", maxConditions)
 	}
 	for j, c := range cs {
-		cp := at(p+".conditions", j)
+		cp := At(p+".conditions", j)
 		if c.Property == "" || len(c.Property) > 200 {
 			return store.Invalid(cp+".property", "must be 1-200 characters")
 		}
 		if len(c.Value) > 64<<10 {
 			return store.Invalid(cp+".value", "longer than 64 KiB")
 		}
-		if isSegmentProp(c.Property) {
+		if IsSegmentProp(c.Property) {
 			if segExists == nil {
 				return store.Invalid(cp+".property", "segment conditions are not allowed here")
 			}
@@ -333,7 +332,7 @@ func rollout(p string, vs []codec.RolloutVariation, ids map[string]bool) error {
 	rs := make([]rng, 0, len(vs))
 	seen := map[string]bool{}
 	for k, v := range vs {
-		vp := at(p, k)
+		vp := At(p, k)
 		if !ids[v.ID] {
 			return store.Invalid(vp+".id", "variation id %q does not exist", v.ID)
 		}
@@ -378,10 +377,10 @@ func pct(x float64) string {
 
 // ValidateSegment checks a segment definition.
 func ValidateSegment(sg *codec.Segment) error {
-	if err := text("name", strings.TrimSpace(sg.Name), 1, 200); err != nil {
+	if err := Text("name", strings.TrimSpace(sg.Name), 1, 200); err != nil {
 		return err
 	}
-	if err := text("description", sg.Description, 0, maxText); err != nil {
+	if err := Text("description", sg.Description, 0, MaxText); err != nil {
 		return err
 	}
 	for _, l := range []struct {
@@ -393,7 +392,7 @@ func ValidateSegment(sg *codec.Segment) error {
 		}
 		for i, k := range l.keys {
 			if k == "" || len(k) > 512 {
-				return store.Invalid(at(l.name, i), "must be 1-512 characters")
+				return store.Invalid(At(l.name, i), "must be 1-512 characters")
 			}
 		}
 	}
@@ -401,7 +400,7 @@ func ValidateSegment(sg *codec.Segment) error {
 		return store.Invalid("rules", "at most %d rules", maxRules)
 	}
 	for i, r := range sg.Rules {
-		p := at("rules", i)
+		p := At("rules", i)
 		if r.ID == "" {
 			return store.Invalid(p+".id", "must be set")
 		}
@@ -418,8 +417,8 @@ func ValidateSegment(sg *codec.Segment) error {
 	return nil
 }
 
-// segmentDefaults fills rule and condition ids.
-func segmentDefaults(sg *codec.Segment) {
+// SegmentDefaults fills rule and condition ids and drops repeated tags.
+func SegmentDefaults(sg *codec.Segment) {
 	for i := range sg.Rules {
 		if sg.Rules[i].ID == "" {
 			sg.Rules[i].ID = secret.NewGUID()
@@ -430,10 +429,11 @@ func segmentDefaults(sg *codec.Segment) {
 			}
 		}
 	}
-	sg.Tags = dedupe(sg.Tags)
+	sg.Tags = Dedupe(sg.Tags)
 }
 
-func dedupe(xs []string) []string {
+// Dedupe returns xs without repeats, in first-seen order (a new slice).
+func Dedupe(xs []string) []string {
 	out := xs[:0:0]
 	for _, x := range xs {
 		if !slices.Contains(out, x) {
