@@ -2104,7 +2104,7 @@ export interface operations {
     requestBody: {
       content: {
         "application/json": {
-          version?: number;
+          version: number;
         };
       };
     };
@@ -2134,7 +2134,7 @@ export interface operations {
     requestBody: {
       content: {
         "application/json": {
-          version?: number;
+          version: number;
         };
       };
     };
@@ -2341,7 +2341,7 @@ export interface operations {
               value?: string;
             }[];
           variationType?: string;
-          version?: number;
+          version: number;
         };
       };
     };
@@ -2395,7 +2395,7 @@ export interface operations {
     requestBody: {
       content: {
         "application/json": {
-          version?: number;
+          version: number;
         };
       };
     };
@@ -2666,7 +2666,7 @@ export interface operations {
     requestBody: {
       content: {
         "application/json": {
-          version?: number;
+          version: number;
         };
       };
     };
@@ -2696,7 +2696,7 @@ export interface operations {
     requestBody: {
       content: {
         "application/json": {
-          version?: number;
+          version: number;
         };
       };
     };
@@ -2810,7 +2810,7 @@ export interface operations {
       content: {
         "application/json": {
           isEnabled?: boolean;
-          version?: number;
+          version: number;
         };
       };
     };
@@ -3109,7 +3109,7 @@ export interface operations {
               url?: string;
             }[];
           updatedAt?: number;
-          version?: number;
+          version: number;
           winsorize?: number;
         };
       };
@@ -3430,7 +3430,7 @@ export interface operations {
             }[];
           tags?: string[];
           updatedAt?: number;
-          version?: number;
+          version: number;
         };
       };
     };
@@ -3484,7 +3484,7 @@ export interface operations {
     requestBody: {
       content: {
         "application/json": {
-          version?: number;
+          version: number;
         };
       };
     };
@@ -3537,7 +3537,7 @@ export interface operations {
     requestBody: {
       content: {
         "application/json": {
-          version?: number;
+          version: number;
         };
       };
     };
@@ -3569,7 +3569,7 @@ export interface operations {
         "application/json": {
           description?: string;
           enabled?: boolean;
-          version?: number;
+          version: number;
         };
       };
     };
@@ -3763,7 +3763,7 @@ export interface operations {
         "application/json": {
           key?: string;
           name?: string;
-          version?: number;
+          version: number;
         };
       };
     };
@@ -3905,7 +3905,7 @@ export interface operations {
           description?: string;
           members?: string[];
           name?: string;
-          version?: number;
+          version: number;
         };
       };
     };
@@ -4214,7 +4214,7 @@ export interface operations {
               effect?: string;
               resources?: string[];
             }[];
-          version?: number;
+          version: number;
         };
       };
     };
@@ -4391,7 +4391,7 @@ export interface operations {
           role?: string;
           scopes?: string[];
           trustEmail?: boolean;
-          version?: number;
+          version: number;
         };
       };
     };
@@ -4680,7 +4680,7 @@ export interface operations {
           projectIds?: string[];
           secret?: string;
           url?: string;
-          version?: number;
+          version: number;
         };
       };
     };
@@ -4804,7 +4804,7 @@ export interface operations {
         "application/json": {
           key?: string;
           name?: string;
-          version?: number;
+          version: number;
         };
       };
     };

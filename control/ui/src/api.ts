@@ -352,7 +352,7 @@ export const api = {
   webhooks: (org: string) => request<List<Webhook>>('GET', `${v1}/orgs/${enc(org)}/webhooks`),
   webhookKinds: (org: string) => request<List<string>>('GET', `${v1}/orgs/${enc(org)}/webhook-kinds`),
   createWebhook: (org: string, w: WebhookRequest) => request<Webhook & { secret: string }>('POST', `${v1}/orgs/${enc(org)}/webhooks`, w satisfies Body<'/api/v1/orgs/{orgId}/webhooks', 'post'>),
-  updateWebhook: (org: string, id: string, w: WebhookRequest) => request<Webhook>('PUT', `${v1}/orgs/${enc(org)}/webhooks/${enc(id)}`, w satisfies Body<'/api/v1/orgs/{orgId}/webhooks/{id}', 'put'>),
+  updateWebhook: (org: string, id: string, w: WebhookRequest & { version: number }) => request<Webhook>('PUT', `${v1}/orgs/${enc(org)}/webhooks/${enc(id)}`, w satisfies Body<'/api/v1/orgs/{orgId}/webhooks/{id}', 'put'>),
   deleteWebhook: (org: string, id: string) => request<void>('DELETE', `${v1}/orgs/${enc(org)}/webhooks/${enc(id)}`),
   testWebhook: (org: string, id: string) => request<Delivery>('POST', `${v1}/orgs/${enc(org)}/webhooks/${enc(id)}/test`),
   deliveries: (org: string, id: string, offset = 0) =>

@@ -12,7 +12,7 @@ import (
 )
 
 func main() {
-	b, err := json.MarshalIndent(api.New(nil, nil, api.Config{}).OpenAPI(), "", "  ")
+	b, err := json.MarshalIndent(api.Document(), "", "  ")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "apidoc:", err)
 		os.Exit(1)
