@@ -50,7 +50,7 @@ async function axe(page, { rules, skip } = {}) {
 
 // layout reports key controls outside the viewport or on top of each other,
 // and a page that scrolls sideways.
-function layout(page) {
+export function layout(page) {
   return page.evaluate(() => {
     const out = [];
     const W = window.innerWidth;
@@ -205,6 +205,39 @@ export async function a11yTour({ page, step, base, shots, signIn, signOut }) {
   await pass('a11y-contrast-every-page-dark', WIDE, { scheme: 'dark', rules: ['color-contrast'] });
   // the narrowest phones: the layout only
   await pass('a11y-layout-every-page-360', SMALLEST, { checkLayout: true, noAxe: true });
+
+  // the layout check itself fails on a control pushed out of the window and
+  // on two controls on top of each other (planted, then removed)
+  await step('a11y-layout-check-catches-cut-off-and-overlap', async () => {
+    await page.setViewportSize(NARROW);
+    try {
+      await open(`/envs/${envId}/flags`);
+      await page.evaluate(() => {
+        // outside the application's tree (its renders would drop a stranger in it)
+        const box = document.createElement('main');
+        box.id = 'a11y-planted';
+        // styles through the CSSOM: the page's CSP refuses style attributes
+        const add = (text, css) => {
+          const b = document.createElement('button');
+          b.type = 'button';
+          b.textContent = text;
+          Object.assign(b.style, css);
+          box.append(b);
+        };
+        add('Planted outside', { marginLeft: '420px' });
+        add('Planted A', { position: 'relative' });
+        add('Planted B', { position: 'relative', left: '-40px' });
+        document.body.append(box);
+      });
+      const found = (await layout(page)).join('\n');
+      if (!/cut off: .*Planted outside/.test(found)) throw new Error('a button 420 px to the right was not reported cut off: ' + found);
+      if (!/overlap: .*Planted A.*Planted B/.test(found)) throw new Error('two overlapping buttons were not reported: ' + found);
+      if (!/scrolls sideways/.test(found)) throw new Error('the sideways scroll was not reported: ' + found);
+    } finally {
+      await page.evaluate(() => document.getElementById('a11y-planted')?.remove()).catch(() => {});
+      await page.setViewportSize(WIDE);
+    }
+  });
 
   await step('a11y-keyboard-skip-link-focus-and-menu', async () => {
     await open(`/envs/${envId}/flags`);
