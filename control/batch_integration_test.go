@@ -38,8 +38,24 @@ func TestIntegrationFlagBatchReachesSDK(t *testing.T) {
 	}
 	body := batchOf(n, "prod")
 	t0 := time.Now()
-	// Keep the SDK connection alive (FeatBit SDKs ping) while a large batch
-	// is written: on the MongoDB-wire test server that takes minutes.
+	// Read all the time, as an SDK does (a client that stops reading while
+	// a large patch is pushed is cut off after -write-timeout), and ping
+	// every 10 s (FeatBit SDKs ping) while the batch is written: on the
+	// MongoDB-wire test server that can take minutes.
+	type patch struct {
+		m   *syncMsg
+		err error
+	}
+	patches := make(chan patch, 16)
+	go func() {
+		for {
+			m, err := sdk.read(10 * time.Minute)
+			patches <- patch{m, err}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	done := make(chan *resp, 1)
 	go func() { done <- l.do(l.admin, "POST", batchURL(env), body) }()
 	var r *resp
@@ -56,18 +72,25 @@ func TestIntegrationFlagBatchReachesSDK(t *testing.T) {
 	if r.Code != 200 {
 		t.Fatalf("batch: %d %s", r.Code, r.Body)
 	}
-	got, patches := 0, 0
+	got, npatch := 0, 0
 	for got < n {
-		p := sdk.next(5 * time.Minute)
-		if p.Data.EventType != "patch" {
-			t.Fatalf("after the batch: %s", p.Data.EventType)
+		select {
+		case p := <-patches:
+			if p.err != nil {
+				t.Fatalf("after the batch (%d flags in %d patches so far): %v", got, npatch, p.err)
+			}
+			if p.m.Data.EventType != "patch" {
+				t.Fatalf("after the batch: %s", p.m.Data.EventType)
+			}
+			got += len(p.m.Data.FeatureFlags)
+			npatch++
+		case <-time.After(5 * time.Minute):
+			t.Fatalf("%d of %d flags reached the SDK (%d patches), then nothing for 5 minutes", got, n, npatch)
 		}
-		got += len(p.Data.FeatureFlags)
-		patches++
 	}
 	d := time.Since(t0)
-	if got != n || (n <= 1000 && patches != 1) {
-		t.Fatalf("%d flags in %d patches, want %d (one patch up to 1,000 flags)", got, patches, n)
+	if got != n || (n <= 1000 && npatch != 1) {
+		t.Fatalf("%d flags in %d patches, want %d (one patch up to 1,000 flags)", got, npatch, n)
 	}
-	t.Logf("production, batch of %d flags: API response %v, API request → SDK has all (%d patches) %v", n, api.Round(time.Millisecond), patches, d.Round(time.Millisecond))
+	t.Logf("production, batch of %d flags: API response %v, API request → SDK has all (%d patches) %v", n, api.Round(time.Millisecond), npatch, d.Round(time.Millisecond))
 }

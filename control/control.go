@@ -302,6 +302,9 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	hooks.SetAllow(cfg.WebhookAllow)
 	s.dom = domain.New(s.st, domain.Options{Notifier: s.pub, Events: hooks, Log: s.log})
 	s.wf = workflow.New(s.st, s.dom, hooks, workflow.Config{AuditRetention: cfg.AuditRetention, Log: s.log})
+	if g, ok := s.ins.(workflow.Guardrails); ok && g != nil {
+		s.wf.SetGuardrails(g) // guarded rollouts' checks (docs/analytics.md)
+	}
 	s.api = api.New(s.st, s.dom, s.wf, api.Config{MaxBody: cfg.MaxBody, SessionTTL: cfg.SessionTTL, Log: s.log, Insights: s.ins, EdgeURL: cfg.EdgeURL,
 		InviteTTL: cfg.InviteTTL, OrgCreation: cfg.OrgCreation,
 		UploadTimeout: cfg.UploadTimeout, PublicURL: cfg.PublicURL, SSOAllow: cfg.SSOAllow,

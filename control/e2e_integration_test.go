@@ -121,18 +121,28 @@ type syncMsg struct {
 	} `json:"data"`
 }
 
-// next returns the next data-sync message.
+// next returns the next data-sync message; it fails the test on an error.
 func (s *sdkConn) next(d time.Duration) *syncMsg {
 	s.t.Helper()
+	m, err := s.read(d)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return m
+}
+
+// read returns the next data-sync message (answering pings, skipping other
+// messages); safe to call from a goroutine other than the test's.
+func (s *sdkConn) read(d time.Duration) (*syncMsg, error) {
 	_ = s.c.SetReadDeadline(time.Now().Add(d))
 	for {
 		h, err := ws.ReadHeader(s.r)
 		if err != nil {
-			s.t.Fatalf("read: %v", err)
+			return nil, fmt.Errorf("read: %w", err)
 		}
 		p := make([]byte, h.Length)
 		if _, err := io.ReadFull(s.r, p); err != nil {
-			s.t.Fatalf("read: %v", err)
+			return nil, fmt.Errorf("read: %w", err)
 		}
 		if h.Masked {
 			ws.Cipher(p, h.Mask, 0)
@@ -142,17 +152,17 @@ func (s *sdkConn) next(d time.Duration) *syncMsg {
 			_ = wsutil.WriteClientMessage(s.c, ws.OpPong, p)
 			continue
 		case ws.OpClose:
-			s.t.Fatalf("edge closed the connection: %q", p)
+			return nil, fmt.Errorf("edge closed the connection: %q", p)
 		case ws.OpText, ws.OpBinary:
 		default:
 			continue
 		}
 		var m syncMsg
 		if err := json.Unmarshal(p, &m); err != nil {
-			s.t.Fatalf("message %.200q: %v", p, err)
+			return nil, fmt.Errorf("message %.200q: %w", p, err)
 		}
 		if m.MessageType == "data-sync" {
-			return &m
+			return &m, nil
 		}
 	}
 }

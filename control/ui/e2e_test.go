@@ -375,11 +375,11 @@ type idItem struct {
 	Version int64  `json:"version"`
 }
 
-// seed gives the insights and experiment pages data: a running experiment
-// on checkout-flow with a conversion metric "purchase", evaluations spread
-// over the last 20 hours (insights chart) and, after the experiment started,
-// exposures and purchases of other users through the edge's track endpoint.
-// It waits until analytics answers with the evaluations.
+// seed gives the insights page data: evaluations of checkout-flow through
+// the edge's track endpoint, half spread over the last 20 hours (insights
+// chart), half now. It waits until analytics answers with them. (The
+// experiment steps of the browser run, e2e/expt.mjs, make their own
+// exposures with the sendToExperiment the edge gives each user.)
 func seed(t *testing.T, p *platform) {
 	t.Helper()
 	base := "http://" + p.ctlAddr
@@ -406,10 +406,6 @@ func seed(t *testing.T, p *platform) {
 		} `json:"variations"`
 	}
 	apiCall(t, base, tok, "GET", "/api/v1/envs/"+env+"/flags/checkout-flow", nil, &flag)
-	var metric, expt idItem
-	apiCall(t, base, tok, "POST", "/api/v1/envs/"+env+"/metrics", map[string]any{"name": "Purchase", "eventName": "purchase", "customEventTrackOption": "conversion"}, &metric)
-	apiCall(t, base, tok, "POST", "/api/v1/envs/"+env+"/experiments", map[string]any{"flagId": flag.ID, "metricIds": []string{metric.ID}, "baselineVariationId": flag.Variations[0].ID}, &expt)
-	apiCall(t, base, tok, "POST", "/api/v1/envs/"+env+"/experiments/"+expt.ID+"/start", map[string]any{"version": expt.Version}, &expt)
 
 	type variation struct {
 		ID    string `json:"id"`
@@ -419,21 +415,12 @@ func seed(t *testing.T, p *platform) {
 		Key       string    `json:"featureFlagKey"`
 		Variation variation `json:"variation"`
 		Timestamp int64     `json:"timestamp"`
-		Expt      bool      `json:"sendToExperiment"`
-	}
-	type metricEv struct {
-		Route     string `json:"route"`
-		Type      string `json:"type"`
-		EventName string `json:"eventName"`
-		AppType   string `json:"appType"`
-		Timestamp int64  `json:"timestamp"`
 	}
 	type insight struct {
 		User       map[string]any `json:"user"`
 		Variations []eval         `json:"variations"`
-		Metrics    []metricEv     `json:"metrics"`
 	}
-	now := time.Now().Add(time.Second).UnixMilli() // after the experiment's start
+	now := time.Now().UnixMilli()
 	var body []insight
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 240 {
@@ -445,11 +432,8 @@ func seed(t *testing.T, p *platform) {
 			for range 1 + rng.IntN(4) {
 				in.Variations = append(in.Variations, eval{Key: "checkout-flow", Variation: variation{v.ID, v.Value}, Timestamp: ts})
 			}
-		} else { // the experiment: one-page converts better
-			in.Variations = []eval{{Key: "checkout-flow", Variation: variation{v.ID, v.Value}, Timestamp: now, Expt: true}}
-			if rng.Float64() < []float64{0.25, 0.45}[i%2] {
-				in.Metrics = []metricEv{{Route: "/checkout", Type: "CustomEvent", EventName: "purchase", AppType: "javascript", Timestamp: now + 10}}
-			}
+		} else {
+			in.Variations = []eval{{Key: "checkout-flow", Variation: variation{v.ID, v.Value}, Timestamp: now}}
 		}
 		body = append(body, in)
 	}
@@ -644,6 +628,7 @@ func TestBrowserE2E(t *testing.T) {
 		"SY_WEBHOOK_URL="+hookSrv.URL+"/hook",
 		"SY_WEBHOOK_SECRET="+hooks.secret,
 		"SY_EDGE_ADDR="+p.edgeAddr,
+		"SY_SERVER_SECRET="+p.devServerSecret, // the experiment steps' SDK population (e2e/expt.mjs)
 	)
 	cmd.Env = append(cmd.Env, ssoEnv...)
 	var stderr strings.Builder
@@ -738,7 +723,8 @@ func TestBrowserE2E(t *testing.T) {
 		}
 	})
 	for _, f := range []string{"audit-log", "flag-history", "webhooks", "flag-triggers", "flag-schedule", "schedules", "flag-compare", "flags-stale", "flag-code-refs", "change-comment", "org-audit-log", "webhook-deliveries",
-		"login", "flags", "flag-detail", "flag-rollout-refused", "segments", "insights", "experiment-results", "end-users", "sdk-keys", "members", "viewer-flag"} {
+		"login", "flags", "flag-detail", "flag-rollout-refused", "segments", "insights", "experiment-results", "end-users", "sdk-keys", "members", "viewer-flag",
+		"experiment-srm", "insights-users", "guarded-rollout"} {
 		if st, err := os.Stat(filepath.Join(artifacts, f+".png")); err != nil || st.Size() < 5000 {
 			t.Errorf("screenshot %s.png missing or tiny (%v)", f, err)
 		}

@@ -22,6 +22,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -249,7 +250,7 @@ func run(cfg config) error {
 		AdminEmail: cfg.adminEmail, AdminPassword: cfg.adminPassword, WebhookAllow: cfg.webhookAllow, EdgeURL: cfg.edgeAddr,
 		SSOAllow: cfg.ssoAllow, PublicURL: cfg.publicURL,
 	}, control.WithSnapshotWriter(src), control.WithChangeProducer(src),
-		control.WithGuardedEnvHandler("/api/analytics/", an.Handler()), control.WithInsights(an), control.WithLogger(log))
+		control.WithGuardedEnvHandler("/api/analytics/", an.Handler()), control.WithInsights(inProcInsights{an}), control.WithLogger(log))
 	if err != nil {
 		return err
 	}
@@ -316,4 +317,14 @@ func printBanner(w *os.File, cfg config, info *control.BootstrapInfo, ctlAddr, e
 		}
 	}
 	fmt.Fprintln(w)
+}
+
+// inProcInsights gives control the in-process analytics service: its
+// Experiment answers in the form of the HTTP route (as control's insights
+// client does for a separate analytics deployment), so the experiment
+// results route and the guarded rollouts work in the all-in-one binary.
+type inProcInsights struct{ *analytics.Service }
+
+func (i inProcInsights) Experiment(ctx context.Context, envID, flagKey string, query any) (json.RawMessage, error) {
+	return i.ExperimentRaw(ctx, envID, flagKey, query)
 }

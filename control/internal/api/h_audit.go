@@ -434,7 +434,8 @@ func eventKinds() []string {
 	for _, sp := range auditSpecs {
 		ks = append(ks, domain.EventKind(sp.typ, sp.action))
 	}
-	ks = append(ks, "schedule.created", "schedule.cancelled", "flag.created", "flag.updated")
+	ks = append(ks, "schedule.created", "schedule.cancelled", "flag.created", "flag.updated",
+		"guarded_rollout.advanced", "guarded_rollout.completed", "guarded_rollout.rolled_back", "guarded_rollout.failed")
 	slices.Sort(ks)
 	return slices.Compact(ks)
 }

@@ -244,27 +244,9 @@ func (a *API) experimentResults(c *call) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("flag of experiment %s: %w", x.ID, err)
 	}
-	type metric struct {
-		EventName     string           `json:"eventName"`
-		Type          string           `json:"type"`
-		EventType     string           `json:"eventType"`
-		URLs          []map[string]any `json:"urls,omitempty"`
-		LowerIsBetter bool             `json:"lowerIsBetter"`
-		Guardrail     bool             `json:"guardrail"`
-		Winsorize     float64          `json:"winsorize,omitempty"`
-	}
-	var ms []metric
-	for _, id := range x.MetricIDs[:min(len(x.MetricIDs), maxExptMetrics)] {
-		m, err := a.st.GetMetric(c.ctx, c.env.ID, id)
-		if err != nil {
-			return nil, fmt.Errorf("metric of experiment %s: %w", x.ID, err)
-		}
-		mm := metric{EventName: m.EventName, Type: string(m.TrackOption), EventType: string(m.EventType),
-			LowerIsBetter: m.SuccessIsLower, Guardrail: m.Guardrail, Winsorize: m.Winsorize}
-		for _, u := range m.TargetURLs {
-			mm.URLs = append(mm.URLs, map[string]any{"matchType": u.MatchType, "url": u.URL})
-		}
-		ms = append(ms, mm)
+	ms, err := a.dom.MetricSpecs(c.ctx, c.env.ID, x.MetricIDs[:min(len(x.MetricIDs), maxExptMetrics)], false)
+	if err != nil {
+		return nil, fmt.Errorf("experiment %s: %w", x.ID, err)
 	}
 	to := time.Now().UnixMilli()
 	if x.StoppedAt > x.StartedAt {

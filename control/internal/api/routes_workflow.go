@@ -9,7 +9,7 @@ import (
 // workflowRoutes are the audit log, settings, webhooks, triggers,
 // schedules and environment compare/copy routes.
 func (a *API) workflowRoutes() []Route {
-	return slices.Concat(a.auditRoutes(), a.webhookRoutes(), a.triggerRoutes(), a.scheduleRoutes(), a.compareRoutes())
+	return slices.Concat(a.auditRoutes(), a.webhookRoutes(), a.triggerRoutes(), a.scheduleRoutes(), a.compareRoutes(), a.exptRoutes())
 }
 
 func jsonBytes(v any) ([]byte, error) {

@@ -67,6 +67,9 @@ type NormVariation struct {
 type NormServe struct {
 	Value   string     `json:"value"`
 	Rollout [2]float64 `json:"rollout"`
+	// ExptRollout is the share of the range's users sent to experiments,
+	// when the rule is in the experiment.
+	ExptRollout *float64 `json:"exptRollout,omitempty"`
 }
 
 // NormTarget is the users targeted with one variation (by value).
@@ -88,6 +91,7 @@ type NormRule struct {
 	Conditions  []NormCondition `json:"conditions"`
 	Serve       []NormServe     `json:"serve"`
 	DispatchKey string          `json:"dispatchKey,omitempty"`
+	InExpt      bool            `json:"includedInExpt,omitempty"`
 }
 
 // Normal returns the comparable form of one part of a flag.
@@ -100,10 +104,16 @@ func Normal(f *codec.Flag, part string, seg SegmentNamer) any {
 		}
 		return "?" + id
 	}
-	serve := func(rv []codec.RolloutVariation) []NormServe {
+	// Experiment traffic (a rule's includedInExpt and its variations'
+	// exptRollout, exptIncludeAllTargets) is part of the rules, the
+	// default rule and the targeting: compared and copied with them.
+	serve := func(rv []codec.RolloutVariation, inExpt bool) []NormServe {
 		out := make([]NormServe, len(rv))
 		for i, r := range rv {
 			out[i] = NormServe{Value: val(r.ID), Rollout: r.Rollout}
+			if inExpt {
+				out[i].ExptRollout = &r.ExptRollout
+			}
 		}
 		return out
 	}
@@ -128,6 +138,12 @@ func Normal(f *codec.Flag, part string, seg SegmentNamer) any {
 			ts = append(ts, NormTarget{Value: val(t.VariationID), KeyIDs: k})
 		}
 		slices.SortFunc(ts, func(a, b NormTarget) int { return strings.Compare(a.Value, b.Value) })
+		if f.ExptIncludeAllTargets {
+			return struct {
+				Targets           []NormTarget `json:"targets"`
+				ExptIncludeAllTgt bool         `json:"exptIncludeAllTargets"`
+			}{ts, true}
+		}
 		return ts
 	case Rules:
 		rs := make([]NormRule, len(f.Rules))
@@ -136,14 +152,15 @@ func Normal(f *codec.Flag, part string, seg SegmentNamer) any {
 			for j, c := range r.Conditions {
 				cs[j] = NormCondition{c.Property, c.Op, segValue(c, seg)}
 			}
-			rs[i] = NormRule{Name: r.Name, Conditions: cs, Serve: serve(r.Variations), DispatchKey: r.DispatchKey}
+			rs[i] = NormRule{Name: r.Name, Conditions: cs, Serve: serve(r.Variations, r.IncludedInExpt), DispatchKey: r.DispatchKey, InExpt: r.IncludedInExpt}
 		}
 		return rs
 	case DefaultRule:
 		return struct {
 			Serve       []NormServe `json:"serve"`
 			DispatchKey string      `json:"dispatchKey,omitempty"`
-		}{serve(f.Fallthrough.Variations), f.Fallthrough.DispatchKey}
+			InExpt      bool        `json:"includedInExpt,omitempty"`
+		}{serve(f.Fallthrough.Variations, f.Fallthrough.IncludedInExpt), f.Fallthrough.DispatchKey, f.Fallthrough.IncludedInExpt}
 	case OnOff:
 		return f.IsEnabled
 	}
@@ -270,6 +287,7 @@ func Copy(src, dst *codec.Flag, parts []string) (*codec.Flag, error) {
 		if out.TargetUsers == nil {
 			out.TargetUsers = []codec.TargetUser{}
 		}
+		out.ExptIncludeAllTargets = src.ExptIncludeAllTargets
 	}
 	if has(Rules) {
 		out.Rules = (&codec.Flag{Rules: src.Rules}).Clone().Rules

@@ -91,3 +91,34 @@ func TestCompareSegmentsByName(t *testing.T) {
 		t.Fatalf("unknown segment: %+v", d)
 	}
 }
+
+// TestExperimentTrafficComparedAndCopied: a rule's and the default rule's
+// experiment traffic and exptIncludeAllTargets are part of the rules, the
+// default rule and the targeting: a difference shows, and a copy of those
+// parts carries them.
+func TestExperimentTrafficComparedAndCopied(t *testing.T) {
+	a, b := flag("a-"), flag("b-")
+	a.Rules[0].IncludedInExpt = true
+	a.Rules[0].Variations[0].ExptRollout = 0.5
+	a.Fallthrough.IncludedInExpt = true
+	a.Fallthrough.Variations[0].ExptRollout = 1
+	a.ExptIncludeAllTargets = true
+	if got := parts(Compare(a, b, nil, nil)); !slices.Equal(got, []string{Targeting, Rules, DefaultRule}) {
+		t.Fatalf("parts %v, want targeting, rules, defaultRule", got)
+	}
+	out, err := Copy(a, b, []string{Targeting, Rules, DefaultRule})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := Compare(a, out, nil, nil); len(d) != 0 {
+		t.Fatalf("after the copy: %+v", d)
+	}
+	if !out.Rules[0].IncludedInExpt || out.Rules[0].Variations[0].ExptRollout != 0.5 || !out.Fallthrough.IncludedInExpt || !out.ExptIncludeAllTargets {
+		t.Fatalf("copied flag lacks the experiment traffic: %+v", out)
+	}
+	// a rule out of the experiment: its exptRollout does not matter
+	b.Rules[0].Variations[0].ExptRollout = 0.3
+	if d := Compare(flag("c-"), b, nil, nil); len(d) != 0 {
+		t.Fatalf("exptRollout of a rule not in the experiment differs: %+v", d)
+	}
+}

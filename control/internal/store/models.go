@@ -249,9 +249,12 @@ type Experiment struct {
 	Status              string   `json:"status"`
 	StartedAt           int64    `json:"startedAt"`
 	StoppedAt           int64    `json:"stoppedAt"`
-	CreatedAt           int64    `json:"createdAt"`
-	UpdatedAt           int64    `json:"updatedAt"`
-	Version             int64    `json:"version"`
+	// ShippedVariationID is the variation the experiment's rules were set
+	// to serve to everyone when it was shipped (empty: not shipped).
+	ShippedVariationID string `json:"shippedVariationId,omitempty"`
+	CreatedAt          int64  `json:"createdAt"`
+	UpdatedAt          int64  `json:"updatedAt"`
+	Version            int64  `json:"version"`
 }
 
 // BatchRef is one flag of a KindBatch outbox entry.

@@ -1,6 +1,7 @@
 // Package workflow is control's background work: the scheduler that applies
-// scheduled flag changes at their time (schedule.go), the webhook
-// dispatcher's delivery loop, and the hourly housekeeping (audit
+// scheduled flag changes at their time (schedule.go), the guarded
+// rollouts' guardrail checks (rollout.go), the webhook dispatcher's
+// delivery loop, and the hourly housekeeping (audit
 // retention, login throttle records, unfinished single sign-ons).
 // control.Server starts it (Run) after the API is mounted and stops it by
 // cancelling Run's context on Shutdown; Run returns when every goroutine it
@@ -18,6 +19,7 @@ package workflow
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchyard/switchyard/control/internal/auth"
@@ -44,10 +46,11 @@ type Workflow struct {
 	hooks     *webhook.Dispatcher
 	cfg       Config
 	log       *slog.Logger
-	instance  string        // this instance's id: the owner of schedule leases
-	schedPoll time.Duration // how often due schedules are looked for (default 1 s)
-	leaseTTL  time.Duration // how long a claimed schedule is reserved (default 30 s)
-	wake      chan struct{} // Wake: look for due schedules now
+	instance  string                     // this instance's id: the owner of schedule leases
+	schedPoll time.Duration              // how often due schedules are looked for (default 1 s)
+	leaseTTL  time.Duration              // how long a claimed schedule is reserved (default 30 s)
+	wake      chan struct{}              // Wake: look for due schedules now
+	guard     atomic.Pointer[Guardrails] // analytics for the guarded rollouts' checks (rollout.go)
 }
 
 // New returns a Workflow that writes through dom and delivers webhook
@@ -102,6 +105,7 @@ func (w *Workflow) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		_, next := w.applyDue(ctx)
+		w.AdvanceRollouts(ctx) // guarded rollouts (rollout.go)
 		t.Reset(w.untilNext(next))
 		select {
 		case <-ctx.Done():

@@ -123,6 +123,10 @@ export interface paths {
     /** Results of a started experiment (analytics; SRM against the flag's rollout split) (action: read) */
     get: operations["getEnvsEnvIdExperimentsIdResults"];
   };
+  "/api/v1/envs/{envId}/experiments/{id}/ship": {
+    /** Ship a variation: the experiment's rules serve it to everyone (a flag write: needs flag:write, gated by change requests); the experiment stops (action: flag:write) */
+    post: operations["postEnvsEnvIdExperimentsIdShip"];
+  };
   "/api/v1/envs/{envId}/experiments/{id}/start": {
     /** Start an experiment (action: experiment:write) */
     post: operations["postEnvsEnvIdExperimentsIdStart"];
@@ -169,6 +173,10 @@ export interface paths {
     /** Preview: evaluate the flag for an end user with the edge's evaluator and explain the result (action: read) */
     post: operations["postEnvsEnvIdFlagsKeyEvaluate"];
   };
+  "/api/v1/envs/{envId}/flags/{key}/guarded-rollouts": {
+    /** Start a guarded rollout of a variation on a rule or the default rule (stages advance while guardrail metrics show no harm; harm rolls back) (action: flag:write) */
+    post: operations["postEnvsEnvIdFlagsKeyGuardedrollouts"];
+  };
   "/api/v1/envs/{envId}/flags/{key}/impact": {
     /** Blast-radius preview: how many of the environment's end users seen within seenWithin the proposed flag would serve another variation than the current one, from which to which, why and sample users; with Accept: application/x-ndjson progress lines are streamed before the result (action: read) */
     post: operations["postEnvsEnvIdFlagsKeyImpact"];
@@ -202,6 +210,18 @@ export interface paths {
   "/api/v1/envs/{envId}/flags/batch": {
     /** Create or update up to 10000 flags as one change (one publish, one update to each SDK); all or nothing (action: flag:write) */
     post: operations["postEnvsEnvIdFlagsBatch"];
+  };
+  "/api/v1/envs/{envId}/guarded-rollouts": {
+    /** List guarded rollouts (status filter: running, completed, rolled_back, aborted, failed; flag: key or id) (action: read) */
+    get: operations["getEnvsEnvIdGuardedrollouts"];
+  };
+  "/api/v1/envs/{envId}/guarded-rollouts/{id}": {
+    /** Get a guarded rollout: stage, last guardrail check (action: read) */
+    get: operations["getEnvsEnvIdGuardedrolloutsId"];
+  };
+  "/api/v1/envs/{envId}/guarded-rollouts/{id}/abort": {
+    /** Abort a running guarded rollout: the rule gets back what it served before (action: flag:write) */
+    post: operations["postEnvsEnvIdGuardedrolloutsIdAbort"];
   };
   "/api/v1/envs/{envId}/metrics": {
     /** List metrics (action: read) */
@@ -671,6 +691,7 @@ export interface components {
       id: string;
       metricIds: string[];
       sequential?: boolean;
+      shippedVariationId?: string;
       startedAt: number;
       status: string;
       stoppedAt: number;
@@ -746,6 +767,34 @@ export interface components {
       members: string[];
       name: string;
       orgId: string;
+      version: number;
+    };
+    GuardedRollout: {
+      baselineVariationId: string;
+      checkEverySeconds: number;
+      comment?: string;
+      createdAt: number;
+      createdBy?: string;
+      endedAt?: number;
+      envId: string;
+      flagId: string;
+      flagKey: string;
+      id: string;
+      lastCheck?: components["schemas"]["RolloutCheck"];
+      metricIds: string[];
+      orgId: string;
+      previous: components["schemas"]["RolloutVariation"][];
+      previousIncludedInExpt: boolean;
+      reason?: string;
+      ruleId: string;
+      sequentialN: number;
+      stage: number;
+      stages: components["schemas"]["RolloutStage"][];
+      stageStartedAt: number;
+      startedAt: number;
+      status: string;
+      updatedAt: number;
+      variationId: string;
       version: number;
     };
     impact_Reason: {
@@ -830,6 +879,10 @@ export interface components {
     };
     List_Group: {
       items: components["schemas"]["Group"][];
+      total: number;
+    };
+    List_GuardedRollout: {
+      items: components["schemas"]["GuardedRollout"][];
       total: number;
     };
     List_Invitation: {
@@ -1001,6 +1054,18 @@ export interface components {
       at: number;
       comment?: string;
       decision: string;
+    };
+    RolloutCheck: {
+      at: number;
+      error?: string;
+      exposures?: {
+        [key: string]: number;
+      };
+      harmed?: string[];
+    };
+    RolloutStage: {
+      holdSeconds: number;
+      percent: number;
     };
     RolloutTrace: {
       contains: boolean;
@@ -2093,6 +2158,37 @@ export interface operations {
       };
     };
   };
+  /** Ship a variation: the experiment's rules serve it to everyone (a flag write: needs flag:write, gated by change requests); the experiment stops (action: flag:write) */
+  postEnvsEnvIdExperimentsIdShip: {
+    parameters: {
+      path: {
+        envId: string;
+        id: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          flagVersion?: number;
+          variationId?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description success */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Flag"];
+        };
+      };
+      /** @description error */
+      default: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
   /** Start an experiment (action: experiment:write) */
   postEnvsEnvIdExperimentsIdStart: {
     parameters: {
@@ -2573,6 +2669,45 @@ export interface operations {
       };
     };
   };
+  /** Start a guarded rollout of a variation on a rule or the default rule (stages advance while guardrail metrics show no harm; harm rolls back) (action: flag:write) */
+  postEnvsEnvIdFlagsKeyGuardedrollouts: {
+    parameters: {
+      path: {
+        envId: string;
+        key: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          baselineVariationId?: string;
+          checkEverySeconds?: number;
+          metricIds?: string[];
+          ruleId?: string;
+          sequentialN?: number;
+          stages?: {
+              holdSeconds?: number;
+              percent?: number;
+            }[];
+          variationId?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description success */
+      201: {
+        content: {
+          "application/json": components["schemas"]["GuardedRollout"];
+        };
+      };
+      /** @description error */
+      default: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
   /** Blast-radius preview: how many of the environment's end users seen within seenWithin the proposed flag would serve another variation than the current one, from which to which, why and sample users; with Accept: application/x-ndjson progress lines are streamed before the result (action: read) */
   postEnvsEnvIdFlagsKeyImpact: {
     parameters: {
@@ -2975,6 +3110,78 @@ export interface operations {
       200: {
         content: {
           "application/json": components["schemas"]["FlagBatchResult"];
+        };
+      };
+      /** @description error */
+      default: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** List guarded rollouts (status filter: running, completed, rolled_back, aborted, failed; flag: key or id) (action: read) */
+  getEnvsEnvIdGuardedrollouts: {
+    parameters: {
+      query?: {
+        status?: string;
+        flag?: string;
+      };
+      path: {
+        envId: string;
+      };
+    };
+    responses: {
+      /** @description success */
+      200: {
+        content: {
+          "application/json": components["schemas"]["List_GuardedRollout"];
+        };
+      };
+      /** @description error */
+      default: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Get a guarded rollout: stage, last guardrail check (action: read) */
+  getEnvsEnvIdGuardedrolloutsId: {
+    parameters: {
+      path: {
+        envId: string;
+        id: string;
+      };
+    };
+    responses: {
+      /** @description success */
+      200: {
+        content: {
+          "application/json": components["schemas"]["GuardedRollout"];
+        };
+      };
+      /** @description error */
+      default: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Abort a running guarded rollout: the rule gets back what it served before (action: flag:write) */
+  postEnvsEnvIdGuardedrolloutsIdAbort: {
+    parameters: {
+      path: {
+        envId: string;
+        id: string;
+      };
+    };
+    responses: {
+      /** @description success */
+      200: {
+        content: {
+          "application/json": components["schemas"]["GuardedRollout"];
         };
       };
       /** @description error */

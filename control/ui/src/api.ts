@@ -83,8 +83,31 @@ export interface ExperimentResult {
   flagKey: string; baselineVariationId: string; from: number; to: number; confidence: number;
   exposures: { variationId: string; users: number; firstExposure: number }[];
   srm: { expected: Record<string, number>; chiSquare: number | null; pValue: number | null; mismatch: boolean };
-  metrics: { eventName: string; type: string; variations: VariationOutcome[] }[];
+  metrics: { eventName: string; type: string; lowerIsBetter?: boolean; guardrail?: boolean; winner?: string; variations: VariationOutcome[] }[];
+  harmedGuardrails?: string[] | null; sequential?: boolean; correction?: string;
 }
+// experiment workflow (pages/experiments.tsx, pages/rollouts.tsx, pages/insightusers.tsx)
+export interface ExperimentResults { experiment: Experiment; expectedSplit: Record<string, number> | null; splitNote?: string; results: ExperimentResult }
+export type RolloutStage = S['RolloutStage'];
+export type GuardedRollout = S['GuardedRollout'];
+export type RolloutRequest = Body<'/api/v1/envs/{envId}/flags/{key}/guarded-rollouts', 'post'>;
+export interface FlagUser { userKey: string; userName: string; variationId: string; evaluations: number; lastSeen: number }
+export const exptApi = {
+  results: (env: string, id: string) => request<ExperimentResults>('GET', `/api/v1/envs/${encodeURIComponent(env)}/experiments/${encodeURIComponent(id)}/results`),
+  create: (env: string, x: { flagId: string; metricIds: string[]; baselineVariationId: string; sequential: boolean; correction: string; cupedDays?: number }) =>
+    request<Experiment>('POST', `/api/v1/envs/${encodeURIComponent(env)}/experiments`, x),
+  ship: (env: string, id: string, variationId: string, flagVersion?: number) =>
+    request<Flag>('POST', `/api/v1/envs/${encodeURIComponent(env)}/experiments/${encodeURIComponent(id)}/ship`, { variationId, flagVersion }),
+  rollouts: (env: string, flag = '') =>
+    request<List<GuardedRollout>>('GET', `/api/v1/envs/${encodeURIComponent(env)}/guarded-rollouts${flag ? '?flag=' + encodeURIComponent(flag) : ''}`),
+  startRollout: (env: string, key: string, r: RolloutRequest) =>
+    request<GuardedRollout>('POST', `/api/v1/envs/${encodeURIComponent(env)}/flags/${encodeURIComponent(key)}/guarded-rollouts`, r),
+  abortRollout: (env: string, id: string) =>
+    request<GuardedRollout>('POST', `/api/v1/envs/${encodeURIComponent(env)}/guarded-rollouts/${encodeURIComponent(id)}/abort`, {}),
+  flagUsers: (env: string, flag: string, from: number, to: number, offset: number, limit: number, variation = '') =>
+    request<{ users: FlagUser[] | null; limit: number; offset: number }>('GET',
+      `/api/analytics/v1/envs/${encodeURIComponent(env)}/flags/${encodeURIComponent(flag)}/users?from=${from}&to=${to}&offset=${offset}&limit=${limit}${variation ? '&variation=' + encodeURIComponent(variation) : ''}`),
+};
 
 export class ApiError extends Error {
   constructor(public status: number, public code: string, message: string, public field = '') {
@@ -312,7 +335,7 @@ export const api = {
   endUserProps: (env: string) => request<List<string>>('GET', `${v1}/envs/${enc(env)}/end-user-properties`),
 
   metrics: (env: string) => request<List<Metric>>('GET', `${v1}/envs/${enc(env)}/metrics`),
-  createMetric: (env: string, m: Partial<Metric>) => request<Metric>('POST', `${v1}/envs/${enc(env)}/metrics`, m satisfies Body<'/api/v1/envs/{envId}/metrics', 'post'>),
+  createMetric: (env: string, m: Body<'/api/v1/envs/{envId}/metrics', 'post'>) => request<Metric>('POST', `${v1}/envs/${enc(env)}/metrics`, m),
   experiments: (env: string) => request<List<Experiment>>('GET', `${v1}/envs/${enc(env)}/experiments`),
   createExperiment: (env: string, x: { flagId: string; metricIds: string[]; baselineVariationId: string }) =>
     request<Experiment>('POST', `${v1}/envs/${enc(env)}/experiments`, x satisfies Body<'/api/v1/envs/{envId}/experiments', 'post'>),

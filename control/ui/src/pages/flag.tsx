@@ -8,6 +8,7 @@ import { CodeRefs, Compare, ScheduleDraft, Triggers } from './flagextra';
 import { ProposeButton } from './changes';
 import { navigate } from '../router';
 import { ConditionRow, ServeEditor } from '../rules';
+import { ExperimentTargets, ExperimentTraffic, useRunningExperimentFlags } from '../expttraffic';
 import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, Switch, fmtTime, usePermissions, useSession } from '../ui';
 
 const clone = <T,>(x: T): T => JSON.parse(JSON.stringify(x));
@@ -25,6 +26,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
   const [tab, setTab] = useState('targeting');
   const [paths, setPaths] = useState<Set<string>>(new Set());
   const ro = !canWrite || !!flag?.isArchived;
+  const exptFlags = useRunningExperimentFlags(env.id);
 
   const load = async () => {
     try {
@@ -143,6 +145,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
               d.targetUsers = d.targetUsers.filter((x) => x.keyIds.length > 0);
             })} index={i} />;
         })}
+        <ExperimentTargets flag={draft} ro={ro} onChange={(v) => upd((d) => { d.exptIncludeAllTargets = v; })} />
       </section>
 
       <section class="card" aria-labelledby="h-rules">
@@ -161,7 +164,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
         </ol>
         {!ro && <button type="button" onClick={() => upd((d) => {
           const on = d.variations[0]?.id || '';
-          d.rules.push({ name: '', dispatchKey: '', includedInExpt: false, conditions: [{ property: '', op: 'Equal', value: '' }],
+          d.rules.push({ name: '', dispatchKey: '', includedInExpt: exptFlags.has(d.id) || d.fallthrough.includedInExpt, conditions: [{ property: '', op: 'Equal', value: '' }],
             variations: [{ id: on, rollout: [0, 1], exptRollout: 1 }] } as Rule);
         })}>Add rule</button>}
       </section>
@@ -172,6 +175,8 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
         <ServeEditor label="Default rule" variations={draft.variations} value={draft.fallthrough.variations}
           dispatchKey={draft.fallthrough.dispatchKey} ro={ro} err={err} field="fallthrough"
           onChange={(vs, dk) => upd((d) => { d.fallthrough.variations = vs; d.fallthrough.dispatchKey = dk; })} />
+        <ExperimentTraffic label="Default rule" flag={draft} inExpt={draft.fallthrough.includedInExpt} value={draft.fallthrough.variations} ro={ro}
+          onChange={(vs, inc) => upd((d) => { d.fallthrough.variations = vs; d.fallthrough.includedInExpt = inc; })} />
       </section>
 
       {!ro && <div class={"savebar" + (dirty || err ? " sticky" : "")} role="region" aria-label="Save">
@@ -277,6 +282,8 @@ function RuleCard({ rule, index, count, flag, segments, ro, err, propsList, onCh
       </div>
       <ServeEditor label={`Rule ${n}`} variations={flag.variations} value={rule.variations} dispatchKey={rule.dispatchKey} ro={ro}
         err={err} field={field} onChange={(vs, dk) => onChange({ ...rule, variations: vs, dispatchKey: dk })} />
+      <ExperimentTraffic label={`Rule ${n}`} flag={flag} inExpt={rule.includedInExpt} value={rule.variations} ro={ro}
+        onChange={(vs, inc) => onChange({ ...rule, variations: vs, includedInExpt: inc })} />
       <FieldError id={`rule-${n}-err`} msg={errorFor(err, field + '.id')} />
     </div>
   );

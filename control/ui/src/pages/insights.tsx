@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { analyticsError, api, Env, Flag } from '../api';
 import { LineChart, PALETTE, Series } from '../chart';
 import { FormError, Page, Select, Spinner } from '../ui';
+import { InsightUsers } from './insightusers';
 
 const RANGES: Record<string, { ms: number; bucket: string; bucketMs: number; label: string }> = {
   '1h': { ms: 3600e3, bucket: 'minute', bucketMs: 60e3, label: 'Last hour (per minute)' },
@@ -20,6 +21,7 @@ export function Insights({ env }: { env: Env }) {
   const [users, setUsers] = useState<{ variationId: string; evaluations: number; users: number }[]>([]);
   const [err, setErr] = useState<unknown>(null);
   const [loading, setLoading] = useState(false);
+  const [span, setSpan] = useState<[number, number]>([0, 0]);
   useEffect(() => {
     api.flags(env.id, { limit: 1000 }).then((r) => { setFlags(r.items); if (r.items[0]) setKey(r.items[0].key); }).catch(setErr);
   }, []);
@@ -28,6 +30,7 @@ export function Insights({ env }: { env: Env }) {
     if (!flag) return;
     const R = RANGES[range];
     const to = Date.now(), from = to - R.ms;
+    setSpan([from, to]);
     let stale = false; // a newer selection wins over a slower older answer
     setLoading(true); setErr(null);
     Promise.all([api.evaluations(env.id, flag.key, from, to, R.bucket), api.variationUsers(env.id, flag.key, from, to)])
@@ -77,6 +80,7 @@ export function Insights({ env }: { env: Env }) {
           </table>
         </section>
       )}
+      {flag && span[0] > 0 && <InsightUsers env={env} flag={flag} from={span[0]} to={span[1]} />}
     </Page>
   );
 }
