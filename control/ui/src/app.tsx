@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, apiPaths, ApiError, Env, getToken, Me, Org, Project, request, setToken, setUnauthorizedHandler } from './api';
 import { match, navigate, onLinkClick, usePath } from './router';
-import { Busy, Field, FormError, rank, Select, Session, SessionCtx, Spinner, errText } from './ui';
+import { Busy, Field, FormError, rank, Select, Session, SessionCtx, Spinner, errText, useScrollableTables } from './ui';
 import { FlagList } from './pages/flags';
 import { FlagDetail } from './pages/flag';
 import { Segments, SegmentDetail } from './pages/segments';
@@ -106,6 +106,7 @@ function Shell({ logout }: { logout: () => void }) {
   // closes again on every navigation
   const [navOpen, setNavOpen] = useState(false);
   useEffect(() => setNavOpen(false), [path]);
+  useScrollableTables();
 
   const envMatch = match('/envs/:env', path.split('/').slice(0, 3).join('/'));
   const orgMatch = match('/orgs/:org', path.split('/').slice(0, 3).join('/'));

@@ -293,3 +293,26 @@ export function Dialog({ title, onClose, children, class: cls }: {
     </div>
   );
 }
+
+// useScrollableTables: on a narrow screen a table wider than the screen
+// scrolls inside its own box (style.css); keyboard users must reach such a
+// box to scroll it (WCAG 2.1.1), so while a table scrolls it is a Tab stop
+// (tabindex=0; arrow keys scroll it). The shell calls this once.
+export function useScrollableTables() {
+  useEffect(() => {
+    const mark = () => {
+      for (const t of document.querySelectorAll<HTMLElement>('table.list')) {
+        const scrolls = t.scrollWidth > t.clientWidth + 1;
+        if (scrolls && !t.hasAttribute('tabindex')) { t.setAttribute('tabindex', '0'); t.dataset.scrollFocus = '1'; }
+        else if (!scrolls && t.dataset.scrollFocus) { t.removeAttribute('tabindex'); delete t.dataset.scrollFocus; }
+      }
+    };
+    let pending = 0;
+    const schedule = () => { if (!pending) pending = requestAnimationFrame(() => { pending = 0; mark(); }); };
+    const mo = new MutationObserver(schedule);
+    mo.observe(document.body, { childList: true, subtree: true });
+    addEventListener('resize', schedule);
+    schedule();
+    return () => { mo.disconnect(); removeEventListener('resize', schedule); cancelAnimationFrame(pending); };
+  }, []);
+}
