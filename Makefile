@@ -29,6 +29,11 @@ test-unit: ## unit tests only (no services)
 bench: ## run the benchmarks for real (figures in docs/benchmarks.md)
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
 
+bench-pipeline: services-up ## change-pipeline figures on the real services: MongoDB-wire write cost and plans, change latency by size (docs/benchmarks.md)
+	source ops/services/env.sh && $(GO) test -count=1 -tags integration -run XXX -bench BenchmarkIntegrationFlagWrite -benchtime 20x ./control/internal/store/mongo
+	source ops/services/env.sh && $(GO) test -count=1 -tags integration -v -run TestIntegrationWriteQueryPlans ./control/internal/store/mongo
+	source ops/services/env.sh && $(GO) test -count=1 -tags integration -timeout 40m -v -run TestIntegrationChangeLatencyBySize ./control
+
 fuzz-smoke: ## run every fuzz target for FUZZTIME (default 4s)
 	bash ops/fuzz-smoke.sh $(FUZZTIME)
 
@@ -51,4 +56,4 @@ services-up: ## install (if missing) and start Redis, Kafka, the MongoDB-wire se
 services-down: ## stop exactly what services-up started (by pid file)
 	bash ops/services/down.sh
 
-.PHONY: help run build test test-security test-unit bench fuzz-smoke ui generate check deploy-check services-up services-down
+.PHONY: help run build test test-security test-unit bench bench-pipeline fuzz-smoke ui generate check deploy-check services-up services-down

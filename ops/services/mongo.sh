@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # MongoDB wire protocol for integration tests: FerretDB v1 (SQLite backend) embedded in our own
 # small main (ops/ferretdb, its own Go module), built once per machine into
-# $SY_CACHE_DIR/ferretdb/<hash of go.mod+go.sum+main.go>/ferretdb and served on
+# $SY_CACHE_DIR/ferretdb/<hash of go.mod+go.sum+*.go>/ferretdb and served on
 # 127.0.0.1:${SY_MONGO_PORT:-27018}; SQLite files in .services/mongo/data, kept across stop/start.
 # Usage: mongo.sh start|stop|status|restart
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -9,7 +9,7 @@ SY_SVC=mongo
 SRC="$SY_REPO/ops/ferretdb"
 DIR="$SY_SERVICES_DIR/mongo"
 MATCH="-listen 127.0.0.1:$SY_MONGO_PORT"
-HASH="$(cat "$SRC/go.mod" "$SRC/go.sum" "$SRC/main.go" | sha256sum | cut -c1-16)"
+HASH="$(cat "$SRC/go.mod" "$SRC/go.sum" "$SRC"/*.go | sha256sum | cut -c1-16)"
 BIN="$SY_CACHE_DIR/ferretdb/$HASH/ferretdb"
 
 svc_status() {

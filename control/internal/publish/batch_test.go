@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control/internal/store"
@@ -115,5 +116,33 @@ func TestSplitBatchBoundsRecords(t *testing.T) {
 	}
 	if whole, _ := SplitBatch(ev, len(p)); len(whole) != 1 || whole[0] != ev {
 		t.Fatal("a batch within the bound was split")
+	}
+}
+
+// TestSlowBatchIsNotPresumedFailedWhileWriting: a batch whose flags are
+// still being written (the MongoDB-wire store writes them one by one) waits
+// LandWait plus LandWaitPerItem per flag before it is presumed failed, so
+// it is not published without the flags that land later (which would then
+// never reach an edge).
+func TestSlowBatchIsNotPresumedFailedWhileWriting(t *testing.T) {
+	const n = 1000
+	snap := &codec.EnvSnapshot{EnvID: "e"}
+	en := store.OutboxEntry{Kind: codec.KindBatch, Op: codec.OpUpsert, ID: "b", EnvVersion: 2}
+	for i := range n {
+		id := fmt.Sprintf("f%04d", i)
+		en.Items = append(en.Items, store.BatchRef{ID: id, ItemVersion: 1})
+		if i < n/3 { // a third landed so far
+			snap.Flags = append(snap.Flags, codec.Flag{ID: id, EnvID: "e", Key: id, Version: 1})
+		}
+	}
+	ix := indexOf(snap)
+	now := time.Now().UnixMilli()
+	en.At = now - (2 * LandWait).Milliseconds() // past LandWait, well within LandWait + n × LandWaitPerItem
+	if got := landed(ix, nil, &en, now); got != pending {
+		t.Fatalf("a batch of %d flags, a third written, %v after its bump: %v, want pending", n, 2*LandWait, got)
+	}
+	en.At = now - (LandWait + n*LandWaitPerItem + time.Second).Milliseconds()
+	if got := landed(ix, nil, &en, now); got != ok {
+		t.Fatalf("a batch past its whole wait: %v, want ok (presumed failed: published with what landed)", got)
 	}
 }

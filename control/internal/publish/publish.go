@@ -75,6 +75,12 @@ const (
 	// LandWait is how long an outbox entry waits for its item write to land
 	// (see store.BumpEnv) before the write is presumed failed.
 	LandWait = 10 * time.Second
+	// LandWaitPerItem is added to LandWait for each flag of a batch entry:
+	// a batch's flags are written one by one after its bump (store/mongo:
+	// a few milliseconds each on a loaded MongoDB-wire server), and a batch
+	// presumed failed while its writer is still writing would be published
+	// without the flags that land later, which then never reach an edge.
+	LandWaitPerItem = 50 * time.Millisecond
 	// notReadyRetry is how soon an environment waiting for a write is
 	// tried again.
 	notReadyRetry = 50 * time.Millisecond
@@ -458,6 +464,7 @@ const (
 func landed(ix *index, later []store.OutboxEntry, en *store.OutboxEntry, now int64) landing {
 	young := now-en.At < LandWait.Milliseconds()
 	if en.Kind == codec.KindBatch {
+		young = now-en.At < (LandWait + time.Duration(len(en.Items))*LandWaitPerItem).Milliseconds()
 		// every flag of the batch must have landed (or be presumed failed)
 		for _, r := range en.Items {
 			version, exists := int64(0), false

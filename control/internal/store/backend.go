@@ -76,6 +76,12 @@ type Index struct {
 	Name   string
 	Fields []string
 	Unique bool
+	// Lookup marks a unique index the store reads single documents by
+	// (a Query whose Eq names exactly its fields) on the path of a write.
+	// A backend whose server cannot answer such a read from the index
+	// keeps a key document per indexed document instead (store/mongo on
+	// FerretDB, whose only indexed read is by _id).
+	Lookup bool
 }
 
 // Collection names a collection and its indexes.
@@ -119,10 +125,10 @@ var Schema = []Collection{
 	}},
 	{Name: CollSessions, Indexes: []Index{{Name: "user", Fields: []string{"userId"}}}},
 	{Name: CollFlags, Indexes: []Index{
-		{Name: "env_key", Fields: []string{"envId", "key"}, Unique: true},
+		{Name: "env_key", Fields: []string{"envId", "key"}, Unique: true, Lookup: true},
 	}},
 	{Name: CollSegments, Indexes: []Index{
-		{Name: "env_key", Fields: []string{"envId", "key"}, Unique: true},
+		{Name: "env_key", Fields: []string{"envId", "key"}, Unique: true, Lookup: true},
 	}},
 	{Name: CollMetrics, Indexes: []Index{{Name: "env", Fields: []string{"envId"}}}},
 	{Name: CollExperiments, Indexes: []Index{{Name: "env", Fields: []string{"envId"}}}},

@@ -72,6 +72,11 @@ func (s *Store) BatchFlags(ctx context.Context, envID string, flags []*codec.Fla
 		refs[i] = BatchRef{ID: f.ID, ItemVersion: f.Version}
 		ids[i] = f.ID
 	}
+	for _, f := range flags {
+		if err := s.referSegments(ctx, envID, f.ID, SegmentIDs(f)); err != nil {
+			return err
+		}
+	}
 	e, err := s.BumpEnv(ctx, envID, OutboxEntry{Kind: codec.KindBatch, Op: codec.OpUpsert, ID: secret.NewGUID(), Items: refs})
 	if err != nil {
 		return err

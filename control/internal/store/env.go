@@ -288,7 +288,7 @@ func (s *Store) DeleteEnv(ctx context.Context, envID string) error {
 
 // PurgeEnv removes a deleted environment and everything in it.
 func (s *Store) PurgeEnv(ctx context.Context, envID string) error {
-	for _, coll := range []string{CollFlags, CollFlagVersions, CollSegments, CollMetrics, CollExperiments, CollEndUsers} {
+	for _, coll := range []string{CollFlags, CollFlagVersions, CollSegments, CollSegmentRefs, CollMetrics, CollExperiments, CollEndUsers} {
 		docs, _, err := s.b.Find(ctx, coll, Query{Eq: envFields(envID)})
 		if err != nil {
 			return fmt.Errorf("cannot purge environment %s: %w", envID, err)

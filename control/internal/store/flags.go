@@ -54,6 +54,9 @@ func (s *Store) CreateFlag(ctx context.Context, f *codec.Flag) error {
 		return err
 	}
 	f.Version, f.CreatedAt = 1, s.Now()
+	if err := s.referSegments(ctx, f.EnvID, f.ID, SegmentIDs(f)); err != nil {
+		return err
+	}
 	e, err := s.BumpEnv(ctx, f.EnvID, OutboxEntry{Kind: codec.KindFlag, Op: codec.OpUpsert, ID: f.ID, ItemVersion: 1})
 	if err != nil {
 		return err
@@ -101,6 +104,9 @@ func (s *Store) UpdateFlag(ctx context.Context, f *codec.Flag, expect int64) err
 	}
 	f.Key, f.CreatedAt = cur.Key, cur.CreatedAt
 	f.Version = expect + 1
+	if err := s.referSegments(ctx, f.EnvID, f.ID, SegmentIDs(f)); err != nil {
+		return err
+	}
 	e, err := s.BumpEnv(ctx, f.EnvID, OutboxEntry{Kind: codec.KindFlag, Op: codec.OpUpsert, ID: f.ID, ItemVersion: f.Version})
 	if err != nil {
 		return err
@@ -144,6 +150,7 @@ func (s *Store) DeleteFlag(ctx context.Context, envID, id string, expect int64) 
 		return err
 	}
 	s.deleteFlagVersions(ctx, id)
+	s.unreferSegments(ctx, envID, id, SegmentIDs(f))
 	return nil
 }
 
@@ -253,6 +260,9 @@ func (s *Store) CreateSegment(ctx context.Context, sg *codec.Segment) error {
 		s.CancelEntry(ctx, sg.EnvID, e.Version)
 		return dupKey(err)
 	}
+	// No flag refers to a new segment yet: its list is complete and empty
+	// (best effort: without it, SegmentUsedBy reads the environment once).
+	_ = putSegmentRefs(ctx, s, sg.EnvID, sg.ID, &segmentRefs{Complete: true}, 0)
 	return nil
 }
 
@@ -283,22 +293,6 @@ func (s *Store) GetSegment(ctx context.Context, envID, id string) (*codec.Segmen
 func (s *Store) AllSegments(ctx context.Context, envID string) ([]*codec.Segment, error) {
 	ss, _, err := findDocs[codec.Segment](ctx, s, CollSegments, Query{Eq: envFields(envID), Sort: "key"})
 	return ss, err
-}
-
-// SegmentUsedBy returns the flags of the environment whose rules refer to the
-// segment.
-func (s *Store) SegmentUsedBy(ctx context.Context, envID, segID string) ([]*codec.Flag, error) {
-	all, err := s.AllFlags(ctx, envID)
-	if err != nil {
-		return nil, err
-	}
-	var out []*codec.Flag
-	for _, f := range all {
-		if slices.Contains(SegmentIDs(f), segID) {
-			out = append(out, f)
-		}
-	}
-	return out, nil
 }
 
 // UpdateSegment replaces sg if its stored version is expect, then bumps
@@ -410,5 +404,6 @@ func (s *Store) DeleteSegment(ctx context.Context, envID, id string, expect int6
 		s.CancelEntry(ctx, envID, e.Version)
 		return err
 	}
+	_ = s.b.Delete(context.WithoutCancel(ctx), CollSegmentRefs, id, -1)
 	return nil
 }

@@ -2,6 +2,7 @@ package envstate_test
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/switchyard/switchyard/codec"
@@ -84,10 +85,58 @@ func TestBuildKeepsStoredEncodings(t *testing.T) {
 	}
 }
 
+// applyCost applies updates of one flag to a State of n flags and returns
+// the bytes and allocations per Apply (the events are made beforehand).
+func applyCost(n, runs int) (bytesPerOp, allocsPerOp float64) {
+	snap := bigSnapshot(n)
+	st := envstate.Build(snap)
+	f := snap.Flags[1]
+	evs := make([]*codec.ChangeEvent, runs+1)
+	for j := range evs {
+		f.Version++
+		evs[j] = flagEvent(snap.EnvID, &f, codec.OpUpsert)
+	}
+	if ns, _, err := st.Apply(evs[0]); err == nil { // warm
+		st = ns
+	}
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	for _, ev := range evs[1:] {
+		ns, _, err := st.Apply(ev)
+		if err != nil {
+			panic(err)
+		}
+		st = ns
+	}
+	runtime.ReadMemStats(&m1)
+	return float64(m1.TotalAlloc-m0.TotalAlloc) / float64(runs), float64(m1.Mallocs-m0.Mallocs) / float64(runs)
+}
+
+// TestApplyCostFlatInEnvironmentSize is the allocation budget of applying
+// one flag update: the bytes and allocations per Apply at 20,000 flags are
+// those at 100 flags plus the State's list of chunk pointers (8 bytes per
+// 128 flags) — no copy of anything per flag (before the chunked list, an
+// update copied the whole pointer list: 160 KB at 20,000 flags).
+func TestApplyCostFlatInEnvironmentSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 20,000-flag State")
+	}
+	smallB, smallA := applyCost(100, 200)
+	bigB, bigA := applyCost(20000, 200)
+	t.Logf("per Apply: 100 flags %.0f B / %.1f allocs; 20,000 flags %.0f B / %.1f allocs", smallB, smallA, bigB, bigA)
+	if budget := smallB + 20000/128*8 + 512; bigB > budget {
+		t.Errorf("an update allocates %.0f B at 20,000 flags, budget %.0f B (100 flags: %.0f B): it copies per flag", bigB, budget, smallB)
+	}
+	if bigA > smallA+2 {
+		t.Errorf("an update makes %.1f allocations at 20,000 flags, %.1f at 100", bigA, smallA)
+	}
+}
+
 // BenchmarkApplyFlagUpdate: one flag update applied to an environment of
-// 10, 1,000 and 10,000 flags (docs/benchmarks.md).
+// 10, 1,000, 10,000 and 50,000 flags (docs/benchmarks.md).
 func BenchmarkApplyFlagUpdate(b *testing.B) {
-	for _, n := range []int{10, 1000, 10000} {
+	for _, n := range []int{10, 1000, 10000, 50000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			snap := bigSnapshot(n)
 			st := envstate.Build(snap)

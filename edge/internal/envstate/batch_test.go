@@ -44,7 +44,7 @@ func TestApplyBatchIsOneChange(t *testing.T) {
 	if len(d.Flags) != 101 || len(d.Reeval) != 101 {
 		t.Fatalf("delta holds %d flags (%d to re-evaluate), want 101", len(d.Flags), len(d.Reeval))
 	}
-	if len(ns.Flags) != len(st.Flags)+100 || ns.FlagByKey("new-042") == nil || ns.FlagByKey("new-042") != ns.FlagByID(items[44].ID) {
+	if ns.NumFlags() != st.NumFlags()+100 || ns.FlagByKey("new-042") == nil || ns.FlagByKey("new-042") != ns.FlagByID(items[44].ID) {
 		t.Fatal("new flags not indexed")
 	}
 	if got := ns.FlagByID(upd.ID); got.Src.IsEnabled != upd.IsEnabled || got.Slot != st.FlagByID(upd.ID).Slot {
@@ -178,7 +178,7 @@ func FuzzApplyBatch(f *testing.F) {
 		if err != nil || d == nil {
 			return
 		}
-		for _, fl := range ns.Flags {
+		for _, fl := range ns.FlagList() {
 			if ns.FlagByID(fl.Src.ID) == nil {
 				t.Fatalf("flag %q not indexed by id", fl.Src.ID)
 			}

@@ -49,7 +49,7 @@ type State struct {
 	EnvID    string
 	Version  int64
 	Secrets  []codec.EnvSecret
-	Flags    []*Flag
+	flags    flagList // FlagList, FlagAt, NumFlags
 	Segs     []*Segment
 	EvalSegs eval.Segments
 
@@ -61,14 +61,19 @@ type State struct {
 	segByID   map[string]int
 	nextSlot  int32
 
-	full [2]atomic.Pointer[Encoded]
+	full     [2]atomic.Pointer[Encoded]
+	fullBody [2]atomic.Pointer[[]byte]
 }
 
 // Encoded is an encoded message: Frame is the complete WebSocket frame and
-// Body the message without the frame header (an HTTP response body).
+// Body the message without the frame header (an HTTP response body). A
+// full sync (State.Full) is in Parts instead: the frame header, then the
+// message in pieces to write in order (Frame and Body nil; FullBody is the
+// message in one piece).
 type Encoded struct {
 	Frame []byte
 	Body  []byte
+	Parts [][]byte
 }
 
 // Formats of encoded messages.
@@ -84,7 +89,7 @@ var ErrDeleted = errors.New("envstate: environment deleted")
 func Build(s *codec.EnvSnapshot) *State {
 	st := &State{EnvID: s.EnvID, Version: s.Version, Secrets: s.Secrets}
 	st.flagByID = make(map[string]int, len(s.Flags))
-	st.Flags = make([]*Flag, 0, len(s.Flags))
+	flags := make([]*Flag, 0, len(s.Flags))
 	// the encodings the snapshot was decoded from, when it has them, are
 	// kept rather than encoded again
 	flagMP := func(i int) []byte {
@@ -102,15 +107,16 @@ func Build(s *codec.EnvSnapshot) *State {
 	for i := range s.Flags {
 		f := &s.Flags[i]
 		if j, ok := st.flagByID[f.ID]; ok { // duplicate id: keep the newer
-			if f.Version > st.Flags[j].Src.Version {
-				st.Flags[j] = newFlag(f, flagMP(i), st.Flags[j].Slot, 0)
+			if f.Version > flags[j].Src.Version {
+				flags[j] = newFlag(f, flagMP(i), flags[j].Slot, 0)
 			}
 			continue
 		}
-		st.flagByID[f.ID] = len(st.Flags)
-		st.Flags = append(st.Flags, newFlag(f, flagMP(i), st.nextSlot, 0))
+		st.flagByID[f.ID] = len(flags)
+		flags = append(flags, newFlag(f, flagMP(i), st.nextSlot, 0))
 		st.nextSlot++
 	}
+	st.flags = makeFlagList(flags)
 	st.segByID = make(map[string]int, len(s.Segments))
 	for i := range s.Segments {
 		sg := &s.Segments[i]
@@ -148,9 +154,9 @@ func newSegment(s *codec.Segment, mp []byte) *Segment {
 // finish rebuilds the derived indexes (after an item was added or
 // removed: O(items)).
 func (st *State) finish() {
-	st.flagByID = make(map[string]int, len(st.Flags))
-	st.flagByKey = make(map[string]int, len(st.Flags))
-	for i, f := range st.Flags {
+	st.flagByID = make(map[string]int, st.flags.n)
+	st.flagByKey = make(map[string]int, st.flags.n)
+	for i, f := range st.FlagList() {
 		st.flagByID[f.Src.ID] = i
 		st.flagByKey[f.Src.Key] = i
 		if f.Slot >= st.nextSlot {
@@ -173,7 +179,7 @@ func (st *State) finishSegs() {
 // FlagByKey returns the flag with key, or nil.
 func (st *State) FlagByKey(key string) *Flag {
 	if i, ok := st.flagByKey[key]; ok {
-		return st.Flags[i]
+		return st.flags.at(i)
 	}
 	return nil
 }
@@ -181,7 +187,7 @@ func (st *State) FlagByKey(key string) *Flag {
 // FlagByID returns the flag with id, or nil.
 func (st *State) FlagByID(id string) *Flag {
 	if i, ok := st.flagByID[id]; ok {
-		return st.Flags[i]
+		return st.flags.at(i)
 	}
 	return nil
 }
@@ -229,45 +235,6 @@ func (st *State) NextExpiry(now int64) int64 {
 	return next
 }
 
-// Full returns the encoded full server-SDK sync (all flags, archived
-// included, and all segments) in format (JSON or MsgPack), encoding it on
-// first use.
-func (st *State) Full(format int) *Encoded {
-	if e := st.full[format].Load(); e != nil {
-		return e
-	}
-	// Built on first use per State from the items' encodings (no item is
-	// encoded again): a change costs nothing here until a connection needs
-	// the full sync.
-	flags, segs := make([][]byte, len(st.Flags)), make([][]byte, len(st.Segs))
-	n := 0
-	for i, f := range st.Flags {
-		flags[i] = f.JSON
-		if format == MsgPack {
-			flags[i] = f.MP
-		}
-		n += len(flags[i])
-	}
-	for i, sg := range st.Segs {
-		segs[i] = sg.JSON
-		if format == MsgPack {
-			segs[i] = sg.MP
-		}
-		n += len(segs[i])
-	}
-	// room for the items, a separator each and the envelope: the buffer
-	// is allocated once (a 50,000-flag environment's sync is tens of MB)
-	size := wsconn.FrameReserve + n + len(flags) + len(segs) + 256
-	var e *Encoded
-	if format == MsgPack {
-		e = encode(AppendServerSyncMP(make([]byte, wsconn.FrameReserve, size), "full", flags, segs), ws.OpBinary)
-	} else {
-		e = encode(wire.AppendServerSyncRaw(make([]byte, wsconn.FrameReserve, size), "full", flags, segs), ws.OpText)
-	}
-	st.full[format].Store(e)
-	return e
-}
-
 func encode(b []byte, op ws.OpCode) *Encoded {
 	return &Encoded{Frame: wsconn.Frame(b, op), Body: b[wsconn.FrameReserve:]}
 }
@@ -281,7 +248,7 @@ type Lists struct{ flags, segs [][]byte }
 // and b have grown.
 func (st *State) AppendServerPatch(b []byte, format int, ts int64, sc *Lists) []byte {
 	sc.flags, sc.segs = sc.flags[:0], sc.segs[:0]
-	for _, f := range st.Flags {
+	for _, f := range st.FlagList() {
 		if f.Src.UpdatedAt > ts {
 			if format == MsgPack {
 				sc.flags = append(sc.flags, f.MP)
@@ -362,16 +329,24 @@ func (st *State) Apply(ev *codec.ChangeEvent) (*State, *Delta, error) {
 	return st, nil, nil
 }
 
-// clone returns a copy of st sharing its items and indexes: the item
-// slices are copied (pointers only); a caller that adds or removes an item
+// clone returns a copy of st sharing its items and indexes: the flag list
+// is shared (it is copy-on-write: set and push copy one chunk), the segment
+// slice is copied (pointers only); a caller that adds or removes an item
 // rebuilds the indexes (finish), one that replaces an item in place keeps
 // them.
 func (st *State) clone() *State {
 	ns := &State{EnvID: st.EnvID, Version: st.Version, Secrets: st.Secrets, EvalSegs: st.EvalSegs,
-		flagByID: st.flagByID, flagByKey: st.flagByKey, segByID: st.segByID, nextSlot: st.nextSlot}
-	ns.Flags = append(make([]*Flag, 0, len(st.Flags)+1), st.Flags...)
+		flagByID: st.flagByID, flagByKey: st.flagByKey, segByID: st.segByID, nextSlot: st.nextSlot, flags: st.flags}
 	ns.Segs = append(make([]*Segment, 0, len(st.Segs)+1), st.Segs...)
 	return ns
+}
+
+// cloneFlags is clone for a change of flags only: the segment slice is
+// shared too.
+func (st *State) cloneFlags() *State {
+	return &State{EnvID: st.EnvID, Version: st.Version, Secrets: st.Secrets, EvalSegs: st.EvalSegs,
+		flagByID: st.flagByID, flagByKey: st.flagByKey, segByID: st.segByID, nextSlot: st.nextSlot, flags: st.flags,
+		Segs: st.Segs}
 }
 
 func (st *State) bump(v int64) {
@@ -395,11 +370,12 @@ func sameVariations(a, b *codec.Flag) bool {
 func (st *State) applyFlag(ev *codec.ChangeEvent) (*State, *Delta, error) {
 	i, exists := st.flagByID[ev.ID]
 	if ev.Op == codec.OpDelete {
-		if !exists || st.Flags[i].Src.Version > ev.Version {
+		if !exists || st.flags.at(i).Src.Version > ev.Version {
 			return st, nil, nil
 		}
-		ns := st.clone()
-		ns.Flags = append(ns.Flags[:i], ns.Flags[i+1:]...)
+		ns := st.cloneFlags()
+		fs := st.flags.slice()
+		ns.flags = makeFlagList(append(fs[:i], fs[i+1:]...))
 		ns.bump(ev.EnvVersion)
 		ns.finish()
 		return ns, &Delta{}, nil
@@ -413,27 +389,29 @@ func (st *State) applyFlag(ev *codec.ChangeEvent) (*State, *Delta, error) {
 	if f.ID == "" {
 		f.ID, mp = ev.ID, nil // encode it with its id
 	}
-	if exists && st.Flags[i].Src.Version >= f.Version {
+	if exists && st.flags.at(i).Src.Version >= f.Version {
 		return st, nil, nil
 	}
-	ns := st.clone()
-	var nf *Flag
-	if exists && st.Flags[i].Src.ID == f.ID && st.Flags[i].Src.Key == f.Key {
-		old := st.Flags[i]
+	ns := st.cloneFlags()
+	var nf, old *Flag
+	if exists {
+		old = st.flags.at(i)
+	}
+	if exists && old.Src.ID == f.ID && old.Src.Key == f.Key {
 		gen := old.VarGen
 		if !sameVariations(old.Src, f) {
 			gen++
 		}
 		nf = newFlag(f, mp, old.Slot, gen)
-		ns.Flags[i] = nf // same id and key: the indexes stay valid
+		ns.flags = st.flags.set(i, nf) // same id and key: the indexes stay valid
 	} else {
 		if exists {
-			nf = newFlag(f, mp, st.Flags[i].Slot, st.Flags[i].VarGen+1)
-			ns.Flags[i] = nf
+			nf = newFlag(f, mp, old.Slot, old.VarGen+1)
+			ns.flags = st.flags.set(i, nf)
 		} else {
 			nf = newFlag(f, mp, ns.nextSlot, 0)
 			ns.nextSlot++
-			ns.Flags = append(ns.Flags, nf)
+			ns.flags = st.flags.push(nf)
 		}
 		ns.finish()
 	}
@@ -450,7 +428,7 @@ func (st *State) applyBatch(ev *codec.ChangeEvent) (*State, *Delta, error) {
 	if _, err := b.UnmarshalMsg(ev.Payload); err != nil {
 		return st, nil, fmt.Errorf("envstate: batch payload of env %s: %w", ev.EnvID, err)
 	}
-	ns := st.clone()
+	ns := st.cloneFlags()
 	d := &Delta{}
 	added := map[string]int{} // flags added by this batch, by id
 	for k := range b.Flags {
@@ -459,35 +437,35 @@ func (st *State) applyBatch(ev *codec.ChangeEvent) (*State, *Delta, error) {
 			continue
 		}
 		if j, ok := added[f.ID]; ok { // the same flag twice: keep the newer
-			if f.Version > ns.Flags[j].Src.Version {
-				nf := newFlag(f, nil, ns.Flags[j].Slot, ns.Flags[j].VarGen)
-				ns.Flags[j] = nf
+			if prev := ns.flags.at(j); f.Version > prev.Src.Version {
+				nf := newFlag(f, nil, prev.Slot, prev.VarGen)
+				ns.flags = ns.flags.set(j, nf)
 				d.Flags = append(d.Flags, nf)
 			}
 			continue
 		}
 		i, exists := st.flagByID[f.ID]
-		if exists && st.Flags[i].Src.Version >= f.Version {
+		if exists && st.flags.at(i).Src.Version >= f.Version {
 			continue
 		}
 		var nf *Flag
 		switch {
 		case exists:
-			old := st.Flags[i]
+			old := st.flags.at(i)
 			gen := old.VarGen
 			if !sameVariations(old.Src, f) || old.Src.Key != f.Key {
 				gen++
 			}
 			nf = newFlag(f, nil, old.Slot, gen)
-			ns.Flags[i] = nf
+			ns.flags = ns.flags.set(i, nf)
 			if old.Src.Key != f.Key {
 				added[f.ID] = i // the key index must be rebuilt
 			}
 		default:
 			nf = newFlag(f, nil, ns.nextSlot, 0)
 			ns.nextSlot++
-			added[f.ID] = len(ns.Flags)
-			ns.Flags = append(ns.Flags, nf)
+			added[f.ID] = ns.flags.n
+			ns.flags = ns.flags.push(nf)
 		}
 		d.Flags = append(d.Flags, nf)
 	}
@@ -549,7 +527,7 @@ func (st *State) flagsUsing(id string, affected []string) []*Flag {
 			out = append(out, f)
 		}
 	}
-	for _, f := range st.Flags {
+	for _, f := range st.FlagList() {
 		if seen[f.Slot] || f.Eval == nil {
 			continue
 		}
@@ -574,7 +552,8 @@ func (st *State) Merge(s *codec.EnvSnapshot) (*State, *Delta, error) {
 	nb := Build(s)
 	d := &Delta{Secrets: true}
 	// carry slots and variation generations forward, collect the changes
-	for i, f := range nb.Flags {
+	nfs := nb.flags.slice()
+	for i, f := range nfs {
 		old := st.FlagByID(f.Src.ID)
 		if old == nil {
 			f.Slot = -1
@@ -582,7 +561,7 @@ func (st *State) Merge(s *codec.EnvSnapshot) (*State, *Delta, error) {
 		}
 		f.Slot, f.VarGen = old.Slot, old.VarGen
 		if f.Src.Version <= old.Src.Version {
-			nb.Flags[i] = old
+			nfs[i] = old
 			continue
 		}
 		if !sameVariations(old.Src, f.Src) {
@@ -591,7 +570,7 @@ func (st *State) Merge(s *codec.EnvSnapshot) (*State, *Delta, error) {
 		d.Flags = append(d.Flags, f)
 	}
 	next := st.nextSlot
-	for _, f := range nb.Flags {
+	for _, f := range nfs {
 		if f.Slot == -1 {
 			f.Slot = next
 			next++
@@ -599,6 +578,7 @@ func (st *State) Merge(s *codec.EnvSnapshot) (*State, *Delta, error) {
 		}
 	}
 	nb.nextSlot = next
+	nb.flags = makeFlagList(nfs)
 	for i, sg := range nb.Segs {
 		if j, ok := st.segByID[sg.Src.ID]; ok && sg.Src.Version <= st.Segs[j].Src.Version {
 			nb.Segs[i] = st.Segs[j]

@@ -54,7 +54,7 @@ func TestApplyVersionsDecide(t *testing.T) {
 	}
 	// delete
 	ns4, d, _ := ns3.Apply(flagEvent(snap.EnvID, &nf, codec.OpDelete))
-	if d == nil || ns4.FlagByKey("brand-new") != nil || len(ns4.Flags) != len(snap.Flags) {
+	if d == nil || ns4.FlagByKey("brand-new") != nil || ns4.NumFlags() != len(snap.Flags) {
 		t.Fatal("delete not applied")
 	}
 	// env delete
@@ -109,7 +109,7 @@ func TestSecretsAndSnapshotEvents(t *testing.T) {
 	s2.Version = 7
 	p, _ := s2.MarshalMsg(nil)
 	ns2, d, err := ns.Apply(&codec.ChangeEvent{EnvID: snap.EnvID, Kind: codec.KindSnapshot, Payload: p})
-	if err != nil || len(d.Flags) != 1 || d.Flags[0].Src.ID != snap.Flags[2].ID || len(ns2.Flags) != 4 || ns2.Version != 7 {
+	if err != nil || len(d.Flags) != 1 || d.Flags[0].Src.ID != snap.Flags[2].ID || ns2.NumFlags() != 4 || ns2.Version != 7 {
 		t.Fatalf("snapshot merge: %+v %v", d, err)
 	}
 	if ns2.FlagByID(snap.Flags[2].ID).Slot != ns.FlagByID(snap.Flags[2].ID).Slot {

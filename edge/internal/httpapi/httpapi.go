@@ -390,14 +390,14 @@ func (a *API) serverLatest(ctx *fasthttp.RequestCtx) {
 	}
 	ctx.SetContentType("application/json")
 	if ts <= 0 {
-		ctx.SetBody(st.Full(envstate.JSON).Body)
+		ctx.SetBody(st.FullBody(envstate.JSON))
 		return
 	}
 	bb := bodyPool.Get().(*bodyBuf)
 	defer bodyPool.Put(bb)
 	// an empty patch is 200 with an empty body
 	empty := true
-	for _, f := range st.Flags {
+	for _, f := range st.FlagList() {
 		if f.Src.UpdatedAt > ts {
 			empty = false
 			break
@@ -537,7 +537,7 @@ func (a *API) evaluate(ctx *fasthttp.RequestCtx) {
 			add(st.FlagByKey(k))
 		}
 	} else {
-		for _, f := range st.Flags {
+		for _, f := range st.FlagList() {
 			add(f)
 		}
 	}

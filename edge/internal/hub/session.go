@@ -271,15 +271,15 @@ func (h *Hub) serverSync(s *Session, sc *scratch, ts int64) {
 	c := s.c
 	c.Lock()
 	st := s.env.st.Load()
-	var frame []byte
+	var err error
 	if ts <= 0 {
-		frame = st.Full(int(s.format)).Frame
+		err = c.WritePartsLocked(st.Full(int(s.format)).Parts)
 	} else {
 		b := st.AppendServerPatch(sc.buf[:wsconn.FrameReserve], int(s.format), ts, &sc.lists)
 		sc.buf = b
-		frame = wsconn.Frame(b, s.op())
+		err = c.WriteLocked(wsconn.Frame(b, s.op()))
 	}
-	if c.WriteLocked(frame) == nil {
+	if err == nil {
 		h.m.MsgOut.Add(1)
 	}
 	c.Unlock()
@@ -338,7 +338,7 @@ func (h *Hub) clientSync(s *Session, sc *scratch, m *wire.Message) {
 		ev = "patch"
 	}
 	sc.cflags = sc.cflags[:0]
-	for _, f := range st.Flags {
+	for _, f := range st.FlagList() {
 		if m.Timestamp > 0 && f.Src.UpdatedAt <= m.Timestamp {
 			continue
 		}
@@ -433,7 +433,7 @@ func (h *Hub) pushClient(s *Session, flags []*envstate.Flag) {
 // of them for ts 0) and appends the client-SDK flags (the polling
 // endpoint's body).
 func AppendClientFlags(dst []wire.ClientFlag, st *envstate.State, u *eval.User, ts int64) []wire.ClientFlag {
-	for _, f := range st.Flags {
+	for _, f := range st.FlagList() {
 		if ts > 0 && f.Src.UpdatedAt <= ts {
 			continue
 		}

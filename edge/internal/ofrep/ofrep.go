@@ -324,7 +324,7 @@ func (a *API) bulk(ctx *fasthttp.RequestCtx, st *envstate.State, sc *scratch) {
 	b := append(sc.out[:0], `{"flags":[`...)
 	n := 0
 	now := time.Now().UnixMilli()
-	for _, f := range st.Flags {
+	for _, f := range st.FlagList() {
 		if f.Src.IsArchived {
 			continue
 		}

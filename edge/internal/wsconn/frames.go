@@ -85,6 +85,32 @@ func (c *Conn) WriteLocked(frame []byte) error {
 	return err
 }
 
+// WritePartsLocked is WriteLocked for a frame in pieces (header first) that
+// are written in order and flushed once: a large shared message (a full
+// sync) goes out without being copied into one buffer. Pieces longer than
+// 4 KiB are referenced until they are on the wire and must be immutable.
+// The caller holds the write lock.
+func (c *Conn) WritePartsLocked(parts [][]byte) error {
+	if c.state.Load() != stOpen {
+		return ErrClosed
+	}
+	w := c.nc.Writer()
+	var err error
+	for _, p := range parts {
+		if _, err = w.WriteBinary(p); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		c.srv.metrics.Error("write")
+		c.broken = true
+	}
+	return err
+}
+
 // CloseWith starts the closing handshake: it sends a close frame with code
 // and reason, stops writes, and waits for the peer's close frame (input is
 // read and discarded meanwhile) before closing the TCP connection, or

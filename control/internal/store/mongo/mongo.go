@@ -11,9 +11,13 @@
 // buildInfo) each such write therefore first takes a short lock on the
 // document, an insert of {_id: "<collection>/<id>"} into the "locks"
 // collection (a unique insert is atomic everywhere), and removes it after;
-// a lock older than LockTTL (a writer that died) is broken. Migrations (index
-// creation first) are applied by Open and recorded in the "migrations"
-// collection; each runs once per database.
+// a lock older than LockTTL (a writer that died) is broken. Under that lock
+// the version is compared in Go and the write filtered on _id alone, and
+// reads by a flag's or segment's key go through key documents: FerretDB
+// answers only filters of exactly {_id} from an index and reads the whole
+// collection for any other (lookup.go). Migrations (index creation first)
+// are applied by Open and recorded in the "migrations" collection; each
+// runs once per database.
 //
 // A Backend is safe for concurrent use.
 package mongo
@@ -27,6 +31,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/event"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 	"go.mongodb.org/mongo-driver/x/mongo/driver/topology"
@@ -39,6 +44,9 @@ type Backend struct {
 	client *mongo.Client
 	db     *mongo.Database
 	locked bool // serialise filtered writes with a lock document (FerretDB)
+	// lookups are the schema's Lookup indexes by collection, kept as key
+	// documents (FerretDB only; lookup.go)
+	lookups map[string][]store.Index
 }
 
 // LockTTL is the age after which a document lock is presumed abandoned.
@@ -52,6 +60,9 @@ type Options struct {
 	// OpTimeout bounds each operation whose context has no deadline (a
 	// server that accepts connections but does not answer; default 5 s).
 	OpTimeout time.Duration
+	// Monitor, when set, sees every command the driver sends (tests list
+	// the queries of a write with it).
+	Monitor *event.CommandMonitor
 }
 
 // Default bounds of Options.
@@ -74,8 +85,11 @@ func OpenWith(ctx context.Context, uri, db string, schema []store.Collection, o 
 	if o.OpTimeout <= 0 {
 		o.OpTimeout = DefaultOpTimeout
 	}
-	client, err := mongo.Connect(ctx, options.Client().ApplyURI(uri).
-		SetServerSelectionTimeout(o.SelectTimeout).SetTimeout(o.OpTimeout))
+	co := options.Client().ApplyURI(uri).SetServerSelectionTimeout(o.SelectTimeout).SetTimeout(o.OpTimeout)
+	if o.Monitor != nil {
+		co.SetMonitor(o.Monitor)
+	}
+	client, err := mongo.Connect(ctx, co)
 	if err != nil {
 		return nil, fmt.Errorf("cannot connect to MongoDB: %w", err)
 	}
@@ -87,6 +101,9 @@ func OpenWith(ctx context.Context, uri, db string, schema []store.Collection, o 
 	var info bson.M
 	if err := client.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err == nil {
 		_, b.locked = info["ferretdbVersion"]
+	}
+	if b.locked {
+		b.lookups = lookupIndexes(schema)
 	}
 	if err := b.migrate(ctx, schema); err != nil {
 		_ = client.Disconnect(ctx)
@@ -111,6 +128,9 @@ var migrations = []migration{
 	// Indexes are created by createIndexes at every start (before the
 	// migrations); 0001 stays recorded for databases that ran it.
 	{id: "0001-indexes", run: func(context.Context, *Backend, []store.Collection) error { return nil }},
+	// Key documents of the Lookup indexes (FerretDB; lookup.go) for the
+	// documents written before they existed.
+	{id: "0002-lookup-keys", run: func(ctx context.Context, b *Backend, _ []store.Collection) error { return b.backfillLookups(ctx) }},
 }
 
 // createIndexes creates the schema's indexes that the database lacks. It
@@ -264,6 +284,9 @@ func mapErr(err error) error {
 
 // Insert implements store.Backend.
 func (b *Backend) Insert(ctx context.Context, coll string, d *store.Doc) error {
+	if ixs := b.lookups[coll]; len(ixs) > 0 {
+		return b.insertKeyed(ctx, coll, d, ixs)
+	}
 	_, err := b.db.Collection(coll).InsertOne(ctx, toBSON(d))
 	return mapErr(err)
 }
@@ -330,6 +353,9 @@ func (b *Backend) lock(ctx context.Context, coll, id string) (func(), error) {
 
 // Replace implements store.Backend.
 func (b *Backend) Replace(ctx context.Context, coll string, d *store.Doc, expect int64) error {
+	if b.locked {
+		return b.replaceLocked(ctx, coll, d, expect)
+	}
 	unlock, err := b.lock(ctx, coll, d.ID)
 	if err != nil {
 		return err
@@ -348,6 +374,9 @@ func (b *Backend) Replace(ctx context.Context, coll string, d *store.Doc, expect
 
 // Delete implements store.Backend.
 func (b *Backend) Delete(ctx context.Context, coll, id string, expect int64) error {
+	if b.locked {
+		return b.deleteLocked(ctx, coll, id, expect)
+	}
 	filter := bson.D{{Key: "_id", Value: id}}
 	if expect >= 0 {
 		filter = append(filter, bson.E{Key: "_v", Value: expect})
@@ -486,6 +515,9 @@ func (b *Backend) Scan(ctx context.Context, coll string, q store.Query, fn func(
 
 // Find implements store.Backend.
 func (b *Backend) Find(ctx context.Context, coll string, q store.Query) ([]*store.Doc, int, error) {
+	if ix := b.lookupFor(coll, &q); ix != nil {
+		return b.findByKey(ctx, coll, ix, &q)
+	}
 	filter := queryFilter(q)
 	c := b.db.Collection(coll)
 	total, err := c.CountDocuments(ctx, filter)

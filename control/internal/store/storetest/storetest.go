@@ -33,6 +33,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("BatchFlags", func(t *testing.T) { testBatchFlags(t, store.New(open(t))) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, store.New(open(t))) })
 	t.Run("Segments", func(t *testing.T) { testSegments(t, store.New(open(t))) })
+	t.Run("SegmentRefs", func(t *testing.T) { testSegmentRefs(t, open(t)) })
 	t.Run("Stamps", func(t *testing.T) { testStamps(t, store.New(open(t))) })
 	t.Run("EndUsers", func(t *testing.T) { testEndUsers(t, store.New(open(t))) })
 	t.Run("AuditRetention", func(t *testing.T) { testAuditRetention(t, store.New(open(t))) })
