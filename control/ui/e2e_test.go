@@ -631,6 +631,7 @@ func TestBrowserE2E(t *testing.T) {
 		"SY_SERVER_SECRET="+p.devServerSecret, // the experiment steps' SDK population (e2e/expt.mjs)
 	)
 	cmd.Env = append(cmd.Env, ssoEnv...)
+	cmd.Env = append(cmd.Env, seedDelivery(t, p, 1)...) // the one stream opened above
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

@@ -20,6 +20,7 @@ import { a11yTour } from './a11y.mjs';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deliverySteps } from './delivery.mjs';
 import { experimentSteps } from './expt.mjs';
 
 const env = (k, d) => {
@@ -502,6 +503,8 @@ try {
     await expectVisible(page.getByRole('listitem', { name: 'webhook e2e receiver created' }), 'webhook creation in the organization audit log');
     await shot('org-audit-log');
   });
+
+  await deliverySteps({ page, step, shot, expectVisible }); // delivery progress, impact preview, connected SDKs
 
   await step('pages-render', async () => {
     const nav = page.getByRole('navigation', { name: 'Sections' });

@@ -183,6 +183,11 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   }
 }
 
+// requestIdOf: the X-Request-Id control answered a write with (the id of its
+// delivery receipt, docs/delivery.md), for the object that write returned.
+const writeIds = new WeakMap<object, string>();
+export const requestIdOf = (x: unknown): string => (x && typeof x === 'object' ? writeIds.get(x) || '' : '');
+
 async function rawRequest<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   const tok = getToken();
@@ -207,6 +212,7 @@ async function rawRequest<T>(method: string, path: string, body?: unknown): Prom
     if (res.status === 401 && !path.endsWith('/auth/login')) onUnauthorized();
     throw err;
   }
+  if (method !== 'GET' && data && typeof data === 'object') writeIds.set(data, res.headers.get('X-Request-Id') || '');
   return data as T;
 }
 

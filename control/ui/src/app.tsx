@@ -20,6 +20,7 @@ import { ChangeRequestDetail, ChangeRequests } from './pages/changes';
 import { EnvCompare } from './pages/envcompare';
 import { CommentDialog } from './comment';
 import { SingleSignOn, SSOButtons, SSOFinish } from './pages/sso';
+import { ConnectedSDKs, SDKS_ROUTE } from './pages/sdks';
 
 const LAST_ENV = 'sy.lastEnv';
 
@@ -38,6 +39,7 @@ const SECTIONS: Section[] = [
   { path: 'schedules', label: 'Schedules', route: '/api/v1/envs/{envId}/schedules' },
   { path: 'change-requests', label: 'Change requests', route: '/api/v1/envs/{envId}/change-requests' },
   { path: 'compare', label: 'Compare', route: '/api/v1/envs/{envId}/compare' },
+  { path: 'connected-sdks', label: 'Connected SDKs', route: SDKS_ROUTE },
   // triggers are per flag (/api/v1/envs/{envId}/flags/{key}/triggers): their
   // place is a section of the flag page
 ];
@@ -281,6 +283,7 @@ function Routes({ path, ctx }: { path: string; ctx: Ctx }) {
   if ((m = match('/envs/:env/change-requests', path))) return <ChangeRequests key={env.id} env={env} />;
   if ((m = match('/envs/:env/change-requests/:id', path))) return <ChangeRequestDetail key={env.id + m.id} env={env} id={m.id} />;
   if ((m = match('/envs/:env/compare', path))) return <EnvCompare key={env.id} env={env} />;
+  if ((m = match('/envs/:env/connected-sdks', path))) return <ConnectedSDKs key={env.id} env={env} />;
   const sec = SECTIONS.find((s) => s.route && path === `/envs/${env.id}/${s.path}`);
   if (sec) return <Placeholder title={sec.label} text={`The ${sec.label.toLowerCase()} page comes with its own issue; the API routes are there.`} />;
   return <Placeholder title="Not found" text={`No page at ${path}.`} />;

@@ -5,6 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, ChangeAction, ChangeRequest, Env } from '../api';
 import { navigate } from '../router';
+import { ImpactPreview } from '../impact';
 import { Busy, FormError, Page, Select, Spinner, fmtTime, usePermissions } from '../ui';
 
 const crPath = (env: Env, id: string) => `/envs/${env.id}/change-requests/${id}`;
@@ -119,6 +120,7 @@ export function ChangeRequestDetail({ env, id }: { env: Env; id: string }) {
           </tbody>
         </table>
       </section>
+      {live && cr.kind === 'flag' && cr.op === 'update' && !!cr.proposed && <ImpactPreview env={env} flagKey={cr.itemKey} proposed={cr.proposed} title="Impact if applied" />}
       <section class="card" aria-labelledby="h-cr-reviews">
         <h2 id="h-cr-reviews">Reviews</h2>
         {!cr.reviews || cr.reviews.length === 0 ? <p class="muted">No reviews yet.</p> : (

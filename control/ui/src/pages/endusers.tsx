@@ -5,7 +5,7 @@ import { api, EndUser, Env } from '../api';
 import { Field, FormError, Page, Spinner, fmtTime } from '../ui';
 
 export function EndUsers({ env }: { env: Env }) {
-  const [q, setQ] = useState('');
+  const [q, setQ] = useState(() => new URLSearchParams(location.search).get('q') || '');
   const [offset, setOffset] = useState(0);
   const [data, setData] = useState<{ items: EndUser[]; total: number } | null>(null);
   const [open, setOpen] = useState('');

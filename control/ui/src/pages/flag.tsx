@@ -2,7 +2,9 @@
 // targeting, the ordered rule builder, the default rule, archive/restore,
 // and the evaluate panel (when the API has an evaluation route).
 import { useEffect, useState } from 'preact/hooks';
-import { api, apiPaths, ApiError, Condition, Env, Flag, request, Rule, Segment } from '../api';
+import { api, apiPaths, ApiError, Condition, Env, Flag, request, requestIdOf, Rule, Segment } from '../api';
+import { DeliveryProgress } from '../receipt';
+import { ImpactPreview } from '../impact';
 import { FlagHistory, FlagVersions } from './audit';
 import { CodeRefs, Compare, ScheduleDraft, Triggers } from './flagextra';
 import { ProposeButton } from './changes';
@@ -25,6 +27,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
   const [saved, setSaved] = useState('');
   const [tab, setTab] = useState('targeting');
   const [paths, setPaths] = useState<Set<string>>(new Set());
+  const [receipt, setReceipt] = useState(''); // request id of the last write (delivery progress)
   const ro = !canWrite || !!flag?.isArchived;
   const exptFlags = useRunningExperimentFlags(env.id);
 
@@ -56,6 +59,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
   const upd = (f: (d: Flag) => void) => { const d = clone(draft); f(d); setDraft(d); setSaved(''); };
   const adopt = (nf: Flag, keepDraft = false) => {
     setFlag(nf);
+    if (requestIdOf(nf)) setReceipt(requestIdOf(nf));
     if (keepDraft && dirty) setDraft({ ...draft, version: nf.version, isEnabled: nf.isEnabled, isArchived: nf.isArchived, updatedAt: nf.updatedAt });
     else setDraft(clone(nf));
   };
@@ -86,6 +90,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
       }} busyText="Deleting…">Delete</Busy>}
     </>}>
       <p class="muted"><a href={`/envs/${env.id}/flags`}>← Flags</a> · {draft.variationType} · version {flag.version} · updated {fmtTime(flag.updatedAt)}</p>
+      <DeliveryProgress env={env} requestId={receipt} />
       {flag.isArchived && <p class="notice">This flag is archived: SDKs no longer receive it. Restore it to edit.</p>}
       <FlagTabs tab={tab} setTab={setTab} paths={paths} />
       {tab === 'history' && <div role="tabpanel" id="tab-history" aria-labelledby="tabbtn-history"><FlagVersions env={env} flag={flag} canRestore={canWrite && !flag.isArchived} onRestored={(nf) => adopt(nf)} /><FlagHistory env={env} flagKey={flag.key} version={flag.version} /></div>}
@@ -189,6 +194,7 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
         {dirty && paths.has(SCHED_ROUTE) && <button type="button" onClick={() => setTab('schedules')}>Schedule instead…</button>}
       </div>}
 
+      {!ro && <ImpactPreview env={env} flagKey={flag.key} proposed={draft} />}
       {canWrite && <CloneCopy env={env} flag={flag} />}
       <EvaluatePanel env={env} flag={flag} />
       </div>}

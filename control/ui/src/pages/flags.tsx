@@ -1,7 +1,8 @@
 // pages/flags.tsx: the flag list (search, tag and status filters, toggle in
 // place, paging) and the create-flag form.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, apiPaths, ApiError, Env, Flag, StaleFlag, Variation } from '../api';
+import { api, apiPaths, ApiError, Env, Flag, requestIdOf, StaleFlag, Variation } from '../api';
+import { DeliveryProgress } from '../receipt';
 import { navigate } from '../router';
 import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, Switch, fmtTime, usePermissions } from '../ui';
 
@@ -57,11 +58,13 @@ export function FlagList({ env }: { env: Env }) {
     });
   }, [env.id]);
 
+  const [toggled, setToggled] = useState<{ key: string; rid: string } | null>(null); // the last toggle's delivery
   const toggle = async (f: Flag, on: boolean) => {
     setRowErr({ ...rowErr, [f.key]: '' });
     try {
       const nf = await api.toggleFlag(env.id, f.key, on, f.version);
       setData((d) => d && { ...d, items: d.items.map((x) => (x.key === f.key ? nf : x)) });
+      setToggled({ key: f.key, rid: requestIdOf(nf) });
     } catch (e) {
       setRowErr({ ...rowErr, [f.key]: (e as Error).message });
       if (e instanceof ApiError && e.status === 409) load();
@@ -71,6 +74,7 @@ export function FlagList({ env }: { env: Env }) {
   return (
     <Page title="Feature flags" actions={can('flag:write') && !creating && <button type="button" class="primary" onClick={() => setCreating(true)}>Create flag</button>}>
       {creating && <CreateFlag env={env} onCancel={() => setCreating(false)} />}
+      {toggled?.rid && <div class="toggled"><span class="muted">Toggled <span class="mono">{toggled.key}</span>:</span> <DeliveryProgress env={env} requestId={toggled.rid} /></div>}
       <div class="filters" role="search">
         <Field label="Search flags" value={q} onInput={setQ} placeholder="name or key" type="search" class="grow" />
         <Select label="Status" value={status} onChange={(v) => { setStatus(v); setOffset(0); }} options={[
