@@ -11,13 +11,13 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 run: ## start the whole platform on the embedded default (no external services); data in ./data
-	$(GO) run ./control/cmd/switchyard -data $(DATA)
+	$(GO) run ./cmd/switchyard -data-dir $(DATA)
 
 build: ## build every binary into ./bin
 	@mkdir -p bin
-	$(GO) build -o bin/ ./edge/cmd/... ./control/cmd/... ./analytics/cmd/... ./loadtest/cmd/...
+	$(GO) build -o bin/ ./cmd/... ./edge/cmd/... ./control/cmd/... ./analytics/cmd/... ./loadtest/cmd/...
 
-test: check fuzz-smoke deploy-check services-up ## checks, fuzz smoke, deploy artifacts, unit and integration tests on real local services
+test: check fuzz-smoke deploy-check services-up ## checks, fuzz smoke, deploy artifacts, the unit tests once with -race, unit and integration tests on real local services
 	bash ops/test.sh
 
 test-security: services-up ## the security regression suite alone: every TestSecurity* attack test, on the real services
@@ -47,7 +47,7 @@ generate: ## regenerate msgp code
 deploy-check: ## validate ops/deploy: render + strictly decode the Helm chart, load the compose file, lint the Dockerfile and systemd units
 	bash ops/deploy/check.sh
 
-check: ## gofmt, go vet, staticcheck (pinned), and regenerating changes nothing
+check: ## gofmt, go vet, staticcheck and govulncheck (pinned; govulncheck only where vuln.go.dev answers), regenerating changes nothing
 	bash ops/check.sh
 
 services-up: ## install (if missing) and start Redis, Kafka, the MongoDB-wire server and ClickHouse on loopback

@@ -128,7 +128,7 @@ func envRangeOf(r *http.Request) (store.Range, error) {
 
 func (s *Service) health(_ http.ResponseWriter, _ *http.Request) (any, error) {
 	backend := "embedded"
-	if s.sink != nil {
+	if s.ch != nil {
 		backend = "clickhouse"
 	}
 	// The cached probe results (health.go): a request never reaches ClickHouse.

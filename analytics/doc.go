@@ -11,7 +11,7 @@
 // /metrics (Prometheus text format). See docs/analytics.md.
 //
 // Layout: internal/consume (Kafka → column buffers, at-least-once),
-// internal/sink (ClickHouse schema, columnar insert, SQL queries; the table
+// internal/chstore (ClickHouse schema, columnar insert, SQL queries; the table
 // columns are listed in its package doc), internal/embedded (the embedded
 // store), internal/store (the Store interface both implement, and its
 // conformance suite), internal/stats (pure statistics), internal/metrics

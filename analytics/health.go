@@ -73,8 +73,8 @@ func (p *probe) state(now time.Time) string {
 // startProbes starts one prober per external dependency (none in embedded
 // mode).
 func (s *Service) startProbes() {
-	if s.sink != nil {
-		s.probes = append(s.probes, &probe{name: "clickhouse", check: s.sink.Ping})
+	if s.ch != nil {
+		s.probes = append(s.probes, &probe{name: "clickhouse", check: s.ch.Ping})
 	}
 	if s.cons != nil {
 		s.probes = append(s.probes, &probe{name: "kafka", check: s.cons.Ping})

@@ -75,7 +75,7 @@ func (e *itEnv) start(t *testing.T, batchRows int, flush time.Duration) *Service
 		defer cancel()
 		s.Shutdown(ctx)
 		if sk, err := New(Config{Addr: "-", ClickHouseAddr: e.chAddr, ClickHouseDB: e.db}); err == nil {
-			sk.sink.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+e.db)
+			sk.ch.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+e.db)
 			sk.Shutdown(ctx)
 		}
 	})
@@ -118,7 +118,7 @@ func counts(t *testing.T, s *Service, table string) (raw, distinct uint64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := s.sink.Conn().QueryRow(ctx, fmt.Sprintf("SELECT count(), uniqExact(eid) FROM %s.%s", s.sink.DB(), table)).Scan(&raw, &distinct)
+	err := s.ch.Conn().QueryRow(ctx, fmt.Sprintf("SELECT count(), uniqExact(eid) FROM %s.%s", s.ch.DB(), table)).Scan(&raw, &distinct)
 	if err != nil {
 		return 0, 0 // ClickHouse down: the caller keeps waiting
 	}
@@ -276,7 +276,7 @@ func TestOutageClickHouse(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for _, tb := range []string{"flag_events", "metric_events"} {
-		if err := s.sink.Conn().Exec(ctx, fmt.Sprintf("OPTIMIZE TABLE %s.%s FINAL", e.db, tb)); err != nil {
+		if err := s.ch.Conn().Exec(ctx, fmt.Sprintf("OPTIMIZE TABLE %s.%s FINAL", e.db, tb)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -317,7 +317,7 @@ func newClickHouseService(t *testing.T) *Service {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		s.sink.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+		s.ch.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
 		s.Shutdown(context.Background())
 	})
 	return s

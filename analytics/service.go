@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyard/switchyard/analytics/internal/chstore"
 	"github.com/switchyard/switchyard/analytics/internal/consume"
 	"github.com/switchyard/switchyard/analytics/internal/embedded"
-	"github.com/switchyard/switchyard/analytics/internal/sink"
 	"github.com/switchyard/switchyard/analytics/internal/store"
 	"github.com/switchyard/switchyard/codec"
 )
@@ -23,7 +23,7 @@ type Service struct {
 	cfg   Config
 	log   *slog.Logger
 	store store.Store
-	sink  *sink.Sink // nil in embedded mode
+	ch    *chstore.Store // nil in embedded mode
 	cons  *consume.Consumer
 	cache *resultCache
 	h     http.Handler
@@ -52,11 +52,11 @@ func New(cfg Config) (*Service, error) {
 		}
 		s.store = st
 	} else {
-		sk, err := sink.Open(cfg.ClickHouseAddr, cfg.ClickHouseDB, cfg.ClickHouseUser, cfg.ClickHousePassword)
+		sk, err := chstore.Open(cfg.ClickHouseAddr, cfg.ClickHouseDB, cfg.ClickHouseUser, cfg.ClickHousePassword)
 		if err != nil {
 			return nil, err
 		}
-		s.sink, s.store = sk, sk
+		s.ch, s.store = sk, sk
 		if len(cfg.KafkaBrokers) > 0 {
 			c, err := consume.New(consume.Config{Brokers: cfg.KafkaBrokers, Topic: InsightTopic(cfg.TopicPrefix),
 				Group: cfg.TopicPrefix + ConsumerGroup, BatchRows: cfg.BatchRows, FlushInterval: cfg.FlushInterval,
@@ -76,16 +76,16 @@ func New(cfg Config) (*Service, error) {
 // ClickHouse is unreachable), starts the consumer, the retention job and
 // (unless Addr is "-") the HTTP listener.
 func (s *Service) Start() error {
-	if s.sink != nil {
+	if s.ch != nil {
 		// ClickHouse may still be starting (compose, systemd): retry for 30 s.
 		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
-		err := s.sink.Migrate(ctx)
+		err := s.ch.Migrate(ctx)
 		for backoff := 200 * time.Millisecond; err != nil && ctx.Err() == nil; backoff = min(2*backoff, 5*time.Second) {
 			s.log.Warn("analytics: ClickHouse schema setup failed; retrying", "err", err)
 			select {
 			case <-ctx.Done():
 			case <-time.After(backoff):
-				err = s.sink.Migrate(ctx)
+				err = s.ch.Migrate(ctx)
 			}
 		}
 		cancel()

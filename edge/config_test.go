@@ -2,6 +2,7 @@ package edge_test
 
 import (
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +118,30 @@ func TestParseConfigRedisSentinel(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "SY_EDGE_REDIS_SENTINEL_MASTER") {
 			t.Errorf("%v: got %v, want an error naming SY_EDGE_REDIS_SENTINEL_MASTER", args, err)
 		}
+	}
+}
+
+// TestParseConfigFile: the -config file sets what no flag or variable sets;
+// the edge's older names -redis and -kafka are accepted as keys; an unknown
+// key is an error naming it.
+func TestParseConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/edge.conf"
+	if err := os.WriteFile(file, []byte("redis = r:1\nkafka-brokers = k:1,k:2\nidle-timeout = 90s\naddr = :9\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"SY_EDGE_CONFIG": file, "SY_EDGE_ADDR": ":8"}
+	c, err := edge.ParseConfig("edge", nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RedisAddr != "r:1" || len(c.KafkaBrokers) != 2 || c.IdleTimeout != 90*time.Second || c.Addr != ":8" {
+		t.Fatalf("%+v", c)
+	}
+	if err := os.WriteFile(file, []byte("idle-timeout = 90s\nidle-timout = 1s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := edge.ParseConfig("edge", []string{"-config", file}, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), `:2: unknown setting "idle-timout"`) {
+		t.Fatalf("unknown key: %v", err)
 	}
 }

@@ -27,7 +27,7 @@ import (
 )
 
 // Config is the edge's configuration. Zero values take the defaults in
-// brackets (see ConfigFromEnv for the flag and environment names).
+// brackets (see ParseConfig for the flag and environment names).
 type Config struct {
 	// Addr is the listen address for streaming and HTTP [":5100"];
 	// "127.0.0.1:0" picks a free port (see Server.Addr).
@@ -237,7 +237,7 @@ func (c *Config) validate() error {
 	}
 	if c.RelayUpstream != "" {
 		if c.RedisAddr != "" || len(c.KafkaBrokers) > 0 {
-			return errors.New("edge: -relay-upstream (SY_EDGE_RELAY_UPSTREAM) takes the place of -redis and -kafka: give one or the other")
+			return errors.New("edge: -relay-upstream (SY_EDGE_RELAY_UPSTREAM) takes the place of -redis-addr and -kafka-brokers: give one or the other")
 		}
 		rc := relay.Config{Upstream: c.RelayUpstream, ServerSecrets: c.RelaySecrets, ClientSecrets: c.RelayClientSecrets, MaxMessageBytes: c.RelayMaxMessageBytes}
 		if err := rc.Validate(); err != nil {
@@ -251,7 +251,7 @@ func (c *Config) validate() error {
 	}
 	if c.RedisSentinelMaster != "" {
 		if c.RedisAddr == "" {
-			return errors.New("edge: -redis-sentinel-master (SY_EDGE_REDIS_SENTINEL_MASTER) needs -redis (the sentinel addresses)")
+			return errors.New("edge: -redis-sentinel-master (SY_EDGE_REDIS_SENTINEL_MASTER) needs -redis-addr (the sentinel addresses)")
 		}
 		if _, err := source.RedisOption(c.RedisAddr, c.RedisSentinelMaster); err != nil {
 			return fmt.Errorf("edge: %w (SY_EDGE_REDIS_SENTINEL_MASTER, SY_EDGE_REDIS_ADDR)", err)

@@ -1,10 +1,8 @@
 package edge
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"net"
 
 	"github.com/switchyard/switchyard/edge/internal/ready"
 	"github.com/switchyard/switchyard/edge/internal/relay"
@@ -47,12 +45,6 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// withKafkaDialer routes the production source's and sink's Kafka
-// connections through dial (tests cut a proxy there).
-func withKafkaDialer(dial func(ctx context.Context, network, host string) (net.Conn, error)) Option {
-	return func(s *Server) { s.kafkaDial = dial }
 }
 
 // ReadyCheck is one dependency of a Source or EventSink for /readyz: a

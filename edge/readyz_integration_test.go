@@ -218,3 +218,9 @@ func TestReadyzFollowsRedisAndKafka(t *testing.T) {
 		t.Logf("%s back: ready after %s", c.dep, d.Truncate(time.Millisecond))
 	}
 }
+
+// withKafkaDialer routes the production source's and sink's Kafka
+// connections through dial (tests cut a proxy there).
+func withKafkaDialer(dial func(ctx context.Context, network, host string) (net.Conn, error)) Option {
+	return func(s *Server) { s.kafkaDial = dial }
+}

@@ -10,7 +10,8 @@
 //	loadtest [flags] connect|hold|push|evaluate|events ...
 //
 // Every flag can also be set with an SY_LOADTEST_<NAME> environment
-// variable (dashes become underscores: SY_LOADTEST_PUSH_RATE=5).
+// variable (dashes become underscores: SY_LOADTEST_PUSH_RATE=5) or a line of
+// the -config file (internal/config; `loadtest -h` lists them).
 //
 // The harness can launch the edge itself (-edge-bin): -edge-procs processes
 // of the edge binary sharing one port with SO_REUSEPORT (the edge's
@@ -29,7 +30,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -41,6 +41,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/config"
 	"github.com/switchyard/switchyard/loadtest/internal/change"
 	"github.com/switchyard/switchyard/loadtest/internal/edgenode"
 	"github.com/switchyard/switchyard/loadtest/internal/machine"
@@ -86,67 +87,63 @@ var Scenarios = []string{"connect", "hold", "push", "evaluate", "events"}
 
 // ParseArgs parses command-line arguments (flags, then scenario names).
 func ParseArgs(args []string, stderr io.Writer) (Config, error) {
+	return parseArgs(args, os.Getenv, stderr)
+}
+
+// parseArgs is ParseArgs with the environment given; -h prints to out.
+func parseArgs(args []string, getenv func(string) string, out io.Writer) (Config, error) {
 	var c Config
 	s := &c.Scenario
-	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: loadtest [flags] %s|all ...\n\nflags (also SY_LOADTEST_<NAME>):\n", strings.Join(Scenarios, "|"))
-		fs.PrintDefaults()
-	}
-	var dsts, edgePids, kafka, edgeArgs string
-	fs.StringVar(&s.Target, "target", "127.0.0.1:5100", "edge address host:port (streaming and HTTP)")
-	fs.StringVar(&s.HTTPTarget, "http-target", "", "address for the HTTP scenarios (evaluate, events) if not -target, e.g. the edge's -http-addr")
-	fs.StringVar(&dsts, "dsts", "", "comma-separated destination addresses to spread connections over (edge listening on a wildcard address); default -target")
-	fs.IntVar(&s.Conns, "conns", 1000, "streaming connections")
-	fs.Float64Var(&s.Rate, "rate", 5000, "new connections per second, all workers together (0: unlimited)")
-	fs.IntVar(&s.Concurrency, "concurrency", 128, "in-flight connects per worker")
-	fs.Float64Var(&s.ClientShare, "client-share", 0.2, "fraction of type=client connections (JS-SDK style users)")
-	fs.IntVar(&s.PerWorker, "per-worker", 0, "connections per worker process (0: the open-files limit minus a reserve)")
-	fs.BoolVar(&s.Msgpack, "msgpack", false, "speak the msgpack variant (Sec-WebSocket-Protocol switchyard.msgpack.v1)")
-	fs.IntVar(&s.Flags, "flags", 20, "generated flags in the load-test environment (plus the push flag)")
-	fs.DurationVar(&s.PingInterval, "ping", 18*time.Second, "FeatBit ping interval per connection (0: none; Node/JS SDKs use 18s, others 10s)")
-	fs.DurationVar(&s.HoldFor, "hold", 10*time.Second, "hold: idle time measured")
-	fs.DurationVar(&s.Settle, "settle", 3*time.Second, "hold: wait after connecting before memory is read")
-	fs.IntVar(&s.Pushes, "pushes", 10, "push: changes to make")
-	fs.BoolVar(&s.HoldFirst, "push-hold", false, "push: measure hold figures (memory, idle CPU) first, on the same connections")
-	fs.Float64Var(&s.PushRate, "push-rate", 2, "push: changes per second (0: sequential, each change once every connection has the previous one)")
-	fs.DurationVar(&s.PushTimeout, "push-timeout", 30*time.Second, "push: wait for the last deliveries")
-	fs.IntVar(&s.HTTPConcurrency, "http-concurrency", 64, "evaluate/events: keep-alive connections")
-	fs.DurationVar(&s.HTTPDuration, "duration", 10*time.Second, "evaluate/events: load duration")
-	fs.StringVar(&s.EvalMix, "mix", "ofrep", "evaluate: ofrep, server-poll, client-poll or mix")
-	fs.IntVar(&s.EventsPerReq, "events-per-request", 50, "events: insight objects per track request (SDKs send up to 50)")
-	fs.StringVar(&s.ClickHouseHTTP, "clickhouse-http", "", "events: ClickHouse HTTP address; waits until every accepted event is there")
-	fs.StringVar(&s.ClickHouseDB, "clickhouse-db", "default", "events: ClickHouse database of flag_events/metric_events")
-	fs.StringVar(&s.Engine, "engine", "netpoll", "client engine: netpoll (netpoll connections + gobwas/ws handshake) or epoll (raw sockets, one epoll loop per worker, ~0.8 KiB per connection)")
-	fs.BoolVar(&s.SmallBuffers, "small-buffers", true, "workers use 256-byte netpoll buffers (less client memory)")
+	fs := config.New("loadtest", "SY_LOADTEST_")
+	fs.SetUsage(fmt.Sprintf("usage: loadtest [flags] %s|all ...", strings.Join(Scenarios, "|")))
+	var dsts, edgePids, edgeArgs string
+	fs.String(&s.Target, "target", "127.0.0.1:5100", "edge address host:port (streaming and HTTP)")
+	fs.String(&s.HTTPTarget, "http-target", "", "address for the HTTP scenarios (evaluate, events) if not -target, e.g. the edge's -http-addr")
+	fs.String(&dsts, "dsts", "", "comma-separated destination addresses to spread connections over (edge listening on a wildcard address); default -target")
+	fs.Int(&s.Conns, "conns", 1000, "streaming connections")
+	fs.Float(&s.Rate, "rate", 5000, "new connections per second, all workers together (0: unlimited)")
+	fs.Int(&s.Concurrency, "concurrency", 128, "in-flight connects per worker")
+	fs.Float(&s.ClientShare, "client-share", 0.2, "fraction of type=client connections (JS-SDK style users)")
+	fs.Int(&s.PerWorker, "per-worker", 0, "connections per worker process (0: the open-files limit minus a reserve)")
+	fs.Bool(&s.Msgpack, "msgpack", false, "speak the msgpack variant (Sec-WebSocket-Protocol switchyard.msgpack.v1)")
+	fs.Int(&s.Flags, "flags", 20, "generated flags in the load-test environment (plus the push flag)")
+	fs.Duration(&s.PingInterval, "ping", 18*time.Second, "FeatBit ping interval per connection (0: none; Node/JS SDKs use 18s, others 10s)")
+	fs.Duration(&s.HoldFor, "hold", 10*time.Second, "hold: idle time measured")
+	fs.Duration(&s.Settle, "settle", 3*time.Second, "hold: wait after connecting before memory is read")
+	fs.Int(&s.Pushes, "pushes", 10, "push: changes to make")
+	fs.Bool(&s.HoldFirst, "push-hold", false, "push: measure hold figures (memory, idle CPU) first, on the same connections")
+	fs.Float(&s.PushRate, "push-rate", 2, "push: changes per second (0: sequential, each change once every connection has the previous one)")
+	fs.Duration(&s.PushTimeout, "push-timeout", 30*time.Second, "push: wait for the last deliveries")
+	fs.Int(&s.HTTPConcurrency, "http-concurrency", 64, "evaluate/events: keep-alive connections")
+	fs.Duration(&s.HTTPDuration, "duration", 10*time.Second, "evaluate/events: load duration")
+	fs.String(&s.EvalMix, "mix", "ofrep", "evaluate: ofrep, server-poll, client-poll or mix")
+	fs.Int(&s.EventsPerReq, "events-per-request", 50, "events: insight objects per track request (SDKs send up to 50)")
+	fs.String(&s.ClickHouseHTTP, "clickhouse-http", "", "events: ClickHouse HTTP address; waits until every accepted event is there")
+	fs.String(&s.ClickHouseDB, "clickhouse-db", "default", "events: ClickHouse database of flag_events/metric_events")
+	fs.String(&s.Engine, "engine", "netpoll", "client engine: netpoll (netpoll connections + gobwas/ws handshake) or epoll (raw sockets, one epoll loop per worker, ~0.8 KiB per connection)")
+	fs.Bool(&s.SmallBuffers, "small-buffers", true, "workers use 256-byte netpoll buffers (less client memory)")
 	var minMem int64
-	fs.Int64Var(&minMem, "min-mem", 1024, "abort a streaming run (closing every connection) when MemAvailable falls below this many MiB (0: never)")
-	fs.StringVar(&edgePids, "edge-pids", "", "comma-separated edge pids for CPU/memory figures (default: the processes listening on -target's port)")
-	fs.StringVar(&c.OutDir, "out", "loadtest-results", "directory for <scenario>.json and <scenario>.html")
-	fs.StringVar(&c.RedisAddr, "redis", "", "Redis address: the environment is written to the hash sy:env:{envId}")
-	fs.StringVar(&kafka, "kafka", "", "Kafka brokers (comma-separated): changes go to <prefix>sy.changes")
-	fs.StringVar(&c.TopicPrefix, "topic-prefix", "", "Kafka topic prefix (the edge's -topic-prefix)")
-	fs.StringVar(&c.ControlURL, "control", "", "control API base URL (http://host:8080): the environment -control-env and its changes come from control")
-	fs.StringVar(&c.ControlToken, "control-token", "", "control API bearer token (or -control-email/-control-password)")
-	fs.StringVar(&c.ControlEmail, "control-email", "", "control login email")
-	fs.StringVar(&c.ControlPassword, "control-password", "", "control login password")
-	fs.StringVar(&c.ControlEnv, "control-env", "", "environment id in control")
-	fs.StringVar(&c.ServerSecret, "server-secret", "", "use an existing environment's server secret instead of generating one (no push)")
-	fs.StringVar(&c.ClientSecret, "client-secret", "", "the existing environment's client secret")
-	fs.IntVar(&c.EdgeNodes, "edge-nodes", 0, "launch this many edge processes from this binary (package edge, SO_REUSEPORT on -target, changes over pipes; no Redis/Kafka)")
-	fs.DurationVar(&c.EdgeIdleTimeout, "edge-idle-timeout", 0, "idle timeout of -edge-nodes edges (0: the edge's default); raise it for long runs with -ping 0")
-	fs.StringVar(&c.EdgeBin, "edge-bin", "", "launch the edge binary (with -reuseport) instead of using a running edge")
-	fs.IntVar(&c.EdgeProcs, "edge-procs", 0, "edge processes to launch on -target's port (0: as many as the fd limit needs for -conns)")
-	fs.StringVar(&edgeArgs, "edge-args", "", "extra arguments for launched edge processes (space-separated)")
-	fs.BoolVar(&c.PlanOnly, "plan", false, "only print how -conns would be spread over processes and whether the machine can hold them")
-	fs.DurationVar(&c.EdgeWait, "edge-wait", 30*time.Second, "wait this long for launched edges to listen")
-	fs.VisitAll(func(f *flag.Flag) {
-		if v, ok := os.LookupEnv("SY_LOADTEST_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))); ok {
-			_ = f.Value.Set(v)
-		}
-	})
-	if err := fs.Parse(args); err != nil {
+	fs.Int64(&minMem, "min-mem", 1024, "abort a streaming run (closing every connection) when MemAvailable falls below this many MiB (0: never)")
+	fs.String(&edgePids, "edge-pids", "", "comma-separated edge pids for CPU/memory figures (default: the processes listening on -target's port)")
+	fs.String(&c.OutDir, "out", "loadtest-results", "directory for <scenario>.json and <scenario>.html")
+	fs.String(&c.RedisAddr, "redis-addr", "", "Redis address: the environment is written to the hash sy:env:{envId}").Alias("redis")
+	fs.List(&c.KafkaBrokers, "kafka-brokers", "", "Kafka brokers (comma-separated): changes go to <prefix>sy.changes").Alias("kafka")
+	fs.String(&c.TopicPrefix, "topic-prefix", "", "Kafka topic prefix (the edge's -topic-prefix)")
+	fs.String(&c.ControlURL, "control-url", "", "control API base URL (http://host:8080): the environment -control-env and its changes come from control").Alias("control")
+	fs.String(&c.ControlToken, "control-token", "", "control API bearer token (or -control-email/-control-password)")
+	fs.String(&c.ControlEmail, "control-email", "", "control login email")
+	fs.String(&c.ControlPassword, "control-password", "", "control login password")
+	fs.String(&c.ControlEnv, "control-env", "", "environment id in control")
+	fs.String(&c.ServerSecret, "server-secret", "", "use an existing environment's server secret instead of generating one (no push)")
+	fs.String(&c.ClientSecret, "client-secret", "", "the existing environment's client secret")
+	fs.Int(&c.EdgeNodes, "edge-nodes", 0, "launch this many edge processes from this binary (package edge, SO_REUSEPORT on -target, changes over pipes; no Redis/Kafka)")
+	fs.Duration(&c.EdgeIdleTimeout, "edge-idle-timeout", 0, "idle timeout of -edge-nodes edges (0: the edge's default); raise it for long runs with -ping 0")
+	fs.String(&c.EdgeBin, "edge-bin", "", "launch the edge binary (with -reuseport) instead of using a running edge")
+	fs.Int(&c.EdgeProcs, "edge-procs", 0, "edge processes to launch on -target's port (0: as many as the fd limit needs for -conns)")
+	fs.String(&edgeArgs, "edge-args", "", "extra arguments for launched edge processes (space-separated)")
+	fs.Bool(&c.PlanOnly, "plan", false, "only print how -conns would be spread over processes and whether the machine can hold them")
+	fs.Duration(&c.EdgeWait, "edge-wait", 30*time.Second, "wait this long for launched edges to listen")
+	if err := fs.Parse(args, getenv, out); err != nil {
 		return c, err
 	}
 	for _, a := range fs.Args() {
@@ -160,15 +157,13 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 		c.Scenarios = append(c.Scenarios, a)
 	}
 	if len(c.Scenarios) == 0 {
-		fs.Usage()
-		return c, errors.New("no scenario given")
+		return c, fmt.Errorf("no scenario given (want %s or all; loadtest -h lists the flags)", strings.Join(Scenarios, ", "))
 	}
 	s.MinMemAvailable = minMem << 20
 	if s.PingInterval == 0 {
 		s.PingInterval = -1 // scenario.Config: negative means no pings
 	}
 	s.Dsts = split(dsts)
-	c.KafkaBrokers = split(kafka)
 	c.EdgeArgs = strings.Fields(edgeArgs)
 	for _, p := range split(edgePids) {
 		pid, err := strconv.Atoi(p)
@@ -178,16 +173,16 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 		s.EdgePids = append(s.EdgePids, pid)
 	}
 	if (c.RedisAddr == "") != (len(c.KafkaBrokers) == 0) {
-		return c, errors.New("-redis and -kafka go together (the edge's production source)")
+		return c, errors.New("-redis-addr and -kafka-brokers go together (the edge's production source)")
 	}
 	if c.EdgeNodes > 0 && (c.EdgeBin != "" || c.RedisAddr != "" || c.ServerSecret != "") {
-		return c, errors.New("-edge-nodes runs its own edges fed by the harness: no -edge-bin, -redis/-kafka or -server-secret")
+		return c, errors.New("-edge-nodes runs its own edges fed by the harness: no -edge-bin, -redis-addr/-kafka-brokers or -server-secret")
 	}
 	if c.ControlURL != "" && (c.ControlEnv == "" || c.RedisAddr != "" || c.ServerSecret != "" || c.EdgeNodes > 0) {
-		return c, errors.New("-control needs -control-env and replaces -redis/-kafka, -server-secret and -edge-nodes")
+		return c, errors.New("-control-url needs -control-env and replaces -redis-addr/-kafka-brokers, -server-secret and -edge-nodes")
 	}
 	if c.ServerSecret != "" && c.RedisAddr != "" {
-		return c, errors.New("-server-secret uses an existing environment; -redis/-kafka publish a generated one: pick one")
+		return c, errors.New("-server-secret uses an existing environment; -redis-addr/-kafka-brokers publish a generated one: pick one")
 	}
 	return c, nil
 }
@@ -276,7 +271,7 @@ func New(cfg Config, out io.Writer) (*Harness, error) {
 	}
 	if sc.Source == nil && sc.Env == nil {
 		h.Shutdown(context.Background())
-		return nil, errors.New("no environment: give -redis and -kafka (the harness publishes its own environment) or -server-secret/-client-secret of an existing one")
+		return nil, errors.New("no environment: give -redis-addr and -kafka-brokers (the harness publishes its own environment) or -server-secret/-client-secret of an existing one")
 	}
 	return h, nil
 }
@@ -310,7 +305,7 @@ func (h *Harness) Run(ctx context.Context) error {
 	for _, name := range h.cfg.Scenarios {
 		sc := h.cfg.Scenario
 		if name == "push" && sc.Source == nil && sc.Pusher == nil {
-			fmt.Fprintln(h.out, "push: skipped (needs -edge-nodes, -redis and -kafka, or -control to make changes)")
+			fmt.Fprintln(h.out, "push: skipped (needs -edge-nodes, -redis-addr and -kafka-brokers, or -control-url to make changes)")
 			continue
 		}
 		var r *report.Result
@@ -373,7 +368,7 @@ func (h *Harness) launchEdges(ctx context.Context) error {
 		args := []string{"-addr", sc.Target, "-reuseport"}
 		if h.cfg.RedisAddr != "" {
 			// the launched edges read what the harness publishes
-			args = append(args, "-redis", h.cfg.RedisAddr, "-kafka", strings.Join(h.cfg.KafkaBrokers, ","), "-topic-prefix", h.cfg.TopicPrefix)
+			args = append(args, "-redis-addr", h.cfg.RedisAddr, "-kafka-brokers", strings.Join(h.cfg.KafkaBrokers, ","), "-topic-prefix", h.cfg.TopicPrefix)
 		}
 		args = append(args, h.cfg.EdgeArgs...)
 		cmd := exec.Command(h.cfg.EdgeBin, args...)

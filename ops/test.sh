@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # test: what `make test` runs once `make services-up` has started the local services.
-#   pass 1: every unit and integration test except outage tests (packages in parallel)
-#   pass 2: outage tests (TestOutage*: they stop/restart services), one package at a time
+#   pass 1: the unit tests once under the race detector (-race -short, no integration tag;
+#           allocation budgets are skipped under it: see the race_test.go/norace_test.go pairs)
+#   pass 2: every unit and integration test except outage tests (packages in parallel)
+#   pass 3: outage tests (TestOutage*: they stop/restart services), one package at a time
 # Full `go test -v` output goes to .artifacts/test-<pass>.log; the console gets package results,
 # failing tests with their output, and a closing summary line. Exits non-zero if either pass fails.
-# Env: SY_TEST_TIMEOUT (per test binary, default 20m), SY_TEST_PKGS (default ./...).
+# Env: SY_TEST_TIMEOUT (per test binary, default 20m), SY_TEST_PKGS (default ./...),
+# SY_TEST_RACE=0 skips pass 1.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=services/env.sh
@@ -25,9 +28,9 @@ run_pass() {
 	local name="$1"
 	shift
 	local log=".artifacts/test-$name.log" t0=$SECONDS rc
-	echo "== $name: go test -count=1 -tags integration -timeout $timeout $* ${pkgs[*]}"
+	echo "== $name: go test -count=1 -timeout $timeout $* ${pkgs[*]}"
 	: >"$log" # empty before tail starts, so the progress never shows a previous run's lines
-	go test -count=1 -tags integration -timeout "$timeout" -v "$@" "${pkgs[@]}" >"$log" 2>&1 &
+	go test -count=1 -timeout "$timeout" -v "$@" "${pkgs[@]}" >"$log" 2>&1 &
 	local gopid=$!
 	# live progress: package results and top-level failures
 	tail -n +1 -f --pid="$gopid" "$log" 2>/dev/null | grep --line-buffered -E '^(ok|FAIL|--- FAIL|panic:)' || true
@@ -50,8 +53,11 @@ run_pass() {
 	fi
 }
 
-run_pass main -skip '^TestOutage'
-run_pass outage -p 1 -run '^TestOutage'
+if [ "${SY_TEST_RACE:-1}" != 0 ]; then
+	run_pass race -race -short
+fi
+run_pass main -tags integration -skip '^TestOutage'
+run_pass outage -tags integration -p 1 -run '^TestOutage'
 
 # the Kafka leader-kill stall figures (ops/clustertest; compare with docs/operations.md)
 grep -hoE '(changes|events): STALL .*' .artifacts/test-outage.log 2>/dev/null | sed 's/^/kafka leader kill: /' || true

@@ -34,4 +34,16 @@
 //
 // ParseTrack and ParseUser convert into codec types and allocate the strings
 // they store; they do not retain the input.
+//
+// # Binary variant
+//
+// The streaming subprotocol switchyard.msgpack.v1 carries the same messages
+// as msgpack maps with the same keys (msgpack.go): AppendServerSyncMP,
+// AppendClientSyncMP, PongMP and AppendEchoMP encode what the edge sends
+// (codec.SyncMessage decodes it), ParseMP reads what an SDK sends into the
+// same Message as Parse, without allocating, with the same lifetime rule
+// (its slices alias the input and the caller's props slice).
+//
+// Every JSON parser here shares one strict scanner (scan.go); the edge has
+// no other JSON reader of request bodies.
 package wire

@@ -327,30 +327,9 @@ func (s *scanner) skipValue(depth int) error {
 // than MaxMembers members (which bounds the comparisons). Declare one
 // keySet per object.
 func (s *scanner) nextKey(first bool, ks *keySet) (key []byte, esc, ok bool, err error) {
-	c := s.peek()
-	if c == '}' && first {
-		s.pos++
-		return nil, false, false, nil
-	}
-	if !first {
-		switch c {
-		case '}':
-			s.pos++
-			return nil, false, false, nil
-		case ',':
-			s.pos++
-			c = s.peek()
-		default:
-			return nil, false, false, s.fail("expected ',' or '}' in object")
-		}
-	}
-	if c != '"' {
-		return nil, false, false, s.fail("expected a string key in object")
-	}
-	at := s.pos
-	key, esc, err = s.readString()
-	if err != nil {
-		return nil, false, false, err
+	at, key, esc, ok, err := s.nextKeyRaw(first)
+	if !ok || err != nil {
+		return nil, false, ok, err
 	}
 	if err := ks.add(s, at, key, esc); err != nil {
 		return nil, false, false, err
@@ -360,6 +339,37 @@ func (s *scanner) nextKey(first bool, ks *keySet) (key []byte, esc, ok bool, err
 	}
 	s.pos++
 	return key, esc, true, nil
+}
+
+// nextKeyRaw is nextKey without the key checks and the ':': it returns the
+// offset of the key's opening quote and the raw key, positioned after it.
+func (s *scanner) nextKeyRaw(first bool) (at int, key []byte, esc, ok bool, err error) {
+	c := s.peek()
+	if c == '}' && first {
+		s.pos++
+		return 0, nil, false, false, nil
+	}
+	if !first {
+		switch c {
+		case '}':
+			s.pos++
+			return 0, nil, false, false, nil
+		case ',':
+			s.pos++
+			c = s.peek()
+		default:
+			return 0, nil, false, false, s.fail("expected ',' or '}' in object")
+		}
+	}
+	if c != '"' {
+		return 0, nil, false, false, s.fail("expected a string key in object")
+	}
+	at = s.pos
+	key, esc, err = s.readString()
+	if err != nil {
+		return 0, nil, false, false, err
+	}
+	return at, key, esc, true, nil
 }
 
 // MaxMembers is the most members an object may have.

@@ -78,7 +78,7 @@ func startPlatform(t *testing.T, root string, extra ...string) *platform {
 	t.Helper()
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "switchyard")
-	run(t, root, 10*time.Minute, "go", "build", "-o", bin, "./control/cmd/switchyard")
+	run(t, root, 10*time.Minute, "go", "build", "-o", bin, "./cmd/switchyard")
 	p := &platform{ctlAddr: freeAddr(t), edgeAddr: freeAddr(t), adminPassword: fmt.Sprintf("e2e-admin-%d", rand.Uint64())}
 	cmd := exec.Command(bin, append([]string{"-data", filepath.Join(tmp, "data"), "-addr", p.ctlAddr, "-edge-addr", p.edgeAddr,
 		"-admin-password", p.adminPassword, "-webhook-allow", "127.0.0.0/8,::1/128"}, extra...)...)

@@ -29,7 +29,7 @@ import (
 // and sees the next change.
 func TestQuickstartMakeRun(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "switchyard")
-	build := exec.Command("go", "build", "-o", bin, "../../control/cmd/switchyard")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd/switchyard")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

@@ -33,7 +33,7 @@ func TestReadmeNodeSnippetRuns(t *testing.T) {
 	}
 
 	bin := filepath.Join(t.TempDir(), "switchyard")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../control/cmd/switchyard").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/switchyard").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	ctlAddr, edgeAddr := freeAddr(t), freeAddr(t)

@@ -34,7 +34,7 @@ func TestCompatKeyRotationWithoutDowntime(t *testing.T) {
 	const expiresIn = 15 * time.Second
 
 	bin := filepath.Join(t.TempDir(), "switchyard")
-	build := exec.Command("go", "build", "-o", bin, "../../control/cmd/switchyard")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd/switchyard")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

@@ -1,12 +1,16 @@
 // Command analytics runs the analytics service: Kafka insight ingest into
-// ClickHouse and the query API. Every flag has an SY_ANALYTICS_* environment
-// variable (flag name upper-cased, dashes as underscores); flags win.
+// ClickHouse and the query API. Every setting is a flag, an SY_ANALYTICS_*
+// variable (flag name upper-cased, dashes as underscores) or a line of the
+// -config file; `analytics -h` lists them (docs/analytics.md).
+//
+// Exit codes: 0 after -h or a clean shutdown, 1 a start or shutdown failure,
+// 2 bad configuration.
 package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -15,49 +19,67 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/analytics"
+	"github.com/switchyard/switchyard/internal/config"
 )
 
-func main() {
+// parseConfig reads analytics' settings; -h prints them to out.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (analytics.Config, error) {
 	var cfg analytics.Config
-	var brokers string
-	fs := flag.NewFlagSet("analytics", flag.ExitOnError)
-	fs.StringVar(&cfg.Addr, "addr", ":8090", "query API listen address")
-	fs.StringVar(&cfg.ClickHouseAddr, "clickhouse-addr", "", "ClickHouse native address host:port (empty: embedded store in -data-dir)")
-	fs.StringVar(&cfg.ClickHouseDB, "clickhouse-db", "switchyard", "ClickHouse database")
-	fs.StringVar(&cfg.ClickHouseUser, "clickhouse-user", "default", "ClickHouse user")
-	fs.StringVar(&cfg.ClickHousePassword, "clickhouse-password", "", "ClickHouse password (prefer the environment variable: flags show in ps)")
-	fs.StringVar(&brokers, "kafka-brokers", "", "comma-separated Kafka brokers (enables ingest)")
-	fs.StringVar(&cfg.TopicPrefix, "topic-prefix", "", "prefix of the sy.insights topic")
-	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "data directory of the embedded store")
-	fs.IntVar(&cfg.BatchRows, "batch-rows", 50_000, "flush an insert at this many events")
-	fs.DurationVar(&cfg.FlushInterval, "flush-interval", time.Second, "flush an insert after this long")
-	fs.DurationVar(&cfg.Retention, "retention", 0, "delete events older than this (0: keep)")
-	fs.DurationVar(&cfg.CacheTTL, "cache-ttl", 5*time.Second, "experiment result cache lifetime")
-	fs.IntVar(&cfg.ExportMaxRows, "export-max-rows", 1_000_000, "rows cap of one CSV/JSON export")
-	fs.VisitAll(func(f *flag.Flag) {
-		env := "SY_ANALYTICS_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok {
-			if err := f.Value.Set(v); err != nil {
-				fmt.Fprintf(os.Stderr, "invalid %s: %v\n", env, err)
-				os.Exit(2)
-			}
-		}
-	})
-	fs.Parse(os.Args[1:])
-	if brokers != "" {
-		cfg.KafkaBrokers = strings.Split(brokers, ",")
+	s := settings(&cfg)
+	if err := s.Parse(args, getenv, out); err != nil {
+		return cfg, err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if len(s.Args()) > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(s.Args(), " "))
+	}
+	return cfg, nil
+}
+
+// settings declares analytics' settings into cfg.
+func settings(cfg *analytics.Config) *config.Set {
+	s := config.New("analytics", "SY_ANALYTICS_")
+	s.String(&cfg.Addr, "addr", ":8090", "query API listen address")
+	s.String(&cfg.ClickHouseAddr, "clickhouse-addr", "", "ClickHouse native address host:port (empty: embedded store in -data-dir)")
+	s.String(&cfg.ClickHouseDB, "clickhouse-db", "switchyard", "ClickHouse database")
+	s.String(&cfg.ClickHouseUser, "clickhouse-user", "default", "ClickHouse user")
+	s.String(&cfg.ClickHousePassword, "clickhouse-password", "", "ClickHouse password (prefer the variable or the file: flags show in ps)")
+	s.List(&cfg.KafkaBrokers, "kafka-brokers", "", "comma-separated Kafka brokers (enables ingest)").Alias("kafka")
+	s.String(&cfg.TopicPrefix, "topic-prefix", "", "prefix of the sy.insights topic")
+	s.String(&cfg.DataDir, "data-dir", "./data", "data directory of the embedded store").Alias("data")
+	s.Int(&cfg.BatchRows, "batch-rows", 50_000, "flush an insert at this many events")
+	s.Duration(&cfg.FlushInterval, "flush-interval", time.Second, "flush an insert after this long")
+	s.Duration(&cfg.Retention, "retention", 0, "delete events older than this (0: keep)")
+	s.Duration(&cfg.CacheTTL, "cache-ttl", 5*time.Second, "experiment result cache lifetime")
+	s.Int(&cfg.ExportMaxRows, "export-max-rows", 1_000_000, "rows cap of one CSV/JSON export")
+	return s
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Environ(), os.Stdout, os.Stderr))
+}
+
+// run is main with its inputs given; it returns the exit code.
+func run(args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, getenv, stdout)
+	if err != nil {
+		if code := config.ExitCode(err); code == 0 {
+			return 0
+		}
+		fmt.Fprintln(stderr, "analytics:", err)
+		return config.ExitCode(err)
+	}
+	settings(new(analytics.Config)).WarnUnknown(environ, stderr)
+	log := slog.New(slog.NewTextHandler(stderr, nil))
 	cfg.Logger = log
 
 	svc, err := analytics.New(cfg)
 	if err != nil {
 		log.Error("analytics: cannot start", "err", err)
-		os.Exit(1)
+		return 1
 	}
 	if err := svc.Start(); err != nil {
 		log.Error("analytics: cannot start", "err", err)
-		os.Exit(1)
+		return 1
 	}
 	log.Info("analytics: running", "addr", cfg.Addr, "clickhouse", cfg.ClickHouseAddr != "",
 		"ops", "/healthz /readyz /metrics on addr")
@@ -68,6 +90,7 @@ func main() {
 	defer cancel()
 	if err := svc.Shutdown(sctx); err != nil {
 		log.Error("analytics: shutdown", "err", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }

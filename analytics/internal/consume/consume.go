@@ -1,7 +1,7 @@
 // Package consume is the ingest loop of analytics: a franz-go consumer group
 // reads codec.InsightBatch records from the insight topic, buffers their events
-// column by column (sink.Columns) and hands full buffers to a Writer (the
-// ClickHouse sink), committing Kafka offsets only after the Writer accepted the
+// column by column (chstore.Columns) and hands full buffers to a Writer (the
+// ClickHouse store, chstore), committing Kafka offsets only after the Writer accepted the
 // buffer (at-least-once).
 //
 // Flow control: a buffer is flushed when it holds BatchRows events or its
@@ -20,7 +20,7 @@
 // after ClickHouse stored it; a crash between insert and offset commit; a
 // rebalance during a ClickHouse outage). Every event carries an id derived from (partition, offset, index
 // in the record), so the copies are identical rows of a
-// ReplacingMergeTree and collapse (see package sink). Counters report the
+// ReplacingMergeTree and collapse (see package chstore). Counters report the
 // retried flushes.
 //
 // Undecodable records are counted, logged (at most once per 10 s) and skipped;
@@ -42,15 +42,15 @@ import (
 	"github.com/tinylib/msgp/msgp"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/switchyard/switchyard/analytics/internal/chstore"
 	"github.com/switchyard/switchyard/analytics/internal/metrics"
-	"github.com/switchyard/switchyard/analytics/internal/sink"
 	"github.com/switchyard/switchyard/codec"
 )
 
 // Writer stores a buffer of events; it must be all-or-nothing per table (a
 // failed Write is retried with the same buffer).
 type Writer interface {
-	Write(ctx context.Context, c *sink.Columns) error
+	Write(ctx context.Context, c *chstore.Columns) error
 }
 
 // Config configures a Consumer.
@@ -238,7 +238,7 @@ func EventID(partition int32, offset int64, i int) uint64 {
 // flight is a buffer being written in the background and the newest record
 // per partition it holds (committed once the write succeeded).
 type flight struct {
-	cols   *sink.Columns
+	cols   *chstore.Columns
 	recs   []*kgo.Record
 	newest time.Time
 	done   chan error
@@ -256,7 +256,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	wctx, wcancel := context.WithCancel(context.Background())
 	defer wcancel()
 	var (
-		bufs     [2]sink.Columns
+		bufs     [2]chstore.Columns
 		cur      = &bufs[0]
 		batch    codec.InsightBatch
 		last     = map[int32]*kgo.Record{} // newest record per partition in cur
@@ -403,7 +403,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 // flush writes cols, retrying with backoff until it succeeds or ctx is done.
-func (c *Consumer) flush(ctx context.Context, cols *sink.Columns) error {
+func (c *Consumer) flush(ctx context.Context, cols *chstore.Columns) error {
 	backoff := 100 * time.Millisecond
 	for {
 		t0 := time.Now()

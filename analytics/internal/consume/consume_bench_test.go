@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/switchyard/switchyard/analytics/internal/sink"
+	"github.com/switchyard/switchyard/analytics/internal/chstore"
 	"github.com/switchyard/switchyard/codec"
 )
 
@@ -18,7 +18,7 @@ func BenchmarkDecodeToColumns(b *testing.B) {
 	}
 	rec, _ := in.MarshalMsg(nil)
 	var batch codec.InsightBatch
-	var cols sink.Columns
+	var cols chstore.Columns
 	b.ReportAllocs()
 	b.SetBytes(int64(len(rec)))
 	b.ResetTimer()

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/analytics/internal/chstore"
 	"github.com/switchyard/switchyard/analytics/internal/metrics"
-	"github.com/switchyard/switchyard/analytics/internal/sink"
 )
 
 type flakyWriter struct {
@@ -17,7 +17,7 @@ type flakyWriter struct {
 	calls int
 }
 
-func (w *flakyWriter) Write(ctx context.Context, c *sink.Columns) error {
+func (w *flakyWriter) Write(ctx context.Context, c *chstore.Columns) error {
 	w.calls++
 	if w.calls <= w.fail {
 		return errors.New("connection refused")
@@ -29,7 +29,7 @@ func TestFlushRetriesUntilAccepted(t *testing.T) {
 	w := &flakyWriter{fail: 3}
 	c := &Consumer{cfg: Config{MaxBackoff: 10 * time.Millisecond}, w: w, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		insertSeconds: metrics.NewHistogram(insertBuckets...), batchRows: metrics.NewHistogram(batchBuckets...)}
-	if err := c.flush(context.Background(), &sink.Columns{}); err != nil {
+	if err := c.flush(context.Background(), &chstore.Columns{}); err != nil {
 		t.Fatal(err)
 	}
 	st := c.Stats()
@@ -44,7 +44,7 @@ func TestFlushGivesUpOnlyWithContext(t *testing.T) {
 		insertSeconds: metrics.NewHistogram(insertBuckets...), batchRows: metrics.NewHistogram(batchBuckets...)}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if err := c.flush(ctx, &sink.Columns{}); !errors.Is(err, context.DeadlineExceeded) {
+	if err := c.flush(ctx, &chstore.Columns{}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err %v, want the context's", err)
 	}
 	if w.calls < 3 || c.Stats().Flushes != 0 {

@@ -3,7 +3,7 @@ package consume
 import (
 	"testing"
 
-	"github.com/switchyard/switchyard/analytics/internal/sink"
+	"github.com/switchyard/switchyard/analytics/internal/chstore"
 	"github.com/switchyard/switchyard/codec"
 )
 
@@ -26,7 +26,7 @@ func FuzzDecodeInsightRecord(f *testing.F) {
 		if err := DecodeRecord(data, &batch); err != nil {
 			return
 		}
-		var cols sink.Columns
+		var cols chstore.Columns
 		cols.Add(&batch, 1, func(i int) uint64 { return uint64(i) })
 		if cols.Rows() != len(batch.Evals)+len(batch.Metrics) {
 			t.Fatalf("columns hold %d rows for %d events", cols.Rows(), len(batch.Evals)+len(batch.Metrics))

@@ -1,5 +1,5 @@
 // Package store defines the query surface of analytics: the Store interface that
-// both the ClickHouse sink (production) and the embedded store (`make run`)
+// both the ClickHouse store (chstore, production) and the embedded store (`make run`)
 // implement, and the row types its queries return.
 //
 // Time ranges are half-open [From, To) on the event timestamp (Unix

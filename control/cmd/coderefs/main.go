@@ -3,14 +3,17 @@
 //
 //	coderefs -api http://control:8080 -token $SY_TOKEN -project <id> -repo org/app -dir .
 //
-// Exit codes: 0 done, 1 the scan or the upload failed, 2 bad usage.
+// Every setting is a flag, an SY_CODEREFS_* variable or a line of the -config
+// file (`coderefs -h` lists them).
+//
+// Exit codes: 0 done (or -h), 1 the scan or the upload failed, 2 bad usage.
 package main
 
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -18,6 +21,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/control/internal/coderefs"
+	settings "github.com/switchyard/switchyard/internal/config"
 )
 
 type config struct {
@@ -27,33 +31,43 @@ type config struct {
 	maxBytes                                                               int64
 }
 
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
+// parseConfig reads the settings: flags, SY_CODEREFS_* variables or a
+// -config file; -h prints them to out.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
+	var c config
+	s := settings.New("coderefs", "SY_CODEREFS_")
+	s.String(&c.api, "api", "http://127.0.0.1:8080", "control-plane base URL")
+	s.String(&c.token, "token", "", "API access token (prefer the variable: flags show in ps)")
+	s.String(&c.project, "project", "", "project id")
+	s.String(&c.dir, "dir", ".", "root of the source tree")
+	s.String(&c.repo, "repo", "", "repository name (default: the directory name)")
+	s.String(&c.branch, "branch", "", "branch (default: from git)")
+	s.String(&c.commit, "commit", "", "commit (default: from git)")
+	s.String(&c.keys, "keys", "", "comma-separated flag keys (instead of fetching them from the API)")
+	s.String(&c.aliases, "aliases", "", "aliases as key=Alias1|Alias2,key2=Alias3")
+	s.String(&c.exclude, "exclude", "", "comma-separated extra gitignore-style patterns to skip")
+	s.Int(&c.contextLines, "context", 2, "lines of context before and after a reference (0-10)")
+	s.Int64(&c.maxBytes, "max-bytes", 1<<20, "skip files larger than this")
+	s.Bool(&c.dryRun, "dry-run", false, "print what would be uploaded and upload nothing")
+	s.Bool(&c.jsonOut, "json", false, "print the result as JSON on stdout")
+	s.Bool(&c.quiet, "quiet", false, "no progress on stderr")
+	if err := s.Parse(args, getenv, out); err != nil {
+		return c, err
 	}
-	return def
+	if len(s.Args()) > 0 {
+		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(s.Args(), " "))
+	}
+	return c, nil
 }
 
 func main() {
-	var c config
-	fs := flag.NewFlagSet("coderefs", flag.ContinueOnError)
-	fs.StringVar(&c.api, "api", env("SY_CODEREFS_API", "http://127.0.0.1:8080"), "control-plane base URL (env SY_CODEREFS_API)")
-	fs.StringVar(&c.token, "token", env("SY_CODEREFS_TOKEN", ""), "API access token (env SY_CODEREFS_TOKEN)")
-	fs.StringVar(&c.project, "project", env("SY_CODEREFS_PROJECT", ""), "project id (env SY_CODEREFS_PROJECT)")
-	fs.StringVar(&c.dir, "dir", ".", "root of the source tree")
-	fs.StringVar(&c.repo, "repo", env("SY_CODEREFS_REPO", ""), "repository name (default: the directory name)")
-	fs.StringVar(&c.branch, "branch", env("SY_CODEREFS_BRANCH", ""), "branch (default: from git)")
-	fs.StringVar(&c.commit, "commit", env("SY_CODEREFS_COMMIT", ""), "commit (default: from git)")
-	fs.StringVar(&c.keys, "keys", "", "comma-separated flag keys (instead of fetching them from the API)")
-	fs.StringVar(&c.aliases, "aliases", "", "aliases as key=Alias1|Alias2,key2=Alias3")
-	fs.StringVar(&c.exclude, "exclude", "", "comma-separated extra gitignore-style patterns to skip")
-	fs.IntVar(&c.contextLines, "context", 2, "lines of context before and after a reference (0-10)")
-	fs.Int64Var(&c.maxBytes, "max-bytes", 1<<20, "skip files larger than this")
-	fs.BoolVar(&c.dryRun, "dry-run", false, "print what would be uploaded and upload nothing")
-	fs.BoolVar(&c.jsonOut, "json", false, "print the result as JSON on stdout")
-	fs.BoolVar(&c.quiet, "quiet", false, "no progress on stderr")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		os.Exit(2)
+	c, err := parseConfig(os.Args[1:], os.Getenv, os.Stdout)
+	if err != nil {
+		if code := settings.ExitCode(err); code == 0 {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "coderefs:", err)
+		os.Exit(settings.ExitCode(err))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

@@ -1,7 +1,10 @@
 // Command control runs Switchyard's control plane in production mode
 // (MongoDB, Redis, Kafka), or on the embedded store when no MongoDB URI is
-// given. Flags and SY_CONTROL_* variables: see `control -h` and
-// docs/control.md.
+// given. Flags, SY_CONTROL_* variables and the -config file: see
+// `control -h` and docs/control.md.
+//
+// Exit codes: 0 after -h or a clean shutdown, 1 a failure, 2 bad
+// configuration.
 //
 // `control admin reset-password [flags]` sets a new password for the
 // account -admin-email (-admin-password, or a random one), on the store the
@@ -16,6 +19,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,30 +31,62 @@ import (
 	"github.com/switchyard/switchyard/control"
 	"github.com/switchyard/switchyard/control/internal/config"
 	"github.com/switchyard/switchyard/control/internal/featbit"
+	settings "github.com/switchyard/switchyard/internal/config"
 )
 
 func main() {
+	os.Exit(mainCode(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// mainCode runs the command args name and returns the exit code.
+func mainCode(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var err error
 	switch {
-	case len(os.Args) > 1 && os.Args[1] == "admin":
-		err = admin(os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
-	case len(os.Args) > 1 && os.Args[1] == "import":
-		err = importCmd(os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+	case len(args) > 0 && args[0] == "admin":
+		err = admin(args[1:], getenv, stdout, stderr)
+	case len(args) > 0 && args[0] == "import":
+		err = importCmd(args[1:], getenv, stdout, stderr)
 	default:
-		err = run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+		err = run(args, getenv, stdout, stderr)
 	}
+	var bad badConfig
+	switch {
+	case err == nil || errors.Is(err, settings.ErrHelp):
+		return 0
+	case errors.As(err, &bad):
+		fmt.Fprintln(stderr, "control:", err)
+		return 2
+	}
+	fmt.Fprintln(stderr, "control:", err)
+	return 1
+}
+
+// badConfig marks a configuration error (exit code 2).
+type badConfig struct{ error }
+
+func (b badConfig) Unwrap() error { return b.error }
+
+// environ is os.Environ (tests replace it): its misspelt SY_CONTROL_
+// variables are warned about.
+var environ = os.Environ
+
+// load is config.Load with its errors marked as configuration errors; it
+// warns on stderr about SY_CONTROL_ variables that are no setting.
+func load(args []string, getenv func(string) string, stdout, stderr io.Writer) (control.Config, error) {
+	cfg, err := config.Load(args, getenv, stdout)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "control:", err)
-		os.Exit(1)
+		return cfg, badConfig{err}
 	}
+	config.WarnUnknown(environ(), stderr)
+	return cfg, nil
 }
 
 // admin runs an administration command on the configured store.
 func admin(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "reset-password" {
-		return fmt.Errorf("usage: control admin reset-password [-admin-email EMAIL] [-admin-password PASSWORD] [store flags, see control -h]")
+		return badConfig{errors.New("usage: control admin reset-password [-admin-email EMAIL] [-admin-password PASSWORD] [store flags, see control -h]")}
 	}
-	cfg, err := config.Load(args[1:], getenv, stderr)
+	cfg, err := load(args[1:], getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -72,13 +108,13 @@ func admin(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 // importCmd is `control import featbit`.
 func importCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "featbit" {
-		return fmt.Errorf("usage: control import featbit -env ENV_ID -file EXPORT.json [-dry-run] [-max-bytes N] [-max-flags N] [-max-segments N] [store flags, see control -h]")
+		return badConfig{errors.New("usage: control import featbit -env ENV_ID -file EXPORT.json [-dry-run] [-max-bytes N] [-max-flags N] [-max-segments N] [store flags, see control -h]")}
 	}
 	opts, rest, err := featbit.ParseOptions("control import featbit", args[1:], getenv, stderr)
 	if err != nil {
-		return err
+		return badConfig{err}
 	}
-	cfg, err := config.Load(rest, getenv, stderr)
+	cfg, err := load(rest, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -110,7 +146,7 @@ func importCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 }
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := config.Load(args, getenv, stderr)
+	cfg, err := load(args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}

@@ -1,15 +1,15 @@
 // Package config reads control's typed configuration for the production
-// main from command-line flags and SY_CONTROL_* environment variables (a
-// flag given on the command line wins over the variable, which wins over the
-// default). Only mains use it; the control package takes a control.Config.
+// main from command-line flags, SY_CONTROL_* environment variables and the
+// optional -config file, with the loader every main shares
+// (internal/config: a flag wins over its variable, which wins over the file,
+// which wins over the default). Only mains use it; the control package takes
+// a control.Config.
 package config
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"math"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard/switchyard/control"
 	"github.com/switchyard/switchyard/control/internal/publish"
 	"github.com/switchyard/switchyard/control/internal/webhook"
+	settings "github.com/switchyard/switchyard/internal/config"
 )
 
 // knob is one setting: flag name, environment variable, default, help.
@@ -27,7 +28,7 @@ type knob struct {
 // Knobs lists every setting (docs/control.md shows the same table).
 var Knobs = []knob{
 	{"addr", "SY_CONTROL_ADDR", ":8080", "listen address of the REST API"},
-	{"data", "SY_CONTROL_DATA_DIR", "./data", "data directory of the embedded store (used when -mongo-uri is empty)"},
+	{"data-dir", "SY_CONTROL_DATA_DIR", "./data", "data directory of the embedded store (used when -mongo-uri is empty)"},
 	{"mongo-uri", "SY_CONTROL_MONGO_URI", "", "MongoDB URI; empty selects the embedded store"},
 	{"mongo-db", "SY_CONTROL_MONGO_DB", "switchyard", "MongoDB database"},
 	{"mongo-select-timeout", "SY_CONTROL_MONGO_SELECT_TIMEOUT", "2s", "how long a store operation waits for a reachable MongoDB server before the API answers 503 (100ms..1m)"},
@@ -64,33 +65,56 @@ var Knobs = []knob{
 	{"snapshot-check", "SY_CONTROL_SNAPSHOT_CHECK", "30s", "how often every live environment's snapshot is checked for presence in Redis and rewritten if missing (1s..1h)"},
 }
 
-// Load parses args (without the program name) over the environment.
+// aliases are older flag names still accepted.
+var aliases = map[string][]string{"data-dir": {"data"}}
+
+// Load parses args (without the program name) over the environment and the
+// -config file; -h prints the settings to out and returns settings.ErrHelp.
 func Load(args []string, getenv func(string) string, out io.Writer) (control.Config, error) {
-	fs := flag.NewFlagSet("control", flag.ContinueOnError)
-	fs.SetOutput(out)
 	vals := map[string]*string{}
-	for _, k := range Knobs {
-		def := k.def
-		if v := getenv(k.env); v != "" {
-			def = v
-		}
-		if k.def == "false" { // a switch: -print-secrets alone means true
-			v := def
-			fs.Var(boolText{&v}, k.flag, k.help+" (env "+k.env+")")
-			vals[k.flag] = &v
-			continue
-		}
-		vals[k.flag] = fs.String(k.flag, def, k.help+" (env "+k.env+")")
-	}
-	if err := fs.Parse(args); err != nil {
+	var printSecrets bool
+	s := newSet(vals, &printSecrets)
+	if err := s.Parse(args, getenv, out); err != nil {
 		return control.Config{}, err
 	}
-	if fs.NArg() > 0 {
-		return control.Config{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	if len(s.Args()) > 0 {
+		return control.Config{}, fmt.Errorf("unexpected arguments: %v", s.Args())
 	}
+	return build(vals, printSecrets)
+}
+
+// WarnUnknown writes a warning to w for each SY_CONTROL_ variable of
+// environ that is no setting (a misspelling would otherwise be ignored).
+func WarnUnknown(environ []string, w io.Writer) {
+	newSet(map[string]*string{}, new(bool)).WarnUnknown(environ, w)
+}
+
+// newSet declares the Knobs: text settings into vals, the switch
+// -print-secrets into printSecrets.
+func newSet(vals map[string]*string, printSecrets *bool) *settings.Set {
+	s := settings.New("control", "SY_CONTROL_")
+	for _, k := range Knobs {
+		var st *settings.Setting
+		if k.flag == "print-secrets" { // a switch: -print-secrets alone means true
+			st = s.Bool(printSecrets, k.flag, false, k.help)
+		} else {
+			v := new(string)
+			vals[k.flag] = v
+			st = s.String(v, k.flag, k.def, k.help)
+		}
+		st.Alias(aliases[k.flag]...)
+		if st.Env != k.env {
+			st.EnvVar(k.env)
+		}
+	}
+	return s
+}
+
+// build checks the settings' text and makes the control.Config.
+func build(vals map[string]*string, printSecrets bool) (control.Config, error) {
 	get := func(name string) string { return strings.TrimSpace(*vals[name]) }
 	cfg := control.Config{
-		Addr: get("addr"), DataDir: get("data"), MongoURI: get("mongo-uri"), MongoDB: get("mongo-db"),
+		Addr: get("addr"), DataDir: get("data-dir"), MongoURI: get("mongo-uri"), MongoDB: get("mongo-db"),
 		RedisAddr: get("redis-addr"), TopicPrefix: get("topic-prefix"), AnalyticsURL: get("analytics-url"), EdgeURL: get("edge-url"),
 		AdminEmail: get("admin-email"), AdminPassword: *vals["admin-password"],
 	}
@@ -177,11 +201,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 	default:
 		return cfg, fmt.Errorf("org-creation: want admins or anyone, got %q", cfg.OrgCreation)
 	}
-	ps, err := strconv.ParseBool(get("print-secrets"))
-	if err != nil {
-		return cfg, fmt.Errorf("print-secrets: want true or false, got %q", get("print-secrets"))
-	}
-	cfg.PrintSecrets = ps
+	cfg.PrintSecrets = printSecrets
 	allow, err := webhook.ParseAllow(get("webhook-allow"))
 	if err != nil {
 		return cfg, fmt.Errorf("webhook-allow: %w", err)
@@ -221,29 +241,5 @@ func Load(args []string, getenv func(string) string, out io.Writer) (control.Con
 	return cfg, nil
 }
 
-// boolText is a boolean flag kept as text (validated with the others).
-type boolText struct{ s *string }
-
-func (b boolText) String() string {
-	if b.s == nil {
-		return ""
-	}
-	return *b.s
-}
-func (b boolText) Set(v string) error { *b.s = v; return nil }
-func (b boolText) IsBoolFlag() bool   { return true }
-
-// ParsePublicURL checks a public URL: empty, or an absolute http(s) URL of a
-// host without path (beyond "/"), query, fragment or credentials; it returns
-// it without a trailing slash.
-func ParsePublicURL(s string) (string, error) {
-	if s == "" {
-		return "", nil
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
-		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || len(s) > 500 {
-		return "", fmt.Errorf("want an absolute http:// or https:// URL without path, query or credentials, got %q", s)
-	}
-	return strings.TrimSuffix(s, "/"), nil
-}
+// ParsePublicURL checks a public URL (control.ParsePublicURL).
+func ParsePublicURL(s string) (string, error) { return control.ParsePublicURL(s) }

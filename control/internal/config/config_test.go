@@ -2,6 +2,7 @@ package config
 
 import (
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +122,22 @@ func TestLoadRedisSentinel(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.field) {
 			t.Errorf("%v: got %v, want an error naming %s", c.args, err, c.field)
 		}
+	}
+}
+
+// TestLoadFileAndAlias: the -config file (SY_CONTROL_CONFIG) under the
+// variables, -data as the older name of -data-dir.
+func TestLoadFileAndAlias(t *testing.T) {
+	file := t.TempDir() + "/control.conf"
+	if err := os.WriteFile(file, []byte("# control\nsession-ttl = 3h\naddr = :1\nprint-secrets = true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"SY_CONTROL_CONFIG": file, "SY_CONTROL_ADDR": ":2"}
+	cfg, err := Load([]string{"-data", "/srv/sy"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SessionTTL != 3*time.Hour || cfg.Addr != ":2" || cfg.DataDir != "/srv/sy" || !cfg.PrintSecrets {
+		t.Fatalf("%+v", cfg)
 	}
 }

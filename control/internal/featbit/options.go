@@ -2,16 +2,17 @@ package featbit
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
+
+	settings "github.com/switchyard/switchyard/internal/config"
 )
 
 // Options are the settings of the `import featbit` subcommands of both
-// mains (flag, or SY_IMPORT_* variable).
+// mains (flag, or SY_IMPORT_* variable, or a line of the SY_IMPORT_CONFIG
+// file; internal/config).
 type Options struct {
 	File   string // -file / SY_IMPORT_FILE: the export; "-" reads stdin
 	EnvID  string // -env / SY_IMPORT_ENV: the Switchyard environment id
@@ -43,25 +44,24 @@ func ParseOptions(prog string, args []string, getenv func(string) string, out io
 			mine = append(mine, args[i])
 		}
 	}
-	env := func(k, def string) string {
-		if v := strings.TrimSpace(getenv(k)); v != "" {
-			return v
-		}
-		return def
-	}
 	var o Options
-	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.StringVar(&o.File, "file", env("SY_IMPORT_FILE", ""), `FeatBit export to import: the server SDK data-sync JSON (GET /api/public/sdk/server/latest-all) or {"featureFlags","segments"}; "-" reads stdin (env SY_IMPORT_FILE)`)
-	fs.StringVar(&o.EnvID, "env", env("SY_IMPORT_ENV", ""), "id of the Switchyard environment to import into (env SY_IMPORT_ENV)")
-	fs.BoolVar(&o.DryRun, "dry-run", env("SY_IMPORT_DRY_RUN", "") == "true", "print what would be created or updated, write nothing (env SY_IMPORT_DRY_RUN=true)")
-	fs.Int64Var(&o.Limits.MaxBytes, "max-bytes", envInt(env("SY_IMPORT_MAX_BYTES", ""), DefaultLimits.MaxBytes), "largest export file read, in bytes (env SY_IMPORT_MAX_BYTES)")
-	maxF := fs.Int("max-flags", int(envInt(env("SY_IMPORT_MAX_FLAGS", ""), int64(DefaultLimits.MaxFlags))), "most flags in one export (env SY_IMPORT_MAX_FLAGS)")
-	maxS := fs.Int("max-segments", int(envInt(env("SY_IMPORT_MAX_SEGMENTS", ""), int64(DefaultLimits.MaxSegments))), "most segments in one export (env SY_IMPORT_MAX_SEGMENTS)")
-	if err := fs.Parse(mine); err != nil {
+	fs := settings.New(prog, "SY_IMPORT_")
+	fs.String(&o.File, "file", "", `FeatBit export to import: the server SDK data-sync JSON (GET /api/public/sdk/server/latest-all) or {"featureFlags","segments"}; "-" reads stdin`)
+	fs.String(&o.EnvID, "env", "", "id of the Switchyard environment to import into")
+	fs.Bool(&o.DryRun, "dry-run", false, "print what would be created or updated, write nothing")
+	fs.Int64(&o.Limits.MaxBytes, "max-bytes", DefaultLimits.MaxBytes, "largest export file read, in bytes")
+	fs.Int(&o.Limits.MaxFlags, "max-flags", DefaultLimits.MaxFlags, "most flags in one export")
+	fs.Int(&o.Limits.MaxSegments, "max-segments", DefaultLimits.MaxSegments, "most segments in one export")
+	fs.SetUsage("usage: " + prog + " -env ENV_ID -file EXPORT.json [-dry-run] [limits] [the store's flags, listed by the command's -h]")
+	for _, a := range rest {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.Usage(out)
+			return o, nil, settings.ErrHelp
+		}
+	}
+	if err := fs.Parse(mine, getenv, out); err != nil {
 		return o, nil, err
 	}
-	o.Limits.MaxFlags, o.Limits.MaxSegments = *maxF, *maxS
 	switch {
 	case o.File == "":
 		return o, nil, errors.New("-file: the FeatBit export to import is required")
@@ -71,17 +71,6 @@ func ParseOptions(prog string, args []string, getenv func(string) string, out io
 		return o, nil, errors.New("-max-bytes, -max-flags and -max-segments must be positive")
 	}
 	return o, rest, nil
-}
-
-func envInt(s string, def int64) int64 {
-	if s == "" {
-		return def
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return -1 // reported by ParseOptions as not positive
-	}
-	return n
 }
 
 // Open opens o.File ("-": stdin, which the caller must not close).

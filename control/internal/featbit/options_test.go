@@ -1,6 +1,8 @@
 package featbit_test
 
 import (
+	"errors"
+	"flag"
 	"io"
 	"slices"
 	"strings"
@@ -42,12 +44,23 @@ func TestParseOptions(t *testing.T) {
 		{[]string{"-env", "e"}, nil, "-file"},
 		{[]string{"-file", "f"}, nil, "-env"},
 		{[]string{"-file", "f", "-env", "e", "-max-bytes", "0"}, nil, "must be positive"},
-		{[]string{"-file", "f", "-env", "e"}, map[string]string{"SY_IMPORT_MAX_SEGMENTS": "many"}, "must be positive"},
-		{[]string{"-file", "f", "-env", "e", "-max-flags", "x"}, nil, "invalid value"},
+		{[]string{"-file", "f", "-env", "e"}, map[string]string{"SY_IMPORT_MAX_SEGMENTS": "many"}, `SY_IMPORT_MAX_SEGMENTS (-max-segments): want an integer, got "many"`},
+		{[]string{"-file", "f", "-env", "e", "-max-flags", "x"}, nil, `-max-flags: want an integer, got "x"`},
 	} {
 		env = c.env
 		if _, _, err := featbit.ParseOptions("x", c.args, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q %v: err %v, want %q", c.args, c.env, err, c.want)
 		}
+	}
+}
+
+// TestParseOptionsHelp: -h prints the import's settings and returns
+// ErrHelp (the mains exit 0 on it), before the required -file and -env are
+// checked.
+func TestParseOptionsHelp(t *testing.T) {
+	var out strings.Builder
+	_, _, err := featbit.ParseOptions("x import featbit", []string{"-h"}, func(string) string { return "" }, &out)
+	if !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "SY_IMPORT_FILE") || !strings.Contains(out.String(), "SY_IMPORT_MAX_SEGMENTS") {
+		t.Fatalf("%v\n%s", err, out.String())
 	}
 }

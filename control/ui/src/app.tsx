@@ -12,7 +12,7 @@ import { Accept, Members, Tokens } from './pages/org';
 import { SdkKeys } from './pages/sdk';
 import { Insights } from './pages/insights';
 import { Experiments } from './pages/experiments';
-import { Placeholder, OrgHome } from './pages/misc';
+import { Placeholder, OrgHome } from './pages/orghome';
 import { AuditLog } from './pages/audit';
 import { Webhooks } from './pages/webhooks';
 import { Schedules } from './pages/schedules';

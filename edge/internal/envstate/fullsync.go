@@ -4,7 +4,6 @@ import (
 	"bytes"
 
 	"github.com/gobwas/ws"
-	"github.com/tinylib/msgp/msgp"
 
 	"github.com/switchyard/switchyard/codec/wire"
 )
@@ -33,7 +32,7 @@ func (st *State) Full(format int) *Encoded {
 	op := ws.OpText
 	if format == MsgPack {
 		op = ws.OpBinary
-		add(appendServerSyncMPHead(nil, "full", st.flags.n))
+		add(wire.AppendServerSyncMPHead(nil, "full", st.flags.n))
 		for _, c := range st.flags.chunks {
 			add(c.bytes(MsgPack))
 		}
@@ -82,26 +81,11 @@ func (st *State) FullBody(format int) []byte {
 	return b
 }
 
-// appendServerSyncMPHead appends the msgp data-sync message up to the
-// featureFlags array header for nflags items (AppendServerSyncMP's head).
-func appendServerSyncMPHead(b []byte, eventType string, nflags int) []byte {
-	b = msgp.AppendMapHeader(b, 2)
-	b = msgp.AppendString(b, "messageType")
-	b = msgp.AppendString(b, "data-sync")
-	b = msgp.AppendString(b, "data")
-	b = msgp.AppendMapHeader(b, 3)
-	b = msgp.AppendString(b, "eventType")
-	b = msgp.AppendString(b, eventType)
-	b = msgp.AppendString(b, "featureFlags")
-	return msgp.AppendArrayHeader(b, uint32(nflags))
-}
-
 // appendSegsTail appends what follows the flags in a full sync: the
 // segments and the end of the message.
 func (st *State) appendSegsTail(b []byte, format int) []byte {
 	if format == MsgPack {
-		b = msgp.AppendString(b, "segments")
-		b = msgp.AppendArrayHeader(b, uint32(len(st.Segs)))
+		b = wire.AppendServerSyncMPMid(b, len(st.Segs))
 		for _, sg := range st.Segs {
 			b = append(b, sg.MP...)
 		}

@@ -30,7 +30,7 @@ func wantFull(st *envstate.State, format int) []byte {
 		}
 	}
 	if format == envstate.MsgPack {
-		return envstate.AppendServerSyncMP(nil, "full", fl, sl)
+		return wire.AppendServerSyncMP(nil, "full", fl, sl)
 	}
 	return wire.AppendServerSyncRaw(nil, "full", fl, sl)
 }

@@ -267,7 +267,7 @@ func (st *State) AppendServerPatch(b []byte, format int, ts int64, sc *Lists) []
 		}
 	}
 	if format == MsgPack {
-		b = AppendServerSyncMP(b, "patch", sc.flags, sc.segs)
+		b = wire.AppendServerSyncMP(b, "patch", sc.flags, sc.segs)
 	} else {
 		b = wire.AppendServerSyncRaw(b, "patch", sc.flags, sc.segs)
 	}
@@ -625,7 +625,7 @@ func AppendServerDelta(b []byte, format int, d *Delta) []byte {
 		}
 	}
 	if format == MsgPack {
-		return AppendServerSyncMP(b, "patch", fl, sl)
+		return wire.AppendServerSyncMP(b, "patch", fl, sl)
 	}
 	return wire.AppendServerSyncRaw(b, "patch", fl, sl)
 }

@@ -195,7 +195,7 @@ func putScratch(sc *scratch) {
 
 var (
 	pongFrame   = wsconn.Frame(append(make([]byte, wsconn.FrameReserve), wire.Pong...), ws.OpText)
-	pongFrameMP = wsconn.Frame(append(make([]byte, wsconn.FrameReserve), envstate.PongMP...), ws.OpBinary)
+	pongFrameMP = wsconn.Frame(append(make([]byte, wsconn.FrameReserve), wire.PongMP...), ws.OpBinary)
 )
 
 // Message handles one SDK message; unknown or malformed messages are
@@ -215,7 +215,7 @@ func (h *Hub) handle(s *Session, sc *scratch, payload []byte) {
 	m := &sc.msg
 	var err error
 	if s.format == envstate.MsgPack {
-		err = parseMP(payload, m, &sc.props)
+		err = wire.ParseMP(payload, m, &sc.props)
 	} else {
 		err = m.Parse(payload)
 	}
@@ -236,7 +236,7 @@ func (h *Hub) handle(s *Session, sc *scratch, payload []byte) {
 		b := sc.buf[:wsconn.FrameReserve]
 		op := ws.OpText
 		if s.format == envstate.MsgPack {
-			b = appendEchoMP(b, m.Data)
+			b = wire.AppendEchoMP(b, m.Data)
 			op = ws.OpBinary
 		} else {
 			b = append(b, `{"messageType":"echo","data":`...)
@@ -361,7 +361,7 @@ func (cl *clientState) grow(n int) {
 func (h *Hub) encodeClient(s *Session, sc *scratch, ev string) []byte {
 	b := sc.buf[:wsconn.FrameReserve]
 	if s.format == envstate.MsgPack {
-		b = envstate.AppendClientSyncMP(b, ev, s.cl.user.KeyID, sc.cflags)
+		b = wire.AppendClientSyncMP(b, ev, s.cl.user.KeyID, sc.cflags)
 	} else {
 		b = wire.AppendClientSync(b, ev, s.cl.user.KeyID, sc.cflags)
 	}

@@ -1,17 +1,18 @@
 // Command loadtest drives a Switchyard edge with FeatBit streaming
 // connections and HTTP load and reports what it measured (see package
-// loadtest and docs/benchmarks.md).
+// loadtest and docs/benchmarks.md). Exit codes: 0 after -h or a finished
+// run, 1 a failed run, 2 bad configuration.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/switchyard/switchyard/internal/config"
 	"github.com/switchyard/switchyard/loadtest"
 )
 
@@ -39,13 +40,9 @@ func main() {
 		}
 		return
 	}
-	cfg, err := loadtest.ParseArgs(os.Args[1:], os.Stderr)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "loadtest:", err)
-		os.Exit(2)
+	cfg, code := parse(os.Args[1:], os.Stdout, os.Stderr)
+	if code >= 0 {
+		os.Exit(code)
 	}
 	h, err := loadtest.New(cfg, os.Stdout)
 	if err != nil {
@@ -58,4 +55,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
+}
+
+// parse reads the harness configuration; a code >= 0 means exit with it
+// (0 after -h, which prints the settings to stdout; 2 bad configuration).
+func parse(args []string, stdout, stderr io.Writer) (loadtest.Config, int) {
+	cfg, err := loadtest.ParseArgs(args, stdout)
+	if err != nil {
+		if code := config.ExitCode(err); code == 0 {
+			return cfg, 0
+		}
+		fmt.Fprintln(stderr, "loadtest:", err)
+		return cfg, config.ExitCode(err)
+	}
+	return cfg, -1
 }

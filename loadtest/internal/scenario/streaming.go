@@ -55,7 +55,7 @@ func Hold(ctx context.Context, c Config) (*report.Result, error) {
 // Push runs the push scenario.
 func Push(ctx context.Context, c Config) (*report.Result, error) {
 	if c.Source == nil && c.Pusher == nil {
-		return nil, fmt.Errorf("push needs a change source (in-process, -edge-nodes, -redis and -kafka, or -control)")
+		return nil, fmt.Errorf("push needs a change source (in-process, -edge-nodes, -redis-addr and -kafka-brokers, or -control-url)")
 	}
 	if c.HoldFirst {
 		return runStreaming(ctx, &c, "push", func(ctx context.Context, c *Config, s *streaming, r *report.Result, base baseline) error {

@@ -321,7 +321,8 @@ const repoRoot = "../../.."
 
 // knownSetting reports whether name is an environment variable one of the
 // binaries reads: control's and the edge's are spelled out in their config
-// code, analytics derives SY_ANALYTICS_<FLAG> from its flag names.
+// code, analytics derives SY_ANALYTICS_<FLAG> from its setting names
+// (internal/config).
 func knownSetting(name string) error {
 	read := func(p string) string {
 		b, err := os.ReadFile(filepath.Join(repoRoot, p))
@@ -341,7 +342,7 @@ func knownSetting(name string) error {
 		}
 	case strings.HasPrefix(name, "SY_ANALYTICS_"):
 		flag := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, "SY_ANALYTICS_")), "_", "-")
-		if regexp.MustCompile(`Var\(&[^,]+, "` + regexp.QuoteMeta(flag) + `",`).MatchString(read("analytics/cmd/analytics/main.go")) {
+		if regexp.MustCompile(`\.[A-Za-z]+\(&[^,]+, "` + regexp.QuoteMeta(flag) + `",`).MatchString(read("analytics/cmd/analytics/main.go")) {
 			return nil
 		}
 	case name == "SY_DATA_DIR":

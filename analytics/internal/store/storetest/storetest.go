@@ -1,6 +1,6 @@
 // Package storetest is the query conformance suite every store.Store
 // implementation must pass: the embedded store runs it in unit tests, the
-// ClickHouse sink in integration tests. The fixture is small and its expected
+// ClickHouse store (chstore) in integration tests. The fixture is small and its expected
 // results are written out by hand below, so both implementations are checked
 // against the same independent answers.
 package storetest

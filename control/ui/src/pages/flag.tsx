@@ -6,7 +6,10 @@ import { api, apiPaths, ApiError, Condition, Env, Flag, request, requestIdOf, Ru
 import { DeliveryProgress } from '../receipt';
 import { ImpactPreview } from '../impact';
 import { FlagHistory, FlagVersions } from './audit';
-import { CodeRefs, Compare, ScheduleDraft, Triggers } from './flagextra';
+import { CodeRefs } from './flagcoderefs';
+import { Compare } from './flagcompare';
+import { ScheduleDraft } from './flagschedule';
+import { Triggers } from './flagtriggers';
 import { ProposeButton } from './changes';
 import { navigate } from '../router';
 import { ConditionRow, ServeEditor } from '../rules';

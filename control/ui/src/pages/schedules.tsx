@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, Env, Schedule } from '../api';
 import { Busy, FormError, Page, Select, Spinner } from '../ui';
-import { ScheduleTable } from './flagextra';
+import { ScheduleTable } from './flagschedule';
 
 export function Schedules({ env }: { env: Env }) {
   const [status, setStatus] = useState('');

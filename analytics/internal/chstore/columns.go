@@ -1,4 +1,4 @@
-package sink
+package chstore
 
 import (
 	"context"
@@ -108,7 +108,7 @@ func (c *Columns) Add(b *codec.InsightBatch, defTs int64, eid func(i int) uint64
 // If the metric insert fails after the flag insert succeeded, a retry of
 // Write sends only the metrics. The buffer is left intact; Reset it after
 // success.
-func (s *Sink) Write(ctx context.Context, c *Columns) error {
+func (s *Store) Write(ctx context.Context, c *Columns) error {
 	if len(c.fEnv) > 0 && !c.flagsSent {
 		err := s.send(ctx, "flag_events (env_id, flag_key, variation_id, value, user_key, user_name, send_to_experiment, ts, ts_ms, eid)",
 			c.fEnv, c.fFlag, c.fVar, c.fValue, c.fUser, c.fName, c.fExpt, c.fTs, c.fTsMs, c.fEid)
@@ -127,7 +127,7 @@ func (s *Sink) Write(ctx context.Context, c *Columns) error {
 	return nil
 }
 
-func (s *Sink) send(ctx context.Context, target string, cols ...any) error {
+func (s *Store) send(ctx context.Context, target string, cols ...any) error {
 	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+"."+target)
 	if err != nil {
 		return err

@@ -1,6 +1,6 @@
 //go:build integration
 
-package sink
+package chstore
 
 import (
 	"context"
@@ -14,9 +14,9 @@ import (
 	"github.com/switchyard/switchyard/analytics/internal/store/storetest"
 )
 
-// OpenTest opens a sink on a fresh random database of SY_TEST_CLICKHOUSE_ADDR,
+// OpenTest opens a store on a fresh random database of SY_TEST_CLICKHOUSE_ADDR,
 // migrated, dropped at cleanup.
-func openTest(t testing.TB) *Sink {
+func openTest(t testing.TB) *Store {
 	addr := os.Getenv("SY_TEST_CLICKHOUSE_ADDR")
 	if addr == "" {
 		t.Fatal("SY_TEST_CLICKHOUSE_ADDR is not set (source ops/services/env.sh)")

@@ -1,4 +1,4 @@
-// Package sink is the ClickHouse side of analytics: schema creation and
+// Package chstore is analytics' ClickHouse store: schema creation and
 // migration, columnar batch inserts through clickhouse-go/v2, and the
 // store.Store queries in SQL for ClickHouse 18.16 (and later).
 //
@@ -19,9 +19,9 @@
 // a crash before the offset commit) has the same sorting key and collapses at
 // merge time; `SELECT … FINAL` (or count(DISTINCT eid)) sees each event once.
 //
-// A Sink is safe for concurrent use; a Columns buffer is not (one per
+// A Store is safe for concurrent use; a Columns buffer is not (one per
 // consumer loop).
-package sink
+package chstore
 
 import (
 	"context"
@@ -34,8 +34,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// Sink is a ClickHouse connection bound to one database.
-type Sink struct {
+// Store is a ClickHouse connection bound to one database.
+type Store struct {
 	conn driver.Conn
 	db   string
 }
@@ -44,7 +44,7 @@ var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Open connects to the ClickHouse native port at addr as user (empty:
 // "default") with password. It does not touch the schema; call Migrate.
-func Open(addr, db, user, password string) (*Sink, error) {
+func Open(addr, db, user, password string) (*Store, error) {
 	if user == "" {
 		user = "default"
 	}
@@ -64,31 +64,31 @@ func Open(addr, db, user, password string) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open ClickHouse %s: %w", addr, err)
 	}
-	return &Sink{conn: conn, db: db}, nil
+	return &Store{conn: conn, db: db}, nil
 }
 
 // Ping checks the connection.
-func (s *Sink) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
+func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
 
 // Conn exposes the connection (tests and benchmarks).
-func (s *Sink) Conn() driver.Conn { return s.conn }
+func (s *Store) Conn() driver.Conn { return s.conn }
 
 // DB is the database name.
-func (s *Sink) DB() string { return s.db }
+func (s *Store) DB() string { return s.db }
 
 // Close closes the connection.
-func (s *Sink) Close() error { return s.conn.Close() }
+func (s *Store) Close() error { return s.conn.Close() }
 
 // SchemaVersion is the version Migrate brings the database to.
 const SchemaVersion = 2
 
 type migration struct {
 	version uint32
-	apply   func(ctx context.Context, s *Sink) error
+	apply   func(ctx context.Context, s *Store) error
 }
 
 var migrations = []migration{
-	{1, func(ctx context.Context, s *Sink) error {
+	{1, func(ctx context.Context, s *Store) error {
 		for _, q := range []string{
 			`CREATE TABLE IF NOT EXISTS %[1]s.flag_events (
 				env_id String, flag_key String, variation_id String, value String,
@@ -107,7 +107,7 @@ var migrations = []migration{
 		return nil
 	}},
 	// v2: when the row reached ClickHouse, for lag measurement.
-	{2, func(ctx context.Context, s *Sink) error {
+	{2, func(ctx context.Context, s *Store) error {
 		for _, t := range []string{"flag_events", "metric_events"} {
 			if err := s.addColumn(ctx, t, "ingested_at", "DateTime DEFAULT now()"); err != nil {
 				return err
@@ -118,7 +118,7 @@ var migrations = []migration{
 }
 
 // addColumn adds a column unless it exists (18.x has no ADD COLUMN IF NOT EXISTS).
-func (s *Sink) addColumn(ctx context.Context, table, col, typ string) error {
+func (s *Store) addColumn(ctx context.Context, table, col, typ string) error {
 	var n uint64
 	if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
 		s.db, table, col).Scan(&n); err != nil {
@@ -133,7 +133,7 @@ func (s *Sink) addColumn(ctx context.Context, table, col, typ string) error {
 // Migrate creates the database and tables if missing and applies the
 // migrations newer than the recorded schema_version, recording each one.
 // Several instances starting at once is safe: each step is idempotent.
-func (s *Sink) Migrate(ctx context.Context) error {
+func (s *Store) Migrate(ctx context.Context) error {
 	for _, q := range []string{
 		"CREATE DATABASE IF NOT EXISTS %[1]s",
 		"CREATE TABLE IF NOT EXISTS %[1]s.schema_version (version UInt32, applied_at DateTime) ENGINE = TinyLog",
@@ -161,7 +161,7 @@ func (s *Sink) Migrate(ctx context.Context) error {
 }
 
 // Version reads the recorded schema version.
-func (s *Sink) Version(ctx context.Context) (uint32, error) {
+func (s *Store) Version(ctx context.Context) (uint32, error) {
 	var v uint32
 	err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT toUInt32(max(version)) FROM %s.schema_version", s.db)).Scan(&v)
 	return v, err

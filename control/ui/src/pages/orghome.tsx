@@ -1,4 +1,4 @@
-// pages/misc.tsx: an organization without environments (create a project and
+// pages/orghome.tsx: an organization without environments (create a project and
 // an environment) and placeholders for sections whose API is not there yet.
 import { useEffect, useState } from 'preact/hooks';
 import { api, Env, Project } from '../api';

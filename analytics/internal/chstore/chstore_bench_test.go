@@ -1,6 +1,6 @@
 //go:build integration
 
-package sink
+package chstore
 
 import (
 	"context"
@@ -56,7 +56,7 @@ func benchInsert(b *testing.B, rows int, small bool) {
 	runInsert(b, s, &c)
 }
 
-func runInsert(b *testing.B, s *Sink, c *Columns) {
+func runInsert(b *testing.B, s *Store, c *Columns) {
 	rows := c.Rows()
 	ctx := context.Background()
 	b.ReportAllocs()

@@ -3,28 +3,29 @@
 // streaming, polling, track and OFREP) and analytics, with no external
 // service. Flags and segments live in an embedded store, changes travel on an
 // in-process bus straight into the edge's memory, and events go to an
-// embedded event store; everything persists under -data.
+// embedded event store; everything persists under -data-dir. Settings:
+// flags, SY_* variables or a -config file (`switchyard -h` lists them).
 //
-// `switchyard admin reset-password [-data DIR] [-admin-email EMAIL]
+// `switchyard admin reset-password [-data-dir DIR] [-admin-email EMAIL]
 // [-admin-password PASSWORD]` sets a new password for an account of a
 // stopped instance's data directory (random when none is given), prints it
 // and ends the account's sessions.
 //
-// `switchyard import featbit [-data DIR] -env ENV_ID -file EXPORT.json
+// `switchyard import featbit [-data-dir DIR] -env ENV_ID -file EXPORT.json
 // [-dry-run]` imports one FeatBit environment's flags and segments into an
 // environment of a stopped instance's data directory (docs/compat.md,
 // "Importing from FeatBit"); the edge serves them from the next start.
 //
 // For production, run the separate binaries (edge/cmd/edge,
 // control/cmd/control, analytics/cmd/analytics) against Kafka, Redis, MongoDB
-// and ClickHouse.
+// and ClickHouse. This is the one package that composes all three
+// components (deps_test.go holds every other package to fewer).
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,13 +40,11 @@ import (
 	"github.com/switchyard/switchyard/analytics"
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control"
-	ctlconfig "github.com/switchyard/switchyard/control/internal/config"
-	"github.com/switchyard/switchyard/control/internal/featbit"
-	"github.com/switchyard/switchyard/control/internal/webhook"
 	"github.com/switchyard/switchyard/edge"
+	settings "github.com/switchyard/switchyard/internal/config"
 )
 
-// config is the all-in-one binary's configuration (flags, or SY_* env vars).
+// config is the all-in-one binary's configuration (parseConfig).
 type config struct {
 	dataDir       string
 	controlAddr   string
@@ -59,41 +58,37 @@ type config struct {
 	printSecrets  bool
 }
 
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
-	}
-	return def
-}
-
-func parseConfig(args []string) (config, error) {
+// parseConfig reads the all-in-one's settings; -h prints them to out. The
+// variables are those of the component a setting belongs to.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
 	var c config
-	fs := flag.NewFlagSet("switchyard", flag.ContinueOnError)
-	fs.StringVar(&c.dataDir, "data", envOr("SY_DATA_DIR", "./data"), "data directory: embedded store and events (env SY_DATA_DIR)")
-	fs.StringVar(&c.controlAddr, "addr", envOr("SY_CONTROL_ADDR", "127.0.0.1:8080"), "control plane API and UI listen address (env SY_CONTROL_ADDR)")
-	fs.StringVar(&c.edgeAddr, "edge-addr", envOr("SY_EDGE_ADDR", "127.0.0.1:5100"), "edge listen address for SDKs: WebSocket and HTTP (env SY_EDGE_ADDR)")
-	fs.StringVar(&c.adminEmail, "admin-email", envOr("SY_CONTROL_ADMIN_EMAIL", "admin@switchyard.local"), "initial admin login (env SY_CONTROL_ADMIN_EMAIL)")
-	fs.StringVar(&c.adminPassword, "admin-password", envOr("SY_CONTROL_ADMIN_PASSWORD", ""), "initial admin password; empty: a random one, printed once (env SY_CONTROL_ADMIN_PASSWORD)")
-	fs.DurationVar(&c.retention, "retention", 0, "delete events older than this (0 keeps them)")
-	fs.BoolVar(&c.printSecrets, "print-secrets", envOr("SY_PRINT_SECRETS", "") == "true", "print the SDK secrets at every start, not only the first (env SY_PRINT_SECRETS=true)")
-	allow := fs.String("webhook-allow", envOr("SY_CONTROL_WEBHOOK_ALLOW", ""), "comma-separated CIDR prefixes webhooks may reach besides public addresses, e.g. 127.0.0.0/8 for a local receiver (env SY_CONTROL_WEBHOOK_ALLOW)")
-	ssoAllow := fs.String("sso-allow", envOr("SY_CONTROL_SSO_ALLOW", ""), "comma-separated CIDR prefixes OpenID issuers may be reached at besides public addresses, e.g. 127.0.0.0/8 for a local test issuer (env SY_CONTROL_SSO_ALLOW)")
-	fs.StringVar(&c.publicURL, "public-url", envOr("SY_CONTROL_PUBLIC_URL", ""), "URL browsers reach control at; single sign-on's redirect URI is <public-url>/api/v1/auth/sso/callback; empty: SSO off (env SY_CONTROL_PUBLIC_URL)")
-	if err := fs.Parse(args); err != nil {
+	var allow, ssoAllow string
+	s := settings.New("switchyard", "SY_")
+	s.String(&c.dataDir, "data-dir", "./data", "data directory: embedded store and events").Alias("data")
+	s.String(&c.controlAddr, "addr", "127.0.0.1:8080", "control plane API and UI listen address").EnvVar("SY_CONTROL_ADDR")
+	s.String(&c.edgeAddr, "edge-addr", "127.0.0.1:5100", "edge listen address for SDKs: WebSocket and HTTP").EnvVar("SY_EDGE_ADDR")
+	s.String(&c.adminEmail, "admin-email", "admin@switchyard.local", "initial admin login").EnvVar("SY_CONTROL_ADMIN_EMAIL")
+	s.String(&c.adminPassword, "admin-password", "", "initial admin password; empty: a random one, printed once").EnvVar("SY_CONTROL_ADMIN_PASSWORD")
+	s.Duration(&c.retention, "retention", 0, "delete events older than this (0 keeps them)").EnvVar("SY_ANALYTICS_RETENTION")
+	s.Bool(&c.printSecrets, "print-secrets", false, "print the SDK secrets at every start, not only the first").EnvVar("SY_PRINT_SECRETS", "SY_CONTROL_PRINT_SECRETS")
+	s.String(&allow, "webhook-allow", "", "comma-separated CIDR prefixes webhooks may reach besides public addresses, e.g. 127.0.0.0/8 for a local receiver").EnvVar("SY_CONTROL_WEBHOOK_ALLOW")
+	s.String(&ssoAllow, "sso-allow", "", "comma-separated CIDR prefixes OpenID issuers may be reached at besides public addresses, e.g. 127.0.0.0/8 for a local test issuer").EnvVar("SY_CONTROL_SSO_ALLOW")
+	s.String(&c.publicURL, "public-url", "", "URL browsers reach control at; single sign-on's redirect URI is <public-url>/api/v1/auth/sso/callback; empty: SSO off").EnvVar("SY_CONTROL_PUBLIC_URL")
+	if err := s.Parse(args, getenv, out); err != nil {
 		return c, err
 	}
 	var err error
-	if c.ssoAllow, err = webhook.ParseAllow(*ssoAllow); err != nil {
+	if c.ssoAllow, err = control.ParseAllow(ssoAllow); err != nil {
 		return c, fmt.Errorf("sso-allow: %w", err)
 	}
-	if c.publicURL, err = ctlconfig.ParsePublicURL(c.publicURL); err != nil {
+	if c.publicURL, err = control.ParsePublicURL(c.publicURL); err != nil {
 		return c, fmt.Errorf("public-url: %w", err)
 	}
-	if c.webhookAllow, err = webhook.ParseAllow(*allow); err != nil {
+	if c.webhookAllow, err = control.ParseAllow(allow); err != nil {
 		return c, fmt.Errorf("webhook-allow: %w", err)
 	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	if len(s.Args()) > 0 {
+		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(s.Args(), " "))
 	}
 	return c, nil
 }
@@ -116,37 +111,48 @@ func (e events) Deliveries(ctx context.Context, r *codec.DeliveryReport) error {
 }
 
 func main() {
-	args, adminCmd := os.Args[1:], ""
+	os.Exit(mainCode(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// mainCode runs the command args name and returns the exit code: 0 after
+// -h or a clean shutdown, 1 a failure, 2 bad configuration.
+func mainCode(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "import" {
-		if err := importCmd(args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-			fmt.Fprintln(os.Stderr, "switchyard:", err)
-			os.Exit(1)
+		if err := importCmd(args[1:], getenv, stdout, stderr); err != nil {
+			if errors.Is(err, settings.ErrHelp) {
+				return 0
+			}
+			fmt.Fprintln(stderr, "switchyard:", err)
+			return 1
 		}
-		return
+		return 0
 	}
+	adminCmd := ""
 	if len(args) > 0 && args[0] == "admin" {
 		if len(args) < 2 || args[1] != "reset-password" {
-			fmt.Fprintln(os.Stderr, "usage: switchyard admin reset-password [-data DIR] [-admin-email EMAIL] [-admin-password PASSWORD]")
-			os.Exit(2)
+			fmt.Fprintln(stderr, "usage: switchyard admin reset-password [-data-dir DIR] [-admin-email EMAIL] [-admin-password PASSWORD]")
+			return 2
 		}
 		args, adminCmd = args[2:], args[1]
 	}
-	cfg, err := parseConfig(args)
+	cfg, err := parseConfig(args, getenv, stdout)
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "switchyard:", err)
+		if code := settings.ExitCode(err); code == 0 {
+			return 0
 		}
-		os.Exit(2)
+		fmt.Fprintln(stderr, "switchyard:", err)
+		return settings.ExitCode(err)
 	}
 	if adminCmd != "" {
-		err = resetPassword(cfg, os.Stdout)
+		err = resetPassword(cfg, stdout)
 	} else {
 		err = run(cfg)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "switchyard:", err)
-		os.Exit(1)
+		fmt.Fprintln(stderr, "switchyard:", err)
+		return 1
 	}
+	return 0
 }
 
 // resetPassword is `switchyard admin reset-password`.
@@ -181,13 +187,13 @@ func importCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 // importFrom is importCmd with stdin given ("-file -").
 func importFrom(stdin io.Reader, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "featbit" {
-		return errors.New("usage: switchyard import featbit [-data DIR] -env ENV_ID -file EXPORT.json [-dry-run] [-max-bytes N] [-max-flags N] [-max-segments N]")
+		return errors.New("usage: switchyard import featbit [-data-dir DIR] -env ENV_ID -file EXPORT.json [-dry-run] [-max-bytes N] [-max-flags N] [-max-segments N]")
 	}
-	opts, rest, err := featbit.ParseOptions("switchyard import featbit", args[1:], getenv, stderr)
+	opts, rest, err := control.ParseImportOptions("switchyard import featbit", args[1:], getenv, stderr)
 	if err != nil {
 		return err
 	}
-	cfg, err := parseConfig(rest)
+	cfg, err := parseConfig(rest, getenv, stdout)
 	if err != nil {
 		return err
 	}

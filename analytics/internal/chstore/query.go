@@ -1,4 +1,4 @@
-package sink
+package chstore
 
 import (
 	"context"
@@ -13,11 +13,11 @@ import (
 	"github.com/switchyard/switchyard/codec"
 )
 
-var _ store.Store = (*Sink)(nil)
+var _ store.Store = (*Store)(nil)
 
 // Insert implements store.Store for direct callers (tests, Service.Ingest in
 // ClickHouse mode): the events get random ids, so they never collapse.
-func (s *Sink) Insert(ctx context.Context, b *codec.InsightBatch) error {
+func (s *Store) Insert(ctx context.Context, b *codec.InsightBatch) error {
 	var c Columns
 	base := rand.Uint64()
 	c.Add(b, time.Now().UnixMilli(), func(i int) uint64 { return base + uint64(i) })
@@ -35,7 +35,7 @@ func rangeArgs(r store.Range) []any {
 }
 
 // Series implements store.Store.
-func (s *Sink) Series(ctx context.Context, r store.Range, b store.Bucket) ([]store.SeriesPoint, error) {
+func (s *Store) Series(ctx context.Context, r store.Range, b store.Bucket) ([]store.SeriesPoint, error) {
 	if err := r.Validate(); err != nil || b <= 0 {
 		return nil, store.ErrInvalid
 	}
@@ -60,7 +60,7 @@ func (s *Sink) Series(ctx context.Context, r store.Range, b store.Bucket) ([]sto
 // VariationUsers implements store.Store. Distinct users are uniqExact: exact
 // (the API promises exact figures); its memory grows with the distinct users
 // of one flag and range, which is fine up to tens of millions.
-func (s *Sink) VariationUsers(ctx context.Context, r store.Range) ([]store.VariationUsers, error) {
+func (s *Store) VariationUsers(ctx context.Context, r store.Range) ([]store.VariationUsers, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func (s *Sink) VariationUsers(ctx context.Context, r store.Range) ([]store.Varia
 }
 
 // EnvVariations implements store.Store.
-func (s *Sink) EnvVariations(ctx context.Context, envID string, from, to time.Time) ([]store.FlagVariationCount, error) {
+func (s *Store) EnvVariations(ctx context.Context, envID string, from, to time.Time) ([]store.FlagVariationCount, error) {
 	if err := store.ValidateEnv(envID, from, to); err != nil {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func (s *Sink) EnvVariations(ctx context.Context, envID string, from, to time.Ti
 }
 
 // Users implements store.Store.
-func (s *Sink) Users(ctx context.Context, uq store.UsersQuery) ([]store.UserVariation, error) {
+func (s *Store) Users(ctx context.Context, uq store.UsersQuery) ([]store.UserVariation, error) {
 	if err := uq.Validate(); err != nil || uq.Limit < 0 || uq.Offset < 0 {
 		return nil, store.ErrInvalid
 	}
@@ -142,7 +142,7 @@ const exposuresSQL = `SELECT user_key, argMin(variation_id, ts_ms) AS variation,
 	FROM %s.flag_events WHERE %s AND send_to_experiment = 1 GROUP BY user_key`
 
 // Exposures implements store.Store.
-func (s *Sink) Exposures(ctx context.Context, r store.Range) ([]store.Exposure, error) {
+func (s *Store) Exposures(ctx context.Context, r store.Range) ([]store.Exposure, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
@@ -206,7 +206,7 @@ const metricPostSQL = `SELECT user_key, any(variation) AS variation, avg(numeric
 // cap first). Every exposed user is one row — their variation, whether and
 // what they scored after exposure (p, v) and in the pre-period (pre, x) —
 // then summed per variation. 18.x has one JOIN per SELECT, so the joins nest.
-func (s *Sink) Metric(ctx context.Context, r store.Range, mq store.MetricQuery) ([]store.MetricResult, error) {
+func (s *Store) Metric(ctx context.Context, r store.Range, mq store.MetricQuery) ([]store.MetricResult, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
@@ -270,7 +270,7 @@ func (s *Sink) Metric(ctx context.Context, r store.Range, mq store.MetricQuery) 
 
 // ExperimentUsers implements store.Store: one query whose rows are handed
 // to fn as ClickHouse streams them.
-func (s *Sink) ExperimentUsers(ctx context.Context, r store.Range, mq store.MetricQuery, limit int, fn func(*store.ExperimentUser) error) error {
+func (s *Store) ExperimentUsers(ctx context.Context, r store.Range, mq store.MetricQuery, limit int, fn func(*store.ExperimentUser) error) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
@@ -313,12 +313,12 @@ func (s *Sink) ExperimentUsers(ctx context.Context, r store.Range, mq store.Metr
 
 // DeleteUser implements store.Store with one mutation per table that holds
 // rows of the user, and waits until they are done.
-func (s *Sink) DeleteUser(ctx context.Context, envID, userKey string) error {
+func (s *Store) DeleteUser(ctx context.Context, envID, userKey string) error {
 	return s.deleteWhere(ctx, "env_id = ? AND user_key = ?", envID, userKey)
 }
 
 // DeleteBefore implements store.Store (retention; 18.x has no table TTL).
-func (s *Sink) DeleteBefore(ctx context.Context, t time.Time) error {
+func (s *Store) DeleteBefore(ctx context.Context, t time.Time) error {
 	ms := t.UnixMilli()
 	return s.deleteWhere(ctx, "ts < toDateTime(?) AND ts_ms < ?", uint32(max(ms, 0)/1000+1), ms)
 }
@@ -328,7 +328,7 @@ func (s *Sink) DeleteBefore(ctx context.Context, t time.Time) error {
 // parts without matching rows), so the cheap existence check (partition
 // pruning on ts) keeps the hourly retention run and repeated GDPR calls from
 // rewriting the tables for nothing.
-func (s *Sink) deleteWhere(ctx context.Context, cond string, args ...any) error {
+func (s *Store) deleteWhere(ctx context.Context, cond string, args ...any) error {
 	for _, t := range []string{"flag_events", "metric_events"} {
 		var n uint64
 		if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM (SELECT 1 FROM %s.%s WHERE %s LIMIT 1)", s.db, t, cond), args...).Scan(&n); err != nil {
@@ -345,7 +345,7 @@ func (s *Sink) deleteWhere(ctx context.Context, cond string, args ...any) error 
 }
 
 // waitMutations waits until this database has no unfinished mutation.
-func (s *Sink) waitMutations(ctx context.Context) error {
+func (s *Store) waitMutations(ctx context.Context) error {
 	for {
 		var n uint64
 		if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND is_done = 0", s.db).Scan(&n); err != nil {
