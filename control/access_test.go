@@ -281,6 +281,25 @@ func TestAccessProjectPatternAndGroupDelete(t *testing.T) {
 	if op.Role != "viewer" || !slices.Equal(op.Actions, []string{"read"}) {
 		t.Fatalf("org permissions: %+v", op)
 	}
+
+	// a project's own permissions: project:manage granted on the project
+	// shows there, not on the organization, and a pattern of its
+	// environments does not cover the project itself
+	f.policy("manage the project", []string{"user:" + f.userID("ann@example.com")},
+		stmt("allow", []string{"project:manage"}, "project/"+p.Key),
+		stmt("allow", []string{"env:manage"}, "project/"+p.Key+"/env/*"))
+	var pp struct {
+		Resource string
+		Actions  []string
+	}
+	f.must(200, ann, "GET", "/api/v1/projects/"+f.info.ProjectID+"/permissions", nil).decode(t, &pp)
+	if pp.Resource != "project/"+p.Key || !slices.Contains(pp.Actions, "project:manage") || slices.Contains(pp.Actions, "env:manage") {
+		t.Fatalf("project permissions: %+v", pp)
+	}
+	f.must(200, ann, "GET", "/api/v1/orgs/"+f.org+"/permissions", nil).decode(t, &op)
+	if slices.Contains(op.Actions, "project:manage") {
+		t.Fatalf("org permissions after a project grant: %+v", op)
+	}
 }
 
 // Rotation without downtime: the new secret is added, the old one keeps
@@ -381,5 +400,18 @@ func TestSecurityRemovedMemberLosesGrants(t *testing.T) {
 	f.must(200, f.admin, "GET", "/api/v1/orgs/"+f.org+"/audit?type=group", nil).decode(t, &l)
 	if len(l.Items) == 0 || !strings.Contains(strings.Join(l.Items[0].Changes, ";"), "removed from the organization") {
 		t.Fatalf("group audit: %+v", l.Items)
+	}
+}
+
+// The permissions of a project tell nothing to a caller outside its
+// organization: the route is refused like every other project route.
+func TestSecurityProjectPermissionsOtherOrg(t *testing.T) {
+	f := newAccess(t)
+	_, eve := f.orgWithOwner("eve's org", "eve@example.com", "eve-password-1")
+	if c := f.do(eve, "GET", "/api/v1/projects/"+f.info.ProjectID+"/permissions", nil).Code; c != 403 && c != 404 {
+		t.Fatalf("an owner of another organization reading this project's permissions: %d, want 403 or 404", c)
+	}
+	if c := f.do("", "GET", "/api/v1/projects/"+f.info.ProjectID+"/permissions", nil).Code; c != 401 {
+		t.Fatalf("without a session: %d, want 401", c)
 	}
 }

@@ -40,7 +40,7 @@ if (!js || !css) throw new Error('build: expected one .js and one .css output, g
 // Bundle budget (docs/ui.md "Bundle size"): the build fails above it, so a
 // heavy dependency cannot slip in unnoticed. Raise it deliberately, in the
 // same commit as the reason, never to make a build pass.
-const BUDGET = { js: 200_000, jsGzip: 60_000, css: 30_000, cssGzip: 8_000 };
+const BUDGET = { js: 250_000, jsGzip: 75_000, css: 30_000, cssGzip: 8_000 };
 const sizes = {};
 for (const [kind, f] of [['js', js], ['css', css]]) {
   const b = readFileSync(join(out, f));

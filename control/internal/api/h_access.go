@@ -48,6 +48,7 @@ func (a *API) accessRoutes() []Route {
 	return []Route{
 		{Method: "GET", Path: p + "/orgs/{orgId}/permissions", Tag: "access", Summary: "The caller's role and the actions it may do on the organization itself", Scope: Org, Action: ActRead, Resp: Permissions{}, h: a.orgPermissions},
 		{Method: "GET", Path: p + "/envs/{envId}/permissions", Tag: "access", Summary: "The caller's role and the actions it may do in the environment", Scope: Env, Action: ActRead, Resp: Permissions{}, h: a.envPermissions},
+		{Method: "GET", Path: p + "/projects/{projectId}/permissions", Tag: "access", Summary: "The caller's role and the actions it may do on the project itself (project:manage: rename, delete, create environments)", Scope: Project, Action: ActRead, Resp: Permissions{}, h: a.envPermissions},
 		{Method: "GET", Path: p + "/access/actions", Tag: "access", Summary: "Every action a policy statement can name", Scope: User, Resp: List[string]{}, h: a.listActions},
 		{Method: "GET", Path: p + "/orgs/{orgId}/groups", Tag: "access", Summary: "List groups", Scope: Org, Action: ActRead, Resp: List[store.Group]{}, h: a.listGroups},
 		{Method: "POST", Path: p + "/orgs/{orgId}/groups", Tag: "access", Summary: "Create a group of members", Scope: Org, Action: ActAccessManage, Status: 201, Body: GroupRequest{}, Resp: store.Group{}, h: a.createGroup},
@@ -81,6 +82,8 @@ func (a *API) orgPermissions(c *call) (any, error) {
 	return &Permissions{Role: c.role, Resource: resOrg, Actions: c.access.actions(res)}, nil
 }
 
+// envPermissions answers for the resource of the request's scope: an
+// environment or a project.
 func (a *API) envPermissions(c *call) (any, error) {
 	return &Permissions{Role: c.role, Resource: c.resource(), Actions: c.access.actions(c.resource)}, nil
 }

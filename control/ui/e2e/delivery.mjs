@@ -127,14 +127,14 @@ export async function deliverySteps({ page, step, shot, expectVisible }) {
       await sw.click(); // off
       const box = page.getByTestId('delivery');
       await waitText(page, box.getByRole('status'), /^Delivered to 1 of 3 connections; 1 edge has not confirmed yet…/, 'an edge behind');
-      if ((await box.getAttribute('data-state')) !== 'wait') throw new Error('state is not wait');
+      await expectVisible(page.locator('[data-testid="delivery"][data-state="wait"]'), 'the delivery box in state wait');
       const bar = page.getByRole('progressbar', { name: 'Delivery to connected SDKs' });
       if ((await bar.getAttribute('aria-valuenow')) !== '1' || (await bar.getAttribute('aria-valuemax')) !== '3') throw new Error('progressbar values are not 1 of 3');
       await shot('delivery-progress-edge-behind');
       answer = receipt({ fraction: 1, complete: true, reached: true });
       await sw.click(); // on again: a new write, a new receipt
       await waitText(page, box.getByRole('status'), /^No SDKs are connected to this environment/, 'no SDKs');
-      if ((await box.getAttribute('data-state')) !== 'none') throw new Error('state is not none');
+      await expectVisible(page.locator('[data-testid="delivery"][data-state="none"]'), 'the delivery box in state none');
     } finally {
       await page.unroute('**/changes/*/receipt*');
     }

@@ -20,6 +20,7 @@ import { a11yTour } from './a11y.mjs';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { governanceSteps } from './gov.mjs';
 import { deliverySteps } from './delivery.mjs';
 import { experimentSteps } from './expt.mjs';
 
@@ -124,6 +125,8 @@ async function login(who) {
   await page.getByLabel('Password').press('Enter'); // keyboard: Enter submits the form
   await expectVisible(page.getByRole('heading', { name: 'Feature flags' }), 'flag list after login');
 }
+
+const nav2 = (p, name) => p.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name, exact: true }).click();
 
 async function logout() {
   await page.getByRole('button', { name: 'Sign out' }).click();
@@ -319,10 +322,13 @@ try {
   });
 
   await step('change-comment-required-asks-on-every-write', async () => {
-    // on the audit page: require comments in dev; a toggle then asks for one
-    const req = page.getByRole('checkbox', { name: /Require a change comment/ });
+    // on the environment's Settings page: require comments in dev; a toggle then asks for one
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Settings', exact: true }).click();
+    const protForm = page.getByRole('form', { name: 'Protection' });
+    const req = protForm.getByRole('checkbox', { name: /Require a change comment/ });
     await req.check();
-    await page.waitForFunction(() => document.querySelector('.card input[type=checkbox]')?.checked === true);
+    await protForm.getByRole('button', { name: 'Save protection' }).click();
+    await expectText(protForm.getByRole('status'), /Saved/, 'comment rule saved');
     await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Flags', exact: true }).click();
     const sw = page.getByRole('switch', { name: 'Enable welcome-banner' });
     const was = await sw.getAttribute('aria-checked');
@@ -339,9 +345,12 @@ try {
     await page.waitForFunction((w) => document.querySelector('[role=switch][aria-label="Enable welcome-banner"]')?.getAttribute('aria-checked') === w, was);
     await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Audit log', exact: true }).click();
     await expectVisible(page.getByRole('listitem').filter({ hasText: 'e2e: comment required' }).filter({ hasText: 'welcome-banner' }), 'the comment in the audit log');
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Settings', exact: true }).click();
     await req.uncheck();
-    await dlg.getByRole('button', { name: 'Apply change' }).click();
-    await page.waitForFunction(() => document.querySelector('.card input[type=checkbox]')?.checked === false);
+    await protForm.getByRole('button', { name: 'Save protection' }).click();
+    await dlg.getByRole('button', { name: 'Apply change' }).click(); // turning the rule off is a write that needs a comment too
+    await expectText(protForm.getByRole('status'), /Saved/, 'comment rule off');
+    if (await req.isChecked()) throw new Error('the comment rule is still on');
   });
 
   await step('schedule-draft-cancel-and-apply', async () => {
@@ -392,10 +401,11 @@ try {
     // protect dev; a save is refused and becomes a change request with a
     // side-by-side diff; its author cannot approve it; closed, unprotected.
     const nav = page.getByRole('navigation', { name: 'Sections' });
-    await nav.getByRole('link', { name: 'Audit log', exact: true }).click();
-    const prot = page.getByRole('checkbox', { name: /^Protect / });
-    await prot.check();
-    await expectVisible(page.getByRole('button', { name: 'Save approvals' }), 'protection on');
+    await nav.getByRole('link', { name: 'Settings', exact: true }).click();
+    const protForm = page.getByRole('form', { name: 'Protection' });
+    await protForm.getByRole('checkbox', { name: /^Protect / }).check();
+    await protForm.getByRole('button', { name: 'Save protection' }).click();
+    await expectText(protForm.getByRole('status'), /Saved/, 'protection on');
     await nav.getByRole('link', { name: 'Flags', exact: true }).click();
     await page.getByRole('link', { name: flagName }).click();
     await page.getByLabel('Description', { exact: true }).fill('proposed in e2e');
@@ -406,17 +416,21 @@ try {
     const sbs = page.getByRole('table', { name: 'Side-by-side difference' });
     await expectVisible(sbs.locator('td.add').filter({ hasText: 'proposed in e2e' }), 'the proposal in the right column');
     await expectVisible(sbs.locator('td.del').filter({ hasText: 'changed by a schedule' }), 'the current value in the left column');
-    await page.getByRole('button', { name: 'Approve', exact: true }).click();
-    await expectText(page.getByRole('alert'), /author .*cannot review/, 'the author cannot approve');
+    // the author's Approve is disabled and says why (the API refuses it too)
+    const approve = page.getByRole('button', { name: 'Approve', exact: true });
+    await expectVisible(approve, 'Approve button');
+    if (!(await approve.isDisabled())) throw new Error("the author's Approve button is enabled");
+    if (!/You proposed this change/.test((await approve.getAttribute('title')) || '')) throw new Error('the disabled Approve button does not say why');
     await shot('change-request');
     await page.getByRole('button', { name: 'Close', exact: true }).click();
     await expectVisible(page.locator('.badge').filter({ hasText: /^closed$/ }), 'closed');
     await nav.getByRole('link', { name: 'Change requests', exact: true }).click();
     await page.getByLabel('State').selectOption('');
     await expectVisible(page.getByRole('link', { name: new RegExp('flag ' + flagKey) }), 'the request in the list');
-    await nav.getByRole('link', { name: 'Audit log', exact: true }).click();
-    await page.getByRole('checkbox', { name: /^Protect / }).uncheck();
-    await page.getByRole('button', { name: 'Save approvals' }).waitFor({ state: 'detached' });
+    await nav.getByRole('link', { name: 'Settings', exact: true }).click();
+    await protForm.getByRole('checkbox', { name: /^Protect / }).uncheck();
+    await protForm.getByRole('button', { name: 'Save protection' }).click();
+    await expectText(protForm.getByRole('status'), /Saved/, 'protection off');
   });
 
   await step('flag-list-toggle-in-place', async () => {
@@ -736,7 +750,14 @@ try {
     await expectCount(page.getByRole('button', { name: /^Copy/ }), 0, 'copy flags button');
     await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Audit log', exact: true }).click();
     await expectVisible(page.getByRole('list', { name: 'Audit entries' }), 'audit log for a viewer');
-    await expectCount(page.getByRole('checkbox', { name: /Require a change comment/ }), 0, 'settings checkbox');
+    await nav2(page, 'Settings');
+    await expectVisible(page.getByRole('form', { name: 'Protection' }), 'settings for a viewer');
+    for (const name of ['Rename environment', 'Save protection', 'Delete environment…']) {
+      const b = page.getByRole('button', { name, exact: true });
+      if (!(await b.isDisabled())) throw new Error(`"${name}" is enabled for a viewer`);
+      if (!/env:manage/.test((await b.getAttribute('title')) || '')) throw new Error(`disabled "${name}" does not say why`);
+    }
+    if (!(await page.getByRole('checkbox', { name: /Require a change comment/ }).isDisabled())) throw new Error('the comment rule is editable for a viewer');
     await expectCount(page.getByRole('link', { name: 'Webhooks' }), 0, 'Webhooks link');
     for (const link of ['Segments', 'Experiments', 'SDK keys']) {
       await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: link, exact: true }).click();
@@ -776,6 +797,7 @@ try {
     await expectVisible(page.getByRole('cell', { name: /Corp ID/ }), 'the organization\'s single sign-on page');
     await shot('sso-org-page');
   });
+  if (sso.issuer) await governanceSteps({ page, step, base, admin, viewer, sso, login, logout, expectVisible, expectText, expectCount, shot });
 } catch {
   // reported by step()
 } finally {

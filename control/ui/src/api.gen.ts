@@ -461,6 +461,10 @@ export interface paths {
     /** Create an environment with new server and client secrets (action: project:manage) */
     post: operations["postProjectsProjectIdEnvs"];
   };
+  "/api/v1/projects/{projectId}/permissions": {
+    /** The caller's role and the actions it may do on the project itself (project:manage: rename, delete, create environments) (action: read) */
+    get: operations["getProjectsProjectIdPermissions"];
+  };
   "/api/v1/projects/{projectId}/stale-flags": {
     /** Stale flags (one variation for everyone, no evaluations, or no code references for N days) and archived flags still in code (action: read) */
     get: operations["getProjectsProjectIdStaleflags"];
@@ -5237,6 +5241,28 @@ export interface operations {
       201: {
         content: {
           "application/json": components["schemas"]["EnvView"];
+        };
+      };
+      /** @description error */
+      default: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** The caller's role and the actions it may do on the project itself (project:manage: rename, delete, create environments) (action: read) */
+  getProjectsProjectIdPermissions: {
+    parameters: {
+      path: {
+        projectId: string;
+      };
+    };
+    responses: {
+      /** @description success */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Permissions"];
         };
       };
       /** @description error */

@@ -20,6 +20,9 @@ import { ChangeRequestDetail, ChangeRequests } from './pages/changes';
 import { EnvCompare } from './pages/envcompare';
 import { CommentDialog } from './comment';
 import { SingleSignOn, SSOButtons, SSOFinish } from './pages/sso';
+import { EnvSettingsPage, OrgSettings, ProjectSettings } from './pages/settings';
+import { Groups, Policies } from './pages/access';
+import { useCan } from './perm';
 import { ConnectedSDKs, SDKS_ROUTE } from './pages/sdks';
 
 const LAST_ENV = 'sy.lastEnv';
@@ -27,7 +30,7 @@ const LAST_ENV = 'sy.lastEnv';
 // Sections of an environment. Sections marked `route` appear only when the
 // API (its OpenAPI document) has that route (an older control plane may not
 // have the workflow routes).
-interface Section { path: string; label: string; route?: string }
+interface Section { path: string; label: string; route?: string; action?: string }
 const SECTIONS: Section[] = [
   { path: 'flags', label: 'Flags' },
   { path: 'segments', label: 'Segments' },
@@ -40,13 +43,17 @@ const SECTIONS: Section[] = [
   { path: 'change-requests', label: 'Change requests', route: '/api/v1/envs/{envId}/change-requests' },
   { path: 'compare', label: 'Compare', route: '/api/v1/envs/{envId}/compare' },
   { path: 'connected-sdks', label: 'Connected SDKs', route: SDKS_ROUTE },
+  { path: 'settings', label: 'Settings' },
   // triggers are per flag (/api/v1/envs/{envId}/flags/{key}/triggers): their
   // place is a section of the flag page
 ];
 const ORG_SECTIONS: Section[] = [
+  { path: 'settings', label: 'Organization settings' },
   { path: 'members', label: 'Members' },
-  { path: 'tokens', label: 'Access tokens' },
-  { path: 'webhooks', label: 'Webhooks', route: '/api/v1/orgs/{orgId}/webhooks' },
+  { path: 'groups', label: 'Groups', route: '/api/v1/orgs/{orgId}/groups' },
+  { path: 'policies', label: 'Policies', route: '/api/v1/orgs/{orgId}/policies' },
+  { path: 'tokens', label: 'Access tokens', action: 'token:manage' },
+  { path: 'webhooks', label: 'Webhooks', route: '/api/v1/orgs/{orgId}/webhooks', action: 'webhook:manage' },
   { path: 'sso', label: 'Single sign-on', route: '/api/v1/orgs/{orgId}/sso/issuers' },
   { path: 'audit', label: 'Organization audit log', route: '/api/v1/orgs/{orgId}/audit' },
 ];
@@ -199,15 +206,7 @@ function Shell({ logout }: { logout: () => void }) {
                 <li key={s.path}><a href={`/envs/${ctx.env!.id}/${s.path}`} aria-current={section === s.path ? 'page' : undefined}>{s.label}</a></li>
               ))}
             </ul>}
-            {orgId && <>
-              <div class="nav-group">Organization</div>
-              <ul>
-                {ORG_SECTIONS.filter((s) => (s.path !== 'tokens' && s.path !== 'webhooks') || rank(role) >= 3)
-                  .filter((s) => !s.route || paths.has(s.route)).map((s) => (
-                  <li key={s.path}><a href={`/orgs/${orgId}/${s.path}`} aria-current={orgSection === s.path ? 'page' : undefined}>{s.label}</a></li>
-                ))}
-              </ul>
-            </>}
+            {orgId && <OrgNav orgId={orgId} paths={paths} current={orgSection} />}
           </nav>
           <main class="content" id="main" tabIndex={-1}>
             <Routes path={path} ctx={ctx} />
@@ -217,6 +216,20 @@ function Shell({ logout }: { logout: () => void }) {
       <CommentDialog />
     </SessionCtx.Provider>
   );
+}
+
+// OrgNav lists the organization's pages; a page whose section names an
+// action appears only for callers the API allows that action.
+function OrgNav({ orgId, paths, current }: { orgId: string; paths: Set<string>; current: string }) {
+  const can = useCan({ org: orgId });
+  return <>
+    <div class="nav-group">Organization</div>
+    <ul>
+      {ORG_SECTIONS.filter((s) => !s.action || can(s.action)).filter((s) => !s.route || paths.has(s.route)).map((s) => (
+        <li key={s.path}><a href={`/orgs/${orgId}/${s.path}`} aria-current={current === s.path ? 'page' : undefined}>{s.label}</a></li>
+      ))}
+    </ul>
+  </>;
 }
 
 async function openOrg(orgId: string) {
@@ -261,6 +274,11 @@ function Switcher({ ctx }: { ctx: Ctx }) {
 
 function Routes({ path, ctx }: { path: string; ctx: Ctx }) {
   let m: Record<string, string> | null;
+  if ((m = match('/orgs/:org/settings', path))) return <OrgSettings key={m.org} orgId={m.org} />;
+  if ((m = match('/orgs/:org/groups', path))) return <Groups key={m.org} orgId={m.org} />;
+  if ((m = match('/orgs/:org/policies', path))) return <Policies key={m.org} orgId={m.org} />;
+  if ((m = match('/orgs/:org/projects/:project', path))) return <ProjectSettings key={m.project} orgId={m.org} projectId={m.project} />;
+  if ((m = match('/envs/:env/settings', path)) && ctx.env?.id === m.env) return <EnvSettingsPage key={ctx.env.id} env={ctx.env} />;
   if ((m = match('/orgs/:org/members', path))) return <Members orgId={m.org} />;
   if ((m = match('/orgs/:org/tokens', path))) return <Tokens orgId={m.org} />;
   if ((m = match('/orgs/:org/webhooks', path))) return <Webhooks key={m.org} orgId={m.org} />;

@@ -70,8 +70,7 @@ export function AuditLog({ env, orgId }: { env?: Env; orgId: string }) {
   const envName = (id?: string) => (id && !env ? s.envs.find((e) => e.id === id)?.name || '' : '');
   return (
     <Page title={env ? 'Audit log' : `Audit log of ${s.org?.name || 'the organization'}`}>
-      {env && s.isAdmin && <CommentSetting env={env} />}
-      {env && s.isAdmin && <ProtectionSetting env={env} />}
+      {env && <p class="muted">Required change comments and protection (approvals) are on the environment's <a href={`/envs/${env.id}/settings`}>Settings</a> page.</p>}
       <form class="filters" role="search" aria-label="Filter the audit log" onSubmit={(e) => { e.preventDefault(); apply(); }}>
         <Select label="Resource type" value={type} onChange={setType} err={err} field="type"
           options={[{ value: '', label: 'Any' }, ...(env ? TYPES : ORG_TYPES).map((t) => ({ value: t, label: t }))]} />
@@ -95,57 +94,6 @@ export function AuditLog({ env, orgId }: { env?: Env; orgId: string }) {
         </div>
       )}
     </Page>
-  );
-}
-
-// CommentSetting: admins choose whether writes in the environment need a
-// change comment.
-function CommentSetting({ env }: { env: Env }) {
-  const [on, setOn] = useState<boolean | null>(null);
-  const [err, setErr] = useState<unknown>(null);
-  useEffect(() => { api.envSettings(env.id).then((x) => setOn(x.requireComment)).catch(setErr); }, [env.id]);
-  if (on === null) return err ? <FormError err={err} /> : null;
-  return (
-    <div class="card row">
-      <label class="check"><input type="checkbox" checked={on} aria-describedby="req-comment-hint" onChange={async (e) => {
-        const v = (e.target as HTMLInputElement).checked;
-        setErr(null);
-        try { setOn((await api.putEnvSettings(env.id, v)).requireComment); } catch (x) { setErr(x); (e.target as HTMLInputElement).checked = on; }
-      }} /> Require a change comment on every write in {env.name}</label>
-      <span id="req-comment-hint" class="hint">When on, the UI asks for a comment before each change and the API refuses writes without one.</span>
-      <FormError err={err} />
-    </div>
-  );
-}
-
-// ProtectionSetting: admins protect the environment (flags and segments
-// change only through approved change requests) and choose how many
-// approvals a request needs.
-function ProtectionSetting({ env }: { env: Env }) {
-  const [es, setEs] = useState<EnvSettings | null>(null);
-  const [n, setN] = useState('1');
-  const [err, setErr] = useState<unknown>(null);
-  useEffect(() => {
-    api.envSettings(env.id).then((x) => { setEs(x); setN(String(x.requiredApprovals || 1)); }).catch(setErr);
-  }, [env.id]);
-  if (!es) return err ? <FormError err={err} /> : null;
-  const put = async (prot: boolean) => {
-    setErr(null);
-    try {
-      // requireComment is CommentSetting's: send its current value, not ours.
-      const cur = await api.envSettings(env.id);
-      setEs(await api.putProtection(env.id, cur.requireComment, prot, Number(n)));
-    } catch (x) { setErr(x); }
-  };
-  return (
-    <div class="card row">
-      <label class="check"><input type="checkbox" checked={!!es.protected} aria-describedby="protect-hint"
-        onChange={(e) => put((e.target as HTMLInputElement).checked)} /> Protect {env.name}: changes need approval</label>
-      <Field label="Required approvals" value={n} onInput={setN} err={err} field="requiredApprovals" type="number" />
-      {es.protected && <Busy onClick={() => put(true)} busyText="Saving…">Save approvals</Busy>}
-      <span id="protect-hint" class="hint">When on, saving a flag or segment opens a change request; another member with the change:approve permission must approve it before it applies. Triggers, schedules and copies into this environment are refused.</span>
-      <FormError err={err} fields={['requiredApprovals']} />
-    </div>
   );
 }
 

@@ -6,7 +6,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, ChangeAction, ChangeRequest, Env } from '../api';
 import { navigate } from '../router';
 import { ImpactPreview } from '../impact';
-import { Busy, FormError, Page, Select, Spinner, fmtTime, usePermissions } from '../ui';
+import { Busy, FormError, Page, Select, Spinner, fmtTime, usePermissions, useSession } from '../ui';
+import { Gated, useCan } from '../perm';
 
 const crPath = (env: Env, id: string) => `/envs/${env.id}/change-requests/${id}`;
 
@@ -73,6 +74,8 @@ const pretty = (v: unknown) => v == null ? [] : JSON.stringify(v, (k, x) => IGNO
 
 export function ChangeRequestDetail({ env, id }: { env: Env; id: string }) {
   const can = usePermissions(env);
+  const rev = useCan({ env: env.id });
+  const me = useSession().me.user?.id || '';
   const [cr, setCr] = useState<ChangeRequest | null>(null);
   const [err, setErr] = useState<unknown>(null);
   const load = () => api.changeRequest(env.id, id).then((c) => { setCr(c); setErr(null); }).catch(setErr);
@@ -83,14 +86,17 @@ export function ChangeRequestDetail({ env, id }: { env: Env; id: string }) {
     try { setCr(await api.changeRequestAction(env.id, cr.id, a, cr.version)); } catch (e) { setErr(e); }
   };
   const live = cr.status === 'open' || cr.status === 'approved';
+  // the author never reviews their own request (the API refuses it too)
+  const review = me && cr.author === me ? 'You proposed this change: another member must approve or reject it.'
+    : rev.why('change:approve');
   const write = cr.kind === 'segment' ? 'segment:write' : 'flag:write';
   const stale = err instanceof ApiError && err.status === 409 && /stale/.test(err.message);
   const rows = lineDiff(pretty(cr.base), pretty(cr.proposed));
   const itemHref = cr.kind === 'flag' ? `/envs/${env.id}/flags/${encodeURIComponent(cr.itemKey)}` : cr.itemId ? `/envs/${env.id}/segments/${cr.itemId}` : '';
   return (
     <Page title={<>Change request: {cr.kind} {itemHref ? <a href={itemHref} class="mono">{cr.itemKey}</a> : <span class="mono">{cr.itemKey}</span>}</>} actions={<>
-      {live && can('change:approve') && <Busy onClick={act('approve')} busyText="Approving…">Approve</Busy>}
-      {live && can('change:approve') && <Busy class="danger" onClick={act('reject')} busyText="Rejecting…">Reject</Busy>}
+      {live && <Gated onClick={act('approve')} reason={review} busyText="Approving…">Approve</Gated>}
+      {live && <Gated class="danger" onClick={act('reject')} reason={review} busyText="Rejecting…">Reject</Gated>}
       {cr.status === 'approved' && can(write) && <Busy onClick={act('apply')} busyText="Applying…">Apply</Busy>}
       {live && cr.op === 'update' && can(write) && stale && <Busy onClick={act('rebase')} busyText="Rebasing…">Rebase on the current version</Busy>}
       {live && <Busy onClick={act('close')} busyText="Closing…">Close</Busy>}
@@ -102,6 +108,7 @@ export function ChangeRequestDetail({ env, id }: { env: Env; id: string }) {
         {cr.appliedVersion ? <> · applied as version {cr.appliedVersion}</> : null}
       </p>
       {cr.comment && <p>“{cr.comment}”</p>}
+      {live && review && <p class="hint why" role="note">Approve and Reject: {review}</p>}
       <FormError err={err} />
       {stale && <p class="muted">The {cr.kind} changed since this request was made. Rebase it on the current version; approvals start over.</p>}
       <section class="card" aria-labelledby="h-cr-changes">

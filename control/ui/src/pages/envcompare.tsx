@@ -6,6 +6,7 @@
 import { useState } from 'preact/hooks';
 import { api, Env, FlagCompare } from '../api';
 import { Busy, FormError, Page, Select, useSession } from '../ui';
+import { useCan } from '../perm';
 
 const PARTS: Record<string, string> = {
   variations: 'variations', targeting: 'individual targeting', rules: 'rules', defaultRule: 'default rule', onOff: 'on/off',
@@ -15,6 +16,7 @@ export function EnvCompare({ env }: { env: Env }) {
   const s = useSession();
   const others = s.envs.filter((e) => e.id !== env.id);
   const [target, setTarget] = useState(others[0]?.id || '');
+  const tcan = useCan(target ? { env: target } : null); // copies write into the target
   const [items, setItems] = useState<FlagCompare[] | null>(null);
   const [pick, setPick] = useState<string[]>([]);
   const [overwrite, setOverwrite] = useState(false);
@@ -41,10 +43,10 @@ export function EnvCompare({ env }: { env: Env }) {
       {items && <>
         <p class="muted" data-testid="env-compare-summary">{items.filter((x) => x.status !== 'same').length} of {items.length} flags differ between {env.name} and {tname}.</p>
         <table class="list" aria-label="Flags compared">
-          <thead><tr>{s.canEdit && <th><span class="sr-only">Choose</span></th>}<th>Flag</th><th>{env.name} → {tname}</th></tr></thead>
+          <thead><tr>{tcan('flag:write') && <th><span class="sr-only">Choose</span></th>}<th>Flag</th><th>{env.name} → {tname}</th></tr></thead>
           <tbody>{items.map((x) => (
             <tr key={x.key} aria-label={`Flag ${x.key}: ${status(x)}`}>
-              {s.canEdit && <td>{x.status !== 'same' && x.status !== 'onlyInTarget' &&
+              {tcan('flag:write') && <td>{x.status !== 'same' && x.status !== 'onlyInTarget' &&
                 <input type="checkbox" aria-label={`Copy ${x.key}`} checked={pick.includes(x.key)}
                   onChange={(e) => setPick((e.target as HTMLInputElement).checked ? [...pick, x.key] : pick.filter((k) => k !== x.key))} />}</td>}
               <td>{x.status === 'onlyInTarget' ? <span class="mono">{x.key}</span>
@@ -53,7 +55,8 @@ export function EnvCompare({ env }: { env: Env }) {
             </tr>
           ))}</tbody>
         </table>
-        {s.canEdit && <div class="row">
+        {tcan.ready && !tcan('flag:write') && <p class="hint why" role="note">Copying to {tname}: {tcan.why('flag:write')}</p>}
+        {tcan('flag:write') && <div class="row">
           <label class="check"><input type="checkbox" checked={overwrite} onChange={(e) => setOverwrite((e.target as HTMLInputElement).checked)} />
             Overwrite flags that exist in {tname} (their on/off state stays)</label>
           <Busy class="primary" disabled={pick.length === 0} onClick={async () => {

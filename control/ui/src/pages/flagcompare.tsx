@@ -2,6 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api, Env, Flag, FlagCompare } from '../api';
 import { Busy, FormError, Select, useSession } from '../ui';
+import { useCan } from '../perm';
 
 const PARTS: Record<string, string> = {
   variations: 'Variations', targeting: 'Individual targeting', rules: 'Rules', defaultRule: 'Default rule', onOff: 'On/off',
@@ -12,6 +13,7 @@ export function Compare({ env, flag }: { env: Env; flag: Flag }) {
   const s = useSession();
   const others = s.envs.filter((e) => e.id !== env.id);
   const [target, setTarget] = useState(others[0]?.id || '');
+  const tcan = useCan(target ? { env: target } : null); // copies write into the target
   const [res, setRes] = useState<FlagCompare | null>(null);
   const [pick, setPick] = useState<string[]>([]);
   const [err, setErr] = useState<unknown>(null);
@@ -42,7 +44,7 @@ export function Compare({ env, flag }: { env: Env; flag: Flag }) {
           <thead><tr><th>Part</th><th>{env.name} (this environment)</th><th>{tname}</th></tr></thead>
           <tbody>{(res.parts || []).map((p) => (
             <tr key={p.part} aria-label={`Difference in ${PARTS[p.part] || p.part}`}>
-              <td>{s.canEdit
+              <td>{tcan('flag:write')
                 ? <label class="check"><input type="checkbox" checked={pick.includes(p.part)}
                   onChange={(e) => setPick((e.target as HTMLInputElement).checked ? [...pick, p.part] : pick.filter((x) => x !== p.part))} /> {PARTS[p.part] || p.part}</label>
                 : PARTS[p.part] || p.part}</td>
@@ -51,7 +53,8 @@ export function Compare({ env, flag }: { env: Env; flag: Flag }) {
             </tr>
           ))}</tbody>
         </table>}
-        {s.canEdit && res.status === 'different' && <Busy class="primary" disabled={pick.length === 0} onClick={async () => {
+        {tcan.ready && !tcan('flag:write') && res.status === 'different' && <p class="hint why" role="note">Copying to {tname}: {tcan.why('flag:write')}</p>}
+        {tcan('flag:write') && res.status === 'different' && <Busy class="primary" disabled={pick.length === 0} onClick={async () => {
           setErr(null); setDone('');
           try {
             const cur = await api.flag(target, flag.key);

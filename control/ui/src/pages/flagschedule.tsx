@@ -2,6 +2,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, Env, Flag, Schedule } from '../api';
 import { Busy, Field, FormError, Select, Spinner, fmtTime, useSession } from '../ui';
+import { ReadOnlyNote, useCan } from '../perm';
 
 const pad = (n: number) => String(n).padStart(2, '0');
 // localInput formats a time for a datetime-local input (local time).
@@ -12,6 +13,7 @@ export const localInput = (ms: number) => {
 
 export function ScheduleDraft({ env, flag, draft, dirty, onApplied }: { env: Env; flag: Flag; draft: Flag; dirty: boolean; onApplied: () => void }) {
   const s = useSession();
+  const can = useCan({ env: env.id });
   const [at, setAt] = useState(localInput(Date.now() + 3600_000));
   const [onConflict, setOnConflict] = useState('fail');
   const [err, setErr] = useState<unknown>(null);
@@ -35,7 +37,8 @@ export function ScheduleDraft({ env, flag, draft, dirty, onApplied }: { env: Env
   return (
     <section class="card" aria-labelledby="h-schedule">
       <h2 id="h-schedule">Scheduled changes</h2>
-      {s.canEdit && !flag.isArchived && <form aria-label="Schedule this draft" onSubmit={(e) => e.preventDefault()}>
+      <ReadOnlyNote can={can} action="flag:write" what="scheduled changes" />
+      {can('flag:write') && !flag.isArchived && <form aria-label="Schedule this draft" onSubmit={(e) => e.preventDefault()}>
         <p class="muted">Applies the flag as edited on the Targeting tab (variations, targeting, rules, default rule, on/off — {dirty ? 'including the unsaved changes' : 'no unsaved changes: the flag as saved'}) at the chosen time, instead of now.</p>
         <div class="row">
           <Field label="Apply at" type="datetime-local" value={at} onInput={setAt} err={err} field="at" hint="Your local time." />
@@ -64,11 +67,12 @@ const draftSummary = (d: Flag) => {
 
 export function ScheduleTable({ env, items, onChange, showFlag }: { env: Env; items: Schedule[]; onChange: () => void; showFlag: boolean }) {
   const s = useSession();
+  const can = useCan({ env: env.id });
   const [err, setErr] = useState<unknown>(null);
   return <>
     <FormError err={err} />
     <table class="list" aria-label="Scheduled changes">
-      <thead><tr>{showFlag && <th>Flag</th>}<th>Apply at</th><th>Draft</th><th>State</th><th>Created</th><th>Comment</th>{s.canEdit && <th><span class="sr-only">Actions</span></th>}</tr></thead>
+      <thead><tr>{showFlag && <th>Flag</th>}<th>Apply at</th><th>Draft</th><th>State</th><th>Created</th><th>Comment</th>{can('flag:write') && <th><span class="sr-only">Actions</span></th>}</tr></thead>
       <tbody>
         {items.map((x) => (
           <tr key={x.id} aria-label={`Schedule of ${x.flagKey} at ${fmtTime(x.at)}`}>
@@ -83,7 +87,7 @@ export function ScheduleTable({ env, items, onChange, showFlag }: { env: Env; it
               {x.appliedAt ? <div class="hint">at {fmtTime(x.appliedAt)}{x.appliedVersion ? ` (version ${x.appliedVersion})` : ''}</div> : null}</td>
             <td class="muted">{fmtTime(x.createdAt)} · from version {x.baseVersion}</td>
             <td>{x.comment || <span class="muted">—</span>}</td>
-            {s.canEdit && <td>{x.status === 'pending' && <Busy class="small danger" label={`Cancel the schedule of ${x.flagKey} at ${fmtTime(x.at)}`} onClick={async () => {
+            {can('flag:write') && <td>{x.status === 'pending' && <Busy class="small danger" label={`Cancel the schedule of ${x.flagKey} at ${fmtTime(x.at)}`} onClick={async () => {
               setErr(null);
               try { await api.cancelSchedule(env.id, x.id); onChange(); } catch (e) { setErr(e); }
             }} busyText="Cancelling…">Cancel</Busy>}</td>}

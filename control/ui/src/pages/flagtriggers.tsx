@@ -2,9 +2,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, Env, Flag, Trigger } from '../api';
 import { Busy, CopyButton, Field, FormError, Select, Spinner, Switch, fmtTime, useSession } from '../ui';
+import { ReadOnlyNote, useCan } from '../perm';
 
 export function Triggers({ env, flag, onRun }: { env: Env; flag: Flag; onRun: () => void }) {
   const s = useSession();
+  const can = useCan({ env: env.id });
   const [items, setItems] = useState<Trigger[] | null>(null);
   const [err, setErr] = useState<unknown>(null);
   const [formErr, setFormErr] = useState<unknown>(null);
@@ -19,6 +21,7 @@ export function Triggers({ env, flag, onRun }: { env: Env; flag: Flag; onRun: ()
     <section class="card" aria-labelledby="h-triggers">
       <h2 id="h-triggers">Triggers</h2>
       <p class="muted">A trigger is a secret URL: a POST to it (from CI, monitoring, a chat bot — no other credential) turns this flag on or off.</p>
+      <ReadOnlyNote can={can} action="flag:write" what="triggers" />
       <FormError err={err} />
       {shown && <div class="notice" role="status" aria-label="Trigger URL">
         <p>{shown.label} — copy the URL now, it is not shown again:</p>
@@ -27,14 +30,14 @@ export function Triggers({ env, flag, onRun }: { env: Env; flag: Flag; onRun: ()
       </div>}
       {!items ? <Spinner /> : (
         <table class="list">
-          <thead><tr><th>Action</th><th>Description</th><th>Token</th><th>Enabled</th><th>Runs</th><th>Last triggered</th>{s.canEdit && <th><span class="sr-only">Actions</span></th>}</tr></thead>
+          <thead><tr><th>Action</th><th>Description</th><th>Token</th><th>Enabled</th><th>Runs</th><th>Last triggered</th>{can('flag:write') && <th><span class="sr-only">Actions</span></th>}</tr></thead>
           <tbody>
             {items.map((t) => (
               <tr key={t.id} aria-label={`Trigger ${name(t)}`}>
                 <td>{t.action === 'on' ? 'turn on' : 'turn off'}</td>
                 <td>{t.description || <span class="muted">—</span>}</td>
                 <td class="mono">{t.prefix}…</td>
-                <td>{s.canEdit
+                <td>{can('flag:write')
                   ? <Switch checked={t.enabled} label={`Enable trigger ${t.prefix}`} onChange={async (v) => {
                     setErr(null);
                     try { await api.updateTrigger(env.id, t.id, v, t.version); await load(); } catch (e) { setErr(e); }
@@ -42,7 +45,7 @@ export function Triggers({ env, flag, onRun }: { env: Env; flag: Flag; onRun: ()
                   : <span class={'badge ' + (t.enabled ? 'ok' : '')}>{t.enabled ? 'enabled' : 'disabled'}</span>}</td>
                 <td data-testid="trigger-count">{t.count}</td>
                 <td class="muted">{fmtTime(t.lastTriggeredAt)}</td>
-                {s.canEdit && <td><div class="buttons">
+                {can('flag:write') && <td><div class="buttons">
                   <Busy class="small" label={`Reset token of trigger ${t.prefix}`} onClick={async () => {
                     if (!confirm('Replace the token? The current URL stops working.')) return;
                     setErr(null);
@@ -64,7 +67,7 @@ export function Triggers({ env, flag, onRun }: { env: Env; flag: Flag; onRun: ()
       <div class="row spaced">
         <Busy class="small" onClick={async () => { await load(); onRun(); }} busyText="Refreshing…">Refresh triggers</Busy>
       </div>
-      {s.canEdit && !flag.isArchived && <form aria-label="Create trigger" onSubmit={(e) => e.preventDefault()}>
+      {can('flag:write') && can('flag:toggle') && !flag.isArchived && <form aria-label="Create trigger" onSubmit={(e) => e.preventDefault()}>
         <div class="row">
           <Select label="Trigger action" value={action} onChange={setAction} err={formErr} field="action"
             options={[{ value: 'on', label: 'turn the flag on' }, { value: 'off', label: 'turn the flag off' }]} />

@@ -3,34 +3,43 @@
 import { useEffect, useState } from 'preact/hooks';
 import { AccessToken, api, Invitation, Member } from '../api';
 import { Busy, CopyButton, Field, FormError, Page, Select, Spinner, fmtTime, rank, useSession } from '../ui';
+import { useCan } from '../perm';
+import { AccessGroup, gov, Policy } from '../govapi';
 
 const ROLES = ['viewer', 'editor', 'admin', 'owner'];
 
 export function Members({ orgId }: { orgId: string }) {
   const s = useSession();
+  const can = useCan({ org: orgId });
+  const manage = can('member:manage');
   const [items, setItems] = useState<Member[] | null>(null);
   const [invites, setInvites] = useState<Invitation[]>([]);
+  const [groups, setGroups] = useState<AccessGroup[]>([]);
   const [err, setErr] = useState<unknown>(null);
   const [form, setForm] = useState({ email: '', role: 'viewer' });
   const [formErr, setFormErr] = useState<unknown>(null);
   const [link, setLink] = useState<{ email: string; role: string; url: string } | null>(null);
   const load = () => {
     api.members(orgId).then((r) => setItems(r.items)).catch(setErr);
-    if (s.isAdmin) api.invitations(orgId).then((r) => setInvites(r.items)).catch(setErr);
+    gov.groups(orgId).then((r) => setGroups(r.items)).catch(() => setGroups([]));
+    if (manage) api.invitations(orgId).then((r) => setInvites(r.items)).catch(setErr);
   };
-  useEffect(() => { load(); }, [orgId]);
+  useEffect(() => { load(); }, [orgId, manage]);
   const roles = ROLES.filter((r) => rank(r) <= rank(s.role));
   return (
     <Page title="Members">
+      {manage && <p class="muted">You can set roles up to your own ({s.role}){rank(s.role) < 4 ? '; only owners grant owner or change an owner' : ''}. An organization always keeps one owner.</p>}
       <FormError err={err} />
       {!items ? <Spinner /> : (
         <table class="list">
-          <thead><tr><th>Email</th><th>Name</th><th>Role</th>{s.isAdmin && <th><span class="sr-only">Actions</span></th>}</tr></thead>
+          <thead><tr><th>Email</th><th>Name</th><th>Role</th><th>Groups</th>{manage && <th><span class="sr-only">Actions</span></th>}</tr></thead>
           <tbody>
             {items.map((m) => (
               <tr key={m.userId}>
-                <td>{m.email}</td><td>{m.name}</td><td><span class="badge">{m.role}</span></td>
-                {s.isAdmin && <td>{rank(m.role) <= rank(s.role) && m.email !== s.me.user?.email &&
+                <td>{m.email}</td><td>{m.name}</td>
+                <td>{manage ? <RoleEditor orgId={orgId} m={m} myRole={s.role} onDone={load} /> : <span class="badge">{m.role}</span>}</td>
+                <td>{groups.filter((g) => (g.members || []).includes(m.userId)).map((g) => g.name).join(', ') || <span class="muted">—</span>}</td>
+                {manage && <td>{rank(m.role) <= rank(s.role) && m.email !== s.me.user?.email &&
                   <Busy class="small danger" label={`Remove ${m.email}`} onClick={async () => {
                     if (!confirm(`Remove ${m.email} from the organization?`)) return;
                     try { await api.removeMember(orgId, m.userId); await load(); } catch (e) { setErr(e); }
@@ -40,7 +49,7 @@ export function Members({ orgId }: { orgId: string }) {
           </tbody>
         </table>
       )}
-      {s.isAdmin && invites.length > 0 && (
+      {manage && invites.length > 0 && (
         <table class="list" aria-label="Open invitations">
           <thead><tr><th>Invited email</th><th>Role</th><th>Expires</th><th><span class="sr-only">Actions</span></th></tr></thead>
           <tbody>
@@ -59,7 +68,7 @@ export function Members({ orgId }: { orgId: string }) {
         <p>Invitation for <b>{link.email}</b> as {link.role} — send this link to them; it is shown only now and works once:</p>
         <code class="mono" aria-label="Invitation link">{link.url}</code> <CopyButton text={link.url} label="Copy invitation link" />
       </div>}
-      {s.isAdmin && (
+      {manage && (
         <form class="card" aria-label="Invite member" onSubmit={(e) => e.preventDefault()}>
           <h2>Invite a member</h2>
           <p class="muted">The invitee opens the link: a new account sets its own password; an existing account signs in first.</p>
@@ -81,6 +90,33 @@ export function Members({ orgId }: { orgId: string }) {
         </form>
       )}
     </Page>
+  );
+}
+
+// RoleEditor changes a member's role: only roles up to the caller's own are
+// offered (owner only to owners); a member above the caller is shown, not
+// editable; what the API refuses (the last owner, …) is shown in the row.
+function RoleEditor({ orgId, m, myRole, onDone }: { orgId: string; m: Member; myRole: string; onDone: () => void }) {
+  const [err, setErr] = useState<unknown>(null);
+  const [saved, setSaved] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [gen, setGen] = useState(0); // a refused choice remounts the select on the stored role
+  if (rank(m.role) > rank(myRole)) {
+    const why = `${m.email} is ${m.role}, above your role (${myRole}): only an ${m.role} changes their role.`;
+    return <span class="badge" title={why} aria-description={why}>{m.role}</span>;
+  }
+  const roles = ROLES.filter((r) => rank(r) <= rank(myRole));
+  return (
+    <div class="role-edit">
+      <Select key={gen} label={`Role of ${m.email}`} hideLabel value={m.role} disabled={busy} options={roles.map((r) => ({ value: r, label: r }))}
+        onChange={async (v) => {
+          setErr(null); setSaved(''); setBusy(true);
+          try { const r = await api.setMemberRole(orgId, m.email, v); setSaved(`now ${r.role}`); onDone(); }
+          catch (e) { setErr(e); setGen((g) => g + 1); } finally { setBusy(false); }
+        }} />
+      {saved && <span role="status" class="saved">{saved}</span>}
+      <FormError err={err} />
+    </div>
   );
 }
 
@@ -119,6 +155,9 @@ export function Accept({ signedIn, onDone }: { signedIn: boolean; onDone: () => 
 
 export function Tokens({ orgId }: { orgId: string }) {
   const s = useSession();
+  const manage = useCan({ org: orgId })('token:manage');
+  const [policies, setPolicies] = useState<Policy[]>([]);
+  useEffect(() => { gov.policies(orgId).then((r) => setPolicies(r.items)).catch(() => setPolicies([])); }, [orgId]);
   const [items, setItems] = useState<AccessToken[] | null>(null);
   const [err, setErr] = useState<unknown>(null);
   const [name, setName] = useState('');
@@ -134,18 +173,19 @@ export function Tokens({ orgId }: { orgId: string }) {
       <FormError err={err} />
       {!items ? <Spinner /> : (
         <table class="list">
-          <thead><tr><th>Name</th><th>Role</th><th>Prefix</th><th>Created</th>{s.isAdmin && <th><span class="sr-only">Actions</span></th>}</tr></thead>
+          <thead><tr><th>Name</th><th>Role</th><th>Prefix</th><th>Created</th><th>Policies</th>{manage && <th><span class="sr-only">Actions</span></th>}</tr></thead>
           <tbody>
             {items.map((t) => (
               <tr key={t.id}>
                 <td>{t.name}</td><td><span class="badge">{t.role}</span></td><td class="mono">{t.prefix}…</td><td class="muted">{fmtTime(t.createdAt)}</td>
-                {s.isAdmin && <td><Busy class="small danger" label={`Revoke ${t.name}`} onClick={async () => {
+                <td>{policies.filter((p) => (p.principals || []).includes('token:' + t.id)).map((p) => p.name).join(', ') || <span class="muted">— (<a href={`/orgs/${orgId}/policies`}>attach</a>)</span>}</td>
+                {manage && <td><Busy class="small danger" label={`Revoke ${t.name}`} onClick={async () => {
                   if (!confirm(`Revoke the token ${t.name}?`)) return;
                   try { await api.deleteToken(orgId, t.id); await load(); } catch (e) { setErr(e); }
                 }} busyText="Revoking…">Revoke</Busy></td>}
               </tr>
             ))}
-            {items.length === 0 && <tr><td colSpan={5} class="muted">No tokens.</td></tr>}
+            {items.length === 0 && <tr><td colSpan={6} class="muted">No tokens.</td></tr>}
           </tbody>
         </table>
       )}
@@ -153,7 +193,7 @@ export function Tokens({ orgId }: { orgId: string }) {
         <p>Token <b>{created.name}</b> — copy it now, it is not shown again:</p>
         <code class="mono" aria-label="New token value">{created.token}</code> <CopyButton text={created.token} label="Copy new token" />
       </div>}
-      {s.isAdmin && (
+      {manage && (
         <form class="card" aria-label="Create token" onSubmit={(e) => e.preventDefault()}>
           <h2>Create a token</h2>
           <div class="row">

@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, Env, Project } from '../api';
 import { navigate } from '../router';
 import { Busy, Field, FormError, Page, Spinner, useSession } from '../ui';
+import { useCan } from '../perm';
 
 export function Placeholder({ title, text }: { title: string; text?: string }) {
   return <Page title={title}><p class="muted">{text || 'This page arrives with the API routes it needs.'}</p></Page>;
@@ -11,6 +12,7 @@ export function Placeholder({ title, text }: { title: string; text?: string }) {
 
 export function OrgHome({ orgId }: { orgId: string }) {
   const s = useSession();
+  const can = useCan({ org: orgId }); // creating a project: project:manage on the organization
   const [projects, setProjects] = useState<Project[] | null>(null);
   const [envs, setEnvs] = useState<Record<string, Env[]>>({});
   const [pname, setPname] = useState('');
@@ -31,10 +33,10 @@ export function OrgHome({ orgId }: { orgId: string }) {
     <Page title={s.org?.name || 'Organization'}>
       {projects.map((p) => (
         <section class="card" key={p.id}>
-          <h2>{p.name}</h2>
+          <h2>{p.name} <a class="small-title" href={`/orgs/${orgId}/projects/${p.id}`}>Project settings</a></h2>
           <ul>{(envs[p.id] || []).map((e) => <li key={e.id}><a href={`/envs/${e.id}/flags`}>{e.name}</a></li>)}</ul>
           {(envs[p.id] || []).length === 0 && <p class="muted">No environments.</p>}
-          {s.isAdmin && <div class="row">
+          {can('project:manage') && <div class="row">
             <Field label={`New environment in ${p.name}`} value={ename} onInput={setEname} err={err} field="name" />
             <Busy onClick={async () => {
               try { const e = await api.createEnv(p.id, ename, '', ''); navigate(`/envs/${e.id}/flags`); } catch (e) { setErr(e); }
@@ -42,7 +44,8 @@ export function OrgHome({ orgId }: { orgId: string }) {
           </div>}
         </section>
       ))}
-      {s.isAdmin && <section class="card">
+      {can.ready && !can('project:manage') && <p class="hint why" role="note">Creating projects: {can.why('project:manage')}</p>}
+      {can('project:manage') && <section class="card">
         <div class="row">
           <Field label="New project name" value={pname} onInput={setPname} err={err} field="name" />
           <Busy onClick={async () => {

@@ -64,6 +64,7 @@ fbClient.init({
         {previous.length > 0 && <ul aria-label="Previous secrets">{previous.map((x) =>
           <li key={x.value}>previous {x.type} secret <code class="mono">{x.value.slice(0, 6)}…</code> works until {fmtTime(x.expiresAt)}</li>)}</ul>}
         <p class="muted">Server SDKs (back ends) use the server secret; client SDKs (browsers, apps) the client secret.</p>
+        <p class="muted">To choose when a replaced secret stops working (at once, 1 hour, … 30 days), rotate it on the <a href={`/envs/${env.id}/settings`}>Settings</a> page.</p>
         <FormError err={err} />
       </section>
       <section class="card">

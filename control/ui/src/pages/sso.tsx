@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, Group, SSOButton, SSOIssuer, SSOIssuerRequest, SSOSettings } from '../api';
 import { Busy, CopyButton, Field, FormError, Page, Spinner, Switch, useSession } from '../ui';
+import { useCan } from '../perm';
 
 const SSO_ORG = 'sy.ssoOrg';
 
@@ -66,7 +67,8 @@ const emptyForm = (): SSOIssuerRequest => ({
 });
 
 export function SingleSignOn({ orgId }: { orgId: string }) {
-  const s = useSession();
+  const can = useCan({ org: orgId });
+  const manage = can('access:manage'); // issuers and the password rule
   const [items, setItems] = useState<SSOIssuer[] | null>(null);
   const [settings, setSettings] = useState<SSOSettings | null>(null);
   const [groups, setGroups] = useState<Group[]>([]);
@@ -80,8 +82,9 @@ export function SingleSignOn({ orgId }: { orgId: string }) {
   }, [orgId]);
   const gname = (id: string) => groups.find((g) => g.id === id)?.name || id;
   return (
-    <Page title="Single sign-on" actions={s.isAdmin && !adding && <button type="button" class="primary" onClick={() => setAdding(true)}>Add issuer</button>}>
+    <Page title="Single sign-on" actions={manage && !adding && <button type="button" class="primary" onClick={() => setAdding(true)}>Add issuer</button>}>
       <p class="muted">OpenID Connect issuers members sign in with (authorization code with PKCE). New accounts join this organization with the issuer's role; the group claim maps to groups.</p>
+      {can.ready && !manage && <p class="hint why" role="note">{can.why('access:manage')}</p>}
       <FormError err={err} />
       {adding && <IssuerForm orgId={orgId} groups={groups} onCancel={() => setAdding(false)} onSaved={() => { setAdding(false); load(); }} />}
       {!items || !settings ? <Spinner /> : <>
@@ -96,7 +99,7 @@ export function SingleSignOn({ orgId }: { orgId: string }) {
                 <td>{Object.entries(x.groupMap || {}).map(([k, g]) => <div key={k}><code>{x.groupClaim}</code> = {k} → {gname(g)}</div>)}</td>
                 <td>
                   <button type="button" onClick={() => go(x.id, true).catch(setErr)}>Link my account</button>
-                  {s.isAdmin && <button type="button" class="danger" onClick={async () => {
+                  {manage && <button type="button" class="danger" onClick={async () => {
                     if (!confirm(`Remove ${x.name}?`)) return;
                     try { await api.deleteSSOIssuer(orgId, x.id); load(); } catch (e) { setErr(e); }
                   }}>Remove</button>}
@@ -106,7 +109,7 @@ export function SingleSignOn({ orgId }: { orgId: string }) {
             {!items.length && <tr><td colSpan={4} class="muted">No issuers yet.</td></tr>}
           </tbody>
         </table>
-        {s.isAdmin && <div class="card">
+        {manage && <div class="card">
           <Switch checked={settings.forbidPassword} label="Forbid password sign-in for this organization"
             onChange={async (v) => { try { setSettings(await api.putSSOSettings(orgId, v, settings.version)); } catch (e) { setErr(e); } }} />
           <span> Forbid password sign-in: members act here only with a session from one of these issuers.</span>

@@ -7,12 +7,13 @@ import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, Delivery, Env, Project, Webhook, WebhookRequest } from '../api';
 import { Busy, CopyButton, Field, FormError, Page, Spinner, Switch, errorFor, FieldError, fmtTime, useSession } from '../ui';
+import { useCan } from '../perm';
 
 
 const emptyForm = (): WebhookRequest => ({ name: '', url: '', events: ['flag.updated', 'flag.toggled'], projectIds: [], envIds: [], description: '', secret: '' });
 
 export function Webhooks({ orgId }: { orgId: string }) {
-  const s = useSession();
+  const can = useCan({ org: orgId });
   const [items, setItems] = useState<Webhook[] | null>(null);
   const [err, setErr] = useState<unknown>(null);
   const [editing, setEditing] = useState<Webhook | 'new' | null>(null);
@@ -38,7 +39,8 @@ export function Webhooks({ orgId }: { orgId: string }) {
   const pname = (id: string) => projects.find((p) => p.id === id)?.name || id;
   const ename = (id: string) => { const e = envs.find((x) => x.id === id); return e ? `${pname(e.projectId)} / ${e.name}` : id; };
   const rowError = (id: string, e: unknown) => setRowErr((r) => ({ ...r, [id]: e ? (e as Error).message : '' }));
-  if (!s.isAdmin) return <Page title="Webhooks"><p class="muted">Only admins manage webhooks.</p></Page>;
+  if (!can.ready) return <Page title="Webhooks"><Spinner /></Page>;
+  if (!can('webhook:manage')) return <Page title="Webhooks"><p class="notice" role="note">{can.why('webhook:manage')}</p></Page>;
   return (
     <Page title="Webhooks" actions={!editing && <button type="button" class="primary" onClick={() => { setEditing('new'); setSecret(null); }}>Create webhook</button>}>
       <p class="muted">Each event is POSTed as JSON, signed with HMAC-SHA256 over timestamp and body; failed deliveries are retried with backoff.</p>
