@@ -7,7 +7,7 @@
 // Usage (the binary is loadtest/cmd/loadtest; docs/benchmarks.md has the
 // measured runs):
 //
-//	loadtest [flags] connect|hold|push|evaluate|events ...
+//	loadtest [flags] connect|hold|push|evaluate|events|scale ...
 //
 // Every flag can also be set with an SY_LOADTEST_<NAME> environment
 // variable (dashes become underscores: SY_LOADTEST_PUSH_RATE=5) or a line of
@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"runtime/pprof"
@@ -74,7 +75,10 @@ type Config struct {
 	EdgeProcs       int
 	EdgeArgs        []string
 	EdgeWait        time.Duration
-	PlanOnly        bool // print the plan for -conns (workers, memory, refusal) and start nothing
+	ScaleSizes      []int // scale: environment sizes (flags)
+	ScaleBatch      int   // scale: flags per bulk request
+	ControlPids     []int // scale: control processes for CPU per change
+	PlanOnly        bool  // print the plan for -conns (workers, memory, refusal) and start nothing
 
 	// EdgeNodeExe and EdgeNodeArgs start an edge node (default: this
 	// executable with "edge-node"; the address is appended).
@@ -84,6 +88,9 @@ type Config struct {
 
 // Scenarios the harness knows, in the order "all" runs them.
 var Scenarios = []string{"connect", "hold", "push", "evaluate", "events"}
+
+// OtherScenarios are run only by name (not by "all").
+var OtherScenarios = []string{"scale"}
 
 // ParseArgs parses command-line arguments (flags, then scenario names).
 func ParseArgs(args []string, stderr io.Writer) (Config, error) {
@@ -95,8 +102,12 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	var c Config
 	s := &c.Scenario
 	fs := config.New("loadtest", "SY_LOADTEST_")
-	fs.SetUsage(fmt.Sprintf("usage: loadtest [flags] %s|all ...", strings.Join(Scenarios, "|")))
-	var dsts, edgePids, edgeArgs string
+	fs.SetUsage(fmt.Sprintf("usage: loadtest [flags] %s|all ...", strings.Join(append(Scenarios, OtherScenarios...), "|")))
+	var dsts, edgePids, edgeArgs, scaleSizes, controlPids string
+	fs.String(&scaleSizes, "scale-sizes", scenario.DefaultScaleSizes, "scale: environment sizes in flags, increasing (the environment grows from one to the next)")
+	fs.Int(&c.ScaleBatch, "scale-batch", change.MaxBatchItems, "scale: flags per bulk request (POST …/flags/batch), 1..1000")
+	fs.String(&controlPids, "control-pid", "", "scale: comma-separated control pids for CPU per change (default: the process listening on -control-url's port)")
+	fs.Duration(&s.SyncTimeout, "sync-timeout", 15*time.Second, "a connection's wait for its full sync before it counts as failed (raise it for environments of many MB)")
 	fs.String(&s.Target, "target", "127.0.0.1:5100", "edge address host:port (streaming and HTTP)")
 	fs.String(&s.HTTPTarget, "http-target", "", "address for the HTTP scenarios (evaluate, events) if not -target, e.g. the edge's -http-addr")
 	fs.String(&dsts, "dsts", "", "comma-separated destination addresses to spread connections over (edge listening on a wildcard address); default -target")
@@ -151,8 +162,8 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 			c.Scenarios = append(c.Scenarios, Scenarios...)
 			continue
 		}
-		if !contains(Scenarios, a) {
-			return c, fmt.Errorf("unknown scenario %q (want %s or all)", a, strings.Join(Scenarios, ", "))
+		if !contains(Scenarios, a) && !contains(OtherScenarios, a) {
+			return c, fmt.Errorf("unknown scenario %q (want %s or all)", a, strings.Join(append(Scenarios, OtherScenarios...), ", "))
 		}
 		c.Scenarios = append(c.Scenarios, a)
 	}
@@ -160,6 +171,26 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 		return c, fmt.Errorf("no scenario given (want %s or all; loadtest -h lists the flags)", strings.Join(Scenarios, ", "))
 	}
 	s.MinMemAvailable = minMem << 20
+	if s.SyncTimeout <= 0 || s.SyncTimeout > time.Hour {
+		return c, fmt.Errorf("-sync-timeout: %s is not in (0, 1h]", s.SyncTimeout)
+	}
+	if contains(c.Scenarios, "scale") {
+		sizes, err := scenario.ParseSizes(scaleSizes)
+		if err != nil {
+			return c, err
+		}
+		c.ScaleSizes = sizes
+		if c.ScaleBatch < 1 || c.ScaleBatch > change.MaxBatchItems {
+			return c, fmt.Errorf("-scale-batch: %d is not in 1..%d", c.ScaleBatch, change.MaxBatchItems)
+		}
+	}
+	for _, p := range split(controlPids) {
+		pid, err := strconv.Atoi(p)
+		if err != nil || pid <= 0 {
+			return c, fmt.Errorf("-control-pid: %q is not a pid", p)
+		}
+		c.ControlPids = append(c.ControlPids, pid)
+	}
 	if s.PingInterval == 0 {
 		s.PingInterval = -1 // scenario.Config: negative means no pings
 	}
@@ -211,6 +242,7 @@ type Harness struct {
 	cfg    Config
 	out    io.Writer
 	remote *change.Remote
+	ctl    *change.Control
 	nodes  *edgenode.Nodes
 	edges  []*exec.Cmd
 }
@@ -236,6 +268,7 @@ func New(cfg Config, out io.Writer) (*Harness, error) {
 		if err != nil {
 			return nil, err
 		}
+		h.ctl = ctl
 		sc.Env = env
 		sc.Pusher = ctl.Push
 		sc.Receipts = ctl.Receipt
@@ -304,8 +337,8 @@ func (h *Harness) Run(ctx context.Context) error {
 	var failed []string
 	for _, name := range h.cfg.Scenarios {
 		sc := h.cfg.Scenario
-		if name == "push" && sc.Source == nil && sc.Pusher == nil {
-			fmt.Fprintln(h.out, "push: skipped (needs -edge-nodes, -redis-addr and -kafka-brokers, or -control-url to make changes)")
+		if (name == "push" || name == "scale") && sc.Source == nil && sc.Pusher == nil {
+			fmt.Fprintln(h.out, name+": skipped (needs -edge-nodes, -redis-addr and -kafka-brokers, or -control-url to make changes)")
 			continue
 		}
 		var r *report.Result
@@ -321,6 +354,8 @@ func (h *Harness) Run(ctx context.Context) error {
 			r, err = scenario.Evaluate(ctx, sc)
 		case "events":
 			r, err = scenario.Events(ctx, sc)
+		case "scale":
+			r, err = scenario.Scale(ctx, sc, h.scaleConfig())
 		}
 		if r != nil {
 			if len(h.edges) > 0 {
@@ -392,6 +427,30 @@ func (h *Harness) launchEdges(ctx context.Context) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// scaleConfig is the scale scenario's configuration: with -control the
+// flags are created through control's bulk route and control's CPU is
+// read from -control-pid or the process listening on -control's port.
+func (h *Harness) scaleConfig() scenario.ScaleConfig {
+	sc := scenario.ScaleConfig{Sizes: h.cfg.ScaleSizes, ControlPids: h.cfg.ControlPids}
+	if h.ctl == nil {
+		return sc
+	}
+	batch := h.cfg.ScaleBatch
+	sc.Grow = func(ctx context.Context, n int) error { return h.ctl.Grow(ctx, n, batch) }
+	if n, err := h.ctl.CountFlags(context.Background()); err == nil {
+		sc.Existing = n
+	} else {
+		fmt.Fprintf(h.out, "scale: %v; counting lt-push only\n", err)
+		sc.Existing = 1
+	}
+	if len(sc.ControlPids) == 0 {
+		if u, err := url.Parse(h.cfg.ControlURL); err == nil && u.Port() != "" {
+			sc.ControlPids, _ = machine.ListenerPids(mustAtoi(u.Port()))
+		}
+	}
+	return sc
 }
 
 func mustAtoi(s string) int { n, _ := strconv.Atoi(s); return n }

@@ -188,3 +188,29 @@ func TestEdgeNodesShareOnePort(t *testing.T) {
 		t.Logf("edge procs %v", r.Params["edgeProcs"])
 	}
 }
+
+func TestParseArgsScale(t *testing.T) {
+	c, err := ParseArgs([]string{"-scale-sizes", "10,100", "-control-pid", "12,34", "scale"}, io.Discard)
+	if err != nil || len(c.ScaleSizes) != 2 || c.ScaleSizes[1] != 100 || c.ScaleBatch != 1000 || len(c.ControlPids) != 2 {
+		t.Fatalf("%+v %v", c, err)
+	}
+	if c, err = ParseArgs([]string{"scale"}, io.Discard); err != nil || len(c.ScaleSizes) != 4 || c.ScaleSizes[3] != 50000 {
+		t.Fatalf("defaults: %v %v", c.ScaleSizes, err)
+	}
+	for _, args := range [][]string{
+		{"-scale-sizes", "100,10", "scale"},
+		{"-scale-batch", "1001", "scale"},
+		{"-scale-batch", "0", "scale"},
+		{"-control-pid", "x", "scale"},
+		{"-sync-timeout", "0s", "scale"},
+	} {
+		if _, err := ParseArgs(args, io.Discard); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: err %v, want one naming %s", args, err, args[0])
+		}
+	}
+	for _, s := range Scenarios {
+		if s == "scale" {
+			t.Fatal(`"all" must not run scale (it creates up to 50,000 flags)`)
+		}
+	}
+}

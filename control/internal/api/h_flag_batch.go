@@ -77,13 +77,13 @@ func (a *API) batchFlags(c *call) (any, error) {
 	if err := listCap("items", len(req.Items), store.MaxBatch); err != nil {
 		return nil, err
 	}
-	all, err := a.st.AllFlags(c.ctx, c.env.ID)
+	itemKeys := make([]string, len(req.Items))
+	for i := range req.Items {
+		itemKeys[i] = req.Items[i].Key
+	}
+	byKey, err := a.st.FlagsByKey(c.ctx, c.env.ID, itemKeys)
 	if err != nil {
 		return nil, err
-	}
-	byKey := make(map[string]*codec.Flag, len(all))
-	for _, f := range all {
-		byKey[f.Key] = f
 	}
 	segExists := a.dom.SegmentExists(c.ctx, c.env.ID)
 	flags := make([]*codec.Flag, len(req.Items))

@@ -16,9 +16,9 @@ type ErasureResult struct {
 }
 
 func (a *API) gdprRoutes() []Route {
-	return []Route{
+	return append([]Route{
 		{Method: "DELETE", Path: Prefix + "/envs/{envId}/end-users/{keyId}", Tag: "end-users", Summary: "Erase an end user (GDPR): the stored end user and, through analytics, every event about them", Scope: Env, Action: ActEnvManage, Resp: ErasureResult{}, h: a.eraseEndUser},
-	}
+	}, a.endUserRoutes()...) // h_enduser_import.go: CSV import, evaluate every flag
 }
 
 // eraseEndUser deletes the events first, so a failure there leaves the end

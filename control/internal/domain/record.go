@@ -140,6 +140,10 @@ func (s *Service) Diff(ctx context.Context, typ string, before, after any) []str
 		b, _ := before.(*codec.Segment)
 		sg, _ := after.(*codec.Segment)
 		return audit.Segment(b, sg)
+	case "schedule":
+		// The draft is a whole flag: the writer lists its flag diff
+		// ("description 'a' → 'b'"); the JSON of it would only repeat that.
+		return audit.Generic(audit.Redact(before), audit.Redact(after), "createdAt", "draft", "claims")
 	}
 	return audit.Generic(audit.Redact(before), audit.Redact(after), "createdAt", "publishedVersion", "pendingEvents", "count", "lastTriggeredAt", "prefix")
 }

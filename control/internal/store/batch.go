@@ -32,13 +32,13 @@ func (s *Store) BatchFlags(ctx context.Context, envID string, flags []*codec.Fla
 	if len(flags) > MaxBatch {
 		return Invalid("items", "at most %d flags per call (got %d)", MaxBatch, len(flags))
 	}
-	all, err := s.AllFlags(ctx, envID)
+	keys := make([]string, len(flags))
+	for i, f := range flags {
+		keys[i] = f.Key
+	}
+	byKey, err := s.FlagsByKey(ctx, envID, keys)
 	if err != nil {
 		return err
-	}
-	byKey := make(map[string]*codec.Flag, len(all))
-	for _, f := range all {
-		byKey[f.Key] = f
 	}
 	seen := make(map[string]int, len(flags))
 	expect := make([]int64, len(flags))

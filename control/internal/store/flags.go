@@ -91,6 +91,27 @@ func (s *Store) GetFlagByKey(ctx context.Context, envID, key string) (*codec.Fla
 	return fs[0], nil
 }
 
+// FlagsByKey returns the environment's flags with the given keys (a key
+// without a flag is absent from the map), one indexed read per key: the
+// cost follows the number of keys, never the size of the environment.
+func (s *Store) FlagsByKey(ctx context.Context, envID string, keys []string) (map[string]*codec.Flag, error) {
+	out := make(map[string]*codec.Flag, len(keys))
+	for _, k := range keys {
+		if _, done := out[k]; done {
+			continue
+		}
+		f, err := s.GetFlagByKey(ctx, envID, k)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[k] = f
+	}
+	return out, nil
+}
+
 // UpdateFlag replaces f if its stored version is expect (ErrConflict
 // otherwise); f.Version becomes expect+1 and UpdatedAt the stamp given by
 // the environment's bump (see Env.Stamp). The key cannot change.

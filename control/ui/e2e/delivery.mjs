@@ -77,7 +77,7 @@ export async function deliverySteps({ page, step, shot, expectVisible }) {
     const key = await first.textContent();
     await first.click();
     await expectVisible(page.getByRole('heading', { name: 'End users', level: 1 }), 'end-users page from a sample');
-    await expectVisible(page.getByRole('button', { name: key, exact: true }), `the sample ${key} in the end-user list`);
+    await expectVisible(page.getByRole('link', { name: key, exact: true }), `the sample ${key} in the end-user list`); // the key opens its detail page
   });
 
   await step('impact-preview-on-a-change-request', async () => {

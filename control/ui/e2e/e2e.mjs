@@ -20,6 +20,7 @@ import { a11yTour } from './a11y.mjs';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { targetSteps } from './target.mjs';
 import { governanceSteps } from './gov.mjs';
 import { deliverySteps } from './delivery.mjs';
 import { experimentSteps } from './expt.mjs';
@@ -223,6 +224,8 @@ try {
     await expectText(page.getByRole('region', { name: 'Save' }).getByRole('status').last(), /Saved/, 'saved');
     // reload: the rule came back from the API as saved
     await page.reload();
+    await expectText(page.getByTestId('rule-sentence-1'), /French pro users: if country equals FR and plan is one of pro, team → serve control 30 % \/ treatment 70 %/, 'the rule card reads as a sentence');
+    await page.getByRole('button', { name: 'Edit rule 1' }).click();
     await expectVisible(page.getByLabel('Rule 1 condition 2 value'), 'rule after reload');
     const v = await page.getByLabel('Rule 1 condition 2 value').inputValue();
     if (v !== 'pro, team') throw new Error('condition 2 value after reload: ' + v);
@@ -252,7 +255,7 @@ try {
     await expectText(result, /Rollout by keyId = u-fr-pro: bucket/, 'dispatch explained');
     await evaluate('u-de', 'country=DE, plan=pro');
     await expectText(result.getByTestId('eval-reason'), /^default$/, 'fallthrough');
-    await expectText(result, /country Equal FR — user has DE/, 'the failed condition with the user value');
+    await expectText(result, /country equals FR — user has DE/, 'the failed condition with the user value');
     await expectText(result.getByTestId('eval-variation'), /^control$/, 'default variation');
     await evaluate('alice', 'country=FR, plan=pro');
     await expectText(result.getByTestId('eval-reason'), /^targeted$/, 'individual targeting wins');
@@ -270,16 +273,17 @@ try {
     await page.getByRole('button', { name: 'Move rule 2 up' }).click();
     const first = await page.getByLabel('Rule 1 name').inputValue();
     if (first !== 'Beta') throw new Error('after moving up, rule 1 is ' + first);
+    await expectText(page.getByTestId('rule-sentence-1'), /^Beta: if user is in segment Beta testers → serve control$/, 'moved rule sentence');
     await page.getByRole('button', { name: 'Discard changes' }).click();
-    const again = await page.getByLabel('Rule 1 name').inputValue();
-    if (again !== 'French pro users') throw new Error('after discard, rule 1 is ' + again);
-    await expectCount(page.getByLabel('Rule 2 name'), 0, 'rule 2 after discard');
+    await expectText(page.getByTestId('rule-sentence-1'), /^French pro users:/, 'rule 1 after discard');
+    await expectCount(page.getByRole('group', { name: 'Rule 2', exact: true }), 0, 'rule 2 after discard');
   });
 
   await step('audit-entry-names-the-changed-rule', async () => {
     // edit the rule (condition 1: country Equal FR → BE) and save; the flag's
     // History tab shows the field-level diff naming the rule and the condition
     const saved = page.getByRole('region', { name: 'Save' }).getByRole('status').last();
+    await page.getByTestId('rule-sentence-1').click(); // a click on the sentence opens the card
     await page.getByLabel('Rule 1 condition 1 value').fill('BE');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await expectText(saved, /Saved/, 'edited rule saved');
@@ -301,7 +305,7 @@ try {
     await expectVisible(versions.getByText(/\(current\)/), 'the restored version listed as current');
     await expectVisible(hist.getByText(/restored version \d+/), 'the restore in the history');
     await page.getByRole('tab', { name: 'Targeting' }).click();
-    if ((await page.getByLabel('Rule 1 condition 1 value').inputValue()) !== 'FR') throw new Error('the restored version is not FR');
+    await expectText(page.getByTestId('rule-sentence-1'), /if country equals FR and/, 'the restored version (FR)');
     // the audit log page, filtered by the flag's key and the admin as actor
     await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Audit log', exact: true }).click();
     await expectVisible(page.getByRole('heading', { name: 'Audit log', level: 1 }), 'audit page');
@@ -590,7 +594,7 @@ try {
     await page.getByLabel('Key of the clone').fill(flagKey + '-clone');
     await page.getByRole('button', { name: 'Clone flag' }).click();
     await page.waitForURL(new RegExp('/flags/' + flagKey + '-clone$'));
-    await expectVisible(page.getByLabel('Rule 1 condition 2 value'), 'the clone has the rule');
+    await expectText(page.getByTestId('rule-sentence-1'), /plan is one of pro, team/, 'the clone has the rule');
     await page.getByLabel('Copy to environment').selectOption({ label: 'prod' });
     await page.getByRole('button', { name: 'Copy flag' }).click();
     await expectText(page.getByText(/^Copied to prod/), /Copied to prod/, 'copy status');
@@ -675,6 +679,9 @@ try {
     await shot('flag-code-refs');
   });
 
+  // rule cards, explain, playground, end users, audit diffs (e2e/target.mjs)
+  await targetSteps({ page, step, shot, expectVisible, expectText, expectCount, base, flagKey });
+
   await step('access-token-created', async () => {
     await page.getByRole('link', { name: 'Access tokens' }).click();
     const form = page.getByRole('form', { name: 'Create token' });
@@ -729,6 +736,7 @@ try {
     await expectVisible(page.getByRole('list', { name: 'Versions' }), 'versions for a viewer');
     await expectCount(page.getByRole('button', { name: /^Restore version/ }), 0, 'restore buttons for a viewer');
     await page.getByRole('tab', { name: 'Targeting' }).click();
+    await page.getByRole('button', { name: 'Details of rule 1' }).click();
     if (!(await page.getByLabel('Rule 1 name').evaluate((el) => el.readOnly))) throw new Error('rule name is editable for a viewer');
     await shot('viewer-flag');
     await page.getByRole('tab', { name: 'Triggers' }).click();

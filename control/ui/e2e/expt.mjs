@@ -84,6 +84,7 @@ export async function experimentSteps(t) {
     await form.getByLabel('Variation 2 value').fill('new');
     await form.getByRole('button', { name: 'Create', exact: true }).click();
     await expectVisible(page.getByRole('heading', { name: 'Default rule' }), 'flag detail');
+    await page.getByRole('button', { name: 'Edit the default rule' }).click(); // the default rule card opens in place
     await page.getByLabel('Default rule serves').selectOption({ label: 'a percentage rollout' });
     await page.getByLabel('Default rule % control').fill('80');
     await page.getByLabel('Default rule % treatment').fill('20');
@@ -101,6 +102,8 @@ export async function experimentSteps(t) {
     await sw.click();
     await page.waitForFunction((k) => document.querySelector(`[role=switch][aria-label="Enable ${k}"]`)?.getAttribute('aria-checked') === 'true', key);
     await page.reload();
+    await expectText(page.getByTestId('default-sentence'), /· in experiments$/, 'the default rule card says it sends users to experiments');
+    await page.getByRole('button', { name: 'Edit the default rule' }).click();
     if (!(await page.getByLabel('Default rule: send users to experiments').isChecked())) throw new Error('experiment traffic not saved');
   });
 

@@ -107,6 +107,14 @@ export interface paths {
     /** Erase an end user (GDPR): the stored end user and, through analytics, every event about them (action: env:manage) */
     delete: operations["deleteEnvsEnvIdEndusersKeyId"];
   };
+  "/api/v1/envs/{envId}/end-users/import": {
+    /** Import end users from CSV (header row: keyId, name, properties; properties merge into existing end users); audited (action: env:manage) */
+    post: operations["postEnvsEnvIdEndusersImport"];
+  };
+  "/api/v1/envs/{envId}/evaluate": {
+    /** Preview: what every flag of the environment serves an end user, and why (the playground) (action: read) */
+    post: operations["postEnvsEnvIdEvaluate"];
+  };
   "/api/v1/envs/{envId}/experiments": {
     /** List experiments (action: read) */
     get: operations["getEnvsEnvIdExperiments"];
@@ -644,6 +652,11 @@ export interface components {
       lastSeen?: number;
       name: string;
     };
+    EndUserImportResult: {
+      envId: string;
+      imported: number;
+      properties: string[];
+    };
     EnvSecret: {
       envId: string;
       expiresAt?: number;
@@ -764,6 +777,14 @@ export interface components {
     FlagKeys: {
       keys: string[];
     };
+    FlagServed: {
+      archived: boolean;
+      enabled: boolean;
+      flagKey: string;
+      flagName: string;
+      result: components["schemas"]["Result"];
+      targetedBy: number;
+    };
     Group: {
       createdAt: number;
       description: string;
@@ -879,6 +900,10 @@ export interface components {
     };
     List_Flag: {
       items: components["schemas"]["Flag"][];
+      total: number;
+    };
+    List_FlagServed: {
+      items: components["schemas"]["FlagServed"][];
       total: number;
     };
     List_Group: {
@@ -2029,6 +2054,72 @@ export interface operations {
       200: {
         content: {
           "application/json": components["schemas"]["ErasureResult"];
+        };
+      };
+      /** @description error */
+      default: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Import end users from CSV (header row: keyId, name, properties; properties merge into existing end users); audited (action: env:manage) */
+  postEnvsEnvIdEndusersImport: {
+    parameters: {
+      path: {
+        envId: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          csv?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description success */
+      200: {
+        content: {
+          "application/json": components["schemas"]["EndUserImportResult"];
+        };
+      };
+      /** @description error */
+      default: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Preview: what every flag of the environment serves an end user, and why (the playground) (action: read) */
+  postEnvsEnvIdEvaluate: {
+    parameters: {
+      path: {
+        envId: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          customizedProperties?: {
+              name?: string;
+              value?: string;
+            }[];
+          envId?: string;
+          firstSeen?: number;
+          keyId?: string;
+          lastSeen?: number;
+          name?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description success */
+      200: {
+        content: {
+          "application/json": components["schemas"]["List_FlagServed"];
         };
       };
       /** @description error */

@@ -8,6 +8,8 @@ import { FlagList } from './pages/flags';
 import { FlagDetail } from './pages/flag';
 import { Segments, SegmentDetail } from './pages/segments';
 import { EndUsers } from './pages/endusers';
+import { EndUserDetail } from './pages/enduser';
+import { Playground } from './pages/playground';
 import { Accept, Members, Tokens } from './pages/org';
 import { SdkKeys } from './pages/sdk';
 import { Insights } from './pages/insights';
@@ -35,6 +37,7 @@ const SECTIONS: Section[] = [
   { path: 'flags', label: 'Flags' },
   { path: 'segments', label: 'Segments' },
   { path: 'end-users', label: 'End users' },
+  { path: 'playground', label: 'Playground' },
   { path: 'insights', label: 'Insights' },
   { path: 'experiments', label: 'Experiments' },
   { path: 'sdk', label: 'SDK keys' },
@@ -292,7 +295,9 @@ function Routes({ path, ctx }: { path: string; ctx: Ctx }) {
   if ((m = match('/envs/:env/flags/:key', path))) return <FlagDetail key={env.id + m.key} env={env} flagKey={m.key} />;
   if ((m = match('/envs/:env/segments', path))) return <Segments key={env.id} env={env} />;
   if ((m = match('/envs/:env/segments/:id', path))) return <SegmentDetail key={env.id + m.id} env={env} id={m.id} />;
-  if ((m = match('/envs/:env/end-users', path))) return <EndUsers key={env.id} env={env} />;
+  if ((m = match('/envs/:env/end-users', path))) return <EndUsers key={env.id + location.search} env={env} />;
+  if ((m = match('/envs/:env/end-users/:key', path))) return <EndUserDetail key={env.id + m.key} env={env} keyId={m.key} />;
+  if ((m = match('/envs/:env/playground', path))) return <Playground key={env.id} env={env} />;
   if ((m = match('/envs/:env/insights', path))) return <Insights key={env.id} env={env} />;
   if ((m = match('/envs/:env/experiments', path))) return <Experiments key={env.id} env={env} />;
   if ((m = match('/envs/:env/sdk', path))) return <SdkKeys key={env.id} env={env} />;

@@ -131,3 +131,39 @@ type SnapshotWriter interface {
 type ChangeProducer interface {
 	Produce(ctx context.Context, ev *codec.ChangeEvent) error
 }
+
+// AddFlags adds n realistic flags to the snapshot (keys continue after the
+// existing ones) and makes it a newer version holding the push flag's
+// current state, so writing it again replaces what an edge holds.
+func (e *Env) AddFlags(n int) {
+	snap := e.Snapshot
+	now := time.Now().UnixMilli()
+	seg := ""
+	if len(snap.Segments) > 0 {
+		seg = snap.Segments[0].ID
+	}
+	base := len(snap.Flags)
+	for i := range snap.Flags {
+		if snap.Flags[i].Key == PushFlagKey {
+			snap.Flags[i] = *e.push
+			base--
+		}
+	}
+	for i := 0; i < n; i++ {
+		snap.Flags = append(snap.Flags, realisticFlag(e.ID, base+i, seg, now))
+	}
+	e.envVersion++
+	snap.Version = e.envVersion
+}
+
+// SnapshotEvent is a change event carrying the whole snapshot (as control
+// publishes after a large change), for an edge that already loaded the
+// environment.
+func (e *Env) SnapshotEvent() (*codec.ChangeEvent, error) {
+	payload, err := e.Snapshot.MarshalMsg(nil)
+	if err != nil {
+		return nil, fmt.Errorf("encode snapshot: %w", err)
+	}
+	return &codec.ChangeEvent{EnvID: e.ID, Kind: codec.KindSnapshot, Op: codec.OpUpsert, ID: e.ID, Version: e.Snapshot.Version,
+		EnvVersion: e.Snapshot.Version, At: time.Now().UnixMilli(), Payload: payload}, nil
+}

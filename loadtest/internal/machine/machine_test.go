@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 )
 
 func TestReadProcSelf(t *testing.T) {
@@ -67,5 +68,29 @@ func TestMakePlan(t *testing.T) {
 	// far more than any memory
 	if _, err := MakePlan(100_000_000, 0, DefaultBudget); !errors.Is(err, ErrRefused) {
 		t.Fatalf("want refusal, got %v", err)
+	}
+}
+
+func TestCPUNsPreciseGrowsWithWork(t *testing.T) {
+	pid := os.Getpid()
+	a := CPUNsPrecise([]int{pid})
+	if a <= 0 {
+		t.Fatalf("CPU %d ns", a)
+	}
+	// busy until a millisecond of CPU shows, with a generous deadline: the
+	// counter must move finer than stat's 10 ms ticks
+	deadline := time.Now().Add(20 * time.Second)
+	x, b := 0, a
+	for b-a < int64(time.Millisecond) && time.Now().Before(deadline) {
+		for i := 0; i < 100000; i++ {
+			x += i
+		}
+		b = CPUNsPrecise([]int{pid})
+	}
+	if d := b - a; d < int64(time.Millisecond) || d >= 10*int64(time.Millisecond) {
+		t.Fatalf("CPU moved %d ns (%d): want the first reading past 1 ms, well under a 10 ms tick", d, x)
+	}
+	if CPUNsPrecise([]int{1 << 30}) != 0 {
+		t.Fatal("a missing process counts")
 	}
 }

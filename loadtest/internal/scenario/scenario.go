@@ -65,6 +65,7 @@ type Config struct {
 	Pushes       int           // push: changes (default 10)
 	PushRate     float64       // push: changes per second (0: one after the other, each once every connection has the previous)
 	PushTimeout  time.Duration // push: wait for the last deliveries (default 30 s)
+	SyncTimeout  time.Duration // a connection's wait for its full sync (default: the fleet's 15 s)
 
 	HTTPConcurrency int           // evaluate/events: keep-alive connections (default 64)
 	HTTPDuration    time.Duration // evaluate/events: load duration (default 10 s)
@@ -258,7 +259,7 @@ func open(ctx context.Context, abort context.CancelCauseFunc, c *Config) (*strea
 			Rate: c.Rate * float64(n) / float64(c.Conns), Concurrency: c.Concurrency, ClientShare: c.ClientShare,
 			ServerSecret: c.Env.ServerSecret, ClientSecret: c.Env.ClientSecret, Msgpack: c.Msgpack,
 			PingInterval: c.PingInterval, MaxPushes: c.Pushes + 1, UserBase: w * plan.PerWorker, SmallBuffers: c.SmallBuffers,
-			Engine: c.Engine}
+			Engine: c.Engine, SyncTimeout: c.SyncTimeout}
 		if err := h.Start(spec); err != nil {
 			s.close()
 			return nil, fmt.Errorf("start worker %d: %w", w, err)

@@ -6,30 +6,36 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { AccessToken, api, AuditEntry, AuditQuery, Env, EnvSettings, Flag, Member } from '../api';
 import { Busy, Field, FormError, Page, Select, Spinner, fmtTime, useSession } from '../ui';
+import { EntryDiff, itemLink, itemName, useNames } from '../auditdiff';
 
 const PAGE = 25;
-const TYPES = ['flag', 'segment', 'trigger', 'schedule', 'environment', 'secret', 'metric', 'experiment', 'settings'];
+const TYPES = ['flag', 'segment', 'trigger', 'schedule', 'environment', 'secret', 'metric', 'experiment', 'settings', 'end_user'];
 const ORG_TYPES = [...TYPES, 'webhook', 'member', 'token', 'project', 'organization', 'group', 'policy'];
 
 // toMs reads a datetime-local value (the browser's local time) as Unix ms.
 const toMs = (v: string) => (v ? new Date(v).getTime() : 0);
 
 export function AuditEntries({ items, showResource = true, envName }: { items: AuditEntry[]; showResource?: boolean; envName?: (id?: string) => string }) {
+  const names = useNames(items); // auditdiff.tsx: ids → names, field-level diffs, links
   if (items.length === 0) return <p class="muted">No entries.</p>;
   return (
     <ol class="audit" aria-label="Audit entries">
-      {items.map((e) => (
-        <li key={e.id} class="audit-entry" aria-label={`${e.resourceType} ${e.resourceKey || e.resourceId || ''} ${e.action}`}>
-          <div class="audit-head">
-            <span class="badge">{e.resourceType}</span> <b>{e.action}</b>
-            {showResource && (e.resourceKey || e.resourceId) && <span class="mono"> {e.resourceKey || e.resourceId}</span>}
-            {envName && envName(e.envId) && <span class="badge">{envName(e.envId)}</span>}
-            <span class="muted"> by {e.actorName || e.actor || 'system'} · {fmtTime(e.at)}</span>
-          </div>
-          {e.comment && <div class="audit-comment">“{e.comment}”</div>}
-          {e.changes && e.changes.length > 0 && <ul class="changes">{e.changes.map((c, i) => <li key={i}>{c}</li>)}</ul>}
-        </li>
-      ))}
+      {items.map((e) => {
+        const n = e.envId ? names.get(e.envId) : undefined;
+        const name = itemName(e, n), href = itemLink(e, n);
+        return (
+          <li key={e.id} class="audit-entry" aria-label={`${e.resourceType} ${name} ${e.action}`}>
+            <div class="audit-head">
+              <span class="badge">{e.resourceType.replace('_', ' ')}</span> <b>{e.action.replace('_', ' ')}</b>
+              {showResource && name && (href ? <a class="mono" href={href}> {name}</a> : <span class="mono"> {name}</span>)}
+              {envName && envName(e.envId) && <span class="badge">{envName(e.envId)}</span>}
+              <span class="muted"> by {e.actorName || e.actor || 'system'} · {fmtTime(e.at)}</span>
+            </div>
+            {e.comment && <div class="audit-comment">“{e.comment}”</div>}
+            <EntryDiff e={e} names={n} />
+          </li>
+        );
+      })}
     </ol>
   );
 }

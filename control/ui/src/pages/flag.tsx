@@ -2,7 +2,7 @@
 // targeting, the ordered rule builder, the default rule, archive/restore,
 // and the evaluate panel (when the API has an evaluation route).
 import { useEffect, useState } from 'preact/hooks';
-import { api, apiPaths, ApiError, Condition, Env, Flag, request, requestIdOf, Rule, Segment } from '../api';
+import { api, apiPaths, ApiError, Env, Flag, request, requestIdOf, Rule, Segment } from '../api';
 import { DeliveryProgress } from '../receipt';
 import { ImpactPreview } from '../impact';
 import { FlagHistory, FlagVersions } from './audit';
@@ -12,11 +12,22 @@ import { ScheduleDraft } from './flagschedule';
 import { Triggers } from './flagtriggers';
 import { ProposeButton } from './changes';
 import { navigate } from '../router';
-import { ConditionRow, ServeEditor } from '../rules';
+import { condText, DefaultCard, RuleCard, WhoGetsWhat } from '../rulecard';
 import { ExperimentTargets, ExperimentTraffic, useRunningExperimentFlags } from '../expttraffic';
 import { Busy, errorFor, Field, FieldError, FormError, Page, Select, Spinner, Switch, fmtTime, usePermissions, useSession } from '../ui';
 
 const clone = <T,>(x: T): T => JSON.parse(JSON.stringify(x));
+
+// Which rule cards are open: by rule id, or "#index" for a rule not saved
+// yet; remapOpen carries the flags along when rules move or go.
+const ruleKey = (r: Rule, i: number) => r.id || '#' + i;
+function remapOpen(rules: Rule[], open: Record<string, boolean>, change: (rs: { r: Rule; o: boolean }[]) => void): Record<string, boolean> {
+  const rs = rules.map((r, i) => ({ r, o: !!open[ruleKey(r, i)] }));
+  change(rs);
+  const out: Record<string, boolean> = {};
+  rs.forEach((x, i) => { if (x.o) out[ruleKey(x.r, i)] = true; });
+  return out;
+}
 
 export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
   const can = usePermissions(env);
@@ -30,6 +41,8 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
   const [saved, setSaved] = useState('');
   const [tab, setTab] = useState('targeting');
   const [paths, setPaths] = useState<Set<string>>(new Set());
+  const [openRules, setOpenRules] = useState<Record<string, boolean>>({});
+  const [hit, setHit] = useState(-1); // the rule the last explanation matched (-2: the default rule)
   const [receipt, setReceipt] = useState(''); // request id of the last write (delivery progress)
   const ro = !canWrite || !!flag?.isArchived;
   const exptFlags = useRunningExperimentFlags(env.id);
@@ -60,6 +73,11 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
 
   const dirty = JSON.stringify(flag) !== JSON.stringify(draft);
   const upd = (f: (d: Flag) => void) => { const d = clone(draft); f(d); setDraft(d); setSaved(''); };
+  const moveRule = (from: number, to: number) => {
+    if (to < 0 || to >= draft.rules.length || from === to) return;
+    setOpenRules(remapOpen(draft.rules, openRules, (rs) => { const [x] = rs.splice(from, 1); rs.splice(to, 0, x); }));
+    upd((d) => { const [x] = d.rules.splice(from, 1); d.rules.splice(to, 0, x); });
+  };
   const adopt = (nf: Flag, keepDraft = false) => {
     setFlag(nf);
     if (requestIdOf(nf)) setReceipt(requestIdOf(nf));
@@ -106,42 +124,45 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
       }} /></div>}
       {tab === 'compare' && <div role="tabpanel" id="tab-compare" aria-labelledby="tabbtn-compare"><Compare env={env} flag={flag} /></div>}
       {tab === 'code' && <div role="tabpanel" id="tab-code" aria-labelledby="tabbtn-code"><CodeRefs env={env} flag={flag} /></div>}
-      {tab === 'targeting' && <div role="tabpanel" id="tab-targeting" aria-labelledby="tabbtn-targeting">
+      {tab === 'targeting' && <div role="tabpanel" id="tab-targeting" aria-labelledby="tabbtn-targeting" class="targeting">
       <datalist id={propsList}>{['keyId', 'name', ...props].map((p) => <option key={p} value={p} />)}</datalist>
-
-      <section class="card" aria-labelledby="h-settings">
-        <h2 id="h-settings">Settings</h2>
+      <div class="tgt-main">
+      <section class="card tight" aria-labelledby="h-settings">
+        <h2 id="h-settings" class="sr-only">Settings</h2>
         <div class="row">
           <Field label="Name" value={draft.name} onInput={(v) => upd((d) => { d.name = v; })} err={err} field="name" readOnly={ro} />
           <Field label="Tags" value={draft.tags.join(', ')} readOnly={ro} err={err} field="tags"
             onInput={(v) => upd((d) => { d.tags = v.split(',').map((t) => t.trim()).filter(Boolean); })} />
+          <Field label="Description" value={draft.description} onInput={(v) => upd((d) => { d.description = v; })} err={err} field="description" readOnly={ro} textarea rows={1} class="grow" />
         </div>
-        <Field label="Description" value={draft.description} onInput={(v) => upd((d) => { d.description = v; })} err={err} field="description" readOnly={ro} textarea rows={2} />
       </section>
 
-      <section class="card" aria-labelledby="h-vars">
+      <section class="card tight" aria-labelledby="h-vars">
         <h2 id="h-vars">Variations</h2>
         {draft.variations.map((v, i) => (
-          <div class="row" key={v.id || i}>
+          <div class="row vrow" key={v.id || i}>
+            <i class={'dot c' + (i % 8)} aria-hidden="true" />
             <Field label={`Variation ${i + 1} name`} value={v.name} readOnly={ro} err={err} field={`variations[${i}].name`}
-              onInput={(x) => upd((d) => { d.variations[i].name = x; })} />
+              onInput={(x) => upd((d) => { d.variations[i].name = x; })} placeholder="name" />
             <Field label={`Variation ${i + 1} value`} value={v.value} readOnly={ro || draft.variationType === 'boolean'} err={err} field={`variations[${i}].value`}
-              onInput={(x) => upd((d) => { d.variations[i].value = x; })} class="grow" />
-            {!ro && draft.variationType !== 'boolean' && <button type="button" class="small danger" aria-label={`Remove variation ${i + 1}`}
-              disabled={draft.variations.length <= 1} onClick={() => upd((d) => { d.variations.splice(i, 1); })}>Remove</button>}
+              onInput={(x) => upd((d) => { d.variations[i].value = x; })} class="grow" placeholder="value" />
+            {!ro && draft.variationType !== 'boolean' && <button type="button" class="small icon danger" aria-label={`Remove variation ${i + 1}`}
+              disabled={draft.variations.length <= 1} onClick={() => upd((d) => { d.variations.splice(i, 1); })}>✕</button>}
           </div>
         ))}
-        {!ro && draft.variationType !== 'boolean' && <button type="button" class="small" onClick={() => upd((d) => {
-          d.variations.push({ id: 'v' + Date.now().toString(36), name: '', value: '' });
-        })}>Add variation</button>}
         <FieldError id="vars-err" msg={errorFor(err, 'variations')} />
-        <Select label="Variation served when the flag is off" value={draft.disabledVariationId} options={varOpts} disabled={ro}
-          err={err} field="disabledVariationId" onChange={(v) => upd((d) => { d.disabledVariationId = v; })} />
+        <div class="row">
+          <Select label="Variation served when the flag is off" value={draft.disabledVariationId} options={varOpts} disabled={ro}
+            err={err} field="disabledVariationId" onChange={(v) => upd((d) => { d.disabledVariationId = v; })} />
+          {!ro && draft.variationType !== 'boolean' && <button type="button" class="small add-var" onClick={() => upd((d) => {
+            d.variations.push({ id: 'v' + Date.now().toString(36), name: '', value: '' });
+          })}>Add variation</button>}
+        </div>
       </section>
 
-      <section class="card" aria-labelledby="h-targets">
+      <section class="card tight" aria-labelledby="h-targets">
         <h2 id="h-targets">Individual targeting</h2>
-        <p class="muted">End users listed here get the variation before any rule is checked (keys separated by commas or new lines).</p>
+        <div class="targets-grid">
         {draft.variations.map((v, i) => {
           const t = draft.targetUsers.findIndex((x) => x.variationId === v.id);
           const keys = t >= 0 ? draft.targetUsers[t].keyIds : [];
@@ -153,38 +174,41 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
               d.targetUsers = d.targetUsers.filter((x) => x.keyIds.length > 0);
             })} index={i} />;
         })}
+        </div>
         <ExperimentTargets flag={draft} ro={ro} onChange={(v) => upd((d) => { d.exptIncludeAllTargets = v; })} />
+        <p class="hint">Listed keys (separated by commas or new lines) get the variation before any rule is checked.</p>
       </section>
 
-      <section class="card" aria-labelledby="h-rules">
+      <section class="card tight" aria-labelledby="h-rules">
         <h2 id="h-rules">Rules</h2>
-        <p class="muted">Checked in order; the first rule whose conditions all match serves its variation.</p>
+        <p class="hint">Checked in order; the first rule whose conditions all match serves. Drag a card by its grip or use ↑ ↓ to reorder; click a card to edit it.</p>
         {draft.rules.length === 0 && <p class="muted">No rules.</p>}
         <ol class="rules">
           {draft.rules.map((r, i) => (
-            <li key={r.id || i}>
-              <RuleCard rule={r} index={i} count={draft.rules.length} flag={draft} segments={segments} ro={ro} err={err} propsList={propsList}
+            <li key={r.id || 'n' + i}>
+              <RuleCard rule={r} index={i} count={draft.rules.length} hit={!dirty && hit === i} flag={draft} segments={segments} ro={ro} err={err} propsList={propsList}
+                open={!!openRules[ruleKey(r, i)] || !!errorFor(err, `rules[${i}]`, true)} setOpen={(o) => setOpenRules({ ...openRules, [ruleKey(r, i)]: o })}
                 onChange={(nr) => upd((d) => { d.rules[i] = nr; })}
-                onMove={(delta) => upd((d) => { const [x] = d.rules.splice(i, 1); d.rules.splice(i + delta, 0, x); })}
-                onRemove={() => upd((d) => { d.rules.splice(i, 1); })} />
+                onMove={(delta) => moveRule(i, i + delta)} onDropFrom={(from) => moveRule(from, i)}
+                onRemove={() => { upd((d) => { d.rules.splice(i, 1); }); setOpenRules(remapOpen(draft.rules, openRules, (rs) => { rs.splice(i, 1); })); }}
+                extra={<ExperimentTraffic label={`Rule ${i + 1}`} flag={draft} inExpt={r.includedInExpt} value={r.variations} ro={ro}
+                  onChange={(vs, inc) => upd((d) => { d.rules[i] = { ...d.rules[i], variations: vs, includedInExpt: inc }; })} />} />
             </li>
           ))}
         </ol>
-        {!ro && <button type="button" onClick={() => upd((d) => {
-          const on = d.variations[0]?.id || '';
-          d.rules.push({ name: '', dispatchKey: '', includedInExpt: exptFlags.has(d.id) || d.fallthrough.includedInExpt, conditions: [{ property: '', op: 'Equal', value: '' }],
-            variations: [{ id: on, rollout: [0, 1], exptRollout: 1 }] } as Rule);
-        })}>Add rule</button>}
-      </section>
-
-      <section class="card" aria-labelledby="h-default">
-        <h2 id="h-default">Default rule</h2>
-        <p class="muted">Served when the flag is on and no target or rule matched.</p>
-        <ServeEditor label="Default rule" variations={draft.variations} value={draft.fallthrough.variations}
-          dispatchKey={draft.fallthrough.dispatchKey} ro={ro} err={err} field="fallthrough"
-          onChange={(vs, dk) => upd((d) => { d.fallthrough.variations = vs; d.fallthrough.dispatchKey = dk; })} />
-        <ExperimentTraffic label="Default rule" flag={draft} inExpt={draft.fallthrough.includedInExpt} value={draft.fallthrough.variations} ro={ro}
-          onChange={(vs, inc) => upd((d) => { d.fallthrough.variations = vs; d.fallthrough.includedInExpt = inc; })} />
+        {!ro && <button type="button" class="small" onClick={() => {
+          setOpenRules({ ...openRules, ['#' + draft.rules.length]: true });
+          upd((d) => {
+            const on = d.variations[0]?.id || '';
+            d.rules.push({ name: '', dispatchKey: '', includedInExpt: exptFlags.has(d.id) || d.fallthrough.includedInExpt, conditions: [{ property: '', op: 'Equal', value: '' }],
+              variations: [{ id: on, rollout: [0, 1], exptRollout: 1 }] } as Rule);
+          });
+        }}>Add rule</button>}
+        <h2 id="h-default" class="sr-only">Default rule</h2>
+        <DefaultCard flag={draft} ro={ro} err={err} hit={!dirty && hit === -2}
+          onChange={(vs, dk) => upd((d) => { d.fallthrough.variations = vs; d.fallthrough.dispatchKey = dk; })}
+          extra={<ExperimentTraffic label="Default rule" flag={draft} inExpt={draft.fallthrough.includedInExpt} value={draft.fallthrough.variations} ro={ro}
+            onChange={(vs, inc) => upd((d) => { d.fallthrough.variations = vs; d.fallthrough.includedInExpt = inc; })} />} />
       </section>
 
       {!ro && <div class={"savebar" + (dirty || err ? " sticky" : "")} role="region" aria-label="Save">
@@ -192,14 +216,18 @@ export function FlagDetail({ env, flagKey }: { env: Env; flagKey: string }) {
         {err instanceof ApiError && err.status === 409 && err.code !== 'change_request_required' && <button type="button" onClick={() => { setErr(null); load(); }}>Reload the flag</button>}
         <ProposeButton env={env} err={err} kind="flag" itemKey={flag.key} baseVersion={flag.version} proposed={draft} />
         <span role="status" class="saved">{saved || (dirty ? 'Unsaved changes' : '')}</span>
-        <button type="button" disabled={!dirty} onClick={() => { setDraft(clone(flag)); setErr(null); }}>Discard changes</button>
+        <button type="button" disabled={!dirty} onClick={() => { setDraft(clone(flag)); setErr(null); setOpenRules({}); }}>Discard changes</button>
         <Busy class="primary" onClick={save} disabled={!dirty} busyText="Saving…">Save changes</Busy>
         {dirty && paths.has(SCHED_ROUTE) && <button type="button" onClick={() => setTab('schedules')}>Schedule instead…</button>}
       </div>}
+      </div>
 
-      {!ro && <ImpactPreview env={env} flagKey={flag.key} proposed={draft} />}
-      {canWrite && <CloneCopy env={env} flag={flag} />}
-      <EvaluatePanel env={env} flag={flag} />
+      <aside class="tgt-side" aria-label="Rollout summary and evaluation">
+        <WhoGetsWhat flag={draft} segments={segments} />
+        <EvaluatePanel env={env} flag={flag} onResult={setHit} />
+        {!ro && <ImpactPreview env={env} flagKey={flag.key} proposed={draft} />}
+        {canWrite && <CloneCopy env={env} flag={flag} />}
+      </aside>
       </div>}
     </Page>
   );
@@ -250,50 +278,12 @@ function Targets({ label, keys, onChange, ro, err, index }: {
   return (
     <div class="field">
       <label for={id}>{label}</label>
-      <textarea id={id} rows={2} value={text} readOnly={ro} onInput={(e) => {
+      <textarea id={id} rows={1} value={text} readOnly={ro} onInput={(e) => {
         const t = (e.target as HTMLTextAreaElement).value;
         setText(t);
         onChange(t.split(/[,\n]/).map((x) => x.trim()).filter(Boolean));
       }} />
       <FieldError id={id + '-err'} msg={err} />
-    </div>
-  );
-}
-
-function RuleCard({ rule, index, count, flag, segments, ro, err, propsList, onChange, onMove, onRemove }: {
-  rule: Rule; index: number; count: number; flag: Flag; segments: Segment[]; ro: boolean; err: unknown; propsList: string;
-  onChange: (r: Rule) => void; onMove: (delta: number) => void; onRemove: () => void;
-}) {
-  const n = index + 1;
-  const field = `rules[${index}]`;
-  const setCond = (j: number, c: Condition) => onChange({ ...rule, conditions: rule.conditions.map((x, k) => (k === j ? c : x)) });
-  return (
-    <div class="rule" role="group" aria-label={`Rule ${n}`}>
-      <div class="rule-head">
-        <Field label={`Rule ${n} name`} value={rule.name} readOnly={ro} err={err} field={field + '.name'}
-          onInput={(v) => onChange({ ...rule, name: v })} class="grow" />
-        {!ro && <div class="buttons">
-          <button type="button" class="small" aria-label={`Move rule ${n} up`} disabled={index === 0} onClick={() => onMove(-1)}>↑</button>
-          <button type="button" class="small" aria-label={`Move rule ${n} down`} disabled={index === count - 1} onClick={() => onMove(1)}>↓</button>
-          <button type="button" class="small danger" aria-label={`Remove rule ${n}`} onClick={onRemove}>Remove rule</button>
-        </div>}
-      </div>
-      <div class="conditions">
-        {rule.conditions.map((c, j) => (
-          <ConditionRow key={c.id || j} c={c} label={`Rule ${n} condition ${j + 1}`} segments={segments} ro={ro} err={err}
-            field={`${field}.conditions[${j}]`} propsList={propsList} allowSegments
-            onChange={(nc) => setCond(j, nc)} onRemove={() => onChange({ ...rule, conditions: rule.conditions.filter((_, k) => k !== j) })} />
-        ))}
-        {rule.conditions.length === 0 && <p class="muted">No conditions: the rule matches every user.</p>}
-        {!ro && <button type="button" class="small" aria-label={`Add condition to rule ${n}`}
-          onClick={() => onChange({ ...rule, conditions: [...rule.conditions, { property: '', op: 'Equal', value: '' }] })}>Add condition</button>}
-        <FieldError id={`rule-${n}-cond-err`} msg={errorFor(err, field + '.conditions')} />
-      </div>
-      <ServeEditor label={`Rule ${n}`} variations={flag.variations} value={rule.variations} dispatchKey={rule.dispatchKey} ro={ro}
-        err={err} field={field} onChange={(vs, dk) => onChange({ ...rule, variations: vs, dispatchKey: dk })} />
-      <ExperimentTraffic label={`Rule ${n}`} flag={flag} inExpt={rule.includedInExpt} value={rule.variations} ro={ro}
-        onChange={(vs, inc) => onChange({ ...rule, variations: vs, includedInExpt: inc })} />
-      <FieldError id={`rule-${n}-err`} msg={errorFor(err, field + '.id')} />
     </div>
   );
 }
@@ -318,7 +308,7 @@ interface Explanation {
 
 const mark = (ok: boolean) => <span class={ok ? 'yes' : 'no'} aria-label={ok ? 'matched' : 'not matched'}>{ok ? '✓' : '✗'}</span>;
 
-function EvaluatePanel({ env, flag }: { env: Env; flag: Flag }) {
+function EvaluatePanel({ env, flag, onResult }: { env: Env; flag: Flag; onResult: (rule: number) => void }) {
   const [available, setAvailable] = useState<boolean | null>(null);
   const [keyId, setKeyId] = useState('');
   const [props, setProps] = useState('');
@@ -343,8 +333,11 @@ function EvaluatePanel({ env, flag }: { env: Env; flag: Flag }) {
           setErr(null); setRes(null);
           const customizedProperties = props.split(',').map((p) => p.split('=')).filter((p) => p[0]?.trim())
             .map(([n, ...v]) => ({ name: n.trim(), value: v.join('=').trim() }));
-          try { setRes(await request<Explanation>('POST', `/api/v1/envs/${env.id}/flags/${encodeURIComponent(flag.key)}/evaluate`, { keyId, name: keyId, customizedProperties })); }
-          catch (e) { setErr(e); }
+          try {
+            const x = await request<Explanation>('POST', `/api/v1/envs/${env.id}/flags/${encodeURIComponent(flag.key)}/evaluate`, { keyId, name: keyId, customizedProperties });
+            setRes(x);
+            onResult(x.result.kind === 'rule' ? x.result.ruleIndex : x.result.kind === 'fallthrough' ? -2 : -1);
+          } catch (e) { setErr(e); onResult(-1); }
         }} busyText="Evaluating…">Evaluate</Busy>
         <FormError err={err} fields={['keyId']} />
       </form>}
@@ -359,7 +352,7 @@ function EvaluatePanel({ env, flag }: { env: Env; flag: Flag }) {
           {res.rules.map((r) => (
             <li key={r.id}>{mark(r.matched)} Rule {r.index + 1}{r.name ? ` “${r.name}”` : ''} {r.matched ? 'matched' : 'did not match'}
               <ul>{r.conditions.map((c, i) => (
-                <li key={i} class={c.evaluated ? '' : 'muted'}>{c.evaluated ? mark(c.matched) : '·'} {c.property} {c.op} {c.value}
+                <li key={i} class={c.evaluated ? '' : 'muted'}>{c.evaluated ? mark(c.matched) : '·'} {c.segments ? c.property : condText({ property: c.property, op: c.op, value: c.value }, [])}
                   {c.evaluated && !c.segments && <> — user has <code>{c.userValue || '(missing)'}</code></>}
                   {!c.evaluated && ' (not evaluated)'}
                   {c.error && <span class="field-error"> {c.error}</span>}

@@ -1,0 +1,340 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchyard/switchyard/loadtest/internal/change"
+	"github.com/switchyard/switchyard/loadtest/internal/machine"
+	"github.com/switchyard/switchyard/loadtest/internal/report"
+)
+
+// MaxScaleSize bounds one size of the scale scenario (flags in the
+// environment).
+const MaxScaleSize = 1_000_000
+
+// DefaultScaleSizes is -scale-sizes' default.
+const DefaultScaleSizes = "10,1000,10000,50000"
+
+// ParseSizes parses a comma-separated list of environment sizes (flags):
+// plain integers in 1..MaxScaleSize, strictly increasing (the environment
+// only grows between sizes).
+func ParseSizes(s string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > MaxScaleSize {
+			return nil, fmt.Errorf("-scale-sizes: %q is not a number of flags in 1..%d", p, MaxScaleSize)
+		}
+		if len(out) > 0 && n <= out[len(out)-1] {
+			return nil, fmt.Errorf("-scale-sizes: %d after %d: sizes must increase (the environment grows between them)", n, out[len(out)-1])
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("-scale-sizes: list at least one size")
+	}
+	return out, nil
+}
+
+// ScalePoint is what the scale scenario measured at one environment size.
+type ScalePoint struct {
+	Flags        int     `json:"flags"`        // flags in the environment
+	Created      int     `json:"created"`      // flags created for this size
+	BulkSec      float64 `json:"bulkSec"`      // time to create them (bulk API calls or snapshot write)
+	ToAllP50Ms   float64 `json:"toAllP50Ms"`   // change → every connection has it, over the changes
+	ToAllP99Ms   float64 `json:"toAllP99Ms"`   //
+	ToAllMaxMs   float64 `json:"toAllMaxMs"`   //
+	ReceiptP50Ms float64 `json:"receiptP50Ms"` // change sent → one connection read it, over every delivery
+	ReceiptP99Ms float64 `json:"receiptP99Ms"` //
+	SyncP50Ms    float64 `json:"syncP50Ms"`    // first full sync of the connections at this size (warm edge)
+	SyncMaxMs    float64 `json:"syncMaxMs"`    //
+	SyncBytes    float64 `json:"syncBytes"`    // full-sync message size
+	ControlCPUUs float64 `json:"controlCpuUs"` // control CPU per change (µs), 0: unknown
+	EdgeCPUUs    float64 `json:"edgeCpuUs"`    // edge CPU per change (µs), 0: unknown
+	EdgeRSSMiB   float64 `json:"edgeRssMiB"`   // edge RSS with the connections held, after the changes
+	OK           bool    `json:"ok"`           // every change reached every connection
+}
+
+// ScaleConfig is the scale scenario's own configuration; the streaming
+// part (connections, pushes, edge pids) is the Config passed beside it.
+type ScaleConfig struct {
+	Sizes []int
+	// Grow adds n flags to the environment and returns when the API (or
+	// the source) accepted them. nil: the generated environment's snapshot
+	// grows and is written again by the next push run (Source only).
+	Grow        func(ctx context.Context, n int) error
+	Existing    int   // flags already in the environment before the first size (e.g. lt-push)
+	ControlPids []int // control process(es) for CPU per change (nil: not measured)
+}
+
+// Scale grows the environment through each size and runs a sequential push
+// run at each (Config.Conns connections, Config.Pushes changes, one after
+// the other), then draws the growth curves: change → every connection, CPU
+// per change and edge memory against the number of flags.
+func Scale(ctx context.Context, c Config, sc ScaleConfig) (*report.Result, error) {
+	if c.Source == nil && c.Pusher == nil {
+		return nil, errors.New("scale needs a change source (-edge-nodes, -redis and -kafka, or -control)")
+	}
+	if len(sc.Sizes) == 0 {
+		return nil, errors.New("scale: no sizes")
+	}
+	c.defaults()
+	if c.Pushes < 2 {
+		c.Pushes = 2 // CPU per change is taken between the first and the last change
+	}
+	c.PushRate = 0
+	c.HoldFirst = false
+	if c.Env == nil {
+		e, err := change.NewEnv(0)
+		if err != nil {
+			return nil, err
+		}
+		c.Env = e
+	}
+	have := sc.Existing
+	if sc.Grow == nil {
+		have = len(c.Env.Snapshot.Flags)
+		sc.Grow = func(ctx context.Context, n int) error {
+			// the snapshot is written again by the next run; an edge that
+			// loaded the environment gets it as a snapshot event
+			c.Env.AddFlags(n)
+			ev, err := c.Env.SnapshotEvent()
+			if err != nil {
+				return err
+			}
+			return c.Source.Produce(ctx, ev)
+		}
+	}
+	r := newResult("scale", &c)
+	r.Params["sizes"] = fmt.Sprint(sc.Sizes)
+	r.Params["pushes"] = c.Pushes
+	r.Params["controlPids"] = fmt.Sprint(sc.ControlPids)
+	start := time.Now()
+	var pts []ScalePoint
+	for _, size := range sc.Sizes {
+		p := ScalePoint{Flags: max(size, have)}
+		if n := size - have; n > 0 {
+			c.logf("scale: creating %d flags (environment %d → %d)", n, have, size)
+			t0 := time.Now()
+			if err := sc.Grow(ctx, n); err != nil {
+				// keep what the smaller sizes measured
+				r.Check(fmt.Sprintf("%d flags: bulk creation", size), false, "%v", err)
+				if len(pts) > 0 {
+					buildScaleResult(r, pts, c.Conns)
+				}
+				return r, fmt.Errorf("scale: grow to %d flags: %w", size, err)
+			}
+			p.Created, p.BulkSec = n, time.Since(t0).Seconds()
+			have = size
+		}
+		pc := c
+		pc.Flags = size
+		var ctl0, ctlN, edge0, edgeN int64
+		var rss machine.Proc
+		var t0, tN time.Time
+		inner := c.Pusher
+		pc.Pusher = func(ctx context.Context, seq int, sent time.Time) error {
+			switch seq {
+			case 1:
+				ctl0, edge0 = machine.CPUNsPrecise(sc.ControlPids), machine.CPUNsPrecise(pc.edgePids())
+				t0 = time.Now()
+			case pc.Pushes:
+				// every connection has change Pushes-1: the CPU between
+				// here and change 1 is Pushes-1 whole changes
+				ctlN, edgeN = machine.CPUNsPrecise(sc.ControlPids), machine.CPUNsPrecise(pc.edgePids())
+				rss, _ = machine.ReadProcs(pc.edgePids())
+				tN = time.Now()
+			}
+			if inner != nil {
+				return inner(ctx, seq, sent)
+			}
+			ev, err := pc.Env.PushEvent(seq, sent)
+			if err != nil {
+				return err
+			}
+			return pc.Source.Produce(ctx, ev)
+		}
+		if inner == nil {
+			pc.Receipts, pc.DeliveryReports = nil, nil
+		}
+		c.logf("scale: %d flags, %d connections, %d changes", p.Flags, c.Conns, c.Pushes)
+		pr, err := Push(ctx, pc)
+		if err != nil && !errors.Is(err, ErrChecks) {
+			return r, fmt.Errorf("scale: %d flags: %w", size, err)
+		}
+		p.OK = err == nil
+		if pr != nil {
+			fillPoint(&p, pr)
+			for k, v := range pr.Failures {
+				r.Failures[fmt.Sprintf("%d flags: %s", p.Flags, k)] += v
+			}
+			for _, ch := range pr.Checks {
+				if !ch.OK {
+					r.Check(fmt.Sprintf("%d flags: %s", p.Flags, ch.Name), false, "%s", ch.Detail)
+				}
+			}
+		}
+		changes := float64(c.Pushes - 1)
+		if len(sc.ControlPids) > 0 && ctlN > ctl0 {
+			p.ControlCPUUs = float64(ctlN-ctl0) / changes / 1e3
+		}
+		if edgeN > edge0 && !c.InEdge {
+			p.EdgeCPUUs = float64(edgeN-edge0) / changes / 1e3
+		}
+		p.EdgeRSSMiB = float64(rss.RSS) / (1 << 20)
+		c.logf("scale: %d flags: to every connection p50 %.1f ms p99 %.1f ms max %.1f ms; control CPU/change %.0f µs; edge CPU/change %.0f µs; edge RSS %.0f MiB (%.1f s measured)",
+			p.Flags, p.ToAllP50Ms, p.ToAllP99Ms, p.ToAllMaxMs, p.ControlCPUUs, p.EdgeCPUUs, p.EdgeRSSMiB, tN.Sub(t0).Seconds())
+		pts = append(pts, p)
+	}
+	buildScaleResult(r, pts, c.Conns)
+	r.Duration = time.Since(start).Seconds()
+	r.Params["loadavgAtEnd"] = loadavg()
+	if !r.OK() {
+		return r, fmt.Errorf("scale: %w", ErrChecks)
+	}
+	return r, nil
+}
+
+// fillPoint takes one push run's figures into p.
+func fillPoint(p *ScalePoint, pr *report.Result) {
+	for _, s := range pr.Series {
+		if s.Name != "time until every connection has the change" {
+			continue
+		}
+		var d []float64
+		for _, pt := range s.Points {
+			d = append(d, pt[1])
+		}
+		p.ToAllP50Ms, p.ToAllP99Ms, p.ToAllMaxMs = quantile(d, 0.5), quantile(d, 0.99), quantile(d, 1)
+	}
+	for _, l := range pr.Latencies {
+		switch {
+		case strings.HasPrefix(l.Name, "push receipt"):
+			p.ReceiptP50Ms, p.ReceiptP99Ms = l.Summary.P50, l.Summary.P99
+		case strings.HasPrefix(l.Name, "first data-sync"):
+			p.SyncP50Ms, p.SyncMaxMs = l.Summary.P50, l.Summary.Max
+		}
+	}
+	if m := pr.Metric("full-sync message size"); m != nil {
+		p.SyncBytes = m.Value
+	}
+}
+
+// quantile is the q-quantile (nearest rank) of d; 0 for none.
+func quantile(d []float64, q float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), d...)
+	sort.Float64s(s)
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+// Slope is the least-squares slope of y over x (0 with fewer than two
+// distinct x).
+func Slope(pts [][2]float64) float64 {
+	if len(pts) < 2 {
+		return 0
+	}
+	var sx, sy float64
+	for _, p := range pts {
+		sx += p[0]
+		sy += p[1]
+	}
+	n := float64(len(pts))
+	mx, my := sx/n, sy/n
+	var num, den float64
+	for _, p := range pts {
+		num += (p[0] - mx) * (p[1] - my)
+		den += (p[0] - mx) * (p[0] - mx)
+	}
+	if den == 0 {
+		return 0
+	}
+	return num / den
+}
+
+// buildScaleResult turns the points into the result's metrics, growth
+// curves (x = flags) and goal checks (issue 15's targets where they apply).
+func buildScaleResult(r *report.Result, pts []ScalePoint, conns int) {
+	if r.Extra == nil {
+		r.Extra = map[string]any{}
+	}
+	r.Extra["points"] = pts
+	curve := func(name, yl string, y func(ScalePoint) float64) [][2]float64 {
+		var s [][2]float64
+		for _, p := range pts {
+			if v := y(p); v > 0 {
+				s = append(s, [2]float64{float64(p.Flags), v})
+			}
+		}
+		if len(s) > 0 {
+			r.Series = append(r.Series, report.Series{Name: name, XLabel: "flags in the environment", YLabel: yl, Points: s})
+		}
+		return s
+	}
+	curve("change → every connection has it, p50 over the changes", "ms", func(p ScalePoint) float64 { return p.ToAllP50Ms })
+	curve("change → every connection has it, p99 over the changes", "ms", func(p ScalePoint) float64 { return p.ToAllP99Ms })
+	curve("change → every connection has it, worst change", "ms", func(p ScalePoint) float64 { return p.ToAllMaxMs })
+	curve("control CPU per change", "µs", func(p ScalePoint) float64 { return p.ControlCPUUs })
+	curve("edge CPU per change", "µs", func(p ScalePoint) float64 { return p.EdgeCPUUs })
+	rss := curve("edge RSS with the connections, after the changes", "MiB", func(p ScalePoint) float64 { return p.EdgeRSSMiB })
+	curve("first full sync p50 (warm edge)", "ms", func(p ScalePoint) float64 { return p.SyncP50Ms })
+	curve("bulk creation of the flags added for this size", "s", func(p ScalePoint) float64 { return p.BulkSec })
+	for _, p := range pts {
+		pre := fmt.Sprintf("%d flags: ", p.Flags)
+		if p.Created > 0 {
+			r.Add(pre+"bulk creation", p.BulkSec, "s").Note = fmt.Sprintf("%d flags created", p.Created)
+		}
+		m := r.Add(pre+"change → every connection p50", p.ToAllP50Ms, "ms")
+		m99 := r.Add(pre+"change → every connection p99", p.ToAllP99Ms, "ms")
+		r.Add(pre+"change → every connection max", p.ToAllMaxMs, "ms")
+		if p.Flags == 10_000 && conns >= 10_000 {
+			m.WithGoal("≤ 15 ms (all-in-one)", p.ToAllP50Ms <= 15)
+			m99.WithGoal("≤ 50 ms (all-in-one), ≤ 100 ms (production)", p.ToAllP99Ms <= 50)
+		}
+		r.Add(pre+"receipt p50 / p99 (any connection)", p.ReceiptP50Ms, "ms").Note = fmt.Sprintf("p99 %.1f ms", p.ReceiptP99Ms)
+		r.Add(pre+"first full sync p50 / max", p.SyncP50Ms, "ms").Note = fmt.Sprintf("max %.1f ms, %.0f bytes", p.SyncMaxMs, p.SyncBytes)
+		if p.ControlCPUUs > 0 {
+			r.Add(pre+"control CPU per change", p.ControlCPUUs, "µs")
+		}
+		if p.EdgeCPUUs > 0 {
+			r.Add(pre+"edge CPU per change", p.EdgeCPUUs, "µs")
+		}
+		if p.EdgeRSSMiB > 0 {
+			r.Add(pre+"edge RSS", p.EdgeRSSMiB, "MiB")
+		}
+		r.Check(pre+"every change reached every connection", p.OK, "%d connections", conns)
+	}
+	if len(rss) >= 2 {
+		r.Add("edge memory per flag (slope of RSS over sizes)", Slope(rss)*(1<<20), "bytes").Note =
+			"least squares over the sizes; same connections at every size, so they cancel out"
+	}
+	first, last := pts[0], pts[len(pts)-1]
+	if first.ControlCPUUs > 0 && last.ControlCPUUs > 0 && len(pts) > 1 {
+		ratio := last.ControlCPUUs / first.ControlCPUUs
+		r.Add(fmt.Sprintf("control CPU per change, %d vs %d flags", last.Flags, first.Flags), ratio, "x").WithGoal("≤ 2x", ratio <= 2)
+	}
+	var at10k *ScalePoint
+	for i := range pts {
+		if pts[i].Flags == 10_000 {
+			at10k = &pts[i]
+		}
+	}
+	if at10k != nil && last.Flags >= 50_000 && at10k.ToAllP99Ms > 0 {
+		ratio := last.ToAllP99Ms / at10k.ToAllP99Ms
+		r.Add(fmt.Sprintf("change → every connection p99, %d vs 10000 flags", last.Flags), ratio, "x").WithGoal("≤ 1.5x", ratio <= 1.5)
+	}
+}

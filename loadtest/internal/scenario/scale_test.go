@@ -1,0 +1,116 @@
+package scenario
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/switchyard/switchyard/edge/edgetest"
+	"github.com/switchyard/switchyard/loadtest/internal/report"
+)
+
+func TestParseSizes(t *testing.T) {
+	got, err := ParseSizes(" 10, 1000,10000 ,50000")
+	if err != nil || len(got) != 4 || got[0] != 10 || got[3] != 50000 {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	if got, err := ParseSizes(DefaultScaleSizes); err != nil || len(got) != 4 {
+		t.Fatalf("default: %v, %v", got, err)
+	}
+	for _, bad := range []string{"", ",", "0", "-5", "10k", "1e3", "100,10", "10,10", "2000000", "1_000"} {
+		if _, err := ParseSizes(bad); err == nil || !strings.Contains(err.Error(), "-scale-sizes") {
+			t.Errorf("%q: err %v, want an error naming -scale-sizes", bad, err)
+		}
+	}
+}
+
+func TestSlopeAndQuantile(t *testing.T) {
+	// RSS = 50 MiB + 5 KiB per flag
+	var pts [][2]float64
+	for _, f := range []float64{10, 1000, 10000, 50000} {
+		pts = append(pts, [2]float64{f, 50 + f*5*1024/(1<<20)})
+	}
+	if s := Slope(pts) * (1 << 20); math.Abs(s-5*1024) > 1e-6 {
+		t.Fatalf("slope %v bytes/flag, want 5120", s)
+	}
+	if Slope(pts[:1]) != 0 || Slope([][2]float64{{3, 1}, {3, 2}}) != 0 {
+		t.Fatal("slope of one x is not 0")
+	}
+	d := []float64{5, 1, 4, 2, 3}
+	if quantile(d, 0.5) != 3 || quantile(d, 1) != 5 || quantile(d, 0.99) != 5 || quantile(nil, 0.5) != 0 {
+		t.Fatalf("quantiles %v %v %v", quantile(d, 0.5), quantile(d, 1), quantile(d, 0.99))
+	}
+	if d[0] != 5 {
+		t.Fatal("quantile sorted its input")
+	}
+}
+
+func TestBuildScaleResultCurvesAndGoals(t *testing.T) {
+	pts := []ScalePoint{
+		{Flags: 10, ToAllP50Ms: 4, ToAllP99Ms: 9, ToAllMaxMs: 9, ControlCPUUs: 400, EdgeCPUUs: 900, EdgeRSSMiB: 40, OK: true},
+		{Flags: 10000, Created: 9990, BulkSec: 3, ToAllP50Ms: 10, ToAllP99Ms: 40, ToAllMaxMs: 40, ControlCPUUs: 500, EdgeCPUUs: 1000, EdgeRSSMiB: 90, OK: true},
+		{Flags: 50000, Created: 40000, BulkSec: 12, ToAllP50Ms: 12, ToAllP99Ms: 80, ToAllMaxMs: 80, ControlCPUUs: 1000, EdgeRSSMiB: 290, OK: false},
+	}
+	r := &report.Result{Scenario: "scale", Params: map[string]any{}, Failures: map[string]int64{}}
+	buildScaleResult(r, pts, 10000)
+	series := map[string]report.Series{}
+	for _, s := range r.Series {
+		series[s.Name] = s
+		if s.XLabel != "flags in the environment" {
+			t.Errorf("%s: x label %q", s.Name, s.XLabel)
+		}
+	}
+	if s := series["change → every connection has it, p99 over the changes"]; len(s.Points) != 3 || s.Points[2] != [2]float64{50000, 80} {
+		t.Fatalf("p99 curve %+v", s)
+	}
+	if s := series["edge CPU per change"]; len(s.Points) != 2 { // unknown at 50,000: left out, not drawn as 0
+		t.Fatalf("edge CPU curve %+v", s)
+	}
+	if s := series["bulk creation of the flags added for this size"]; len(s.Points) != 2 || s.Points[0][0] != 10000 {
+		t.Fatalf("bulk curve %+v", s)
+	}
+	if m := r.Metric("edge memory per flag (slope of RSS over sizes)"); m == nil || m.Value < 5000 || m.Value > 5400 {
+		t.Fatalf("memory per flag %+v", m)
+	}
+	if m := r.Metric("control CPU per change, 50000 vs 10 flags"); m == nil || m.Value != 2.5 || m.Met == nil || *m.Met {
+		t.Fatalf("control CPU ratio %+v", m)
+	}
+	if m := r.Metric("change → every connection p99, 50000 vs 10000 flags"); m == nil || m.Value != 2 || *m.Met {
+		t.Fatalf("p99 ratio %+v", m)
+	}
+	if m := r.Metric("10000 flags: change → every connection p50"); m == nil || m.Met == nil || !*m.Met {
+		t.Fatalf("p50 goal at 10,000 %+v", m)
+	}
+	if r.OK() {
+		t.Fatal("a size that missed a delivery must fail the run")
+	}
+	var sb strings.Builder
+	r.WriteHTML(&sb)
+	if strings.Count(sb.String(), "<svg") < 6 {
+		t.Fatal("growth curves not drawn")
+	}
+}
+
+// TestScaleInProcess grows an in-process edge's environment through three
+// sizes with connections held and sequential changes at each.
+func TestScaleInProcess(t *testing.T) {
+	e := edgetest.Run(t)
+	c := smallConfig(e)
+	c.Conns, c.PerWorker, c.Pushes = 100, 50, 3
+	r, err := Scale(context.Background(), c, ScaleConfig{Sizes: []int{5, 50, 200}})
+	mustOK(t, r, err)
+	pts, _ := r.Extra["points"].([]ScalePoint)
+	if len(pts) != 3 || pts[2].Flags != 200 || pts[2].Created != 150 {
+		t.Fatalf("points %+v", pts)
+	}
+	for _, p := range pts {
+		if !p.OK || p.ToAllMaxMs <= 0 || p.SyncBytes <= 0 {
+			t.Fatalf("point %+v", p)
+		}
+	}
+	if pts[2].SyncBytes < 10*pts[0].SyncBytes {
+		t.Fatalf("full sync did not grow with the environment: %v → %v bytes", pts[0].SyncBytes, pts[2].SyncBytes)
+	}
+	waitConns(t, e, 0)
+}
