@@ -2,6 +2,7 @@
 // dist/index.html referencing them). `node build.mjs --check` builds into a temporary directory
 // and fails when the committed dist/ differs from what the sources produce.
 import * as esbuild from 'esbuild';
+import { gzipSync } from 'node:zlib';
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, dirname } from 'node:path';
@@ -35,6 +36,23 @@ const outs = Object.keys(res.metafile.outputs).map((p) => relative(out, join(her
 const js = outs.find((p) => p.endsWith('.js'));
 const css = outs.find((p) => p.endsWith('.css'));
 if (!js || !css) throw new Error('build: expected one .js and one .css output, got ' + outs.join(', '));
+
+// Bundle budget (docs/ui.md "Bundle size"): the build fails above it, so a
+// heavy dependency cannot slip in unnoticed. Raise it deliberately, in the
+// same commit as the reason, never to make a build pass.
+const BUDGET = { js: 250_000, jsGzip: 75_000, css: 30_000, cssGzip: 8_000 };
+const sizes = {};
+for (const [kind, f] of [['js', js], ['css', css]]) {
+  const b = readFileSync(join(out, f));
+  sizes[kind] = b.length;
+  sizes[kind + 'Gzip'] = gzipSync(b, { level: 9 }).length;
+}
+const over = Object.keys(BUDGET).filter((k) => sizes[k] > BUDGET[k]);
+if (over.length) {
+  console.error('ui: bundle over budget: ' + over.map((k) => `${k} ${sizes[k]} B > ${BUDGET[k]} B`).join(', ') +
+    ' (build.mjs BUDGET; docs/ui.md "Bundle size")');
+  process.exit(1);
+}
 
 const html = `<!doctype html>
 <html lang="en">
@@ -79,5 +97,6 @@ if (check) {
   }
   console.log('ui: dist/ matches the sources');
 } else {
-  console.log('ui: built ' + [js, css, 'index.html'].join(', '));
+  console.log('ui: built ' + [js, css, 'index.html'].join(', ') + ` (script ${sizes.js} B, ${sizes.jsGzip} B gzipped; ` +
+    `stylesheet ${sizes.css} B, ${sizes.cssGzip} B gzipped)`);
 }

@@ -614,7 +614,7 @@ func TestBrowserE2E(t *testing.T) {
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute) // the main flow, then a11y.mjs (every page three times)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "e2e/e2e.mjs")
 	cmd.Env = append(os.Environ(),

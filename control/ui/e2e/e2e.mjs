@@ -16,6 +16,7 @@
 // the last line is {"done":true,"passed":N,"failed":M}. The first failing
 // step ends the run (later steps depend on it) after a screenshot.
 import { chromium } from 'playwright-core';
+import { a11yTour } from './a11y.mjs';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -713,6 +714,9 @@ try {
     await expectText(acc.getByRole('status'), /Sign in as/, 'invitation accepted');
     await shot('accept-invitation');
   });
+
+  // accessibility (axe), layout at 390 px, keyboard, screenshots of every page: a11y.mjs
+  await a11yTour({ page, step, base, shots, signIn: () => login(admin), signOut: logout });
 
   await step('viewer-sees-no-edit-buttons', async () => {
     await login(viewer);

@@ -2,123 +2,76 @@
 // (/api/analytics/v1), typed. Every error becomes an ApiError carrying the
 // API's {code, field, message} so forms can show it next to the field.
 
-export interface Variation { id: string; name: string; value: string }
-export interface TargetUser { keyIds: string[]; variationId: string }
-export interface Condition { id?: string; property: string; op: string; value: string }
-export interface RolloutVariation { id: string; rollout: [number, number]; exptRollout: number }
-export interface Rule {
-  id?: string; name: string; dispatchKey: string; includedInExpt: boolean;
-  conditions: Condition[]; variations: RolloutVariation[];
-}
-export interface Fallthrough { dispatchKey: string; includedInExpt: boolean; variations: RolloutVariation[] }
-export interface Flag {
-  id: string; envId: string; name: string; description: string; key: string; variationType: string;
-  variations: Variation[]; targetUsers: TargetUser[]; rules: Rule[]; isEnabled: boolean;
-  disabledVariationId: string; fallthrough: Fallthrough; exptIncludeAllTargets: boolean; tags: string[];
-  createdAt: number; updatedAt: number; isArchived: boolean; version: number;
-}
-export interface SegmentRule { id?: string; name: string; conditions: Condition[] }
-export interface Segment {
-  id: string; envId: string; name: string; description: string; included: string[]; excluded: string[];
-  rules: SegmentRule[]; tags: string[]; createdAt: number; updatedAt: number; isArchived: boolean; version: number;
-}
-export interface EndUser {
-  keyId: string; name: string; customizedProperties: { name: string; value: string }[];
-  firstSeen?: number; lastSeen?: number;
-}
-export interface OrgRole { orgId: string; role: string }
-export interface UserView { id: string; email: string; name: string }
-export interface Me { user?: UserView; orgs: OrgRole[]; token?: { name: string }; edgeUrl?: string }
-export interface Org { id: string; name: string; key: string; version: number }
-export interface Project { id: string; orgId: string; name: string; key: string; version: number }
+// The control API's types come from its OpenAPI document: api.gen.ts is
+// generated (build.sh --gen-api; TestAPITypesCurrent fails when it is not
+// current). Response types are the document's components; Body<path, method>
+// is what an operation accepts. Only drafts the UI builds before the server
+// gives them ids (conditions, rules) loosen the generated types.
+import type { components, paths } from './api.gen';
+
+type S = components['schemas'];
+type Opt<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
+// Body is the JSON request body of an operation (its required fields are
+// the ones the API refuses a write without).
+export type Body<P extends keyof paths, M extends keyof paths[P]> =
+  paths[P][M] extends { requestBody: { content: { 'application/json': infer B } } } ? B : never;
+
+export type Variation = S['Variation'];
+export type TargetUser = S['TargetUser'];
+export type Condition = Opt<S['Condition'], 'id'>;
+export type RolloutVariation = S['RolloutVariation'];
+export type Rule = Opt<Omit<S['Rule'], 'conditions'> & { conditions: Condition[] }, 'id'>;
+export type Fallthrough = S['Fallthrough'];
+export type Flag = Omit<S['Flag'], 'rules'> & { rules: Rule[] };
+export type SegmentRule = Opt<Omit<S['SegmentRule'], 'conditions'> & { conditions: Condition[] }, 'id'>;
+export type Segment = Omit<S['Segment'], 'rules'> & { rules: SegmentRule[] };
+export type EndUser = S['EndUser'];
+export type OrgRole = S['OrgRole'];
+export type UserView = S['UserView'];
+export type Me = S['MeResponse'];
+export type Org = S['Org'];
+export type Project = S['Project'];
 // Permissions: what the caller may do in an environment (docs/access.md).
-export interface Permissions { role: string; resource: string; actions: string[] }
-export interface EnvSecret { envId: string; type: string; value: string; expiresAt?: number }
-export interface Env {
-  id: string; orgId: string; projectId: string; name: string; key: string; description: string;
-  secrets: EnvSecret[]; version: number; publishedVersion: number; pendingEvents: number;
-}
-export interface Member { userId: string; email: string; name: string; role: string }
-export interface Invitation { id: string; orgId: string; email: string; role: string; createdBy: string; createdAt: number; expiresAt: number }
-export interface AccessToken { id: string; name: string; role: string; prefix: string; createdBy: string; createdAt: number }
-export interface Metric {
-  id: string; envId: string; name: string; description: string; eventName: string; eventType: string;
-  customEventTrackOption: string; customEventSuccessCriteriaLower: boolean; version: number;
-  customEventSuccessCriteria?: string; guardrail?: boolean; winsorize?: number;
-  targetUrls?: { matchType: string; url: string }[]; elementTargets?: string;
-}
-export interface Experiment {
-  id: string; envId: string; flagId: string; metricIds: string[]; baselineVariationId: string;
-  status: string; startedAt: number; stoppedAt: number; createdAt: number; version: number;
-  sequential?: boolean; correction?: string; cupedDays?: number; shippedVariationId?: string;
-}
+export type Permissions = S['Permissions'];
+export type EnvSecret = S['EnvSecret'];
+export type Env = S['EnvView'];
+export type Member = S['MemberView'];
+export type Invitation = S['Invitation'];
+export type AccessToken = S['AccessToken'];
+export type Metric = S['Metric'];
+export type Experiment = S['Experiment'];
 export interface List<T> { items: T[]; total: number }
 
 // single sign-on (docs/access.md, "Single sign-on")
-export interface SSOButton { id: string; name: string }
-export interface SSOIssuer {
-  id: string; orgId: string; name: string; issuerUrl: string; clientId: string; hasSecret: boolean; scopes: string[] | null;
-  trustEmail: boolean; role: string; groupClaim: string; groupMap: Record<string, string> | null; loginUrl?: string; version: number;
-}
-export interface SSOIssuerRequest {
-  name: string; issuerUrl: string; clientId: string; clientSecret: string; scopes: string[]; trustEmail: boolean;
-  role: string; groupClaim: string; groupMap: Record<string, string>; version?: number;
-}
-export interface SSOSettings { id: string; forbidPassword: boolean; version: number }
-export interface Group { id: string; name: string }
+export type SSOButton = S['SSOButton'];
+export type SSOIssuer = S['SSOIssuerView'];
+// the form's state: every field the API accepts, filled in
+export type SSOIssuerRequest = Opt<Required<Body<'/api/v1/orgs/{orgId}/sso/issuers', 'post'>>, 'version'>;
+export type SSOSettings = S['SSOSettings'];
+export type Group = S['Group'];
 
 // workflow: audit log, webhooks, triggers, scheduled changes, compare/copy
-export interface AuditEntry {
-  id: string; orgId: string; projectId?: string; envId?: string; at: number; actor: string; actorName?: string;
-  action: string; resourceType: string; resourceId?: string; resourceKey?: string; comment?: string; changes: string[] | null;
-}
+export type AuditEntry = S['AuditEntry'];
 export interface AuditQuery { type?: string; resource?: string; actor?: string; from?: number; to?: number; offset?: number; limit?: number }
-export interface EnvSettings {
-  envId: string; requireComment: boolean; protected?: boolean; requiredApprovals?: number; approvers?: string[] | null; updatedAt: number;
-}
+export type EnvSettings = S['EnvSettings'];
 // Change requests of protected environments (docs/access.md).
-export interface Review { actor: string; actorName?: string; decision: string; comment?: string; at: number }
-export interface ChangeRequest {
-  id: string; orgId: string; envId: string; kind: string; op: string; itemId?: string; itemKey: string; baseVersion: number;
-  base?: unknown; proposed: unknown; diff: string[] | null; comment?: string; author: string; authorName?: string;
-  status: string; reviews: Review[] | null; approvals: number; required: number; appliedVersion?: number; appliedBy?: string;
-  createdAt: number; updatedAt: number; version: number;
-}
+export type Review = S['Review'];
+export type ChangeRequest = S['ChangeRequest'];
 export type ChangeAction = 'approve' | 'reject' | 'apply' | 'rebase' | 'close';
-export interface Webhook {
-  id: string; orgId: string; name: string; url: string; events: string[]; projectIds?: string[] | null; envIds?: string[] | null;
-  enabled: boolean; createdAt: number; updatedAt: number; createdBy?: string; version: number; description?: string;
-}
-export interface WebhookRequest {
-  name: string; url: string; events: string[]; projectIds: string[]; envIds: string[]; enabled?: boolean;
-  secret?: string; description: string; version?: number;
-}
-export interface DeliveryAttempt { at: number; status: number; latencyMs: number; error?: string; response?: string }
-export interface Delivery {
-  id: string; webhookId: string; event: string; body: string; status: string; nextAt: number;
-  attempts: DeliveryAttempt[] | null; createdAt: number; version: number;
-}
-export interface Trigger {
-  id: string; envId: string; flagId: string; flagKey: string; action: string; description?: string; enabled: boolean;
-  prefix: string; count: number; lastTriggeredAt: number; createdAt: number; createdBy?: string; version: number;
-}
-export interface Schedule {
-  id: string; envId: string; flagId: string; flagKey: string; at: number; draft: Flag; baseVersion: number; onConflict: string;
-  comment?: string; status: string; reason?: string; appliedVersion?: number; appliedAt?: number; createdBy?: string;
-  createdAt: number; version: number;
-}
-export interface PartDiff { part: string; source: unknown; target: unknown }
-export interface FlagCompare { key: string; status: string; parts: PartDiff[] | null }
-export interface StaleFlag {
-  envId: string; envName: string; flagKey: string; flagName: string; isArchived: boolean; stale: boolean; risk: boolean;
-  codeRefs: number; reasons: { code: string; message: string }[] | null;
-}
-export interface StaleReport { days: number; evaluationsKnown: boolean; codeReferencesKnown: boolean; flags: StaleFlag[] | null }
-export interface CodeRef {
-  repository: string; branch: string; commit: string; flagKey: string; token: string; file: string; line: number;
-  contextStart: number; context: string[] | null;
-}
+export type Webhook = S['WebhookView'];
+export type WebhookRequest = Opt<Required<Body<'/api/v1/orgs/{orgId}/webhooks', 'post'>>, 'enabled' | 'secret' | 'version'>;
+export type DeliveryAttempt = S['DeliveryAttempt'];
+export type Delivery = S['Delivery'];
+export type Trigger = S['Trigger'];
+export type Schedule = S['Schedule'];
+export type PartDiff = S['PartDiff'];
+export type FlagCompare = S['FlagCompare'];
+export type StaleFlag = S['Report'];
+export type StaleReport = S['StaleReport'];
+export type CodeRef = S['CodeRefView'];
 
+// analytics' query API (/api/analytics/v1) is another component with no
+// OpenAPI document yet: its types are written here by hand.
 export interface SeriesPoint { time: number; variationId: string; count: number }
 export interface VariationOutcome {
   variationId: string; isBaseline: boolean; exposed: number; converted: number; samples: number;
@@ -135,14 +88,9 @@ export interface ExperimentResult {
 }
 // experiment workflow (pages/experiments.tsx, pages/rollouts.tsx, pages/insightusers.tsx)
 export interface ExperimentResults { experiment: Experiment; expectedSplit: Record<string, number> | null; splitNote?: string; results: ExperimentResult }
-export interface RolloutStage { percent: number; holdSeconds: number }
-export interface GuardedRollout {
-  id: string; envId: string; flagId: string; flagKey: string; ruleId: string; variationId: string; baselineVariationId: string;
-  metricIds: string[]; stages: RolloutStage[]; checkEverySeconds: number; stage: number; stageStartedAt: number; startedAt: number;
-  endedAt?: number; status: string; reason?: string; version: number;
-  lastCheck?: { at: number; exposures?: Record<string, number>; harmed?: string[]; error?: string };
-}
-export interface RolloutRequest { ruleId: string; variationId: string; baselineVariationId: string; metricIds: string[]; stages: RolloutStage[]; checkEverySeconds: number }
+export type RolloutStage = S['RolloutStage'];
+export type GuardedRollout = S['GuardedRollout'];
+export type RolloutRequest = Body<'/api/v1/envs/{envId}/flags/{key}/guarded-rollouts', 'post'>;
 export interface FlagUser { userKey: string; userName: string; variationId: string; evaluations: number; lastSeen: number }
 export const exptApi = {
   results: (env: string, id: string) => request<ExperimentResults>('GET', `/api/v1/envs/${encodeURIComponent(env)}/experiments/${encodeURIComponent(id)}/results`),
@@ -308,46 +256,46 @@ const enc = encodeURIComponent;
 
 export const api = {
   login: (email: string, password: string) =>
-    request<{ token: string; user: UserView; orgs: OrgRole[] }>('POST', v1 + '/auth/login', { email, password }),
+    request<{ token: string; user: UserView; orgs: OrgRole[] }>('POST', v1 + '/auth/login', { email, password } satisfies Body<'/api/v1/auth/login', 'post'>),
   logout: () => request<void>('POST', v1 + '/auth/logout'),
   ssoButtons: (org: string) => request<List<SSOButton>>('GET', `${v1}/auth/sso/issuers?org=${enc(org)}`),
-  ssoStart: (issuerId: string, link = false) => request<{ url: string }>('POST', v1 + '/auth/sso/start', { issuerId, link }),
+  ssoStart: (issuerId: string, link = false) => request<{ url: string }>('POST', v1 + '/auth/sso/start', { issuerId, link } satisfies Body<'/api/v1/auth/sso/start', 'post'>),
   ssoSession: () => request<{ token: string; user: UserView; orgs: OrgRole[] }>('POST', v1 + '/auth/sso/session'),
   ssoIssuers: (org: string) => request<List<SSOIssuer>>('GET', `${v1}/orgs/${enc(org)}/sso/issuers`),
-  createSSOIssuer: (org: string, x: SSOIssuerRequest) => request<SSOIssuer>('POST', `${v1}/orgs/${enc(org)}/sso/issuers`, x),
+  createSSOIssuer: (org: string, x: SSOIssuerRequest) => request<SSOIssuer>('POST', `${v1}/orgs/${enc(org)}/sso/issuers`, x satisfies Body<'/api/v1/orgs/{orgId}/sso/issuers', 'post'>),
   deleteSSOIssuer: (org: string, id: string) => request<void>('DELETE', `${v1}/orgs/${enc(org)}/sso/issuers/${enc(id)}`),
   ssoSettings: (org: string) => request<SSOSettings>('GET', `${v1}/orgs/${enc(org)}/sso/settings`),
   putSSOSettings: (org: string, forbidPassword: boolean, version: number) =>
-    request<SSOSettings>('PUT', `${v1}/orgs/${enc(org)}/sso/settings`, { forbidPassword, version }),
+    request<SSOSettings>('PUT', `${v1}/orgs/${enc(org)}/sso/settings`, { forbidPassword, version } satisfies Body<'/api/v1/orgs/{orgId}/sso/settings', 'put'>),
   groups: (org: string) => request<List<Group>>('GET', `${v1}/orgs/${enc(org)}/groups`),
   me: () => request<Me>('GET', v1 + '/auth/me'),
   orgs: () => request<List<Org>>('GET', v1 + '/orgs'),
   projects: (org: string) => request<List<Project>>('GET', `${v1}/orgs/${enc(org)}/projects`),
   createProject: (org: string, name: string, key: string) =>
-    request<Project>('POST', `${v1}/orgs/${enc(org)}/projects`, { name, key }),
+    request<Project>('POST', `${v1}/orgs/${enc(org)}/projects`, { name, key } satisfies Body<'/api/v1/orgs/{orgId}/projects', 'post'>),
   envs: (project: string) => request<List<Env>>('GET', `${v1}/projects/${enc(project)}/envs`),
   createEnv: (project: string, name: string, key: string, description: string) =>
-    request<Env>('POST', `${v1}/projects/${enc(project)}/envs`, { name, key, description }),
+    request<Env>('POST', `${v1}/projects/${enc(project)}/envs`, { name, key, description } satisfies Body<'/api/v1/projects/{projectId}/envs', 'post'>),
   env: (env: string) => request<Env>('GET', `${v1}/envs/${enc(env)}`),
   rotateSecret: (env: string, type: string) => request<Env>('POST', `${v1}/envs/${enc(env)}/secrets/${enc(type)}/rotate`),
   envPermissions: (env: string) => request<Permissions>('GET', `${v1}/envs/${enc(env)}/permissions`),
   flagVersions: (env: string, key: string) => request<List<Flag>>('GET', `${v1}/envs/${enc(env)}/flags/${enc(key)}/versions`).then((l) => ({ ...l, items: l.items.map(normFlag) })),
   restoreVersion: (env: string, key: string, version: number) =>
-    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/restore-version`, { version }).then(normFlag),
+    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/restore-version`, { version } satisfies Body<'/api/v1/envs/{envId}/flags/{key}/restore-version', 'post'>).then(normFlag),
 
   members: (org: string) => request<List<Member>>('GET', `${v1}/orgs/${enc(org)}/members`),
   setMemberRole: (org: string, email: string, role: string) =>
-    request<Member>('POST', `${v1}/orgs/${enc(org)}/members`, { email, role }),
+    request<Member>('POST', `${v1}/orgs/${enc(org)}/members`, { email, role } satisfies Body<'/api/v1/orgs/{orgId}/members', 'post'>),
   invitations: (org: string) => request<List<Invitation>>('GET', `${v1}/orgs/${enc(org)}/invitations`),
   invite: (org: string, email: string, role: string) =>
-    request<Invitation & { token: string; acceptPath: string }>('POST', `${v1}/orgs/${enc(org)}/invitations`, { email, role }),
+    request<Invitation & { token: string; acceptPath: string }>('POST', `${v1}/orgs/${enc(org)}/invitations`, { email, role } satisfies Body<'/api/v1/orgs/{orgId}/invitations', 'post'>),
   revokeInvitation: (org: string, id: string) => request<void>('DELETE', `${v1}/orgs/${enc(org)}/invitations/${enc(id)}`),
   acceptInvitation: (a: { token: string; password?: string; name?: string }) =>
-    request<{ orgId: string; email: string; joined: boolean; role?: string }>('POST', v1 + '/auth/invitations/accept', a),
+    request<{ orgId: string; email: string; joined: boolean; role?: string }>('POST', v1 + '/auth/invitations/accept', a satisfies Body<'/api/v1/auth/invitations/accept', 'post'>),
   removeMember: (org: string, user: string) => request<void>('DELETE', `${v1}/orgs/${enc(org)}/members/${enc(user)}`),
   tokens: (org: string) => request<List<AccessToken>>('GET', `${v1}/orgs/${enc(org)}/tokens`),
   createToken: (org: string, name: string, role: string) =>
-    request<AccessToken & { token: string }>('POST', `${v1}/orgs/${enc(org)}/tokens`, { name, role }),
+    request<AccessToken & { token: string }>('POST', `${v1}/orgs/${enc(org)}/tokens`, { name, role } satisfies Body<'/api/v1/orgs/{orgId}/tokens', 'post'>),
   deleteToken: (org: string, id: string) => request<void>('DELETE', `${v1}/orgs/${enc(org)}/tokens/${enc(id)}`),
 
   flags: (env: string, q: { q?: string; tags?: string[]; status?: string; offset?: number; limit?: number }) => {
@@ -360,30 +308,30 @@ export const api = {
     return request<List<Flag>>('GET', `${v1}/envs/${enc(env)}/flags?${p}`).then(mapList(normFlag));
   },
   flag: (env: string, key: string) => request<Flag>('GET', `${v1}/envs/${enc(env)}/flags/${enc(key)}`).then(normFlag),
-  createFlag: (env: string, f: Partial<Flag>) => request<Flag>('POST', `${v1}/envs/${enc(env)}/flags`, f).then(normFlag),
-  updateFlag: (env: string, f: Flag) => request<Flag>('PUT', `${v1}/envs/${enc(env)}/flags/${enc(f.key)}`, f).then(normFlag),
+  createFlag: (env: string, f: Partial<Flag>) => request<Flag>('POST', `${v1}/envs/${enc(env)}/flags`, f satisfies Body<'/api/v1/envs/{envId}/flags', 'post'>).then(normFlag),
+  updateFlag: (env: string, f: Flag) => request<Flag>('PUT', `${v1}/envs/${enc(env)}/flags/${enc(f.key)}`, f satisfies Body<'/api/v1/envs/{envId}/flags/{key}', 'put'>).then(normFlag),
   toggleFlag: (env: string, key: string, isEnabled: boolean, version: number) =>
-    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/toggle`, { isEnabled, version }).then(normFlag),
+    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/toggle`, { isEnabled, version } satisfies Body<'/api/v1/envs/{envId}/flags/{key}/toggle', 'post'>).then(normFlag),
   archiveFlag: (env: string, key: string, version: number) =>
-    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/archive`, { version }).then(normFlag),
+    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/archive`, { version } satisfies Body<'/api/v1/envs/{envId}/flags/{key}/archive', 'post'>).then(normFlag),
   restoreFlag: (env: string, key: string, version: number) =>
-    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/restore`, { version }).then(normFlag),
+    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/restore`, { version } satisfies Body<'/api/v1/envs/{envId}/flags/{key}/restore', 'post'>).then(normFlag),
   cloneFlag: (env: string, key: string, newKey: string, name: string) =>
-    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/clone`, { key: newKey, name }).then(normFlag),
+    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/clone`, { key: newKey, name } satisfies Body<'/api/v1/envs/{envId}/flags/{key}/clone', 'post'>).then(normFlag),
   copyFlag: (env: string, key: string, targetEnvId: string, overwrite: boolean, targetVersion: number) =>
-    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/copy`, { targetEnvId, overwrite, targetVersion }).then(normFlag),
+    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/copy`, { targetEnvId, overwrite, targetVersion } satisfies Body<'/api/v1/envs/{envId}/flags/{key}/copy', 'post'>).then(normFlag),
   deleteFlag: (env: string, key: string, version: number) =>
     request<void>('DELETE', `${v1}/envs/${enc(env)}/flags/${enc(key)}?version=${version}`),
 
   segments: (env: string, status = '') =>
     request<List<Segment>>('GET', `${v1}/envs/${enc(env)}/segments?limit=1000${status ? '&status=' + enc(status) : ''}`).then(mapList(normSegment)),
   segment: (env: string, id: string) => request<Segment>('GET', `${v1}/envs/${enc(env)}/segments/${enc(id)}`).then(normSegment),
-  createSegment: (env: string, s: Partial<Segment>) => request<Segment>('POST', `${v1}/envs/${enc(env)}/segments`, s).then(normSegment),
-  updateSegment: (env: string, s: Segment) => request<Segment>('PUT', `${v1}/envs/${enc(env)}/segments/${enc(s.id)}`, s).then(normSegment),
+  createSegment: (env: string, s: Partial<Segment>) => request<Segment>('POST', `${v1}/envs/${enc(env)}/segments`, s satisfies Body<'/api/v1/envs/{envId}/segments', 'post'>).then(normSegment),
+  updateSegment: (env: string, s: Segment) => request<Segment>('PUT', `${v1}/envs/${enc(env)}/segments/${enc(s.id)}`, s satisfies Body<'/api/v1/envs/{envId}/segments/{id}', 'put'>).then(normSegment),
   archiveSegment: (env: string, id: string, version: number) =>
-    request<Segment>('POST', `${v1}/envs/${enc(env)}/segments/${enc(id)}/archive`, { version }).then(normSegment),
+    request<Segment>('POST', `${v1}/envs/${enc(env)}/segments/${enc(id)}/archive`, { version } satisfies Body<'/api/v1/envs/{envId}/segments/{id}/archive', 'post'>).then(normSegment),
   restoreSegment: (env: string, id: string, version: number) =>
-    request<Segment>('POST', `${v1}/envs/${enc(env)}/segments/${enc(id)}/restore`, { version }).then(normSegment),
+    request<Segment>('POST', `${v1}/envs/${enc(env)}/segments/${enc(id)}/restore`, { version } satisfies Body<'/api/v1/envs/{envId}/segments/{id}/restore', 'post'>).then(normSegment),
   deleteSegment: (env: string, id: string, version: number) =>
     request<void>('DELETE', `${v1}/envs/${enc(env)}/segments/${enc(id)}?version=${version}`),
   segmentFlags: (env: string, id: string) => request<List<Flag>>('GET', `${v1}/envs/${enc(env)}/segments/${enc(id)}/flags`).then(mapList(normFlag)),
@@ -393,10 +341,10 @@ export const api = {
   endUserProps: (env: string) => request<List<string>>('GET', `${v1}/envs/${enc(env)}/end-user-properties`),
 
   metrics: (env: string) => request<List<Metric>>('GET', `${v1}/envs/${enc(env)}/metrics`),
-  createMetric: (env: string, m: Partial<Metric>) => request<Metric>('POST', `${v1}/envs/${enc(env)}/metrics`, m),
+  createMetric: (env: string, m: Body<'/api/v1/envs/{envId}/metrics', 'post'>) => request<Metric>('POST', `${v1}/envs/${enc(env)}/metrics`, m),
   experiments: (env: string) => request<List<Experiment>>('GET', `${v1}/envs/${enc(env)}/experiments`),
   createExperiment: (env: string, x: { flagId: string; metricIds: string[]; baselineVariationId: string }) =>
-    request<Experiment>('POST', `${v1}/envs/${enc(env)}/experiments`, x),
+    request<Experiment>('POST', `${v1}/envs/${enc(env)}/experiments`, x satisfies Body<'/api/v1/envs/{envId}/experiments', 'post'>),
   experimentAction: (env: string, id: string, action: 'start' | 'stop', version: number) =>
     request<Experiment>('POST', `${v1}/envs/${enc(env)}/experiments/${enc(id)}/${action}`, { version }),
   deleteExperiment: (env: string, id: string) => request<void>('DELETE', `${v1}/envs/${enc(env)}/experiments/${enc(id)}`),
@@ -416,24 +364,24 @@ export const api = {
   orgAudit: (org: string, q: AuditQuery) => request<List<AuditEntry>>('GET', `${v1}/orgs/${enc(org)}/audit?${auditParams(q)}`),
   envSettings: (env: string) => request<EnvSettings>('GET', `${v1}/envs/${enc(env)}/workflow-settings`),
   putEnvSettings: (env: string, requireComment: boolean) =>
-    request<EnvSettings>('PUT', `${v1}/envs/${enc(env)}/workflow-settings`, { requireComment }).finally(() => forgetSettings(env)),
+    request<EnvSettings>('PUT', `${v1}/envs/${enc(env)}/workflow-settings`, { requireComment } satisfies Body<'/api/v1/envs/{envId}/workflow-settings', 'put'>).finally(() => forgetSettings(env)),
   putProtection: (env: string, requireComment: boolean, prot: boolean, requiredApprovals: number) =>
-    request<EnvSettings>('PUT', `${v1}/envs/${enc(env)}/workflow-settings`, { requireComment, protected: prot, requiredApprovals }).finally(() => forgetSettings(env)),
+    request<EnvSettings>('PUT', `${v1}/envs/${enc(env)}/workflow-settings`, { requireComment, protected: prot, requiredApprovals } satisfies Body<'/api/v1/envs/{envId}/workflow-settings', 'put'>).finally(() => forgetSettings(env)),
 
   // change requests (protected environments)
   changeRequests: (env: string, status = '') =>
     request<List<ChangeRequest>>('GET', `${v1}/envs/${enc(env)}/change-requests${status ? '?status=' + enc(status) : ''}`),
   changeRequest: (env: string, id: string) => request<ChangeRequest>('GET', `${v1}/envs/${enc(env)}/change-requests/${enc(id)}`),
   createChangeRequest: (env: string, body: { kind: 'flag' | 'segment'; key?: string; baseVersion?: number; proposed: unknown }) =>
-    request<ChangeRequest>('POST', `${v1}/envs/${enc(env)}/change-requests`, body),
+    request<ChangeRequest>('POST', `${v1}/envs/${enc(env)}/change-requests`, body satisfies Body<'/api/v1/envs/{envId}/change-requests', 'post'>),
   changeRequestAction: (env: string, id: string, action: ChangeAction, version: number) =>
     request<ChangeRequest>('POST', `${v1}/envs/${enc(env)}/change-requests/${enc(id)}/${action}`, { version }),
 
   // webhooks (organization)
   webhooks: (org: string) => request<List<Webhook>>('GET', `${v1}/orgs/${enc(org)}/webhooks`),
   webhookKinds: (org: string) => request<List<string>>('GET', `${v1}/orgs/${enc(org)}/webhook-kinds`),
-  createWebhook: (org: string, w: WebhookRequest) => request<Webhook & { secret: string }>('POST', `${v1}/orgs/${enc(org)}/webhooks`, w),
-  updateWebhook: (org: string, id: string, w: WebhookRequest) => request<Webhook>('PUT', `${v1}/orgs/${enc(org)}/webhooks/${enc(id)}`, w),
+  createWebhook: (org: string, w: WebhookRequest) => request<Webhook & { secret: string }>('POST', `${v1}/orgs/${enc(org)}/webhooks`, w satisfies Body<'/api/v1/orgs/{orgId}/webhooks', 'post'>),
+  updateWebhook: (org: string, id: string, w: WebhookRequest & { version: number }) => request<Webhook>('PUT', `${v1}/orgs/${enc(org)}/webhooks/${enc(id)}`, w satisfies Body<'/api/v1/orgs/{orgId}/webhooks/{id}', 'put'>),
   deleteWebhook: (org: string, id: string) => request<void>('DELETE', `${v1}/orgs/${enc(org)}/webhooks/${enc(id)}`),
   testWebhook: (org: string, id: string) => request<Delivery>('POST', `${v1}/orgs/${enc(org)}/webhooks/${enc(id)}/test`),
   deliveries: (org: string, id: string, offset = 0) =>
@@ -442,9 +390,9 @@ export const api = {
   // triggers (per flag)
   triggers: (env: string, key: string) => request<List<Trigger>>('GET', `${v1}/envs/${enc(env)}/flags/${enc(key)}/triggers`),
   createTrigger: (env: string, key: string, action: string, description: string) =>
-    request<Trigger & { token: string; url: string }>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/triggers`, { action, description }),
+    request<Trigger & { token: string; url: string }>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/triggers`, { action, description } satisfies Body<'/api/v1/envs/{envId}/flags/{key}/triggers', 'post'>),
   updateTrigger: (env: string, id: string, enabled: boolean, version: number) =>
-    request<Trigger>('PUT', `${v1}/envs/${enc(env)}/triggers/${enc(id)}`, { enabled, version }),
+    request<Trigger>('PUT', `${v1}/envs/${enc(env)}/triggers/${enc(id)}`, { enabled, version } satisfies Body<'/api/v1/envs/{envId}/triggers/{id}', 'put'>),
   resetTrigger: (env: string, id: string) => request<Trigger & { token: string; url: string }>('POST', `${v1}/envs/${enc(env)}/triggers/${enc(id)}/reset`),
   deleteTrigger: (env: string, id: string) => request<void>('DELETE', `${v1}/envs/${enc(env)}/triggers/${enc(id)}`),
 
@@ -456,7 +404,7 @@ export const api = {
     return request<List<Schedule>>('GET', `${v1}/envs/${enc(env)}/schedules?${p}`);
   },
   createSchedule: (env: string, key: string, at: number, draft: Flag, onConflict: string) =>
-    request<Schedule>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/schedules`, { at, draft, baseVersion: draft.version, onConflict }),
+    request<Schedule>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/schedules`, { at, draft, baseVersion: draft.version, onConflict } satisfies Body<'/api/v1/envs/{envId}/flags/{key}/schedules', 'post'>),
   cancelSchedule: (env: string, id: string) => request<Schedule>('POST', `${v1}/envs/${enc(env)}/schedules/${enc(id)}/cancel`),
 
   // compare and copy across environments
@@ -465,9 +413,9 @@ export const api = {
   compareEnvs: (env: string, target: string) =>
     request<{ items: FlagCompare[] | null; different: number }>('GET', `${v1}/envs/${enc(env)}/compare?targetEnvId=${enc(target)}`),
   copyFlags: (env: string, targetEnvId: string, keys: string[], overwrite: boolean) =>
-    request<List<{ key: string; result: string }>>('POST', `${v1}/envs/${enc(env)}/copy-flags`, { targetEnvId, keys, overwrite }),
+    request<List<{ key: string; result: string }>>('POST', `${v1}/envs/${enc(env)}/copy-flags`, { targetEnvId, keys, overwrite } satisfies Body<'/api/v1/envs/{envId}/copy-flags', 'post'>),
   copyParts: (env: string, key: string, targetEnvId: string, parts: string[], targetVersion: number) =>
-    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/copy-parts`, { targetEnvId, parts, targetVersion }).then(normFlag),
+    request<Flag>('POST', `${v1}/envs/${enc(env)}/flags/${enc(key)}/copy-parts`, { targetEnvId, parts, targetVersion } satisfies Body<'/api/v1/envs/{envId}/flags/{key}/copy-parts', 'post'>).then(normFlag),
 
   // code references and stale flags (project)
   staleFlags: (project: string) => request<StaleReport>('GET', `${v1}/projects/${enc(project)}/stale-flags`),

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, apiPaths, ApiError, Env, getToken, Me, Org, Project, request, setToken, setUnauthorizedHandler } from './api';
 import { match, navigate, onLinkClick, usePath } from './router';
-import { Busy, Field, FormError, rank, Select, Session, SessionCtx, Spinner, errText } from './ui';
+import { Busy, Field, FormError, rank, Select, Session, SessionCtx, Spinner, errText, useScrollableTables } from './ui';
 import { FlagList } from './pages/flags';
 import { FlagDetail } from './pages/flag';
 import { Segments, SegmentDetail } from './pages/segments';
@@ -114,6 +114,11 @@ function Shell({ logout }: { logout: () => void }) {
   const [err, setErr] = useState<unknown>(null);
   const [paths, setPaths] = useState<Set<string>>(new Set());
   const [envRev, setEnvRev] = useState(0);
+  // narrow screens: the section navigation is collapsed behind "Menu" and
+  // closes again on every navigation
+  const [navOpen, setNavOpen] = useState(false);
+  useEffect(() => setNavOpen(false), [path]);
+  useScrollableTables();
 
   const envMatch = match('/envs/:env', path.split('/').slice(0, 3).join('/'));
   const orgMatch = match('/orgs/:org', path.split('/').slice(0, 3).join('/'));
@@ -185,17 +190,20 @@ function Shell({ logout }: { logout: () => void }) {
 
   return (
     <SessionCtx.Provider value={session}>
-      <div class="shell" onClick={onLinkClick as any}>
+      <div class={'shell' + (navOpen ? ' nav-open' : '')} onClick={onLinkClick as any}>
+        <a class="skip-link" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>Skip to content</a>
         <header class="topbar">
+          <button type="button" class="nav-toggle small" aria-expanded={navOpen ? 'true' : 'false'} aria-controls="sidenav"
+            onClick={() => setNavOpen(!navOpen)}>Menu</button>
           <a class="brand" href="/">Switchyard</a>
           <Switcher ctx={ctx} />
           <div class="who">
-            <span class="muted">{me.user?.email || me.token?.name} · <span class="role-badge" data-testid="role">{role || 'no role'}</span></span>
+            <span class="muted"><span class="who-name">{me.user?.email || me.token?.name}</span> · <span class="role-badge" data-testid="role">{role || 'no role'}</span></span>
             <button type="button" class="small" onClick={logout}>Sign out</button>
           </div>
         </header>
         <div class="body">
-          <nav class="sidenav" aria-label="Sections">
+          <nav class="sidenav" id="sidenav" aria-label="Sections">
             {ctx.env && <ul>
               {SECTIONS.filter((s) => !s.route || paths.has(s.route)).map((s) => (
                 <li key={s.path}><a href={`/envs/${ctx.env!.id}/${s.path}`} aria-current={section === s.path ? 'page' : undefined}>{s.label}</a></li>
@@ -203,7 +211,7 @@ function Shell({ logout }: { logout: () => void }) {
             </ul>}
             {orgId && <OrgNav orgId={orgId} paths={paths} current={orgSection} />}
           </nav>
-          <main class="content" id="main">
+          <main class="content" id="main" tabIndex={-1}>
             <Routes path={path} ctx={ctx} />
           </main>
         </div>

@@ -4,6 +4,7 @@
 // records it.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { setCommentProvider } from './api';
+import { Dialog } from './ui';
 
 interface Ask { what: string; resolve: (c: string | null) => void }
 
@@ -44,25 +45,21 @@ export function CommentDialog() {
     done(c);
   };
   return (
-    <div class="modal-backdrop">
-      <div class="modal card" role="dialog" aria-modal="true" aria-labelledby="cc-title"
-        onKeyDown={(e) => { if (e.key === 'Escape') done(null); }}>
-        <h2 id="cc-title">Change comment</h2>
-        <p class="muted">This environment requires a comment on every change ({ask.what}).</p>
-        <form onSubmit={(e) => { e.preventDefault(); submit(); }}>
-          <div class="field">
-            <label for="cc-text">Change comment</label>
-            <textarea id="cc-text" ref={input} rows={3} value={text} aria-invalid={err ? 'true' : undefined}
-              aria-describedby={err ? 'cc-err' : undefined} onInput={(e) => { setText((e.target as HTMLTextAreaElement).value); setErr(''); }}
-              onKeyDown={(e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submit(); } }} />
-            {err && <div class="field-error" id="cc-err" role="alert">{err}</div>}
-          </div>
-          <div class="buttons">
-            <button type="submit" class="primary">Apply change</button>
-            <button type="button" onClick={() => done(null)}>Cancel change</button>
-          </div>
-        </form>
-      </div>
-    </div>
+    <Dialog title="Change comment" onClose={() => done(null)}>
+      <p class="muted">This environment requires a comment on every change ({ask.what}).</p>
+      <form onSubmit={(e) => { e.preventDefault(); submit(); }}>
+        <div class="field">
+          <label for="cc-text">Change comment</label>
+          <textarea id="cc-text" ref={input} rows={3} value={text} aria-invalid={err ? 'true' : undefined}
+            aria-describedby={err ? 'cc-err' : undefined} onInput={(e) => { setText((e.target as HTMLTextAreaElement).value); setErr(''); }}
+            onKeyDown={(e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submit(); } }} />
+          {err && <div class="field-error" id="cc-err" role="alert">{err}</div>}
+        </div>
+        <div class="buttons">
+          <button type="submit" class="primary">Apply change</button>
+          <button type="button" onClick={() => done(null)}>Cancel change</button>
+        </div>
+      </form>
+    </Dialog>
   );
 }

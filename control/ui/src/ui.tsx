@@ -234,3 +234,85 @@ export function errText(e: unknown): string {
   if (!e) return '';
   return e instanceof ApiError ? e.message : String((e as Error).message || e);
 }
+
+// lastFocus is the element that had focus last: a busy button is disabled
+// (and so loses focus) before the dialog it causes opens.
+let lastFocus: HTMLElement | null = null;
+document.addEventListener('focusin', (e) => { if (e.target instanceof HTMLElement && !e.target.closest('[role=dialog]')) lastFocus = e.target; });
+
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex="-1"])';
+const focusables = (el: HTMLElement) =>
+  Array.from(el.querySelectorAll<HTMLElement>(FOCUSABLE)).filter((x) => x.getClientRects().length > 0);
+
+// Dialog is a modal dialog (role="dialog", aria-modal, named by its title):
+// focus moves into it (its first field, else its first control), Tab and
+// Shift+Tab stay inside it, Escape calls onClose, and when it closes focus
+// goes back to where it was. Use it for every dialog, so they all behave so.
+export function Dialog({ title, onClose, children, class: cls }: {
+  title: string; onClose: () => void; children: ComponentChildren; class?: string;
+}) {
+  const id = useId('dlg');
+  const box = useRef<HTMLDivElement>(null);
+  const close = useRef(onClose);
+  close.current = onClose;
+  useEffect(() => {
+    const act = document.activeElement as HTMLElement | null;
+    const before = act && act !== document.body ? act : lastFocus;
+    const el = box.current;
+    if (el) (el.querySelector<HTMLElement>('[autofocus], input, textarea, select') || focusables(el)[0] || el).focus();
+    // give focus back; the opener may still be disabled (a busy button
+    // re-enables when its action ends), so retry a little while focus is
+    // nowhere else
+    return () => {
+      if (!before || before === document.body) return;
+      let n = 0;
+      const restore = () => {
+        if (!document.contains(before)) return;
+        before.focus();
+        const at = document.activeElement;
+        if (at !== before && (!at || at === document.body) && ++n < 20) setTimeout(restore, 50);
+      };
+      restore();
+    };
+  }, []);
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key === 'Escape') { e.stopPropagation(); close.current(); return; }
+    if (e.key !== 'Tab' || !box.current) return;
+    const f = focusables(box.current);
+    if (!f.length) { e.preventDefault(); return; }
+    const first = f[0], last = f[f.length - 1];
+    if (e.shiftKey && (document.activeElement === first || document.activeElement === box.current)) { e.preventDefault(); last.focus(); }
+    else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
+  };
+  return (
+    <div class="modal-backdrop">
+      <div ref={box} class={'modal card ' + (cls || '')} role="dialog" aria-modal="true" aria-labelledby={id} tabIndex={-1} onKeyDown={onKeyDown}>
+        <h2 id={id} class="dialog-title">{title}</h2>
+        {children}
+      </div>
+    </div>
+  );
+}
+
+// useScrollableTables: on a narrow screen a table wider than the screen
+// scrolls inside its own box (style.css); keyboard users must reach such a
+// box to scroll it (WCAG 2.1.1), so while a table scrolls it is a Tab stop
+// (tabindex=0; arrow keys scroll it). The shell calls this once.
+export function useScrollableTables() {
+  useEffect(() => {
+    const mark = () => {
+      for (const t of document.querySelectorAll<HTMLElement>('table.list')) {
+        const scrolls = t.scrollWidth > t.clientWidth + 1;
+        if (scrolls && !t.hasAttribute('tabindex')) { t.setAttribute('tabindex', '0'); t.dataset.scrollFocus = '1'; }
+        else if (!scrolls && t.dataset.scrollFocus) { t.removeAttribute('tabindex'); delete t.dataset.scrollFocus; }
+      }
+    };
+    let pending = 0;
+    const schedule = () => { if (!pending) pending = requestAnimationFrame(() => { pending = 0; mark(); }); };
+    const mo = new MutationObserver(schedule);
+    mo.observe(document.body, { childList: true, subtree: true });
+    addEventListener('resize', schedule);
+    schedule();
+    return () => { mo.disconnect(); removeEventListener('resize', schedule); cancelAnimationFrame(pending); };
+  }, []);
+}

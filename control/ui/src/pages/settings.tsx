@@ -307,7 +307,7 @@ function Secrets({ env, can }: { env: Env; can: Can }) {
               setDone(`New ${type} secret added; ` + (exp[type] === 'now' ? 'the old one no longer works.' : `the old one works until ${fmtTime(Math.max(...old, 0))}.`));
               s.reloadEnv();
             } catch (e) { setErr(e); }
-          }}>Rotate {type} secret</Gated>
+          }}>Rotate the {type} secret</Gated>
         </div>
       ))}
       {rotate && <p class="hint why">{rotate}</p>}

@@ -155,7 +155,7 @@ function WebhookForm({ orgId, hook, kinds, projects, envs, ename, onCancel, onSa
         <Busy type="submit" class="primary" onClick={async () => {
           setErr(null);
           try {
-            if (hook) onSaved(await api.updateWebhook(orgId, hook.id, f));
+            if (hook) onSaved(await api.updateWebhook(orgId, hook.id, { ...f, version: hook.version }));
             else { const w = await api.createWebhook(orgId, { ...f, secret: f.secret || undefined }); onSaved(w, w.secret); }
           } catch (e) { setErr(e); }
         }} busyText="Saving…">{hook ? 'Save webhook' : 'Create webhook'}</Busy>
