@@ -190,12 +190,6 @@ func WithInsights(i Insights) Option { return func(s *Server) { s.ins = i } }
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 
-// withKafkaDialer routes the change producer's broker connections through
-// dial (tests cut them to see /readyz follow).
-func withKafkaDialer(dial func(ctx context.Context, network, host string) (net.Conn, error)) Option {
-	return func(s *Server) { s.kafkaDial = dial }
-}
-
 // WithGuardedEnvHandler mounts h under prefix behind the API's
 // authentication: each request must name an environment (".../envs/{envId}/...")
 // that the caller may read (viewer; DELETE needs admin). The all-in-one

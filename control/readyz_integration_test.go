@@ -18,6 +18,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// withKafkaDialer routes the change producer's broker connections through
+// dial (the test cuts them to see /readyz follow).
+func withKafkaDialer(dial func(ctx context.Context, network, host string) (net.Conn, error)) Option {
+	return func(s *Server) { s.kafkaDial = dial }
+}
+
 // readyBound is the documented bound (docs/operations.md): /readyz turns
 // unready within 2 s of a dependency dying and ready within 2 s of its
 // return (probes every 0.5 s with a 1 s limit).
