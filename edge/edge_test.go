@@ -36,7 +36,13 @@ type clientSync struct {
 
 func readServerSync(t *testing.T, c *edgetest.Client) serverSync {
 	t.Helper()
-	m, err := c.ReadJSON(wait)
+	return readServerSyncWithin(t, c, wait)
+}
+
+// readServerSyncWithin is readServerSync waiting at most d.
+func readServerSyncWithin(t *testing.T, c *edgetest.Client, d time.Duration) serverSync {
+	t.Helper()
+	m, err := c.ReadJSON(d)
 	if err != nil {
 		t.Fatal(err)
 	}

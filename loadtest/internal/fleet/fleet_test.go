@@ -221,7 +221,11 @@ func testFailureCauses(t *testing.T, engine string) {
 	}
 	f.Connect(context.Background(), nil, 0)
 	r := f.Report()
-	if r.Progress.Synced != 10 || r.Failures["close 4003"] != 10 {
+	// the edge closes a refused connection with 4003 right after the upgrade;
+	// a client whose data-sync write races that close sees the write fail
+	// before it reads the close frame (netpoll engine, on a loaded machine)
+	refused := r.Failures["close 4003"] + r.Failures["sync: write: connection closed"]
+	if r.Progress.Synced != 10 || refused != 10 || r.Failures["close 4003"] == 0 {
 		t.Fatalf("synced %d failures %v", r.Progress.Synced, r.Failures)
 	}
 	e.closeAll(1012)

@@ -32,7 +32,7 @@ export function EndUsers({ env }: { env: Env }) {
           <tbody>
             {data.items.map((u) => (
               <tr key={u.keyId}>
-                <td><a href={`/envs/${env.id}/end-users/${encodeURIComponent(u.keyId)}`}>{u.keyId}</a>
+                <td><a class="key" href={`/envs/${env.id}/end-users/${encodeURIComponent(u.keyId)}`}>{u.keyId}</a>
                   {' '}<button type="button" class="link small" aria-expanded={open === u.keyId ? 'true' : 'false'} aria-label={`Properties of ${u.keyId}`} onClick={() => setOpen(open === u.keyId ? '' : u.keyId)}>{open === u.keyId ? '▾' : '▸'}</button></td>
                 <td>{u.name}</td>
                 <td>{open === u.keyId
