@@ -6,98 +6,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/switchyard/switchyard/edge/internal/tcpproxy"
 )
-
-// cutProxy forwards TCP connections to a backend until cut: then it closes
-// every connection it holds and refuses new ones (the backend looks dead)
-// until resume. The shared services are never stopped.
-type cutProxy struct {
-	ln      net.Listener
-	backend string
-	mu      sync.Mutex
-	down    bool
-	conns   map[net.Conn]struct{}
-}
-
-func newCutProxy(t *testing.T, backend string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, backend: backend, conns: map[net.Conn]struct{}{}}
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.pipe(c)
-		}
-	}()
-	return p
-}
-
-func (p *cutProxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.down {
-		c.Close()
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
-func (p *cutProxy) pipe(c net.Conn) {
-	if !p.track(c) {
-		return
-	}
-	b, err := net.DialTimeout("tcp", p.backend, 5*time.Second)
-	if err != nil {
-		c.Close()
-		return
-	}
-	if !p.track(b) {
-		c.Close()
-		return
-	}
-	go func() { io.Copy(b, c); b.Close(); c.Close() }()
-	io.Copy(c, b)
-	c.Close()
-	b.Close()
-}
-
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *cutProxy) resume() {
-	p.mu.Lock()
-	p.down = false
-	p.mu.Unlock()
-}
-
-func (p *cutProxy) addr() string { return p.ln.Addr().String() }
 
 // TestReadyzFollowsRedisAndKafka: an edge on the real Redis and Kafka, each
 // reached through a proxy the test cuts (Kafka: every broker's address is
@@ -132,14 +53,14 @@ func TestReadyzFollowsRedisAndKafka(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kproxies := map[string]*cutProxy{}
+	kproxies := map[string]*tcpproxy.Proxy{}
 	for _, br := range meta.Brokers {
 		a := net.JoinHostPort(br.Host, fmt.Sprint(br.Port))
-		kproxies[a] = newCutProxy(t, a)
+		kproxies[a] = tcpproxy.New(t, a)
 	}
 	for _, a := range brokers {
 		if kproxies[a] == nil {
-			kproxies[a] = newCutProxy(t, a)
+			kproxies[a] = tcpproxy.New(t, a)
 		}
 	}
 	dial := func(ctx context.Context, network, host string) (net.Conn, error) {
@@ -148,11 +69,11 @@ func TestReadyzFollowsRedisAndKafka(t *testing.T) {
 			return nil, fmt.Errorf("test dialer: no proxy for broker %s", host)
 		}
 		var d net.Dialer
-		return d.DialContext(ctx, network, p.addr())
+		return d.DialContext(ctx, network, p.Addr())
 	}
-	rproxy := newCutProxy(t, redisAddr)
+	rproxy := tcpproxy.New(t, redisAddr)
 
-	s, err := New(Config{Addr: "127.0.0.1:0", RedisAddr: rproxy.addr(), KafkaBrokers: brokers, TopicPrefix: prefix, DrainWindow: -1},
+	s, err := New(Config{Addr: "127.0.0.1:0", RedisAddr: rproxy.Addr(), KafkaBrokers: brokers, TopicPrefix: prefix, DrainWindow: -1},
 		withKafkaDialer(dial))
 	if err != nil {
 		t.Fatal(err)
@@ -199,14 +120,14 @@ func TestReadyzFollowsRedisAndKafka(t *testing.T) {
 		dep          string
 		cut, restore func()
 	}{
-		{"redis", rproxy.cut, rproxy.resume},
+		{"redis", rproxy.Cut, rproxy.Resume},
 		{"kafka", func() {
 			for _, p := range kproxies {
-				p.cut()
+				p.Cut()
 			}
 		}, func() {
 			for _, p := range kproxies {
-				p.resume()
+				p.Resume()
 			}
 		}},
 	} {

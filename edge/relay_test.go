@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchyard/switchyard/edge"
 	"github.com/switchyard/switchyard/edge/edgetest"
+	"github.com/switchyard/switchyard/edge/internal/tcpproxy"
 )
 
 // startRelay starts a relay edge taking env from upstream (host:port),
@@ -95,7 +96,7 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 func TestRelayServesAndForwards(t *testing.T) {
 	up := edgetest.Run(t)
 	env := up.Env(t)
-	link := edgetest.NewProxy(t, up.Addr)
+	link := tcpproxy.New(t, up.Addr)
 	dir := t.TempDir()
 	relay := startRelay(t, link.Addr(), env, dir)
 	rURL := "http://" + relay.Addr()

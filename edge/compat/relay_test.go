@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchyard/switchyard/edge"
 	"github.com/switchyard/switchyard/edge/edgetest"
+	"github.com/switchyard/switchyard/edge/internal/tcpproxy"
 )
 
 // TestCompatRelay is relay mode with FeatBit's Node server SDK (issue 19):
@@ -39,7 +40,7 @@ func TestCompatRelay(t *testing.T) {
 		}
 		return at
 	}
-	link := edgetest.NewProxy(t, up.Addr)
+	link := tcpproxy.New(t, up.Addr)
 	relay, err := edge.New(edge.Config{Addr: "127.0.0.1:0", DrainWindow: -1,
 		RelayUpstream: "http://" + link.Addr(), RelaySecrets: []string{fx.ServerSecret}, RelayClientSecrets: []string{fx.ClientSecret},
 		RelayBufferDir: t.TempDir()})

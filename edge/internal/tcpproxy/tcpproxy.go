@@ -1,4 +1,8 @@
-package edgetest
+// Package tcpproxy is a test helper: a TCP proxy a test puts between two
+// components to cut the link between them without stopping either. It
+// imports nothing of the edge, so the edge's own (internal) tests and
+// edgetest's users can share it.
+package tcpproxy
 
 import (
 	"io"
@@ -20,9 +24,9 @@ type Proxy struct {
 	conns   map[net.Conn]struct{}
 }
 
-// NewProxy listens on 127.0.0.1:0 and forwards to backend (host:port) until
+// New listens on 127.0.0.1:0 and forwards to backend (host:port) until
 // the end of the test.
-func NewProxy(t testing.TB, backend string) *Proxy {
+func New(t testing.TB, backend string) *Proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
