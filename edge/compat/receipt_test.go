@@ -3,23 +3,20 @@
 package compat
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/proctest"
 )
 
 // receipt is the part of control's delivery receipt the test reads.
@@ -62,27 +59,20 @@ func TestCompatDeliveryReceipts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := t.TempDir()
-	for _, m := range []string{"control", "edge"} {
-		build := exec.Command("go", "build", "-o", filepath.Join(bin, m), "./"+m+"/cmd/"+m)
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", m, err, out)
-		}
-	}
+	bin := proctest.Build(t, root, "control", "edge")
 	password := fmt.Sprintf("receipt-admin-%d", rand.Uint64())
-	ctlAddr := lowPort(t)
-	ctlOut, _ := startBinary(t, filepath.Join(bin, "control"), "-addr", ctlAddr, "-data", filepath.Join(t.TempDir(), "data"),
+	ctlAddr := proctest.LowAddr(t)
+	ctlOut, _ := proctest.Start(t, filepath.Join(bin, "control"), "-addr", ctlAddr, "-data", filepath.Join(t.TempDir(), "data"),
 		"-admin-password", password, "-redis-addr", redis, "-kafka-brokers", strings.Join(brokers, ","), "-topic-prefix", prefix)
-	envID, secret := controlBanner(t, ctlOut, "dev")
+	envID, secret := proctest.Banner(t, ctlOut, "dev")
 	api := &controlAPI{t: t, base: "http://" + ctlAddr}
 	api.login(password)
 
 	var edges []string
 	var edgeProcs []*os.Process
 	for range 2 {
-		addr := lowPort(t)
-		_, p := startBinary(t, filepath.Join(bin, "edge"), "-addr", addr, "-redis", redis, "-kafka", strings.Join(brokers, ","),
+		addr := proctest.LowAddr(t)
+		_, p := proctest.Start(t, filepath.Join(bin, "edge"), "-addr", addr, "-redis", redis, "-kafka", strings.Join(brokers, ","),
 			"-topic-prefix", prefix, "-delivery-interval", "1s", "-drain-window", "-1s")
 		edges, edgeProcs = append(edges, addr), append(edgeProcs, p)
 	}
@@ -176,84 +166,6 @@ func waitUntil(t *testing.T, d time.Duration, what string, ok func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// lowPort returns a free loopback address below the ephemeral port range.
-func lowPort(t *testing.T) string {
-	t.Helper()
-	for range 100 {
-		addr := "127.0.0.1:" + strconv.Itoa(20000+rand.IntN(10000))
-		if ln, err := net.Listen("tcp", addr); err == nil {
-			ln.Close()
-			return addr
-		}
-	}
-	t.Fatal("no free port in 20000-29999")
-	return ""
-}
-
-// startBinary starts a Switchyard binary for the test's duration and returns
-// its stdout lines; its log is shown when the test fails.
-func startBinary(t *testing.T, bin string, args ...string) (<-chan string, *os.Process) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	logs := &lockedBuffer{}
-	cmd.Stderr = logs
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 64)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			fmt.Fprintln(logs, sc.Text())
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("%s log (tail):\n%s", filepath.Base(bin), logs.tail(3000))
-		}
-	})
-	return lines, cmd.Process
-}
-
-// controlBanner reads the environment's id and server secret from control's banner.
-func controlBanner(t *testing.T, lines <-chan string, env string) (id, serverSecret string) {
-	t.Helper()
-	re := regexp.MustCompile(`^env (\S+)\s+id (\S+)\s+server secret (\S+)`)
-	timeout := time.After(2 * time.Minute)
-	for {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatal("control exited before printing its banner")
-			}
-			if m := re.FindStringSubmatch(l); m != nil && m[1] == env {
-				return m[2], m[3]
-			}
-		case <-timeout:
-			t.Fatal("control printed no banner within 2 minutes")
-		}
 	}
 }
 

@@ -12,14 +12,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +23,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/switchyard/switchyard/codec/secret"
+	"github.com/switchyard/switchyard/internal/proctest"
 )
 
 // TestOutageProductRedisFailover runs the product's own binaries on the Sentinel-managed Redis
@@ -50,14 +47,7 @@ func TestOutageProductRedisFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := t.TempDir()
-	for _, m := range []string{"control", "edge"} {
-		build := exec.Command("go", "build", "-o", filepath.Join(bin, m), "./"+m+"/cmd/"+m)
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", m, err, out)
-		}
-	}
+	bin := proctest.Build(t, root, "control", "edge")
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 
@@ -75,17 +65,20 @@ func TestOutageProductRedisFailover(t *testing.T) {
 
 	prefix := fmt.Sprintf("sy.productfailover.%d.", time.Now().UnixNano())
 	password := fmt.Sprintf("failover-admin-%d", rand.Uint64())
-	ctlAddr := localAddr(t)
-	ctlOut := startProc(t, filepath.Join(bin, "control"), "-addr", ctlAddr, "-data", filepath.Join(t.TempDir(), "data"),
+	ctlAddr := proctest.LowAddr(t)
+	ctlOut, _ := proctest.Start(t, filepath.Join(bin, "control"), "-addr", ctlAddr, "-data", filepath.Join(t.TempDir(), "data"),
 		"-admin-password", password, "-redis-addr", sentinels, "-redis-sentinel-master", masterSet,
 		"-kafka-brokers", brokers, "-topic-prefix", prefix, "-snapshot-check", "1s")
-	envID, serverSecret := waitBanner(t, ctlOut, "dev")
+	envID, serverSecret := proctest.Banner(t, ctlOut, "dev")
+	if !secret.Valid(serverSecret) {
+		t.Fatalf("control printed an invalid server secret %q", serverSecret)
+	}
 	api := &apiClient{t: t, base: "http://" + ctlAddr}
 	api.login(password)
 
 	startEdge := func() string {
-		addr := localAddr(t)
-		startProc(t, filepath.Join(bin, "edge"), "-addr", addr, "-redis", sentinels, "-redis-sentinel-master", masterSet,
+		addr := proctest.LowAddr(t)
+		proctest.Start(t, filepath.Join(bin, "edge"), "-addr", addr, "-redis", sentinels, "-redis-sentinel-master", masterSet,
 			"-kafka", brokers, "-topic-prefix", prefix)
 		return addr
 	}
@@ -236,96 +229,6 @@ func sentinelPrimary(ctx context.Context, sentinel, masterSet string) string {
 		parts = append(parts, strings.TrimSpace(line))
 	}
 	return parts[0] + ":" + parts[1]
-}
-
-// localAddr returns a free loopback address with a port below the ephemeral range.
-func localAddr(t *testing.T) string {
-	t.Helper()
-	for range 100 {
-		addr := "127.0.0.1:" + strconv.Itoa(20000+rand.IntN(10000))
-		ln, err := net.Listen("tcp", addr)
-		if err == nil {
-			ln.Close()
-			return addr
-		}
-	}
-	t.Fatal("no free port in 20000-29999")
-	return ""
-}
-
-// startProc starts a binary, stops it (SIGTERM, then SIGKILL) when the test ends, logs its
-// output's tail if the test failed, and returns a channel of its stdout lines.
-func startProc(t *testing.T, bin string, args ...string) <-chan string {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	logf, err := os.Create(filepath.Join(t.TempDir(), filepath.Base(bin)+".log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = logf
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 64)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			fmt.Fprintln(logf, sc.Text())
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			s := string(b)
-			if len(s) > 3000 {
-				s = s[len(s)-3000:]
-			}
-			t.Logf("%s log (tail):\n%s", filepath.Base(bin), s)
-		}
-		logf.Close()
-	})
-	return lines
-}
-
-// waitBanner reads control's start-up banner for the environment's id and server secret.
-func waitBanner(t *testing.T, lines <-chan string, env string) (id, serverSecret string) {
-	t.Helper()
-	re := regexp.MustCompile(`^env (\S+)\s+id (\S+)\s+server secret (\S+)`)
-	timeout := time.After(2 * time.Minute)
-	for {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatal("control exited before printing its banner")
-			}
-			if m := re.FindStringSubmatch(l); m != nil && m[1] == env {
-				if !secret.Valid(m[3]) {
-					t.Fatalf("control printed an invalid server secret %q", m[3])
-				}
-				return m[2], m[3]
-			}
-		case <-timeout:
-			t.Fatal("control printed no banner within 2 minutes")
-		}
-	}
 }
 
 // apiClient calls control's REST API with an admin session.
