@@ -101,8 +101,9 @@ func envInt(k string, def int) int {
 }
 
 // BenchmarkIdleConnMemory holds SY_EDGE_BENCH_CONNS (default 10,000)
-// upgraded server-SDK connections, each of which did a ping/pong (or, with
-// SY_EDGE_BENCH_SYNC=1, a full data-sync), and
+// upgraded server-SDK connections, each of which did a data-sync for the
+// changes after now (an empty patch; with SY_EDGE_BENCH_SYNC=1 a full
+// data-sync), and
 // reports the edge process's memory per connection after GC: RSS, Go
 // memory in use (heap + stacks + spans) and heap alone.
 func BenchmarkIdleConnMemory(b *testing.B) {
@@ -329,7 +330,7 @@ func benchChild(mode string) {
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
-// childHold opens n connections (ping/pong each), reports "ready", then
+// childHold opens n connections (data-sync each), reports "ready", then
 // answers "expect K" with "done" once K data messages arrived in total.
 func childHold(addr, sec string, n int) {
 	var got atomic.Int64
@@ -355,7 +356,10 @@ func childHold(addr, sec string, n int) {
 				fmt.Fprintln(os.Stderr, "dial:", err)
 				os.Exit(1)
 			}
-			msg := `{"messageType":"ping","data":null}`
+			// changes are pushed only to connections that had a data-sync
+			// reply: without SY_EDGE_BENCH_SYNC a reconnecting SDK's (a
+			// cursor after every item: an empty patch), with it a full sync
+			msg := `{"messageType":"data-sync","data":{"timestamp":9999999999999}}`
 			if os.Getenv("SY_EDGE_BENCH_SYNC") != "" {
 				msg = `{"messageType":"data-sync","data":{"timestamp":0}}`
 			}

@@ -61,6 +61,11 @@ type State struct {
 	segByID   map[string]int
 	nextSlot  int32
 
+	// seq numbers the States of one environment in this process: Build
+	// gives 0, every State returned by Apply or Merge is one more than the
+	// State it was made from (see Seq).
+	seq uint64
+
 	full     [2]atomic.Pointer[Encoded]
 	fullBody [2]atomic.Pointer[[]byte]
 }
@@ -191,6 +196,13 @@ func (st *State) FlagByID(id string) *Flag {
 	}
 	return nil
 }
+
+// Seq is the State's number in its environment's sequence of States in
+// this process: each State that Apply or Merge returns has the Seq of the
+// State it was applied to plus one (Version, the control plane's counter,
+// may stay the same across changes). A reply built from a State with Seq s
+// includes every change whose State has Seq <= s.
+func (st *State) Seq() uint64 { return st.seq }
 
 // Slots is one more than the largest slot of any flag.
 func (st *State) Slots() int { return int(st.nextSlot) }
@@ -336,7 +348,8 @@ func (st *State) Apply(ev *codec.ChangeEvent) (*State, *Delta, error) {
 // them.
 func (st *State) clone() *State {
 	ns := &State{EnvID: st.EnvID, Version: st.Version, Secrets: st.Secrets, EvalSegs: st.EvalSegs,
-		flagByID: st.flagByID, flagByKey: st.flagByKey, segByID: st.segByID, nextSlot: st.nextSlot, flags: st.flags}
+		flagByID: st.flagByID, flagByKey: st.flagByKey, segByID: st.segByID, nextSlot: st.nextSlot, flags: st.flags,
+		seq: st.seq + 1}
 	ns.Segs = append(make([]*Segment, 0, len(st.Segs)+1), st.Segs...)
 	return ns
 }
@@ -346,7 +359,7 @@ func (st *State) clone() *State {
 func (st *State) cloneFlags() *State {
 	return &State{EnvID: st.EnvID, Version: st.Version, Secrets: st.Secrets, EvalSegs: st.EvalSegs,
 		flagByID: st.flagByID, flagByKey: st.flagByKey, segByID: st.segByID, nextSlot: st.nextSlot, flags: st.flags,
-		Segs: st.Segs}
+		Segs: st.Segs, seq: st.seq + 1}
 }
 
 func (st *State) bump(v int64) {
@@ -550,6 +563,7 @@ func (st *State) Merge(s *codec.EnvSnapshot) (*State, *Delta, error) {
 		return st, nil, nil
 	}
 	nb := Build(s)
+	nb.seq = st.seq + 1
 	d := &Delta{Secrets: true}
 	// carry slots and variation generations forward, collect the changes
 	nfs := nb.flags.slice()

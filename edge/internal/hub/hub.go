@@ -5,7 +5,10 @@
 //
 // Fan-out: a change is applied to the environment's State (copy-on-write);
 // the server-SDK patch is encoded once per format and the same bytes are
-// written to every server connection of that environment; client
+// written to every server connection of that environment that has had its
+// data-sync reply and whose reply did not already include the change
+// (State.Seq; so an SDK reads its full sync first, then every later change
+// once, in order); client
 // connections re-evaluate only the flags the change can affect and get a
 // patch only when a result differs from what they were last sent (kept
 // per connection as one uint32 per flag slot). Other environments see
@@ -276,12 +279,8 @@ func (h *Hub) Apply(ev *codec.ChangeEvent) {
 	if !d.Empty() {
 		if len(d.Flags)+len(d.Segs) > 0 && len(servers) > 0 {
 			frames := envstate.EncodeServerDelta(d)
-			fanOut(servers, func(s *Session) {
-				if s.c.Write(frames[s.format].Frame) == nil {
-					h.m.Pushes.Add(1)
-					h.m.MsgOut.Add(1)
-				}
-			})
+			seq := ns.Seq()
+			fanOut(servers, func(s *Session) { h.pushServer(s, seq, frames[s.format].Frame) })
 		}
 		if len(d.Reeval) > 0 && len(clients) > 0 {
 			fanOut(clients, func(s *Session) { h.pushClient(s, d.Reeval) })

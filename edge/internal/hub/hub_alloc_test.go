@@ -148,9 +148,11 @@ func testFanOut(t *testing.T, typ string) {
 			c, mc := fx.attach(t, typ, "")
 			if typ == codec.SecretClient {
 				mc.Input(clientFrame(fmt.Sprintf(`{"messageType":"data-sync","data":{"timestamp":0,"user":{"keyId":"%s","name":"n","customizedProperties":[{"name":"country","value":"FR"}]}}}`, secret.NewGUID())))
-				fx.srv.HandleInput(c)
-				mc.DiscardOutput()
+			} else {
+				mc.Input(fullSyncReq) // changes are pushed only after the full sync
 			}
+			fx.srv.HandleInput(c)
+			mc.DiscardOutput()
 			mcs = append(mcs, mc)
 		}
 		f := fx.snap.Flags[0]

@@ -28,6 +28,12 @@ type Session struct {
 	secret string
 	sdk    string       // the SDK its User-Agent names (census.go)
 	cl     *clientState // client SDK sessions only; guarded by c's write lock
+	// synced is 0 until the session's first data-sync was answered, then
+	// 1 + the Seq of the State the last data-sync reply was built from:
+	// pushes of changes already in that reply, and every push before it,
+	// are not written (a FeatBit SDK applies a patch that comes before its
+	// full sync to an empty store). Guarded by c's write lock.
+	synced uint64
 }
 
 // clientState is what a client-SDK session remembers: its user and, per
@@ -280,6 +286,20 @@ func (h *Hub) serverSync(s *Session, sc *scratch, ts int64) {
 		err = c.WriteLocked(wsconn.Frame(b, s.op()))
 	}
 	if err == nil {
+		h.m.MsgOut.Add(1)
+	}
+	s.synced = st.Seq() + 1
+	c.Unlock()
+}
+
+// pushServer writes a server-SDK patch of the change that made the State
+// with Seq seq, unless the session has not had its data-sync reply yet or
+// that reply already included the change.
+func (h *Hub) pushServer(s *Session, seq uint64, frame []byte) {
+	c := s.c
+	c.Lock()
+	if s.synced != 0 && s.synced <= seq && c.WriteLocked(frame) == nil {
+		h.m.Pushes.Add(1)
 		h.m.MsgOut.Add(1)
 	}
 	c.Unlock()
