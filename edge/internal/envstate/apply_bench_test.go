@@ -1,7 +1,10 @@
 package envstate_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 
@@ -133,6 +136,68 @@ func TestApplyCostFlatInEnvironmentSize(t *testing.T) {
 	}
 }
 
+// addRemoveCost applies, each to the same State of n flags, runs creations
+// of a new flag (add) or deletions of one of its flags (!add, none the last,
+// spread over the list) and returns the bytes and allocations per Apply
+// (the events are made beforehand).
+func addRemoveCost(n, runs int, add bool) (bytesPerOp, allocsPerOp float64) {
+	snap := bigSnapshot(n)
+	st := envstate.Build(snap)
+	evs := make([]*codec.ChangeEvent, runs)
+	for j := range evs {
+		if add {
+			f := snap.Flags[1]
+			f.ID, f.Key = secret.NewGUID(), fmt.Sprintf("new-flag-%05d", j)
+			evs[j] = flagEvent(snap.EnvID, &f, codec.OpUpsert)
+		} else {
+			f := st.FlagAt(j * (n - 1) / runs)
+			evs[j] = &codec.ChangeEvent{EnvID: snap.EnvID, Kind: codec.KindFlag, Op: codec.OpDelete, ID: f.Src.ID, Version: f.Src.Version}
+		}
+	}
+	apply := func(ev *codec.ChangeEvent) {
+		if _, d, err := st.Apply(ev); err != nil || d == nil {
+			panic(fmt.Sprintf("apply %s %s: %v", ev.Op, ev.ID, err))
+		}
+	}
+	apply(evs[0]) // warm
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	for _, ev := range evs {
+		apply(ev)
+	}
+	runtime.ReadMemStats(&m1)
+	return float64(m1.TotalAlloc-m0.TotalAlloc) / float64(runs), float64(m1.Mallocs-m0.Mallocs) / float64(runs)
+}
+
+// TestAddRemoveCostFlatInEnvironmentSize is the allocation budget of
+// creating and of deleting one flag: the bytes per Apply at 1,000, 10,000
+// and 50,000 flags are those at 10 flags plus the State's list of chunk
+// pointers (8 bytes per 128 flags) and 1 KiB — no copy of anything per flag
+// (before the persistent indexes both rebuilt two maps of every flag, and a
+// deletion the whole flag list: 3.5 MB per creation and 4.4 MB per deletion
+// at 50,000 flags).
+func TestAddRemoveCostFlatInEnvironmentSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 50,000-flag State")
+	}
+	for _, add := range []bool{true, false} {
+		what := map[bool]string{true: "create", false: "delete"}[add]
+		smallB, smallA := addRemoveCost(10, 100, add)
+		t.Logf("%s, 10 flags: %.0f B / %.1f allocs per Apply", what, smallB, smallA)
+		for _, n := range []int{1000, 10000, 50000} {
+			b, a := addRemoveCost(n, 100, add)
+			t.Logf("%s, %d flags: %.0f B / %.1f allocs per Apply", what, n, b, a)
+			if budget := smallB + float64(n/128*8) + 1024; b > budget {
+				t.Errorf("%s at %d flags allocates %.0f B per Apply, budget %.0f B (10 flags: %.0f B): it grows with the environment", what, n, b, budget, smallB)
+			}
+			if a > smallA+4 {
+				t.Errorf("%s at %d flags makes %.1f allocations per Apply, %.1f at 10 flags", what, n, a, smallA)
+			}
+		}
+	}
+}
+
 // BenchmarkApplyFlagUpdate: one flag update applied to an environment of
 // 10, 1,000, 10,000 and 50,000 flags (docs/benchmarks.md).
 func BenchmarkApplyFlagUpdate(b *testing.B) {
@@ -160,5 +225,128 @@ func BenchmarkApplyFlagUpdate(b *testing.B) {
 				st = ns
 			}
 		})
+	}
+}
+
+// TestAddRemoveKeepsIndexes: random creations, deletions, key changes and
+// updates against a model: after each, every flag is found by id and key,
+// deleted ones are not, and the full sync holds exactly the live flags;
+// earlier States are unchanged.
+func TestAddRemoveKeepsIndexes(t *testing.T) {
+	snap := bigSnapshot(300)
+	st := envstate.Build(snap)
+	live := map[string]codec.Flag{} // by id
+	for _, f := range snap.Flags {
+		live[f.ID] = f
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	type saved struct {
+		st   *envstate.State
+		live map[string]codec.Flag
+	}
+	var history []saved
+	check := func(st *envstate.State, live map[string]codec.Flag, step int) {
+		if st.NumFlags() != len(live) {
+			t.Fatalf("step %d: %d flags, want %d", step, st.NumFlags(), len(live))
+		}
+		for id, f := range live {
+			g := st.FlagByID(id)
+			if g == nil || g.Src.Key != f.Key || g.Src.Version != f.Version || st.FlagByKey(f.Key) != g || st.FlagByKeyBytes([]byte(f.Key)) != g {
+				t.Fatalf("step %d: flag %s (%s) not found by id and key: %+v", step, id, f.Key, g)
+			}
+		}
+		var full struct {
+			Data struct {
+				FeatureFlags []struct{ ID string } `json:"featureFlags"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(st.FullBody(envstate.JSON), &full); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, f := range full.Data.FeatureFlags {
+			if _, ok := live[f.ID]; !ok || seen[f.ID] {
+				t.Fatalf("step %d: full sync has %s (deleted or twice)", step, f.ID)
+			}
+			seen[f.ID] = true
+		}
+		if len(seen) != len(live) {
+			t.Fatalf("step %d: full sync has %d flags, want %d", step, len(seen), len(live))
+		}
+	}
+	ids := func() []string {
+		out := make([]string, 0, len(live))
+		for _, f := range st.Flags() {
+			out = append(out, f.Src.ID)
+		}
+		return out
+	}
+	for step := range 600 {
+		var ev *codec.ChangeEvent
+		switch k := r.IntN(4); {
+		case k == 0 || len(live) < 5: // create
+			f := snap.Flags[1]
+			f.ID, f.Key, f.Version = secret.NewGUID(), fmt.Sprintf("created-%d", step), 1
+			live[f.ID] = f
+			ev = flagEvent(snap.EnvID, &f, codec.OpUpsert)
+		case k == 1: // delete
+			all := ids()
+			f := live[all[r.IntN(len(all))]]
+			delete(live, f.ID)
+			ev = &codec.ChangeEvent{EnvID: snap.EnvID, Kind: codec.KindFlag, Op: codec.OpDelete, ID: f.ID, Version: f.Version}
+		default: // update, every other one with a new key
+			all := ids()
+			f := live[all[r.IntN(len(all))]]
+			f.Version++
+			if k == 2 {
+				f.Key = fmt.Sprintf("rekeyed-%d", step)
+			}
+			live[f.ID] = f
+			ev = flagEvent(snap.EnvID, &f, codec.OpUpsert)
+		}
+		ns, d, err := st.Apply(ev)
+		if err != nil || d == nil {
+			t.Fatalf("step %d: apply %s: %v", step, ev.Op, err)
+		}
+		st = ns
+		check(st, live, step)
+		if step%50 == 0 {
+			history = append(history, saved{st, maps.Clone(live)})
+		}
+	}
+	for i, h := range history {
+		check(h.st, h.live, -i)
+	}
+}
+
+// BenchmarkApplyFlagCreateDelete: creating one flag and deleting one flag in
+// an environment of 10, 1,000, 10,000 and 50,000 flags (docs/benchmarks.md;
+// each op applied to the same State).
+func BenchmarkApplyFlagCreateDelete(b *testing.B) {
+	for _, op := range []string{"create", "delete"} {
+		for _, n := range []int{10, 1000, 10000, 50000} {
+			b.Run(fmt.Sprintf("%s/%d", op, n), func(b *testing.B) {
+				snap := bigSnapshot(n)
+				st := envstate.Build(snap)
+				evs := make([]*codec.ChangeEvent, 64)
+				for j := range evs {
+					if op == "create" {
+						f := snap.Flags[1]
+						f.ID, f.Key = secret.NewGUID(), fmt.Sprintf("new-flag-%05d", j)
+						evs[j] = flagEvent(snap.EnvID, &f, codec.OpUpsert)
+					} else {
+						f := st.FlagAt(j * (n - 1) / len(evs))
+						evs[j] = &codec.ChangeEvent{EnvID: snap.EnvID, Kind: codec.KindFlag, Op: codec.OpDelete, ID: f.Src.ID, Version: f.Src.Version}
+					}
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := range b.N {
+					if _, _, err := st.Apply(evs[i%len(evs)]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

@@ -134,3 +134,31 @@ func (st *State) FlagList() iter.Seq2[int, *Flag] {
 // Flags returns the State's flags as a new slice (O(n): for tests and
 // rare paths; iterate with FlagList).
 func (st *State) Flags() []*Flag { return st.flags.slice() }
+
+// remove returns a list without flag i (l unchanged): the last flag takes
+// its place (the order of the flags is not kept), so a removal copies at
+// most two chunks and the list of chunk pointers, like set. It returns the
+// flag that moved to i (nil when i was the last).
+func (l flagList) remove(i int) (flagList, *Flag) {
+	last := l.n - 1
+	lc := last >> chunkBits
+	var chunks []*flagChunk
+	if last&(chunkSize-1) == 0 { // the last chunk holds only the last flag: drop it
+		chunks = append(make([]*flagChunk, 0, lc), l.chunks[:lc]...)
+	} else {
+		chunks = append(make([]*flagChunk, 0, lc+1), l.chunks[:lc+1]...)
+		old := chunks[lc]
+		c := &flagChunk{f: old.f, n: old.n - 1}
+		c.f[c.n] = nil
+		chunks[lc] = c
+	}
+	if i == last {
+		return flagList{chunks: chunks, n: last}, nil
+	}
+	moved := l.at(last)
+	ci := i >> chunkBits
+	c := &flagChunk{f: chunks[ci].f, n: chunks[ci].n}
+	c.f[i&(chunkSize-1)] = moved
+	chunks[ci] = c
+	return flagList{chunks: chunks, n: last}, moved
+}

@@ -53,11 +53,12 @@ type State struct {
 	Segs     []*Segment
 	EvalSegs eval.Segments
 
-	// The indexes are shared by the States of one environment until an
-	// item is added or removed (an update keeps every index): never
-	// modified once a State is returned.
-	flagByID  map[string]int
-	flagByKey map[string]int
+	// The flag indexes (position in flags by id and by key) are persistent
+	// (index.go): an update shares them, an added or removed flag copies
+	// only its path. segByID is shared until a segment is added or
+	// removed. Never modified once a State is returned.
+	flagByID  index
+	flagByKey index
 	segByID   map[string]int
 	nextSlot  int32
 
@@ -93,7 +94,7 @@ var ErrDeleted = errors.New("envstate: environment deleted")
 // Build returns the State of a snapshot.
 func Build(s *codec.EnvSnapshot) *State {
 	st := &State{EnvID: s.EnvID, Version: s.Version, Secrets: s.Secrets}
-	st.flagByID = make(map[string]int, len(s.Flags))
+	byID := make(map[string]int, len(s.Flags))
 	flags := make([]*Flag, 0, len(s.Flags))
 	// the encodings the snapshot was decoded from, when it has them, are
 	// kept rather than encoded again
@@ -111,13 +112,13 @@ func Build(s *codec.EnvSnapshot) *State {
 	}
 	for i := range s.Flags {
 		f := &s.Flags[i]
-		if j, ok := st.flagByID[f.ID]; ok { // duplicate id: keep the newer
+		if j, ok := byID[f.ID]; ok { // duplicate id: keep the newer
 			if f.Version > flags[j].Src.Version {
 				flags[j] = newFlag(f, flagMP(i), flags[j].Slot, 0)
 			}
 			continue
 		}
-		st.flagByID[f.ID] = len(flags)
+		byID[f.ID] = len(flags)
 		flags = append(flags, newFlag(f, flagMP(i), st.nextSlot, 0))
 		st.nextSlot++
 	}
@@ -156,14 +157,13 @@ func newSegment(s *codec.Segment, mp []byte) *Segment {
 	return &Segment{Src: s, Eval: es, JSON: wire.AppendSegment(nil, s), MP: mp}
 }
 
-// finish rebuilds the derived indexes (after an item was added or
-// removed: O(items)).
+// finish builds the derived indexes anew (a State built from a snapshot:
+// O(items)).
 func (st *State) finish() {
-	st.flagByID = make(map[string]int, st.flags.n)
-	st.flagByKey = make(map[string]int, st.flags.n)
+	st.flagByID, st.flagByKey = index{}, index{}
 	for i, f := range st.FlagList() {
-		st.flagByID[f.Src.ID] = i
-		st.flagByKey[f.Src.Key] = i
+		st.flagByID.put(f.Src.ID, i)
+		st.flagByKey.put(f.Src.Key, i)
 		if f.Slot >= st.nextSlot {
 			st.nextSlot = f.Slot + 1
 		}
@@ -183,7 +183,16 @@ func (st *State) finishSegs() {
 
 // FlagByKey returns the flag with key, or nil.
 func (st *State) FlagByKey(key string) *Flag {
-	if i, ok := st.flagByKey[key]; ok {
+	if i, ok := st.flagByKey.get(key); ok {
+		return st.flags.at(i)
+	}
+	return nil
+}
+
+// FlagByKeyBytes is FlagByKey for a key in a byte slice; it does not
+// allocate (a conversion to string would for keys over 32 bytes).
+func (st *State) FlagByKeyBytes(key []byte) *Flag {
+	if i, ok := st.flagByKey.getBytes(key); ok {
 		return st.flags.at(i)
 	}
 	return nil
@@ -191,7 +200,7 @@ func (st *State) FlagByKey(key string) *Flag {
 
 // FlagByID returns the flag with id, or nil.
 func (st *State) FlagByID(id string) *Flag {
-	if i, ok := st.flagByID[id]; ok {
+	if i, ok := st.flagByID.get(id); ok {
 		return st.flags.at(i)
 	}
 	return nil
@@ -362,6 +371,45 @@ func (st *State) cloneFlags() *State {
 		Segs: st.Segs, seq: st.seq + 1}
 }
 
+// addFlag appends f to a State being made (its list and indexes are its
+// own copies after this: the previous State's are not modified).
+func (st *State) addFlag(f *Flag) {
+	i := st.flags.n
+	st.flags = st.flags.push(f)
+	st.flagByID = st.flagByID.with(f.Src.ID, i)
+	st.flagByKey = st.flagByKey.with(f.Src.Key, i)
+}
+
+// removeFlag removes flag i from a State being made; the last flag moves
+// to position i (flagList.remove).
+func (st *State) removeFlag(i int) {
+	f := st.flags.at(i)
+	var moved *Flag
+	st.flags, moved = st.flags.remove(i)
+	st.flagByID = st.flagByID.without(f.Src.ID)
+	st.unkey(f.Src.Key, i)
+	if moved != nil {
+		st.flagByID = st.flagByID.with(moved.Src.ID, i)
+		if j, ok := st.flagByKey.get(moved.Src.Key); ok && j == st.flags.n {
+			st.flagByKey = st.flagByKey.with(moved.Src.Key, i)
+		}
+	}
+}
+
+// unkey removes key from the key index if it names position i (two flags
+// with one key: the index names one of them).
+func (st *State) unkey(key string, i int) {
+	if j, ok := st.flagByKey.get(key); ok && j == i {
+		st.flagByKey = st.flagByKey.without(key)
+	}
+}
+
+// rekey moves position i from key old to key new in the key index.
+func (st *State) rekey(old, new string, i int) {
+	st.unkey(old, i)
+	st.flagByKey = st.flagByKey.with(new, i)
+}
+
 func (st *State) bump(v int64) {
 	if v > st.Version {
 		st.Version = v
@@ -381,16 +429,14 @@ func sameVariations(a, b *codec.Flag) bool {
 }
 
 func (st *State) applyFlag(ev *codec.ChangeEvent) (*State, *Delta, error) {
-	i, exists := st.flagByID[ev.ID]
+	i, exists := st.flagByID.get(ev.ID)
 	if ev.Op == codec.OpDelete {
 		if !exists || st.flags.at(i).Src.Version > ev.Version {
 			return st, nil, nil
 		}
 		ns := st.cloneFlags()
-		fs := st.flags.slice()
-		ns.flags = makeFlagList(append(fs[:i], fs[i+1:]...))
+		ns.removeFlag(i)
 		ns.bump(ev.EnvVersion)
-		ns.finish()
 		return ns, &Delta{}, nil
 	}
 	f := new(codec.Flag)
@@ -417,16 +463,14 @@ func (st *State) applyFlag(ev *codec.ChangeEvent) (*State, *Delta, error) {
 		}
 		nf = newFlag(f, mp, old.Slot, gen)
 		ns.flags = st.flags.set(i, nf) // same id and key: the indexes stay valid
+	} else if exists { // a new key
+		nf = newFlag(f, mp, old.Slot, old.VarGen+1)
+		ns.flags = st.flags.set(i, nf)
+		ns.rekey(old.Src.Key, f.Key, i)
 	} else {
-		if exists {
-			nf = newFlag(f, mp, old.Slot, old.VarGen+1)
-			ns.flags = st.flags.set(i, nf)
-		} else {
-			nf = newFlag(f, mp, ns.nextSlot, 0)
-			ns.nextSlot++
-			ns.flags = st.flags.push(nf)
-		}
-		ns.finish()
+		nf = newFlag(f, mp, ns.nextSlot, 0)
+		ns.nextSlot++
+		ns.addFlag(nf)
 	}
 	ns.bump(ev.EnvVersion)
 	return ns, &Delta{Flags: []*Flag{nf}, Reeval: []*Flag{nf}}, nil
@@ -435,7 +479,9 @@ func (st *State) applyFlag(ev *codec.ChangeEvent) (*State, *Delta, error) {
 // applyBatch applies the flags of a KindBatch event as one change: one new
 // State holding all of them (each only if newer than what st holds) and one
 // Delta, so every SDK gets one update with every item. Cost: O(items of
-// the batch), plus one index rebuild when flags were added.
+// the batch); the indexes are updated per added or re-keyed flag, or built
+// anew once when a batch adds more than batchRebuild flags (cheaper than
+// that many path copies).
 func (st *State) applyBatch(ev *codec.ChangeEvent) (*State, *Delta, error) {
 	var b codec.EnvSnapshot
 	if _, err := b.UnmarshalMsg(ev.Payload); err != nil {
@@ -444,27 +490,29 @@ func (st *State) applyBatch(ev *codec.ChangeEvent) (*State, *Delta, error) {
 	ns := st.cloneFlags()
 	d := &Delta{}
 	added := map[string]int{} // flags added by this batch, by id
+	type rekeyed struct {
+		old string
+		pos int
+	}
+	var rekeys []rekeyed
+	find := func(id string) (int, bool) {
+		if j, ok := added[id]; ok {
+			return j, true
+		}
+		return st.flagByID.get(id)
+	}
 	for k := range b.Flags {
 		f := &b.Flags[k]
 		if f.ID == "" {
 			continue
 		}
-		if j, ok := added[f.ID]; ok { // the same flag twice: keep the newer
-			if prev := ns.flags.at(j); f.Version > prev.Src.Version {
-				nf := newFlag(f, nil, prev.Slot, prev.VarGen)
-				ns.flags = ns.flags.set(j, nf)
-				d.Flags = append(d.Flags, nf)
-			}
-			continue
-		}
-		i, exists := st.flagByID[f.ID]
-		if exists && st.flags.at(i).Src.Version >= f.Version {
+		i, exists := find(f.ID)
+		if exists && ns.flags.at(i).Src.Version >= f.Version {
 			continue
 		}
 		var nf *Flag
-		switch {
-		case exists:
-			old := st.flags.at(i)
+		if exists {
+			old := ns.flags.at(i)
 			gen := old.VarGen
 			if !sameVariations(old.Src, f) || old.Src.Key != f.Key {
 				gen++
@@ -472,9 +520,9 @@ func (st *State) applyBatch(ev *codec.ChangeEvent) (*State, *Delta, error) {
 			nf = newFlag(f, nil, old.Slot, gen)
 			ns.flags = ns.flags.set(i, nf)
 			if old.Src.Key != f.Key {
-				added[f.ID] = i // the key index must be rebuilt
+				rekeys = append(rekeys, rekeyed{old.Src.Key, i})
 			}
-		default:
+		} else {
 			nf = newFlag(f, nil, ns.nextSlot, 0)
 			ns.nextSlot++
 			added[f.ID] = ns.flags.n
@@ -485,13 +533,26 @@ func (st *State) applyBatch(ev *codec.ChangeEvent) (*State, *Delta, error) {
 	if len(d.Flags) == 0 {
 		return st, nil, nil
 	}
-	if len(added) > 0 {
+	switch {
+	case len(added)+len(rekeys) > batchRebuild:
 		ns.finish()
+	default:
+		for _, r := range rekeys {
+			ns.rekey(r.old, ns.flags.at(r.pos).Src.Key, r.pos)
+		}
+		for id, pos := range added {
+			ns.flagByID = ns.flagByID.with(id, pos)
+			ns.flagByKey = ns.flagByKey.with(ns.flags.at(pos).Src.Key, pos)
+		}
 	}
 	d.Reeval = d.Flags
 	ns.bump(ev.EnvVersion)
 	return ns, d, nil
 }
+
+// batchRebuild is the number of added or re-keyed flags above which a batch
+// builds the indexes anew rather than updating them per flag.
+const batchRebuild = 256
 
 func (st *State) applySegment(ev *codec.ChangeEvent) (*State, *Delta, error) {
 	i, exists := st.segByID[ev.ID]

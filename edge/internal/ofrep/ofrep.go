@@ -302,7 +302,7 @@ func appendFailure(b, key []byte, bulk bool, code, msg string) []byte {
 }
 
 func (a *API) single(ctx *fasthttp.RequestCtx, st *envstate.State, sc *scratch, key []byte) {
-	f := st.FlagByKey(string(key))
+	f := st.FlagByKeyBytes(key)
 	if f == nil || f.Src.IsArchived {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		sc.out = appendFailure(sc.out[:0], key, false, "FLAG_NOT_FOUND", "flag not found")
