@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -280,10 +281,23 @@ func (h *Hub) Apply(ev *codec.ChangeEvent) {
 		if len(d.Flags)+len(d.Segs) > 0 && len(servers) > 0 {
 			frames := envstate.EncodeServerDelta(d)
 			seq := ns.Seq()
-			fanOut(servers, func(s *Session) { h.pushServer(s, seq, frames[s.format].Frame) })
+			fanOut(servers, func(part []*Session) {
+				n := int64(0)
+				for _, s := range part {
+					if h.pushServer(s, seq, frames[s.format].Frame) {
+						n++
+					}
+				}
+				h.m.Pushes.Add(n) // once per part: the counters are shared by the parts' goroutines
+				h.m.MsgOut.Add(n)
+			})
 		}
 		if len(d.Reeval) > 0 && len(clients) > 0 {
-			fanOut(clients, func(s *Session) { h.pushClient(s, d.Reeval) })
+			fanOut(clients, func(part []*Session) {
+				for _, s := range part {
+					h.pushClient(s, d.Reeval)
+				}
+			})
 		}
 	}
 	h.m.ObservePush(time.Since(start))
@@ -313,29 +327,30 @@ func (h *Hub) recheckSecrets(st *envstate.State, lists ...[]*Session) {
 	}
 }
 
-// fanOut runs f for every session, spread over a few goroutines when there
-// are many, so one slow connection delays only its share.
-func fanOut(ss []*Session, f func(*Session)) {
-	const per = 2048
+// fanOut runs f over ss in parts, each on its own goroutine when there are
+// several, so the writes (a system call per connection, most of a push's
+// cost) use every core and one slow connection delays only its part: parts
+// of at least fanOutMin sessions, about fanOutPerCPU parts per core.
+func fanOut(ss []*Session, f func(part []*Session)) {
+	per := max(fanOutMin, (len(ss)+fanOutParts()-1)/fanOutParts())
 	if len(ss) <= per {
-		for _, s := range ss {
-			f(s)
-		}
+		f(ss)
 		return
 	}
 	var wg sync.WaitGroup
 	for i := 0; i < len(ss); i += per {
-		j := min(i+per, len(ss))
-		wg.Add(1)
-		go func(part []*Session) {
-			defer wg.Done()
-			for _, s := range part {
-				f(s)
-			}
-		}(ss[i:j])
+		part := ss[i:min(i+per, len(ss))]
+		wg.Go(func() { f(part) })
 	}
 	wg.Wait()
 }
+
+const (
+	fanOutMin    = 128 // fewer sessions than this are written by the caller alone
+	fanOutPerCPU = 4
+)
+
+func fanOutParts() int { return fanOutPerCPU * runtime.GOMAXPROCS(0) }
 
 // EnvIfLoaded returns a loaded environment or nil (tests, metrics).
 func (h *Hub) EnvIfLoaded(id string) *Env {

@@ -294,15 +294,13 @@ func (h *Hub) serverSync(s *Session, sc *scratch, ts int64) {
 
 // pushServer writes a server-SDK patch of the change that made the State
 // with Seq seq, unless the session has not had its data-sync reply yet or
-// that reply already included the change.
-func (h *Hub) pushServer(s *Session, seq uint64, frame []byte) {
+// that reply already included the change. It reports whether it wrote.
+func (h *Hub) pushServer(s *Session, seq uint64, frame []byte) bool {
 	c := s.c
 	c.Lock()
-	if s.synced != 0 && s.synced <= seq && c.WriteLocked(frame) == nil {
-		h.m.Pushes.Add(1)
-		h.m.MsgOut.Add(1)
-	}
+	ok := s.synced != 0 && s.synced <= seq && c.WriteLocked(frame) == nil
 	c.Unlock()
+	return ok
 }
 
 // setUser attaches the message's user to a client session (called with
