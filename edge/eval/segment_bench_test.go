@@ -41,10 +41,10 @@ func TestSegmentMembershipLargeAndAllocationFree(t *testing.T) {
 }
 
 // BenchmarkSegmentMembership: a flag whose rule is "user is in segment",
-// with 10 and 100,000 included keys; a lookup is a map probe (strSet), so
+// with 10, 1,000 and 100,000 included keys; a lookup is a map probe (strSet), so
 // the cost does not grow with the list (docs/benchmarks.md).
 func BenchmarkSegmentMembership(b *testing.B) {
-	for _, n := range []int{10, 100000} {
+	for _, n := range []int{10, 1000, 100000} {
 		f, segs, in, out := bigSegmentCase(b, n)
 		b.Run(fmt.Sprintf("members=%d/in", n), func(b *testing.B) {
 			b.ReportAllocs()
