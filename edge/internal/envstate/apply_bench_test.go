@@ -350,3 +350,27 @@ func BenchmarkApplyFlagCreateDelete(b *testing.B) {
 		}
 	}
 }
+
+// TestBuildLargeSnapshot: a snapshot large enough to be compiled in
+// parallel (5,000 flags, one id twice) gives every flag once, the newer
+// copy of the duplicate, slots 0..n-1 in snapshot order.
+func TestBuildLargeSnapshot(t *testing.T) {
+	snap := bigSnapshot(5000)
+	dup := snap.Flags[2500]
+	dup.Version++
+	dup.Description = "newer"
+	snap.Flags = append(snap.Flags, dup)
+	st := envstate.Build(snap)
+	if st.NumFlags() != 5000 || st.Slots() != 5000 {
+		t.Fatalf("%d flags, %d slots; want 5,000", st.NumFlags(), st.Slots())
+	}
+	for i, f := range snap.Flags[:5000] {
+		g := st.FlagByID(f.ID)
+		if g == nil || g.Slot != int32(i) || st.FlagAt(i) != g || g.Eval == nil || len(g.JSON) == 0 {
+			t.Fatalf("flag %d: %+v", i, g)
+		}
+	}
+	if st.FlagByID(dup.ID).Src.Description != "newer" {
+		t.Fatal("the older copy of a duplicate id was kept")
+	}
+}

@@ -16,6 +16,8 @@ package envstate
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -110,18 +112,27 @@ func Build(s *codec.EnvSnapshot) *State {
 		}
 		return nil
 	}
+	// which item of the snapshot each flag is (a duplicate id: the newer),
+	// then every flag compiled and encoded, in parallel for a large load
+	src := make([]int, 0, len(s.Flags))
 	for i := range s.Flags {
 		f := &s.Flags[i]
-		if j, ok := byID[f.ID]; ok { // duplicate id: keep the newer
-			if f.Version > flags[j].Src.Version {
-				flags[j] = newFlag(f, flagMP(i), flags[j].Slot, 0)
+		if j, ok := byID[f.ID]; ok {
+			if f.Version > s.Flags[src[j]].Version {
+				src[j] = i
 			}
 			continue
 		}
-		byID[f.ID] = len(flags)
-		flags = append(flags, newFlag(f, flagMP(i), st.nextSlot, 0))
-		st.nextSlot++
+		byID[f.ID] = len(src)
+		src = append(src, i)
 	}
+	flags = flags[:len(src)]
+	st.nextSlot = int32(len(src))
+	parallel(len(src), func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			flags[j] = newFlag(&s.Flags[src[j]], flagMP(src[j]), int32(j), 0)
+		}
+	})
 	st.flags = makeFlagList(flags)
 	st.segByID = make(map[string]int, len(s.Segments))
 	for i := range s.Segments {
@@ -137,6 +148,25 @@ func Build(s *codec.EnvSnapshot) *State {
 	}
 	st.finish()
 	return st
+}
+
+// parallel runs f over [0, n) in ranges, on GOMAXPROCS goroutines when n
+// is large (a cold load of tens of thousands of flags), else in the
+// caller.
+func parallel(n int, f func(lo, hi int)) {
+	const minPer = 1024
+	parts := min(runtime.GOMAXPROCS(0), n/minPer)
+	if parts <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	per := (n + parts - 1) / parts
+	for lo := 0; lo < n; lo += per {
+		hi := min(lo+per, n)
+		wg.Go(func() { f(lo, hi) })
+	}
+	wg.Wait()
 }
 
 // newFlag compiles f; mp is its msgp encoding when the caller has it (the
