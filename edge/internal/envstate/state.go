@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +69,10 @@ type State struct {
 	// gives 0, every State returned by Apply or Merge is one more than the
 	// State it was made from (see Seq).
 	seq uint64
+
+	// segRef: which flags use which segment (segrefs.go), built on first
+	// use, carried over by changes that do not change it.
+	segRef atomic.Pointer[segRefs]
 
 	full     [2]atomic.Pointer[Encoded]
 	fullBody [2]atomic.Pointer[[]byte]
@@ -147,6 +152,7 @@ func Build(s *codec.EnvSnapshot) *State {
 		st.Segs = append(st.Segs, newSegment(sg, segMP(i)))
 	}
 	st.finish()
+	st.refs() // built with the State, so no segment change pays a pass over the flags
 	return st
 }
 
@@ -390,6 +396,7 @@ func (st *State) clone() *State {
 		flagByID: st.flagByID, flagByKey: st.flagByKey, segByID: st.segByID, nextSlot: st.nextSlot, flags: st.flags,
 		seq: st.seq + 1}
 	ns.Segs = append(make([]*Segment, 0, len(st.Segs)+1), st.Segs...)
+	ns.segRef.Store(st.segRef.Load()) // a segment or secrets change: the flags' references stay
 	return ns
 }
 
@@ -465,6 +472,7 @@ func (st *State) applyFlag(ev *codec.ChangeEvent) (*State, *Delta, error) {
 			return st, nil, nil
 		}
 		ns := st.cloneFlags()
+		ns.updateRefs(st, st.flags.at(i), nil)
 		ns.removeFlag(i)
 		ns.bump(ev.EnvVersion)
 		return ns, &Delta{}, nil
@@ -502,6 +510,7 @@ func (st *State) applyFlag(ev *codec.ChangeEvent) (*State, *Delta, error) {
 		ns.nextSlot++
 		ns.addFlag(nf)
 	}
+	ns.updateRefs(st, old, nf)
 	ns.bump(ev.EnvVersion)
 	return ns, &Delta{Flags: []*Flag{nf}, Reeval: []*Flag{nf}}, nil
 }
@@ -525,6 +534,7 @@ func (st *State) applyBatch(ev *codec.ChangeEvent) (*State, *Delta, error) {
 		pos int
 	}
 	var rekeys []rekeyed
+	sameRefs := true // no flag of the batch changed which segments it uses
 	find := func(id string) (int, bool) {
 		if j, ok := added[id]; ok {
 			return j, true
@@ -552,11 +562,13 @@ func (st *State) applyBatch(ev *codec.ChangeEvent) (*State, *Delta, error) {
 			if old.Src.Key != f.Key {
 				rekeys = append(rekeys, rekeyed{old.Src.Key, i})
 			}
+			sameRefs = sameRefs && slices.Equal(segIDs(old), segIDs(nf))
 		} else {
 			nf = newFlag(f, nil, ns.nextSlot, 0)
 			ns.nextSlot++
 			added[f.ID] = ns.flags.n
 			ns.flags = ns.flags.push(nf)
+			sameRefs = sameRefs && len(segIDs(nf)) == 0
 		}
 		d.Flags = append(d.Flags, nf)
 	}
@@ -574,6 +586,9 @@ func (st *State) applyBatch(ev *codec.ChangeEvent) (*State, *Delta, error) {
 			ns.flagByID = ns.flagByID.with(id, pos)
 			ns.flagByKey = ns.flagByKey.with(ns.flags.at(pos).Src.Key, pos)
 		}
+	}
+	if sameRefs {
+		ns.segRef.Store(st.segRef.Load())
 	}
 	d.Reeval = d.Flags
 	ns.bump(ev.EnvVersion)
@@ -621,7 +636,8 @@ func (st *State) applySegment(ev *codec.ChangeEvent) (*State, *Delta, error) {
 }
 
 // flagsUsing returns the flags listed in affected plus those whose rules
-// reference segment id.
+// reference segment id (from the segment references: no pass over the
+// flags once they are built).
 func (st *State) flagsUsing(id string, affected []string) []*Flag {
 	var out []*Flag
 	seen := map[int32]bool{}
@@ -631,16 +647,10 @@ func (st *State) flagsUsing(id string, affected []string) []*Flag {
 			out = append(out, f)
 		}
 	}
-	for _, f := range st.FlagList() {
-		if seen[f.Slot] || f.Eval == nil {
-			continue
-		}
-		for _, sid := range f.Eval.SegmentIDs() {
-			if sid == id {
-				seen[f.Slot] = true
-				out = append(out, f)
-				break
-			}
+	for _, fid := range st.refs()[id] {
+		if f := st.FlagByID(fid); f != nil && !seen[f.Slot] && usesSegment(f, id) {
+			seen[f.Slot] = true
+			out = append(out, f)
 		}
 	}
 	return out
