@@ -161,7 +161,8 @@ func BenchmarkSegmentMemberMemory(b *testing.B) {
 }
 
 // FuzzApplyBatch: any payload of a batch event either fails to decode or
-// yields a State whose indexes agree with its flags; never a panic.
+// yields a State whose indexes (by id and by key) agree with its flags;
+// never a panic.
 func FuzzApplyBatch(f *testing.F) {
 	snap := bigSnapshot(8)
 	st := envstate.Build(snap)
@@ -179,8 +180,11 @@ func FuzzApplyBatch(f *testing.F) {
 			return
 		}
 		for _, fl := range ns.FlagList() {
-			if ns.FlagByID(fl.Src.ID) == nil {
+			if ns.FlagByID(fl.Src.ID) != fl {
 				t.Fatalf("flag %q not indexed by id", fl.Src.ID)
+			}
+			if g := ns.FlagByKey(fl.Src.Key); g == nil || g.Src.Key != fl.Src.Key {
+				t.Fatalf("flag %q not indexed by key %q", fl.Src.ID, fl.Src.Key)
 			}
 		}
 		ns.Full(envstate.JSON)
