@@ -30,12 +30,12 @@ func TestIntegrationColdLoadLargeEnv(t *testing.T) {
 	cl.writeSnapshot(snap)
 	s := cl.edge(t)
 	c := edgetest.Dial(t, edgetest.StreamURL(s.Addr(), "server", snap.Secrets[0].Value))
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), cpuTime()
 	if err := c.Send(`{"messageType":"data-sync","data":{"timestamp":0}}`); err != nil {
 		t.Fatal(err)
 	}
 	_, p, err := c.Read(time.Minute)
-	d := time.Since(t0)
+	d, cpu := time.Since(t0), cpuTime()-cpu0
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,8 @@ func TestIntegrationColdLoadLargeEnv(t *testing.T) {
 	if err := json.Unmarshal(p, &m); err != nil || m.Data.EventType != "full" || len(m.Data.FeatureFlags) != n {
 		t.Fatalf("first sync: %s with %d flags, %v", m.Data.EventType, len(m.Data.FeatureFlags), err)
 	}
-	t.Logf("cold edge, %d flags: data-sync request → full sync received (%.1f MB) in %v", n, float64(len(p))/1e6, d.Round(time.Millisecond))
+	t.Logf("cold edge, %d flags: data-sync request → full sync received (%.1f MB) in %v; CPU of the process meanwhile (the edge and this client) %v",
+		n, float64(len(p))/1e6, d.Round(time.Millisecond), cpu.Round(time.Millisecond))
 
 	// a second connection is served from the loaded state
 	c2 := edgetest.Dial(t, edgetest.StreamURL(s.Addr(), "server", snap.Secrets[0].Value))
