@@ -283,7 +283,17 @@ func (h *Hub) Apply(ev *codec.ChangeEvent) {
 			seq := ns.Seq()
 			fanOut(servers, func(part []*Session) {
 				n := int64(0)
+				var busy []*Session // connections busy writing (a large full sync): after the others
 				for _, s := range part {
+					if !s.c.TryLock() {
+						busy = append(busy, s)
+						continue
+					}
+					if h.pushServerLocked(s, seq, frames[s.format].Frame) {
+						n++
+					}
+				}
+				for _, s := range busy {
 					if h.pushServer(s, seq, frames[s.format].Frame) {
 						n++
 					}
@@ -330,7 +340,9 @@ func (h *Hub) recheckSecrets(st *envstate.State, lists ...[]*Session) {
 // fanOut runs f over ss in parts, each on its own goroutine when there are
 // several, so the writes (a system call per connection, most of a push's
 // cost) use every core and one slow connection delays only its part: parts
-// of at least fanOutMin sessions, about fanOutPerCPU parts per core.
+// of at least fanOutMin sessions, about fanOutPerCPU parts per core. (The
+// server push also writes to a connection whose write lock is busy — a
+// large full sync on the wire — after the rest of its part.)
 func fanOut(ss []*Session, f func(part []*Session)) {
 	per := max(fanOutMin, (len(ss)+fanOutParts()-1)/fanOutParts())
 	if len(ss) <= per {

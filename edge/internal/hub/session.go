@@ -296,8 +296,14 @@ func (h *Hub) serverSync(s *Session, sc *scratch, ts int64) {
 // with Seq seq, unless the session has not had its data-sync reply yet or
 // that reply already included the change. It reports whether it wrote.
 func (h *Hub) pushServer(s *Session, seq uint64, frame []byte) bool {
+	s.c.Lock()
+	return h.pushServerLocked(s, seq, frame)
+}
+
+// pushServerLocked is pushServer for a caller that took the connection's
+// write lock; it releases it.
+func (h *Hub) pushServerLocked(s *Session, seq uint64, frame []byte) bool {
 	c := s.c
-	c.Lock()
 	ok := s.synced != 0 && s.synced <= seq && c.WriteLocked(frame) == nil
 	c.Unlock()
 	return ok

@@ -252,3 +252,44 @@ func (f *fixture) streamURI(typ string) string {
 	}
 	return "/streaming?type=" + typ + "&token=" + secret.EncodeToken(sec, time.Now().UnixMilli(), 9)
 }
+
+// TestFanOutDoesNotWaitForABusyConnection: a connection busy writing a
+// large full sync does not hold up the push to the connections after it;
+// it gets the push once its full sync is written.
+func TestFanOutDoesNotWaitForABusyConnection(t *testing.T) {
+	fx := newFixture(t, 10000)
+	ch := &changer{fx: fx, f: fx.snap.Flags[1]}
+	ga := newGatedConn()
+	a := fx.attachConn(t, ga)
+	ga.Input(fullSyncReq)
+	fx.srv.HandleInput(a) // synced
+	ga.DiscardOutput()
+	mb := wsconn.NewMemConn()
+	b := fx.attachConn(t, mb)
+	mb.Input(fullSyncReq)
+	fx.srv.HandleInput(b)
+	mb.DiscardOutput()
+
+	entered, release := ga.arm()
+	ga.Input(fullSyncReq) // a asks for a full sync again; it is on the wire
+	resynced := make(chan struct{})
+	go func() { fx.srv.HandleInput(a); close(resynced) }()
+	<-entered
+	ev, d := ch.next()
+	applied := make(chan struct{})
+	go func() { fx.hub.Apply(ev); close(applied) }()
+	var got []syncMsg
+	waitFor(t, "the push to the connection after the busy one", func() bool {
+		got = append(got, readSyncs(t, mb.TakeOutput())...)
+		return len(got) > 0
+	})
+	if len(got) != 1 || got[0].Event != "patch" || !got[0].has(d) {
+		t.Fatalf("the free connection: want the patch with %s, got %v", d, events(got))
+	}
+	close(release)
+	<-resynced
+	<-applied
+	if am := readSyncs(t, ga.TakeOutput()); len(am) != 2 || am[0].Event != "full" || am[0].has(d) || am[1].Event != "patch" || !am[1].has(d) {
+		t.Fatalf("the busy connection: want its full sync, then the patch with %s; got %v", d, events(am))
+	}
+}

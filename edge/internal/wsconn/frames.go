@@ -58,6 +58,10 @@ func (c *Conn) Write(frame []byte) error {
 // package doc for the lock order). Use WriteLocked while holding it.
 func (c *Conn) Lock() { c.mu.Lock() }
 
+// TryLock takes the write lock if it is free (a fan-out writes to the
+// connections that are not busy first) and reports whether it did.
+func (c *Conn) TryLock() bool { return c.mu.TryLock() }
+
 // Unlock releases the write lock; a connection whose write failed is
 // closed here, after the lock is released (close callbacks take hub locks).
 func (c *Conn) Unlock() {
