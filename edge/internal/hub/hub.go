@@ -304,7 +304,15 @@ func (h *Hub) Apply(ev *codec.ChangeEvent) {
 		}
 		if len(d.Reeval) > 0 && len(clients) > 0 {
 			fanOut(clients, func(part []*Session) {
+				var busy []*Session
 				for _, s := range part {
+					if !s.c.TryLock() {
+						busy = append(busy, s)
+						continue
+					}
+					h.pushClientLocked(s, d.Reeval)
+				}
+				for _, s := range busy {
 					h.pushClient(s, d.Reeval)
 				}
 			})
@@ -341,8 +349,8 @@ func (h *Hub) recheckSecrets(st *envstate.State, lists ...[]*Session) {
 // several, so the writes (a system call per connection, most of a push's
 // cost) use every core and one slow connection delays only its part: parts
 // of at least fanOutMin sessions, about fanOutPerCPU parts per core. (The
-// server push also writes to a connection whose write lock is busy — a
-// large full sync on the wire — after the rest of its part.)
+// pushes also write to a connection whose write lock is busy — a large
+// full sync on the wire — after the rest of its part.)
 func fanOut(ss []*Session, f func(part []*Session)) {
 	per := max(fanOutMin, (len(ss)+fanOutParts()-1)/fanOutParts())
 	if len(ss) <= per {

@@ -415,8 +415,14 @@ func appendClientFlag(dst []wire.ClientFlag, f *envstate.Flag, st *envstate.Stat
 // pushClient re-evaluates flags for a client session and sends the ones
 // whose result changed.
 func (h *Hub) pushClient(s *Session, flags []*envstate.Flag) {
+	s.c.Lock()
+	h.pushClientLocked(s, flags)
+}
+
+// pushClientLocked is pushClient for a caller that took the connection's
+// write lock; it releases it.
+func (h *Hub) pushClientLocked(s *Session, flags []*envstate.Flag) {
 	c := s.c
-	c.Lock()
 	defer c.Unlock()
 	cl := s.cl
 	if !cl.hasUser {

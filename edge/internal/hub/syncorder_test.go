@@ -114,9 +114,10 @@ func (m syncMsg) has(desc string) bool {
 
 // changer makes upserts of one flag, each with a new description.
 type changer struct {
-	fx *fixture
-	f  codec.Flag
-	n  int
+	fx   *fixture
+	f    codec.Flag
+	n    int
+	flip bool // also toggle the flag (a change of every user's result)
 }
 
 func (c *changer) next() (*codec.ChangeEvent, string) {
@@ -124,6 +125,9 @@ func (c *changer) next() (*codec.ChangeEvent, string) {
 	c.f.Version++
 	c.f.UpdatedAt++
 	c.f.Description = fmt.Sprintf("change-%d", c.n)
+	if c.flip {
+		c.f.IsEnabled = !c.f.IsEnabled
+	}
 	p, _ := c.f.MarshalMsg(nil)
 	return &codec.ChangeEvent{EnvID: c.fx.snap.EnvID, Kind: codec.KindFlag, Op: codec.OpUpsert, ID: c.f.ID,
 		Version: c.f.Version, Payload: p}, c.f.Description
@@ -255,23 +259,43 @@ func (f *fixture) streamURI(typ string) string {
 
 // TestFanOutDoesNotWaitForABusyConnection: a connection busy writing a
 // large full sync does not hold up the push to the connections after it;
-// it gets the push once its full sync is written.
+// it gets the push once its full sync is written. Server and client
+// connections.
 func TestFanOutDoesNotWaitForABusyConnection(t *testing.T) {
+	t.Run("server", func(t *testing.T) { testBusyConnection(t, codec.SecretServer) })
+	t.Run("client", func(t *testing.T) { testBusyConnection(t, codec.SecretClient) })
+}
+
+func testBusyConnection(t *testing.T, typ string) {
 	fx := newFixture(t, 10000)
-	ch := &changer{fx: fx, f: fx.snap.Flags[1]}
+	ch := &changer{fx: fx, f: fx.snap.Flags[0]} // a change of its description flips nobody's result…
+	if typ == codec.SecretClient {
+		ch.flip = true // …so a client change also toggles the flag
+	}
+	req := fullSyncReq
+	if typ == codec.SecretClient {
+		req = clientFrame(`{"messageType":"data-sync","data":{"timestamp":0,"user":{"keyId":"u-1","name":"n","customizedProperties":[{"name":"country","value":"FR"}]}}}`)
+	}
+	attach := func(nc netpoll.Connection) *wsconn.Conn {
+		c, code := fx.srv.Attach(nc, fx.streamURI(typ), "")
+		if code != 0 {
+			t.Fatalf("attach: close %d", code)
+		}
+		return c
+	}
 	ga := newGatedConn()
-	a := fx.attachConn(t, ga)
-	ga.Input(fullSyncReq)
+	a := attach(ga)
+	ga.Input(req)
 	fx.srv.HandleInput(a) // synced
 	ga.DiscardOutput()
 	mb := wsconn.NewMemConn()
-	b := fx.attachConn(t, mb)
-	mb.Input(fullSyncReq)
+	b := attach(mb)
+	mb.Input(req)
 	fx.srv.HandleInput(b)
 	mb.DiscardOutput()
 
 	entered, release := ga.arm()
-	ga.Input(fullSyncReq) // a asks for a full sync again; it is on the wire
+	ga.Input(req) // a asks for a full sync again; it is on the wire
 	resynced := make(chan struct{})
 	go func() { fx.srv.HandleInput(a); close(resynced) }()
 	<-entered
@@ -283,13 +307,17 @@ func TestFanOutDoesNotWaitForABusyConnection(t *testing.T) {
 		got = append(got, readSyncs(t, mb.TakeOutput())...)
 		return len(got) > 0
 	})
-	if len(got) != 1 || got[0].Event != "patch" || !got[0].has(d) {
+	if typ == codec.SecretClient { // client patches carry evaluated flags, not descriptions
+		d = ""
+	}
+	if len(got) != 1 || got[0].Event != "patch" || (d != "" && !got[0].has(d)) {
 		t.Fatalf("the free connection: want the patch with %s, got %v", d, events(got))
 	}
 	close(release)
 	<-resynced
 	<-applied
-	if am := readSyncs(t, ga.TakeOutput()); len(am) != 2 || am[0].Event != "full" || am[0].has(d) || am[1].Event != "patch" || !am[1].has(d) {
+	if am := readSyncs(t, ga.TakeOutput()); len(am) != 2 || am[0].Event != "full" || am[1].Event != "patch" ||
+		(d != "" && (am[0].has(d) || !am[1].has(d))) {
 		t.Fatalf("the busy connection: want its full sync, then the patch with %s; got %v", d, events(am))
 	}
 }
