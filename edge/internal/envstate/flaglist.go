@@ -51,51 +51,129 @@ func (c *flagChunk) bytes(format int) []byte {
 }
 
 // flagList is the flags of a State in slot-independent order: a persistent
-// (copy-on-write) list of fixed-size chunks. A State never changes its
-// list; replacing or appending one flag copies the chunk it lands in and the
-// list of chunk pointers (8 bytes per 128 flags), not the whole list, so an
-// update costs about 1 KB plus n/16 bytes instead of 8n bytes (400 KB at
-// 50,000 flags). Removing a flag rebuilds the list (O(n); the indexes are
-// rebuilt then anyway).
+// (copy-on-write) list of fixed-size chunks of 128 flags, held in groups of
+// 32 chunks. A State never changes its list; replacing, appending or
+// removing one flag copies the chunk it lands in (1 KB), its group (256
+// bytes) and the list of group pointers (8 bytes per 4,096 flags: 104 bytes
+// at 50,000), not the whole list (400 KB at 50,000 flags), so the cost
+// barely moves with the size of the environment.
 type flagList struct {
-	chunks []*flagChunk
+	groups []*chunkGroup
 	n      int
 }
 
-func (l *flagList) at(i int) *Flag { return l.chunks[i>>chunkBits].f[i&(chunkSize-1)] }
+// chunkGroup is one group of a flagList; like a chunk, never changed once
+// a list holds it.
+type chunkGroup struct {
+	c [groupSize]*flagChunk
+	n int // chunks in c
+}
+
+const (
+	groupBits = 5
+	groupSize = 1 << groupBits
+)
+
+func (l *flagList) chunk(ci int) *flagChunk { return l.groups[ci>>groupBits].c[ci&(groupSize-1)] }
+
+func (l *flagList) at(i int) *Flag { return l.chunk(i >> chunkBits).f[i&(chunkSize-1)] }
+
+// numChunks is the number of chunks of the list.
+func (l *flagList) numChunks() int { return (l.n + chunkSize - 1) >> chunkBits }
+
+// eachChunk calls f for every chunk in order.
+func (l *flagList) eachChunk(f func(*flagChunk)) {
+	for _, g := range l.groups {
+		for _, c := range g.c[:g.n] {
+			f(c)
+		}
+	}
+}
+
+// withChunk returns a list with chunk ci replaced by c (ci may be the next
+// chunk after the last: appended), holding n flags (l unchanged).
+func (l flagList) withChunk(ci int, c *flagChunk, n int) flagList {
+	gi := ci >> groupBits
+	groups := make([]*chunkGroup, max(len(l.groups), gi+1))
+	copy(groups, l.groups)
+	g := new(chunkGroup)
+	if gi < len(l.groups) {
+		*g = *l.groups[gi]
+	}
+	g.c[ci&(groupSize-1)] = c
+	g.n = max(g.n, ci&(groupSize-1)+1)
+	groups[gi] = g
+	return flagList{groups: groups, n: n}
+}
 
 // set returns a list with flag i replaced by f (l unchanged).
 func (l flagList) set(i int, f *Flag) flagList {
-	chunks := append([]*flagChunk(nil), l.chunks...)
-	old := chunks[i>>chunkBits]
+	old := l.chunk(i >> chunkBits)
 	c := &flagChunk{f: old.f, n: old.n}
 	c.f[i&(chunkSize-1)] = f
-	chunks[i>>chunkBits] = c
-	return flagList{chunks: chunks, n: l.n}
+	return l.withChunk(i>>chunkBits, c, l.n)
 }
 
 // push returns a list with f appended (l unchanged).
 func (l flagList) push(f *Flag) flagList {
 	ci := l.n >> chunkBits
-	chunks := make([]*flagChunk, max(len(l.chunks), ci+1))
-	copy(chunks, l.chunks)
 	c := &flagChunk{}
-	if ci < len(l.chunks) {
-		c.f, c.n = l.chunks[ci].f, l.chunks[ci].n
+	if ci < l.numChunks() {
+		old := l.chunk(ci)
+		c.f, c.n = old.f, old.n
 	}
 	c.f[l.n&(chunkSize-1)] = f
 	c.n++
-	chunks[ci] = c
-	return flagList{chunks: chunks, n: l.n + 1}
+	return l.withChunk(ci, c, l.n+1)
+}
+
+// remove returns a list without flag i (l unchanged): the last flag takes
+// its place (the order of the flags is not kept), so a removal copies at
+// most two chunks and their groups, like set. It returns the flag that
+// moved to i (nil when i was the last).
+func (l flagList) remove(i int) (flagList, *Flag) {
+	last := l.n - 1
+	var moved *Flag
+	if i != last {
+		moved = l.at(last)
+		l = l.set(i, moved)
+	}
+	lc := last >> chunkBits
+	if last&(chunkSize-1) != 0 { // the last chunk keeps flags: copy it without the last
+		old := l.chunk(lc)
+		c := &flagChunk{f: old.f, n: old.n - 1}
+		c.f[c.n] = nil
+		return l.withChunk(lc, c, last), moved
+	}
+	// the last chunk held only the last flag: drop it (and its group when
+	// it was the group's only chunk)
+	gi := lc >> groupBits
+	if lc&(groupSize-1) == 0 {
+		return flagList{groups: append([]*chunkGroup(nil), l.groups[:gi]...), n: last}, moved
+	}
+	groups := append([]*chunkGroup(nil), l.groups...)
+	g := new(chunkGroup)
+	*g = *groups[gi]
+	g.n--
+	g.c[g.n] = nil
+	groups[gi] = g
+	return flagList{groups: groups, n: last}, moved
 }
 
 // makeFlagList builds a list from fs.
 func makeFlagList(fs []*Flag) flagList {
-	l := flagList{chunks: make([]*flagChunk, (len(fs)+chunkSize-1)/chunkSize), n: len(fs)}
-	for ci := range l.chunks {
+	l := flagList{n: len(fs)}
+	nc := l.numChunks()
+	l.groups = make([]*chunkGroup, (nc+groupSize-1)/groupSize)
+	for gi := range l.groups {
+		l.groups[gi] = new(chunkGroup)
+	}
+	for ci := range nc {
 		c := new(flagChunk)
 		c.n = copy(c.f[:], fs[ci*chunkSize:min(len(fs), (ci+1)*chunkSize)])
-		l.chunks[ci] = c
+		g := l.groups[ci>>groupBits]
+		g.c[ci&(groupSize-1)] = c
+		g.n++
 	}
 	return l
 }
@@ -120,12 +198,14 @@ func (st *State) FlagAt(i int) *Flag { return st.flags.at(i) }
 func (st *State) FlagList() iter.Seq2[int, *Flag] {
 	return func(yield func(int, *Flag) bool) {
 		i := 0
-		for _, c := range st.flags.chunks {
-			for _, f := range c.f[:c.n] {
-				if !yield(i, f) {
-					return
+		for _, g := range st.flags.groups {
+			for _, c := range g.c[:g.n] {
+				for _, f := range c.f[:c.n] {
+					if !yield(i, f) {
+						return
+					}
+					i++
 				}
-				i++
 			}
 		}
 	}
@@ -134,31 +214,3 @@ func (st *State) FlagList() iter.Seq2[int, *Flag] {
 // Flags returns the State's flags as a new slice (O(n): for tests and
 // rare paths; iterate with FlagList).
 func (st *State) Flags() []*Flag { return st.flags.slice() }
-
-// remove returns a list without flag i (l unchanged): the last flag takes
-// its place (the order of the flags is not kept), so a removal copies at
-// most two chunks and the list of chunk pointers, like set. It returns the
-// flag that moved to i (nil when i was the last).
-func (l flagList) remove(i int) (flagList, *Flag) {
-	last := l.n - 1
-	lc := last >> chunkBits
-	var chunks []*flagChunk
-	if last&(chunkSize-1) == 0 { // the last chunk holds only the last flag: drop it
-		chunks = append(make([]*flagChunk, 0, lc), l.chunks[:lc]...)
-	} else {
-		chunks = append(make([]*flagChunk, 0, lc+1), l.chunks[:lc+1]...)
-		old := chunks[lc]
-		c := &flagChunk{f: old.f, n: old.n - 1}
-		c.f[c.n] = nil
-		chunks[lc] = c
-	}
-	if i == last {
-		return flagList{chunks: chunks, n: last}, nil
-	}
-	moved := l.at(last)
-	ci := i >> chunkBits
-	c := &flagChunk{f: chunks[ci].f, n: chunks[ci].n}
-	c.f[i&(chunkSize-1)] = moved
-	chunks[ci] = c
-	return flagList{chunks: chunks, n: last}, moved
-}

@@ -21,7 +21,7 @@ func (st *State) Full(format int) *Encoded {
 	if e := st.full[format].Load(); e != nil {
 		return e
 	}
-	parts := make([][]byte, 1, 2*len(st.flags.chunks)+4) // [0]: the frame header
+	parts := make([][]byte, 1, 2*st.flags.numChunks()+4) // [0]: the frame header
 	n := 0
 	add := func(b []byte) {
 		if len(b) > 0 {
@@ -33,23 +33,21 @@ func (st *State) Full(format int) *Encoded {
 	if format == MsgPack {
 		op = ws.OpBinary
 		add(wire.AppendServerSyncMPHead(nil, "full", st.flags.n))
-		for _, c := range st.flags.chunks {
-			add(c.bytes(MsgPack))
-		}
+		st.flags.eachChunk(func(c *flagChunk) { add(c.bytes(MsgPack)) })
 	} else {
 		add(wire.AppendServerSyncHead(nil, "full"))
 		first := true
-		for _, c := range st.flags.chunks {
+		st.flags.eachChunk(func(c *flagChunk) {
 			b := c.bytes(JSON)
 			if len(b) == 0 {
-				continue
+				return
 			}
 			if !first {
 				add(comma)
 			}
 			first = false
 			add(b)
-		}
+		})
 	}
 	add(st.appendSegsTail(nil, format))
 	var h bytes.Buffer

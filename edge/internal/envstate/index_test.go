@@ -87,7 +87,7 @@ func TestIndexLookupIsAllocationFree(t *testing.T) {
 // TestFlagListRemove: removing any position leaves the other flags, the
 // last moved into the hole, the original list unchanged.
 func TestFlagListRemove(t *testing.T) {
-	for _, n := range []int{1, 2, 127, 128, 129, 300} {
+	for _, n := range []int{1, 2, 127, 128, 129, 300, 4096, 4097, 4224, 4225} {
 		fs := make([]*Flag, n)
 		for i := range fs {
 			fs[i] = &Flag{Slot: int32(i)}
@@ -95,8 +95,15 @@ func TestFlagListRemove(t *testing.T) {
 		l := makeFlagList(fs)
 		for i := range n {
 			nl, moved := l.remove(i)
-			if nl.n != n-1 || len(nl.chunks) != (n-1+chunkSize-1)/chunkSize {
-				t.Fatalf("n=%d remove %d: %d flags in %d chunks", n, i, nl.n, len(nl.chunks))
+			chunks := 0
+			nl.eachChunk(func(c *flagChunk) {
+				if c.n == 0 {
+					t.Fatalf("n=%d remove %d: an empty chunk", n, i)
+				}
+				chunks++
+			})
+			if nl.n != n-1 || chunks != nl.numChunks() || len(nl.groups) != (chunks+groupSize-1)/groupSize {
+				t.Fatalf("n=%d remove %d: %d flags in %d chunks, %d groups", n, i, nl.n, chunks, len(nl.groups))
 			}
 			if (i == n-1) != (moved == nil) || (moved != nil && moved != fs[n-1]) {
 				t.Fatalf("n=%d remove %d: moved %v", n, i, moved)
