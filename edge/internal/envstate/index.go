@@ -10,8 +10,8 @@ import (
 // levels of 32 branches chosen by the key's hash, then a short list of
 // entries (32,768 lists: about one entry per list at 50,000 flags). Adding,
 // replacing or removing one key (with, without) copies the three nodes on
-// its path (256 + 256 + 768 bytes) and its list, never the whole map, so
-// the cost of an added or removed flag does not grow with the environment.
+// its path (256 bytes each) and its list, never the whole map, so the cost
+// of an added or removed flag does not grow with the environment.
 // An index returned by with or without is never modified again; put
 // modifies in place and is only for an index being built (not yet shared).
 // Lookups do not allocate.
@@ -29,8 +29,18 @@ const (
 type (
 	idxL1 [idxFan]*idxL2
 	idxL2 [idxFan]*idxL3
-	idxL3 [idxFan][]idxEntry
+	idxL3 [idxFan]*idxLeaf
 )
+
+// idxLeaf is one list of entries (never changed once in an index).
+type idxLeaf []idxEntry
+
+func (l *idxLeaf) entries() []idxEntry {
+	if l == nil {
+		return nil
+	}
+	return *l
+}
 
 type idxEntry struct {
 	h   uint64
@@ -77,7 +87,7 @@ func (x *index) find(h uint64, key string) (int, bool) {
 	if l3 == nil {
 		return 0, false
 	}
-	for _, e := range l3[c] {
+	for _, e := range l3[c].entries() {
 		if e.h == h && e.key == key {
 			return int(e.val), true
 		}
@@ -104,8 +114,8 @@ func (x index) with(key string, val int) index {
 	if l2[b] != nil {
 		*l3 = *l2[b]
 	}
-	old := l3[c]
-	list := make([]idxEntry, len(old), len(old)+1)
+	old := l3[c].entries()
+	list := make(idxLeaf, len(old), len(old)+1)
 	copy(list, old)
 	n := x.n
 	found := false
@@ -119,7 +129,7 @@ func (x index) with(key string, val int) index {
 		list = append(list, idxEntry{h: h, key: key, val: int32(val)})
 		n++
 	}
-	l3[c], l2[b], l1[a] = list, l3, l2
+	l3[c], l2[b], l1[a] = &list, l3, l2
 	return index{root: l1, n: n}
 }
 
@@ -132,14 +142,18 @@ func (x index) without(key string) index {
 	a, b, c := path(h)
 	l1, l2, l3 := new(idxL1), new(idxL2), new(idxL3)
 	*l1, *l2, *l3 = *x.root, *x.root[a], *x.root[a][b]
-	old := l3[c]
-	list := make([]idxEntry, 0, len(old)-1)
-	for _, e := range old {
-		if e.h != h || e.key != key {
-			list = append(list, e)
+	old := l3[c].entries()
+	var leaf *idxLeaf // nil when the list becomes empty
+	if len(old) > 1 {
+		list := make(idxLeaf, 0, len(old)-1)
+		for _, e := range old {
+			if e.h != h || e.key != key {
+				list = append(list, e)
+			}
 		}
+		leaf = &list
 	}
-	l3[c], l2[b], l1[a] = list, l3, l2
+	l3[c], l2[b], l1[a] = leaf, l3, l2
 	return index{root: l1, n: x.n - 1}
 }
 
@@ -159,12 +173,16 @@ func (x *index) put(key string, val int) {
 		l2[b] = new(idxL3)
 	}
 	l3 := l2[b]
-	for i := range l3[c] {
-		if e := &l3[c][i]; e.h == h && e.key == key {
+	if l3[c] == nil {
+		l3[c] = new(idxLeaf)
+	}
+	leaf := l3[c]
+	for i := range *leaf {
+		if e := &(*leaf)[i]; e.h == h && e.key == key {
 			e.val = int32(val)
 			return
 		}
 	}
-	l3[c] = append(l3[c], idxEntry{h: h, key: key, val: int32(val)})
+	*leaf = append(*leaf, idxEntry{h: h, key: key, val: int32(val)})
 	x.n++
 }
