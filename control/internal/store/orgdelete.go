@@ -105,6 +105,15 @@ func (s *Store) DeleteOrg(ctx context.Context, orgID string, keep OrgDeletion) e
 	if err := s.b.Delete(ctx, CollOrgs, orgID, -1); err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("cannot delete organization %s: %w", orgID, err)
 	}
+	// A request in flight may have written a membership or a token since
+	// (a role change, an accepted invitation): they go too. Anything later
+	// is refused, the organization being gone (every organization route
+	// reads it first).
+	for _, coll := range []string{CollMembers, CollTokens} {
+		if _, err := s.deleteWhere(ctx, coll, byOrg, none); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
