@@ -182,4 +182,3 @@ func (p *Proxy) Resume(t testing.TB) {
 		p.serve(ln)
 	}
 }
-
