@@ -75,10 +75,11 @@ type Config struct {
 	EdgeProcs       int
 	EdgeArgs        []string
 	EdgeWait        time.Duration
-	ScaleSizes      []int // scale: environment sizes (flags)
-	ScaleBatch      int   // scale: flags per bulk request
-	ControlPids     []int // scale: control processes for CPU per change
-	PlanOnly        bool  // print the plan for -conns (workers, memory, refusal) and start nothing
+	ScaleSizes      []int   // scale: environment sizes (flags)
+	ScaleBatch      int     // scale: flags per bulk request
+	ControlPids     []int   // scale: control processes for CPU per change
+	FullSyncShare   float64 // scale: fraction of connections that full-sync cold (the rest reconnect with a timestamp)
+	PlanOnly        bool    // print the plan for -conns (workers, memory, refusal) and start nothing
 
 	// EdgeNodeExe and EdgeNodeArgs start an edge node (default: this
 	// executable with "edge-node"; the address is appended).
@@ -106,6 +107,7 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	var dsts, edgePids, edgeArgs, scaleSizes, controlPids string
 	fs.String(&scaleSizes, "scale-sizes", scenario.DefaultScaleSizes, "scale: environment sizes in flags, increasing (the environment grows from one to the next)")
 	fs.Int(&c.ScaleBatch, "scale-batch", change.MaxBatchItems, "scale: flags per bulk request (POST …/flags/batch), 1..1000")
+	fs.Float(&c.FullSyncShare, "full-sync-share", 1, "scale: fraction of connections that do a cold full sync, 0..1; the rest connect as reconnecting SDKs sending the newest item's timestamp (read from one full sync) and get only what is newer")
 	fs.String(&controlPids, "control-pid", "", "scale: comma-separated control pids for CPU per change (default: the process listening on -control-url's port)")
 	fs.Duration(&s.SyncTimeout, "sync-timeout", 15*time.Second, "a connection's wait for its full sync before it counts as failed (raise it for environments of many MB)")
 	fs.String(&s.Target, "target", "127.0.0.1:5100", "edge address host:port (streaming and HTTP)")
@@ -180,6 +182,9 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 			return c, err
 		}
 		c.ScaleSizes = sizes
+		if !(c.FullSyncShare >= 0 && c.FullSyncShare <= 1) {
+			return c, fmt.Errorf("-full-sync-share: %v is not in 0..1", c.FullSyncShare)
+		}
 		if c.ScaleBatch < 1 || c.ScaleBatch > change.MaxBatchItems {
 			return c, fmt.Errorf("-scale-batch: %d is not in 1..%d", c.ScaleBatch, change.MaxBatchItems)
 		}
@@ -433,7 +438,8 @@ func (h *Harness) launchEdges(ctx context.Context) error {
 // flags are created through control's bulk route and control's CPU is
 // read from -control-pid or the process listening on -control's port.
 func (h *Harness) scaleConfig() scenario.ScaleConfig {
-	sc := scenario.ScaleConfig{Sizes: h.cfg.ScaleSizes, ControlPids: h.cfg.ControlPids}
+	sc := scenario.ScaleConfig{Sizes: h.cfg.ScaleSizes, ControlPids: h.cfg.ControlPids,
+		Reconnect: h.cfg.FullSyncShare < 1, FullSyncShare: h.cfg.FullSyncShare}
 	if h.ctl == nil {
 		return sc
 	}

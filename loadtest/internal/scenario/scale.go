@@ -63,7 +63,15 @@ type ScalePoint struct {
 	ControlCPUUs float64 `json:"controlCpuUs"` // control CPU per change (µs), 0: unknown
 	EdgeCPUUs    float64 `json:"edgeCpuUs"`    // edge CPU per change (µs), 0: unknown
 	EdgeRSSMiB   float64 `json:"edgeRssMiB"`   // edge RSS with the connections held, after the changes
-	OK           bool    `json:"ok"`           // every change reached every connection
+	OK           bool    `json:"ok"`           // every connection synced and every change reached every connection
+
+	Conns       int     `json:"conns"`       // connections requested
+	Mix         SyncMix `json:"mix"`         // how they synced before the changes
+	DeltaP50Ms  float64 `json:"deltaP50Ms"`  // first data-sync of a reconnecting SDK (request with timestamp → patch)
+	DeltaMaxMs  float64 `json:"deltaMaxMs"`  //
+	DeltaBytes  float64 `json:"deltaBytes"`  // its message size
+	ProbeSyncMs float64 `json:"probeSyncMs"` // one connection's full sync before the others connect (warm edge, no other load)
+	ProbeBytes  int     `json:"probeBytes"`  //
 }
 
 // ScaleConfig is the scale scenario's own configuration; the streaming
@@ -76,6 +84,12 @@ type ScaleConfig struct {
 	Grow        func(ctx context.Context, n int) error
 	Existing    int   // flags already in the environment before the first size (e.g. lt-push)
 	ControlPids []int // control process(es) for CPU per change (nil: not measured)
+	// Reconnect makes the connections reconnecting FeatBit SDKs: at each
+	// size one probe connection full-syncs and reads the newest item's
+	// timestamp; every connection sends it (a delta sync: an empty or small
+	// patch) except FullSyncShare of them, which full-sync cold.
+	Reconnect     bool
+	FullSyncShare float64
 }
 
 // Scale grows the environment through each size and runs a sequential push
@@ -120,6 +134,15 @@ func Scale(ctx context.Context, c Config, sc ScaleConfig) (*report.Result, error
 	r.Params["sizes"] = fmt.Sprint(sc.Sizes)
 	r.Params["pushes"] = c.Pushes
 	r.Params["controlPids"] = fmt.Sprint(sc.ControlPids)
+	r.Params["reconnect"] = sc.Reconnect
+	r.Params["fullSyncShare"] = 1.0
+	if sc.Reconnect {
+		r.Params["fullSyncShare"] = sc.FullSyncShare
+	}
+	probeTimeout := c.SyncTimeout
+	if probeTimeout <= 0 {
+		probeTimeout = time.Minute
+	}
 	start := time.Now()
 	var pts []ScalePoint
 	for _, size := range sc.Sizes {
@@ -140,6 +163,25 @@ func Scale(ctx context.Context, c Config, sc ScaleConfig) (*report.Result, error
 		}
 		pc := c
 		pc.Flags = size
+		p.Conns = c.Conns
+		// one connection alone first: the newest timestamp reconnecting
+		// SDKs send, and a full sync with nothing else going on (the
+		// generated environment is written first, as the push run does)
+		if err := pc.prepare(ctx); err != nil {
+			return r, err
+		}
+		probe, err := ProbeFullSync(ctx, c.Target, c.Env.ServerSecret, probeTimeout)
+		if err != nil {
+			r.Check(fmt.Sprintf("%d flags: probe full sync", p.Flags), false, "%v", err)
+			if len(pts) > 0 {
+				buildScaleResult(r, pts, c.Conns)
+			}
+			return r, fmt.Errorf("scale: %d flags: %w", size, err)
+		}
+		p.ProbeSyncMs, p.ProbeBytes = float64(probe.Took)/1e6, probe.Bytes
+		if sc.Reconnect {
+			pc.DeltaSince, pc.FullSyncShare = probe.Newest, sc.FullSyncShare
+		}
 		var ctl0, ctlN, edge0, edgeN int64
 		var rss machine.Proc
 		var t0, tN time.Time
@@ -168,7 +210,11 @@ func Scale(ctx context.Context, c Config, sc ScaleConfig) (*report.Result, error
 		if inner == nil {
 			pc.Receipts, pc.DeliveryReports = nil, nil
 		}
-		c.logf("scale: %d flags, %d connections, %d changes", p.Flags, c.Conns, c.Pushes)
+		c.logf("scale: %d flags, %d connections (full-sync share %.3g, client share %.3g, newest item %d), %d changes; probe full sync %.1f ms, %d bytes",
+			p.Flags, c.Conns, pc.FullSyncShare, c.ClientShare, pc.DeltaSince, c.Pushes, p.ProbeSyncMs, p.ProbeBytes)
+		if !sc.Reconnect {
+			c.logf("scale: every connection full-syncs (-full-sync-share 1)")
+		}
 		pr, err := Push(ctx, pc)
 		if err != nil && !errors.Is(err, ErrChecks) {
 			return r, fmt.Errorf("scale: %d flags: %w", size, err)
@@ -176,6 +222,7 @@ func Scale(ctx context.Context, c Config, sc ScaleConfig) (*report.Result, error
 		p.OK = err == nil
 		if pr != nil {
 			fillPoint(&p, pr)
+			p.OK = p.OK && p.Mix.Synced == int64(c.Conns)
 			for k, v := range pr.Failures {
 				r.Failures[fmt.Sprintf("%d flags: %s", p.Flags, k)] += v
 			}
@@ -218,8 +265,16 @@ func fillPoint(p *ScalePoint, pr *report.Result) {
 		}
 		p.ToAllP50Ms, p.ToAllP99Ms, p.ToAllMaxMs = quantile(d, 0.5), quantile(d, 0.99), quantile(d, 1)
 	}
+	if mix, ok := pr.Extra["syncMix"].(SyncMix); ok {
+		p.Mix = mix
+	}
+	if m := pr.Metric("delta-sync message size"); m != nil {
+		p.DeltaBytes = m.Value
+	}
 	for _, l := range pr.Latencies {
 		switch {
+		case strings.HasPrefix(l.Name, "first data-sync of a reconnecting SDK"):
+			p.DeltaP50Ms, p.DeltaMaxMs = l.Summary.P50, l.Summary.Max
 		case strings.HasPrefix(l.Name, "push receipt"):
 			p.ReceiptP50Ms, p.ReceiptP99Ms = l.Summary.P50, l.Summary.P99
 		case strings.HasPrefix(l.Name, "first data-sync"):
@@ -292,6 +347,8 @@ func buildScaleResult(r *report.Result, pts []ScalePoint, conns int) {
 	curve("edge CPU per change", "µs", func(p ScalePoint) float64 { return p.EdgeCPUUs })
 	rss := curve("edge RSS with the connections, after the changes", "MiB", func(p ScalePoint) float64 { return p.EdgeRSSMiB })
 	curve("first full sync p50 (warm edge)", "ms", func(p ScalePoint) float64 { return p.SyncP50Ms })
+	curve("one full sync alone (probe, warm edge)", "ms", func(p ScalePoint) float64 { return p.ProbeSyncMs })
+	curve("first delta sync p50 (reconnecting SDK)", "ms", func(p ScalePoint) float64 { return p.DeltaP50Ms })
 	curve("bulk creation of the flags added for this size", "s", func(p ScalePoint) float64 { return p.BulkSec })
 	for _, p := range pts {
 		pre := fmt.Sprintf("%d flags: ", p.Flags)
@@ -307,6 +364,13 @@ func buildScaleResult(r *report.Result, pts []ScalePoint, conns int) {
 		}
 		r.Add(pre+"receipt p50 / p99 (any connection)", p.ReceiptP50Ms, "ms").Note = fmt.Sprintf("p99 %.1f ms", p.ReceiptP99Ms)
 		r.Add(pre+"first full sync p50 / max", p.SyncP50Ms, "ms").Note = fmt.Sprintf("max %.1f ms, %.0f bytes", p.SyncMaxMs, p.SyncBytes)
+		r.Add(pre+"one full sync alone (probe)", p.ProbeSyncMs, "ms").Note = fmt.Sprintf("%d bytes", p.ProbeBytes)
+		if p.Mix.Delta > 0 {
+			r.Add(pre+"first delta sync p50 / max (reconnecting SDK)", p.DeltaP50Ms, "ms").Note = fmt.Sprintf("max %.1f ms, %.0f bytes", p.DeltaMaxMs, p.DeltaBytes)
+		}
+		r.Add(pre+"connections synced before the changes", float64(p.Mix.Synced), "").Note =
+			fmt.Sprintf("of %d: %d full syncs, %d delta syncs (reconnecting), %d of type client", p.Conns, p.Mix.Full, p.Mix.Delta, p.Mix.Clients)
+		r.Check(pre+"every connection synced before the changes", p.Mix.Synced == int64(p.Conns), "%d of %d synced", p.Mix.Synced, p.Conns)
 		if p.ControlCPUUs > 0 {
 			r.Add(pre+"control CPU per change", p.ControlCPUUs, "µs")
 		}

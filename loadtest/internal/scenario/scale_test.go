@@ -114,3 +114,53 @@ func TestScaleInProcess(t *testing.T) {
 	}
 	waitConns(t, e, 0)
 }
+
+// TestScaleInProcessReconnecting: most connections reconnect with the newest
+// timestamp of the probe's full sync (a small patch instead of the whole
+// environment), a share of them full-sync cold, server and client types
+// mixed; every one is synced before the changes and every change reaches
+// every one.
+func TestScaleInProcessReconnecting(t *testing.T) {
+	e := edgetest.Run(t)
+	c := smallConfig(e)
+	c.Conns, c.PerWorker, c.Pushes, c.ClientShare = 200, 100, 3, 0.3
+	r, err := Scale(context.Background(), c, ScaleConfig{Sizes: []int{5, 400}, Reconnect: true, FullSyncShare: 0.1})
+	mustOK(t, r, err)
+	pts, _ := r.Extra["points"].([]ScalePoint)
+	if len(pts) != 2 {
+		t.Fatalf("points %+v", pts)
+	}
+	for _, p := range pts {
+		m := p.Mix
+		if !p.OK || m.Synced != 200 || m.Full+m.Delta != 200 || m.Full < 15 || m.Full > 25 || m.Clients != 60 {
+			t.Fatalf("%d flags: mix %+v ok %v", p.Flags, m, p.OK)
+		}
+		if p.ProbeSyncMs <= 0 || p.ProbeBytes <= 0 || p.DeltaP50Ms <= 0 || p.ToAllMaxMs <= 0 {
+			t.Fatalf("point %+v", p)
+		}
+	}
+	big := pts[1]
+	if big.DeltaBytes <= 0 || big.DeltaBytes*20 > big.SyncBytes {
+		t.Fatalf("a reconnecting SDK got %.0f bytes, a full sync %.0f: the delta is not small", big.DeltaBytes, big.SyncBytes)
+	}
+	if r.Params["fullSyncShare"] != 0.1 {
+		t.Fatalf("params %v", r.Params)
+	}
+	waitConns(t, e, 0)
+}
+
+func TestParseFullSync(t *testing.T) {
+	p, err := parseFullSync([]byte(`{"messageType":"data-sync","data":{"eventType":"full","featureFlags":[{"key":"a","updatedAt":5},{"updatedAt":"2023-01-28T05:49:35.885Z"}],"segments":[{"updatedAt":12}]}}`))
+	if err != nil || p.Newest != 1674884975885 || p.Flags != 2 || p.Segments != 1 {
+		t.Fatalf("%+v %v", p, err)
+	}
+	if _, err := parseFullSync([]byte(`{"messageType":"data-sync","data":{"eventType":"patch"}}`)); err != errNotFullSync {
+		t.Fatalf("patch: %v", err)
+	}
+	for _, bad := range []string{`{`, `{"messageType":"data-sync","data":{"eventType":"full","featureFlags":[{"key":"a"}]}}`,
+		`{"messageType":"data-sync","data":{"eventType":"full","featureFlags":[{"updatedAt":"yesterday"}]}}`} {
+		if _, err := parseFullSync([]byte(bad)); err == nil || err == errNotFullSync {
+			t.Errorf("%s: err %v", bad, err)
+		}
+	}
+}
