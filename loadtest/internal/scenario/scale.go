@@ -49,21 +49,22 @@ func ParseSizes(s string) ([]int, error) {
 
 // ScalePoint is what the scale scenario measured at one environment size.
 type ScalePoint struct {
-	Flags        int     `json:"flags"`        // flags in the environment
-	Created      int     `json:"created"`      // flags created for this size
-	BulkSec      float64 `json:"bulkSec"`      // time to create them (bulk API calls or snapshot write)
-	ToAllP50Ms   float64 `json:"toAllP50Ms"`   // change → every connection has it, over the changes
-	ToAllP99Ms   float64 `json:"toAllP99Ms"`   //
-	ToAllMaxMs   float64 `json:"toAllMaxMs"`   //
-	ReceiptP50Ms float64 `json:"receiptP50Ms"` // change sent → one connection read it, over every delivery
-	ReceiptP99Ms float64 `json:"receiptP99Ms"` //
-	SyncP50Ms    float64 `json:"syncP50Ms"`    // first full sync of the connections at this size (warm edge)
-	SyncMaxMs    float64 `json:"syncMaxMs"`    //
-	SyncBytes    float64 `json:"syncBytes"`    // full-sync message size
-	ControlCPUUs float64 `json:"controlCpuUs"` // control CPU per change (µs), 0: unknown
-	EdgeCPUUs    float64 `json:"edgeCpuUs"`    // edge CPU per change (µs), 0: unknown
-	EdgeRSSMiB   float64 `json:"edgeRssMiB"`   // edge RSS with the connections held, after the changes
-	OK           bool    `json:"ok"`           // every connection synced and every change reached every connection
+	Flags        int     `json:"flags"`             // flags in the environment
+	Created      int     `json:"created"`           // flags created for this size
+	BulkSec      float64 `json:"bulkSec"`           // time to create them (bulk API calls or snapshot write)
+	ToAllP50Ms   float64 `json:"toAllP50Ms"`        // change → every connection has it, over the changes
+	ToAllP99Ms   float64 `json:"toAllP99Ms"`        //
+	ToAllMaxMs   float64 `json:"toAllMaxMs"`        //
+	ReceiptP50Ms float64 `json:"receiptP50Ms"`      // change sent → one connection read it, over every delivery
+	ReceiptP99Ms float64 `json:"receiptP99Ms"`      //
+	SyncP50Ms    float64 `json:"syncP50Ms"`         // first full sync of the connections at this size (warm edge)
+	SyncMaxMs    float64 `json:"syncMaxMs"`         //
+	SyncBytes    float64 `json:"syncBytes"`         // full-sync message size
+	ControlCPUUs float64 `json:"controlCpuUs"`      // control CPU per change (µs), 0: unknown
+	EdgeCPUUs    float64 `json:"edgeCpuUs"`         // edge CPU per change (µs), 0: unknown
+	EdgeRSSMiB   float64 `json:"edgeRssMiB"`        // edge RSS with the connections held, after the changes
+	OK           bool    `json:"ok"`                // every connection synced and every change reached every connection
+	Members      int     `json:"members,omitempty"` // members runs: keys in the segment (BulkSec: its write)
 
 	Conns       int     `json:"conns"`       // connections requested
 	Mix         SyncMix `json:"mix"`         // how they synced before the changes
@@ -90,6 +91,16 @@ type ScaleConfig struct {
 	// patch) except FullSyncShare of them, which full-sync cold.
 	Reconnect     bool
 	FullSyncShare float64
+	// Members are segment sizes measured after the flag sizes, at the
+	// largest: a segment with that many included keys used by a flag's
+	// rule, changed Pushes times (one key replaced) and timed to every
+	// server connection (client SDKs receive segments only as changed
+	// evaluations, so these runs hold server connections only).
+	// SetMembers sizes the segment (nil: the generated environment through
+	// Source) and MemberChange makes change seq (nil: likewise).
+	Members      []int
+	SetMembers   func(ctx context.Context, n int) error
+	MemberChange func(ctx context.Context, seq int, sent time.Time) error
 }
 
 // Scale grows the environment through each size and runs a sequential push
@@ -139,10 +150,6 @@ func Scale(ctx context.Context, c Config, sc ScaleConfig) (*report.Result, error
 	if sc.Reconnect {
 		r.Params["fullSyncShare"] = sc.FullSyncShare
 	}
-	probeTimeout := c.SyncTimeout
-	if probeTimeout <= 0 {
-		probeTimeout = time.Minute
-	}
 	start := time.Now()
 	var pts []ScalePoint
 	for _, size := range sc.Sizes {
@@ -161,96 +168,157 @@ func Scale(ctx context.Context, c Config, sc ScaleConfig) (*report.Result, error
 			p.Created, p.BulkSec = n, time.Since(t0).Seconds()
 			have = size
 		}
-		pc := c
-		pc.Flags = size
-		p.Conns = c.Conns
-		// one connection alone first: the newest timestamp reconnecting
-		// SDKs send, and a full sync with nothing else going on (the
-		// generated environment is written first, as the push run does)
-		if err := pc.prepare(ctx); err != nil {
-			return r, err
-		}
-		probe, err := ProbeFullSync(ctx, c.Target, c.Env.ServerSecret, probeTimeout)
-		if err != nil {
-			r.Check(fmt.Sprintf("%d flags: probe full sync", p.Flags), false, "%v", err)
+		if err := measurePoint(ctx, r, c, sc, &p, fmt.Sprintf("%d flags", p.Flags), nil); err != nil {
 			if len(pts) > 0 {
 				buildScaleResult(r, pts, c.Conns)
 			}
 			return r, fmt.Errorf("scale: %d flags: %w", size, err)
 		}
-		p.ProbeSyncMs, p.ProbeBytes = float64(probe.Took)/1e6, probe.Bytes
-		if sc.Reconnect {
-			pc.DeltaSince, pc.FullSyncShare = probe.Newest, sc.FullSyncShare
-		}
-		var ctl0, ctlN, edge0, edgeN int64
-		var rss machine.Proc
-		var t0, tN time.Time
-		inner := c.Pusher
-		pc.Pusher = func(ctx context.Context, seq int, sent time.Time) error {
-			switch seq {
-			case 1:
-				ctl0, edge0 = machine.CPUNsPrecise(sc.ControlPids), machine.CPUNsPrecise(pc.edgePids())
-				t0 = time.Now()
-			case pc.Pushes:
-				// every connection has change Pushes-1: the CPU between
-				// here and change 1 is Pushes-1 whole changes
-				ctlN, edgeN = machine.CPUNsPrecise(sc.ControlPids), machine.CPUNsPrecise(pc.edgePids())
-				rss, _ = machine.ReadProcs(pc.edgePids())
-				tN = time.Now()
-			}
-			if inner != nil {
-				return inner(ctx, seq, sent)
-			}
-			ev, err := pc.Env.PushEvent(seq, sent)
-			if err != nil {
-				return err
-			}
-			return pc.Source.Produce(ctx, ev)
-		}
-		if inner == nil {
-			pc.Receipts, pc.DeliveryReports = nil, nil
-		}
-		c.logf("scale: %d flags, %d connections (full-sync share %.3g, client share %.3g, newest item %d), %d changes; probe full sync %.1f ms, %d bytes",
-			p.Flags, c.Conns, pc.FullSyncShare, c.ClientShare, pc.DeltaSince, c.Pushes, p.ProbeSyncMs, p.ProbeBytes)
-		if !sc.Reconnect {
-			c.logf("scale: every connection full-syncs (-full-sync-share 1)")
-		}
-		pr, err := Push(ctx, pc)
-		if err != nil && !errors.Is(err, ErrChecks) {
-			return r, fmt.Errorf("scale: %d flags: %w", size, err)
-		}
-		p.OK = err == nil
-		if pr != nil {
-			fillPoint(&p, pr)
-			p.OK = p.OK && p.Mix.Synced == int64(c.Conns)
-			for k, v := range pr.Failures {
-				r.Failures[fmt.Sprintf("%d flags: %s", p.Flags, k)] += v
-			}
-			for _, ch := range pr.Checks {
-				if !ch.OK {
-					r.Check(fmt.Sprintf("%d flags: %s", p.Flags, ch.Name), false, "%s", ch.Detail)
-				}
-			}
-		}
-		changes := float64(c.Pushes - 1)
-		if len(sc.ControlPids) > 0 && ctlN > ctl0 {
-			p.ControlCPUUs = float64(ctlN-ctl0) / changes / 1e3
-		}
-		if edgeN > edge0 && !c.InEdge {
-			p.EdgeCPUUs = float64(edgeN-edge0) / changes / 1e3
-		}
-		p.EdgeRSSMiB = float64(rss.RSS) / (1 << 20)
-		c.logf("scale: %d flags: to every connection p50 %.1f ms p99 %.1f ms max %.1f ms; control CPU/change %.0f µs; edge CPU/change %.0f µs; edge RSS %.0f MiB (%.1f s measured)",
-			p.Flags, p.ToAllP50Ms, p.ToAllP99Ms, p.ToAllMaxMs, p.ControlCPUUs, p.EdgeCPUUs, p.EdgeRSSMiB, tN.Sub(t0).Seconds())
 		pts = append(pts, p)
 	}
 	buildScaleResult(r, pts, c.Conns)
+	if len(sc.Members) > 0 {
+		if sc.SetMembers == nil {
+			sc.SetMembers = func(ctx context.Context, n int) error {
+				ev, err := c.Env.SetMembers(n)
+				if err != nil {
+					return err
+				}
+				return c.Source.Produce(ctx, ev)
+			}
+		}
+		if sc.MemberChange == nil {
+			sc.MemberChange = func(ctx context.Context, seq int, sent time.Time) error {
+				ev, err := c.Env.MemberEvent(seq, sent)
+				if err != nil {
+					return err
+				}
+				return c.Source.Produce(ctx, ev)
+			}
+		}
+		r.Params["members"] = fmt.Sprint(sc.Members)
+		var mpts []ScalePoint
+		for _, n := range sc.Members {
+			p := ScalePoint{Flags: have, Members: n}
+			label := fmt.Sprintf("%d members", n)
+			c.logf("scale: members segment: %d keys", n)
+			t0 := time.Now()
+			err := sc.SetMembers(ctx, n)
+			if err == nil {
+				p.BulkSec = time.Since(t0).Seconds()
+				mc := c
+				mc.ClientShare = 0
+				err = measurePoint(ctx, r, mc, sc, &p, label, sc.MemberChange)
+			}
+			if err != nil {
+				r.Check(label+": segment", false, "%v", err)
+				buildMembersResult(r, mpts)
+				return r, fmt.Errorf("scale: %s: %w", label, err)
+			}
+			mpts = append(mpts, p)
+		}
+		buildMembersResult(r, mpts)
+	}
 	r.Duration = time.Since(start).Seconds()
 	r.Params["loadavgAtEnd"] = loadavg()
 	if !r.OK() {
 		return r, fmt.Errorf("scale: %w", ErrChecks)
 	}
 	return r, nil
+}
+
+// measurePoint runs one push run for point p (label names it in checks and
+// failures): the generated environment is written, one probe connection
+// full-syncs alone (its newest item timestamp is what reconnecting SDKs
+// send), then c.Conns connections sync and c.Pushes changes are made one
+// after the other by change (nil: c.Pusher, else the push flag through
+// c.Source), with control and edge CPU read between change 1 and the last.
+func measurePoint(ctx context.Context, r *report.Result, c Config, sc ScaleConfig, p *ScalePoint, label string,
+	change func(ctx context.Context, seq int, sent time.Time) error) error {
+	pc := c
+	pc.Flags = p.Flags
+	p.Conns = c.Conns
+	if err := pc.prepare(ctx); err != nil {
+		return err
+	}
+	probeTimeout := c.SyncTimeout
+	if probeTimeout <= 0 {
+		probeTimeout = time.Minute
+	}
+	probe, err := ProbeFullSync(ctx, c.Target, c.Env.ServerSecret, probeTimeout)
+	if err != nil {
+		r.Check(label+": probe full sync", false, "%v", err)
+		return err
+	}
+	p.ProbeSyncMs, p.ProbeBytes = float64(probe.Took)/1e6, probe.Bytes
+	if sc.Reconnect {
+		pc.DeltaSince, pc.FullSyncShare = probe.Newest, sc.FullSyncShare
+	}
+	var ctl0, ctlN, edge0, edgeN int64
+	var rss machine.Proc
+	var t0, tN time.Time
+	inner := c.Pusher
+	if change != nil {
+		// receipts and delivery reports follow the push flag's request ids
+		inner, pc.Receipts, pc.DeliveryReports = change, nil, nil
+	}
+	pc.Pusher = func(ctx context.Context, seq int, sent time.Time) error {
+		switch seq {
+		case 1:
+			ctl0, edge0 = machine.CPUNsPrecise(sc.ControlPids), machine.CPUNsPrecise(pc.edgePids())
+			t0 = time.Now()
+		case pc.Pushes:
+			// every connection has change Pushes-1: the CPU between
+			// here and change 1 is Pushes-1 whole changes
+			ctlN, edgeN = machine.CPUNsPrecise(sc.ControlPids), machine.CPUNsPrecise(pc.edgePids())
+			rss, _ = machine.ReadProcs(pc.edgePids())
+			tN = time.Now()
+		}
+		if inner != nil {
+			return inner(ctx, seq, sent)
+		}
+		ev, err := pc.Env.PushEvent(seq, sent)
+		if err != nil {
+			return err
+		}
+		return pc.Source.Produce(ctx, ev)
+	}
+	if inner == nil {
+		pc.Receipts, pc.DeliveryReports = nil, nil
+	}
+	c.logf("scale: %s: %d connections (full-sync share %.3g, client share %.3g, newest item %d), %d changes; probe full sync %.1f ms, %d bytes",
+		label, c.Conns, pc.FullSyncShare, pc.ClientShare, pc.DeltaSince, c.Pushes, p.ProbeSyncMs, p.ProbeBytes)
+	if !sc.Reconnect {
+		c.logf("scale: every connection full-syncs (-full-sync-share 1)")
+	}
+	pr, err := Push(ctx, pc)
+	if err != nil && !errors.Is(err, ErrChecks) {
+		return err
+	}
+	p.OK = err == nil
+	if pr != nil {
+		fillPoint(p, pr)
+		p.OK = p.OK && p.Mix.Synced == int64(c.Conns)
+		for k, v := range pr.Failures {
+			r.Failures[label+": "+k] += v
+		}
+		for _, ch := range pr.Checks {
+			if !ch.OK {
+				r.Check(label+": "+ch.Name, false, "%s", ch.Detail)
+			}
+		}
+	}
+	changes := float64(c.Pushes - 1)
+	if len(sc.ControlPids) > 0 && ctlN > ctl0 {
+		p.ControlCPUUs = float64(ctlN-ctl0) / changes / 1e3
+	}
+	if edgeN > edge0 && !c.InEdge {
+		p.EdgeCPUUs = float64(edgeN-edge0) / changes / 1e3
+	}
+	p.EdgeRSSMiB = float64(rss.RSS) / (1 << 20)
+	c.logf("scale: %s: to every connection p50 %.1f ms p99 %.1f ms max %.1f ms; control CPU/change %.0f µs; edge CPU/change %.0f µs; edge RSS %.0f MiB (%.1f s measured)",
+		label, p.ToAllP50Ms, p.ToAllP99Ms, p.ToAllMaxMs, p.ControlCPUUs, p.EdgeCPUUs, p.EdgeRSSMiB, tN.Sub(t0).Seconds())
+	return nil
 }
 
 // fillPoint takes one push run's figures into p.
@@ -400,5 +468,84 @@ func buildScaleResult(r *report.Result, pts []ScalePoint, conns int) {
 	if at10k != nil && last.Flags >= 50_000 && at10k.ToAllP99Ms > 0 {
 		ratio := last.ToAllP99Ms / at10k.ToAllP99Ms
 		r.Add(fmt.Sprintf("change → every connection p99, %d vs 10000 flags", last.Flags), ratio, "x").WithGoal("≤ 1.5x", ratio <= 1.5)
+	}
+}
+
+// MaxMembers bounds one -scale-members size (control validates at most
+// 100,000 keys per segment list).
+const MaxMembers = 100_000
+
+// ParseMembers parses -scale-members: segment sizes in 1..MaxMembers,
+// strictly increasing; empty: none.
+func ParseMembers(s string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > MaxMembers {
+			return nil, fmt.Errorf("-scale-members: %q is not a number of segment members in 1..%d", p, MaxMembers)
+		}
+		if len(out) > 0 && n <= out[len(out)-1] {
+			return nil, fmt.Errorf("-scale-members: %d after %d: sizes must increase", n, out[len(out)-1])
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// buildMembersResult draws the members runs against the segment size:
+// member change → every server connection, CPU per change, edge RSS, and
+// edge memory per member (least-squares slope of RSS).
+func buildMembersResult(r *report.Result, pts []ScalePoint) {
+	if len(pts) == 0 {
+		return
+	}
+	if r.Extra == nil {
+		r.Extra = map[string]any{}
+	}
+	r.Extra["memberPoints"] = pts
+	curve := func(name, yl string, y func(ScalePoint) float64) [][2]float64 {
+		var s [][2]float64
+		for _, p := range pts {
+			if v := y(p); v > 0 {
+				s = append(s, [2]float64{float64(p.Members), v})
+			}
+		}
+		if len(s) > 0 {
+			r.Series = append(r.Series, report.Series{Name: name, XLabel: "members in the segment", YLabel: yl, Points: s})
+		}
+		return s
+	}
+	curve("member change → every server connection has it, p50", "ms", func(p ScalePoint) float64 { return p.ToAllP50Ms })
+	curve("member change → every server connection has it, p99", "ms", func(p ScalePoint) float64 { return p.ToAllP99Ms })
+	curve("control CPU per member change", "µs", func(p ScalePoint) float64 { return p.ControlCPUUs })
+	curve("edge CPU per member change", "µs", func(p ScalePoint) float64 { return p.EdgeCPUUs })
+	rss := curve("edge RSS with the segment, after the changes", "MiB", func(p ScalePoint) float64 { return p.EdgeRSSMiB })
+	curve("writing the member list", "s", func(p ScalePoint) float64 { return p.BulkSec })
+	for _, p := range pts {
+		pre := fmt.Sprintf("%d members: ", p.Members)
+		r.Add(pre+"writing the member list", p.BulkSec, "s").Note = fmt.Sprintf("environment of %d flags", p.Flags)
+		r.Add(pre+"member change → every server connection p50", p.ToAllP50Ms, "ms")
+		r.Add(pre+"member change → every server connection p99", p.ToAllP99Ms, "ms").Note = fmt.Sprintf("max %.1f ms", p.ToAllMaxMs)
+		r.Add(pre+"full sync alone (probe)", p.ProbeSyncMs, "ms").Note = fmt.Sprintf("%d bytes", p.ProbeBytes)
+		if p.ControlCPUUs > 0 {
+			r.Add(pre+"control CPU per member change", p.ControlCPUUs, "µs")
+		}
+		if p.EdgeCPUUs > 0 {
+			r.Add(pre+"edge CPU per member change", p.EdgeCPUUs, "µs")
+		}
+		if p.EdgeRSSMiB > 0 {
+			r.Add(pre+"edge RSS", p.EdgeRSSMiB, "MiB")
+		}
+		r.Add(pre+"server connections synced before the changes", float64(p.Mix.Synced), "").Note =
+			fmt.Sprintf("of %d: %d full, %d delta", p.Conns, p.Mix.Full, p.Mix.Delta)
+		r.Check(pre+"every member change reached every server connection", p.OK, "%d connections", p.Conns)
+	}
+	if len(rss) >= 2 {
+		r.Add("edge memory per segment member (slope of RSS over member sizes)", Slope(rss)*(1<<20), "bytes").Note =
+			"least squares; RSS includes garbage and the connections' send buffers of the changed segment"
 	}
 }

@@ -164,3 +164,46 @@ func TestParseFullSync(t *testing.T) {
 		}
 	}
 }
+
+// TestScaleInProcessMembers: after the flag sizes, a segment of each member
+// size is used by a flag's rule and changed (one key replaced) through the
+// source; every change reaches every server connection, and the full sync
+// carries the member list.
+func TestScaleInProcessMembers(t *testing.T) {
+	e := edgetest.Run(t)
+	c := smallConfig(e)
+	c.Conns, c.PerWorker, c.Pushes = 60, 60, 3
+	r, err := Scale(context.Background(), c, ScaleConfig{Sizes: []int{20}, Members: []int{10, 5000}, Reconnect: true, FullSyncShare: 0.2})
+	mustOK(t, r, err)
+	mp, _ := r.Extra["memberPoints"].([]ScalePoint)
+	if len(mp) != 2 || mp[0].Members != 10 || mp[1].Members != 5000 {
+		t.Fatalf("member points %+v", mp)
+	}
+	for _, p := range mp {
+		if !p.OK || p.Mix.Synced != 60 || p.Mix.Clients != 0 || p.ToAllMaxMs <= 0 || p.Flags != 20 {
+			t.Fatalf("point %+v", p)
+		}
+	}
+	// 5,000 keys of ~15 bytes are in the full sync
+	if grow := mp[1].ProbeBytes - mp[0].ProbeBytes; grow < 5000*14 {
+		t.Fatalf("full sync grew %d bytes from 10 to 5000 members", grow)
+	}
+	if m := r.Metric("5000 members: member change → every server connection p50"); m == nil || m.Value <= 0 {
+		t.Fatalf("metric %+v", m)
+	}
+	waitConns(t, e, 0)
+}
+
+func TestParseMembers(t *testing.T) {
+	if got, err := ParseMembers("10, 1000,100000"); err != nil || len(got) != 3 || got[2] != 100000 {
+		t.Fatalf("%v %v", got, err)
+	}
+	if got, err := ParseMembers(""); err != nil || got != nil {
+		t.Fatalf("empty: %v %v", got, err)
+	}
+	for _, bad := range []string{"0", "100001", "10,10", "x"} {
+		if _, err := ParseMembers(bad); err == nil || !strings.Contains(err.Error(), "-scale-members") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
