@@ -79,6 +79,7 @@ type Config struct {
 	ScaleBatch      int     // scale: flags per bulk request
 	ControlPids     []int   // scale: control processes for CPU per change
 	FullSyncShare   float64 // scale: fraction of connections that full-sync cold (the rest reconnect with a timestamp)
+	ScaleMembers    []int   // scale: segment member-list sizes measured after the flag sizes
 	PlanOnly        bool    // print the plan for -conns (workers, memory, refusal) and start nothing
 
 	// EdgeNodeExe and EdgeNodeArgs start an edge node (default: this
@@ -104,10 +105,11 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	s := &c.Scenario
 	fs := config.New("loadtest", "SY_LOADTEST_")
 	fs.SetUsage(fmt.Sprintf("usage: loadtest [flags] %s|all ...", strings.Join(append(Scenarios, OtherScenarios...), "|")))
-	var dsts, edgePids, edgeArgs, scaleSizes, controlPids string
+	var dsts, edgePids, edgeArgs, scaleSizes, controlPids, scaleMembers string
 	fs.String(&scaleSizes, "scale-sizes", scenario.DefaultScaleSizes, "scale: environment sizes in flags, increasing (the environment grows from one to the next)")
 	fs.Int(&c.ScaleBatch, "scale-batch", change.MaxBatchItems, "scale: flags per bulk request (POST …/flags/batch), 1..1000")
 	fs.Float(&c.FullSyncShare, "full-sync-share", 1, "scale: fraction of connections that do a cold full sync, 0..1; the rest connect as reconnecting SDKs sending the newest item's timestamp (read from one full sync) and get only what is newer")
+	fs.String(&scaleMembers, "scale-members", "", "scale: segment sizes (included keys, increasing, at most 100000) measured after the flag sizes: a flag's rule uses the segment, each change replaces one key, timed to every server connection (with -control-url, control's -max-body must hold the list: ~22 bytes per key)")
 	fs.String(&controlPids, "control-pid", "", "scale: comma-separated control pids for CPU per change (default: the process listening on -control-url's port)")
 	fs.Duration(&s.SyncTimeout, "sync-timeout", 15*time.Second, "a connection's wait for its full sync before it counts as failed (raise it for environments of many MB)")
 	fs.String(&s.Target, "target", "127.0.0.1:5100", "edge address host:port (streaming and HTTP)")
@@ -182,6 +184,9 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 			return c, err
 		}
 		c.ScaleSizes = sizes
+		if c.ScaleMembers, err = scenario.ParseMembers(scaleMembers); err != nil {
+			return c, err
+		}
 		if !(c.FullSyncShare >= 0 && c.FullSyncShare <= 1) {
 			return c, fmt.Errorf("-full-sync-share: %v is not in 0..1", c.FullSyncShare)
 		}
@@ -439,10 +444,11 @@ func (h *Harness) launchEdges(ctx context.Context) error {
 // read from -control-pid or the process listening on -control's port.
 func (h *Harness) scaleConfig() scenario.ScaleConfig {
 	sc := scenario.ScaleConfig{Sizes: h.cfg.ScaleSizes, ControlPids: h.cfg.ControlPids,
-		Reconnect: h.cfg.FullSyncShare < 1, FullSyncShare: h.cfg.FullSyncShare}
+		Reconnect: h.cfg.FullSyncShare < 1, FullSyncShare: h.cfg.FullSyncShare, Members: h.cfg.ScaleMembers}
 	if h.ctl == nil {
 		return sc
 	}
+	sc.SetMembers, sc.MemberChange = h.ctl.SetMembers, h.ctl.MemberChange
 	batch := h.cfg.ScaleBatch
 	sc.Grow = func(ctx context.Context, n int) error { return h.ctl.Grow(ctx, n, batch) }
 	if n, err := h.ctl.CountFlags(context.Background()); err == nil {
