@@ -73,6 +73,7 @@ type ScalePoint struct {
 	DeltaBytes  float64 `json:"deltaBytes"`  // its message size
 	ProbeSyncMs float64 `json:"probeSyncMs"` // one connection's full sync before the others connect (warm edge, no other load)
 	ProbeBytes  int     `json:"probeBytes"`  //
+	EdgeHasItMs float64 `json:"edgeHasItMs"` // start of this point's write (bulk creation, member list) → a full sync has it
 }
 
 // ScaleConfig is the scale scenario's own configuration; the streaming
@@ -154,9 +155,11 @@ func Scale(ctx context.Context, c Config, sc ScaleConfig) (*report.Result, error
 	var pts []ScalePoint
 	for _, size := range sc.Sizes {
 		p := ScalePoint{Flags: max(size, have)}
+		var since int64
 		if n := size - have; n > 0 {
 			c.logf("scale: creating %d flags (environment %d → %d)", n, have, size)
 			t0 := time.Now()
+			since = t0.UnixMilli()
 			if err := sc.Grow(ctx, n); err != nil {
 				// keep what the smaller sizes measured
 				r.Check(fmt.Sprintf("%d flags: bulk creation", size), false, "%v", err)
@@ -168,7 +171,7 @@ func Scale(ctx context.Context, c Config, sc ScaleConfig) (*report.Result, error
 			p.Created, p.BulkSec = n, time.Since(t0).Seconds()
 			have = size
 		}
-		if err := measurePoint(ctx, r, c, sc, &p, fmt.Sprintf("%d flags", p.Flags), nil); err != nil {
+		if err := measurePoint(ctx, r, c, sc, &p, fmt.Sprintf("%d flags", p.Flags), since, nil); err != nil {
 			if len(pts) > 0 {
 				buildScaleResult(r, pts, c.Conns)
 			}
@@ -208,7 +211,7 @@ func Scale(ctx context.Context, c Config, sc ScaleConfig) (*report.Result, error
 				p.BulkSec = time.Since(t0).Seconds()
 				mc := c
 				mc.ClientShare = 0
-				err = measurePoint(ctx, r, mc, sc, &p, label, sc.MemberChange)
+				err = measurePoint(ctx, r, mc, sc, &p, label, t0.UnixMilli(), sc.MemberChange)
 			}
 			if err != nil {
 				r.Check(label+": segment", false, "%v", err)
@@ -233,7 +236,12 @@ func Scale(ctx context.Context, c Config, sc ScaleConfig) (*report.Result, error
 // send), then c.Conns connections sync and c.Pushes changes are made one
 // after the other by change (nil: c.Pusher, else the push flag through
 // c.Source), with control and edge CPU read between change 1 and the last.
-func measurePoint(ctx context.Context, r *report.Result, c Config, sc ScaleConfig, p *ScalePoint, label string,
+//
+// since (Unix ms, 0: nothing written for this point) is when the write of
+// this point began: the probe repeats until the edge serves at least
+// p.Flags flags and an item updated at or after since, so no connection
+// syncs before the edge has what was written.
+func measurePoint(ctx context.Context, r *report.Result, c Config, sc ScaleConfig, p *ScalePoint, label string, since int64,
 	change func(ctx context.Context, seq int, sent time.Time) error) error {
 	pc := c
 	pc.Flags = p.Flags
@@ -241,14 +249,14 @@ func measurePoint(ctx context.Context, r *report.Result, c Config, sc ScaleConfi
 	if err := pc.prepare(ctx); err != nil {
 		return err
 	}
-	probeTimeout := c.SyncTimeout
-	if probeTimeout <= 0 {
-		probeTimeout = time.Minute
-	}
-	probe, err := ProbeFullSync(ctx, c.Target, c.Env.ServerSecret, probeTimeout)
+	probe, err := probeUntil(ctx, c, p.Flags, since)
 	if err != nil {
 		r.Check(label+": probe full sync", false, "%v", err)
 		return err
+	}
+	p.EdgeHasItMs = float64(time.Now().UnixMilli()-since) - float64(probe.Took)/1e6
+	if since <= 0 {
+		p.EdgeHasItMs = 0
 	}
 	p.ProbeSyncMs, p.ProbeBytes = float64(probe.Took)/1e6, probe.Bytes
 	if sc.Reconnect {
@@ -422,6 +430,7 @@ func buildScaleResult(r *report.Result, pts []ScalePoint, conns int) {
 		pre := fmt.Sprintf("%d flags: ", p.Flags)
 		if p.Created > 0 {
 			r.Add(pre+"bulk creation", p.BulkSec, "s").Note = fmt.Sprintf("%d flags created", p.Created)
+			r.Add(pre+"bulk creation start → the edge serves every flag", p.EdgeHasItMs, "ms").Note = "probed with one full sync every 100 ms"
 		}
 		m := r.Add(pre+"change → every connection p50", p.ToAllP50Ms, "ms")
 		m99 := r.Add(pre+"change → every connection p99", p.ToAllP99Ms, "ms")
@@ -528,6 +537,7 @@ func buildMembersResult(r *report.Result, pts []ScalePoint) {
 	for _, p := range pts {
 		pre := fmt.Sprintf("%d members: ", p.Members)
 		r.Add(pre+"writing the member list", p.BulkSec, "s").Note = fmt.Sprintf("environment of %d flags", p.Flags)
+		r.Add(pre+"member list write start → the edge serves it", p.EdgeHasItMs, "ms").Note = "probed with one full sync every 100 ms"
 		r.Add(pre+"member change → every server connection p50", p.ToAllP50Ms, "ms")
 		r.Add(pre+"member change → every server connection p99", p.ToAllP99Ms, "ms").Note = fmt.Sprintf("max %.1f ms", p.ToAllMaxMs)
 		r.Add(pre+"full sync alone (probe)", p.ProbeSyncMs, "ms").Note = fmt.Sprintf("%d bytes", p.ProbeBytes)
@@ -547,5 +557,27 @@ func buildMembersResult(r *report.Result, pts []ScalePoint) {
 	if len(rss) >= 2 {
 		r.Add("edge memory per segment member (slope of RSS over member sizes)", Slope(rss)*(1<<20), "bytes").Note =
 			"least squares; RSS includes garbage and the connections' send buffers of the changed segment"
+	}
+}
+
+// probeUntil probes the edge's full sync until it holds at least flags
+// flags and an item updated at or after since (Unix ms): a write returns
+// before every edge has it. It gives up after c.SyncTimeout (at least a
+// minute).
+func probeUntil(ctx context.Context, c Config, flags int, since int64) (Probe, error) {
+	wait := max(c.SyncTimeout, time.Minute)
+	deadline := time.Now().Add(wait)
+	for {
+		p, err := ProbeFullSync(ctx, c.Target, c.Env.ServerSecret, wait)
+		if err == nil && p.Flags >= flags && p.Newest >= since {
+			return p, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			if err == nil {
+				err = fmt.Errorf("after %s the edge's full sync has %d flags (want ≥ %d), newest item %d (want ≥ %d)", wait, p.Flags, flags, p.Newest, since)
+			}
+			return p, err
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
