@@ -211,6 +211,7 @@ func TestParseArgsScale(t *testing.T) {
 		{"-full-sync-share", "NaN", "scale"},
 		{"-scale-members", "200000", "scale"},
 		{"-scale-members", "10,5", "scale"},
+		{"-cold-edge-cmd", "bin/edge -addr 127.0.0.1:5100", "scale"},
 	} {
 		if _, err := ParseArgs(args, io.Discard); err == nil || !strings.Contains(err.Error(), args[0]) {
 			t.Errorf("%v: err %v, want one naming %s", args, err, args[0])

@@ -74,6 +74,8 @@ type ScalePoint struct {
 	ProbeSyncMs float64 `json:"probeSyncMs"` // one connection's full sync before the others connect (warm edge, no other load)
 	ProbeBytes  int     `json:"probeBytes"`  //
 	EdgeHasItMs float64 `json:"edgeHasItMs"` // start of this point's write (bulk creation, member list) → a full sync has it
+	ColdSyncMs  float64 `json:"coldSyncMs"`  // a cold edge process: start → its first full sync of the environment (0: not measured)
+	ColdBytes   int     `json:"coldBytes"`   //
 }
 
 // ScaleConfig is the scale scenario's own configuration; the streaming
@@ -102,6 +104,10 @@ type ScaleConfig struct {
 	Members      []int
 	SetMembers   func(ctx context.Context, n int) error
 	MemberChange func(ctx context.Context, seq int, sent time.Time) error
+	// ColdEdge, if set, starts a fresh edge process at each size (after the
+	// probe, before the connections): the time from its start to its first
+	// full sync of the environment is the cold-edge figure.
+	ColdEdge ColdEdge
 }
 
 // Scale grows the environment through each size and runs a sequential push
@@ -259,6 +265,15 @@ func measurePoint(ctx context.Context, r *report.Result, c Config, sc ScaleConfi
 		p.EdgeHasItMs = 0
 	}
 	p.ProbeSyncMs, p.ProbeBytes = float64(probe.Took)/1e6, probe.Bytes
+	if sc.ColdEdge != nil {
+		d, cp, err := coldSync(ctx, sc.ColdEdge, c.Env.ServerSecret, probe.Flags, max(c.SyncTimeout, time.Minute))
+		if err != nil {
+			r.Check(label+": cold edge first full sync", false, "%v", err)
+		} else {
+			p.ColdSyncMs, p.ColdBytes = float64(d)/1e6, cp.Bytes
+			c.logf("scale: %s: cold edge: start → first full sync %.0f ms (%d bytes)", label, p.ColdSyncMs, cp.Bytes)
+		}
+	}
 	if sc.Reconnect {
 		pc.DeltaSince, pc.FullSyncShare = probe.Newest, sc.FullSyncShare
 	}
@@ -424,6 +439,7 @@ func buildScaleResult(r *report.Result, pts []ScalePoint, conns int) {
 	rss := curve("edge RSS with the connections, after the changes", "MiB", func(p ScalePoint) float64 { return p.EdgeRSSMiB })
 	curve("first full sync p50 (warm edge)", "ms", func(p ScalePoint) float64 { return p.SyncP50Ms })
 	curve("one full sync alone (probe, warm edge)", "ms", func(p ScalePoint) float64 { return p.ProbeSyncMs })
+	curve("cold edge process: start → first full sync", "ms", func(p ScalePoint) float64 { return p.ColdSyncMs })
 	curve("first delta sync p50 (reconnecting SDK)", "ms", func(p ScalePoint) float64 { return p.DeltaP50Ms })
 	curve("bulk creation of the flags added for this size", "s", func(p ScalePoint) float64 { return p.BulkSec })
 	for _, p := range pts {
@@ -442,6 +458,13 @@ func buildScaleResult(r *report.Result, pts []ScalePoint, conns int) {
 		r.Add(pre+"receipt p50 / p99 (any connection)", p.ReceiptP50Ms, "ms").Note = fmt.Sprintf("p99 %.1f ms", p.ReceiptP99Ms)
 		r.Add(pre+"first full sync p50 / max", p.SyncP50Ms, "ms").Note = fmt.Sprintf("max %.1f ms, %.0f bytes", p.SyncMaxMs, p.SyncBytes)
 		r.Add(pre+"one full sync alone (probe)", p.ProbeSyncMs, "ms").Note = fmt.Sprintf("%d bytes", p.ProbeBytes)
+		if p.ColdSyncMs > 0 {
+			m := r.Add(pre+"cold edge: process start → first full sync", p.ColdSyncMs, "ms")
+			m.Note = fmt.Sprintf("%d bytes", p.ColdBytes)
+			if p.Flags >= 50_000 {
+				m.WithGoal("≤ 2000 ms at 50,000 flags", p.ColdSyncMs <= 2000)
+			}
+		}
 		if p.Mix.Delta > 0 {
 			r.Add(pre+"first delta sync p50 / max (reconnecting SDK)", p.DeltaP50Ms, "ms").Note = fmt.Sprintf("max %.1f ms, %.0f bytes", p.DeltaMaxMs, p.DeltaBytes)
 		}
@@ -541,6 +564,9 @@ func buildMembersResult(r *report.Result, pts []ScalePoint) {
 		r.Add(pre+"member change → every server connection p50", p.ToAllP50Ms, "ms")
 		r.Add(pre+"member change → every server connection p99", p.ToAllP99Ms, "ms").Note = fmt.Sprintf("max %.1f ms", p.ToAllMaxMs)
 		r.Add(pre+"full sync alone (probe)", p.ProbeSyncMs, "ms").Note = fmt.Sprintf("%d bytes", p.ProbeBytes)
+		if p.ColdSyncMs > 0 {
+			r.Add(pre+"cold edge: process start → first full sync", p.ColdSyncMs, "ms").Note = fmt.Sprintf("%d bytes", p.ColdBytes)
+		}
 		if p.ControlCPUUs > 0 {
 			r.Add(pre+"control CPU per member change", p.ControlCPUUs, "µs")
 		}

@@ -5,8 +5,10 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/edge/edgetest"
+	"github.com/switchyard/switchyard/loadtest/internal/change"
 	"github.com/switchyard/switchyard/loadtest/internal/report"
 )
 
@@ -204,6 +206,65 @@ func TestParseMembers(t *testing.T) {
 	for _, bad := range []string{"0", "100001", "10,10", "x"} {
 		if _, err := ParseMembers(bad); err == nil || !strings.Contains(err.Error(), "-scale-members") {
 			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+// TestScaleInProcessColdEdge: at each size a fresh edge is started and
+// timed to its first full sync holding the environment.
+func TestScaleInProcessColdEdge(t *testing.T) {
+	e := edgetest.Run(t)
+	c := smallConfig(e)
+	c.Conns, c.PerWorker, c.Pushes = 20, 20, 2
+	env, err := change.NewEnv(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Env = env
+	started := 0
+	cold := func(ctx context.Context) (string, func(), error) {
+		started++
+		e2 := edgetest.Run(t)
+		// loads the environment as it is now (a fresh edge reading Redis)
+		if err := e2.Source.WriteSnapshot(ctx, env.Snapshot); err != nil {
+			return "", nil, err
+		}
+		return e2.Addr, func() {}, nil
+	}
+	r, err := Scale(context.Background(), c, ScaleConfig{Sizes: []int{5, 300}, ColdEdge: cold})
+	mustOK(t, r, err)
+	pts, _ := r.Extra["points"].([]ScalePoint)
+	if started != 2 || len(pts) != 2 {
+		t.Fatalf("%d cold edges, points %+v", started, pts)
+	}
+	for _, p := range pts {
+		if p.ColdSyncMs <= 0 || p.ColdBytes < p.ProbeBytes/2 {
+			t.Fatalf("point %+v", p)
+		}
+	}
+	if m := r.Metric("300 flags: cold edge: process start → first full sync"); m == nil {
+		t.Fatal("no cold-edge metric")
+	}
+}
+
+func TestColdEdgeCommand(t *testing.T) {
+	for _, bad := range []string{"", "  ", "bin/edge -addr 127.0.0.1:5100"} {
+		if _, err := ColdEdgeCommand(bad); err == nil || !strings.Contains(err.Error(), "-cold-edge-cmd") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	// a process that never listens: the cold sync gives up at its deadline
+	start, err := ColdEdgeCommand("/bin/true -addr={addr}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = coldSync(context.Background(), start, "x", 1, 300*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "no full sync") {
+		t.Fatalf("err %v", err)
+	}
+	if start, _ := ColdEdgeCommand("/nonexistent/edge {addr}"); start != nil {
+		if _, _, err := start(context.Background()); err == nil {
+			t.Fatal("a missing binary must fail to start")
 		}
 	}
 }
