@@ -60,15 +60,15 @@ func membersFlag(key, segID string) codec.Flag {
 }
 
 // SetMembers gives the generated environment's members segment n keys
-// (creating it and its flag the first time) and returns the snapshot
-// event for edges that loaded the environment.
-func (e *Env) SetMembers(n int) (*codec.ChangeEvent, error) {
+// (creating it and its flag the first time) and returns the change events
+// for edges that loaded the environment: the segment, then the new flag.
+func (e *Env) SetMembers(n int) ([]*codec.ChangeEvent, error) {
 	if err := checkMembers(n); err != nil {
 		return nil, err
 	}
 	snap := e.Snapshot
 	now := time.Now().UnixMilli()
-	e.envVersion++
+	var newFlag *codec.Flag
 	if e.members < 0 || e.members >= len(snap.Segments) || snap.Segments[e.members].Name != "lt members" {
 		seg := codec.Segment{ID: secret.NewGUID(), EnvID: e.ID, Name: "lt members", CreatedAt: now, Version: 0}
 		snap.Segments = append(snap.Segments, seg)
@@ -76,13 +76,37 @@ func (e *Env) SetMembers(n int) (*codec.ChangeEvent, error) {
 		f := membersFlag(MembersFlagKey, seg.ID)
 		f.ID, f.EnvID, f.CreatedAt, f.UpdatedAt, f.Version = secret.NewGUID(), e.ID, now, now, 1
 		snap.Flags = append(snap.Flags, f)
+		newFlag = &snap.Flags[len(snap.Flags)-1]
 	}
 	sg := &snap.Segments[e.members]
 	sg.Included = memberKeys(n, initialMarker)
 	sg.Version++
 	sg.UpdatedAt = now
-	snap.Version = e.envVersion
-	return e.SnapshotEvent()
+	ev, err := e.itemEvent(codec.KindSegment, sg.ID, sg.Version, now, sg)
+	if err != nil {
+		return nil, err
+	}
+	out := []*codec.ChangeEvent{ev}
+	if newFlag != nil {
+		if ev, err = e.itemEvent(codec.KindFlag, newFlag.ID, newFlag.Version, now, newFlag); err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// itemEvent is the upsert event of one item at the next environment
+// version.
+func (e *Env) itemEvent(kind, id string, version, at int64, item interface{ MarshalMsg([]byte) ([]byte, error) }) (*codec.ChangeEvent, error) {
+	payload, err := item.MarshalMsg(nil)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", kind, err)
+	}
+	e.envVersion++
+	e.Snapshot.Version = e.envVersion
+	return &codec.ChangeEvent{EnvID: e.ID, Kind: kind, Op: codec.OpUpsert, ID: id, Version: version,
+		EnvVersion: e.envVersion, At: at, Payload: payload}, nil
 }
 
 // MemberEvent replaces the members segment's marker key for change seq
@@ -95,14 +119,7 @@ func (e *Env) MemberEvent(seq int, sent time.Time) (*codec.ChangeEvent, error) {
 	sg.Included[len(sg.Included)-1] = fleet.PushMarker(seq, sent)
 	sg.Version++
 	sg.UpdatedAt = sent.UnixMilli()
-	e.envVersion++
-	e.Snapshot.Version = e.envVersion
-	payload, err := sg.MarshalMsg(nil)
-	if err != nil {
-		return nil, fmt.Errorf("encode segment: %w", err)
-	}
-	return &codec.ChangeEvent{EnvID: e.ID, Kind: codec.KindSegment, Op: codec.OpUpsert, ID: sg.ID, Version: sg.Version,
-		EnvVersion: e.envVersion, At: sent.UnixMilli(), Payload: payload}, nil
+	return e.itemEvent(codec.KindSegment, sg.ID, sg.Version, sent.UnixMilli(), sg)
 }
 
 // SetMembers gives the run's members segment (segments "lt members

@@ -139,13 +139,18 @@ func Scale(ctx context.Context, c Config, sc ScaleConfig) (*report.Result, error
 		have = len(c.Env.Snapshot.Flags)
 		sc.Grow = func(ctx context.Context, n int) error {
 			// the snapshot is written again by the next run; an edge that
-			// loaded the environment gets it as a snapshot event
-			c.Env.AddFlags(n)
-			ev, err := c.Env.SnapshotEvent()
+			// loaded the environment gets the new flags as batch events
+			// (each below a Kafka record, as control publishes a bulk write)
+			evs, err := c.Env.GrowBatches(n)
 			if err != nil {
 				return err
 			}
-			return c.Source.Produce(ctx, ev)
+			for _, ev := range evs {
+				if err := c.Source.Produce(ctx, ev); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 	}
 	r := newResult("scale", &c)
@@ -189,11 +194,16 @@ func Scale(ctx context.Context, c Config, sc ScaleConfig) (*report.Result, error
 	if len(sc.Members) > 0 {
 		if sc.SetMembers == nil {
 			sc.SetMembers = func(ctx context.Context, n int) error {
-				ev, err := c.Env.SetMembers(n)
+				evs, err := c.Env.SetMembers(n)
 				if err != nil {
 					return err
 				}
-				return c.Source.Produce(ctx, ev)
+				for _, ev := range evs {
+					if err := c.Source.Produce(ctx, ev); err != nil {
+						return err
+					}
+				}
+				return nil
 			}
 		}
 		if sc.MemberChange == nil {
