@@ -166,7 +166,7 @@ func readFrame(r netpoll.Reader) (op ws.OpCode, fin bool, payload []byte, err er
 	case 127:
 		n = binary.BigEndian.Uint64(hb[2:10])
 	}
-	if n > 64<<20 {
+	if n > MaxFrame {
 		return 0, false, nil, errFrameTooBig
 	}
 	var mask [4]byte

@@ -487,7 +487,7 @@ func (l *eloop) frame(c *econn, data []byte) (int, bool) {
 	if masked {
 		hl += 4
 	}
-	if ln > 64<<20 {
+	if ln > MaxFrame {
 		l.drop(c, "frame too big")
 		return 0, false
 	}

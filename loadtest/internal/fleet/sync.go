@@ -16,6 +16,10 @@ import (
 // does a full sync (timestamp 0) when fullSync(i), else a delta sync from
 // DeltaSince, and its first data-sync must be a "patch".
 
+// MaxFrame bounds one frame a connection reads: a full sync of a 50,000-flag
+// environment is ~85 MB of JSON (one frame from the edge).
+const MaxFrame = 256 << 20
+
 // golden is the fractional part of the golden ratio: frac(i·golden) is
 // spread evenly over [0, 1) and independent of the integer-crossing rule
 // isClient uses, so full syncs fall on server and client connections alike.
