@@ -32,6 +32,13 @@ type Probe struct {
 // for a full sync (timestamp 0) and returns its newest item timestamp: what
 // a reconnecting FeatBit SDK sends as its data-sync timestamp.
 func ProbeFullSync(ctx context.Context, target, serverSecret string, timeout time.Duration) (Probe, error) {
+	return probeSync(ctx, target, serverSecret, 0, timeout)
+}
+
+// probeSync is ProbeFullSync for a data-sync from timestamp ts: with ts > 0
+// the answer is a patch of the items updated after ts (cheap to ask for and
+// to read, even in a large environment).
+func probeSync(ctx context.Context, target, serverSecret string, ts int64, timeout time.Duration) (Probe, error) {
 	var p Probe
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -45,7 +52,8 @@ func ProbeFullSync(ctx context.Context, target, serverSecret string, timeout tim
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	t0 := time.Now()
-	if err := wsutil.WriteClientText(c, []byte(`{"messageType":"data-sync","data":{"timestamp":0}}`)); err != nil {
+	req := fmt.Appendf(nil, `{"messageType":"data-sync","data":{"timestamp":%d}}`, max(ts, 0))
+	if err := wsutil.WriteClientText(c, req); err != nil {
 		return p, fmt.Errorf("probe full sync: %w", err)
 	}
 	rd := &wsutil.Reader{Source: c, State: ws.StateClientSide, CheckUTF8: false,
@@ -69,7 +77,11 @@ func ProbeFullSync(ctx context.Context, target, serverSecret string, timeout tim
 		if h.OpCode != ws.OpText {
 			continue
 		}
-		p, err = parseFullSync(buf.Bytes())
+		want := "full"
+		if ts > 0 {
+			want = "patch"
+		}
+		p, err = parseSync(buf.Bytes(), want)
 		if errors.Is(err, errNotFullSync) {
 			continue
 		}
@@ -78,10 +90,14 @@ func ProbeFullSync(ctx context.Context, target, serverSecret string, timeout tim
 	}
 }
 
-var errNotFullSync = errors.New("not a full data-sync")
+var errNotFullSync = errors.New("not the data-sync asked for")
 
 // parseFullSync reads a FeatBit server full sync.
-func parseFullSync(b []byte) (Probe, error) {
+func parseFullSync(b []byte) (Probe, error) { return parseSync(b, "full") }
+
+// parseSync reads a FeatBit server data-sync of event type want ("full" or
+// "patch"; errNotFullSync for any other message).
+func parseSync(b []byte, want string) (Probe, error) {
 	type item struct {
 		UpdatedAt stamp `json:"updatedAt"`
 	}
@@ -96,7 +112,7 @@ func parseFullSync(b []byte) (Probe, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return Probe{}, fmt.Errorf("probe full sync: %w", err)
 	}
-	if m.MessageType != "data-sync" || m.Data.EventType != "full" {
+	if m.MessageType != "data-sync" || m.Data.EventType != want {
 		return Probe{}, errNotFullSync
 	}
 	p := Probe{Flags: len(m.Data.FeatureFlags), Segments: len(m.Data.Segments), Bytes: len(b)}
@@ -105,7 +121,7 @@ func parseFullSync(b []byte) (Probe, error) {
 			p.Newest = max(p.Newest, int64(it.UpdatedAt))
 		}
 	}
-	if p.Newest <= 0 {
+	if p.Newest <= 0 && want == "full" {
 		return p, errors.New("probe full sync: no item has an updatedAt")
 	}
 	return p, nil

@@ -159,6 +159,12 @@ func TestParseFullSync(t *testing.T) {
 	if _, err := parseFullSync([]byte(`{"messageType":"data-sync","data":{"eventType":"patch"}}`)); err != errNotFullSync {
 		t.Fatalf("patch: %v", err)
 	}
+	if p, err := parseSync([]byte(`{"messageType":"data-sync","data":{"eventType":"patch","featureFlags":[],"segments":[{"updatedAt":"2023-01-28T05:49:35.885Z"}]}}`), "patch"); err != nil || p.Segments != 1 || p.Flags != 0 {
+		t.Fatalf("patch: %+v %v", p, err)
+	}
+	if p, err := parseSync([]byte(`{"messageType":"data-sync","data":{"eventType":"patch","featureFlags":[],"segments":[]}}`), "patch"); err != nil || p.Newest != 0 {
+		t.Fatalf("an empty patch is a valid answer: %+v %v", p, err)
+	}
 	for _, bad := range []string{`{`, `{"messageType":"data-sync","data":{"eventType":"full","featureFlags":[{"key":"a"}]}}`,
 		`{"messageType":"data-sync","data":{"eventType":"full","featureFlags":[{"updatedAt":"yesterday"}]}}`} {
 		if _, err := parseFullSync([]byte(bad)); err == nil || err == errNotFullSync {
