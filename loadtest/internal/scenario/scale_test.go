@@ -274,3 +274,18 @@ func TestColdEdgeCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestScaleInProcessReconnectingMsgpack: the same mix on the msgpack
+// subprotocol (the delta request and its patch in msgpack).
+func TestScaleInProcessReconnectingMsgpack(t *testing.T) {
+	e := edgetest.Run(t)
+	c := smallConfig(e)
+	c.Conns, c.PerWorker, c.Pushes, c.ClientShare, c.Msgpack = 100, 100, 2, 0.3, true
+	r, err := Scale(context.Background(), c, ScaleConfig{Sizes: []int{50}, Reconnect: true, FullSyncShare: 0.1})
+	mustOK(t, r, err)
+	pts, _ := r.Extra["points"].([]ScalePoint)
+	if len(pts) != 1 || pts[0].Mix.Delta < 80 || pts[0].Mix.Full < 5 || pts[0].Mix.Clients != 30 || pts[0].DeltaBytes <= 0 {
+		t.Fatalf("points %+v", pts)
+	}
+	waitConns(t, e, 0)
+}
