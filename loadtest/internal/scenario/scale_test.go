@@ -289,3 +289,31 @@ func TestScaleInProcessReconnectingMsgpack(t *testing.T) {
 	}
 	waitConns(t, e, 0)
 }
+
+func TestBuildMembersResult(t *testing.T) {
+	pts := []ScalePoint{
+		{Flags: 1000, Members: 10, Conns: 50, Mix: SyncMix{Synced: 50}, ToAllP50Ms: 5, ToAllP99Ms: 9, EdgeRSSMiB: 100, BulkSec: 0.01, OK: true},
+		{Flags: 1000, Members: 100000, Conns: 50, Mix: SyncMix{Synced: 50}, ToAllP50Ms: 50, ToAllP99Ms: 90, EdgeRSSMiB: 100 + 100000*200.0/(1<<20), BulkSec: 0.5, OK: false},
+	}
+	r := &report.Result{Scenario: "scale", Params: map[string]any{}, Failures: map[string]int64{}}
+	buildMembersResult(r, pts)
+	var n int
+	for _, s := range r.Series {
+		if s.XLabel != "members in the segment" {
+			t.Errorf("%s: x label %q", s.Name, s.XLabel)
+		}
+		n++
+	}
+	if n < 4 {
+		t.Fatalf("%d curves", n)
+	}
+	if m := r.Metric("edge memory per segment member (slope of RSS over member sizes)"); m == nil || m.Value < 199 || m.Value > 201 {
+		t.Fatalf("memory per member %+v", m)
+	}
+	if r.OK() {
+		t.Fatal("a member size that missed a delivery must fail the run")
+	}
+	if mp, _ := r.Extra["memberPoints"].([]ScalePoint); len(mp) != 2 {
+		t.Fatalf("extra %v", r.Extra)
+	}
+}
