@@ -26,11 +26,12 @@ type Control struct {
 	env   string
 	hc    *http.Client
 	flag  codec.Flag
-	run   string        // request-id prefix of this run's changes (lt-<unix ms>)
-	rid   string        // the request id of the call being made (do sends it as X-Request-Id)
-	grown int           // flags Grow created
-	bulk  *http.Client  // Grow's client: no overall timeout (BatchTimeout per request)
-	seg   codec.Segment // the members segment (members.go)
+	run   string       // request-id prefix of this run's changes (lt-<unix ms>)
+	rid   string       // the request id of the call being made (do sends it as X-Request-Id)
+	grown int          // flags Grow created
+	bulk  *http.Client // Grow's client: no overall timeout (BatchTimeout per request)
+
+	seg codec.Segment // the members segment (members.go)
 }
 
 // NewControl logs in (when token is empty, with email and password), reads
