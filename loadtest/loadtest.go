@@ -75,13 +75,14 @@ type Config struct {
 	EdgeProcs       int
 	EdgeArgs        []string
 	EdgeWait        time.Duration
-	ScaleSizes      []int   // scale: environment sizes (flags)
-	ScaleBatch      int     // scale: flags per bulk request
-	ControlPids     []int   // scale: control processes for CPU per change
-	FullSyncShare   float64 // scale: fraction of connections that full-sync cold (the rest reconnect with a timestamp)
-	ScaleMembers    []int   // scale: segment member-list sizes measured after the flag sizes
-	ColdEdgeCmd     string  // scale: command line starting a fresh edge on {addr}, timed to its first full sync at each size
-	PlanOnly        bool    // print the plan for -conns (workers, memory, refusal) and start nothing
+	ScaleSizes      []int // scale: environment sizes (flags)
+	ScaleBatch      int   // scale: flags per bulk request
+	ControlPids     []int // scale: control processes for CPU per change
+	PlanOnly        bool  // print the plan for -conns (workers, memory, refusal) and start nothing
+
+	FullSyncShare float64 // scale: fraction of connections that full-sync cold (the rest reconnect with a timestamp)
+	ScaleMembers  []int   // scale: segment member-list sizes measured after the flag sizes
+	ColdEdgeCmd   string  // scale: command line starting a fresh edge on {addr}, timed to its first full sync at each size
 
 	// EdgeNodeExe and EdgeNodeArgs start an edge node (default: this
 	// executable with "edge-node"; the address is appended).
