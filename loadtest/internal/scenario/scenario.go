@@ -230,7 +230,6 @@ type streaming struct {
 	connect  []fleet.Report
 	abort    context.CancelCauseFunc
 	synced   int64 // connections that completed the connect phase
-	clients  int64 // of them, type client
 }
 
 // open plans the run, starts the workers and waits for the connect phase.

@@ -136,7 +136,7 @@ func runStreaming(ctx context.Context, c *Config, name string, then phase) (*rep
 		}
 		r.AddLatency("first data-sync of a reconnecting SDK (request with timestamp → patch)", m.delta)
 	}
-	s.synced, s.clients = m.progress.Synced, m.clientSynced
+	s.synced = m.progress.Synced
 	r.Extra["syncMix"] = SyncMix{Synced: m.progress.Synced, Full: m.fullSyncs, Delta: m.deltas, Clients: m.clientSynced}
 	for k, v := range m.failures {
 		r.Failures[k] += v
