@@ -80,6 +80,10 @@ type Config struct {
 	ControlPids     []int // scale: control processes for CPU per change
 	PlanOnly        bool  // print the plan for -conns (workers, memory, refusal) and start nothing
 
+	FullSyncShare float64 // scale: fraction of connections that full-sync cold (the rest reconnect with a timestamp)
+	ScaleMembers  []int   // scale: segment member-list sizes measured after the flag sizes
+	ColdEdgeCmd   string  // scale: command line starting a fresh edge on {addr}, timed to its first full sync at each size
+
 	// EdgeNodeExe and EdgeNodeArgs start an edge node (default: this
 	// executable with "edge-node"; the address is appended).
 	EdgeNodeExe  string
@@ -103,9 +107,12 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	s := &c.Scenario
 	fs := config.New("loadtest", "SY_LOADTEST_")
 	fs.SetUsage(fmt.Sprintf("usage: loadtest [flags] %s|all ...", strings.Join(append(Scenarios, OtherScenarios...), "|")))
-	var dsts, edgePids, edgeArgs, scaleSizes, controlPids string
+	var dsts, edgePids, edgeArgs, scaleSizes, controlPids, scaleMembers string
 	fs.String(&scaleSizes, "scale-sizes", scenario.DefaultScaleSizes, "scale: environment sizes in flags, increasing (the environment grows from one to the next)")
 	fs.Int(&c.ScaleBatch, "scale-batch", change.MaxBatchItems, "scale: flags per bulk request (POST …/flags/batch), 1..1000")
+	fs.Float(&c.FullSyncShare, "full-sync-share", 1, "scale: fraction of connections that do a cold full sync, 0..1; the rest connect as reconnecting SDKs sending the newest item's timestamp (read from one full sync) and get only what is newer")
+	fs.String(&scaleMembers, "scale-members", "", "scale: segment sizes (included keys, increasing, at most 100000) measured after the flag sizes: a flag's rule uses the segment, each change replaces one key, timed to every server connection (with -control-url, control's -max-body must hold the list: ~22 bytes per key)")
+	fs.String(&c.ColdEdgeCmd, "cold-edge-cmd", "", "scale: command line (no shell) starting a fresh edge listening on {addr}, e.g. \"bin/edge -addr {addr} -redis-addr … -kafka-brokers … -topic-prefix …\"; at each size it is started, timed from start to its first full sync of the environment, and killed")
 	fs.String(&controlPids, "control-pid", "", "scale: comma-separated control pids for CPU per change (default: the process listening on -control-url's port)")
 	fs.Duration(&s.SyncTimeout, "sync-timeout", 15*time.Second, "a connection's wait for its full sync before it counts as failed (raise it for environments of many MB)")
 	fs.String(&s.Target, "target", "127.0.0.1:5100", "edge address host:port (streaming and HTTP)")
@@ -180,6 +187,17 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 			return c, err
 		}
 		c.ScaleSizes = sizes
+		if c.ScaleMembers, err = scenario.ParseMembers(scaleMembers); err != nil {
+			return c, err
+		}
+		if c.ColdEdgeCmd != "" {
+			if _, err := scenario.ColdEdgeCommand(c.ColdEdgeCmd); err != nil {
+				return c, err
+			}
+		}
+		if !(c.FullSyncShare >= 0 && c.FullSyncShare <= 1) {
+			return c, fmt.Errorf("-full-sync-share: %v is not in 0..1", c.FullSyncShare)
+		}
 		if c.ScaleBatch < 1 || c.ScaleBatch > change.MaxBatchItems {
 			return c, fmt.Errorf("-scale-batch: %d is not in 1..%d", c.ScaleBatch, change.MaxBatchItems)
 		}
@@ -433,10 +451,15 @@ func (h *Harness) launchEdges(ctx context.Context) error {
 // flags are created through control's bulk route and control's CPU is
 // read from -control-pid or the process listening on -control's port.
 func (h *Harness) scaleConfig() scenario.ScaleConfig {
-	sc := scenario.ScaleConfig{Sizes: h.cfg.ScaleSizes, ControlPids: h.cfg.ControlPids}
+	sc := scenario.ScaleConfig{Sizes: h.cfg.ScaleSizes, ControlPids: h.cfg.ControlPids,
+		Reconnect: h.cfg.FullSyncShare < 1, FullSyncShare: h.cfg.FullSyncShare, Members: h.cfg.ScaleMembers}
+	if h.cfg.ColdEdgeCmd != "" {
+		sc.ColdEdge, _ = scenario.ColdEdgeCommand(h.cfg.ColdEdgeCmd) // checked by parseArgs
+	}
 	if h.ctl == nil {
 		return sc
 	}
+	sc.SetMembers, sc.MemberChange = h.ctl.SetMembers, h.ctl.MemberChange
 	batch := h.cfg.ScaleBatch
 	sc.Grow = func(ctx context.Context, n int) error { return h.ctl.Grow(ctx, n, batch) }
 	if n, err := h.ctl.CountFlags(context.Background()); err == nil {

@@ -194,7 +194,10 @@ func TestParseArgsScale(t *testing.T) {
 	if err != nil || len(c.ScaleSizes) != 2 || c.ScaleSizes[1] != 100 || c.ScaleBatch != 1000 || len(c.ControlPids) != 2 {
 		t.Fatalf("%+v %v", c, err)
 	}
-	if c, err = ParseArgs([]string{"scale"}, io.Discard); err != nil || len(c.ScaleSizes) != 4 || c.ScaleSizes[3] != 50000 {
+	if c, err = ParseArgs([]string{"-full-sync-share", "0.05", "-scale-members", "10,100000", "scale"}, io.Discard); err != nil || c.FullSyncShare != 0.05 || len(c.ScaleMembers) != 2 {
+		t.Fatalf("-full-sync-share, -scale-members: %v %v %v", c.FullSyncShare, c.ScaleMembers, err)
+	}
+	if c, err = ParseArgs([]string{"scale"}, io.Discard); err != nil || len(c.ScaleSizes) != 4 || c.ScaleSizes[3] != 50000 || c.FullSyncShare != 1 {
 		t.Fatalf("defaults: %v %v", c.ScaleSizes, err)
 	}
 	for _, args := range [][]string{
@@ -203,6 +206,12 @@ func TestParseArgsScale(t *testing.T) {
 		{"-scale-batch", "0", "scale"},
 		{"-control-pid", "x", "scale"},
 		{"-sync-timeout", "0s", "scale"},
+		{"-full-sync-share", "1.5", "scale"},
+		{"-full-sync-share", "-0.1", "scale"},
+		{"-full-sync-share", "NaN", "scale"},
+		{"-scale-members", "200000", "scale"},
+		{"-scale-members", "10,5", "scale"},
+		{"-cold-edge-cmd", "bin/edge -addr 127.0.0.1:5100", "scale"},
 	} {
 		if _, err := ParseArgs(args, io.Discard); err == nil || !strings.Contains(err.Error(), args[0]) {
 			t.Errorf("%v: err %v, want one naming %s", args, err, args[0])

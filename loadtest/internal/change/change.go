@@ -35,6 +35,7 @@ type Env struct {
 	Snapshot     *codec.EnvSnapshot
 	push         *codec.Flag
 	envVersion   int64
+	members      int // index of the members segment in Snapshot.Segments (members.go)
 }
 
 // NewEnv generates an environment with nFlags realistic flags (targeting

@@ -30,6 +30,8 @@ type Control struct {
 	rid   string       // the request id of the call being made (do sends it as X-Request-Id)
 	grown int          // flags Grow created
 	bulk  *http.Client // Grow's client: no overall timeout (BatchTimeout per request)
+
+	seg codec.Segment // the members segment (members.go)
 }
 
 // NewControl logs in (when token is empty, with email and password), reads

@@ -166,7 +166,7 @@ func readFrame(r netpoll.Reader) (op ws.OpCode, fin bool, payload []byte, err er
 	case 127:
 		n = binary.BigEndian.Uint64(hb[2:10])
 	}
-	if n > 64<<20 {
+	if n > MaxFrame {
 		return 0, false, nil, errFrameTooBig
 	}
 	var mask [4]byte
@@ -306,9 +306,12 @@ var (
 )
 
 // appendClientSync appends a client-SDK data-sync request for a realistic
-// user number i (key, name and custom properties like the JS SDK sends).
-func appendClientSync(b []byte, i int) []byte {
-	b = append(b, `{"messageType":"data-sync","data":{"timestamp":0,"user":{"keyId":"lt-user-`...)
+// user number i (key, name and custom properties like the JS SDK sends)
+// holding data up to timestamp ts (0: none, a full sync).
+func appendClientSync(b []byte, i int, ts int64) []byte {
+	b = append(b, `{"messageType":"data-sync","data":{"timestamp":`...)
+	b = strconv.AppendInt(b, ts, 10)
+	b = append(b, `,"user":{"keyId":"lt-user-`...)
 	b = strconv.AppendInt(b, int64(i), 10)
 	b = append(b, `","name":"Load Test User `...)
 	b = strconv.AppendInt(b, int64(i), 10)
@@ -336,24 +339,24 @@ func mpPing() []byte {
 	return msgp.AppendNil(b)
 }
 
-func mpServerSync() []byte {
+func mpServerSync(ts int64) []byte {
 	b := msgp.AppendMapHeader(nil, 2)
 	b = msgp.AppendString(b, "messageType")
 	b = msgp.AppendString(b, "data-sync")
 	b = msgp.AppendString(b, "data")
 	b = msgp.AppendMapHeader(b, 1)
 	b = msgp.AppendString(b, "timestamp")
-	return msgp.AppendInt64(b, 0)
+	return msgp.AppendInt64(b, ts)
 }
 
-func mpClientSync(b []byte, i int) []byte {
+func mpClientSync(b []byte, i int, ts int64) []byte {
 	b = msgp.AppendMapHeader(b, 2)
 	b = msgp.AppendString(b, "messageType")
 	b = msgp.AppendString(b, "data-sync")
 	b = msgp.AppendString(b, "data")
 	b = msgp.AppendMapHeader(b, 2)
 	b = msgp.AppendString(b, "timestamp")
-	b = msgp.AppendInt64(b, 0)
+	b = msgp.AppendInt64(b, ts)
 	b = msgp.AppendString(b, "user")
 	b = msgp.AppendMapHeader(b, 3)
 	b = msgp.AppendString(b, "keyId")

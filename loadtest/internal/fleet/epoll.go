@@ -40,6 +40,7 @@ type econn struct {
 	lastSeq int32
 	state   uint8
 	client  bool
+	delta   bool  // a reconnecting SDK: delta sync (Spec.DeltaSince)
 	closeRx bool  // a close frame was received
 	t0      int64 // connect start (ns), then sync request time
 	in      []byte
@@ -220,7 +221,7 @@ func (l *eloop) dial(i int32, now time.Time) {
 			return
 		}
 	}
-	c := &econn{fd: int32(fd), idx: i, state: esConnecting, client: f.isClient(int(i)), t0: now.UnixNano()}
+	c := &econn{fd: int32(fd), idx: i, state: esConnecting, client: f.isClient(int(i)), delta: !f.fullSync(int(i)), t0: now.UnixNano()}
 	for fd >= len(l.conns) {
 		l.conns = append(l.conns, make([]*econn, max(1024, len(l.conns)))...)
 	}
@@ -453,19 +454,7 @@ func (l *eloop) input(c *econn, data []byte) {
 }
 
 func (l *eloop) syncRequest(c *econn) []byte {
-	f := l.f
-	var req []byte
-	op := ws.OpText
-	switch {
-	case f.spec.Msgpack && c.client:
-		req, op = mpClientSync(nil, f.spec.UserBase+int(c.idx)), ws.OpBinary
-	case f.spec.Msgpack:
-		req, op = mpServerSync(), ws.OpBinary
-	case c.client:
-		req = appendClientSync(nil, f.spec.UserBase+int(c.idx))
-	default:
-		req = []byte(`{"messageType":"data-sync","data":{"timestamp":0}}`)
-	}
+	req, op := l.f.syncRequest(int(c.idx), c.client, !c.delta)
 	return clientFrame(nil, op, req, [4]byte{byte(c.idx), 0x5a, byte(c.idx >> 8), 0x17})
 }
 
@@ -498,7 +487,7 @@ func (l *eloop) frame(c *econn, data []byte) (int, bool) {
 	if masked {
 		hl += 4
 	}
-	if ln > 64<<20 {
+	if ln > MaxFrame {
 		l.drop(c, "frame too big")
 		return 0, false
 	}
@@ -540,14 +529,11 @@ func (l *eloop) frame(c *econn, data []byte) (int, bool) {
 		if messageType(p) != "data-sync" {
 			return total, true
 		}
-		if et := eventType(p); et != "full" {
+		if et := eventType(p); et != wantSync(!c.delta) {
 			l.drop(c, "sync: first data-sync is "+strconv.Quote(et))
 			return total, true
 		}
-		f.FirstSync.Record(time.Duration(time.Now().UnixNano() - c.t0))
-		f.syncBytes.Add(int64(len(p)))
-		f.synced.Add(1)
-		f.open.Add(1)
+		f.recordSync(c.client, !c.delta, len(p), time.Now().UnixNano()-c.t0)
 		c.state = esOpen
 		l.inflight--
 		return total, true

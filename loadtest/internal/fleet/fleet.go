@@ -74,6 +74,11 @@ type Spec struct {
 	MaxPushes        int           `json:"maxPushes"`
 	UserBase         int           `json:"userBase"` // first user index, so users are unique across workers
 	SmallBuffers     bool          `json:"smallBuffers"`
+	// DeltaSince > 0 makes connections reconnecting SDKs that hold data up
+	// to this timestamp (Unix ms) and ask only for what is newer, except a
+	// FullSyncShare of them that do a cold full sync (see sync.go).
+	DeltaSince    int64   `json:"deltaSince"`
+	FullSyncShare float64 `json:"fullSyncShare"`
 	// Engine is "netpoll" (default: netpoll connections, gobwas/ws
 	// handshake) or "epoll" (raw sockets and one epoll loop, ~100 bytes of
 	// state per connection; see epoll.go).
@@ -107,11 +112,14 @@ type Fleet struct {
 
 	Handshake hist.H // dial start → 101 Switching Protocols
 	FirstSync hist.H // data-sync written → full sync read
+	DeltaSync hist.H // data-sync with a timestamp written → its patch read
 	Push      hist.H // push marker time → patch read
 
 	attempted, open, synced, lost atomic.Int64
 	syncBytes, msgsIn, pongs      atomic.Int64
 	pingsOut, patches, dupPushes  atomic.Int64
+	fullSyncs, deltaSyncs         atomic.Int64
+	deltaBytes, clientSynced      atomic.Int64
 	closing                       atomic.Bool
 
 	fmu      sync.Mutex
@@ -367,18 +375,8 @@ func (f *Fleet) connectOne(ctx context.Context, dialer ws.Dialer, i int) {
 		_ = c.Close()
 		return
 	}
-	var req []byte
-	op := ws.OpText
-	switch {
-	case f.spec.Msgpack && cn.client:
-		req, op = mpClientSync(make([]byte, 0, 256), f.spec.UserBase+i), ws.OpBinary
-	case f.spec.Msgpack:
-		req, op = mpServerSync(), ws.OpBinary
-	case cn.client:
-		req = appendClientSync(make([]byte, 0, 256), f.spec.UserBase+i)
-	default:
-		req = append(make([]byte, 0, 64), `{"messageType":"data-sync","data":{"timestamp":0}}`...)
-	}
+	full := f.fullSync(i)
+	req, op := f.syncRequest(i, cn.client, full)
 	frame := clientFrame(make([]byte, 0, len(req)+14), op, req, ws.NewMask())
 	if !phase.CompareAndSwap(0, 1) {
 		f.fail("handshake: timeout")
@@ -430,24 +428,22 @@ func (f *Fleet) connectOne(ctx context.Context, dialer ws.Dialer, i int) {
 			continue
 		}
 		et := eventType(p)
-		if et != "full" {
+		if et != wantSync(full) {
 			f.fail("sync: first data-sync is " + strconv.Quote(et))
 			_ = r.Release()
 			_ = c.Close()
 			return
 		}
-		f.FirstSync.Record(time.Since(t1))
-		f.syncBytes.Add(int64(len(p)))
+		took, n := time.Since(t1), len(p)
 		_ = r.Release()
+		if !phase.CompareAndSwap(1, 2) {
+			f.fail("sync: timeout")
+			_ = c.Close()
+			return
+		}
+		f.recordSync(cn.client, full, n, int64(took))
 		break
 	}
-	if !phase.CompareAndSwap(1, 2) {
-		f.fail("sync: timeout")
-		_ = c.Close()
-		return
-	}
-	f.synced.Add(1)
-	f.open.Add(1)
 	_ = c.AddCloseCallback(cn.onClose)
 	f.cmu.Lock()
 	f.conns = append(f.conns, cn)
@@ -582,6 +578,11 @@ type Report struct {
 	Failures   map[string]int64 `json:"failures"`
 	Handshake  hist.Snap        `json:"handshake"`
 	FirstSync  hist.Snap        `json:"firstSync"`
+	DeltaSync  hist.Snap        `json:"deltaSync"`
+	FullSyncs  int64            `json:"fullSyncs"`  // connections synced with a full sync
+	DeltaSyncs int64            `json:"deltaSyncs"` // connections synced with a delta (reconnecting SDKs)
+	DeltaBytes int64            `json:"deltaBytes"`
+	ClientSync int64            `json:"clientSynced"` // synced connections of type client
 	Push       hist.Snap        `json:"push"`
 	Pushes     []PushStat       `json:"pushes"`
 	SyncBytes  int64            `json:"syncBytes"`
@@ -596,7 +597,8 @@ type Report struct {
 // Report returns the measurements so far.
 func (f *Fleet) Report() Report {
 	r := Report{Worker: f.spec.Worker, Pid: os.Getpid(), Progress: f.Progress(), Failures: map[string]int64{},
-		Handshake: f.Handshake.Snapshot(), FirstSync: f.FirstSync.Snapshot(), Push: f.Push.Snapshot(),
+		Handshake: f.Handshake.Snapshot(), FirstSync: f.FirstSync.Snapshot(), DeltaSync: f.DeltaSync.Snapshot(),
+		FullSyncs: f.fullSyncs.Load(), DeltaSyncs: f.deltaSyncs.Load(), DeltaBytes: f.deltaBytes.Load(), ClientSync: f.clientSynced.Load(), Push: f.Push.Snapshot(),
 		SyncBytes: f.syncBytes.Load(), MsgsIn: f.msgsIn.Load(), Pongs: f.pongs.Load(), PingsOut: f.pingsOut.Load(),
 		Patches: f.patches.Load(), DupPushes: f.dupPushes.Load()}
 	f.fmu.Lock()

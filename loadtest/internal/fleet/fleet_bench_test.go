@@ -36,7 +36,7 @@ func BenchmarkMessagePush(b *testing.B) {
 
 func BenchmarkClientFrame(b *testing.B) {
 	buf := make([]byte, 0, 512)
-	req := appendClientSync(nil, 12345)
+	req := appendClientSync(nil, 12345, 0)
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = clientFrame(buf[:0], 1, req, [4]byte{1, 2, 3, 4})

@@ -17,7 +17,8 @@ import (
 )
 
 // fakeEdge is a tiny FeatBit streaming server (goroutine per connection):
-// it checks the token, answers data-sync with a full sync, ping with pong,
+// it checks the token, answers data-sync with a full sync (a patch for a
+// request with a timestamp), ping with pong,
 // and broadcasts patches.
 type fakeEdge struct {
 	ln      net.Listener
@@ -101,6 +102,9 @@ func (e *fakeEdge) serve(c net.Conn) {
 		switch {
 		case bytes.Contains(msg, []byte(`"ping"`)):
 			reply = []byte(`{"messageType":"pong","data":{}}`)
+		case bytes.Contains(msg, []byte(`"data-sync"`)) && !bytes.Contains(msg, []byte(`"timestamp":0`)):
+			// a reconnecting SDK: only what is newer than its timestamp (nothing here)
+			reply = []byte(`{"messageType":"data-sync","data":{"eventType":"patch","featureFlags":[],"segments":[]}}`)
 		case bytes.Contains(msg, []byte(`"data-sync"`)):
 			if typ == "client" {
 				reply = []byte(`{"messageType":"data-sync","data":{"eventType":"full","userKeyId":"u","featureFlags":[]}}`)
@@ -289,8 +293,60 @@ func TestMessageTypeJSONAndMsgpack(t *testing.T) {
 }
 
 func TestClientSyncIsValidJSON(t *testing.T) {
-	b := appendClientSync(nil, 12345)
+	b := appendClientSync(nil, 12345, 0)
 	if !bytes.Contains(b, []byte(`"keyId":"lt-user-12345"`)) || !bytes.HasSuffix(b, []byte(`}}}`)) {
 		t.Fatalf("%s", b)
+	}
+}
+
+// TestFleetDeltaSyncMix: with DeltaSince set, a FullSyncShare of the
+// connections full-sync and the rest send the timestamp and count as synced
+// on the edge's patch; both kinds are measured apart.
+func TestFleetDeltaSyncMix(t *testing.T) {
+	for _, engine := range []string{"netpoll", "epoll"} {
+		t.Run(engine, func(t *testing.T) {
+			ss, cs := testSecrets(t)
+			e := startFakeEdge(t, map[string]string{ss: "server", cs: "client"})
+			f, err := New(Spec{Dsts: []string{e.ln.Addr().String()}, Count: 400, Concurrency: 32, ClientShare: 0.25,
+				ServerSecret: ss, ClientSecret: cs, DeltaSince: 1_700_000_000_000, FullSyncShare: 0.1, Engine: engine})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Connect(context.Background(), nil, 0)
+			r := f.Report()
+			if r.Progress.Synced != 400 || r.Progress.Failed != 0 {
+				t.Fatalf("synced %d failures %v", r.Progress.Synced, r.Failures)
+			}
+			if r.FullSyncs < 35 || r.FullSyncs > 45 || r.FullSyncs+r.DeltaSyncs != 400 {
+				t.Fatalf("full %d delta %d, want ~40 full of 400", r.FullSyncs, r.DeltaSyncs)
+			}
+			if r.FirstSync.N != uint64(r.FullSyncs) || r.DeltaSync.N != uint64(r.DeltaSyncs) || r.DeltaBytes == 0 || r.ClientSync != 100 {
+				t.Fatalf("histograms full %d delta %d, delta bytes %d, clients %d", r.FirstSync.N, r.DeltaSync.N, r.DeltaBytes, r.ClientSync)
+			}
+			f.Close()
+		})
+	}
+	// the split itself: no timestamp → all full; share 0 → none; full syncs
+	// fall on client connections too (not only where isClient crosses)
+	f := &Fleet{spec: Spec{ClientShare: 0.25, FullSyncShare: 0.05}}
+	if !f.fullSync(3) {
+		t.Fatal("without DeltaSince every connection full-syncs")
+	}
+	f.spec.DeltaSince = 1
+	var full, fullClients int
+	for i := 0; i < 10000; i++ {
+		if f.fullSync(i) {
+			full++
+			if f.isClient(i) {
+				fullClients++
+			}
+		}
+	}
+	if full < 490 || full > 510 || fullClients < 100 || fullClients > 150 {
+		t.Fatalf("%d full syncs of 10000 (%d clients), want ~500 (~125)", full, fullClients)
+	}
+	f.spec.FullSyncShare = 0
+	if f.fullSync(0) || f.fullSync(9999) {
+		t.Fatal("share 0: no full sync")
 	}
 }

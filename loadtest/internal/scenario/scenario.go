@@ -66,6 +66,11 @@ type Config struct {
 	PushRate     float64       // push: changes per second (0: one after the other, each once every connection has the previous)
 	PushTimeout  time.Duration // push: wait for the last deliveries (default 30 s)
 	SyncTimeout  time.Duration // a connection's wait for its full sync (default: the fleet's 15 s)
+	// DeltaSince > 0: connections are reconnecting SDKs holding data up to
+	// this timestamp (Unix ms; delta sync), except FullSyncShare of them
+	// (cold full sync). 0: every connection full-syncs.
+	DeltaSince    int64
+	FullSyncShare float64
 
 	HTTPConcurrency int           // evaluate/events: keep-alive connections (default 64)
 	HTTPDuration    time.Duration // evaluate/events: load duration (default 10 s)
@@ -259,7 +264,7 @@ func open(ctx context.Context, abort context.CancelCauseFunc, c *Config) (*strea
 			Rate: c.Rate * float64(n) / float64(c.Conns), Concurrency: c.Concurrency, ClientShare: c.ClientShare,
 			ServerSecret: c.Env.ServerSecret, ClientSecret: c.Env.ClientSecret, Msgpack: c.Msgpack,
 			PingInterval: c.PingInterval, MaxPushes: c.Pushes + 1, UserBase: w * plan.PerWorker, SmallBuffers: c.SmallBuffers,
-			Engine: c.Engine, SyncTimeout: c.SyncTimeout}
+			Engine: c.Engine, SyncTimeout: c.SyncTimeout, DeltaSince: c.DeltaSince, FullSyncShare: c.FullSyncShare}
 		if err := h.Start(spec); err != nil {
 			s.close()
 			return nil, fmt.Errorf("start worker %d: %w", w, err)
@@ -359,7 +364,11 @@ type merged struct {
 	progress           fleet.Progress
 	failures           map[string]int64
 	handshake, sync, p hist.Snap
+	delta              hist.Snap // delta syncs (reconnecting SDKs)
 	syncBytes          int64
+	deltaBytes         int64
+	fullSyncs, deltas  int64
+	clientSynced       int64
 	pongs, pings       int64
 	patches, dups      int64
 	pushes             map[int]*fleet.PushStat
@@ -380,6 +389,11 @@ func merge(rs []fleet.Report) merged {
 		m.sync = m.sync.Merge(r.FirstSync)
 		m.p = m.p.Merge(r.Push)
 		m.syncBytes += r.SyncBytes
+		m.delta = m.delta.Merge(r.DeltaSync)
+		m.deltaBytes += r.DeltaBytes
+		m.fullSyncs += r.FullSyncs
+		m.deltas += r.DeltaSyncs
+		m.clientSynced += r.ClientSync
 		m.pongs += r.Pongs
 		m.pings += r.PingsOut
 		m.patches += r.Patches

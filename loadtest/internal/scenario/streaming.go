@@ -42,6 +42,14 @@ func takeBaseline(c *Config, gc bool) baseline {
 	return baseline{busy: busy, preGCRSS: pre, edge: e, slab: m["Slab"], mem: m["MemTotal"] - m["MemAvailable"], sock: machine.Sockets(), at: time.Now()}
 }
 
+// SyncMix is how a streaming run's connections synced before any change.
+type SyncMix struct {
+	Synced  int64 `json:"synced"`  // connections synced (full + delta)
+	Full    int64 `json:"full"`    // cold full syncs
+	Delta   int64 `json:"delta"`   // reconnecting SDKs: delta sync from a timestamp
+	Clients int64 `json:"clients"` // synced connections of type client
+}
+
 // Connect runs the connect scenario.
 func Connect(ctx context.Context, c Config) (*report.Result, error) {
 	return runStreaming(ctx, &c, "connect", nil)
@@ -93,9 +101,8 @@ func runStreaming(ctx context.Context, c *Config, name string, then phase) (*rep
 		return nil, err
 	}
 	m := merge(connRep)
-	s.synced = m.progress.Synced
-	r.Extra = map[string]any{"plan": s.plan}
 
+	r.Extra = map[string]any{"plan": s.plan}
 	secs := s.connDur.Seconds()
 	r.Add("connections requested", float64(c.Conns), "")
 	r.Add("connections synced", float64(m.progress.Synced), "")
@@ -116,18 +123,29 @@ func runStreaming(ctx context.Context, c *Config, name string, then phase) (*rep
 					float64(runtime.NumCPU())*after.at.Sub(base.at).Seconds())
 		}
 	}
-	if m.progress.Synced > 0 {
-		r.Add("full-sync message size", float64(m.syncBytes)/float64(m.progress.Synced), "bytes")
+	if m.fullSyncs > 0 {
+		r.Add("full-sync message size", float64(m.syncBytes)/float64(m.fullSyncs), "bytes")
 	}
 	r.AddLatency("handshake (TCP connect + upgrade)", m.handshake)
 	r.AddLatency("first data-sync (request → full sync)", m.sync)
+	if c.DeltaSince > 0 {
+		r.Add("connections synced: full / delta (reconnecting) / of them client type", float64(m.fullSyncs), "").Note =
+			fmt.Sprintf("%d delta syncs from timestamp %d, %d client connections (full-sync share %.3g)", m.deltas, c.DeltaSince, m.clientSynced, c.FullSyncShare)
+		if m.deltas > 0 {
+			r.Add("delta-sync message size", float64(m.deltaBytes)/float64(m.deltas), "bytes")
+		}
+		r.AddLatency("first data-sync of a reconnecting SDK (request with timestamp → patch)", m.delta)
+	}
+	s.synced = m.progress.Synced
+	r.Extra["syncMix"] = SyncMix{Synced: m.progress.Synced, Full: m.fullSyncs, Delta: m.deltas, Clients: m.clientSynced}
 	for k, v := range m.failures {
 		r.Failures[k] += v
 	}
 	r.Check("every connection synced", m.progress.Synced == int64(c.Conns), "%d of %d synced", m.progress.Synced, c.Conns)
 	r.Check("no failures", m.progress.Failed == 0, "%d failed", m.progress.Failed)
-	r.Check("histogram counts match", m.handshake.N == uint64(m.progress.Synced+countPrefix(m.failures, "sync")+countPrefix(m.failures, "close")) && m.sync.N == uint64(m.progress.Synced),
-		"handshakes %d, first syncs %d, synced %d", m.handshake.N, m.sync.N, m.progress.Synced)
+	r.Check("histogram counts match", m.handshake.N == uint64(m.progress.Synced+countPrefix(m.failures, "sync")+countPrefix(m.failures, "close")) &&
+		m.sync.N == uint64(m.fullSyncs) && m.delta.N == uint64(m.deltas) && m.fullSyncs+m.deltas == m.progress.Synced,
+		"handshakes %d, first syncs %d full + %d delta, synced %d", m.handshake.N, m.sync.N, m.delta.N, m.progress.Synced)
 
 	if then != nil {
 		if err := then(ctx, c, s, r, base); err != nil {
