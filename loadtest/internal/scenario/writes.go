@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,6 +130,10 @@ type writeRun struct {
 
 func (wr *writeRun) fail(err error) {
 	wr.errs.Add(1)
+	var ue *url.Error
+	if errors.As(err, &ue) { // without the URL: one line per cause, not per flag
+		err = fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
 	msg := err.Error()
 	if len(msg) > 120 {
 		msg = msg[:120]
