@@ -210,3 +210,42 @@ func TestGroupCommitPanicReachesTheCaller(t *testing.T) {
 		t.Fatalf("write after close: %v", err)
 	}
 }
+
+// BenchmarkGroupCommitParallel measures concurrent compare-and-set writes
+// (each its own fsync before the group commit) and reports how many share
+// one commit.
+func BenchmarkGroupCommitParallel(b *testing.B) {
+	bk, err := Open(b.TempDir(), testSchema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bk.Close(context.Background())
+	ctx := context.Background()
+	var mu sync.Mutex
+	n := 0
+	b.SetParallelism(16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		mu.Lock()
+		id := fmt.Sprint("p", n)
+		n++
+		mu.Unlock()
+		if err := bk.Insert(ctx, "items", doc(id, id, 1)); err != nil {
+			b.Error(err)
+			return
+		}
+		for v := int64(1); pb.Next(); v++ {
+			if err := bk.Replace(ctx, "items", doc(id, id, v+1), v); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	bk.gc.smu.Lock()
+	defer bk.gc.smu.Unlock()
+	if bk.gc.stats.commits > 0 {
+		b.ReportMetric(float64(bk.gc.stats.ops)/float64(bk.gc.stats.commits), "writes/commit")
+	}
+}
