@@ -114,6 +114,7 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.Int(&c.Writes.Writers, "writers", 64, "writes: concurrent HTTP clients (requests in flight)")
 	fs.Int(&c.Writes.Flags, "write-flags", 100, "writes: distinct flags written, round robin (lt-write-0 …, created if missing)")
 	fs.Int(&c.Writes.SDKs, "write-sdks", 2, "writes: FeatBit server SDK connections to -target that check every flag state arrives in order")
+	fs.Duration(&c.Writes.Reconnect, "write-reconnect", 0, "writes: every SDK connection reconnects this often during the writes, asking only for what changed after the newest updatedAt it holds, as FeatBit SDKs do (0: never; else 100ms..1h)")
 	fs.Int(&c.WriteTokens, "write-tokens", 32, "writes: access tokens created for the run (revoked after) the writes are spread over, since control limits each credential to its -rate-limit (50/s); 0: the login's session")
 	fs.Duration(&s.SyncTimeout, "sync-timeout", 15*time.Second, "a connection's wait for its full sync before it counts as failed (raise it for environments of many MB)")
 	fs.String(&s.Target, "target", "127.0.0.1:5100", "edge address host:port (streaming and HTTP)")

@@ -39,7 +39,7 @@ type OrderStats struct {
 	Duplicates   int64 // the same state read twice
 	MissingFinal int64 // flags whose last state read is not the last acknowledged one
 	Unknown      int64 // patches carrying a value no acknowledged write set
-	StampBack    int64 // a patch's updatedAt below one read in an earlier message (a FeatBit SDK reconnecting would miss it)
+	StampBack    int64 // a new state whose updatedAt is below one read in an earlier message (a FeatBit SDK reconnecting in between would miss it)
 	FlagsChecked int64 // flags with at least one acknowledged write
 }
 
@@ -129,9 +129,6 @@ func CheckOrder(a *Acks, ds []Delivery, lat func(time.Duration)) OrderStats {
 		if d.Full {
 			continue // the full sync is the starting point
 		}
-		if d.UpdatedAt < maxStamp {
-			st.StampBack++
-		}
 		w, ok := a.Get(d.Marker)
 		if !ok || w.Flag != d.Flag {
 			st.Unknown++
@@ -144,6 +141,12 @@ func CheckOrder(a *Acks, ds []Delivery, lat func(time.Duration)) OrderStats {
 		case w.Version < prev:
 			st.OutOfOrder++
 		default:
+			// a new state stamped before one read earlier: a FeatBit SDK
+			// reconnecting in between would have asked past it (a state read
+			// again, e.g. after a reconnect, is no loss)
+			if d.UpdatedAt < maxStamp {
+				st.StampBack++
+			}
 			st.Delivered++
 			lastVer[d.Flag] = w.Version
 			if lat != nil {

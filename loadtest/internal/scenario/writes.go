@@ -53,6 +53,7 @@ type WritesConfig struct {
 	Writers     int           // concurrent HTTP clients
 	Flags       int           // distinct flags written (round robin)
 	SDKs        int           // SDK streaming connections that check the order
+	Reconnect   time.Duration // every SDK reconnects this often during the writes, asking for what changed since the newest updatedAt it holds (0: never)
 	ControlPids []int         // control process(es) for CPU per write (nil: not measured)
 }
 
@@ -69,6 +70,8 @@ func (w *WritesConfig) Validate() error {
 		return fmt.Errorf("-write-flags: %d is not in 1..%d", w.Flags, MaxWriteFlags)
 	case w.SDKs < 1 || w.SDKs > MaxWriteSDKs:
 		return fmt.Errorf("-write-sdks: %d is not in 1..%d", w.SDKs, MaxWriteSDKs)
+	case w.Reconnect < 0 || (w.Reconnect > 0 && w.Reconnect < 100*time.Millisecond) || w.Reconnect > MaxWriteDuration:
+		return fmt.Errorf("-write-reconnect: %s is not 0 or in [100ms, %s]", w.Reconnect, MaxWriteDuration)
 	case w.Rate*w.Duration.Seconds() > MaxWrites:
 		return fmt.Errorf("-write-rate × -write-duration: %.0f writes, at most %d in one run", w.Rate*w.Duration.Seconds(), MaxWrites)
 	}
@@ -211,7 +214,7 @@ func Writes(ctx context.Context, c Config, wc WritesConfig) (*report.Result, err
 	}
 	r := newResult("writes", &c)
 	for k, v := range map[string]any{"writeRate": wc.Rate, "writeDuration": wc.Duration.String(), "writers": wc.Writers,
-		"writeFlags": wc.Flags, "writeSdks": wc.SDKs, "controlPids": fmt.Sprint(wc.ControlPids), "run": run} {
+		"writeFlags": wc.Flags, "writeSdks": wc.SDKs, "writeReconnect": wc.Reconnect.String(), "controlPids": fmt.Sprint(wc.ControlPids), "run": run} {
 		r.Params[k] = v
 	}
 	c.logf("writes: %d SDK connections to %s", wc.SDKs, c.Target)
@@ -234,6 +237,27 @@ func Writes(ctx context.Context, c Config, wc WritesConfig) (*report.Result, err
 	start := time.Now()
 	end := start.Add(wc.Duration)
 	var wg sync.WaitGroup
+	var rmu sync.Mutex
+	reconnectErrs := map[string]int64{}
+	writing, stopReconnects := context.WithCancel(ctx)
+	var rwg sync.WaitGroup
+	if wc.Reconnect > 0 {
+		for i, sdk := range sdks {
+			rwg.Go(func() {
+				// staggered, so the SDKs are not all away at once
+				sleep(writing, wc.Reconnect*time.Duration(i+1)/time.Duration(len(sdks)))
+				for writing.Err() == nil {
+					if err := sdk.reconnect(ctx); err != nil {
+						rmu.Lock()
+						reconnectErrs["sdk reconnect: "+err.Error()]++
+						rmu.Unlock()
+						return
+					}
+					sleep(writing, wc.Reconnect)
+				}
+			})
+		}
+	}
 	for w := 0; w < wc.Writers; w++ {
 		wg.Go(func() {
 			for ctx.Err() == nil {
@@ -248,6 +272,8 @@ func Writes(ctx context.Context, c Config, wc WritesConfig) (*report.Result, err
 		})
 	}
 	wg.Wait()
+	stopReconnects()
+	rwg.Wait()
 	elapsed := time.Since(start)
 	cpu1 := machine.CPUNsPrecise(wc.ControlPids)
 	wr.amu.Lock()
@@ -267,8 +293,13 @@ func Writes(ctx context.Context, c Config, wc WritesConfig) (*report.Result, err
 
 	var sum OrderStats
 	var toSDK hist.H
-	lost := 0
+	lost, reconnects := 0, 0
+	for k, v := range reconnectErrs {
+		r.Failures[k] += v
+		lost++
+	}
 	for _, s := range sdks {
+		reconnects += s.reconnected()
 		ds, err := s.deliveries()
 		if err != nil {
 			lost++
@@ -306,7 +337,7 @@ func Writes(ctx context.Context, c Config, wc WritesConfig) (*report.Result, err
 	r.Add("out of order", float64(sum.OutOfOrder), "").WithGoal("0", sum.OutOfOrder == 0)
 	r.Add("missing final", float64(sum.MissingFinal), "").WithGoal("0", sum.MissingFinal == 0).Note =
 		fmt.Sprintf("flags × connections whose last state read is not the last acknowledged (%d flags × %d connections)", sum.FlagsChecked/max(conns, 1), conns)
-	r.Add("duplicates", float64(sum.Duplicates), "")
+	r.Add("duplicates", float64(sum.Duplicates), "").Note = "the same state read again (allowed after a reconnect: at least once)"
 	r.Add("unknown values", float64(sum.Unknown), "")
 	r.Add("updatedAt going back across patches", float64(sum.StampBack), "")
 	if len(wc.ControlPids) > 0 && cpu1 > cpu0 && acked > 0 {
@@ -321,10 +352,19 @@ func Writes(ctx context.Context, c Config, wc WritesConfig) (*report.Result, err
 	r.Add("write phase (first request → last answer)", elapsed.Seconds(), "s")
 	r.Check("no write errors", wr.errs.Load() == 0, "%d errors (besides conflicts)", wr.errs.Load())
 	r.Check("no two acknowledged writes got the same version", wr.acks.SameVersion() == 0, "%d", wr.acks.SameVersion())
-	r.Check("SDK connections stayed open", lost == 0, "%d of %d lost", lost, conns)
+	r.Check("SDK connections stayed open (or reconnected when told to)", lost == 0, "%d of %d lost", lost, conns)
+	if wc.Reconnect > 0 {
+		r.Add("SDK reconnects (data-sync from the newest updatedAt held)", float64(reconnects), "").Note =
+			fmt.Sprintf("every %s per connection during the writes", wc.Reconnect)
+	}
 	r.Check("every flag ends at its last acknowledged state at every connection", sum.MissingFinal == 0, "%d missing", sum.MissingFinal)
-	r.Check("states read in write order", sum.OutOfOrder == 0 && sum.Duplicates == 0 && sum.StampBack == 0,
-		"%d out of order, %d duplicates, %d timestamps going back", sum.OutOfOrder, sum.Duplicates, sum.StampBack)
+	r.Check("states read in write order", sum.OutOfOrder == 0 && sum.StampBack == 0,
+		"%d out of order, %d timestamps going back", sum.OutOfOrder, sum.StampBack)
+	if wc.Reconnect == 0 {
+		// after a reconnect the data-sync answer and a live patch may carry
+		// the same state (at least once); on one connection they must not
+		r.Check("no state read twice on one connection", sum.Duplicates == 0, "%d duplicates", sum.Duplicates)
+	}
 	r.Check("every value read was written", sum.Unknown == 0, "%d unknown", sum.Unknown)
 	r.Extra = map[string]any{"order": sum}
 	r.Duration = time.Since(r.Started).Seconds()

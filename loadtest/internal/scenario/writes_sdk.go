@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -25,76 +26,118 @@ const maxSDKMessage = 256 << 20
 // SDK's 18 s, a little less).
 const sdkPing = 15 * time.Second
 
-// sdkConn is one FeatBit server-SDK streaming connection that records every
-// state of the write flags it reads (Delivery), in order.
+// sdkConn is one FeatBit server SDK: a streaming connection that records
+// every state of the write flags it reads (Delivery), in order, and can
+// reconnect as a FeatBit SDK does, asking only for the items updated after
+// the newest updatedAt it holds. The deliveries of all its connections
+// form one sequence.
 type sdkConn struct {
-	conn net.Conn
-	r    io.Reader
-	run  string
-	keys map[string]int
+	addr, secret, run string
+	keys              map[string]int
+	syncTimeout       time.Duration
 
-	wmu sync.Mutex // one frame at a time
+	wmu sync.Mutex // one frame at a time on the current link
+	l   *link      // the current connection (swapped by connect, under wmu)
 
-	mu     sync.Mutex
-	ds     []Delivery
-	last   map[int]int64 // flag → marker of the last state read
-	err    error         // why the read loop ended (nil: still reading or closed by us)
+	mu         sync.Mutex
+	ds         []Delivery
+	last       map[int]int64 // flag → marker of the last state read
+	maxStamp   int64         // newest updatedAt read (the reconnect cursor)
+	msgs       int
+	reconnects int
+	err        error // why a read loop ended on its own (nil: none did)
+}
+
+// link is one connection of an sdkConn.
+type link struct {
+	conn   net.Conn
+	r      io.Reader
+	since  int64 // the data-sync's timestamp (0: a full sync is expected)
+	synced bool  // the answer to the data-sync was read (guarded by sdkConn.mu)
 	done   chan struct{}
 	quit   chan struct{}
-	synced chan struct{}
+	sync   chan struct{}
 }
 
 // dialSDK opens a server connection to the edge at addr, sends data-sync
 // (timestamp 0) and waits for the full sync.
 func dialSDK(ctx context.Context, addr, serverSecret, run string, keys map[string]int, syncTimeout time.Duration) (*sdkConn, error) {
-	url := fmt.Sprintf("ws://%s/streaming?type=server&token=%s", addr, secret.EncodeToken(serverSecret, time.Now().UnixMilli(), 7))
+	s := &sdkConn{addr: addr, secret: serverSecret, run: run, keys: keys, syncTimeout: syncTimeout, last: map[int]int64{}}
+	if err := s.connect(ctx, 0); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// connect opens a link, sends data-sync with timestamp since and waits for
+// its answer.
+func (s *sdkConn) connect(ctx context.Context, since int64) error {
+	url := fmt.Sprintf("ws://%s/streaming?type=server&token=%s", s.addr, secret.EncodeToken(s.secret, time.Now().UnixMilli(), 7))
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	conn, br, _, err := ws.Dialer{}.Dial(dctx, url)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	s := &sdkConn{conn: conn, r: conn, run: run, keys: keys, last: map[int]int64{},
-		done: make(chan struct{}), quit: make(chan struct{}), synced: make(chan struct{})}
+	l := &link{conn: conn, r: conn, since: since, done: make(chan struct{}), quit: make(chan struct{}), sync: make(chan struct{})}
 	if br != nil {
-		s.r = io.MultiReader(br, conn)
+		l.r = io.MultiReader(br, conn)
 	}
-	s.r = bufio.NewReaderSize(s.r, 64<<10)
-	go s.readLoop()
-	if err := s.send(`{"messageType":"data-sync","data":{"timestamp":0}}`); err != nil {
-		s.close()
-		return nil, err
+	l.r = bufio.NewReaderSize(l.r, 64<<10)
+	s.wmu.Lock()
+	s.l = l
+	s.wmu.Unlock()
+	go s.readLoop(l)
+	if err := s.send(`{"messageType":"data-sync","data":{"timestamp":` + strconv.FormatInt(since, 10) + `}}`); err != nil {
+		s.closeLink(l)
+		return err
 	}
 	select {
-	case <-s.synced:
-	case <-s.done:
-		s.close()
-		return nil, fmt.Errorf("before the full sync: %w", s.err)
-	case <-time.After(syncTimeout):
-		s.close()
-		return nil, fmt.Errorf("no full sync within %s", syncTimeout)
+	case <-l.sync:
+	case <-l.done:
+		s.closeLink(l)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return fmt.Errorf("before the data-sync answer: %w", s.err)
+	case <-time.After(s.syncTimeout):
+		s.closeLink(l)
+		return fmt.Errorf("no data-sync answer within %s", s.syncTimeout)
 	case <-ctx.Done():
-		s.close()
-		return nil, ctx.Err()
+		s.closeLink(l)
+		return ctx.Err()
 	}
-	go s.pingLoop()
-	return s, nil
+	go s.pingLoop(l)
+	return nil
+}
+
+// reconnect closes the current connection and opens a new one asking for
+// the items updated after the newest updatedAt read, as a FeatBit SDK does.
+func (s *sdkConn) reconnect(ctx context.Context) error {
+	s.wmu.Lock()
+	l := s.l
+	s.wmu.Unlock()
+	s.closeLink(l)
+	s.mu.Lock()
+	since := s.maxStamp
+	s.reconnects++
+	s.mu.Unlock()
+	return s.connect(ctx, since)
 }
 
 func (s *sdkConn) send(msg string) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	return wsutil.WriteClientText(s.conn, []byte(msg))
+	return wsutil.WriteClientText(s.l.conn, []byte(msg))
 }
 
-func (s *sdkConn) pingLoop() {
+func (s *sdkConn) pingLoop(l *link) {
 	t := time.NewTicker(sdkPing)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.quit:
+		case <-l.quit:
 			return
-		case <-s.done:
+		case <-l.done:
 			return
 		case <-t.C:
 			_ = s.send(`{"messageType":"ping","data":{}}`)
@@ -102,26 +145,40 @@ func (s *sdkConn) pingLoop() {
 	}
 }
 
-// close closes the connection and waits for the read loop.
+// close closes the current connection and waits for its read loop.
 func (s *sdkConn) close() {
-	select {
-	case <-s.quit:
-	default:
-		close(s.quit)
-	}
 	s.wmu.Lock()
-	_ = ws.WriteFrame(s.conn, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))))
+	l := s.l
 	s.wmu.Unlock()
-	_ = s.conn.Close()
-	<-s.done
+	s.closeLink(l)
 }
 
-// deliveries returns a copy of what the connection read, and why it
-// stopped reading before close (nil if it did not).
+func (s *sdkConn) closeLink(l *link) {
+	select {
+	case <-l.quit:
+	default:
+		close(l.quit)
+	}
+	s.wmu.Lock()
+	_ = ws.WriteFrame(l.conn, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))))
+	s.wmu.Unlock()
+	_ = l.conn.Close()
+	<-l.done
+}
+
+// deliveries returns a copy of what the SDK read, and why a connection
+// stopped reading on its own (nil if none did).
 func (s *sdkConn) deliveries() ([]Delivery, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Delivery(nil), s.ds...), s.err
+}
+
+// reconnected is how many times the SDK reconnected.
+func (s *sdkConn) reconnected() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reconnects
 }
 
 // has reports whether the last state read of every flag in want is the
@@ -137,28 +194,34 @@ func (s *sdkConn) has(want map[int]int64) bool {
 	return true
 }
 
-func (s *sdkConn) readLoop() {
-	defer close(s.done)
+func (s *sdkConn) failed(l *link, err error) {
+	select {
+	case <-l.quit: // closed by us
+		return
+	default:
+	}
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+}
+
+func (s *sdkConn) readLoop(l *link) {
+	defer close(l.done)
 	var frag []byte
-	msgs := 0
 	for {
-		h, err := ws.ReadHeader(s.r)
+		h, err := ws.ReadHeader(l.r)
 		if err == nil && h.Length > maxSDKMessage-int64(len(frag)) {
 			err = fmt.Errorf("message over %d bytes", maxSDKMessage)
 		}
 		var p []byte
 		if err == nil {
 			p = make([]byte, h.Length)
-			_, err = io.ReadFull(s.r, p)
+			_, err = io.ReadFull(l.r, p)
 		}
 		if err != nil {
-			select {
-			case <-s.quit: // closed by us
-			default:
-				s.mu.Lock()
-				s.err = err
-				s.mu.Unlock()
-			}
+			s.failed(l, err)
 			return
 		}
 		if h.Masked {
@@ -167,20 +230,14 @@ func (s *sdkConn) readLoop() {
 		switch h.OpCode {
 		case ws.OpPing:
 			s.wmu.Lock()
-			_ = ws.WriteFrame(s.conn, ws.MaskFrame(ws.NewPongFrame(p)))
+			_ = ws.WriteFrame(l.conn, ws.MaskFrame(ws.NewPongFrame(p)))
 			s.wmu.Unlock()
 			continue
 		case ws.OpPong:
 			continue
 		case ws.OpClose:
-			select {
-			case <-s.quit:
-			default:
-				code, reason := ws.ParseCloseFrameData(p)
-				s.mu.Lock()
-				s.err = fmt.Errorf("closed by the edge: %d %s", code, reason)
-				s.mu.Unlock()
-			}
+			code, reason := ws.ParseCloseFrameData(p)
+			s.failed(l, fmt.Errorf("closed by the edge: %d %s", code, reason))
 			return
 		}
 		frag = append(frag, p...)
@@ -189,13 +246,10 @@ func (s *sdkConn) readLoop() {
 		}
 		msg := frag
 		frag = nil
-		if err := s.message(msg, msgs, time.Now().UnixNano()); err != nil {
-			s.mu.Lock()
-			s.err = err
-			s.mu.Unlock()
+		if err := s.message(l, msg, time.Now().UnixNano()); err != nil {
+			s.failed(l, err)
 			return
 		}
-		msgs++
 	}
 }
 
@@ -215,29 +269,34 @@ type serverMessage struct {
 	} `json:"data"`
 }
 
-func (s *sdkConn) message(p []byte, n int, recv int64) error {
+func (s *sdkConn) message(l *link, p []byte, recv int64) error {
 	var m serverMessage
 	if err := json.Unmarshal(p, &m); err != nil {
-		return fmt.Errorf("message %d: %w", n, err)
+		return fmt.Errorf("message %d: %w", s.msgs, err)
 	}
 	if m.MessageType != "data-sync" {
 		return nil
 	}
-	full := m.Data.EventType == "full"
+	ev := m.Data.EventType
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	select {
-	case <-s.synced:
-		if full {
-			return errors.New("a second full sync on one connection")
+	if !l.synced {
+		// the answer to the data-sync: a full sync for timestamp 0, the
+		// items updated since for a reconnect
+		if l.since == 0 && ev != "full" {
+			return fmt.Errorf("first data-sync is %q, not full", ev)
 		}
-	default:
-		if !full {
-			return fmt.Errorf("first data-sync is %q, not full", m.Data.EventType)
-		}
-		defer close(s.synced)
+		l.synced = true
+		defer close(l.sync)
+	} else if ev == "full" {
+		return errors.New("a second full sync on one connection")
 	}
+	full := ev == "full" && l.since == 0
+	n := s.msgs
+	s.msgs++
 	for _, f := range m.Data.FeatureFlags {
+		at := f.UpdatedAt.UnixMilli()
+		s.maxStamp = max(s.maxStamp, at)
 		idx, ok := s.keys[f.Key]
 		if !ok {
 			continue
@@ -246,7 +305,7 @@ func (s *sdkConn) message(p []byte, n int, recv int64) error {
 		if len(f.Variations) == 1 {
 			marker = parseMarker(s.run, f.Variations[0].Value)
 		}
-		s.ds = append(s.ds, Delivery{Flag: idx, Marker: marker, UpdatedAt: f.UpdatedAt.UnixMilli(), RecvNs: recv, Msg: n, Full: full})
+		s.ds = append(s.ds, Delivery{Flag: idx, Marker: marker, UpdatedAt: at, RecvNs: recv, Msg: n, Full: full})
 		s.last[idx] = marker
 	}
 	return nil

@@ -58,9 +58,10 @@ func allInOne(t *testing.T) (ctlURL, edgeAddr, email, password, envID string) {
 }
 
 // TestWritesInProcess runs the writes scenario at a small rate against an
-// in-process all-in-one (control on bbolt, edge fed in process): several
-// writers share few flags, so writes may conflict and are retried, and two
-// SDK connections must read every flag's last state, in order.
+// in-process all-in-one (control on bbolt, edge fed in process): two SDK
+// connections must read every flag's last state, in order, also when they
+// reconnect as FeatBit SDKs do. The flags outnumber the writes in flight,
+// so writes rarely conflict (TestWritesConflictsAreRetried has them).
 func TestWritesInProcess(t *testing.T) {
 	ctlURL, edgeAddr, email, password, envID := allInOne(t)
 	ctx := context.Background()
@@ -75,7 +76,7 @@ func TestWritesInProcess(t *testing.T) {
 	}
 	defer w.Close(ctx)
 	c := Config{Target: edgeAddr, Env: env, InEdge: true, Out: io.Discard, PushTimeout: 30 * time.Second}
-	wc := WritesConfig{API: w, Rate: 40, Duration: 3 * time.Second, Writers: 16, Flags: 4, SDKs: 2}
+	wc := WritesConfig{API: w, Rate: 40, Duration: 3 * time.Second, Writers: 16, Flags: 32, SDKs: 2}
 	r, err := Writes(ctx, c, wc)
 	mustOK(t, r, err)
 	acked := r.Metric("writes acknowledged").Value
@@ -83,21 +84,72 @@ func TestWritesInProcess(t *testing.T) {
 		t.Fatalf("%v writes acknowledged, want ~120", acked)
 	}
 	st, _ := r.Extra["order"].(OrderStats)
-	if st.Acked != int64(acked)*2 || st.Delivered == 0 || st.Delivered+st.Collapsed != st.Acked || st.FlagsChecked != 8 {
+	if st.Acked != int64(acked)*2 || st.Delivered == 0 || st.Delivered+st.Collapsed != st.Acked || st.FlagsChecked != 64 {
 		t.Fatalf("order %+v for %v writes", st, acked)
-	}
-	if r.Metric("conflicts (409: re-read and retried)").Value == 0 {
-		t.Log("no conflicts this run (16 writers on 4 flags usually collide)")
 	}
 	for _, l := range r.Latencies {
 		if l.Hist.N == 0 {
 			t.Fatalf("%s: no samples", l.Name)
 		}
 	}
-	// the flags now hold this run's last values: a second run starts from them
-	wc.Duration = 2 * time.Second
+	// the flags now hold this run's last values: a second run starts from
+	// them, with the SDKs reconnecting as FeatBit SDKs do (only what changed
+	// after the newest updatedAt they hold): nothing may be missed
+	wc.Duration, wc.Reconnect = 2*time.Second, 300*time.Millisecond
 	r, err = Writes(ctx, c, wc)
 	mustOK(t, r, err)
+	if m := r.Metric("SDK reconnects (data-sync from the newest updatedAt held)"); m == nil || m.Value < 4 {
+		t.Fatalf("reconnects %+v", m)
+	}
+}
+
+// staleAPI sends every third write with the version before the one the
+// writer holds, as a writer that lost a race would: control answers 409.
+type staleAPI struct {
+	*change.Writer
+	n atomic.Int64
+}
+
+func (s *staleAPI) Put(ctx context.Context, f *codec.Flag) (codec.Flag, error) {
+	if s.n.Add(1)%3 == 0 {
+		g := *f
+		g.Version--
+		return s.Writer.Put(ctx, &g)
+	}
+	return s.Writer.Put(ctx, f)
+}
+
+// TestWritesConflictsAreRetried: eight writers on one flag, a third of
+// their writes sent with a stale version besides the races they run into;
+// every 409 is re-read and retried, and every SDK ends at the last
+// acknowledged value, in version order.
+func TestWritesConflictsAreRetried(t *testing.T) {
+	ctlURL, edgeAddr, email, password, envID := allInOne(t)
+	ctx := context.Background()
+	ctl, env, err := change.NewControl(ctx, ctlURL, "", email, password, envID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := ctl.NewWriter(8, 30*time.Second)
+	if err := w.SpreadTokens(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(ctx)
+	c := Config{Target: edgeAddr, Env: env, InEdge: true, Out: io.Discard, PushTimeout: 30 * time.Second}
+	r, err := Writes(ctx, c, WritesConfig{API: &staleAPI{Writer: w}, Rate: 40, Duration: 1500 * time.Millisecond, Writers: 8, Flags: 1, SDKs: 1})
+	if r == nil {
+		t.Fatal(err)
+	}
+	st, _ := r.Extra["order"].(OrderStats)
+	if r.Metric("conflicts (409: re-read and retried)").Value == 0 || r.Metric("write errors").Value != 0 ||
+		r.Metric("writes acknowledged").Value < 55 || st.MissingFinal != 0 || st.OutOfOrder != 0 || st.Unknown != 0 {
+		mustOK(t, r, err)
+		t.Fatalf("conflicts not retried to the end: %+v", st)
+	}
+	// Under conflicts control may deliver an item stamped before one
+	// already delivered (docs/benchmarks.md, "Sustained writes"): reported,
+	// not asserted here.
+	t.Logf("updatedAt going back across patches: %d", st.StampBack)
 }
 
 // TestWritesDetectsAStaleSDK: a write API whose acknowledgements claim a
