@@ -7,7 +7,7 @@
 // Usage (the binary is loadtest/cmd/loadtest; docs/benchmarks.md has the
 // measured runs):
 //
-//	loadtest [flags] connect|hold|push|evaluate|events|scale ...
+//	loadtest [flags] connect|hold|push|evaluate|events|scale|writes ...
 //
 // Every flag can also be set with an SY_LOADTEST_<NAME> environment
 // variable (dashes become underscores: SY_LOADTEST_PUSH_RATE=5) or a line of
@@ -79,6 +79,8 @@ type Config struct {
 	ScaleBatch      int   // scale: flags per bulk request
 	ControlPids     []int // scale: control processes for CPU per change
 	PlanOnly        bool  // print the plan for -conns (workers, memory, refusal) and start nothing
+	Writes          scenario.WritesConfig
+	WriteTokens     int // writes: access tokens the writes are spread over (0: the login's session)
 
 	FullSyncShare float64 // scale: fraction of connections that full-sync cold (the rest reconnect with a timestamp)
 	ScaleMembers  []int   // scale: segment member-list sizes measured after the flag sizes
@@ -94,7 +96,7 @@ type Config struct {
 var Scenarios = []string{"connect", "hold", "push", "evaluate", "events"}
 
 // OtherScenarios are run only by name (not by "all").
-var OtherScenarios = []string{"scale"}
+var OtherScenarios = []string{"scale", "writes"}
 
 // ParseArgs parses command-line arguments (flags, then scenario names).
 func ParseArgs(args []string, stderr io.Writer) (Config, error) {
@@ -114,6 +116,13 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.String(&scaleMembers, "scale-members", "", "scale: segment sizes (included keys, increasing, at most 100000) measured after the flag sizes: a flag's rule uses the segment, each change replaces one key, timed to every server connection (with -control-url, control's -max-body must hold the list: ~22 bytes per key)")
 	fs.String(&c.ColdEdgeCmd, "cold-edge-cmd", "", "scale: command line (no shell) starting a fresh edge listening on {addr}, e.g. \"bin/edge -addr {addr} -redis-addr … -kafka-brokers … -topic-prefix …\"; at each size it is started, timed from start to its first full sync of the environment, and killed")
 	fs.String(&controlPids, "control-pid", "", "scale: comma-separated control pids for CPU per change (default: the process listening on -control-url's port)")
+	fs.Float(&c.Writes.Rate, "write-rate", 1000, "writes: flag writes per second through the control API, all writers together")
+	fs.Duration(&c.Writes.Duration, "write-duration", 30*time.Second, "writes: how long writes are made")
+	fs.Int(&c.Writes.Writers, "writers", 64, "writes: concurrent HTTP clients (requests in flight)")
+	fs.Int(&c.Writes.Flags, "write-flags", 100, "writes: distinct flags written, round robin (lt-write-0 …, created if missing)")
+	fs.Int(&c.Writes.SDKs, "write-sdks", 2, "writes: FeatBit server SDK connections to -target that check every flag state arrives in order")
+	fs.Duration(&c.Writes.Reconnect, "write-reconnect", 0, "writes: every SDK connection reconnects this often during the writes, asking only for what changed after the newest updatedAt it holds, as FeatBit SDKs do (0: never; else 100ms..1h)")
+	fs.Int(&c.WriteTokens, "write-tokens", 32, "writes: access tokens created for the run (revoked after) the writes are spread over, since control limits each credential to its -rate-limit (50/s); 0: the login's session")
 	fs.Duration(&s.SyncTimeout, "sync-timeout", 15*time.Second, "a connection's wait for its full sync before it counts as failed (raise it for environments of many MB)")
 	fs.String(&s.Target, "target", "127.0.0.1:5100", "edge address host:port (streaming and HTTP)")
 	fs.String(&s.HTTPTarget, "http-target", "", "address for the HTTP scenarios (evaluate, events) if not -target, e.g. the edge's -http-addr")
@@ -200,6 +209,17 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 		}
 		if c.ScaleBatch < 1 || c.ScaleBatch > change.MaxBatchItems {
 			return c, fmt.Errorf("-scale-batch: %d is not in 1..%d", c.ScaleBatch, change.MaxBatchItems)
+		}
+	}
+	if contains(c.Scenarios, "writes") {
+		if err := c.Writes.Validate(); err != nil {
+			return c, err
+		}
+		if c.WriteTokens < 0 || c.WriteTokens > change.MaxTokens {
+			return c, fmt.Errorf("-write-tokens: %d is not in 0..%d", c.WriteTokens, change.MaxTokens)
+		}
+		if c.ControlURL == "" {
+			return c, errors.New("writes needs -control-url, -control-env and a login (-control-email/-control-password or -control-token)")
 		}
 	}
 	for _, p := range split(controlPids) {
@@ -355,6 +375,24 @@ func (h *Harness) Run(ctx context.Context) error {
 	var failed []string
 	for _, name := range h.cfg.Scenarios {
 		sc := h.cfg.Scenario
+		if name == "writes" {
+			r, err := h.writes(ctx, sc)
+			if r != nil {
+				r.WriteTable(h.out)
+				jp, hp, serr := r.Save(h.cfg.OutDir)
+				if serr != nil {
+					return serr
+				}
+				fmt.Fprintf(h.out, "wrote %s and %s\n", jp, hp)
+			}
+			if err != nil {
+				if !errors.Is(err, scenario.ErrChecks) {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				failed = append(failed, name)
+			}
+			continue
+		}
 		if (name == "push" || name == "scale") && sc.Source == nil && sc.Pusher == nil {
 			fmt.Fprintln(h.out, name+": skipped (needs -edge-nodes, -redis-addr and -kafka-brokers, or -control-url to make changes)")
 			continue
@@ -474,6 +512,32 @@ func (h *Harness) scaleConfig() scenario.ScaleConfig {
 		}
 	}
 	return sc
+}
+
+// writes runs the writes scenario through control's API (-control-url):
+// the writes are spread over -write-tokens access tokens created for the
+// run and revoked after it; control's CPU is read from -control-pid or the
+// process listening on -control-url's port.
+func (h *Harness) writes(ctx context.Context, sc scenario.Config) (*report.Result, error) {
+	if h.ctl == nil {
+		return nil, errors.New("writes needs -control-url")
+	}
+	wc := h.cfg.Writes
+	w := h.ctl.NewWriter(wc.Writers, 30*time.Second)
+	if h.cfg.WriteTokens > 0 {
+		if err := w.SpreadTokens(ctx, h.cfg.WriteTokens); err != nil {
+			return nil, err
+		}
+		defer w.Close(context.WithoutCancel(ctx))
+	}
+	wc.API = w
+	wc.ControlPids = h.cfg.ControlPids
+	if len(wc.ControlPids) == 0 {
+		if u, err := url.Parse(h.cfg.ControlURL); err == nil && u.Port() != "" {
+			wc.ControlPids, _ = machine.ListenerPids(mustAtoi(u.Port()))
+		}
+	}
+	return scenario.Writes(ctx, sc, wc)
 }
 
 func mustAtoi(s string) int { n, _ := strconv.Atoi(s); return n }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -80,32 +81,36 @@ func (s *Store) DirtyEnvs(ctx context.Context) ([]*Env, error) {
 	return out, nil
 }
 
-// modifyEnv applies fn to the environment under compare-and-set, retrying
-// on concurrent modification.
+// modifyEnv applies fn to the environment under compare-and-set: through
+// Backend.Modify, which store/bolt runs inside its write transaction (so
+// concurrent bumps never conflict and share a group commit) and
+// store/mongo as read, fn, compare-and-set, retried on a concurrent change.
+// fn may be called more than once.
 func (s *Store) modifyEnv(ctx context.Context, id string, fn func(e *Env) error) (*Env, error) {
-	for range 50 {
-		e, err := s.getEnvAny(ctx, id)
-		if err != nil {
-			return nil, err
+	var out *Env
+	err := s.b.Modify(ctx, CollEnvs, []string{id}, func(_ string, old *Doc) (*Doc, error) {
+		if old == nil {
+			return nil, fmt.Errorf("cannot get %s %s: %w", CollEnvs, id, ErrNotFound)
 		}
+		e := new(Env)
+		if err := json.Unmarshal(old.Data, e); err != nil {
+			return nil, fmt.Errorf("cannot decode %s %s: %w", CollEnvs, id, err)
+		}
+		e.Rev = old.Version
 		if err := fn(e); err != nil {
 			return nil, err
 		}
-		expect := e.Rev
 		e.Rev++
-		err = replaceDoc(ctx, s, CollEnvs, e.ID, e.Rev, expect, envDocFields(e), e)
-		if errors.Is(err, ErrConflict) {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			continue
+		out = e
+		return &Doc{ID: e.ID, Version: e.Rev, Fields: envDocFields(e), Data: encode(e)}, nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrConflict) && ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
-		if err != nil {
-			return nil, err
-		}
-		return e, nil
+		return nil, err
 	}
-	return nil, Errorf(ErrConflict, "environment %s changed concurrently too often", id)
+	return out, nil
 }
 
 // UpdateEnv renames an environment (name, key, description).

@@ -167,6 +167,11 @@ func (c *Control) do(ctx context.Context, method, path string, in, out any) erro
 }
 
 func (c *Control) doWith(ctx context.Context, hc *http.Client, method, path string, in, out any) error {
+	return c.doAs(ctx, hc, c.token, method, path, in, out)
+}
+
+// doAs is doWith with the bearer token given.
+func (c *Control) doAs(ctx context.Context, hc *http.Client, token, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -180,8 +185,8 @@ func (c *Control) doWith(ctx context.Context, hc *http.Client, method, path stri
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if c.rid != "" {
 		req.Header.Set("X-Request-Id", c.rid)

@@ -9,7 +9,10 @@
 //     receipt latency and the time until every connection has each change;
 //   - evaluate: OFREP and polling HTTP load;
 //   - events: insight track load, optionally the lag until ClickHouse has
-//     the events.
+//     the events;
+//   - scale: grow one environment through sizes, a push run at each;
+//   - writes: sustained flag writes through control's API at a rate, every
+//     state checked for order at SDK connections (order.go, writes.go).
 //
 // The streaming scenarios spread connections over worker processes (see
 // package worker) sized by machine.MakePlan; each worker binds its own

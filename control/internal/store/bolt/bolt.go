@@ -10,7 +10,9 @@
 // (the longest such prefix), scans that key range, and filters, sorts and
 // pages in Go; without a usable index it scans the collection.
 //
-// A Backend is safe for concurrent use (bbolt serialises writers).
+// A Backend is safe for concurrent use. Writes are group-committed: the
+// writes waiting while a transaction commits share the next one (one fsync),
+// each acknowledged only once it is on disk (group.go).
 package bolt
 
 import (
@@ -33,6 +35,7 @@ import (
 type Backend struct {
 	db     *bbolt.DB
 	schema map[string]store.Collection
+	gc     *committer // every write goes through it (group.go)
 }
 
 // Open opens (creating if needed) dir/control.db and its buckets.
@@ -65,11 +68,16 @@ func Open(dir string, schema []store.Collection) (*Backend, error) {
 		db.Close()
 		return nil, fmt.Errorf("cannot create buckets: %w", err)
 	}
+	b.gc = newCommitter(db)
 	return b, nil
 }
 
-// Close closes the database.
-func (b *Backend) Close(context.Context) error { return b.db.Close() }
+// Close commits the writes already handed over, then closes the database;
+// later writes fail.
+func (b *Backend) Close(context.Context) error {
+	b.gc.close()
+	return b.db.Close()
+}
 
 func dataBucket(coll string) []byte      { return []byte("d/" + coll) }
 func indexBucket(coll, ix string) []byte { return []byte("i/" + coll + "/" + ix) }
@@ -162,6 +170,20 @@ func entryKey(ix store.Index, f map[string]string, id string) []byte {
 	return append(k, id...)
 }
 
+// checkUnique fails (before anything is written) when a unique index key
+// of d belongs to another document.
+func checkUnique(tx *bbolt.Tx, c store.Collection, d *store.Doc) error {
+	for _, ix := range c.Indexes {
+		if !ix.Unique {
+			continue
+		}
+		if v := tx.Bucket(indexBucket(c.Name, ix.Name)).Get(entryKey(ix, d.Fields, d.ID)); v != nil && string(v) != d.ID {
+			return failClean(fmt.Errorf("index %s of %s: %w", ix.Name, c.Name, store.ErrDuplicate))
+		}
+	}
+	return nil
+}
+
 func addIndexes(tx *bbolt.Tx, c store.Collection, d *store.Doc) error {
 	for _, ix := range c.Indexes {
 		bk := tx.Bucket(indexBucket(c.Name, ix.Name))
@@ -203,7 +225,10 @@ func removeIndexes(tx *bbolt.Tx, c store.Collection, d *store.Doc) error {
 func insertTx(tx *bbolt.Tx, c store.Collection, d *store.Doc) error {
 	data := tx.Bucket(dataBucket(c.Name))
 	if data.Get([]byte(d.ID)) != nil {
-		return fmt.Errorf("id %s: %w", d.ID, store.ErrDuplicate)
+		return failClean(fmt.Errorf("id %s: %w", d.ID, store.ErrDuplicate))
+	}
+	if err := checkUnique(tx, c, d); err != nil {
+		return err
 	}
 	if err := addIndexes(tx, c, d); err != nil {
 		return err
@@ -213,6 +238,9 @@ func insertTx(tx *bbolt.Tx, c store.Collection, d *store.Doc) error {
 
 // replaceTx overwrites old (as read in this transaction) with d.
 func replaceTx(tx *bbolt.Tx, c store.Collection, old, d *store.Doc) error {
+	if err := checkUnique(tx, c, d); err != nil {
+		return err
+	}
 	if err := removeIndexes(tx, c, old); err != nil {
 		return err
 	}
@@ -228,7 +256,7 @@ func (b *Backend) Insert(_ context.Context, coll string, d *store.Doc) error {
 	if err != nil {
 		return err
 	}
-	return b.db.Update(func(tx *bbolt.Tx) error { return insertTx(tx, c, d) })
+	return b.gc.update(func(tx *bbolt.Tx) error { return insertTx(tx, c, d) })
 }
 
 // Modify implements store.Backend: one transaction for the whole set.
@@ -237,19 +265,31 @@ func (b *Backend) Modify(_ context.Context, coll string, ids []string, fn func(s
 	if err != nil {
 		return err
 	}
-	return b.db.Update(func(tx *bbolt.Tx) error {
+	return b.gc.update(func(tx *bbolt.Tx) error {
 		data := tx.Bucket(dataBucket(coll))
+		wrote := false
+		// an error before the first write leaves the transaction clean
+		fail := func(err error) error {
+			if !wrote {
+				return failClean(err)
+			}
+			var ce cleanErr
+			if errors.As(err, &ce) {
+				return ce.err
+			}
+			return err
+		}
 		for _, id := range ids {
 			var old *store.Doc
 			if v := data.Get([]byte(id)); v != nil {
 				var err error
 				if old, err = decodeDoc(id, v); err != nil {
-					return err
+					return fail(err)
 				}
 			}
 			d, err := fn(id, old)
 			if err != nil {
-				return err
+				return fail(err)
 			}
 			switch {
 			case d == nil:
@@ -259,8 +299,9 @@ func (b *Backend) Modify(_ context.Context, coll string, ids []string, fn func(s
 				err = replaceTx(tx, c, old, d)
 			}
 			if err != nil {
-				return err
+				return fail(err)
 			}
+			wrote = wrote || d != nil
 		}
 		return nil
 	})
@@ -290,18 +331,18 @@ func (b *Backend) Replace(_ context.Context, coll string, d *store.Doc, expect i
 	if err != nil {
 		return err
 	}
-	return b.db.Update(func(tx *bbolt.Tx) error {
+	return b.gc.update(func(tx *bbolt.Tx) error {
 		data := tx.Bucket(dataBucket(coll))
 		v := data.Get([]byte(d.ID))
 		if v == nil {
-			return store.ErrNotFound
+			return failClean(store.ErrNotFound)
 		}
 		old, err := decodeDoc(d.ID, v)
 		if err != nil {
-			return err
+			return failClean(err)
 		}
 		if old.Version != expect {
-			return fmt.Errorf("version %d, expected %d: %w", old.Version, expect, store.ErrConflict)
+			return failClean(fmt.Errorf("version %d, expected %d: %w", old.Version, expect, store.ErrConflict))
 		}
 		return replaceTx(tx, c, old, d)
 	})
@@ -313,18 +354,18 @@ func (b *Backend) Delete(_ context.Context, coll, id string, expect int64) error
 	if err != nil {
 		return err
 	}
-	return b.db.Update(func(tx *bbolt.Tx) error {
+	return b.gc.update(func(tx *bbolt.Tx) error {
 		data := tx.Bucket(dataBucket(coll))
 		v := data.Get([]byte(id))
 		if v == nil {
-			return store.ErrNotFound
+			return failClean(store.ErrNotFound)
 		}
 		old, err := decodeDoc(id, v)
 		if err != nil {
-			return err
+			return failClean(err)
 		}
 		if expect >= 0 && old.Version != expect {
-			return fmt.Errorf("version %d, expected %d: %w", old.Version, expect, store.ErrConflict)
+			return failClean(fmt.Errorf("version %d, expected %d: %w", old.Version, expect, store.ErrConflict))
 		}
 		if err := removeIndexes(tx, c, old); err != nil {
 			return err

@@ -396,19 +396,16 @@ func (b *Backend) Delete(ctx context.Context, coll, id string, expect int64) err
 	return nil
 }
 
-// Modify implements store.Backend, document by document: the current
-// documents are read with one query, then each is inserted or replaced with
-// compare-and-set; a document that changed concurrently is read again and
-// fn called again.
-func (b *Backend) Modify(ctx context.Context, coll string, ids []string, fn func(string, *store.Doc) (*store.Doc, error)) error {
-	if len(ids) == 0 {
+// readIDs reads the documents of several ids into known with one query
+// (nothing for a single id: Modify reads it by _id).
+func (b *Backend) readIDs(ctx context.Context, coll string, ids []string, known map[string]*store.Doc) error {
+	if len(ids) < 2 {
 		return nil
 	}
 	cur, err := b.db.Collection(coll).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
 	if err != nil {
 		return fmt.Errorf("cannot read %s: %w", coll, err)
 	}
-	known := make(map[string]*store.Doc, len(ids))
 	for cur.Next(ctx) {
 		d, err := fromBSON(cur.Current)
 		if err != nil {
@@ -422,8 +419,26 @@ func (b *Backend) Modify(ctx context.Context, coll string, ids []string, fn func
 	if err != nil {
 		return fmt.Errorf("cannot read %s: %w", coll, err)
 	}
+	return nil
+}
+
+// Modify implements store.Backend, document by document: the current
+// documents are read with one query, then each is inserted or replaced with
+// compare-and-set; a document that changed concurrently is read again and
+// fn called again.
+func (b *Backend) Modify(ctx context.Context, coll string, ids []string, fn func(string, *store.Doc) (*store.Doc, error)) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	known := make(map[string]*store.Doc, len(ids))
+	// one document (the environment's compare-and-set): read by _id in the
+	// loop, which FerretDB answers from its index ({_id: {$in: …}}: a scan)
+	err := b.readIDs(ctx, coll, ids, known)
+	if err != nil {
+		return err
+	}
 	for _, id := range ids {
-		old, fresh := known[id], true
+		old, fresh := known[id], len(ids) > 1
 		for attempt := 0; ; attempt++ {
 			if attempt == 50 {
 				return fmt.Errorf("%s %s changed concurrently too often: %w", coll, id, store.ErrConflict)
