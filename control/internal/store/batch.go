@@ -118,16 +118,19 @@ func (s *Store) BatchFlags(ctx context.Context, envID string, flags []*codec.Fla
 // anyLanded reports whether any flag of a failed batch was written (at its
 // new version); true when that cannot be read (the safe answer: keeping the
 // outbox entry costs a LandWait, dropping it could leave a write unpublished).
+// It reads only the batch's flags.
 func (s *Store) anyLanded(ctx context.Context, envID string, flags []*codec.Flag) bool {
-	all, err := s.AllFlags(context.WithoutCancel(ctx), envID)
+	want := make(map[string]int64, len(flags))
+	ids := make([]string, len(flags))
+	for i, f := range flags {
+		want[f.ID] = f.Version
+		ids[i] = f.ID
+	}
+	got, err := s.flagsByID(context.WithoutCancel(ctx), envID, ids)
 	if err != nil {
 		return true
 	}
-	want := make(map[string]int64, len(flags))
-	for _, f := range flags {
-		want[f.ID] = f.Version
-	}
-	for _, f := range all {
+	for _, f := range got {
 		if v, ok := want[f.ID]; ok && f.Version == v {
 			return true
 		}
