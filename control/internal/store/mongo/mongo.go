@@ -595,9 +595,16 @@ func (b *Backend) Find(ctx context.Context, coll string, q store.Query) ([]*stor
 	}
 	filter := queryFilter(q)
 	c := b.db.Collection(coll)
-	total, err := c.CountDocuments(ctx, filter)
-	if err != nil {
-		return nil, 0, fmt.Errorf("cannot count %s: %w", coll, mapErr(err))
+	// Without a page the total is the number read: no count (one round
+	// trip less; a FerretDB count of a filter not on _id reads the whole
+	// collection).
+	whole := q.Limit == 0 && q.Offset == 0
+	total := int64(0)
+	if !whole {
+		var err error
+		if total, err = c.CountDocuments(ctx, filter); err != nil {
+			return nil, 0, fmt.Errorf("cannot count %s: %w", coll, mapErr(err))
+		}
 	}
 	dir := 1
 	if q.Desc {
@@ -630,6 +637,9 @@ func (b *Backend) Find(ctx context.Context, coll string, q store.Query) ([]*stor
 	}
 	if err := cur.Err(); err != nil {
 		return nil, 0, err
+	}
+	if whole {
+		total = int64(len(out))
 	}
 	return out, int(total), nil
 }

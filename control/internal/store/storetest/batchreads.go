@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 
@@ -17,19 +18,23 @@ import (
 // function) and can fail the next Modify of the flags.
 type countingBackend struct {
 	store.Backend
-	flagReads  atomic.Int64
-	failModify atomic.Bool
+	flagReads     atomic.Int64
+	settingsReads atomic.Int64
+	failModify    atomic.Bool
 }
 
 func (c *countingBackend) count(coll string, n int) {
-	if coll == store.CollFlags {
+	switch coll {
+	case store.CollFlags:
 		c.flagReads.Add(int64(n))
+	case store.CollEnvSettings:
+		c.settingsReads.Add(1)
 	}
 }
 
 func (c *countingBackend) Get(ctx context.Context, coll, id string) (*store.Doc, error) {
 	d, err := c.Backend.Get(ctx, coll, id)
-	if err == nil {
+	if err == nil || coll == store.CollEnvSettings {
 		c.count(coll, 1)
 	}
 	return d, err
@@ -97,7 +102,7 @@ func testBatchReadsNamedOnly(t *testing.T, b store.Backend) {
 		base[i] = boolFlag("e1", "", fmt.Sprintf("base-%03d", i))
 	}
 	must(t, s.BatchFlags(ctx, "e1", base))
-	p := publish.New(s, publish.Discard{}, publish.Discard{}, nil)
+	p := publish.New(s, publish.Discard{}, publish.Discard{}, slog.New(slog.DiscardHandler))
 	must(t, p.PublishEnv(ctx, "e1"))
 
 	items := make([]*codec.Flag, batchN)
@@ -143,5 +148,36 @@ func testBatchReadsNamedOnly(t *testing.T, b store.Backend) {
 	}
 	if _, err := s.GetFlagByKey(ctx, "e1", "lost-1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a flag of the failed batch: %v", err)
+	}
+}
+
+// testSettingsMemo: within a request memo an environment's settings are
+// read once however often they are checked; a settings write through the
+// request drops the memo (the gate then sees the protection at once);
+// without a memo every check reads.
+func testSettingsMemo(t *testing.T, b store.Backend) {
+	ctx := context.Background()
+	cb := &countingBackend{Backend: b}
+	s := store.New(cb)
+	newEnv(t, s, "e1")
+	req := store.WithRequestMemo(ctx)
+	for range 3 {
+		must(t, s.Gate(req, "e1"))
+	}
+	if n := cb.settingsReads.Load(); n != 1 {
+		t.Fatalf("three gate checks of one request read the settings %d times, want 1", n)
+	}
+	must(t, s.PutEnvSettings(req, &store.EnvSettings{EnvID: "e1", Protected: true}))
+	if err := s.Gate(req, "e1"); !errors.Is(err, store.ErrChangeRequest) {
+		t.Fatalf("gate after protecting the environment in the same request: %v", err)
+	}
+	cb.settingsReads.Store(0)
+	for range 2 {
+		if err := s.Gate(ctx, "e1"); !errors.Is(err, store.ErrChangeRequest) {
+			t.Fatalf("gate without a memo: %v", err)
+		}
+	}
+	if n := cb.settingsReads.Load(); n != 2 {
+		t.Fatalf("two checks without a memo read the settings %d times, want 2", n)
 	}
 }
