@@ -65,3 +65,40 @@ func (s *Store) flagsByID(ctx context.Context, envID string, ids []string) ([]*c
 	}
 	return out, nil
 }
+
+// ManyInserter is implemented by a Backend that inserts many new documents
+// in fewer round trips than one Insert each (store/mongo: unordered
+// InsertMany, keyBatch at a time). InsertMany writes every document whose
+// id and unique keys are free and returns the ids of those it did not
+// write because one exists (dup); any other error is returned (documents
+// before it may be written).
+type ManyInserter interface {
+	InsertMany(ctx context.Context, coll string, docs []*Doc) (dup []string, err error)
+}
+
+// insertNew inserts documents the caller created (fresh ids): with the
+// backend's InsertMany, or one Modify (store/bolt: one transaction) that
+// writes each whose id is free. It returns the ids that exist (not
+// written).
+func (s *Store) insertNew(ctx context.Context, coll string, docs []*Doc) ([]string, error) {
+	if len(docs) == 0 {
+		return nil, nil
+	}
+	if m, ok := s.b.(ManyInserter); ok {
+		return m.InsertMany(ctx, coll, docs)
+	}
+	byID := make(map[string]*Doc, len(docs))
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		byID[d.ID], ids[i] = d, d.ID
+	}
+	var dup []string
+	err := s.b.Modify(ctx, coll, ids, func(id string, old *Doc) (*Doc, error) {
+		if old != nil {
+			dup = append(dup, id)
+			return nil, nil
+		}
+		return byID[id], nil
+	})
+	return dup, err
+}

@@ -130,3 +130,30 @@ func (b *Backend) dropKeys(ctx context.Context, coll string, ixs []store.Index, 
 		b.dropKey(ctx, coll, &ixs[i], d.Fields, d.ID)
 	}
 }
+
+// InsertMany implements store.ManyInserter with insertNew, keyBatch
+// documents at a time; a document insertNew could not write because its
+// id or a key exists is tried once more alone (Insert takes over a stale
+// key) and reported as a duplicate if that fails so.
+func (b *Backend) InsertMany(ctx context.Context, coll string, docs []*store.Doc) (dup []string, err error) {
+	byID := make(map[string]*store.Doc, len(docs))
+	for _, d := range docs {
+		byID[d.ID] = d
+	}
+	for lo := 0; lo < len(docs); lo += keyBatch {
+		lost, err := b.insertNew(ctx, coll, docs[lo:min(len(docs), lo+keyBatch)])
+		if err != nil {
+			return dup, err
+		}
+		for _, id := range lost {
+			err := b.Insert(ctx, coll, byID[id])
+			switch {
+			case errors.Is(err, store.ErrDuplicate):
+				dup = append(dup, id)
+			case err != nil:
+				return dup, err
+			}
+		}
+	}
+	return dup, nil
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -179,5 +181,40 @@ func testSettingsMemo(t *testing.T, b store.Backend) {
 	}
 	if n := cb.settingsReads.Load(); n != 2 {
 		t.Fatalf("two checks without a memo read the settings %d times, want 2", n)
+	}
+}
+
+// testInsertMany: a backend's InsertMany (store.ManyInserter) writes the
+// documents whose id and unique keys are free, reports the others as
+// duplicates without writing them, and the written ones are found by
+// their unique key.
+func testInsertMany(t *testing.T, b store.Backend) {
+	m, ok := b.(store.ManyInserter)
+	if !ok {
+		t.Skip("the backend has no InsertMany")
+	}
+	ctx := context.Background()
+	must(t, b.Insert(ctx, store.CollFlags, flagDoc("f1", "e1", "k1", 1)))
+	must(t, b.Insert(ctx, store.CollFlags, flagDoc("f9", "e1", "k9", 1)))
+	dup, err := m.InsertMany(ctx, store.CollFlags, []*store.Doc{
+		flagDoc("f1", "e1", "other", 1), // id exists
+		flagDoc("f2", "e1", "k2", 1),
+		flagDoc("f3", "e1", "k9", 1), // key exists
+		flagDoc("f4", "e1", "k4", 1),
+	})
+	must(t, err)
+	slices.Sort(dup) // in no particular order
+	if strings.Join(dup, ",") != "f1,f3" {
+		t.Fatalf("duplicates %v, want f1,f3", dup)
+	}
+	for id, key := range map[string]string{"f2": "k2", "f4": "k4", "f9": "k9", "f1": "k1"} {
+		docs, _, err := b.Find(ctx, store.CollFlags, store.Query{Eq: map[string]string{"envId": "e1", "key": key}})
+		must(t, err)
+		if len(docs) != 1 || docs[0].ID != id {
+			t.Fatalf("key %s: %v, want %s", key, docs, id)
+		}
+	}
+	if _, err := b.Get(ctx, store.CollFlags, "f3"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("f3, a duplicate key, was written: %v", err)
 	}
 }

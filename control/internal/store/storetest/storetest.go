@@ -33,6 +33,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("BatchFlags", func(t *testing.T) { testBatchFlags(t, store.New(open(t))) })
 	t.Run("BatchReadsNamedOnly", func(t *testing.T) { testBatchReadsNamedOnly(t, open(t)) })
 	t.Run("SettingsMemo", func(t *testing.T) { testSettingsMemo(t, open(t)) })
+	t.Run("InsertMany", func(t *testing.T) { testInsertMany(t, open(t)) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, store.New(open(t))) })
 	t.Run("Segments", func(t *testing.T) { testSegments(t, store.New(open(t))) })
 	t.Run("SegmentRefs", func(t *testing.T) { testSegmentRefs(t, open(t)) })
