@@ -81,6 +81,11 @@ const (
 	// presumed failed while its writer is still writing would be published
 	// without the flags that land later, which then never reach an edge.
 	LandWaitPerItem = 50 * time.Millisecond
+	// AttemptPerItem is added to Attempt for each flag a batch entry in
+	// the outbox names: the publish reads each (FerretDB: one read by _id
+	// each, ~1–2 ms on a loaded server), and an attempt cut off before it
+	// has read a 10,000-flag batch would back off and retry forever.
+	AttemptPerItem = 5 * time.Millisecond
 	// notReadyRetry is how soon an environment waiting for a write is
 	// tried again.
 	notReadyRetry = 50 * time.Millisecond
@@ -211,6 +216,16 @@ func (p *Publisher) nextWake() time.Duration {
 	return d
 }
 
+// attemptFor bounds one publish attempt of e: Attempt, plus AttemptPerItem
+// for each flag its outbox's batch entries name.
+func attemptFor(e *store.Env) time.Duration {
+	n := 0
+	for i := range e.Outbox {
+		n += len(e.Outbox[i].Items)
+	}
+	return Attempt + time.Duration(n)*AttemptPerItem
+}
+
 // Sweep makes one pass over the dirty environments whose backoff has
 // elapsed. It returns the number of environments still dirty.
 func (p *Publisher) Sweep(ctx context.Context) int {
@@ -233,7 +248,7 @@ func (p *Publisher) Sweep(ctx context.Context) int {
 			left++
 			continue
 		}
-		actx, cancel := context.WithTimeout(ctx, Attempt)
+		actx, cancel := context.WithTimeout(ctx, attemptFor(e))
 		err := p.PublishEnv(actx, e.ID)
 		cancel()
 		if err != nil && ctx.Err() != nil {
