@@ -5,11 +5,8 @@ package analytics
 import (
 	"context"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,102 +14,17 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/switchyard/switchyard/internal/tcpproxy"
 )
-
-// tcpProxy forwards a loopback port to target; stop closes the listener and
-// every forwarded connection (the dependency "dies"), restart listens on the
-// same port again.
-type tcpProxy struct {
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	// below the ephemeral range (32768+): a stopped proxy's port must not be
-	// handed to some client's outgoing connection before restart
-	for range 100 {
-		p := &tcpProxy{target: target, addr: fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)), conns: map[net.Conn]struct{}{}}
-		if ln, err := net.Listen("tcp", p.addr); err == nil {
-			ln.Close()
-			p.restart(t)
-			t.Cleanup(p.stop)
-			return p
-		}
-	}
-	t.Fatal("no free port below 32000 for the proxy")
-	return nil
-}
-
-func (p *tcpProxy) restart(t *testing.T) {
-	t.Helper()
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.forward(c)
-		}
-	}()
-}
-
-func (p *tcpProxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln == nil {
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
-func (p *tcpProxy) forward(c net.Conn) {
-	u, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-	if err != nil {
-		c.Close()
-		return
-	}
-	if !p.track(c) || !p.track(u) {
-		c.Close()
-		u.Close()
-		return
-	}
-	go func() { io.Copy(u, c); u.Close() }()
-	io.Copy(c, u)
-	c.Close()
-}
-
-func (p *tcpProxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
 
 // TestReadyzClickHouseOutage: with ClickHouse behind a proxy this test
 // controls, /readyz is 200, turns 503 naming ClickHouse when the proxy stops
 // (the shared service keeps running), and 200 again when it is back.
 func TestReadyzClickHouseOutage(t *testing.T) {
 	e := newITEnv(t, 1)
-	px := newTCPProxy(t, e.chAddr)
-	e.chAddr = px.addr
+	px := tcpproxy.New(t, e.chAddr)
+	e.chAddr = px.Addr()
 	s := e.start(t, 1000, 100*time.Millisecond)
 	h := s.Handler()
 
@@ -120,12 +32,12 @@ func TestReadyzClickHouseOutage(t *testing.T) {
 	if !strings.Contains(body, `"clickhouse":"ok"`) || !strings.Contains(body, `"kafka":"ok"`) {
 		t.Errorf("/readyz %s: want both dependencies ok", body)
 	}
-	px.stop()
+	px.Stop()
 	body = waitStatus(t, h, "/readyz", 503)
 	if strings.Contains(body, `"clickhouse":"ok"`) || !strings.Contains(body, `"kafka":"ok"`) {
 		t.Errorf("/readyz %s: want clickhouse failing, kafka ok", body)
 	}
-	px.restart(t)
+	px.Resume(t)
 	waitStatus(t, h, "/readyz", 200)
 }
 
@@ -193,14 +105,14 @@ func TestReadyzKafkaOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxies := map[string]*tcpProxy{}
+	proxies := map[string]*tcpproxy.Proxy{}
 	for _, b := range meta.Brokers {
 		a := net.JoinHostPort(b.Host, fmt.Sprint(b.Port))
-		proxies[a] = newTCPProxy(t, a)
+		proxies[a] = tcpproxy.New(t, a)
 	}
 	for _, a := range e.brokers {
 		if proxies[a] == nil {
-			proxies[a] = newTCPProxy(t, a)
+			proxies[a] = tcpproxy.New(t, a)
 		}
 	}
 	dial := func(ctx context.Context, network, host string) (net.Conn, error) {
@@ -209,7 +121,7 @@ func TestReadyzKafkaOutage(t *testing.T) {
 			return nil, fmt.Errorf("test dialer: no proxy for broker %s", host)
 		}
 		var d net.Dialer
-		return d.DialContext(ctx, network, p.addr)
+		return d.DialContext(ctx, network, p.Addr())
 	}
 	s, err := New(Config{Addr: "-", ClickHouseAddr: e.chAddr, ClickHouseDB: e.db, KafkaBrokers: e.brokers,
 		TopicPrefix: e.prefix, BatchRows: 1000, FlushInterval: 100 * time.Millisecond,
@@ -228,7 +140,7 @@ func TestReadyzKafkaOutage(t *testing.T) {
 	h := s.Handler()
 	waitStatus(t, h, "/readyz", 200)
 	for _, p := range proxies {
-		p.stop()
+		p.Stop()
 	}
 	start := time.Now()
 	for {
@@ -243,7 +155,7 @@ func TestReadyzKafkaOutage(t *testing.T) {
 	}
 	t.Logf("kafka: unready %v after the brokers stopped", time.Since(start).Round(time.Millisecond))
 	for _, p := range proxies {
-		p.restart(t)
+		p.Resume(t)
 	}
 	waitStatus(t, h, "/readyz", 200)
 }

@@ -7,131 +7,15 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchyard/switchyard/control/internal/store/mongo"
+	"github.com/switchyard/switchyard/internal/tcpproxy"
 )
-
-// tcpProxy forwards connections to a backend until cut: while cut it
-// closes every connection it holds and every new one at once (the backend
-// looks dead: connections are refused or reset), and forwards again after
-// resume. The shared services themselves are never stopped.
-type tcpProxy struct {
-	ln      net.Listener
-	backend string
-	mu      sync.Mutex
-	down    bool
-	stalled bool // forward nothing, close nothing (a server that hangs)
-	conns   map[net.Conn]struct{}
-}
-
-func newTCPProxy(t *testing.T, backend string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, backend: backend, conns: map[net.Conn]struct{}{}}
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	go p.serve()
-	return p
-}
-
-func (p *tcpProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		down := p.down
-		p.conns[c] = struct{}{}
-		p.mu.Unlock()
-		if down {
-			c.Close()
-			continue
-		}
-		// piped even while stalled: copy holds the bytes until resume, so a
-		// connection opened during the stall works once the stall ends
-		go p.pipe(c)
-	}
-}
-
-func (p *tcpProxy) pipe(c net.Conn) {
-	b, err := net.DialTimeout("tcp", p.backend, 5*time.Second)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.down {
-		p.mu.Unlock()
-		c.Close()
-		b.Close()
-		return
-	}
-	p.conns[b] = struct{}{}
-	p.mu.Unlock()
-	go func() { p.copy(b, c); b.Close(); c.Close() }()
-	p.copy(c, b)
-	c.Close()
-	b.Close()
-}
-
-// copy forwards src to dst; while the proxy is stalled it holds the bytes.
-func (p *tcpProxy) copy(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		for {
-			p.mu.Lock()
-			stalled := p.stalled
-			p.mu.Unlock()
-			if !stalled {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// stall makes the backend hang: connections stay open, nothing is answered.
-func (p *tcpProxy) stall() {
-	p.mu.Lock()
-	p.stalled = true
-	p.mu.Unlock()
-}
-
-// cut makes the backend unreachable through the proxy.
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *tcpProxy) resume() {
-	p.mu.Lock()
-	p.down, p.stalled = false, false
-	p.mu.Unlock()
-}
 
 // TestStoreOutageAnswers503Promptly: with MongoDB unreachable, or
 // reachable but silent, the API answers 503 within the configured bounds
@@ -142,16 +26,16 @@ func TestStoreOutageAnswers503Promptly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newTCPProxy(t, u.Host)
+	proxy := tcpproxy.New(t, u.Host)
 	id := randName()
-	cfg := Config{Addr: "127.0.0.1:0", MongoURI: "mongodb://" + proxy.ln.Addr().String() + "/", MongoDB: "sy_outage_" + id,
+	cfg := Config{Addr: "127.0.0.1:0", MongoURI: "mongodb://" + proxy.Addr() + "/", MongoDB: "sy_outage_" + id,
 		AdminPassword: "admin-password", MongoSelectTimeout: time.Second, MongoTimeout: 2 * time.Second}
 	s, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		proxy.resume()
+		proxy.Resume(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		if b, ok := s.st.Backend().(*mongo.Backend); ok {
@@ -207,7 +91,7 @@ func TestStoreOutageAnswers503Promptly(t *testing.T) {
 	for _, outage := range []struct {
 		name  string
 		start func()
-	}{{"refused", proxy.cut}, {"hanging", proxy.stall}} {
+	}{{"refused", proxy.Cut}, {"hanging", proxy.Stall}} {
 		outage.start()
 		// Every request during the outage fails with 503, each within the
 		// configured bounds (generous upper bound: the driver's old 10 s
@@ -221,7 +105,7 @@ func TestStoreOutageAnswers503Promptly(t *testing.T) {
 		}
 		waitFor(outage.name+": /readyz unready during the outage", func() bool { return get("/readyz", "") == http.StatusServiceUnavailable })
 
-		proxy.resume()
+		proxy.Resume(t)
 		waitFor(outage.name+": /readyz ready after the outage", func() bool { return get("/readyz", "") == 200 })
 		waitFor(outage.name+": API answers after the outage", func() bool { return get("/api/v1/auth/me", lr.Token) == 200 })
 	}

@@ -16,6 +16,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/switchyard/switchyard/internal/tcpproxy"
 )
 
 // withKafkaDialer routes the change producer's broker connections through
@@ -48,14 +50,14 @@ func TestLiveReadyzFollowsRedisAndKafka(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kproxies := map[string]*tcpProxy{}
+	kproxies := map[string]*tcpproxy.Proxy{}
 	for _, b := range meta.Brokers {
 		a := net.JoinHostPort(b.Host, fmt.Sprint(b.Port))
-		kproxies[a] = newTCPProxy(t, a)
+		kproxies[a] = tcpproxy.New(t, a)
 	}
 	for _, a := range brokers {
 		if kproxies[a] == nil {
-			kproxies[a] = newTCPProxy(t, a)
+			kproxies[a] = tcpproxy.New(t, a)
 		}
 	}
 	dial := func(ctx context.Context, network, host string) (net.Conn, error) {
@@ -64,10 +66,10 @@ func TestLiveReadyzFollowsRedisAndKafka(t *testing.T) {
 			return nil, fmt.Errorf("test dialer: no proxy for broker %s", host)
 		}
 		var d net.Dialer
-		return d.DialContext(ctx, network, p.ln.Addr().String())
+		return d.DialContext(ctx, network, p.Addr())
 	}
-	rproxy := newTCPProxy(t, redisAddr)
-	cfg := Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), RedisAddr: rproxy.ln.Addr().String(), KafkaBrokers: brokers,
+	rproxy := tcpproxy.New(t, redisAddr)
+	cfg := Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), RedisAddr: rproxy.Addr(), KafkaBrokers: brokers,
 		TopicPrefix: "t" + randName() + ".", AdminPassword: "admin-password"}
 	s, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), withKafkaDialer(dial))
 	if err != nil {
@@ -75,9 +77,9 @@ func TestLiveReadyzFollowsRedisAndKafka(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		for _, p := range kproxies {
-			p.resume()
+			p.Resume(t)
 		}
-		rproxy.resume()
+		rproxy.Resume(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		_ = s.Shutdown(ctx)
@@ -124,14 +126,14 @@ func TestLiveReadyzFollowsRedisAndKafka(t *testing.T) {
 		dep          string
 		cut, restore func()
 	}{
-		{"redis", rproxy.cut, rproxy.resume},
+		{"redis", rproxy.Cut, func() { rproxy.Resume(t) }},
 		{"kafka", func() {
 			for _, p := range kproxies {
-				p.cut()
+				p.Cut()
 			}
 		}, func() {
 			for _, p := range kproxies {
-				p.resume()
+				p.Resume(t)
 			}
 		}},
 	} {

@@ -17,7 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/switchyard/switchyard/edge/internal/tcpproxy"
+	"github.com/switchyard/switchyard/internal/tcpproxy"
 )
 
 // TestReadyzFollowsRedisAndKafka: an edge on the real Redis and Kafka, each
@@ -120,14 +120,14 @@ func TestReadyzFollowsRedisAndKafka(t *testing.T) {
 		dep          string
 		cut, restore func()
 	}{
-		{"redis", rproxy.Cut, rproxy.Resume},
+		{"redis", rproxy.Cut, func() { rproxy.Resume(t) }},
 		{"kafka", func() {
 			for _, p := range kproxies {
 				p.Cut()
 			}
 		}, func() {
 			for _, p := range kproxies {
-				p.Resume()
+				p.Resume(t)
 			}
 		}},
 	} {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/switchyard/switchyard/edge"
 	"github.com/switchyard/switchyard/edge/edgetest"
-	"github.com/switchyard/switchyard/edge/internal/tcpproxy"
+	"github.com/switchyard/switchyard/internal/tcpproxy"
 )
 
 // startRelay starts a relay edge taking env from upstream (host:port),
@@ -176,7 +176,7 @@ func TestRelayServesAndForwards(t *testing.T) {
 	relay = startRelay(t, link.Addr(), env, dir)
 	rURL = "http://" + relay.Addr()
 
-	link.Resume()
+	link.Resume(t)
 	waitReadyz2(t, rURL, 30*time.Second)
 	_, got, _ = fullSync(t, relay.Addr(), env.ServerSecret)
 	var g struct{ Name string }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/switchyard/switchyard/edge"
 	"github.com/switchyard/switchyard/edge/edgetest"
-	"github.com/switchyard/switchyard/edge/internal/tcpproxy"
+	"github.com/switchyard/switchyard/internal/tcpproxy"
 )
 
 // TestCompatRelay is relay mode with FeatBit's Node server SDK (issue 19):
@@ -137,7 +137,7 @@ func TestCompatRelay(t *testing.T) {
 		t.Fatal("the SDK saw the change made during the cut before the link returned")
 	}
 	restored := time.Now()
-	link.Resume()
+	link.Resume(t)
 	seen = waitSeen(t, p, reconnectDeadline+30*time.Second, "after-2", u, "after the link returned")
 	if seen.ID != w.ID {
 		p.fatalf("seen %s, want watch %d", seen.raw, w.ID)

@@ -27,6 +27,7 @@ const (
 	ActTokenManage     = "token:manage"     // access tokens
 	ActWebhookManage   = "webhook:manage"   // webhooks and their deliveries
 	ActOrgManage       = "org:manage"       // rename the organization
+	ActOrgDelete       = "org:delete"       // delete the organization; from the owner role only
 	ActAccessManage    = "access:manage"    // groups and policies; from the admin role only
 	ActChangeApprove   = "change:approve"   // approve or reject change requests of protected environments
 )
@@ -34,14 +35,19 @@ const (
 // Actions lists every action, in the order of the documentation.
 var Actions = []string{ActRead, ActFlagWrite, ActFlagToggle, ActSegmentWrite, ActExperimentWrite,
 	ActCodeRefWrite, ActSecretRead, ActSecretRotate, ActEnvManage, ActProjectManage, ActMemberManage,
-	ActTokenManage, ActWebhookManage, ActOrgManage, ActAccessManage, ActChangeApprove}
+	ActTokenManage, ActWebhookManage, ActOrgManage, ActOrgDelete, ActAccessManage, ActChangeApprove}
+
+// roleOnly lists the actions no policy can allow: access:manage comes from
+// the admin role, org:delete from the owner role (a policy may deny them,
+// which for org:delete changes nothing: policies do not apply to owners).
+var roleOnly = []string{ActAccessManage, ActOrgDelete}
 
 // roleActions is each organization role as a built-in policy: the role
 // allows these actions on every resource ("*").
 var roleActions = map[string][]string{
 	store.RoleViewer: {ActRead},
 	store.RoleEditor: {ActRead, ActFlagWrite, ActFlagToggle, ActSegmentWrite, ActExperimentWrite, ActCodeRefWrite, ActSecretRead},
-	store.RoleAdmin:  Actions,
+	store.RoleAdmin:  slices.DeleteFunc(slices.Clone(Actions), func(a string) bool { return a == ActOrgDelete }),
 	store.RoleOwner:  Actions,
 }
 
@@ -62,7 +68,7 @@ type layer struct {
 // can decides one action on one resource: an owner may do everything
 // (policies do not apply to owners); otherwise a matching deny statement
 // refuses, a matching allow statement or the role allows, and anything else
-// is refused. access:manage comes from the role only.
+// is refused. access:manage and org:delete come from the role only.
 func (l *layer) can(action, res string) bool {
 	if l.role == store.RoleOwner {
 		return true
@@ -76,7 +82,7 @@ func (l *layer) can(action, res string) bool {
 		if s.Effect == effectDeny {
 			return false
 		}
-		if action != ActAccessManage {
+		if !slices.Contains(roleOnly, action) {
 			allow = true
 		}
 	}

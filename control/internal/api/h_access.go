@@ -196,8 +196,8 @@ func (a *API) listPolicies(c *call) (any, error) {
 func (a *API) getPolicy(c *call) (any, error) { return a.st.GetPolicy(c.ctx, c.orgID, c.path("id")) }
 
 // policyReq validates a policy request: statements with a known effect,
-// known actions (access:manage only in deny statements: it comes from the
-// admin role) and well-formed resource patterns; principals that exist in
+// known actions (access:manage and org:delete only in deny statements: they
+// come from the admin and owner roles) and well-formed resource patterns; principals that exist in
 // the organization.
 func (a *API) policyReq(c *call, req *PolicyRequest) error {
 	req.Name = strings.TrimSpace(req.Name)
@@ -222,9 +222,11 @@ func (a *API) policyReq(c *call, req *PolicyRequest) error {
 		for j, act := range s.Actions {
 			f := fmt.Sprintf("%s.actions[%d]", at, j)
 			switch {
-			case act == "*" && s.Effect == effectDeny, act != "*" && slices.Contains(Actions, act) && (act != ActAccessManage || s.Effect == effectDeny):
+			case act == "*" && s.Effect == effectDeny, act != "*" && slices.Contains(Actions, act) && (!slices.Contains(roleOnly, act) || s.Effect == effectDeny):
 			case act == ActAccessManage:
 				return store.Invalid(f, "%s comes from the admin role only; a policy can deny it, not allow it", ActAccessManage)
+			case act == ActOrgDelete:
+				return store.Invalid(f, "%s comes from the owner role only; a policy can deny it, not allow it", ActOrgDelete)
 			case act == "*":
 				return store.Invalid(f, `"*" can only be denied (allowing it would include %s, which comes from the admin role only)`, ActAccessManage)
 			default:

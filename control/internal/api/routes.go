@@ -11,7 +11,7 @@ import (
 // table is the whole API. The OpenAPI document is generated from it and a
 // test checks that every route is registered and documented.
 func (a *API) table() []Route {
-	return slices.Concat(a.coreRoutes(), a.codeRefRoutes(), a.gdprRoutes(), a.accessRoutes(), a.changeRoutes(), a.deliveryRoutes(), a.impactRoutes())
+	return slices.Concat(a.coreRoutes(), a.codeRefRoutes(), a.gdprRoutes(), a.accessRoutes(), a.changeRoutes(), a.deliveryRoutes(), a.impactRoutes(), a.orgDeleteRoutes())
 }
 
 // coreRoutes are the organizations, projects, environments, flags, segments,

@@ -93,8 +93,8 @@ func str(name, b, a string, out *[]string) {
 	}
 }
 
-// list formats a string list as [a, b].
-func list(xs []string) string { return "[" + strings.Join(xs, ", ") + "]" }
+// list formats a string list as [a, b] (bounded as names).
+func list(xs []string) string { return "[" + names(xs) + "]" }
 
 func varName(f *codec.Flag, id string) string {
 	for _, v := range f.Variations {
@@ -170,10 +170,10 @@ func targeting(b, a *codec.Flag) []string {
 		}
 		var parts []string
 		if len(added) > 0 {
-			parts = append(parts, "added "+strings.Join(added, ", "))
+			parts = append(parts, "added "+names(added))
 		}
 		if len(removed) > 0 {
-			parts = append(parts, "removed "+strings.Join(removed, ", "))
+			parts = append(parts, "removed "+names(removed))
 		}
 		out = append(out, fmt.Sprintf("individual targeting '%s': %s", name, strings.Join(parts, "; ")))
 	}
@@ -181,19 +181,39 @@ func targeting(b, a *codec.Flag) []string {
 }
 
 // setDiff returns the elements of a not in b (added) and of b not in a
-// (removed), in their order.
+// (removed), in their order. Linear in the sizes: segment member lists hold
+// up to 100,000 keys.
 func setDiff(b, a []string) (added, removed []string) {
+	inB := make(map[string]struct{}, len(b))
+	for _, x := range b {
+		inB[x] = struct{}{}
+	}
+	inA := make(map[string]struct{}, len(a))
 	for _, x := range a {
-		if !slices.Contains(b, x) {
+		inA[x] = struct{}{}
+		if _, ok := inB[x]; !ok {
 			added = append(added, x)
 		}
 	}
 	for _, x := range b {
-		if !slices.Contains(a, x) {
+		if _, ok := inA[x]; !ok {
 			removed = append(removed, x)
 		}
 	}
 	return added, removed
+}
+
+// maxListed bounds the keys one diff line names; the rest are counted.
+const maxListed = 20
+
+// names joins up to maxListed of xs and counts the others ("a, b and 3
+// more"), so an import of 100,000 members makes a one-line entry, not a
+// megabyte.
+func names(xs []string) string {
+	if len(xs) <= maxListed {
+		return strings.Join(xs, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(xs[:maxListed], ", "), len(xs)-maxListed)
 }
 
 func ruleName(r codec.Rule) string {
@@ -376,10 +396,10 @@ func Segment(before, after *codec.Segment) []string {
 	}{{"included", before.Included, after.Included}, {"excluded", before.Excluded, after.Excluded}, {"tags", before.Tags, after.Tags}} {
 		added, removed := setDiff(l.b, l.a)
 		if len(added) > 0 {
-			out = append(out, fmt.Sprintf("%s: added %s", l.name, strings.Join(added, ", ")))
+			out = append(out, fmt.Sprintf("%s: added %s", l.name, names(added)))
 		}
 		if len(removed) > 0 {
-			out = append(out, fmt.Sprintf("%s: removed %s", l.name, strings.Join(removed, ", ")))
+			out = append(out, fmt.Sprintf("%s: removed %s", l.name, names(removed)))
 		}
 	}
 	toRules := func(rs []codec.SegmentRule) []codec.Rule {

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -83,5 +84,25 @@ func TestSegmentAndGeneric(t *testing.T) {
 	}
 	if got := Generic(nil, &env{Name: "x"}); len(got) == 0 || !strings.Contains(got[1], "name set to 'x'") {
 		t.Fatalf("generic create: %q", got)
+	}
+}
+
+// TestSegmentDiffOfLargeMemberLists: a one-key change to a segment of
+// 100,000 members is described in linear time, naming the key, and an
+// import of 100,000 keys names 20 of them and counts the rest.
+func TestSegmentDiffOfLargeMemberLists(t *testing.T) {
+	keys := make([]string, 100000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("user-%06d", i)
+	}
+	before := &codec.Segment{Name: "big", Included: keys}
+	after := &codec.Segment{Name: "big", Included: append(slices.Clone(keys), "new-user")}
+	got := strings.Join(Segment(before, after), "\n")
+	if got != "included: added new-user" {
+		t.Fatalf("one key added to 100,000: %q", got)
+	}
+	got = strings.Join(Segment(&codec.Segment{Name: "big"}, before), "\n")
+	if !strings.HasPrefix(got, "included: added user-000000, user-000001,") || !strings.HasSuffix(got, "user-000019 and 99980 more") {
+		t.Fatalf("100,000 keys imported: %.200q…", got)
 	}
 }

@@ -313,6 +313,26 @@ func (d *Dispatcher) send(ctx context.Context, dl *store.Delivery) {
 	}
 	if dl.Status != store.DeliveryPending {
 		d.st.ReleaseClaims(context.WithoutCancel(ctx), store.CollDeliveries, dl.ID, dl.Claims)
+		d.dropIfOrgDeleted(context.WithoutCancel(ctx), dl)
+	}
+}
+
+// OrgDeleted is the event of a deleted organization, the last one its
+// webhooks receive.
+const OrgDeleted = "organization.deleted"
+
+// dropIfOrgDeleted removes the webhook (and its log) of a deleted
+// organization once its organization.deleted delivery ended: deleting an
+// organization keeps the webhooks subscribed to that event until then.
+func (d *Dispatcher) dropIfOrgDeleted(ctx context.Context, dl *store.Delivery) {
+	if dl.Event != OrgDeleted {
+		return
+	}
+	if _, err := d.st.GetOrg(ctx, dl.OrgID); !errors.Is(err, store.ErrNotFound) {
+		return
+	}
+	if err := d.st.DeleteWebhookAndDeliveries(ctx, dl.WebhookID); err != nil {
+		d.log.Warn("cannot remove the webhook of a deleted organization", "webhook", dl.WebhookID, "err", err)
 	}
 }
 

@@ -240,7 +240,11 @@ export async function a11yTour({ page, step, base, shots, signIn, signOut }) {
   });
 
   await step('a11y-keyboard-skip-link-focus-and-menu', async () => {
-    await open(`/envs/${envId}/flags`);
+    // a fresh load (an in-app navigation puts focus on the page's heading,
+    // where Tab goes on into the page: e2e/orgdelete.mjs checks that)
+    await page.goto(`${base}/envs/${envId}/flags`);
+    await page.locator('h1').first().waitFor({ state: 'visible' });
+    await settled(page);
     await page.evaluate(() => { document.activeElement && document.activeElement.blur(); });
     await page.keyboard.press('Tab');
     const skip = await page.evaluate(() => {

@@ -24,6 +24,7 @@ import { targetSteps } from './target.mjs';
 import { governanceSteps } from './gov.mjs';
 import { deliverySteps } from './delivery.mjs';
 import { experimentSteps } from './expt.mjs';
+import { orgDeleteSteps } from './orgdelete.mjs';
 
 const env = (k, d) => {
   const v = process.env[k] ?? d;
@@ -717,6 +718,9 @@ try {
 
   // accessibility (axe), layout at 390 px, keyboard, screenshots of every page: a11y.mjs
   await a11yTour({ page, step, base, shots, signIn: () => login(admin), signOut: logout });
+
+  // focus after navigation; deleting an organization (e2e/orgdelete.mjs)
+  await orgDeleteSteps({ page, step, base, suffix: flagKey.replace(/\D/g, ''), signIn: () => login(admin), signOut: logout, expectVisible, expectText, shot });
 
   await step('viewer-sees-no-edit-buttons', async () => {
     await login(viewer);

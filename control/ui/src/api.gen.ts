@@ -322,6 +322,8 @@ export interface paths {
     get: operations["getOrgsOrgId"];
     /** Rename an organization (action: org:manage) */
     put: operations["putOrgsOrgId"];
+    /** Delete an organization that has no projects (409 names how many remain) and everything scoped to it: members, access tokens, invitations, groups, policies, SSO issuers, webhooks, the audit log; owners only (org:delete) (action: org:delete) */
+    delete: operations["deleteOrgsOrgId"];
   };
   "/api/v1/orgs/{orgId}/audit": {
     /** Audit log of an organization, newest first (filters: envId, type, resource id or key, actor, from/to in Unix ms or RFC 3339; paging) (action: read) */
@@ -4075,6 +4077,26 @@ export interface operations {
         content: {
           "application/json": components["schemas"]["Org"];
         };
+      };
+      /** @description error */
+      default: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Delete an organization that has no projects (409 names how many remain) and everything scoped to it: members, access tokens, invitations, groups, policies, SSO issuers, webhooks, the audit log; owners only (org:delete) (action: org:delete) */
+  deleteOrgsOrgId: {
+    parameters: {
+      path: {
+        orgId: string;
+      };
+    };
+    responses: {
+      /** @description success, no content */
+      204: {
+        content: never;
       };
       /** @description error */
       default: {

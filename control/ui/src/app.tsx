@@ -26,6 +26,7 @@ import { EnvSettingsPage, OrgSettings, ProjectSettings } from './pages/settings'
 import { Groups, Policies } from './pages/access';
 import { useCan } from './perm';
 import { ConnectedSDKs, SDKS_ROUTE } from './pages/sdks';
+import { RouteFocus } from './routefocus';
 
 const LAST_ENV = 'sy.lastEnv';
 
@@ -214,6 +215,7 @@ function Shell({ logout }: { logout: () => void }) {
           <main class="content" id="main" tabIndex={-1}>
             <Routes path={path} ctx={ctx} />
           </main>
+          <RouteFocus path={path} />
         </div>
       </div>
       <CommentDialog />

@@ -36,6 +36,7 @@ export const gov = {
   org: (org: string) => request<Org>('GET', `${v1}/orgs/${enc(org)}`),
   renameOrg: (org: string, name: string, key: string, version: number) =>
     request<Org>('PUT', `${v1}/orgs/${enc(org)}`, { name, key, version }),
+  deleteOrg: (org: string) => request<void>('DELETE', `${v1}/orgs/${enc(org)}`),
   project: (project: string) => request<Project>('GET', `${v1}/projects/${enc(project)}`),
   renameProject: (project: string, name: string, key: string, version: number) =>
     request<Project>('PUT', `${v1}/projects/${enc(project)}`, { name, key, version }),

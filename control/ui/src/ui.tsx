@@ -217,7 +217,7 @@ export function Page({ title, actions, children }: { title: ComponentChildren; a
   return (
     <section class="page">
       <header class="page-head">
-        <h1>{title}</h1>
+        <h1 tabIndex={-1}>{title}</h1>
         <div class="actions">{actions}</div>
       </header>
       {children}

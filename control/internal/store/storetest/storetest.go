@@ -49,6 +49,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("ChangeRequests", func(t *testing.T) { testChangeRequests(t, store.New(open(t))) })
 	t.Run("ProtectedGate", func(t *testing.T) { testProtectedGate(t, store.New(open(t))) })
 	t.Run("SSO", func(t *testing.T) { testSSO(t, store.New(open(t))) })
+	t.Run("DeleteOrg", func(t *testing.T) { testDeleteOrg(t, store.New(open(t))) })
 }
 
 func must(t *testing.T, err error) {

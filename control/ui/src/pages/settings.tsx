@@ -18,10 +18,13 @@ export function OrgSettings({ orgId }: { orgId: string }) {
   const [key, setKey] = useState('');
   const [err, setErr] = useState<unknown>(null);
   const [saved, setSaved] = useState('');
-  const [projects, setProjects] = useState<Project[]>([]);
+  const [projects, setProjects] = useState<Project[] | null>(null);
+  const [members, setMembers] = useState<number | null>(null);
+  const [delErr, setDelErr] = useState<unknown>(null);
   useEffect(() => {
     gov.org(orgId).then((o) => { setOrg(o); setName(o.name); setKey(o.key); }).catch(setErr);
-    api.projects(orgId).then((r) => setProjects(r.items)).catch(() => {});
+    api.projects(orgId).then((r) => setProjects(r.items)).catch(() => setProjects([]));
+    api.members(orgId).then((r) => setMembers(r.total)).catch(() => {});
   }, [orgId]);
   if (!org) return <Page title="Organization settings">{err ? <FormError err={err} /> : <Spinner />}</Page>;
   return (
@@ -46,11 +49,24 @@ export function OrgSettings({ orgId }: { orgId: string }) {
       </form>
       <section class="card" aria-labelledby="h-org-projects">
         <h2 id="h-org-projects">Projects</h2>
-        {projects.length === 0 ? <p class="muted">No projects.</p> : <ul>{projects.map((p) =>
+        {!projects ? <Spinner /> : projects.length === 0 ? <p class="muted">No projects.</p> : <ul>{projects.map((p) =>
           <li key={p.id}><a href={`/orgs/${orgId}/projects/${p.id}`}>{p.name}</a> <span class="muted mono">{p.key}</span></li>)}</ul>}
-        <p class="muted">Members, groups, policies, access tokens and single sign-on have their own pages in the menu.
-          An organization is deleted by an instance administrator (there is no API route for it).</p>
+        <p class="muted">Members, groups, policies, access tokens and single sign-on have their own pages in the menu.</p>
       </section>
+      <DangerZone what="organization" name={org.name} confirmWord={org.name}
+        reason={can.why('org:delete') || (!projects ? 'Counting the projects…' : projects.length
+          ? `Delete its ${projects.length === 1 ? 'project' : `${projects.length} projects`} first: ${projects.map((p) => p.name).join(', ')}.` : '')}
+        lost={[
+          members === null ? 'its members (their accounts stay, with their other organizations)' : `its ${members} member(s) (their accounts stay, with their other organizations)`,
+          'its access tokens, which stop working at once, and open invitations',
+          'its groups, policies and single sign-on issuers',
+          'its webhooks (those subscribed to organization.deleted get that event first)',
+          'its audit log (the deletion itself stays recorded)',
+        ]}
+        err={delErr} onDelete={async () => {
+          setDelErr(null);
+          try { await gov.deleteOrg(orgId); location.href = '/'; } catch (e) { setDelErr(e); }
+        }} />
     </Page>
   );
 }
