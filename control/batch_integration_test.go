@@ -69,6 +69,7 @@ func TestIntegrationFlagBatchReachesSDK(t *testing.T) {
 		}
 	}
 	api := time.Since(t0)
+	t.Logf("API response after %v", api.Round(time.Millisecond))
 	if r.Code != 200 {
 		t.Fatalf("batch: %d %s", r.Code, r.Body)
 	}
@@ -84,8 +85,14 @@ func TestIntegrationFlagBatchReachesSDK(t *testing.T) {
 			}
 			got += len(p.m.Data.FeatureFlags)
 			npatch++
-		case <-time.After(5 * time.Minute):
-			t.Fatalf("%d of %d flags reached the SDK (%d patches), then nothing for 5 minutes", got, n, npatch)
+		case <-time.After(10 * time.Second):
+			// keep pinging while the publish runs (an idle SDK is cut off)
+			if time.Since(t0) > 10*time.Minute {
+				t.Fatalf("%d of %d flags reached the SDK (%d patches) in 10 minutes", got, n, npatch)
+			}
+			if err := wsutil.WriteClientText(sdk.c, []byte(`{"messageType":"ping","data":null}`)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	d := time.Since(t0)
@@ -93,4 +100,5 @@ func TestIntegrationFlagBatchReachesSDK(t *testing.T) {
 		t.Fatalf("%d flags in %d patches, want %d (one patch up to 1,000 flags)", got, npatch, n)
 	}
 	t.Logf("production, batch of %d flags: API response %v, API request → SDK has all (%d patches) %v", n, api.Round(time.Millisecond), npatch, d.Round(time.Millisecond))
+	t.Logf("publisher: %+v", l.s.pub.Stats())
 }

@@ -23,6 +23,8 @@ import (
 	"sync"
 	"time"
 
+	"go.mongodb.org/mongo-driver/event"
+
 	"github.com/switchyard/switchyard/codec"
 	"github.com/switchyard/switchyard/control/internal/api"
 	"github.com/switchyard/switchyard/control/internal/delivery"
@@ -54,6 +56,9 @@ type Config struct {
 	// reachable MongoDB server before the API answers 503 (default 2 s);
 	// MongoTimeout bounds each store operation (default 5 s).
 	MongoSelectTimeout, MongoTimeout time.Duration
+	// mongoMonitor sees every MongoDB command (tests count a request's
+	// round trips with it).
+	mongoMonitor *event.CommandMonitor
 	// RedisAddr, when set, makes Redis the snapshot writer (hash
 	// "sy:env:{envId}", codec/envhash.go).
 	RedisAddr string
@@ -248,7 +253,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	var err error
 	if cfg.MongoURI != "" {
 		b, err = mongo.OpenWith(ctx, cfg.MongoURI, cfg.MongoDB, store.Schema,
-			mongo.Options{SelectTimeout: cfg.MongoSelectTimeout, OpTimeout: cfg.MongoTimeout})
+			mongo.Options{SelectTimeout: cfg.MongoSelectTimeout, OpTimeout: cfg.MongoTimeout, Monitor: cfg.mongoMonitor})
 	} else {
 		var unlock func()
 		if unlock, err = LockDataDir(cfg.DataDir); err != nil {

@@ -258,7 +258,7 @@ func (a *API) wrap(rt *Route) http.Handler {
 			_ = rc.SetWriteDeadline(time.Now().Add(a.cfg.UploadTimeout))
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		c := &call{a: a, r: r, w: w, ctx: r.Context()}
+		c := &call{a: a, r: r, w: w, ctx: store.WithRequestMemo(r.Context())} // store/memo.go
 		res, err := a.serve(c, rt)
 		if err != nil {
 			writeError(w, a.cfg.Log, err)

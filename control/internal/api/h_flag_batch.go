@@ -77,9 +77,13 @@ func (a *API) batchFlags(c *call) (any, error) {
 	if err := listCap("items", len(req.Items), store.MaxBatch); err != nil {
 		return nil, err
 	}
-	itemKeys := make([]string, len(req.Items))
+	// Only updates need the stored flag here (the store checks every key,
+	// creations included, before it writes): one read per update.
+	itemKeys := make([]string, 0, len(req.Items))
 	for i := range req.Items {
-		itemKeys[i] = req.Items[i].Key
+		if req.Items[i].Version != 0 {
+			itemKeys = append(itemKeys, req.Items[i].Key)
+		}
 	}
 	byKey, err := a.st.FlagsByKey(c.ctx, c.env.ID, itemKeys)
 	if err != nil {

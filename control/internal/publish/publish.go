@@ -81,6 +81,11 @@ const (
 	// presumed failed while its writer is still writing would be published
 	// without the flags that land later, which then never reach an edge.
 	LandWaitPerItem = 50 * time.Millisecond
+	// AttemptPerItem is added to Attempt for each flag a batch entry in
+	// the outbox names: the publish reads each (FerretDB: one read by _id
+	// each, ~1–2 ms on a loaded server), and an attempt cut off before it
+	// has read a 10,000-flag batch would back off and retry forever.
+	AttemptPerItem = 5 * time.Millisecond
 	// notReadyRetry is how soon an environment waiting for a write is
 	// tried again.
 	notReadyRetry = 50 * time.Millisecond
@@ -211,6 +216,52 @@ func (p *Publisher) nextWake() time.Duration {
 	return d
 }
 
+// batchProbeRetry is how soon an environment whose first pending change
+// is a batch still being written is probed again.
+const batchProbeRetry = 200 * time.Millisecond
+
+// batchInFlight reports whether e's first pending change is a batch whose
+// writer is still writing it: young (within its LandWait) and its last flag
+// not yet at the batch's version (store/bolt writes a batch in one
+// transaction; store/mongo the new flags 1,000 at a time in item order,
+// then the updates, so the last item is among the last written, and when
+// it is not — an update before it — the attempt still waits for the
+// rest). It only ever delays, and at most until the batch's LandWait,
+// after which the attempt judges it. One read by id instead of a publish attempt
+// that reads every flag of the batch, finds some missing and waits
+// (on FerretDB, 1–2 ms per flag, 50 ms apart, competing with the writer
+// for the server). Any doubt (an error, the flag there) answers false and
+// the attempt decides, as before.
+func (p *Publisher) batchInFlight(ctx context.Context, e *store.Env) bool {
+	if e.PublishedVersion == 0 || e.Deleted || len(e.Outbox) == 0 {
+		return false
+	}
+	en := &e.Outbox[0]
+	if en.Kind != codec.KindBatch || len(en.Items) == 0 {
+		return false
+	}
+	wait := LandWait + time.Duration(len(en.Items))*LandWaitPerItem
+	if time.Now().UnixMilli()-en.At >= wait.Milliseconds() {
+		return false
+	}
+	last := en.Items[len(en.Items)-1]
+	f, err := p.st.GetFlag(ctx, e.ID, last.ID)
+	if err != nil {
+		return errors.Is(err, store.ErrNotFound)
+	}
+	return f.Version < last.ItemVersion
+}
+
+// attemptFor bounds one publish attempt of e: Attempt, plus AttemptPerItem
+// for each flag its outbox's batch entries name.
+func attemptFor(e *store.Env) time.Duration {
+	n := 0
+	for i := range e.Outbox {
+		n += len(e.Outbox[i].Items)
+	}
+	return Attempt + time.Duration(n)*AttemptPerItem
+}
+
 // Sweep makes one pass over the dirty environments whose backoff has
 // elapsed. It returns the number of environments still dirty.
 func (p *Publisher) Sweep(ctx context.Context) int {
@@ -233,7 +284,14 @@ func (p *Publisher) Sweep(ctx context.Context) int {
 			left++
 			continue
 		}
-		actx, cancel := context.WithTimeout(ctx, Attempt)
+		if p.batchInFlight(ctx, e) {
+			left++
+			p.mu.Lock()
+			p.retry[e.ID] = retryState{next: time.Now().Add(batchProbeRetry), backoff: r.backoff}
+			p.mu.Unlock()
+			continue
+		}
+		actx, cancel := context.WithTimeout(ctx, attemptFor(e))
 		err := p.PublishEnv(actx, e.ID)
 		cancel()
 		if err != nil && ctx.Err() != nil {

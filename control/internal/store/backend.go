@@ -57,7 +57,9 @@ type Backend interface {
 	// document's Version is written as is. Each document changes atomically
 	// and never over a concurrent change (fn is called again with the new
 	// state). store/bolt applies the whole set in one transaction; store/mongo
-	// document by document. An error from fn aborts (bolt: nothing written).
+	// document by document (the new ones 1,000 at a time with InsertMany,
+	// so fn may be called for later ids before earlier ones are written).
+	// An error from fn aborts (bolt: nothing written).
 	Modify(ctx context.Context, coll string, ids []string, fn func(id string, old *Doc) (*Doc, error)) error
 	// Find returns the matching documents and their total count.
 	Find(ctx context.Context, coll string, q Query) ([]*Doc, int, error)

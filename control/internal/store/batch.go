@@ -86,7 +86,7 @@ func (s *Store) BatchFlags(ctx context.Context, envID string, flags []*codec.Fla
 		f.UpdatedAt = e.Stamp
 		idx[f.ID] = i
 	}
-	err = s.b.Modify(ctx, CollFlags, ids, func(id string, old *Doc) (*Doc, error) {
+	write := func(id string, old *Doc) (*Doc, error) {
 		i := idx[id]
 		f := flags[i]
 		switch {
@@ -98,7 +98,29 @@ func (s *Store) BatchFlags(ctx context.Context, envID string, flags []*codec.Fla
 			return nil, staleVersion(old.Version, expect[i])
 		}
 		return &Doc{ID: id, Version: f.Version, Fields: keyFields(envID, f.Key), Data: encode(f)}, nil
-	})
+	}
+	if _, bulk := s.b.(ManyInserter); bulk {
+		// store/mongo: the new flags (fresh ids) with InsertMany, without
+		// reading them first; the updates with Modify
+		var created []*Doc
+		var updated []string
+		for i, f := range flags {
+			if expect[i] == 0 {
+				created = append(created, &Doc{ID: f.ID, Version: f.Version, Fields: keyFields(envID, f.Key), Data: encode(f)})
+			} else {
+				updated = append(updated, f.ID)
+			}
+		}
+		var dup []string
+		if dup, err = s.insertNew(ctx, CollFlags, created); err == nil && len(dup) > 0 {
+			err = fmt.Errorf("flag %q: %w", flags[idx[dup[0]]].Key, ErrDuplicate)
+		}
+		if err == nil {
+			err = s.b.Modify(ctx, CollFlags, updated, write)
+		}
+	} else {
+		err = s.b.Modify(ctx, CollFlags, ids, write)
+	}
 	if err != nil {
 		// store/mongo may have written part of the batch: then the entry
 		// stays and publishes what landed (the rest is presumed failed
@@ -118,16 +140,19 @@ func (s *Store) BatchFlags(ctx context.Context, envID string, flags []*codec.Fla
 // anyLanded reports whether any flag of a failed batch was written (at its
 // new version); true when that cannot be read (the safe answer: keeping the
 // outbox entry costs a LandWait, dropping it could leave a write unpublished).
+// It reads only the batch's flags.
 func (s *Store) anyLanded(ctx context.Context, envID string, flags []*codec.Flag) bool {
-	all, err := s.AllFlags(context.WithoutCancel(ctx), envID)
+	want := make(map[string]int64, len(flags))
+	ids := make([]string, len(flags))
+	for i, f := range flags {
+		want[f.ID] = f.Version
+		ids[i] = f.ID
+	}
+	got, err := s.flagsByID(context.WithoutCancel(ctx), envID, ids)
 	if err != nil {
 		return true
 	}
-	want := make(map[string]int64, len(flags))
-	for _, f := range flags {
-		want[f.ID] = f.Version
-	}
-	for _, f := range all {
+	for _, f := range got {
 		if v, ok := want[f.ID]; ok && f.Version == v {
 			return true
 		}
@@ -139,19 +164,12 @@ func (s *Store) anyLanded(ctx context.Context, envID string, flags []*codec.Flag
 // with one Modify (best effort, as recordFlagVersion).
 func (s *Store) recordFlagVersions(ctx context.Context, flags []*codec.Flag) {
 	ctx = context.WithoutCancel(ctx)
-	ids := make([]string, len(flags))
-	byID := make(map[string]*codec.Flag, len(flags))
+	docs := make([]*Doc, len(flags))
 	for i, f := range flags {
-		ids[i] = flagVersionID(f.ID, f.Version)
-		byID[ids[i]] = f
+		docs[i] = &Doc{ID: flagVersionID(f.ID, f.Version), Version: 1,
+			Fields: map[string]string{"flagId": f.ID, "ver": pad(f.Version), "envId": f.EnvID}, Data: encode(f)}
 	}
-	_ = s.b.Modify(ctx, CollFlagVersions, ids, func(id string, old *Doc) (*Doc, error) {
-		if old != nil {
-			return nil, nil
-		}
-		f := byID[id]
-		return &Doc{ID: id, Version: 1, Fields: map[string]string{"flagId": f.ID, "ver": pad(f.Version), "envId": f.EnvID}, Data: encode(f)}, nil
-	})
+	_, _ = s.insertNew(ctx, CollFlagVersions, docs) // one that exists is kept
 	for _, f := range flags {
 		if old := f.Version - FlagHistory; old > 0 {
 			_ = s.b.Delete(ctx, CollFlagVersions, flagVersionID(f.ID, old), -1)

@@ -367,27 +367,22 @@ func (s *Store) ChangedItems(ctx context.Context, envID string) (*codec.EnvSnaps
 	}
 	snap := &codec.EnvSnapshot{EnvID: envID}
 	seen := map[string]bool{}
-	// A batch names many flags: read them with the environment's flags in
-	// one query rather than one by one.
-	var batch map[string]bool
+	// A batch names many flags: read those (by id, one backend call), never
+	// the rest of the environment.
+	var batch []string
 	for _, en := range e.Outbox {
 		for _, r := range en.Items {
-			if batch == nil {
-				batch = make(map[string]bool, len(en.Items))
-			}
-			batch[r.ID] = true
+			batch = append(batch, r.ID)
 		}
 	}
-	if batch != nil {
-		all, err := s.AllFlags(ctx, envID)
+	if len(batch) > 0 {
+		fs, err := s.flagsByID(ctx, envID, batch)
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, f := range all {
-			if batch[f.ID] {
-				seen[codec.KindFlag+"/"+f.ID] = true
-				snap.Flags = append(snap.Flags, *f)
-			}
+		for _, f := range fs {
+			seen[codec.KindFlag+"/"+f.ID] = true
+			snap.Flags = append(snap.Flags, *f)
 		}
 	}
 	for _, en := range e.Outbox {

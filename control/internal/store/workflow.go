@@ -189,16 +189,26 @@ type EnvSettings struct {
 }
 
 // GetEnvSettings returns an environment's settings (defaults if never set).
+// Within a request (WithRequestMemo) they are read once.
 func (s *Store) GetEnvSettings(ctx context.Context, envID string) (*EnvSettings, error) {
+	m := memoOf(ctx)
+	if es, ok := m.getSettings(envID); ok {
+		return es, nil
+	}
 	v, _, err := getDoc[EnvSettings](ctx, s, CollEnvSettings, envID)
 	if errors.Is(err, ErrNotFound) {
-		return &EnvSettings{EnvID: envID}, nil
+		v, err = &EnvSettings{EnvID: envID}, nil
+	}
+	if err == nil {
+		m.putSettings(v)
 	}
 	return v, err
 }
 
 // PutEnvSettings stores an environment's settings.
 func (s *Store) PutEnvSettings(ctx context.Context, es *EnvSettings) error {
+	memoOf(ctx).forgetSettings(es.EnvID)
+	defer memoOf(ctx).forgetSettings(es.EnvID)
 	es.UpdatedAt = s.Now()
 	for range 10 {
 		d, err := s.b.Get(ctx, CollEnvSettings, es.EnvID)

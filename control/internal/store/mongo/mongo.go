@@ -396,89 +396,149 @@ func (b *Backend) Delete(ctx context.Context, coll, id string, expect int64) err
 	return nil
 }
 
-// readIDs reads the documents of several ids into known with one query
-// (nothing for a single id: Modify reads it by _id).
-func (b *Backend) readIDs(ctx context.Context, coll string, ids []string, known map[string]*store.Doc) error {
-	if len(ids) < 2 {
-		return nil
-	}
-	cur, err := b.db.Collection(coll).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
-	if err != nil {
-		return fmt.Errorf("cannot read %s: %w", coll, err)
-	}
-	for cur.Next(ctx) {
-		d, err := fromBSON(cur.Current)
-		if err != nil {
-			cur.Close(ctx)
-			return err
-		}
-		known[d.ID] = d
-	}
-	err = cur.Err()
-	cur.Close(ctx)
-	if err != nil {
-		return fmt.Errorf("cannot read %s: %w", coll, err)
-	}
-	return nil
-}
-
-// Modify implements store.Backend, document by document: the current
-// documents are read with one query, then each is inserted or replaced with
-// compare-and-set; a document that changed concurrently is read again and
-// fn called again.
+// Modify implements store.Backend. The current documents are read with
+// GetMany (one `_id $in` query; on FerretDB one read by _id each, as it
+// scans the whole collection for `$in`); the new documents fn returns are
+// inserted keyBatch at a time with unordered InsertMany (insertNew), the
+// replaced ones one by one with compare-and-set. A document that changed
+// concurrently (a replace that lost, an insert that found the id taken) is
+// read again and fn called again.
 func (b *Backend) Modify(ctx context.Context, coll string, ids []string, fn func(string, *store.Doc) (*store.Doc, error)) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	known := make(map[string]*store.Doc, len(ids))
-	// one document (the environment's compare-and-set): read by _id in the
-	// loop, which FerretDB answers from its index ({_id: {$in: …}}: a scan)
-	err := b.readIDs(ctx, coll, ids, known)
+	docs, err := b.GetMany(ctx, coll, ids)
 	if err != nil {
+		return fmt.Errorf("cannot read %s: %w", coll, err)
+	}
+	known := make(map[string]*store.Doc, len(docs))
+	for _, d := range docs {
+		known[d.ID] = d
+	}
+	var (
+		fresh []*store.Doc // new documents to insert together
+		retry []string     // ids to modify again, one by one
+	)
+	flush := func() error {
+		lost, err := b.insertNew(ctx, coll, fresh)
+		fresh = fresh[:0]
+		retry = append(retry, lost...)
 		return err
 	}
 	for _, id := range ids {
-		old, fresh := known[id], len(ids) > 1
-		for attempt := 0; ; attempt++ {
-			if attempt == 50 {
-				return fmt.Errorf("%s %s changed concurrently too often: %w", coll, id, store.ErrConflict)
-			}
-			if !fresh {
-				old, err = b.Get(ctx, coll, id)
-				if errors.Is(err, store.ErrNotFound) {
-					old, err = nil, nil
-				}
-				if err != nil {
+		old := known[id]
+		d, err := fn(id, old)
+		if err != nil {
+			return err
+		}
+		switch {
+		case d == nil:
+		case old == nil && d.ID == id:
+			if fresh = append(fresh, d); len(fresh) == keyBatch {
+				if err := flush(); err != nil {
 					return err
 				}
 			}
-			fresh = false
-			d, err := fn(id, old)
-			if err != nil {
+		default:
+			if err := b.modifyOne(ctx, coll, id, old, d, fn); err != nil {
 				return err
 			}
-			switch {
-			case d == nil:
-			case old == nil:
-				err = b.Insert(ctx, coll, d)
-				if errors.Is(err, store.ErrDuplicate) && d.ID == id {
-					if _, gerr := b.Get(ctx, coll, id); gerr == nil {
-						continue // inserted concurrently: merge again
-					}
-				}
-			default:
-				err = b.Replace(ctx, coll, d, old.Version)
-				if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-					continue
-				}
-			}
-			if err != nil {
-				return err
-			}
-			break
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	for _, id := range retry {
+		if err := b.modifyOne(ctx, coll, id, nil, nil, fn); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// modifyOne writes d (fn's answer for old) and, while that loses to a
+// concurrent change, reads the document again and asks fn again. d nil:
+// start by reading the document.
+func (b *Backend) modifyOne(ctx context.Context, coll, id string, old, d *store.Doc, fn func(string, *store.Doc) (*store.Doc, error)) error {
+	for attempt := 0; ; attempt++ {
+		if attempt == 50 {
+			return fmt.Errorf("%s %s changed concurrently too often: %w", coll, id, store.ErrConflict)
+		}
+		if attempt > 0 || d == nil {
+			var err error
+			old, err = b.Get(ctx, coll, id)
+			if errors.Is(err, store.ErrNotFound) {
+				old, err = nil, nil
+			}
+			if err != nil {
+				return err
+			}
+			if d, err = fn(id, old); err != nil {
+				return err
+			}
+		}
+		var err error
+		switch {
+		case d == nil:
+			return nil
+		case old == nil:
+			err = b.Insert(ctx, coll, d)
+			if errors.Is(err, store.ErrDuplicate) && d.ID == id {
+				if _, gerr := b.Get(ctx, coll, id); gerr == nil {
+					continue // inserted concurrently: merge again
+				}
+			}
+		default:
+			err = b.Replace(ctx, coll, d, old.Version)
+			if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+		}
+		return err
+	}
+}
+
+// GetMany implements store.ManyGetter: one `_id $in` query per keyBatch
+// ids; on FerretDB, which answers only an exact {_id} filter from an index
+// and reads the whole collection for any other (measured: 4.5–7 s for
+// 1,000 ids among 10,000–40,000 documents, against ~1 ms per read by
+// _id), one read by _id each.
+func (b *Backend) GetMany(ctx context.Context, coll string, ids []string) ([]*store.Doc, error) {
+	out := make([]*store.Doc, 0, len(ids))
+	if b.locked {
+		for _, id := range ids {
+			d, err := b.Get(ctx, coll, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, d)
+		}
+		return out, nil
+	}
+	for lo := 0; lo < len(ids); lo += keyBatch {
+		part := ids[lo:min(len(ids), lo+keyBatch)]
+		cur, err := b.db.Collection(coll).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: part}}}})
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		for cur.Next(ctx) {
+			d, err := fromBSON(cur.Current)
+			if err != nil {
+				cur.Close(ctx)
+				return nil, err
+			}
+			out = append(out, d)
+		}
+		err = cur.Err()
+		cur.Close(ctx)
+		if err != nil {
+			return nil, mapErr(err)
+		}
+	}
+	return out, nil
 }
 
 // queryFilter is the filter of q's Eq, In and Search.
@@ -535,9 +595,16 @@ func (b *Backend) Find(ctx context.Context, coll string, q store.Query) ([]*stor
 	}
 	filter := queryFilter(q)
 	c := b.db.Collection(coll)
-	total, err := c.CountDocuments(ctx, filter)
-	if err != nil {
-		return nil, 0, fmt.Errorf("cannot count %s: %w", coll, mapErr(err))
+	// Without a page the total is the number read: no count (one round
+	// trip less; a FerretDB count of a filter not on _id reads the whole
+	// collection).
+	whole := q.Limit == 0 && q.Offset == 0
+	total := int64(0)
+	if !whole {
+		var err error
+		if total, err = c.CountDocuments(ctx, filter); err != nil {
+			return nil, 0, fmt.Errorf("cannot count %s: %w", coll, mapErr(err))
+		}
 	}
 	dir := 1
 	if q.Desc {
@@ -570,6 +637,9 @@ func (b *Backend) Find(ctx context.Context, coll string, q store.Query) ([]*stor
 	}
 	if err := cur.Err(); err != nil {
 		return nil, 0, err
+	}
+	if whole {
+		total = int64(len(out))
 	}
 	return out, int(total), nil
 }
