@@ -525,11 +525,11 @@ func landed(ix *index, later []store.OutboxEntry, en *store.OutboxEntry, now int
 		young = now-en.At < (LandWait + time.Duration(len(en.Items))*LandWaitPerItem).Milliseconds()
 		// every flag of the batch must have landed (or be presumed failed)
 		for _, r := range en.Items {
-			version, exists := int64(0), false
+			var it item
 			if f := ix.flags[r.ID]; f != nil {
-				version, exists = f.Version, true
+				it = item{f.Version, f.UpdatedAt, true}
 			}
-			if landedUpsert(version, exists, young, r.ItemVersion, codec.KindFlag, r.ID, later) == pending {
+			if landedUpsert(it, young, r.ItemVersion, codec.KindFlag, r.ID, later) == pending {
 				return pending
 			}
 		}
@@ -538,35 +538,45 @@ func landed(ix *index, later []store.OutboxEntry, en *store.OutboxEntry, now int
 	if en.ItemVersion == 0 || (en.Kind != codec.KindFlag && en.Kind != codec.KindSegment) {
 		return ok
 	}
-	version, exists := int64(0), false
+	var it item
 	if en.Kind == codec.KindFlag {
 		if f := ix.flags[en.ID]; f != nil {
-			version, exists = f.Version, true
+			it = item{f.Version, f.UpdatedAt, true}
 		}
 	} else if sg := ix.segs[en.ID]; sg != nil {
-		version, exists = sg.Version, true
+		it = item{sg.Version, sg.UpdatedAt, true}
 	}
 	if en.Op == codec.OpDelete {
 		switch {
-		case !exists:
+		case !it.exists:
 			return ok
 		case young:
 			return pending
 		}
 		return skip // the delete failed: the item stays
 	}
-	return landedUpsert(version, exists, young, en.ItemVersion, en.Kind, en.ID, later)
+	return landedUpsert(it, young, en.ItemVersion, en.Kind, en.ID, later)
+}
+
+// item is the stored state of an outbox entry's item: its version and
+// updatedAt (exists: the item was read).
+type item struct {
+	version, updatedAt int64
+	exists             bool
 }
 
 // landedUpsert is landed for the upsert of one item to itemVersion, given
-// the stored version (exists: the item was read).
-func landedUpsert(version int64, exists, young bool, itemVersion int64, kind, id string, later []store.OutboxEntry) landing {
+// its stored state. A state at itemVersion stamped before the entry is an
+// earlier entry's write that won over this one's: it is produced again
+// (a duplicate, harmless: an SDK has it already), never skipped, since a
+// write path that stamped differently must not lose its event.
+func landedUpsert(it item, young bool, itemVersion int64, kind, id string, later []store.OutboxEntry) landing {
 	switch {
-	case exists && version >= itemVersion:
+	case it.exists && it.version >= itemVersion:
 		return ok
-	case exists && !young:
+	case it.exists && !young:
 		return ok // the write failed: its current state is harmless
-	case !exists:
+	case !it.exists:
 		for i := range later {
 			if later[i].Kind == kind && later[i].ID == id && later[i].Op == codec.OpDelete {
 				return skip // deleted since: its tombstone follows
@@ -598,13 +608,16 @@ func ahead(snap *codec.EnvSnapshot, stamp int64) bool {
 // superseded reports whether an upsert entry's item was since written by a
 // later entry (its state is beyond en.ItemVersion and a later entry of the
 // same item follows, which will carry that state at its own place).
-func superseded(version int64, en *store.OutboxEntry, later []store.OutboxEntry) bool {
-	return supersededItem(version, en.ItemVersion, en.Kind, en.ID, later)
+func superseded(it item, en *store.OutboxEntry, later []store.OutboxEntry) bool {
+	return supersededItem(it, en.ItemVersion, en.Stamp, en.Kind, en.ID, later)
 }
 
-// supersededItem is superseded for one item (of an entry or of a batch).
-func supersededItem(version, itemVersion int64, kind, id string, later []store.OutboxEntry) bool {
-	if version <= itemVersion {
+// supersededItem is superseded for one item (of an entry or of a batch,
+// stamped stamp). The state is a later entry's when its version is beyond
+// itemVersion, or when it is itemVersion stamped after this entry: two
+// writers held the same version and the later entry's write won.
+func supersededItem(it item, itemVersion, stamp int64, kind, id string, later []store.OutboxEntry) bool {
+	if it.version < itemVersion || (it.version == itemVersion && (stamp == 0 || it.updatedAt <= stamp)) {
 		return false
 	}
 	for i := range later {
@@ -651,7 +664,10 @@ func event(snap *codec.EnvSnapshot, ix *index, en *store.OutboxEntry, later []st
 		b := &codec.EnvSnapshot{EnvID: snap.EnvID, Version: en.EnvVersion, Flags: make([]codec.Flag, 0, len(en.Items))}
 		for _, r := range en.Items {
 			f := ix.flags[r.ID]
-			if f == nil || supersededItem(f.Version, r.ItemVersion, codec.KindFlag, r.ID, later) {
+			if f == nil {
+				continue
+			}
+			if supersededItem(item{f.Version, f.UpdatedAt, true}, r.ItemVersion, en.Stamp, codec.KindFlag, r.ID, later) {
 				continue
 			}
 			b.Flags = append(b.Flags, *f)
@@ -663,14 +679,14 @@ func event(snap *codec.EnvSnapshot, ix *index, en *store.OutboxEntry, later []st
 		ev.Payload, err = b.MarshalMsg(nil)
 	case en.Kind == codec.KindFlag:
 		f := ix.flags[en.ID]
-		if f == nil || superseded(f.Version, en, later) {
+		if f == nil || superseded(item{f.Version, f.UpdatedAt, true}, en, later) {
 			return nil, nil
 		}
 		ev.Version = f.Version
 		ev.Payload, err = f.MarshalMsg(nil)
 	case en.Kind == codec.KindSegment:
 		sg := ix.segs[en.ID]
-		if sg == nil || superseded(sg.Version, en, later) {
+		if sg == nil || superseded(item{sg.Version, sg.UpdatedAt, true}, en, later) {
 			return nil, nil
 		}
 		ev.Version = sg.Version

@@ -261,6 +261,64 @@ func TestEventsNeverOvertakeTimestamps(t *testing.T) {
 	}
 }
 
+// TestRaceWinnerCarriesItsOwnStamp: two writers hold version 1 of A and
+// both bump (entries 1 and 3, B's change between them); the second one's
+// write wins the compare-and-set, so A's state at version 2 carries entry
+// 3's stamp. Entry 1 must not carry it: the events would go A(stamp 3),
+// B(stamp 2), and an SDK that got A and reconnects asking for what is newer
+// than its updatedAt would never get B. Entry 3 carries it, after B.
+func TestRaceWinnerCarriesItsOwnStamp(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	sink := NewMemory()
+	p := New(st, sink, sink, nil)
+	for _, id := range []string{"a", "b"} {
+		if err := st.CreateFlag(ctx, flag("e", id, id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.PublishEnv(ctx, "e"); err != nil {
+		t.Fatal(err)
+	}
+	n := len(sink.Events())
+	// the first writer's bump; its write will lose (version 1 → 2 taken)
+	lost, err := st.BumpEnv(ctx, "e", store.OutboxEntry{Kind: codec.KindFlag, Op: codec.OpUpsert, ID: "a", ItemVersion: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := update(t, st, "b", true)
+	a := update(t, st, "a", true) // the second writer: bump and write win
+	if a.Version != 2 || a.UpdatedAt <= b.UpdatedAt {
+		t.Fatalf("setup: a v%d stamped %d, b stamped %d", a.Version, a.UpdatedAt, b.UpdatedAt)
+	}
+	// published before the loser's CancelEntry
+	if err := p.PublishEnv(ctx, "e"); err != nil {
+		t.Fatal(err)
+	}
+	evs := sink.Events()[n:]
+	var got []codec.Flag
+	for _, ev := range evs {
+		if ev.EnvVersion == lost.Version {
+			t.Fatalf("the losing writer's entry carried the winner's state")
+		}
+		var f codec.Flag
+		if _, err := f.UnmarshalMsg(ev.Payload); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) > 0 && f.UpdatedAt < got[len(got)-1].UpdatedAt {
+			t.Fatalf("event %s v%d stamped %d after %s stamped %d: a later stamp overtook", f.ID, f.Version, f.UpdatedAt, got[len(got)-1].ID, got[len(got)-1].UpdatedAt)
+		}
+		got = append(got, f)
+	}
+	if len(got) != 2 || got[0].ID != "b" || got[1].ID != "a" || got[1].Version != 2 || got[1].UpdatedAt != a.UpdatedAt {
+		t.Fatalf("events %+v", got)
+	}
+	st.CancelEntry(ctx, "e", lost.Version)
+}
+
 // TestSnapshotWaitsWhileAheadOfInFlightChange: A's change is bumped (its
 // stamp given) but not written; B's later change lands. Writing the snapshot
 // now would hand an edge B's later stamp without A's change, so nothing is
