@@ -53,7 +53,8 @@ func TestAuditDiffNamesRuleAndCondition(t *testing.T) {
 	e := l.Items[0]
 	want := "rule 'beta users': condition country IsOneOf [FR] → [FR, DE]"
 	if !slices.Contains(e.Changes, want) || e.Comment != "open to Germany" || e.ActorName != h.info.AdminEmail ||
-		e.ResourceType != "flag" || e.ResourceKey != "beta-checkout" || e.EnvID != env || e.At < start {
+		e.ResourceType != "flag" || e.ResourceKey != "beta-checkout" || e.EnvID != env || e.At < start ||
+		e.OrgID != h.info.OrgID || e.ProjectID != h.info.ProjectID || l.Items[1].ProjectID != h.info.ProjectID {
 		t.Fatalf("entry %+v, want change %q", e, want)
 	}
 	// Filters: actor, type, time range, paging; org-wide log.

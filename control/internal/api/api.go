@@ -306,7 +306,7 @@ func (a *API) serve(c *call, rt *Route) (any, error) {
 		}
 		c.project, c.orgID = p, p.OrgID
 	case Env:
-		e, err := a.st.GetEnv(c.ctx, c.path("envId"))
+		e, err := a.st.GetEnvMeta(c.ctx, c.path("envId"))
 		if err != nil {
 			return nil, err
 		}

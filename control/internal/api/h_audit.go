@@ -353,7 +353,7 @@ func (a *API) run(c *call, rt *Route) (any, error) {
 		after = nil
 	}
 	ch := &domain.Change{Actor: c.actor(), ActorName: c.actorName(), OrgID: c.orgID, Type: sp.typ, Action: sp.action,
-		Comment: comment, Before: before, After: after}
+		Comment: comment, Before: before, After: after, Env: c.env}
 	if sp.typ == "secret" {
 		ch.Extra, ch.SkipDiff = secretChanges(before, after), true
 	}

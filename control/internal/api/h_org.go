@@ -122,7 +122,7 @@ type EnvView struct {
 func envView(e *store.Env) *EnvView {
 	return &EnvView{ID: e.ID, OrgID: e.OrgID, ProjectID: e.ProjectID, Name: e.Name, Key: e.Key,
 		Description: e.Description, Secrets: e.Secrets, Version: e.Version, PublishedVersion: e.PublishedVersion,
-		PendingEvents: len(e.Outbox), CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+		PendingEvents: e.Pending(), CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 }
 
 // envView shows e with its SDK secrets only to a caller with the

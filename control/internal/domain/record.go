@@ -19,6 +19,10 @@ type Change struct {
 	Extra                   []string // changes described by the caller, first
 	Data                    any      // webhook payload (default After)
 	SkipDiff                bool     // Extra says it all
+	// Env is the environment the caller already read, if any: when the
+	// entry is about it, its organization and project come from here
+	// instead of another read.
+	Env *store.Env
 }
 
 // Described is a resource (an API view) that fills the resource fields of
@@ -51,7 +55,11 @@ func (s *Service) Record(ctx context.Context, ch *Change) {
 		}
 	}
 	if e.EnvID != "" && (e.OrgID == "" || e.ProjectID == "") {
-		if env, err := s.st.GetEnv(ctx, e.EnvID); err == nil {
+		env := ch.Env
+		if env == nil || env.ID != e.EnvID {
+			env, _ = s.st.GetEnvMeta(ctx, e.EnvID)
+		}
+		if env != nil {
 			e.OrgID, e.ProjectID = env.OrgID, env.ProjectID
 		}
 	}

@@ -108,7 +108,13 @@ type Env struct {
 	UpdatedAt        int64             `json:"updatedAt"`
 	Rev              int64             `json:"rev"`
 	Deleted          bool              `json:"deleted,omitempty"`
+
+	pending int // outbox entries when read by GetEnvMeta (Outbox nil)
 }
+
+// Pending returns the number of changes not yet published (the outbox's
+// entries), also for an environment read by GetEnvMeta.
+func (e *Env) Pending() int { return max(len(e.Outbox), e.pending) }
 
 // User is an account of the management API. InstanceAdmin marks the
 // administrators of the whole instance (the bootstrap admin), who may create

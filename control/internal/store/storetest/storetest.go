@@ -334,6 +334,13 @@ func testOutbox(t *testing.T, s *store.Store) {
 	if e.Version != 3 || len(e.Outbox) != 2 || e.Outbox[0].EnvVersion != 2 || e.Outbox[1].ID != "f2" {
 		t.Fatalf("env after two creates: %+v", e)
 	}
+	// the metadata read skips the outbox but counts it and keeps the rest
+	m, err := s.GetEnvMeta(ctx, "e1")
+	must(t, err)
+	if m.Outbox != nil || m.Pending() != 2 || e.Pending() != 2 || m.Version != e.Version || m.Rev != e.Rev ||
+		m.Stamp != e.Stamp || m.OrgID != e.OrgID || len(m.Secrets) != len(e.Secrets) {
+		t.Fatalf("GetEnvMeta %+v, GetEnv %+v", m, e)
+	}
 	must(t, s.MarkPublished(ctx, "e1", 2))
 	e, _ = s.GetEnv(ctx, "e1")
 	if e.PublishedVersion != 2 || len(e.Outbox) != 1 || e.Outbox[0].EnvVersion != 3 {
@@ -348,6 +355,11 @@ func testOutbox(t *testing.T, s *store.Store) {
 	must(t, err)
 	if snap.Version != 3 || len(snap.Flags) != 2 || len(snap.Secrets) != 1 {
 		t.Fatalf("snapshot %+v", snap)
+	}
+	newEnv(t, s, "e-gone")
+	must(t, s.DeleteEnv(ctx, "e-gone"))
+	if _, err := s.GetEnvMeta(ctx, "e-gone"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetEnvMeta of a deleted environment: %v", err)
 	}
 }
 
