@@ -119,10 +119,12 @@ func (s *staleAPI) Put(ctx context.Context, f *codec.Flag) (codec.Flag, error) {
 	return s.Writer.Put(ctx, f)
 }
 
-// TestWritesConflictsAreRetried: eight writers on one flag, a third of
+// TestWritesConflictsAreRetried: four writers on one flag, a third of
 // their writes sent with a stale version besides the races they run into;
 // every 409 is re-read and retried, and every SDK ends at the last
-// acknowledged value, in version order.
+// acknowledged value, in version order. (Eight writers under the race
+// detector lost one write 50 times in a row: a writer can starve, which
+// the retry cap reports as a write error.)
 func TestWritesConflictsAreRetried(t *testing.T) {
 	ctlURL, edgeAddr, email, password, envID := allInOne(t)
 	ctx := context.Background()
@@ -131,25 +133,28 @@ func TestWritesConflictsAreRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := ctl.NewWriter(8, 30*time.Second)
-	if err := w.SpreadTokens(ctx, 4); err != nil {
+	// 16 tokens: control allows 50 requests/s per credential, and every
+	// conflict costs a GET and another PUT
+	if err := w.SpreadTokens(ctx, 16); err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close(ctx)
 	c := Config{Target: edgeAddr, Env: env, InEdge: true, Out: io.Discard, PushTimeout: 30 * time.Second}
-	r, err := Writes(ctx, c, WritesConfig{API: &staleAPI{Writer: w}, Rate: 40, Duration: 1500 * time.Millisecond, Writers: 8, Flags: 1, SDKs: 1})
+	r, err := Writes(ctx, c, WritesConfig{API: &staleAPI{Writer: w}, Rate: 40, Duration: 1500 * time.Millisecond, Writers: 4, Flags: 2, SDKs: 1})
 	if r == nil {
 		t.Fatal(err)
 	}
 	st, _ := r.Extra["order"].(OrderStats)
+	// two flags: a write that lost its race must not carry the winner's
+	// later stamp ahead of the other flag's change (StampBack)
 	if r.Metric("conflicts (409: re-read and retried)").Value == 0 || r.Metric("write errors").Value != 0 ||
-		r.Metric("writes acknowledged").Value < 55 || st.MissingFinal != 0 || st.OutOfOrder != 0 || st.Unknown != 0 {
-		mustOK(t, r, err)
-		t.Fatalf("conflicts not retried to the end: %+v", st)
+		r.Metric("writes acknowledged").Value < 55 || st.MissingFinal != 0 || st.OutOfOrder != 0 || st.Unknown != 0 || st.StampBack != 0 {
+		for _, m := range r.Metrics {
+			t.Logf("%s: %v", m.Name, m.Value)
+		}
+		t.Logf("failures %v", r.Failures)
+		t.Fatalf("conflicts not retried to the end: %+v (%v)", st, err)
 	}
-	// Under conflicts control may deliver an item stamped before one
-	// already delivered (docs/benchmarks.md, "Sustained writes"): reported,
-	// not asserted here.
-	t.Logf("updatedAt going back across patches: %d", st.StampBack)
 }
 
 // TestWritesDetectsAStaleSDK: a write API whose acknowledgements claim a
