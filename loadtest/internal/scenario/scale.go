@@ -430,6 +430,21 @@ func Slope(pts [][2]float64) float64 {
 	return num / den
 }
 
+// addCurve adds the series of y (its positive values) against x over the
+// points to r and returns it.
+func addCurve(r *report.Result, pts []ScalePoint, name, xl, yl string, x func(ScalePoint) int, y func(ScalePoint) float64) [][2]float64 {
+	var s [][2]float64
+	for _, p := range pts {
+		if v := y(p); v > 0 {
+			s = append(s, [2]float64{float64(x(p)), v})
+		}
+	}
+	if len(s) > 0 {
+		r.Series = append(r.Series, report.Series{Name: name, XLabel: xl, YLabel: yl, Points: s})
+	}
+	return s
+}
+
 // buildScaleResult turns the points into the result's metrics, growth
 // curves (x = flags) and goal checks (issue 15's targets where they apply).
 func buildScaleResult(r *report.Result, pts []ScalePoint, conns int) {
@@ -438,16 +453,7 @@ func buildScaleResult(r *report.Result, pts []ScalePoint, conns int) {
 	}
 	r.Extra["points"] = pts
 	curve := func(name, yl string, y func(ScalePoint) float64) [][2]float64 {
-		var s [][2]float64
-		for _, p := range pts {
-			if v := y(p); v > 0 {
-				s = append(s, [2]float64{float64(p.Flags), v})
-			}
-		}
-		if len(s) > 0 {
-			r.Series = append(r.Series, report.Series{Name: name, XLabel: "flags in the environment", YLabel: yl, Points: s})
-		}
-		return s
+		return addCurve(r, pts, name, "flags in the environment", yl, func(p ScalePoint) int { return p.Flags }, y)
 	}
 	curve("change → every connection has it, p50 over the changes", "ms", func(p ScalePoint) float64 { return p.ToAllP50Ms })
 	curve("change → every connection has it, p99 over the changes", "ms", func(p ScalePoint) float64 { return p.ToAllP99Ms })
@@ -558,16 +564,7 @@ func buildMembersResult(r *report.Result, pts []ScalePoint) {
 	}
 	r.Extra["memberPoints"] = pts
 	curve := func(name, yl string, y func(ScalePoint) float64) [][2]float64 {
-		var s [][2]float64
-		for _, p := range pts {
-			if v := y(p); v > 0 {
-				s = append(s, [2]float64{float64(p.Members), v})
-			}
-		}
-		if len(s) > 0 {
-			r.Series = append(r.Series, report.Series{Name: name, XLabel: "members in the segment", YLabel: yl, Points: s})
-		}
-		return s
+		return addCurve(r, pts, name, "members in the segment", yl, func(p ScalePoint) int { return p.Members }, y)
 	}
 	curve("member change → every server connection has it, p50", "ms", func(p ScalePoint) float64 { return p.ToAllP50Ms })
 	curve("member change → every server connection has it, p99", "ms", func(p ScalePoint) float64 { return p.ToAllP99Ms })
