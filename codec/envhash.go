@@ -189,6 +189,44 @@ func ExpandBatch(ev *ChangeEvent) ([]*ChangeEvent, error) {
 	return out, nil
 }
 
+// MaxBatchRecord bounds the payload of one KindBatch record on Kafka: below
+// the broker's default message.max.bytes (1 MiB) and franz-go's default
+// producer batch (about 1 MB), so a batch is delivered on any topic.
+const MaxBatchRecord = 900 << 10
+
+// BatchPayloads encodes flags as KindBatch payloads (EnvSnapshot msgp of
+// envID at version) of consecutive flags, each at most max bytes (a single
+// larger flag goes alone), in order; none for no flags.
+func BatchPayloads(envID string, version int64, flags []Flag, max int) ([][]byte, error) {
+	var out [][]byte
+	part := EnvSnapshot{EnvID: envID, Version: version}
+	empty := part.Msgsize()
+	size := empty
+	flush := func() error {
+		if len(part.Flags) == 0 {
+			return nil
+		}
+		p, err := part.MarshalMsg(nil)
+		if err != nil {
+			return fmt.Errorf("batch part of env %s: %w", envID, err)
+		}
+		out = append(out, p)
+		part.Flags, size = part.Flags[:0], empty
+		return nil
+	}
+	for i := range flags {
+		fs := flags[i].Msgsize()
+		if size+fs > max {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+		part.Flags = append(part.Flags, flags[i])
+		size += fs
+	}
+	return out, flush()
+}
+
 // Flatten returns evs with every KindBatch event replaced by the KindFlag
 // events it carries (ExpandBatch), for writers of item fields; evs itself
 // when it holds no batch.

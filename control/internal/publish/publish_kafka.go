@@ -113,10 +113,9 @@ func (k *Kafka) EnsureTopic(ctx context.Context, partitions int32) error {
 	return nil
 }
 
-// MaxBatchRecord bounds the payload of one batch record on Kafka: below the
-// broker's default message.max.bytes (1 MiB) and franz-go's default
-// producer batch (about 1 MB), so a batch is delivered on any topic.
-const MaxBatchRecord = 900 << 10
+// MaxBatchRecord bounds the payload of one batch record on Kafka
+// (codec.MaxBatchRecord).
+const MaxBatchRecord = codec.MaxBatchRecord
 
 // SplitBatch splits a KindBatch event whose payload is larger than max into
 // KindBatch events of consecutive flags, each payload at most max (a single
@@ -130,36 +129,15 @@ func SplitBatch(ev *codec.ChangeEvent, max int) ([]*codec.ChangeEvent, error) {
 	if _, err := b.UnmarshalMsg(ev.Payload); err != nil {
 		return nil, fmt.Errorf("BUG: batch payload of env %s: %w", ev.EnvID, err)
 	}
-	var out []*codec.ChangeEvent
-	part := &codec.EnvSnapshot{EnvID: b.EnvID, Version: b.Version}
-	size := part.Msgsize()
-	flush := func() error {
-		if len(part.Flags) == 0 {
-			return nil
-		}
-		p, err := part.MarshalMsg(nil)
-		if err != nil {
-			return fmt.Errorf("BUG: cannot encode batch part: %w", err)
-		}
+	ps, err := codec.BatchPayloads(b.EnvID, b.Version, b.Flags, max)
+	if err != nil {
+		return nil, fmt.Errorf("BUG: %w", err)
+	}
+	out := make([]*codec.ChangeEvent, len(ps))
+	for i, p := range ps {
 		c := *ev
 		c.Payload = p
-		out = append(out, &c)
-		part = &codec.EnvSnapshot{EnvID: b.EnvID, Version: b.Version}
-		size = part.Msgsize()
-		return nil
-	}
-	for i := range b.Flags {
-		fs := b.Flags[i].Msgsize()
-		if size+fs > max {
-			if err := flush(); err != nil {
-				return nil, err
-			}
-		}
-		part.Flags = append(part.Flags, b.Flags[i])
-		size += fs
-	}
-	if err := flush(); err != nil {
-		return nil, err
+		out[i] = &c
 	}
 	return out, nil
 }

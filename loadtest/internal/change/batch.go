@@ -8,8 +8,8 @@ import (
 )
 
 // MaxBatchPayload bounds one batch event's payload, as control's publisher
-// does (publish.MaxBatchRecord): below Kafka's default 1 MiB record.
-const MaxBatchPayload = 900 << 10
+// does (codec.MaxBatchRecord): below Kafka's default 1 MiB record.
+const MaxBatchPayload = codec.MaxBatchRecord
 
 // GrowBatches adds n realistic flags to the snapshot (AddFlags) and
 // returns them as KindBatch events (one environment version, payloads of
@@ -18,34 +18,15 @@ const MaxBatchPayload = 900 << 10
 func (e *Env) GrowBatches(n int) ([]*codec.ChangeEvent, error) {
 	before := len(e.Snapshot.Flags)
 	e.AddFlags(n)
-	added := e.Snapshot.Flags[before:]
+	ps, err := codec.BatchPayloads(e.ID, e.envVersion, e.Snapshot.Flags[before:], MaxBatchPayload)
+	if err != nil {
+		return nil, fmt.Errorf("encode batch: %w", err)
+	}
 	now := time.Now().UnixMilli()
-	var out []*codec.ChangeEvent
-	part := &codec.EnvSnapshot{EnvID: e.ID, Version: e.envVersion}
-	size := part.Msgsize()
-	flush := func() error {
-		if len(part.Flags) == 0 {
-			return nil
-		}
-		p, err := part.MarshalMsg(nil)
-		if err != nil {
-			return fmt.Errorf("encode batch: %w", err)
-		}
-		out = append(out, &codec.ChangeEvent{EnvID: e.ID, Kind: codec.KindBatch, Op: codec.OpUpsert, ID: e.ID,
-			Version: e.envVersion, EnvVersion: e.envVersion, At: now, Payload: p})
-		part = &codec.EnvSnapshot{EnvID: e.ID, Version: e.envVersion}
-		size = part.Msgsize()
-		return nil
+	out := make([]*codec.ChangeEvent, len(ps))
+	for i, p := range ps {
+		out[i] = &codec.ChangeEvent{EnvID: e.ID, Kind: codec.KindBatch, Op: codec.OpUpsert, ID: e.ID,
+			Version: e.envVersion, EnvVersion: e.envVersion, At: now, Payload: p}
 	}
-	for i := range added {
-		fs := added[i].Msgsize()
-		if size+fs > MaxBatchPayload {
-			if err := flush(); err != nil {
-				return nil, err
-			}
-		}
-		part.Flags = append(part.Flags, added[i])
-		size += fs
-	}
-	return out, flush()
+	return out, nil
 }
