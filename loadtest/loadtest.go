@@ -375,24 +375,6 @@ func (h *Harness) Run(ctx context.Context) error {
 	var failed []string
 	for _, name := range h.cfg.Scenarios {
 		sc := h.cfg.Scenario
-		if name == "writes" {
-			r, err := h.writes(ctx, sc)
-			if r != nil {
-				r.WriteTable(h.out)
-				jp, hp, serr := r.Save(h.cfg.OutDir)
-				if serr != nil {
-					return serr
-				}
-				fmt.Fprintf(h.out, "wrote %s and %s\n", jp, hp)
-			}
-			if err != nil {
-				if !errors.Is(err, scenario.ErrChecks) {
-					return fmt.Errorf("%s: %w", name, err)
-				}
-				failed = append(failed, name)
-			}
-			continue
-		}
 		if (name == "push" || name == "scale") && sc.Source == nil && sc.Pusher == nil {
 			fmt.Fprintln(h.out, name+": skipped (needs -edge-nodes, -redis-addr and -kafka-brokers, or -control-url to make changes)")
 			continue
@@ -412,9 +394,11 @@ func (h *Harness) Run(ctx context.Context) error {
 			r, err = scenario.Events(ctx, sc)
 		case "scale":
 			r, err = scenario.Scale(ctx, sc, h.scaleConfig())
+		case "writes":
+			r, err = h.writes(ctx, sc)
 		}
 		if r != nil {
-			if len(h.edges) > 0 {
+			if len(h.edges) > 0 && name != "writes" {
 				r.Params["edgeProcs"] = len(h.edges)
 			}
 			r.WriteTable(h.out)
