@@ -17,15 +17,7 @@ import (
 // failed or not, as before).
 func TestBatchInFlightProbe(t *testing.T) {
 	ctx := context.Background()
-	st := newStore(t)
-	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
-		t.Fatal(err)
-	}
-	sink := NewMemory()
-	p := New(st, sink, sink, nil)
-	if err := p.PublishEnv(ctx, "e"); err != nil {
-		t.Fatal(err)
-	}
+	st, sink, p := published(t)
 	refs := []store.BatchRef{{ID: "f1", ItemVersion: 1}, {ID: "f2", ItemVersion: 1}}
 	if _, err := st.BumpEnv(ctx, "e", store.OutboxEntry{Kind: codec.KindBatch, Op: codec.OpUpsert, ID: "b", Items: refs}); err != nil {
 		t.Fatal(err)

@@ -27,6 +27,28 @@ func flag(env, id, key string) *codec.Flag {
 		Fallthrough: codec.Fallthrough{Variations: []codec.RolloutVariation{{ID: "t", Rollout: [2]float64{0, 1}}}}}
 }
 
+// published returns a store holding environment "e" with the flags ids
+// (each its own key), published once to a Memory sink by the publisher.
+func published(t *testing.T, ids ...string) (*store.Store, *Memory, *Publisher) {
+	t.Helper()
+	ctx := context.Background()
+	st := newStore(t)
+	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	sink := NewMemory()
+	p := New(st, sink, sink, nil)
+	for _, id := range ids {
+		if err := st.CreateFlag(ctx, flag("e", id, id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.PublishEnv(ctx, "e"); err != nil {
+		t.Fatal(err)
+	}
+	return st, sink, p
+}
+
 // TestOrderAndRetry: the snapshot is written before the events, events come
 // in outbox order, a failure leaves everything pending and a later attempt
 // delivers it; a flag created and deleted before publishing yields only the
@@ -223,20 +245,7 @@ func update(t *testing.T, st *store.Store, id string, enabled bool) *codec.Flag 
 // reconnects asking for "newer than A's updatedAt" has B already.
 func TestEventsNeverOvertakeTimestamps(t *testing.T) {
 	ctx := context.Background()
-	st := newStore(t)
-	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
-		t.Fatal(err)
-	}
-	sink := NewMemory()
-	p := New(st, sink, sink, nil)
-	for _, id := range []string{"a", "b"} {
-		if err := st.CreateFlag(ctx, flag("e", id, id)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := p.PublishEnv(ctx, "e"); err != nil {
-		t.Fatal(err)
-	}
+	st, sink, p := published(t, "a", "b")
 	n := len(sink.Events())
 	update(t, st, "a", true)
 	b := update(t, st, "b", true)
@@ -269,20 +278,7 @@ func TestEventsNeverOvertakeTimestamps(t *testing.T) {
 // than its updatedAt would never get B. Entry 3 carries it, after B.
 func TestRaceWinnerCarriesItsOwnStamp(t *testing.T) {
 	ctx := context.Background()
-	st := newStore(t)
-	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
-		t.Fatal(err)
-	}
-	sink := NewMemory()
-	p := New(st, sink, sink, nil)
-	for _, id := range []string{"a", "b"} {
-		if err := st.CreateFlag(ctx, flag("e", id, id)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := p.PublishEnv(ctx, "e"); err != nil {
-		t.Fatal(err)
-	}
+	st, sink, p := published(t, "a", "b")
 	n := len(sink.Events())
 	// the first writer's bump; its write will lose (version 1 → 2 taken)
 	lost, err := st.BumpEnv(ctx, "e", store.OutboxEntry{Kind: codec.KindFlag, Op: codec.OpUpsert, ID: "a", ItemVersion: 2})
@@ -325,20 +321,7 @@ func TestRaceWinnerCarriesItsOwnStamp(t *testing.T) {
 // written or produced until A lands.
 func TestSnapshotWaitsWhileAheadOfInFlightChange(t *testing.T) {
 	ctx := context.Background()
-	st := newStore(t)
-	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
-		t.Fatal(err)
-	}
-	sink := NewMemory()
-	p := New(st, sink, sink, nil)
-	for _, id := range []string{"a", "b"} {
-		if err := st.CreateFlag(ctx, flag("e", id, id)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := p.PublishEnv(ctx, "e"); err != nil {
-		t.Fatal(err)
-	}
+	st, sink, p := published(t, "a", "b")
 	n := len(sink.Events())
 	if _, err := st.BumpEnv(ctx, "e", store.OutboxEntry{Kind: codec.KindFlag, Op: codec.OpUpsert, ID: "a", ItemVersion: 2}); err != nil {
 		t.Fatal(err)
