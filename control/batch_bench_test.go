@@ -23,25 +23,7 @@ func BenchmarkFlagBatch10000(b *testing.B) {
 	if err := c.Send(`{"messageType":"data-sync","data":{"timestamp":0}}`); err != nil {
 		b.Fatal(err)
 	}
-	next := func() (string, int) {
-		for {
-			m, err := c.ReadJSON(2 * time.Minute)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if m.MessageType != "data-sync" {
-				continue
-			}
-			var s struct {
-				EventType    string            `json:"eventType"`
-				FeatureFlags []json.RawMessage `json:"featureFlags"`
-			}
-			if err := json.Unmarshal(m.Data, &s); err != nil {
-				b.Fatal(err)
-			}
-			return s.EventType, len(s.FeatureFlags)
-		}
-	}
+	next := func() (string, int) { return nextDataSync(b, c) }
 	next() // full
 	bodies := make([][]byte, b.N)
 	for i := range bodies {
@@ -58,5 +40,27 @@ func BenchmarkFlagBatch10000(b *testing.B) {
 		if typ, got := next(); typ != "patch" || got != n {
 			b.Fatalf("%s with %d flags, want one patch with %d", typ, got, n)
 		}
+	}
+}
+
+// nextDataSync reads c's next data-sync message and returns its event type
+// and how many flags it carries.
+func nextDataSync(b *testing.B, c *edgetest.Client) (string, int) {
+	for {
+		m, err := c.ReadJSON(2 * time.Minute)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if m.MessageType != "data-sync" {
+			continue
+		}
+		var s struct {
+			EventType    string            `json:"eventType"`
+			FeatureFlags []json.RawMessage `json:"featureFlags"`
+		}
+		if err := json.Unmarshal(m.Data, &s); err != nil {
+			b.Fatal(err)
+		}
+		return s.EventType, len(s.FeatureFlags)
 	}
 }

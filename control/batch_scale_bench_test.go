@@ -32,25 +32,7 @@ func BenchmarkFlagBatchIntoLarge(b *testing.B) {
 	if err := c.Send(`{"messageType":"data-sync","data":{"timestamp":0}}`); err != nil {
 		b.Fatal(err)
 	}
-	next := func() (string, int) {
-		for {
-			m, err := c.ReadJSON(2 * time.Minute)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if m.MessageType != "data-sync" {
-				continue
-			}
-			var s struct {
-				EventType    string            `json:"eventType"`
-				FeatureFlags []json.RawMessage `json:"featureFlags"`
-			}
-			if err := json.Unmarshal(m.Data, &s); err != nil {
-				b.Fatal(err)
-			}
-			return s.EventType, len(s.FeatureFlags)
-		}
-	}
+	next := func() (string, int) { return nextDataSync(b, c) }
 	if typ, got := next(); typ != "full" || got < base {
 		b.Fatalf("first sync %s with %d flags", typ, got)
 	}
