@@ -38,7 +38,10 @@ func TestSweepPlan(t *testing.T) {
 // a silent handshake (pending) is still closed within its timeout.
 func TestSweeperVisitsIdleConnectionsIncrementally(t *testing.T) {
 	const n = 256
-	s := New(Config{IdleTimeout: time.Hour, HTTPIdleTimeout: time.Hour, HandshakeTimeout: 400 * time.Millisecond,
+	// the handshake timeout is long enough that a slow (race-instrumented,
+	// loaded) machine finishes every dial in it; the short frame and close
+	// timeouts set the 100 ms tick
+	s := New(Config{IdleTimeout: time.Hour, HTTPIdleTimeout: time.Hour, HandshakeTimeout: 3 * time.Second,
 		FrameTimeout: 400 * time.Millisecond, CloseTimeout: 400 * time.Millisecond}, nopHandler{}, nil, nil)
 	if err := s.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -58,6 +61,12 @@ func TestSweeperVisitsIdleConnectionsIncrementally(t *testing.T) {
 	}
 	if s.Conns() != n {
 		t.Fatalf("%d of %d open", s.Conns(), n)
+	}
+	// the client's Dial returns once it has read the upgrade response, which
+	// the server writes just before it takes the connection out of the
+	// pending set: the last few may still be on their way out
+	for s.pending.len() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
 	}
 	if p := s.pending.len(); p != 0 {
 		t.Fatalf("%d open idle connections left in the pending set", p)
@@ -83,7 +92,7 @@ func TestSweeperVisitsIdleConnectionsIncrementally(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	var b [1]byte
 	if _, err := c.Read(b[:]); err == nil {
 		t.Fatal("silent connection got data")
