@@ -41,8 +41,8 @@ ui: ## rebuild the operator UI assets (control/ui/dist, committed; needs Node)
 	bash control/ui/build.sh
 
 generate: ## regenerate msgp code
-	$(GO) generate ./codec/...
-	@chmod 0644 codec/*_gen.go codec/*_gen_test.go
+	$(GO) generate ./codec/... ./control/internal/store
+	@chmod 0644 codec/*_gen.go codec/*_gen_test.go control/internal/store/*_gen.go control/internal/store/*_gen_test.go
 
 deploy-check: ## validate ops/deploy: render + strictly decode the Helm chart, load the compose file, lint the Dockerfile and systemd units
 	bash ops/deploy/check.sh

@@ -29,12 +29,15 @@ else
 fi
 echo "== generated code is up to date"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-cp codec/*_gen*.go "$tmp"/
-go generate ./codec/... >/dev/null
-chmod 0644 codec/*_gen.go codec/*_gen_test.go
-for f in "$tmp"/*.go; do
-  if ! cmp -s "$f" "codec/$(basename "$f")"; then
-    echo "codec/$(basename "$f") is stale: run 'make generate' and commit"; exit 1
-  fi
+for d in codec control/internal/store; do  # the packages with msgp code (make generate)
+  mkdir -p "$tmp/$d"
+  cp "$d"/*_gen*.go "$tmp/$d"/
+  go generate "./$d" >/dev/null
+  chmod 0644 "$d"/*_gen.go "$d"/*_gen_test.go
+  for f in "$tmp/$d"/*.go; do
+    if ! cmp -s "$f" "$d/$(basename "$f")"; then
+      echo "$d/$(basename "$f") is stale: run 'make generate' and commit"; exit 1
+    fi
+  done
 done
 echo "check: ok"

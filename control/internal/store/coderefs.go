@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 )
 
@@ -109,7 +108,7 @@ func (s *Store) GetCodeRefSet(ctx context.Context, id string) (*CodeRefSet, erro
 
 func decodeCodeRefs(d *Doc) (*CodeRefSet, error) {
 	var set CodeRefSet
-	if err := json.Unmarshal(d.Data, &set); err != nil {
+	if err := decode(d.Data, &set); err != nil {
 		return nil, fmt.Errorf("cannot decode code references %s: %w", d.ID, err)
 	}
 	return &set, nil

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -50,7 +49,7 @@ func (s *Store) UpsertEndUsers(ctx context.Context, envID string, users []codec.
 		ver := int64(1)
 		if old != nil {
 			var cur codec.EndUser
-			if err := json.Unmarshal(old.Data, &cur); err != nil {
+			if err := decode(old.Data, &cur); err != nil {
 				return nil, fmt.Errorf("cannot decode end user %s: %w", id, err)
 			}
 			u = mergeEndUser(&cur, u)
@@ -142,7 +141,7 @@ func (s *Store) ScanEndUsers(ctx context.Context, envID string, seenSince int64,
 	q := Query{Eq: envFields(envID), IDPrefix: endUserID(envID, "")}
 	return s.b.Scan(ctx, CollEndUsers, q, func(d *Doc) error {
 		var u codec.EndUser
-		if err := json.Unmarshal(d.Data, &u); err != nil {
+		if err := decode(d.Data, &u); err != nil {
 			return fmt.Errorf("cannot decode %s %s: %w", CollEndUsers, d.ID, err)
 		}
 		if u.LastSeen < seenSince {

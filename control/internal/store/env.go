@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -37,40 +36,17 @@ func (s *Store) GetEnv(ctx context.Context, id string) (*Env, error) {
 }
 
 // GetEnvMeta returns a live environment without its outbox: Outbox is nil
-// and Pending counts its entries, which are skipped, not decoded. The
-// outbox holds every change in flight and grows with the write rate, while
-// most reads (the API's scope and access checks, audit entries) need only
-// the environment's identity and secrets; decoding the outbox was a third
-// of control's CPU under sustained writes (docs/benchmarks.md, "Sustained
-// writes").
+// and Pending counts its entries. Most reads (the API's scope and access
+// checks, audit entries) need only the environment's identity and secrets,
+// not the changes in flight.
 func (s *Store) GetEnvMeta(ctx context.Context, id string) (*Env, error) {
-	d, err := s.b.Get(ctx, CollEnvs, id)
+	e, err := s.GetEnv(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("cannot get %s %s: %w", CollEnvs, id, err)
+		return nil, err
 	}
-	m := envMeta{Env: new(Env)}
-	if err := json.Unmarshal(d.Data, &m); err != nil {
-		return nil, fmt.Errorf("cannot decode %s %s: %w", CollEnvs, id, err)
-	}
-	e := m.Env
-	e.Rev, e.pending = d.Version, len(m.Outbox)
-	if e.Deleted {
-		return nil, fmt.Errorf("environment %s: %w", id, ErrNotFound)
-	}
+	e.pending, e.Outbox = len(e.Outbox), nil
 	return e, nil
 }
-
-// envMeta decodes an Env with its outbox's entries counted, not decoded
-// (the outer Outbox field hides Env's).
-type envMeta struct {
-	*Env
-	Outbox []skipped `json:"outbox"`
-}
-
-// skipped is a JSON value left undecoded.
-type skipped struct{}
-
-func (*skipped) UnmarshalJSON([]byte) error { return nil }
 
 func (s *Store) getEnvAny(ctx context.Context, id string) (*Env, error) {
 	e, rev, err := getDoc[Env](ctx, s, CollEnvs, id)
@@ -129,7 +105,7 @@ func (s *Store) modifyEnv(ctx context.Context, id string, fn func(e *Env) error)
 			return nil, fmt.Errorf("cannot get %s %s: %w", CollEnvs, id, ErrNotFound)
 		}
 		e := new(Env)
-		if err := json.Unmarshal(old.Data, e); err != nil {
+		if err := decode(old.Data, e); err != nil {
 			return nil, fmt.Errorf("cannot decode %s %s: %w", CollEnvs, id, err)
 		}
 		e.Rev = old.Version

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -45,7 +44,7 @@ func (s *Store) FailLogin(ctx context.Context, id string, now time.Time, lockout
 		a := &LoginAttempts{ID: id}
 		ver := int64(1)
 		if old != nil {
-			if err := json.Unmarshal(old.Data, a); err != nil {
+			if err := decode(old.Data, a); err != nil {
 				return nil, fmt.Errorf("cannot decode login attempts %s: %w", id, err)
 			}
 			ver = old.Version + 1
@@ -100,7 +99,7 @@ func (s *Store) ReserveLogin(ctx context.Context, id string, now time.Time, lock
 		cur := &LoginAttempts{ID: id}
 		ver := int64(1)
 		if old != nil {
-			if err := json.Unmarshal(old.Data, cur); err != nil {
+			if err := decode(old.Data, cur); err != nil {
 				return nil, fmt.Errorf("cannot decode login attempts %s: %w", id, err)
 			}
 			ver = old.Version + 1

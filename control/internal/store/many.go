@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -56,7 +55,7 @@ func (s *Store) flagsByID(ctx context.Context, envID string, ids []string) ([]*c
 	out := make([]*codec.Flag, 0, len(docs))
 	for _, d := range docs {
 		f := new(codec.Flag)
-		if err := json.Unmarshal(d.Data, f); err != nil {
+		if err := decode(d.Data, f); err != nil {
 			return nil, fmt.Errorf("flag %s: %w", d.ID, err)
 		}
 		if f.EnvID == envID {

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-
-	"github.com/switchyard/switchyard/codec"
 )
 
 // Roles, from most to least privileged.
@@ -50,71 +48,6 @@ type Project struct {
 	CreatedAt int64  `json:"createdAt"`
 	Version   int64  `json:"version"`
 }
-
-// OutboxEntry is one change waiting to be produced as a codec.ChangeEvent.
-// EnvVersion is the environment version the change was assigned.
-// ItemVersion is the version the item has once the write landed (for a
-// deletion: the tombstone's version; the write landed when the item is
-// gone); 0 means nothing to wait for. Payload is set for deletions only (the
-// last state of the deleted item, msgp), since the item cannot be read back
-// later. Stamp is the item's UpdatedAt at ItemVersion: assigned with
-// EnvVersion in the environment's compare-and-set, it increases with
-// EnvVersion (see Env.Stamp).
-type OutboxEntry struct {
-	EnvVersion    int64    `json:"envVersion"`
-	ItemVersion   int64    `json:"itemVersion,omitempty"`
-	Stamp         int64    `json:"stamp,omitempty"`
-	Kind          string   `json:"kind"`
-	Op            string   `json:"op"`
-	ID            string   `json:"id"`
-	At            int64    `json:"at"`
-	Payload       []byte   `json:"payload,omitempty"`
-	AffectedFlags []string `json:"affectedFlags,omitempty"`
-	// RequestID is the id of the API request that made the change
-	// (WithRequestID), carried into the change event.
-	RequestID string `json:"requestId,omitempty"`
-	// Items are the flags of a KindBatch entry (BatchFlags), each with the
-	// version its write produces; ID is then the batch's id.
-	Items []BatchRef `json:"items,omitempty"`
-
-	// encode, when set, builds Payload from the stamp given in the bump
-	// (deletions: the tombstone carries its own UpdatedAt).
-	encode func(stamp int64) []byte
-}
-
-// Env is an environment with its SDK secrets and its publish state: Version
-// is incremented on every change of its flags, segments or secrets;
-// PublishedVersion is the Version whose snapshot and change events were
-// delivered; Outbox holds the changes not yet produced. Rev is the document's
-// compare-and-set revision (renames, publish bookkeeping), distinct from
-// Version. Stamp is the last item timestamp (UpdatedAt, Unix ms) given in the
-// environment: every bump gives each entry max(now, Stamp+1), so item
-// timestamps increase strictly in EnvVersion (publish) order even when the
-// clock goes back, and an SDK asking for "items newer than t" gets every
-// change published after the one stamped t.
-type Env struct {
-	ID               string            `json:"id"`
-	OrgID            string            `json:"orgId"`
-	ProjectID        string            `json:"projectId"`
-	Name             string            `json:"name"`
-	Key              string            `json:"key"`
-	Description      string            `json:"description"`
-	Secrets          []codec.EnvSecret `json:"secrets"`
-	Version          int64             `json:"version"`
-	PublishedVersion int64             `json:"publishedVersion"`
-	Stamp            int64             `json:"stamp,omitempty"`
-	Outbox           []OutboxEntry     `json:"outbox,omitempty"`
-	CreatedAt        int64             `json:"createdAt"`
-	UpdatedAt        int64             `json:"updatedAt"`
-	Rev              int64             `json:"rev"`
-	Deleted          bool              `json:"deleted,omitempty"`
-
-	pending int // outbox entries when read by GetEnvMeta (Outbox nil)
-}
-
-// Pending returns the number of changes not yet published (the outbox's
-// entries), also for an environment read by GetEnvMeta.
-func (e *Env) Pending() int { return max(len(e.Outbox), e.pending) }
 
 // User is an account of the management API. InstanceAdmin marks the
 // administrators of the whole instance (the bootstrap admin), who may create
@@ -261,10 +194,4 @@ type Experiment struct {
 	CreatedAt          int64  `json:"createdAt"`
 	UpdatedAt          int64  `json:"updatedAt"`
 	Version            int64  `json:"version"`
-}
-
-// BatchRef is one flag of a KindBatch outbox entry.
-type BatchRef struct {
-	ID          string `json:"id"`
-	ItemVersion int64  `json:"v"`
 }

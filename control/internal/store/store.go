@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tinylib/msgp/msgp"
 )
 
 // MaxOutbox bounds the outbox of an environment: when a publisher stays
@@ -34,12 +36,56 @@ func (s *Store) Close(ctx context.Context) error { return s.b.Close(ctx) }
 
 // ---- generic helpers ----
 
+// docMsgp is the first byte of a document stored as MessagePack: a byte
+// MessagePack never uses, and that no JSON document starts with.
+const docMsgp = 0xc1
+
+// msgpDoc is a stored type whose documents are MessagePack (envdoc.go).
+// Types opt in explicitly: a codec type's msgp methods are its wire form,
+// not its stored one.
+type msgpDoc interface {
+	msgp.Marshaler
+	msgp.Unmarshaler
+	storedAsMsgp()
+}
+
+// encode is a stored value's document: MessagePack (after docMsgp) for a
+// msgpDoc, JSON for the others.
 func encode(v any) []byte {
+	if m, ok := v.(msgpDoc); ok {
+		b, err := m.MarshalMsg([]byte{docMsgp})
+		if err != nil {
+			panic("BUG: cannot encode stored value: " + err.Error())
+		}
+		return b
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic("BUG: cannot encode stored value: " + err.Error())
 	}
 	return b
+}
+
+// decode reads a document written by encode into v. A JSON document is
+// read whatever v's type (documents written before a type moved to
+// MessagePack); a MessagePack one only by a type that has msgp methods,
+// and whole: trailing bytes are an error.
+func decode(data []byte, v any) error {
+	if len(data) == 0 || data[0] != docMsgp {
+		return json.Unmarshal(data, v)
+	}
+	u, ok := v.(msgp.Unmarshaler)
+	if !ok {
+		return fmt.Errorf("a MessagePack document cannot be read as %T", v)
+	}
+	rest, err := u.UnmarshalMsg(data[1:])
+	if err != nil {
+		return err
+	}
+	if len(rest) != 0 {
+		return fmt.Errorf("%d bytes after the document", len(rest))
+	}
+	return nil
 }
 
 func insertDoc(ctx context.Context, s *Store, coll, id string, ver int64, fields map[string]string, v any) error {
@@ -62,7 +108,7 @@ func getDoc[T any](ctx context.Context, s *Store, coll, id string) (*T, int64, e
 		return nil, 0, fmt.Errorf("cannot get %s %s: %w", coll, id, err)
 	}
 	v := new(T)
-	if err := json.Unmarshal(d.Data, v); err != nil {
+	if err := decode(d.Data, v); err != nil {
 		return nil, 0, fmt.Errorf("cannot decode %s %s: %w", coll, id, err)
 	}
 	return v, d.Version, nil
@@ -119,7 +165,7 @@ func findDocs[T any](ctx context.Context, s *Store, coll string, q Query) ([]*T,
 	out := make([]*T, 0, len(docs))
 	for _, d := range docs {
 		v := new(T)
-		if err := json.Unmarshal(d.Data, v); err != nil {
+		if err := decode(d.Data, v); err != nil {
 			return nil, 0, fmt.Errorf("cannot decode %s %s: %w", coll, d.ID, err)
 		}
 		out = append(out, v)

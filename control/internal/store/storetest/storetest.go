@@ -6,6 +6,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -35,6 +36,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("SettingsMemo", func(t *testing.T) { testSettingsMemo(t, open(t)) })
 	t.Run("InsertMany", func(t *testing.T) { testInsertMany(t, open(t)) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, store.New(open(t))) })
+	t.Run("EnvStoredAsJSON", func(t *testing.T) { testEnvStoredAsJSON(t, open(t)) })
 	t.Run("Segments", func(t *testing.T) { testSegments(t, store.New(open(t))) })
 	t.Run("SegmentRefs", func(t *testing.T) { testSegmentRefs(t, open(t)) })
 	t.Run("Stamps", func(t *testing.T) { testStamps(t, store.New(open(t))) })
@@ -319,6 +321,48 @@ func testFlags(t *testing.T, s *store.Store) {
 	must(t, s.CreateFlag(ctx, boolFlag("e1", "f3", "beta"))) // key free again
 }
 
+// testEnvStoredAsJSON: an environment document written as JSON (before
+// environments were stored as MessagePack) is read with its pending
+// changes, bumped, published and listed like a new one, and the first
+// write stores it in the new form.
+func testEnvStoredAsJSON(t *testing.T, b store.Backend) {
+	ctx := context.Background()
+	old := &store.Env{ID: "e1", ProjectID: "p1", OrgID: "o1", Name: "e1", Version: 3, PublishedVersion: 1, Stamp: 1000, Rev: 4,
+		Secrets: []codec.EnvSecret{{EnvID: "e1", Type: codec.SecretServer, Value: "s"}},
+		Outbox: []store.OutboxEntry{{EnvVersion: 2, Kind: codec.KindFlag, Op: codec.OpUpsert, ID: "f0", At: 900, Stamp: 999},
+			{EnvVersion: 3, Kind: codec.KindFlag, Op: codec.OpUpsert, ID: "f1", At: 1000, Stamp: 1000, RequestID: "r"}}}
+	data, err := json.Marshal(old)
+	must(t, err)
+	must(t, b.Insert(ctx, store.CollEnvs, &store.Doc{ID: "e1", Version: 4, Fields: map[string]string{"projectId": "p1", "dirty": "1"}, Data: data}))
+	s := store.New(b)
+	e, err := s.GetEnv(ctx, "e1")
+	must(t, err)
+	if e.Version != 3 || e.Stamp != 1000 || len(e.Outbox) != 2 || e.Outbox[1].RequestID != "r" || e.Secrets[0].Value != "s" {
+		t.Fatalf("JSON environment read as %+v", e)
+	}
+	if es, err := s.ListEnvs(ctx, "p1"); err != nil || len(es) != 1 || es[0].ID != "e1" {
+		t.Fatalf("ListEnvs: %v %+v", err, es)
+	}
+	if dirty, err := s.DirtyEnvs(ctx); err != nil || len(dirty) != 1 || len(dirty[0].Outbox) != 2 {
+		t.Fatalf("DirtyEnvs: %v %+v", err, dirty)
+	}
+	must(t, s.CreateFlag(ctx, boolFlag("e1", "f2", "b")))
+	d, err := b.Get(ctx, store.CollEnvs, "e1")
+	must(t, err)
+	if len(d.Data) == 0 || d.Data[0] == '{' {
+		t.Fatalf("environment still stored as JSON after a write: %.40q", d.Data)
+	}
+	e, err = s.GetEnv(ctx, "e1")
+	must(t, err)
+	if e.Version != 4 || len(e.Outbox) != 3 || e.Outbox[2].ID != "f2" || e.Outbox[2].Stamp <= 1000 || e.PublishedVersion != 1 {
+		t.Fatalf("after a bump: %+v", e)
+	}
+	must(t, s.MarkPublished(ctx, "e1", 4))
+	if m, err := s.GetEnvMeta(ctx, "e1"); err != nil || m.Pending() != 0 || m.PublishedVersion != 4 {
+		t.Fatalf("after publishing: %v %+v", err, m)
+	}
+}
+
 func testOutbox(t *testing.T, s *store.Store) {
 	ctx := context.Background()
 	newEnv(t, s, "e1")
@@ -334,7 +378,7 @@ func testOutbox(t *testing.T, s *store.Store) {
 	if e.Version != 3 || len(e.Outbox) != 2 || e.Outbox[0].EnvVersion != 2 || e.Outbox[1].ID != "f2" {
 		t.Fatalf("env after two creates: %+v", e)
 	}
-	// the metadata read skips the outbox but counts it and keeps the rest
+	// the metadata read leaves the outbox out but counts it and keeps the rest
 	m, err := s.GetEnvMeta(ctx, "e1")
 	must(t, err)
 	if m.Outbox != nil || m.Pending() != 2 || e.Pending() != 2 || m.Version != e.Version || m.Rev != e.Rev ||
