@@ -96,7 +96,8 @@ func (s *Store) DirtyEnvs(ctx context.Context) ([]*Env, error) {
 // modifyEnv applies fn to the environment under compare-and-set: through
 // Backend.Modify, which store/bolt runs inside its write transaction (so
 // concurrent bumps never conflict and share a group commit) and
-// store/mongo as read, fn, compare-and-set, retried on a concurrent change.
+// store/mongo as read, fn, compare-and-set, retried on a concurrent change
+// (on FerretDB: read, fn and write under the document's lock, once).
 // fn may be called more than once.
 func (s *Store) modifyEnv(ctx context.Context, id string, fn func(e *Env) error) (*Env, error) {
 	var out *Env

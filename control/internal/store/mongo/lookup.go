@@ -309,6 +309,63 @@ func (b *Backend) replaceLocked(ctx context.Context, coll string, d *store.Doc, 
 	if old.Version != expect {
 		return fmt.Errorf("stale version: %w", store.ErrConflict)
 	}
+	return b.replaceHeld(ctx, coll, old, d)
+}
+
+// modifyLocked is Modify of one document on FerretDB: the lock is taken
+// before the read, so fn sees the document no other writer can change
+// until the write, and is called once; the write is by _id (replaceHeld)
+// without reading the document again. A compare-and-set that read first
+// and locked only to write read it twice and, under concurrent writers,
+// lost and started over.
+func (b *Backend) modifyLocked(ctx context.Context, coll, id string, fn func(string, *store.Doc) (*store.Doc, error)) error {
+	for attempt := 0; ; attempt++ {
+		if attempt == 50 {
+			return fmt.Errorf("%s %s changed concurrently too often: %w", coll, id, store.ErrConflict)
+		}
+		again, err := b.modifyHeld(ctx, coll, id, fn)
+		if !again {
+			return err
+		}
+	}
+}
+
+// modifyHeld is one attempt of modifyLocked; again reports that the
+// document was inserted concurrently (inserts take no document lock), so
+// fn must see it.
+func (b *Backend) modifyHeld(ctx context.Context, coll, id string, fn func(string, *store.Doc) (*store.Doc, error)) (again bool, err error) {
+	unlock, err := b.lock(ctx, coll, id)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	old, err := b.Get(ctx, coll, id)
+	if errors.Is(err, store.ErrNotFound) {
+		old, err = nil, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	d, err := fn(id, old)
+	switch {
+	case err != nil || d == nil:
+		return false, err
+	case old == nil:
+		err = b.Insert(ctx, coll, d)
+		if errors.Is(err, store.ErrDuplicate) && d.ID == id {
+			if _, gerr := b.Get(ctx, coll, id); gerr == nil {
+				return true, err // the id, not a unique key, was taken
+			}
+		}
+		return false, err
+	case d.ID != id:
+		return false, b.Replace(ctx, coll, d, old.Version)
+	}
+	return false, b.replaceHeld(ctx, coll, old, d)
+}
+
+// replaceHeld writes d over old, read under the document's lock.
+func (b *Backend) replaceHeld(ctx context.Context, coll string, old, d *store.Doc) error {
 	ixs := b.lookups[coll]
 	var moved []*store.Index
 	var undo []func()

@@ -407,6 +407,9 @@ func (b *Backend) Modify(ctx context.Context, coll string, ids []string, fn func
 	if len(ids) == 0 {
 		return nil
 	}
+	if b.locked && len(ids) == 1 {
+		return b.modifyLocked(ctx, coll, ids[0], fn)
+	}
 	docs, err := b.GetMany(ctx, coll, ids)
 	if err != nil {
 		return fmt.Errorf("cannot read %s: %w", coll, err)

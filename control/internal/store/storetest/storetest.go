@@ -30,6 +30,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("ConcurrentCompareAndSet", func(t *testing.T) { testConcurrentCAS(t, open(t)) })
 	t.Run("Find", func(t *testing.T) { testFind(t, open(t)) })
 	t.Run("Modify", func(t *testing.T) { testModify(t, open(t)) })
+	t.Run("ConcurrentModify", func(t *testing.T) { testConcurrentModify(t, open(t)) })
 	t.Run("Flags", func(t *testing.T) { testFlags(t, store.New(open(t))) })
 	t.Run("BatchFlags", func(t *testing.T) { testBatchFlags(t, store.New(open(t))) })
 	t.Run("BatchReadsNamedOnly", func(t *testing.T) { testBatchReadsNamedOnly(t, open(t)) })
@@ -256,6 +257,47 @@ func testModify(t *testing.T, b store.Backend) {
 	}), store.ErrDuplicate)
 	boom := errors.New("boom")
 	wantErr(t, b.Modify(ctx, store.CollFlags, []string{"f1"}, func(string, *store.Doc) (*store.Doc, error) { return nil, boom }), boom)
+}
+
+// testConcurrentModify: writers modifying one document at once each get
+// their change in, none lost: every version from 2 to writers × rounds + 1
+// is written exactly once, by a fn that saw the version before it.
+func testConcurrentModify(t *testing.T, b store.Backend) {
+	ctx := context.Background()
+	must(t, b.Insert(ctx, store.CollFlags, flagDoc("f1", "e1", "k1", 1)))
+	const writers, rounds = 6, 4
+	var mu sync.Mutex
+	wrote := map[int64]int{}
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for r := range rounds {
+				var next int64
+				err := b.Modify(ctx, store.CollFlags, []string{"f1"}, func(id string, old *store.Doc) (*store.Doc, error) {
+					next = old.Version + 1
+					return flagDoc(id, "e1", fmt.Sprintf("k-%d-%d", w, r), next), nil
+				})
+				if err != nil {
+					t.Errorf("writer %d round %d: %v", w, r, err)
+					return
+				}
+				mu.Lock()
+				wrote[next]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	d, err := b.Get(ctx, store.CollFlags, "f1")
+	must(t, err)
+	if d.Version != writers*rounds+1 {
+		t.Fatalf("version %d after %d modifications from 1", d.Version, writers*rounds)
+	}
+	for v := int64(2); v <= writers*rounds+1; v++ {
+		if wrote[v] != 1 {
+			t.Fatalf("version %d written %d times (all: %v)", v, wrote[v], wrote)
+		}
+	}
 }
 
 func ids(ds []*store.Doc) []string {
