@@ -84,10 +84,11 @@ func (s *Store) DirtyEnvs(ctx context.Context) ([]*Env, error) {
 	}
 	out := make([]*Env, 0, len(docs))
 	for _, d := range docs {
-		e, err := s.getEnvAny(ctx, d.ID)
-		if err != nil {
-			continue
+		e := new(Env) // the document Find read: no second read by id
+		if decode(d.Data, e) != nil {
+			continue // one that does not decode is left out, the others published
 		}
+		e.Rev = d.Version
 		out = append(out, e)
 	}
 	return out, nil
