@@ -147,9 +147,10 @@ func run(o *op, tx *bbolt.Tx) (err error) {
 }
 
 // commit runs batch in one transaction (again without any operation that
-// failed half-way) and answers every operation.
+// failed half-way) and answers every operation. The statistics are counted
+// before the answers they describe, so a caller that has its answer sees
+// them.
 func (c *committer) commit(batch []*op) {
-	reruns := int64(0)
 	for len(batch) > 0 {
 		failed := -1
 		var ferr error
@@ -172,6 +173,9 @@ func (c *committer) commit(batch []*op) {
 			return nil
 		})
 		if failed >= 0 {
+			c.smu.Lock()
+			c.stats.reruns++
+			c.smu.Unlock()
 			batch[failed].done <- ferr
 			// operations answered with a clean failure came before the
 			// failed one: the rerun gives the operations before them the
@@ -183,19 +187,17 @@ func (c *committer) commit(batch []*op) {
 				}
 			}
 			batch = rest
-			reruns++
 			continue
 		}
+		c.smu.Lock()
+		c.stats.commits++
+		c.stats.ops += int64(len(batch))
+		c.smu.Unlock()
 		for i, o := range batch {
 			if !answered[i] {
 				o.done <- err
 			}
 		}
-		c.smu.Lock()
-		c.stats.commits++
-		c.stats.ops += int64(len(batch))
-		c.stats.reruns += reruns
-		c.smu.Unlock()
 		return
 	}
 }
