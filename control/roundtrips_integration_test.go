@@ -155,6 +155,6 @@ func TestIntegrationTogglePathRoundTrips(t *testing.T) {
 }
 
 // togglePathBound is the most commands one toggle request sends (those
-// whose context carries its request id; measured 22, docs/control.md, plus
+// whose context carries its request id; measured 21, docs/control.md, plus
 // the 2 of one wait for a document lock another writer holds).
-const togglePathBound = 24
+const togglePathBound = 23

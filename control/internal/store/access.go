@@ -100,7 +100,7 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 
 // ListGroups returns the groups of an organization (at most MaxGroups).
 func (s *Store) ListGroups(ctx context.Context, orgID string) ([]*Group, error) {
-	gs, _, err := findDocs[Group](ctx, s, CollGroups, Query{Eq: orgFields(orgID), Limit: MaxGroups})
+	gs, _, err := findDocs[Group](ctx, s, CollGroups, Query{Eq: orgFields(orgID), Limit: MaxGroups, NoTotal: true})
 	return gs, err
 }
 
@@ -139,6 +139,6 @@ func (s *Store) DeletePolicy(ctx context.Context, id string) error {
 // ListPolicies returns the policies of an organization (at most
 // MaxPolicies).
 func (s *Store) ListPolicies(ctx context.Context, orgID string) ([]*Policy, error) {
-	ps, _, err := findDocs[Policy](ctx, s, CollPolicies, Query{Eq: orgFields(orgID), Limit: MaxPolicies})
+	ps, _, err := findDocs[Policy](ctx, s, CollPolicies, Query{Eq: orgFields(orgID), Limit: MaxPolicies, NoTotal: true})
 	return ps, err
 }

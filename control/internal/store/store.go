@@ -133,7 +133,7 @@ const (
 func pruneOldest[T any](ctx context.Context, s *Store, coll, sortField string, decide func(*T) (id string, v pruneVerdict)) (int, error) {
 	n, kept := 0, 0
 	for {
-		page, _, err := findDocs[T](ctx, s, coll, Query{Sort: sortField, Offset: kept, Limit: pruneBatch})
+		page, _, err := findDocs[T](ctx, s, coll, Query{Sort: sortField, Offset: kept, Limit: pruneBatch, NoTotal: true})
 		if err != nil {
 			return n, fmt.Errorf("cannot read the oldest of %s: %w", coll, err)
 		}

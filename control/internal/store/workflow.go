@@ -361,7 +361,7 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (*Delivery, error) {
 // DeliveriesByStatus returns up to limit deliveries with the status, oldest
 // first.
 func (s *Store) DeliveriesByStatus(ctx context.Context, status string, limit int) ([]*Delivery, error) {
-	ds, _, err := findDocs[Delivery](ctx, s, CollDeliveries, Query{Eq: map[string]string{"status": status}, Sort: "at", Limit: limit})
+	ds, _, err := findDocs[Delivery](ctx, s, CollDeliveries, Query{Eq: map[string]string{"status": status}, Sort: "at", Limit: limit, NoTotal: true})
 	return ds, err
 }
 

@@ -598,10 +598,10 @@ func (b *Backend) Find(ctx context.Context, coll string, q store.Query) ([]*stor
 	}
 	filter := queryFilter(q)
 	c := b.db.Collection(coll)
-	// Without a page the total is the number read: no count (one round
-	// trip less; a FerretDB count of a filter not on _id reads the whole
-	// collection).
-	whole := q.Limit == 0 && q.Offset == 0
+	// Without a page, or when the caller does not use the total, the
+	// total is the number read: no count (one round trip less; a FerretDB
+	// count of a filter not on _id reads the whole collection).
+	whole := q.Limit == 0 && q.Offset == 0 || q.NoTotal
 	total := int64(0)
 	if !whole {
 		var err error
@@ -642,7 +642,7 @@ func (b *Backend) Find(ctx context.Context, coll string, q store.Query) ([]*stor
 		return nil, 0, err
 	}
 	if whole {
-		total = int64(len(out))
+		total = int64(q.Offset + len(out))
 	}
 	return out, int(total), nil
 }
