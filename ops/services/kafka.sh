@@ -7,10 +7,12 @@
 # (default 19095..19097). With 3 or more nodes topics default to replication factor 3 and
 # min.insync.replicas 2. With SY_KAFKA_BROKERS_N=1: one node on 19092 (controller 19093), rf 1.
 # Log dirs (.services/kafka/node-<i>/data, or .services/kafka/data for one node) are formatted once
-# and kept across stop/start, except that a start of the whole stopped cluster begins again from empty
-# log dirs when a node holds more than SY_KAFKA_MAX_PARTITIONS (default 1000) partitions: every test
-# run creates its own topics (~600 partitions per node for `make test`), and at ~2,800 a node's 384 MB
-# heap ran out (OutOfMemoryError, the brokers died mid-run). The data is the tests' only.
+# and kept across stop/start, except that up.sh's start of the whole stopped cluster (it sets
+# SY_KAFKA_RESET_CROWDED=1) begins again from empty log dirs when a node holds more than
+# SY_KAFKA_MAX_PARTITIONS (default 1000) partitions: every test run creates its own topics (~600
+# partitions per node for `make test`), and at ~2,800 a node's 384 MB heap ran out (OutOfMemoryError,
+# the brokers died mid-run). The data is the tests' only. A plain `kafka.sh start` never empties them:
+# the outage tests stop and start the cluster under a running test, whose topics must survive.
 # Usage: kafka.sh start|stop|status|restart [ID]   (no ID: every node; ID: only node ID)
 #        kafka.sh kill ID                          (SIGKILL node ID: the leader-kill outage tests)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -221,7 +223,7 @@ stop_other_layout() {
 }
 
 # reset_if_crowded empties every node's log dir (and the cluster id) when one holds more than
-# SY_KAFKA_MAX_PARTITIONS partition directories; only called with the whole cluster stopped.
+# SY_KAFKA_MAX_PARTITIONS partition directories; only called with the whole cluster stopped, from up.sh.
 reset_if_crowded() {
 	local i n max="${SY_KAFKA_MAX_PARTITIONS:-1000}"
 	case "$max" in '' | *[!0-9]*) sy_die "SY_KAFKA_MAX_PARTITIONS must be a number, got '$max'" ;; esac
@@ -250,7 +252,7 @@ svc_start() {
 		node_vars "$i"
 		sy_pid "$NAME" "$MATCH" >/dev/null || todo+=("$i")
 	done
-	if [ $# -eq 0 ] && [ "${#todo[@]}" -eq "$N" ]; then reset_if_crowded; fi
+	if [ $# -eq 0 ] && [ "${#todo[@]}" -eq "$N" ] && [ "${SY_KAFKA_RESET_CROWDED:-0}" = 1 ]; then reset_if_crowded; fi
 	for i in "${todo[@]}"; do spawn_node "$i"; done
 	# the nodes of a cluster start together: a broker opens its listener only once the quorum
 	# has a leader, so waiting for each one before starting the next would deadlock

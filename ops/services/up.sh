@@ -16,7 +16,8 @@ for s in "${services[@]}"; do
 done
 declare -A names
 for s in "${services[@]}"; do
-	bash "$HERE/$s.sh" start >"$SY_LOG_DIR/$s.start.log" 2>&1 &
+	# SY_KAFKA_RESET_CROWDED: a run's start may empty a Kafka crowded by earlier runs (kafka.sh)
+	SY_KAFKA_RESET_CROWDED=1 bash "$HERE/$s.sh" start >"$SY_LOG_DIR/$s.start.log" 2>&1 &
 	names[$!]=$s
 done
 failed=()
