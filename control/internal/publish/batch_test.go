@@ -17,10 +17,7 @@ import (
 // carries it), so no event carries a state stamped after a later event.
 func TestBatchIsOneEventAndNeverCarriesALaterState(t *testing.T) {
 	ctx := context.Background()
-	st := newStore(t)
-	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
-		t.Fatal(err)
-	}
+	st := envStore(t)
 	sink := NewMemory()
 	p := New(st, sink, sink, nil)
 	if err := p.PublishEnv(ctx, "e"); err != nil {

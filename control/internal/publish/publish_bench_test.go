@@ -16,10 +16,7 @@ import (
 // first (whole) publish.
 func benchEnv(b *testing.B, n int) (*store.Store, *Publisher) {
 	ctx := context.Background()
-	st := newStore(b)
-	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
-		b.Fatal(err)
-	}
+	st := envStore(b)
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("f%05d", i)

@@ -21,6 +21,16 @@ func newStore(t testing.TB) *store.Store {
 	return store.New(b)
 }
 
+// envStore returns a new store holding environment "e".
+func envStore(t testing.TB) *store.Store {
+	t.Helper()
+	st := newStore(t)
+	if err := st.CreateEnv(context.Background(), &store.Env{ID: "e", ProjectID: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 func flag(env, id, key string) *codec.Flag {
 	return &codec.Flag{ID: id, EnvID: env, Key: key, VariationType: "boolean",
 		Variations: []codec.Variation{{ID: "t", Value: "true"}}, DisabledVariationID: "t",
@@ -32,10 +42,7 @@ func flag(env, id, key string) *codec.Flag {
 func published(t *testing.T, ids ...string) (*store.Store, *Memory, *Publisher) {
 	t.Helper()
 	ctx := context.Background()
-	st := newStore(t)
-	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
-		t.Fatal(err)
-	}
+	st := envStore(t)
 	sink := NewMemory()
 	p := New(st, sink, sink, nil)
 	for _, id := range ids {
@@ -55,10 +62,7 @@ func published(t *testing.T, ids ...string) (*store.Store, *Memory, *Publisher) 
 // tombstone.
 func TestOrderAndRetry(t *testing.T) {
 	ctx := context.Background()
-	st := newStore(t)
-	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
-		t.Fatal(err)
-	}
+	st := envStore(t)
 	sink := NewMemory()
 	p := New(st, sink, sink, nil)
 	for _, f := range []*codec.Flag{flag("e", "a", "a"), flag("e", "b", "b")} {
@@ -110,10 +114,7 @@ func TestOrderAndRetry(t *testing.T) {
 
 func TestBackoffAndNotify(t *testing.T) {
 	ctx := context.Background()
-	st := newStore(t)
-	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
-		t.Fatal(err)
-	}
+	st := envStore(t)
 	sink := NewMemory()
 	sink.SetDown(true)
 	p := New(st, sink, sink, nil)
@@ -139,10 +140,7 @@ func TestBackoffAndNotify(t *testing.T) {
 // write lands; a write that never lands is given up after LandWait.
 func TestWaitsForInFlightWrite(t *testing.T) {
 	ctx := context.Background()
-	st := newStore(t)
-	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
-		t.Fatal(err)
-	}
+	st := envStore(t)
 	sink := NewMemory()
 	p := New(st, sink, sink, nil)
 	f := flag("e", "a", "a")
@@ -203,10 +201,7 @@ func TestWaitsForInFlightWrite(t *testing.T) {
 // tombstone explains why, so nothing waits.
 func TestCreateThenDeleteBeforePublish(t *testing.T) {
 	ctx := context.Background()
-	st := newStore(t)
-	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
-		t.Fatal(err)
-	}
+	st := envStore(t)
 	sink := NewMemory()
 	p := New(st, sink, sink, nil)
 	f := flag("e", "a", "a")
@@ -409,10 +404,7 @@ func (hangingWriter) Missing(ctx context.Context, _ []string) ([]string, error) 
 // waiting for Redis to come back.
 func TestSnapshotCheckIsBounded(t *testing.T) {
 	ctx := context.Background()
-	st := newStore(t)
-	if err := st.CreateEnv(ctx, &store.Env{ID: "e", ProjectID: "p"}); err != nil {
-		t.Fatal(err)
-	}
+	st := envStore(t)
 	sink := NewMemory()
 	p := New(st, hangingWriter{sink}, sink, nil)
 	if _, err := p.CheckSnapshots(ctx); !errors.Is(err, context.DeadlineExceeded) {
