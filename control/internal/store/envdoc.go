@@ -7,10 +7,10 @@ import "github.com/switchyard/switchyard/codec"
 // The environment document is the one document every write of an
 // environment's flags and segments changes (BumpEnv), and the API reads it
 // on every request scoped to the environment: it is stored as MessagePack
-// (encodeDoc), not JSON, because decoding and re-encoding its outbox with
-// encoding/json was a fifth of control's CPU under sustained writes
-// (docs/benchmarks.md, "Sustained writes"). Documents written as JSON
-// before are still read (decodeDoc).
+// (encode in store.go), not JSON, because decoding and re-encoding its
+// outbox with encoding/json was a fifth of control's CPU under sustained
+// writes (docs/benchmarks.md, "Sustained writes"). Documents written as
+// JSON before are still read (decode).
 //
 // The limits refuse a corrupt document's array headers before allocating
 // (a batch entry names up to an environment's flags).
